@@ -1,0 +1,161 @@
+"""The tables. Closed sets (kinds, qualifiers) are stored as short strings so both stores agree.
+
+Citations point at their subject by (`subject_type`, `subject_id`): an entity table's name or a
+link table's name, and the row's id. The seed loader is the only writer and checks every subject.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Document(SQLModel, table=True):
+    __tablename__ = "documents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=120, unique=True, index=True)
+    title: str = Field(index=True)
+    publisher: str
+    published_on: dt.date | None = Field(default=None, index=True)
+    source_file: str
+    text: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Citation(SQLModel, table=True):
+    __tablename__ = "citations"
+    __table_args__ = (
+        Index("ix_citations_subject", "subject_type", "subject_id"),
+        UniqueConstraint(
+            "subject_type", "subject_id", "document_id", "start", "end", name="uq_citation_span"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject_type: str = Field(max_length=40)
+    subject_id: int
+    document_id: int = Field(foreign_key="documents.id", index=True)
+    quote: str = Field(sa_column=Column(Text, nullable=False))
+    start: int
+    end: int
+    position: int = 0
+
+
+class Location(SQLModel, table=True):
+    __tablename__ = "locations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=120, unique=True, index=True)
+    name: str = Field(index=True)
+    kind: str = Field(max_length=16, index=True)
+    country_code: str | None = Field(default=None, max_length=2, index=True)
+    parent_id: int | None = Field(default=None, foreign_key="locations.id", index=True)
+
+
+class Company(SQLModel, table=True):
+    __tablename__ = "companies"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=120, unique=True, index=True)
+    name: str = Field(index=True)
+    description: str | None = None
+    founded_year: int | None = None
+    founded_in_id: int | None = Field(default=None, foreign_key="locations.id", index=True)
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "people"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=120, unique=True, index=True)
+    name: str = Field(index=True)
+    title: str | None = None
+    company_id: int = Field(foreign_key="companies.id", index=True)
+
+
+class Report(SQLModel, table=True):
+    __tablename__ = "reports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=120, unique=True, index=True)
+    title: str = Field(index=True)
+    year: int | None = Field(default=None, index=True)
+    company_id: int = Field(foreign_key="companies.id", index=True)
+
+
+class Program(SQLModel, table=True):
+    __tablename__ = "programs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=120, unique=True, index=True)
+    name: str | None = Field(default=None, index=True)
+    kind: str = Field(max_length=32, index=True)
+    description: str | None = None
+    company_id: int = Field(foreign_key="companies.id", index=True)
+    parent_id: int | None = Field(default=None, foreign_key="programs.id", index=True)
+    launched_year: int | None = Field(default=None, index=True)
+
+
+class Partner(SQLModel, table=True):
+    __tablename__ = "partners"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=120, unique=True, index=True)
+    name: str = Field(index=True)
+    short_name: str | None = None
+    description: str | None = None
+
+
+class Figure(SQLModel, table=True):
+    __tablename__ = "figures"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=120, unique=True, index=True)
+    label: str | None = None
+    kind: str = Field(max_length=16, index=True)
+    value: float = Field(index=True)
+    unit: str
+    qualifier: str | None = Field(default=None, max_length=16)
+    period_start_year: int | None = None
+    period_end_year: int | None = None
+    company_id: int = Field(foreign_key="companies.id", index=True)
+    program_id: int | None = Field(default=None, foreign_key="programs.id", index=True)
+    report_id: int | None = Field(default=None, foreign_key="reports.id", index=True)
+
+
+class ProgramPartner(SQLModel, table=True):
+    __tablename__ = "program_partners"
+    __table_args__ = (UniqueConstraint("program_id", "partner_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="programs.id", index=True)
+    partner_id: int = Field(foreign_key="partners.id", index=True)
+
+
+class ProgramLocation(SQLModel, table=True):
+    __tablename__ = "program_locations"
+    __table_args__ = (UniqueConstraint("program_id", "location_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    program_id: int = Field(foreign_key="programs.id", index=True)
+    location_id: int = Field(foreign_key="locations.id", index=True)
+
+
+class PartnerLocation(SQLModel, table=True):
+    __tablename__ = "partner_locations"
+    __table_args__ = (UniqueConstraint("partner_id", "location_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="partners.id", index=True)
+    location_id: int = Field(foreign_key="locations.id", index=True)
+
+
+class PersonLocation(SQLModel, table=True):
+    __tablename__ = "person_locations"
+    __table_args__ = (UniqueConstraint("person_id", "location_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="people.id", index=True)
+    location_id: int = Field(foreign_key="locations.id", index=True)

@@ -1,0 +1,240 @@
+"""Read the seed files into one checked plan; any fault is a `SeedError` naming file and item.
+
+Nothing here touches the store: a plan is either complete and consistent or not made at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from seeds.spec import CitationSpec, Cited, DocumentMeta, GraphSpec
+
+SEEDS_DIR = Path(__file__).resolve().parent
+M = TypeVar("M", bound=BaseModel)
+
+
+class SeedError(Exception):
+    """The seed files are wrong; the message says where and how."""
+
+
+@dataclass(frozen=True)
+class SeedDocument:
+    meta: DocumentMeta
+    text: str
+
+
+@dataclass(frozen=True)
+class LocatedCitation:
+    document: str
+    quote: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class SeedPlan:
+    documents: dict[str, SeedDocument]
+    graph: GraphSpec
+    citations: dict[int, list[LocatedCitation]]
+    """Located citations of every `Cited` item in `graph`, keyed by `id()` of that item."""
+
+    def citations_of(self, item: Cited) -> list[LocatedCitation]:
+        return self.citations[id(item)]
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise SeedError(f"{path.name}: cannot read YAML: {exc}") from None
+
+
+def _validate(model: type[M], data: Any, path: Path) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SeedError(f"{path.name}: {problems}") from None
+
+
+def read_documents(directory: Path) -> dict[str, SeedDocument]:
+    documents: dict[str, SeedDocument] = {}
+    for meta_path in sorted(directory.glob("*.yaml")):
+        meta = _validate(DocumentMeta, _load_yaml(meta_path), meta_path)
+        if meta.slug != meta_path.stem:
+            raise SeedError(f"{meta_path.name}: slug {meta.slug!r} differs from the file name")
+        if meta.slug in documents:
+            raise SeedError(f"{meta_path.name}: duplicate document slug {meta.slug!r}")
+        text_path = directory / f"{meta.slug}.txt"
+        try:
+            text = text_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SeedError(f"{meta_path.name}: cannot read {text_path.name}: {exc}") from None
+        documents[meta.slug] = SeedDocument(meta, text)
+    if not documents:
+        raise SeedError(f"{directory.name}: no document metadata (*.yaml) found")
+    return documents
+
+
+def _slugs(kind: str, items: Iterable[Any], source: str) -> set[str]:
+    seen: set[str] = set()
+    for item in items:
+        if item.slug in seen:
+            raise SeedError(f"{source}: duplicate {kind} slug {item.slug!r}")
+        seen.add(item.slug)
+    return seen
+
+
+def _check_references(graph: GraphSpec, source: str) -> None:
+    known = {
+        "company": _slugs("company", graph.companies, source),
+        "person": _slugs("person", graph.people, source),
+        "report": _slugs("report", graph.reports, source),
+        "program": _slugs("program", graph.programs, source),
+        "partner": _slugs("partner", graph.partners, source),
+        "location": _slugs("location", graph.locations, source),
+        "figure": _slugs("figure", graph.figures, source),
+    }
+
+    def need(kind: str, slug: str | None, owner: str) -> None:
+        if slug is not None and slug not in known[kind]:
+            raise SeedError(f"{source}: {owner} refers to unknown {kind} {slug!r}")
+
+    for company in graph.companies:
+        need("location", company.founded_in, f"company {company.slug!r}")
+    for person in graph.people:
+        need("company", person.company, f"person {person.slug!r}")
+        for link in person.locations:
+            need("location", link.location, f"person {person.slug!r}")
+    for report in graph.reports:
+        need("company", report.company, f"report {report.slug!r}")
+    for program in graph.programs:
+        owner = f"program {program.slug!r}"
+        need("company", program.company, owner)
+        need("program", program.parent, owner)
+        for partner_link in program.partners:
+            need("partner", partner_link.partner, owner)
+        for location_link in program.locations:
+            need("location", location_link.location, owner)
+    for partner in graph.partners:
+        for link in partner.locations:
+            need("location", link.location, f"partner {partner.slug!r}")
+    for location in graph.locations:
+        need("location", location.parent, f"location {location.slug!r}")
+    for figure in graph.figures:
+        owner = f"figure {figure.slug!r}"
+        need("company", figure.company, owner)
+        need("program", figure.program, owner)
+        need("report", figure.report, owner)
+    _check_no_cycles("program", {p.slug: p.parent for p in graph.programs}, source)
+    _check_no_cycles("location", {loc.slug: loc.parent for loc in graph.locations}, source)
+    _check_unique_links(graph, source)
+
+
+def _check_no_cycles(kind: str, parents: dict[str, str | None], source: str) -> None:
+    for start in parents:
+        seen = {start}
+        node = parents[start]
+        while node is not None:
+            if node in seen:
+                raise SeedError(f"{source}: {kind} {start!r} is its own ancestor")
+            seen.add(node)
+            node = parents.get(node)
+
+
+def _check_unique_links(graph: GraphSpec, source: str) -> None:
+    owners: list[tuple[str, str, list[str]]] = []
+    for person in graph.people:
+        owners.append(("person", person.slug, [link.location for link in person.locations]))
+    for program in graph.programs:
+        owners.append(("program", program.slug, [link.partner for link in program.partners]))
+        owners.append(("program", program.slug, [link.location for link in program.locations]))
+    for partner in graph.partners:
+        owners.append(("partner", partner.slug, [link.location for link in partner.locations]))
+    for kind, slug, targets in owners:
+        duplicates = sorted({t for t in targets if targets.count(t) > 1})
+        if duplicates:
+            raise SeedError(f"{source}: {kind} {slug!r} links {duplicates[0]!r} twice")
+
+
+def locate(text: str, citation: CitationSpec) -> int | None:
+    """Start offset of the quote (its `occurrence`-th match); None when absent or ambiguous."""
+    starts: list[int] = []
+    index = text.find(citation.quote)
+    while index != -1:
+        starts.append(index)
+        index = text.find(citation.quote, index + 1)
+    if citation.occurrence is None:
+        return starts[0] if len(starts) == 1 else None
+    return starts[citation.occurrence - 1] if len(starts) >= citation.occurrence else None
+
+
+def _cited_items(graph: GraphSpec) -> Iterable[tuple[str, Cited]]:
+    """Every cited entity and link, with a name for error messages."""
+    sections: tuple[tuple[str, list[Any]], ...] = (
+        ("company", graph.companies),
+        ("person", graph.people),
+        ("report", graph.reports),
+        ("program", graph.programs),
+        ("partner", graph.partners),
+        ("location", graph.locations),
+        ("figure", graph.figures),
+    )
+    for kind, items in sections:
+        for item in items:
+            yield f"{kind} {item.slug!r}", item
+    for person in graph.people:
+        for location in person.locations:
+            yield f"person {person.slug!r} -> location {location.location!r}", location
+    for program in graph.programs:
+        for partner in program.partners:
+            yield f"program {program.slug!r} -> partner {partner.partner!r}", partner
+        for location in program.locations:
+            yield f"program {program.slug!r} -> location {location.location!r}", location
+    for partner_spec in graph.partners:
+        for location in partner_spec.locations:
+            yield f"partner {partner_spec.slug!r} -> location {location.location!r}", location
+
+
+def _locate_all(
+    graph: GraphSpec, documents: dict[str, SeedDocument], source: str
+) -> dict[int, list[LocatedCitation]]:
+    located: dict[int, list[LocatedCitation]] = {}
+    for owner, item in _cited_items(graph):
+        found: list[LocatedCitation] = []
+        for citation in item.citations:
+            document = documents.get(citation.document)
+            if document is None:
+                raise SeedError(f"{source}: {owner} cites unknown document {citation.document!r}")
+            start = locate(document.text, citation)
+            if start is None:
+                raise SeedError(
+                    f"{source}: {owner}: quote not found verbatim (exactly once, or at the "
+                    f"given occurrence) in {citation.document}.txt: {citation.quote!r}"
+                )
+            span = LocatedCitation(
+                citation.document, citation.quote, start, start + len(citation.quote)
+            )
+            if span in found:
+                raise SeedError(f"{source}: {owner} cites the same span twice: {citation.quote!r}")
+            found.append(span)
+        located[id(item)] = found
+    return located
+
+
+def read_seeds(directory: Path = SEEDS_DIR) -> SeedPlan:
+    """Read `documents/` and `graph.yaml` under `directory` and check them whole."""
+    documents = read_documents(directory / "documents")
+    graph_path = directory / "graph.yaml"
+    graph = _validate(GraphSpec, _load_yaml(graph_path), graph_path)
+    _check_references(graph, graph_path.name)
+    return SeedPlan(documents, graph, _locate_all(graph, documents, graph_path.name))

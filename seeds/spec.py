@@ -1,0 +1,157 @@
+"""Typed models of the seed files, so a bad file fails loudly before the store is touched.
+
+Every model forbids unknown keys: a typo in the YAML is an error, never a silently dropped fact.
+Cross-references (slugs) are checked in `seeds.checks`, once the whole graph is read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Slug = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=120)
+]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DocumentMeta(Strict):
+    """What `seeds/documents/<slug>.yaml` says about the text file beside it."""
+
+    slug: Slug
+    title: Text
+    publisher: Text
+    published_on: dt.date | None = None
+    source_file: Text
+
+
+class CitationSpec(Strict):
+    """A verbatim quote; `occurrence` picks one when the quote appears more than once."""
+
+    document: Slug
+    quote: Text
+    occurrence: int | None = Field(default=None, ge=1)
+
+
+class Cited(Strict):
+    citations: list[CitationSpec] = Field(min_length=1)
+
+
+class LocationLink(Cited):
+    location: Slug
+
+
+class PartnerLink(Cited):
+    partner: Slug
+
+
+class ProgramKind(enum.StrEnum):
+    FRAMEWORK = "FRAMEWORK"
+    FUND = "FUND"
+    PROGRAM = "PROGRAM"
+    BENEFIT = "BENEFIT"
+    ARTIST_SUPPORT = "ARTIST_SUPPORT"
+    PHILANTHROPY = "PHILANTHROPY"
+    PARTNER_PROJECT = "PARTNER_PROJECT"
+    CAMPAIGN = "CAMPAIGN"
+
+
+class LocationKind(enum.StrEnum):
+    COUNTRY = "COUNTRY"
+    REGION = "REGION"
+    CITY = "CITY"
+
+
+class FigureKind(enum.StrEnum):
+    MONEY = "MONEY"
+    COUNT = "COUNT"
+
+
+class FigureQualifier(enum.StrEnum):
+    MORE_THAN = "MORE_THAN"
+    NEARLY = "NEARLY"
+
+
+class CompanySpec(Cited):
+    slug: Slug
+    name: Text
+    description: Text | None = None
+    founded_year: int | None = None
+    founded_in: Slug | None = None
+
+
+class PersonSpec(Cited):
+    slug: Slug
+    name: Text
+    title: Text | None = None
+    company: Slug
+    locations: list[LocationLink] = []
+
+
+class ReportSpec(Cited):
+    slug: Slug
+    title: Text
+    year: int | None = None
+    company: Slug
+
+
+class ProgramSpec(Cited):
+    slug: Slug
+    name: Text | None = None
+    kind: ProgramKind
+    description: Text | None = None
+    company: Slug
+    parent: Slug | None = None
+    launched_year: int | None = None
+    partners: list[PartnerLink] = []
+    locations: list[LocationLink] = []
+
+
+class PartnerSpec(Cited):
+    slug: Slug
+    name: Text
+    short_name: Text | None = None
+    description: Text | None = None
+    locations: list[LocationLink] = []
+
+
+class LocationSpec(Cited):
+    slug: Slug
+    name: Text
+    kind: LocationKind
+    country_code: CountryCode | None = None
+    parent: Slug | None = None
+
+
+class FigureSpec(Cited):
+    slug: Slug
+    label: Text | None = None
+    kind: FigureKind
+    value: float
+    unit: Text
+    qualifier: FigureQualifier | None = None
+    period_start_year: int | None = None
+    period_end_year: int | None = None
+    company: Slug
+    program: Slug | None = None
+    report: Slug | None = None
+
+
+class GraphSpec(Strict):
+    """The whole extraction file (`seeds/graph.yaml`)."""
+
+    companies: list[CompanySpec] = []
+    people: list[PersonSpec] = []
+    reports: list[ReportSpec] = []
+    programs: list[ProgramSpec] = []
+    partners: list[PartnerSpec] = []
+    locations: list[LocationSpec] = []
+    figures: list[FigureSpec] = []
