@@ -124,7 +124,7 @@ async def fetch_pages(
     the total is known even when the page itself is empty.
     """
     model = entity.model
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     sort = _sort_key(entity.order_fields[ordering.field], dialect)
     sort = sort.desc() if ordering.descending else sort.asc()
     tie_break = col(model.slug)  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.engine import session_factory
@@ -54,7 +54,7 @@ class SeedReport:
         if not self.changed:
             return "store matches the seeds; nothing to change"
         parts = [
-            f"{verb} {sum(counter.values())} ({', '.join(f'{t}: {n}' for t, n in sorted(counter.items()))})"
+            f"{verb} {sum(counter.values())} ({_per_table(counter)})"
             for verb, counter in (
                 ("inserted", self.inserted),
                 ("updated", self.updated),
@@ -63,6 +63,10 @@ class SeedReport:
             if counter
         ]
         return "; ".join(parts)
+
+
+def _per_table(counter: Counter[str]) -> str:
+    return ", ".join(f"{table}: {n}" for table, n in sorted(counter.items()))
 
 
 class _Sync:
@@ -108,13 +112,13 @@ class _Sync:
         """Second pass for self-references, once every row of the table has an id."""
         name = str(model.__tablename__)
         for item in (await self.session.execute(select(model))).scalars().all():
-            if (item.slug,) not in ids:  # type: ignore[attr-defined]
+            if (item.slug,) not in ids:
                 continue
-            parent_slug = parents[item.slug]  # type: ignore[attr-defined]
+            parent_slug = parents[item.slug]
             parent_id = None if parent_slug is None else ids[(parent_slug,)]
-            if item.parent_id != parent_id:  # type: ignore[attr-defined]
-                item.parent_id = parent_id  # type: ignore[attr-defined]
-                if (name, item.id) not in self.inserted:  # type: ignore[attr-defined]
+            if item.parent_id != parent_id:
+                item.parent_id = parent_id
+                if (name, item.id) not in self.inserted:
                     self.report.updated[name] += 1
         await self.session.flush()
 
@@ -332,4 +336,4 @@ async def write_seeds(engine: AsyncEngine, plan: SeedPlan, *, dry_run: bool = Fa
 
 async def store_is_empty(engine: AsyncEngine) -> bool:
     async with session_factory(engine)() as session:
-        return (await session.execute(select(Document.id).limit(1))).first() is None
+        return (await session.execute(select(col(Document.id)).limit(1))).first() is None

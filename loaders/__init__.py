@@ -1,0 +1,118 @@
+"""Per-request DataLoaders: every edge and lookup batches its keys into one statement.
+
+A request reads through one session (one connection, one transaction); batches take turns on
+it, so a request never holds more than one pooled connection however wide the query fans out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+from strawberry.dataloader import DataLoader
+
+from db.mapping import Edge, Entity
+from db.models import Citation
+from db.queries import (
+    ListFilter,
+    Ordering,
+    Page,
+    Window,
+    fetch_by_keys,
+    fetch_citations,
+    fetch_pages,
+)
+
+T = TypeVar("T")
+Subject = tuple[str, int]
+PageKey = tuple[str, ListFilter, Ordering, Window]
+
+
+class Reader:
+    """The request's session, opened on first use and closed with the request."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+        self._turn = asyncio.Lock()
+
+    async def run(self, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        async with self._turn:
+            if self._session is None:
+                self._session = self._sessions()
+            return await query(self._session)
+
+    async def close(self) -> None:
+        async with self._turn:
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
+
+
+class Loaders:
+    """Creates each loader on first use; one instance per request, never shared."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+        self._by_column: dict[tuple[str, str], DataLoader[Any, Any]] = {}
+        self._pages: dict[PageKey, DataLoader[int | None, Page]] = {}
+        self.citations: DataLoader[Subject, list[Citation]] = DataLoader(self._load_citations)
+
+    def by_id(self, entity: Entity) -> DataLoader[int, Any]:
+        """`<Entity>ByIdLoader`: rows by primary key (None where absent)."""
+        return self._by(entity, "id")
+
+    def by_slug(self, entity: Entity) -> DataLoader[str, Any]:
+        """`<Entity>BySlugLoader`: rows by slug (None where absent)."""
+        return self._by(entity, "slug")
+
+    def _by(self, entity: Entity, column_name: str) -> DataLoader[Any, Any]:
+        key = (entity.type_name, column_name)
+        if key not in self._by_column:
+            column = getattr(entity.model, column_name)
+
+            async def load(keys: Sequence[Any]) -> list[Any]:
+                found = await self.reader.run(
+                    lambda s: fetch_by_keys(s, entity.model, column, list(set(keys)))
+                )
+                return [found.get(k) for k in keys]
+
+            self._by_column[key] = DataLoader(load)
+        return self._by_column[key]
+
+    def pages(
+        self,
+        entity: Entity,
+        edge: Edge | None,
+        list_filter: ListFilter,
+        ordering: Ordering,
+        window: Window,
+    ) -> DataLoader[int | None, Page]:
+        """Pages of a list by parent id (None for a root list); one loader per argument set."""
+        key = (edge.name if edge else entity.type_name, list_filter, ordering, window)
+        if key not in self._pages:
+
+            async def load(parent_ids: Sequence[int | None]) -> list[Page]:
+                ids = None if edge is None else [i for i in parent_ids if i is not None]
+                pages = await self.reader.run(
+                    lambda s: fetch_pages(
+                        s,
+                        entity,
+                        edge=edge,
+                        parent_ids=ids,
+                        list_filter=list_filter,
+                        ordering=ordering,
+                        window=window,
+                    )
+                )
+                return [pages[i] for i in parent_ids]
+
+            self._pages[key] = DataLoader(load)
+        return self._pages[key]
+
+    async def _load_citations(self, subjects: Sequence[Subject]) -> list[list[Citation]]:
+        found = await self.reader.run(lambda s: fetch_citations(s, list(set(subjects))))
+        return [found.get(subject, []) for subject in subjects]

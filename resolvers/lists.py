@@ -1,0 +1,111 @@
+"""Every list field: a root collection or an edge of `db.mapping`, sliced into one page."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from core.errors import BadUserInput
+from db.mapping import EDGES, ENTITIES
+from db.queries import ListFilter, Ordering
+from resolvers.context import Info
+from resolvers.pagination import encode_cursor, fingerprint, window
+
+MAX_SEARCH_LENGTH = 200
+_COUNTRY_CODE = re.compile(r"^[A-Za-z]{2}$")
+
+
+class FilterInput(Protocol):
+    """Any schema filter input; fields a list does not offer are simply absent."""
+
+
+class OrderInput(Protocol):
+    field: Any
+    direction: Any
+
+
+@dataclass(frozen=True)
+class SliceEdge:
+    cursor: str
+    row: Any
+    link: tuple[str, int] | None
+
+
+@dataclass(frozen=True)
+class Slice:
+    edges: list[SliceEdge]
+    total: int
+    has_next: bool
+    has_previous: bool
+
+
+def _enum_names(values: Any) -> tuple[str, ...] | None:
+    if values is None:
+        return None
+    return tuple(sorted({getattr(v, "name", str(v)) for v in values}))
+
+
+def list_filter(filter_input: FilterInput | None) -> ListFilter:
+    """Read a schema filter input into the store's filter, checking values types cannot."""
+    if filter_input is None:
+        return ListFilter()
+    search = getattr(filter_input, "name_contains", None) or getattr(
+        filter_input, "title_contains", None
+    )
+    if search is not None and len(search) > MAX_SEARCH_LENGTH:
+        raise BadUserInput(f"search text is longer than {MAX_SEARCH_LENGTH} characters")
+    kinds = getattr(filter_input, "kind", None) or getattr(filter_input, "program_kind", None)
+    country = getattr(filter_input, "country_code", None)
+    if country is not None and not _COUNTRY_CODE.match(country):
+        raise BadUserInput(
+            f"`countryCode` must be an ISO 3166-1 alpha-2 code such as 'US' (got {country[:20]!r})"
+        )
+    return ListFilter(
+        name_contains=search or None,
+        kinds=_enum_names(kinds),
+        country_code=None if country is None else country.upper(),
+    )
+
+
+async def resolve_list(
+    info: Info,
+    list_name: str,
+    parent_id: int | None,
+    *,
+    filter_input: FilterInput | None,
+    order_input: OrderInput | None,
+    default_order: str,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> Slice:
+    """`list_name` is a type name for a root list (`Program`) or an edge (`Program.partners`)."""
+    edge = EDGES.get(list_name)
+    entity = edge.target if edge else ENTITIES[list_name]
+    filters = list_filter(filter_input)
+    ordering = Ordering(
+        field=order_input.field.name if order_input else default_order,
+        descending=bool(order_input and order_input.direction.name == "DESC"),
+    )
+    scope = fingerprint(list_name, filters, ordering)
+    page_window = window(scope, first=first, after=after, last=last, before=before)
+    loader = info.context.loaders.pages(entity, edge, filters, ordering, page_window)
+    page = await loader.load(parent_id)
+    link_table = edge.link_table_name if edge else None
+    return Slice(
+        edges=[
+            SliceEdge(
+                cursor=encode_cursor(scope, item.position),
+                row=item.row,
+                link=None
+                if link_table is None or item.link_id is None
+                else (link_table, item.link_id),
+            )
+            for item in page.rows
+        ],
+        total=page.total,
+        has_next=page.has_next,
+        has_previous=page.has_previous,
+    )

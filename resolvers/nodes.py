@@ -1,0 +1,41 @@
+"""Lookups by global ID, by slug, and single-object links (`Program.company`)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from core.errors import BadUserInput
+from db.mapping import ENTITIES, REFERENCES
+from resolvers.context import Info
+from resolvers.ids import decode_global_id
+
+MAX_NODES = 100
+
+
+async def resolve_by_slug(info: Info, type_name: str, slug: str) -> Any:
+    return await info.context.loaders.by_slug(ENTITIES[type_name]).load(slug)
+
+
+async def resolve_node(info: Info, global_id: str) -> tuple[str, Any] | None:
+    """The (type name, row) an ID stands for; None when it names nothing (any more)."""
+    type_name, slug = decode_global_id(global_id)
+    if type_name not in ENTITIES:
+        raise BadUserInput(f"{global_id[:60]!r} is not a valid ID")
+    row = await resolve_by_slug(info, type_name, slug)
+    return None if row is None else (type_name, row)
+
+
+async def resolve_nodes(info: Info, global_ids: list[str]) -> list[tuple[str, Any] | None]:
+    if len(global_ids) > MAX_NODES:
+        raise BadUserInput(f"`ids` takes at most {MAX_NODES} IDs (got {len(global_ids)})")
+    return list(await asyncio.gather(*(resolve_node(info, i) for i in global_ids)))
+
+
+async def resolve_reference(info: Info, reference_name: str, row: Any) -> Any:
+    """The row a foreign key points at, e.g. `Program.company`; None when the key is empty."""
+    reference = REFERENCES[reference_name]
+    key = getattr(row, reference.attribute)
+    if key is None:
+        return None
+    return await info.context.loaders.by_id(reference.target).load(key)

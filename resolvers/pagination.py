@@ -1,0 +1,80 @@
+"""Cursor connection arguments: page-size limits and opaque, list-bound cursors.
+
+A cursor is base64 of `cursor:v1:<list fingerprint>:<position>`; the fingerprint binds it to
+the list, filter and order it came from, so reusing it elsewhere is an error, not a wrong page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+
+from core.errors import BadUserInput
+from db.queries import Window
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+_PREFIX = "cursor:v1"
+_MAX_CURSOR_LENGTH = 200
+
+
+def fingerprint(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
+
+
+def encode_cursor(scope: str, position: int) -> str:
+    return base64.b64encode(f"{_PREFIX}:{scope}:{position}".encode()).decode("ascii")
+
+
+def decode_cursor(cursor: str, scope: str, argument: str) -> int:
+    """The 1-based position a cursor stands for in the list `scope` names."""
+    problem = f"`{argument}` is not a valid cursor"
+    if len(cursor) > _MAX_CURSOR_LENGTH:
+        raise BadUserInput(problem)
+    try:
+        raw = base64.b64decode(cursor.encode("ascii"), validate=True).decode("ascii")
+    except (UnicodeError, binascii.Error, ValueError):
+        raise BadUserInput(problem) from None
+    prefix, _, rest = raw.rpartition(":")
+    cursor_scope_prefix, _, cursor_scope = prefix.rpartition(":")
+    if cursor_scope_prefix != _PREFIX or not rest.isdigit() or int(rest) < 1:
+        raise BadUserInput(problem)
+    if cursor_scope != scope:
+        raise BadUserInput(
+            f"`{argument}` is a cursor from another list, filter or order; "
+            "restart paging without it"
+        )
+    return int(rest)
+
+
+def _page_size(value: int | None, argument: str) -> int | None:
+    if value is not None and not 0 <= value <= MAX_PAGE_SIZE:
+        raise BadUserInput(
+            f"`{argument}` must be between 0 and {MAX_PAGE_SIZE} (got {value}); "
+            "page through longer lists with cursors"
+        )
+    return value
+
+
+def window(
+    scope: str,
+    *,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> Window:
+    """Check the four Relay arguments and turn them into positions."""
+    first = _page_size(first, "first")
+    last = _page_size(last, "last")
+    if first is not None and last is not None:
+        raise BadUserInput("pass `first` or `last`, not both")
+    if first is None and last is None:
+        first = DEFAULT_PAGE_SIZE
+    return Window(
+        after=0 if after is None else decode_cursor(after, scope, "after"),
+        before=None if before is None else decode_cursor(before, scope, "before"),
+        first=first,
+        last=last,
+    )

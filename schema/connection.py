@@ -1,0 +1,166 @@
+"""Relay cursor connections, and the one factory that declares every list field.
+
+`connection_field("Program.partners", "Partner", PartnerFilter, PartnerOrder, "NAME", ...)`
+declares the arguments (filter, orderBy, first/after/last/before) the same way on every list,
+and routes it to `resolvers.lists.resolve_list` under the edge name that `db/mapping.py` knows.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, Generic, TypeVar
+
+import strawberry
+
+from resolvers.citations import resolve_citations
+from resolvers.context import Info
+from resolvers.lists import Slice, resolve_list
+from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from schema.sources import Citation
+
+T = TypeVar("T")
+NODE_TYPES_MODULE = "schema.types"
+
+
+@strawberry.type(description="Where a page sits in its list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(
+        description="With `first`: more items follow this page (before `before`, if given)."
+    )
+    has_previous_page: bool = strawberry.field(
+        description="With `last`: more items precede this page (after `after`, if given)."
+    )
+    start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last edge.")
+
+
+@strawberry.type(description="An item of a list, with its cursor.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Pass as `after` or `before` to page from here.")
+    node: T = strawberry.field(description="The item.")
+    link: strawberry.Private[tuple[str, int] | None]
+
+    @strawberry.field(
+        description="Quotes that state the relation this edge stands for (a program's partner, "
+        "a partner's location, ...). Empty where membership follows from the item's own "
+        "fields, as in root lists."
+    )
+    async def citations(self, info: Info) -> list[Citation]:
+        return [Citation.from_row(c) for c in await resolve_citations(info, self.link)]
+
+
+@strawberry.type(description="A page of a list, with the list's total size.")
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The page's items with their cursors.")
+    nodes: list[T] = strawberry.field(description="The page's items, when cursors are not needed.")
+    page_info: PageInfo = strawberry.field(description="Paging state.")
+    total_count: int = strawberry.field(
+        description="Number of items in the whole list (after filters), not just this page."
+    )
+
+    @classmethod
+    def from_slice(cls, page: Slice, node: Callable[[Any], T]) -> Connection[T]:
+        edges = [Edge(cursor=e.cursor, node=node(e.row), link=e.link) for e in page.edges]
+        return cls(
+            edges=edges,
+            nodes=[e.node for e in edges],
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=page.has_previous,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=page.total,
+        )
+
+
+_ARGUMENT_DOCS = {
+    "first": f"Items from the start (after `after`); 0 to {MAX_PAGE_SIZE}. "
+    f"Default {DEFAULT_PAGE_SIZE} when neither `first` nor `last` is given.",
+    "after": "Start after the edge with this cursor.",
+    "last": f"Items from the end (before `before`); 0 to {MAX_PAGE_SIZE}. Not with `first`.",
+    "before": "End before the edge with this cursor.",
+}
+
+
+def connection_field(
+    list_name: str,
+    node_type: str,
+    filter_type: type | None,
+    order_type: type,
+    default_order: str,
+    *,
+    description: str,
+) -> Any:
+    """A list field named by `list_name`: a node type (root list) or an edge of db/mapping.py."""
+    is_root = "." not in list_name
+
+    async def resolve(root: Any, info: Info, **arguments: Any) -> Any:
+        page = await resolve_list(
+            info,
+            list_name,
+            None if is_root else root.pk,
+            filter_input=arguments.get("filter"),
+            order_input=arguments.get("order_by"),
+            default_order=default_order,
+            first=arguments.get("first"),
+            after=arguments.get("after"),
+            last=arguments.get("last"),
+            before=arguments.get("before"),
+        )
+        node = getattr(sys.modules[NODE_TYPES_MODULE], node_type)
+        return Connection.from_slice(page, node.from_row)
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    parameters = [
+        inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info),
+    ]
+    if filter_type is not None:
+        parameters.append(
+            inspect.Parameter(
+                "filter",
+                keyword,
+                default=None,
+                annotation=Annotated[
+                    filter_type | None,
+                    strawberry.argument(description="Only items matching all given filters."),
+                ],
+            )
+        )
+    parameters.append(
+        inspect.Parameter(
+            "order_by",
+            keyword,
+            default=None,
+            annotation=Annotated[
+                order_type | None,
+                strawberry.argument(
+                    description=f"Sort order; by {default_order} ascending if unset."
+                ),
+            ],
+        )
+    )
+    for name, kind in (("first", int), ("after", str), ("last", int), ("before", str)):
+        parameters.append(
+            inspect.Parameter(
+                name,
+                keyword,
+                default=None,
+                annotation=Annotated[
+                    kind | None, strawberry.argument(description=_ARGUMENT_DOCS[name])
+                ],
+            )
+        )
+    # The node type is resolved by name once schema.types is loaded; that lets types refer
+    # to each other in both directions without import cycles.
+    resolve.__module__ = NODE_TYPES_MODULE
+    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        parameters, return_annotation=f"Connection[{node_type}]"
+    )
+    resolve.__annotations__ = {
+        p.name: p.annotation for p in parameters if p.annotation is not inspect.Parameter.empty
+    } | {"return": f"Connection[{node_type}]"}
+    return strawberry.field(resolver=resolve, description=description)

@@ -1,0 +1,106 @@
+"""Closed sets of the contract. Member names are what the store keeps, so they must not drift."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+
+@strawberry.enum(description="What sort of undertaking a program is.")
+class ProgramKind(Enum):
+    FRAMEWORK = strawberry.enum_value("FRAMEWORK", description="A strategic framework.")
+    FUND = strawberry.enum_value("FUND", description="A fund that supports partner organisations.")
+    PROGRAM = strawberry.enum_value("PROGRAM", description="An internal program.")
+    BENEFIT = strawberry.enum_value("BENEFIT", description="A benefit offered to employees.")
+    ARTIST_SUPPORT = strawberry.enum_value(
+        "ARTIST_SUPPORT", description="Support offered to artists and songwriters."
+    )
+    PHILANTHROPY = strawberry.enum_value(
+        "PHILANTHROPY", description="A philanthropic initiative or commitment."
+    )
+    PARTNER_PROJECT = strawberry.enum_value(
+        "PARTNER_PROJECT", description="A partner organisation's own project the company funds."
+    )
+    CAMPAIGN = strawberry.enum_value(
+        "CAMPAIGN", description="A theme, observance or campaign the company runs."
+    )
+
+
+@strawberry.enum(description="What sort of place a location is.")
+class LocationKind(Enum):
+    COUNTRY = strawberry.enum_value("COUNTRY", description="A country.")
+    REGION = strawberry.enum_value("REGION", description="A region spanning or within countries.")
+    CITY = strawberry.enum_value("CITY", description="A city or town.")
+
+
+@strawberry.enum(description="Whether a figure is an amount of money or a count of things.")
+class FigureKind(Enum):
+    MONEY = strawberry.enum_value("MONEY", description="An amount in the currency `unit` names.")
+    COUNT = strawberry.enum_value("COUNT", description="A number of the things `unit` names.")
+
+
+@strawberry.enum(description="How the source qualifies a figure; absent when stated exactly.")
+class FigureQualifier(Enum):
+    MORE_THAN = strawberry.enum_value("MORE_THAN", description='"more than" the value.')
+    NEARLY = strawberry.enum_value("NEARLY", description='"nearly" the value.')
+
+
+@strawberry.enum(description="Sort direction.")
+class OrderDirection(Enum):
+    ASC = strawberry.enum_value("ASC", description="Ascending; empty values last.")
+    DESC = strawberry.enum_value("DESC", description="Descending; empty values last.")
+
+
+@strawberry.enum(description="Fields companies can be ordered by.")
+class CompanyOrderField(Enum):
+    NAME = "NAME"
+    SLUG = "SLUG"
+    FOUNDED_YEAR = "FOUNDED_YEAR"
+
+
+@strawberry.enum(description="Fields people can be ordered by.")
+class PersonOrderField(Enum):
+    NAME = "NAME"
+    SLUG = "SLUG"
+
+
+@strawberry.enum(description="Fields reports can be ordered by.")
+class ReportOrderField(Enum):
+    TITLE = "TITLE"
+    SLUG = "SLUG"
+    YEAR = "YEAR"
+
+
+@strawberry.enum(description="Fields programs can be ordered by.")
+class ProgramOrderField(Enum):
+    NAME = "NAME"
+    SLUG = "SLUG"
+    LAUNCHED_YEAR = "LAUNCHED_YEAR"
+
+
+@strawberry.enum(description="Fields partners can be ordered by.")
+class PartnerOrderField(Enum):
+    NAME = "NAME"
+    SLUG = "SLUG"
+
+
+@strawberry.enum(description="Fields locations can be ordered by.")
+class LocationOrderField(Enum):
+    NAME = "NAME"
+    SLUG = "SLUG"
+    COUNTRY_CODE = "COUNTRY_CODE"
+
+
+@strawberry.enum(description="Fields figures can be ordered by.")
+class FigureOrderField(Enum):
+    SLUG = "SLUG"
+    VALUE = "VALUE"
+    PERIOD_START_YEAR = "PERIOD_START_YEAR"
+
+
+@strawberry.enum(description="Fields documents can be ordered by.")
+class DocumentOrderField(Enum):
+    TITLE = "TITLE"
+    SLUG = "SLUG"
+    PUBLISHED_ON = "PUBLISHED_ON"

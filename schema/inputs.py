@@ -1,0 +1,132 @@
+"""Filter and order arguments of the lists. Unset filter fields do not filter."""
+
+from __future__ import annotations
+
+import strawberry
+
+from schema.enums import (
+    CompanyOrderField,
+    DocumentOrderField,
+    FigureOrderField,
+    LocationKind,
+    LocationOrderField,
+    OrderDirection,
+    PartnerOrderField,
+    PersonOrderField,
+    ProgramKind,
+    ProgramOrderField,
+    ReportOrderField,
+)
+
+NAME_CONTAINS = "Case-insensitive substring of the name (at most 200 characters)."
+TITLE_CONTAINS = "Case-insensitive substring of the title (at most 200 characters)."
+COUNTRY_CODE = "ISO 3166-1 alpha-2 code, e.g. `US`; matches places in that country too."
+DIRECTION = "Sort direction; ties are broken by slug."
+
+
+@strawberry.input(description="Filters for companies.")
+class CompanyFilter:
+    name_contains: str | None = strawberry.field(default=None, description=NAME_CONTAINS)
+
+
+@strawberry.input(description="Filters for people.")
+class PersonFilter:
+    name_contains: str | None = strawberry.field(
+        default=None, description="Case-insensitive substring of the name."
+    )
+
+
+@strawberry.input(description="Filters for reports.")
+class ReportFilter:
+    title_contains: str | None = strawberry.field(default=None, description=TITLE_CONTAINS)
+
+
+@strawberry.input(description="Filters for programs; all given filters must match.")
+class ProgramFilter:
+    name_contains: str | None = strawberry.field(
+        default=None, description="Case-insensitive substring of the name or description."
+    )
+    kind: list[ProgramKind] | None = strawberry.field(
+        default=None, description="Programs of any of these kinds."
+    )
+    country_code: str | None = strawberry.field(
+        default=None, description=f"Programs operating in this country. {COUNTRY_CODE}"
+    )
+
+
+@strawberry.input(description="Filters for partners; all given filters must match.")
+class PartnerFilter:
+    name_contains: str | None = strawberry.field(
+        default=None, description="Case-insensitive substring of the name or short name."
+    )
+    program_kind: list[ProgramKind] | None = strawberry.field(
+        default=None, description="Partners of at least one program of any of these kinds."
+    )
+    country_code: str | None = strawberry.field(
+        default=None, description=f"Partners located in this country. {COUNTRY_CODE}"
+    )
+
+
+@strawberry.input(description="Filters for locations; all given filters must match.")
+class LocationFilter:
+    name_contains: str | None = strawberry.field(default=None, description=NAME_CONTAINS)
+    kind: list[LocationKind] | None = strawberry.field(
+        default=None, description="Locations of any of these kinds."
+    )
+    country_code: str | None = strawberry.field(
+        default=None,
+        description=f"Locations in this country (the country itself included). {COUNTRY_CODE}",
+    )
+
+
+@strawberry.input(description="Filters for documents.")
+class DocumentFilter:
+    title_contains: str | None = strawberry.field(default=None, description=TITLE_CONTAINS)
+
+
+@strawberry.input(description="Order of companies.")
+class CompanyOrder:
+    field: CompanyOrderField = strawberry.field(description="Field to sort by.")
+    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=DIRECTION)
+
+
+@strawberry.input(description="Order of people.")
+class PersonOrder:
+    field: PersonOrderField = strawberry.field(description="Field to sort by.")
+    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=DIRECTION)
+
+
+@strawberry.input(description="Order of reports.")
+class ReportOrder:
+    field: ReportOrderField = strawberry.field(description="Field to sort by.")
+    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=DIRECTION)
+
+
+@strawberry.input(description="Order of programs.")
+class ProgramOrder:
+    field: ProgramOrderField = strawberry.field(description="Field to sort by.")
+    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=DIRECTION)
+
+
+@strawberry.input(description="Order of partners.")
+class PartnerOrder:
+    field: PartnerOrderField = strawberry.field(description="Field to sort by.")
+    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=DIRECTION)
+
+
+@strawberry.input(description="Order of locations.")
+class LocationOrder:
+    field: LocationOrderField = strawberry.field(description="Field to sort by.")
+    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=DIRECTION)
+
+
+@strawberry.input(description="Order of figures.")
+class FigureOrder:
+    field: FigureOrderField = strawberry.field(description="Field to sort by.")
+    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=DIRECTION)
+
+
+@strawberry.input(description="Order of documents.")
+class DocumentOrder:
+    field: DocumentOrderField = strawberry.field(description="Field to sort by.")
+    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=DIRECTION)

@@ -1,0 +1,142 @@
+"""The root query: Relay node lookups, a by-slug lookup and a list per entity type."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Annotated, Any
+
+import strawberry
+
+from resolvers.context import Info
+from resolvers.nodes import MAX_NODES, resolve_by_slug, resolve_node, resolve_nodes
+from schema.connection import connection_field
+from schema.inputs import (
+    CompanyFilter,
+    CompanyOrder,
+    DocumentFilter,
+    DocumentOrder,
+    FigureOrder,
+    LocationFilter,
+    LocationOrder,
+    PartnerFilter,
+    PartnerOrder,
+    PersonFilter,
+    PersonOrder,
+    ProgramFilter,
+    ProgramOrder,
+    ReportFilter,
+    ReportOrder,
+)
+from schema.node import Node
+from schema.types import (
+    NODE_TYPES,
+    Company,
+    Document,
+    Figure,
+    Location,
+    Partner,
+    Person,
+    Program,
+    Report,
+)
+
+
+def _as_node(found: tuple[str, Any] | None) -> Node | None:
+    if found is None:
+        return None
+    type_name, row = found
+    node: Node = NODE_TYPES[type_name].from_row(row)
+    return node
+
+
+def slug_field(node_type: type[Any]) -> Any:
+    """`company(slug:)` and its siblings: one entity by slug, or null."""
+
+    async def resolve(info: Info, slug: str) -> Any:
+        row = await resolve_by_slug(info, node_type.__name__, slug)
+        return None if row is None else node_type.from_row(row)
+
+    slug_argument = Annotated[str, strawberry.argument(description="The entity's slug.")]
+    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info),
+            inspect.Parameter("slug", inspect.Parameter.KEYWORD_ONLY, annotation=slug_argument),
+        ],
+        return_annotation=node_type | None,
+    )
+    resolve.__annotations__ = {"info": Info, "slug": slug_argument, "return": node_type | None}
+    return strawberry.field(
+        resolver=resolve, description=f"The {node_type.__name__.lower()} with this slug, or null."
+    )
+
+
+@strawberry.type(description="Entry points into the graph.")
+class Query:
+    @strawberry.field(
+        description="Refetch any object by its global ID; null if it no longer exists."
+    )
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="A global ID.")],
+    ) -> Node | None:
+        return _as_node(await resolve_node(info, id))
+
+    @strawberry.field(
+        description=f"Refetch up to {MAX_NODES} objects by global ID, in order; null where missing."
+    )
+    async def nodes(
+        self,
+        info: Info,
+        ids: Annotated[list[strawberry.ID], strawberry.argument(description="Global IDs.")],
+    ) -> list[Node | None]:
+        return [_as_node(found) for found in await resolve_nodes(info, list(ids))]
+
+    company = slug_field(Company)
+    person = slug_field(Person)
+    report = slug_field(Report)
+    program = slug_field(Program)
+    partner = slug_field(Partner)
+    location = slug_field(Location)
+    figure = slug_field(Figure)
+    document = slug_field(Document)
+
+    companies = connection_field(
+        "Company", "Company", CompanyFilter, CompanyOrder, "NAME", description="All companies."
+    )
+    people = connection_field(
+        "Person", "Person", PersonFilter, PersonOrder, "NAME", description="All people."
+    )
+    reports = connection_field(
+        "Report", "Report", ReportFilter, ReportOrder, "TITLE", description="All reports."
+    )
+    programs = connection_field(
+        "Program",
+        "Program",
+        ProgramFilter,
+        ProgramOrder,
+        "NAME",
+        description="All programs, funds, benefits and initiatives of every company.",
+    )
+    partners = connection_field(
+        "Partner", "Partner", PartnerFilter, PartnerOrder, "NAME", description="All partners."
+    )
+    locations = connection_field(
+        "Location",
+        "Location",
+        LocationFilter,
+        LocationOrder,
+        "NAME",
+        description="All countries, regions and cities.",
+    )
+    figures = connection_field(
+        "Figure", "Figure", None, FigureOrder, "SLUG", description="All figures."
+    )
+    documents = connection_field(
+        "Document",
+        "Document",
+        DocumentFilter,
+        DocumentOrder,
+        "TITLE",
+        description="The source documents.",
+    )

@@ -1,0 +1,1 @@
+"""HTTP: the Starlette app, the GraphQL endpoint, health checks and the command line."""

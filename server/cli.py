@@ -1,0 +1,139 @@
+"""`impact-graph`: serve, seed, migrate and export-schema. Start-up is migrate, seed, serve."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from core.config import Settings, get_settings
+from db import migrate
+from db.engine import DatabaseUrlError, create_engine
+from seeds.read import SeedError, read_seeds
+from seeds.write import SeedReport, store_is_empty, write_seeds
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
+
+
+class CommandError(Exception):
+    """A failure worth one line on stderr, not a traceback."""
+
+
+async def prepare_store(settings: Settings, *, seed: str) -> SeedReport | None:
+    """Migrate, then seed: `seed` is "always", "if-empty", "check" (a dry run) or "none".
+
+    The seed files are read and checked before the store is touched at all.
+    """
+    plan = None if seed == "none" else read_seeds()
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate.upgrade(engine)
+        if plan is None or (seed == "if-empty" and not await store_is_empty(engine)):
+            return None
+        return await write_seeds(engine, plan, dry_run=seed == "check")
+    finally:
+        await engine.dispose()
+
+
+def export_schema() -> str:
+    from schema import schema  # imported here: other commands need not build the schema
+
+    return schema.as_str() + "\n"
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    report = asyncio.run(prepare_store(settings, seed="if-empty"))
+    if report is not None:
+        print(f"seeded an empty store: {report.summary()}")
+    from server.app import create_app
+
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (display only)
+    url = f"http://{shown}:{port}/graphql"
+    print(f"Impact Graph is up: GraphiQL at {url}", flush=True)
+    uvicorn.run(
+        create_app(settings), host=host, port=port, log_level=settings.log_level, access_log=False
+    )
+
+
+def _seed(settings: Settings, check: bool) -> int:
+    report = asyncio.run(prepare_store(settings, seed="check" if check else "always"))
+    assert report is not None
+    if check:
+        print(f"seed files are valid; {report.summary()}")
+        return 1 if report.changed else 0
+    print(f"seeded: {report.summary()}")
+    return 0
+
+
+def _export(output: str | None, check: bool) -> int:
+    sdl = export_schema()
+    if check:
+        if SCHEMA_FILE.read_text(encoding="utf-8") != sdl:
+            print(f"{SCHEMA_FILE.name} is out of date; run `impact-graph export-schema`")
+            return 1
+        print(f"{SCHEMA_FILE.name} matches the schema")
+        return 0
+    if output == "-":
+        sys.stdout.write(sdl)
+    else:
+        target = Path(output) if output else SCHEMA_FILE
+        target.write_text(sdl, encoding="utf-8")
+        print(f"wrote {target}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="impact-graph", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="migrate, seed an empty store, serve GraphQL")
+    serve.add_argument("--host", help="interface to bind (default IMPACT_GRAPH_HOST)")
+    serve.add_argument("--port", type=int, help="port to bind (default IMPACT_GRAPH_PORT)")
+    seed = commands.add_parser("seed", help="load seeds/ into the store (idempotent)")
+    seed.add_argument(
+        "--check",
+        action="store_true",
+        help="validate the seed files and report what seeding would change; exit 1 if anything",
+    )
+    commands.add_parser("migrate", help="apply database migrations")
+    export = commands.add_parser("export-schema", help="write the GraphQL SDL")
+    export.add_argument("--output", "-o", help="file to write, or - for stdout")
+    export.add_argument("--check", action="store_true", help="exit 1 if the committed SDL differs")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    try:
+        if args.command == "serve":
+            _serve(
+                settings,
+                args.host or settings.host,
+                settings.port if args.port is None else args.port,
+            )
+            return 0
+        if args.command == "seed":
+            return _seed(settings, args.check)
+        if args.command == "migrate":
+            asyncio.run(prepare_store(settings, seed="none"))
+            print("migrations applied")
+            return 0
+        return _export(args.output, args.check)
+    except SeedError as error:
+        print(f"seed error: {error}", file=sys.stderr)
+    except DatabaseUrlError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+    except (OperationalError, DBAPIError, OSError) as error:
+        print(f"database error: {type(error).__name__}: {error}".splitlines()[0], file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

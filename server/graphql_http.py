@@ -1,0 +1,305 @@
+"""GraphQL over HTTP, as the GraphQL-over-HTTP specification words it.
+
+Status codes follow the negotiated media type: with `application/graphql-response+json` a
+request error (parse, validation, variables) is a 400; with `application/json` every
+well-formed request gets a 200. Malformed HTTP requests are 4xx either way. Every body is a
+GraphQL response whose errors carry `extensions.code`; unexpected exceptions are logged with
+their stack and reach the client only as a generic message with the request id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLError, GraphQLSyntaxError
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from strawberry import Schema
+from strawberry.exceptions import MissingQueryError
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.types.graphql import OperationType
+
+from core.errors import ClientError
+from resolvers.context import Context
+
+logger = logging.getLogger("impact_graph.graphql")
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+class RequestError(Exception):
+    """The HTTP request itself is unusable; answered before anything executes."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True)
+class GraphQLParams:
+    query: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
+
+
+def _media_ranges(accept: str) -> list[tuple[str, float]]:
+    ranges = []
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media:
+            ranges.append((media.lower(), quality))
+    return ranges
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The response media type for an Accept header; None when we can offer nothing it takes."""
+    if not accept or not accept.strip():
+        return JSON
+    best: tuple[float, str] | None = None
+    for media, quality in _media_ranges(accept):
+        if quality <= 0:
+            continue
+        if media == GRAPHQL_RESPONSE:
+            candidate = (quality + 0.001, GRAPHQL_RESPONSE)  # preferred on a tie
+        elif media in (JSON, "application/*", "*/*"):
+            candidate = (quality, JSON)
+        else:
+            continue
+        if best is None or candidate[0] > best[0]:
+            best = candidate
+    return None if best is None else best[1]
+
+
+def wants_graphiql(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return request.method == "GET" and any(
+        media == "text/html" and quality > 0 for media, quality in _media_ranges(accept)
+    )
+
+
+def _json_field(value: Any, name: str) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise RequestError(400, "BAD_REQUEST", f"`{name}` is not valid JSON") from None
+    return value
+
+
+def params_from(data: Any) -> GraphQLParams:
+    if isinstance(data, list):
+        raise RequestError(400, "BAD_REQUEST", "batched requests (a JSON array) are not supported")
+    if not isinstance(data, dict):
+        raise RequestError(400, "BAD_REQUEST", "the request body must be a JSON object")
+    query = data.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise RequestError(400, "BAD_REQUEST", "`query` must be a non-empty string")
+    variables = data.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise RequestError(400, "BAD_REQUEST", "`variables` must be a JSON object")
+    operation_name = data.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise RequestError(400, "BAD_REQUEST", "`operationName` must be a string")
+    return GraphQLParams(query, variables, operation_name or None)
+
+
+async def read_params(request: Request) -> GraphQLParams:
+    if request.method == "GET":
+        args = request.query_params
+        return params_from(
+            {
+                "query": args.get("query"),
+                "variables": _json_field(args.get("variables"), "variables"),
+                "operationName": args.get("operationName"),
+            }
+        )
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media != JSON:
+        raise RequestError(
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "POST bodies must be application/json",
+            {"Accept-Post": JSON},
+        )
+    body = await request.body()
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RequestError(400, "BAD_REQUEST", "the request body is not valid UTF-8") from None
+    except ValueError:
+        raise RequestError(400, "BAD_REQUEST", "the request body is not valid JSON") from None
+    return params_from(data)
+
+
+def _error_code(error: GraphQLError, before_execution: bool) -> str:
+    if isinstance(error, GraphQLSyntaxError):
+        return "GRAPHQL_PARSE_FAILED"
+    if before_execution:
+        return "GRAPHQL_VALIDATION_FAILED"
+    return "BAD_USER_INPUT"  # raised by graphql-core outside resolvers: variable coercion
+
+
+def format_error(error: GraphQLError, *, before_execution: bool, request_id: str) -> dict[str, Any]:
+    """A client-safe error: our refusals as they are, graphql-core's own, anything else masked."""
+    original = error.original_error
+    formatted: dict[str, Any] = {}
+    if isinstance(original, ClientError):
+        formatted["message"] = original.message
+        extensions: dict[str, Any] = {"code": original.code}
+    elif original is not None:
+        logger.error(
+            "unexpected error (request %s) at %s",
+            request_id,
+            error.path,
+            exc_info=(type(original), original, original.__traceback__),
+        )
+        formatted["message"] = "Internal server error"
+        extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+    else:
+        formatted["message"] = error.message
+        extensions = {"code": _error_code(error, before_execution)}
+    if error.locations:
+        formatted["locations"] = [
+            {"line": loc.line, "column": loc.column} for loc in error.locations
+        ]
+    if error.path:
+        formatted["path"] = list(error.path)
+    formatted["extensions"] = extensions
+    return formatted
+
+
+class GraphQLEndpoint:
+    """The `/graphql` route: negotiate, read the request, execute with a fresh context, answer."""
+
+    def __init__(
+        self,
+        schema: Schema,
+        context_factory: Callable[[str], Context],
+        *,
+        graphiql: bool,
+    ) -> None:
+        self.schema = schema
+        self.context_factory = context_factory
+        self.graphiql = graphiql
+
+    async def handle(self, request: Request) -> Response:
+        request_id = uuid.uuid4().hex
+        if request.method not in ("GET", "POST"):
+            return _error_response(
+                RequestError(405, "METHOD_NOT_ALLOWED", "use GET or POST", {"Allow": "GET, POST"}),
+                JSON,
+                request_id,
+            )
+        if self.graphiql and wants_graphiql(request):
+            return HTMLResponse(get_graphql_ide_html("graphiql"))
+        media_type = negotiate(request.headers.get("accept"))
+        if media_type is None:
+            return _error_response(
+                RequestError(
+                    406,
+                    "NOT_ACCEPTABLE",
+                    f"responses are {GRAPHQL_RESPONSE} or {JSON}; the Accept header allows neither",
+                ),
+                JSON,
+                request_id,
+            )
+        try:
+            params = await read_params(request)
+            body, status = await self._execute(request, params, media_type, request_id)
+        except RequestError as error:
+            return _error_response(error, media_type, request_id)
+        return _json_response(body, status, media_type, request_id)
+
+    async def _execute(
+        self, request: Request, params: GraphQLParams, media_type: str, request_id: str
+    ) -> tuple[dict[str, Any], int]:
+        allowed = {OperationType.QUERY}
+        if request.method == "POST":
+            allowed |= {OperationType.MUTATION}
+        context = self.context_factory(request_id)
+        try:
+            result = await self.schema.execute(
+                params.query,
+                variable_values=params.variables,
+                context_value=context,
+                operation_name=params.operation_name,
+                allowed_operation_types=allowed,
+            )
+        except InvalidOperationTypeError:
+            raise RequestError(
+                405,
+                "METHOD_NOT_ALLOWED",
+                "only queries may be sent with GET; send mutations with POST",
+                {"Allow": "POST"},
+            ) from None
+        except CannotGetOperationTypeError:
+            raise RequestError(
+                400,
+                "GRAPHQL_VALIDATION_FAILED",
+                f"the document has no operation named {params.operation_name!r}"
+                if params.operation_name
+                else "the document has several operations; name one in `operationName`",
+            ) from None
+        except MissingQueryError:
+            raise RequestError(400, "BAD_REQUEST", "`query` must be a non-empty string") from None
+        finally:
+            await context.loaders.reader.close()
+        return _graphql_body(result, request_id, media_type)
+
+
+def _graphql_body(
+    result: ExecutionResult, request_id: str, media_type: str
+) -> tuple[dict[str, Any], int]:
+    before_execution = isinstance(result, PreExecutionError)
+    errors = [
+        format_error(e, before_execution=before_execution, request_id=request_id)
+        for e in result.errors or []
+    ]
+    # A request error (nothing executed, or variables refused) has no `data` entry at all.
+    request_error = before_execution or any(e.path is None for e in result.errors or [])
+    body: dict[str, Any] = {}
+    if errors:
+        body["errors"] = errors
+    if not request_error:
+        body["data"] = result.data
+    if result.extensions:
+        body["extensions"] = result.extensions
+    status = 400 if request_error and media_type == GRAPHQL_RESPONSE else 200
+    return body, status
+
+
+def _json_response(body: dict[str, Any], status: int, media_type: str, request_id: str) -> Response:
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status_code=status,
+        media_type=media_type,
+        headers={REQUEST_ID_HEADER: request_id, "Vary": "Accept"},
+    )
+
+
+def _error_response(error: RequestError, media_type: str, request_id: str) -> Response:
+    body = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
+    response = _json_response(body, error.status, media_type, request_id)
+    response.headers.update(error.headers)
+    return response
