@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, and_, func, literal, null, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import SQLModel, col
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.mapping import Column, Condition, Edge, Entity
 from db.models import Citation

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel, col
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from db.engine import session_factory
 from db.models import (
@@ -111,7 +110,8 @@ class _Sync:
     ) -> None:
         """Second pass for self-references, once every row of the table has an id."""
         name = str(model.__tablename__)
-        for item in (await self.session.execute(select(model))).scalars().all():
+        items: list[Any] = list((await self.session.execute(select(model))).scalars().all())
+        for item in items:
             if (item.slug,) not in ids:
                 continue
             parent_slug = parents[item.slug]

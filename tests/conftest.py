@@ -1,0 +1,164 @@
+"""Fixtures: every store-backed test runs against SQLite and against PostgreSQL.
+
+PostgreSQL tests use a throwaway schema in the database named by TEST_POSTGRES_URL
+(default postgresql://postgres@127.0.0.1:5432/test). They fail, never skip, when it is
+unreachable, unless IMPACT_GRAPH_REQUIRE_POSTGRES=0 says a skip is acceptable here.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.config import Settings
+from db import migrate
+from db.engine import create_engine
+from seeds.read import SeedPlan, read_seeds
+from seeds.write import write_seeds
+from server.app import create_app
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE_POSTGRES = os.environ.get("IMPACT_GRAPH_REQUIRE_POSTGRES", "1") != "0"
+BACKENDS = ("sqlite", "postgresql")
+
+
+@dataclass
+class Store:
+    backend: str
+    engine: AsyncEngine
+    database_url: str
+    search_path: str | None = None
+
+
+async def _postgres_available() -> str | None:
+    engine = create_engine(POSTGRES_URL)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    finally:
+        await engine.dispose()
+    return None
+
+
+async def open_store(backend: str, tmp_dir: Path) -> Store:
+    """A new, migrated, empty store of the given backend."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_dir / f'store-{uuid.uuid4().hex[:8]}.db'}"
+        store = Store(backend, create_engine(url), url)
+    else:
+        problem = await _postgres_available()
+        if problem is not None:
+            message = f"PostgreSQL at {POSTGRES_URL} is unreachable ({problem})"
+            if REQUIRE_POSTGRES:
+                pytest.fail(message + "; set IMPACT_GRAPH_REQUIRE_POSTGRES=0 to skip instead")
+            pytest.skip(message)
+        schema_name = f"ig_test_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(POSTGRES_URL)
+        async with admin.begin() as connection:
+            await connection.execute(text(f'CREATE SCHEMA "{schema_name}"'))
+        await admin.dispose()
+        engine = create_engine(POSTGRES_URL, search_path=schema_name)
+        store = Store(backend, engine, POSTGRES_URL, schema_name)
+    await migrate.upgrade(store.engine)
+    return store
+
+
+async def close_store(store: Store) -> None:
+    await store.engine.dispose()
+    if store.search_path is not None:
+        admin = create_engine(POSTGRES_URL)
+        async with admin.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{store.search_path}" CASCADE'))
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def seed_plan() -> SeedPlan:
+    return read_seeds()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+async def store(
+    backend: str, seed_plan: SeedPlan, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Store]:
+    """The seeded store every read-only test shares."""
+    opened = await open_store(backend, tmp_path_factory.mktemp(backend))
+    await write_seeds(opened.engine, seed_plan)
+    yield opened
+    await close_store(opened)
+
+
+@pytest.fixture
+async def empty_store(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
+    """A migrated, unseeded store of its own, for tests that write."""
+    opened = await open_store(backend, tmp_path)
+    yield opened
+    await close_store(opened)
+
+
+def make_client(engine: AsyncEngine, **settings: Any) -> httpx.AsyncClient:
+    app = create_app(Settings(**settings), engine=engine)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+@pytest.fixture(scope="session")
+async def client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the real ASGI app over the seeded store."""
+    async with make_client(store.engine) as http:
+        yield http
+
+
+GraphQL = Callable[..., Any]
+
+
+@pytest.fixture(scope="session")
+def graphql(client: httpx.AsyncClient) -> GraphQL:
+    """POST a query; return the parsed body (asserting a 200 unless `status` says otherwise)."""
+
+    async def run(
+        query: str, variables: dict[str, Any] | None = None, *, status: int = 200
+    ) -> dict[str, Any]:
+        response = await client.post("/graphql", json={"query": query, "variables": variables})
+        assert response.status_code == status, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    return run
+
+
+class StatementCounter:
+    """Counts SQL statements the engine sends while active."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine.sync_engine
+        self.statements: list[str] = []
+
+    def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.statements.append(statement)
+
+    def __enter__(self) -> StatementCounter:
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
