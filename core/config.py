@@ -15,7 +15,7 @@ DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'impact-graph.db'}"
 class Settings(BaseSettings):
     """Process configuration; see the README's configuration table."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", validation_alias="IMPACT_GRAPH_HOST")
     port: int = Field(default=8000, ge=0, le=65535, validation_alias="IMPACT_GRAPH_PORT")
     graphiql: bool = Field(default=True, validation_alias="IMPACT_GRAPH_GRAPHIQL")
+    seeds_dir: Path = Field(
+        default=PROJECT_ROOT / "seeds",
+        validation_alias="IMPACT_GRAPH_SEEDS_DIR",
+        description="folder holding documents/ and graph.yaml",
+    )
     log_level: str = Field(default="info", validation_alias="IMPACT_GRAPH_LOG_LEVEL")
     sql_echo: bool = Field(default=False, validation_alias="IMPACT_GRAPH_SQL_ECHO")
 

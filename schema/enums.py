@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 import strawberry
 
@@ -52,55 +53,69 @@ class OrderDirection(Enum):
     DESC = strawberry.enum_value("DESC", description="Descending; empty values last.")
 
 
+def _by_name() -> Any:
+    return strawberry.enum_value("NAME", description="By name, case-insensitively.")
+
+
+def _by_slug() -> Any:
+    return strawberry.enum_value("SLUG", description="By slug.")
+
+
+def _by_title() -> Any:
+    return strawberry.enum_value("TITLE", description="By title, case-insensitively.")
+
+
 @strawberry.enum(description="Fields companies can be ordered by.")
 class CompanyOrderField(Enum):
-    NAME = "NAME"
-    SLUG = "SLUG"
-    FOUNDED_YEAR = "FOUNDED_YEAR"
+    NAME = _by_name()
+    SLUG = _by_slug()
+    FOUNDED_YEAR = strawberry.enum_value("FOUNDED_YEAR", description="By founding year.")
 
 
 @strawberry.enum(description="Fields people can be ordered by.")
 class PersonOrderField(Enum):
-    NAME = "NAME"
-    SLUG = "SLUG"
+    NAME = _by_name()
+    SLUG = _by_slug()
 
 
 @strawberry.enum(description="Fields reports can be ordered by.")
 class ReportOrderField(Enum):
-    TITLE = "TITLE"
-    SLUG = "SLUG"
-    YEAR = "YEAR"
+    TITLE = _by_title()
+    SLUG = _by_slug()
+    YEAR = strawberry.enum_value("YEAR", description="By the year the report covers.")
 
 
 @strawberry.enum(description="Fields programs can be ordered by.")
 class ProgramOrderField(Enum):
-    NAME = "NAME"
-    SLUG = "SLUG"
-    LAUNCHED_YEAR = "LAUNCHED_YEAR"
+    NAME = _by_name()
+    SLUG = _by_slug()
+    LAUNCHED_YEAR = strawberry.enum_value("LAUNCHED_YEAR", description="By launch year.")
 
 
 @strawberry.enum(description="Fields partners can be ordered by.")
 class PartnerOrderField(Enum):
-    NAME = "NAME"
-    SLUG = "SLUG"
+    NAME = _by_name()
+    SLUG = _by_slug()
 
 
 @strawberry.enum(description="Fields locations can be ordered by.")
 class LocationOrderField(Enum):
-    NAME = "NAME"
-    SLUG = "SLUG"
-    COUNTRY_CODE = "COUNTRY_CODE"
+    NAME = _by_name()
+    SLUG = _by_slug()
+    COUNTRY_CODE = strawberry.enum_value("COUNTRY_CODE", description="By country code.")
 
 
 @strawberry.enum(description="Fields figures can be ordered by.")
 class FigureOrderField(Enum):
-    SLUG = "SLUG"
-    VALUE = "VALUE"
-    PERIOD_START_YEAR = "PERIOD_START_YEAR"
+    SLUG = _by_slug()
+    VALUE = strawberry.enum_value("VALUE", description="By numeric value.")
+    PERIOD_START_YEAR = strawberry.enum_value(
+        "PERIOD_START_YEAR", description="By the first year covered."
+    )
 
 
 @strawberry.enum(description="Fields documents can be ordered by.")
 class DocumentOrderField(Enum):
-    TITLE = "TITLE"
-    SLUG = "SLUG"
-    PUBLISHED_ON = "PUBLISHED_ON"
+    TITLE = _by_title()
+    SLUG = _by_slug()
+    PUBLISHED_ON = strawberry.enum_value("PUBLISHED_ON", description="By publication date.")

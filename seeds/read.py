@@ -55,7 +55,7 @@ def _load_yaml(path: Path) -> Any:
         raise SeedError(f"{path.name}: cannot read YAML: {exc}") from None
 
 
-def _validate(model: type[M], data: Any, path: Path) -> M:
+def _validate(model: type[M], data: Any, source: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -63,13 +63,13 @@ def _validate(model: type[M], data: Any, path: Path) -> M:
             f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
             for err in exc.errors()
         )
-        raise SeedError(f"{path.name}: {problems}") from None
+        raise SeedError(f"{source}: {problems}") from None
 
 
 def read_documents(directory: Path) -> dict[str, SeedDocument]:
     documents: dict[str, SeedDocument] = {}
     for meta_path in sorted(directory.glob("*.yaml")):
-        meta = _validate(DocumentMeta, _load_yaml(meta_path), meta_path)
+        meta = _validate(DocumentMeta, _load_yaml(meta_path), meta_path.name)
         if meta.slug != meta_path.stem:
             raise SeedError(f"{meta_path.name}: slug {meta.slug!r} differs from the file name")
         if meta.slug in documents:
@@ -235,6 +235,11 @@ def read_seeds(directory: Path = SEEDS_DIR) -> SeedPlan:
     """Read `documents/` and `graph.yaml` under `directory` and check them whole."""
     documents = read_documents(directory / "documents")
     graph_path = directory / "graph.yaml"
-    graph = _validate(GraphSpec, _load_yaml(graph_path), graph_path)
-    _check_references(graph, graph_path.name)
-    return SeedPlan(documents, graph, _locate_all(graph, documents, graph_path.name))
+    return build_plan(documents, _load_yaml(graph_path), graph_path.name)
+
+
+def build_plan(documents: dict[str, SeedDocument], data: Any, source: str) -> SeedPlan:
+    """Check raw extraction data (as YAML parses it) against `documents` and locate quotes."""
+    graph = _validate(GraphSpec, data, source)
+    _check_references(graph, source)
+    return SeedPlan(documents, graph, _locate_all(graph, documents, source))

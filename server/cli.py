@@ -30,7 +30,7 @@ async def prepare_store(settings: Settings, *, seed: str) -> SeedReport | None:
 
     The seed files are read and checked before the store is touched at all.
     """
-    plan = None if seed == "none" else read_seeds()
+    plan = None if seed == "none" else read_seeds(settings.seeds_dir)
     engine = create_engine(settings.database_url)
     try:
         await migrate.upgrade(engine)

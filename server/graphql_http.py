@@ -167,7 +167,7 @@ def format_error(error: GraphQLError, *, before_execution: bool, request_id: str
     if isinstance(original, ClientError):
         formatted["message"] = original.message
         extensions: dict[str, Any] = {"code": original.code}
-    elif original is not None:
+    elif original is not None and not isinstance(original, GraphQLError):
         logger.error(
             "unexpected error (request %s) at %s",
             request_id,
@@ -254,13 +254,8 @@ class GraphQLEndpoint:
                 {"Allow": "POST"},
             ) from None
         except CannotGetOperationTypeError:
-            raise RequestError(
-                400,
-                "GRAPHQL_VALIDATION_FAILED",
-                f"the document has no operation named {params.operation_name!r}"
-                if params.operation_name
-                else "the document has several operations; name one in `operationName`",
-            ) from None
+            error = GraphQLError(f"The document has no operation named {params.operation_name!r}.")
+            result = PreExecutionError(data=None, errors=[error])
         except MissingQueryError:
             raise RequestError(400, "BAD_REQUEST", "`query` must be a non-empty string") from None
         finally:

@@ -1,0 +1,64 @@
+"""Builders of test data: the real extraction, scaled up or broken on purpose."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seeds.read import SEEDS_DIR, SeedPlan, build_plan, read_documents
+
+REFERENCE_KEYS = (
+    "slug",
+    "company",
+    "founded_in",
+    "parent",
+    "partner",
+    "location",
+    "program",
+    "report",
+)
+
+
+def graph_data() -> dict[str, Any]:
+    """The extraction file as YAML parses it, ready to be altered."""
+    data: dict[str, Any] = yaml.safe_load((SEEDS_DIR / "graph.yaml").read_text(encoding="utf-8"))
+    return data
+
+
+def _suffixed(value: Any, suffix: str) -> Any:
+    if isinstance(value, list):
+        return [_suffixed(item, suffix) for item in value]
+    if isinstance(value, dict):
+        return {
+            key: (
+                item + suffix
+                if key in REFERENCE_KEYS and isinstance(item, str)
+                else _suffixed(item, suffix)
+            )
+            for key, item in value.items()
+        }
+    return value
+
+
+def scaled_plan(copies: int) -> SeedPlan:
+    """The real graph `copies` times over (slugs suffixed), citing the same documents."""
+    original = graph_data()
+    data = {
+        section: [item for n in range(copies) for item in _suffixed(items, f"-x{n}")]
+        for section, items in original.items()
+    }
+    return build_plan(read_documents(SEEDS_DIR / "documents"), data, "scaled graph")
+
+
+def write_seed_tree(root: Path, data: dict[str, Any] | None = None) -> Path:
+    """A copy of seeds/ under `root` (documents and graph.yaml), with `data` as the graph."""
+    documents = root / "documents"
+    documents.mkdir(parents=True)
+    for source in (SEEDS_DIR / "documents").iterdir():
+        (documents / source.name).write_bytes(source.read_bytes())
+    graph = copy.deepcopy(graph_data() if data is None else data)
+    (root / "graph.yaml").write_text(yaml.safe_dump(graph, allow_unicode=True), encoding="utf-8")
+    return root

@@ -1,0 +1,133 @@
+"""The console command as a newcomer runs it: a real server process on a real socket."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from db.engine import DatabaseUrlError, async_url
+from tests.factories import graph_data, write_seed_tree
+
+COMMAND = str(Path(sys.executable).with_name("impact-graph"))
+
+
+def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [COMMAND, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_serve_seeds_an_empty_store_and_answers_over_http(env):
+    port = free_port()
+    server = subprocess.Popen(
+        [COMMAND, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines = []
+        while not any("GraphiQL at" in line for line in lines):
+            line = server.stdout.readline()
+            assert line, f"server exited early: {''.join(lines)}"
+            lines.append(line)
+        output = "".join(lines)
+        assert "seeded an empty store" in output
+        url = re.search(r"GraphiQL at (\S+)", output).group(1)
+        assert url == f"http://127.0.0.1:{port}/graphql"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "server never accepted connections"
+                time.sleep(0.1)
+        assert ready.json()["status"] == "ready"
+        query = '{ company(slug: "sony-music") { name programs { totalCount } } }'
+        answer = httpx.post(url, json={"query": query}).json()
+        assert answer["data"]["company"]["name"] == "Sony Music"
+        assert answer["data"]["company"]["programs"]["totalCount"] == len(graph_data()["programs"])
+        page = httpx.get(url, headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        assert "graphiql" in page.text.lower()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_seed_check_reports_pending_changes_until_seeded(env):
+    pending = run("seed", "--check", env=env)
+    assert pending.returncode == 1
+    assert "inserted" in pending.stdout
+    seeded = run("seed", env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    clean = run("seed", "--check", env=env)
+    assert clean.returncode == 0
+    assert "nothing to change" in clean.stdout
+
+
+def test_bad_seed_files_fail_cleanly_and_touch_nothing(env, tmp_path):
+    data = graph_data()
+    data["programs"][0]["citations"][0]["quote"] = "words the documents never say"
+    seeds_dir = write_seed_tree(tmp_path / "bad-seeds", data)
+    result = run("seed", env={**env, "IMPACT_GRAPH_SEEDS_DIR": str(seeds_dir)})
+    assert result.returncode == 2
+    assert result.stderr.startswith("seed error: graph.yaml:")
+    assert "words the documents never say" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "cli.db").exists()
+
+
+def test_unsupported_database_url_is_a_configuration_error(env):
+    result = run("migrate", env={**env, "DATABASE_URL": "mysql://root@localhost/test"})
+    assert result.returncode == 2
+    assert "configuration error" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_export_schema_check_and_stdout(env):
+    assert run("export-schema", "--check", env=env).returncode == 0
+    printed = run("export-schema", "-o", "-", env=env)
+    assert printed.stdout.startswith('"""')
+    assert "type Query" in printed.stdout
+
+
+@pytest.mark.parametrize(
+    ("given", "driver"),
+    [
+        ("sqlite:///var/x.db", "sqlite+aiosqlite"),
+        ("sqlite:////tmp/x.db", "sqlite+aiosqlite"),
+        ("postgresql://me@127.0.0.1:5432/test", "postgresql+asyncpg"),
+        ("postgres://me@db/test", "postgresql+asyncpg"),
+        ("postgresql+psycopg2://me@db/test", "postgresql+asyncpg"),
+    ],
+)
+def test_database_urls_pick_the_async_driver(given, driver):
+    assert async_url(given).drivername == driver
+
+
+@pytest.mark.parametrize("given", ["mysql://root@db/x", "not a url", "oracle://x"])
+def test_other_database_urls_are_refused(given):
+    with pytest.raises(DatabaseUrlError):
+        async_url(given)

@@ -1,0 +1,239 @@
+"""Error hygiene: failures are masked and logged, client errors explained, the store untouched."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, inspect, select, table
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import loaders
+from db.engine import create_engine
+from tests.conftest import make_client
+from tests.test_http import (
+    BAD_GETS,
+    BAD_POSTS,
+    GRAPHQL_RESPONSE,
+    JSON,
+    REFUSED_DATABASE_URL,
+    REQUEST_ERRORS,
+    SONY,
+    SONY_DATA,
+    send,
+)
+
+SECRET = "secret SELECT * FROM /etc/passwd"
+LEAKS = ("Traceback", "SELECT", "/etc", "secret", ".py")
+DATABASE_LEAKS = ("asyncpg", "127.0.0.1", "refused", "Connect", "OSError")
+
+
+async def explode(*_args: Any, **_kwargs: Any) -> Any:
+    raise RuntimeError(SECRET)
+
+
+# (loader-module function to break, query that reaches it, top-level field it fails)
+BROKEN_RESOLVERS = [
+    pytest.param("fetch_by_keys", SONY, "company", id="lookup-by-slug"),
+    pytest.param("fetch_pages", "{ companies { totalCount } }", "companies", id="list-page"),
+    pytest.param(
+        "fetch_citations",
+        '{ company(slug: "sony-music") { citations { quote } } }',
+        "company",
+        id="citations",
+    ),
+]
+
+
+def assert_masked(response: httpx.Response, leaks: tuple[str, ...] = LEAKS) -> dict[str, Any]:
+    """One generic INTERNAL_SERVER_ERROR carrying the request id, and nothing that leaks."""
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert "data" in body
+    [error] = body["errors"]
+    assert error["message"] == "Internal server error"
+    assert error["extensions"] == {
+        "code": "INTERNAL_SERVER_ERROR",
+        "requestId": response.headers["x-request-id"],
+    }
+    for leak in leaks:
+        assert leak not in response.text, f"{leak!r} leaked: {response.text}"
+    return body
+
+
+async def row_counts(engine: AsyncEngine) -> dict[str, int]:
+    """Rows in every table of the store."""
+    async with engine.connect() as connection:
+        names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+        counts = {}
+        for name in names:
+            statement = select(func.count()).select_from(table(name))
+            counts[name] = (await connection.execute(statement)).scalar_one()
+    return counts
+
+
+@pytest.fixture
+async def refused_client() -> AsyncIterator[httpx.AsyncClient]:
+    """A client for an app whose database refuses every connection."""
+    engine = create_engine(REFUSED_DATABASE_URL)
+    async with make_client(engine) as http:
+        yield http
+    await engine.dispose()
+
+
+@pytest.mark.parametrize(("function", "query", "field"), BROKEN_RESOLVERS)
+async def test_unexpected_exception_is_masked(client, monkeypatch, function, query, field):
+    monkeypatch.setattr(loaders, function, explode)
+    response = await send(client, payload={"query": query})
+    body = assert_masked(response)
+    assert body["errors"][0]["path"][0] == field
+
+
+@pytest.mark.parametrize(("function", "query", "field"), BROKEN_RESOLVERS)
+async def test_unexpected_exception_is_logged_with_its_stack(
+    client, monkeypatch, caplog, function, query, field
+):
+    monkeypatch.setattr(loaders, function, explode)
+    with caplog.at_level(logging.ERROR):
+        response = await send(client, payload={"query": query})
+    request_id = response.headers["x-request-id"]
+    logged = [
+        record
+        for record in caplog.records
+        if record.levelno >= logging.ERROR
+        and request_id in record.getMessage()
+        and record.exc_info is not None
+    ]
+    assert logged, f"no error logged for request {request_id}"
+    _, exception, stack = logged[0].exc_info
+    assert isinstance(exception, RuntimeError)
+    assert str(exception) == SECRET
+    assert stack is not None
+    assert "explode" in caplog.text  # the formatted stack reaches the frame that raised
+    assert field in logged[0].getMessage()
+
+
+async def test_masking_holds_with_graphql_response_media_type(client, monkeypatch):
+    monkeypatch.setattr(loaders, "fetch_by_keys", explode)
+    response = await send(client, payload={"query": SONY}, accept=GRAPHQL_RESPONSE)
+    assert response.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    assert assert_masked(response)["data"] == {"company": None}
+
+
+async def test_masking_spares_the_rest_of_the_response(client, monkeypatch):
+    monkeypatch.setattr(loaders, "fetch_citations", explode)
+    query = (
+        '{ company(slug: "sony-music") { name }'
+        ' cited: company(slug: "sony-music") { citations { quote } } }'
+    )
+    body = assert_masked(await send(client, payload={"query": query}))
+    assert body["data"] == {"company": {"name": "Sony Music"}, "cited": None}
+    assert body["errors"][0]["path"] == ["cited", "citations"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param(SONY, id="lookup"),
+        pytest.param("{ companies { totalCount } }", id="list"),
+    ],
+)
+async def test_database_failure_mid_request_is_masked(refused_client, caplog, query):
+    with caplog.at_level(logging.ERROR):
+        response = await send(refused_client, payload={"query": query})
+    assert response.headers["content-type"].startswith(JSON)
+    assert_masked(response, LEAKS + DATABASE_LEAKS)
+    assert response.headers["x-request-id"] in caplog.text
+
+
+async def test_database_failure_does_not_break_schema_only_queries(refused_client):
+    response = await send(refused_client, payload={"query": "{ __typename }"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "mentions"),
+    [
+        pytest.param(
+            "{ programs(first: 1000) { totalCount } }", "programs", "1000", id="page-size"
+        ),
+        pytest.param('{ node(id: "garbage") { id } }', "node", "garbage", id="malformed-id"),
+        pytest.param(
+            "{ programs(first: 1, last: 1) { totalCount } }",
+            "programs",
+            "first",
+            id="first-and-last",
+        ),
+    ],
+)
+async def test_client_errors_are_explained_not_masked(client, caplog, query, field, mentions):
+    with caplog.at_level(logging.ERROR):
+        response = await send(client, payload={"query": query})
+    assert response.status_code == 200, response.text
+    [error] = response.json()["errors"]
+    assert error["path"] == [field]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert mentions in error["message"]
+    assert response.headers["x-request-id"] not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("variables", "mentions"),
+    [
+        pytest.param({"first": "abc"}, "abc", id="wrong-type"),
+        pytest.param({"first": 2**40}, "first", id="out-of-int-range"),
+    ],
+)
+async def test_variable_errors_are_explained_not_masked(client, caplog, variables, mentions):
+    query = "query Page($first: Int) { programs(first: $first) { totalCount } }"
+    with caplog.at_level(logging.ERROR):
+        response = await send(client, payload={"query": query, "variables": variables})
+    assert response.status_code == 200, response.text
+    [error] = response.json()["errors"]
+    assert error["message"] != "Internal server error"
+    assert mentions in error["message"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert response.headers["x-request-id"] not in caplog.text
+
+
+HOSTILE_QUERIES = [
+    '{ company(slug: "x\'; DROP TABLE companies; --") { name } }',
+    '{ programs(filter: {nameContains: "%\'; DELETE FROM programs; --"}) { totalCount } }',
+    '{ node(id: "Q29tcGFueTp4JzsgRFJPUCBUQUJMRSBjb21wYW5pZXM7IC0t") { id } }',
+    'mutation { deleteCompany(slug: "sony-music") { id } }',
+    "{ " + " ".join(f"a{i}: companies {{ totalCount }}" for i in range(50)) + " }",
+]
+
+
+async def test_bad_requests_change_nothing(client, store, graphql, monkeypatch):
+    before = await row_counts(store.engine)
+    assert before["companies"] > 0
+    assert before["citations"] > 0
+
+    for case in BAD_POSTS:
+        request_kwargs, _status, _code = case.values
+        assert (await send(client, **request_kwargs)).status_code < 500
+    for case in BAD_GETS:
+        params, _status, _code, _allow = case.values
+        assert (await send(client, "GET", params=params)).status_code < 500
+    for case in REQUEST_ERRORS:
+        payload, _code = case.values
+        for accept in (JSON, GRAPHQL_RESPONSE):
+            assert (await send(client, payload=payload, accept=accept)).status_code < 500
+    for method in ("PUT", "DELETE", "PATCH"):
+        assert (await send(client, method, payload={"query": SONY})).status_code == 405
+    for query in HOSTILE_QUERIES:
+        assert (await send(client, payload={"query": query})).status_code < 500
+    with monkeypatch.context() as patch:
+        for function, query, _field in (case.values for case in BROKEN_RESOLVERS):
+            patch.setattr(loaders, function, explode)
+            assert (await send(client, payload={"query": query})).status_code == 200
+
+    assert await row_counts(store.engine) == before
+    assert await graphql(SONY) == SONY_DATA
+    body = await graphql("{ companies { totalCount } }")
+    assert body == {"data": {"companies": {"totalCount": before["companies"]}}}

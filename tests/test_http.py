@@ -1,0 +1,406 @@
+"""GraphQL over HTTP: media types, status codes, GET and POST, GraphiQL and health checks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from db.engine import create_engine
+from tests.conftest import make_client
+
+JSON = "application/json"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+REFUSED_DATABASE_URL = "postgresql://postgres@127.0.0.1:1/none"
+
+SONY = '{ company(slug: "sony-music") { name } }'
+SONY_DATA = {"data": {"company": {"name": "Sony Music"}}}
+BY_SLUG = "query BySlug($slug: String!) { company(slug: $slug) { name } }"
+TWO_OPERATIONS = 'query Typename { __typename } query Sony { company(slug: "sony-music") { name } }'
+
+
+async def send(
+    client: httpx.AsyncClient,
+    method: str = "POST",
+    *,
+    payload: Any = None,
+    content: bytes | None = None,
+    content_type: str | None = JSON,
+    accept: str | None = JSON,
+    params: dict[str, str] | None = None,
+) -> httpx.Response:
+    """One request to /graphql; `None` for `accept` or `content_type` leaves that header out."""
+    if payload is not None:
+        content = json.dumps(payload).encode()
+    request = client.build_request(method, "/graphql", content=content, params=params)
+    request.headers.pop("accept", None)
+    request.headers.pop("content-type", None)
+    if accept is not None:
+        request.headers["accept"] = accept
+    if content is not None and content_type is not None:
+        request.headers["content-type"] = content_type
+    return await client.send(request)
+
+
+def media_type(response: httpx.Response) -> str:
+    return response.headers["content-type"].split(";", 1)[0].strip()
+
+
+def error_codes(body: dict[str, Any]) -> list[str]:
+    return [error["extensions"]["code"] for error in body["errors"]]
+
+
+def assert_request_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """A GraphQL response with the given status, errors of the given code and no `data`."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert "data" not in body
+    assert error_codes(body) == [code]
+    assert all(error["message"] for error in body["errors"])
+    return body
+
+
+# GraphQL request errors: the status depends on the negotiated media type.
+REQUEST_ERRORS = [
+    pytest.param({"query": "{ company("}, "GRAPHQL_PARSE_FAILED", id="syntax-error"),
+    pytest.param({"query": "{ noSuchField }"}, "GRAPHQL_VALIDATION_FAILED", id="unknown-field"),
+    pytest.param(
+        {"query": 'mutation { createCompany(slug: "x") { id } }'},
+        "GRAPHQL_VALIDATION_FAILED",
+        id="mutation-not-in-schema",
+    ),
+    pytest.param(
+        {
+            "query": "query Page($first: Int) { programs(first: $first) { totalCount } }",
+            "variables": {"first": "abc"},
+        },
+        "BAD_USER_INPUT",
+        id="variable-of-wrong-type",
+    ),
+    pytest.param({"query": BY_SLUG}, "BAD_USER_INPUT", id="required-variable-missing"),
+    pytest.param(
+        {"query": BY_SLUG, "variables": {"slug": None}},
+        "BAD_USER_INPUT",
+        id="required-variable-null",
+    ),
+    pytest.param(
+        {"query": TWO_OPERATIONS}, "GRAPHQL_VALIDATION_FAILED", id="two-operations-without-name"
+    ),
+    pytest.param(
+        {"query": TWO_OPERATIONS, "operationName": "Nope"},
+        "GRAPHQL_VALIDATION_FAILED",
+        id="unknown-operation-name",
+    ),
+]
+
+# Unusable POSTs: the same 4xx whatever the Accept header says.
+BAD_POSTS = [
+    pytest.param(
+        {"content": SONY.encode(), "content_type": "text/plain"},
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        id="text-plain-body",
+    ),
+    pytest.param(
+        {"content": b"query=%7B__typename%7D", "content_type": "application/x-www-form-urlencoded"},
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        id="form-body",
+    ),
+    pytest.param(
+        {"content": json.dumps({"query": SONY}).encode(), "content_type": None},
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        id="no-content-type",
+    ),
+    pytest.param(
+        {"content": b'{"query": "{ __typename }"'}, 400, "BAD_REQUEST", id="malformed-json"
+    ),
+    pytest.param({"content": b'{"query": "{ \xff\xfe }"}'}, 400, "BAD_REQUEST", id="invalid-utf8"),
+    pytest.param({"payload": [{"query": SONY}]}, 400, "BAD_REQUEST", id="batched-array"),
+    pytest.param({"payload": SONY}, 400, "BAD_REQUEST", id="body-is-a-string"),
+    pytest.param({"content": b"null"}, 400, "BAD_REQUEST", id="body-is-null"),
+    pytest.param({"payload": 42}, 400, "BAD_REQUEST", id="body-is-a-number"),
+    pytest.param({"payload": {}}, 400, "BAD_REQUEST", id="query-missing"),
+    pytest.param({"payload": {"query": ""}}, 400, "BAD_REQUEST", id="query-empty"),
+    pytest.param({"payload": {"query": "   \n"}}, 400, "BAD_REQUEST", id="query-blank"),
+    pytest.param({"payload": {"query": 1}}, 400, "BAD_REQUEST", id="query-not-a-string"),
+    pytest.param({"payload": {"query": ["{ a }"]}}, 400, "BAD_REQUEST", id="query-is-a-list"),
+    pytest.param(
+        {"payload": {"query": SONY, "variables": ["sony-music"]}},
+        400,
+        "BAD_REQUEST",
+        id="variables-is-a-list",
+    ),
+    pytest.param(
+        {"payload": {"query": SONY, "variables": '{"slug": "sony-music"}'}},
+        400,
+        "BAD_REQUEST",
+        id="variables-is-a-string",
+    ),
+    pytest.param(
+        {"payload": {"query": SONY, "operationName": 5}},
+        400,
+        "BAD_REQUEST",
+        id="operation-name-not-a-string",
+    ),
+]
+
+# Unusable GETs, with the Allow header a 405 must carry.
+BAD_GETS = [
+    pytest.param(
+        {"query": BY_SLUG, "variables": "{slug: sony-music"},
+        400,
+        "BAD_REQUEST",
+        None,
+        id="malformed-variables",
+    ),
+    pytest.param(
+        {"query": BY_SLUG, "variables": '["sony-music"]'},
+        400,
+        "BAD_REQUEST",
+        None,
+        id="variables-not-an-object",
+    ),
+    pytest.param({}, 400, "BAD_REQUEST", None, id="no-query"),
+    pytest.param({"query": ""}, 400, "BAD_REQUEST", None, id="empty-query"),
+    pytest.param(
+        {"query": 'mutation { createCompany(slug: "x") { id } }'},
+        405,
+        "METHOD_NOT_ALLOWED",
+        "POST",
+        id="mutation",
+    ),
+    pytest.param(
+        {"query": "subscription { companies { totalCount } }"},
+        405,
+        "METHOD_NOT_ALLOWED",
+        "POST",
+        id="subscription",
+    ),
+]
+
+ACCEPTS = [
+    pytest.param(JSON, 200, id="json"),
+    pytest.param(GRAPHQL_RESPONSE, 400, id="graphql-response"),
+]
+
+
+@pytest.fixture
+async def refused_client() -> AsyncIterator[httpx.AsyncClient]:
+    """A client for an app whose database refuses every connection."""
+    engine = create_engine(REFUSED_DATABASE_URL)
+    async with make_client(engine) as http:
+        yield http
+    await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        pytest.param(None, JSON, id="no-accept"),
+        pytest.param("", JSON, id="empty-accept"),
+        pytest.param(JSON, JSON, id="json"),
+        pytest.param("*/*", JSON, id="anything"),
+        pytest.param("application/*", JSON, id="any-application"),
+        pytest.param(GRAPHQL_RESPONSE, GRAPHQL_RESPONSE, id="graphql-response"),
+        pytest.param(f"{JSON}, {GRAPHQL_RESPONSE}", GRAPHQL_RESPONSE, id="both-prefers-graphql"),
+        pytest.param(f"{JSON}, {GRAPHQL_RESPONSE};q=0.5", JSON, id="json-weighted-higher"),
+        pytest.param(f"text/plain, {GRAPHQL_RESPONSE}", GRAPHQL_RESPONSE, id="one-acceptable"),
+    ],
+)
+async def test_response_media_type_follows_accept(client, accept, expected):
+    response = await send(client, payload={"query": SONY}, accept=accept)
+    assert response.status_code == 200, response.text
+    assert media_type(response) == expected
+    assert response.json() == SONY_DATA
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        pytest.param("text/plain", id="text-plain"),
+        pytest.param("application/xml", id="xml"),
+        pytest.param("text/html", id="html-on-post"),
+        pytest.param(f"{JSON};q=0, {GRAPHQL_RESPONSE};q=0", id="both-refused"),
+    ],
+)
+async def test_unacceptable_accept_is_406(client, accept):
+    response = await send(client, payload={"query": SONY}, accept=accept)
+    assert media_type(response) == JSON
+    body = assert_request_error(response, 406, "NOT_ACCEPTABLE")
+    assert "Accept" in body["errors"][0]["message"]
+
+
+async def test_every_response_has_a_fresh_request_id(client):
+    responses = [
+        await send(client, payload={"query": SONY}),
+        await send(client, payload={"query": SONY}),
+        await send(client, payload={"query": "{ company("}),
+        await send(client, content=b"{}", content_type="text/plain"),
+        await send(client, payload={"query": SONY}, accept="text/plain"),
+    ]
+    ids = [response.headers.get("x-request-id") for response in responses]
+    assert all(ids), ids
+    assert len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize(("accept", "status"), ACCEPTS)
+@pytest.mark.parametrize(("payload", "code"), REQUEST_ERRORS)
+async def test_request_errors_status_follows_media_type(client, accept, status, payload, code):
+    response = await send(client, payload=payload, accept=accept)
+    assert media_type(response) == accept
+    assert_request_error(response, status, code)
+
+
+@pytest.mark.parametrize("accept", [JSON, GRAPHQL_RESPONSE], ids=["json", "graphql-response"])
+async def test_field_errors_are_200_with_data(client, accept):
+    response = await send(
+        client, payload={"query": "{ programs(first: 1000) { totalCount } }"}, accept=accept
+    )
+    assert response.status_code == 200, response.text
+    assert media_type(response) == accept
+    body = response.json()
+    assert "data" in body
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["path"] == ["programs"]
+    assert "1000" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(("request_kwargs", "status", "code"), BAD_POSTS)
+async def test_unusable_posts_are_refused(client, request_kwargs, status, code):
+    response = await send(client, **request_kwargs)
+    assert media_type(response) == JSON
+    assert_request_error(response, status, code)
+
+
+async def test_unsupported_post_names_the_media_type_it_takes(client):
+    response = await send(client, content=SONY.encode(), content_type="text/plain")
+    assert response.status_code == 415
+    assert response.headers["accept-post"] == JSON
+
+
+async def test_post_content_type_may_carry_a_charset(client):
+    response = await send(
+        client, payload={"query": SONY}, content_type="application/json; charset=utf-8"
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == SONY_DATA
+
+
+@pytest.mark.parametrize(
+    ("operation_name", "expected"),
+    [
+        pytest.param("Sony", {"company": {"name": "Sony Music"}}, id="second"),
+        pytest.param("Typename", {"__typename": "Query"}, id="first"),
+    ],
+)
+async def test_operation_name_selects_the_operation(client, operation_name, expected):
+    response = await send(
+        client, payload={"query": TWO_OPERATIONS, "operationName": operation_name}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"data": expected}
+
+
+async def test_get_executes_a_query(client):
+    response = await send(client, "GET", params={"query": SONY}, content_type=None)
+    assert response.status_code == 200, response.text
+    assert media_type(response) == JSON
+    assert response.json() == SONY_DATA
+
+
+async def test_get_takes_variables_as_a_json_string(client):
+    params = {"query": BY_SLUG, "variables": json.dumps({"slug": "sony-music"})}
+    response = await send(client, "GET", params=params, content_type=None)
+    assert response.status_code == 200, response.text
+    assert response.json() == SONY_DATA
+
+
+async def test_get_takes_an_operation_name(client):
+    params = {"query": TWO_OPERATIONS, "operationName": "Sony"}
+    response = await send(client, "GET", params=params, content_type=None)
+    assert response.status_code == 200, response.text
+    assert response.json() == SONY_DATA
+
+
+@pytest.mark.parametrize(("params", "status", "code", "allow"), BAD_GETS)
+async def test_unusable_gets_are_refused(client, params, status, code, allow):
+    response = await send(client, "GET", params=params, content_type=None)
+    assert_request_error(response, status, code)
+    assert response.headers.get("allow") == allow
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+async def test_other_methods_are_405_with_allow(client, method):
+    response = await send(client, method, payload={"query": SONY})
+    assert_request_error(response, 405, "METHOD_NOT_ALLOWED")
+    allowed = {part.strip() for part in response.headers["allow"].split(",")}
+    assert allowed == {"GET", "POST"}
+
+
+@pytest.mark.parametrize("accept", [BROWSER_ACCEPT, "text/html"], ids=["browser", "html"])
+async def test_graphiql_is_served_to_browsers(client, accept):
+    response = await client.get("/graphql", headers={"accept": accept})
+    assert response.status_code == 200
+    assert media_type(response) == "text/html"
+    assert "graphiql" in response.text.lower()
+
+
+@pytest.mark.parametrize(
+    ("accept", "status", "code"),
+    [
+        pytest.param(BROWSER_ACCEPT, 400, "BAD_REQUEST", id="browser"),
+        pytest.param("text/html", 406, "NOT_ACCEPTABLE", id="html-only"),
+    ],
+)
+async def test_graphiql_disabled_answers_json(store, accept, status, code):
+    async with make_client(store.engine, graphiql=False) as http:
+        response = await http.get("/graphql", headers={"accept": accept})
+    assert media_type(response) == JSON
+    assert "<html" not in response.text.lower()
+    assert_request_error(response, status, code)
+
+
+async def test_graphiql_disabled_still_answers_queries(store):
+    async with make_client(store.engine, graphiql=False) as http:
+        response = await http.get("/graphql", params={"query": SONY})
+    assert response.status_code == 200, response.text
+    assert response.json() == SONY_DATA
+
+
+async def test_root_redirects_to_graphql(client):
+    response = await client.get("/")
+    assert response.status_code in (301, 302, 303, 307, 308)
+    assert response.headers["location"].endswith("/graphql")
+
+
+async def test_healthz_is_ok(client):
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_is_ready_when_the_database_answers(client):
+    response = await client.get("/readyz")
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "ready"
+
+
+async def test_readyz_is_503_when_the_database_refuses(refused_client):
+    response = await refused_client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    for leak in ("Traceback", "SELECT", "asyncpg", "127.0.0.1", "refused", ".py"):
+        assert leak not in response.text
+
+
+async def test_healthz_does_not_need_the_database(refused_client):
+    response = await refused_client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}

@@ -1,0 +1,21 @@
+"""The README's example query answers exactly what the README says it does."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _block(marker: str, language: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    found = re.search(rf"<!-- {marker} -->\s*```{language}\n(.*?)```", text, re.DOTALL)
+    assert found, f"README has no {language} block after <!-- {marker} -->"
+    return found.group(1)
+
+
+async def test_readme_example_returns_the_documented_response(graphql):
+    body = await graphql(_block("example-query", "graphql"))
+    assert body == json.loads(_block("example-response", "json"))

@@ -1,0 +1,189 @@
+"""The seed loader: clear errors for bad files, idempotent writes, all-or-nothing transactions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
+
+import db.models  # noqa: F401  (registers every table on the metadata)
+from seeds import write as seed_write
+from seeds.read import SeedError, read_seeds
+from seeds.write import write_seeds
+from tests.conftest import Store
+from tests.factories import graph_data, write_seed_tree
+
+
+async def snapshot(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, ids included, in id order."""
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    async with engine.connect() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            rows = await connection.execute(select(table).order_by(table.c.id))
+            tables[table.name] = [tuple(row) for row in rows]
+    return tables
+
+
+def program(data: dict[str, Any], slug: str) -> dict[str, Any]:
+    return next(p for p in data["programs"] if p["slug"] == slug)
+
+
+def read_altered(tmp_path: Path, data: dict[str, Any]) -> None:
+    read_seeds(write_seed_tree(tmp_path / "seeds", data))
+
+
+# --- reading: every fault names the file and the item --------------------------------------
+
+
+def test_the_shipped_seeds_read_cleanly(seed_plan):
+    graph = seed_plan.graph
+    assert {c.slug for c in graph.companies} == {"sony-music"}
+    assert len(seed_plan.documents) == 2
+    assert all(seed_plan.citations_of(p) for p in graph.programs)
+
+
+def test_unknown_key_is_an_error(tmp_path):
+    data = graph_data()
+    program(data, "impact-fellows-program")["budget"] = 10
+    with pytest.raises(SeedError, match=r"graph\.yaml: programs\.\d+\.budget: Extra inputs"):
+        read_altered(tmp_path, data)
+
+
+def test_missing_slug_is_an_error(tmp_path):
+    data = graph_data()
+    del data["partners"][0]["slug"]
+    with pytest.raises(SeedError, match=r"graph\.yaml: partners\.0\.slug: Field required"):
+        read_altered(tmp_path, data)
+
+
+def test_dangling_reference_is_an_error(tmp_path):
+    data = graph_data()
+    program(data, "global-social-justice-fund")["partners"][0]["partner"] = "no-such-partner"
+    with pytest.raises(
+        SeedError,
+        match="program 'global-social-justice-fund' refers to unknown partner 'no-such-partner'",
+    ):
+        read_altered(tmp_path, data)
+
+
+def test_duplicate_slug_is_an_error(tmp_path):
+    data = graph_data()
+    data["locations"].append(dict(data["locations"][0]))
+    duplicate = data["locations"][0]["slug"]
+    with pytest.raises(SeedError, match=f"duplicate location slug '{duplicate}'"):
+        read_altered(tmp_path, data)
+
+
+def test_quote_not_in_document_names_file_entity_and_quote(tmp_path):
+    data = graph_data()
+    program(data, "impact-fellows-program")["citations"][0]["quote"] = "an invented sentence"
+    with pytest.raises(SeedError) as raised:
+        read_altered(tmp_path, data)
+    message = str(raised.value)
+    assert "graph.yaml" in message
+    assert "program 'impact-fellows-program'" in message
+    assert "'an invented sentence'" in message
+
+
+def test_ambiguous_quote_needs_an_occurrence(tmp_path):
+    data = graph_data()
+    citation = program(data, "impact-fellows-program")["citations"][0]
+    citation.update(document="staying-connected-at-sony-music", quote="Sony Music")
+    with pytest.raises(SeedError, match="quote not found verbatim"):
+        read_altered(tmp_path, data)
+    citation["occurrence"] = 2
+    read_altered(tmp_path / "again", data)
+
+
+def test_parent_cycle_is_an_error(tmp_path):
+    data = graph_data()
+    parent = program(data, "impact-fellows-program")["parent"]
+    program(data, parent)["parent"] = "impact-fellows-program"
+    with pytest.raises(SeedError, match="is its own ancestor"):
+        read_altered(tmp_path, data)
+
+
+def test_yaml_syntax_error_is_an_error(tmp_path):
+    root = write_seed_tree(tmp_path / "seeds")
+    (root / "graph.yaml").write_text("programs: [unclosed", encoding="utf-8")
+    with pytest.raises(SeedError, match=r"graph\.yaml: cannot read YAML"):
+        read_seeds(root)
+
+
+def test_document_without_text_file_is_an_error(tmp_path):
+    root = write_seed_tree(tmp_path / "seeds")
+    (root / "documents" / "staying-connected-at-sony-music.txt").unlink()
+    with pytest.raises(SeedError, match=r"staying-connected-at-sony-music\.yaml: cannot read"):
+        read_seeds(root)
+
+
+def test_document_metadata_is_validated(tmp_path):
+    root = write_seed_tree(tmp_path / "seeds")
+    meta = root / "documents" / "staying-connected-at-sony-music.yaml"
+    meta.write_text(meta.read_text(encoding="utf-8") + "author: someone\n", encoding="utf-8")
+    with pytest.raises(SeedError, match=r"staying-connected-at-sony-music\.yaml: author"):
+        read_seeds(root)
+
+
+# --- writing: idempotent, exact, all or nothing ---------------------------------------------
+
+
+async def test_seeding_twice_equals_seeding_once(empty_store: Store, seed_plan):
+    first = await write_seeds(empty_store.engine, seed_plan)
+    after_once = await snapshot(empty_store.engine)
+    second = await write_seeds(empty_store.engine, seed_plan)
+    assert first.changed
+    assert first.inserted["citations"] == sum(len(c) for c in seed_plan.citations.values())
+    assert not second.changed
+    assert await snapshot(empty_store.engine) == after_once
+
+
+async def test_dry_run_reports_changes_and_writes_nothing(empty_store: Store, seed_plan):
+    before = await snapshot(empty_store.engine)
+    report = await write_seeds(empty_store.engine, seed_plan, dry_run=True)
+    assert report.inserted["programs"] == len(seed_plan.graph.programs)
+    assert await snapshot(empty_store.engine) == before
+
+
+async def test_reseeding_applies_removals_and_edits(empty_store: Store, seed_plan, tmp_path):
+    await write_seeds(empty_store.engine, seed_plan)
+    data = graph_data()
+    data["programs"] = [p for p in data["programs"] if p["slug"] != "impact-fellows-program"]
+    data["partners"][0]["description"] = "Edited description."
+    changed = read_seeds(write_seed_tree(tmp_path / "seeds", data))
+
+    report = await write_seeds(empty_store.engine, changed)
+
+    assert report.deleted["programs"] == 1
+    assert report.updated["partners"] == 1
+    rows = await snapshot(empty_store.engine)
+    program_slugs = {row[1] for row in rows["programs"]}
+    assert "impact-fellows-program" not in program_slugs
+    assert len(program_slugs) == len(seed_plan.graph.programs) - 1
+    program_ids = {row[0] for row in rows["programs"]}
+    orphans = [c for c in rows["citations"] if c[1] == "programs" and c[2] not in program_ids]
+    assert orphans == []
+    assert not (await write_seeds(empty_store.engine, changed)).changed
+
+
+async def test_failed_seed_leaves_the_store_as_it_was(
+    empty_store: Store, seed_plan, tmp_path, monkeypatch
+):
+    await write_seeds(empty_store.engine, seed_plan)
+    before = await snapshot(empty_store.engine)
+    data = graph_data()
+    data["partners"][0]["name"] = "Renamed"
+    data["programs"] = data["programs"][1:]
+    changed = read_seeds(write_seed_tree(tmp_path / "seeds", data))
+
+    async def fail(self: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(seed_write._Sync, "delete_stale", fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        await write_seeds(empty_store.engine, changed)
+    assert await snapshot(empty_store.engine) == before

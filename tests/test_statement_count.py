@@ -1,0 +1,99 @@
+"""N+1 guard: a nested query's SQL statement count depends on its depth, not on the rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seeds.write import write_seeds
+from tests.conftest import StatementCounter, Store, close_store, make_client, open_store
+from tests.factories import scaled_plan
+
+SCALE = 50
+
+DEEP_TRAVERSAL = """
+{
+  companies(first: 100) {
+    totalCount
+    nodes {
+      name
+      citations { quote document { title } }
+      programs(first: 100) {
+        totalCount
+        edges {
+          cursor
+          citations { quote }
+          node {
+            name
+            kind
+            citations { quote start end }
+            company { name }
+            parent { slug }
+            partners(first: 100) {
+              totalCount
+              edges {
+                citations { quote document { slug } }
+                node {
+                  name
+                  citations { quote }
+                  locations(first: 100) {
+                    totalCount
+                    edges {
+                      citations { quote }
+                      node { name countryCode parent { name } citations { quote } }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+async def _run(store: Store) -> tuple[int, dict]:
+    async with make_client(store.engine) as http:
+        with StatementCounter(store.engine) as counter:
+            response = await http.post("/graphql", json={"query": DEEP_TRAVERSAL})
+    assert response.status_code == 200
+    body = response.json()
+    assert "errors" not in body, body["errors"][:3]
+    return counter.count, body["data"]
+
+
+def _programs(data: dict) -> int:
+    return sum(c["programs"]["totalCount"] for c in data["companies"]["nodes"])
+
+
+def _partner_edges(data: dict) -> int:
+    return sum(
+        len(p["node"]["partners"]["edges"])
+        for c in data["companies"]["nodes"]
+        for p in c["programs"]["edges"]
+    )
+
+
+@pytest.fixture
+async def scaled_store(backend: str, tmp_path: Path):
+    opened = await open_store(backend, tmp_path)
+    await write_seeds(opened.engine, scaled_plan(SCALE))
+    yield opened
+    await close_store(opened)
+
+
+async def test_statement_count_is_independent_of_row_count(store: Store, scaled_store: Store):
+    seed_count, seed_data = await _run(store)
+    scaled_count, scaled_data = await _run(scaled_store)
+
+    # The scaled store really is 50x bigger along the whole path...
+    assert scaled_data["companies"]["totalCount"] == SCALE * seed_data["companies"]["totalCount"]
+    assert _programs(scaled_data) == SCALE * _programs(seed_data)
+    assert _partner_edges(scaled_data) == SCALE * _partner_edges(seed_data)
+    # ...yet costs exactly as many statements, and few: about one per list or link level.
+    assert scaled_count == seed_count
+    assert seed_count <= 16, f"{seed_count} statements for a depth-4 query"
