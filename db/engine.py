@@ -55,13 +55,17 @@ def create_engine(
     """Build the engine; `search_path` pins a PostgreSQL schema (tests use a throwaway one)."""
     url = async_url(database_url)
     connect_args: dict[str, Any] = {}
-    if url.get_backend_name() == "sqlite":
+    sqlite = url.get_backend_name() == "sqlite"
+    if sqlite:
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     elif search_path:
         connect_args["server_settings"] = {"search_path": search_path}
-    engine = create_async_engine(url, echo=echo, connect_args=connect_args, pool_pre_ping=True)
-    if url.get_backend_name() == "sqlite":
+    # A server connection can die under the pool (a restart); a local file cannot.
+    engine = create_async_engine(
+        url, echo=echo, connect_args=connect_args, pool_pre_ping=not sqlite
+    )
+    if sqlite:
         event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
     return engine
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import String, and_, func, literal, null, or_, select, tuple_
+from sqlalchemy import Select, String, and_, bindparam, func, literal, null, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import SQLModel, col
 
-from db.mapping import Column, Condition, Edge, Entity
+from db.mapping import EDGES, ENTITIES, Column, Condition, Entity
 from db.models import Citation
 
 
@@ -110,9 +111,8 @@ def _window_condition(position: Any, total: Any, window: Window) -> Condition:
 
 async def fetch_pages(
     session: AsyncSession,
-    entity: Entity,
+    list_name: str,
     *,
-    edge: Edge | None,
     parent_ids: Sequence[int] | None,
     list_filter: ListFilter,
     ordering: Ordering,
@@ -120,11 +120,30 @@ async def fetch_pages(
 ) -> dict[int | None, Page]:
     """One page per parent (or the single root page, keyed None) in one statement.
 
+    `list_name` is an edge of the map (`Program.partners`) or a node type for a root list.
+    """
+    dialect = session.get_bind().dialect.name
+    query = _page_query(list_name, list_filter, ordering, window, dialect)
+    found = await session.execute(query, {"parent_ids": list(parent_ids or [])})
+    grouped: dict[int | None, list[tuple[Any, int, int | None, int]]] = defaultdict(list)
+    for item, parent_id, link, pos, count in found.all():
+        grouped[parent_id].append((item, pos, link, count))
+    keys: Iterable[int | None] = [None] if list_name not in EDGES else (parent_ids or [])
+    return {key: _page(grouped.get(key, []), window) for key in keys}
+
+
+@lru_cache(maxsize=512)
+def _page_query(
+    list_name: str, list_filter: ListFilter, ordering: Ordering, window: Window, dialect: str
+) -> Select[Any]:
+    """The statement for a list and argument set, built once: parent ids are bound per call.
+
     Window functions number each parent's rows; the first row is always returned too, so
     the total is known even when the page itself is empty.
     """
+    edge = EDGES.get(list_name)
+    entity = edge.target if edge is not None else ENTITIES[list_name]
     model = entity.model
-    dialect = session.get_bind().dialect.name
     sort = _sort_key(entity.order_fields[ordering.field], dialect)
     sort = sort.desc() if ordering.descending else sort.asc()
     tie_break = col(model.slug)  # type: ignore[attr-defined]
@@ -148,20 +167,17 @@ async def fetch_pages(
                 model,
                 edge.link_target == col(model.id),  # type: ignore[attr-defined]
             )
-        inner_query = inner_query.where(edge.parent_key.in_(parent_ids or []))
+        inner_query = inner_query.where(
+            edge.parent_key.in_(bindparam("parent_ids", expanding=True))
+        )
     inner = inner_query.where(*_conditions(entity, list_filter)).subquery()
     row = aliased(model, inner)
     c = inner.c
-    query = (
+    return (
         select(row, c.edge_parent, c.edge_link, c.edge_position, c.edge_total)
         .where(or_(c.edge_position == 1, _window_condition(c.edge_position, c.edge_total, window)))
         .order_by(c.edge_parent, c.edge_position)
     )
-    grouped: dict[int | None, list[tuple[Any, int, int | None, int]]] = defaultdict(list)
-    for item, parent_id, link, pos, count in (await session.execute(query)).all():
-        grouped[parent_id].append((item, pos, link, count))
-    keys: Iterable[int | None] = [None] if edge is None else (parent_ids or [])
-    return {key: _page(grouped.get(key, []), window) for key in keys}
 
 
 def _page(found: list[tuple[Any, int, int | None, int]], window: Window) -> Page:

@@ -91,7 +91,8 @@ class Loaders:
         window: Window,
     ) -> DataLoader[int | None, Page]:
         """Pages of a list by parent id (None for a root list); one loader per argument set."""
-        key = (edge.name if edge else entity.type_name, list_filter, ordering, window)
+        list_name = edge.name if edge else entity.type_name
+        key = (list_name, list_filter, ordering, window)
         if key not in self._pages:
 
             async def load(parent_ids: Sequence[int | None]) -> list[Page]:
@@ -99,8 +100,7 @@ class Loaders:
                 pages = await self.reader.run(
                     lambda s: fetch_pages(
                         s,
-                        entity,
-                        edge=edge,
+                        list_name,
                         parent_ids=ids,
                         list_filter=list_filter,
                         ordering=ordering,

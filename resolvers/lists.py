@@ -46,16 +46,20 @@ def _enum_names(values: Any) -> tuple[str, ...] | None:
     return tuple(sorted({getattr(v, "name", str(v)) for v in values}))
 
 
+def _first_given(filter_input: FilterInput, *names: str) -> Any:
+    """The value of whichever of these filter fields the input has and the client set."""
+    values = (getattr(filter_input, name, None) for name in names)
+    return next((value for value in values if value is not None), None)
+
+
 def list_filter(filter_input: FilterInput | None) -> ListFilter:
     """Read a schema filter input into the store's filter, checking values types cannot."""
     if filter_input is None:
         return ListFilter()
-    search = getattr(filter_input, "name_contains", None) or getattr(
-        filter_input, "title_contains", None
-    )
+    search = _first_given(filter_input, "name_contains", "title_contains")
     if search is not None and len(search) > MAX_SEARCH_LENGTH:
         raise BadUserInput(f"search text is longer than {MAX_SEARCH_LENGTH} characters")
-    kinds = getattr(filter_input, "kind", None) or getattr(filter_input, "program_kind", None)
+    kinds = _first_given(filter_input, "kind", "program_kind")
     country = getattr(filter_input, "country_code", None)
     if country is not None and not _COUNTRY_CODE.match(country):
         raise BadUserInput(

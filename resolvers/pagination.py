@@ -6,12 +6,11 @@ the list, filter and order it came from, so reusing it elsewhere is an error, no
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 
 from core.errors import BadUserInput
 from db.queries import Window
+from resolvers.opaque import decode_token, encode_token
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -24,21 +23,16 @@ def fingerprint(*parts: object) -> str:
 
 
 def encode_cursor(scope: str, position: int) -> str:
-    return base64.b64encode(f"{_PREFIX}:{scope}:{position}".encode()).decode("ascii")
+    return encode_token(f"{_PREFIX}:{scope}:{position}")
 
 
 def decode_cursor(cursor: str, scope: str, argument: str) -> int:
     """The 1-based position a cursor stands for in the list `scope` names."""
     problem = f"`{argument}` is not a valid cursor"
-    if len(cursor) > _MAX_CURSOR_LENGTH:
-        raise BadUserInput(problem)
-    try:
-        raw = base64.b64decode(cursor.encode("ascii"), validate=True).decode("ascii")
-    except (UnicodeError, binascii.Error, ValueError):
-        raise BadUserInput(problem) from None
+    raw = decode_token(cursor, max_length=_MAX_CURSOR_LENGTH, problem=problem)
     prefix, _, rest = raw.rpartition(":")
     cursor_scope_prefix, _, cursor_scope = prefix.rpartition(":")
-    if cursor_scope_prefix != _PREFIX or not rest.isdigit() or int(rest) < 1:
+    if cursor_scope_prefix != _PREFIX or not (rest.isascii() and rest.isdigit()) or int(rest) < 1:
         raise BadUserInput(problem)
     if cursor_scope != scope:
         raise BadUserInput(

@@ -21,13 +21,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry import Schema
 from strawberry.exceptions import MissingQueryError
-from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from core.errors import ClientError
 from resolvers.context import Context
+from server.graphiql import graphiql_html
 
 logger = logging.getLogger("impact_graph.graphql")
 
@@ -212,7 +212,7 @@ class GraphQLEndpoint:
                 request_id,
             )
         if self.graphiql and wants_graphiql(request):
-            return HTMLResponse(get_graphql_ide_html("graphiql"))
+            return HTMLResponse(graphiql_html())
         media_type = negotiate(request.headers.get("accept"))
         if media_type is None:
             return _error_response(

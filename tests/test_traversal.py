@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from server.graphiql import WELCOME_QUERY
+
 TRAVERSAL = """
 query Traversal($slug: String!) {
   company(slug: $slug) {
@@ -64,3 +66,12 @@ async def test_company_programs_partners_locations(graphql):
 async def test_unknown_company_is_null(graphql):
     body = await graphql(TRAVERSAL, {"slug": "no-such-company"})
     assert body == {"data": {"company": None}}
+
+
+async def test_graphiql_opens_on_a_working_traversal_query(client, graphql):
+    page = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert "<title>Impact Graph</title>" in page.text
+    assert WELCOME_QUERY in page.text
+    body = await graphql(WELCOME_QUERY)
+    assert "errors" not in body
+    assert body["data"]["company"]["programs"]["totalCount"] == 3

@@ -1,0 +1,177 @@
+"""Relay node refetch, global IDs, by-slug lookups and the citations every entity carries."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+GRAPH = yaml.safe_load((SEEDS / "graph.yaml").read_text())
+DOCUMENTS = [yaml.safe_load(p.read_text()) for p in sorted((SEEDS / "documents").glob("*.yaml"))]
+
+# type name -> (root list field, by-slug field, seed items)
+ENTITIES: dict[str, tuple[str, str, list[dict[str, Any]]]] = {
+    "Company": ("companies", "company", GRAPH["companies"]),
+    "Person": ("people", "person", GRAPH["people"]),
+    "Report": ("reports", "report", GRAPH["reports"]),
+    "Program": ("programs", "program", GRAPH["programs"]),
+    "Partner": ("partners", "partner", GRAPH["partners"]),
+    "Location": ("locations", "location", GRAPH["locations"]),
+    "Figure": ("figures", "figure", GRAPH["figures"]),
+    "Document": ("documents", "document", DOCUMENTS),
+}
+CITED = [name for name in ENTITIES if name != "Document"]
+
+FRAGMENTS = " ".join(f"... on {name} {{ slug }}" for name in ENTITIES)
+NODE = f"query Node($id: ID!) {{ node(id: $id) {{ __typename id {FRAGMENTS} }} }}"
+NODES = f"query Nodes($ids: [ID!]!) {{ nodes(ids: $ids) {{ __typename id {FRAGMENTS} }} }}"
+
+
+def global_id(type_name: str, slug: str) -> str:
+    return base64.b64encode(f"{type_name}:{slug}".encode()).decode()
+
+
+def seed_slugs(type_name: str) -> list[str]:
+    return [item["slug"] for item in ENTITIES[type_name][2]]
+
+
+async def listed(graphql, type_name: str, fields: str = "id slug") -> list[dict[str, Any]]:
+    field = ENTITIES[type_name][0]
+    body = await graphql(f"{{ {field}(first: 100) {{ totalCount nodes {{ {fields} }} }} }}")
+    assert "errors" not in body, body
+    connection = body["data"][field]
+    assert connection["totalCount"] == len(connection["nodes"])
+    return list(connection["nodes"])
+
+
+def assert_bad_input(body: dict[str, Any], path: list[str], *fragments: str) -> None:
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["path"] == path
+    for fragment in fragments:
+        assert fragment in error["message"], error["message"]
+
+
+@pytest.mark.parametrize("type_name", ENTITIES)
+async def test_every_listed_entity_refetches_by_node_id(graphql, type_name):
+    items = await listed(graphql, type_name)
+    assert sorted(item["slug"] for item in items) == sorted(seed_slugs(type_name))
+    for item in items:
+        body = await graphql(NODE, {"id": item["id"]})
+        assert body == {"data": {"node": {"__typename": type_name, **item}}}
+
+
+@pytest.mark.parametrize("type_name", ENTITIES)
+async def test_ids_are_base64_of_type_and_slug(graphql, type_name):
+    for item in await listed(graphql, type_name):
+        assert item["id"] == global_id(type_name, item["slug"])
+
+
+async def test_nodes_come_back_in_order_with_null_for_missing(graphql):
+    asked = [
+        ("Program", "global-social-justice-fund"),
+        ("Location", "atlantis"),
+        ("Partner", "childfund-korea"),
+        ("Partner", "global-social-justice-fund"),  # a real slug, but of another type
+        ("Document", "staying-connected-at-sony-music"),
+        ("Program", "global-social-justice-fund"),
+    ]
+    known = {(name, slug) for name in ENTITIES for slug in seed_slugs(name)}
+    assert [pair in known for pair in asked] == [True, False, True, False, True, True]
+    body = await graphql(NODES, {"ids": [global_id(*pair) for pair in asked]})
+    assert "errors" not in body, body
+    assert body["data"]["nodes"] == [
+        {"__typename": name, "id": global_id(name, slug), "slug": slug}
+        if (name, slug) in known
+        else None
+        for name, slug in asked
+    ]
+
+
+async def test_well_formed_id_of_a_missing_slug_is_null(graphql):
+    body = await graphql(NODE, {"id": global_id("Program", "no-such-program")})
+    assert body == {"data": {"node": None}}
+
+
+BAD_IDS = {
+    "empty": "",
+    "not-base64": "not base64!",
+    "base64-of-garbage": base64.b64encode(b"\xff\xfe\x00garbage").decode(),
+    "no-separator": base64.b64encode(b"garbage").decode(),
+    "unknown-type": global_id("Nope", "x"),
+    "empty-slug": global_id("Program", ""),
+    "not-a-slug": global_id("Program", "Not A Slug"),
+}
+
+
+@pytest.mark.parametrize("bad_id", BAD_IDS.values(), ids=BAD_IDS.keys())
+async def test_malformed_id_is_a_user_error(graphql, bad_id):
+    body = await graphql(NODE, {"id": bad_id})
+    assert body["data"] == {"node": None}
+    assert_bad_input(body, ["node"], "is not a valid ID")
+
+
+async def test_one_malformed_id_fails_the_whole_nodes_list(graphql):
+    ids = [global_id("Program", "miles"), global_id("Nope", "x")]
+    body = await graphql(NODES, {"ids": ids})
+    assert body["data"] is None  # `nodes` is non-null, so its error nulls `data`
+    assert_bad_input(body, ["nodes"], "is not a valid ID")
+
+
+async def test_nodes_takes_at_most_100_ids(graphql):
+    one = global_id("Company", "sony-music")
+    full = await graphql(NODES, {"ids": [one] * 100})
+    assert "errors" not in full, full
+    assert len(full["data"]["nodes"]) == 100
+    body = await graphql(NODES, {"ids": [one] * 101})
+    assert body["data"] is None
+    assert_bad_input(body, ["nodes"], "at most 100", "101")
+
+
+@pytest.mark.parametrize("type_name", ENTITIES)
+async def test_by_slug_root_field_finds_every_entity(graphql, type_name):
+    field = ENTITIES[type_name][1]
+    slugs = seed_slugs(type_name)
+    aliases = " ".join(
+        f'e{i}: {field}(slug: "{slug}") {{ __typename slug }}' for i, slug in enumerate(slugs)
+    )
+    body = await graphql(f"{{ {aliases} }}")
+    assert body == {
+        "data": {f"e{i}": {"__typename": type_name, "slug": slug} for i, slug in enumerate(slugs)}
+    }
+
+
+@pytest.mark.parametrize("type_name", ENTITIES)
+async def test_by_slug_root_field_is_null_for_an_unknown_slug(graphql, type_name):
+    field = ENTITIES[type_name][1]
+    query = f"query($slug: String!) {{ {field}(slug: $slug) {{ slug }} }}"
+    assert await graphql(query, {"slug": "no-such-slug"}) == {"data": {field: None}}
+
+
+CITATIONS = "slug citations { quote start end document { slug text } }"
+
+
+@pytest.mark.parametrize("type_name", CITED)
+async def test_every_citation_quotes_its_document_verbatim(graphql, type_name):
+    for item in await listed(graphql, type_name, CITATIONS):
+        assert item["citations"], f"{type_name} {item['slug']} is uncited"
+        for citation in item["citations"]:
+            text = citation["document"]["text"]
+            assert text[citation["start"] : citation["end"]] == citation["quote"]
+
+
+@pytest.mark.parametrize("type_name", CITED)
+async def test_citations_are_the_ones_the_seeds_give(graphql, type_name):
+    seeded = {
+        item["slug"]: [(c["document"], c["quote"]) for c in item["citations"]]
+        for item in ENTITIES[type_name][2]
+    }
+    served = {
+        item["slug"]: [(c["document"]["slug"], c["quote"]) for c in item["citations"]]
+        for item in await listed(graphql, type_name, CITATIONS)
+    }
+    assert served == seeded

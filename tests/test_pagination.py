@@ -1,0 +1,357 @@
+"""Cursor connections: page sizes, walking both ways, graphql-relay-js slicing, cursor errors."""
+
+from __future__ import annotations
+
+import base64
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+GRAPH = yaml.safe_load((Path(__file__).resolve().parents[1] / "seeds" / "graph.yaml").read_text())
+LOCATIONS_BY_SLUG = {location["slug"]: location for location in GRAPH["locations"]}
+
+
+def by_name(items: list[dict[str, Any]]) -> list[str]:
+    """Slugs in the default order: name case-insensitively, nameless last, ties by slug."""
+    ordered = sorted(
+        items, key=lambda i: (i.get("name") is None, (i.get("name") or "").lower(), i["slug"])
+    )
+    return [item["slug"] for item in ordered]
+
+
+LOCATION_ORDER = by_name(GRAPH["locations"])
+PROGRAM_ORDER = by_name(GRAPH["programs"])
+
+PAGE = """
+query Page($first: Int, $after: String, $last: Int, $before: String) {{
+  {field}(first: $first, after: $after, last: $last, before: $before) {{
+    totalCount
+    edges {{ cursor node {{ slug }} }}
+    pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
+  }}
+}}
+"""
+
+
+async def fetch_page(graphql, field: str = "locations", **arguments: Any) -> dict[str, Any]:
+    body = await graphql(PAGE.format(field=field), arguments)
+    assert "errors" not in body, body
+    page: dict[str, Any] = body["data"][field]
+    assert_cursors_match_edges(page)
+    return page
+
+
+def slugs(page: dict[str, Any]) -> list[str]:
+    return [edge["node"]["slug"] for edge in page["edges"]]
+
+
+def assert_cursors_match_edges(page: dict[str, Any]) -> None:
+    edges, info = page["edges"], page["pageInfo"]
+    assert info["startCursor"] == (edges[0]["cursor"] if edges else None)
+    assert info["endCursor"] == (edges[-1]["cursor"] if edges else None)
+
+
+async def cursors(graphql, field: str = "locations") -> list[str]:
+    """Every cursor of an unfiltered list, in order; position n (1-based) is index n - 1."""
+    page = await fetch_page(graphql, field, first=100)
+    assert page["pageInfo"]["hasNextPage"] is False
+    return [edge["cursor"] for edge in page["edges"]]
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+async def test_total_count_is_the_whole_list_not_the_page(graphql):
+    page = await fetch_page(graphql, first=5)
+    assert len(page["edges"]) == 5
+    assert page["totalCount"] == len(GRAPH["locations"])
+    assert slugs(page) == LOCATION_ORDER[:5]
+
+
+@pytest.mark.parametrize(
+    ("field", "order"), [("locations", LOCATION_ORDER), ("programs", PROGRAM_ORDER)]
+)
+async def test_default_page_is_the_first_twenty(graphql, field, order):
+    assert len(order) > 20
+    default = await fetch_page(graphql, field)
+    assert slugs(default) == order[:20]
+    assert default["totalCount"] == len(order)
+    assert default["pageInfo"]["hasNextPage"] is True
+    assert default == await fetch_page(graphql, field, first=20)
+
+
+@pytest.mark.parametrize("size", [1, 7, 8, 24, 100])
+async def test_walking_forward_visits_every_item_once_in_order(graphql, size):
+    seen: list[str] = []
+    after = None
+    pages = 0
+    while True:
+        page = await fetch_page(graphql, first=size, after=after)
+        pages += 1
+        assert page["totalCount"] == len(LOCATION_ORDER)
+        assert page["pageInfo"]["hasPreviousPage"] is False  # only `last` looks backwards
+        seen += slugs(page)
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        assert len(page["edges"]) == size
+        after = page["pageInfo"]["endCursor"]
+    assert seen == LOCATION_ORDER
+    assert pages == math.ceil(len(LOCATION_ORDER) / size)
+
+
+@pytest.mark.parametrize("size", [1, 7, 8, 24, 100])
+async def test_walking_backward_gives_the_same_items_reversed(graphql, size):
+    visited: list[str] = []
+    before = None
+    while True:
+        page = await fetch_page(graphql, last=size, before=before)
+        assert page["pageInfo"]["hasNextPage"] is False  # only `first` looks forwards
+        visited += reversed(slugs(page))
+        if not page["pageInfo"]["hasPreviousPage"]:
+            break
+        assert len(page["edges"]) == size
+        before = page["pageInfo"]["startCursor"]
+    assert visited == LOCATION_ORDER[::-1]
+
+
+async def test_last_reports_earlier_items_with_has_previous_page(graphql):
+    tail = await fetch_page(graphql, last=5)
+    assert slugs(tail) == LOCATION_ORDER[-5:]
+    assert tail["pageInfo"]["hasPreviousPage"] is True
+    whole = await fetch_page(graphql, last=len(LOCATION_ORDER))
+    assert slugs(whole) == LOCATION_ORDER
+    assert whole["pageInfo"]["hasPreviousPage"] is False
+
+
+async def test_first_zero_counts_without_returning_edges(graphql):
+    page = await fetch_page(graphql, first=0)
+    assert page["edges"] == []
+    assert page["totalCount"] == len(LOCATION_ORDER)
+    assert page["pageInfo"] == {
+        "hasNextPage": True,
+        "hasPreviousPage": False,
+        "startCursor": None,
+        "endCursor": None,
+    }
+
+
+async def test_paging_past_either_end_gives_an_empty_page(graphql):
+    every = await cursors(graphql)
+    beyond = await fetch_page(graphql, first=10, after=every[-1])
+    assert beyond["edges"] == []
+    assert beyond["totalCount"] == len(LOCATION_ORDER)
+    assert beyond["pageInfo"]["hasNextPage"] is False
+    before_start = await fetch_page(graphql, last=10, before=every[0])
+    assert before_start["edges"] == []
+    assert before_start["pageInfo"]["hasPreviousPage"] is False
+
+
+# (arguments with 1-based positions for cursors, expected 1-based positions, next, previous),
+# worked out by hand from graphql-relay-js's connectionFromArraySlice.
+RELAY_CASES = [
+    ({"first": 3, "before": 10}, range(1, 4), True, False),
+    ({"first": 20, "before": 5}, range(1, 5), False, False),
+    ({"first": 3, "after": 2, "before": 10}, range(3, 6), True, False),
+    ({"first": 10, "after": 2, "before": 10}, range(3, 10), False, False),
+    ({"first": 5, "after": 5}, range(6, 11), True, False),
+    ({"last": 2, "after": 20}, range(23, 25), False, True),
+    ({"last": 10, "after": 20}, range(21, 25), False, False),
+    ({"last": 3, "after": 2, "before": 10}, range(7, 10), False, True),
+    ({"last": 10, "after": 2, "before": 10}, range(3, 10), False, False),
+    ({"last": 5, "before": 20}, range(15, 20), False, True),
+    ({"first": 5, "after": 10, "before": 5}, range(0), False, False),
+    ({"last": 5, "after": 10, "before": 5}, range(0), False, False),
+]
+
+
+@pytest.mark.parametrize(("arguments", "positions", "has_next", "has_previous"), RELAY_CASES)
+async def test_slicing_matches_graphql_relay_js(
+    graphql, arguments, positions, has_next, has_previous
+):
+    every = await cursors(graphql)
+    resolved = {
+        name: every[value - 1] if name in ("after", "before") else value
+        for name, value in arguments.items()
+    }
+    page = await fetch_page(graphql, **resolved)
+    assert slugs(page) == [LOCATION_ORDER[p - 1] for p in positions]
+    assert [edge["cursor"] for edge in page["edges"]] == [every[p - 1] for p in positions]
+    assert page["pageInfo"]["hasNextPage"] is has_next
+    assert page["pageInfo"]["hasPreviousPage"] is has_previous
+    assert page["totalCount"] == len(LOCATION_ORDER)
+
+
+NESTED = """
+query Nested($first: Int, $last: Int) {
+  programs(first: 100, orderBy: {field: SLUG}) {
+    nodes {
+      slug
+      locations(first: $first, last: $last) {
+        totalCount
+        edges { cursor node { slug } }
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      }
+    }
+  }
+}
+"""
+
+
+def program_locations(slug: str) -> list[str]:
+    program = next(p for p in GRAPH["programs"] if p["slug"] == slug)
+    return by_name([LOCATIONS_BY_SLUG[link["location"]] for link in program.get("locations", [])])
+
+
+@pytest.mark.parametrize(("first", "last"), [(2, None), (None, 1)])
+async def test_nested_connections_page_each_parent_separately(graphql, first, last):
+    body = await graphql(NESTED, {"first": first, "last": last})
+    assert "errors" not in body, body
+    programs = body["data"]["programs"]["nodes"]
+    assert len(programs) == len(GRAPH["programs"])
+    assert any(len(program_locations(p["slug"])) > 2 for p in programs)
+    for program in programs:
+        expected = program_locations(program["slug"])
+        page = program["locations"]
+        assert_cursors_match_edges(page)
+        assert page["totalCount"] == len(expected), program["slug"]
+        if first is not None:
+            assert slugs(page) == expected[:first], program["slug"]
+            assert page["pageInfo"]["hasNextPage"] is (len(expected) > first)
+        else:
+            assert slugs(page) == expected[len(expected) - last :], program["slug"]
+            assert page["pageInfo"]["hasPreviousPage"] is (len(expected) > last)
+
+
+PROGRAM_LOCATIONS = """
+query Locations($slug: String!, $after: String) {
+  program(slug: $slug) {
+    locations(first: 3, after: $after) {
+      edges { node { slug } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+
+
+async def test_nested_connection_pages_on_with_its_own_cursor(graphql):
+    slug = "life-insurance-policies"
+    expected = program_locations(slug)
+    assert len(expected) > 6
+    seen: list[str] = []
+    after = None
+    while True:
+        body = await graphql(PROGRAM_LOCATIONS, {"slug": slug, "after": after})
+        assert "errors" not in body, body
+        page = body["data"]["program"]["locations"]
+        seen += slugs(page)
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == expected
+
+
+FILTERED = """
+query Filtered($kinds: [ProgramKind!], $field: ProgramOrderField!, $after: String) {
+  programs(filter: {kind: $kinds}, orderBy: {field: $field}, first: 2, after: $after) {
+    edges { cursor node { slug } }
+  }
+}
+"""
+
+
+async def test_cursor_survives_the_same_filter_spelt_differently(graphql):
+    variables = {"kinds": ["FUND", "BENEFIT"], "field": "SLUG"}
+    first_page = await graphql(FILTERED, variables)
+    cursor = first_page["data"]["programs"]["edges"][-1]["cursor"]
+    body = await graphql(FILTERED, {**variables, "kinds": ["BENEFIT", "FUND"], "after": cursor})
+    assert "errors" not in body, body
+    expected = sorted(p["slug"] for p in GRAPH["programs"] if p["kind"] in ("FUND", "BENEFIT"))
+    assert slugs(body["data"]["programs"]) == expected[2:4]
+
+
+def assert_bad_input(body: dict[str, Any], path: list[str], *fragments: str) -> None:
+    """One BAD_USER_INPUT error at `path` whose message says what is wrong."""
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["path"] == path
+    for fragment in fragments:
+        assert fragment in error["message"], error["message"]
+
+
+async def bad_page(graphql, field: str = "locations", **arguments: Any) -> dict[str, Any]:
+    body = await graphql(PAGE.format(field=field), arguments)
+    # The connection is non-null, so its error nulls the whole of `data` (GraphQL spec 6.4.4).
+    assert body["data"] is None, body
+    return body
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragments"),
+    [
+        ({"first": 101}, ("`first`", "between 0 and 100", "101")),
+        ({"first": -1}, ("`first`", "between 0 and 100", "-1")),
+        ({"last": 101}, ("`last`", "between 0 and 100", "101")),
+        ({"last": -1}, ("`last`", "between 0 and 100", "-1")),
+        ({"first": 1, "last": 1}, ("`first` or `last`, not both",)),
+        ({"after": "not a cursor!"}, ("`after`", "not a valid cursor")),
+        ({"before": b64("hello:world:3")}, ("`before`", "not a valid cursor")),
+        ({"after": b64("cursor:v1:0123456789ab:0")}, ("`after`", "not a valid cursor")),
+    ],
+)
+async def test_bad_paging_arguments_are_user_errors(graphql, arguments, fragments):
+    assert_bad_input(await bad_page(graphql, **arguments), ["locations"], *fragments)
+
+
+async def test_page_size_error_through_variables(graphql):
+    query = "query($first: Int) { programs(first: $first) { totalCount } }"
+    body = await graphql(query, {"first": 101})
+    assert body["data"] is None
+    assert_bad_input(body, ["programs"], "`first`", "101")
+
+
+async def test_cursor_from_another_list_is_refused(graphql):
+    location_cursor = (await cursors(graphql, "locations"))[0]
+    body = await bad_page(graphql, "programs", after=location_cursor)
+    assert_bad_input(body, ["programs"], "`after`", "another list")
+
+
+async def test_root_cursor_is_refused_by_the_nested_list_with_the_same_items(graphql):
+    root_cursor = (await cursors(graphql, "programs"))[0]
+    query = """
+    query($after: String) { company(slug: "sony-music") { programs(after: $after) { totalCount } } }
+    """
+    body = await graphql(query, {"after": root_cursor})
+    assert body["data"] == {"company": None}
+    assert_bad_input(body, ["company", "programs"], "another list")
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"kinds": ["FUND"]},
+        {"field": "NAME"},
+    ],
+    ids=["other-filter", "other-order"],
+)
+async def test_cursor_from_another_filter_or_order_is_refused(graphql, changed):
+    variables = {"kinds": None, "field": "SLUG"}
+    first_page = await graphql(FILTERED, variables)
+    cursor = first_page["data"]["programs"]["edges"][0]["cursor"]
+    body = await graphql(FILTERED, {**variables, **changed, "after": cursor})
+    assert body["data"] is None
+    assert_bad_input(body, ["programs"], "`after`", "another list, filter or order")
+
+
+async def test_nested_page_size_error_nulls_only_its_parent(graphql):
+    query = """
+    { program(slug: "life-insurance-policies") { locations(first: 101) { totalCount } }
+      company(slug: "sony-music") { slug } }
+    """
+    body = await graphql(query)
+    assert body["data"] == {"program": None, "company": {"slug": "sony-music"}}
+    assert_bad_input(body, ["program", "locations"], "`first`", "101")
