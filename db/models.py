@@ -61,7 +61,7 @@ class Company(SQLModel, table=True):
     slug: str = Field(max_length=120, unique=True, index=True)
     name: str = Field(index=True)
     description: str | None = None
-    founded_year: int | None = None
+    founded_year: int | None = Field(default=None, index=True)
     founded_in_id: int | None = Field(default=None, foreign_key="locations.id", index=True)
 
 
@@ -118,7 +118,7 @@ class Figure(SQLModel, table=True):
     value: float = Field(index=True)
     unit: str
     qualifier: str | None = Field(default=None, max_length=16)
-    period_start_year: int | None = None
+    period_start_year: int | None = Field(default=None, index=True)
     period_end_year: int | None = None
     company_id: int = Field(foreign_key="companies.id", index=True)
     program_id: int | None = Field(default=None, foreign_key="programs.id", index=True)
