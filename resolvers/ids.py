@@ -15,6 +15,10 @@ _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_ID_LENGTH = 400
 
 
+def is_slug(text: str) -> bool:
+    return len(text) <= MAX_ID_LENGTH and _SLUG.match(text) is not None
+
+
 def encode_global_id(type_name: str, slug: str) -> str:
     return encode_token(f"{type_name}:{slug}")
 
@@ -24,6 +28,6 @@ def decode_global_id(global_id: str) -> tuple[str, str]:
     problem = f"{global_id[:60]!r} is not a valid ID"
     raw = decode_token(global_id, max_length=MAX_ID_LENGTH, problem=problem)
     type_name, _, slug = raw.partition(":")
-    if not type_name.isidentifier() or not _SLUG.match(slug):
+    if not type_name.isidentifier() or not is_slug(slug):
         raise BadUserInput(problem)
     return type_name, slug

@@ -8,12 +8,15 @@ from typing import Any
 from core.errors import BadUserInput
 from db.mapping import ENTITIES, REFERENCES
 from resolvers.context import Info
-from resolvers.ids import decode_global_id
+from resolvers.ids import decode_global_id, is_slug
 
 MAX_NODES = 100
 
 
 async def resolve_by_slug(info: Info, type_name: str, slug: str) -> Any:
+    """The row with this slug; None without asking the store when it cannot be a slug."""
+    if not is_slug(slug):
+        return None
     return await info.context.loaders.by_slug(ENTITIES[type_name]).load(slug)
 
 

@@ -386,6 +386,14 @@ async def test_search_text_is_at_most_200_characters(graphql, field):
     assert_bad_input(body, [field], "200 characters")
 
 
+@pytest.mark.parametrize("field", ["programs", "partners", "locations"])
+async def test_search_text_must_not_contain_nul(graphql, field):
+    query = LIST.format(field=field, type=LIST_TYPES[field])
+    body = await graphql(query, {"filter": {"nameContains": "Fund\x00"}})
+    assert body["data"] is None
+    assert_bad_input(body, [field], "NUL")
+
+
 async def test_nested_filter_error_nulls_only_its_parent(graphql):
     query = """
     { program(slug: "life-insurance-policies") {

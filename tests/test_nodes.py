@@ -145,11 +145,12 @@ async def test_by_slug_root_field_finds_every_entity(graphql, type_name):
     }
 
 
+@pytest.mark.parametrize("slug", ["no-such-slug", "", "Sony Music", "a\x00b", "x" * 5000])
 @pytest.mark.parametrize("type_name", ENTITIES)
-async def test_by_slug_root_field_is_null_for_an_unknown_slug(graphql, type_name):
+async def test_by_slug_root_field_is_null_for_an_unknown_slug(graphql, type_name, slug):
     field = ENTITIES[type_name][1]
     query = f"query($slug: String!) {{ {field}(slug: $slug) {{ slug }} }}"
-    assert await graphql(query, {"slug": "no-such-slug"}) == {"data": {field: None}}
+    assert await graphql(query, {"slug": slug}) == {"data": {field: None}}
 
 
 CITATIONS = "slug citations { quote start end document { slug text } }"
