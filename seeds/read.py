@@ -138,6 +138,12 @@ def _check_references(graph: GraphSpec, source: str) -> None:
     _check_no_cycles("program", {p.slug: p.parent for p in graph.programs}, source)
     _check_no_cycles("location", {loc.slug: loc.parent for loc in graph.locations}, source)
     _check_unique_links(graph, source)
+    for program in graph.programs:
+        if program.name is None and program.description is None:
+            raise SeedError(
+                f"{source}: program {program.slug!r} has neither a name nor a description; "
+                "a client would have nothing to show"
+            )
 
 
 def _check_no_cycles(kind: str, parents: dict[str, str | None], source: str) -> None:

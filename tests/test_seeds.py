@@ -99,6 +99,15 @@ def test_ambiguous_quote_needs_an_occurrence(tmp_path):
     read_altered(tmp_path / "again", data)
 
 
+def test_program_without_name_or_description_is_an_error(tmp_path):
+    data = graph_data()
+    nameless = program(data, "impact-fellows-program")
+    nameless.pop("name")
+    nameless.pop("description")
+    with pytest.raises(SeedError, match="'impact-fellows-program' has neither a name nor"):
+        read_altered(tmp_path, data)
+
+
 def test_parent_cycle_is_an_error(tmp_path):
     data = graph_data()
     parent = program(data, "impact-fellows-program")["parent"]
