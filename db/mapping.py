@@ -35,18 +35,19 @@ Condition = ColumnElement[bool]
 
 @dataclass(frozen=True)
 class Entity:
-    """A node type: its table, the columns `orderBy` may name, and how its filters apply."""
+    """A node type: its table, the columns `orderBy` may name, and how its filters apply.
+
+    `name_field` feeds the table's `sort_key` and `search_fields` its `search_text`
+    (db/keys.py); entities without them are neither sorted by name nor searched.
+    """
 
     type_name: str
     model: type[SQLModel]
     order_fields: Mapping[str, Column]
-    search_columns: tuple[Column, ...]
+    name_field: str | None = None
+    search_fields: tuple[str, ...] = ()
     kind_filter: Callable[[tuple[str, ...]], Condition] | None = None
     country_filter: Callable[[str], Condition] | None = None
-
-    @property
-    def table_name(self) -> str:
-        return str(self.model.__tablename__)
 
 
 @dataclass(frozen=True)
@@ -110,37 +111,48 @@ def _locations_of_kind(kinds: tuple[str, ...]) -> Condition:
 COMPANY = Entity(
     "Company",
     Company,
-    {"NAME": Company.name, "SLUG": Company.slug, "FOUNDED_YEAR": Company.founded_year},
-    (Company.name,),
+    {"NAME": Company.sort_key, "SLUG": Company.slug, "FOUNDED_YEAR": Company.founded_year},
+    name_field="name",
+    search_fields=("name",),
 )
-PERSON = Entity("Person", Person, {"NAME": Person.name, "SLUG": Person.slug}, (Person.name,))
+PERSON = Entity(
+    "Person",
+    Person,
+    {"NAME": Person.sort_key, "SLUG": Person.slug},
+    name_field="name",
+    search_fields=("name",),
+)
 REPORT = Entity(
     "Report",
     Report,
-    {"TITLE": Report.title, "SLUG": Report.slug, "YEAR": Report.year},
-    (Report.title,),
+    {"TITLE": Report.sort_key, "SLUG": Report.slug, "YEAR": Report.year},
+    name_field="title",
+    search_fields=("title",),
 )
 PROGRAM = Entity(
     "Program",
     Program,
-    {"NAME": Program.name, "SLUG": Program.slug, "LAUNCHED_YEAR": Program.launched_year},
-    (Program.name, Program.description),
+    {"NAME": Program.sort_key, "SLUG": Program.slug, "LAUNCHED_YEAR": Program.launched_year},
+    name_field="name",
+    search_fields=("name", "description"),
     kind_filter=_programs_of_kind,
     country_filter=_located_in("Program.locations", Program),
 )
 PARTNER = Entity(
     "Partner",
     Partner,
-    {"NAME": Partner.name, "SLUG": Partner.slug},
-    (Partner.name, Partner.short_name),
+    {"NAME": Partner.sort_key, "SLUG": Partner.slug},
+    name_field="name",
+    search_fields=("name", "short_name"),
     kind_filter=_partners_with_program_kind,
     country_filter=_located_in("Partner.locations", Partner),
 )
 LOCATION = Entity(
     "Location",
     Location,
-    {"NAME": Location.name, "SLUG": Location.slug, "COUNTRY_CODE": Location.country_code},
-    (Location.name,),
+    {"NAME": Location.sort_key, "SLUG": Location.slug, "COUNTRY_CODE": Location.country_code},
+    name_field="name",
+    search_fields=("name",),
     kind_filter=_locations_of_kind,
     country_filter=lambda code: col(Location.country_code) == code,
 )
@@ -148,13 +160,13 @@ FIGURE = Entity(
     "Figure",
     Figure,
     {"SLUG": Figure.slug, "VALUE": Figure.value, "PERIOD_START_YEAR": Figure.period_start_year},
-    (Figure.label, Figure.unit),
 )
 DOCUMENT = Entity(
     "Document",
     Document,
-    {"TITLE": Document.title, "SLUG": Document.slug, "PUBLISHED_ON": Document.published_on},
-    (Document.title, Document.publisher),
+    {"TITLE": Document.sort_key, "SLUG": Document.slug, "PUBLISHED_ON": Document.published_on},
+    name_field="title",
+    search_fields=("title",),
 )
 
 ENTITIES: dict[str, Entity] = {

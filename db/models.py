@@ -1,5 +1,8 @@
 """The tables. Closed sets (kinds, qualifiers) are stored as short strings so both stores agree.
 
+`sort_key` and `search_text` are derived from an entity's name and searchable fields (see
+db/keys.py and the map in db/mapping.py), never written by hand.
+
 Citations point at their subject by (`subject_type`, `subject_id`): an entity table's name or a
 link table's name, and the row's id. The seed loader is the only writer and checks every subject.
 """
@@ -17,6 +20,8 @@ class Document(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=120, unique=True, index=True)
+    sort_key: str | None = Field(default=None, index=True)
+    search_text: str = Field(default="", sa_column_kwargs={"server_default": ""})
     title: str = Field(index=True)
     publisher: str
     published_on: dt.date | None = Field(default=None, index=True)
@@ -48,6 +53,8 @@ class Location(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=120, unique=True, index=True)
+    sort_key: str | None = Field(default=None, index=True)
+    search_text: str = Field(default="", sa_column_kwargs={"server_default": ""})
     name: str = Field(index=True)
     kind: str = Field(max_length=16, index=True)
     country_code: str | None = Field(default=None, max_length=2, index=True)
@@ -59,6 +66,8 @@ class Company(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=120, unique=True, index=True)
+    sort_key: str | None = Field(default=None, index=True)
+    search_text: str = Field(default="", sa_column_kwargs={"server_default": ""})
     name: str = Field(index=True)
     description: str | None = None
     founded_year: int | None = Field(default=None, index=True)
@@ -70,6 +79,8 @@ class Person(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=120, unique=True, index=True)
+    sort_key: str | None = Field(default=None, index=True)
+    search_text: str = Field(default="", sa_column_kwargs={"server_default": ""})
     name: str = Field(index=True)
     title: str | None = None
     company_id: int = Field(foreign_key="companies.id", index=True)
@@ -80,6 +91,8 @@ class Report(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=120, unique=True, index=True)
+    sort_key: str | None = Field(default=None, index=True)
+    search_text: str = Field(default="", sa_column_kwargs={"server_default": ""})
     title: str = Field(index=True)
     year: int | None = Field(default=None, index=True)
     company_id: int = Field(foreign_key="companies.id", index=True)
@@ -90,6 +103,8 @@ class Program(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=120, unique=True, index=True)
+    sort_key: str | None = Field(default=None, index=True)
+    search_text: str = Field(default="", sa_column_kwargs={"server_default": ""})
     name: str | None = Field(default=None, index=True)
     kind: str = Field(max_length=32, index=True)
     description: str | None = None
@@ -103,6 +118,8 @@ class Partner(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=120, unique=True, index=True)
+    sort_key: str | None = Field(default=None, index=True)
+    search_text: str = Field(default="", sa_column_kwargs={"server_default": ""})
     name: str = Field(index=True)
     short_name: str | None = None
     description: str | None = None

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, String, and_, bindparam, func, literal, null, or_, select, tuple_
+from sqlalchemy import Select, and_, bindparam, func, literal, null, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import SQLModel, col
 
+from db.keys import search_text
 from db.mapping import EDGES, ENTITIES, Column, Condition, Entity
 from db.models import Citation
 
@@ -72,21 +73,21 @@ class Page:
     has_previous: bool
 
 
-def _sort_key(column: Column, dialect: str) -> Any:
-    """Case-insensitive, byte-wise order, so SQLite and PostgreSQL sort names alike."""
-    if not isinstance(column.type, String):
-        return column
-    lowered = func.lower(column)
-    return lowered.collate("C") if dialect == "postgresql" else lowered
+def _bytewise(column: Column, dialect: str) -> Any:
+    """Text compared byte-wise (code point order), as SQLite's default BINARY collation does."""
+    try:
+        is_text = column.type.python_type is str
+    except NotImplementedError:
+        is_text = False
+    return column.collate("C") if is_text and dialect == "postgresql" else column
 
 
 def _conditions(entity: Entity, list_filter: ListFilter) -> list[Condition]:
     conditions: list[Condition] = []
-    if list_filter.name_contains:
-        needle = list_filter.name_contains
-        conditions.append(
-            or_(*(col(c).icontains(needle, autoescape=True) for c in entity.search_columns))
-        )
+    if list_filter.name_contains and entity.search_fields:
+        searched = col(entity.model.search_text)  # type: ignore[attr-defined]
+        needle = search_text(list_filter.name_contains)
+        conditions.append(searched.contains(needle, autoescape=True))
     if list_filter.kinds is not None and entity.kind_filter is not None:
         conditions.append(entity.kind_filter(list_filter.kinds))
     if list_filter.country_code is not None and entity.country_filter is not None:
@@ -144,12 +145,12 @@ def _page_query(
     edge = EDGES.get(list_name)
     entity = edge.target if edge is not None else ENTITIES[list_name]
     model = entity.model
-    sort = _sort_key(entity.order_fields[ordering.field], dialect)
+    sort = _bytewise(entity.order_fields[ordering.field], dialect)
     sort = sort.desc() if ordering.descending else sort.asc()
     tie_break = col(model.slug)  # type: ignore[attr-defined]
     partition: list[Any] = [] if edge is None else [edge.parent_key]
     position = func.row_number().over(
-        partition_by=partition, order_by=[sort.nulls_last(), _sort_key(tie_break, dialect)]
+        partition_by=partition, order_by=[sort.nulls_last(), _bytewise(tie_break, dialect)]
     )
     total = func.count().over(partition_by=partition)
     parent = literal(None) if edge is None else edge.parent_key

@@ -59,8 +59,8 @@ def list_filter(filter_input: FilterInput | None) -> ListFilter:
     search = _first_given(filter_input, "name_contains", "title_contains")
     if search is not None and len(search) > MAX_SEARCH_LENGTH:
         raise BadUserInput(f"search text is longer than {MAX_SEARCH_LENGTH} characters")
-    if search is not None and "\x00" in search:
-        raise BadUserInput("search text must not contain NUL characters")
+    if search is not None and any(ord(character) < 0x20 for character in search):
+        raise BadUserInput("search text must not contain control characters such as NUL")
     kinds = _first_given(filter_input, "kind", "program_kind")
     country = getattr(filter_input, "country_code", None)
     if country is not None and not _COUNTRY_CODE.match(country):

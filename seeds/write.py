@@ -6,6 +6,7 @@ differs is written, so seeding twice leaves the store exactly as seeding once, i
 
 from __future__ import annotations
 
+import enum
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel, col
 
 from db.engine import session_factory
+from db.keys import derived_columns
+from db.mapping import (
+    COMPANY,
+    DOCUMENT,
+    FIGURE,
+    LOCATION,
+    PARTNER,
+    PERSON,
+    PROGRAM,
+    REPORT,
+    Entity,
+)
 from db.models import (
     Citation,
     Company,
@@ -105,6 +118,16 @@ class _Sync:
         self.stale.append((name, list(existing.values())))
         return {k: item.id for k, item in current.items()}
 
+    async def entities(self, entity: Entity, rows: list[dict[str, Any]]) -> dict[Key, int]:
+        """An entity table keyed by slug, with its derived sort and search columns."""
+        if entity.name_field is not None:
+            name_field, search_fields = entity.name_field, entity.search_fields
+            rows = [
+                {**row, **derived_columns(row, name_field=name_field, search_fields=search_fields)}
+                for row in rows
+            ]
+        return await self.table(entity.model, ["slug"], rows)
+
     async def set_parents(
         self, model: type[SQLModel], ids: dict[Key, int], parents: dict[str, str | None]
     ) -> None:
@@ -137,7 +160,7 @@ class _Sync:
 def _entity_fields(item: Any, *names: str) -> dict[str, Any]:
     values = {name: getattr(item, name) for name in names}
     for name, value in values.items():
-        if hasattr(value, "value"):  # enums are stored as their names
+        if isinstance(value, enum.Enum):  # enums are stored as their names
             values[name] = value.value
     return values
 
@@ -145,9 +168,8 @@ def _entity_fields(item: Any, *names: str) -> dict[str, Any]:
 async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> None:
     sync = _Sync(session, report)
     graph = plan.graph
-    documents = await sync.table(
-        Document,
-        ["slug"],
+    documents = await sync.entities(
+        DOCUMENT,
         [
             {
                 "slug": d.meta.slug,
@@ -160,9 +182,8 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
             for d in plan.documents.values()
         ],
     )
-    locations = await sync.table(
-        Location,
-        ["slug"],
+    locations = await sync.entities(
+        LOCATION,
         [_entity_fields(loc, "slug", "name", "kind", "country_code") for loc in graph.locations],
     )
     await sync.set_parents(Location, locations, {loc.slug: loc.parent for loc in graph.locations})
@@ -170,9 +191,8 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
     def ref(ids: dict[Key, int], slug: str | None) -> int | None:
         return None if slug is None else ids[(slug,)]
 
-    companies = await sync.table(
-        Company,
-        ["slug"],
+    companies = await sync.entities(
+        COMPANY,
         [
             {
                 **_entity_fields(c, "slug", "name", "description", "founded_year"),
@@ -181,25 +201,22 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
             for c in graph.companies
         ],
     )
-    people = await sync.table(
-        Person,
-        ["slug"],
+    people = await sync.entities(
+        PERSON,
         [
             {**_entity_fields(p, "slug", "name", "title"), "company_id": ref(companies, p.company)}
             for p in graph.people
         ],
     )
-    reports = await sync.table(
-        Report,
-        ["slug"],
+    reports = await sync.entities(
+        REPORT,
         [
             {**_entity_fields(r, "slug", "title", "year"), "company_id": ref(companies, r.company)}
             for r in graph.reports
         ],
     )
-    programs = await sync.table(
-        Program,
-        ["slug"],
+    programs = await sync.entities(
+        PROGRAM,
         [
             {
                 **_entity_fields(p, "slug", "name", "kind", "description", "launched_year"),
@@ -209,14 +226,12 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
         ],
     )
     await sync.set_parents(Program, programs, {p.slug: p.parent for p in graph.programs})
-    partners = await sync.table(
-        Partner,
-        ["slug"],
+    partners = await sync.entities(
+        PARTNER,
         [_entity_fields(p, "slug", "name", "short_name", "description") for p in graph.partners],
     )
-    figures = await sync.table(
-        Figure,
-        ["slug"],
+    figures = await sync.entities(
+        FIGURE,
         [
             {
                 **_entity_fields(

@@ -386,12 +386,21 @@ async def test_search_text_is_at_most_200_characters(graphql, field):
     assert_bad_input(body, [field], "200 characters")
 
 
+@pytest.mark.parametrize("character", ["\x00", "\x1f", "\n"])
 @pytest.mark.parametrize("field", ["programs", "partners", "locations"])
-async def test_search_text_must_not_contain_nul(graphql, field):
+async def test_search_text_must_not_contain_control_characters(graphql, field, character):
     query = LIST.format(field=field, type=LIST_TYPES[field])
-    body = await graphql(query, {"filter": {"nameContains": "Fund\x00"}})
+    body = await graphql(query, {"filter": {"nameContains": f"Fund{character}"}})
     assert body["data"] is None
-    assert_bad_input(body, [field], "NUL")
+    assert_bad_input(body, [field], "control characters")
+
+
+async def test_document_title_search_looks_at_titles_only(graphql):
+    query = "query($t: String) { documents(filter: {titleContains: $t}) { nodes { slug } } }"
+    publisher_only = await graphql(query, {"t": "Hispanic"})
+    assert publisher_only == {"data": {"documents": {"nodes": []}}}
+    by_title = await graphql(query, {"t": "staying CONNECTED"})
+    assert by_title["data"]["documents"]["nodes"] == [{"slug": "staying-connected-at-sony-music"}]
 
 
 async def test_nested_filter_error_nulls_only_its_parent(graphql):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers every table on the metadata)
@@ -32,3 +32,24 @@ async def test_downgrade_and_upgrade_round_trip(empty_store: Store):
     await migrate.upgrade(empty_store.engine)
     async with empty_store.engine.connect() as connection:
         assert await connection.run_sync(table_names) == set(SQLModel.metadata.tables)
+
+
+async def test_upgrade_backfills_sort_and_search_keys(empty_store: Store):
+    await migrate.downgrade(empty_store.engine, "0002")
+    async with empty_store.engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO companies (slug, name) VALUES ('acme', 'Ärzte Inc')")
+        )
+        await connection.execute(
+            text("INSERT INTO partners (slug, name, short_name) VALUES ('p', 'Straße', 'STR')")
+        )
+    await migrate.upgrade(empty_store.engine)
+    async with empty_store.engine.connect() as connection:
+        company = (
+            await connection.execute(text("SELECT sort_key, search_text FROM companies"))
+        ).one()
+        partner = (
+            await connection.execute(text("SELECT sort_key, search_text FROM partners"))
+        ).one()
+    assert tuple(company) == ("ärzte inc", "ärzte inc")
+    assert tuple(partner) == ("strasse", "strasse\x1fstr")

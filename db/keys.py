@@ -1,0 +1,31 @@
+"""Derived columns that make sorting and searching identical on every store.
+
+SQLite's `lower()` and `LIKE` fold only ASCII, PostgreSQL's follow the database collation; a
+key computed here with `str.casefold()` and compared byte-wise means the same order and the
+same matches everywhere, which offset cursors and differential tests rely on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+SEPARATOR = "\x1f"  # between searchable fields; search text may not contain control characters
+
+
+def sort_key(text: str | None) -> str | None:
+    return None if text is None else text.casefold()
+
+
+def search_text(*parts: str | None) -> str:
+    return SEPARATOR.join(part.casefold() for part in parts if part)
+
+
+def derived_columns(
+    values: Mapping[str, Any], *, name_field: str, search_fields: tuple[str, ...]
+) -> dict[str, Any]:
+    """`sort_key` and `search_text` for a row's values, by the entity's field names."""
+    return {
+        "sort_key": sort_key(values[name_field]),
+        "search_text": search_text(*(values[f] for f in search_fields)),
+    }
