@@ -30,22 +30,38 @@ Subject = tuple[str, int]
 PageKey = tuple[str, ListFilter, Ordering, Window]
 
 
+class RequestFinished(RuntimeError):
+    """A query arrived after its request was answered (a straggling sibling task)."""
+
+
 class Reader:
-    """The request's session, opened on first use and closed with the request."""
+    """The request's session, opened on first use and closed with the request.
+
+    A failed statement is rolled back at once, so on PostgreSQL it cannot poison the later
+    statements of the same request; once closed, the reader opens no new session.
+    """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._session: AsyncSession | None = None
         self._turn = asyncio.Lock()
+        self._closed = False
 
     async def run(self, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async with self._turn:
+            if self._closed:
+                raise RequestFinished("the request is over; no more reads")
             if self._session is None:
                 self._session = self._sessions()
-            return await query(self._session)
+            try:
+                return await query(self._session)
+            except BaseException:
+                await self._session.rollback()
+                raise
 
     async def close(self) -> None:
         async with self._turn:
+            self._closed = True
             if self._session is not None:
                 await self._session.close()
                 self._session = None
@@ -61,11 +77,11 @@ class Loaders:
         self.citations: DataLoader[Subject, list[Citation]] = DataLoader(self._load_citations)
 
     def by_id(self, entity: Entity) -> DataLoader[int, Any]:
-        """`<Entity>ByIdLoader`: rows by primary key (None where absent)."""
+        """Rows of `entity` by primary key (None where absent)."""
         return self._by(entity, "id")
 
     def by_slug(self, entity: Entity) -> DataLoader[str, Any]:
-        """`<Entity>BySlugLoader`: rows by slug (None where absent)."""
+        """Rows of `entity` by slug (None where absent)."""
         return self._by(entity, "slug")
 
     def _by(self, entity: Entity, column_name: str) -> DataLoader[Any, Any]:

@@ -20,19 +20,29 @@ async def resolve_by_slug(info: Info, type_name: str, slug: str) -> Any:
     return await info.context.loaders.by_slug(ENTITIES[type_name]).load(slug)
 
 
-async def resolve_node(info: Info, global_id: str) -> tuple[str, Any] | None:
-    """The (type name, row) an ID stands for; None when it names nothing (any more)."""
+def _decode(global_id: str) -> tuple[str, str]:
     type_name, slug = decode_global_id(global_id)
     if type_name not in ENTITIES:
         raise BadUserInput(f"{global_id[:60]!r} is not a valid ID")
+    return type_name, slug
+
+
+async def _load(info: Info, type_name: str, slug: str) -> tuple[str, Any] | None:
     row = await resolve_by_slug(info, type_name, slug)
     return None if row is None else (type_name, row)
 
 
+async def resolve_node(info: Info, global_id: str) -> tuple[str, Any] | None:
+    """The (type name, row) an ID stands for; None when it names nothing (any more)."""
+    return await _load(info, *_decode(global_id))
+
+
 async def resolve_nodes(info: Info, global_ids: list[str]) -> list[tuple[str, Any] | None]:
+    """Every ID is checked before any is loaded, so a bad one leaves no loads running."""
     if len(global_ids) > MAX_NODES:
         raise BadUserInput(f"`ids` takes at most {MAX_NODES} IDs (got {len(global_ids)})")
-    return list(await asyncio.gather(*(resolve_node(info, i) for i in global_ids)))
+    decoded = [_decode(global_id) for global_id in global_ids]
+    return list(await asyncio.gather(*(_load(info, *key) for key in decoded)))
 
 
 async def resolve_reference(info: Info, reference_name: str, row: Any) -> Any:

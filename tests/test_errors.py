@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, inspect, select, table
+from sqlalchemy import func, inspect, select, table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import loaders
@@ -237,3 +237,35 @@ async def test_bad_requests_change_nothing(client, store, graphql, monkeypatch):
     assert await graphql(SONY) == SONY_DATA
     body = await graphql("{ companies { totalCount } }")
     assert body == {"data": {"companies": {"totalCount": before["companies"]}}}
+
+
+async def test_rejected_ids_leave_no_connection_checked_out(client, store):
+    bad_then_good = '{ nodes(ids: ["bm90LWFuLWlk", "Q29tcGFueTpzb255LW11c2lj"]) { id } }'
+    for _ in range(20):
+        response = await client.post("/graphql", json={"query": bad_then_good})
+        assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert store.engine.pool.checkedout() == 0
+    healthy = await client.post("/graphql", json={"query": "{ companies { totalCount } }"})
+    assert healthy.json() == {"data": {"companies": {"totalCount": 1}}}
+
+
+async def test_a_failed_statement_does_not_poison_the_rest_of_the_request(client, monkeypatch):
+    real = loaders.fetch_pages
+
+    async def broken_for_partners(session, list_name, **arguments):
+        if list_name == "Program.partners":
+            await session.execute(text("SELECT * FROM no_such_table"))
+        return await real(session, list_name, **arguments)
+
+    monkeypatch.setattr(loaders, "fetch_pages", broken_for_partners)
+    query = """{
+      a: program(slug: "global-social-justice-fund") { partners { totalCount } }
+      b: programs { totalCount }
+      c: locations { totalCount }
+    }"""
+    body = (await client.post("/graphql", json={"query": query})).json()
+    assert [error["path"] for error in body["errors"]] == [["a", "partners"]]
+    assert body["data"]["a"] is None
+    assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert body["data"]["b"]["totalCount"] > 0
+    assert body["data"]["c"]["totalCount"] > 0
