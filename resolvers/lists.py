@@ -95,7 +95,7 @@ async def resolve_list(
         field=order_input.field.name if order_input else default_order,
         descending=bool(order_input and order_input.direction.name == "DESC"),
     )
-    scope = fingerprint(list_name, filters, ordering)
+    scope = fingerprint(list_name, parent_id, filters, ordering)
     page_window = window(scope, first=first, after=after, last=last, before=before)
     loader = info.context.loaders.pages(entity, edge, filters, ordering, page_window)
     page = await loader.load(parent_id)

@@ -1,7 +1,8 @@
 """Cursor connection arguments: page-size limits and opaque, list-bound cursors.
 
 A cursor is base64 of `cursor:v1:<list fingerprint>:<position>`; the fingerprint binds it to
-the list, filter and order it came from, so reusing it elsewhere is an error, not a wrong page.
+the list (and its parent), filter and order it came from, so reusing it elsewhere is an error,
+not a wrong page.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from resolvers.opaque import decode_token, encode_token
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+MAX_POSITION = 2**31 - 1  # no list is longer; bigger forged positions would overflow SQL integers
 _PREFIX = "cursor:v1"
 _MAX_CURSOR_LENGTH = 200
 
@@ -32,7 +34,9 @@ def decode_cursor(cursor: str, scope: str, argument: str) -> int:
     raw = decode_token(cursor, max_length=_MAX_CURSOR_LENGTH, problem=problem)
     prefix, _, rest = raw.rpartition(":")
     cursor_scope_prefix, _, cursor_scope = prefix.rpartition(":")
-    if cursor_scope_prefix != _PREFIX or not (rest.isascii() and rest.isdigit()) or int(rest) < 1:
+    if cursor_scope_prefix != _PREFIX or not (rest.isascii() and rest.isdigit()):
+        raise BadUserInput(problem)
+    if not 1 <= int(rest) <= MAX_POSITION:
         raise BadUserInput(problem)
     if cursor_scope != scope:
         raise BadUserInput(
@@ -65,7 +69,11 @@ def window(
     if first is not None and last is not None:
         raise BadUserInput("pass `first` or `last`, not both")
     if first is None and last is None:
-        first = DEFAULT_PAGE_SIZE
+        # Paging backwards from `before` alone means the items just before it.
+        if before is not None and after is None:
+            last = DEFAULT_PAGE_SIZE
+        else:
+            first = DEFAULT_PAGE_SIZE
     return Window(
         after=0 if after is None else decode_cursor(after, scope, "after"),
         before=None if before is None else decode_cursor(before, scope, "before"),

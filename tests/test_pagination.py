@@ -355,3 +355,32 @@ async def test_nested_page_size_error_nulls_only_its_parent(graphql):
     body = await graphql(query)
     assert body["data"] == {"program": None, "company": {"slug": "sony-music"}}
     assert_bad_input(body, ["program", "locations"], "`first`", "101")
+
+
+@pytest.mark.parametrize("position", [2**31, 2**63, 10**40])
+async def test_forged_huge_positions_are_refused(graphql, position):
+    genuine = base64.b64decode((await cursors(graphql))[0]).decode()
+    forged = b64(genuine.rsplit(":", 1)[0] + f":{position}")
+    for argument in ("after", "before"):
+        body = await bad_page(graphql, **{argument: forged})
+        assert_bad_input(body, ["locations"], f"`{argument}`", "not a valid cursor")
+
+
+async def test_cursor_of_one_parent_is_refused_by_another(graphql):
+    query = """
+    query($slug: String!, $after: String) {
+      program(slug: $slug) { locations(first: 1, after: $after) { edges { cursor } } }
+    }
+    """
+    source = await graphql(query, {"slug": "life-insurance-policies"})
+    cursor = source["data"]["program"]["locations"]["edges"][0]["cursor"]
+    body = await graphql(query, {"slug": "enhanced-medical-coverage", "after": cursor})
+    assert body["data"] == {"program": None}
+    assert_bad_input(body, ["program", "locations"], "`after`", "another list")
+
+
+async def test_before_alone_pages_back_from_the_cursor(graphql):
+    every = await cursors(graphql)
+    page = await fetch_page(graphql, before=every[-1])
+    assert slugs(page) == LOCATION_ORDER[-21:-1]
+    assert page["pageInfo"]["hasPreviousPage"] is True
