@@ -59,7 +59,11 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
 
     return Starlette(
         routes=[
-            Route("/graphql", graphql.handle, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            Route(
+                "/graphql",
+                graphql.handle,
+                methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"],
+            ),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/", root, methods=["GET"]),

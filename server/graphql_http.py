@@ -20,7 +20,6 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry import Schema
-from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
@@ -91,19 +90,32 @@ def negotiate(accept: str | None) -> str | None:
 
 
 def wants_graphiql(request: Request) -> bool:
-    accept = request.headers.get("accept", "")
-    return request.method == "GET" and any(
-        media == "text/html" and quality > 0 for media, quality in _media_ranges(accept)
-    )
+    """A browser's GET: `text/html` is asked for and preferred to every JSON type."""
+    if request.method != "GET":
+        return False
+    ranges = _media_ranges(request.headers.get("accept", ""))
+    html = max((q for media, q in ranges if media == "text/html"), default=0.0)
+    json_types = (GRAPHQL_RESPONSE, JSON, "application/*")
+    return html > 0 and html >= max((q for m, q in ranges if m in json_types), default=0.0)
 
 
-def _json_field(value: Any, name: str) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            raise RequestError(400, "BAD_REQUEST", f"`{name}` is not valid JSON") from None
-    return value
+def parse_json(text: str, what: str) -> Any:
+    """JSON from the client, refused when malformed, absurdly nested or not real Unicode."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise RequestError(400, "BAD_REQUEST", f"{what} is nested too deeply") from None
+    except ValueError:
+        raise RequestError(400, "BAD_REQUEST", f"{what} is not valid JSON") from None
+    try:  # JSON escapes can spell lone UTF-16 surrogates, which no store or response can hold
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(
+            400, "BAD_REQUEST", f"{what} contains a lone UTF-16 surrogate (\\uD800-\\uDFFF)"
+        ) from None
+    except RecursionError:
+        raise RequestError(400, "BAD_REQUEST", f"{what} is nested too deeply") from None
+    return data
 
 
 def params_from(data: Any) -> GraphQLParams:
@@ -129,7 +141,7 @@ async def read_params(request: Request) -> GraphQLParams:
         return params_from(
             {
                 "query": args.get("query"),
-                "variables": _json_field(args.get("variables"), "variables"),
+                "variables": _get_variables(args.get("variables")),
                 "operationName": args.get("operationName"),
             }
         )
@@ -144,12 +156,14 @@ async def read_params(request: Request) -> GraphQLParams:
         )
     body = await request.body()
     try:
-        data = json.loads(body.decode("utf-8"))
+        text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise RequestError(400, "BAD_REQUEST", "the request body is not valid UTF-8") from None
-    except ValueError:
-        raise RequestError(400, "BAD_REQUEST", "the request body is not valid JSON") from None
-    return params_from(data)
+    return params_from(parse_json(text, "the request body"))
+
+
+def _get_variables(value: str | None) -> Any:
+    return None if value is None else parse_json(value, "`variables`")
 
 
 def _error_code(error: GraphQLError, before_execution: bool) -> str:
@@ -157,7 +171,17 @@ def _error_code(error: GraphQLError, before_execution: bool) -> str:
         return "GRAPHQL_PARSE_FAILED"
     if before_execution:
         return "GRAPHQL_VALIDATION_FAILED"
-    return "BAD_USER_INPUT"  # raised by graphql-core outside resolvers: variable coercion
+    return "BAD_USER_INPUT"  # raised by graphql-core before any field: variable coercion
+
+
+def _is_server_fault(error: GraphQLError) -> bool:
+    """An exception of ours, or graphql-core refusing a value we produced (it has a path)."""
+    original = error.original_error
+    if isinstance(original, ClientError):
+        return False
+    if original is not None and not isinstance(original, GraphQLError):
+        return True
+    return error.path is not None
 
 
 def format_error(error: GraphQLError, *, before_execution: bool, request_id: str) -> dict[str, Any]:
@@ -167,12 +191,14 @@ def format_error(error: GraphQLError, *, before_execution: bool, request_id: str
     if isinstance(original, ClientError):
         formatted["message"] = original.message
         extensions: dict[str, Any] = {"code": original.code}
-    elif original is not None and not isinstance(original, GraphQLError):
+    elif _is_server_fault(error):
+        trace = None if original is None else (type(original), original, original.__traceback__)
         logger.error(
-            "unexpected error (request %s) at %s",
+            "unexpected error (request %s) at %s: %s",
             request_id,
             error.path,
-            exc_info=(type(original), original, original.__traceback__),
+            error.message,
+            exc_info=trace,
         )
         formatted["message"] = "Internal server error"
         extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
@@ -212,7 +238,7 @@ class GraphQLEndpoint:
                 request_id,
             )
         if self.graphiql and wants_graphiql(request):
-            return HTMLResponse(graphiql_html())
+            return HTMLResponse(graphiql_html(), headers={"Vary": "Accept"})
         media_type = negotiate(request.headers.get("accept"))
         if media_type is None:
             return _error_response(
@@ -235,8 +261,8 @@ class GraphQLEndpoint:
         self, request: Request, params: GraphQLParams, media_type: str, request_id: str
     ) -> tuple[dict[str, Any], int]:
         allowed = {OperationType.QUERY}
-        if request.method == "POST":
-            allowed |= {OperationType.MUTATION}
+        if request.method == "POST":  # validation then refuses what the schema lacks
+            allowed |= {OperationType.MUTATION, OperationType.SUBSCRIPTION}
         context = self.context_factory(request_id)
         try:
             result = await self.schema.execute(
@@ -256,8 +282,6 @@ class GraphQLEndpoint:
         except CannotGetOperationTypeError:
             error = GraphQLError(f"The document has no operation named {params.operation_name!r}.")
             result = PreExecutionError(data=None, errors=[error])
-        except MissingQueryError:
-            raise RequestError(400, "BAD_REQUEST", "`query` must be a non-empty string") from None
         finally:
             await context.loaders.reader.close()
         return _graphql_body(result, request_id, media_type)
@@ -285,8 +309,10 @@ def _graphql_body(
 
 
 def _json_response(body: dict[str, Any], status: int, media_type: str, request_id: str) -> Response:
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     return Response(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        # A stray lone surrogate becomes its JSON escape rather than an encoding crash.
+        text.encode("utf-8", errors="backslashreplace"),
         status_code=status,
         media_type=media_type,
         headers={REQUEST_ID_HEADER: request_id, "Vary": "Accept"},

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import loaders
 from db.engine import create_engine
+from schema.types import Company
 from tests.conftest import make_client
 from tests.test_http import (
     BAD_GETS,
@@ -269,3 +270,25 @@ async def test_a_failed_statement_does_not_poison_the_rest_of_the_request(client
     assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert body["data"]["b"]["totalCount"] > 0
     assert body["data"]["c"]["totalCount"] > 0
+
+
+async def test_a_value_the_schema_cannot_serialize_is_a_masked_server_fault(
+    client, monkeypatch, caplog
+):
+    real = Company.from_row.__func__
+
+    def broken(cls, row):
+        company = real(cls, row)
+        company.founded_year = "nineteen twenty-nine"
+        return company
+
+    monkeypatch.setattr(Company, "from_row", classmethod(broken))
+    with caplog.at_level(logging.ERROR, logger="impact_graph.graphql"):
+        response = await client.post(
+            "/graphql", json={"query": '{ company(slug: "sony-music") { foundedYear } }'}
+        )
+    [error] = response.json()["errors"]
+    assert error["message"] == "Internal server error"
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert "twenty-nine" not in response.text
+    assert any("twenty-nine" in record.getMessage() for record in caplog.records)

@@ -21,6 +21,8 @@ SONY = '{ company(slug: "sony-music") { name } }'
 SONY_DATA = {"data": {"company": {"name": "Sony Music"}}}
 BY_SLUG = "query BySlug($slug: String!) { company(slug: $slug) { name } }"
 TWO_OPERATIONS = 'query Typename { __typename } query Sony { company(slug: "sony-music") { name } }'
+FILTERED = "query($f: ProgramFilter) { programs(filter: $f) { totalCount } }"
+DEEP = "[" * 100_000 + "]" * 100_000
 
 
 async def send(
@@ -150,8 +152,50 @@ BAD_POSTS = [
     ),
 ]
 
+# Text no store or response can hold, and JSON nested past any reason: refused before execution.
+BAD_POSTS += [
+    pytest.param(
+        {"payload": {"query": FILTERED, "variables": {"f": {"nameContains": "\ud800"}}}},
+        400,
+        "BAD_REQUEST",
+        id="lone-surrogate-in-a-variable",
+    ),
+    pytest.param(
+        {"payload": {"query": FILTERED, "variables": {"f": {"\udfff": 1}}}},
+        400,
+        "BAD_REQUEST",
+        id="lone-surrogate-as-a-key",
+    ),
+    pytest.param(
+        {"payload": {"query": '{ company(slug: "\ud800") { name } }'}},
+        400,
+        "BAD_REQUEST",
+        id="lone-surrogate-in-the-query",
+    ),
+    pytest.param(
+        {"content": ('{"query": "{__typename}", "variables": {"a": ' + DEEP + "}}").encode()},
+        400,
+        "BAD_REQUEST",
+        id="deeply-nested-variables",
+    ),
+]
+
 # Unusable GETs, with the Allow header a 405 must carry.
 BAD_GETS = [
+    pytest.param(
+        {"query": FILTERED, "variables": '{"f": {"nameContains": "\\ud800"}}'},
+        400,
+        "BAD_REQUEST",
+        None,
+        id="lone-surrogate-in-variables",
+    ),
+    pytest.param(
+        {"query": BY_SLUG, "variables": '{"slug": ' + "[" * 3000 + "]" * 3000 + "}"},
+        400,
+        "BAD_REQUEST",
+        None,
+        id="deeply-nested-variables",
+    ),
     pytest.param(
         {"query": BY_SLUG, "variables": "{slug: sony-music"},
         400,
@@ -404,3 +448,28 @@ async def test_healthz_does_not_need_the_database(refused_client):
     response = await refused_client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+async def test_subscription_over_post_is_a_validation_error_not_a_405(client):
+    subscription = "subscription { companies { totalCount } }"
+    for accept, status in ((JSON, 200), (GRAPHQL_RESPONSE, 400)):
+        response = await send(client, payload={"query": subscription}, accept=accept)
+        assert_request_error(response, status, "GRAPHQL_VALIDATION_FAILED")
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "TRACE"])
+async def test_other_verbs_get_a_graphql_405(client, method):
+    response = await send(client, method, accept=JSON)
+    assert_request_error(response, 405, "METHOD_NOT_ALLOWED")
+    assert response.headers["allow"] == "GET, POST"
+
+
+async def test_graphiql_only_when_html_is_preferred(client):
+    json_first = await client.get(
+        "/graphql", params={"query": SONY}, headers={"accept": "application/json, text/html;q=0.1"}
+    )
+    assert media_type(json_first) == JSON
+    assert json_first.json() == SONY_DATA
+    page = await client.get("/graphql", headers={"accept": BROWSER_ACCEPT})
+    assert media_type(page) == "text/html"
+    assert page.headers["vary"] == "Accept"
