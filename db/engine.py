@@ -49,6 +49,14 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def sqlite_file(database_url: str) -> Path | None:
+    """The file an SQLite URL names (None for PostgreSQL or an in-memory store)."""
+    url = async_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
 def create_engine(
     database_url: str, *, search_path: str | None = None, echo: bool = False
 ) -> AsyncEngine:

@@ -14,8 +14,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core.config import Settings, get_settings
 from db import migrate
-from db.engine import DatabaseUrlError, create_engine
-from seeds.read import SeedError, read_seeds
+from db.engine import DatabaseUrlError, create_engine, sqlite_file
+from seeds.read import SeedError, SeedPlan, read_seeds
 from seeds.write import SeedReport, store_is_empty, write_seeds
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
@@ -25,18 +25,39 @@ class CommandError(Exception):
     """A failure worth one line on stderr, not a traceback."""
 
 
+class StoreNotReady(Exception):
+    """`seed --check` found a store it cannot dry-run against without changing it."""
+
+
 async def prepare_store(settings: Settings, *, seed: str) -> SeedReport | None:
     """Migrate, then seed: `seed` is "always", "if-empty", "check" (a dry run) or "none".
 
-    The seed files are read and checked before the store is touched at all.
+    The seed files are read and checked before the store is touched at all; "check" never
+    migrates or creates anything.
     """
     plan = None if seed == "none" else read_seeds(settings.seeds_dir)
+    if seed == "check":
+        return await _dry_run(settings, plan)
     engine = create_engine(settings.database_url)
     try:
         await migrate.upgrade(engine)
         if plan is None or (seed == "if-empty" and not await store_is_empty(engine)):
             return None
         return await write_seeds(engine, plan, dry_run=seed == "check")
+    finally:
+        await engine.dispose()
+
+
+async def _dry_run(settings: Settings, plan: SeedPlan | None) -> SeedReport:
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.exists():
+        raise StoreNotReady(f"the store {path.name} does not exist yet")
+    engine = create_engine(settings.database_url)
+    try:
+        if not await migrate.is_current(engine):
+            raise StoreNotReady("the store is not migrated to the current schema")
+        assert plan is not None
+        return await write_seeds(engine, plan, dry_run=True)
     finally:
         await engine.dispose()
 
@@ -62,7 +83,11 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
 
 def _seed(settings: Settings, check: bool) -> int:
-    report = asyncio.run(prepare_store(settings, seed="check" if check else "always"))
+    try:
+        report = asyncio.run(prepare_store(settings, seed="check" if check else "always"))
+    except StoreNotReady as reason:
+        print(f"seed files are valid; {reason}: `impact-graph seed` would set it up")
+        return 1
     assert report is not None
     if check:
         print(f"seed files are valid; {report.summary()}")

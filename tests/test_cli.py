@@ -76,7 +76,12 @@ def test_serve_seeds_an_empty_store_and_answers_over_http(env):
         server.wait(timeout=30)
 
 
-def test_seed_check_reports_pending_changes_until_seeded(env):
+def test_seed_check_reports_pending_changes_until_seeded(env, tmp_path):
+    missing = run("seed", "--check", env=env)
+    assert missing.returncode == 1
+    assert "does not exist yet" in missing.stdout
+    assert not (tmp_path / "cli.db").exists(), "a check must not create the store"
+    assert run("migrate", env=env).returncode == 0
     pending = run("seed", "--check", env=env)
     assert pending.returncode == 1
     assert "inserted" in pending.stdout
@@ -131,3 +136,11 @@ def test_database_urls_pick_the_async_driver(given, driver):
 def test_other_database_urls_are_refused(given):
     with pytest.raises(DatabaseUrlError):
         async_url(given)
+
+
+def test_seed_check_does_not_migrate_an_old_store(env, tmp_path):
+    (tmp_path / "cli.db").touch()
+    result = run("seed", "--check", env=env)
+    assert result.returncode == 1
+    assert "not migrated to the current schema" in result.stdout
+    assert (tmp_path / "cli.db").stat().st_size == 0
