@@ -14,12 +14,15 @@ import datetime as dt
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+MAX_SLUG_LENGTH = 120
+
 
 class Document(SQLModel, table=True):
     __tablename__ = "documents"
 
     id: int | None = Field(default=None, primary_key=True)
-    slug: str = Field(max_length=120, unique=True, index=True)
+    slug: str = Field(max_length=MAX_SLUG_LENGTH, unique=True, index=True)
     sort_key: str | None = Field(default=None, index=True)
     search_text: str = Field(default="", sa_column_kwargs={"server_default": ""})
     title: str = Field(index=True)
@@ -52,7 +55,7 @@ class Location(SQLModel, table=True):
     __tablename__ = "locations"
 
     id: int | None = Field(default=None, primary_key=True)
-    slug: str = Field(max_length=120, unique=True, index=True)
+    slug: str = Field(max_length=MAX_SLUG_LENGTH, unique=True, index=True)
     sort_key: str | None = Field(default=None, index=True)
     search_text: str = Field(default="", sa_column_kwargs={"server_default": ""})
     name: str = Field(index=True)
@@ -65,7 +68,7 @@ class Company(SQLModel, table=True):
     __tablename__ = "companies"
 
     id: int | None = Field(default=None, primary_key=True)
-    slug: str = Field(max_length=120, unique=True, index=True)
+    slug: str = Field(max_length=MAX_SLUG_LENGTH, unique=True, index=True)
     sort_key: str | None = Field(default=None, index=True)
     search_text: str = Field(default="", sa_column_kwargs={"server_default": ""})
     name: str = Field(index=True)
@@ -78,7 +81,7 @@ class Person(SQLModel, table=True):
     __tablename__ = "people"
 
     id: int | None = Field(default=None, primary_key=True)
-    slug: str = Field(max_length=120, unique=True, index=True)
+    slug: str = Field(max_length=MAX_SLUG_LENGTH, unique=True, index=True)
     sort_key: str | None = Field(default=None, index=True)
     search_text: str = Field(default="", sa_column_kwargs={"server_default": ""})
     name: str = Field(index=True)
@@ -90,7 +93,7 @@ class Report(SQLModel, table=True):
     __tablename__ = "reports"
 
     id: int | None = Field(default=None, primary_key=True)
-    slug: str = Field(max_length=120, unique=True, index=True)
+    slug: str = Field(max_length=MAX_SLUG_LENGTH, unique=True, index=True)
     sort_key: str | None = Field(default=None, index=True)
     search_text: str = Field(default="", sa_column_kwargs={"server_default": ""})
     title: str = Field(index=True)
@@ -102,7 +105,7 @@ class Program(SQLModel, table=True):
     __tablename__ = "programs"
 
     id: int | None = Field(default=None, primary_key=True)
-    slug: str = Field(max_length=120, unique=True, index=True)
+    slug: str = Field(max_length=MAX_SLUG_LENGTH, unique=True, index=True)
     sort_key: str | None = Field(default=None, index=True)
     search_text: str = Field(default="", sa_column_kwargs={"server_default": ""})
     name: str | None = Field(default=None, index=True)
@@ -117,7 +120,7 @@ class Partner(SQLModel, table=True):
     __tablename__ = "partners"
 
     id: int | None = Field(default=None, primary_key=True)
-    slug: str = Field(max_length=120, unique=True, index=True)
+    slug: str = Field(max_length=MAX_SLUG_LENGTH, unique=True, index=True)
     sort_key: str | None = Field(default=None, index=True)
     search_text: str = Field(default="", sa_column_kwargs={"server_default": ""})
     name: str = Field(index=True)
@@ -129,7 +132,7 @@ class Figure(SQLModel, table=True):
     __tablename__ = "figures"
 
     id: int | None = Field(default=None, primary_key=True)
-    slug: str = Field(max_length=120, unique=True, index=True)
+    slug: str = Field(max_length=MAX_SLUG_LENGTH, unique=True, index=True)
     label: str | None = None
     kind: str = Field(max_length=16, index=True)
     value: float = Field(index=True)

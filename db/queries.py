@@ -46,16 +46,32 @@ class Window:
     first: int | None = None
     last: int | None = None
 
-    def bounds(self, total: int) -> tuple[int, int]:
-        """Positions (start, end]: the rows of the page, as graphql-relay-js slices them."""
+    def slice(self, total: int) -> PageSlice:
+        """The page's positions (start, end] in a list of `total`, as graphql-relay-js slices.
+
+        `_window_condition` states the same bounds in SQL, to fetch only these rows.
+        """
         lower = self.after
-        upper = total if self.before is None else min(self.before - 1, total)
-        start, end = lower, max(lower, upper)
+        upper = max(lower, total if self.before is None else min(self.before - 1, total))
+        start, end = lower, upper
         if self.first is not None:
             end = min(end, start + self.first)
         if self.last is not None:
             start = max(start, end - self.last)
-        return start, end
+        return PageSlice(
+            start=start,
+            end=end,
+            has_next=self.first is not None and end < upper,
+            has_previous=self.last is not None and start > lower,
+        )
+
+
+@dataclass(frozen=True)
+class PageSlice:
+    start: int
+    end: int
+    has_next: bool
+    has_previous: bool
 
 
 @dataclass(frozen=True)
@@ -183,15 +199,14 @@ def _page_query(
 
 def _page(found: list[tuple[Any, int, int | None, int]], window: Window) -> Page:
     total = found[0][3] if found else 0
-    start, end = window.bounds(total)
-    rows = [PageRow(item, pos, link) for item, pos, link, _ in found if start < pos <= end]
-    lower = window.after
-    upper = total if window.before is None else min(window.before - 1, total)
+    page = window.slice(total)
     return Page(
-        rows=rows,
+        rows=[
+            PageRow(item, pos, link) for item, pos, link, _ in found if page.start < pos <= page.end
+        ],
         total=total,
-        has_next=window.first is not None and end < upper,
-        has_previous=window.last is not None and start > lower,
+        has_next=page.has_next,
+        has_previous=page.has_previous,
     )
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from loaders import Loaders
 
@@ -17,7 +17,6 @@ class Context:
 
     loaders: Loaders
     request_id: str
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 if TYPE_CHECKING:

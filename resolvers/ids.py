@@ -9,14 +9,15 @@ from __future__ import annotations
 import re
 
 from core.errors import BadUserInput
+from db.models import MAX_SLUG_LENGTH, SLUG_PATTERN
 from resolvers.opaque import decode_token, encode_token
 
-_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_SLUG = re.compile(SLUG_PATTERN)
 MAX_ID_LENGTH = 400
 
 
 def is_slug(text: str) -> bool:
-    return len(text) <= MAX_ID_LENGTH and _SLUG.match(text) is not None
+    return len(text) <= MAX_SLUG_LENGTH and _SLUG.match(text) is not None
 
 
 def encode_global_id(type_name: str, slug: str) -> str:

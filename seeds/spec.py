@@ -1,7 +1,7 @@
 """Typed models of the seed files, so a bad file fails loudly before the store is touched.
 
 Every model forbids unknown keys: a typo in the YAML is an error, never a silently dropped fact.
-Cross-references (slugs) are checked in `seeds.checks`, once the whole graph is read.
+Cross-references (slugs) are checked in `seeds.read`, once the whole graph is read.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from db.models import MAX_SLUG_LENGTH, SLUG_PATTERN
+
 Slug = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=120)
+    str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=MAX_SLUG_LENGTH)
 ]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
