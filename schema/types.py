@@ -6,7 +6,8 @@ single links call `resolvers/nodes.py` by reference name; both names are keys of
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import strawberry
 
@@ -33,6 +34,8 @@ from schema.inputs import (
 from schema.node import Node
 from schema.sources import Citation, Document
 
+T = TypeVar("T")
+
 __all__ = ["Company", "Connection", "Document", "Figure", "Location", "Partner", "Person"]
 
 
@@ -44,6 +47,11 @@ class Cited:
     async def citations(self, info: Info) -> list[Citation]:
         rows = await resolve_citations(info, entity_subject(self.row))
         return [Citation.from_row(c) for c in rows]
+
+
+def _linked(row: Any, from_row: Callable[[Any], T]) -> T | None:
+    """The node for a single link's row, or None where the link is empty."""
+    return None if row is None else from_row(row)
 
 
 def _global_id(type_name: str, row: Any) -> strawberry.ID:
@@ -72,8 +80,9 @@ class Company(Node, Cited):
 
     @strawberry.field(description="Where the company got its start.")
     async def founded_in(self, info: Info) -> Location | None:
-        row = await resolve_reference(info, "Company.foundedIn", self.row)
-        return None if row is None else Location.from_row(row)
+        return _linked(
+            await resolve_reference(info, "Company.foundedIn", self.row), Location.from_row
+        )
 
     programs = connection_field(
         "Company.programs",
@@ -206,8 +215,7 @@ class Program(Node, Cited):
 
     @strawberry.field(description="The framework or program this one was set up under.")
     async def parent(self, info: Info) -> Program | None:
-        row = await resolve_reference(info, "Program.parent", self.row)
-        return None if row is None else Program.from_row(row)
+        return _linked(await resolve_reference(info, "Program.parent", self.row), Program.from_row)
 
     sub_programs = connection_field(
         "Program.subPrograms",
@@ -306,8 +314,9 @@ class Location(Node, Cited):
 
     @strawberry.field(description="The location containing this one, where it is in the graph.")
     async def parent(self, info: Info) -> Location | None:
-        row = await resolve_reference(info, "Location.parent", self.row)
-        return None if row is None else Location.from_row(row)
+        return _linked(
+            await resolve_reference(info, "Location.parent", self.row), Location.from_row
+        )
 
     children = connection_field(
         "Location.children",
@@ -383,13 +392,11 @@ class Figure(Node, Cited):
 
     @strawberry.field(description="The program the figure is about, if any.")
     async def program(self, info: Info) -> Program | None:
-        row = await resolve_reference(info, "Figure.program", self.row)
-        return None if row is None else Program.from_row(row)
+        return _linked(await resolve_reference(info, "Figure.program", self.row), Program.from_row)
 
     @strawberry.field(description="The report the figure is sourced to, if any.")
     async def report(self, info: Info) -> Report | None:
-        row = await resolve_reference(info, "Figure.report", self.row)
-        return None if row is None else Report.from_row(row)
+        return _linked(await resolve_reference(info, "Figure.report", self.row), Report.from_row)
 
 
 NODE_TYPES: dict[str, Any] = {

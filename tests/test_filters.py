@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.assertions import assert_bad_input
+
 GRAPH = yaml.safe_load((Path(__file__).resolve().parents[1] / "seeds" / "graph.yaml").read_text())
 PROGRAMS = GRAPH["programs"]
 PARTNERS = GRAPH["partners"]
@@ -358,14 +360,6 @@ async def test_nested_partner_country_filter_on_a_program(graphql):
 
 
 # --- Errors --------------------------------------------------------------------------------
-
-
-def assert_bad_input(body: Item, path: list[str], *fragments: str) -> None:
-    [error] = body["errors"]
-    assert error["extensions"]["code"] == "BAD_USER_INPUT"
-    assert error["path"] == path
-    for fragment in fragments:
-        assert fragment in error["message"], error["message"]
 
 
 @pytest.mark.parametrize("field", ["programs", "partners", "locations"])

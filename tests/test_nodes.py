@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.assertions import assert_bad_input
+
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 GRAPH = yaml.safe_load((SEEDS / "graph.yaml").read_text())
 DOCUMENTS = [yaml.safe_load(p.read_text()) for p in sorted((SEEDS / "documents").glob("*.yaml"))]
@@ -46,14 +48,6 @@ async def listed(graphql, type_name: str, fields: str = "id slug") -> list[dict[
     connection = body["data"][field]
     assert connection["totalCount"] == len(connection["nodes"])
     return list(connection["nodes"])
-
-
-def assert_bad_input(body: dict[str, Any], path: list[str], *fragments: str) -> None:
-    [error] = body["errors"]
-    assert error["extensions"]["code"] == "BAD_USER_INPUT"
-    assert error["path"] == path
-    for fragment in fragments:
-        assert fragment in error["message"], error["message"]
 
 
 @pytest.mark.parametrize("type_name", ENTITIES)

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.assertions import assert_bad_input
+
 GRAPH = yaml.safe_load((Path(__file__).resolve().parents[1] / "seeds" / "graph.yaml").read_text())
 LOCATIONS_BY_SLUG = {location["slug"]: location for location in GRAPH["locations"]}
 
@@ -272,15 +274,6 @@ async def test_cursor_survives_the_same_filter_spelt_differently(graphql):
     assert "errors" not in body, body
     expected = sorted(p["slug"] for p in GRAPH["programs"] if p["kind"] in ("FUND", "BENEFIT"))
     assert slugs(body["data"]["programs"]) == expected[2:4]
-
-
-def assert_bad_input(body: dict[str, Any], path: list[str], *fragments: str) -> None:
-    """One BAD_USER_INPUT error at `path` whose message says what is wrong."""
-    [error] = body["errors"]
-    assert error["extensions"]["code"] == "BAD_USER_INPUT"
-    assert error["path"] == path
-    for fragment in fragments:
-        assert fragment in error["message"], error["message"]
 
 
 async def bad_page(graphql, field: str = "locations", **arguments: Any) -> dict[str, Any]:
