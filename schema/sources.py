@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import strawberry
 
-from db.mapping import DOCUMENT
 from resolvers.citations import quote_context
 from resolvers.context import Info
 from resolvers.ids import encode_global_id
@@ -31,7 +30,7 @@ class Document(Node):
     @classmethod
     def from_row(cls, row: Any) -> Document:
         return cls(
-            id=strawberry.ID(encode_global_id(DOCUMENT.type_name, row.slug)),
+            id=strawberry.ID(encode_global_id(cls.__name__, row.slug)),
             slug=row.slug,
             title=row.title,
             publisher=row.publisher,

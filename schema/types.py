@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 import strawberry
 
-from db.mapping import COMPANY, FIGURE, LOCATION, PARTNER, PERSON, PROGRAM, REPORT
 from resolvers.citations import entity_subject, resolve_citations
 from resolvers.context import Info
 from resolvers.ids import encode_global_id
@@ -69,7 +68,7 @@ class Company(Node, Cited):
     @classmethod
     def from_row(cls, row: Any) -> Company:
         return cls(
-            id=_global_id(COMPANY.type_name, row),
+            id=_global_id(cls.__name__, row),
             slug=row.slug,
             name=row.name,
             description=row.description,
@@ -128,7 +127,7 @@ class Person(Node, Cited):
     @classmethod
     def from_row(cls, row: Any) -> Person:
         return cls(
-            id=_global_id(PERSON.type_name, row),
+            id=_global_id(cls.__name__, row),
             slug=row.slug,
             name=row.name,
             title=row.title,
@@ -160,7 +159,7 @@ class Report(Node, Cited):
     @classmethod
     def from_row(cls, row: Any) -> Report:
         return cls(
-            id=_global_id(REPORT.type_name, row),
+            id=_global_id(cls.__name__, row),
             slug=row.slug,
             title=row.title,
             year=row.year,
@@ -199,7 +198,7 @@ class Program(Node, Cited):
     @classmethod
     def from_row(cls, row: Any) -> Program:
         return cls(
-            id=_global_id(PROGRAM.type_name, row),
+            id=_global_id(cls.__name__, row),
             slug=row.slug,
             name=row.name,
             kind=ProgramKind[row.kind],
@@ -262,7 +261,7 @@ class Partner(Node, Cited):
     @classmethod
     def from_row(cls, row: Any) -> Partner:
         return cls(
-            id=_global_id(PARTNER.type_name, row),
+            id=_global_id(cls.__name__, row),
             slug=row.slug,
             name=row.name,
             short_name=row.short_name,
@@ -303,7 +302,7 @@ class Location(Node, Cited):
     @classmethod
     def from_row(cls, row: Any) -> Location:
         return cls(
-            id=_global_id(LOCATION.type_name, row),
+            id=_global_id(cls.__name__, row),
             slug=row.slug,
             name=row.name,
             kind=LocationKind[row.kind],
@@ -373,7 +372,7 @@ class Figure(Node, Cited):
     @classmethod
     def from_row(cls, row: Any) -> Figure:
         return cls(
-            id=_global_id(FIGURE.type_name, row),
+            id=_global_id(cls.__name__, row),
             slug=row.slug,
             label=row.label,
             kind=FigureKind[row.kind],

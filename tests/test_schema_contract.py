@@ -6,6 +6,7 @@ from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceTyp
 
 from db.mapping import ENTITIES
 from schema import enums, schema
+from schema.types import NODE_TYPES
 from seeds import spec
 from server.cli import SCHEMA_FILE, export_schema
 
@@ -55,3 +56,7 @@ def test_stored_enums_match_the_seed_vocabulary():
         api_members = {m.name for m in getattr(enums, name)}
         seed_members = {m.name for m in getattr(spec, name)}
         assert api_members == seed_members, name
+
+
+def test_every_node_type_has_a_table_under_the_same_name():
+    assert set(NODE_TYPES) == set(ENTITIES)
