@@ -276,7 +276,7 @@ class GraphQLEndpoint:
             raise RequestError(
                 405,
                 "METHOD_NOT_ALLOWED",
-                "only queries may be sent with GET; send mutations with POST",
+                "only queries may be sent with GET; send other operations with POST",
                 {"Allow": "POST"},
             ) from None
         except CannotGetOperationTypeError:
