@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
-from db.mapping import Edge, Entity
+from db.mapping import EDGES, Entity
 from db.models import Citation
 from db.queries import (
     ListFilter,
@@ -99,20 +99,16 @@ class Loaders:
         return self._by_column[key]
 
     def pages(
-        self,
-        entity: Entity,
-        edge: Edge | None,
-        list_filter: ListFilter,
-        ordering: Ordering,
-        window: Window,
+        self, list_name: str, list_filter: ListFilter, ordering: Ordering, window: Window
     ) -> DataLoader[int | None, Page]:
-        """Pages of a list by parent id (None for a root list); one loader per argument set."""
-        list_name = edge.name if edge else entity.type_name
+        """Pages of a list (an edge of db/mapping.py, or a node type for a root list) by
+        parent id (None for a root list); one loader per argument set."""
         key = (list_name, list_filter, ordering, window)
         if key not in self._pages:
+            is_root = list_name not in EDGES
 
             async def load(parent_ids: Sequence[int | None]) -> list[Page]:
-                ids = None if edge is None else [i for i in parent_ids if i is not None]
+                ids = None if is_root else [i for i in parent_ids if i is not None]
                 pages = await self.reader.run(
                     lambda s: fetch_pages(
                         s,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from core.errors import BadUserInput
-from db.mapping import EDGES, ENTITIES
+from db.mapping import EDGES
 from db.queries import ListFilter, Ordering
 from resolvers.context import Info
 from resolvers.pagination import encode_cursor, fingerprint, window
@@ -89,7 +89,6 @@ async def resolve_list(
 ) -> Slice:
     """`list_name` is a type name for a root list (`Program`) or an edge (`Program.partners`)."""
     edge = EDGES.get(list_name)
-    entity = edge.target if edge else ENTITIES[list_name]
     filters = list_filter(filter_input)
     ordering = Ordering(
         field=order_input.field.name if order_input else default_order,
@@ -97,7 +96,7 @@ async def resolve_list(
     )
     scope = fingerprint(list_name, parent_id, filters, ordering)
     page_window = window(scope, first=first, after=after, last=last, before=before)
-    loader = info.context.loaders.pages(entity, edge, filters, ordering, page_window)
+    loader = info.context.loaders.pages(list_name, filters, ordering, page_window)
     page = await loader.load(parent_id)
     link_table = edge.link_table_name if edge else None
     return Slice(
