@@ -29,6 +29,7 @@ from server.app import create_app
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("IMPACT_GRAPH_REQUIRE_POSTGRES", "1") != "0"
 BACKENDS = ("sqlite", "postgresql")
+REFUSED_DATABASE_URL = "postgresql://postgres@127.0.0.1:1/none"  # nothing listens on port 1
 
 
 @dataclass
@@ -122,6 +123,15 @@ async def client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to the real ASGI app over the seeded store."""
     async with make_client(store.engine) as http:
         yield http
+
+
+@pytest.fixture
+async def refused_client() -> AsyncIterator[httpx.AsyncClient]:
+    """A client for an app whose database refuses every connection."""
+    engine = create_engine(REFUSED_DATABASE_URL)
+    async with make_client(engine) as http:
+        yield http
+    await engine.dispose()
 
 
 GraphQL = Callable[..., Any]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -12,15 +11,12 @@ from sqlalchemy import func, inspect, select, table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import loaders
-from db.engine import create_engine
 from schema.types import Company
-from tests.conftest import make_client
 from tests.test_http import (
     BAD_GETS,
     BAD_POSTS,
     GRAPHQL_RESPONSE,
     JSON,
-    REFUSED_DATABASE_URL,
     REQUEST_ERRORS,
     SONY,
     SONY_DATA,
@@ -74,15 +70,6 @@ async def row_counts(engine: AsyncEngine) -> dict[str, int]:
             statement = select(func.count()).select_from(table(name))
             counts[name] = (await connection.execute(statement)).scalar_one()
     return counts
-
-
-@pytest.fixture
-async def refused_client() -> AsyncIterator[httpx.AsyncClient]:
-    """A client for an app whose database refuses every connection."""
-    engine = create_engine(REFUSED_DATABASE_URL)
-    async with make_client(engine) as http:
-        yield http
-    await engine.dispose()
 
 
 @pytest.mark.parametrize(("function", "query", "field"), BROKEN_RESOLVERS)

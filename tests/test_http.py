@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from db.engine import create_engine
 from tests.conftest import make_client
 
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-REFUSED_DATABASE_URL = "postgresql://postgres@127.0.0.1:1/none"
 
 SONY = '{ company(slug: "sony-music") { name } }'
 SONY_DATA = {"data": {"company": {"name": "Sony Music"}}}
@@ -232,15 +229,6 @@ ACCEPTS = [
     pytest.param(JSON, 200, id="json"),
     pytest.param(GRAPHQL_RESPONSE, 400, id="graphql-response"),
 ]
-
-
-@pytest.fixture
-async def refused_client() -> AsyncIterator[httpx.AsyncClient]:
-    """A client for an app whose database refuses every connection."""
-    engine = create_engine(REFUSED_DATABASE_URL)
-    async with make_client(engine) as http:
-        yield http
-    await engine.dispose()
 
 
 @pytest.mark.parametrize(
