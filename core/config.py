@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.limits import Limits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'impact-graph.db'}"
@@ -32,6 +36,76 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="info", validation_alias="IMPACT_GRAPH_LOG_LEVEL")
     sql_echo: bool = Field(default=False, validation_alias="IMPACT_GRAPH_SQL_ECHO")
+
+    # Requests and documents (README: Security and limits)
+    max_body_bytes: int = Field(default=100 * 1024, ge=1024, alias="IMPACT_GRAPH_MAX_BODY_BYTES")
+    max_query_length: int = Field(default=20_000, ge=100, alias="IMPACT_GRAPH_MAX_QUERY_LENGTH")
+    max_tokens: int = Field(default=5_000, ge=50, alias="IMPACT_GRAPH_MAX_TOKENS")
+    max_depth: int = Field(default=15, ge=2, le=50, alias="IMPACT_GRAPH_MAX_DEPTH")
+    max_aliases: int = Field(default=50, ge=0, alias="IMPACT_GRAPH_MAX_ALIASES")
+    max_root_fields: int = Field(default=20, ge=1, alias="IMPACT_GRAPH_MAX_ROOT_FIELDS")
+    max_directives: int = Field(default=50, ge=0, alias="IMPACT_GRAPH_MAX_DIRECTIVES")
+    max_fields: int = Field(default=2_000, ge=10, alias="IMPACT_GRAPH_MAX_FIELDS")
+    max_cost: int = Field(default=50_000, ge=1, alias="IMPACT_GRAPH_MAX_COST")
+    introspection: bool = Field(default=True, alias="IMPACT_GRAPH_INTROSPECTION")
+
+    # Time and the database pool
+    execution_timeout: float = Field(default=10.0, gt=0, alias="IMPACT_GRAPH_EXECUTION_TIMEOUT")
+    statement_timeout: float = Field(default=5.0, gt=0, alias="IMPACT_GRAPH_STATEMENT_TIMEOUT")
+    db_pool_size: int = Field(default=10, ge=1, alias="IMPACT_GRAPH_DB_POOL_SIZE")
+    db_max_overflow: int = Field(default=5, ge=0, alias="IMPACT_GRAPH_DB_MAX_OVERFLOW")
+    db_pool_timeout: float = Field(default=5.0, gt=0, alias="IMPACT_GRAPH_DB_POOL_TIMEOUT")
+    db_connect_timeout: float = Field(default=5.0, gt=0, alias="IMPACT_GRAPH_DB_CONNECT_TIMEOUT")
+
+    # Browsers
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        alias="IMPACT_GRAPH_CORS_ORIGINS",
+        description="comma-separated origins allowed to call the API from a browser",
+    )
+    cors_credentials: bool = Field(default=False, alias="IMPACT_GRAPH_CORS_CREDENTIALS")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin == "*":
+                continue
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+                raise ValueError(
+                    f"{origin!r} is not an origin; write scheme://host[:port], no path"
+                )
+        return [origin.rstrip("/") for origin in origins]
+
+    @model_validator(mode="after")
+    def _no_wildcard_with_credentials(self) -> Settings:
+        if self.cors_credentials and "*" in self.cors_origins:
+            raise ValueError(
+                "IMPACT_GRAPH_CORS_ORIGINS='*' cannot be combined with credentials; "
+                "list the origins"
+            )
+        return self
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_query_length=self.max_query_length,
+            max_tokens=self.max_tokens,
+            max_depth=self.max_depth,
+            max_aliases=self.max_aliases,
+            max_root_fields=self.max_root_fields,
+            max_directives=self.max_directives,
+            max_fields=self.max_fields,
+            max_cost=self.max_cost,
+            introspection=self.introspection,
+        )
 
 
 @lru_cache

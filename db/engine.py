@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +45,6 @@ def async_url(database_url: str) -> URL:
     return url.set(drivername=_ASYNC_DRIVERS[backend])
 
 
-def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
 def sqlite_file(database_url: str) -> Path | None:
     """The file an SQLite URL names (None for PostgreSQL or an in-memory store)."""
     url = async_url(database_url)
@@ -57,24 +53,75 @@ def sqlite_file(database_url: str) -> Path | None:
     return Path(url.database)
 
 
+@dataclass(frozen=True)
+class PoolOptions:
+    """How the serving engine holds connections: pool bounds and how long anything may wait.
+
+    Timeouts are in seconds. `statement_timeout` is enforced by PostgreSQL itself; SQLite
+    statements are local and bounded by the request's execution timeout instead.
+    """
+
+    size: int = 10
+    max_overflow: int = 5
+    timeout: float = 5.0
+    connect_timeout: float = 5.0
+    statement_timeout: float = 5.0
+
+
+def _sqlite_on_connect(read_only: bool) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+
+    return on_connect
+
+
 def create_engine(
-    database_url: str, *, search_path: str | None = None, echo: bool = False
+    database_url: str,
+    *,
+    search_path: str | None = None,
+    echo: bool = False,
+    pool: PoolOptions | None = None,
+    read_only: bool = False,
 ) -> AsyncEngine:
-    """Build the engine; `search_path` pins a PostgreSQL schema (tests use a throwaway one)."""
+    """Build the engine; `search_path` pins a PostgreSQL schema (tests use a throwaway one).
+
+    The server's engine is `read_only`: the database itself refuses any write, whatever a
+    bug upstream might attempt. `pool` bounds connections and waits (seeding and migrations
+    use the defaults of SQLAlchemy and the driver).
+    """
     url = async_url(database_url)
     connect_args: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    server_settings: dict[str, str] = {}
     sqlite = url.get_backend_name() == "sqlite"
-    if sqlite:
-        if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    elif search_path:
-        connect_args["server_settings"] = {"search_path": search_path}
+    if sqlite and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    if not sqlite:
+        if search_path:
+            server_settings["search_path"] = search_path
+        if read_only:
+            server_settings["default_transaction_read_only"] = "on"
+    if pool is not None:
+        options.update(
+            pool_size=pool.size, max_overflow=pool.max_overflow, pool_timeout=pool.timeout
+        )
+        connect_args["timeout"] = pool.connect_timeout
+        if not sqlite:
+            server_settings["statement_timeout"] = str(int(pool.statement_timeout * 1000))
+            # The client gives up too, should the server never answer (a dead link, say).
+            connect_args["command_timeout"] = pool.statement_timeout + pool.connect_timeout
+    if server_settings:
+        connect_args["server_settings"] = server_settings
     # A server connection can die under the pool (a restart); a local file cannot.
     engine = create_async_engine(
-        url, echo=echo, connect_args=connect_args, pool_pre_ping=not sqlite
+        url, echo=echo, connect_args=connect_args, pool_pre_ping=not sqlite, **options
     )
     if sqlite:
-        event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
+        event.listen(engine.sync_engine, "connect", _sqlite_on_connect(read_only))
     return engine
 
 

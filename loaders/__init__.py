@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
+from core.errors import ServiceUnavailable
+from db.errors import as_unavailable
 from db.mapping import EDGES, Entity
 from db.models import Citation
 from db.queries import (
@@ -38,7 +40,8 @@ class Reader:
     """The request's session, opened on first use and closed with the request.
 
     A failed statement is rolled back at once, so on PostgreSQL it cannot poison the later
-    statements of the same request; once closed, the reader opens no new session.
+    statements of the same request; a failure of the database itself (down, busy, too slow)
+    becomes a 503-class error instead. Once closed, the reader opens no new session.
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -46,18 +49,25 @@ class Reader:
         self._session: AsyncSession | None = None
         self._turn = asyncio.Lock()
         self._closed = False
+        self._unavailable: ServiceUnavailable | None = None
 
     async def run(self, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async with self._turn:
             if self._closed:
                 raise RequestFinished("the request is over; no more reads")
+            if self._unavailable is not None:
+                raise self._unavailable  # fail the rest of the request fast, without retrying
             if self._session is None:
                 self._session = self._sessions()
             try:
                 return await query(self._session)
-            except BaseException:
-                await self._session.rollback()
-                raise
+            except Exception as error:
+                unavailable = as_unavailable(error)
+                if unavailable is None:
+                    await self._session.rollback()
+                    raise
+                self._unavailable = unavailable
+                raise unavailable from error
 
     async def close(self) -> None:
         async with self._turn:

@@ -23,7 +23,9 @@ async def resolve_citations(info: Info, subject: tuple[str, int] | None) -> list
     """Citations of a row, by (table name, id); a list without its own relation has none."""
     if subject is None:
         return []
-    return await info.context.loaders.citations.load(subject)
+    citations = await info.context.loaders.citations.load(subject)
+    info.context.usage.fetched(len(citations))
+    return citations
 
 
 def entity_subject(row: Any) -> tuple[str, int]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.limits import Limits
 from loaders import Loaders
 
 if TYPE_CHECKING:
@@ -12,11 +13,25 @@ if TYPE_CHECKING:
 
 
 @dataclass
+class Usage:
+    """Objects the resolvers fetched for this request: a query's actual cost, in the same
+    unit as the estimate (list items, citations, single objects)."""
+
+    objects: int = 0
+
+    def fetched(self, count: int) -> None:
+        self.objects += count
+
+
+@dataclass
 class Context:
-    """Built once per request by the HTTP layer; holds the request's loaders and session."""
+    """Built once per request by the HTTP layer: the request's loaders (and so its session),
+    the limits it runs under, and what it has fetched so far."""
 
     loaders: Loaders
     request_id: str
+    limits: Limits = field(default_factory=Limits)
+    usage: Usage = field(default_factory=Usage)
 
 
 if TYPE_CHECKING:

@@ -98,6 +98,7 @@ async def resolve_list(
     page_window = window(scope, first=first, after=after, last=last, before=before)
     loader = info.context.loaders.pages(list_name, filters, ordering, page_window)
     page = await loader.load(parent_id)
+    info.context.usage.fetched(len(page.rows))
     link_table = edge.link_table_name if edge else None
     return Slice(
         edges=[

@@ -17,7 +17,13 @@ async def resolve_by_slug(info: Info, type_name: str, slug: str) -> Any:
     """The row with this slug; None without asking the store when it cannot be a slug."""
     if not is_slug(slug):
         return None
-    return await info.context.loaders.by_slug(ENTITIES[type_name]).load(slug)
+    return _counted(info, await info.context.loaders.by_slug(ENTITIES[type_name]).load(slug))
+
+
+def _counted(info: Info, row: Any) -> Any:
+    if row is not None:
+        info.context.usage.fetched(1)
+    return row
 
 
 def _decode(global_id: str) -> tuple[str, str]:
@@ -51,4 +57,4 @@ async def resolve_reference(info: Info, reference_name: str, row: Any) -> Any:
     key = getattr(row, reference.attribute)
     if key is None:
         return None
-    return await info.context.loaders.by_id(reference.target).load(key)
+    return _counted(info, await info.context.loaders.by_id(reference.target).load(key))

@@ -6,14 +6,11 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
-from schema.extensions import OperationNameRequired
+from schema.extensions import OperationNameRequired, QueryLimits
 from schema.query import Query
 from schema.types import NODE_TYPES
-
-DOCUMENT_CACHE_SIZE = 512
 
 
 class Schema(strawberry.Schema):
@@ -31,10 +28,5 @@ schema = Schema(
     query=Query,
     types=list(NODE_TYPES.values()),
     config=StrawberryConfig(auto_camel_case=True),
-    extensions=[
-        OperationNameRequired,
-        # Repeated queries (the common case for frontends) skip parsing and validation.
-        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
-        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
-    ],
+    extensions=[QueryLimits, OperationNameRequired],
 )

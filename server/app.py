@@ -10,31 +10,71 @@ from collections.abc import AsyncIterator
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from core.config import Settings
-from db.engine import create_engine, session_factory
+from db.engine import PoolOptions, create_engine, session_factory
 from loaders import Loaders, Reader
 from resolvers.context import Context
 from schema import schema
-from server.graphql_http import GraphQLEndpoint
+from server.graphql_http import REQUEST_ID_HEADER, GraphQLEndpoint
 
 logger = logging.getLogger("impact_graph.server")
 READY_TIMEOUT_SECONDS = 2.0
 
 
+def cors_middleware(settings: Settings) -> list[Middleware]:
+    """Browsers on the allow-listed origins may call /graphql; no origin is allowed by default.
+
+    Preflights are answered here, before the route (whose OPTIONS is a 405 otherwise).
+    """
+    if not settings.cors_origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=settings.cors_credentials,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Accept", "Authorization", "Content-Type"],
+            expose_headers=[REQUEST_ID_HEADER],
+            max_age=600,
+        )
+    ]
+
+
 def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlette:
     """Build the app; pass `engine` to share one (tests do), else one is made from settings."""
     owns_engine = engine is None
-    engine = engine or create_engine(settings.database_url, echo=settings.sql_echo)
+    engine = engine or create_engine(
+        settings.database_url,
+        echo=settings.sql_echo,
+        pool=PoolOptions(
+            size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            timeout=settings.db_pool_timeout,
+            connect_timeout=settings.db_connect_timeout,
+            statement_timeout=settings.statement_timeout,
+        ),
+        read_only=True,  # the API never writes; the database enforces it too
+    )
     sessions = session_factory(engine)
+    limits = settings.limits()
 
     def context_for(request_id: str) -> Context:
-        return Context(loaders=Loaders(Reader(sessions)), request_id=request_id)
+        return Context(loaders=Loaders(Reader(sessions)), request_id=request_id, limits=limits)
 
-    graphql = GraphQLEndpoint(schema, context_for, graphiql=settings.graphiql)
+    graphql = GraphQLEndpoint(
+        schema,
+        context_for,
+        graphiql=settings.graphiql,
+        max_body_bytes=settings.max_body_bytes,
+        execution_timeout=settings.execution_timeout,
+    )
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -57,7 +97,8 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
         if owns_engine:
             await engine.dispose()
 
-    return Starlette(
+    app = Starlette(
+        middleware=cors_middleware(settings),
         routes=[
             Route(
                 "/graphql",
@@ -70,3 +111,5 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
         ],
         lifespan=lifespan,
     )
+    app.state.engine = engine  # for operators and tests: pool status, disposal
+    return app

@@ -9,6 +9,7 @@ their stack and reach the client only as a generic message with the request id.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -24,7 +25,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from core.errors import ClientError
+from core.errors import ClientError, ServiceUnavailable
 from resolvers.context import Context
 from server.graphiql import graphiql_html
 
@@ -33,6 +34,7 @@ logger = logging.getLogger("impact_graph.graphql")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 REQUEST_ID_HEADER = "X-Request-ID"
+RETRY_AFTER_SECONDS = "1"
 
 
 class RequestError(Exception):
@@ -135,8 +137,30 @@ def params_from(data: Any) -> GraphQLParams:
     return GraphQLParams(query, variables, operation_name or None)
 
 
-async def read_params(request: Request) -> GraphQLParams:
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it is known to exceed `limit` (declared or streamed)."""
+    too_large = RequestError(
+        413, "PAYLOAD_TOO_LARGE", f"the request body is larger than {limit:,} bytes"
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
     if request.method == "GET":
+        if len(request.url.query) > max_body_bytes:
+            raise RequestError(
+                414, "URI_TOO_LONG", f"the query string is longer than {max_body_bytes:,} bytes"
+            )
         args = request.query_params
         return params_from(
             {
@@ -154,7 +178,7 @@ async def read_params(request: Request) -> GraphQLParams:
             "POST bodies must be application/json",
             {"Accept-Post": JSON},
         )
-    body = await request.body()
+    body = await read_body(request, max_body_bytes)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -188,9 +212,19 @@ def format_error(error: GraphQLError, *, before_execution: bool, request_id: str
     """A client-safe error: our refusals as they are, graphql-core's own, anything else masked."""
     original = error.original_error
     formatted: dict[str, Any] = {}
-    if isinstance(original, ClientError):
+    if isinstance(original, ServiceUnavailable):
+        logger.warning(
+            "request %s at %s: %s (%r)",
+            request_id,
+            error.path,
+            original.message,
+            original.__cause__,
+        )
         formatted["message"] = original.message
-        extensions: dict[str, Any] = {"code": original.code}
+        extensions: dict[str, Any] = {**original.extensions(), "requestId": request_id}
+    elif isinstance(original, ClientError):
+        formatted["message"] = original.message
+        extensions = original.extensions()
     elif _is_server_fault(error):
         trace = None if original is None else (type(original), original, original.__traceback__)
         logger.error(
@@ -224,10 +258,15 @@ class GraphQLEndpoint:
         context_factory: Callable[[str], Context],
         *,
         graphiql: bool,
+        max_body_bytes: int,
+        execution_timeout: float,
     ) -> None:
         self.schema = schema
         self.context_factory = context_factory
         self.graphiql = graphiql
+        self.max_body_bytes = max_body_bytes
+        self.execution_timeout = execution_timeout
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def handle(self, request: Request) -> Response:
         request_id = uuid.uuid4().hex
@@ -251,11 +290,14 @@ class GraphQLEndpoint:
                 request_id,
             )
         try:
-            params = await read_params(request)
+            params = await read_params(request, self.max_body_bytes)
             body, status = await self._execute(request, params, media_type, request_id)
         except RequestError as error:
             return _error_response(error, media_type, request_id)
-        return _json_response(body, status, media_type, request_id)
+        response = _json_response(body, status, media_type, request_id)
+        if status == 503:
+            response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
 
     async def _execute(
         self, request: Request, params: GraphQLParams, media_type: str, request_id: str
@@ -264,14 +306,25 @@ class GraphQLEndpoint:
         if request.method == "POST":  # validation then refuses what the schema lacks
             allowed |= {OperationType.MUTATION, OperationType.SUBSCRIPTION}
         context = self.context_factory(request_id)
+        timed_out = False
         try:
-            result = await self.schema.execute(
-                params.query,
-                variable_values=params.variables,
-                context_value=context,
-                operation_name=params.operation_name,
-                allowed_operation_types=allowed,
-            )
+            async with asyncio.timeout(self.execution_timeout):
+                result = await self.schema.execute(
+                    params.query,
+                    variable_values=params.variables,
+                    context_value=context,
+                    operation_name=params.operation_name,
+                    allowed_operation_types=allowed,
+                )
+        except TimeoutError:
+            timed_out = True
+            logger.warning("request %s stopped after %s s", request_id, self.execution_timeout)
+            raise RequestError(
+                503,
+                "QUERY_TIMEOUT",
+                f"The query did not finish within {self.execution_timeout:g} s and was stopped.",
+                {"Retry-After": RETRY_AFTER_SECONDS},
+            ) from None
         except InvalidOperationTypeError:
             raise RequestError(
                 405,
@@ -283,8 +336,16 @@ class GraphQLEndpoint:
             error = GraphQLError(f"The document has no operation named {params.operation_name!r}.")
             result = PreExecutionError(data=None, errors=[error])
         finally:
-            await context.loaders.reader.close()
+            if timed_out:  # a batch may still hold the session; answer now, close when it ends
+                self._close_later(context)
+            else:
+                await context.loaders.reader.close()
         return _graphql_body(result, request_id, media_type)
+
+    def _close_later(self, context: Context) -> None:
+        task = asyncio.create_task(context.loaders.reader.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
 
 def _graphql_body(
@@ -305,6 +366,8 @@ def _graphql_body(
     if result.extensions:
         body["extensions"] = result.extensions
     status = 400 if request_error and media_type == GRAPHQL_RESPONSE else 200
+    if any(isinstance(e.original_error, ServiceUnavailable) for e in result.errors or []):
+        status = 503
     return body, status
 
 

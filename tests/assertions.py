@@ -12,3 +12,24 @@ def assert_bad_input(body: dict[str, Any], path: list[str], *fragments: str) -> 
     assert error["path"] == path
     for fragment in fragments:
         assert fragment in error["message"], error["message"]
+
+
+def without_cost(body: dict[str, Any]) -> dict[str, Any]:
+    """The body minus `extensions.cost`, once that report is checked to hold together.
+
+    An executed query reports its estimate, what it actually fetched and the budget; it
+    never fetches more than estimated (the estimate is what refusals are based on).
+    """
+    body = dict(body)
+    extensions = dict(body.pop("extensions", {}))
+    cost = extensions.pop("cost", None)
+    if extensions:
+        body["extensions"] = extensions
+    if "data" in body and cost is None:
+        assert "__schema" in str(body) or body["data"] is None, "no cost reported"
+    if cost is not None:
+        assert set(cost) <= {"estimated", "actual", "budget"}, cost
+        assert cost["estimated"] >= 0, cost
+        if "data" in body:
+            assert 0 <= cost["actual"] <= cost["estimated"] <= cost["budget"], cost
+    return body

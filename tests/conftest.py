@@ -25,6 +25,7 @@ from db.engine import create_engine
 from seeds.read import SeedPlan, read_seeds
 from seeds.write import write_seeds
 from server.app import create_app
+from tests.assertions import without_cost
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("IMPACT_GRAPH_REQUIRE_POSTGRES", "1") != "0"
@@ -82,6 +83,19 @@ async def close_store(store: Store) -> None:
         async with admin.begin() as connection:
             await connection.execute(text(f'DROP SCHEMA "{store.search_path}" CASCADE'))
         await admin.dispose()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`@pytest.mark.postgres` tests run only in their PostgreSQL variant (deselected, not
+    skipped, on SQLite: there is nothing to skip)."""
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_sqlite = callspec is not None and callspec.params.get("backend") == "sqlite"
+        (drop if on_sqlite and item.get_closest_marker("postgres") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")
@@ -146,8 +160,7 @@ def graphql(client: httpx.AsyncClient) -> GraphQL:
     ) -> dict[str, Any]:
         response = await client.post("/graphql", json={"query": query, "variables": variables})
         assert response.status_code == status, response.text
-        body: dict[str, Any] = response.json()
-        return body
+        return without_cost(response.json())
 
     return run
 

@@ -57,7 +57,8 @@ DEEP_TRAVERSAL = """
 
 
 async def _run(store: Store) -> tuple[int, dict]:
-    async with make_client(store.engine) as http:
+    # Pages of 100 four levels deep, on purpose: far over the default cost budget.
+    async with make_client(store.engine, max_cost=10**10) as http:
         with StatementCounter(store.engine) as counter:
             response = await http.post("/graphql", json={"query": DEEP_TRAVERSAL})
     assert response.status_code == 200

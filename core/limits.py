@@ -1,0 +1,20 @@
+"""The ceilings a request must stay under; built from settings, carried by the request context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Defaults are the README's "Security and limits" table; `Settings.limits()` builds one."""
+
+    max_query_length: int = 20_000
+    max_tokens: int = 5_000
+    max_depth: int = 15
+    max_aliases: int = 50
+    max_root_fields: int = 20
+    max_directives: int = 50
+    max_fields: int = 2_000
+    max_cost: int = 50_000
+    introspection: bool = True

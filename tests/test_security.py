@@ -1,0 +1,291 @@
+"""Safe to expose: cost reporting, the introspection switch, CORS, timeouts, the pool and a
+read-only store. The hostile-request corpus lives in test_hostile.py."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from importlib.metadata import version
+
+import httpx
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import text
+
+import loaders
+from core.config import Settings
+from db.engine import PoolOptions, create_engine
+from server.app import create_app
+from tests.assertions import without_cost
+from tests.conftest import POSTGRES_URL, Store, make_client
+
+SONY = '{ company(slug: "sony-music") { name } }'
+SONY_DATA = {"data": {"company": {"name": "Sony Music"}}}
+
+
+async def post(http: httpx.AsyncClient, query: str, **payload: object) -> httpx.Response:
+    return await http.post("/graphql", json={"query": query, **payload})
+
+
+async def cost_of(client: httpx.AsyncClient, query: str, **payload: object) -> dict[str, int]:
+    response = await post(client, query, **payload)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body["errors"]
+    without_cost(body)  # checks actual <= estimated <= budget
+    cost: dict[str, int] = body["extensions"]["cost"]
+    return cost
+
+
+def test_strawberry_is_new_enough_for_the_alias_limit_fix():
+    """GHSA-fr49-mhgj-crfc: before 0.315.7, fragments bypassed Strawberry's alias limiter."""
+    installed = tuple(int(part) for part in re.findall(r"\d+", version("strawberry-graphql"))[:3])
+    assert installed >= (0, 315, 7)
+
+
+async def test_nested_pages_cost_the_product_of_their_sizes(client):
+    query = "{ programs(first: 50) { nodes { partners(first: 50) { totalCount } } } }"
+    cost = await cost_of(client, query)
+    assert cost["estimated"] == 50 + 50 * 50
+    assert cost["budget"] == 50_000
+    listed = (await post(client, query)).json()["data"]["programs"]["nodes"]
+    links = sum(program["partners"]["totalCount"] for program in listed)
+    assert cost["actual"] == len(listed) + links  # every program, every partner row fetched
+
+
+async def test_citations_and_single_objects_count_one_each(client):
+    query = """{ company(slug: "sony-music") {
+        foundedIn { name } citations { quote document { title } } } }"""
+    cost = await cost_of(client, query)
+    # company + foundedIn + up to 5 citations, each with its document
+    assert cost["estimated"] == 1 + 1 + 5 * (1 + 1)
+    cited = (await post(client, query)).json()["data"]["company"]["citations"]
+    assert cost["actual"] == 1 + 1 + 2 * len(cited)
+
+
+async def test_page_sizes_from_variables_and_their_defaults(client):
+    query = "query($n: Int = 7) { programs(first: $n) { totalCount } }"
+    assert (await cost_of(client, query))["estimated"] == 7
+    assert (await cost_of(client, query, variables={"n": 3}))["estimated"] == 3
+    assert (await cost_of(client, "{ programs { totalCount } }"))["estimated"] == 20
+
+
+async def test_a_connection_counts_its_items_once_whether_edges_or_nodes(client):
+    both = (
+        "{ partners(first: 4) { edges { node { name } } nodes { name } pageInfo { hasNextPage } } }"
+    )
+    assert (await cost_of(client, both))["estimated"] == 4
+
+
+async def test_the_budget_is_configurable_and_reported(store: Store):
+    query = "{ programs(first: 30) { totalCount } }"
+    async with make_client(store.engine, max_cost=25) as http:
+        refused = (await post(http, query)).json()
+        assert "data" not in refused
+        [error] = refused["errors"]
+        assert error["extensions"] == {"code": "QUERY_TOO_COMPLEX", "cost": 30, "budget": 25}
+        assert "30 objects" in error["message"]
+        assert "budget is 25" in error["message"]
+        assert refused["extensions"]["cost"] == {"estimated": 30, "budget": 25}
+        assert without_cost((await post(http, "{ programs(first: 25) { totalCount } }")).json())[
+            "data"
+        ] == {"programs": {"totalCount": 23}}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ __schema { queryType { name } } }",
+        '{ __type(name: "Program") { name } }',
+        "query { ...Types } fragment Types on Query { __schema { types { name } } }",
+    ],
+)
+async def test_introspection_can_be_switched_off(store: Store, query):
+    async with make_client(store.engine, introspection=False) as http:
+        body = (await post(http, query)).json()
+        assert "data" not in body
+        assert body["errors"][0]["extensions"]["code"] == "INTROSPECTION_DISABLED"
+        assert body["errors"][0]["message"] == "Introspection is disabled on this server."
+        assert without_cost((await post(http, "{ __typename }")).json()) == {
+            "data": {"__typename": "Query"}
+        }
+        assert without_cost((await post(http, SONY)).json()) == SONY_DATA
+
+
+async def test_introspection_is_on_by_default_for_graphiql_and_tools(client):
+    from graphql import get_introspection_query
+
+    query = get_introspection_query(
+        descriptions=True,
+        specified_by_url=True,
+        directive_is_repeatable=True,
+        schema_description=True,
+        input_value_deprecation=True,
+    )
+    body = (await post(client, query)).json()
+    assert "errors" not in body
+    assert body["data"]["__schema"]["queryType"] == {"name": "Query", "kind": "OBJECT"}
+
+
+APP = "https://app.example"
+
+
+async def test_no_origin_is_allowed_by_default(client):
+    response = await client.post("/graphql", json={"query": SONY}, headers={"Origin": APP})
+    assert response.status_code == 200
+    assert "access-control-allow-origin" not in response.headers
+    preflight = await client.options(
+        "/graphql", headers={"Origin": APP, "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.status_code == 405
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+async def test_allow_listed_origins_get_cors_headers_and_others_do_not(store: Store):
+    async with make_client(store.engine, cors_origins=[APP]) as http:
+        preflight = await http.options(
+            "/graphql",
+            headers={
+                "Origin": APP,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == APP
+        assert "POST" in preflight.headers["access-control-allow-methods"]
+        assert "access-control-allow-credentials" not in preflight.headers
+
+        allowed = await http.post("/graphql", json={"query": SONY}, headers={"Origin": APP})
+        assert allowed.headers["access-control-allow-origin"] == APP
+        assert "x-request-id" in allowed.headers["access-control-expose-headers"].lower()
+
+        other = "https://evil.example"
+        refused = await http.options(
+            "/graphql", headers={"Origin": other, "Access-Control-Request-Method": "POST"}
+        )
+        assert refused.status_code == 400
+        assert "access-control-allow-origin" not in refused.headers
+        answered = await http.post("/graphql", json={"query": SONY}, headers={"Origin": other})
+        assert "access-control-allow-origin" not in answered.headers
+
+
+async def test_credentials_echo_the_origin_never_a_wildcard(store: Store):
+    async with make_client(store.engine, cors_origins=[APP], cors_credentials=True) as http:
+        response = await http.post("/graphql", json={"query": SONY}, headers={"Origin": APP})
+        assert response.headers["access-control-allow-origin"] == APP
+        assert response.headers["access-control-allow-credentials"] == "true"
+
+
+def test_a_wildcard_with_credentials_is_a_configuration_error():
+    with pytest.raises(ValidationError, match="cannot be combined with credentials"):
+        Settings(cors_origins=["*"], cors_credentials=True)
+    with pytest.raises(ValidationError, match="is not an origin"):
+        Settings(cors_origins=["https://app.example/path"])
+    assert Settings(
+        IMPACT_GRAPH_CORS_ORIGINS="https://a.example, http://b.example:5173"
+    ).cors_origins == [
+        "https://a.example",
+        "http://b.example:5173",
+    ]
+
+
+async def test_a_request_past_its_execution_timeout_is_stopped_with_a_503(
+    store: Store, monkeypatch
+):
+    real = loaders.fetch_by_keys
+
+    async def stalled(*args, **kwargs):
+        await asyncio.sleep(30)
+        return await real(*args, **kwargs)
+
+    async with make_client(store.engine, execution_timeout=0.3) as http:
+        with monkeypatch.context() as patch:
+            patch.setattr(loaders, "fetch_by_keys", stalled)
+            started = asyncio.get_running_loop().time()
+            response = await post(http, SONY)
+            elapsed = asyncio.get_running_loop().time() - started
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert response.json() == {
+            "errors": [
+                {
+                    "message": "The query did not finish within 0.3 s and was stopped.",
+                    "extensions": {"code": "QUERY_TIMEOUT"},
+                }
+            ]
+        }
+        assert elapsed < 5
+        assert without_cost((await post(http, SONY)).json()) == SONY_DATA
+
+
+def _pool_engine(store: Store, **options: float) -> object:
+    return create_engine(
+        store.database_url,
+        search_path=store.search_path,
+        pool=PoolOptions(**options),
+        read_only=True,
+    )
+
+
+async def test_the_pool_is_sized_from_configuration(tmp_path):
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'pool.db'}",
+        db_pool_size=3,
+        db_max_overflow=2,
+        db_pool_timeout=1.5,
+    )
+    app = create_app(settings)
+    pool = app.state.engine.pool
+    assert pool.size() == 3
+    assert pool._max_overflow == 2
+    assert pool._timeout == 1.5
+    await app.state.engine.dispose()
+
+
+async def test_an_exhausted_pool_answers_503_busy_then_recovers(store: Store):
+    engine = _pool_engine(store, size=1, max_overflow=0, timeout=0.2)
+    async with make_client(engine) as http:
+        async with engine.connect() as held:  # the only connection
+            await held.execute(text("SELECT 1"))
+            response = await post(http, SONY)
+            assert response.status_code == 503
+            [error] = response.json()["errors"]
+            assert error["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+            assert error["message"] == "The database is busy; try again shortly."
+        assert without_cost((await post(http, SONY)).json()) == SONY_DATA
+    await engine.dispose()
+
+
+async def test_the_serving_engine_refuses_writes(store: Store):
+    engine = _pool_engine(store)
+    try:
+        async with engine.connect() as connection:
+            with pytest.raises(Exception, match=r"read-only|readonly"):
+                await connection.execute(text("DELETE FROM companies"))
+        async with engine.connect() as connection:
+            count = await connection.execute(text("SELECT count(*) FROM companies"))
+            assert count.scalar_one() == 1
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_postgresql_stops_a_slow_statement_and_the_server_recovers(store: Store):
+    """A table locked by someone else stalls our statement until statement_timeout ends it."""
+    engine = _pool_engine(store, statement_timeout=0.5)
+    locker = create_engine(POSTGRES_URL, search_path=store.search_path)
+    try:
+        async with make_client(engine, execution_timeout=10) as http:
+            async with locker.connect() as connection:
+                await connection.execute(text("LOCK TABLE companies IN ACCESS EXCLUSIVE MODE"))
+                response = await post(http, SONY)
+                await connection.rollback()
+            assert response.status_code == 503
+            [error] = response.json()["errors"]
+            assert error["extensions"]["code"] == "QUERY_TIMEOUT"
+            assert error["message"] == "A database statement took too long and was stopped."
+            assert without_cost((await post(http, SONY)).json()) == SONY_DATA
+    finally:
+        await engine.dispose()
+        await locker.dispose()
