@@ -51,6 +51,9 @@ class Settings(BaseSettings):
 
     # Time and the database pool
     execution_timeout: float = Field(default=10.0, gt=0, alias="IMPACT_GRAPH_EXECUTION_TIMEOUT")
+    max_concurrent_queries: int = Field(
+        default=16, ge=1, alias="IMPACT_GRAPH_MAX_CONCURRENT_QUERIES"
+    )
     statement_timeout: float = Field(default=5.0, gt=0, alias="IMPACT_GRAPH_STATEMENT_TIMEOUT")
     db_pool_size: int = Field(default=10, ge=1, alias="IMPACT_GRAPH_DB_POOL_SIZE")
     db_max_overflow: int = Field(default=5, ge=0, alias="IMPACT_GRAPH_DB_MAX_OVERFLOW")

@@ -74,6 +74,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
         graphiql=settings.graphiql,
         max_body_bytes=settings.max_body_bytes,
         execution_timeout=settings.execution_timeout,
+        max_concurrent_queries=settings.max_concurrent_queries,
     )
 
     async def healthz(_: Request) -> Response:

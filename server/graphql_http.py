@@ -260,12 +260,16 @@ class GraphQLEndpoint:
         graphiql: bool,
         max_body_bytes: int,
         execution_timeout: float,
+        max_concurrent_queries: int,
     ) -> None:
         self.schema = schema
         self.context_factory = context_factory
         self.graphiql = graphiql
         self.max_body_bytes = max_body_bytes
         self.execution_timeout = execution_timeout
+        # Executions in flight at once; the rest wait their turn (within their timeout), so a
+        # crowd of expensive queries queues up instead of multiplying the process's memory.
+        self._slots = asyncio.Semaphore(max_concurrent_queries)
         self._closing: set[asyncio.Task[None]] = set()
 
     async def handle(self, request: Request) -> Response:
@@ -308,7 +312,7 @@ class GraphQLEndpoint:
         context = self.context_factory(request_id)
         timed_out = False
         try:
-            async with asyncio.timeout(self.execution_timeout):
+            async with asyncio.timeout(self.execution_timeout), self._slots:
                 result = await self.schema.execute(
                     params.query,
                     variable_values=params.variables,

@@ -289,3 +289,24 @@ async def test_postgresql_stops_a_slow_statement_and_the_server_recovers(store: 
     finally:
         await engine.dispose()
         await locker.dispose()
+
+
+async def test_executions_in_flight_are_bounded_and_the_rest_queue(store: Store, monkeypatch):
+    real = loaders.fetch_by_keys
+    running = peak = 0
+
+    async def slow(*args, **kwargs):
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        try:
+            await asyncio.sleep(0.05)
+            return await real(*args, **kwargs)
+        finally:
+            running -= 1
+
+    async with make_client(store.engine, max_concurrent_queries=2) as http:
+        monkeypatch.setattr(loaders, "fetch_by_keys", slow)
+        responses = await asyncio.gather(*(post(http, SONY) for _ in range(8)))
+    assert [without_cost(r.json()) for r in responses] == [SONY_DATA] * 8
+    assert peak == 2
