@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -98,17 +99,8 @@ class Settings(BaseSettings):
         return self
 
     def limits(self) -> Limits:
-        return Limits(
-            max_query_length=self.max_query_length,
-            max_tokens=self.max_tokens,
-            max_depth=self.max_depth,
-            max_aliases=self.max_aliases,
-            max_root_fields=self.max_root_fields,
-            max_directives=self.max_directives,
-            max_fields=self.max_fields,
-            max_cost=self.max_cost,
-            introspection=self.introspection,
-        )
+        """The document limits, read from the settings of the same names."""
+        return Limits(**{f.name: getattr(self, f.name) for f in fields(Limits)})
 
 
 @lru_cache
