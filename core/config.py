@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     max_root_fields: int = Field(default=20, ge=1, alias="IMPACT_GRAPH_MAX_ROOT_FIELDS")
     max_directives: int = Field(default=50, ge=0, alias="IMPACT_GRAPH_MAX_DIRECTIVES")
     max_fields: int = Field(default=2_000, ge=10, alias="IMPACT_GRAPH_MAX_FIELDS")
+    max_repeated_fields: int = Field(default=50, ge=2, alias="IMPACT_GRAPH_MAX_REPEATED_FIELDS")
     max_cost: int = Field(default=50_000, ge=1, alias="IMPACT_GRAPH_MAX_COST")
     introspection: bool = Field(default=True, alias="IMPACT_GRAPH_INTROSPECTION")
 

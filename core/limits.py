@@ -16,5 +16,6 @@ class Limits:
     max_root_fields: int = 20
     max_directives: int = 50
     max_fields: int = 2_000
+    max_repeated_fields: int = 50
     max_cost: int = 50_000
     introspection: bool = True

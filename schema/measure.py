@@ -77,7 +77,9 @@ class Shape:
     """Counts for a selection set with its fragments inlined (a fragment counts per spread)."""
 
     depth: int = 0  # longest chain of data fields; introspection does not count
-    width: int = 0  # fields at the top level: an operation's root fields
+    height: int = 0  # levels of fields and fragments below, as the walk nests them
+    keys: Counter[str] = field(default_factory=Counter)  # response keys at this level
+    repeats: tuple[int, str] = (0, "")  # most selections of one response key in one place
     fields: int = 0
     aliases: int = 0
     directives: int = 0
@@ -87,8 +89,10 @@ class Shape:
     def add(self, other: Shape, *, nested: bool) -> None:
         """Fold a child in: as a nested selection, or inline at this level (a fragment)."""
         self.depth = max(self.depth, other.depth + (1 if nested else 0))
+        self.height = max(self.height, other.height + 1)
         if not nested:
-            self.width += other.width
+            self.keys.update(other.keys)
+        self.repeats = max(self.repeats, other.repeats)
         self.fields += other.fields
         self.aliases += other.aliases
         self.directives += other.directives
@@ -173,7 +177,9 @@ class _ShapeWalk(_Walk):
 
     def fragment(self, name: str, nesting: int) -> Shape:
         if name in self.memo:
-            return self.memo[name]
+            shape = self.memo[name]
+            self.guard(nesting + shape.height)  # measured once, but nested anew at each spread
+            return shape
         shape = Shape()
         for fragment in self.spread(name):
             shape = self.selection_set(
@@ -202,6 +208,9 @@ class _ShapeWalk(_Walk):
                 )
             elif isinstance(selection, FragmentSpreadNode):
                 shape.add(self.fragment(selection.name.value, nesting + 1), nested=False)
+        if shape.keys:
+            key, count = shape.keys.most_common(1)[0]
+            shape.repeats = max(shape.repeats, (count, key))
         return shape
 
     def field(
@@ -209,7 +218,7 @@ class _ShapeWalk(_Walk):
     ) -> None:
         name = node.name.value
         meta = name.startswith("__") or _is_introspective(parent)
-        shape.width += 1
+        shape.keys[node.alias.value if node.alias else name] += 1
         shape.fields += 1
         shape.aliases += node.alias is not None
         if not meta:
@@ -256,7 +265,7 @@ def measure(schema: GraphQLSchema, document: DocumentNode) -> DocumentShape:
             shape.directives += len(definition.directives or ())
             for variable in definition.variable_definitions or ():
                 shape.directives += len(variable.directives or ())
-            root_fields = max(root_fields, shape.width)
+            root_fields = max(root_fields, shape.keys.total())
         elif isinstance(definition, FragmentDefinitionNode):
             shape = walk.fragment(definition.name.value, 1)
         else:
@@ -265,6 +274,7 @@ def measure(schema: GraphQLSchema, document: DocumentNode) -> DocumentShape:
         worst.fields = max(worst.fields, shape.fields)
         worst.aliases = max(worst.aliases, shape.aliases)
         worst.directives = max(worst.directives, shape.directives)
+        worst.repeats = max(worst.repeats, shape.repeats)
         worst.introspection |= shape.introspection  # Counter union keeps the larger count
         page_variables |= shape.page_variables
     return DocumentShape(worst, root_fields, frozenset(page_variables))
@@ -293,6 +303,13 @@ def check_shape(shape: DocumentShape, limits: Limits) -> None:
             limits.max_directives,
             TooManyDirectives,
             "The query uses {} directives",
+        ),
+        (
+            worst.repeats[0],
+            limits.max_repeated_fields,
+            QueryTooLarge,
+            f"The query selects `{worst.repeats[1]}` {{}} times in one place "
+            "once its fragments are inlined",
         ),
     )
     for value, limit, refusal, wording in measures:
@@ -331,6 +348,8 @@ def _size_of(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
+    if isinstance(value, float) and value.is_integer():  # graphql-core takes 100.0 as Int 100
+        return int(value)
     if isinstance(value, list):
         return len(value)
     return None

@@ -337,7 +337,7 @@ class GraphQLEndpoint:
                 {"Allow": "POST"},
             ) from None
         except CannotGetOperationTypeError:
-            error = GraphQLError(f"The document has no operation named {params.operation_name!r}.")
+            error = GraphQLError(_missing_operation(params.operation_name))
             result = PreExecutionError(data=None, errors=[error])
         finally:
             if timed_out:  # a batch may still hold the session; answer now, close when it ends
@@ -350,6 +350,12 @@ class GraphQLEndpoint:
         task = asyncio.create_task(context.loaders.reader.close())
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+
+
+def _missing_operation(operation_name: str | None) -> str:
+    if operation_name is None:
+        return "The document has no operation to run (only fragments or type definitions)."
+    return f"The document has no operation named {operation_name[:60]!r}."
 
 
 def _graphql_body(
