@@ -101,10 +101,14 @@ def wants_graphiql(request: Request) -> bool:
     return html > 0 and html >= max((q for m, q in ranges if m in json_types), default=0.0)
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")  # Python's parser would accept NaN, Infinity
+
+
 def parse_json(text: str, what: str) -> Any:
     """JSON from the client, refused when malformed, absurdly nested or not real Unicode."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_not_json)
     except RecursionError:
         raise RequestError(400, "BAD_REQUEST", f"{what} is nested too deeply") from None
     except ValueError:

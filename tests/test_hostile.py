@@ -751,6 +751,19 @@ HTTP = [
     ),
     pytest.param(
         Hostile(
+            content=b'{"query": "query($n: Int) { programs(first: $n) { totalCount } }", '
+            b'"variables": {"n": NaN}}'
+        ),
+        http_error(400, "BAD_REQUEST", "the request body is not valid JSON"),
+        id="nan-is-not-json",
+    ),
+    pytest.param(
+        Hostile(content=b'{"query": "{ __typename }", "variables": {"x": -Infinity}}'),
+        http_error(400, "BAD_REQUEST", "the request body is not valid JSON"),
+        id="infinity-is-not-json",
+    ),
+    pytest.param(
+        Hostile(
             content=json.dumps({"query": SONY}).encode("utf-16"),
             content_type="application/json; charset=utf-16",
         ),
