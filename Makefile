@@ -29,4 +29,4 @@ schema: $(STAMP)
 	$(BIN)/impact-graph export-schema
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
