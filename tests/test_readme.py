@@ -16,6 +16,8 @@ def _block(marker: str, language: str) -> str:
     return found.group(1)
 
 
-async def test_readme_example_returns_the_documented_response(graphql):
-    body = await graphql(_block("example-query", "graphql"))
-    assert body == json.loads(_block("example-response", "json"))
+async def test_readme_example_returns_the_documented_response(client):
+    """The whole body, its cost report included."""
+    response = await client.post("/graphql", json={"query": _block("example-query", "graphql")})
+    assert response.status_code == 200
+    assert response.json() == json.loads(_block("example-response", "json"))
