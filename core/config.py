@@ -48,19 +48,29 @@ class Settings(BaseSettings):
     max_directives: int = Field(default=50, ge=0, alias="IMPACT_GRAPH_MAX_DIRECTIVES")
     max_fields: int = Field(default=2_000, ge=10, alias="IMPACT_GRAPH_MAX_FIELDS")
     max_repeated_fields: int = Field(default=50, ge=2, alias="IMPACT_GRAPH_MAX_REPEATED_FIELDS")
-    max_cost: int = Field(default=50_000, ge=1, alias="IMPACT_GRAPH_MAX_COST")
+    max_fragments: int = Field(default=100, ge=0, alias="IMPACT_GRAPH_MAX_FRAGMENTS")
+    max_cost: int = Field(default=25_000, ge=1, alias="IMPACT_GRAPH_MAX_COST")
     introspection: bool = Field(default=True, alias="IMPACT_GRAPH_INTROSPECTION")
 
     # Time and the database pool
-    execution_timeout: float = Field(default=10.0, gt=0, alias="IMPACT_GRAPH_EXECUTION_TIMEOUT")
-    max_concurrent_queries: int = Field(
-        default=16, ge=1, alias="IMPACT_GRAPH_MAX_CONCURRENT_QUERIES"
+    execution_timeout: float = Field(
+        default=10.0, gt=0, allow_inf_nan=False, alias="IMPACT_GRAPH_EXECUTION_TIMEOUT"
     )
-    statement_timeout: float = Field(default=5.0, gt=0, alias="IMPACT_GRAPH_STATEMENT_TIMEOUT")
+    # At most the pool size: each request holds one connection while it runs.
+    max_concurrent_queries: int = Field(
+        default=10, ge=1, alias="IMPACT_GRAPH_MAX_CONCURRENT_QUERIES"
+    )
+    statement_timeout: float = Field(
+        default=5.0, ge=0.001, allow_inf_nan=False, alias="IMPACT_GRAPH_STATEMENT_TIMEOUT"
+    )
     db_pool_size: int = Field(default=10, ge=1, alias="IMPACT_GRAPH_DB_POOL_SIZE")
     db_max_overflow: int = Field(default=5, ge=0, alias="IMPACT_GRAPH_DB_MAX_OVERFLOW")
-    db_pool_timeout: float = Field(default=5.0, gt=0, alias="IMPACT_GRAPH_DB_POOL_TIMEOUT")
-    db_connect_timeout: float = Field(default=5.0, gt=0, alias="IMPACT_GRAPH_DB_CONNECT_TIMEOUT")
+    db_pool_timeout: float = Field(
+        default=5.0, gt=0, allow_inf_nan=False, alias="IMPACT_GRAPH_DB_POOL_TIMEOUT"
+    )
+    db_connect_timeout: float = Field(
+        default=5.0, gt=0, allow_inf_nan=False, alias="IMPACT_GRAPH_DB_CONNECT_TIMEOUT"
+    )
 
     # Browsers
     cors_origins: Annotated[list[str], NoDecode] = Field(
@@ -80,15 +90,31 @@ class Settings(BaseSettings):
     @field_validator("cors_origins")
     @classmethod
     def _origins_are_origins(cls, origins: list[str]) -> list[str]:
+        """Exactly what a browser sends in `Origin`, so that a listed origin can match."""
+        checked = []
         for origin in origins:
             if origin == "*":
+                checked.append(origin)
                 continue
             parts = urlsplit(origin)
-            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            if (
+                parts.scheme.lower() not in ("http", "https")
+                or not parts.hostname
+                or "*" in origin
+                or parts.username is not None
+                or parts.path not in ("", "/")
+                or parts.query
+                or parts.fragment
+            ):
                 raise ValueError(
-                    f"{origin!r} is not an origin; write scheme://host[:port], no path"
+                    f"{origin!r} is not an origin; write scheme://host[:port] (no path, "
+                    "query or wildcard)"
                 )
-        return [origin.rstrip("/") for origin in origins]
+            scheme = parts.scheme.lower()
+            default_port = {"http": 80, "https": 443}[scheme]  # browsers leave it out
+            port = f":{parts.port}" if parts.port not in (None, default_port) else ""
+            checked.append(f"{scheme}://{parts.hostname}{port}")
+        return checked
 
     @model_validator(mode="after")
     def _no_wildcard_with_credentials(self) -> Settings:

@@ -29,6 +29,12 @@ class BadUserInput(ClientError):
     code = "BAD_USER_INPUT"
 
 
+class InvalidDocument(ClientError):
+    """A document graphql-core's validation would refuse, caught before it is converted."""
+
+    code = "GRAPHQL_VALIDATION_FAILED"
+
+
 class QueryTooLarge(ClientError):
     """Too many characters, tokens or (fragments inlined) field selections."""
 

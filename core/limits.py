@@ -17,5 +17,6 @@ class Limits:
     max_directives: int = 50
     max_fields: int = 2_000
     max_repeated_fields: int = 50
-    max_cost: int = 50_000
+    max_fragments: int = 100
+    max_cost: int = 25_000
     introspection: bool = True

@@ -111,7 +111,8 @@ def create_engine(
         )
         connect_args["timeout"] = pool.connect_timeout
         if not sqlite:
-            server_settings["statement_timeout"] = str(int(pool.statement_timeout * 1000))
+            milliseconds = max(1, round(pool.statement_timeout * 1000))  # 0 would mean none
+            server_settings["statement_timeout"] = str(milliseconds)
             # The client gives up too, should the server never answer (a dead link, say).
             connect_args["command_timeout"] = pool.statement_timeout + pool.connect_timeout
     if server_settings:

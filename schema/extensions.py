@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
-from functools import lru_cache
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
@@ -15,10 +16,11 @@ from graphql import (
     OperationDefinitionNode,
     parse,
 )
+from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-from core.errors import ClientError, QueryTooDeep, QueryTooLarge
+from core.errors import ClientError, QueryTooComplex, QueryTooDeep, QueryTooLarge
 from resolvers.context import Context
 from schema.measure import (
     DocumentShape,
@@ -54,35 +56,54 @@ class OperationNameRequired(SchemaExtension):
             )
 
 
-@lru_cache(maxsize=DOCUMENT_CACHE_SIZE)
-def _parse(query: str, max_tokens: int) -> DocumentNode:
-    return parse(query, max_tokens=max_tokens)
+@dataclass
+class Prepared:
+    """Everything derived from one query text, each part computed at most once."""
+
+    document: DocumentNode
+    shape: DocumentShape | None = None
+    errors: dict[tuple[type[ASTValidationRule], ...], list[GraphQLError]] = field(
+        default_factory=dict
+    )
+    costs: dict[tuple[str | None, tuple[tuple[str, int | None], ...]], int] = field(
+        default_factory=dict
+    )
 
 
-@lru_cache(maxsize=DOCUMENT_CACHE_SIZE)
-def _measure(schema: GraphQLSchema, query: str, max_tokens: int) -> DocumentShape:
-    return measure(schema, _parse(query, max_tokens))
+class DocumentCache:
+    """Least-recently-used prepared documents, bounded by their query texts' total length.
+
+    A parsed document holds ~300 bytes per character of query (tokens and locations), so a
+    bound in entries alone would let a few hundred large unique queries hold gigabytes.
+    """
+
+    def __init__(self, max_characters: int, max_entries: int) -> None:
+        self.max_characters = max_characters
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[GraphQLSchema, str, int], Prepared] = OrderedDict()
+        self._characters = 0
+        self.hits = self.misses = 0
+
+    def prepare(self, schema: GraphQLSchema, query: str, max_tokens: int) -> Prepared:
+        key = (schema, query, max_tokens)
+        found = self._entries.get(key)
+        if found is not None:
+            self.hits += 1
+            self._entries.move_to_end(key)
+            return found
+        self.misses += 1
+        prepared = Prepared(parse(query, max_tokens=max_tokens))  # raises before caching
+        if len(query) <= self.max_characters:
+            self._entries[key] = prepared
+            self._characters += len(query)
+            while self._characters > self.max_characters or len(self._entries) > self.max_entries:
+                (_, old_query, _), _ = self._entries.popitem(last=False)
+                self._characters -= len(old_query)
+        return prepared
 
 
-@lru_cache(maxsize=DOCUMENT_CACHE_SIZE)
-def _validate(
-    schema: GraphQLSchema,
-    query: str,
-    max_tokens: int,
-    rules: tuple[type[ASTValidationRule], ...],
-) -> list[GraphQLError]:
-    return validate_document(schema, _parse(query, max_tokens), rules)
-
-
-@lru_cache(maxsize=2 * DOCUMENT_CACHE_SIZE)
-def _estimate(
-    schema: GraphQLSchema,
-    query: str,
-    max_tokens: int,
-    operation_name: str | None,
-    sizes: tuple[tuple[str, int | None], ...],
-) -> int:
-    return estimate_cost(schema, _parse(query, max_tokens), operation_name, dict(sizes))
+DOCUMENTS = DocumentCache(max_characters=250_000, max_entries=DOCUMENT_CACHE_SIZE)
+MAX_COSTS_PER_DOCUMENT = 64
 
 
 def _refusal(error: ClientError) -> GraphQLError:
@@ -97,6 +118,7 @@ class QueryLimits(SchemaExtension):
     """
 
     def __init__(self) -> None:
+        self.prepared: Prepared | None = None
         self.estimated: int | None = None
         self.executed = False
 
@@ -115,30 +137,42 @@ class QueryLimits(SchemaExtension):
                     f"the limit is {limits.max_query_length:,}."
                 )
             )
+        schema = self.execution_context.schema._schema
         try:
-            self.execution_context.graphql_document = _parse(query, limits.max_tokens)
+            self.prepared = DOCUMENTS.prepare(schema, query, limits.max_tokens)
         except GraphQLSyntaxError as error:
             raise _parse_refusal(error, limits.max_tokens) from None
+        self.execution_context.graphql_document = self.prepared.document
         yield
 
     def on_validate(self) -> Iterator[None]:
         execution = self.execution_context
         limits = self.context.limits
         schema = execution.schema._schema
-        query = execution.query or ""
+        prepared = self.prepared
+        assert prepared is not None  # on_parse ran
         try:
-            shape = _measure(schema, query, limits.max_tokens)
-            check_shape(shape, limits)
-            sizes = cost_inputs(execution.variables, shape.page_variables)
-            self.estimated = _estimate(
-                schema, query, limits.max_tokens, execution.operation_name, sizes
+            if prepared.shape is None:
+                prepared.shape = measure(schema, prepared.document)
+            check_shape(prepared.shape, limits)
+            key = (
+                execution.operation_name,
+                cost_inputs(execution.variables, prepared.shape.page_variables),
             )
+            if key not in prepared.costs:
+                if len(prepared.costs) >= MAX_COSTS_PER_DOCUMENT:
+                    prepared.costs.clear()
+                prepared.costs[key] = estimate_cost(schema, prepared.document, key[0], dict(key[1]))
+            self.estimated = prepared.costs[key]
             check_cost(self.estimated, limits)
         except ClientError as error:
             execution.pre_execution_errors = [_refusal(error)]
         else:
             rules = tuple(execution.validation_rules)
-            execution.pre_execution_errors = _validate(schema, query, limits.max_tokens, rules)
+            if rules not in prepared.errors:
+                errors = validate_document(schema, prepared.document, rules)
+                prepared.errors[rules] = [_reworded(e) for e in errors]
+            execution.pre_execution_errors = prepared.errors[rules]
         yield
 
     def on_execute(self) -> Iterator[None]:
@@ -152,6 +186,17 @@ class QueryLimits(SchemaExtension):
         if self.executed:
             cost["actual"] = self.context.usage.objects
         return {"cost": cost}
+
+
+def _reworded(error: GraphQLError) -> GraphQLError:
+    """graphql-core's bare "Validation aborted." (its own work budget ran out) as a limit."""
+    if isinstance(error, ValidationAbortedError):
+        return _refusal(
+            QueryTooComplex(
+                "The query is too complex to validate; select fewer repeated fields or fragments."
+            )
+        )
+    return error
 
 
 def _parse_refusal(error: GraphQLSyntaxError, max_tokens: int) -> GraphQLError:

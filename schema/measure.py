@@ -16,11 +16,12 @@ its lists once per operation ("good-faith introspection"), which bounds it by th
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
+    DirectiveNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -33,6 +34,7 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     ListValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValueNode,
@@ -46,6 +48,7 @@ from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 from core.errors import (
     ClientError,
     IntrospectionDisabled,
+    InvalidDocument,
     QueryTooComplex,
     QueryTooDeep,
     QueryTooLarge,
@@ -64,6 +67,10 @@ MAX_NESTING = 64
 UNPAGED_LIST_ESTIMATE = 5
 PAGE_SIZE_ARGUMENTS = ("first", "last")
 LIST_LENGTH_ARGUMENT = "ids"
+SIZE_CLAMP = max(MAX_PAGE_SIZE, MAX_NODES) + 1  # anything larger is refused by the resolver
+# Int is 32 bits: 11 characters with the sign. Longer literals are refused before anything
+# converts them (Python refuses to convert integer strings past 4,300 digits at all).
+MAX_INT_LITERAL_LENGTH = 11
 INTROSPECTION_ROOTS: dict[str, GraphQLField] = {
     "__schema": SchemaMetaFieldDef,
     "__type": TypeMetaFieldDef,
@@ -107,6 +114,7 @@ class DocumentShape:
 
     worst: Shape
     root_fields: int
+    fragments: int
     page_variables: frozenset[str]
 
 
@@ -187,7 +195,7 @@ class _ShapeWalk(_Walk):
                 self.type_named(fragment.type_condition.name.value),
                 nesting,
             )
-            shape.directives += len(fragment.directives or ())
+            shape.directives += _directives(fragment.directives)
             self.memo[name] = shape
         return shape
 
@@ -197,7 +205,7 @@ class _ShapeWalk(_Walk):
         self.guard(nesting)
         shape = Shape()
         for selection in node.selections:
-            shape.directives += len(selection.directives or ())
+            shape.directives += _directives(selection.directives)
             if isinstance(selection, FieldNode):
                 self.field(selection, parent, shape, nesting)
             elif isinstance(selection, InlineFragmentNode):
@@ -234,6 +242,7 @@ class _ShapeWalk(_Walk):
         ):
             shape.introspection[f"{parent.name}.{name}"] += 1  # type: ignore[union-attr]
         for argument in node.arguments or ():
+            _check_literal(argument.value)
             if argument.name.value in (*PAGE_SIZE_ARGUMENTS, LIST_LENGTH_ARGUMENT):
                 shape.page_variables |= _variables_in(argument.value)
         if node.selection_set is None:
@@ -242,6 +251,28 @@ class _ShapeWalk(_Walk):
         if meta:
             child.depth = -1  # introspection is bounded by the good-faith rule, not by depth
         shape.add(child, nested=True)
+
+
+def _directives(directives: Sequence[DirectiveNode] | None) -> int:
+    """How many; their arguments' literals are checked on the way."""
+    for directive in directives or ():
+        for argument in directive.arguments or ():
+            _check_literal(argument.value)
+    return len(directives or ())
+
+
+def _check_literal(value: ValueNode) -> None:
+    if isinstance(value, IntValueNode) and len(value.value) > MAX_INT_LITERAL_LENGTH:
+        raise InvalidDocument(
+            f"An integer literal has {len(value.value):,} characters; "
+            "Int is a 32-bit signed integer."
+        )
+    if isinstance(value, ListValueNode):
+        for item in value.values:
+            _check_literal(item)
+    elif isinstance(value, ObjectValueNode):
+        for field_node in value.fields:
+            _check_literal(field_node.value)
 
 
 def _variables_in(value: ValueNode) -> set[str]:
@@ -256,17 +287,20 @@ def measure(schema: GraphQLSchema, document: DocumentNode) -> DocumentShape:
     """Measure every operation and fragment (validation reads them all, used or not)."""
     walk = _ShapeWalk(schema, document)
     worst = Shape()
-    root_fields = 0
+    root_fields = fragments = 0
     page_variables: set[str] = set()
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode):
             root = schema.get_root_type(definition.operation)
             shape = walk.selection_set(definition.selection_set, root, 1)
-            shape.directives += len(definition.directives or ())
+            shape.directives += _directives(definition.directives)
             for variable in definition.variable_definitions or ():
-                shape.directives += len(variable.directives or ())
+                shape.directives += _directives(variable.directives)
+                if variable.default_value is not None:
+                    _check_literal(variable.default_value)
             root_fields = max(root_fields, shape.keys.total())
         elif isinstance(definition, FragmentDefinitionNode):
+            fragments += 1
             shape = walk.fragment(definition.name.value, 1)
         else:
             continue
@@ -277,7 +311,7 @@ def measure(schema: GraphQLSchema, document: DocumentNode) -> DocumentShape:
         worst.repeats = max(worst.repeats, shape.repeats)
         worst.introspection |= shape.introspection  # Counter union keeps the larger count
         page_variables |= shape.page_variables
-    return DocumentShape(worst, root_fields, frozenset(page_variables))
+    return DocumentShape(worst, root_fields, fragments, frozenset(page_variables))
 
 
 def check_shape(shape: DocumentShape, limits: Limits) -> None:
@@ -290,6 +324,12 @@ def check_shape(shape: DocumentShape, limits: Limits) -> None:
             limits.max_fields,
             QueryTooLarge,
             "The query selects {} fields once its fragments are inlined",
+        ),
+        (
+            shape.fragments,
+            limits.max_fragments,
+            QueryTooLarge,
+            "The document defines {} fragments",
         ),
         (worst.aliases, limits.max_aliases, TooManyAliases, "The query uses {} aliases"),
         (
@@ -336,22 +376,28 @@ def check_cost(cost: int, limits: Limits) -> None:
         )
 
 
-def cost_inputs(variables: Mapping[str, Any] | None, names: frozenset[str]) -> tuple[Any, ...]:
+def cost_inputs(
+    variables: Mapping[str, Any] | None, names: frozenset[str]
+) -> tuple[tuple[str, int | None], ...]:
     """The only parts of the variables the cost depends on: page sizes and list lengths.
-    Hashable, so the estimate can be cached per (document, operation, these)."""
+
+    Only variables the client sent appear. A null is None: no size given, so the resolver's
+    default applies, not the variable's default. Numbers are clamped to just past the largest
+    page or list, so the result (a cache key) takes few values.
+    """
     values = variables or {}
-    return tuple(sorted((name, _size_of(values.get(name))) for name in names))
+    return tuple(sorted((name, _size_of(values[name])) for name in names if name in values))
 
 
 def _size_of(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():  # graphql-core takes 100.0 as Int 100
-        return int(value)
+        value = int(value)
     if isinstance(value, list):
-        return len(value)
+        value = len(value)
+    if isinstance(value, int):
+        return min(max(value, 0), SIZE_CLAMP)
     return None
 
 
@@ -455,7 +501,7 @@ def estimate_cost(
             for v in definition.variable_definitions or ()
             if v.default_value is not None
         }
-        walk.sizes = {**defaults, **{k: v for k, v in sizes.items() if v is not None}}
+        walk.sizes = {**defaults, **sizes}  # a null sent by the client overrides a default
         root = schema.get_root_type(definition.operation)
         return walk.selection_set(definition.selection_set, root, 1)
     return 0

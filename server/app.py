@@ -47,6 +47,17 @@ def cors_middleware(settings: Settings) -> list[Middleware]:
     ]
 
 
+def _probe_engine(settings: Settings) -> AsyncEngine:
+    wait = READY_TIMEOUT_SECONDS
+    return create_engine(
+        settings.database_url,
+        pool=PoolOptions(
+            size=1, max_overflow=0, timeout=wait, connect_timeout=wait, statement_timeout=wait
+        ),
+        read_only=True,
+    )
+
+
 def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlette:
     """Build the app; pass `engine` to share one (tests do), else one is made from settings."""
     owns_engine = engine is None
@@ -62,6 +73,8 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
         ),
         read_only=True,  # the API never writes; the database enforces it too
     )
+    # Readiness has a connection of its own: a busy request pool is not an unready instance.
+    probe = engine if not owns_engine else _probe_engine(settings)
     sessions = session_factory(engine)
     limits = settings.limits()
 
@@ -82,7 +95,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
 
     async def readyz(_: Request) -> Response:
         try:
-            async with asyncio.timeout(READY_TIMEOUT_SECONDS), engine.connect() as connection:
+            async with asyncio.timeout(READY_TIMEOUT_SECONDS), probe.connect() as connection:
                 await connection.execute(text("SELECT 1"))
         except Exception as error:  # probes repeat: one line each, not a stack
             logger.warning("readiness check failed: database unreachable (%r)", error)
@@ -97,6 +110,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
         yield
         if owns_engine:
             await engine.dispose()
+            await probe.dispose()
 
     app = Starlette(
         middleware=cors_middleware(settings),

@@ -47,7 +47,7 @@ async def test_nested_pages_cost_the_product_of_their_sizes(client):
     query = "{ programs(first: 50) { nodes { partners(first: 50) { totalCount } } } }"
     cost = await cost_of(client, query)
     assert cost["estimated"] == 50 + 50 * 50
-    assert cost["budget"] == 50_000
+    assert cost["budget"] == 25_000
     listed = (await post(client, query)).json()["data"]["programs"]["nodes"]
     links = sum(program["partners"]["totalCount"] for program in listed)
     assert cost["actual"] == len(listed) + links  # every program, every partner row fetched
@@ -68,6 +68,19 @@ async def test_page_sizes_from_variables_and_their_defaults(client):
     assert (await cost_of(client, query))["estimated"] == 7
     assert (await cost_of(client, query, variables={"n": 3}))["estimated"] == 3
     assert (await cost_of(client, "{ programs { totalCount } }"))["estimated"] == 20
+
+
+async def test_a_null_page_size_is_priced_as_the_default_page_not_the_variables_default(client):
+    query = """query($n: Int = 1) {
+        programs(first: $n) { nodes { partners(first: $n) { totalCount } } } }"""
+    assert (await cost_of(client, query))["estimated"] == 1 + 1
+    null = await cost_of(client, query, variables={"n": None})
+    assert null["estimated"] == 20 + 20 * 20  # what the resolvers then fetch: default pages
+    assert null["actual"] <= null["estimated"]
+    deep = "query($n: Int = 1) { " + "programs(first: $n) { nodes { company { " * 4 + "slug"
+    deep += " } } }" * 4 + " }"
+    refused = (await post(client, deep, variables={"n": None})).json()
+    assert refused["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
 
 
 async def test_a_connection_counts_its_items_once_whether_edges_or_nodes(client):
@@ -175,6 +188,32 @@ async def test_credentials_echo_the_origin_never_a_wildcard(store: Store):
         response = await http.post("/graphql", json={"query": SONY}, headers={"Origin": APP})
         assert response.headers["access-control-allow-origin"] == APP
         assert response.headers["access-control-allow-credentials"] == "true"
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["https://*.example.com", "https://a.example?x=1", "https://u@a.example", "ftp://a.example"],
+)
+def test_an_origin_a_browser_could_never_send_is_a_configuration_error(origin):
+    with pytest.raises(ValidationError, match="is not an origin"):
+        Settings(cors_origins=[origin])
+
+
+def test_origins_are_written_as_browsers_send_them():
+    written = ["HTTPS://App.Example:443/", "http://localhost:5173", "http://a.example:80"]
+    assert Settings(cors_origins=written).cors_origins == [
+        "https://app.example",
+        "http://localhost:5173",
+        "http://a.example",
+    ]
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "0", "-1"])
+def test_timeouts_must_be_finite_and_positive(value):
+    with pytest.raises(ValidationError):
+        Settings(IMPACT_GRAPH_EXECUTION_TIMEOUT=value)
+    with pytest.raises(ValidationError):
+        Settings(IMPACT_GRAPH_STATEMENT_TIMEOUT=value)
 
 
 def test_a_wildcard_with_credentials_is_a_configuration_error():
@@ -310,3 +349,48 @@ async def test_executions_in_flight_are_bounded_and_the_rest_queue(store: Store,
         responses = await asyncio.gather(*(post(http, SONY) for _ in range(8)))
     assert [without_cost(r.json()) for r in responses] == [SONY_DATA] * 8
     assert peak == 2
+
+
+async def test_readiness_does_not_wait_for_the_request_pool(tmp_path):
+    """A pool busy with requests is a busy instance, not an unready one."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'ready.db'}",
+        db_pool_size=1,
+        db_max_overflow=0,
+        db_pool_timeout=0.2,
+    )
+    app = create_app(settings)
+    engine = app.state.engine
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+        engine.connect() as held,
+    ):
+        await held.execute(text("SELECT 1"))  # the request pool's only connection
+        busy = await post(http, "{ companies { totalCount } }")
+        assert busy.status_code == 503
+        assert busy.json()["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+        ready = await http.get("/readyz")
+        assert ready.status_code == 200, ready.text
+    await engine.dispose()
+
+
+def test_graphql_cores_own_validation_budget_is_reported_as_a_limit():
+    from graphql.validation.validate import ValidationAbortedError
+
+    from schema.extensions import _reworded
+
+    reworded = _reworded(ValidationAbortedError("Validation aborted."))
+    assert reworded.original_error is not None
+    assert reworded.original_error.extensions() == {"code": "QUERY_TOO_COMPLEX"}
+    assert reworded.message.startswith("The query is too complex to validate")
+
+
+@pytest.mark.postgres
+async def test_a_tiny_statement_timeout_is_never_rounded_to_none(store: Store):
+    engine = _pool_engine(store, statement_timeout=0.0004)
+    try:
+        async with engine.connect() as connection:
+            shown = await connection.execute(text("SHOW statement_timeout"))
+            assert shown.scalar_one() == "1ms"  # 0 would switch PostgreSQL's timeout off
+    finally:
+        await engine.dispose()
