@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     # Requests and documents (README: Security and limits)
     max_body_bytes: int = Field(default=100 * 1024, ge=1024, alias="IMPACT_GRAPH_MAX_BODY_BYTES")
     max_query_length: int = Field(default=20_000, ge=100, alias="IMPACT_GRAPH_MAX_QUERY_LENGTH")
-    max_tokens: int = Field(default=5_000, ge=50, alias="IMPACT_GRAPH_MAX_TOKENS")
+    max_tokens: int = Field(default=2_000, ge=50, alias="IMPACT_GRAPH_MAX_TOKENS")
     max_depth: int = Field(default=15, ge=2, le=50, alias="IMPACT_GRAPH_MAX_DEPTH")
     max_aliases: int = Field(default=50, ge=0, alias="IMPACT_GRAPH_MAX_ALIASES")
     max_root_fields: int = Field(default=20, ge=1, alias="IMPACT_GRAPH_MAX_ROOT_FIELDS")

@@ -10,7 +10,7 @@ class Limits:
     """Defaults are the README's "Security and limits" table; `Settings.limits()` builds one."""
 
     max_query_length: int = 20_000
-    max_tokens: int = 5_000
+    max_tokens: int = 2_000
     max_depth: int = 15
     max_aliases: int = 50
     max_root_fields: int = 20

@@ -325,17 +325,17 @@ DEPTH = [
         # The tail of the chain is spread first, so every later spread finds it measured.
         post(
             "{ "
-            + " ".join(f"...F{start}" for start in range(100, -1, -50))
+            + " ".join(f"...F{start}" for start in range(60, -1, -30))
             + " } "
-            + " ".join(fragment_chain(150))
+            + " ".join(fragment_chain(90))  # under the fragment and token limits
         ),
         limit("QUERY_TOO_DEEP", "levels deep"),
-        id="fragment-chain-150-spread-from-its-tail-first",
+        id="fragment-chain-90-spread-from-its-tail-first",
     ),
     pytest.param(
-        post(of_type_chain_defined_backwards(300)),
+        post(of_type_chain_defined_backwards(90)),
         limit("QUERY_TOO_DEEP", "levels deep"),
-        id="introspection-fragment-chain-300-defined-backwards",
+        id="introspection-fragment-chain-90-defined-backwards",
     ),
 ]
 
@@ -355,8 +355,8 @@ WIDTH = [
         id="alias-flood-through-a-fragment-spread-30-times",
     ),
     pytest.param(
-        post('{ company(slug: "sony-music") { ' + aliases(1000, "__typename") + " } }"),
-        limit("TOO_MANY_ALIASES", "The query uses 1,000 aliases; the limit is 50."),
+        post('{ company(slug: "sony-music") { ' + aliases(600, "__typename") + " } }"),
+        limit("TOO_MANY_ALIASES", "The query uses 600 aliases; the limit is 50."),
         id="alias-flood-on-typename",
     ),
     pytest.param(
@@ -380,10 +380,16 @@ WIDTH = [
         id="root-field-flood-through-a-fragment",
     ),
     pytest.param(
-        post('{ company(slug: "sony-music") { ' + "name " * 2001 + "} }"),
+        post(  # 5 fields doubled 9 times: 2,560 fields from under 100 tokens
+            '{ company(slug: "sony-music") { ...F9 } } '
+            "fragment F0 on Company { id slug name description foundedYear } "
+            + " ".join(
+                f"fragment F{i} on Company {{ ...F{i - 1} ...F{i - 1} }}" for i in range(1, 10)
+            )
+        ),
         limit(
             "QUERY_TOO_LARGE",
-            "The query selects 2,002 fields once its fragments are inlined; the limit is 2,000.",
+            "The query selects 2,561 fields once its fragments are inlined; the limit is 2,000.",
         ),
         id="field-flood",
     ),
@@ -427,12 +433,12 @@ WIDTH = [
 SIZE = [
     pytest.param(
         post("{" + " a" * 6000 + " }"),
-        limit("QUERY_TOO_LARGE", "The query has more than 5,000 tokens; that is the limit."),
+        limit("QUERY_TOO_LARGE", "The query has more than 2,000 tokens; that is the limit."),
         id="token-flood-of-fields",
     ),
     pytest.param(
         post("{ nodes(ids: [" + "1 " * 6000 + "]) { id } }"),
-        limit("QUERY_TOO_LARGE", "The query has more than 5,000 tokens; that is the limit."),
+        limit("QUERY_TOO_LARGE", "The query has more than 2,000 tokens; that is the limit."),
         id="token-flood-in-a-list-literal",
     ),
     pytest.param(
@@ -535,9 +541,9 @@ FRAGMENTS = [
     pytest.param(
         post(
             "{ __typename } "
-            + " ".join(f"fragment U{i} on Query {{ __typename }}" for i in range(400))
+            + " ".join(f"fragment U{i} on Query {{ __typename }}" for i in range(150))
         ),
-        limit("QUERY_TOO_LARGE", "The document defines 400 fragments; the limit is 100."),
+        limit("QUERY_TOO_LARGE", "The document defines 150 fragments; the limit is 100."),
         id="unused-fragment-flood",
     ),
 ]
