@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, func, inspect, select, table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.config import Settings
@@ -185,3 +185,14 @@ class StatementCounter:
     @property
     def count(self) -> int:
         return len(self.statements)
+
+
+async def row_counts(engine: AsyncEngine) -> dict[str, int]:
+    """Rows in every table of the store."""
+    async with engine.connect() as connection:
+        names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+        counts = {}
+        for name in names:
+            statement = select(func.count()).select_from(table(name))
+            counts[name] = (await connection.execute(statement)).scalar_one()
+    return counts

@@ -7,12 +7,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, inspect, select, table, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import text
 
 import loaders
 from schema.types import Company
 from tests.assertions import without_cost
+from tests.conftest import row_counts
 from tests.test_http import (
     BAD_GETS,
     BAD_POSTS,
@@ -60,17 +60,6 @@ def assert_masked(response: httpx.Response, leaks: tuple[str, ...] = LEAKS) -> d
     for leak in leaks:
         assert leak not in response.text, f"{leak!r} leaked: {response.text}"
     return body
-
-
-async def row_counts(engine: AsyncEngine) -> dict[str, int]:
-    """Rows in every table of the store."""
-    async with engine.connect() as connection:
-        names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
-        counts = {}
-        for name in names:
-            statement = select(func.count()).select_from(table(name))
-            counts[name] = (await connection.execute(statement)).scalar_one()
-    return counts
 
 
 @pytest.mark.parametrize(("function", "query", "field"), BROKEN_RESOLVERS)

@@ -18,12 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, inspect, select, table
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 import schema.extensions as query_limits
 from tests.assertions import without_cost
-from tests.conftest import Store, make_client
+from tests.conftest import Store, make_client, row_counts
 
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -1055,16 +1053,6 @@ async def test_fifty_repeats_are_still_answered(client):
     query = "{ " + LOOKUP + " { " + "programs { totalCount } " * 50 + "} }"
     body = without_cost((await send(client, post(query))).json())
     assert body["data"]["company"]["programs"]["totalCount"] == 23  # README: 23 programs
-
-
-async def row_counts(engine: AsyncEngine) -> dict[str, int]:
-    async with engine.connect() as connection:
-        names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
-        counts = {}
-        for name in names:
-            statement = select(func.count()).select_from(table(name))
-            counts[name] = (await connection.execute(statement)).scalar_one()
-    return counts
 
 
 async def test_the_corpus_changes_nothing_in_the_store(client, store):
