@@ -302,10 +302,7 @@ class GraphQLEndpoint:
             body, status = await self._execute(request, params, media_type, request_id)
         except RequestError as error:
             return _error_response(error, media_type, request_id)
-        response = _json_response(body, status, media_type, request_id)
-        if status == 503:
-            response.headers["Retry-After"] = RETRY_AFTER_SECONDS
-        return response
+        return _json_response(body, status, media_type, request_id)
 
     async def _execute(
         self, request: Request, params: GraphQLParams, media_type: str, request_id: str
@@ -331,7 +328,6 @@ class GraphQLEndpoint:
                 503,
                 "QUERY_TIMEOUT",
                 f"The query did not finish within {self.execution_timeout:g} s and was stopped.",
-                {"Retry-After": RETRY_AFTER_SECONDS},
             ) from None
         except InvalidOperationTypeError:
             raise RequestError(
@@ -387,12 +383,15 @@ def _graphql_body(
 
 def _json_response(body: dict[str, Any], status: int, media_type: str, request_id: str) -> Response:
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    headers = {REQUEST_ID_HEADER: request_id, "Vary": "Accept"}
+    if status == 503:  # every 503 is "try again shortly": a database outage or a timeout
+        headers["Retry-After"] = RETRY_AFTER_SECONDS
     return Response(
         # A stray lone surrogate becomes its JSON escape rather than an encoding crash.
         text.encode("utf-8", errors="backslashreplace"),
         status_code=status,
         media_type=media_type,
-        headers={REQUEST_ID_HEADER: request_id, "Vary": "Accept"},
+        headers=headers,
     )
 
 
