@@ -34,6 +34,7 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     ListValueNode,
+    NamedTypeNode,
     ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -157,8 +158,11 @@ class _Walk:
         }
         self.visiting: set[str] = set()
 
-    def type_named(self, name: str) -> GraphQLNamedType | None:
-        return self.schema.get_type(name)
+    def type_of(
+        self, condition: NamedTypeNode | None, parent: GraphQLNamedType | None
+    ) -> GraphQLNamedType | None:
+        """The type a fragment's selections apply to: its condition's, else its parent's."""
+        return parent if condition is None else self.schema.get_type(condition.name.value)
 
     def guard(self, nesting: int) -> None:
         if nesting > MAX_NESTING:
@@ -191,9 +195,7 @@ class _ShapeWalk(_Walk):
         shape = Shape()
         for fragment in self.spread(name):
             shape = self.selection_set(
-                fragment.selection_set,
-                self.type_named(fragment.type_condition.name.value),
-                nesting,
+                fragment.selection_set, self.type_of(fragment.type_condition, None), nesting
             )
             shape.directives += _directives(fragment.directives)
             self.memo[name] = shape
@@ -209,8 +211,7 @@ class _ShapeWalk(_Walk):
             if isinstance(selection, FieldNode):
                 self.field(selection, parent, shape, nesting)
             elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                inner = parent if condition is None else self.type_named(condition.name.value)
+                inner = self.type_of(selection.type_condition, parent)
                 shape.add(
                     self.selection_set(selection.selection_set, inner, nesting + 1), nested=False
                 )
@@ -416,7 +417,7 @@ class _CostWalk(_Walk):
         if name not in self.memo:
             cost = 0
             for fragment in self.spread(name):
-                condition = self.type_named(fragment.type_condition.name.value)
+                condition = self.type_of(fragment.type_condition, None)
                 cost = self.selection_set(fragment.selection_set, condition, nesting)
                 self.memo[name] = cost
             return cost
@@ -431,8 +432,7 @@ class _CostWalk(_Walk):
             if isinstance(selection, FieldNode):
                 cost += self.field(selection, parent, nesting)
             elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                inner = parent if condition is None else self.type_named(condition.name.value)
+                inner = self.type_of(selection.type_condition, parent)
                 cost += self.selection_set(selection.selection_set, inner, nesting + 1)
             elif isinstance(selection, FragmentSpreadNode):
                 cost += self.fragment(selection.name.value, nesting + 1)
