@@ -1,17 +1,22 @@
-"""The one declarative map from GraphQL node types and edges to tables, columns and joins.
+"""The type map: what every GraphQL type, field and edge means in the store, stated once.
 
-Loaders read it to build batched queries; a future query compiler reads the same map, so the
-two can never disagree about what `Program.partners` means. Nothing here runs a query.
+Each type lists its fields by GraphQL name: a column (and the enum its text names), the
+global ID, a single link through a foreign key, a list through a foreign key or a link table,
+citations, or a computed field, each with what it costs. Filters take the table (or alias) they
+apply to, so one statement can nest the same table several times. `schema/` builds its objects
+from rows with it, the loaders build their SQL from it, the cost estimate prices fields with it
+and the compiler reads the same entries; `tests/test_type_map.py` pairs it with the schema field
+by field. A wrong name here fails when this module is imported. Nothing here runs a query.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, false, select
-from sqlmodel import SQLModel, col
+from sqlalchemy import ColumnElement, FromClause, exists, false, select
+from sqlmodel import SQLModel
 
 from db.models import (
     Citation,
@@ -29,233 +34,533 @@ from db.models import (
     Report,
 )
 
-Column = Any  # an InstrumentedAttribute; SQLModel's typing does not name it usefully
+Column = Any  # an InstrumentedAttribute; SQLModel types it as the column's value
 Condition = ColumnElement[bool]
 
-
-@dataclass(frozen=True)
-class Entity:
-    """A node type: its table, the columns `orderBy` may name, and how its filters apply.
-
-    `name_field` feeds the table's `sort_key` and `search_fields` its `search_text`
-    (db/keys.py); entities without them are neither sorted by name nor searched.
-    """
-
-    type_name: str
-    model: type[SQLModel]
-    order_fields: Mapping[str, Column]
-    name_field: str | None = None
-    search_fields: tuple[str, ...] = ()
-    kind_filter: Callable[[tuple[str, ...]], Condition] | None = None
-    country_filter: Callable[[str], Condition] | None = None
+# The estimate for a list that is not paged: no object in the seed data has more than 4
+# citations. The cost walk prices a `citations` list at this many items.
+CITATIONS_ESTIMATE = 5
 
 
-@dataclass(frozen=True)
-class Edge:
-    """A list field: target rows whose `parent_key` equals the parent's id.
+def table_of(model: type[SQLModel]) -> FromClause:
+    table: FromClause = model.__table__  # type: ignore[attr-defined]
+    return table
 
-    With a `link` table the parent key lives on the link, `link_target` joins it to the
-    target, and the link row's id is the subject of the relation's citations.
-    """
 
-    name: str
-    target: Entity
-    parent_key: Column
-    link: type[SQLModel] | None = None
-    link_target: Column | None = None
+def table_name(model: type[SQLModel]) -> str:
+    return str(model.__tablename__)
+
+
+# What a field is. Each kind says what it costs: the objects the field makes the store fetch.
+
+
+@dataclass(frozen=True, eq=False)
+class Scalar:
+    """A value stored in a column; `enum` names the GraphQL enum whose members it stores."""
+
+    column: Column
+    enum: str | None = None
+    cost = 0
 
     @property
-    def link_table_name(self) -> str | None:
-        return None if self.link is None else str(self.link.__tablename__)
+    def name(self) -> str:
+        return str(self.column.key)
 
 
 @dataclass(frozen=True)
+class GlobalId:
+    """The Relay `id`: base64 of `Type:slug`, so it survives reseeding and moving stores."""
+
+    cost = 0
+
+
+@dataclass(frozen=True, eq=False)
 class Reference:
-    """A single-object field: the row of `target` whose id is the source's `foreign_key`."""
+    """One object: the `target` row whose id is the source row's `foreign_key`."""
+
+    target: str
+    foreign_key: Column
+    cost = 1
+
+    @property
+    def attribute(self) -> str:
+        return str(self.foreign_key.key)
+
+    @property
+    def nullable(self) -> bool:
+        return bool(self.foreign_key.nullable)
+
+
+@dataclass(frozen=True, eq=False)
+class Link:
+    """A link table: `parent_key` points at the list's parent, `target_key` at its items.
+
+    Its rows are what the relation's citations cite.
+    """
+
+    model: type[SQLModel]
+    parent_key: Column
+    target_key: Column
+
+    @property
+    def subject(self) -> str:
+        return table_name(self.model)
+
+
+@dataclass(frozen=True, eq=False)
+class ListEdge:
+    """A cursor connection of `target` items, priced per item (its page size).
+
+    A root list has no `parent_key`; an edge's items are the `target` rows whose
+    `parent_key` (on the target, or on the `link` table) is the parent's id.
+    """
+
+    target: str
+    default_order: str
+    parent_key: Column | None = None
+    link: Link | None = None
+    cost = 1  # per item
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent_key is None and self.link is None
+
+    @property
+    def parent_column(self) -> Column:
+        key = self.link.parent_key if self.link is not None else self.parent_key
+        assert key is not None, "a root list has no parent"
+        return key
+
+
+@dataclass(frozen=True)
+class Citations:
+    """The quotes that state a row (or, on an edge, the relation), in extraction order."""
+
+    cost = CITATIONS_ESTIMATE  # per list: it is not paged
+
+
+@dataclass(frozen=True)
+class QuoteContext:
+    """A citation's quote in its document's text: reads the document (one object)."""
+
+    cost = 1
+
+
+@dataclass(frozen=True)
+class BySlug:
+    """A root lookup: the `target` row with this slug, or null."""
+
+    target: str
+    cost = 1
+
+
+@dataclass(frozen=True)
+class NodeById:
+    """`node(id:)`: whatever a global ID names."""
+
+    cost = 1
+
+
+@dataclass(frozen=True)
+class NodesByIds:
+    """`nodes(ids:)`: one object per ID, priced per ID."""
+
+    max_ids: int = 100
+    cost = 1  # per ID
+
+
+FieldSpec = (
+    Scalar
+    | GlobalId
+    | Reference
+    | ListEdge
+    | Citations
+    | QuoteContext
+    | BySlug
+    | NodeById
+    | NodesByIds
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """How a list of this type is filtered; each takes the table (or alias) it applies to.
+
+    `search` is matched against the row's `search_text` (casefolded at seed time from
+    the entity's `search_fields`); `kind` and `country` say what those filters mean here.
+    """
+
+    search: bool = False
+    kind: Callable[[FromClause, tuple[str, ...]], Condition] | None = None
+    country: Callable[[FromClause, str], Condition] | None = None
+
+
+@dataclass(frozen=True)
+class NodeType:
+    """A GraphQL object type backed by a table: its fields, orders and filters.
+
+    `name_field` feeds the table's `sort_key` and `search_fields` its `search_text`
+    (db/keys.py). `cited` types have citations whose subject is the table's name.
+    """
 
     name: str
-    target: Entity
-    foreign_key: Column
-    attribute: str = field(init=False)
+    model: type[SQLModel]
+    fields: Mapping[str, FieldSpec]
+    order: Mapping[str, Column] = field(default_factory=dict)
+    filters: Filters = Filters()
+    name_field: str | None = None
+    search_fields: tuple[str, ...] = ()
+    cited: bool = True
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "attribute", self.foreign_key.key)
+    @property
+    def table(self) -> FromClause:
+        return table_of(self.model)
 
+    @property
+    def subject(self) -> str:
+        """What citations of this type's rows name as their subject."""
+        return table_name(self.model)
 
-def related_exists(edge: Edge, parent: type[SQLModel], condition: Condition) -> Condition:
-    """EXISTS(a row reached from `parent` through `edge` satisfies `condition`)."""
-    target = edge.target.model
-    query = select(1).select_from(edge.link or target)
-    if edge.link is not None:
-        query = query.join(target, edge.link_target == col(target.id))  # type: ignore[attr-defined]
-    parent_id = col(parent.id)  # type: ignore[attr-defined]
-    return exists(query.where(edge.parent_key == parent_id, condition).correlate(parent))
+    def scalars(self) -> Iterator[tuple[str, Scalar]]:
+        return ((name, spec) for name, spec in self.fields.items() if isinstance(spec, Scalar))
 
-
-def _located_in(edge_name: str, parent: type[SQLModel]) -> Callable[[str], Condition]:
-    return lambda code: related_exists(EDGES[edge_name], parent, col(Location.country_code) == code)
-
-
-def _programs_of_kind(kinds: tuple[str, ...]) -> Condition:
-    return col(Program.kind).in_(kinds) if kinds else false()
+    def edges(self) -> Iterator[tuple[str, ListEdge]]:
+        return ((name, spec) for name, spec in self.fields.items() if isinstance(spec, ListEdge))
 
 
-def _partners_with_program_kind(kinds: tuple[str, ...]) -> Condition:
-    return related_exists(EDGES["Partner.programs"], Partner, _programs_of_kind(kinds))
+@dataclass(frozen=True)
+class RootType:
+    """The Query type: lookups, node refetches and root lists."""
+
+    name: str
+    fields: Mapping[str, FieldSpec]
 
 
-def _locations_of_kind(kinds: tuple[str, ...]) -> Condition:
-    return col(Location.kind).in_(kinds) if kinds else false()
+# Filters. `table` is the list's own table or an alias of it; subqueries alias their tables
+# anew, so the same table may appear at several levels of one statement.
 
 
-COMPANY = Entity(
-    "Company",
-    Company,
-    {"NAME": Company.sort_key, "SLUG": Company.slug, "FOUNDED_YEAR": Company.founded_year},
-    name_field="name",
-    search_fields=("name",),
-)
-PERSON = Entity(
-    "Person",
-    Person,
-    {"NAME": Person.sort_key, "SLUG": Person.slug},
-    name_field="name",
-    search_fields=("name",),
-)
-REPORT = Entity(
-    "Report",
-    Report,
-    {"TITLE": Report.sort_key, "SLUG": Report.slug, "YEAR": Report.year},
-    name_field="title",
-    search_fields=("title",),
-)
-PROGRAM = Entity(
-    "Program",
-    Program,
-    {"NAME": Program.sort_key, "SLUG": Program.slug, "LAUNCHED_YEAR": Program.launched_year},
-    name_field="name",
-    search_fields=("name", "description"),
-    kind_filter=_programs_of_kind,
-    country_filter=_located_in("Program.locations", Program),
-)
-PARTNER = Entity(
-    "Partner",
-    Partner,
-    {"NAME": Partner.sort_key, "SLUG": Partner.slug},
-    name_field="name",
-    search_fields=("name", "short_name"),
-    kind_filter=_partners_with_program_kind,
-    country_filter=_located_in("Partner.locations", Partner),
-)
-LOCATION = Entity(
-    "Location",
-    Location,
-    {"NAME": Location.sort_key, "SLUG": Location.slug, "COUNTRY_CODE": Location.country_code},
-    name_field="name",
-    search_fields=("name",),
-    kind_filter=_locations_of_kind,
-    country_filter=lambda code: col(Location.country_code) == code,
-)
-FIGURE = Entity(
-    "Figure",
-    Figure,
-    {"SLUG": Figure.slug, "VALUE": Figure.value, "PERIOD_START_YEAR": Figure.period_start_year},
-)
-DOCUMENT = Entity(
-    "Document",
-    Document,
-    {"TITLE": Document.sort_key, "SLUG": Document.slug, "PUBLISHED_ON": Document.published_on},
-    name_field="title",
-    search_fields=("title",),
-)
+def related_exists(
+    table: FromClause,
+    link: Link,
+    target: type[SQLModel],
+    condition: Callable[[FromClause], Condition],
+) -> Condition:
+    """EXISTS(a `target` row linked to `table`'s row through `link` satisfies `condition`)."""
+    link_table = table_of(link.model).alias()
+    target_table = table_of(target).alias()
+    query = (
+        select(1)
+        .select_from(
+            link_table.join(target_table, link_table.c[link.target_key.key] == target_table.c.id)
+        )
+        .where(link_table.c[link.parent_key.key] == table.c.id, condition(target_table))
+    )
+    return exists(query.correlate(table))
 
-ENTITIES: dict[str, Entity] = {
-    entity.type_name: entity
-    for entity in (COMPANY, PERSON, REPORT, PROGRAM, PARTNER, LOCATION, FIGURE, DOCUMENT)
-}
 
-EDGES: dict[str, Edge] = {
-    edge.name: edge
-    for edge in (
-        Edge("Company.programs", PROGRAM, Program.company_id),
-        Edge("Company.people", PERSON, Person.company_id),
-        Edge("Company.reports", REPORT, Report.company_id),
-        Edge("Company.figures", FIGURE, Figure.company_id),
-        Edge("Program.subPrograms", PROGRAM, Program.parent_id),
-        Edge("Program.figures", FIGURE, Figure.program_id),
-        Edge(
-            "Program.partners",
-            PARTNER,
-            ProgramPartner.program_id,
-            ProgramPartner,
-            ProgramPartner.partner_id,
+def _in_country(link: Link) -> Callable[[FromClause, str], Condition]:
+    def condition(table: FromClause, code: str) -> Condition:
+        return related_exists(table, link, Location, lambda places: places.c.country_code == code)
+
+    return condition
+
+
+def _of_kind(table: FromClause, kinds: tuple[str, ...]) -> Condition:
+    return table.c.kind.in_(kinds) if kinds else false()
+
+
+PROGRAM_PARTNERS = Link(ProgramPartner, ProgramPartner.program_id, ProgramPartner.partner_id)
+PARTNER_PROGRAMS = Link(ProgramPartner, ProgramPartner.partner_id, ProgramPartner.program_id)
+PROGRAM_LOCATIONS = Link(ProgramLocation, ProgramLocation.program_id, ProgramLocation.location_id)
+LOCATION_PROGRAMS = Link(ProgramLocation, ProgramLocation.location_id, ProgramLocation.program_id)
+PARTNER_LOCATIONS = Link(PartnerLocation, PartnerLocation.partner_id, PartnerLocation.location_id)
+LOCATION_PARTNERS = Link(PartnerLocation, PartnerLocation.location_id, PartnerLocation.partner_id)
+PERSON_LOCATIONS = Link(PersonLocation, PersonLocation.person_id, PersonLocation.location_id)
+LOCATION_PEOPLE = Link(PersonLocation, PersonLocation.location_id, PersonLocation.person_id)
+
+
+def _partners_with_program_kind(table: FromClause, kinds: tuple[str, ...]) -> Condition:
+    return related_exists(
+        table, PARTNER_PROGRAMS, Program, lambda programs: _of_kind(programs, kinds)
+    )
+
+
+def _location_in_country(table: FromClause, code: str) -> Condition:
+    return table.c.country_code == code
+
+
+CITED = Citations()
+ID = GlobalId()
+
+TYPES: dict[str, NodeType] = {
+    t.name: t
+    for t in (
+        NodeType(
+            "Company",
+            Company,
+            {
+                "id": ID,
+                "slug": Scalar(Company.slug),
+                "name": Scalar(Company.name),
+                "description": Scalar(Company.description),
+                "foundedYear": Scalar(Company.founded_year),
+                "foundedIn": Reference("Location", Company.founded_in_id),
+                "programs": ListEdge("Program", "NAME", Program.company_id),
+                "people": ListEdge("Person", "NAME", Person.company_id),
+                "reports": ListEdge("Report", "TITLE", Report.company_id),
+                "figures": ListEdge("Figure", "SLUG", Figure.company_id),
+                "citations": CITED,
+            },
+            order={
+                "NAME": Company.sort_key,
+                "SLUG": Company.slug,
+                "FOUNDED_YEAR": Company.founded_year,
+            },
+            filters=Filters(search=True),
+            name_field="name",
+            search_fields=("name",),
         ),
-        Edge(
-            "Program.locations",
-            LOCATION,
-            ProgramLocation.program_id,
-            ProgramLocation,
-            ProgramLocation.location_id,
+        NodeType(
+            "Person",
+            Person,
+            {
+                "id": ID,
+                "slug": Scalar(Person.slug),
+                "name": Scalar(Person.name),
+                "title": Scalar(Person.title),
+                "company": Reference("Company", Person.company_id),
+                "locations": ListEdge("Location", "NAME", link=PERSON_LOCATIONS),
+                "citations": CITED,
+            },
+            order={"NAME": Person.sort_key, "SLUG": Person.slug},
+            filters=Filters(search=True),
+            name_field="name",
+            search_fields=("name",),
         ),
-        Edge(
-            "Partner.programs",
-            PROGRAM,
-            ProgramPartner.partner_id,
-            ProgramPartner,
-            ProgramPartner.program_id,
+        NodeType(
+            "Report",
+            Report,
+            {
+                "id": ID,
+                "slug": Scalar(Report.slug),
+                "title": Scalar(Report.title),
+                "year": Scalar(Report.year),
+                "company": Reference("Company", Report.company_id),
+                "figures": ListEdge("Figure", "SLUG", Figure.report_id),
+                "citations": CITED,
+            },
+            order={"TITLE": Report.sort_key, "SLUG": Report.slug, "YEAR": Report.year},
+            filters=Filters(search=True),
+            name_field="title",
+            search_fields=("title",),
         ),
-        Edge(
-            "Partner.locations",
-            LOCATION,
-            PartnerLocation.partner_id,
-            PartnerLocation,
-            PartnerLocation.location_id,
+        NodeType(
+            "Program",
+            Program,
+            {
+                "id": ID,
+                "slug": Scalar(Program.slug),
+                "name": Scalar(Program.name),
+                "kind": Scalar(Program.kind, enum="ProgramKind"),
+                "description": Scalar(Program.description),
+                "launchedYear": Scalar(Program.launched_year),
+                "company": Reference("Company", Program.company_id),
+                "parent": Reference("Program", Program.parent_id),
+                "subPrograms": ListEdge("Program", "NAME", Program.parent_id),
+                "partners": ListEdge("Partner", "NAME", link=PROGRAM_PARTNERS),
+                "locations": ListEdge("Location", "NAME", link=PROGRAM_LOCATIONS),
+                "figures": ListEdge("Figure", "SLUG", Figure.program_id),
+                "citations": CITED,
+            },
+            order={
+                "NAME": Program.sort_key,
+                "SLUG": Program.slug,
+                "LAUNCHED_YEAR": Program.launched_year,
+            },
+            filters=Filters(search=True, kind=_of_kind, country=_in_country(PROGRAM_LOCATIONS)),
+            name_field="name",
+            search_fields=("name", "description"),
         ),
-        Edge("Location.children", LOCATION, Location.parent_id),
-        Edge(
-            "Location.partners",
-            PARTNER,
-            PartnerLocation.location_id,
-            PartnerLocation,
-            PartnerLocation.partner_id,
+        NodeType(
+            "Partner",
+            Partner,
+            {
+                "id": ID,
+                "slug": Scalar(Partner.slug),
+                "name": Scalar(Partner.name),
+                "shortName": Scalar(Partner.short_name),
+                "description": Scalar(Partner.description),
+                "programs": ListEdge("Program", "NAME", link=PARTNER_PROGRAMS),
+                "locations": ListEdge("Location", "NAME", link=PARTNER_LOCATIONS),
+                "citations": CITED,
+            },
+            order={"NAME": Partner.sort_key, "SLUG": Partner.slug},
+            filters=Filters(
+                search=True,
+                kind=_partners_with_program_kind,
+                country=_in_country(PARTNER_LOCATIONS),
+            ),
+            name_field="name",
+            search_fields=("name", "short_name"),
         ),
-        Edge(
-            "Location.programs",
-            PROGRAM,
-            ProgramLocation.location_id,
-            ProgramLocation,
-            ProgramLocation.program_id,
+        NodeType(
+            "Location",
+            Location,
+            {
+                "id": ID,
+                "slug": Scalar(Location.slug),
+                "name": Scalar(Location.name),
+                "kind": Scalar(Location.kind, enum="LocationKind"),
+                "countryCode": Scalar(Location.country_code),
+                "parent": Reference("Location", Location.parent_id),
+                "children": ListEdge("Location", "NAME", Location.parent_id),
+                "partners": ListEdge("Partner", "NAME", link=LOCATION_PARTNERS),
+                "programs": ListEdge("Program", "NAME", link=LOCATION_PROGRAMS),
+                "people": ListEdge("Person", "NAME", link=LOCATION_PEOPLE),
+                "citations": CITED,
+            },
+            order={
+                "NAME": Location.sort_key,
+                "SLUG": Location.slug,
+                "COUNTRY_CODE": Location.country_code,
+            },
+            filters=Filters(search=True, kind=_of_kind, country=_location_in_country),
+            name_field="name",
+            search_fields=("name",),
         ),
-        Edge(
-            "Location.people",
-            PERSON,
-            PersonLocation.location_id,
-            PersonLocation,
-            PersonLocation.person_id,
+        NodeType(
+            "Figure",
+            Figure,
+            {
+                "id": ID,
+                "slug": Scalar(Figure.slug),
+                "label": Scalar(Figure.label),
+                "kind": Scalar(Figure.kind, enum="FigureKind"),
+                "value": Scalar(Figure.value),
+                "unit": Scalar(Figure.unit),
+                "qualifier": Scalar(Figure.qualifier, enum="FigureQualifier"),
+                "periodStartYear": Scalar(Figure.period_start_year),
+                "periodEndYear": Scalar(Figure.period_end_year),
+                "company": Reference("Company", Figure.company_id),
+                "program": Reference("Program", Figure.program_id),
+                "report": Reference("Report", Figure.report_id),
+                "citations": CITED,
+            },
+            order={
+                "SLUG": Figure.slug,
+                "VALUE": Figure.value,
+                "PERIOD_START_YEAR": Figure.period_start_year,
+            },
         ),
-        Edge(
-            "Person.locations",
-            LOCATION,
-            PersonLocation.person_id,
-            PersonLocation,
-            PersonLocation.location_id,
+        NodeType(
+            "Document",
+            Document,
+            {
+                "id": ID,
+                "slug": Scalar(Document.slug),
+                "title": Scalar(Document.title),
+                "publisher": Scalar(Document.publisher),
+                "publishedOn": Scalar(Document.published_on),
+                "text": Scalar(Document.text),
+            },
+            order={
+                "TITLE": Document.sort_key,
+                "SLUG": Document.slug,
+                "PUBLISHED_ON": Document.published_on,
+            },
+            filters=Filters(search=True),
+            name_field="title",
+            search_fields=("title",),
+            cited=False,
         ),
-        Edge("Report.figures", FIGURE, Figure.report_id),
     )
 }
 
-REFERENCES: dict[str, Reference] = {
-    ref.name: ref
-    for ref in (
-        Reference("Company.foundedIn", LOCATION, Company.founded_in_id),
-        Reference("Person.company", COMPANY, Person.company_id),
-        Reference("Report.company", COMPANY, Report.company_id),
-        Reference("Program.company", COMPANY, Program.company_id),
-        Reference("Program.parent", PROGRAM, Program.parent_id),
-        Reference("Location.parent", LOCATION, Location.parent_id),
-        Reference("Figure.company", COMPANY, Figure.company_id),
-        Reference("Figure.program", PROGRAM, Figure.program_id),
-        Reference("Figure.report", REPORT, Figure.report_id),
-        Reference("Citation.document", DOCUMENT, Citation.document_id),
-    )
+# A quote is not a node (it has no global ID) but is read from its own table like one.
+CITATION = NodeType(
+    "Citation",
+    Citation,
+    {
+        "quote": Scalar(Citation.quote),
+        "start": Scalar(Citation.start),
+        "end": Scalar(Citation.end),
+        "document": Reference("Document", Citation.document_id),
+        "context": QuoteContext(),
+    },
+    cited=False,
+)
+
+_ROOT_LISTS = {
+    "companies": "Company",
+    "people": "Person",
+    "reports": "Report",
+    "programs": "Program",
+    "partners": "Partner",
+    "locations": "Location",
+    "figures": "Figure",
+    "documents": "Document",
 }
+_DEFAULT_ORDER = {"Report": "TITLE", "Document": "TITLE", "Figure": "SLUG"}
+
+QUERY = RootType(
+    "Query",
+    {
+        "node": NodeById(),
+        "nodes": NodesByIds(),
+        **{name[0].lower() + name[1:]: BySlug(name) for name in TYPES},
+        **{
+            field_name: ListEdge(target, _DEFAULT_ORDER.get(target, "NAME"))
+            for field_name, target in _ROOT_LISTS.items()
+        },
+    },
+)
+
+# The wrappers of every connection and its edges. Their cost is their items', counted once
+# by the connection; an edge's `citations` cite the relation (none on a list without a link).
+CONNECTION_FIELDS = frozenset({"edges", "nodes", "pageInfo", "totalCount"})
+EDGE_FIELDS = frozenset({"cursor", "node", "citations"})
+
+
+def node_type(name: str) -> NodeType:
+    """The type of that name (a node type, or Citation); KeyError names an unknown one."""
+    if name == CITATION.name:
+        return CITATION
+    return TYPES[name]
+
+
+OWNERS: tuple[NodeType | RootType, ...] = (*TYPES.values(), CITATION, QUERY)
+"""Every type with fields in the map."""
+
+LISTS: dict[str, ListEdge] = {
+    f"{owner.name}.{name}": spec
+    for owner in OWNERS
+    for name, spec in owner.fields.items()
+    if isinstance(spec, ListEdge)
+}
+"""Every list by its key, `Program.partners` or `Query.programs` (a root list)."""
+
+
+def reference(type_name: str, field_name: str) -> Reference:
+    spec = node_type(type_name).fields[field_name]
+    if not isinstance(spec, Reference):
+        raise TypeError(f"{type_name}.{field_name} is not a single link")
+    return spec
+
+
+def check(types: Mapping[str, NodeType], owners: tuple[NodeType | RootType, ...]) -> None:
+    """Every name the map uses names something: a wrong one fails at import."""
+    for owner in owners:
+        for field_name, spec in owner.fields.items():
+            where = f"{owner.name}.{field_name}"
+            if isinstance(spec, Reference | ListEdge | BySlug) and spec.target not in types:
+                raise LookupError(f"{where} names an unknown type {spec.target!r}")
+            if isinstance(spec, ListEdge) and spec.default_order not in types[spec.target].order:
+                raise LookupError(f"{where} orders by unknown {spec.default_order!r}")
+    for node in types.values():
+        for column in (*node.order.values(), *(s.column for _, s in node.scalars())):
+            if column.class_ is not node.model:
+                raise LookupError(f"{node.name} maps a column of another table: {column}")
+
+
+check(TYPES, OWNERS)

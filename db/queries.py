@@ -12,14 +12,24 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, literal, null, or_, select, tuple_
+from sqlalchemy import (
+    FromClause,
+    Select,
+    String,
+    TypeDecorator,
+    and_,
+    bindparam,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
-from sqlmodel import SQLModel, col
 
 from db.keys import search_text
-from db.mapping import EDGES, ENTITIES, Column, Condition, Entity
-from db.models import Citation
+from db.mapping import CITATION, LISTS, TYPES, Condition, NodeType, table_of
 
 
 @dataclass(frozen=True)
@@ -89,25 +99,29 @@ class Page:
     has_previous: bool
 
 
-def _bytewise(column: Column, dialect: str) -> Any:
-    """Text compared byte-wise (code point order), as SQLite's default BINARY collation does."""
-    try:
-        is_text = column.type.python_type is str
-    except NotImplementedError:
-        is_text = False
+def bytewise(column: Any, dialect: str) -> Any:
+    """Text compared byte-wise (code point order), as SQLite's default BINARY collation does,
+    whatever collation the PostgreSQL database or column was created with."""
+    kind = column.type
+    if isinstance(kind, TypeDecorator):  # SQLModel's AutoString wraps String
+        kind = kind.impl_instance
+    is_text = isinstance(kind, String)
     return column.collate("C") if is_text and dialect == "postgresql" else column
 
 
-def _conditions(entity: Entity, list_filter: ListFilter) -> list[Condition]:
+def filter_conditions(
+    node: NodeType, table: FromClause, list_filter: ListFilter
+) -> list[Condition]:
+    """The filter as conditions on `table`: the node's own table or an alias of it."""
     conditions: list[Condition] = []
-    if list_filter.name_contains and entity.search_fields:
-        searched = col(entity.model.search_text)  # type: ignore[attr-defined]
+    filters = node.filters
+    if list_filter.name_contains and filters.search:
         needle = search_text(list_filter.name_contains)
-        conditions.append(searched.contains(needle, autoescape=True))
-    if list_filter.kinds is not None and entity.kind_filter is not None:
-        conditions.append(entity.kind_filter(list_filter.kinds))
-    if list_filter.country_code is not None and entity.country_filter is not None:
-        conditions.append(entity.country_filter(list_filter.country_code))
+        conditions.append(table.c.search_text.contains(needle, autoescape=True))
+    if list_filter.kinds is not None and filters.kind is not None:
+        conditions.append(filters.kind(table, list_filter.kinds))
+    if list_filter.country_code is not None and filters.country is not None:
+        conditions.append(filters.country(table, list_filter.country_code))
     return conditions
 
 
@@ -128,7 +142,7 @@ def _window_condition(position: Any, total: Any, window: Window) -> Condition:
 
 async def fetch_pages(
     session: AsyncSession,
-    list_name: str,
+    list_key: str,
     *,
     parent_ids: Sequence[int] | None,
     list_filter: ListFilter,
@@ -137,61 +151,59 @@ async def fetch_pages(
 ) -> dict[int | None, Page]:
     """One page per parent (or the single root page, keyed None) in one statement.
 
-    `list_name` is an edge of the map (`Program.partners`) or a node type for a root list.
+    `list_key` names a list of the map: `Program.partners`, or `Query.programs` for a root list.
     """
     dialect = session.get_bind().dialect.name
-    query = _page_query(list_name, list_filter, ordering, window, dialect)
+    query = _page_query(list_key, list_filter, ordering, window, dialect)
     found = await session.execute(query, {"parent_ids": list(parent_ids or [])})
     grouped: dict[int | None, list[tuple[Any, int, int | None, int]]] = defaultdict(list)
-    for item, parent_id, link, pos, count in found.all():
-        grouped[parent_id].append((item, pos, link, count))
-    keys: Iterable[int | None] = [None] if list_name not in EDGES else (parent_ids or [])
+    for row in found.all():
+        grouped[row.edge_parent].append((row, row.edge_position, row.edge_link, row.edge_total))
+    keys: Iterable[int | None] = [None] if LISTS[list_key].is_root else (parent_ids or [])
     return {key: _page(grouped.get(key, []), window) for key in keys}
 
 
 @lru_cache(maxsize=512)
 def _page_query(
-    list_name: str, list_filter: ListFilter, ordering: Ordering, window: Window, dialect: str
+    list_key: str, list_filter: ListFilter, ordering: Ordering, window: Window, dialect: str
 ) -> Select[Any]:
     """The statement for a list and argument set, built once: parent ids are bound per call.
 
     Window functions number each parent's rows; the first row is always returned too, so
     the total is known even when the page itself is empty.
     """
-    edge = EDGES.get(list_name)
-    entity = edge.target if edge is not None else ENTITIES[list_name]
-    model = entity.model
-    sort = _bytewise(entity.order_fields[ordering.field], dialect)
+    spec = LISTS[list_key]
+    node = TYPES[spec.target]
+    items = node.table
+    sort = bytewise(items.c[node.order[ordering.field].key], dialect)
     sort = sort.desc() if ordering.descending else sort.asc()
-    tie_break = col(model.slug)  # type: ignore[attr-defined]
-    partition: list[Any] = [] if edge is None else [edge.parent_key]
+    source: FromClause = items
+    parent: Any = literal(None)
+    link_id: Any = null()
+    if spec.link is not None:
+        links = table_of(spec.link.model)
+        source = links.join(items, links.c[spec.link.target_key.key] == items.c.id)
+        parent, link_id = links.c[spec.link.parent_key.key], links.c.id
+    elif spec.parent_key is not None:
+        parent = items.c[spec.parent_key.key]
+    partition: list[Any] = [] if spec.is_root else [parent]
     position = func.row_number().over(
-        partition_by=partition, order_by=[sort.nulls_last(), _bytewise(tie_break, dialect)]
+        partition_by=partition,
+        order_by=[sort.nulls_last(), bytewise(items.c.slug, dialect)],
     )
-    total = func.count().over(partition_by=partition)
-    parent = literal(None) if edge is None else edge.parent_key
-    link_id = null() if edge is None or edge.link is None else col(edge.link.id)  # type: ignore[attr-defined]
     inner_query = select(
-        model,
+        *items.c,
         parent.label("edge_parent"),
         link_id.label("edge_link"),
         position.label("edge_position"),
-        total.label("edge_total"),
-    )
-    if edge is not None:
-        if edge.link is not None:
-            inner_query = inner_query.select_from(edge.link).join(
-                model,
-                edge.link_target == col(model.id),  # type: ignore[attr-defined]
-            )
-        inner_query = inner_query.where(
-            edge.parent_key.in_(bindparam("parent_ids", expanding=True))
-        )
-    inner = inner_query.where(*_conditions(entity, list_filter)).subquery()
-    row = aliased(model, inner)
+        func.count().over(partition_by=partition).label("edge_total"),
+    ).select_from(source)
+    if not spec.is_root:
+        inner_query = inner_query.where(parent.in_(bindparam("parent_ids", expanding=True)))
+    inner = inner_query.where(*filter_conditions(node, items, list_filter)).subquery()
     c = inner.c
     return (
-        select(row, c.edge_parent, c.edge_link, c.edge_position, c.edge_total)
+        select(inner)
         .where(or_(c.edge_position == 1, _window_condition(c.edge_position, c.edge_total, window)))
         .order_by(c.edge_parent, c.edge_position)
     )
@@ -211,23 +223,25 @@ def _page(found: list[tuple[Any, int, int | None, int]], window: Window) -> Page
 
 
 async def fetch_by_keys(
-    session: AsyncSession, model: type[SQLModel], column: Column, keys: Sequence[Any]
+    session: AsyncSession, node: NodeType, column: str, keys: Sequence[Any]
 ) -> dict[Any, Any]:
-    """Rows whose `column` is one of `keys`, by that column's value."""
-    rows = (await session.execute(select(model).where(col(column).in_(keys)))).scalars().all()
-    return {getattr(item, column.key): item for item in rows}
+    """Rows of `node`'s table whose `column` is one of `keys`, by that column's value."""
+    table = node.table
+    rows = (await session.execute(select(table).where(table.c[column].in_(keys)))).all()
+    return {getattr(row, column): row for row in rows}
 
 
 async def fetch_citations(
     session: AsyncSession, subjects: Sequence[tuple[str, int]]
-) -> dict[tuple[str, int], list[Citation]]:
+) -> dict[tuple[str, int], list[Any]]:
     """Citations of many subjects (entity or link rows), in the order they were extracted."""
+    citations = CITATION.table
     query = (
-        select(Citation)
-        .where(tuple_(col(Citation.subject_type), col(Citation.subject_id)).in_(subjects))
-        .order_by(col(Citation.position), col(Citation.id))
+        select(citations)
+        .where(tuple_(citations.c.subject_type, citations.c.subject_id).in_(subjects))
+        .order_by(citations.c.position, citations.c.id)
     )
-    grouped: dict[tuple[str, int], list[Citation]] = defaultdict(list)
-    for citation in (await session.execute(query)).scalars().all():
+    grouped: dict[tuple[str, int], list[Any]] = defaultdict(list)
+    for citation in (await session.execute(query)).all():
         grouped[(citation.subject_type, citation.subject_id)].append(citation)
     return grouped

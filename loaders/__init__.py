@@ -15,8 +15,7 @@ from strawberry.dataloader import DataLoader
 
 from core.errors import ServiceUnavailable
 from db.errors import as_unavailable
-from db.mapping import EDGES, Entity
-from db.models import Citation
+from db.mapping import LISTS, NodeType
 from db.queries import (
     ListFilter,
     Ordering,
@@ -84,24 +83,23 @@ class Loaders:
         self.reader = reader
         self._by_column: dict[tuple[str, str], DataLoader[Any, Any]] = {}
         self._pages: dict[PageKey, DataLoader[int | None, Page]] = {}
-        self.citations: DataLoader[Subject, list[Citation]] = DataLoader(self._load_citations)
+        self.citations: DataLoader[Subject, list[Any]] = DataLoader(self._load_citations)
 
-    def by_id(self, entity: Entity) -> DataLoader[int, Any]:
-        """Rows of `entity` by primary key (None where absent)."""
-        return self._by(entity, "id")
+    def by_id(self, node: NodeType) -> DataLoader[int, Any]:
+        """Rows of `node`'s table by primary key (None where absent)."""
+        return self._by(node, "id")
 
-    def by_slug(self, entity: Entity) -> DataLoader[str, Any]:
-        """Rows of `entity` by slug (None where absent)."""
-        return self._by(entity, "slug")
+    def by_slug(self, node: NodeType) -> DataLoader[str, Any]:
+        """Rows of `node`'s table by slug (None where absent)."""
+        return self._by(node, "slug")
 
-    def _by(self, entity: Entity, column_name: str) -> DataLoader[Any, Any]:
-        key = (entity.type_name, column_name)
+    def _by(self, node: NodeType, column: str) -> DataLoader[Any, Any]:
+        key = (node.name, column)
         if key not in self._by_column:
-            column = getattr(entity.model, column_name)
 
             async def load(keys: Sequence[Any]) -> list[Any]:
                 found = await self.reader.run(
-                    lambda s: fetch_by_keys(s, entity.model, column, list(set(keys)))
+                    lambda s: fetch_by_keys(s, node, column, list(set(keys)))
                 )
                 return [found.get(k) for k in keys]
 
@@ -109,20 +107,20 @@ class Loaders:
         return self._by_column[key]
 
     def pages(
-        self, list_name: str, list_filter: ListFilter, ordering: Ordering, window: Window
+        self, list_key: str, list_filter: ListFilter, ordering: Ordering, window: Window
     ) -> DataLoader[int | None, Page]:
-        """Pages of a list (an edge of db/mapping.py, or a node type for a root list) by
-        parent id (None for a root list); one loader per argument set."""
-        key = (list_name, list_filter, ordering, window)
+        """Pages of a list of db/mapping.py (`Program.partners`, `Query.programs`) by parent
+        id (None for a root list); one loader per argument set."""
+        key = (list_key, list_filter, ordering, window)
         if key not in self._pages:
-            is_root = list_name not in EDGES
+            is_root = LISTS[list_key].is_root
 
             async def load(parent_ids: Sequence[int | None]) -> list[Page]:
                 ids = None if is_root else [i for i in parent_ids if i is not None]
                 pages = await self.reader.run(
                     lambda s: fetch_pages(
                         s,
-                        list_name,
+                        list_key,
                         parent_ids=ids,
                         list_filter=list_filter,
                         ordering=ordering,
@@ -134,6 +132,6 @@ class Loaders:
             self._pages[key] = DataLoader(load)
         return self._pages[key]
 
-    async def _load_citations(self, subjects: Sequence[Subject]) -> list[list[Citation]]:
+    async def _load_citations(self, subjects: Sequence[Subject]) -> list[list[Any]]:
         found = await self.reader.run(lambda s: fetch_citations(s, list(set(subjects))))
         return [found.get(subject, []) for subject in subjects]

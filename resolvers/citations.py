@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import BadUserInput
-from db.models import Citation
+from db.mapping import node_type
 from resolvers.context import Info
 
 MAX_CONTEXT = 2000
@@ -19,8 +19,9 @@ class QuoteContext:
     after: str
 
 
-async def resolve_citations(info: Info, subject: tuple[str, int] | None) -> list[Citation]:
-    """Citations of a row, by (table name, id); a list without its own relation has none."""
+async def resolve_citations(info: Info, subject: tuple[str, int] | None) -> list[Any]:
+    """Citations of a row, by its subject (table name, id); a list without its own relation
+    (no link table) has none."""
     if subject is None:
         return []
     citations = await info.context.loaders.citations.load(subject)
@@ -28,11 +29,12 @@ async def resolve_citations(info: Info, subject: tuple[str, int] | None) -> list
     return citations
 
 
-def entity_subject(row: Any) -> tuple[str, int]:
-    return (str(row.__tablename__), row.id)
+def entity_subject(type_name: str, row: Any) -> tuple[str, int]:
+    """What citations of this entity's row name as their subject, as the type map says."""
+    return (node_type(type_name).subject, row.id)
 
 
-def quote_context(text: str, citation: Citation, characters: int) -> QuoteContext:
+def quote_context(text: str, citation: Any, characters: int) -> QuoteContext:
     if not 0 <= characters <= MAX_CONTEXT:
         raise BadUserInput(f"`characters` must be between 0 and {MAX_CONTEXT}")
     return QuoteContext(

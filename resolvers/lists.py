@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from core.errors import BadUserInput
-from db.mapping import EDGES
+from db.mapping import LISTS
 from db.queries import ListFilter, Ordering
 from resolvers.context import Info
 from resolvers.pagination import encode_cursor, fingerprint, window
@@ -74,32 +74,48 @@ def list_filter(filter_input: FilterInput | None) -> ListFilter:
     )
 
 
+@dataclass(frozen=True)
+class ListInfo:
+    """A list of the type map as the schema declares it: its key, item type and order."""
+
+    key: str
+    target: str
+    default_order: str
+
+
+def list_info(type_name: str, field_name: str) -> ListInfo:
+    """The list `type_name.field_name` (`Query` for root lists); unknown names fail at once."""
+    key = f"{type_name}.{field_name}"
+    if key not in LISTS:
+        raise LookupError(f"the type map has no list {key}")
+    return ListInfo(key, LISTS[key].target, LISTS[key].default_order)
+
+
 async def resolve_list(
     info: Info,
-    list_name: str,
+    key: str,
     parent_id: int | None,
     *,
     filter_input: FilterInput | None,
     order_input: OrderInput | None,
-    default_order: str,
     first: int | None,
     after: str | None,
     last: int | None,
     before: str | None,
 ) -> Slice:
-    """`list_name` is a type name for a root list (`Program`) or an edge (`Program.partners`)."""
-    edge = EDGES.get(list_name)
+    """`key` names a list of the type map: `Program.partners`, or `Query.programs`."""
+    spec = LISTS[key]
     filters = list_filter(filter_input)
     ordering = Ordering(
-        field=order_input.field.name if order_input else default_order,
+        field=order_input.field.name if order_input else spec.default_order,
         descending=bool(order_input and order_input.direction.name == "DESC"),
     )
-    scope = fingerprint(list_name, parent_id, filters, ordering)
+    scope = fingerprint(key, parent_id, filters, ordering)
     page_window = window(scope, first=first, after=after, last=last, before=before)
-    loader = info.context.loaders.pages(list_name, filters, ordering, page_window)
+    loader = info.context.loaders.pages(key, filters, ordering, page_window)
     page = await loader.load(parent_id)
     info.context.usage.fetched(len(page.rows))
-    link_table = edge.link_table_name if edge else None
+    link_table = None if spec.link is None else spec.link.subject
     return Slice(
         edges=[
             SliceEdge(

@@ -6,18 +6,20 @@ import asyncio
 from typing import Any
 
 from core.errors import BadUserInput
-from db.mapping import ENTITIES, REFERENCES
+from db.mapping import QUERY, TYPES, NodesByIds, Reference, reference
 from resolvers.context import Info
 from resolvers.ids import decode_global_id, is_slug
 
-MAX_NODES = 100
+_NODES = QUERY.fields["nodes"]
+assert isinstance(_NODES, NodesByIds)
+MAX_NODES = _NODES.max_ids
 
 
 async def resolve_by_slug(info: Info, type_name: str, slug: str) -> Any:
     """The row with this slug; None without asking the store when it cannot be a slug."""
     if not is_slug(slug):
         return None
-    return _counted(info, await info.context.loaders.by_slug(ENTITIES[type_name]).load(slug))
+    return _counted(info, await info.context.loaders.by_slug(TYPES[type_name]).load(slug))
 
 
 def _counted(info: Info, row: Any) -> Any:
@@ -28,7 +30,7 @@ def _counted(info: Info, row: Any) -> Any:
 
 def _decode(global_id: str) -> tuple[str, str]:
     type_name, slug = decode_global_id(global_id)
-    if type_name not in ENTITIES:
+    if type_name not in TYPES:
         raise BadUserInput(f"{global_id[:60]!r} is not a valid ID")
     return type_name, slug
 
@@ -51,10 +53,14 @@ async def resolve_nodes(info: Info, global_ids: list[str]) -> list[tuple[str, An
     return list(await asyncio.gather(*(_load(info, *key) for key in decoded)))
 
 
-async def resolve_reference(info: Info, reference_name: str, row: Any) -> Any:
+def link(type_name: str, field_name: str) -> Reference:
+    """The single link `type_name.field_name` of the type map; unknown names fail at once."""
+    return reference(type_name, field_name)
+
+
+async def resolve_reference(info: Info, link: Reference, row: Any) -> Any:
     """The row a foreign key points at, e.g. `Program.company`; None when the key is empty."""
-    reference = REFERENCES[reference_name]
-    key = getattr(row, reference.attribute)
+    key = getattr(row, link.attribute)
     if key is None:
         return None
-    return _counted(info, await info.context.loaders.by_id(reference.target).load(key))
+    return _counted(info, await info.context.loaders.by_id(TYPES[link.target]).load(key))

@@ -1,8 +1,9 @@
 """Relay cursor connections, and the one factory that declares every list field.
 
-`connection_field("Program.partners", "Partner", PartnerFilter, PartnerOrder, "NAME", ...)`
-declares the arguments (filter, orderBy, first/after/last/before) the same way on every list,
-and routes it to `resolvers.lists.resolve_list` under the edge name that `db/mapping.py` knows.
+`connection_field("Program", "partners", description=...)` declares the list the type map
+names `Program.partners`: its item type, default order and arguments (filter, orderBy,
+first/after/last/before) come from the map and are the same on every list; it resolves
+through `resolvers.lists.resolve_list`. An unknown list fails when the schema is imported.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import strawberry
 
 from resolvers.citations import resolve_citations
 from resolvers.context import Info
-from resolvers.lists import Slice, resolve_list
+from resolvers.lists import Slice, list_info, resolve_list
 from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from schema.inputs import FILTERS, ORDERS
 from schema.sources import Citation
 
 T = TypeVar("T")
@@ -85,26 +87,20 @@ _ARGUMENT_DOCS = {
 }
 
 
-def connection_field(
-    list_name: str,
-    node_type: str,
-    filter_type: type | None,
-    order_type: type,
-    default_order: str,
-    *,
-    description: str,
-) -> Any:
-    """A list field named by `list_name`: a node type (root list) or an edge of db/mapping.py."""
-    is_root = "." not in list_name
+def connection_field(type_name: str, field_name: str, *, description: str) -> Any:
+    """The list `type_name.field_name` of the type map (`Query` for a root list)."""
+    spec = list_info(type_name, field_name)
+    node_type, default_order = spec.target, spec.default_order
+    filter_type, order_type = FILTERS[node_type], ORDERS[node_type]
+    is_root = type_name == "Query"
 
     async def resolve(root: Any, info: Info, **arguments: Any) -> Any:
         page = await resolve_list(
             info,
-            list_name,
+            spec.key,
             None if is_root else root.pk,
             filter_input=arguments.get("filter"),
             order_input=arguments.get("order_by"),
-            default_order=default_order,
             first=arguments.get("first"),
             after=arguments.get("after"),
             last=arguments.get("last"),

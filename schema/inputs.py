@@ -130,3 +130,26 @@ class FigureOrder:
 class DocumentOrder:
     field: DocumentOrderField = strawberry.field(description="Field to sort by.")
     direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=DIRECTION)
+
+
+# The filter and order arguments of a list, by the type of its items (figures have no filter).
+FILTERS: dict[str, type | None] = {
+    "Company": CompanyFilter,
+    "Person": PersonFilter,
+    "Report": ReportFilter,
+    "Program": ProgramFilter,
+    "Partner": PartnerFilter,
+    "Location": LocationFilter,
+    "Figure": None,
+    "Document": DocumentFilter,
+}
+ORDERS: dict[str, type] = {
+    "Company": CompanyOrder,
+    "Person": PersonOrder,
+    "Report": ReportOrder,
+    "Program": ProgramOrder,
+    "Partner": PartnerOrder,
+    "Location": LocationOrder,
+    "Figure": FigureOrder,
+    "Document": DocumentOrder,
+}

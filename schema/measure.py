@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from graphql import (
@@ -58,14 +59,13 @@ from core.errors import (
     TooManyRootFields,
 )
 from core.limits import Limits
+from db.mapping import CITED, OWNERS, FieldSpec, ListEdge, NodesByIds
 from resolvers.nodes import MAX_NODES
 from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 # Fields plus fragment hops on the path being measured; past this the document is refused
 # before Python's recursion limit could be reached, whatever max_depth says.
 MAX_NESTING = 64
-# `citations` lists are not paged; no object in the seed data has more than 4.
-UNPAGED_LIST_ESTIMATE = 5
 PAGE_SIZE_ARGUMENTS = ("first", "last")
 LIST_LENGTH_ARGUMENT = "ids"
 SIZE_CLAMP = max(MAX_PAGE_SIZE, MAX_NODES) + 1  # anything larger is refused by the resolver
@@ -76,8 +76,6 @@ INTROSPECTION_ROOTS: dict[str, GraphQLField] = {
     "__schema": SchemaMetaFieldDef,
     "__type": TypeMetaFieldDef,
 }
-# A connection's and an edge's wrappers: their items are counted by the connection itself.
-WRAPPER_FIELDS = frozenset({"edges", "nodes", "node", "pageInfo"})
 
 
 @dataclass
@@ -119,20 +117,25 @@ class DocumentShape:
     page_variables: frozenset[str]
 
 
-def _is_connection(type_: GraphQLNamedType | None) -> bool:
-    return (
-        isinstance(type_, GraphQLObjectType)
-        and type_.name.endswith("Connection")
-        and {"edges", "pageInfo"} <= type_.fields.keys()
-    )
+@cache
+def _prices(schema: GraphQLSchema) -> dict[tuple[str, str], FieldSpec]:
+    """What each object-valued field costs, by (type, field), as the type map states it.
 
-
-def _is_edge(type_: GraphQLNamedType | None) -> bool:
-    return (
-        isinstance(type_, GraphQLObjectType)
-        and type_.name.endswith("Edge")
-        and {"cursor", "node"} <= type_.fields.keys()
-    )
+    A field not listed is a wrapper of a connection or an edge (`edges`, `nodes`, `node`,
+    `pageInfo`): its items are counted once, by the connection.
+    """
+    prices: dict[tuple[str, str], FieldSpec] = {}
+    for owner in OWNERS:
+        graphql_type = schema.get_type(owner.name)
+        assert isinstance(graphql_type, GraphQLObjectType), owner.name
+        for name, spec in owner.fields.items():
+            prices[(owner.name, name)] = spec
+            if isinstance(spec, ListEdge):  # a relation's citations are on its edges
+                connection = get_named_type(graphql_type.fields[name].type)
+                assert isinstance(connection, GraphQLObjectType), name
+                edge = get_named_type(connection.fields["edges"].type)
+                prices[(edge.name, "citations")] = CITED
+    return prices
 
 
 def _is_introspective(type_: GraphQLNamedType | None) -> bool:
@@ -445,14 +448,15 @@ class _CostWalk(_Walk):
             return 0  # a scalar, an unknown field (validation reports it) or introspection
         child_type = get_named_type(definition.type)
         inner = self.selection_set(node.selection_set, child_type, nesting + 1)
-        if (_is_connection(parent) or _is_edge(parent)) and name in WRAPPER_FIELDS:
-            return inner  # the items, already counted by their connection
-        if _is_connection(child_type):
+        spec = None if parent is None else _prices(self.schema).get((parent.name, name))
+        if spec is None:
+            return inner  # a wrapper: the items, already counted by their connection
+        if isinstance(spec, ListEdge):
             count = self.page_size(node)
-        elif is_list_type(get_nullable_type(definition.type)):
+        elif isinstance(spec, NodesByIds):
             count = self.list_length(node)
         else:
-            count = 1
+            count = spec.cost
         return count * (1 + inner)
 
     def argument(self, node: FieldNode, name: str) -> ValueNode | None:
@@ -467,8 +471,6 @@ class _CostWalk(_Walk):
 
     def list_length(self, node: FieldNode) -> int:
         value = self.argument(node, LIST_LENGTH_ARGUMENT)
-        if value is None:
-            return UNPAGED_LIST_ESTIMATE
         if isinstance(value, ListValueNode):
             return min(len(value.values), MAX_NODES)
         length = self.number(value)

@@ -10,23 +10,6 @@ import strawberry
 from resolvers.context import Info
 from resolvers.nodes import MAX_NODES, resolve_by_slug, resolve_node, resolve_nodes
 from schema.connection import connection_field
-from schema.inputs import (
-    CompanyFilter,
-    CompanyOrder,
-    DocumentFilter,
-    DocumentOrder,
-    FigureOrder,
-    LocationFilter,
-    LocationOrder,
-    PartnerFilter,
-    PartnerOrder,
-    PersonFilter,
-    PersonOrder,
-    ProgramFilter,
-    ProgramOrder,
-    ReportFilter,
-    ReportOrder,
-)
 from schema.node import Node
 from schema.types import (
     NODE_TYPES,
@@ -45,7 +28,8 @@ def _as_node(found: tuple[str, Any] | None) -> Node | None:
     if found is None:
         return None
     type_name, row = found
-    node: Node = NODE_TYPES[type_name].from_row(row)
+    node = NODE_TYPES[type_name].from_row(row)
+    assert isinstance(node, Node)
     return node
 
 
@@ -101,42 +85,17 @@ class Query:
     figure = slug_field(Figure)
     document = slug_field(Document)
 
-    companies = connection_field(
-        "Company", "Company", CompanyFilter, CompanyOrder, "NAME", description="All companies."
-    )
-    people = connection_field(
-        "Person", "Person", PersonFilter, PersonOrder, "NAME", description="All people."
-    )
-    reports = connection_field(
-        "Report", "Report", ReportFilter, ReportOrder, "TITLE", description="All reports."
-    )
+    companies = connection_field("Query", "companies", description="All companies.")
+    people = connection_field("Query", "people", description="All people.")
+    reports = connection_field("Query", "reports", description="All reports.")
     programs = connection_field(
-        "Program",
-        "Program",
-        ProgramFilter,
-        ProgramOrder,
-        "NAME",
+        "Query",
+        "programs",
         description="All programs, funds, benefits and initiatives of every company.",
     )
-    partners = connection_field(
-        "Partner", "Partner", PartnerFilter, PartnerOrder, "NAME", description="All partners."
-    )
+    partners = connection_field("Query", "partners", description="All partners.")
     locations = connection_field(
-        "Location",
-        "Location",
-        LocationFilter,
-        LocationOrder,
-        "NAME",
-        description="All countries, regions and cities.",
+        "Query", "locations", description="All countries, regions and cities."
     )
-    figures = connection_field(
-        "Figure", "Figure", None, FigureOrder, "SLUG", description="All figures."
-    )
-    documents = connection_field(
-        "Document",
-        "Document",
-        DocumentFilter,
-        DocumentOrder,
-        "TITLE",
-        description="The source documents.",
-    )
+    figures = connection_field("Query", "figures", description="All figures.")
+    documents = connection_field("Query", "documents", description="The source documents.")

@@ -9,13 +9,15 @@ import strawberry
 
 from resolvers.citations import quote_context
 from resolvers.context import Info
-from resolvers.ids import encode_global_id
-from resolvers.nodes import resolve_reference
+from resolvers.nodes import link, resolve_reference
 from schema.node import Node
+from schema.objects import FromRow, link_field
+
+CITED_DOCUMENT = link("Citation", "document")
 
 
 @strawberry.type(description="A source document the graph was extracted from.")
-class Document(Node):
+class Document(Node, FromRow):
     slug: str = strawberry.field(description="Stable, human-readable key.")
     title: str = strawberry.field(description="Title as the document gives it.")
     publisher: str = strawberry.field(description="The site that published it, as it names itself.")
@@ -26,18 +28,7 @@ class Document(Node):
         description="Full text; citation offsets index into it (Unicode code points)."
     )
     pk: strawberry.Private[int]
-
-    @classmethod
-    def from_row(cls, row: Any) -> Document:
-        return cls(
-            id=strawberry.ID(encode_global_id(cls.__name__, row.slug)),
-            slug=row.slug,
-            title=row.title,
-            publisher=row.publisher,
-            published_on=row.published_on,
-            text=row.text,
-            pk=row.id,
-        )
+    row: strawberry.Private[Any]
 
 
 @strawberry.type(description="A quote with the text just before and after it.")
@@ -48,19 +39,16 @@ class QuoteContext:
 
 
 @strawberry.type(description="A verbatim quote from a source document that states a fact.")
-class Citation:
+class Citation(FromRow):
     quote: str = strawberry.field(description="The quoted text, exactly as in the document.")
     start: int = strawberry.field(description="Offset of the quote's first character in `text`.")
     end: int = strawberry.field(description="Offset just past the quote's last character.")
+    pk: strawberry.Private[int]
     row: strawberry.Private[Any]
 
-    @classmethod
-    def from_row(cls, row: Any) -> Citation:
-        return cls(quote=row.quote, start=row.start, end=row.end, row=row)
-
-    @strawberry.field(description="The document quoted.")
-    async def document(self, info: Info) -> Document:
-        return Document.from_row(await resolve_reference(info, "Citation.document", self.row))
+    document = link_field(
+        "Citation", "document", description="The document quoted.", module=__name__
+    )
 
     @strawberry.field(description="The quote in its surrounding text.")
     async def context(
@@ -71,6 +59,6 @@ class Citation:
             strawberry.argument(description="Characters to show on each side, 0 to 2000."),
         ] = 120,
     ) -> QuoteContext:
-        document = await resolve_reference(info, "Citation.document", self.row)
+        document = await resolve_reference(info, CITED_DOCUMENT, self.row)
         found = quote_context(document.text, self.row, characters)
         return QuoteContext(before=found.before, quote=found.quote, after=found.after)

@@ -18,17 +18,7 @@ from sqlmodel import SQLModel, col
 
 from db.engine import session_factory
 from db.keys import derived_columns
-from db.mapping import (
-    COMPANY,
-    DOCUMENT,
-    FIGURE,
-    LOCATION,
-    PARTNER,
-    PERSON,
-    PROGRAM,
-    REPORT,
-    Entity,
-)
+from db.mapping import TYPES, NodeType
 from db.models import (
     Citation,
     Company,
@@ -118,7 +108,7 @@ class _Sync:
         self.stale.append((name, list(existing.values())))
         return {k: item.id for k, item in current.items()}
 
-    async def entities(self, entity: Entity, rows: list[dict[str, Any]]) -> dict[Key, int]:
+    async def entities(self, entity: NodeType, rows: list[dict[str, Any]]) -> dict[Key, int]:
         """An entity table keyed by slug, with its derived sort and search columns."""
         if entity.name_field is not None:
             name_field, search_fields = entity.name_field, entity.search_fields
@@ -169,7 +159,7 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
     sync = _Sync(session, report)
     graph = plan.graph
     documents = await sync.entities(
-        DOCUMENT,
+        TYPES["Document"],
         [
             {
                 "slug": d.meta.slug,
@@ -183,7 +173,7 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
         ],
     )
     locations = await sync.entities(
-        LOCATION,
+        TYPES["Location"],
         [_entity_fields(loc, "slug", "name", "kind", "country_code") for loc in graph.locations],
     )
     await sync.set_parents(Location, locations, {loc.slug: loc.parent for loc in graph.locations})
@@ -192,7 +182,7 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
         return None if slug is None else ids[(slug,)]
 
     companies = await sync.entities(
-        COMPANY,
+        TYPES["Company"],
         [
             {
                 **_entity_fields(c, "slug", "name", "description", "founded_year"),
@@ -202,21 +192,21 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
         ],
     )
     people = await sync.entities(
-        PERSON,
+        TYPES["Person"],
         [
             {**_entity_fields(p, "slug", "name", "title"), "company_id": ref(companies, p.company)}
             for p in graph.people
         ],
     )
     reports = await sync.entities(
-        REPORT,
+        TYPES["Report"],
         [
             {**_entity_fields(r, "slug", "title", "year"), "company_id": ref(companies, r.company)}
             for r in graph.reports
         ],
     )
     programs = await sync.entities(
-        PROGRAM,
+        TYPES["Program"],
         [
             {
                 **_entity_fields(p, "slug", "name", "kind", "description", "launched_year"),
@@ -227,11 +217,11 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
     )
     await sync.set_parents(Program, programs, {p.slug: p.parent for p in graph.programs})
     partners = await sync.entities(
-        PARTNER,
+        TYPES["Partner"],
         [_entity_fields(p, "slug", "name", "short_name", "description") for p in graph.partners],
     )
     figures = await sync.entities(
-        FIGURE,
+        TYPES["Figure"],
         [
             {
                 **_entity_fields(

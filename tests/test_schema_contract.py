@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceType, GraphQLObjectType
 
-from db.mapping import ENTITIES
 from schema import enums, schema
-from schema.types import NODE_TYPES
 from seeds import spec
 from server.cli import SCHEMA_FILE, export_schema
 
@@ -45,18 +43,8 @@ def test_every_type_field_argument_and_value_is_described():
     assert _undocumented() == []
 
 
-def test_order_fields_are_exactly_the_sortable_columns():
-    for type_name, entity in ENTITIES.items():
-        order_enum = getattr(enums, f"{type_name}OrderField")
-        assert {m.name for m in order_enum} == set(entity.order_fields), type_name
-
-
 def test_stored_enums_match_the_seed_vocabulary():
     for name in ("ProgramKind", "LocationKind", "FigureKind", "FigureQualifier"):
         api_members = {m.name for m in getattr(enums, name)}
         seed_members = {m.name for m in getattr(spec, name)}
         assert api_members == seed_members, name
-
-
-def test_every_node_type_has_a_table_under_the_same_name():
-    assert set(NODE_TYPES) == set(ENTITIES)

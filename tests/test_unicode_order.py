@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from seeds.read import SeedDocument, build_plan
 from seeds.spec import DocumentMeta
@@ -49,6 +50,21 @@ def _expected_order(descending: bool = False) -> list[str]:
 
 
 async def test_names_sort_casefolded_and_code_point_ordered(unicode_store):
+    assert await _names(unicode_store, "") == _expected_order()
+    assert await _names(unicode_store, "orderBy: {field: NAME, direction: DESC}") == (
+        _expected_order(descending=True)
+    )
+
+
+@pytest.mark.postgres
+async def test_order_is_code_point_order_whatever_the_column_collation(unicode_store):
+    """A database created with a linguistic collation (ICU puts "émile" before "zeta") still
+    sorts as SQLite does, so cursors and differential tests see one order."""
+    async with unicode_store.engine.begin() as connection:
+        for column in ("sort_key", "slug"):
+            await connection.execute(
+                text(f'ALTER TABLE partners ALTER COLUMN {column} TYPE varchar COLLATE "und-x-icu"')
+            )
     assert await _names(unicode_store, "") == _expected_order()
     assert await _names(unicode_store, "orderBy: {field: NAME, direction: DESC}") == (
         _expected_order(descending=True)

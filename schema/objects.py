@@ -1,0 +1,96 @@
+"""Schema objects built from rows, and single links: both read the type map.
+
+A type's `from_row` fills the fields the map reads from columns (its enum members by name)
+and its global ID; `link_field("Program", "company", ...)` declares the map's single link with
+the nullability of its foreign key. Unknown names fail when the schema is imported.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable
+from typing import Any, Self
+
+import strawberry
+from strawberry.types.base import get_object_definition
+from strawberry.utils.str_converters import to_camel_case
+
+from resolvers.context import Info
+from resolvers.nodes import link, resolve_reference
+from resolvers.rows import global_id, has_global_id, stored_fields
+from schema import enums
+
+NODE_TYPES_MODULE = "schema.types"
+
+
+class FromRow:
+    """A type whose plain fields come from its row; it declares `pk` and `row` as private
+    fields (strawberry.Private), which resolvers of its lists and links read."""
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        read = _READERS.get(cls)
+        if read is None:
+            read = _READERS[cls] = _reader(cls)
+        return cls(**read(row))
+
+
+_READERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
+
+
+def _reader(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """The values of `cls`'s fields for a row, planned once per type from the map."""
+    type_name = cls.__name__
+    python_name = {
+        to_camel_case(f.python_name): f.python_name
+        for f in get_object_definition(cls, strict=True).fields
+    }
+    plain = [(python_name[s.field], s.column) for s in stored_fields(type_name) if not s.enum]
+    enumerated = [
+        (python_name[s.field], s.column, getattr(enums, s.enum))
+        for s in stored_fields(type_name)
+        if s.enum
+    ]
+    with_id = has_global_id(type_name)
+
+    def read(row: Any) -> dict[str, Any]:
+        values = {name: getattr(row, column) for name, column in plain}
+        for name, column, enum in enumerated:
+            stored = getattr(row, column)
+            values[name] = None if stored is None else enum[stored]
+        if with_id:
+            values["id"] = strawberry.ID(global_id(type_name, row))
+        values["pk"] = row.id
+        values["row"] = row
+        return values
+
+    return read
+
+
+def link_field(
+    type_name: str, field_name: str, *, description: str, module: str = NODE_TYPES_MODULE
+) -> Any:
+    """The map's single link `type_name.field_name`: null where its foreign key may be.
+
+    The target type is found by name in `module` once it is loaded, as connection fields
+    find theirs, so types can link to each other in both directions.
+    """
+    spec = link(type_name, field_name)
+    target = spec.target
+
+    async def resolve(root: Any, info: Info) -> Any:
+        row = await resolve_reference(info, spec, root.row)
+        return None if row is None else getattr(sys.modules[module], target).from_row(row)
+
+    returns = f"{target} | None" if spec.nullable else target
+    resolve.__module__ = module
+    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info),
+        ],
+        return_annotation=returns,
+    )
+    resolve.__annotations__ = {"info": Info, "return": returns}
+    return strawberry.field(resolver=resolve, description=description)
