@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Lists are pages: at most this many items, this many when neither `first` nor `last` is given.
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
 
 @dataclass(frozen=True)
 class Limits:

@@ -529,6 +529,10 @@ def node_type(name: str) -> NodeType:
     return TYPES[name]
 
 
+_NODES = QUERY.fields["nodes"]
+assert isinstance(_NODES, NodesByIds)
+MAX_NODES = _NODES.max_ids
+
 OWNERS: tuple[NodeType | RootType, ...] = (*TYPES.values(), CITATION, QUERY)
 """Every type with fields in the map."""
 

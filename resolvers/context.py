@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from core.limits import Limits
+from graphql import DocumentNode
+
 from loaders import Loaders
 
 if TYPE_CHECKING:
@@ -26,12 +27,12 @@ class Usage:
 @dataclass
 class Context:
     """Built once per request by the HTTP layer: the request's loaders (and so its session),
-    the limits it runs under, and what it has fetched so far."""
+    what it has fetched so far, and the prepared document the executor runs."""
 
     loaders: Loaders
     request_id: str
-    limits: Limits = field(default_factory=Limits)
     usage: Usage = field(default_factory=Usage)
+    document: DocumentNode | None = None
 
 
 if TYPE_CHECKING:

@@ -6,13 +6,10 @@ import asyncio
 from typing import Any
 
 from core.errors import BadUserInput
-from db.mapping import QUERY, TYPES, NodesByIds, Reference, reference
+from db.mapping import MAX_NODES as MAX_NODES  # the schema documents the limit
+from db.mapping import TYPES, Reference, reference
 from resolvers.context import Info
 from resolvers.ids import decode_global_id, is_slug
-
-_NODES = QUERY.fields["nodes"]
-assert isinstance(_NODES, NodesByIds)
-MAX_NODES = _NODES.max_ids
 
 
 async def resolve_by_slug(info: Info, type_name: str, slug: str) -> Any:

@@ -10,11 +10,10 @@ from __future__ import annotations
 import hashlib
 
 from core.errors import BadUserInput
+from core.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from db.queries import Window
 from resolvers.opaque import decode_token, encode_token
 
-MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZE = 20
 MAX_POSITION = 2**31 - 1  # no list is longer; bigger forged positions would overflow SQL integers
 _PREFIX = "cursor:v1"
 _MAX_CURSOR_LENGTH = 200

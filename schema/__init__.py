@@ -8,7 +8,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
 
-from schema.extensions import OperationNameRequired, QueryLimits
+from schema.execute import PreparedDocument
 from schema.query import Query
 from schema.types import NODE_TYPES
 
@@ -28,5 +28,5 @@ schema = Schema(
     query=Query,
     types=list(NODE_TYPES.values()),
     config=StrawberryConfig(auto_camel_case=True),
-    extensions=[QueryLimits, OperationNameRequired],
+    extensions=[PreparedDocument],
 )

@@ -15,10 +15,10 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
+from core.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from resolvers.citations import resolve_citations
 from resolvers.context import Info
 from resolvers.lists import Slice, list_info, resolve_list
-from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from schema.inputs import FILTERS, ORDERS
 from schema.sources import Citation
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from graphql import build_schema
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -24,6 +25,9 @@ from schema import schema
 from server.graphql_http import REQUEST_ID_HEADER, GraphQLEndpoint
 
 logger = logging.getLogger("impact_graph.server")
+# The schema as graphql-core types, built from the SDL through public APIs only: what
+# operation/ parses, measures, prices and validates against. Execution stays Strawberry's.
+CONTRACT = build_schema(schema.as_str())
 READY_TIMEOUT_SECONDS = 2.0
 
 
@@ -76,14 +80,15 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
     # Readiness has a connection of its own: a busy request pool is not an unready instance.
     probe = engine if not owns_engine else _probe_engine(settings)
     sessions = session_factory(engine)
-    limits = settings.limits()
 
     def context_for(request_id: str) -> Context:
-        return Context(loaders=Loaders(Reader(sessions)), request_id=request_id, limits=limits)
+        return Context(loaders=Loaders(Reader(sessions)), request_id=request_id)
 
     graphql = GraphQLEndpoint(
         schema,
+        CONTRACT,
         context_for,
+        limits=settings.limits(),
         graphiql=settings.graphiql,
         max_body_bytes=settings.max_body_bytes,
         execution_timeout=settings.execution_timeout,

@@ -17,16 +17,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import GraphQLError, GraphQLSchema, GraphQLSyntaxError, OperationType
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry import Schema
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.types.execution import ExecutionResult, PreExecutionError
-from strawberry.types.graphql import OperationType
 
 from core.errors import ClientError, ServiceUnavailable
+from core.limits import Limits
+from operation.prepare import (
+    DocumentCache,
+    MethodNotAllowed,
+    Operation,
+    OperationRequest,
+    Refused,
+    prepare,
+)
 from resolvers.context import Context
+from schema.execute import execute
 from server.graphiql import graphiql_html
 
 logger = logging.getLogger("impact_graph.graphql")
@@ -253,21 +260,32 @@ def format_error(error: GraphQLError, *, before_execution: bool, request_id: str
     return formatted
 
 
+GET_OPERATIONS = frozenset({OperationType.QUERY})
+# Over POST every type is allowed through; validation then refuses what the schema lacks.
+POST_OPERATIONS = frozenset(OperationType)
+
+
 class GraphQLEndpoint:
-    """The `/graphql` route: negotiate, read the request, execute with a fresh context, answer."""
+    """The `/graphql` route: negotiate, read the request, prepare the operation, execute it
+    with a fresh context, answer."""
 
     def __init__(
         self,
         schema: Schema,
+        contract: GraphQLSchema,
         context_factory: Callable[[str], Context],
         *,
+        limits: Limits,
         graphiql: bool,
         max_body_bytes: int,
         execution_timeout: float,
         max_concurrent_queries: int,
     ) -> None:
         self.schema = schema
+        self.contract = contract
+        self.documents = DocumentCache()
         self.context_factory = context_factory
+        self.limits = limits
         self.graphiql = graphiql
         self.max_body_bytes = max_body_bytes
         self.execution_timeout = execution_timeout
@@ -299,28 +317,48 @@ class GraphQLEndpoint:
             )
         try:
             params = await read_params(request, self.max_body_bytes)
-            body, status = await self._execute(request, params, media_type, request_id)
+            operation = self._prepare(request, params)
+        except RequestError as error:
+            return _error_response(error, media_type, request_id)
+        except Refused as refused:
+            body = _request_errors(refused.errors, request_id)
+            if refused.estimated is not None:
+                body["extensions"] = {"cost": self._cost(refused.estimated)}
+            status = 400 if media_type == GRAPHQL_RESPONSE else 200
+            return _json_response(body, status, media_type, request_id)
+        try:
+            body, status = await self._execute(operation, params, media_type, request_id)
         except RequestError as error:
             return _error_response(error, media_type, request_id)
         return _json_response(body, status, media_type, request_id)
 
+    def _prepare(self, request: Request, params: GraphQLParams) -> Operation:
+        allowed = GET_OPERATIONS if request.method == "GET" else POST_OPERATIONS
+        wanted = OperationRequest(params.query, params.operation_name, params.variables, allowed)
+        try:
+            return prepare(self.contract, self.documents, wanted, self.limits)
+        except MethodNotAllowed:
+            raise RequestError(
+                405,
+                "METHOD_NOT_ALLOWED",
+                "only queries may be sent with GET; send other operations with POST",
+                {"Allow": "POST"},
+            ) from None
+
+    def _cost(self, estimated: int, actual: int | None = None) -> dict[str, int]:
+        cost = {"estimated": estimated, "budget": self.limits.max_cost}
+        if actual is not None:
+            cost["actual"] = actual
+        return cost
+
     async def _execute(
-        self, request: Request, params: GraphQLParams, media_type: str, request_id: str
+        self, operation: Operation, params: GraphQLParams, media_type: str, request_id: str
     ) -> tuple[dict[str, Any], int]:
-        allowed = {OperationType.QUERY}
-        if request.method == "POST":  # validation then refuses what the schema lacks
-            allowed |= {OperationType.MUTATION, OperationType.SUBSCRIPTION}
         context = self.context_factory(request_id)
         timed_out = False
         try:
             async with asyncio.timeout(self.execution_timeout), self._slots:
-                result = await self.schema.execute(
-                    params.query,
-                    variable_values=params.variables,
-                    context_value=context,
-                    operation_name=params.operation_name,
-                    allowed_operation_types=allowed,
-                )
+                result = await execute(self.schema, operation, params.variables, context)
         except TimeoutError:
             timed_out = True
             logger.warning("request %s stopped after %s s", request_id, self.execution_timeout)
@@ -329,22 +367,13 @@ class GraphQLEndpoint:
                 "QUERY_TIMEOUT",
                 f"The query did not finish within {self.execution_timeout:g} s and was stopped.",
             ) from None
-        except InvalidOperationTypeError:
-            raise RequestError(
-                405,
-                "METHOD_NOT_ALLOWED",
-                "only queries may be sent with GET; send other operations with POST",
-                {"Allow": "POST"},
-            ) from None
-        except CannotGetOperationTypeError:
-            error = GraphQLError(_missing_operation(params.operation_name))
-            result = PreExecutionError(data=None, errors=[error])
         finally:
             if timed_out:  # a batch may still hold the session; answer now, close when it ends
                 self._close_later(context)
             else:
                 await context.loaders.reader.close()
-        return _graphql_body(result, request_id, media_type)
+        cost = self._cost(operation.estimated, context.usage.objects)
+        return _graphql_body(result.data, result.errors or [], cost, request_id, media_type)
 
     def _close_later(self, context: Context) -> None:
         task = asyncio.create_task(context.loaders.reader.close())
@@ -352,31 +381,32 @@ class GraphQLEndpoint:
         task.add_done_callback(self._closing.discard)
 
 
-def _missing_operation(operation_name: str | None) -> str:
-    if operation_name is None:
-        return "The document has no operation to run (only fragments or type definitions)."
-    return f"The document has no operation named {operation_name[:60]!r}."
+def _request_errors(errors: list[GraphQLError], request_id: str) -> dict[str, Any]:
+    """The body of a request that did not execute: its errors and no `data` entry at all."""
+    return {
+        "errors": [format_error(e, before_execution=True, request_id=request_id) for e in errors]
+    }
 
 
 def _graphql_body(
-    result: ExecutionResult, request_id: str, media_type: str
+    data: dict[str, Any] | None,
+    errors: list[GraphQLError],
+    cost: dict[str, int],
+    request_id: str,
+    media_type: str,
 ) -> tuple[dict[str, Any], int]:
-    before_execution = isinstance(result, PreExecutionError)
-    errors = [
-        format_error(e, before_execution=before_execution, request_id=request_id)
-        for e in result.errors or []
-    ]
-    # A request error (nothing executed, or variables refused) has no `data` entry at all.
-    request_error = before_execution or any(e.path is None for e in result.errors or [])
+    # Variables refused by graphql-core (errors without a path) leave no `data` entry at all.
+    request_error = any(e.path is None for e in errors)
     body: dict[str, Any] = {}
     if errors:
-        body["errors"] = errors
+        body["errors"] = [
+            format_error(e, before_execution=False, request_id=request_id) for e in errors
+        ]
     if not request_error:
-        body["data"] = result.data
-    if result.extensions:
-        body["extensions"] = result.extensions
+        body["data"] = data
+    body["extensions"] = {"cost": cost}
     status = 400 if request_error and media_type == GRAPHQL_RESPONSE else 200
-    if any(isinstance(e.original_error, ServiceUnavailable) for e in result.errors or []):
+    if any(isinstance(e.original_error, ServiceUnavailable) for e in errors):
         status = 503
     return body, status
 

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-import schema.extensions as query_limits
+import operation.prepare as query_limits
 from tests.assertions import without_cost
 from tests.conftest import Store, make_client, row_counts
 
@@ -1158,7 +1158,7 @@ async def test_limits_are_configurable(client, store: Store, query, code, messag
 async def test_a_repeated_query_is_analysed_once(client, monkeypatch):
     """Parse, measure, price and validate run for a new query text, and not for its repeat."""
     calls: Counter[str] = Counter()
-    for name in ("parse", "measure", "estimate_cost", "validate_document"):
+    for name in ("parse", "measure", "estimate_cost", "validate"):
         real = getattr(query_limits, name)
 
         def counted(*args: Any, _name: str = name, _real: Any = real, **kwargs: Any) -> Any:
@@ -1174,16 +1174,29 @@ async def test_a_repeated_query_is_analysed_once(client, monkeypatch):
             "parse": expected,
             "measure": expected,
             "estimate_cost": expected,
-            "validate_document": expected,
+            "validate": expected,
         }
+
+
+async def test_strawberry_neither_parses_nor_validates_a_prepared_operation(client, monkeypatch):
+    """The reference executor runs the document operation/ prepared, not a second parse."""
+    import strawberry.schema.schema as strawberry_schema
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("Strawberry parsed or validated again")
+
+    monkeypatch.setattr(strawberry_schema, "parse", refuse)
+    monkeypatch.setattr(strawberry_schema, "validate_document", refuse)
+    query = f'query Once_{uuid.uuid4().hex} {{ company(slug: "sony-music") {{ name }} }}'
+    response = await client.post("/graphql", json={"query": query})
+    assert without_cost(response.json()) == SONY_DATA
 
 
 def test_the_document_cache_is_bounded_by_the_length_of_its_queries():
     cache = query_limits.DocumentCache(max_characters=100, max_entries=10)
-    schema = object()
     for i in range(5):
-        cache.prepare(schema, f"{{ a{i}: __typename }}" + " " * 30, 100)  # ~50 characters each
+        cache.prepare(f"{{ a{i}: __typename }}" + " " * 30, 100)  # ~50 characters each
     assert len(cache._entries) == 2
     assert cache._characters <= 100
-    cache.prepare(schema, "{ __typename }" + " " * 200, 100)  # larger than the whole cache
+    cache.prepare("{ __typename }" + " " * 200, 100)  # larger than the whole cache
     assert len(cache._entries) == 2

@@ -11,10 +11,12 @@ import httpx
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 import loaders
 from core.config import Settings
 from db.engine import PoolOptions, create_engine
+from db.errors import QUERY_CANCELED
 from server.app import create_app
 from tests.assertions import without_cost
 from tests.conftest import POSTGRES_URL, Store, make_client
@@ -377,7 +379,7 @@ async def test_readiness_does_not_wait_for_the_request_pool(tmp_path):
 def test_graphql_cores_own_validation_budget_is_reported_as_a_limit():
     from graphql.validation.validate import ValidationAbortedError
 
-    from schema.extensions import _reworded
+    from operation.prepare import _reworded
 
     reworded = _reworded(ValidationAbortedError("Validation aborted."))
     assert reworded.original_error is not None
@@ -392,5 +394,10 @@ async def test_a_tiny_statement_timeout_is_never_rounded_to_none(store: Store):
         async with engine.connect() as connection:
             shown = await connection.execute(text("SHOW statement_timeout"))
             assert shown.scalar_one() == "1ms"  # 0 would switch PostgreSQL's timeout off
+    except DBAPIError as error:
+        # On a loaded machine even SHOW can outlast 1 ms: being cancelled proves it is on.
+        cancelled = getattr(error.orig, "sqlstate", None) == QUERY_CANCELED
+        if not cancelled:
+            raise
     finally:
         await engine.dispose()
