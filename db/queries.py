@@ -15,21 +15,22 @@ from typing import Any
 from sqlalchemy import (
     FromClause,
     Select,
-    String,
-    TypeDecorator,
     and_,
     bindparam,
+    case,
     func,
     literal,
     null,
     or_,
     select,
+    true,
     tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.keys import search_text
 from db.mapping import CITATION, LISTS, TYPES, Condition, NodeType, table_of
+from db.order import Ordering, Seek, order_by, row_key, seek, seek_parameters, sort_column
 
 
 @dataclass(frozen=True)
@@ -42,52 +43,35 @@ class ListFilter:
 
 
 @dataclass(frozen=True)
-class Ordering:
-    field: str
-    descending: bool = False
-
-
-@dataclass(frozen=True)
 class Window:
-    """A slice of a list in 1-based positions: after `after`, before `before`, then first/last."""
+    """A page of a list: the items after `after` and before `before`, then the first or
+    last `size` of them (`backwards` for last)."""
 
-    after: int = 0
-    before: int | None = None
-    first: int | None = None
-    last: int | None = None
+    size: int
+    backwards: bool = False
+    after: Seek | None = None
+    before: Seek | None = None
 
-    def slice(self, total: int) -> PageSlice:
-        """The page's positions (start, end] in a list of `total`, as graphql-relay-js slices.
-
-        `_window_condition` states the same bounds in SQL, to fetch only these rows.
-        """
-        lower = self.after
-        upper = max(lower, total if self.before is None else min(self.before - 1, total))
-        start, end = lower, upper
-        if self.first is not None:
-            end = min(end, start + self.first)
-        if self.last is not None:
-            start = max(start, end - self.last)
-        return PageSlice(
-            start=start,
-            end=end,
-            has_next=self.first is not None and end < upper,
-            has_previous=self.last is not None and start > lower,
+    def shape(self) -> tuple[bool, bool | None, bool | None]:
+        """What decides the statement's SQL; the places themselves are bound parameters."""
+        return (
+            self.backwards,
+            None if self.after is None else self.after.value is None,
+            None if self.before is None else self.before.value is None,
         )
 
-
-@dataclass(frozen=True)
-class PageSlice:
-    start: int
-    end: int
-    has_next: bool
-    has_previous: bool
+    def parameters(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"limit": self.size + 1}  # one more tells whether more follow
+        for name, place in (("after", self.after), ("before", self.before)):
+            if place is not None:
+                found |= seek_parameters(name, place)
+        return found
 
 
 @dataclass(frozen=True)
 class PageRow:
     row: Any
-    position: int
+    key: str
     link_id: int | None
 
 
@@ -97,16 +81,6 @@ class Page:
     total: int
     has_next: bool
     has_previous: bool
-
-
-def bytewise(column: Any, dialect: str) -> Any:
-    """Text compared byte-wise (code point order), as SQLite's default BINARY collation does,
-    whatever collation the PostgreSQL database or column was created with."""
-    kind = column.type
-    if isinstance(kind, TypeDecorator):  # SQLModel's AutoString wraps String
-        kind = kind.impl_instance
-    is_text = isinstance(kind, String)
-    return column.collate("C") if is_text and dialect == "postgresql" else column
 
 
 def filter_conditions(
@@ -125,19 +99,25 @@ def filter_conditions(
     return conditions
 
 
-def _window_condition(position: Any, total: Any, window: Window) -> Condition:
-    conditions: list[Condition] = [position > window.after]
-    if window.before is not None:
-        conditions.append(position < window.before)
-    if window.first is not None:
-        conditions.append(position <= window.after + window.first)
-    if window.last is not None:
-        # position > min(total, before - 1) - last, spelt without LEAST (SQLite has none)
-        tail = position > total - window.last
-        if window.before is not None:
-            tail = or_(tail, position > window.before - 1 - window.last)
-        conditions.append(tail)
-    return and_(*conditions)
+def _seeks(
+    sort: Any, slug: Any, ordering: Ordering, window_shape: WindowShape, dialect: str
+) -> list[Condition]:
+    _, after_empty, before_empty = window_shape
+    conditions: list[Condition] = []
+    for name, empty in (("after", after_empty), ("before", before_empty)):
+        if empty is not None:
+            conditions.append(
+                seek(
+                    sort,
+                    slug,
+                    ordering,
+                    dialect,
+                    name=name,
+                    after=name == "after",
+                    empty_value=empty,
+                )
+            )
+    return conditions
 
 
 async def fetch_pages(
@@ -154,71 +134,116 @@ async def fetch_pages(
     `list_key` names a list of the map: `Program.partners`, or `Query.programs` for a root list.
     """
     dialect = session.get_bind().dialect.name
-    query = _page_query(list_key, list_filter, ordering, window, dialect)
-    found = await session.execute(query, {"parent_ids": list(parent_ids or [])})
-    grouped: dict[int | None, list[tuple[Any, int, int | None, int]]] = defaultdict(list)
+    spec = LISTS[list_key]
+    query = (_root_page_query if spec.is_root else _page_query)(
+        list_key, list_filter, ordering, window.shape(), dialect
+    )
+    found = await session.execute(
+        query, {"parent_ids": list(parent_ids or []), **window.parameters()}
+    )
+    grouped: dict[int | None, list[Any]] = defaultdict(list)
+    totals: dict[int | None, int] = {}
     for row in found.all():
-        grouped[row.edge_parent].append((row, row.edge_position, row.edge_link, row.edge_total))
-    keys: Iterable[int | None] = [None] if LISTS[list_key].is_root else (parent_ids or [])
-    return {key: _page(grouped.get(key, []), window) for key in keys}
+        parent = None if spec.is_root else row.edge_parent
+        totals[parent] = row.edge_total
+        if row.edge_key is not None and (spec.is_root or row.edge_in):
+            grouped[parent].append(row)
+    keys: Iterable[int | None] = [None] if spec.is_root else (parent_ids or [])
+    return {key: _page(grouped.get(key, []), totals.get(key, 0), window) for key in keys}
+
+
+WindowShape = tuple[bool, bool | None, bool | None]
+
+
+@lru_cache(maxsize=512)
+def _root_page_query(
+    list_key: str, list_filter: ListFilter, ordering: Ordering, shape: WindowShape, dialect: str
+) -> Select[Any]:
+    """A root list's page: seek to the cursor, take one more than the page, and count the
+    whole filtered list beside it (an empty page still has a total)."""
+    node = TYPES[LISTS[list_key].target]
+    items = node.table
+    sort = sort_column(node, items, ordering)
+    filters = filter_conditions(node, items, list_filter)
+    total = select(func.count().label("edge_total")).select_from(items).where(*filters)
+    page = (
+        select(*items.c, row_key(items.c.slug, sort, dialect).label("edge_key"))
+        .where(*filters, *_seeks(sort, items.c.slug, ordering, shape, dialect))
+        .order_by(*order_by(sort, items.c.slug, ordering, dialect, reverse=shape[0]))
+        .limit(bindparam("limit"))
+        .subquery("page")
+    )
+    counted = total.subquery("counted")
+    return (
+        select(counted.c.edge_total, page)
+        .select_from(counted.outerjoin(page, true()))
+        .order_by(*order_by(page.c[sort.key], page.c.slug, ordering, dialect, reverse=shape[0]))
+    )
 
 
 @lru_cache(maxsize=512)
 def _page_query(
-    list_key: str, list_filter: ListFilter, ordering: Ordering, window: Window, dialect: str
+    list_key: str, list_filter: ListFilter, ordering: Ordering, shape: WindowShape, dialect: str
 ) -> Select[Any]:
-    """The statement for a list and argument set, built once: parent ids are bound per call.
+    """Pages of an edge for many parents, built once per argument shape; parent ids and the
+    cursors' places are bound per call.
 
-    Window functions number each parent's rows; the first row is always returned too, so
-    the total is known even when the page itself is empty.
+    Each parent's items are counted whole, then ranked within and outside the window; every
+    parent's first row comes back even when its page is empty, so its total is known.
     """
     spec = LISTS[list_key]
     node = TYPES[spec.target]
     items = node.table
-    sort = bytewise(items.c[node.order[ordering.field].key], dialect)
-    sort = sort.desc() if ordering.descending else sort.asc()
+    sort = sort_column(node, items, ordering)
     source: FromClause = items
-    parent: Any = literal(None)
     link_id: Any = null()
     if spec.link is not None:
         links = table_of(spec.link.model)
         source = links.join(items, links.c[spec.link.target_key.key] == items.c.id)
         parent, link_id = links.c[spec.link.parent_key.key], links.c.id
-    elif spec.parent_key is not None:
-        parent = items.c[spec.parent_key.key]
-    partition: list[Any] = [] if spec.is_root else [parent]
-    position = func.row_number().over(
-        partition_by=partition,
-        order_by=[sort.nulls_last(), bytewise(items.c.slug, dialect)],
+    else:
+        parent = items.c[spec.parent_column.key]
+    seeks = _seeks(sort, items.c.slug, ordering, shape, dialect)
+    in_window: Any = case((and_(*seeks), 1), else_=0) if seeks else literal(1)
+    rank = func.row_number().over(
+        partition_by=[parent, in_window],
+        order_by=order_by(sort, items.c.slug, ordering, dialect, reverse=shape[0]),
     )
-    inner_query = select(
-        *items.c,
-        parent.label("edge_parent"),
-        link_id.label("edge_link"),
-        position.label("edge_position"),
-        func.count().over(partition_by=partition).label("edge_total"),
-    ).select_from(source)
-    if not spec.is_root:
-        inner_query = inner_query.where(parent.in_(bindparam("parent_ids", expanding=True)))
-    inner = inner_query.where(*filter_conditions(node, items, list_filter)).subquery()
+    inner = (
+        select(
+            *items.c,
+            parent.label("edge_parent"),
+            link_id.label("edge_link"),
+            row_key(items.c.slug, sort, dialect).label("edge_key"),
+            func.count().over(partition_by=[parent]).label("edge_total"),
+            in_window.label("edge_in"),
+            rank.label("edge_rank"),
+        )
+        .select_from(source)
+        .where(parent.in_(bindparam("parent_ids", expanding=True)))
+        .where(*filter_conditions(node, items, list_filter))
+        .subquery()
+    )
     c = inner.c
     return (
         select(inner)
-        .where(or_(c.edge_position == 1, _window_condition(c.edge_position, c.edge_total, window)))
-        .order_by(c.edge_parent, c.edge_position)
+        .where(or_(c.edge_rank == 1, and_(c.edge_in == 1, c.edge_rank <= bindparam("limit"))))
+        .order_by(c.edge_parent, c.edge_in.desc(), c.edge_rank)
     )
 
 
-def _page(found: list[tuple[Any, int, int | None, int]], window: Window) -> Page:
-    total = found[0][3] if found else 0
-    page = window.slice(total)
+def _page(found: list[Any], total: int, window: Window) -> Page:
+    """The window's rows in list order; the one extra row fetched says more lie beyond."""
+    more = len(found) > window.size
+    found = found[: window.size]
+    if window.backwards:
+        found.reverse()
+    link = "edge_link"
     return Page(
-        rows=[
-            PageRow(item, pos, link) for item, pos, link, _ in found if page.start < pos <= page.end
-        ],
+        rows=[PageRow(row, row.edge_key, getattr(row, link, None)) for row in found],
         total=total,
-        has_next=page.has_next,
-        has_previous=page.has_previous,
+        has_next=more and not window.backwards,
+        has_previous=more and window.backwards,
     )
 
 

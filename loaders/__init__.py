@@ -16,9 +16,9 @@ from strawberry.dataloader import DataLoader
 from core.errors import ServiceUnavailable
 from db.errors import as_unavailable
 from db.mapping import LISTS, NodeType
+from db.order import Ordering
 from db.queries import (
     ListFilter,
-    Ordering,
     Page,
     Window,
     fetch_by_keys,

@@ -7,10 +7,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from core.errors import BadUserInput
-from db.mapping import LISTS
-from db.queries import ListFilter, Ordering
+from db.mapping import LISTS, TYPES
+from db.order import Ordering, Seek, parse_key
+from db.queries import ListFilter, Window
 from resolvers.context import Info
-from resolvers.pagination import encode_cursor, fingerprint, window
+from resolvers.pagination import (
+    CursorScope,
+    PageArguments,
+    encode_cursor,
+    fingerprint,
+    page_arguments,
+)
 
 MAX_SEARCH_LENGTH = 200
 _COUNTRY_CODE = re.compile(r"^[A-Za-z]{2}$")
@@ -91,10 +98,32 @@ def list_info(type_name: str, field_name: str) -> ListInfo:
     return ListInfo(key, LISTS[key].target, LISTS[key].default_order)
 
 
+def ordering_of(key: str, order_input: OrderInput | None) -> Ordering:
+    return Ordering(
+        field=order_input.field.name if order_input else LISTS[key].default_order,
+        descending=bool(order_input and order_input.direction.name == "DESC"),
+    )
+
+
+def page_window(
+    key: str, ordering: Ordering, arguments: PageArguments, argument_names: tuple[str, str]
+) -> Window:
+    """The cursors' keys read as places in the list's order; a key that names no place the
+    order could hold is a bad cursor."""
+    node = TYPES[LISTS[key].target]
+    places: list[Seek | None] = []
+    for row_key, name in zip((arguments.after, arguments.before), argument_names, strict=True):
+        try:
+            places.append(None if row_key is None else parse_key(node, ordering, row_key))
+        except ValueError:
+            raise BadUserInput(f"`{name}` is not a valid cursor") from None
+    return Window(arguments.size, arguments.backwards, places[0], places[1])
+
+
 async def resolve_list(
     info: Info,
     key: str,
-    parent_id: int | None,
+    parent: Any,
     *,
     filter_input: FilterInput | None,
     order_input: OrderInput | None,
@@ -103,23 +132,22 @@ async def resolve_list(
     last: int | None,
     before: str | None,
 ) -> Slice:
-    """`key` names a list of the type map: `Program.partners`, or `Query.programs`."""
+    """`key` names a list of the type map: `Program.partners`, or `Query.programs` (whose
+    `parent` is None); `parent` is the row whose list it is."""
     spec = LISTS[key]
     filters = list_filter(filter_input)
-    ordering = Ordering(
-        field=order_input.field.name if order_input else spec.default_order,
-        descending=bool(order_input and order_input.direction.name == "DESC"),
-    )
-    scope = fingerprint(key, parent_id, filters, ordering)
-    page_window = window(scope, first=first, after=after, last=last, before=before)
-    loader = info.context.loaders.pages(key, filters, ordering, page_window)
-    page = await loader.load(parent_id)
+    ordering = ordering_of(key, order_input)
+    where = CursorScope(fingerprint(key, filters, ordering), "" if parent is None else parent.slug)
+    arguments = page_arguments(where, first=first, after=after, last=last, before=before)
+    window = page_window(key, ordering, arguments, ("after", "before"))
+    loader = info.context.loaders.pages(key, filters, ordering, window)
+    page = await loader.load(None if parent is None else parent.id)
     info.context.usage.fetched(len(page.rows))
     link_table = None if spec.link is None else spec.link.subject
     return Slice(
         edges=[
             SliceEdge(
-                cursor=encode_cursor(scope, item.position),
+                cursor=encode_cursor(where, item.key),
                 row=item.row,
                 link=None
                 if link_table is None or item.link_id is None

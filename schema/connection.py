@@ -98,7 +98,7 @@ def connection_field(type_name: str, field_name: str, *, description: str) -> An
         page = await resolve_list(
             info,
             spec.key,
-            None if is_root else root.pk,
+            None if is_root else root.row,
             filter_input=arguments.get("filter"),
             order_input=arguments.get("order_by"),
             first=arguments.get("first"),

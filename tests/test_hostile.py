@@ -697,18 +697,19 @@ VARIABLES = [
     ),
     pytest.param(
         post(
-            f'{{ programs(first: 1, after: "{cursor("cursor:v1:elsewhere:5")}") {{ totalCount }} }}'
+            f'{{ programs(first: 1, after: "{cursor("cursor:v2:elsewhere::a-slug:n")}") '
+            "{ totalCount } }"
         ),
         field_error("`after` is a cursor from another list", "programs"),
         id="forged-cursor-of-another-list",
     ),
     pytest.param(
         post(
-            f'{{ programs(last: 1, before: "{cursor("cursor:v1:x:99999999999999")}")'
+            f'{{ programs(last: 1, before: "{cursor("cursor:v2:x:")}")'
             " { totalCount } }"
         ),
         field_error("`before` is not a valid cursor", "programs"),
-        id="forged-cursor-past-any-position",
+        id="forged-cursor-without-a-place",
     ),
     pytest.param(
         post(SEARCH, {"f": {"nameContains": "a\u0000b"}}),

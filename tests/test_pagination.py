@@ -350,13 +350,50 @@ async def test_nested_page_size_error_nulls_only_its_parent(graphql):
     assert_bad_input(body, ["program", "locations"], "`first`", "101")
 
 
-@pytest.mark.parametrize("position", [2**31, 2**63, 10**40])
-async def test_forged_huge_positions_are_refused(graphql, position):
-    genuine = base64.b64decode((await cursors(graphql))[0]).decode()
-    forged = b64(genuine.rsplit(":", 1)[0] + f":{position}")
+FIGURES_BY_VALUE = """
+query($after: String, $before: String) {
+  figures(first: 3, after: $after, before: $before, orderBy: {field: VALUE}) {
+    edges { cursor node { slug value } }
+  }
+}
+"""
+
+
+def _forged(genuine: str, key: str) -> str:
+    """A cursor with the genuine one's list and parent but another row key."""
+    prefix = ":".join(base64.b64decode(genuine).decode().split(":", 4)[:4])
+    return b64(f"{prefix}:{key}")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "",  # no place
+        "UPPER-case:n",  # not a slug
+        "a-slug:x12",  # neither empty (n) nor a value (v)
+        "a-slug",  # no sort value at all
+        "a-slug:vnan",
+        "a-slug:vinf",
+        "a-slug:v1e999",
+        "a-slug:vtwelve",
+    ],
+)
+async def test_forged_places_are_refused(graphql, key):
+    genuine = (await graphql(FIGURES_BY_VALUE))["data"]["figures"]["edges"][0]["cursor"]
     for argument in ("after", "before"):
-        body = await bad_page(graphql, **{argument: forged})
-        assert_bad_input(body, ["locations"], f"`{argument}`", "not a valid cursor")
+        body = await graphql(FIGURES_BY_VALUE, {argument: _forged(genuine, key)})
+        assert_bad_input(body, ["figures"], f"`{argument}`", "not a valid cursor")
+
+
+async def test_a_cursor_seeks_to_its_place_even_without_its_row(graphql):
+    """A keyset cursor is a place in the order, so it outlives the row it was made from."""
+    every = (await graphql(FIGURES_BY_VALUE.replace("first: 3", "first: 100")))["data"]
+    values = [edge["node"] for edge in every["figures"]["edges"]]
+    genuine = every["figures"]["edges"][0]["cursor"]
+    between = (values[1]["value"] + values[2]["value"]) / 2
+    assert values[1]["value"] < between < values[2]["value"]
+    page = await graphql(FIGURES_BY_VALUE, {"after": _forged(genuine, f"zz-gone:v{between!r}")})
+    assert [e["node"] for e in page["data"]["figures"]["edges"]] == values[2:5]
 
 
 async def test_cursor_of_one_parent_is_refused_by_another(graphql):

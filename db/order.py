@@ -1,0 +1,168 @@
+"""A list's order and the keyset seeks of its cursors, as SQL both executors share.
+
+Items are ordered by the order field (text byte-wise, empty values last), ties by slug. A
+row's key is `<slug>:<tagged sort value>` (`n` for an empty value, else `v` and the value as
+text), written in SQL by `row_key`, so the loaders and the compiled statements spell it alike
+on each store; a cursor carries it, and `seek` turns it back into a condition an index can
+answer, so the page after row 500,000 costs what the first page costs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    Float,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from db.mapping import Condition, NodeType
+from db.models import MAX_SLUG_LENGTH, SLUG_PATTERN
+
+_SLUG = re.compile(SLUG_PATTERN)
+_INTEGER = re.compile(r"^-?[0-9]{1,19}$")
+KEY_SEPARATOR = ":"
+
+
+@dataclass(frozen=True)
+class Ordering:
+    field: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Seek:
+    """A place in a list: the sort value of a row (None when empty) and its slug."""
+
+    value: Any
+    slug: str
+
+
+def _kind(column: Any) -> Any:
+    kind = column.type
+    return kind.impl_instance if isinstance(kind, TypeDecorator) else kind  # AutoString
+
+
+def bytewise(column: Any, dialect: str) -> Any:
+    """Text compared byte-wise (code point order), as SQLite's default BINARY collation does,
+    whatever collation the PostgreSQL database or column was created with."""
+    is_text = isinstance(_kind(column), String)
+    return column.collate("C") if is_text and dialect == "postgresql" else column
+
+
+def sort_column(node: NodeType, table: Any, ordering: Ordering) -> Any:
+    """The column of `table` (the node's table or an alias) that `ordering` sorts by."""
+    return table.c[node.order[ordering.field].key]
+
+
+def order_by(
+    sort: Any, slug: Any, ordering: Ordering, dialect: str, *, reverse: bool = False
+) -> list[Any]:
+    """ORDER BY clauses for the list's order, or its exact reverse (to take a last page)."""
+    sort, slug = bytewise(sort, dialect), bytewise(slug, dialect)
+    descending = ordering.descending != reverse
+    by_value = sort.desc() if descending else sort.asc()
+    by_value = by_value.nulls_first() if reverse else by_value.nulls_last()
+    return [by_value, slug.desc() if reverse else slug.asc()]
+
+
+def _value_text(column: Any, dialect: str) -> ColumnElement[str]:
+    """The sort value as text both stores spell alike (PostgreSQL's float text is the shortest
+    that reads back exactly; SQLite's `%.15g` is that too whenever it reads back exactly)."""
+    kind = _kind(column)
+    if isinstance(kind, String):
+        return column  # type: ignore[no-any-return]
+    if isinstance(kind, Float) and dialect == "sqlite":
+        short = func.printf("%.15g", column)
+        exact = cast(short, Float) == column
+        return case((exact, short), else_=func.printf("%!.17g", column))
+    if isinstance(kind, Date) and dialect == "postgresql":
+        return func.to_char(column, "YYYY-MM-DD")
+    return cast(column, Text)
+
+
+def row_key(slug: Any, sort: Any, dialect: str) -> ColumnElement[str]:
+    """`<slug>:n` or `<slug>:v<value>`: where a row sits in the list's order."""
+    tagged = case(
+        (sort.is_(None), literal("n")), else_=literal("v").op("||")(_value_text(sort, dialect))
+    )
+    return slug.op("||")(literal(KEY_SEPARATOR)).op("||")(tagged)  # type: ignore[no-any-return]
+
+
+def parse_key(node: NodeType, ordering: Ordering, key: str) -> Seek:
+    """The place a row key names; ValueError when it is not one `row_key` could write."""
+    slug, separator, tagged = key.partition(KEY_SEPARATOR)
+    if not separator or len(slug) > MAX_SLUG_LENGTH or not _SLUG.match(slug):
+        raise ValueError("not a row key")
+    if tagged == "n":
+        return Seek(None, slug)
+    if not tagged.startswith("v"):
+        raise ValueError("not a row key")
+    text = tagged[1:]
+    kind = _kind(node.order[ordering.field])
+    if isinstance(kind, String):
+        return Seek(text, slug)
+    if isinstance(kind, Integer):
+        if not _INTEGER.match(text) or abs(int(text)) >= 2**63:
+            raise ValueError("not an integer")
+        return Seek(int(text), slug)
+    if isinstance(kind, Float):
+        number = float(text)
+        if not math.isfinite(number):
+            raise ValueError("not a finite number")
+        return Seek(number, slug)
+    if isinstance(kind, Date):
+        return Seek(dt.date.fromisoformat(text), slug)
+    raise ValueError(f"cannot seek in a {kind!r} order")
+
+
+def seek(
+    sort: Any,
+    slug: Any,
+    ordering: Ordering,
+    dialect: str,
+    *,
+    name: str,
+    after: bool,
+    empty_value: bool,
+) -> Condition:
+    """Rows strictly after (or before) the place bound as `<name>_value` and `<name>_slug`.
+
+    `empty_value` says whether that place's sort value is empty (NULL): empty values sort
+    last, so the two cases differ in shape, and the caller picks the shape by the cursor.
+    """
+    slug_param = bindparam(f"{name}_slug", type_=String())
+    sort_bytes, slug_bytes = bytewise(sort, dialect), bytewise(slug, dialect)
+    if empty_value:
+        if after:
+            return and_(sort.is_(None), slug_bytes > slug_param)
+        return or_(sort.is_not(None), slug_bytes < slug_param)
+    value = bindparam(f"{name}_value", type_=sort.type)
+    if after:
+        later = sort_bytes < value if ordering.descending else sort_bytes > value
+        return or_(later, and_(sort_bytes == value, slug_bytes > slug_param), sort.is_(None))
+    earlier = sort_bytes > value if ordering.descending else sort_bytes < value
+    return or_(earlier, and_(sort_bytes == value, slug_bytes < slug_param))
+
+
+def seek_parameters(name: str, place: Seek) -> dict[str, Any]:
+    parameters: dict[str, Any] = {f"{name}_slug": place.slug}
+    if place.value is not None:
+        parameters[f"{name}_value"] = place.value
+    return parameters
