@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="info", validation_alias="IMPACT_GRAPH_LOG_LEVEL")
     sql_echo: bool = Field(default=False, validation_alias="IMPACT_GRAPH_SQL_ECHO")
+    executor: Literal["auto", "compiled", "reference"] = Field(
+        default="auto",
+        validation_alias="IMPACT_GRAPH_EXECUTOR",
+        description="auto and compiled: one SQL statement per request where the compiler "
+        "covers the operation, else the reference executor; compiled also logs each fallback",
+    )
 
     # Requests and documents (README: Security and limits)
     max_body_bytes: int = Field(default=100 * 1024, ge=1024, alias="IMPACT_GRAPH_MAX_BODY_BYTES")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
@@ -68,8 +70,15 @@ class PoolOptions:
     statement_timeout: float = 5.0
 
 
+def b64(text: str | None) -> str | None:
+    """Base64 of UTF-8 text: SQLite has no such function, and the compiled statements build
+    global IDs and cursors with it (PostgreSQL's encode() does the same there)."""
+    return None if text is None else base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
 def _sqlite_on_connect(read_only: bool) -> Callable[[Any, Any], None]:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.create_function("b64", 1, b64, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         if read_only:
@@ -118,8 +127,14 @@ def create_engine(
     if server_settings:
         connect_args["server_settings"] = server_settings
     # A server connection can die under the pool (a restart); a local file cannot.
+    # PostgreSQL's json values are read by orjson (the compiled statements return one each).
     engine = create_async_engine(
-        url, echo=echo, connect_args=connect_args, pool_pre_ping=not sqlite, **options
+        url,
+        echo=echo,
+        connect_args=connect_args,
+        pool_pre_ping=not sqlite,
+        json_deserializer=orjson.loads,
+        **options,
     )
     if sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect(read_only))

@@ -100,7 +100,12 @@ def filter_conditions(
 
 
 def _seeks(
-    sort: Any, slug: Any, ordering: Ordering, window_shape: WindowShape, dialect: str
+    sort: Any,
+    slug: Any,
+    ordering: Ordering,
+    window_shape: WindowShape,
+    dialect: str,
+    prefix: str,
 ) -> list[Condition]:
     _, after_empty, before_empty = window_shape
     conditions: list[Condition] = []
@@ -112,7 +117,7 @@ def _seeks(
                     slug,
                     ordering,
                     dialect,
-                    name=name,
+                    name=f"{prefix}{name}",
                     after=name == "after",
                     empty_value=empty,
                 )
@@ -159,8 +164,28 @@ WindowShape = tuple[bool, bool | None, bool | None]
 def _root_page_query(
     list_key: str, list_filter: ListFilter, ordering: Ordering, shape: WindowShape, dialect: str
 ) -> Select[Any]:
+    return root_page(list_key, list_filter, ordering, shape, dialect)
+
+
+@lru_cache(maxsize=512)
+def _page_query(
+    list_key: str, list_filter: ListFilter, ordering: Ordering, shape: WindowShape, dialect: str
+) -> Select[Any]:
+    parent_ids: Any = bindparam("parent_ids", expanding=True)
+    return ranked_pages(list_key, list_filter, ordering, shape, dialect, parent_ids)
+
+
+def root_page(
+    list_key: str,
+    list_filter: ListFilter,
+    ordering: Ordering,
+    shape: WindowShape,
+    dialect: str,
+    prefix: str = "",
+) -> Select[Any]:
     """A root list's page: seek to the cursor, take one more than the page, and count the
-    whole filtered list beside it (an empty page still has a total)."""
+    whole filtered list beside it (an empty page still has a total). Both executors use it;
+    `prefix` names its parameters (`<prefix>limit`, `<prefix>after_slug`, ...) apart."""
     node = TYPES[LISTS[list_key].target]
     items = node.table
     sort = sort_column(node, items, ordering)
@@ -168,28 +193,36 @@ def _root_page_query(
     total = select(func.count().label("edge_total")).select_from(items).where(*filters)
     page = (
         select(*items.c, row_key(items.c.slug, sort, dialect).label("edge_key"))
-        .where(*filters, *_seeks(sort, items.c.slug, ordering, shape, dialect))
+        .where(*filters, *_seeks(sort, items.c.slug, ordering, shape, dialect, prefix))
         .order_by(*order_by(sort, items.c.slug, ordering, dialect, reverse=shape[0]))
-        .limit(bindparam("limit"))
+        .limit(bindparam(f"{prefix}limit"))
         .subquery("page")
     )
     counted = total.subquery("counted")
+    in_order = order_by(page.c[sort.key], page.c.slug, ordering, dialect, reverse=shape[0])
     return (
-        select(counted.c.edge_total, page)
+        select(
+            counted.c.edge_total, page, func.row_number().over(order_by=in_order).label("edge_rank")
+        )
         .select_from(counted.outerjoin(page, true()))
-        .order_by(*order_by(page.c[sort.key], page.c.slug, ordering, dialect, reverse=shape[0]))
+        .order_by(*in_order)
     )
 
 
-@lru_cache(maxsize=512)
-def _page_query(
-    list_key: str, list_filter: ListFilter, ordering: Ordering, shape: WindowShape, dialect: str
+def ranked_pages(
+    list_key: str,
+    list_filter: ListFilter,
+    ordering: Ordering,
+    shape: WindowShape,
+    dialect: str,
+    parent_ids: Any,
+    prefix: str = "",
 ) -> Select[Any]:
-    """Pages of an edge for many parents, built once per argument shape; parent ids and the
-    cursors' places are bound per call.
+    """Pages of an edge for many parents (`parent_ids`: bound ids, or a subquery of them).
 
     Each parent's items are counted whole, then ranked within and outside the window; every
-    parent's first row comes back even when its page is empty, so its total is known.
+    parent's first row comes back even when its page is empty, so its total is known. Both
+    executors use it; `prefix` names its parameters apart.
     """
     spec = LISTS[list_key]
     node = TYPES[spec.target]
@@ -203,7 +236,7 @@ def _page_query(
         parent, link_id = links.c[spec.link.parent_key.key], links.c.id
     else:
         parent = items.c[spec.parent_column.key]
-    seeks = _seeks(sort, items.c.slug, ordering, shape, dialect)
+    seeks = _seeks(sort, items.c.slug, ordering, shape, dialect, prefix)
     in_window: Any = case((and_(*seeks), 1), else_=0) if seeks else literal(1)
     rank = func.row_number().over(
         partition_by=[parent, in_window],
@@ -220,14 +253,15 @@ def _page_query(
             rank.label("edge_rank"),
         )
         .select_from(source)
-        .where(parent.in_(bindparam("parent_ids", expanding=True)))
+        .where(parent.in_(parent_ids))
         .where(*filter_conditions(node, items, list_filter))
         .subquery()
     )
     c = inner.c
+    limit: Any = bindparam(f"{prefix}limit")
     return (
         select(inner)
-        .where(or_(c.edge_rank == 1, and_(c.edge_in == 1, c.edge_rank <= bindparam("limit"))))
+        .where(or_(c.edge_rank == 1, and_(c.edge_in == 1, c.edge_rank <= limit)))
         .order_by(c.edge_parent, c.edge_in.desc(), c.edge_rank)
     )
 

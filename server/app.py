@@ -22,7 +22,7 @@ from db.engine import PoolOptions, create_engine, session_factory
 from loaders import Loaders, Reader
 from resolvers.context import Context
 from schema import schema
-from server.graphql_http import REQUEST_ID_HEADER, GraphQLEndpoint
+from server.graphql_http import EXECUTOR_HEADER, REQUEST_ID_HEADER, GraphQLEndpoint
 
 logger = logging.getLogger("impact_graph.server")
 # The schema as graphql-core types, built from the SDL through public APIs only: what
@@ -45,7 +45,7 @@ def cors_middleware(settings: Settings) -> list[Middleware]:
             allow_credentials=settings.cors_credentials,
             allow_methods=["GET", "POST"],
             allow_headers=["Accept", "Authorization", "Content-Type"],
-            expose_headers=[REQUEST_ID_HEADER],
+            expose_headers=[REQUEST_ID_HEADER, EXECUTOR_HEADER],
             max_age=600,
         )
     ]
@@ -89,6 +89,8 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
         CONTRACT,
         context_for,
         limits=settings.limits(),
+        dialect=engine.dialect.name,
+        executor=settings.executor,
         graphiql=settings.graphiql,
         max_body_bytes=settings.max_body_bytes,
         execution_timeout=settings.execution_timeout,

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry import Schema
 
+from compiled.executor import CompiledExecutor, Plan
 from core.errors import ClientError, ServiceUnavailable
 from core.limits import Limits
 from operation.prepare import (
@@ -41,6 +42,7 @@ logger = logging.getLogger("impact_graph.graphql")
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 REQUEST_ID_HEADER = "X-Request-ID"
+EXECUTOR_HEADER = "X-Executor"  # which executor answered: compiled or reference
 RETRY_AFTER_SECONDS = "1"
 
 
@@ -276,6 +278,8 @@ class GraphQLEndpoint:
         context_factory: Callable[[str], Context],
         *,
         limits: Limits,
+        dialect: str,
+        executor: str = "auto",
         graphiql: bool,
         max_body_bytes: int,
         execution_timeout: float,
@@ -286,6 +290,9 @@ class GraphQLEndpoint:
         self.documents = DocumentCache()
         self.context_factory = context_factory
         self.limits = limits
+        self.dialect = dialect
+        self.executor = executor
+        self.compiled = CompiledExecutor(contract)
         self.graphiql = graphiql
         self.max_body_bytes = max_body_bytes
         self.execution_timeout = execution_timeout
@@ -327,10 +334,12 @@ class GraphQLEndpoint:
             status = 400 if media_type == GRAPHQL_RESPONSE else 200
             return _json_response(body, status, media_type, request_id)
         try:
-            body, status = await self._execute(operation, params, media_type, request_id)
+            body, status, executor = await self._execute(operation, params, media_type, request_id)
         except RequestError as error:
             return _error_response(error, media_type, request_id)
-        return _json_response(body, status, media_type, request_id)
+        response = _json_response(body, status, media_type, request_id)
+        response.headers[EXECUTOR_HEADER] = executor
+        return response
 
     def _prepare(self, request: Request, params: GraphQLParams) -> Operation:
         allowed = GET_OPERATIONS if request.method == "GET" else POST_OPERATIONS
@@ -353,6 +362,55 @@ class GraphQLEndpoint:
 
     async def _execute(
         self, operation: Operation, params: GraphQLParams, media_type: str, request_id: str
+    ) -> tuple[dict[str, Any], int, str]:
+        """The response body, its status and the executor that answered it."""
+        if self.executor != "reference":
+            plan = self.compiled.plan(operation, params.variables, self.dialect)
+            if plan is not None:
+                answered = await self._run_compiled(plan, operation, request_id)
+                if answered is not None:
+                    return answered, 200, "compiled"
+            elif self.executor == "compiled":
+                logger.warning(
+                    "request %s: not compiled; the reference executor answers", request_id
+                )
+        body, status = await self._run_reference(operation, params, media_type, request_id)
+        return body, status, "reference"
+
+    async def _run_compiled(
+        self, plan: Plan, operation: Operation, request_id: str
+    ) -> dict[str, Any] | None:
+        """The body, or None when the reference executor should answer after all (the store
+        failed in a way whose partial answer only the reference executor can give)."""
+        context = self.context_factory(request_id)
+        try:
+            async with asyncio.timeout(self.execution_timeout), self._slots:
+                data, actual = await context.loaders.reader.run(
+                    lambda session: CompiledExecutor.run(session, plan)
+                )
+        except TimeoutError:
+            self._close_later(context)
+            raise self._timed_out(request_id) from None
+        except ServiceUnavailable:
+            await context.loaders.reader.close()
+            return None
+        except Exception:
+            logger.exception("request %s: the compiled statement failed", request_id)
+            await context.loaders.reader.close()
+            return None
+        await context.loaders.reader.close()
+        return {"data": data, "extensions": {"cost": self._cost(operation.estimated, actual)}}
+
+    def _timed_out(self, request_id: str) -> RequestError:
+        logger.warning("request %s stopped after %s s", request_id, self.execution_timeout)
+        return RequestError(
+            503,
+            "QUERY_TIMEOUT",
+            f"The query did not finish within {self.execution_timeout:g} s and was stopped.",
+        )
+
+    async def _run_reference(
+        self, operation: Operation, params: GraphQLParams, media_type: str, request_id: str
     ) -> tuple[dict[str, Any], int]:
         context = self.context_factory(request_id)
         timed_out = False
@@ -361,12 +419,7 @@ class GraphQLEndpoint:
                 result = await execute(self.schema, operation, params.variables, context)
         except TimeoutError:
             timed_out = True
-            logger.warning("request %s stopped after %s s", request_id, self.execution_timeout)
-            raise RequestError(
-                503,
-                "QUERY_TIMEOUT",
-                f"The query did not finish within {self.execution_timeout:g} s and was stopped.",
-            ) from None
+            raise self._timed_out(request_id) from None
         finally:
             if timed_out:  # a batch may still hold the session; answer now, close when it ends
                 self._close_later(context)

@@ -139,6 +139,14 @@ async def client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+@pytest.fixture(scope="session")
+async def reference_client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app that answers everything with the reference executor (Strawberry,
+    resolvers, loaders), for tests of that executor's own workings."""
+    async with make_client(store.engine, executor="reference") as http:
+        yield http
+
+
 @pytest.fixture
 async def refused_client() -> AsyncIterator[httpx.AsyncClient]:
     """A client for an app whose database refuses every connection."""

@@ -34,6 +34,9 @@ async def explode(*_args: Any, **_kwargs: Any) -> Any:
 
 
 # (loader-module function to break, query that reaches it, top-level field it fails)
+# Errors are the reference executor's to report: the compiled one hands every request it
+# cannot answer exactly to it (tests/test_compiled.py), so tests that break a loader on
+# purpose use the reference executor's client.
 BROKEN_RESOLVERS = [
     pytest.param("fetch_by_keys", SONY, "company", id="lookup-by-slug"),
     pytest.param("fetch_pages", "{ companies { totalCount } }", "companies", id="list-page"),
@@ -63,20 +66,22 @@ def assert_masked(response: httpx.Response, leaks: tuple[str, ...] = LEAKS) -> d
 
 
 @pytest.mark.parametrize(("function", "query", "field"), BROKEN_RESOLVERS)
-async def test_unexpected_exception_is_masked(client, monkeypatch, function, query, field):
+async def test_unexpected_exception_is_masked(
+    reference_client, monkeypatch, function, query, field
+):
     monkeypatch.setattr(loaders, function, explode)
-    response = await send(client, payload={"query": query})
+    response = await send(reference_client, payload={"query": query})
     body = assert_masked(response)
     assert body["errors"][0]["path"][0] == field
 
 
 @pytest.mark.parametrize(("function", "query", "field"), BROKEN_RESOLVERS)
 async def test_unexpected_exception_is_logged_with_its_stack(
-    client, monkeypatch, caplog, function, query, field
+    reference_client, monkeypatch, caplog, function, query, field
 ):
     monkeypatch.setattr(loaders, function, explode)
     with caplog.at_level(logging.ERROR):
-        response = await send(client, payload={"query": query})
+        response = await send(reference_client, payload={"query": query})
     request_id = response.headers["x-request-id"]
     logged = [
         record
@@ -94,20 +99,20 @@ async def test_unexpected_exception_is_logged_with_its_stack(
     assert field in logged[0].getMessage()
 
 
-async def test_masking_holds_with_graphql_response_media_type(client, monkeypatch):
+async def test_masking_holds_with_graphql_response_media_type(reference_client, monkeypatch):
     monkeypatch.setattr(loaders, "fetch_by_keys", explode)
-    response = await send(client, payload={"query": SONY}, accept=GRAPHQL_RESPONSE)
+    response = await send(reference_client, payload={"query": SONY}, accept=GRAPHQL_RESPONSE)
     assert response.headers["content-type"].startswith(GRAPHQL_RESPONSE)
     assert assert_masked(response)["data"] == {"company": None}
 
 
-async def test_masking_spares_the_rest_of_the_response(client, monkeypatch):
+async def test_masking_spares_the_rest_of_the_response(reference_client, monkeypatch):
     monkeypatch.setattr(loaders, "fetch_citations", explode)
     query = (
         '{ company(slug: "sony-music") { name }'
         ' cited: company(slug: "sony-music") { citations { quote } } }'
     )
-    body = assert_masked(await send(client, payload={"query": query}))
+    body = assert_masked(await send(reference_client, payload={"query": query}))
     assert body["data"] == {"company": {"name": "Sony Music"}, "cited": None}
     assert body["errors"][0]["path"] == ["cited", "citations"]
 
@@ -236,7 +241,9 @@ async def test_rejected_ids_leave_no_connection_checked_out(client, store):
     assert without_cost(healthy.json()) == {"data": {"companies": {"totalCount": 1}}}
 
 
-async def test_a_failed_statement_does_not_poison_the_rest_of_the_request(client, monkeypatch):
+async def test_a_failed_statement_does_not_poison_the_rest_of_the_request(
+    reference_client, monkeypatch
+):
     real = loaders.fetch_pages
 
     async def broken_for_partners(session, list_name, **arguments):
@@ -250,7 +257,7 @@ async def test_a_failed_statement_does_not_poison_the_rest_of_the_request(client
       b: programs { totalCount }
       c: locations { totalCount }
     }"""
-    body = (await client.post("/graphql", json={"query": query})).json()
+    body = (await reference_client.post("/graphql", json={"query": query})).json()
     assert [error["path"] for error in body["errors"]] == [["a", "partners"]]
     assert body["data"]["a"] is None
     assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
@@ -259,7 +266,7 @@ async def test_a_failed_statement_does_not_poison_the_rest_of_the_request(client
 
 
 async def test_a_value_the_schema_cannot_serialize_is_a_masked_server_fault(
-    client, monkeypatch, caplog
+    reference_client, monkeypatch, caplog
 ):
     real = Company.from_row.__func__
 
@@ -270,7 +277,7 @@ async def test_a_value_the_schema_cannot_serialize_is_a_masked_server_fault(
 
     monkeypatch.setattr(Company, "from_row", classmethod(broken))
     with caplog.at_level(logging.ERROR, logger="impact_graph.graphql"):
-        response = await client.post(
+        response = await reference_client.post(
             "/graphql", json={"query": '{ company(slug: "sony-music") { foundedYear } }'}
         )
     [error] = response.json()["errors"]

@@ -704,10 +704,7 @@ VARIABLES = [
         id="forged-cursor-of-another-list",
     ),
     pytest.param(
-        post(
-            f'{{ programs(last: 1, before: "{cursor("cursor:v2:x:")}")'
-            " { totalCount } }"
-        ),
+        post(f'{{ programs(last: 1, before: "{cursor("cursor:v2:x:")}") {{ totalCount }} }}'),
         field_error("`before` is not a valid cursor", "programs"),
         id="forged-cursor-without-a-place",
     ),

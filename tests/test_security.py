@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from importlib.metadata import version
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 import loaders
+from compiled.executor import CompiledExecutor
 from core.config import Settings
 from db.engine import PoolOptions, create_engine
 from db.errors import QUERY_CANCELED
@@ -231,18 +233,36 @@ def test_a_wildcard_with_credentials_is_a_configuration_error():
     ]
 
 
+def _slow_down(patch: pytest.MonkeyPatch, executor: str, delay: Any) -> None:
+    """Make the executor's reads wait on `delay()` first."""
+    if executor == "reference":
+        real_read = loaders.fetch_by_keys
+
+        async def slowed_read(*args: Any, **kwargs: Any) -> Any:
+            await delay()
+            return await real_read(*args, **kwargs)
+
+        patch.setattr(loaders, "fetch_by_keys", slowed_read)
+    else:
+        real_run = CompiledExecutor.run
+
+        async def slowed_run(session: Any, plan: Any) -> Any:
+            await delay()
+            return await real_run(session, plan)
+
+        patch.setattr(CompiledExecutor, "run", staticmethod(slowed_run))
+
+
+EXECUTORS = ["reference", "compiled"]
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
 async def test_a_request_past_its_execution_timeout_is_stopped_with_a_503(
-    store: Store, monkeypatch
+    store: Store, monkeypatch, executor
 ):
-    real = loaders.fetch_by_keys
-
-    async def stalled(*args, **kwargs):
-        await asyncio.sleep(30)
-        return await real(*args, **kwargs)
-
-    async with make_client(store.engine, execution_timeout=0.3) as http:
+    async with make_client(store.engine, execution_timeout=0.3, executor=executor) as http:
         with monkeypatch.context() as patch:
-            patch.setattr(loaders, "fetch_by_keys", stalled)
+            _slow_down(patch, executor, lambda: asyncio.sleep(30))
             started = asyncio.get_running_loop().time()
             response = await post(http, SONY)
             elapsed = asyncio.get_running_loop().time() - started
@@ -257,7 +277,9 @@ async def test_a_request_past_its_execution_timeout_is_stopped_with_a_503(
             ]
         }
         assert elapsed < 5
-        assert without_cost((await post(http, SONY)).json()) == SONY_DATA
+        healthy = await post(http, SONY)
+        assert without_cost(healthy.json()) == SONY_DATA
+        assert healthy.headers["x-executor"] == executor
 
 
 def _pool_engine(store: Store, **options: float) -> object:
@@ -332,24 +354,26 @@ async def test_postgresql_stops_a_slow_statement_and_the_server_recovers(store: 
         await locker.dispose()
 
 
-async def test_executions_in_flight_are_bounded_and_the_rest_queue(store: Store, monkeypatch):
-    real = loaders.fetch_by_keys
+@pytest.mark.parametrize("executor", EXECUTORS)
+async def test_executions_in_flight_are_bounded_and_the_rest_queue(
+    store: Store, monkeypatch, executor
+):
     running = peak = 0
 
-    async def slow(*args, **kwargs):
+    async def delay() -> None:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
         try:
             await asyncio.sleep(0.05)
-            return await real(*args, **kwargs)
         finally:
             running -= 1
 
-    async with make_client(store.engine, max_concurrent_queries=2) as http:
-        monkeypatch.setattr(loaders, "fetch_by_keys", slow)
+    async with make_client(store.engine, max_concurrent_queries=2, executor=executor) as http:
+        _slow_down(monkeypatch, executor, delay)
         responses = await asyncio.gather(*(post(http, SONY) for _ in range(8)))
     assert [without_cost(r.json()) for r in responses] == [SONY_DATA] * 8
+    assert {r.headers["x-executor"] for r in responses} == {executor}
     assert peak == 2
 
 

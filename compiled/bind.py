@@ -1,0 +1,393 @@
+"""A request's arguments bound to its selections: what the statement looks like, and the
+values it takes.
+
+The result is a tree of frozen dataclasses that holds everything that shapes the SQL (the
+fields, each list's filter, order and kind of window, each lookup's type) and nothing that
+does not (slugs, page sizes, cursor places), which become parameters. Equal trees compile to
+the same statement, so the tree is the statement cache's key.
+
+Arguments are checked by the same functions the resolvers use. Any argument the resolvers
+would refuse raises `NotCompiled`: the reference executor then answers, with its errors.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from graphql import get_argument_values
+from graphql.execution.values import VariableValues
+
+from compiled.template import Collector, NotCompiled, Selected, Selection, Wrapper
+from core.errors import BadUserInput
+from db.mapping import (
+    CITATION,
+    TYPES,
+    BySlug,
+    Citations,
+    GlobalId,
+    ListEdge,
+    NodeById,
+    NodesByIds,
+    QuoteContext,
+    Reference,
+    Scalar,
+)
+from db.order import Ordering, Seek, seek_parameters
+from db.queries import ListFilter, Window
+from resolvers.citations import MAX_CONTEXT
+from resolvers.ids import decode_global_id, is_slug
+from resolvers.lists import list_filter, ordering_of, page_window
+from resolvers.nodes import MAX_NODES
+from resolvers.pagination import PREFIX, CursorScope, fingerprint, page_arguments
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    column: str
+    is_float: bool
+
+
+@dataclass(frozen=True)
+class Typename:
+    key: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Id:
+    key: str
+
+
+@dataclass(frozen=True)
+class Object:
+    """The fields of one object of a node type (or Citation), read from a row."""
+
+    type_name: str
+    fields: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Link:
+    """A single link: the target row through a foreign key of this row."""
+
+    key: str
+    reference: Reference
+    target: Object
+
+
+@dataclass(frozen=True)
+class CitationList:
+    """Citations of this row (`link` None) or of the relation its edge stands for."""
+
+    key: str
+    subject: str | None  # the table whose rows are cited; None: a relation with no link
+    citation: Object
+    of_link: bool = False
+
+
+@dataclass(frozen=True)
+class Context:
+    key: str
+    site: int
+    fields: tuple[tuple[str, str], ...]  # (response key, before|quote|after|__typename:T)
+
+
+@dataclass(frozen=True)
+class Edge:
+    key: str
+    fields: tuple[Any, ...]  # Cursor, EdgeNode, CitationList, Typename
+
+
+@dataclass(frozen=True)
+class Cursor:
+    key: str
+
+
+@dataclass(frozen=True)
+class EdgeNode:
+    key: str
+    node: Object
+
+
+@dataclass(frozen=True)
+class Nodes:
+    key: str
+    node: Object
+
+
+@dataclass(frozen=True)
+class TotalCount:
+    key: str
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    key: str
+    fields: tuple[tuple[str, str], ...]  # (response key, hasNextPage|...|__typename:T)
+
+
+@dataclass(frozen=True)
+class List:
+    """A connection: a page of a list of the map at one place of the tree."""
+
+    key: str
+    site: int
+    list_key: str
+    filters: ListFilter
+    ordering: Ordering
+    backwards: bool
+    after_empty: bool | None  # None: no `after`; else whether its place's value is empty
+    before_empty: bool | None
+    fields: tuple[Any, ...]  # TotalCount, PageInfo, Edge, Nodes, Typename
+    counted: bool  # whether the page's rows must be counted apart (no edges or nodes shown)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """An object by slug (`company(slug:)`, `node(id:)`); `site` None: it cannot exist."""
+
+    key: str
+    site: int | None
+    target: Object | None
+
+
+@dataclass(frozen=True)
+class LookupList:
+    """`nodes(ids:)`: one lookup per ID, in order."""
+
+    key: str
+    items: tuple[Lookup, ...]
+
+
+@dataclass(frozen=True)
+class Root:
+    fields: tuple[Any, ...]
+
+
+class Binder:
+    """Binds one request's variables to an operation's selections."""
+
+    def __init__(self, collector: Collector, variables: VariableValues) -> None:
+        self.collector = collector
+        self.variables = variables
+        self.parameters: dict[str, Any] = {}
+        self.sites = 0
+
+    def _site(self) -> int:
+        self.sites += 1
+        return self.sites
+
+    def _arguments(self, selected: Selected) -> dict[str, Any]:
+        assert selected.definition is not None
+        return get_argument_values(selected.definition, selected.nodes[0], self.variables)
+
+    def root(self, selection: Selection) -> Root:
+        fields: list[Any] = []
+        for selected in selection.fields:
+            spec = selected.spec
+            if isinstance(spec, Wrapper):
+                fields.append(Typename(selected.key, selection.type_name))
+            elif isinstance(spec, ListEdge):
+                fields.append(self.list(selected, spec, f"Query.{selected.name}", ""))
+            elif isinstance(spec, BySlug):
+                slug = self._arguments(selected)["slug"]
+                fields.append(self.lookup(selected, spec.target, slug, selected.child))
+            elif isinstance(spec, NodeById):
+                type_name, slug = _decoded(self._arguments(selected)["id"])
+                concrete = self.collector.concrete(selected, type_name)
+                fields.append(self.lookup(selected, type_name, slug, concrete))
+            elif isinstance(spec, NodesByIds):
+                ids = self._arguments(selected)["ids"]
+                if len(ids) > MAX_NODES:
+                    raise NotCompiled("too many IDs")
+                decoded = [_decoded(global_id) for global_id in ids]  # all checked first
+                items = tuple(
+                    self.lookup(selected, t, s, self.collector.concrete(selected, t))
+                    for t, s in decoded
+                )
+                fields.append(LookupList(selected.key, items))
+            else:
+                raise NotCompiled(selected.name)
+        return Root(tuple(fields))
+
+    def lookup(
+        self, selected: Selected, type_name: str, slug: str, selection: Selection | None
+    ) -> Lookup:
+        if not is_slug(slug) or selection is None:
+            return Lookup(selected.key, None, None)  # the resolver asks no store either
+        site = self._site()
+        self.parameters[f"s{site}_slug"] = slug
+        return Lookup(selected.key, site, self.object(selection, slug))
+
+    def object(self, selection: Selection, slug: str | None) -> Object:
+        """An object's fields; `slug` is its own slug where known now (a lookup's)."""
+        owner = TYPES.get(selection.type_name) or CITATION
+        fields: list[Any] = []
+        for selected in selection.fields:
+            spec = selected.spec
+            if isinstance(spec, Wrapper):
+                fields.append(Typename(selected.key, selection.type_name))
+            elif isinstance(spec, Scalar):
+                is_float = spec.column.type.python_type is float
+                fields.append(Column(selected.key, spec.name, is_float))
+            elif isinstance(spec, GlobalId):
+                fields.append(Id(selected.key))
+            elif isinstance(spec, Reference):
+                assert selected.child is not None
+                fields.append(Link(selected.key, spec, self.object(selected.child, None)))
+            elif isinstance(spec, ListEdge):
+                key = f"{selection.type_name}.{selected.name}"
+                fields.append(self.list(selected, spec, key, slug))
+            elif isinstance(spec, Citations):
+                assert selected.child is not None
+                citation = self.object(selected.child, None)
+                fields.append(CitationList(selected.key, owner.subject, citation))
+            elif isinstance(spec, QuoteContext):
+                fields.append(self.context(selected))
+            else:
+                raise NotCompiled(selected.name)
+        return Object(selection.type_name, tuple(fields))
+
+    def context(self, selected: Selected) -> Context:
+        characters = self._arguments(selected)["characters"]
+        if not 0 <= characters <= MAX_CONTEXT:
+            raise NotCompiled("context characters out of range")
+        site = self._site()
+        self.parameters[f"s{site}_characters"] = characters
+        assert selected.child is not None
+        parts = tuple(
+            (f.key, f"__typename:{selected.child.type_name}" if f.name == "__typename" else f.name)
+            for f in selected.child.fields
+        )
+        return Context(selected.key, site, parts)
+
+    def list(self, selected: Selected, spec: ListEdge, list_key: str, parent: str | None) -> List:
+        """A connection; `parent` is the slug of the object whose list it is where known
+        now ("" for a root list), else None (a list under a list: many parents)."""
+        arguments = self._arguments(selected)
+        try:
+            filters = list_filter(_input(arguments.get("filter")))
+            ordering = ordering_of(list_key, _order(arguments.get("orderBy")))
+            scope = fingerprint(list_key, filters, ordering)
+            has_cursor = arguments.get("after") is not None or arguments.get("before") is not None
+            if has_cursor and parent is None:
+                raise NotCompiled("a cursor on a list of many parents")
+            where = CursorScope(scope, parent or "")
+            page = page_arguments(
+                where,
+                first=arguments.get("first"),
+                after=arguments.get("after"),
+                last=arguments.get("last"),
+                before=arguments.get("before"),
+            )
+            window = page_window(list_key, ordering, page, ("after", "before"))
+        except BadUserInput as error:
+            raise NotCompiled(error.message) from None
+        site = self._site()
+        self._bind_window(site, window)
+        self.parameters[f"s{site}_cursor"] = f"{PREFIX}:{scope}:"
+        assert selected.child is not None
+        fields = self.connection(selected.child, TYPES[spec.target].name)
+        shown = any(isinstance(f, Edge | Nodes) for f in fields)
+        return List(
+            selected.key,
+            site,
+            list_key,
+            filters,
+            ordering,
+            window.backwards,
+            _empty(window.after),
+            _empty(window.before),
+            fields,
+            counted=not shown,
+        )
+
+    def _bind_window(self, site: int, window: Window) -> None:
+        self.parameters[f"s{site}_limit"] = window.size + 1
+        self.parameters[f"s{site}_size"] = window.size
+        for name, place in (("after", window.after), ("before", window.before)):
+            if place is not None:
+                self.parameters.update(seek_parameters(f"s{site}_{name}", place))
+
+    def connection(self, selection: Selection, target: str) -> tuple[Any, ...]:
+        fields: list[Any] = []
+        for selected in selection.fields:
+            name = selected.name
+            if name == "__typename":
+                fields.append(Typename(selected.key, selection.type_name))
+            elif name == "totalCount":
+                fields.append(TotalCount(selected.key))
+            elif name == "pageInfo":
+                assert selected.child is not None
+                fields.append(PageInfo(selected.key, _parts(selected.child)))
+            elif name == "nodes":
+                assert selected.child is not None
+                fields.append(Nodes(selected.key, self.object(selected.child, None)))
+            elif name == "edges":
+                assert selected.child is not None
+                fields.append(Edge(selected.key, self.edge(selected.child, target)))
+            else:
+                raise NotCompiled(f"connection field {name}")
+        return tuple(fields)
+
+    def edge(self, selection: Selection, target: str) -> tuple[Any, ...]:
+        fields: list[Any] = []
+        for selected in selection.fields:
+            name = selected.name
+            if name == "__typename":
+                fields.append(Typename(selected.key, selection.type_name))
+            elif name == "cursor":
+                fields.append(Cursor(selected.key))
+            elif name == "node":
+                assert selected.child is not None
+                fields.append(EdgeNode(selected.key, self.object(selected.child, None)))
+            elif name == "citations":
+                assert selected.child is not None
+                citation = self.object(selected.child, None)
+                fields.append(CitationList(selected.key, None, citation, of_link=True))
+            else:
+                raise NotCompiled(f"edge field {name}")
+        return tuple(fields)
+
+
+def _parts(selection: Selection) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (f.key, f"__typename:{selection.type_name}" if f.name == "__typename" else f.name)
+        for f in selection.fields
+    )
+
+
+def _empty(place: Seek | None) -> bool | None:
+    return None if place is None else place.value is None
+
+
+def _decoded(global_id: str) -> tuple[str, str]:
+    try:
+        type_name, slug = decode_global_id(global_id)
+    except BadUserInput as error:
+        raise NotCompiled(error.message) from None
+    if type_name not in TYPES:
+        raise NotCompiled("an ID of no type")
+    return type_name, slug
+
+
+def _input(values: dict[str, Any] | None) -> Any:
+    """A filter as the resolvers read it: attributes named as the Python fields are."""
+    if values is None:
+        return None
+    return SimpleNamespace(**{_CAMEL.sub("_", k).lower(): v for k, v in values.items()})
+
+
+def _order(values: dict[str, Any] | None) -> Any:
+    if values is None:
+        return None
+    return SimpleNamespace(
+        field=SimpleNamespace(name=values["field"]),
+        direction=SimpleNamespace(name=values["direction"]),
+    )

@@ -1,0 +1,179 @@
+"""The compiled executor: look up the plan, bind the variables, run one statement.
+
+A plan is made once per document, operation and `@skip`/`@include` values (the selections)
+and once per bound shape and store (the statement); a request only binds its arguments. The
+database returns the response's `data` as JSON, read back with orjson so that every number
+and string is written exactly as the reference executor writes it. What a query actually
+fetched is counted while the rows are nested, in the reference executor's unit.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import orjson
+from graphql import (
+    BooleanValueNode,
+    DirectiveNode,
+    DocumentNode,
+    FragmentDefinitionNode,
+    GraphQLSchema,
+    VariableNode,
+    get_variable_values,
+    visit,
+)
+from graphql.language import Visitor
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from compiled.assemble import Assembler
+from compiled.bind import Binder, Root
+from compiled.sql import Planner, Shape, StatementBuilder
+from compiled.template import Collector, NotCompiled, Selection
+from operation.prepare import Operation
+
+K = TypeVar("K")
+V = TypeVar("V")
+PLAN_CACHE_SIZE = 512
+
+
+class LRU(Generic[K, V]):
+    """A small least-recently-used map, bounded in entries."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
+
+    def put(self, key: K, value: V) -> V:
+        self._entries[key] = value
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return value
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """What a bound shape compiles to on one store: the statement and how to read it."""
+
+    statement: Select[Any]
+    shape: Shape
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A request's statement, its parameters, and the shape that reads its result."""
+
+    statement: Select[Any]
+    parameters: dict[str, Any]
+    shape: Shape
+
+
+@dataclass
+class _Template:
+    collector: Collector
+    selection: Selection
+
+
+class _DirectiveVariables(Visitor):
+    """The variables `@skip`/`@include` read: they decide which fields are selected."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+        if node.name.value in ("skip", "include"):
+            for argument in node.arguments or ():
+                if isinstance(argument.value, VariableNode):
+                    self.names.add(argument.value.name.value)
+                elif not isinstance(argument.value, BooleanValueNode):
+                    raise NotCompiled("a directive argument that is not a boolean")
+
+
+def _directive_variables(document: DocumentNode) -> frozenset[str]:
+    found = _DirectiveVariables()
+    visit(document, found)
+    return frozenset(found.names)
+
+
+class CompiledExecutor:
+    """Plans and runs compiled operations against the schema as graphql-core types."""
+
+    def __init__(self, contract: GraphQLSchema) -> None:
+        self.contract = contract
+        self._directives: LRU[str, frozenset[str]] = LRU(PLAN_CACHE_SIZE)
+        self._templates: LRU[tuple[Any, ...], _Template] = LRU(PLAN_CACHE_SIZE)
+        self._statements: LRU[tuple[str, Root], Compiled] = LRU(PLAN_CACHE_SIZE)
+        self._refused: LRU[tuple[Any, ...], str] = LRU(PLAN_CACHE_SIZE)
+
+    def plan(
+        self, operation: Operation, variables: dict[str, Any] | None, dialect: str
+    ) -> Plan | None:
+        """The plan for this request, or None when the reference executor must answer."""
+        coerced = get_variable_values(
+            self.contract, operation.definition.variable_definitions or (), variables or {}
+        )
+        if isinstance(coerced, list):
+            return None  # variable errors: the reference executor reports them
+        try:
+            template = self._template(operation, coerced)
+            binder = Binder(template.collector, coerced)
+            root = binder.root(template.selection)
+            compiled = self._statements.get((dialect, root))
+            if compiled is None:
+                compiled = self._statements.put((dialect, root), _compile(root, dialect))
+        except NotCompiled:
+            return None
+        return Plan(compiled.statement, binder.parameters, compiled.shape)
+
+    def _template(self, operation: Operation, coerced: Any) -> _Template:
+        document = operation.document
+        names = self._directives.get(operation.query)
+        if names is None:
+            names = self._directives.put(operation.query, _directive_variables(document))
+        switches = tuple(sorted((n, coerced.coerced.get(n)) for n in names))
+        key = (operation.query, operation.name, switches)
+        refused = self._refused.get(key)
+        if refused is not None:
+            raise NotCompiled(refused)
+        template = self._templates.get(key)
+        if template is None:
+            fragments = {
+                d.name.value: d
+                for d in document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            }
+            collector = Collector(self.contract, fragments, coerced)
+            try:
+                selection = collector.root(operation.definition.selection_set)
+            except NotCompiled as reason:
+                self._refused.put(key, str(reason))
+                raise
+            template = self._templates.put(key, _Template(collector, selection))
+        return template
+
+    @staticmethod
+    async def run(session: AsyncSession, plan: Plan) -> tuple[dict[str, Any], int]:
+        """The response's data and the objects it fetched."""
+        found = (await session.execute(plan.statement, plan.parameters)).scalar_one()
+        # PostgreSQL's driver hands back json already read (by orjson: db/engine.py); SQLite
+        # returns its text.
+        levels: dict[str, list[list[Any]]] = (
+            found if isinstance(found, dict) else orjson.loads(found)
+        )
+        assembler = Assembler(plan.shape, levels, plan.parameters)
+        return assembler.data(), assembler.fetched
+
+
+def _compile(root: Root, dialect: str) -> Compiled:
+    planner = Planner()
+    shape = planner.root(root)
+    return Compiled(StatementBuilder(dialect).statement(planner.levels), shape)

@@ -1,0 +1,431 @@
+"""One SQL statement per request: every level of the response's tree is a CTE, and the
+database returns each level's rows as one JSON array.
+
+A level is the rows one place of the tree needs: a lookup's row, a list's pages (for every
+shown parent at once, with the same statements the loaders use: db/queries.py), a link's
+targets, a citation list's quotes. Each level reads its parents' ids from the level above, so
+the statement's depth stays constant however deep the query nests (SQLite's parser has a
+fixed stack), and no parent is visited twice. `compiled/assemble.py` nests the rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    CTE,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSON
+
+from compiled.bind import (
+    CitationList,
+    Column,
+    Context,
+    Cursor,
+    Edge,
+    EdgeNode,
+    Id,
+    Link,
+    List,
+    Lookup,
+    LookupList,
+    Nodes,
+    Object,
+    PageInfo,
+    Root,
+    TotalCount,
+    Typename,
+)
+from compiled.template import NotCompiled
+from db.mapping import CITATION, LISTS, TYPES, node_type
+from db.queries import ranked_pages, root_page
+
+# PostgreSQL's json_build_array takes at most 100 arguments.
+MAX_COLUMNS = 100
+
+# The rows a level adds beside its table's columns, by kind of level.
+ROOT_LIST_EXTRA = ("edge_total", "edge_key", "edge_rank")
+LIST_EXTRA = ("edge_parent", "edge_link", "edge_key", "edge_total", "edge_in", "edge_rank")
+
+
+@dataclass
+class Level:
+    """The rows one place of the tree needs, and which of their columns it reads."""
+
+    index: int
+    kind: str  # lookup, root, list, link, citations
+    table: str  # the node type whose table holds the rows
+    bound: Any
+    parent: Level | None = None
+    via: str = "id"  # the parent's column that the rows belong to
+    columns: list[str] = field(default_factory=list)
+    contexts: list[Context] = field(default_factory=list)
+
+    def column(self, name: str) -> int:
+        """The position of `name` in this level's rows, added on first use."""
+        if name not in self.columns:
+            self.columns.append(name)
+        return self.columns.index(name)
+
+    @property
+    def name(self) -> str:
+        return f"l{self.index}"
+
+
+# The plan's shape, as the assembler reads it: each field with the positions of its values.
+
+
+@dataclass(frozen=True)
+class ObjectShape:
+    fields: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Constant:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Value:
+    key: str
+    position: int
+    is_float: bool
+
+
+@dataclass(frozen=True)
+class GlobalIdShape:
+    key: str
+    type_name: str
+    slug: int
+
+
+@dataclass(frozen=True)
+class LinkShape:
+    key: str
+    foreign_key: int  # position in the owner's row
+    level: int
+    target_id: int  # position of the id in the target's rows
+    target: ObjectShape
+
+
+@dataclass(frozen=True)
+class CitationsShape:
+    key: str
+    owner: int | None  # position of the subject's id in the owner's row; None: no citations
+    level: int
+    citation: ObjectShape
+
+
+@dataclass(frozen=True)
+class ContextShape:
+    key: str
+    parts: tuple[tuple[str, int | str], ...]  # (response key, position or typename)
+
+
+@dataclass(frozen=True)
+class ListShape:
+    key: str
+    level: int
+    site: int
+    root: bool
+    backwards: bool
+    owner_id: int | None  # positions in the owner's row: its id and slug (None for root)
+    owner_slug: int | None
+    parts: tuple[Any, ...]
+    # positions in the list's own rows
+    key_column: int
+    rank: int
+    total: int
+    in_window: int | None
+    parent: int | None
+    link: int | None
+
+
+@dataclass(frozen=True)
+class TotalShape:
+    key: str
+
+
+@dataclass(frozen=True)
+class NodesShape:
+    key: str
+    node: ObjectShape
+
+
+@dataclass(frozen=True)
+class EdgeShape:
+    key: str
+    parts: tuple[Any, ...]  # Constant, CursorShape, NodesShape (the node), CitationsShape
+
+
+@dataclass(frozen=True)
+class CursorShape:
+    key: str
+
+
+@dataclass(frozen=True)
+class PageInfoShape:
+    key: str
+    parts: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class LookupShape:
+    key: str
+    level: int | None
+    node: ObjectShape | None
+
+
+@dataclass(frozen=True)
+class LookupListShape:
+    key: str
+    items: tuple[LookupShape, ...]
+
+
+@dataclass(frozen=True)
+class Shape:
+    fields: tuple[Any, ...]
+    levels: int
+
+
+class Planner:
+    """Turns a bound tree into levels (for the SQL) and a shape (for the assembler)."""
+
+    def __init__(self) -> None:
+        self.levels: list[Level] = []
+
+    def _level(self, kind: str, table: str, bound: Any, parent: Level | None, via: str) -> Level:
+        level = Level(len(self.levels) + 1, kind, table, bound, parent, via)
+        self.levels.append(level)
+        return level
+
+    def root(self, root: Root) -> Shape:
+        fields: list[Any] = []
+        for bound in root.fields:
+            if isinstance(bound, Typename):
+                fields.append(Constant(bound.key, bound.name))
+            elif isinstance(bound, List):
+                fields.append(self.list(bound, None))
+            elif isinstance(bound, Lookup):
+                fields.append(self.lookup(bound))
+            elif isinstance(bound, LookupList):
+                fields.append(LookupListShape(bound.key, tuple(map(self.lookup, bound.items))))
+        return Shape(tuple(fields), len(self.levels))
+
+    def lookup(self, bound: Lookup) -> LookupShape:
+        if bound.site is None or bound.target is None:
+            return LookupShape(bound.key, None, None)
+        level = self._level("lookup", bound.target.type_name, bound, None, "id")
+        return LookupShape(bound.key, level.index, self.object(bound.target, level))
+
+    def object(self, bound: Object, level: Level) -> ObjectShape:
+        fields: list[Any] = []
+        for item in bound.fields:
+            if isinstance(item, Typename):
+                fields.append(Constant(item.key, item.name))
+            elif isinstance(item, Column):
+                fields.append(Value(item.key, level.column(item.column), item.is_float))
+            elif isinstance(item, Id):
+                fields.append(GlobalIdShape(item.key, bound.type_name, level.column("slug")))
+            elif isinstance(item, Link):
+                foreign_key = level.column(item.reference.attribute)
+                target = self._level(
+                    "link", item.reference.target, item, level, item.reference.attribute
+                )
+                target_id = target.column("id")
+                shape = self.object(item.target, target)
+                fields.append(LinkShape(item.key, foreign_key, target.index, target_id, shape))
+            elif isinstance(item, List):
+                fields.append(self.list(item, level))
+            elif isinstance(item, CitationList):
+                fields.append(self.citations(item, level, "id"))
+            elif isinstance(item, Context):
+                level.contexts.append(item)
+                fields.append(ContextShape(item.key, _context_parts(item, level)))
+        return ObjectShape(tuple(fields))
+
+    def citations(self, bound: CitationList, owner: Level, via: str) -> CitationsShape:
+        if bound.subject is None:
+            return CitationsShape(bound.key, None, 0, ObjectShape(()))
+        level = self._level("citations", CITATION.name, bound, owner, via)
+        for column in ("subject_id", "position", "id"):  # the assembler's first three
+            level.column(column)
+        shape = self.object(bound.citation, level)
+        return CitationsShape(bound.key, owner.column(via), level.index, shape)
+
+    def list(self, bound: List, owner: Level | None) -> ListShape:
+        spec = LISTS[bound.list_key]
+        level = self._level("root" if owner is None else "list", spec.target, bound, owner, "id")
+        for column in ("id", "slug"):
+            level.column(column)
+        parts: list[Any] = []
+        for part in bound.fields:
+            if isinstance(part, Typename):
+                parts.append(Constant(part.key, part.name))
+            elif isinstance(part, TotalCount):
+                parts.append(TotalShape(part.key))
+            elif isinstance(part, Nodes):
+                parts.append(NodesShape(part.key, self.object(part.node, level)))
+            elif isinstance(part, PageInfo):
+                parts.append(PageInfoShape(part.key, part.fields))
+            elif isinstance(part, Edge):
+                parts.append(EdgeShape(part.key, self.edge(part, level, spec.link is not None)))
+        return ListShape(
+            key=bound.key,
+            level=level.index,
+            site=bound.site,
+            root=owner is None,
+            backwards=bound.backwards,
+            owner_id=None if owner is None else owner.column("id"),
+            owner_slug=None if owner is None else owner.column("slug"),
+            parts=tuple(parts),
+            key_column=level.column("edge_key"),
+            rank=level.column("edge_rank"),
+            total=level.column("edge_total"),
+            in_window=None if owner is None else level.column("edge_in"),
+            parent=None if owner is None else level.column("edge_parent"),
+            link=None if owner is None or spec.link is None else level.column("edge_link"),
+        )
+
+    def edge(self, bound: Edge, level: Level, has_link: bool) -> tuple[Any, ...]:
+        parts: list[Any] = []
+        for item in bound.fields:
+            if isinstance(item, Typename):
+                parts.append(Constant(item.key, item.name))
+            elif isinstance(item, Cursor):
+                parts.append(CursorShape(item.key))
+            elif isinstance(item, EdgeNode):
+                parts.append(NodesShape(item.key, self.object(item.node, level)))
+            elif isinstance(item, CitationList):
+                if has_link:
+                    linked = CitationList(item.key, _link_subject(level), item.citation)
+                    parts.append(self.citations(linked, level, "edge_link"))
+                else:
+                    parts.append(CitationsShape(item.key, None, 0, ObjectShape(())))
+        return tuple(parts)
+
+
+def _context_parts(context: Context, level: Level) -> tuple[tuple[str, int | str], ...]:
+    """Each key of a quote context: a typename, or the position of a computed column."""
+    parts: list[tuple[str, int | str]] = []
+    for key, name in context.fields:
+        if name.startswith("__typename:"):
+            parts.append((key, name.split(":", 1)[1]))
+        else:
+            parts.append((key, level.column(f"ctx{context.site}_{name}")))
+    return tuple(parts)
+
+
+def _link_subject(level: Level) -> str:
+    link = LISTS[level.bound.list_key].link
+    assert link is not None
+    return link.subject
+
+
+class StatementBuilder:
+    """The statement for a plan's levels on one store."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self.postgres = dialect == "postgresql"
+        self.ctes: dict[int, CTE] = {}
+
+    def statement(self, levels: list[Level]) -> Select[Any]:
+        pairs: list[Any] = []
+        for level in levels:
+            if len(level.columns) > MAX_COLUMNS:
+                raise NotCompiled("a level with too many columns")
+            cte = self.cte(level)
+            self.ctes[level.index] = cte
+            row = [cte.c[name] for name in level.columns]
+            pairs += [literal_column(f"'{level.index}'", String), self.rows(row, cte)]
+        if len(pairs) > MAX_COLUMNS:
+            raise NotCompiled("too many levels")
+        # Returned as text (no JSON type here), so orjson reads it once.
+        if self.postgres:
+            return select(func.json_build_object(*pairs).label("levels"))
+        return select(func.json_object(*pairs).label("levels"))
+
+    def rows(self, row: list[Any], cte: CTE) -> Any:
+        array: Any
+        if self.postgres:
+            aggregated = func.json_agg(func.json_build_array(*row, type_=JSON), type_=JSON)
+            array = func.coalesce(aggregated, literal_column("'[]'::json", JSON))
+        else:
+            array = func.json_group_array(func.json_array(*row))
+        return select(array).select_from(cte).scalar_subquery()
+
+    def _parents(self, level: Level) -> Any:
+        """The ids (or keys) the level's rows belong to: its parent level's shown rows."""
+        assert level.parent is not None
+        parent = self.ctes[level.parent.index]
+        return select(parent.c[level.via]).where(self._shown(level.parent, parent))
+
+    def _shown(self, level: Level, cte: CTE) -> Any:
+        """The rows of a level that appear in the response (a page's extra row does not)."""
+        if level.kind not in ("root", "list"):
+            return true()
+        size = bindparam(f"s{level.bound.site}_size", type_=Integer())
+        shown = and_(cte.c.edge_key.is_not(None), cte.c.edge_rank <= size)
+        return and_(shown, cte.c.edge_in == 1) if level.kind == "list" else shown
+
+    def cte(self, level: Level) -> CTE:
+        bound = level.bound
+        node = node_type(level.table)
+        table = node.table
+        if level.kind == "lookup":
+            query = select(table).where(
+                table.c.slug == bindparam(f"s{bound.site}_slug", type_=String())
+            )
+        elif level.kind in ("root", "list"):
+            shape = (bound.backwards, bound.after_empty, bound.before_empty)
+            arguments = (bound.list_key, bound.filters, bound.ordering, shape, self.dialect)
+            prefix = f"s{bound.site}_"
+            if level.kind == "root":
+                query = root_page(*arguments, prefix=prefix)
+            else:
+                query = ranked_pages(*arguments, self._parents(level), prefix=prefix)
+        elif level.kind == "link":
+            query = select(table).where(table.c.id.in_(self._parents(level)))
+        else:  # citations of a row, or of the relation an edge stands for
+            query = self.citations(level)
+        return query.cte(level.name)
+
+    def citations(self, level: Level) -> Select[Any]:
+        table = CITATION.table
+        subject = literal_column(f"'{level.bound.subject}'", String)
+        where = and_(table.c.subject_type == subject, table.c.subject_id.in_(self._parents(level)))
+        if not level.contexts:
+            return select(table).where(where)
+        document = TYPES["Document"].table
+        columns: list[Any] = []
+        for context in level.contexts:
+            characters = bindparam(f"s{context.site}_characters", type_=Integer())
+            start, end, text = table.c.start, table.c.end, document.c.text
+            begin = (func.greatest if self.postgres else func.max)(start - characters, 0)
+            parts = {
+                "before": func.substr(text, begin + 1, start - begin),
+                "quote": func.substr(text, start + 1, end - start),
+                "after": func.substr(text, end + 1, characters),
+            }
+            columns += [
+                value.label(f"ctx{context.site}_{name}")
+                for name, value in parts.items()
+                if any(part == name for _, part in context.fields)
+            ]
+        return (
+            select(table, *columns)
+            .select_from(table.join(document, document.c.id == table.c.document_id))
+            .where(where)
+        )
