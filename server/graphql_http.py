@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from graphql import GraphQLError, GraphQLSyntaxError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -381,14 +382,27 @@ def _graphql_body(
     return body, status
 
 
+def encode_json(body: Any) -> bytes:
+    """Compact UTF-8 JSON by orjson (~20x faster), by the stdlib where orjson refuses.
+
+    The bytes are the stdlib's compact form with non-ASCII unescaped, except floats in
+    [1e-9, 1e-4): orjson writes 0.00005 and 5e-7 where the stdlib wrote 5e-05 and 5e-07 (the
+    same numbers when read back). No seeded figure is that small.
+    """
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError:  # a lone surrogate, an int past 64 bits, nesting past 254
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        # A stray lone surrogate becomes its JSON escape rather than an encoding crash.
+        return text.encode("utf-8", errors="backslashreplace")
+
+
 def _json_response(body: dict[str, Any], status: int, media_type: str, request_id: str) -> Response:
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     headers = {REQUEST_ID_HEADER: request_id, "Vary": "Accept"}
     if status == 503:  # every 503 is "try again shortly": a database outage or a timeout
         headers["Retry-After"] = RETRY_AFTER_SECONDS
     return Response(
-        # A stray lone surrogate becomes its JSON escape rather than an encoding crash.
-        text.encode("utf-8", errors="backslashreplace"),
+        encode_json(body),
         status_code=status,
         media_type=media_type,
         headers=headers,

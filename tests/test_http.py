@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from server.graphql_http import encode_json
 from tests.assertions import without_cost
 from tests.conftest import make_client
 
@@ -462,3 +463,70 @@ async def test_graphiql_only_when_html_is_preferred(client):
     page = await client.get("/graphql", headers={"accept": BROWSER_ACCEPT})
     assert media_type(page) == "text/html"
     assert page.headers["vary"] == "Accept"
+
+
+def stdlib_json(body: Any) -> bytes:
+    """What responses were before orjson wrote them: compact, non-ASCII as UTF-8."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return text.encode("utf-8", errors="backslashreplace")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param({"query": "{ documents { nodes { title text } } }"}, id="non-ascii-text"),
+        pytest.param({"query": "{ figures { nodes { value unit kind } } }"}, id="floats"),
+        pytest.param({"query": "{ programs(first: 1000) { totalCount } }"}, id="field-error"),
+        pytest.param({"query": "{ company("}, id="parse-error"),
+        pytest.param(
+            {"query": FILTERED, "variables": {"f": 'é\n"\\\u2028\x01'}},
+            id="input-echoed-in-an-error",
+        ),
+    ],
+)
+async def test_response_bytes_are_the_stdlib_compact_form(client, payload):
+    response = await send(client, payload=payload)
+    assert response.content == stdlib_json(response.json())
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param({"s": "a\ud800b"}, b'{"s":"a\\ud800b"}', id="lone-surrogate-in-a-value"),
+        pytest.param({"\udfff": 1}, b'{"\\udfff":1}', id="lone-surrogate-in-a-key"),
+        pytest.param({"n": 2**64}, b'{"n":18446744073709551616}', id="int-past-64-bits"),
+        pytest.param({"n": -(2**63) - 1}, b'{"n":-9223372036854775809}', id="int-below-64-bits"),
+        pytest.param(
+            {"é": '\x00\x1f\x7f"\\/'}, stdlib_json({"é": '\x00\x1f\x7f"\\/'}), id="controls"
+        ),
+        pytest.param(
+            {"v": [1e16, 1e-4, 0.1, -0.0, 30000000.0]},
+            b'{"v":[1e+16,0.0001,0.1,-0.0,30000000.0]}',
+            id="floats",
+        ),
+    ],
+)
+def test_encode_json_writes_what_the_stdlib_wrote(body, expected):
+    assert encode_json(body) == expected == stdlib_json(body)
+
+
+def test_encode_json_falls_back_for_nesting_orjson_refuses():
+    deep: Any = "é"
+    for _ in range(300):
+        deep = [deep]
+    assert encode_json(deep) == stdlib_json(deep)
+
+
+@pytest.mark.parametrize(
+    ("value", "ours", "stdlib"),
+    [
+        pytest.param(5e-05, b"0.00005", b"5e-05", id="5e-05"),
+        pytest.param(-2.5e-07, b"-2.5e-7", b"-2.5e-07", id="-2.5e-07"),
+        pytest.param(1e-09, b"1e-9", b"1e-09", id="1e-09"),
+    ],
+)
+def test_encode_json_writes_floats_under_1e_minus_4_as_orjson_does(value, ours, stdlib):
+    # The one difference from the stdlib, deliberately kept: the same number, other digits.
+    assert encode_json(value) == ours
+    assert stdlib_json(value) == stdlib
+    assert json.loads(ours) == value
