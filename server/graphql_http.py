@@ -106,8 +106,27 @@ def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")  # Python's parser would accept NaN, Infinity
 
 
+# orjson reads an integer past 64 bits (19 digits or more) as a float; the stdlib keeps it exact.
+# Digits become "9" and all else a space, then one substring search: ~10x faster than a regex.
+_DIGITS_TO_NINES = bytes(57 if 48 <= byte <= 57 else 32 for byte in range(256))
+_LONG_NUMBER = b"9" * 19
+
+
 def parse_json(text: str, what: str) -> Any:
-    """JSON from the client, refused when malformed, absurdly nested or not real Unicode."""
+    """JSON from the client, refused when malformed, absurdly nested or not real Unicode.
+
+    orjson itself refuses lone surrogates, NaN and nesting past 1,024 levels, so what it takes
+    needs no further check; what it refuses goes to the stdlib path, which words the refusal.
+    """
+    if _LONG_NUMBER not in text.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_NINES):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return _parse_json_exactly(text, what)
+
+
+def _parse_json_exactly(text: str, what: str) -> Any:
     try:
         data = json.loads(text, parse_constant=_not_json)
     except RecursionError:
