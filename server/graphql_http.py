@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from graphql import GraphQLError, GraphQLSchema, GraphQLSyntaxError, OperationType
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -114,8 +115,27 @@ def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")  # Python's parser would accept NaN, Infinity
 
 
+# orjson reads an integer past 64 bits (19 digits or more) as a float; the stdlib keeps it exact.
+# Digits become "9" and all else a space, then one substring search: ~10x faster than a regex.
+_DIGITS_TO_NINES = bytes(57 if 48 <= byte <= 57 else 32 for byte in range(256))
+_LONG_NUMBER = b"9" * 19
+
+
 def parse_json(text: str, what: str) -> Any:
-    """JSON from the client, refused when malformed, absurdly nested or not real Unicode."""
+    """JSON from the client, refused when malformed, absurdly nested or not real Unicode.
+
+    orjson itself refuses lone surrogates, NaN and nesting past 1,024 levels, so what it takes
+    needs no further check; what it refuses goes to the stdlib path, which words the refusal.
+    """
+    if _LONG_NUMBER not in text.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_NINES):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return _parse_json_exactly(text, what)
+
+
+def _parse_json_exactly(text: str, what: str) -> Any:
     try:
         data = json.loads(text, parse_constant=_not_json)
     except RecursionError:
@@ -464,14 +484,27 @@ def _graphql_body(
     return body, status
 
 
+def encode_json(body: Any) -> bytes:
+    """Compact UTF-8 JSON by orjson (~20x faster), by the stdlib where orjson refuses.
+
+    The bytes are the stdlib's compact form with non-ASCII unescaped, except floats in
+    [1e-9, 1e-4): orjson writes 0.00005 and 5e-7 where the stdlib wrote 5e-05 and 5e-07 (the
+    same numbers when read back). No seeded figure is that small.
+    """
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError:  # a lone surrogate, an int past 64 bits, nesting past 254
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        # A stray lone surrogate becomes its JSON escape rather than an encoding crash.
+        return text.encode("utf-8", errors="backslashreplace")
+
+
 def _json_response(body: dict[str, Any], status: int, media_type: str, request_id: str) -> Response:
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     headers = {REQUEST_ID_HEADER: request_id, "Vary": "Accept"}
     if status == 503:  # every 503 is "try again shortly": a database outage or a timeout
         headers["Retry-After"] = RETRY_AFTER_SECONDS
     return Response(
-        # A stray lone surrogate becomes its JSON escape rather than an encoding crash.
-        text.encode("utf-8", errors="backslashreplace"),
+        encode_json(body),
         status_code=status,
         media_type=media_type,
         headers=headers,

@@ -76,6 +76,22 @@ def test_serve_seeds_an_empty_store_and_answers_over_http(env):
         server.wait(timeout=30)
 
 
+@pytest.mark.parametrize("module", ["uvloop", "httptools"])
+def test_serve_without_a_fast_http_extra_fails_before_touching_the_store(env, tmp_path, module):
+    # None in sys.modules makes the import fail, as an install without uvicorn[standard] would.
+    code = (
+        f"import sys; sys.modules[{module!r}] = None; from server.cli import main; "
+        "raise SystemExit(main(['serve', '--port', '1']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: serve needs {module}")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "cli.db").exists()
+
+
 def test_seed_check_reports_pending_changes_until_seeded(env, tmp_path):
     missing = run("seed", "--check", env=env)
     assert missing.returncode == 1

@@ -7,7 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from server.graphql_http import RequestError, encode_json, parse_json
 from tests.assertions import without_cost
 from tests.conftest import make_client
 
@@ -462,3 +465,222 @@ async def test_graphiql_only_when_html_is_preferred(client):
     page = await client.get("/graphql", headers={"accept": BROWSER_ACCEPT})
     assert media_type(page) == "text/html"
     assert page.headers["vary"] == "Accept"
+
+
+def stdlib_json(body: Any) -> bytes:
+    """What responses were before orjson wrote them: compact, non-ASCII as UTF-8."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return text.encode("utf-8", errors="backslashreplace")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param({"query": "{ documents { nodes { title text } } }"}, id="non-ascii-text"),
+        pytest.param({"query": "{ figures { nodes { value unit kind } } }"}, id="floats"),
+        pytest.param({"query": "{ programs(first: 1000) { totalCount } }"}, id="field-error"),
+        pytest.param({"query": "{ company("}, id="parse-error"),
+        pytest.param(
+            {"query": FILTERED, "variables": {"f": 'é\n"\\\u2028\x01'}},
+            id="input-echoed-in-an-error",
+        ),
+    ],
+)
+async def test_response_bytes_are_the_stdlib_compact_form(client, payload):
+    response = await send(client, payload=payload)
+    assert response.content == stdlib_json(response.json())
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param({"s": "a\ud800b"}, b'{"s":"a\\ud800b"}', id="lone-surrogate-in-a-value"),
+        pytest.param({"\udfff": 1}, b'{"\\udfff":1}', id="lone-surrogate-in-a-key"),
+        pytest.param({"n": 2**64}, b'{"n":18446744073709551616}', id="int-past-64-bits"),
+        pytest.param({"n": -(2**63) - 1}, b'{"n":-9223372036854775809}', id="int-below-64-bits"),
+        pytest.param(
+            {"é": '\x00\x1f\x7f"\\/'}, stdlib_json({"é": '\x00\x1f\x7f"\\/'}), id="controls"
+        ),
+        pytest.param(
+            {"v": [1e16, 1e-4, 0.1, -0.0, 30000000.0]},
+            b'{"v":[1e+16,0.0001,0.1,-0.0,30000000.0]}',
+            id="floats",
+        ),
+    ],
+)
+def test_encode_json_writes_what_the_stdlib_wrote(body, expected):
+    assert encode_json(body) == expected == stdlib_json(body)
+
+
+def test_encode_json_falls_back_for_nesting_orjson_refuses():
+    deep: Any = "é"
+    for _ in range(300):
+        deep = [deep]
+    assert encode_json(deep) == stdlib_json(deep)
+
+
+@pytest.mark.parametrize(
+    ("value", "ours", "stdlib"),
+    [
+        pytest.param(5e-05, b"0.00005", b"5e-05", id="5e-05"),
+        pytest.param(-2.5e-07, b"-2.5e-7", b"-2.5e-07", id="-2.5e-07"),
+        pytest.param(1e-09, b"1e-9", b"1e-09", id="1e-09"),
+    ],
+)
+def test_encode_json_writes_floats_under_1e_minus_4_as_orjson_does(value, ours, stdlib):
+    # The one difference from the stdlib, deliberately kept: the same number, other digits.
+    assert encode_json(value) == ours
+    assert stdlib_json(value) == stdlib
+    assert json.loads(ours) == value
+
+
+# --- reading request bodies: orjson, and the stdlib where orjson refuses -------------------
+
+LONE_SURROGATE = "the request body contains a lone UTF-16 surrogate (\\uD800-\\uDFFF)"
+
+
+def body_with(value_json: str) -> bytes:
+    """A request body whose (unused) variable `v` is the given JSON text, verbatim."""
+    return b'{"query": "{ __typename }", "variables": {"v": ' + value_json.encode() + b"}}"
+
+
+@pytest.mark.parametrize(
+    "value_json",
+    [
+        pytest.param(r'"\ud800"', id="lone-high"),
+        pytest.param(r'"\udfff"', id="lone-low"),
+        pytest.param(r'"\uDBFF"', id="lone-high-upper-case"),
+        pytest.param(r'"text then \ud800"', id="high-at-the-end"),
+        pytest.param(r'"\ud800 then text"', id="high-before-text"),
+        pytest.param(r'"\ude00\ud83d"', id="pair-in-the-wrong-order"),
+        pytest.param(r'"\ud800\ud800"', id="two-highs"),
+        pytest.param(r'"\ud800\u0041"', id="high-then-another-escape"),
+        pytest.param(r'"\\\ud800"', id="escaped-backslash-then-a-real-escape"),
+        pytest.param(r'{"\udc00": 1}', id="in-a-key"),
+        pytest.param(r'{"a": [1, {"b": ["x", {"\ud800c": 2}]}]}', id="in-a-nested-key"),
+        pytest.param("[" * 500 + r'{"k": "x\udc00y"}' + "]" * 500, id="nested-500-deep"),
+        pytest.param(r'[18446744073709551616, "\ud800"]', id="beside-a-long-integer"),
+    ],
+)
+async def test_lone_surrogate_escapes_are_refused(client, value_json):
+    response = await send(client, content=body_with(value_json))
+    body = assert_request_error(response, 400, "BAD_REQUEST")
+    assert body["errors"][0]["message"] == LONE_SURROGATE
+
+
+@pytest.mark.parametrize(
+    ("value_json", "value"),
+    [
+        pytest.param(r'"\ud83d\ude00"', "\U0001f600", id="valid-pair"),
+        pytest.param(r'"\uDBFF\uDFFF"', "\U0010ffff", id="last-valid-pair"),
+        pytest.param(
+            r'{"\ud83d\ude00": ["\ud83d\ude00"]}',
+            {"\U0001f600": ["\U0001f600"]},
+            id="pair-in-a-key",
+        ),
+        pytest.param(r'"\\ud800"', "\\ud800", id="escaped-backslash-then-ud800-text"),
+        pytest.param(r'"\\\\ud800"', "\\\\ud800", id="two-escaped-backslashes-then-text"),
+        pytest.param(r'"\u00e9\ud7ff\ue000"', "\u00e9\ud7ff\ue000", id="next-to-the-range"),
+    ],
+)
+async def test_text_that_only_looks_like_a_surrogate_is_accepted(client, value_json, value):
+    assert parse_json(value_json, "v") == value
+    response = await send(client, content=body_with(value_json))
+    assert response.status_code == 200, response.text
+    assert without_cost(response.json()) == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.parametrize(
+    "number",
+    [2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, 10**40, -(10**40)],
+)
+def test_integers_past_64_bits_stay_exact(number):
+    # orjson would read these as floats; the stdlib path keeps them as the client wrote them.
+    for text in (str(number), f'{{"n": [{number}]}}', f'{{"s": "{number}", "n": {number}}}'):
+        assert repr(parse_json(text, "v")) == repr(json.loads(text))
+
+
+async def test_an_integer_past_64_bits_is_echoed_exactly(client):
+    query = "query($n: Int) { programs(first: $n) { totalCount } }"
+    content = f'{{"query": "{query}", "variables": {{"n": -9223372036854775809}}}}'.encode()
+    response = await send(client, content=content)
+    body = assert_request_error(response, 200, "BAD_USER_INPUT")
+    assert "-9223372036854775809" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("depth", "status"),
+    [pytest.param(1023, 200, id="1024-levels"), pytest.param(1024, 400, id="1025-levels")],
+)
+async def test_json_is_read_to_1024_levels(client, depth, status):
+    # The body's object is one level; orjson's limit is 1,024, deeper goes to the stdlib path,
+    # whose recursion limit refuses it as before.
+    response = await send(
+        client, content=b'{"v": ' + b"[" * depth + b"]" * depth + b', "query": "{ __typename }"}'
+    )
+    assert response.status_code == status, response.text
+    if status == 400:
+        assert response.json()["errors"][0]["message"] == "the request body is nested too deeply"
+
+
+def reference_parse_json(text: str, what: str) -> Any:
+    """parse_json as it was before orjson: the stdlib, then a re-encode to find surrogates."""
+
+    def not_json(constant: str) -> Any:
+        raise ValueError(constant)
+
+    try:
+        data = json.loads(text, parse_constant=not_json)
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except RecursionError:
+        return ("refused", 400, "BAD_REQUEST", f"{what} is nested too deeply")
+    except UnicodeEncodeError:
+        return (
+            "refused",
+            400,
+            "BAD_REQUEST",
+            f"{what} contains a lone UTF-16 surrogate (\\uD800-\\uDFFF)",
+        )
+    except ValueError:
+        return ("refused", 400, "BAD_REQUEST", f"{what} is not valid JSON")
+    return ("accepted", repr(data))
+
+
+def outcome(text: str) -> tuple[Any, ...]:
+    try:
+        return ("accepted", repr(parse_json(text, "it")))
+    except RequestError as error:
+        return ("refused", error.status, error.code, error.message)
+
+
+SURROGATE_TEXT = ("\ud800", "\udfff", "\ud83d\ude00", "\ude00\ud83d", "\\ud800", "\\")
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.sampled_from([2**63, -(2**63) - 1, 10**30, 0.1, -0.0, 1e-7, 1e300])
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(exclude_categories=()), max_size=12)
+    | st.sampled_from(SURROGATE_TEXT),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.text(max_size=4) | st.sampled_from(SURROGATE_TEXT), children, max_size=4
+        )
+    ),
+    max_leaves=20,
+)
+# Escaped, surrogates travel as \u escapes, as in a real body; raw, they test the fallback too.
+json_texts = st.builds(json.dumps, json_values, ensure_ascii=st.booleans())
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(
+    text=json_texts
+    | st.tuples(
+        json_texts, st.integers(0, 60), st.sampled_from(["", "]", "}", ",", "NaN", "\\"])
+    ).map(lambda t: t[0][: t[1]] + t[2] + t[0][t[1] :])
+    | st.sampled_from(["NaN", "[Infinity]", "-Infinity", "", " ", "1e400", '"\\ud800"'])
+)
+def test_parse_json_accepts_and_refuses_what_the_stdlib_path_did(text):
+    assert outcome(text) == reference_parse_json(text, "it")
