@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,15 +69,8 @@ class PoolOptions:
     statement_timeout: float = 5.0
 
 
-def b64(text: str | None) -> str | None:
-    """Base64 of UTF-8 text: SQLite has no such function, and the compiled statements build
-    global IDs and cursors with it (PostgreSQL's encode() does the same there)."""
-    return None if text is None else base64.b64encode(text.encode("utf-8")).decode("ascii")
-
-
 def _sqlite_on_connect(read_only: bool) -> Callable[[Any, Any], None]:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.create_function("b64", 1, b64, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         if read_only:
