@@ -1,0 +1,294 @@
+"""The compiled executor answers byte for byte as the reference executor does.
+
+Every case is sent to two apps over the same store, one that runs only the reference
+executor and one that compiles what it can, and the two responses must be equal to the
+byte, status and media type included. Each case also names the executor that must answer
+it on the compiled app, so a silent fallback fails as surely as a wrong answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis_graphql import nodes, queries
+
+from compiled.executor import CompiledExecutor
+from server.graphiql import WELCOME_QUERY
+from tests.conftest import StatementCounter, Store, make_client
+from tests.test_fuzz import SDL, fuzz
+from tests.test_statement_count import DEEP_TRAVERSAL
+from tests.test_store_parity import _queries as parity_queries
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+GENERATED_EXAMPLES = 150
+COMPILED, REFERENCE = "compiled", "reference"
+GSJF = base64.b64encode(b"Program:global-social-justice-fund").decode()
+NEW_YORK = base64.b64encode(b"Location:new-york").decode()
+SONY = base64.b64encode(b"Company:sony-music").decode()
+
+
+def _readme_example() -> str:
+    text = README.read_text(encoding="utf-8")
+    found = re.search(r"<!-- example-query -->\s*```graphql\n(.*?)```", text, re.DOTALL)
+    assert found is not None
+    return found.group(1)
+
+
+def case(query: str, executor: str | None = COMPILED, **variables: Any) -> Any:
+    return pytest.param(query, variables or None, executor, id=f"{executor}-{len(query)}")
+
+
+CASES = [
+    case(_readme_example()),
+    case(WELCOME_QUERY),
+    case(DEEP_TRAVERSAL),
+    # node refetches, through fragments and inline fragments, present and missing
+    case(f'{{ node(id: "{GSJF}") {{ id __typename ... on Program {{ name kind }} }} }}'),
+    case(
+        f'{{ nodes(ids: ["{GSJF}", "{NEW_YORK}", "{SONY}", '
+        f'"{base64.b64encode(b"Partner:no-such-partner").decode()}"]) '
+        "{ id ...P ...on Location { place: name parent { name } children { totalCount } } } }"
+        " fragment P on Program { name partners { edges { citations { quote } node { name } } } }"
+    ),
+    case('{ company(slug: "no-such-company") { name } program(slug: "Not A Slug!") { name } }'),
+    # aliases, repeated fields merged, typenames on every wrapper
+    case(
+        """{ a: programs(first: 2) { ...Page } b: programs(last: 2) { ...Page }
+        programs(first: 1) { totalCount } }
+        fragment Page on ProgramConnection { __typename totalCount
+          pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor }
+          edges { __typename cursor node { __typename slug name } citations { quote } }
+          edges { node { kind } } }"""
+    ),
+    # citations with their documents and contexts, at several widths
+    case(
+        """{ figures(first: 3, orderBy: {field: VALUE, direction: DESC}) { nodes {
+          slug value unit qualifier label periodStartYear
+          citations { quote start end document { slug publishedOn }
+            narrow: context(characters: 0) { quote }
+            wide: context(characters: 2000) { before after __typename } } } } }"""
+    ),
+    # skip and include, by literal and by variable
+    case(
+        """query($yes: Boolean!, $no: Boolean!) { company(slug: "sony-music") {
+          name @include(if: $yes) slug @skip(if: $yes) foundedYear @include(if: $no)
+          programs(first: 3) @skip(if: $no) { nodes { name @skip(if: false) } } } }""",
+        yes=True,
+        no=False,
+    ),
+    # variables for page sizes, filters and orders
+    case(
+        """query($first: Int, $filter: PartnerFilter, $order: PartnerOrder) {
+          partners(first: $first, filter: $filter, orderBy: $order) {
+            totalCount nodes { name shortName programs { nodes { name } } } } }""",
+        first=3,
+        filter={"programKind": ["FUND"], "countryCode": "us"},
+        order={"field": "NAME", "direction": "DESC"},
+    ),
+    case('{ locations(filter: {nameContains: "new", kind: [CITY]}) { nodes { name } } }'),
+    case("{ programs(filter: {kind: []}) { totalCount nodes { slug } } }"),
+    case("{ programs(first: 0) { totalCount pageInfo { hasNextPage startCursor } } }"),
+    # refusals and errors: the reference executor answers them, identically
+    case("{ programs(first: 101) { totalCount } }", REFERENCE),
+    case('{ programs(after: "not a cursor") { totalCount } }', REFERENCE),
+    case('{ node(id: "eA==") { id } }', REFERENCE),
+    case('{ node(id: "Tm9wZTpub3BlCg==") { id } }', REFERENCE),
+    case("{ figures { nodes { citations { context(characters: 9000) { quote } } } } }", REFERENCE),
+    case("query($n: Int) { programs(first: $n) { totalCount } }", REFERENCE, n="five"),
+    case("{ programs(first: 1) { nodes { nope } } }", None),  # refused before running
+    case("{ __schema { queryType { name } } }", REFERENCE),
+    case('{ company(slug: "sony-music") { name } __type(name: "Program") { name } }', REFERENCE),
+    case(
+        """{ programs(first: 2) { nodes { partners(after: "eA==") { totalCount } } } }""",
+        REFERENCE,
+    ),
+]
+
+
+@pytest.fixture(scope="session")
+async def executors(store: Store) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    budget = {"max_cost": 10**10}  # pages of 100 nested four deep, on purpose
+    async with (
+        make_client(store.engine, executor=REFERENCE, **budget) as reference,
+        make_client(store.engine, executor=COMPILED, **budget) as compiled,
+    ):
+        yield {REFERENCE: reference, COMPILED: compiled}
+
+
+async def _compare(
+    executors: dict[str, httpx.AsyncClient], payload: dict[str, Any]
+) -> httpx.Response:
+    """Send `payload` to both apps; they must answer alike. The compiled app's response."""
+    expected = await executors[REFERENCE].post("/graphql", json=payload)
+    actual = await executors[COMPILED].post("/graphql", json=payload)
+    if "x-executor" in expected.headers:  # requests refused before any executor ran have none
+        assert expected.headers["x-executor"] == REFERENCE
+    else:
+        assert "x-executor" not in actual.headers
+    assert actual.status_code == expected.status_code, payload
+    assert actual.headers["content-type"] == expected.headers["content-type"]
+    assert actual.content == expected.content, payload
+    return actual
+
+
+@pytest.mark.parametrize(("query", "variables", "executor"), CASES)
+async def test_both_executors_answer_byte_for_byte_alike(executors, query, variables, executor):
+    answered = await _compare(executors, {"query": query, "variables": variables})
+    assert answered.headers.get("x-executor") == executor
+
+
+@pytest.mark.parametrize("query", parity_queries())
+async def test_every_list_order_window_and_filter_is_compiled_alike(executors, query):
+    answered = await _compare(executors, {"query": query})
+    assert answered.headers["x-executor"] == COMPILED
+
+
+PAGE = """query($first: Int, $after: String, $last: Int, $before: String, $order: LocationOrder) {
+  locations(first: $first, after: $after, last: $last, before: $before, orderBy: $order) {
+    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { slug countryCode } } } }"""
+
+
+@pytest.mark.parametrize("field", ["NAME", "COUNTRY_CODE"])
+@pytest.mark.parametrize("direction", ["ASC", "DESC"])
+async def test_paging_with_cursors_is_compiled_alike_both_ways(executors, field, direction):
+    order = {"field": field, "direction": direction}
+    seen: list[str] = []
+    after = None
+    for _ in range(30):  # 24 places in pages of 4: bounded walk forward
+        page = await _compare(
+            executors,
+            {"query": PAGE, "variables": {"first": 4, "after": after, "order": order}},
+        )
+        assert page.headers["x-executor"] == COMPILED
+        body = page.json()["data"]["locations"]
+        seen += [edge["node"]["slug"] for edge in body["edges"]]
+        if not body["pageInfo"]["hasNextPage"]:
+            break
+        after = body["pageInfo"]["endCursor"]
+    assert len(seen) == len(set(seen)) == body["totalCount"]
+    before, back = None, []
+    for _ in range(30):  # and back again from the end
+        page = await _compare(
+            executors,
+            {"query": PAGE, "variables": {"last": 5, "before": before, "order": order}},
+        )
+        body = page.json()["data"]["locations"]
+        back = [edge["node"]["slug"] for edge in body["edges"]] + back
+        if not body["pageInfo"]["hasPreviousPage"]:
+            break
+        before = body["pageInfo"]["startCursor"]
+    assert back == seen
+
+
+async def test_a_lookups_nested_list_pages_with_its_cursor(executors):
+    query = """query($after: String) { program(slug: "global-social-justice-fund") {
+      partners(first: 1, after: $after) { edges { cursor node { slug } } } } }"""
+    first = await _compare(executors, {"query": query})
+    cursor = first.json()["data"]["program"]["partners"]["edges"][0]["cursor"]
+    second = await _compare(executors, {"query": query, "variables": {"after": cursor}})
+    assert second.headers["x-executor"] == COMPILED
+    assert second.json()["data"] != first.json()["data"]
+
+
+async def test_a_compiled_request_runs_one_statement(store, executors):
+    with StatementCounter(store.engine) as counter:
+        answered = await executors[COMPILED].post("/graphql", json={"query": DEEP_TRAVERSAL})
+    assert answered.headers["x-executor"] == COMPILED
+    assert counter.count == 1, counter.statements
+
+
+async def test_a_failing_compiled_statement_is_answered_by_the_reference_executor(
+    executors, monkeypatch, caplog
+):
+    async def broken(*_: Any) -> Any:
+        raise RuntimeError("compiled statement broke")
+
+    expected = await executors[REFERENCE].post("/graphql", json={"query": WELCOME_QUERY})
+    monkeypatch.setattr(CompiledExecutor, "run", staticmethod(broken))
+    with caplog.at_level(logging.ERROR, logger="impact_graph.graphql"):
+        answered = await executors[COMPILED].post("/graphql", json={"query": WELCOME_QUERY})
+    assert answered.headers["x-executor"] == REFERENCE
+    assert answered.content == expected.content
+    assert "compiled statement broke" in caplog.text
+
+
+def _seeded_slugs() -> dict[str, list[str]]:
+    graph = yaml.safe_load((README.parent / "seeds" / "graph.yaml").read_text(encoding="utf-8"))
+    kinds = {
+        "companies": "Company",
+        "people": "Person",
+        "reports": "Report",
+        "programs": "Program",
+        "partners": "Partner",
+        "locations": "Location",
+        "figures": "Figure",
+    }
+    return {kinds[key]: [item["slug"] for item in graph[key]] for key in kinds}
+
+
+SLUGS = _seeded_slugs()
+REAL_IDS = [
+    base64.b64encode(f"{kind}:{slug}".encode()).decode()
+    for kind, slugs in SLUGS.items()
+    for slug in slugs
+]
+WORDS = ["a", "e", "fund", "program", "music", "us", "US", "kr", "sony", "é", "%", "_"]
+# Values a client would send (real IDs and slugs, page sizes, short words) with a few bad
+# ones, so the corpus exercises the compiled path and not just refusals (which tests/test_fuzz.py
+# covers with any input at all).
+GENERATED_QUERIES = queries(
+    SDL,
+    custom_scalars={
+        "Date": st.dates().map(nodes.String),
+        "ID": st.sampled_from([*REAL_IDS, "", "eA=="]).map(nodes.String),
+        "String": (
+            st.sampled_from([s for slugs in SLUGS.values() for s in slugs] + WORDS)
+            | st.text(max_size=6)
+        ).map(nodes.String),
+        "Int": (st.integers(0, 12) | st.integers(-5, 200)).map(nodes.Int),
+    },
+)
+
+
+def _generated_queries() -> list[str]:
+    """A fixed, repeatable set of queries hypothesis-graphql makes from the committed SDL."""
+    found: list[str] = []
+
+    @fuzz(GENERATED_EXAMPLES)
+    @given(query=GENERATED_QUERIES)
+    def collect(query: str) -> None:
+        found.append(query)
+
+    collect()
+    return found
+
+
+async def test_generated_queries_are_answered_alike(store, capsys):
+    served: Counter[str] = Counter()
+    async with (
+        make_client(store.engine, executor=REFERENCE) as reference,
+        make_client(store.engine, executor=COMPILED) as compiled,
+    ):
+        clients = {REFERENCE: reference, COMPILED: compiled}
+        for query in _generated_queries():
+            answered = await _compare(clients, {"query": query})
+            served[answered.headers["x-executor"]] += 1
+    total = sum(served.values())
+    with capsys.disabled():
+        print(
+            f"\n[{store.backend}] generated queries: {total}, compiled {served[COMPILED]} "
+            f"({served[COMPILED] / total:.0%}), reference {served[REFERENCE]}"
+        )
+    assert served[COMPILED] > 0
