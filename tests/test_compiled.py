@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from hypothesis_graphql import nodes, queries
 
 from compiled.executor import CompiledExecutor
+from db.mapping import QUERY, ListEdge
 from server.graphiql import WELCOME_QUERY
 from tests.conftest import StatementCounter, Store, make_client
 from tests.test_fuzz import SDL, fuzz
@@ -226,16 +227,8 @@ async def test_a_failing_compiled_statement_is_answered_by_the_reference_executo
 
 def _seeded_slugs() -> dict[str, list[str]]:
     graph = yaml.safe_load((README.parent / "seeds" / "graph.yaml").read_text(encoding="utf-8"))
-    kinds = {
-        "companies": "Company",
-        "people": "Person",
-        "reports": "Report",
-        "programs": "Program",
-        "partners": "Partner",
-        "locations": "Location",
-        "figures": "Figure",
-    }
-    return {kinds[key]: [item["slug"] for item in graph[key]] for key in kinds}
+    roots = {name: spec.target for name, spec in QUERY.fields.items() if isinstance(spec, ListEdge)}
+    return {roots[key]: [item["slug"] for item in graph[key]] for key in graph if key in roots}
 
 
 SLUGS = _seeded_slugs()
