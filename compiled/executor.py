@@ -25,13 +25,14 @@ from graphql import (
     visit,
 )
 from graphql.language import Visitor
-from sqlalchemy import Select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compiled.assemble import Assembler
 from compiled.bind import Binder, Root
 from compiled.sql import Planner, Shape, StatementBuilder
 from compiled.template import Collector, NotCompiled, Selection
+from db.raw import SqlText, fetch_value, precompile
 from operation.prepare import Operation
 
 K = TypeVar("K")
@@ -63,7 +64,7 @@ class LRU(Generic[K, V]):
 class Compiled:
     """What a bound shape compiles to on one store: the statement and how to read it."""
 
-    statement: Select[Any]
+    sql: SqlText
     shape: Shape
 
 
@@ -71,9 +72,12 @@ class Compiled:
 class Plan:
     """A request's statement, its parameters, and the shape that reads its result."""
 
-    statement: Select[Any]
+    sql: SqlText
     parameters: dict[str, Any]
     shape: Shape
+
+
+NOT_COMPILED = "not compiled"
 
 
 @dataclass
@@ -113,11 +117,29 @@ class CompiledExecutor:
         self._templates: LRU[tuple[Any, ...], _Template] = LRU(PLAN_CACHE_SIZE)
         self._statements: LRU[tuple[str, Root], Compiled] = LRU(PLAN_CACHE_SIZE)
         self._refused: LRU[tuple[Any, ...], str] = LRU(PLAN_CACHE_SIZE)
+        self._plans: LRU[tuple[str, str | None, bytes], Plan | str] = LRU(PLAN_CACHE_SIZE)
 
     def plan(
-        self, operation: Operation, variables: dict[str, Any] | None, dialect: str
+        self, operation: Operation, variables: dict[str, Any] | None, dialect: Dialect
     ) -> Plan | None:
-        """The plan for this request, or None when the reference executor must answer."""
+        """The plan for this request, or None when the reference executor must answer.
+
+        Plans are kept per document, operation and variable values, so a repeated request
+        (the common case for an app) binds nothing again.
+        """
+        try:
+            values = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # a value orjson cannot write (an integer past 64 bits): no reuse
+            return self._plan(operation, variables, dialect)
+        key = (operation.query, operation.name, values)
+        found = self._plans.get(key)
+        if found is None:
+            found = self._plans.put(key, self._plan(operation, variables, dialect) or NOT_COMPILED)
+        return None if isinstance(found, str) else found
+
+    def _plan(
+        self, operation: Operation, variables: dict[str, Any] | None, dialect: Dialect
+    ) -> Plan | None:
         coerced = get_variable_values(
             self.contract, operation.definition.variable_definitions or (), variables or {}
         )
@@ -127,12 +149,12 @@ class CompiledExecutor:
             template = self._template(operation, coerced)
             binder = Binder(template.collector, coerced)
             root = binder.root(template.selection)
-            compiled = self._statements.get((dialect, root))
+            compiled = self._statements.get((dialect.name, root))
             if compiled is None:
-                compiled = self._statements.put((dialect, root), _compile(root, dialect))
+                compiled = self._statements.put((dialect.name, root), _compile(root, dialect))
         except NotCompiled:
             return None
-        return Plan(compiled.statement, binder.parameters, compiled.shape)
+        return Plan(compiled.sql, binder.parameters, compiled.shape)
 
     def _template(self, operation: Operation, coerced: Any) -> _Template:
         document = operation.document
@@ -163,7 +185,7 @@ class CompiledExecutor:
     @staticmethod
     async def run(session: AsyncSession, plan: Plan) -> tuple[dict[str, Any], int]:
         """The response's data and the objects it fetched."""
-        found = (await session.execute(plan.statement, plan.parameters)).scalar_one()
+        found = await fetch_value(session, plan.sql, plan.parameters)
         # PostgreSQL's driver hands back json already read (by orjson: db/engine.py); SQLite
         # returns its text.
         levels: dict[str, list[list[Any]]] = (
@@ -173,7 +195,8 @@ class CompiledExecutor:
         return assembler.data(), assembler.fetched
 
 
-def _compile(root: Root, dialect: str) -> Compiled:
+def _compile(root: Root, dialect: Dialect) -> Compiled:
     planner = Planner()
     shape = planner.root(root)
-    return Compiled(StatementBuilder(dialect).statement(planner.levels), shape)
+    statement = StatementBuilder(dialect.name).statement(planner.levels)
+    return Compiled(precompile(statement, dialect), shape)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, exists, false, select
+from sqlalchemy import ColumnElement, FromClause, exists, false, literal, select
 from sqlmodel import SQLModel
 
 from db.models import (
@@ -267,7 +267,9 @@ def _in_country(link: Link) -> Callable[[FromClause, str], Condition]:
 
 
 def _of_kind(table: FromClause, kinds: tuple[str, ...]) -> Condition:
-    return table.c.kind.in_(kinds) if kinds else false()
+    # One parameter per kind, not an "expanding" one: statements are compiled once per filter
+    # and run with their values (db/raw.py).
+    return table.c.kind.in_([literal(kind) for kind in kinds]) if kinds else false()
 
 
 PROGRAM_PARTNERS = Link(ProgramPartner, ProgramPartner.program_id, ProgramPartner.partner_id)

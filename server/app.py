@@ -89,7 +89,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
         CONTRACT,
         context_for,
         limits=settings.limits(),
-        dialect=engine.dialect.name,
+        dialect=engine.dialect,
         executor=settings.executor,
         graphiql=settings.graphiql,
         max_body_bytes=settings.max_body_bytes,

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 from graphql import GraphQLError, GraphQLSchema, GraphQLSyntaxError, OperationType
+from sqlalchemy.engine import Dialect
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry import Schema
@@ -298,7 +299,7 @@ class GraphQLEndpoint:
         context_factory: Callable[[str], Context],
         *,
         limits: Limits,
-        dialect: str,
+        dialect: Dialect,
         executor: str = "auto",
         graphiql: bool,
         max_body_bytes: int,

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import event, func, inspect, select, table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import await_
 
 from core.config import Settings
 from db import migrate
@@ -174,21 +175,44 @@ def graphql(client: httpx.AsyncClient) -> GraphQL:
 
 
 class StatementCounter:
-    """Counts SQL statements the engine sends while active."""
+    """Counts SQL statements the database driver sends while active, whichever layer sent
+    them (SQLAlchemy's, a precompiled statement, a ping): asyncpg's query logger on
+    PostgreSQL, sqlite3's trace callback on SQLite, attached to each connection checked out.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine.sync_engine
         self.statements: list[str] = []
 
-    def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        self.statements.append(statement)
+    def _sqlite_statement(self, statement: str) -> None:
+        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
+            self.statements.append(statement)
+
+    def _postgres_statement(self, record: Any) -> None:
+        self.statements.append(record.query)
+
+    def _checkout(self, dbapi_connection: Any, *_: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        if self.engine.dialect.name == "sqlite":
+            await_(driver.set_trace_callback(self._sqlite_statement))
+        else:
+            driver.add_query_logger(self._postgres_statement)
+
+    def _checkin(self, dbapi_connection: Any, *_: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        if self.engine.dialect.name == "sqlite":
+            await_(driver.set_trace_callback(None))
+        else:
+            driver.remove_query_logger(self._postgres_statement)
 
     def __enter__(self) -> StatementCounter:
-        event.listen(self.engine, "before_cursor_execute", self._record)
+        event.listen(self.engine, "checkout", self._checkout)
+        event.listen(self.engine, "checkin", self._checkin)
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._record)
+        event.remove(self.engine, "checkout", self._checkout)
+        event.remove(self.engine, "checkin", self._checkin)
 
     @property
     def count(self) -> int:
