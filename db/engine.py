@@ -118,15 +118,11 @@ def create_engine(
             connect_args["command_timeout"] = pool.statement_timeout + pool.connect_timeout
     if server_settings:
         connect_args["server_settings"] = server_settings
-    # A server connection can die under the pool (a restart); a local file cannot.
-    # PostgreSQL's json values are read by orjson (the compiled statements return one each).
+    # No ping before each use: loaders.Reader retries a first statement whose connection
+    # died in the pool. PostgreSQL's json values are read by orjson (the compiled statements
+    # return one each).
     engine = create_async_engine(
-        url,
-        echo=echo,
-        connect_args=connect_args,
-        pool_pre_ping=not sqlite,
-        json_deserializer=orjson.loads,
-        **options,
+        url, echo=echo, connect_args=connect_args, json_deserializer=orjson.loads, **options
     )
     if sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect(read_only))

@@ -13,9 +13,18 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+
+# What a connection that is gone raises (a lost socket; asyncpg's own words for it).
+_DISCONNECTS = (
+    OSError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.InterfaceError,
+)
 
 
 @dataclass(frozen=True)
@@ -52,13 +61,23 @@ def precompile(statement: Select[Any], dialect: Dialect) -> SqlText:
 
 
 async def fetch_value(session: AsyncSession, sql: SqlText, parameters: dict[str, Any]) -> Any:
-    """The first column of the statement's only row."""
+    """The first column of the statement's only row.
+
+    A driver's error is raised as SQLAlchemy raises it (DBAPIError, the connection invalidated
+    when it died), so loaders.Reader and db/errors.py treat it as any other read's.
+    """
     connection = await session.connection()
     driver = (await connection.get_raw_connection()).driver_connection
     assert driver is not None, "a checked-out connection has its driver's connection"
     arguments = sql.arguments(parameters)
-    if sql.postgres:
-        return await driver.fetchval(sql.text, *arguments)
-    async with driver.execute(sql.text, arguments) as cursor:
-        row = await cursor.fetchone()
-    return None if row is None else row[0]
+    try:
+        if sql.postgres:
+            return await driver.fetchval(sql.text, *arguments)
+        async with driver.execute(sql.text, arguments) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else row[0]
+    except Exception as error:
+        died = isinstance(error, _DISCONNECTS)
+        if died:
+            await connection.invalidate()
+        raise DBAPIError(sql.text, None, error, connection_invalidated=died) from error

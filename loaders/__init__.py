@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
@@ -41,10 +42,16 @@ class Reader:
     A failed statement is rolled back at once, so on PostgreSQL it cannot poison the later
     statements of the same request; a failure of the database itself (down, busy, too slow)
     becomes a 503-class error instead. Once closed, the reader opens no new session.
+
+    Pooled connections are not pinged before use (a ping is a round trip and a statement
+    more per request): a connection that died in the pool (a database restart) fails its
+    first statement at once, and the statement is tried again on another connection, at most
+    `connections` times (every pooled connection may have died).
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], connections: int = 1) -> None:
         self._sessions = sessions
+        self._connections = connections
         self._session: AsyncSession | None = None
         self._turn = asyncio.Lock()
         self._closed = False
@@ -56,17 +63,32 @@ class Reader:
                 raise RequestFinished("the request is over; no more reads")
             if self._unavailable is not None:
                 raise self._unavailable  # fail the rest of the request fast, without retrying
+            attempts = self._connections + 1 if self._session is None else 1
+            try:
+                return await self._read(query, attempts)
+            except Exception as error:
+                unavailable = as_unavailable(error)
+                if unavailable is None:
+                    if self._session is not None:
+                        await self._session.rollback()
+                    raise
+                self._unavailable = unavailable
+                raise unavailable from error
+
+    async def _read(self, query: Callable[[AsyncSession], Awaitable[T]], attempts: int) -> T:
+        """`query` on the session; tried again on another connection while its connection
+        turns out to have died, `attempts` times at most."""
+        while True:
             if self._session is None:
                 self._session = self._sessions()
             try:
                 return await query(self._session)
-            except Exception as error:
-                unavailable = as_unavailable(error)
-                if unavailable is None:
-                    await self._session.rollback()
+            except DBAPIError as error:
+                attempts -= 1
+                if attempts == 0 or not error.connection_invalidated:
                     raise
-                self._unavailable = unavailable
-                raise unavailable from error
+                await self._session.close()  # a connection that died in the pool
+                self._session = None
 
     async def close(self) -> None:
         async with self._turn:

@@ -80,9 +80,10 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
     # Readiness has a connection of its own: a busy request pool is not an unready instance.
     probe = engine if not owns_engine else _probe_engine(settings)
     sessions = session_factory(engine)
+    connections = settings.db_pool_size + settings.db_max_overflow  # how many may have died
 
     def context_for(request_id: str) -> Context:
-        return Context(loaders=Loaders(Reader(sessions)), request_id=request_id)
+        return Context(loaders=Loaders(Reader(sessions, connections)), request_id=request_id)
 
     graphql = GraphQLEndpoint(
         schema,

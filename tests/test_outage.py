@@ -259,3 +259,23 @@ async def test_a_stalled_database_ends_in_a_503_within_the_execution_timeout(
         recovered = await _recovers(http, expected)
     slowest = max(took for _, took in answers)
     print(f"\nstalled queries answered within {slowest:.2f} s; recovered {recovered:.2f} s after")
+
+
+@pytest.mark.parametrize("executor", ["reference", "compiled"])
+async def test_connections_that_died_in_the_pool_cost_no_request(
+    proxy, proxied_engine, expected, executor
+):
+    """A database restart between two requests: the pool holds only dead connections, and
+    the next requests are still answered, each on a fresh connection."""
+    async with make_client(proxied_engine, executor=executor) as http:
+        several = await asyncio.gather(  # several pooled connections to lose
+            *(http.post("/graphql", json={"query": QUERIES["partners"]}) for _ in range(4))
+        )
+        assert all(r.json() == expected["partners"] for r in several)
+        await proxy.cut()
+        await proxy.restore()
+        for name in [*QUERIES, *QUERIES]:
+            response = await http.post("/graphql", json={"query": QUERIES[name]})
+            assert response.status_code == 200, response.text
+            assert response.json() == expected[name]
+            assert response.headers["x-executor"] == executor
