@@ -22,7 +22,8 @@ from db.engine import PoolOptions, create_engine, session_factory
 from loaders import Loaders, Reader
 from resolvers.context import Context
 from schema import schema
-from server.graphql_http import EXECUTOR_HEADER, REQUEST_ID_HEADER, GraphQLEndpoint
+from server.endpoint import GraphQLEndpoint
+from server.responses import EXECUTOR_HEADER, REQUEST_ID_HEADER
 
 logger = logging.getLogger("impact_graph.server")
 # The schema as graphql-core types, built from the SDL through public APIs only: what

@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.graphql_http import RequestError, encode_json, parse_json
+from server.errors import RequestError
+from server.reading import parse_json
+from server.responses import encode_json
 from tests.assertions import without_cost
 from tests.conftest import make_client
 

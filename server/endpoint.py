@@ -1,0 +1,221 @@
+"""GraphQL over HTTP, as the GraphQL-over-HTTP specification words it.
+
+Status codes follow the negotiated media type: with `application/graphql-response+json` a
+request error (parse, validation, variables) is a 400; with `application/json` every
+well-formed request gets a 200. Malformed HTTP requests are 4xx either way. Every body is a
+GraphQL response whose errors carry `extensions.code`; unexpected exceptions are logged with
+their stack and reach the client only as a generic message with the request id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from graphql import GraphQLSchema, OperationType
+from sqlalchemy.engine import Dialect
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from strawberry import Schema
+
+from compiled.executor import CompiledExecutor, Plan
+from core.errors import ServiceUnavailable
+from core.limits import Limits
+from operation.prepare import (
+    DocumentCache,
+    MethodNotAllowed,
+    Operation,
+    OperationRequest,
+    Refused,
+    prepare,
+)
+from resolvers.context import Context
+from schema.execute import execute
+from server.errors import RequestError
+from server.graphiql import graphiql_html
+from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
+from server.reading import GraphQLParams, read_params
+from server.responses import (
+    EXECUTOR_HEADER,
+    error_response,
+    graphql_body,
+    json_response,
+    request_errors,
+)
+
+logger = logging.getLogger("impact_graph.graphql")
+
+
+GET_OPERATIONS = frozenset({OperationType.QUERY})
+# Over POST every type is allowed through; validation then refuses what the schema lacks.
+POST_OPERATIONS = frozenset(OperationType)
+
+
+class GraphQLEndpoint:
+    """The `/graphql` route: negotiate, read the request, prepare the operation, execute it
+    with a fresh context, answer."""
+
+    def __init__(
+        self,
+        schema: Schema,
+        contract: GraphQLSchema,
+        context_factory: Callable[[str], Context],
+        *,
+        limits: Limits,
+        dialect: Dialect,
+        executor: str = "auto",
+        graphiql: bool,
+        max_body_bytes: int,
+        execution_timeout: float,
+        max_concurrent_queries: int,
+    ) -> None:
+        self.schema = schema
+        self.contract = contract
+        self.documents = DocumentCache()
+        self.context_factory = context_factory
+        self.limits = limits
+        self.dialect = dialect
+        self.executor = executor
+        self.compiled = CompiledExecutor(contract)
+        self.graphiql = graphiql
+        self.max_body_bytes = max_body_bytes
+        self.execution_timeout = execution_timeout
+        # Executions in flight at once; the rest wait their turn (within their timeout), so a
+        # crowd of expensive queries queues up instead of multiplying the process's memory.
+        self._slots = asyncio.Semaphore(max_concurrent_queries)
+        self._closing: set[asyncio.Task[None]] = set()
+
+    async def handle(self, request: Request) -> Response:
+        request_id = uuid.uuid4().hex
+        if request.method not in ("GET", "POST"):
+            return error_response(
+                RequestError(405, "METHOD_NOT_ALLOWED", "use GET or POST", {"Allow": "GET, POST"}),
+                JSON,
+                request_id,
+            )
+        if self.graphiql and wants_graphiql(request):
+            return HTMLResponse(graphiql_html(), headers={"Vary": "Accept"})
+        media_type = negotiate(request.headers.get("accept"))
+        if media_type is None:
+            return error_response(
+                RequestError(
+                    406,
+                    "NOT_ACCEPTABLE",
+                    f"responses are {GRAPHQL_RESPONSE} or {JSON}; the Accept header allows neither",
+                ),
+                JSON,
+                request_id,
+            )
+        try:
+            params = await read_params(request, self.max_body_bytes)
+            operation = self._prepare(request, params)
+        except RequestError as error:
+            return error_response(error, media_type, request_id)
+        except Refused as refused:
+            body = request_errors(refused.errors, request_id)
+            if refused.estimated is not None:
+                body["extensions"] = {"cost": self._cost(refused.estimated)}
+            status = 400 if media_type == GRAPHQL_RESPONSE else 200
+            return json_response(body, status, media_type, request_id)
+        try:
+            body, status, executor = await self._execute(operation, params, media_type, request_id)
+        except RequestError as error:
+            return error_response(error, media_type, request_id)
+        response = json_response(body, status, media_type, request_id)
+        response.headers[EXECUTOR_HEADER] = executor
+        return response
+
+    def _prepare(self, request: Request, params: GraphQLParams) -> Operation:
+        allowed = GET_OPERATIONS if request.method == "GET" else POST_OPERATIONS
+        wanted = OperationRequest(params.query, params.operation_name, params.variables, allowed)
+        try:
+            return prepare(self.contract, self.documents, wanted, self.limits)
+        except MethodNotAllowed:
+            raise RequestError(
+                405,
+                "METHOD_NOT_ALLOWED",
+                "only queries may be sent with GET; send other operations with POST",
+                {"Allow": "POST"},
+            ) from None
+
+    def _cost(self, estimated: int, actual: int | None = None) -> dict[str, int]:
+        cost = {"estimated": estimated, "budget": self.limits.max_cost}
+        if actual is not None:
+            cost["actual"] = actual
+        return cost
+
+    async def _execute(
+        self, operation: Operation, params: GraphQLParams, media_type: str, request_id: str
+    ) -> tuple[dict[str, Any], int, str]:
+        """The response body, its status and the executor that answered it."""
+        if self.executor != "reference":
+            plan = self.compiled.plan(operation, params.variables, self.dialect)
+            if plan is not None:
+                answered = await self._run_compiled(plan, operation, request_id)
+                if answered is not None:
+                    return answered, 200, "compiled"
+            elif self.executor == "compiled":
+                logger.warning(
+                    "request %s: not compiled; the reference executor answers", request_id
+                )
+        body, status = await self._run_reference(operation, params, media_type, request_id)
+        return body, status, "reference"
+
+    async def _run_compiled(
+        self, plan: Plan, operation: Operation, request_id: str
+    ) -> dict[str, Any] | None:
+        """The body, or None when the reference executor should answer after all (the store
+        failed in a way whose partial answer only the reference executor can give)."""
+        context = self.context_factory(request_id)
+        try:
+            async with asyncio.timeout(self.execution_timeout), self._slots:
+                data, actual = await context.loaders.reader.run(
+                    lambda session: CompiledExecutor.run(session, plan)
+                )
+        except TimeoutError:
+            self._close_later(context)
+            raise self._timed_out(request_id) from None
+        except ServiceUnavailable:
+            await context.loaders.reader.close()
+            return None
+        except Exception:
+            logger.exception("request %s: the compiled statement failed", request_id)
+            await context.loaders.reader.close()
+            return None
+        await context.loaders.reader.close()
+        return {"data": data, "extensions": {"cost": self._cost(operation.estimated, actual)}}
+
+    def _timed_out(self, request_id: str) -> RequestError:
+        logger.warning("request %s stopped after %s s", request_id, self.execution_timeout)
+        return RequestError(
+            503,
+            "QUERY_TIMEOUT",
+            f"The query did not finish within {self.execution_timeout:g} s and was stopped.",
+        )
+
+    async def _run_reference(
+        self, operation: Operation, params: GraphQLParams, media_type: str, request_id: str
+    ) -> tuple[dict[str, Any], int]:
+        context = self.context_factory(request_id)
+        timed_out = False
+        try:
+            async with asyncio.timeout(self.execution_timeout), self._slots:
+                result = await execute(self.schema, operation, params.variables, context)
+        except TimeoutError:
+            timed_out = True
+            raise self._timed_out(request_id) from None
+        finally:
+            if timed_out:  # a batch may still hold the session; answer now, close when it ends
+                self._close_later(context)
+            else:
+                await context.loaders.reader.close()
+        cost = self._cost(operation.estimated, context.usage.objects)
+        return graphql_body(result.data, result.errors or [], cost, request_id, media_type)
+
+    def _close_later(self, context: Context) -> None:
+        task = asyncio.create_task(context.loaders.reader.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)

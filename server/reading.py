@@ -1,0 +1,133 @@
+"""Reading a GraphQL request over HTTP: GET parameters or a JSON body, refused when
+malformed, too large or not real Unicode."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from server.errors import RequestError
+from server.negotiation import JSON
+
+
+@dataclass(frozen=True)
+class GraphQLParams:
+    query: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")  # Python's parser would accept NaN, Infinity
+
+
+# orjson reads an integer past 64 bits (19 digits or more) as a float; the stdlib keeps it exact.
+# Digits become "9" and all else a space, then one substring search: ~10x faster than a regex.
+_DIGITS_TO_NINES = bytes(57 if 48 <= byte <= 57 else 32 for byte in range(256))
+_LONG_NUMBER = b"9" * 19
+
+
+def parse_json(text: str, what: str) -> Any:
+    """JSON from the client, refused when malformed, absurdly nested or not real Unicode.
+
+    orjson itself refuses lone surrogates, NaN and nesting past 1,024 levels, so what it takes
+    needs no further check; what it refuses goes to the stdlib path, which words the refusal.
+    """
+    if _LONG_NUMBER not in text.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_NINES):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return _parse_json_exactly(text, what)
+
+
+def _parse_json_exactly(text: str, what: str) -> Any:
+    try:
+        data = json.loads(text, parse_constant=_not_json)
+    except RecursionError:
+        raise RequestError(400, "BAD_REQUEST", f"{what} is nested too deeply") from None
+    except ValueError:
+        raise RequestError(400, "BAD_REQUEST", f"{what} is not valid JSON") from None
+    try:  # JSON escapes can spell lone UTF-16 surrogates, which no store or response can hold
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(
+            400, "BAD_REQUEST", f"{what} contains a lone UTF-16 surrogate (\\uD800-\\uDFFF)"
+        ) from None
+    except RecursionError:
+        raise RequestError(400, "BAD_REQUEST", f"{what} is nested too deeply") from None
+    return data
+
+
+def params_from(data: Any) -> GraphQLParams:
+    if isinstance(data, list):
+        raise RequestError(400, "BAD_REQUEST", "batched requests (a JSON array) are not supported")
+    if not isinstance(data, dict):
+        raise RequestError(400, "BAD_REQUEST", "the request body must be a JSON object")
+    query = data.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise RequestError(400, "BAD_REQUEST", "`query` must be a non-empty string")
+    variables = data.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise RequestError(400, "BAD_REQUEST", "`variables` must be a JSON object")
+    operation_name = data.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise RequestError(400, "BAD_REQUEST", "`operationName` must be a string")
+    return GraphQLParams(query, variables, operation_name or None)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it is known to exceed `limit` (declared or streamed)."""
+    too_large = RequestError(
+        413, "PAYLOAD_TOO_LARGE", f"the request body is larger than {limit:,} bytes"
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
+    if request.method == "GET":
+        if len(request.url.query) > max_body_bytes:
+            raise RequestError(
+                414, "URI_TOO_LONG", f"the query string is longer than {max_body_bytes:,} bytes"
+            )
+        args = request.query_params
+        return params_from(
+            {
+                "query": args.get("query"),
+                "variables": _get_variables(args.get("variables")),
+                "operationName": args.get("operationName"),
+            }
+        )
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media != JSON:
+        raise RequestError(
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "POST bodies must be application/json",
+            {"Accept-Post": JSON},
+        )
+    body = await read_body(request, max_body_bytes)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestError(400, "BAD_REQUEST", "the request body is not valid UTF-8") from None
+    return params_from(parse_json(text, "the request body"))
+
+
+def _get_variables(value: str | None) -> Any:
+    return None if value is None else parse_json(value, "`variables`")

@@ -1,0 +1,83 @@
+"""Writing responses: the GraphQL body of an executed or refused request, its status under
+the negotiated media type, and the headers every response carries."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+from graphql import GraphQLError
+from starlette.responses import Response
+
+from core.errors import ServiceUnavailable
+from server.errors import RequestError, format_error
+from server.negotiation import GRAPHQL_RESPONSE
+
+REQUEST_ID_HEADER = "X-Request-ID"
+EXECUTOR_HEADER = "X-Executor"  # which executor answered: compiled or reference
+RETRY_AFTER_SECONDS = "1"
+
+
+def request_errors(errors: list[GraphQLError], request_id: str) -> dict[str, Any]:
+    """The body of a request that did not execute: its errors and no `data` entry at all."""
+    return {
+        "errors": [format_error(e, before_execution=True, request_id=request_id) for e in errors]
+    }
+
+
+def graphql_body(
+    data: dict[str, Any] | None,
+    errors: list[GraphQLError],
+    cost: dict[str, int],
+    request_id: str,
+    media_type: str,
+) -> tuple[dict[str, Any], int]:
+    # Variables refused by graphql-core (errors without a path) leave no `data` entry at all.
+    request_error = any(e.path is None for e in errors)
+    body: dict[str, Any] = {}
+    if errors:
+        body["errors"] = [
+            format_error(e, before_execution=False, request_id=request_id) for e in errors
+        ]
+    if not request_error:
+        body["data"] = data
+    body["extensions"] = {"cost": cost}
+    status = 400 if request_error and media_type == GRAPHQL_RESPONSE else 200
+    if any(isinstance(e.original_error, ServiceUnavailable) for e in errors):
+        status = 503
+    return body, status
+
+
+def encode_json(body: Any) -> bytes:
+    """Compact UTF-8 JSON by orjson (~20x faster), by the stdlib where orjson refuses.
+
+    The bytes are the stdlib's compact form with non-ASCII unescaped, except floats in
+    [1e-9, 1e-4): orjson writes 0.00005 and 5e-7 where the stdlib wrote 5e-05 and 5e-07 (the
+    same numbers when read back). No seeded figure is that small.
+    """
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError:  # a lone surrogate, an int past 64 bits, nesting past 254
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        # A stray lone surrogate becomes its JSON escape rather than an encoding crash.
+        return text.encode("utf-8", errors="backslashreplace")
+
+
+def json_response(body: dict[str, Any], status: int, media_type: str, request_id: str) -> Response:
+    headers = {REQUEST_ID_HEADER: request_id, "Vary": "Accept"}
+    if status == 503:  # every 503 is "try again shortly": a database outage or a timeout
+        headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return Response(
+        encode_json(body),
+        status_code=status,
+        media_type=media_type,
+        headers=headers,
+    )
+
+
+def error_response(error: RequestError, media_type: str, request_id: str) -> Response:
+    body = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
+    response = json_response(body, error.status, media_type, request_id)
+    response.headers.update(error.headers)
+    return response
