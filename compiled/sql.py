@@ -392,10 +392,12 @@ class StatementBuilder:
             shape = (bound.backwards, bound.after_empty, bound.before_empty)
             arguments = (bound.list_key, bound.filters, bound.ordering, shape, self.dialect)
             prefix = f"s{bound.site}_"
+            counted = any(isinstance(part, TotalCount) for part in bound.fields)
             if level.kind == "root":
-                query = root_page(*arguments, prefix=prefix)
+                query = root_page(*arguments, prefix=prefix, with_total=counted)
             else:
-                query = ranked_pages(*arguments, self._parents(level), prefix=prefix)
+                parents = self._parents(level)
+                query = ranked_pages(*arguments, parents, prefix=prefix, with_total=counted)
         elif level.kind == "link":
             query = select(table).where(table.c.id.in_(self._parents(level)))
         else:  # citations of a row, or of the relation an edge stands for

@@ -13,11 +13,14 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     FromClause,
+    Integer,
     Select,
     and_,
     bindparam,
     case,
+    cast,
     func,
     literal,
     null,
@@ -29,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.keys import search_text
-from db.mapping import CITATION, LISTS, TYPES, Condition, NodeType, table_of
+from db.mapping import CITATION, LISTS, TYPES, Condition, ListEdge, NodeType, table_of
 from db.order import Ordering, Seek, order_by, row_key, seek, seek_parameters, sort_column
 
 
@@ -171,7 +174,11 @@ def _root_page_query(
 def _page_query(
     list_key: str, list_filter: ListFilter, ordering: Ordering, shape: WindowShape, dialect: str
 ) -> Select[Any]:
-    parent_ids: Any = bindparam("parent_ids", expanding=True)
+    parent_ids: Any = (
+        select(func.unnest(cast(bindparam("parent_ids"), ARRAY(Integer))))
+        if dialect == "postgresql"
+        else bindparam("parent_ids", expanding=True)
+    )
     return ranked_pages(list_key, list_filter, ordering, shape, dialect, parent_ids)
 
 
@@ -182,10 +189,12 @@ def root_page(
     shape: WindowShape,
     dialect: str,
     prefix: str = "",
+    with_total: bool = True,
 ) -> Select[Any]:
     """A root list's page: seek to the cursor, take one more than the page, and count the
-    whole filtered list beside it (an empty page still has a total). Both executors use it;
-    `prefix` names its parameters (`<prefix>limit`, `<prefix>after_slug`, ...) apart."""
+    whole filtered list beside it (an empty page still has a total) unless `with_total` is
+    off. Both executors use it; `prefix` names its parameters (`<prefix>limit`,
+    `<prefix>after_slug`, ...) apart."""
     node = TYPES[LISTS[list_key].target]
     items = node.table
     sort = sort_column(node, items, ordering)
@@ -198,12 +207,13 @@ def root_page(
         .limit(bindparam(f"{prefix}limit"))
         .subquery("page")
     )
-    counted = total.subquery("counted")
     in_order = order_by(page.c[sort.key], page.c.slug, ordering, dialect, reverse=shape[0])
+    rank = func.row_number().over(order_by=in_order).label("edge_rank")
+    if not with_total:
+        return select(null().label("edge_total"), page, rank).order_by(*in_order)
+    counted = total.subquery("counted")
     return (
-        select(
-            counted.c.edge_total, page, func.row_number().over(order_by=in_order).label("edge_rank")
-        )
+        select(counted.c.edge_total, page, rank)
         .select_from(counted.outerjoin(page, true()))
         .order_by(*in_order)
     )
@@ -217,38 +227,38 @@ def ranked_pages(
     dialect: str,
     parent_ids: Any,
     prefix: str = "",
+    with_total: bool = True,
 ) -> Select[Any]:
-    """Pages of an edge for many parents (`parent_ids`: bound ids, or a subquery of them).
+    """Pages of an edge for many parents (`parent_ids`: bound ids, or a select of them).
 
-    Each parent's items are counted whole, then ranked within and outside the window; every
-    parent's first row comes back even when its page is empty, so its total is known. Both
-    executors use it; `prefix` names its parameters apart.
+    Every parent comes back with its total (unless `with_total` is off) even when its page is
+    empty. Both executors use it; `prefix` names its parameters apart. PostgreSQL reads each
+    parent's own page through its index (a lateral join); SQLite, which has none, ranks
+    each parent's items with a window.
     """
+    if dialect == "postgresql":
+        return _lateral_pages(
+            list_key, list_filter, ordering, shape, parent_ids, prefix, with_total
+        )
     spec = LISTS[list_key]
     node = TYPES[spec.target]
     items = node.table
     sort = sort_column(node, items, ordering)
-    source: FromClause = items
-    link_id: Any = null()
-    if spec.link is not None:
-        links = table_of(spec.link.model)
-        source = links.join(items, links.c[spec.link.target_key.key] == items.c.id)
-        parent, link_id = links.c[spec.link.parent_key.key], links.c.id
-    else:
-        parent = items.c[spec.parent_column.key]
+    source, parent, link_id = _edge_source(spec, items)
     seeks = _seeks(sort, items.c.slug, ordering, shape, dialect, prefix)
     in_window: Any = case((and_(*seeks), 1), else_=0) if seeks else literal(1)
     rank = func.row_number().over(
         partition_by=[parent, in_window],
         order_by=order_by(sort, items.c.slug, ordering, dialect, reverse=shape[0]),
     )
+    total: Any = func.count().over(partition_by=[parent]) if with_total else null()
     inner = (
         select(
             *items.c,
             parent.label("edge_parent"),
             link_id.label("edge_link"),
             row_key(items.c.slug, sort, dialect).label("edge_key"),
-            func.count().over(partition_by=[parent]).label("edge_total"),
+            total.label("edge_total"),
             in_window.label("edge_in"),
             rank.label("edge_rank"),
         )
@@ -263,6 +273,71 @@ def ranked_pages(
         select(inner)
         .where(or_(c.edge_rank == 1, and_(c.edge_in == 1, c.edge_rank <= limit)))
         .order_by(c.edge_parent, c.edge_in.desc(), c.edge_rank)
+    )
+
+
+def _edge_source(spec: ListEdge, items: FromClause) -> tuple[FromClause, Any, Any]:
+    """An edge's rows: (FROM clause, the parent key column, the link row's id or NULL)."""
+    if spec.link is not None:
+        links = table_of(spec.link.model).alias()
+        source = links.join(items, links.c[spec.link.target_key.key] == items.c.id)
+        return source, links.c[spec.link.parent_key.key], links.c.id
+    return items, items.c[spec.parent_column.key], null()
+
+
+def _lateral_pages(
+    list_key: str,
+    list_filter: ListFilter,
+    ordering: Ordering,
+    shape: WindowShape,
+    parent_ids: Any,
+    prefix: str,
+    with_total: bool,
+) -> Select[Any]:
+    """Each parent's page read on its own: seek, order and limit per parent, so a parent with
+    a million items costs what one with twenty does (given the keyset indexes)."""
+    spec = LISTS[list_key]
+    node = TYPES[spec.target]
+    parents = parent_ids.distinct().subquery("parents")  # a parent may be shown twice
+    parent_id = parents.c[0]
+    items = node.table.alias("items")
+    sort = sort_column(node, items, ordering)
+    source, parent, link_id = _edge_source(spec, items)
+    fetch_order = order_by(sort, items.c.slug, ordering, "postgresql", reverse=shape[0])
+    page = (
+        select(
+            *items.c,
+            link_id.label("edge_link"),
+            row_key(items.c.slug, sort, "postgresql").label("edge_key"),
+            func.row_number().over(order_by=fetch_order).label("edge_rank"),
+        )
+        .select_from(source)
+        .where(parent == parent_id, *filter_conditions(node, items, list_filter))
+        .where(*_seeks(sort, items.c.slug, ordering, shape, "postgresql", prefix))
+        .order_by(*fetch_order)
+        .limit(bindparam(f"{prefix}limit"))
+        .lateral("page")
+    )
+    total: Any = null()
+    if with_total:
+        counted = node.table.alias("counted")
+        counted_source, counted_parent, _ = _edge_source(spec, counted)
+        total = (
+            select(func.count())
+            .select_from(counted_source)
+            .where(counted_parent == parent_id, *filter_conditions(node, counted, list_filter))
+            .correlate(parents)
+            .scalar_subquery()
+        )
+    return (
+        select(
+            parent_id.label("edge_parent"),
+            page,
+            total.label("edge_total"),
+            literal(1).label("edge_in"),
+        )
+        .select_from(parents.outerjoin(page, true()))
+        .order_by(parent_id, page.c.edge_rank)
     )
 
 
