@@ -9,6 +9,7 @@ item, citation and linked object is counted where a resolver would have counted 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from compiled.sql import (
@@ -35,24 +36,86 @@ from resolvers.opaque import encode_token
 Row = list[Any]
 
 
-class Page:
-    """A parent's page of a list: its shown rows in list order, its total, whether more."""
+Builder = Callable[["Assembler", Row], dict[str, Any]]
 
-    __slots__ = ("more", "rows", "total")
 
-    def __init__(self, rows: list[Row], total: int, more: bool) -> None:
-        self.rows = rows
-        self.total = total
-        self.more = more
+def builders(shape: Shape) -> dict[int, Builder]:
+    """A function per object shape of the plan (by the shape's id), made once per plan."""
+    found: dict[int, Builder] = {}
+
+    def visit(item: Any) -> None:
+        if isinstance(item, ObjectShape):
+            found[id(item)] = _builder(item)
+        for child in _children(item):
+            visit(child)
+
+    for field in shape.fields:
+        visit(field)
+    return found
+
+
+def _children(item: Any) -> tuple[Any, ...]:
+    if isinstance(item, ObjectShape | ListShape | EdgeShape):
+        return item.fields if isinstance(item, ObjectShape) else item.parts
+    if isinstance(item, NodesShape | LookupShape):
+        return () if item.node is None else (item.node,)
+    if isinstance(item, LinkShape):
+        return (item.target,)
+    if isinstance(item, CitationsShape):
+        return (item.citation,)
+    if isinstance(item, LookupListShape):
+        return item.items
+    return ()
+
+
+def _float(value: Any) -> Any:
+    return None if value is None else float(value)
+
+
+def _builder(shape: ObjectShape) -> Builder:
+    """`{key: value, ...}` for a row, as one dict display: values by position, IDs encoded,
+    links, lists and citations through the assembler. Generated from the plan's own shape
+    (keys are GraphQL names, written with repr), so nothing of a request's text is run."""
+    namespace: dict[str, Any] = {"gid": encode_global_id, "to_float": _float}
+    items: list[str] = []
+    for index, field in enumerate(shape.fields):
+        namespace[f"f{index}"] = field
+        if isinstance(field, Value):
+            value = f"row[{field.position}]"
+            expression = f"to_float({value})" if field.is_float else value
+        elif isinstance(field, Constant):
+            expression = f"f{index}.value"
+        elif isinstance(field, GlobalIdShape):
+            expression = f"gid(f{index}.type_name, row[{field.slug}])"
+        elif isinstance(field, ListShape):
+            expression = f"a.connection(f{index}, row)"
+        elif isinstance(field, LinkShape):
+            expression = f"a.link(f{index}, row)"
+        elif isinstance(field, CitationsShape):
+            expression = f"a.citations(f{index}, row)"
+        else:
+            expression = f"a.context(f{index}, row)"
+        items.append(f"{field.key!r}: {expression}")
+    source = "def build(a, row):\n    return {" + ", ".join(items) + "}\n"
+    exec(compile(source, "<compiled object>", "exec"), namespace)  # noqa: S102
+    built: Builder = namespace["build"]
+    return built
 
 
 class Assembler:
-    def __init__(self, shape: Shape, levels: dict[str, list[Row]], parameters: dict[str, Any]):
+    def __init__(
+        self,
+        shape: Shape,
+        levels: dict[str, list[Row]],
+        parameters: dict[str, Any],
+        built: dict[int, Builder],
+    ):
         self.shape = shape
         self.levels = levels
         self.parameters = parameters
         self.fetched = 0
         self._indexes: dict[int, Any] = {}
+        self._built = built
 
     def data(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -60,7 +123,7 @@ class Assembler:
             if isinstance(field, Constant):
                 data[field.key] = field.value
             elif isinstance(field, ListShape):
-                data[field.key] = self.list(field, None)
+                data[field.key] = self.connection(field, None)
             elif isinstance(field, LookupShape):
                 data[field.key] = self.lookup(field)
             elif isinstance(field, LookupListShape):
@@ -80,27 +143,11 @@ class Assembler:
         return self.object(field.node, rows[0])
 
     def object(self, shape: ObjectShape, row: Row) -> dict[str, Any]:
-        value: dict[str, Any] = {}
-        for field in shape.fields:
-            if isinstance(field, Value):
-                found = row[field.position]
-                value[field.key] = float(found) if field.is_float and found is not None else found
-            elif isinstance(field, Constant):
-                value[field.key] = field.value
-            elif isinstance(field, GlobalIdShape):
-                value[field.key] = encode_global_id(field.type_name, row[field.slug])
-            elif isinstance(field, ListShape):
-                value[field.key] = self.list(field, row)
-            elif isinstance(field, LinkShape):
-                value[field.key] = self.link(field, row)
-            elif isinstance(field, CitationsShape):
-                value[field.key] = self.citations(field, row)
-            elif isinstance(field, ContextShape):
-                self.fetched += 1  # the resolver reads the quoted document
-                value[field.key] = {
-                    key: part if isinstance(part, str) else row[part] for key, part in field.parts
-                }
-        return value
+        return self._built[id(shape)](self, row)
+
+    def context(self, field: ContextShape, row: Row) -> dict[str, Any]:
+        self.fetched += 1  # the resolver reads the quoted document
+        return {key: part if isinstance(part, str) else row[part] for key, part in field.parts}
 
     def link(self, field: LinkShape, row: Row) -> dict[str, Any] | None:
         foreign_key = row[field.foreign_key]
@@ -130,18 +177,21 @@ class Assembler:
         self.fetched += len(rows)
         return [self.object(field.citation, found) for found in rows]
 
-    def page(self, field: ListShape, owner: Row | None) -> Page:
-        size: int = self.parameters[f"s{field.site}_size"]
+    def page(self, field: ListShape, owner: Row | None) -> tuple[list[Row], int, bool]:
+        """A parent's page: its shown rows in list order, its total, whether more follow."""
         index = self._indexes.get(field.level)
         if index is None:
             index = self._indexes[field.level] = self._index_pages(field)
         parent = None if owner is None or field.owner_id is None else owner[field.owner_id]
-        rows, total = index.get(parent, ([], 0))
-        more = len(rows) > size
+        found = index.get(parent)
+        if found is None:
+            return [], 0, False
+        rows, total = found
+        size: int = self.parameters[field.size_parameter]
         shown = rows[:size]
         if field.backwards:
-            shown = shown[::-1]
-        return Page(shown, total, more)
+            shown.reverse()
+        return shown, total, len(rows) > size
 
     def _index_pages(self, field: ListShape) -> dict[Any, tuple[list[Row], int]]:
         """Each parent's rows inside the window, by rank, and the parent's total."""
@@ -157,38 +207,44 @@ class Assembler:
             rows.sort(key=lambda r: r[field.rank])
         return pages
 
-    def list(self, field: ListShape, owner: Row | None) -> dict[str, Any]:
-        page = self.page(field, owner)
-        self.fetched += len(page.rows)
-        prefix = self.parameters[f"s{field.site}_cursor"]
-        if owner is not None and field.owner_slug is not None:
-            prefix += owner[field.owner_slug]
-        prefix += ":"
+    def connection(self, field: ListShape, owner: Row | None) -> dict[str, Any]:
+        rows, total, more = self.page(field, owner)
+        self.fetched += len(rows)
+        prefix = ""
+        if field.has_cursors and rows:
+            prefix = self.parameters[field.cursor_parameter]
+            if owner is not None and field.owner_slug is not None:
+                prefix += owner[field.owner_slug]
+            prefix += ":"
         value: dict[str, Any] = {}
-        cursors: list[str] | None = None
         for part in field.parts:
-            if isinstance(part, Constant):
-                value[part.key] = part.value
-            elif isinstance(part, TotalShape):
-                value[part.key] = page.total
-            elif isinstance(part, NodesShape):
-                value[part.key] = [self.object(part.node, row) for row in page.rows]
+            if isinstance(part, NodesShape):
+                build = self._built[id(part.node)]
+                value[part.key] = [build(self, row) for row in rows]
             elif isinstance(part, EdgeShape):
-                value[part.key] = [self.edge(part, row, prefix, field) for row in page.rows]
+                value[part.key] = [self.edge(part, row, prefix, field) for row in rows]
+            elif isinstance(part, TotalShape):
+                value[part.key] = total
+            elif isinstance(part, Constant):
+                value[part.key] = part.value
             elif isinstance(part, PageInfoShape):
-                if cursors is None:
-                    cursors = [encode_token(prefix + row[field.key_column]) for row in page.rows]
-                info = {
-                    "hasNextPage": page.more and not field.backwards,
-                    "hasPreviousPage": page.more and field.backwards,
-                    "startCursor": cursors[0] if cursors else None,
-                    "endCursor": cursors[-1] if cursors else None,
-                }
-                value[part.key] = {
-                    key: name.split(":", 1)[1] if name.startswith("__typename:") else info[name]
-                    for key, name in part.parts
-                }
+                value[part.key] = self.page_info(part, field, rows, more, prefix)
         return value
+
+    def page_info(
+        self, part: PageInfoShape, field: ListShape, rows: list[Row], more: bool, prefix: str
+    ) -> dict[str, Any]:
+        key = field.key_column
+        info = {
+            "hasNextPage": more and not field.backwards,
+            "hasPreviousPage": more and field.backwards,
+            "startCursor": encode_token(prefix + rows[0][key]) if rows else None,
+            "endCursor": encode_token(prefix + rows[-1][key]) if rows else None,
+        }
+        return {
+            key: name.split(":", 1)[1] if name.startswith("__typename:") else info[name]
+            for key, name in part.parts
+        }
 
     def edge(self, part: EdgeShape, row: Row, prefix: str, field: ListShape) -> dict[str, Any]:
         value: dict[str, Any] = {}

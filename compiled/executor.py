@@ -28,7 +28,7 @@ from graphql.language import Visitor
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compiled.assemble import Assembler
+from compiled.assemble import Assembler, Builder, builders
 from compiled.bind import Binder, Root
 from compiled.sql import Planner, Shape, StatementBuilder
 from compiled.template import Collector, NotCompiled, Selection
@@ -66,6 +66,7 @@ class Compiled:
 
     sql: SqlText
     shape: Shape
+    built: dict[int, Builder]
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class Plan:
     sql: SqlText
     parameters: dict[str, Any]
     shape: Shape
+    built: dict[int, Builder]
 
 
 NOT_COMPILED = "not compiled"
@@ -154,7 +156,7 @@ class CompiledExecutor:
                 compiled = self._statements.put((dialect.name, root), _compile(root, dialect))
         except NotCompiled:
             return None
-        return Plan(compiled.sql, binder.parameters, compiled.shape)
+        return Plan(compiled.sql, binder.parameters, compiled.shape, compiled.built)
 
     def _template(self, operation: Operation, coerced: Any) -> _Template:
         document = operation.document
@@ -191,7 +193,7 @@ class CompiledExecutor:
         levels: dict[str, list[list[Any]]] = (
             found if isinstance(found, dict) else orjson.loads(found)
         )
-        assembler = Assembler(plan.shape, levels, plan.parameters)
+        assembler = Assembler(plan.shape, levels, plan.parameters, plan.built)
         return assembler.data(), assembler.fetched
 
 
@@ -199,4 +201,4 @@ def _compile(root: Root, dialect: Dialect) -> Compiled:
     planner = Planner()
     shape = planner.root(root)
     statement = StatementBuilder(dialect.name).statement(planner.levels)
-    return Compiled(precompile(statement, dialect), shape)
+    return Compiled(precompile(statement, dialect), shape, builders(shape))

@@ -150,6 +150,15 @@ class ListShape:
     in_window: int | None
     parent: int | None
     link: int | None
+    has_cursors: bool  # whether edges' cursors or pageInfo's are shown
+
+    @property
+    def size_parameter(self) -> str:
+        return f"s{self.site}_size"
+
+    @property
+    def cursor_parameter(self) -> str:
+        return f"s{self.site}_cursor"
 
 
 @dataclass(frozen=True)
@@ -296,6 +305,14 @@ class Planner:
             in_window=None if owner is None else level.column("edge_in"),
             parent=None if owner is None else level.column("edge_parent"),
             link=None if owner is None or spec.link is None else level.column("edge_link"),
+            has_cursors=any(
+                isinstance(part, PageInfoShape)
+                or (
+                    isinstance(part, EdgeShape)
+                    and any(isinstance(i, CursorShape) for i in part.parts)
+                )
+                for part in parts
+            ),
         )
 
     def edge(self, bound: Edge, level: Level, has_link: bool) -> tuple[Any, ...]:
@@ -314,6 +331,12 @@ class Planner:
                 else:
                     parts.append(CitationsShape(item.key, None, 0, ObjectShape(())))
         return tuple(parts)
+
+
+def _shows_cursors(part: Any) -> bool:
+    if isinstance(part, EdgeShape):
+        return any(isinstance(item, CursorShape) for item in part.parts)
+    return isinstance(part, PageInfoShape)
 
 
 def _context_parts(context: Context, level: Level) -> tuple[tuple[str, int | str], ...]:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from core.errors import BadUserInput
 from db.models import MAX_SLUG_LENGTH, SLUG_PATTERN
@@ -20,6 +21,7 @@ def is_slug(text: str) -> bool:
     return len(text) <= MAX_SLUG_LENGTH and _SLUG.match(text) is not None
 
 
+@lru_cache(maxsize=65_536)  # IDs never change, and a page shows the same ones again and again
 def encode_global_id(type_name: str, slug: str) -> str:
     return encode_token(f"{type_name}:{slug}")
 
