@@ -32,6 +32,7 @@ from compiled.sql import (
 )
 from resolvers.ids import encode_global_id
 from resolvers.opaque import encode_token
+from resolvers.pagination import CursorScope
 
 Row = list[Any]
 
@@ -93,8 +94,10 @@ def _builder(shape: ObjectShape) -> Builder:
             expression = f"a.link(f{index}, row)"
         elif isinstance(field, CitationsShape):
             expression = f"a.citations(f{index}, row)"
-        else:
+        elif isinstance(field, ContextShape):
             expression = f"a.context(f{index}, row)"
+        else:
+            raise TypeError(f"no way to build {field!r}")
         items.append(f"{field.key!r}: {expression}")
     source = "def build(a, row):\n    return {" + ", ".join(items) + "}\n"
     exec(compile(source, "<compiled object>", "exec"), namespace)  # noqa: S102
@@ -212,10 +215,8 @@ class Assembler:
         self.fetched += len(rows)
         prefix = ""
         if field.has_cursors and rows:
-            prefix = self.parameters[field.cursor_parameter]
-            if owner is not None and field.owner_slug is not None:
-                prefix += owner[field.owner_slug]
-            prefix += ":"
+            parent = "" if owner is None or field.owner_slug is None else owner[field.owner_slug]
+            prefix = CursorScope(self.parameters[field.scope_parameter], parent).prefix
         value: dict[str, Any] = {}
         for part in field.parts:
             if isinstance(part, NodesShape):

@@ -41,7 +41,7 @@ from resolvers.citations import MAX_CONTEXT
 from resolvers.ids import decode_global_id, is_slug
 from resolvers.lists import list_filter, ordering_of, page_window
 from resolvers.nodes import MAX_NODES
-from resolvers.pagination import PREFIX, CursorScope, fingerprint, page_arguments
+from resolvers.pagination import CursorScope, fingerprint, page_arguments
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -145,7 +145,6 @@ class List:
     after_empty: bool | None  # None: no `after`; else whether its place's value is empty
     before_empty: bool | None
     fields: tuple[Any, ...]  # TotalCount, PageInfo, Edge, Nodes, Typename
-    counted: bool  # whether the page's rows must be counted apart (no edges or nodes shown)
 
 
 @dataclass(frozen=True)
@@ -170,6 +169,11 @@ class Root:
     fields: tuple[Any, ...]
 
 
+# Lookups, lists and quote contexts one request may bind; each becomes at least one level of
+# the statement, which holds at most 50 (compiled/sql.py), so past this it cannot compile.
+MAX_SITES = 50
+
+
 class Binder:
     """Binds one request's variables to an operation's selections."""
 
@@ -181,6 +185,8 @@ class Binder:
 
     def _site(self) -> int:
         self.sites += 1
+        if self.sites > MAX_SITES:  # refused before binding further (nodes(ids:) x fields)
+            raise NotCompiled(f"more than {MAX_SITES} lookups, lists and contexts")
         return self.sites
 
     def _arguments(self, selected: Selected) -> dict[str, Any]:
@@ -251,7 +257,7 @@ class Binder:
             elif isinstance(spec, QuoteContext):
                 fields.append(self.context(selected))
             else:
-                raise NotCompiled(selected.name)
+                raise NotCompiled(f"{selection.type_name}.{selected.name}")
         return Object(selection.type_name, tuple(fields))
 
     def context(self, selected: Selected) -> Context:
@@ -261,11 +267,7 @@ class Binder:
         site = self._site()
         self.parameters[f"s{site}_characters"] = characters
         assert selected.child is not None
-        parts = tuple(
-            (f.key, f"__typename:{selected.child.type_name}" if f.name == "__typename" else f.name)
-            for f in selected.child.fields
-        )
-        return Context(selected.key, site, parts)
+        return Context(selected.key, site, _parts(selected.child))
 
     def list(self, selected: Selected, spec: ListEdge, list_key: str, parent: str | None) -> List:
         """A connection; `parent` is the slug of the object whose list it is where known
@@ -291,10 +293,9 @@ class Binder:
             raise NotCompiled(error.message) from None
         site = self._site()
         self._bind_window(site, window)
-        self.parameters[f"s{site}_cursor"] = f"{PREFIX}:{scope}:"
+        self.parameters[f"s{site}_scope"] = scope
         assert selected.child is not None
         fields = self.connection(selected.child, TYPES[spec.target].name)
-        shown = any(isinstance(f, Edge | Nodes) for f in fields)
         return List(
             selected.key,
             site,
@@ -305,7 +306,6 @@ class Binder:
             _empty(window.after),
             _empty(window.before),
             fields,
-            counted=not shown,
         )
 
     def _bind_window(self, site: int, window: Window) -> None:

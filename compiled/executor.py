@@ -9,6 +9,7 @@ fetched is counted while the rows are nested, in the reference executor's unit.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -19,6 +20,7 @@ from graphql import (
     DirectiveNode,
     DocumentNode,
     FragmentDefinitionNode,
+    GraphQLError,
     GraphQLSchema,
     VariableNode,
     get_variable_values,
@@ -35,9 +37,12 @@ from compiled.template import Collector, NotCompiled, Selection
 from db.raw import SqlText, fetch_value, precompile
 from operation.prepare import Operation
 
+logger = logging.getLogger("impact_graph.compiled")
 K = TypeVar("K")
 V = TypeVar("V")
 PLAN_CACHE_SIZE = 512
+MAX_TEMPLATES_PER_DOCUMENT = 64  # per operation and skip/include values
+MAX_KEPT_VARIABLES = 4096  # bytes of variables a kept plan may be keyed by
 
 
 class LRU(Generic[K, V]):
@@ -115,23 +120,33 @@ class CompiledExecutor:
 
     def __init__(self, contract: GraphQLSchema) -> None:
         self.contract = contract
-        self._directives: LRU[str, frozenset[str]] = LRU(PLAN_CACHE_SIZE)
-        self._templates: LRU[tuple[Any, ...], _Template] = LRU(PLAN_CACHE_SIZE)
         self._statements: LRU[tuple[str, Root], Compiled] = LRU(PLAN_CACHE_SIZE)
-        self._refused: LRU[tuple[Any, ...], str] = LRU(PLAN_CACHE_SIZE)
         self._plans: LRU[tuple[str, str | None, bytes], Plan | str] = LRU(PLAN_CACHE_SIZE)
 
     def plan(
         self, operation: Operation, variables: dict[str, Any] | None, dialect: Dialect
     ) -> Plan | None:
-        """The plan for this request, or None when the reference executor must answer.
+        """The plan for this request, or None when the reference executor must answer; any
+        error while planning (graphql-core refusing a null argument, say) means the latter,
+        which reports it as it always does."""
+        try:
+            return self._cached_plan(operation, variables, dialect)
+        except GraphQLError:
+            return None
+        except Exception:
+            logger.exception("planning failed; the reference executor answers")
+            return None
 
-        Plans are kept per document, operation and variable values, so a repeated request
-        (the common case for an app) binds nothing again.
-        """
+    def _cached_plan(
+        self, operation: Operation, variables: dict[str, Any] | None, dialect: Dialect
+    ) -> Plan | None:
+        """Plans are kept per document, operation and variable values, so a repeated request
+        (the common case for an app) binds nothing again."""
         try:
             values = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
         except TypeError:  # a value orjson cannot write (an integer past 64 bits): no reuse
+            return self._plan(operation, variables, dialect)
+        if len(values) > MAX_KEPT_VARIABLES:  # planned anew each time, not kept
             return self._plan(operation, variables, dialect)
         key = (operation.query, operation.name, values)
         found = self._plans.get(key)
@@ -159,17 +174,22 @@ class CompiledExecutor:
         return Plan(compiled.sql, binder.parameters, compiled.shape, compiled.built)
 
     def _template(self, operation: Operation, coerced: Any) -> _Template:
+        """The operation's selections for these skip/include values, kept with the document
+        (operation.memo), so they are evicted with it."""
+        memo = operation.memo
         document = operation.document
-        names = self._directives.get(operation.query)
+        names = memo.get("directive variables")
         if names is None:
-            names = self._directives.put(operation.query, _directive_variables(document))
+            names = memo["directive variables"] = _directive_variables(document)
         switches = tuple(sorted((n, coerced.coerced.get(n)) for n in names))
-        key = (operation.query, operation.name, switches)
-        refused = self._refused.get(key)
-        if refused is not None:
-            raise NotCompiled(refused)
-        template = self._templates.get(key)
+        key = ("template", operation.name, switches)
+        template = memo.get(key)
+        if isinstance(template, str):
+            raise NotCompiled(template)
         if template is None:
+            if len(memo) >= MAX_TEMPLATES_PER_DOCUMENT:
+                memo.clear()
+                memo["directive variables"] = names
             fragments = {
                 d.name.value: d
                 for d in document.definitions
@@ -179,9 +199,9 @@ class CompiledExecutor:
             try:
                 selection = collector.root(operation.definition.selection_set)
             except NotCompiled as reason:
-                self._refused.put(key, str(reason))
+                memo[key] = str(reason)
                 raise
-            template = self._templates.put(key, _Template(collector, selection))
+            template = memo[key] = _Template(collector, selection)
         return template
 
     @staticmethod

@@ -15,13 +15,16 @@ from typing import Any
 
 from sqlalchemy import (
     CTE,
+    Float,
     Integer,
     Select,
     String,
     and_,
     bindparam,
+    case,
     func,
     literal_column,
+    null,
     select,
     true,
 )
@@ -50,8 +53,10 @@ from compiled.template import NotCompiled
 from db.mapping import CITATION, LISTS, TYPES, node_type
 from db.queries import ranked_pages, root_page
 
-# PostgreSQL's json_build_array takes at most 100 arguments.
+# PostgreSQL's json_build_array/json_build_object take at most 100 arguments: a level's
+# row has at most that many columns, and the statement at most half as many levels.
 MAX_COLUMNS = 100
+MAX_LEVELS = MAX_COLUMNS // 2
 
 # The rows a level adds beside its table's columns, by kind of level.
 ROOT_LIST_EXTRA = ("edge_total", "edge_key", "edge_rank")
@@ -157,8 +162,8 @@ class ListShape:
         return f"s{self.site}_size"
 
     @property
-    def cursor_parameter(self) -> str:
-        return f"s{self.site}_cursor"
+    def scope_parameter(self) -> str:
+        return f"s{self.site}_scope"
 
 
 @dataclass(frozen=True)
@@ -215,6 +220,8 @@ class Planner:
         self.levels: list[Level] = []
 
     def _level(self, kind: str, table: str, bound: Any, parent: Level | None, via: str) -> Level:
+        if len(self.levels) >= MAX_LEVELS:  # refused before any SQL is built
+            raise NotCompiled(f"more than {MAX_LEVELS} levels")
         level = Level(len(self.levels) + 1, kind, table, bound, parent, via)
         self.levels.append(level)
         return level
@@ -230,6 +237,8 @@ class Planner:
                 fields.append(self.lookup(bound))
             elif isinstance(bound, LookupList):
                 fields.append(LookupListShape(bound.key, tuple(map(self.lookup, bound.items))))
+            else:
+                raise NotCompiled(f"no plan for {bound!r}")
         return Shape(tuple(fields), len(self.levels))
 
     def lookup(self, bound: Lookup) -> LookupShape:
@@ -262,6 +271,8 @@ class Planner:
             elif isinstance(item, Context):
                 level.contexts.append(item)
                 fields.append(ContextShape(item.key, _context_parts(item, level)))
+            else:
+                raise NotCompiled(f"no plan for {item!r}")
         return ObjectShape(tuple(fields))
 
     def citations(self, bound: CitationList, owner: Level, via: str) -> CitationsShape:
@@ -371,14 +382,19 @@ class StatementBuilder:
                 raise NotCompiled("a level with too many columns")
             cte = self.cte(level)
             self.ctes[level.index] = cte
-            row = [cte.c[name] for name in level.columns]
+            row = [self._exact(cte.c[name]) for name in level.columns]
             pairs += [literal_column(f"'{level.index}'", String), self.rows(row, cte)]
-        if len(pairs) > MAX_COLUMNS:
-            raise NotCompiled("too many levels")
         # Returned as text (no JSON type here), so orjson reads it once.
         if self.postgres:
             return select(func.json_build_object(*pairs).label("levels"))
         return select(func.json_object(*pairs).label("levels"))
+
+    def _exact(self, column: Any) -> Any:
+        """SQLite's JSON functions write a float with 15 significant digits; its text with
+        17 reads back exactly (the assembler turns float columns back into floats)."""
+        if self.postgres or not isinstance(column.type, Float):
+            return column
+        return case((column.is_(None), null()), else_=func.printf("%!.17g", column))
 
     def rows(self, row: list[Any], cte: CTE) -> Any:
         array: Any

@@ -44,8 +44,6 @@ from db.mapping import (
 )
 
 TYPENAME = "__typename"
-# Past this many keys in one object, PostgreSQL's json_build_object runs out of arguments.
-MAX_KEYS = 50
 
 
 class NotCompiled(Exception):
@@ -107,8 +105,6 @@ class Collector:
         grouped: dict[str, list[FieldNode]] = {}
         for selection_set in selection_sets:
             self._collect(object_type, selection_set, grouped, set())
-        if len(grouped) > MAX_KEYS:
-            raise NotCompiled(f"more than {MAX_KEYS} keys in one object")
         fields = [self._selected(object_type, key, nodes) for key, nodes in grouped.items()]
         return Selection(object_type.name, fields)
 

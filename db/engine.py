@@ -102,6 +102,8 @@ def create_engine(
     if sqlite and url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     if not sqlite:
+        # The compiled executor's statements can pass asyncpg's 15 KiB cache limit.
+        connect_args["max_cacheable_statement_size"] = 256 * 1024
         if search_path:
             server_settings["search_path"] = search_path
         if read_only:

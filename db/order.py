@@ -36,7 +36,8 @@ from db.mapping import Condition, NodeType
 from db.models import MAX_SLUG_LENGTH, SLUG_PATTERN
 
 _SLUG = re.compile(SLUG_PATTERN)
-_INTEGER = re.compile(r"^-?[0-9]{1,19}$")
+_INTEGER = re.compile(r"^-?[0-9]{1,10}$")
+MAX_INTEGER = 2**31 - 1  # integer columns are 32-bit on PostgreSQL
 KEY_SEPARATOR = ":"
 
 
@@ -117,9 +118,11 @@ def parse_key(node: NodeType, ordering: Ordering, key: str) -> Seek:
     text = tagged[1:]
     kind = _kind(node.order[ordering.field])
     if isinstance(kind, String):
+        if any(ord(character) < 0x20 for character in text):  # PostgreSQL refuses NUL
+            raise ValueError("control characters in a sort value")
         return Seek(text, slug)
     if isinstance(kind, Integer):
-        if not _INTEGER.match(text) or abs(int(text)) >= 2**63:
+        if not _INTEGER.match(text) or abs(int(text)) > MAX_INTEGER:
             raise ValueError("not an integer")
         return Seek(int(text), slug)
     if isinstance(kind, Float):

@@ -42,13 +42,18 @@ CostKey = tuple[str | None, tuple[tuple[str, int | None], ...]]
 
 @dataclass(frozen=True)
 class Operation:
-    """A parsed, measured, priced and validated operation, ready for either executor."""
+    """A parsed, measured, priced and validated operation, ready for either executor.
+
+    `memo` lives as long as the document stays in the document cache: an executor keeps
+    what it derives from the document there, so it is bounded by the same measure.
+    """
 
     query: str
     document: DocumentNode
     definition: OperationDefinitionNode
     name: str | None
     estimated: int
+    memo: dict[Any, Any] = field(compare=False, repr=False)
 
 
 class Refused(Exception):
@@ -76,6 +81,7 @@ class Prepared:
     shape: DocumentShape | None = None
     errors: list[GraphQLError] | None = None
     costs: dict[CostKey, int] = field(default_factory=dict)
+    memo: dict[Any, Any] = field(default_factory=dict)
 
 
 class DocumentCache:
@@ -166,7 +172,9 @@ def prepare(
         ]
     if prepared.errors:
         raise Refused(prepared.errors, estimated)
-    return Operation(query, prepared.document, definition, request.operation_name, estimated)
+    return Operation(
+        query, prepared.document, definition, request.operation_name, estimated, prepared.memo
+    )
 
 
 def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode:

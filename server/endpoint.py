@@ -150,42 +150,48 @@ class GraphQLEndpoint:
     async def _execute(
         self, operation: Operation, params: GraphQLParams, media_type: str, request_id: str
     ) -> tuple[dict[str, Any], int, str]:
-        """The response body, its status and the executor that answered it."""
+        """The response body, its status and the executor that answered it.
+
+        One deadline covers the request whichever executor answers. When the compiled
+        statement fails, the reference executor answers with the same reader: if the store
+        was found unavailable, its reads fail at once rather than ask the store again.
+        """
+        deadline = asyncio.get_running_loop().time() + self.execution_timeout
+        context = self.context_factory(request_id)
         if self.executor != "reference":
             plan = self.compiled.plan(operation, params.variables, self.dialect)
             if plan is not None:
-                answered = await self._run_compiled(plan, operation, request_id)
+                answered = await self._run_compiled(plan, operation, context, deadline)
                 if answered is not None:
                     return answered, 200, "compiled"
             elif self.executor == "compiled":
                 logger.warning(
                     "request %s: not compiled; the reference executor answers", request_id
                 )
-        body, status = await self._run_reference(operation, params, media_type, request_id)
+        body, status = await self._run_reference(operation, params, media_type, context, deadline)
         return body, status, "reference"
 
     async def _run_compiled(
-        self, plan: Plan, operation: Operation, request_id: str
+        self, plan: Plan, operation: Operation, context: Context, deadline: float
     ) -> dict[str, Any] | None:
         """The body, or None when the reference executor should answer after all (the store
-        failed in a way whose partial answer only the reference executor can give)."""
-        context = self.context_factory(request_id)
+        failed in a way whose partial answer only the reference executor gives)."""
+        reader = context.loaders.reader
         try:
-            async with asyncio.timeout(self.execution_timeout), self._slots:
-                data, actual = await context.loaders.reader.run(
-                    lambda session: CompiledExecutor.run(session, plan)
-                )
+            async with asyncio.timeout_at(deadline), self._slots:
+                data, actual = await reader.run(lambda session: CompiledExecutor.run(session, plan))
         except TimeoutError:
             self._close_later(context)
-            raise self._timed_out(request_id) from None
+            raise self._timed_out(context.request_id) from None
         except ServiceUnavailable:
-            await context.loaders.reader.close()
             return None
         except Exception:
-            logger.exception("request %s: the compiled statement failed", request_id)
-            await context.loaders.reader.close()
+            logger.exception("request %s: the compiled statement failed", context.request_id)
             return None
-        await context.loaders.reader.close()
+        except BaseException:  # cancelled: the client went away
+            self._close_later(context)
+            raise
+        await reader.close()
         return {"data": data, "extensions": {"cost": self._cost(operation.estimated, actual)}}
 
     def _timed_out(self, request_id: str) -> RequestError:
@@ -197,23 +203,27 @@ class GraphQLEndpoint:
         )
 
     async def _run_reference(
-        self, operation: Operation, params: GraphQLParams, media_type: str, request_id: str
+        self,
+        operation: Operation,
+        params: GraphQLParams,
+        media_type: str,
+        context: Context,
+        deadline: float,
     ) -> tuple[dict[str, Any], int]:
-        context = self.context_factory(request_id)
         timed_out = False
         try:
-            async with asyncio.timeout(self.execution_timeout), self._slots:
+            async with asyncio.timeout_at(deadline), self._slots:
                 result = await execute(self.schema, operation, params.variables, context)
         except TimeoutError:
             timed_out = True
-            raise self._timed_out(request_id) from None
+            raise self._timed_out(context.request_id) from None
         finally:
             if timed_out:  # a batch may still hold the session; answer now, close when it ends
                 self._close_later(context)
             else:
                 await context.loaders.reader.close()
         cost = self._cost(operation.estimated, context.usage.objects)
-        return graphql_body(result.data, result.errors or [], cost, request_id, media_type)
+        return graphql_body(result.data, result.errors or [], cost, context.request_id, media_type)
 
     def _close_later(self, context: Context) -> None:
         task = asyncio.create_task(context.loaders.reader.close())

@@ -4,6 +4,7 @@ malformed, too large or not real Unicode."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,18 @@ class GraphQLParams:
 
 def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")  # Python's parser would accept NaN, Infinity
+
+
+def _finite(what: str) -> Any:
+    """A float parser that refuses numbers past what a float holds (1e400 would be inf)."""
+
+    def parse(text: str) -> float:
+        number = float(text)
+        if not math.isfinite(number):
+            raise RequestError(400, "BAD_REQUEST", f"{what} has a number too large for a float")
+        return number
+
+    return parse
 
 
 # orjson reads an integer past 64 bits (19 digits or more) as a float; the stdlib keeps it exact.
@@ -47,7 +60,7 @@ def parse_json(text: str, what: str) -> Any:
 
 def _parse_json_exactly(text: str, what: str) -> Any:
     try:
-        data = json.loads(text, parse_constant=_not_json)
+        data = json.loads(text, parse_constant=_not_json, parse_float=_finite(what))
     except RecursionError:
         raise RequestError(400, "BAD_REQUEST", f"{what} is nested too deeply") from None
     except ValueError:

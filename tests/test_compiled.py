@@ -23,9 +23,11 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis_graphql import nodes, queries
+from sqlalchemy import text
 
 from compiled.executor import CompiledExecutor
 from db.mapping import QUERY, ListEdge
+from seeds.write import write_seeds
 from server.graphiql import WELCOME_QUERY
 from tests.conftest import StatementCounter, Store, make_client
 from tests.test_fuzz import SDL, fuzz
@@ -287,3 +289,53 @@ async def test_generated_queries_are_answered_alike(store, capsys):
             f"({served[COMPILED] / total:.0%}), reference {served[REFERENCE]}"
         )
     assert served[COMPILED] > 0
+
+
+@pytest.mark.parametrize("value", [0.30000000000000004, 1234567.8912345679, 1e-7, 2.5e16])
+async def test_float_values_survive_both_executors_exactly(empty_store, seed_plan, value):
+    """No seeded figure needs 17 digits; a store's may (SQLite writes 15 in its JSON)."""
+    await write_seeds(empty_store.engine, seed_plan)
+    async with empty_store.engine.begin() as connection:
+        await connection.execute(text("UPDATE figures SET value = :v"), {"v": value})
+    query = {"query": "{ figures(first: 2) { nodes { value } } }"}
+    async with (
+        make_client(empty_store.engine, executor=REFERENCE) as reference,
+        make_client(empty_store.engine, executor=COMPILED) as compiled,
+    ):
+        answered = await _compare({REFERENCE: reference, COMPILED: compiled}, query)
+    assert answered.headers["x-executor"] == COMPILED
+    assert answered.json()["data"]["figures"]["nodes"][0]["value"] == value
+
+
+def _without_request_ids(body: dict[str, Any]) -> dict[str, Any]:
+    for error in body.get("errors", []):
+        error.get("extensions", {}).pop("requestId", None)
+    return body
+
+
+async def test_null_for_a_variable_with_a_default_is_answered_alike(executors):
+    """graphql-core refuses it while the compiled plan is made; the reference executor
+    answers (as a masked error whose request id differs per request)."""
+    query = 'query($s: Boolean = true) { company(slug: "sony-music") { name @skip(if: $s) } }'
+    payload = {"query": query, "variables": {"s": None}}
+    expected = await executors[REFERENCE].post("/graphql", json=payload)
+    answered = await executors[COMPILED].post("/graphql", json=payload)
+    assert answered.headers["x-executor"] == REFERENCE
+    assert answered.status_code == expected.status_code == 200
+    assert _without_request_ids(answered.json()) == _without_request_ids(expected.json())
+
+
+async def test_many_lookups_deep_are_refused_by_the_planner_quickly(executors):
+    """A hundred IDs times a deep selection would be thousands of levels: not compiled, and
+    refused before any SQL is built."""
+    ids = REAL_IDS[:100]
+    branch = "parent { citations { quote } company { name citations { quote } } }"
+    query = (
+        "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Program { citations { quote } "
+        + " ".join(f"a{i}: {branch}" for i in range(4))
+        + " } } }"
+    )
+    started = asyncio.get_running_loop().time()
+    answered = await _compare(executors, {"query": query, "variables": {"ids": ids}})
+    assert answered.headers["x-executor"] == REFERENCE
+    assert asyncio.get_running_loop().time() - started < 1.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import httpx
@@ -625,14 +626,24 @@ async def test_json_is_read_to_1024_levels(client, depth, status):
         assert response.json()["errors"][0]["message"] == "the request body is nested too deeply"
 
 
+class _TooLarge(Exception):
+    pass
+
+
 def reference_parse_json(text: str, what: str) -> Any:
-    """parse_json as it was before orjson: the stdlib, then a re-encode to find surrogates."""
+    """parse_json as it was before orjson: the stdlib, then a re-encode to find surrogates;
+    and, since the compiled executor keys plans by variables, numbers past a float refused."""
 
     def not_json(constant: str) -> Any:
         raise ValueError(constant)
 
+    def finite(number: str) -> float:
+        if not math.isfinite(float(number)):
+            raise _TooLarge
+        return float(number)
+
     try:
-        data = json.loads(text, parse_constant=not_json)
+        data = json.loads(text, parse_constant=not_json, parse_float=finite)
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except RecursionError:
         return ("refused", 400, "BAD_REQUEST", f"{what} is nested too deeply")
@@ -643,6 +654,8 @@ def reference_parse_json(text: str, what: str) -> Any:
             "BAD_REQUEST",
             f"{what} contains a lone UTF-16 surrogate (\\uD800-\\uDFFF)",
         )
+    except _TooLarge:
+        return ("refused", 400, "BAD_REQUEST", f"{what} has a number too large for a float")
     except ValueError:
         return ("refused", 400, "BAD_REQUEST", f"{what} is not valid JSON")
     return ("accepted", repr(data))
@@ -686,3 +699,18 @@ json_texts = st.builds(json.dumps, json_values, ensure_ascii=st.booleans())
 )
 def test_parse_json_accepts_and_refuses_what_the_stdlib_path_did(text):
     assert outcome(text) == reference_parse_json(text, "it")
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "1.5e309"])
+async def test_a_number_no_float_holds_is_refused(client, number):
+    """Read as infinity it would be a different value than the client sent."""
+    body = '{"query": "query($n: Int) { companies(first: $n) { totalCount } }", "variables": '
+    response = await client.post(
+        "/graphql",
+        content=body + '{"n": ' + number + "}}",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"] == (
+        "the request body has a number too large for a float"
+    )

@@ -379,10 +379,33 @@ def _forged(genuine: str, key: str) -> str:
     ],
 )
 async def test_forged_places_are_refused(graphql, key):
+    """(Figures by VALUE: a float order.)"""
     genuine = (await graphql(FIGURES_BY_VALUE))["data"]["figures"]["edges"][0]["cursor"]
     for argument in ("after", "before"):
         body = await graphql(FIGURES_BY_VALUE, {argument: _forged(genuine, key)})
         assert_bad_input(body, ["figures"], f"`{argument}`", "not a valid cursor")
+
+
+PROGRAMS_BY_YEAR = """
+query($after: String) {
+  programs(first: 3, after: $after, orderBy: {field: LAUNCHED_YEAR}) { edges { cursor } }
+}
+"""
+
+
+@pytest.mark.parametrize("key", ["a-slug:v99999999999", "a-slug:v2147483648", "a-slug:v1e3"])
+async def test_forged_integer_places_past_the_column_are_refused(graphql, key):
+    genuine = (await graphql(PROGRAMS_BY_YEAR))["data"]["programs"]["edges"][0]["cursor"]
+    body = await graphql(PROGRAMS_BY_YEAR, {"after": _forged(genuine, key)})
+    assert_bad_input(body, ["programs"], "`after`", "not a valid cursor")
+
+
+async def test_forged_text_places_with_control_characters_are_refused(graphql):
+    genuine = (await graphql(PROGRAMS_BY_YEAR.replace("LAUNCHED_YEAR", "NAME")))["data"]
+    cursor = genuine["programs"]["edges"][0]["cursor"]
+    query = PROGRAMS_BY_YEAR.replace("LAUNCHED_YEAR", "NAME")
+    body = await graphql(query, {"after": _forged(cursor, "a-slug:vab\x00c")})
+    assert_bad_input(body, ["programs"], "`after`", "not a valid cursor")
 
 
 async def test_a_cursor_seeks_to_its_place_even_without_its_row(graphql):

@@ -334,17 +334,24 @@ async def test_the_serving_engine_refuses_writes(store: Store):
 
 
 @pytest.mark.postgres
-async def test_postgresql_stops_a_slow_statement_and_the_server_recovers(store: Store):
-    """A table locked by someone else stalls our statement until statement_timeout ends it."""
+@pytest.mark.parametrize("executor", EXECUTORS)
+async def test_postgresql_stops_a_slow_statement_and_the_server_recovers(
+    store: Store, executor: str
+):
+    """A table locked by someone else stalls our statement until statement_timeout ends it,
+    once: a failed compiled statement is not tried again by the reference executor."""
     engine = _pool_engine(store, statement_timeout=0.5)
     locker = create_engine(POSTGRES_URL, search_path=store.search_path)
     try:
-        async with make_client(engine, execution_timeout=10) as http:
+        async with make_client(engine, execution_timeout=10, executor=executor) as http:
             async with locker.connect() as connection:
                 await connection.execute(text("LOCK TABLE companies IN ACCESS EXCLUSIVE MODE"))
+                started = asyncio.get_running_loop().time()
                 response = await post(http, SONY)
+                took = asyncio.get_running_loop().time() - started
                 await connection.rollback()
             assert response.status_code == 503
+            assert took < 0.95, f"{took:.2f} s: the stalled statement ran twice"
             [error] = response.json()["errors"]
             assert error["extensions"]["code"] == "QUERY_TIMEOUT"
             assert error["message"] == "A database statement took too long and was stopped."

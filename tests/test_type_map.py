@@ -108,13 +108,14 @@ def test_every_node_type_is_a_type_of_the_map():
     assert set(NODE_TYPES) == set(TYPES)
 
 
-def test_edges_of_a_link_table_cite_the_link_rows():
+def test_edges_of_a_link_table_key_both_ends_on_the_link():
     for owner in TYPES.values():
         for name, spec in owner.edges():
             if spec.link is not None:
-                assert spec.link.subject == spec.link.model.__tablename__, f"{owner.name}.{name}"
-                assert spec.link.parent_key.class_ is spec.link.model
-                assert spec.link.target_key.class_ is spec.link.model
+                where = f"{owner.name}.{name}"
+                assert spec.link.parent_key.class_ is spec.link.model, where
+                assert spec.link.target_key.class_ is spec.link.model, where
+                assert spec.link.parent_key is not spec.link.target_key, where
 
 
 def test_scalar_types_are_plain_values():
