@@ -1,0 +1,184 @@
+"""One query against one running server: checked once, then timed with wrk, then counted.
+
+A `Cell` is one row of the results table. Timing and statement counting happen against
+different processes (counting goes through a proxy or an instrumented launcher, which would
+slow the timed server), so a cell is filled in two passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench.client import checked_data, post
+from bench.processes import Started
+from bench.procstats import cpu_seconds, peak_rss_bytes, reset_peak, tree
+from bench.queries import Query
+from bench.wrk import LoadResult, lua_script, run_wrk
+
+CONTROL_KEYWORDS = frozenset(
+    {"BEGIN", "START", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET", "RESET", "(empty)"}
+)
+
+
+@dataclass
+class Cell:
+    dataset: str
+    query: str
+    server: str
+    family: str
+    backend: str
+    executor_requested: str | None
+    executor_seen: str = "-"
+    status: str = "not run"
+    response_bytes: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+    rps: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    errors: dict[str, int] = field(default_factory=dict)
+    cpu_ms_per_request: float | None = None
+    db_cpu_ms_per_request: float | None = None
+    peak_rss_mb: float | None = None
+    sql_per_request: float | None = None
+    sql_by_keyword: dict[str, float] = field(default_factory=dict)
+    sql_method: str = "-"
+
+    @property
+    def reads_per_request(self) -> float | None:
+        """Statements that read data: all but transaction control, settings and pings."""
+        if self.sql_per_request is None:
+            return None
+        return sum(n for k, n in self.sql_by_keyword.items() if k not in CONTROL_KEYWORDS)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "reads_per_request": self.reads_per_request}
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    warmup: float
+    seconds: float
+    connections: int
+    counted_requests: int
+    wrk: str
+    scripts: Path
+    min_requests: int = 30  # slow queries get a longer run, up to `max_seconds`
+    max_seconds: float = 60.0
+
+    def durations(self, single_request: float) -> tuple[float, float]:
+        """Warm-up and timed seconds for a query whose lone request took `single_request`.
+
+        Under a closed loop one core serves the connections in turn, so a request takes about
+        `connections` times as long; the warm-up lets each connection finish one and a half,
+        and the timed run lasts long enough for `min_requests` (both capped).
+        """
+        warmup = max(
+            self.warmup, min(self.max_seconds / 2, single_request * self.connections * 1.5)
+        )
+        timed = max(self.seconds, min(self.max_seconds, single_request * self.min_requests))
+        return warmup, timed
+
+
+async def _backend_cpu(admin_url: str, database: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to `database`."""
+    connection = await asyncpg.connect(admin_url)
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+    finally:
+        await connection.close()
+    return {int(r["pid"]): cpu_seconds([int(r["pid"])]) for r in rows}
+
+
+def _db_cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def time_query(
+    cell: Cell,
+    server: Started,
+    port: int,
+    query: Query,
+    load: LoadSettings,
+    database: tuple[str, str] | None,
+    single_request: float,
+) -> None:
+    """Warm up, then one timed wrk run; CPU and peak RSS of the server's tree around it.
+
+    `database` (admin URL, name) adds the CPU of PostgreSQL's backends for that database.
+    """
+    script = lua_script(query.body, load.scripts)
+    warmup, seconds = load.durations(single_request)
+    reset_peak(tree(server.pid))
+    run_wrk(load.wrk, port, script, seconds=warmup, connections=load.connections, cpu=1)
+    pids = tree(server.pid)
+    db_before = asyncio.run(_backend_cpu(*database)) if database else {}
+    cpu_before = cpu_seconds(pids)
+    result: LoadResult = run_wrk(
+        load.wrk, port, script, seconds=seconds, connections=load.connections, cpu=1
+    )
+    pids = tree(server.pid)
+    cpu_after = cpu_seconds(pids)
+    db_after = asyncio.run(_backend_cpu(*database)) if database else {}
+    cell.requests, cell.seconds = result.requests, result.seconds
+    cell.rps, cell.p50_ms, cell.p99_ms = result.per_second, result.p50_ms, result.p99_ms
+    cell.errors = {k: v for k, v in result.errors.items() if v}
+    cell.peak_rss_mb = peak_rss_bytes(pids) / 2**20
+    if result.requests:
+        cell.cpu_ms_per_request = (cpu_after - cpu_before) * 1000 / result.requests
+        if database:
+            delta = _db_cpu_delta(db_before, db_after)
+            cell.db_cpu_ms_per_request = delta * 1000 / result.requests
+    if result.failed:
+        cell.status = f"{result.failed} failed requests: {cell.errors}"
+    elif not result.requests:
+        cell.status = f"no request completed in {seconds:.0f} s"
+
+
+def count_statements(
+    cell: Cell,
+    port: int,
+    query: Query,
+    load: LoadSettings,
+    snapshot: Any,
+    method: str,
+) -> None:
+    """Up to `counted_requests` sequential requests (at most ~30 s); statements per request.
+
+    `snapshot()` returns the statement counts so far (by first keyword).
+    """
+    checked_data(post(port, query.body))  # warm caches and pools out of the count
+    time.sleep(0.2)
+    before: Counter[str] = snapshot()
+    started, sent = time.monotonic(), 0
+    while sent < load.counted_requests and time.monotonic() - started < 30:
+        checked_data(post(port, query.body))
+        sent += 1
+    time.sleep(0.3)  # the proxy thread accounts for the last messages
+    after: Counter[str] = snapshot()
+    delta = after - before
+    cell.sql_per_request = sum(delta.values()) / sent
+    cell.sql_by_keyword = {k: v / sent for k, v in sorted(delta.items())}
+    cell.sql_method = method
+
+
+def file_counts(path: Path) -> Counter[str]:
+    try:
+        return Counter(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return Counter()
