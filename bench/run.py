@@ -61,6 +61,7 @@ class Dataset:
     ours: list[Query]
     node_slug: str = ""
     deep_row: ListRow | None = None
+    after_deep_row: str = ""  # slug of the row the deep page must start with
     reference: dict[str, Any] = field(default_factory=dict)  # query -> our reference data
     floor_answers: dict[bytes, tuple[str, bytes]] = field(default_factory=dict)
 
@@ -101,13 +102,19 @@ def large_dataset(stores: dict[str, Store]) -> Dataset:
         _fetch(
             url,
             'SELECT sort_key, slug FROM programs WHERE kind = $1 ORDER BY sort_key COLLATE "C" '
-            'NULLS LAST, slug COLLATE "C" OFFSET $2 LIMIT 1',
+            'NULLS LAST, slug COLLATE "C" OFFSET $2 LIMIT 2',
             DOMINANT_KIND,
             position - 1,
         )
     )
     row = ListRow(DOMINANT_KIND, position, found[0]["sort_key"], found[0]["slug"])
-    return Dataset("large", stores, ours_large(cursor_after(row)), deep_row=row)
+    return Dataset(
+        "large",
+        stores,
+        ours_large(cursor_after(row)),
+        deep_row=row,
+        after_deep_row=str(found[1]["slug"]),
+    )
 
 
 def _peer_queries(port: int, dataset: Dataset, notes: list[str], label: str) -> list[Query]:
@@ -144,6 +151,10 @@ def _check(cell: Cell, server: Server, dataset: Dataset, query: Query, port: int
             dataset.floor_answers[query.body] = (content_type, answer.body)
         elif data != dataset.reference[query.name]:
             raise CheckFailed("data differs from ours with the reference executor")
+        if query.name == "page-500k" and data["programs"]["nodes"][0]["slug"] != (
+            dataset.after_deep_row
+        ):
+            raise CheckFailed("the deep page does not start right after the cursor's row")
     if server.family == "floor":
         expected = dataset.floor_answers[query.body][1]
         if answer.body != expected or answer.headers.get(FLOOR_HEADER) != "1":
