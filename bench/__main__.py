@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import os
 import platform
 import subprocess
@@ -68,6 +69,14 @@ def _version(argv: list[str]) -> str:
         return f"unavailable ({error})"
 
 
+def _package_version(name: str) -> str:
+    try:
+        manifest = BENCH_DIR / "node_modules" / name / "package.json"
+        return str(json.loads(manifest.read_text())["version"])
+    except (OSError, ValueError, KeyError):
+        return "not installed"
+
+
 def _meta(args: argparse.Namespace, ctx: Context, counts: dict[str, Any]) -> dict[str, Any]:
     return {
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -78,6 +87,8 @@ def _meta(args: argparse.Namespace, ctx: Context, counts: dict[str, Any]) -> dic
             "python": sys.version.split()[0],
             "node_machine": _version([machine_node(), "--version"]),
             "node_22": _version([str(NODE22), "--version"]),
+            "postgraphile4": _package_version("postgraphile4"),
+            "postgraphile5": _package_version("postgraphile"),
             "load_average_at_end": os.getloadavg(),
         },
         "pinning": "servers on CPU 0; wrk and PostgreSQL on CPU 1",

@@ -21,7 +21,8 @@ def _by(cells: list[Cell], dataset: str, query: str, server: str) -> Cell | None
 def _ratio(cell: Cell, other: Cell | None) -> str:
     if other is None or not (cell.ok and other.ok) or not other.rps:
         return "-"
-    return f"{cell.rps / other.rps:.2f}"
+    ratio = cell.rps / other.rps
+    return f"{ratio:.2f}" if ratio >= 0.1 else f"{ratio:.1g}"
 
 
 def _number(value: float | None, digits: int = 1) -> str:
@@ -94,7 +95,7 @@ def write_json(path: Path, cells: list[Cell], meta: dict[str, Any]) -> None:
 
 
 def plot(path: Path, cells: list[Cell], title: str) -> None:
-    """Throughput per query, one panel each (their scales differ by orders of magnitude)."""
+    """Throughput per query, one panel each, log scale (servers differ by orders of magnitude)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -110,12 +111,15 @@ def plot(path: Path, cells: list[Cell], title: str) -> None:
         axis = axes[index // columns][index % columns]
         shown = [_by(cells, dataset, query, s) for s in servers]
         values = [c.rps if c is not None and c.ok else 0.0 for c in shown]
-        axis.bar(range(len(servers)), values, color=[colours[s] for s in servers])
+        heights = [max(v, 0.1) for v in values]
+        axis.bar(range(len(servers)), heights, color=[colours[s] for s in servers])
         for x, (value, cell) in enumerate(zip(values, shown, strict=True)):
-            label = f"{value:.0f}" if value else ("failed" if cell is not None else "n/a")
-            axis.text(x, value, label, ha="center", va="bottom", fontsize=7)
+            label = f"{value:.3g}" if value else ("failed" if cell is not None else "n/a")
+            axis.text(x, max(value, 0.1), label, ha="center", va="bottom", fontsize=7)
         axis.set_title(f"{dataset} store: {query}")
-        axis.set_ylabel("requests/s")
+        axis.set_ylabel("requests/s (log scale)")
+        axis.set_yscale("log")
+        axis.set_ylim(bottom=0.1)
         axis.set_xticks(range(len(servers)), servers, rotation=35, ha="right", fontsize=7)
     for index in range(len(queries), rows * columns):
         axes[index // columns][index % columns].set_visible(False)
