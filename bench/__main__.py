@@ -40,6 +40,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--min-requests", type=int, default=30, help="slow queries run longer to complete this many"
     )
     parser.add_argument("--max-seconds", type=float, default=60.0, help="cap of a longer run")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=20.0,
+        help="before each timed run, wait up to this long for other work on the machine to calm",
+    )
     parser.add_argument("--counted-requests", type=int, default=20, help="per statement count")
     parser.add_argument("--seed", type=int, default=1, help="seed number of the large store")
     parser.add_argument("--programs", type=int, default=Size().programs, help="large store size")
@@ -55,7 +61,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.warmup, args.counted_requests = 2.0, 1.0, 3
-        args.min_requests, args.max_seconds = 5, 15.0
+        args.min_requests, args.max_seconds, args.quiet_wait = 5, 15.0, 0.0
     return args
 
 
@@ -114,9 +120,18 @@ def main(argv: list[str]) -> int:
         results_dir / "lua",
         args.min_requests,
         args.max_seconds,
+        args.quiet_wait,
     )
     print("preparing stores", flush=True)
-    seed = {s.backend: s for s in seed_stores(args.postgres)}
+    try:
+        seed = {s.backend: s for s in seed_stores(args.postgres)}
+    except OSError as error:
+        print(
+            f"cannot reach PostgreSQL at {args.postgres} ({error}); start it, e.g. "
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+            file=sys.stderr,
+        )
+        return 2
     large = (
         {}
         if "large" not in args.datasets

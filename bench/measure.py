@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -19,7 +20,13 @@ import asyncpg
 
 from bench.client import checked_data, post
 from bench.processes import Started
-from bench.procstats import cpu_seconds, peak_rss_bytes, reset_peak, tree
+from bench.procstats import (
+    cpu_seconds,
+    machine_busy_seconds,
+    peak_rss_bytes,
+    reset_peak,
+    tree,
+)
 from bench.queries import Query
 from bench.wrk import LoadResult, lua_script, run_wrk
 
@@ -51,6 +58,10 @@ class Cell:
     sql_per_request: float | None = None
     sql_by_keyword: dict[str, float] = field(default_factory=dict)
     sql_method: str = "-"
+    # Noise: CPU that neither the server, its database backends nor wrk used during the
+    # timed run (other work on this shared machine), in percent of one core.
+    others_cpu_percent: float | None = None
+    quiet_wait_s: float = 0.0  # how long the run waited for a quieter machine before timing
 
     @property
     def reads_per_request(self) -> float | None:
@@ -77,6 +88,7 @@ class LoadSettings:
     scripts: Path
     min_requests: int = 30  # slow queries get a longer run, up to `max_seconds`
     max_seconds: float = 60.0
+    quiet_wait: float = 20.0  # at most this long for other work on the machine to calm down
 
     def durations(self, single_request: float) -> tuple[float, float]:
         """Warm-up and timed seconds for a query whose lone request took `single_request`.
@@ -135,6 +147,31 @@ def wait_until_idle(pids: list[int], database: tuple[str, str] | None, seconds: 
             return
 
 
+def wait_for_quiet(seconds: float, threshold: float = 0.3) -> float:
+    """Wait (at most `seconds`) until the machine uses under `threshold` of a core for 1 s.
+
+    Called while our server is idle, so what is busy then is other work on the shared
+    machine. Returns the seconds waited beyond the first sample.
+    """
+    if seconds <= 0:
+        return 0.0
+    started = time.monotonic()
+    while True:
+        before = machine_busy_seconds()
+        time.sleep(1.0)
+        if machine_busy_seconds() - before < threshold:
+            break
+        if time.monotonic() - started >= seconds:
+            break
+    return time.monotonic() - started - 1.0
+
+
+def _children_cpu() -> float:
+    """CPU of this process's reaped children: around a wrk run, wrk's own."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _db_cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
@@ -158,11 +195,21 @@ def time_query(
     run_wrk(load.wrk, port, script, seconds=warmup, connections=load.connections, cpu=1)
     pids = tree(server.pid)
     wait_until_idle(pids, database, seconds=single_request * load.connections * 2 + 5)
+    cell.quiet_wait_s = wait_for_quiet(load.quiet_wait)
     db_before = asyncio.run(_backend_cpu(*database)) if database else {}
     cpu_before = cpu_seconds(pids)
+    machine_before, wrk_before = machine_busy_seconds(), _children_cpu()
     result: LoadResult = run_wrk(
         load.wrk, port, script, seconds=seconds, connections=load.connections, cpu=1
     )
+    machine_busy, wrk_cpu = (
+        machine_busy_seconds() - machine_before,
+        _children_cpu() - wrk_before,
+    )
+    mid_db = asyncio.run(_backend_cpu(*database)) if database else {}
+    ours_during = cpu_seconds(pids) - cpu_before + _db_cpu_delta(db_before, mid_db) + wrk_cpu
+    if result.seconds:
+        cell.others_cpu_percent = max(0.0, machine_busy - ours_during) * 100 / result.seconds
     # The `connections` requests in flight when wrk stops are finished by the server anyway:
     # their CPU is counted once the server is idle again, and so are they.
     pids = tree(server.pid)

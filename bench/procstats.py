@@ -50,6 +50,13 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / TICKS
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent not idle since boot (the first line of /proc/stat)."""
+    fields = [int(v) for v in (PROC / "stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / TICKS
+
+
 def peak_rss_bytes(pids: list[int]) -> int:
     total = 0
     for pid in pids:

@@ -32,7 +32,7 @@ def _number(value: float | None, digits: int = 1) -> str:
 HEADER = (
     f"{'dataset/query':<20} {'server':<27} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
     f"{'/floor':>6} {'/pg5':>6} {'sql':>5} {'reads':>5} {'cpu ms':>7} {'db ms':>6} {'rss MB':>6} "
-    f"{'bytes':>7} {'executor':>9}"
+    f"{'bytes':>7} {'executor':>9} {'noise%':>6}"
 )
 
 
@@ -47,7 +47,8 @@ def _line(cell: Cell, cells: list[Cell]) -> str:
         f"{_ratio(cell, floor):>6} {_ratio(cell, pg5):>6} "
         f"{_number(cell.sql_per_request):>5} {_number(cell.reads_per_request):>5} "
         f"{_number(cell.cpu_ms_per_request, 2):>7} {_number(cell.db_cpu_ms_per_request, 2):>6} "
-        f"{_number(cell.peak_rss_mb, 0):>6} {cell.response_bytes:>7} {cell.executor_seen:>9}"
+        f"{_number(cell.peak_rss_mb, 0):>6} {cell.response_bytes:>7} {cell.executor_seen:>9} "
+        f"{_number(cell.others_cpu_percent, 0):>6}"
     )
 
 
@@ -78,6 +79,12 @@ def table(cells: list[Cell]) -> str:
         lines.append(_line(cell, cells))
         previous = cell
     lines += ["", "deep page / first page (latency p50):", *page_ratios(cells)]
+    noise = [c.others_cpu_percent for c in cells if c.ok and c.others_cpu_percent is not None]
+    if noise:
+        lines.append(
+            f"noise: other work on the machine used {sum(noise) / len(noise):.0f}% of a core on "
+            f"average during the timed runs (max {max(noise):.0f}%; 2 cores = 200%)"
+        )
     return "\n".join(lines)
 
 

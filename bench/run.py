@@ -144,7 +144,6 @@ def _check(cell: Cell, server: Server, dataset: Dataset, query: Query, port: int
     cell.response_bytes = len(answer.body)
     if server.family == "ours":
         cell.executor_seen = answer.headers.get("x-executor", "none")
-    if server.family == "ours":
         if query.name not in dataset.reference:
             dataset.reference[query.name] = data
             content_type = answer.headers.get("content-type", "application/json")
