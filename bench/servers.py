@@ -60,7 +60,12 @@ def lineup(executors: list[str]) -> list[Server]:
 
 def machine_node() -> str:
     """The machine's own Node (20), not the Node 22 that bench/node_modules brings."""
-    found = shutil.which("node", path=os.environ.get("PATH", "").replace(str(BENCH_DIR), "-"))
+    outside = [
+        entry
+        for entry in os.environ.get("PATH", "").split(os.pathsep)
+        if entry and not Path(entry).resolve().is_relative_to(BENCH_DIR)
+    ]
+    found = shutil.which("node", path=os.pathsep.join(outside))
     if found is None:
         raise RuntimeError("PostGraphile 4 needs the machine's `node` on PATH")
     return found
