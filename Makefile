@@ -3,13 +3,24 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
+NODE_STAMP := bench/node_modules/.installed
 
-.PHONY: serve test lint schema clean
+.PHONY: serve test lint schema clean bench bench-quick
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev]"
 	touch $(STAMP)
+
+$(BENCH_STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev,bench]"
+	touch $(BENCH_STAMP)
+
+$(NODE_STAMP): bench/package.json bench/package-lock.json bench/.npmrc
+	cd bench && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 ## serve: migrate, seed an empty SQLite store, serve GraphQL with GraphiQL
 serve: $(STAMP)
@@ -23,6 +34,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+## bench: ours vs a floor and PostGraphile 4/5 on the seed and a generated large store (~20 min)
+bench: $(BENCH_STAMP) $(NODE_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## bench-quick: the same, short runs (a smoke test of the harness, not figures to quote)
+bench-quick: $(BENCH_STAMP) $(NODE_STAMP)
+	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 ## schema: regenerate the committed SDL after changing the schema
 schema: $(STAMP)

@@ -1,0 +1,76 @@
+"""Checks of the harness's own parts (no timing): `.venv/bin/pytest bench/test_harness.py`.
+
+Kept beside the harness, outside the product suite; the statement-counting proxy check needs
+PostgreSQL at 127.0.0.1:5432, like `make test`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import asyncpg
+from sqlmodel import SQLModel
+
+from bench.cursors import ListRow, cursor_after
+from bench.generate import Size, generate
+from bench.load import columns
+from bench.sql_count_proxy import CountingProxy
+from db.models import SLUG_PATTERN
+from db.order import Ordering
+from resolvers.lists import list_filter
+from resolvers.pagination import CursorScope, decode_cursor, fingerprint
+
+SMALL = Size(programs=3_000)
+
+
+def test_generation_is_deterministic_and_valid() -> None:
+    first, second = generate(7, SMALL), generate(7, SMALL)
+    assert first.rows == second.rows
+    assert generate(8, SMALL).rows != first.rows
+    slug = re.compile(SLUG_PATTERN)
+    for table, rows in first.rows.items():
+        required = [
+            c.name
+            for c in SQLModel.metadata.tables[table].columns
+            if not c.nullable and c.server_default is None and c.name != "id"
+        ]
+        for row in rows:
+            assert all(row.get(name) is not None for name in required), (table, row)
+            if "slug" in row:
+                assert slug.match(row["slug"]), row["slug"]
+    slugs = [r["slug"] for r in first.rows["programs"]]
+    assert len(set(slugs)) == len(slugs)
+    assert set(columns("programs")) >= set(first.rows["programs"][0])
+
+
+def test_generated_keys_match_the_seed_writer() -> None:
+    program = generate(1, SMALL).rows["programs"][0]
+    assert program["sort_key"] == program["name"].casefold()
+    parts = [program["name"], program["description"]]
+    assert program["search_text"] == "\x1f".join(p.casefold() for p in parts if p)
+
+
+def test_cursor_is_the_servers_cursor_for_that_row() -> None:
+    row = ListRow("PROGRAM", 500_000, "some name", "some-name-1")
+    filters = list_filter(type("F", (), {"kind": ["PROGRAM"]})())
+    scope = CursorScope(fingerprint("Query.programs", filters, Ordering("NAME")), "")
+    assert decode_cursor(cursor_after(row), scope, "after") == "some-name-1:vsome name"
+
+
+def test_proxy_counts_simple_and_extended_statements() -> None:
+    async def talk(port: int) -> None:
+        # asyncpg asks for SSL first (sslmode prefer); the proxy declines, as it must.
+        connection = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres")
+        try:
+            await connection.execute("SELECT 1")  # simple protocol
+            await connection.fetchval("SELECT $1::int", 2)  # parse, bind, execute
+            await connection.fetchval("SELECT $1::int", 3)  # prepared, executed again
+        finally:
+            await connection.close()
+
+    with CountingProxy(5432) as proxy:
+        before = proxy.counts()
+        asyncio.run(talk(proxy.port))
+        after = proxy.counts()
+    assert (after - before)["SELECT"] >= 3
