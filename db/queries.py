@@ -17,6 +17,7 @@ from sqlalchemy import (
     FromClause,
     Integer,
     Select,
+    String,
     and_,
     bindparam,
     case,
@@ -28,12 +29,22 @@ from sqlalchemy import (
     select,
     true,
     tuple_,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.keys import search_text
 from db.mapping import CITATION, LISTS, TYPES, Condition, ListEdge, NodeType, table_of
-from db.order import Ordering, Seek, order_by, row_key, seek, seek_parameters, sort_column
+from db.order import (
+    Ordering,
+    Seek,
+    bytewise,
+    order_by,
+    row_key,
+    seek,
+    seek_parameters,
+    sort_column,
+)
 
 
 @dataclass(frozen=True)
@@ -200,13 +211,18 @@ def root_page(
     sort = sort_column(node, items, ordering)
     filters = filter_conditions(node, items, list_filter)
     total = select(func.count().label("edge_total")).select_from(items).where(*filters)
-    page = (
-        select(*items.c, row_key(items.c.slug, sort, dialect).label("edge_key"))
-        .where(*filters, *_seeks(sort, items.c.slug, ordering, shape, dialect, prefix))
-        .order_by(*order_by(sort, items.c.slug, ordering, dialect, reverse=shape[0]))
-        .limit(bindparam(f"{prefix}limit"))
-        .subquery("page")
-    )
+    limit: Any = bindparam(f"{prefix}limit")
+    keyed = select(*items.c, row_key(items.c.slug, sort, dialect).label("edge_key"))
+    fetch_order = order_by(sort, items.c.slug, ordering, dialect, reverse=shape[0])
+    if shape == (False, False, None) and not ordering.descending:
+        page = _ranged_page(keyed, sort, items.c.slug, filters, ordering, dialect, prefix)
+    else:
+        page = (
+            keyed.where(*filters, *_seeks(sort, items.c.slug, ordering, shape, dialect, prefix))
+            .order_by(*fetch_order)
+            .limit(limit)
+            .subquery("page")
+        )
     in_order = order_by(page.c[sort.key], page.c.slug, ordering, dialect, reverse=shape[0])
     rank = func.row_number().over(order_by=in_order).label("edge_rank")
     if not with_total:
@@ -217,6 +233,35 @@ def root_page(
         .select_from(counted.outerjoin(page, true()))
         .order_by(*in_order)
     )
+
+
+def _ranged_page(
+    keyed: Select[Any],
+    sort: Any,
+    slug: Any,
+    filters: list[Condition],
+    ordering: Ordering,
+    dialect: str,
+    prefix: str,
+) -> Any:
+    """The page after a place with a value, in ascending order, as an index range: the rows
+    with (value, slug) past the place's, then the empty values, which sort last. (`seek`'s
+    OR of the two is the same set, but no index range answers an OR, so a store would walk
+    the whole list up to the place.)"""
+    limit: Any = bindparam(f"{prefix}limit")
+    place = tuple_(
+        bindparam(f"{prefix}after_value", type_=sort.type),
+        bindparam(f"{prefix}after_slug", type_=String()),
+    )
+    past = tuple_(bytewise(sort, dialect), bytewise(slug, dialect)) > place
+    fetch_order = order_by(sort, slug, ordering, dialect)
+    branches = [
+        keyed.where(*filters, condition).order_by(*fetch_order).limit(limit).subquery()
+        for condition in (past, sort.is_(None))
+    ]
+    both = union_all(*(select(branch) for branch in branches)).subquery("both")
+    in_order = order_by(both.c[sort.key], both.c.slug, ordering, dialect)
+    return select(both).order_by(*in_order).limit(limit).subquery("page")
 
 
 def ranked_pages(
