@@ -35,7 +35,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-## bench: ours vs a floor and PostGraphile 4/5 on the seed and a generated large store (~20 min)
+## bench: ours vs a floor and PostGraphile 4/5 on the seed and a generated large store (~15 min)
 bench: $(BENCH_STAMP) $(NODE_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
