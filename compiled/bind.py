@@ -36,7 +36,7 @@ from db.mapping import (
     Scalar,
 )
 from db.order import Ordering, Seek, seek_parameters
-from db.queries import ListFilter, Window
+from db.queries import ListFilter, Window, filter_parameters, filter_shape
 from resolvers.citations import MAX_CONTEXT
 from resolvers.ids import decode_global_id, is_slug
 from resolvers.lists import list_filter, ordering_of, page_window
@@ -293,6 +293,7 @@ class Binder:
             raise NotCompiled(error.message) from None
         site = self._site()
         self._bind_window(site, window)
+        self.parameters.update(filter_parameters(filters, f"s{site}_"))
         self.parameters[f"s{site}_scope"] = scope
         assert selected.child is not None
         fields = self.connection(selected.child, TYPES[spec.target].name)
@@ -300,7 +301,7 @@ class Binder:
             selected.key,
             site,
             list_key,
-            filters,
+            filter_shape(filters),  # the values are parameters: one statement per shape
             ordering,
             window.backwards,
             _empty(window.after),

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, exists, false, literal, select
+from sqlalchemy import ColumnElement, FromClause, exists, false, select
 from sqlmodel import SQLModel
 
 from db.models import (
@@ -191,8 +191,8 @@ class Filters:
     """
 
     search: bool = False
-    kind: Callable[[FromClause, tuple[str, ...]], Condition] | None = None
-    country: Callable[[FromClause, str], Condition] | None = None
+    kind: Callable[[FromClause, tuple[Any, ...]], Condition] | None = None
+    country: Callable[[FromClause, Any], Condition] | None = None
 
 
 @dataclass(frozen=True)
@@ -259,17 +259,17 @@ def related_exists(
     return exists(query.correlate(table))
 
 
-def _in_country(link: Link) -> Callable[[FromClause, str], Condition]:
-    def condition(table: FromClause, code: str) -> Condition:
+def _in_country(link: Link) -> Callable[[FromClause, Any], Condition]:
+    def condition(table: FromClause, code: Any) -> Condition:
         return related_exists(table, link, Location, lambda places: places.c.country_code == code)
 
     return condition
 
 
-def _of_kind(table: FromClause, kinds: tuple[str, ...]) -> Condition:
-    # One parameter per kind, not an "expanding" one: statements are compiled once per filter
-    # and run with their values (db/raw.py).
-    return table.c.kind.in_([literal(kind) for kind in kinds]) if kinds else false()
+def _of_kind(table: FromClause, kinds: tuple[Any, ...]) -> Condition:
+    """`kinds` are bound parameters (db/queries.py binds one per kind, so a statement serves
+    every filter with as many kinds)."""
+    return table.c.kind.in_(list(kinds)) if kinds else false()
 
 
 PROGRAM_PARTNERS = Link(ProgramPartner, ProgramPartner.program_id, ProgramPartner.partner_id)
@@ -282,14 +282,15 @@ PERSON_LOCATIONS = Link(PersonLocation, PersonLocation.person_id, PersonLocation
 LOCATION_PEOPLE = Link(PersonLocation, PersonLocation.location_id, PersonLocation.person_id)
 
 
-def _partners_with_program_kind(table: FromClause, kinds: tuple[str, ...]) -> Condition:
+def _partners_with_program_kind(table: FromClause, kinds: tuple[Any, ...]) -> Condition:
     return related_exists(
         table, PARTNER_PROGRAMS, Program, lambda programs: _of_kind(programs, kinds)
     )
 
 
-def _location_in_country(table: FromClause, code: str) -> Condition:
-    return table.c.country_code == code
+def _location_in_country(table: FromClause, code: Any) -> Condition:
+    condition: Condition = table.c.country_code == code
+    return condition
 
 
 CITED = Citations()

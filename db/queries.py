@@ -97,19 +97,53 @@ class Page:
     has_previous: bool
 
 
+LIKE_ESCAPE = "/"
+
+
+def filter_parameters(list_filter: ListFilter, prefix: str = "") -> dict[str, Any]:
+    """The filter's values, named as `filter_conditions` binds them: a statement made for one
+    filter serves every filter of the same shape (`filter_shape`) with these."""
+    found: dict[str, Any] = {}
+    if list_filter.name_contains:
+        needle = search_text(list_filter.name_contains)
+        for special in (LIKE_ESCAPE, "%", "_"):  # as contains(autoescape=True) escapes
+            needle = needle.replace(special, LIKE_ESCAPE + special)
+        found[f"{prefix}search"] = f"%{needle}%"
+    for index, kind in enumerate(list_filter.kinds or ()):
+        found[f"{prefix}kind{index}"] = kind
+    if list_filter.country_code is not None:
+        found[f"{prefix}country"] = list_filter.country_code
+    return found
+
+
+def filter_shape(list_filter: ListFilter) -> ListFilter:
+    """What of a filter shapes its SQL: which filters are given, and how many kinds."""
+    return ListFilter(
+        name_contains="?" if list_filter.name_contains else None,
+        kinds=None if list_filter.kinds is None else ("?",) * len(list_filter.kinds),
+        country_code=None if list_filter.country_code is None else "??",
+    )
+
+
 def filter_conditions(
-    node: NodeType, table: FromClause, list_filter: ListFilter
+    node: NodeType, table: FromClause, list_filter: ListFilter, prefix: str = ""
 ) -> list[Condition]:
-    """The filter as conditions on `table`: the node's own table or an alias of it."""
+    """The filter as conditions on `table` (the node's own table or an alias of it), its
+    values bound as `filter_parameters` names them."""
+    values = {
+        name: bindparam(name, value=value, type_=String())
+        for name, value in filter_parameters(list_filter, prefix).items()
+    }
     conditions: list[Condition] = []
     filters = node.filters
-    if list_filter.name_contains and filters.search:
-        needle = search_text(list_filter.name_contains)
-        conditions.append(table.c.search_text.contains(needle, autoescape=True))
+    if f"{prefix}search" in values and filters.search:
+        pattern = values[f"{prefix}search"]
+        conditions.append(table.c.search_text.like(pattern, escape=LIKE_ESCAPE))
     if list_filter.kinds is not None and filters.kind is not None:
-        conditions.append(filters.kind(table, list_filter.kinds))
-    if list_filter.country_code is not None and filters.country is not None:
-        conditions.append(filters.country(table, list_filter.country_code))
+        kinds = tuple(values[f"{prefix}kind{i}"] for i in range(len(list_filter.kinds)))
+        conditions.append(filters.kind(table, kinds))
+    if f"{prefix}country" in values and filters.country is not None:
+        conditions.append(filters.country(table, values[f"{prefix}country"]))
     return conditions
 
 
@@ -209,7 +243,7 @@ def root_page(
     node = TYPES[LISTS[list_key].target]
     items = node.table
     sort = sort_column(node, items, ordering)
-    filters = filter_conditions(node, items, list_filter)
+    filters = filter_conditions(node, items, list_filter, prefix)
     total = select(func.count().label("edge_total")).select_from(items).where(*filters)
     limit: Any = bindparam(f"{prefix}limit")
     keyed = select(*items.c, row_key(items.c.slug, sort, dialect).label("edge_key"))
@@ -309,7 +343,7 @@ def ranked_pages(
         )
         .select_from(source)
         .where(parent.in_(parent_ids))
-        .where(*filter_conditions(node, items, list_filter))
+        .where(*filter_conditions(node, items, list_filter, prefix))
         .subquery()
     )
     c = inner.c
@@ -357,7 +391,7 @@ def _lateral_pages(
             func.row_number().over(order_by=fetch_order).label("edge_rank"),
         )
         .select_from(source)
-        .where(parent == parent_id, *filter_conditions(node, items, list_filter))
+        .where(parent == parent_id, *filter_conditions(node, items, list_filter, prefix))
         .where(*_seeks(sort, items.c.slug, ordering, shape, "postgresql", prefix))
         .order_by(*fetch_order)
         .limit(bindparam(f"{prefix}limit"))
@@ -370,7 +404,10 @@ def _lateral_pages(
         total = (
             select(func.count())
             .select_from(counted_source)
-            .where(counted_parent == parent_id, *filter_conditions(node, counted, list_filter))
+            .where(
+                counted_parent == parent_id,
+                *filter_conditions(node, counted, list_filter, prefix),
+            )
             .correlate(parents)
             .scalar_subquery()
         )

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from hypothesis_graphql import nodes, queries
 from sqlalchemy import text
 
+import compiled.executor as executor_module
 from compiled.executor import CompiledExecutor
 from db.mapping import QUERY, ListEdge
 from seeds.write import write_seeds
@@ -339,3 +340,27 @@ async def test_many_lookups_deep_are_refused_by_the_planner_quickly(executors):
     answered = await _compare(executors, {"query": query, "variables": {"ids": ids}})
     assert answered.headers["x-executor"] == REFERENCE
     assert asyncio.get_running_loop().time() - started < 1.0
+
+
+async def test_filters_of_one_shape_share_one_statement(executors, monkeypatch):
+    """A filter's values are parameters: a new search text or kind compiles nothing new."""
+    compiled: list[object] = []
+    real = executor_module._compile
+
+    def counted(root: Any, dialect: Any) -> Any:
+        compiled.append(root)
+        return real(root, dialect)
+
+    monkeypatch.setattr(executor_module, "_compile", counted)
+    answers = set()
+    for needle, kind in (("fund", "FUND"), ("benefit", "BENEFIT"), ("month", "CAMPAIGN")):
+        query = (
+            f'{{ programs(filter: {{nameContains: "{needle}", kind: [{kind}, FRAMEWORK]}}) '
+            "{ totalCount nodes { name } } }"
+        )
+        answered = await _compare(executors, {"query": query})
+        assert answered.headers["x-executor"] == COMPILED
+        assert answered.json()["data"]["programs"]["totalCount"] > 0, needle
+        answers.add(answered.content)
+    assert len(answers) == 3  # each filter answered with its own values
+    assert len(compiled) <= 1
