@@ -35,8 +35,8 @@ from db.mapping import (
     Reference,
     Scalar,
 )
-from db.order import Ordering, Seek, seek_parameters
-from db.queries import ListFilter, Window, filter_parameters, filter_shape
+from db.order import Ordering
+from db.queries import ListFilter, WindowShape, filter_parameters, filter_shape
 from resolvers.citations import MAX_CONTEXT
 from resolvers.ids import decode_global_id, is_slug
 from resolvers.lists import list_filter, ordering_of, page_window
@@ -141,10 +141,12 @@ class List:
     list_key: str
     filters: ListFilter
     ordering: Ordering
-    backwards: bool
-    after_empty: bool | None  # None: no `after`; else whether its place's value is empty
-    before_empty: bool | None
+    window: WindowShape  # what of the window shapes the SQL (Window.shape)
     fields: tuple[Any, ...]  # TotalCount, PageInfo, Edge, Nodes, Typename
+
+    @property
+    def backwards(self) -> bool:
+        return self.window[0]
 
 
 @dataclass(frozen=True)
@@ -292,7 +294,7 @@ class Binder:
         except BadUserInput as error:
             raise NotCompiled(error.message) from None
         site = self._site()
-        self._bind_window(site, window)
+        self.parameters.update(window.parameters(f"s{site}_"))
         self.parameters.update(filter_parameters(filters, f"s{site}_"))
         self.parameters[f"s{site}_scope"] = scope
         assert selected.child is not None
@@ -303,18 +305,9 @@ class Binder:
             list_key,
             filter_shape(filters),  # the values are parameters: one statement per shape
             ordering,
-            window.backwards,
-            _empty(window.after),
-            _empty(window.before),
+            window.shape(),
             fields,
         )
-
-    def _bind_window(self, site: int, window: Window) -> None:
-        self.parameters[f"s{site}_limit"] = window.size + 1
-        self.parameters[f"s{site}_size"] = window.size
-        for name, place in (("after", window.after), ("before", window.before)):
-            if place is not None:
-                self.parameters.update(seek_parameters(f"s{site}_{name}", place))
 
     def connection(self, selection: Selection, target: str) -> tuple[Any, ...]:
         fields: list[Any] = []
@@ -362,10 +355,6 @@ def _parts(selection: Selection) -> tuple[tuple[str, str], ...]:
         (f.key, f"__typename:{selection.type_name}" if f.name == "__typename" else f.name)
         for f in selection.fields
     )
-
-
-def _empty(place: Seek | None) -> bool | None:
-    return None if place is None else place.value is None
 
 
 def _decoded(global_id: str) -> tuple[str, str]:

@@ -76,12 +76,10 @@ class Compiled:
 
 @dataclass(frozen=True)
 class Plan:
-    """A request's statement, its parameters, and the shape that reads its result."""
+    """A request's compiled statement and the parameters it runs with."""
 
-    sql: SqlText
+    compiled: Compiled
     parameters: dict[str, Any]
-    shape: Shape
-    built: dict[int, Builder]
 
 
 NOT_COMPILED = "not compiled"
@@ -171,7 +169,7 @@ class CompiledExecutor:
                 compiled = self._statements.put((dialect.name, root), _compile(root, dialect))
         except NotCompiled:
             return None
-        return Plan(compiled.sql, binder.parameters, compiled.shape, compiled.built)
+        return Plan(compiled, binder.parameters)
 
     def _template(self, operation: Operation, coerced: Any) -> _Template:
         """The operation's selections for these skip/include values, kept with the document
@@ -207,13 +205,14 @@ class CompiledExecutor:
     @staticmethod
     async def run(session: AsyncSession, plan: Plan) -> tuple[dict[str, Any], int]:
         """The response's data and the objects it fetched."""
-        found = await fetch_value(session, plan.sql, plan.parameters)
+        compiled = plan.compiled
+        found = await fetch_value(session, compiled.sql, plan.parameters)
         # PostgreSQL's driver hands back json already read (by orjson: db/engine.py); SQLite
         # returns its text.
         levels: dict[str, list[list[Any]]] = (
             found if isinstance(found, dict) else orjson.loads(found)
         )
-        assembler = Assembler(plan.shape, levels, plan.parameters, plan.built)
+        assembler = Assembler(compiled.shape, levels, plan.parameters, compiled.built)
         return assembler.data(), assembler.fetched
 
 

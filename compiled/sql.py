@@ -143,7 +143,6 @@ class ListShape:
     key: str
     level: int
     site: int
-    root: bool
     backwards: bool
     owner_id: int | None  # positions in the owner's row: its id and slug (None for root)
     owner_slug: int | None
@@ -154,7 +153,6 @@ class ListShape:
     total: int
     in_window: int | None
     parent: int | None
-    link: int | None
     has_cursors: bool  # whether edges' cursors or pageInfo's are shown
 
     @property
@@ -210,7 +208,6 @@ class LookupListShape:
 @dataclass(frozen=True)
 class Shape:
     fields: tuple[Any, ...]
-    levels: int
 
 
 class Planner:
@@ -239,7 +236,7 @@ class Planner:
                 fields.append(LookupListShape(bound.key, tuple(map(self.lookup, bound.items))))
             else:
                 raise NotCompiled(f"no plan for {bound!r}")
-        return Shape(tuple(fields), len(self.levels))
+        return Shape(tuple(fields))
 
     def lookup(self, bound: Lookup) -> LookupShape:
         if bound.site is None or bound.target is None:
@@ -305,7 +302,6 @@ class Planner:
             key=bound.key,
             level=level.index,
             site=bound.site,
-            root=owner is None,
             backwards=bound.backwards,
             owner_id=None if owner is None else owner.column("id"),
             owner_slug=None if owner is None else owner.column("slug"),
@@ -315,7 +311,6 @@ class Planner:
             total=level.column("edge_total"),
             in_window=None if owner is None else level.column("edge_in"),
             parent=None if owner is None else level.column("edge_parent"),
-            link=None if owner is None or spec.link is None else level.column("edge_link"),
             has_cursors=any(
                 isinstance(part, PageInfoShape)
                 or (
@@ -428,8 +423,7 @@ class StatementBuilder:
                 table.c.slug == bindparam(f"s{bound.site}_slug", type_=String())
             )
         elif level.kind in ("root", "list"):
-            shape = (bound.backwards, bound.after_empty, bound.before_empty)
-            arguments = (bound.list_key, bound.filters, bound.ordering, shape, self.dialect)
+            arguments = (bound.list_key, bound.filters, bound.ordering, bound.window, self.dialect)
             prefix = f"s{bound.site}_"
             counted = any(isinstance(part, TotalCount) for part in bound.fields)
             if level.kind == "root":

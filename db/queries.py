@@ -74,11 +74,16 @@ class Window:
             None if self.before is None else self.before.value is None,
         )
 
-    def parameters(self) -> dict[str, Any]:
-        found: dict[str, Any] = {"limit": self.size + 1}  # one more tells whether more follow
+    def parameters(self, prefix: str = "") -> dict[str, Any]:
+        """The places and sizes, named as the page statements bind them (`prefix` sets a
+        list's apart in a statement that holds several)."""
+        found: dict[str, Any] = {
+            f"{prefix}limit": self.size + 1,  # one more tells whether more follow
+            f"{prefix}size": self.size,
+        }
         for name, place in (("after", self.after), ("before", self.before)):
             if place is not None:
-                found |= seek_parameters(name, place)
+                found |= seek_parameters(f"{prefix}{name}", place)
         return found
 
 
@@ -429,9 +434,8 @@ def _page(found: list[Any], total: int, window: Window) -> Page:
     found = found[: window.size]
     if window.backwards:
         found.reverse()
-    link = "edge_link"
     return Page(
-        rows=[PageRow(row, row.edge_key, getattr(row, link, None)) for row in found],
+        rows=[PageRow(row, row.edge_key, getattr(row, "edge_link", None)) for row in found],
         total=total,
         has_next=more and not window.backwards,
         has_previous=more and window.backwards,
