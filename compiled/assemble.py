@@ -204,7 +204,7 @@ class Assembler:
             rows, _ = pages.get(parent, ([], 0))
             pages[parent] = (rows, found[field.total])
             inside = field.in_window is None or found[field.in_window] == 1
-            if found[field.key_column] is not None and inside:
+            if found[field.id_column] is not None and inside:
                 rows.append(found)
         for rows, _ in pages.values():
             rows.sort(key=lambda r: r[field.rank])

@@ -51,16 +51,16 @@ from compiled.bind import (
 )
 from compiled.template import NotCompiled
 from db.mapping import CITATION, LISTS, TYPES, node_type
-from db.queries import ranked_pages, root_page
+from db.queries import Projection, ranked_pages, root_page
 
 # PostgreSQL's json_build_array/json_build_object take at most 100 arguments: a level's
 # row has at most that many columns, and the statement at most half as many levels.
 MAX_COLUMNS = 100
 MAX_LEVELS = MAX_COLUMNS // 2
 
-# The rows a level adds beside its table's columns, by kind of level.
-ROOT_LIST_EXTRA = ("edge_total", "edge_key", "edge_rank")
-LIST_EXTRA = ("edge_parent", "edge_link", "edge_key", "edge_total", "edge_in", "edge_rank")
+# The columns a page adds beside its table's (db/queries.py), and a quote context's prefix.
+PAGE_EXTRA = ("edge_parent", "edge_link", "edge_key", "edge_total", "edge_in", "edge_rank")
+CONTEXT_PREFIX = "ctx"
 
 
 @dataclass
@@ -75,6 +75,14 @@ class Level:
     via: str = "id"  # the parent's column that the rows belong to
     columns: list[str] = field(default_factory=list)
     contexts: list[Context] = field(default_factory=list)
+    keyed: bool = False  # whether a page's rows need their cursor keys
+
+    @property
+    def table_columns(self) -> tuple[str, ...]:
+        """The columns of its table the level reads (always its id, so that a row is there
+        to see): a narrow row costs less to carry."""
+        names = dict.fromkeys(["id", *self.columns])
+        return tuple(c for c in names if c not in PAGE_EXTRA and not c.startswith(CONTEXT_PREFIX))
 
     def column(self, name: str) -> int:
         """The position of `name` in this level's rows, added on first use."""
@@ -148,6 +156,7 @@ class ListShape:
     owner_slug: int | None
     parts: tuple[Any, ...]
     # positions in the list's own rows
+    id_column: int
     key_column: int
     rank: int
     total: int
@@ -284,8 +293,8 @@ class Planner:
     def list(self, bound: List, owner: Level | None) -> ListShape:
         spec = LISTS[bound.list_key]
         level = self._level("root" if owner is None else "list", spec.target, bound, owner, "id")
-        for column in ("id", "slug"):
-            level.column(column)
+        id_column = level.column("id")
+        level.column("slug")
         parts: list[Any] = []
         for part in bound.fields:
             if isinstance(part, Typename):
@@ -298,6 +307,8 @@ class Planner:
                 parts.append(PageInfoShape(part.key, part.fields))
             elif isinstance(part, Edge):
                 parts.append(EdgeShape(part.key, self.edge(part, level, spec.link is not None)))
+        has_cursors = any(map(_shows_cursors, parts))
+        level.keyed = has_cursors
         return ListShape(
             key=bound.key,
             level=level.index,
@@ -306,19 +317,13 @@ class Planner:
             owner_id=None if owner is None else owner.column("id"),
             owner_slug=None if owner is None else owner.column("slug"),
             parts=tuple(parts),
+            id_column=id_column,
             key_column=level.column("edge_key"),
             rank=level.column("edge_rank"),
             total=level.column("edge_total"),
             in_window=None if owner is None else level.column("edge_in"),
             parent=None if owner is None else level.column("edge_parent"),
-            has_cursors=any(
-                isinstance(part, PageInfoShape)
-                or (
-                    isinstance(part, EdgeShape)
-                    and any(isinstance(i, CursorShape) for i in part.parts)
-                )
-                for part in parts
-            ),
+            has_cursors=has_cursors,
         )
 
     def edge(self, bound: Edge, level: Level, has_link: bool) -> tuple[Any, ...]:
@@ -352,7 +357,7 @@ def _context_parts(context: Context, level: Level) -> tuple[tuple[str, int | str
         if name.startswith("__typename:"):
             parts.append((key, name.split(":", 1)[1]))
         else:
-            parts.append((key, level.column(f"ctx{context.site}_{name}")))
+            parts.append((key, level.column(f"{CONTEXT_PREFIX}{context.site}_{name}")))
     return tuple(parts)
 
 
@@ -411,28 +416,35 @@ class StatementBuilder:
         if level.kind not in ("root", "list"):
             return true()
         size = bindparam(f"s{level.bound.site}_size", type_=Integer())
-        shown = and_(cte.c.edge_key.is_not(None), cte.c.edge_rank <= size)
+        shown = and_(cte.c.id.is_not(None), cte.c.edge_rank <= size)
         return and_(shown, cte.c.edge_in == 1) if level.kind == "list" else shown
 
     def cte(self, level: Level) -> CTE:
         bound = level.bound
         node = node_type(level.table)
         table = node.table
+        columns = [table.c[name] for name in level.table_columns]
         if level.kind == "lookup":
-            query = select(table).where(
+            query = select(*columns).where(
                 table.c.slug == bindparam(f"s{bound.site}_slug", type_=String())
             )
         elif level.kind in ("root", "list"):
             arguments = (bound.list_key, bound.filters, bound.ordering, bound.window, self.dialect)
             prefix = f"s{bound.site}_"
             counted = any(isinstance(part, TotalCount) for part in bound.fields)
+            # The assembler orders each page's rows by rank: the rows need no order here.
+            projection = Projection(level.table_columns, keyed=level.keyed, ordered=False)
             if level.kind == "root":
-                query = root_page(*arguments, prefix=prefix, with_total=counted)
+                query = root_page(
+                    *arguments, prefix=prefix, with_total=counted, projection=projection
+                )
             else:
                 parents = self._parents(level)
-                query = ranked_pages(*arguments, parents, prefix=prefix, with_total=counted)
+                query = ranked_pages(
+                    *arguments, parents, prefix=prefix, with_total=counted, projection=projection
+                )
         elif level.kind == "link":
-            query = select(table).where(table.c.id.in_(self._parents(level)))
+            query = select(*columns).where(table.c.id.in_(self._parents(level)))
         else:  # citations of a row, or of the relation an edge stands for
             query = self.citations(level)
         return query.cte(level.name)
@@ -441,8 +453,9 @@ class StatementBuilder:
         table = CITATION.table
         subject = literal_column(f"'{level.bound.subject}'", String)
         where = and_(table.c.subject_type == subject, table.c.subject_id.in_(self._parents(level)))
+        selected = [table.c[name] for name in level.table_columns]
         if not level.contexts:
-            return select(table).where(where)
+            return select(*selected).where(where)
         document = TYPES["Document"].table
         columns: list[Any] = []
         for context in level.contexts:
@@ -455,12 +468,12 @@ class StatementBuilder:
                 "after": func.substr(text, end + 1, characters),
             }
             columns += [
-                value.label(f"ctx{context.site}_{name}")
+                value.label(f"{CONTEXT_PREFIX}{context.site}_{name}")
                 for name, value in parts.items()
                 if any(part == name for _, part in context.fields)
             ]
         return (
-            select(table, *columns)
+            select(*selected, *columns)
             .select_from(table.join(document, document.c.id == table.c.document_id))
             .where(where)
         )

@@ -88,6 +88,30 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Projection:
+    """What a page's rows carry: which of the items' columns (None: all of them), whether
+    each row's cursor key is computed, and whether the rows come back in list order. The
+    loaders take the default; the compiled executor asks for what its response shows."""
+
+    columns: tuple[str, ...] | None = None
+    keyed: bool = True
+    ordered: bool = True
+
+    def of(self, items: FromClause, sort: Any) -> list[Any]:
+        """The item columns to select: those asked for, and what orders and identifies rows."""
+        if self.columns is None:
+            return list(items.c)
+        names = dict.fromkeys(("id", "slug", sort.key, *self.columns))
+        return [items.c[name] for name in names]
+
+    def key(self, items: FromClause, sort: Any, dialect: str) -> Any:
+        return (row_key(items.c.slug, sort, dialect) if self.keyed else null()).label("edge_key")
+
+
+ALL = Projection()
+
+
+@dataclass(frozen=True)
 class PageRow:
     row: Any
     key: str
@@ -232,6 +256,74 @@ def _page_query(
     return ranked_pages(list_key, list_filter, ordering, shape, dialect, parent_ids)
 
 
+def page_query(
+    list_key: str,
+    list_filter: ListFilter,
+    ordering: Ordering,
+    shape: WindowShape,
+    dialect: str,
+    *,
+    parent: Any = None,
+    prefix: str = "",
+    projection: Projection = ALL,
+    limit: str = "limit",
+    ranked: bool = False,
+    alias: str = "items",
+) -> Select[Any]:
+    """One page of a list, in fetch order (reversed for a last page), at most `<prefix><limit>`
+    rows: the root list's (`parent` None), or the items of one parent (`parent`: its id, a
+    bound value or a column of an enclosing query). Rows carry the projection's columns, their
+    cursor key (`edge_key`) and the link row they come through (`edge_link`, else NULL).
+    `ranked` adds each row's place in the page (`edge_rank`); `alias` names the items' table
+    under a parent. Every page statement of both executors is built here."""
+    spec = LISTS[list_key]
+    node = TYPES[spec.target]
+    items = node.table if parent is None else node.table.alias(alias)
+    sort = sort_column(node, items, ordering)
+    source, parent_key, link_id = (
+        (items, None, null()) if parent is None else _edge_source(spec, items)
+    )
+    filters = filter_conditions(node, items, list_filter, prefix)
+    if parent_key is not None:
+        filters.insert(0, parent_key == parent)
+    fetch_order = order_by(sort, items.c.slug, ordering, dialect, reverse=shape[0])
+    columns = [
+        *projection.of(items, sort),
+        link_id.label("edge_link"),
+        projection.key(items, sort, dialect),
+    ]
+    if ranked:
+        columns.append(func.row_number().over(order_by=fetch_order).label("edge_rank"))
+    keyed = select(*columns).select_from(source)
+    if parent is None and shape == (False, False, None) and not ordering.descending:
+        assert not ranked, "a root page is ranked by root_page"
+        return _ranged_page(keyed, sort, items.c.slug, filters, ordering, dialect, prefix, limit)
+    return (
+        keyed.where(*filters, *_seeks(sort, items.c.slug, ordering, shape, dialect, prefix))
+        .order_by(*fetch_order)
+        .limit(bindparam(f"{prefix}{limit}"))
+    )
+
+
+def list_total(
+    list_key: str,
+    list_filter: ListFilter,
+    *,
+    parent: Any = None,
+    prefix: str = "",
+    alias: str = "counted",
+) -> Select[Any]:
+    """How many items the filtered list holds (for one parent, as in `page_query`)."""
+    spec = LISTS[list_key]
+    node = TYPES[spec.target]
+    items = node.table if parent is None else node.table.alias(alias)
+    source, parent_key = (items, None) if parent is None else _edge_source(spec, items)[:2]
+    filters = filter_conditions(node, items, list_filter, prefix)
+    if parent_key is not None:
+        filters.insert(0, parent_key == parent)
+    return select(func.count().label("edge_total")).select_from(source).where(*filters)
+
+
 def root_page(
     list_key: str,
     list_filter: ListFilter,
@@ -240,38 +332,27 @@ def root_page(
     dialect: str,
     prefix: str = "",
     with_total: bool = True,
+    projection: Projection = ALL,
 ) -> Select[Any]:
     """A root list's page: seek to the cursor, take one more than the page, and count the
     whole filtered list beside it (an empty page still has a total) unless `with_total` is
     off. Both executors use it; `prefix` names its parameters (`<prefix>limit`,
     `<prefix>after_slug`, ...) apart."""
     node = TYPES[LISTS[list_key].target]
-    items = node.table
-    sort = sort_column(node, items, ordering)
-    filters = filter_conditions(node, items, list_filter, prefix)
-    total = select(func.count().label("edge_total")).select_from(items).where(*filters)
-    limit: Any = bindparam(f"{prefix}limit")
-    keyed = select(*items.c, row_key(items.c.slug, sort, dialect).label("edge_key"))
-    fetch_order = order_by(sort, items.c.slug, ordering, dialect, reverse=shape[0])
-    if shape == (False, False, None) and not ordering.descending:
-        page = _ranged_page(keyed, sort, items.c.slug, filters, ordering, dialect, prefix)
-    else:
-        page = (
-            keyed.where(*filters, *_seeks(sort, items.c.slug, ordering, shape, dialect, prefix))
-            .order_by(*fetch_order)
-            .limit(limit)
-            .subquery("page")
-        )
-    in_order = order_by(page.c[sort.key], page.c.slug, ordering, dialect, reverse=shape[0])
+    sort_key = sort_column(node, node.table, ordering).key
+    page = page_query(
+        list_key, list_filter, ordering, shape, dialect, prefix=prefix, projection=projection
+    ).subquery("page")
+    in_order = order_by(page.c[sort_key], page.c.slug, ordering, dialect, reverse=shape[0])
     rank = func.row_number().over(order_by=in_order).label("edge_rank")
     if not with_total:
-        return select(null().label("edge_total"), page, rank).order_by(*in_order)
-    counted = total.subquery("counted")
-    return (
-        select(counted.c.edge_total, page, rank)
-        .select_from(counted.outerjoin(page, true()))
-        .order_by(*in_order)
-    )
+        found = select(null().label("edge_total"), page, rank)
+    else:
+        counted = list_total(list_key, list_filter, prefix=prefix).subquery("counted")
+        found = select(counted.c.edge_total, page, rank).select_from(
+            counted.outerjoin(page, true())
+        )
+    return found.order_by(*in_order) if projection.ordered else found
 
 
 def _ranged_page(
@@ -282,12 +363,13 @@ def _ranged_page(
     ordering: Ordering,
     dialect: str,
     prefix: str,
-) -> Any:
+    limit_name: str,
+) -> Select[Any]:
     """The page after a place with a value, in ascending order, as an index range: the rows
     with (value, slug) past the place's, then the empty values, which sort last. (`seek`'s
     OR of the two is the same set, but no index range answers an OR, so a store would walk
     the whole list up to the place.)"""
-    limit: Any = bindparam(f"{prefix}limit")
+    limit: Any = bindparam(f"{prefix}{limit_name}")
     place = tuple_(
         bindparam(f"{prefix}after_value", type_=sort.type),
         bindparam(f"{prefix}after_slug", type_=String()),
@@ -300,7 +382,7 @@ def _ranged_page(
     ]
     both = union_all(*(select(branch) for branch in branches)).subquery("both")
     in_order = order_by(both.c[sort.key], both.c.slug, ordering, dialect)
-    return select(both).order_by(*in_order).limit(limit).subquery("page")
+    return select(both).order_by(*in_order).limit(limit)
 
 
 def ranked_pages(
@@ -312,6 +394,7 @@ def ranked_pages(
     parent_ids: Any,
     prefix: str = "",
     with_total: bool = True,
+    projection: Projection = ALL,
 ) -> Select[Any]:
     """Pages of an edge for many parents (`parent_ids`: bound ids, or a select of them).
 
@@ -322,7 +405,7 @@ def ranked_pages(
     """
     if dialect == "postgresql":
         return _lateral_pages(
-            list_key, list_filter, ordering, shape, parent_ids, prefix, with_total
+            list_key, list_filter, ordering, shape, parent_ids, prefix, with_total, projection
         )
     spec = LISTS[list_key]
     node = TYPES[spec.target]
@@ -338,10 +421,10 @@ def ranked_pages(
     total: Any = func.count().over(partition_by=[parent]) if with_total else null()
     inner = (
         select(
-            *items.c,
+            *projection.of(items, sort),
             parent.label("edge_parent"),
             link_id.label("edge_link"),
-            row_key(items.c.slug, sort, dialect).label("edge_key"),
+            projection.key(items, sort, dialect),
             total.label("edge_total"),
             in_window.label("edge_in"),
             rank.label("edge_rank"),
@@ -353,11 +436,10 @@ def ranked_pages(
     )
     c = inner.c
     limit: Any = bindparam(f"{prefix}limit")
-    return (
-        select(inner)
-        .where(or_(c.edge_rank == 1, and_(c.edge_in == 1, c.edge_rank <= limit)))
-        .order_by(c.edge_parent, c.edge_in.desc(), c.edge_rank)
-    )
+    found = select(inner).where(or_(c.edge_rank == 1, and_(c.edge_in == 1, c.edge_rank <= limit)))
+    if not projection.ordered:
+        return found
+    return found.order_by(c.edge_parent, c.edge_in.desc(), c.edge_rank)
 
 
 def _edge_source(spec: ListEdge, items: FromClause) -> tuple[FromClause, Any, Any]:
@@ -377,55 +459,32 @@ def _lateral_pages(
     parent_ids: Any,
     prefix: str,
     with_total: bool,
+    projection: Projection,
 ) -> Select[Any]:
     """Each parent's page read on its own: seek, order and limit per parent, so a parent with
     a million items costs what one with twenty does (given the keyset indexes)."""
-    spec = LISTS[list_key]
-    node = TYPES[spec.target]
     parents = parent_ids.distinct().subquery("parents")  # a parent may be shown twice
     parent_id = parents.c[0]
-    items = node.table.alias("items")
-    sort = sort_column(node, items, ordering)
-    source, parent, link_id = _edge_source(spec, items)
-    fetch_order = order_by(sort, items.c.slug, ordering, "postgresql", reverse=shape[0])
-    page = (
-        select(
-            *items.c,
-            link_id.label("edge_link"),
-            row_key(items.c.slug, sort, "postgresql").label("edge_key"),
-            func.row_number().over(order_by=fetch_order).label("edge_rank"),
-        )
-        .select_from(source)
-        .where(parent == parent_id, *filter_conditions(node, items, list_filter, prefix))
-        .where(*_seeks(sort, items.c.slug, ordering, shape, "postgresql", prefix))
-        .order_by(*fetch_order)
-        .limit(bindparam(f"{prefix}limit"))
-        .lateral("page")
-    )
+    arguments = (list_key, list_filter, ordering, shape, "postgresql")
+    page = page_query(
+        *arguments, parent=parent_id, prefix=prefix, projection=projection, ranked=True
+    ).lateral("page")
     total: Any = null()
     if with_total:
-        counted = node.table.alias("counted")
-        counted_source, counted_parent, _ = _edge_source(spec, counted)
         total = (
-            select(func.count())
-            .select_from(counted_source)
-            .where(
-                counted_parent == parent_id,
-                *filter_conditions(node, counted, list_filter, prefix),
-            )
+            list_total(list_key, list_filter, parent=parent_id, prefix=prefix)
             .correlate(parents)
             .scalar_subquery()
         )
-    return (
-        select(
-            parent_id.label("edge_parent"),
-            page,
-            total.label("edge_total"),
-            literal(1).label("edge_in"),
-        )
-        .select_from(parents.outerjoin(page, true()))
-        .order_by(parent_id, page.c.edge_rank)
-    )
+    # A parent with an empty page still has a row for its total; without one it needs none.
+    joined = parents.outerjoin(page, true()) if with_total else parents.join(page, true())
+    found = select(
+        parent_id.label("edge_parent"),
+        page,
+        total.label("edge_total"),
+        literal(1).label("edge_in"),
+    ).select_from(joined)
+    return found.order_by(parent_id, page.c.edge_rank) if projection.ordered else found
 
 
 def _page(found: list[Any], total: int, window: Window) -> Page:
