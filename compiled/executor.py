@@ -28,13 +28,15 @@ from graphql import (
 )
 from graphql.language import Visitor
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from compiled.assemble import Assembler, Builder, builders
 from compiled.bind import Binder, Root
-from compiled.sql import Planner, Shape, StatementBuilder
+from compiled.levels import Planner, StatementBuilder
+from compiled.levels_data import Assembler
+from compiled.nested import Nester, TooDeep
+from compiled.nested_data import Tree
+from compiled.shape import Builder, Shape, builders
 from compiled.template import Collector, NotCompiled, Selection
-from db.raw import SqlText, fetch_value, precompile
+from db.raw import SqlText, Statements, precompile
 from operation.prepare import Operation
 
 logger = logging.getLogger("impact_graph.compiled")
@@ -72,6 +74,7 @@ class Compiled:
     sql: SqlText
     shape: Shape
     built: dict[int, Builder]
+    nested: bool  # the nested form (compiled/nested.py), else levels (compiled/levels.py)
 
 
 @dataclass(frozen=True)
@@ -203,21 +206,28 @@ class CompiledExecutor:
         return template
 
     @staticmethod
-    async def run(session: AsyncSession, plan: Plan) -> tuple[dict[str, Any], int]:
+    async def run(statements: Statements, plan: Plan) -> tuple[dict[str, Any], int]:
         """The response's data and the objects it fetched."""
         compiled = plan.compiled
-        found = await fetch_value(session, compiled.sql, plan.parameters)
+        found = await statements.fetch_value(compiled.sql, plan.parameters)
         # PostgreSQL's driver hands back json already read (by orjson: db/engine.py); SQLite
         # returns its text.
-        levels: dict[str, list[list[Any]]] = (
-            found if isinstance(found, dict) else orjson.loads(found)
-        )
-        assembler = Assembler(compiled.shape, levels, plan.parameters, compiled.built)
+        value: Any = found if isinstance(found, list | dict) else orjson.loads(found)
+        if compiled.nested:
+            tree = Tree(compiled.shape, plan.parameters, compiled.built)
+            return tree.data(value), tree.fetched
+        assembler = Assembler(compiled.shape, value, plan.parameters, compiled.built)
         return assembler.data(), assembler.fetched
 
 
 def _compile(root: Root, dialect: Dialect) -> Compiled:
-    planner = Planner()
-    shape = planner.root(root)
-    statement = StatementBuilder(dialect.name).statement(planner.levels)
-    return Compiled(precompile(statement, dialect), shape, builders(shape))
+    """The nested form where the store takes it (always on PostgreSQL), else levels."""
+    try:
+        statement, shape = Nester(dialect.name).statement(root)
+        nested = True
+    except TooDeep:
+        planner = Planner()
+        shape = planner.root(root)
+        statement = StatementBuilder(dialect.name).statement(planner.levels)
+        nested = False
+    return Compiled(precompile(statement, dialect), shape, builders(shape), nested)

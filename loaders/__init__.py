@@ -90,6 +90,11 @@ class Reader:
                 await self._session.close()  # a connection that died in the pool
                 self._session = None
 
+    def fail(self, unavailable: ServiceUnavailable) -> None:
+        """The store was found unavailable before this reader read anything: its reads
+        fail at once, as they would after its own first read had failed."""
+        self._unavailable = unavailable
+
     async def close(self) -> None:
         async with self._turn:
             self._closed = True

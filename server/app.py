@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from core.config import Settings
 from db.engine import PoolOptions, create_engine, session_factory
+from db.raw import Statements
 from loaders import Loaders, Reader
 from resolvers.context import Context
 from schema import schema
@@ -82,6 +83,9 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
     probe = engine if not owns_engine else _probe_engine(settings)
     sessions = session_factory(engine)
     connections = settings.db_pool_size + settings.db_max_overflow  # how many may have died
+    # The compiled executor holds up to half the pool between its statements; the reference
+    # executor checks connections out per request from the rest.
+    statements = Statements(engine, max(1, settings.db_pool_size // 2))
 
     def context_for(request_id: str) -> Context:
         return Context(loaders=Loaders(Reader(sessions, connections)), request_id=request_id)
@@ -92,6 +96,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
         context_for,
         limits=settings.limits(),
         dialect=engine.dialect,
+        statements=statements,
         executor=settings.executor,
         graphiql=settings.graphiql,
         max_body_bytes=settings.max_body_bytes,
@@ -117,6 +122,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
+        await statements.close()
         if owns_engine:
             await engine.dispose()
             await probe.dispose()

@@ -22,8 +22,9 @@ from starlette.responses import HTMLResponse, Response
 from strawberry import Schema
 
 from compiled.executor import CompiledExecutor, Plan
-from core.errors import ServiceUnavailable
 from core.limits import Limits
+from db.errors import as_unavailable
+from db.raw import Statements
 from operation.prepare import (
     DocumentCache,
     MethodNotAllowed,
@@ -66,6 +67,7 @@ class GraphQLEndpoint:
         *,
         limits: Limits,
         dialect: Dialect,
+        statements: Statements,
         executor: str = "auto",
         graphiql: bool,
         max_body_bytes: int,
@@ -78,6 +80,7 @@ class GraphQLEndpoint:
         self.context_factory = context_factory
         self.limits = limits
         self.dialect = dialect
+        self.statements = statements
         self.executor = executor
         self.compiled = CompiledExecutor(contract)
         self.graphiql = graphiql
@@ -153,45 +156,45 @@ class GraphQLEndpoint:
         """The response body, its status and the executor that answered it.
 
         One deadline covers the request whichever executor answers. When the compiled
-        statement fails, the reference executor answers with the same reader: if the store
-        was found unavailable, its reads fail at once rather than ask the store again.
+        statement fails, the reference executor answers; if the store was found unavailable,
+        its reads fail at once rather than ask the store again.
         """
         deadline = asyncio.get_running_loop().time() + self.execution_timeout
-        context = self.context_factory(request_id)
+        context = None
         if self.executor != "reference":
             plan = self.compiled.plan(operation, params.variables, self.dialect)
             if plan is not None:
-                answered = await self._run_compiled(plan, operation, context, deadline)
-                if answered is not None:
+                answered = await self._run_compiled(plan, operation, request_id, deadline)
+                if isinstance(answered, dict):
                     return answered, 200, "compiled"
+                context = answered
             elif self.executor == "compiled":
                 logger.warning(
                     "request %s: not compiled; the reference executor answers", request_id
                 )
+        context = context or self.context_factory(request_id)
         body, status = await self._run_reference(operation, params, media_type, context, deadline)
         return body, status, "reference"
 
     async def _run_compiled(
-        self, plan: Plan, operation: Operation, context: Context, deadline: float
-    ) -> dict[str, Any] | None:
-        """The body, or None when the reference executor should answer after all (the store
-        failed in a way whose partial answer only the reference executor gives)."""
-        reader = context.loaders.reader
+        self, plan: Plan, operation: Operation, request_id: str, deadline: float
+    ) -> dict[str, Any] | Context | None:
+        """The body; else the reference executor answers after all, with the context
+        returned (when the store is unavailable: its reads then fail at once with the
+        reference executor's own partial answer) or a fresh one (None)."""
         try:
             async with asyncio.timeout_at(deadline), self._slots:
-                data, actual = await reader.run(lambda session: CompiledExecutor.run(session, plan))
+                data, actual = await CompiledExecutor.run(self.statements, plan)
         except TimeoutError:
-            self._close_later(context)
-            raise self._timed_out(context.request_id) from None
-        except ServiceUnavailable:
-            return None
-        except Exception:
-            logger.exception("request %s: the compiled statement failed", context.request_id)
-            return None
-        except BaseException:  # cancelled: the client went away
-            self._close_later(context)
-            raise
-        await reader.close()
+            raise self._timed_out(request_id) from None
+        except Exception as error:
+            unavailable = as_unavailable(error)
+            if unavailable is None:
+                logger.exception("request %s: the compiled statement failed", request_id)
+                return None
+            context = self.context_factory(request_id)
+            context.loaders.reader.fail(unavailable)
+            return context
         return {"data": data, "extensions": {"cost": self._cost(operation.estimated, actual)}}
 
     def _timed_out(self, request_id: str) -> RequestError:

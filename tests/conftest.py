@@ -7,6 +7,7 @@ unreachable, unless IMPACT_GRAPH_REQUIRE_POSTGRES=0 says a skip is acceptable he
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -128,9 +129,17 @@ async def empty_store(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
     await close_store(opened)
 
 
-def make_client(engine: AsyncEngine, **settings: Any) -> httpx.AsyncClient:
+@contextlib.asynccontextmanager
+async def make_client(engine: AsyncEngine, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a fresh app over `engine`, the app started and stopped as a server would
+    (httpx runs no lifespan): what the app holds of the engine's pool goes back at the end."""
     app = create_app(Settings(**settings), engine=engine)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
+    ):
+        yield http
 
 
 @pytest.fixture(scope="session")

@@ -5,13 +5,13 @@ A level is the rows one place of the tree needs: a lookup's row, a list's pages 
 shown parent at once, with the same statements the loaders use: db/queries.py), a link's
 targets, a citation list's quotes. Each level reads its parents' ids from the level above, so
 the statement's depth stays constant however deep the query nests (SQLite's parser has a
-fixed stack), and no parent is visited twice. `compiled/assemble.py` nests the rows.
+fixed stack), and no parent is visited twice. `compiled/levels_data.py` nests the rows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     CTE,
@@ -48,6 +48,21 @@ from compiled.bind import (
     Root,
     TotalCount,
     Typename,
+)
+from compiled.shape import (
+    Constant,
+    ContextShape,
+    CursorShape,
+    EdgeShape,
+    GlobalIdShape,
+    LookupListShape,
+    NodesShape,
+    ObjectShape,
+    PageInfoShape,
+    Shape,
+    TotalShape,
+    Value,
+    shows_cursors,
 )
 from compiled.template import NotCompiled
 from db.mapping import CITATION, LISTS, TYPES, node_type
@@ -99,32 +114,8 @@ class Level:
 
 
 @dataclass(frozen=True)
-class ObjectShape:
-    fields: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class Constant:
-    key: str
-    value: str
-
-
-@dataclass(frozen=True)
-class Value:
-    key: str
-    position: int
-    is_float: bool
-
-
-@dataclass(frozen=True)
-class GlobalIdShape:
-    key: str
-    type_name: str
-    slug: int
-
-
-@dataclass(frozen=True)
 class LinkShape:
+    build: ClassVar[str] = "link"
     key: str
     foreign_key: int  # position in the owner's row
     level: int
@@ -134,6 +125,7 @@ class LinkShape:
 
 @dataclass(frozen=True)
 class CitationsShape:
+    build: ClassVar[str] = "citations"
     key: str
     owner: int | None  # position of the subject's id in the owner's row; None: no citations
     level: int
@@ -141,13 +133,8 @@ class CitationsShape:
 
 
 @dataclass(frozen=True)
-class ContextShape:
-    key: str
-    parts: tuple[tuple[str, int | str], ...]  # (response key, position or typename)
-
-
-@dataclass(frozen=True)
 class ListShape:
+    build: ClassVar[str] = "connection"
     key: str
     level: int
     site: int
@@ -174,49 +161,10 @@ class ListShape:
 
 
 @dataclass(frozen=True)
-class TotalShape:
-    key: str
-
-
-@dataclass(frozen=True)
-class NodesShape:
-    key: str
-    node: ObjectShape
-
-
-@dataclass(frozen=True)
-class EdgeShape:
-    key: str
-    parts: tuple[Any, ...]  # Constant, CursorShape, NodesShape (the node), CitationsShape
-
-
-@dataclass(frozen=True)
-class CursorShape:
-    key: str
-
-
-@dataclass(frozen=True)
-class PageInfoShape:
-    key: str
-    parts: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
 class LookupShape:
     key: str
     level: int | None
     node: ObjectShape | None
-
-
-@dataclass(frozen=True)
-class LookupListShape:
-    key: str
-    items: tuple[LookupShape, ...]
-
-
-@dataclass(frozen=True)
-class Shape:
-    fields: tuple[Any, ...]
 
 
 class Planner:
@@ -307,7 +255,7 @@ class Planner:
                 parts.append(PageInfoShape(part.key, part.fields))
             elif isinstance(part, Edge):
                 parts.append(EdgeShape(part.key, self.edge(part, level, spec.link is not None)))
-        has_cursors = any(map(_shows_cursors, parts))
+        has_cursors = any(map(shows_cursors, parts))
         level.keyed = has_cursors
         return ListShape(
             key=bound.key,
@@ -342,12 +290,6 @@ class Planner:
                 else:
                     parts.append(CitationsShape(item.key, None, 0, ObjectShape(())))
         return tuple(parts)
-
-
-def _shows_cursors(part: Any) -> bool:
-    if isinstance(part, EdgeShape):
-        return any(isinstance(item, CursorShape) for item in part.parts)
-    return isinstance(part, PageInfoShape)
 
 
 def _context_parts(context: Context, level: Level) -> tuple[tuple[str, int | str], ...]:

@@ -1,0 +1,64 @@
+"""The SQL both statement forms write alike on each store: JSON arrays and aggregates, exact
+floats, and the columns of a quote's context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Float, FromClause, Integer, bindparam, case, func, null
+from sqlalchemy.dialects.postgresql import JSON
+
+from compiled.bind import Context
+
+# PostgreSQL's json_build_array takes at most 100 arguments: a row has at most that many.
+MAX_COLUMNS = 100
+CONTEXT_PREFIX = "ctx"
+
+
+def array(values: list[Any], postgres: bool) -> Any:
+    if postgres:
+        return func.json_build_array(*values, type_=JSON)
+    return func.json_array(*values)
+
+
+def aggregate(row: Any, postgres: bool) -> Any:
+    """The rows' arrays as one array, in the order the rows come (NULL on PostgreSQL when
+    there are none)."""
+    if postgres:
+        return func.json_agg(row, type_=JSON)
+    return func.json_group_array(row)
+
+
+def exact(column: Any, postgres: bool) -> Any:
+    """SQLite's JSON functions write a float with 15 significant digits; its text with 17
+    reads back exactly (the assembler turns float columns back into floats)."""
+    if postgres or not isinstance(column.type, Float):
+        return column
+    return case((column.is_(None), null()), else_=func.printf("%!.17g", column))
+
+
+def context_name(context: Context, part: str) -> str:
+    return f"{CONTEXT_PREFIX}{context.site}_{part}"
+
+
+def context_columns(
+    citations: FromClause, document: FromClause, contexts: list[Context], postgres: bool
+) -> list[Any]:
+    """The text before, of and after each quote, as the contexts ask for it (their widths are
+    parameters), labelled by `context_name`."""
+    columns: list[Any] = []
+    for context in contexts:
+        characters = bindparam(f"s{context.site}_characters", type_=Integer())
+        start, end, text = citations.c.start, citations.c.end, document.c.text
+        begin = (func.greatest if postgres else func.max)(start - characters, 0)
+        parts = {
+            "before": func.substr(text, begin + 1, start - begin),
+            "quote": func.substr(text, start + 1, end - start),
+            "after": func.substr(text, end + 1, characters),
+        }
+        columns += [
+            value.label(context_name(context, name))
+            for name, value in parts.items()
+            if any(part == name for _, part in context.fields)
+        ]
+    return columns

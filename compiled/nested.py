@@ -1,0 +1,382 @@
+"""One SQL statement per request, nested as the response is: every object is a JSON array
+of its values, and every list, link and citation list below it a correlated subquery in that
+array, so the database walks each parent's own page through its index and hands back the
+whole tree as one value.
+
+Pages take exactly the rows they show: whether more follow is a separate count of at most
+one more row, made only where `pageInfo` is asked. Rows come in list order (a page's
+subquery is ordered and limited; citations are ordered and, to be safe, sorted again by the
+assembler). SQLite's parser has a fixed stack, so a statement nested deeper than
+`MAX_SQLITE_NESTING` is refused here (`TooDeep`) and written as levels instead
+(`compiled/levels.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sqlalchemy import FromClause, Select, String, bindparam, func, literal_column, select
+
+from compiled.bind import (
+    CitationList,
+    Column,
+    Context,
+    Cursor,
+    Edge,
+    EdgeNode,
+    Id,
+    Link,
+    List,
+    Lookup,
+    LookupList,
+    Nodes,
+    Object,
+    PageInfo,
+    Root,
+    TotalCount,
+    Typename,
+)
+from compiled.json_sql import (
+    MAX_COLUMNS,
+    aggregate,
+    array,
+    context_columns,
+    context_name,
+    exact,
+)
+from compiled.shape import (
+    Constant,
+    ContextShape,
+    CursorShape,
+    EdgeShape,
+    GlobalIdShape,
+    LookupListShape,
+    NodesShape,
+    ObjectShape,
+    PageInfoShape,
+    Shape,
+    TotalShape,
+    Value,
+)
+from compiled.template import NotCompiled
+from db.mapping import CITATION, LISTS, TYPES, ListEdge, node_type
+from db.queries import Projection, list_total, page_query
+
+# Subqueries inside subqueries that SQLite's parser takes with room to spare (it overflows
+# its stack at seven of the kind this module writes; tests/test_compiled.py holds it to six).
+MAX_SQLITE_NESTING = 6
+
+
+class TooDeep(Exception):
+    """Nested deeper than this store's parser takes."""
+
+
+@dataclass(frozen=True)
+class LinkShape:
+    build: ClassVar[str] = "link"
+    key: str
+    position: int  # of the target's array (or NULL) in the owner's
+    target: ObjectShape
+
+
+@dataclass(frozen=True)
+class CitationsShape:
+    build: ClassVar[str] = "citations"
+    key: str
+    position: int | None  # of the citations' arrays in the owner's; None: none can exist
+    citation: ObjectShape
+    order: tuple[int, int]  # positions of `position` and `id` in a citation's array
+
+
+@dataclass(frozen=True)
+class ListShape:
+    build: ClassVar[str] = "connection"
+    key: str
+    site: int
+    backwards: bool
+    position: int  # of the page's arrays in the owner's (or the root's) array
+    total: int | None  # of the total, where asked
+    probe: int | None  # of the count of rows up to one past the page, where pageInfo is asked
+    owner_slug: int | None  # of the owner's slug, where cursors are shown on a nested list
+    parts: tuple[Any, ...]
+    key_column: int | None  # of a row's cursor key, where cursors are shown
+
+    @property
+    def size_parameter(self) -> str:
+        return f"s{self.site}_size"
+
+    @property
+    def scope_parameter(self) -> str:
+        return f"s{self.site}_scope"
+
+
+@dataclass(frozen=True)
+class LookupShape:
+    key: str
+    position: int | None  # None: no row can match
+    node: ObjectShape | None
+
+
+class Row:
+    """The values of one JSON array of the statement, each column added once."""
+
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
+        self.values: list[Any] = []
+        self._columns: dict[str, int] = {}
+
+    def add(self, value: Any) -> int:
+        if len(self.values) >= MAX_COLUMNS:
+            raise NotCompiled(f"an object of more than {MAX_COLUMNS} values")
+        self.values.append(value)
+        return len(self.values) - 1
+
+    def column(self, source: FromClause, name: str) -> int:
+        if name not in self._columns:
+            self._columns[name] = self.add(exact(source.c[name], self.postgres))
+        return self._columns[name]
+
+    def array(self) -> Any:
+        return array(self.values, self.postgres)
+
+
+def _needs(bound: Object) -> list[str]:
+    """The columns of its table an object's values are read from."""
+    names = ["id"]
+    for item in bound.fields:
+        if isinstance(item, Column):
+            names.append(item.column)
+        elif isinstance(item, Id):
+            names.append("slug")
+        elif isinstance(item, Link):
+            names.append(item.reference.attribute)
+        elif isinstance(item, List):
+            names += ["id", "slug"]
+    return list(dict.fromkeys(names))
+
+
+def _page_objects(bound: List) -> list[Object]:
+    found: list[Object] = []
+    for part in bound.fields:
+        if isinstance(part, Nodes):
+            found.append(part.node)
+        elif isinstance(part, Edge):
+            found += [item.node for item in part.fields if isinstance(item, EdgeNode)]
+    return found
+
+
+def _shows_cursors(bound: List) -> bool:
+    return any(
+        isinstance(part, PageInfo)
+        or (isinstance(part, Edge) and any(isinstance(i, Cursor) for i in part.fields))
+        for part in bound.fields
+    )
+
+
+NO_CITATIONS = (0, 0)
+
+
+class Nester:
+    """Writes the nested statement of a bound tree on one store, and its shape."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self.postgres = dialect == "postgresql"
+        self._names = 0
+
+    def _name(self, prefix: str) -> str:
+        self._names += 1
+        return f"{prefix}{self._names}"
+
+    def _deeper(self, depth: int) -> int:
+        if not self.postgres and depth >= MAX_SQLITE_NESTING:
+            raise TooDeep(f"more than {MAX_SQLITE_NESTING} nested subqueries")
+        return depth + 1
+
+    def statement(self, root: Root) -> tuple[Select[Any], Shape]:
+        row = Row(self.postgres)
+        fields: list[Any] = []
+        for bound in root.fields:
+            if isinstance(bound, Typename):
+                fields.append(Constant(bound.key, bound.name))
+            elif isinstance(bound, List):
+                fields.append(self.list(bound, None, row, 0))
+            elif isinstance(bound, Lookup):
+                fields.append(self.lookup(bound, row))
+            elif isinstance(bound, LookupList):
+                items = tuple(self.lookup(item, row) for item in bound.items)
+                fields.append(LookupListShape(bound.key, items))
+            else:
+                raise NotCompiled(f"no plan for {bound!r}")
+        return select(row.array().label("data")), Shape(tuple(fields))
+
+    def lookup(self, bound: Lookup, row: Row) -> LookupShape:
+        if bound.site is None or bound.target is None:
+            return LookupShape(bound.key, None, None)
+        depth = self._deeper(0)
+        table = node_type(bound.target.type_name).table.alias(self._name("t"))
+        found = Row(self.postgres)
+        shape = self.object(bound.target, table, found, depth)
+        slug = bindparam(f"s{bound.site}_slug", type_=String())
+        value = select(found.array()).select_from(table).where(table.c.slug == slug)
+        return LookupShape(bound.key, row.add(value.scalar_subquery()), shape)
+
+    def object(self, bound: Object, source: FromClause, row: Row, depth: int) -> ObjectShape:
+        """The object's values, added to `row` (read from `source`, which has the columns
+        `_needs` names)."""
+        fields: list[Any] = []
+        for item in bound.fields:
+            if isinstance(item, Typename):
+                fields.append(Constant(item.key, item.name))
+            elif isinstance(item, Column):
+                fields.append(Value(item.key, row.column(source, item.column), item.is_float))
+            elif isinstance(item, Id):
+                fields.append(GlobalIdShape(item.key, bound.type_name, row.column(source, "slug")))
+            elif isinstance(item, Link):
+                fields.append(self.link(item, source, row, depth))
+            elif isinstance(item, List):
+                fields.append(self.list(item, source, row, depth))
+            elif isinstance(item, CitationList):
+                fields.append(self.citations(item, source, "id", row, depth))
+            elif isinstance(item, Context):
+                fields.append(ContextShape(item.key, self.context(item, source, row)))
+            else:
+                raise NotCompiled(f"no plan for {item!r}")
+        return ObjectShape(tuple(fields))
+
+    def context(
+        self, bound: Context, source: FromClause, row: Row
+    ) -> tuple[tuple[str, int | str], ...]:
+        """Each key of a quote context: a typename, or the position of a computed column."""
+        parts: list[tuple[str, int | str]] = []
+        for key, name in bound.fields:
+            if name.startswith("__typename:"):
+                parts.append((key, name.split(":", 1)[1]))
+            else:
+                parts.append((key, row.column(source, context_name(bound, name))))
+        return tuple(parts)
+
+    def link(self, bound: Link, owner: FromClause, row: Row, depth: int) -> LinkShape:
+        depth = self._deeper(depth)
+        target = node_type(bound.reference.target).table.alias(self._name("t"))
+        found = Row(self.postgres)
+        shape = self.object(bound.target, target, found, depth)
+        value = (
+            select(found.array())
+            .select_from(target)
+            .where(target.c.id == owner.c[bound.reference.attribute])
+        )
+        return LinkShape(bound.key, row.add(value.scalar_subquery()), shape)
+
+    def citations(
+        self, bound: CitationList, owner: FromClause, column: str, row: Row, depth: int
+    ) -> CitationsShape:
+        """The quotes whose subject is the owner's `column` (its id, or its link row's)."""
+        if bound.subject is None:
+            return CitationsShape(bound.key, None, ObjectShape(()), NO_CITATIONS)
+        depth = self._deeper(depth)
+        table = CITATION.table.alias(self._name("c"))
+        names = dict.fromkeys(["position", "id", *_needs(bound.citation)])
+        columns = [table.c[name] for name in names]
+        contexts = [item for item in bound.citation.fields if isinstance(item, Context)]
+        source: FromClause = table
+        if contexts:
+            document = TYPES["Document"].table.alias(self._name("d"))
+            columns += context_columns(table, document, contexts, self.postgres)
+            source = table.join(document, document.c.id == table.c.document_id)
+        subject = literal_column(f"'{bound.subject}'", String)
+        quotes = (
+            select(*columns)
+            .select_from(source)
+            .where(table.c.subject_type == subject, table.c.subject_id == owner.c[column])
+            .order_by(table.c.position, table.c.id)
+            .correlate(owner)
+            .subquery(self._name("q"))
+        )
+        found = Row(self.postgres)
+        order = (found.column(quotes, "position"), found.column(quotes, "id"))
+        shape = self.object(bound.citation, quotes, found, depth)
+        value = select(aggregate(found.array(), self.postgres)).select_from(quotes)
+        return CitationsShape(bound.key, row.add(value.scalar_subquery()), shape, order)
+
+    def list(self, bound: List, owner: FromClause | None, row: Row, depth: int) -> ListShape:
+        depth = self._deeper(depth)
+        spec = LISTS[bound.list_key]
+        prefix = f"s{bound.site}_"
+        shows_cursors = _shows_cursors(bound)
+        needed = [name for node in _page_objects(bound) for name in _needs(node)]
+        arguments = (bound.list_key, bound.filters, bound.ordering, bound.window, self.dialect)
+        parent = None if owner is None else owner.c.id
+
+        def page(projection: Projection, limit: str) -> Select[Any]:
+            query = page_query(
+                *arguments,
+                parent=parent,
+                prefix=prefix,
+                projection=projection,
+                limit=limit,
+                alias=self._name("i"),
+            )
+            return query if owner is None else query.correlate(owner)
+
+        projection = Projection(tuple(dict.fromkeys(needed)), keyed=shows_cursors)
+        rows = page(projection, "size").subquery(self._name("p"))
+        items = Row(self.postgres)
+        parts: list[Any] = []
+        for part in bound.fields:
+            if isinstance(part, Typename):
+                parts.append(Constant(part.key, part.name))
+            elif isinstance(part, TotalCount):
+                parts.append(TotalShape(part.key))
+            elif isinstance(part, PageInfo):
+                parts.append(PageInfoShape(part.key, part.fields))
+            elif isinstance(part, Nodes):
+                parts.append(NodesShape(part.key, self.object(part.node, rows, items, depth)))
+            elif isinstance(part, Edge):
+                parts.append(EdgeShape(part.key, self.edge(part, spec, rows, items, depth)))
+        key_column = items.column(rows, "edge_key") if shows_cursors else None
+        value = select(aggregate(items.array(), self.postgres)).select_from(rows)
+        position = row.add(value.scalar_subquery())
+        total = probe = None
+        if any(isinstance(part, TotalCount) for part in bound.fields):
+            counted = list_total(
+                bound.list_key, bound.filters, parent=parent, prefix=prefix, alias=self._name("n")
+            )
+            if owner is not None:
+                counted = counted.correlate(owner)
+            total = row.add(counted.scalar_subquery())
+        if any(isinstance(part, PageInfo) for part in bound.fields):
+            beyond = page(Projection((), keyed=False), "limit").subquery(self._name("b"))
+            probe = row.add(select(func.count()).select_from(beyond).scalar_subquery())
+        owner_slug = row.column(owner, "slug") if owner is not None and shows_cursors else None
+        return ListShape(
+            key=bound.key,
+            site=bound.site,
+            backwards=bound.backwards,
+            position=position,
+            total=total,
+            probe=probe,
+            owner_slug=owner_slug,
+            parts=tuple(parts),
+            key_column=key_column,
+        )
+
+    def edge(
+        self, bound: Edge, spec: ListEdge, rows: FromClause, items: Row, depth: int
+    ) -> tuple[Any, ...]:
+        parts: list[Any] = []
+        for item in bound.fields:
+            if isinstance(item, Typename):
+                parts.append(Constant(item.key, item.name))
+            elif isinstance(item, Cursor):
+                parts.append(CursorShape(item.key))
+            elif isinstance(item, EdgeNode):
+                parts.append(NodesShape(item.key, self.object(item.node, rows, items, depth)))
+            elif isinstance(item, CitationList):
+                if spec.link is None:  # a relation with no row of its own has no quotes
+                    parts.append(CitationsShape(item.key, None, ObjectShape(()), NO_CITATIONS))
+                else:
+                    linked = CitationList(item.key, spec.link.subject, item.citation)
+                    parts.append(self.citations(linked, rows, "edge_link", items, depth))
+        return tuple(parts)

@@ -1,0 +1,230 @@
+"""What a plan's rows mean, as the code that builds the response reads them.
+
+Both statement forms (`compiled/nested.py`, `compiled/levels.py`) return rows as JSON
+arrays; a shape says, for each response key, where its value sits in the row. The shapes
+every form shares are here, with the builder made once per object shape: a function that
+turns a row into the object's dict in one dict display. Fields whose value needs more than
+the row (lists, links, citations, quote contexts) name the assembler method that builds them
+(`build`), so each form brings its own assembler and shares the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from resolvers.ids import encode_global_id
+from resolvers.opaque import encode_token
+
+Row = list[Any]
+Builder = Callable[[Any, Row], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ObjectShape:
+    fields: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Constant:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Value:
+    key: str
+    position: int
+    is_float: bool
+
+
+@dataclass(frozen=True)
+class GlobalIdShape:
+    key: str
+    type_name: str
+    slug: int
+
+
+@dataclass(frozen=True)
+class ContextShape:
+    key: str
+    parts: tuple[tuple[str, int | str], ...]  # (response key, position or typename)
+    build: ClassVar[str] = "context"
+
+
+@dataclass(frozen=True)
+class TotalShape:
+    key: str
+
+
+@dataclass(frozen=True)
+class NodesShape:
+    key: str
+    node: ObjectShape
+
+
+@dataclass(frozen=True)
+class EdgeShape:
+    key: str
+    parts: tuple[Any, ...]  # Constant, CursorShape, NodesShape (the node), citations
+
+
+@dataclass(frozen=True)
+class CursorShape:
+    key: str
+
+
+@dataclass(frozen=True)
+class PageInfoShape:
+    key: str
+    parts: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class LookupListShape:
+    key: str
+    items: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Shape:
+    fields: tuple[Any, ...]
+
+
+def shows_cursors(part: Any) -> bool:
+    """Whether a connection's part shows cursors (an edge's, or pageInfo's)."""
+    if isinstance(part, EdgeShape):
+        return any(isinstance(item, CursorShape) for item in part.parts)
+    return isinstance(part, PageInfoShape)
+
+
+def builders(shape: Shape) -> dict[int, Builder]:
+    """A function per object shape of the plan (by the shape's id), made once per plan."""
+    found: dict[int, Builder] = {}
+
+    def visit(item: Any) -> None:
+        if isinstance(item, ObjectShape):
+            found[id(item)] = _builder(item)
+        if isinstance(item, tuple):
+            for child in item:
+                visit(child)
+        elif dataclasses.is_dataclass(item):
+            for child in dataclasses.fields(item):
+                visit(getattr(item, child.name))
+
+    visit(shape)
+    return found
+
+
+def _float(value: Any) -> Any:
+    return None if value is None else float(value)
+
+
+def _builder(shape: ObjectShape) -> Builder:
+    """`{key: value, ...}` for a row, as one dict display: values by position, IDs encoded,
+    the rest through the assembler. Generated from the plan's own shape (keys are GraphQL
+    names, written with repr), so nothing of a request's text is run."""
+    namespace: dict[str, Any] = {"gid": encode_global_id, "to_float": _float}
+    items: list[str] = []
+    for index, field in enumerate(shape.fields):
+        namespace[f"f{index}"] = field
+        if isinstance(field, Value):
+            value = f"row[{field.position}]"
+            expression = f"to_float({value})" if field.is_float else value
+        elif isinstance(field, Constant):
+            expression = f"f{index}.value"
+        elif isinstance(field, GlobalIdShape):
+            expression = f"gid(f{index}.type_name, row[{field.slug}])"
+        else:
+            expression = f"a.{field.build}(f{index}, row)"
+        items.append(f"{field.key!r}: {expression}")
+    source = "def build(a, row):\n    return {" + ", ".join(items) + "}\n"
+    exec(compile(source, "<compiled object>", "exec"), namespace)  # noqa: S102
+    built: Builder = namespace["build"]
+    return built
+
+
+class Assembly:
+    """What both forms' assemblers share: objects through their builders, and a connection
+    from its page's rows."""
+
+    def __init__(self, parameters: dict[str, Any], built: dict[int, Builder]) -> None:
+        self.parameters = parameters
+        self.fetched = 0  # objects fetched, in the reference executor's unit
+        self._built = built
+
+    def object(self, shape: ObjectShape, row: Row) -> dict[str, Any]:
+        return self._built[id(shape)](self, row)
+
+    def context(self, field: ContextShape, row: Row) -> dict[str, Any]:
+        self.fetched += 1  # the resolver reads the quoted document
+        return {key: part if isinstance(part, str) else row[part] for key, part in field.parts}
+
+    def connection_value(
+        self,
+        parts: tuple[Any, ...],
+        page: tuple[list[Row], int | None, bool, bool],
+        key_column: int | None,
+        prefix: str,
+    ) -> dict[str, Any]:
+        """A connection's object from its shown rows (in list order), its total and whether
+        more lie beyond (`page`: rows, total, has next, has previous)."""
+        rows, total, has_next, has_previous = page
+        self.fetched += len(rows)
+        value: dict[str, Any] = {}
+        for part in parts:
+            if isinstance(part, NodesShape):
+                build = self._built[id(part.node)]
+                value[part.key] = [build(self, row) for row in rows]
+            elif isinstance(part, EdgeShape):
+                value[part.key] = [self.edge(part, row, key_column, prefix) for row in rows]
+            elif isinstance(part, TotalShape):
+                value[part.key] = total
+            elif isinstance(part, Constant):
+                value[part.key] = part.value
+            elif isinstance(part, PageInfoShape):
+                ends = (rows[0], rows[-1]) if rows else None
+                value[part.key] = _page_info(part, has_next, has_previous, ends, key_column, prefix)
+        return value
+
+    def edge(
+        self, part: EdgeShape, row: Row, key_column: int | None, prefix: str
+    ) -> dict[str, Any]:
+        value: dict[str, Any] = {}
+        for item in part.parts:
+            if isinstance(item, CursorShape):
+                assert key_column is not None, "a shown cursor has its key"
+                value[item.key] = encode_token(prefix + row[key_column])
+            elif isinstance(item, NodesShape):
+                value[item.key] = self.object(item.node, row)
+            elif isinstance(item, Constant):
+                value[item.key] = item.value
+            else:  # the relation's citations
+                value[item.key] = getattr(self, item.build)(item, row)
+        return value
+
+
+def _page_info(
+    part: PageInfoShape,
+    has_next: bool,
+    has_previous: bool,
+    ends: tuple[Row, Row] | None,
+    key_column: int | None,
+    prefix: str,
+) -> dict[str, Any]:
+    start = end = None
+    if ends is not None:
+        assert key_column is not None, "pageInfo's cursors have their keys"
+        start, end = (encode_token(prefix + row[key_column]) for row in ends)
+    info = {
+        "hasNextPage": has_next,
+        "hasPreviousPage": has_previous,
+        "startCursor": start,
+        "endCursor": end,
+    }
+    return {
+        key: name.split(":", 1)[1] if name.startswith("__typename:") else info[name]
+        for key, name in part.parts
+    }
