@@ -171,8 +171,9 @@ class Root:
     fields: tuple[Any, ...]
 
 
-# Lookups, lists and quote contexts one request may bind; each becomes at least one level of
-# the statement, which holds at most 50 (compiled/sql.py), so past this it cannot compile.
+# Lookups, lists and quote contexts one request may bind; each becomes at least one subquery
+# (compiled/nested.py) or level (compiled/levels.py, at most 50) of the statement, so past
+# this it is not compiled.
 MAX_SITES = 50
 
 

@@ -10,9 +10,8 @@ fetched is counted while the rows are nested, in the reference executor's unit.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import orjson
 from graphql import (
@@ -36,35 +35,14 @@ from compiled.nested import Nester, TooDeep
 from compiled.nested_data import Tree
 from compiled.shape import Builder, Shape, builders
 from compiled.template import Collector, NotCompiled, Selection
+from core.lru import LRU
 from db.raw import SqlText, Statements, precompile
 from operation.prepare import Operation
 
 logger = logging.getLogger("impact_graph.compiled")
-K = TypeVar("K")
-V = TypeVar("V")
 PLAN_CACHE_SIZE = 512
 MAX_TEMPLATES_PER_DOCUMENT = 64  # per operation and skip/include values
 MAX_KEPT_VARIABLES = 4096  # bytes of variables a kept plan may be keyed by
-
-
-class LRU(Generic[K, V]):
-    """A small least-recently-used map, bounded in entries."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        found = self._entries.get(key)
-        if found is not None:
-            self._entries.move_to_end(key)
-        return found
-
-    def put(self, key: K, value: V) -> V:
-        self._entries[key] = value
-        if len(self._entries) > self.size:
-            self._entries.popitem(last=False)
-        return value
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""One SQL statement per request: every level of the response's tree is a CTE, and the
-database returns each level's rows as one JSON array.
+"""One SQL statement per request, written as levels: every level of the response's tree is a
+CTE, and the database returns each level's rows as one JSON array. The nested form
+(`compiled/nested.py`) is cheaper; this one serves where SQLite's parser cannot take it.
 
 A level is the rows one place of the tree needs: a lookup's row, a list's pages (for every
 shown parent at once, with the same statements the loaders use: db/queries.py), a link's

@@ -15,6 +15,7 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
+    FieldNode,
     GraphQLError,
     GraphQLSchema,
     GraphQLSyntaxError,
@@ -54,6 +55,21 @@ class Operation:
     name: str | None
     estimated: int
     memo: dict[Any, Any] = field(compare=False, repr=False)
+
+    @property
+    def reads_only_the_schema(self) -> bool:
+        """Whether every root field is `__schema`, `__type` or `__typename`: the answer
+        depends on the schema and the variables alone, never on the store."""
+        found = self.memo.get("schema only")
+        if found is None:
+            found = self.memo["schema only"] = all(
+                isinstance(selection, FieldNode) and selection.name.value in SCHEMA_FIELDS
+                for selection in self.definition.selection_set.selections
+            )
+        return bool(found)
+
+
+SCHEMA_FIELDS = frozenset({"__schema", "__type", "__typename"})
 
 
 class Refused(Exception):

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel, col
 
@@ -334,9 +334,23 @@ async def write_seeds(engine: AsyncEngine, plan: SeedPlan, *, dry_run: bool = Fa
             raise
         if dry_run:
             await session.rollback()
-        else:
-            await session.commit()
+            return report
+        await session.commit()
+    await _refresh_statistics(engine)
     return report
+
+
+async def _refresh_statistics(engine: AsyncEngine) -> None:
+    """PostgreSQL plans from table statistics, which autovacuum refreshes only after many
+    changed rows (a seed changes a few dozen): without them it guesses, and its plans for
+    joins through link tables cost several times the work. A seed rewrites the store, so it
+    refreshes them itself. (SQLite keeps no statistics unless asked, and plans by index.)"""
+    if engine.dialect.name != "postgresql":
+        return
+    tables = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
+    async with engine.connect() as connection:
+        await connection.execute(text(f"ANALYZE {tables}"))  # the store's tables only
+        await connection.commit()
 
 
 async def store_is_empty(engine: AsyncEngine) -> bool:

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from graphql import GraphQLSchema, OperationType
 from sqlalchemy.engine import Dialect
 from starlette.requests import Request
@@ -23,6 +24,7 @@ from strawberry import Schema
 
 from compiled.executor import CompiledExecutor, Plan
 from core.limits import Limits
+from core.lru import LRU
 from db.errors import as_unavailable
 from db.raw import Statements
 from operation.prepare import (
@@ -49,6 +51,11 @@ from server.responses import (
 
 logger = logging.getLogger("impact_graph.graphql")
 
+
+# Answers of operations that read only the schema (GraphiQL's and codegen's introspection),
+# kept per query, operation, variables and media type: exact for the life of the process.
+SCHEMA_ANSWERS = 32
+MAX_SCHEMA_ANSWER_VARIABLES = 4096  # bytes
 
 GET_OPERATIONS = frozenset({OperationType.QUERY})
 # Over POST every type is allowed through; validation then refuses what the schema lacks.
@@ -83,6 +90,7 @@ class GraphQLEndpoint:
         self.statements = statements
         self.executor = executor
         self.compiled = CompiledExecutor(contract)
+        self._schema_answers: LRU[tuple[Any, ...], tuple[dict[str, Any], int]] = LRU(SCHEMA_ANSWERS)
         self.graphiql = graphiql
         self.max_body_bytes = max_body_bytes
         self.execution_timeout = execution_timeout
@@ -160,6 +168,11 @@ class GraphQLEndpoint:
         its reads fail at once rather than ask the store again.
         """
         deadline = asyncio.get_running_loop().time() + self.execution_timeout
+        if operation.reads_only_the_schema:
+            body, status = await self._answer_from_schema(
+                operation, params, media_type, request_id, deadline
+            )
+            return body, status, "reference"
         context = None
         if self.executor != "reference":
             plan = self.compiled.plan(operation, params.variables, self.dialect)
@@ -175,6 +188,33 @@ class GraphQLEndpoint:
         context = context or self.context_factory(request_id)
         body, status = await self._run_reference(operation, params, media_type, context, deadline)
         return body, status, "reference"
+
+    async def _answer_from_schema(
+        self,
+        operation: Operation,
+        params: GraphQLParams,
+        media_type: str,
+        request_id: str,
+        deadline: float,
+    ) -> tuple[dict[str, Any], int]:
+        """The reference executor's answer, kept when it has no errors: introspection does not
+        change while the process runs, and GraphiQL and code generators ask it again and
+        again (it costs ~25 ms of CPU each time)."""
+        try:
+            variables = orjson.dumps(params.variables, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # a value orjson cannot write: not kept
+            variables = b""
+        key = (operation.query, operation.name, variables, media_type)
+        keep = 0 < len(variables) <= MAX_SCHEMA_ANSWER_VARIABLES
+        found = self._schema_answers.get(key) if keep else None
+        if found is not None:
+            return found
+        context = self.context_factory(request_id)
+        answer = await self._run_reference(operation, params, media_type, context, deadline)
+        body, status = answer
+        if keep and status == 200 and "errors" not in body:
+            self._schema_answers.put(key, answer)
+        return answer
 
     async def _run_compiled(
         self, plan: Plan, operation: Operation, request_id: str, deadline: float

@@ -127,3 +127,41 @@ async def test_node_interface_is_implemented_by_the_traversal_types(client):
     assert isinstance(node, graphql.GraphQLInterfaceType)
     implementations = {t.name for t in client_schema.get_implementations(node).objects}
     assert {"Company", "Program", "Partner", "Location", "Document"} <= implementations
+
+
+async def test_schema_only_answers_are_kept_and_data_is_never(client, monkeypatch):
+    """Introspection depends on the schema and the variables alone: its answer is kept per
+    query, variables and media type. An operation that also reads data is run every time."""
+    import server.endpoint as endpoint_module
+
+    runs: list[str] = []
+    real = endpoint_module.execute
+
+    async def counted(schema: Any, operation: Any, variables: Any, context: Any) -> Any:
+        runs.append(operation.query)
+        return await real(schema, operation, variables, context)
+
+    monkeypatch.setattr(endpoint_module, "execute", counted)
+    full = graphql.get_introspection_query()
+    one_type = "query($name: String!) { __type(name: $name) { name kind } __typename }"
+    answers = {}
+    for _ in range(3):
+        for name in ("Program", "Company"):
+            payload = {"query": one_type, "variables": {"name": name}}
+            response = await client.post("/graphql", json=payload)
+            assert response.headers["x-executor"] == "reference"
+            answers.setdefault(name, response.content)
+            assert response.content == answers[name]
+        response = await client.post("/graphql", json={"query": full})
+        answers.setdefault("full", response.content)
+        assert response.content == answers["full"]
+    assert response.json()["data"]["__schema"]["queryType"]["name"] == "Query"
+    assert b'"name":"Program"' in answers["Program"]
+    assert b'"name":"Company"' in answers["Company"]
+    assert runs.count(one_type) <= 2  # at most once per name
+    assert runs.count(full) <= 1
+    mixed = '{ __type(name: "Program") { name } companies { totalCount } }'
+    for _ in range(2):
+        response = await client.post("/graphql", json={"query": mixed})
+        assert response.json()["data"]["companies"]["totalCount"] == 1
+    assert runs.count(mixed) == 2
