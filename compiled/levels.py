@@ -35,17 +35,12 @@ from compiled.bind import (
     CitationList,
     Column,
     Context,
-    Cursor,
-    Edge,
-    EdgeNode,
     Id,
     Link,
     List,
     Lookup,
     LookupList,
-    Nodes,
     Object,
-    PageInfo,
     Root,
     TotalCount,
     Typename,
@@ -53,16 +48,12 @@ from compiled.bind import (
 from compiled.shape import (
     Constant,
     ContextShape,
-    CursorShape,
-    EdgeShape,
     GlobalIdShape,
     LookupListShape,
-    NodesShape,
     ObjectShape,
-    PageInfoShape,
     Shape,
-    TotalShape,
     Value,
+    connection_parts,
     shows_cursors,
 )
 from compiled.template import NotCompiled
@@ -244,18 +235,17 @@ class Planner:
         level = self._level("root" if owner is None else "list", spec.target, bound, owner, "id")
         id_column = level.column("id")
         level.column("slug")
-        parts: list[Any] = []
-        for part in bound.fields:
-            if isinstance(part, Typename):
-                parts.append(Constant(part.key, part.name))
-            elif isinstance(part, TotalCount):
-                parts.append(TotalShape(part.key))
-            elif isinstance(part, Nodes):
-                parts.append(NodesShape(part.key, self.object(part.node, level)))
-            elif isinstance(part, PageInfo):
-                parts.append(PageInfoShape(part.key, part.fields))
-            elif isinstance(part, Edge):
-                parts.append(EdgeShape(part.key, self.edge(part, level, spec.link is not None)))
+        has_link = spec.link is not None
+
+        def relation_citations(item: CitationList) -> CitationsShape:
+            if not has_link:  # a relation with no row of its own has no quotes
+                return CitationsShape(item.key, None, 0, ObjectShape(()))
+            linked = CitationList(item.key, _link_subject(level), item.citation)
+            return self.citations(linked, level, "edge_link")
+
+        parts = connection_parts(
+            bound.fields, lambda node: self.object(node, level), relation_citations
+        )
         has_cursors = any(map(shows_cursors, parts))
         level.keyed = has_cursors
         return ListShape(
@@ -274,23 +264,6 @@ class Planner:
             parent=None if owner is None else level.column("edge_parent"),
             has_cursors=has_cursors,
         )
-
-    def edge(self, bound: Edge, level: Level, has_link: bool) -> tuple[Any, ...]:
-        parts: list[Any] = []
-        for item in bound.fields:
-            if isinstance(item, Typename):
-                parts.append(Constant(item.key, item.name))
-            elif isinstance(item, Cursor):
-                parts.append(CursorShape(item.key))
-            elif isinstance(item, EdgeNode):
-                parts.append(NodesShape(item.key, self.object(item.node, level)))
-            elif isinstance(item, CitationList):
-                if has_link:
-                    linked = CitationList(item.key, _link_subject(level), item.citation)
-                    parts.append(self.citations(linked, level, "edge_link"))
-                else:
-                    parts.append(CitationsShape(item.key, None, 0, ObjectShape(())))
-        return tuple(parts)
 
 
 def _context_parts(context: Context, level: Level) -> tuple[tuple[str, int | str], ...]:

@@ -48,19 +48,15 @@ from compiled.json_sql import (
 from compiled.shape import (
     Constant,
     ContextShape,
-    CursorShape,
-    EdgeShape,
     GlobalIdShape,
     LookupListShape,
-    NodesShape,
     ObjectShape,
-    PageInfoShape,
     Shape,
-    TotalShape,
     Value,
+    connection_parts,
 )
 from compiled.template import NotCompiled
-from db.mapping import CITATION, LISTS, TYPES, ListEdge, node_type
+from db.mapping import CITATION, LISTS, TYPES, node_type
 from db.queries import Projection, list_total, page_query
 
 # Subqueries inside subqueries that SQLite's parser takes with room to spare (it overflows
@@ -323,18 +319,16 @@ class Nester:
         projection = Projection(tuple(dict.fromkeys(needed)), keyed=shows_cursors)
         rows = page(projection, "size").subquery(self._name("p"))
         items = Row(self.postgres)
-        parts: list[Any] = []
-        for part in bound.fields:
-            if isinstance(part, Typename):
-                parts.append(Constant(part.key, part.name))
-            elif isinstance(part, TotalCount):
-                parts.append(TotalShape(part.key))
-            elif isinstance(part, PageInfo):
-                parts.append(PageInfoShape(part.key, part.fields))
-            elif isinstance(part, Nodes):
-                parts.append(NodesShape(part.key, self.object(part.node, rows, items, depth)))
-            elif isinstance(part, Edge):
-                parts.append(EdgeShape(part.key, self.edge(part, spec, rows, items, depth)))
+
+        def relation_citations(item: CitationList) -> CitationsShape:
+            if spec.link is None:  # a relation with no row of its own has no quotes
+                return CitationsShape(item.key, None, ObjectShape(()), NO_CITATIONS)
+            linked = CitationList(item.key, spec.link.subject, item.citation)
+            return self.citations(linked, rows, "edge_link", items, depth)
+
+        parts = connection_parts(
+            bound.fields, lambda node: self.object(node, rows, items, depth), relation_citations
+        )
         key_column = items.column(rows, "edge_key") if shows_cursors else None
         value = select(aggregate(items.array(), self.postgres)).select_from(rows)
         position = row.add(value.scalar_subquery())
@@ -361,22 +355,3 @@ class Nester:
             parts=tuple(parts),
             key_column=key_column,
         )
-
-    def edge(
-        self, bound: Edge, spec: ListEdge, rows: FromClause, items: Row, depth: int
-    ) -> tuple[Any, ...]:
-        parts: list[Any] = []
-        for item in bound.fields:
-            if isinstance(item, Typename):
-                parts.append(Constant(item.key, item.name))
-            elif isinstance(item, Cursor):
-                parts.append(CursorShape(item.key))
-            elif isinstance(item, EdgeNode):
-                parts.append(NodesShape(item.key, self.object(item.node, rows, items, depth)))
-            elif isinstance(item, CitationList):
-                if spec.link is None:  # a relation with no row of its own has no quotes
-                    parts.append(CitationsShape(item.key, None, ObjectShape(()), NO_CITATIONS))
-                else:
-                    linked = CitationList(item.key, spec.link.subject, item.citation)
-                    parts.append(self.citations(linked, rows, "edge_link", items, depth))
-        return tuple(parts)

@@ -15,6 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from compiled.bind import (
+    CitationList,
+    Cursor,
+    Edge,
+    EdgeNode,
+    Nodes,
+    Object,
+    PageInfo,
+    TotalCount,
+    Typename,
+)
 from resolvers.ids import encode_global_id
 from resolvers.opaque import encode_token
 
@@ -98,6 +109,38 @@ def shows_cursors(part: Any) -> bool:
     if isinstance(part, EdgeShape):
         return any(isinstance(item, CursorShape) for item in part.parts)
     return isinstance(part, PageInfoShape)
+
+
+def connection_parts(
+    fields: tuple[Any, ...],
+    node: Callable[[Object], ObjectShape],
+    relation_citations: Callable[[CitationList], Any],
+) -> tuple[Any, ...]:
+    """A connection's shape from its bound fields: each form says how it reads a node
+    (`node`) and the citations of the relation an edge stands for (`relation_citations`)."""
+
+    def edge_part(item: Any) -> Any:
+        if isinstance(item, Typename):
+            return Constant(item.key, item.name)
+        if isinstance(item, Cursor):
+            return CursorShape(item.key)
+        if isinstance(item, EdgeNode):
+            return NodesShape(item.key, node(item.node))
+        return relation_citations(item)
+
+    parts: list[Any] = []
+    for part in fields:
+        if isinstance(part, Typename):
+            parts.append(Constant(part.key, part.name))
+        elif isinstance(part, TotalCount):
+            parts.append(TotalShape(part.key))
+        elif isinstance(part, PageInfo):
+            parts.append(PageInfoShape(part.key, part.fields))
+        elif isinstance(part, Nodes):
+            parts.append(NodesShape(part.key, node(part.node)))
+        elif isinstance(part, Edge):
+            parts.append(EdgeShape(part.key, tuple(map(edge_part, part.fields))))
+    return tuple(parts)
 
 
 def builders(shape: Shape) -> dict[int, Builder]:
