@@ -70,11 +70,6 @@ class Statements:
     most `size` of them (the rest of the pool serves the reference executor), and go back to
     the pool once idle for `IDLE_SECONDS`. A connection is used by one statement at a time.
 
-    On PostgreSQL the held connections plan every statement once (`plan_cache_mode =
-    force_generic_plan`, reset when they go back): the parameters are page sizes, cursor
-    places and filter values, and a place past the middle of a long list made PostgreSQL
-    plan that statement anew on every run (~0.2 ms, more than running it).
-
     A connection that died (a database restart) fails its statement at once; the statement
     is tried again on a fresh connection, at most `size` times. A statement stopped midway
     (the request's deadline) leaves its connection busy: that connection is invalidated.
@@ -126,8 +121,6 @@ class Statements:
         try:
             driver = (await connection.get_raw_connection()).driver_connection
             assert driver is not None, "a checked-out connection has its driver's connection"
-            if _is_postgres(driver):
-                await driver.execute(f"SET plan_cache_mode = {GENERIC_PLANS}")
         except BaseException:
             await connection.close()
             raise
@@ -144,9 +137,9 @@ class Statements:
         self._trimming = None
         now = asyncio.get_running_loop().time()
         kept = [held for held in self._idle if now - held[2] < self.IDLE_SECONDS]
-        for connection, driver, used in self._idle:
+        for connection, _, used in self._idle:
             if now - used >= self.IDLE_SECONDS:
-                self._later(_give_back(connection, driver))
+                self._later(connection.close())
         self._idle = kept
         if kept:
             self._trimming = asyncio.get_running_loop().call_later(self.IDLE_SECONDS, self._trim)
@@ -165,8 +158,8 @@ class Statements:
             self._trimming.cancel()
             self._trimming = None
         idle, self._idle = self._idle, []
-        for connection, driver, _ in idle:
-            await _give_back(connection, driver)
+        for connection, _, _ in idle:
+            await connection.close()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
 
@@ -176,24 +169,6 @@ async def _fetch_value(driver: Any, sql: SqlText, arguments: list[Any]) -> Any:
         return await driver.fetchval(sql.text, *arguments)
     rows = list(await driver.execute_fetchall(sql.text, arguments))  # one trip to its thread
     return rows[0][0] if rows else None
-
-
-GENERIC_PLANS = "force_generic_plan"
-
-
-def _is_postgres(driver: Any) -> bool:
-    return isinstance(driver, asyncpg.Connection)
-
-
-async def _give_back(connection: AsyncConnection, driver: Any) -> None:
-    """The connection back to the pool as the pool gave it."""
-    try:
-        if _is_postgres(driver):
-            await driver.execute("RESET plan_cache_mode")
-    except Exception:  # gone meanwhile: the pool must not keep it
-        await _invalidate(connection)
-        return
-    await connection.close()
 
 
 async def _invalidate(connection: AsyncConnection) -> None:
