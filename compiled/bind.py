@@ -142,6 +142,7 @@ class List:
     filters: ListFilter
     ordering: Ordering
     window: WindowShape  # what of the window shapes the SQL (Window.shape)
+    size: int  # the page size: written into the nested statement, so its plan knows it
     fields: tuple[Any, ...]  # TotalCount, PageInfo, Edge, Nodes, Typename
 
     @property
@@ -307,6 +308,7 @@ class Binder:
             filter_shape(filters),  # the values are parameters: one statement per shape
             ordering,
             window.shape(),
+            window.size,
             fields,
         )
 

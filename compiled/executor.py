@@ -9,6 +9,7 @@ fetched is counted while the rows are nested, in the reference executor's unit.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,7 @@ from graphql import (
 from graphql.language import Visitor
 from sqlalchemy.engine import Dialect
 
-from compiled.bind import Binder, Root
+from compiled.bind import Binder, List, Root
 from compiled.levels import Planner, StatementBuilder
 from compiled.levels_data import Assembler
 from compiled.nested import Nester, TooDeep
@@ -208,4 +209,25 @@ def _compile(root: Root, dialect: Dialect) -> Compiled:
         shape = planner.root(root)
         statement = StatementBuilder(dialect.name).statement(planner.levels)
         nested = False
-    return Compiled(precompile(statement, dialect), shape, builders(shape), nested)
+    generic = nested and _pages_from_a_place(root)
+    return Compiled(precompile(statement, dialect, generic), shape, builders(shape), nested)
+
+
+def _pages_from_a_place(root: Root) -> bool:
+    """Whether a list of the request starts after or before a cursor: its statement's plan
+    is best made once (db/raw.py), as its page sizes are written in it (compiled/nested.py)."""
+
+    def seeks(bound: Any) -> bool:
+        if isinstance(bound, List):
+            return (
+                bound.window[1] is not None
+                or bound.window[2] is not None
+                or any(map(seeks, bound.fields))
+            )
+        if dataclasses.is_dataclass(bound):
+            return any(seeks(getattr(bound, f.name)) for f in dataclasses.fields(bound))
+        if isinstance(bound, tuple):
+            return any(map(seeks, bound))
+        return False
+
+    return seeks(root)

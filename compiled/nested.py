@@ -305,7 +305,7 @@ class Nester:
         arguments = (bound.list_key, bound.filters, bound.ordering, bound.window, self.dialect)
         parent = None if owner is None else owner.c.id
 
-        def page(projection: Projection, limit: str) -> Select[Any]:
+        def page(projection: Projection, limit: int) -> Select[Any]:
             query = page_query(
                 *arguments,
                 parent=parent,
@@ -317,7 +317,7 @@ class Nester:
             return query if owner is None else query.correlate(owner)
 
         projection = Projection(tuple(dict.fromkeys(needed)), keyed=shows_cursors)
-        rows = page(projection, "size").subquery(self._name("p"))
+        rows = page(projection, bound.size).subquery(self._name("p"))
         items = Row(self.postgres)
 
         def relation_citations(item: CitationList) -> CitationsShape:
@@ -341,7 +341,7 @@ class Nester:
                 counted = counted.correlate(owner)
             total = row.add(counted.scalar_subquery())
         if any(isinstance(part, PageInfo) for part in bound.fields):
-            beyond = page(Projection((), keyed=False), "limit").subquery(self._name("b"))
+            beyond = page(Projection((), keyed=False), bound.size + 1).subquery(self._name("b"))
             probe = row.add(select(func.count()).select_from(beyond).scalar_subquery())
         owner_slug = row.column(owner, "slug") if owner is not None and shows_cursors else None
         return ListShape(

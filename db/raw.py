@@ -36,6 +36,9 @@ class SqlText:
     names: tuple[str, ...]
     defaults: dict[str, Any]
     postgres: bool
+    # Plan once for all values: PostgreSQL would plan anew on every run a statement whose
+    # parameters are a place in a long list (~0.2 ms, more than running it).
+    generic_plan: bool = False
 
     def arguments(self, parameters: dict[str, Any]) -> list[Any]:
         values = [
@@ -47,7 +50,7 @@ class SqlText:
         return [v.isoformat() if isinstance(v, dt.date) else v for v in values]
 
 
-def precompile(statement: Select[Any], dialect: Dialect) -> SqlText:
+def precompile(statement: Select[Any], dialect: Dialect, generic_plan: bool = False) -> SqlText:
     """The statement's text once, with the values it carries (filters' literals); the values
     bound per request (`bindparam` without a value) are left to `arguments`."""
     compiled = statement.compile(dialect=dialect)
@@ -58,7 +61,16 @@ def precompile(statement: Select[Any], dialect: Dialect) -> SqlText:
         names=tuple(compiled.positiontup or ()),
         defaults={k: v for k, v in carried.items() if k not in per_request},
         postgres=dialect.name == "postgresql",
+        generic_plan=generic_plan and dialect.name == "postgresql",
     )
+
+
+@dataclass
+class _Held:
+    connection: AsyncConnection
+    driver: Any
+    generic_plans: bool = False  # plan_cache_mode = force_generic_plan on this session
+    used: float = 0.0
 
 
 class Statements:
@@ -69,6 +81,11 @@ class Statements:
     Python than the rest of the request. So connections stay held between statements, at
     most `size` of them (the rest of the pool serves the reference executor), and go back to
     the pool once idle for `IDLE_SECONDS`. A connection is used by one statement at a time.
+
+    A statement that asks for a generic plan (`SqlText.generic_plan`) runs on a connection
+    whose session forces them; the others on connections that leave the choice to
+    PostgreSQL. A connection's mode is switched when no idle one is in the mode asked, and
+    reset before it goes back to the pool.
 
     A connection that died (a database restart) fails its statement at once; the statement
     is tried again on a fresh connection, at most `size` times. A statement stopped midway
@@ -83,7 +100,7 @@ class Statements:
         self._engine = engine
         self._size = size
         self._slots = asyncio.Semaphore(size)
-        self._idle: list[tuple[AsyncConnection, Any, float]] = []
+        self._idle: list[_Held] = []
         self._trimming: asyncio.TimerHandle | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -92,31 +109,36 @@ class Statements:
         arguments = sql.arguments(parameters)
         async with self._slots:
             for attempt in range(self._size + 1):
-                connection, driver = await self._take()
+                held = await self._take(sql.generic_plan)
                 try:
-                    value = await _fetch_value(driver, sql, arguments)
+                    if held.generic_plans != sql.generic_plan:
+                        await _set_generic_plans(held, sql.generic_plan)
+                    value = await _fetch_value(held.driver, sql, arguments)
                 except Exception as error:
                     died = isinstance(error, _DISCONNECTS)
                     if not died:
-                        self._give_back(connection, driver)
+                        self._give_back(held)
                         raise DBAPIError(sql.text, None, error) from error
-                    self._discard(connection)
+                    self._discard(held.connection)
                     if attempt == self._size:
                         raise DBAPIError(
                             sql.text, None, error, connection_invalidated=True
                         ) from error
                 except BaseException:  # cancelled midway: the connection is still busy
-                    self._discard(connection)
+                    self._discard(held.connection)
                     raise
                 else:
-                    self._give_back(connection, driver)
+                    self._give_back(held)
                     return value
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    async def _take(self) -> tuple[AsyncConnection, Any]:
+    async def _take(self, generic_plans: bool) -> _Held:
+        """An idle connection in the mode asked if there is one, else any, else a new one."""
+        for index in range(len(self._idle) - 1, -1, -1):
+            if self._idle[index].generic_plans == generic_plans:
+                return self._idle.pop(index)
         if self._idle:
-            connection, driver, _ = self._idle.pop()
-            return connection, driver
+            return self._idle.pop()
         connection = await self._engine.connect()
         try:
             driver = (await connection.get_raw_connection()).driver_connection
@@ -124,11 +146,12 @@ class Statements:
         except BaseException:
             await connection.close()
             raise
-        return connection, driver
+        return _Held(connection, driver)
 
-    def _give_back(self, connection: AsyncConnection, driver: Any) -> None:
+    def _give_back(self, held: _Held) -> None:
         loop = asyncio.get_running_loop()
-        self._idle.append((connection, driver, loop.time()))
+        held.used = loop.time()
+        self._idle.append(held)
         if self._trimming is None:
             self._trimming = loop.call_later(self.IDLE_SECONDS, self._trim)
 
@@ -136,10 +159,10 @@ class Statements:
         """Connections idle for `IDLE_SECONDS` go back to the pool."""
         self._trimming = None
         now = asyncio.get_running_loop().time()
-        kept = [held for held in self._idle if now - held[2] < self.IDLE_SECONDS]
-        for connection, _, used in self._idle:
-            if now - used >= self.IDLE_SECONDS:
-                self._later(connection.close())
+        kept = [held for held in self._idle if now - held.used < self.IDLE_SECONDS]
+        for held in self._idle:
+            if now - held.used >= self.IDLE_SECONDS:
+                self._later(_return_to_pool(held))
         self._idle = kept
         if kept:
             self._trimming = asyncio.get_running_loop().call_later(self.IDLE_SECONDS, self._trim)
@@ -158,8 +181,8 @@ class Statements:
             self._trimming.cancel()
             self._trimming = None
         idle, self._idle = self._idle, []
-        for connection, _, _ in idle:
-            await connection.close()
+        for held in idle:
+            await _return_to_pool(held)
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
 
@@ -169,6 +192,23 @@ async def _fetch_value(driver: Any, sql: SqlText, arguments: list[Any]) -> Any:
         return await driver.fetchval(sql.text, *arguments)
     rows = list(await driver.execute_fetchall(sql.text, arguments))  # one trip to its thread
     return rows[0][0] if rows else None
+
+
+async def _set_generic_plans(held: _Held, generic: bool) -> None:
+    mode = "force_generic_plan" if generic else "auto"
+    await held.driver.execute(f"SET plan_cache_mode = {mode}")
+    held.generic_plans = generic
+
+
+async def _return_to_pool(held: _Held) -> None:
+    """The connection back to the pool in the state the pool gave it."""
+    if held.generic_plans:
+        try:
+            await held.driver.execute("RESET plan_cache_mode")
+        except Exception:  # gone meanwhile: the pool must not keep it
+            await _invalidate(held.connection)
+            return
+    await held.connection.close()
 
 
 async def _invalidate(connection: AsyncConnection) -> None:
