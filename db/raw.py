@@ -18,6 +18,7 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 # What a connection that is gone raises (a lost socket; asyncpg's own words for it).
@@ -96,9 +97,10 @@ class Statements:
 
     IDLE_SECONDS = 0.5
 
-    def __init__(self, engine: AsyncEngine, size: int) -> None:
+    def __init__(self, engine: AsyncEngine, size: int, wait: float) -> None:
         self._engine = engine
         self._size = size
+        self._wait = wait  # for a free connection, as the pool waits (then: "busy")
         self._slots = asyncio.Semaphore(size)
         self._idle: list[_Held] = []
         self._trimming: asyncio.TimerHandle | None = None
@@ -107,29 +109,37 @@ class Statements:
     async def fetch_value(self, sql: SqlText, parameters: dict[str, Any]) -> Any:
         """The first column of the statement's only row."""
         arguments = sql.arguments(parameters)
-        async with self._slots:
-            for attempt in range(self._size + 1):
-                held = await self._take(sql.generic_plan)
-                try:
-                    if held.generic_plans != sql.generic_plan:
-                        await _set_generic_plans(held, sql.generic_plan)
-                    value = await _fetch_value(held.driver, sql, arguments)
-                except Exception as error:
-                    died = isinstance(error, _DISCONNECTS)
-                    if not died:
-                        self._give_back(held)
-                        raise DBAPIError(sql.text, None, error) from error
-                    self._discard(held.connection)
-                    if attempt == self._size:
-                        raise DBAPIError(
-                            sql.text, None, error, connection_invalidated=True
-                        ) from error
-                except BaseException:  # cancelled midway: the connection is still busy
-                    self._discard(held.connection)
-                    raise
-                else:
+        try:
+            async with asyncio.timeout(self._wait):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise PoolTimeout("every held connection stayed busy") from None
+        try:
+            return await self._run(sql, arguments)
+        finally:
+            self._slots.release()
+
+    async def _run(self, sql: SqlText, arguments: list[Any]) -> Any:
+        for attempt in range(self._size + 1):
+            held = await self._take(sql.generic_plan)
+            try:
+                if held.generic_plans != sql.generic_plan:
+                    await _set_generic_plans(held, sql.generic_plan)
+                value = await _fetch_value(held.driver, sql, arguments)
+            except Exception as error:
+                died = isinstance(error, _DISCONNECTS)
+                if not died:
                     self._give_back(held)
-                    return value
+                    raise DBAPIError(sql.text, None, error) from error
+                self._discard(held.connection)
+                if attempt == self._size:
+                    raise DBAPIError(sql.text, None, error, connection_invalidated=True) from error
+            except BaseException:  # cancelled midway: the connection is still busy
+                self._discard(held.connection)
+                raise
+            else:
+                self._give_back(held)
+                return value
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _take(self, generic_plans: bool) -> _Held:

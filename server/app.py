@@ -85,7 +85,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
     connections = settings.db_pool_size + settings.db_max_overflow  # how many may have died
     # The compiled executor holds up to half the pool between its statements; the reference
     # executor checks connections out per request from the rest.
-    statements = Statements(engine, max(1, settings.db_pool_size // 2))
+    statements = Statements(engine, max(1, settings.db_pool_size // 2), settings.db_pool_timeout)
 
     def context_for(request_id: str) -> Context:
         return Context(loaders=Loaders(Reader(sessions, connections)), request_id=request_id)

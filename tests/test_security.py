@@ -432,3 +432,35 @@ async def test_a_tiny_statement_timeout_is_never_rounded_to_none(store: Store):
             raise
     finally:
         await engine.dispose()
+
+
+async def test_busy_held_connections_answer_503_busy_within_the_pool_wait(
+    store: Store, monkeypatch
+):
+    """The compiled executor's held connections (half the pool: one here) are waited for as
+    long as the pool would be, then the request is told the database is busy."""
+    import db.raw
+
+    real = db.raw._fetch_value
+    release = asyncio.Event()
+
+    async def held_up(driver: Any, sql: Any, arguments: Any) -> Any:
+        if not release.is_set():
+            await release.wait()
+        return await real(driver, sql, arguments)
+
+    monkeypatch.setattr(db.raw, "_fetch_value", held_up)
+    async with make_client(store.engine, db_pool_size=2, db_pool_timeout=0.3) as http:
+        first = asyncio.create_task(post(http, SONY))  # holds the only slot
+        await asyncio.sleep(0.05)
+        started = asyncio.get_running_loop().time()
+        busy = await post(http, SONY)
+        waited = asyncio.get_running_loop().time() - started
+        assert busy.status_code == 503, busy.text
+        [error] = busy.json()["errors"]
+        assert error["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+        assert error["message"] == "The database is busy; try again shortly."
+        assert 0.25 < waited < 2.0
+        release.set()
+        assert without_cost((await first).json()) == SONY_DATA
+        assert without_cost((await post(http, SONY)).json()) == SONY_DATA
