@@ -142,7 +142,9 @@ class List:
     filters: ListFilter
     ordering: Ordering
     window: WindowShape  # what of the window shapes the SQL (Window.shape)
-    size: int  # the page size: written into the nested statement, so its plan knows it
+    # The page size rounded up to a step of LIMIT_STEPS: written into the nested statement, so
+    # its plan knows how few rows a page takes, while a few statements serve every size.
+    limit: int
     fields: tuple[Any, ...]  # TotalCount, PageInfo, Edge, Nodes, Typename
 
     @property
@@ -170,6 +172,14 @@ class LookupList:
 @dataclass(frozen=True)
 class Root:
     fields: tuple[Any, ...]
+
+
+LIMIT_STEPS = (1, 2, 5, 10, 20, 25, 50, 100)
+
+
+def limit_step(size: int) -> int:
+    """The least step that holds `size` rows (`size` itself past the last step)."""
+    return next((step for step in LIMIT_STEPS if step >= size), size)
 
 
 # Lookups, lists and quote contexts one request may bind; each becomes at least one subquery
@@ -308,7 +318,7 @@ class Binder:
             filter_shape(filters),  # the values are parameters: one statement per shape
             ordering,
             window.shape(),
-            window.size,
+            limit_step(window.size),
             fields,
         )
 

@@ -59,12 +59,11 @@ class Tree(Assembly):
 
     def connection(self, field: ListShape, owner: Row) -> dict[str, Any]:
         """A connection from its owner's array (the root's, for a root list)."""
-        rows: list[Row] = owner[field.position] or []
+        size: int = self.parameters[field.size_parameter]
+        rows: list[Row] = (owner[field.position] or [])[:size]  # the LIMIT is a step above
         if field.backwards:
             rows.reverse()
-        more = (
-            field.probe is not None and owner[field.probe] > self.parameters[field.size_parameter]
-        )
+        more = field.probe is not None and owner[field.probe] > size
         prefix = ""
         if field.key_column is not None and rows:
             parent = "" if field.owner_slug is None else owner[field.owner_slug]

@@ -205,8 +205,10 @@ async def _fetch_value(driver: Any, sql: SqlText, arguments: list[Any]) -> Any:
 
 
 async def _set_generic_plans(held: _Held, generic: bool) -> None:
-    mode = "force_generic_plan" if generic else "auto"
-    await held.driver.execute(f"SET plan_cache_mode = {mode}")
+    if generic:
+        await held.driver.execute("SET plan_cache_mode = force_generic_plan")
+    else:  # as the server or role sets it for every other connection
+        await held.driver.execute("RESET plan_cache_mode")
     held.generic_plans = generic
 
 

@@ -60,9 +60,10 @@ class Operation:
     def reads_only_the_schema(self) -> bool:
         """Whether every root field is `__schema`, `__type` or `__typename`: the answer
         depends on the schema and the variables alone, never on the store."""
-        found = self.memo.get("schema only")
+        key = ("schema only", self.name)  # the memo is the document's, of all its operations
+        found = self.memo.get(key)
         if found is None:
-            found = self.memo["schema only"] = all(
+            found = self.memo[key] = all(
                 isinstance(selection, FieldNode) and selection.name.value in SCHEMA_FIELDS
                 for selection in self.definition.selection_set.selections
             )

@@ -400,3 +400,16 @@ async def test_deep_queries_compile_nested_or_as_levels_where_sqlite_needs(
     assert answered.headers["x-executor"] == COMPILED
     assert "errors" not in answered.json()
     assert [m.nested for m in made] == [nested or store.backend == "postgresql"]
+
+
+@pytest.mark.parametrize("size", [0, 1, 3, 7, 19, 21, 99])
+async def test_page_sizes_between_limit_steps_are_answered_alike(executors, size):
+    """A page's LIMIT is its size rounded up to a step; the rows past the size are not shown,
+    counted or paged by, either way."""
+    query = f"""{{ a: locations(first: {size}) {{ totalCount pageInfo {{ hasNextPage endCursor }}
+      nodes {{ slug children(first: 1) {{ nodes {{ slug }} }} }} }}
+      b: locations(last: {size}, orderBy: {{field: NAME, direction: DESC}}) {{
+        pageInfo {{ hasPreviousPage startCursor }} edges {{ cursor node {{ slug }} }} }} }}"""
+    answered = await _compare(executors, {"query": query})
+    assert answered.headers["x-executor"] == COMPILED
+    assert len(answered.json()["data"]["a"]["nodes"]) == min(size, 24)

@@ -165,3 +165,16 @@ async def test_schema_only_answers_are_kept_and_data_is_never(client, monkeypatc
         response = await client.post("/graphql", json={"query": mixed})
         assert response.json()["data"]["companies"]["totalCount"] == 1
     assert runs.count(mixed) == 2
+
+
+async def test_a_schema_only_operation_does_not_make_its_documents_others_kept(client):
+    """Whether an operation reads only the schema is the operation's, not its document's."""
+    document = "query A { __typename } query B { companies { totalCount } }"
+    for name in ("A", "B", "B"):
+        response = await client.post("/graphql", json={"query": document, "operationName": name})
+        body = response.json()
+        if name == "A":
+            assert body["data"] == {"__typename": "Query"}
+        else:
+            assert body["data"] == {"companies": {"totalCount": 1}}
+            assert response.headers["x-executor"] == "compiled"
