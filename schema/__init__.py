@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.types.base_scalars import DateDefinition
 
 from schema.execute import PreparedDocument
 from schema.query import Query
@@ -24,8 +27,17 @@ class Schema(strawberry.Schema):
         return None
 
 
+# Strawberry's Date, saying which format it is (@specifiedBy), as tools that read the SDL
+# expect of a custom scalar.
+DATE = dataclasses.replace(
+    DateDefinition,
+    description="A calendar date, YYYY-MM-DD (RFC 3339 full-date).",
+    specified_by_url="https://datatracker.ietf.org/doc/html/rfc3339#section-5.6",
+)
+
 schema = Schema(
     query=Query,
+    scalar_overrides={dt.date: DATE},
     types=list(NODE_TYPES.values()),
     config=StrawberryConfig(auto_camel_case=True),
     extensions=[PreparedDocument],

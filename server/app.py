@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -31,6 +32,14 @@ logger = logging.getLogger("impact_graph.server")
 # operation/ parses, measures, prices and validates against. Execution stays Strawberry's.
 CONTRACT = build_schema(schema.as_str())
 READY_TIMEOUT_SECONDS = 2.0
+SCHEMA_PATH = "/graphql/schema.graphql"
+
+
+def _etags(header: str | None) -> set[str]:
+    """The entity tags an If-None-Match header lists, compared weakly as RFC 9110 asks."""
+    if not header:
+        return set()
+    return {tag.strip().removeprefix("W/") for tag in header.split(",")}
 
 
 def cors_middleware(settings: Settings) -> list[Middleware]:
@@ -119,6 +128,18 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
     async def root(_: Request) -> Response:
         return RedirectResponse("/graphql")
 
+    sdl = (schema.as_str() + "\n").encode()  # what `impact-graph export-schema` writes
+    sdl_etag = '"' + hashlib.sha256(sdl).hexdigest()[:32] + '"'
+
+    async def published_schema(request: Request) -> Response:
+        """The contract as SDL, for code generators and schema registries; revalidated by
+        its ETag, which changes exactly when the schema does."""
+        headers = {"ETag": sdl_etag, "Cache-Control": "no-cache"}
+        listed = _etags(request.headers.get("if-none-match"))
+        if sdl_etag in listed or "*" in listed:
+            return Response(status_code=304, headers=headers)
+        return Response(sdl, media_type="text/plain; charset=utf-8", headers=headers)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
@@ -135,6 +156,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
                 graphql.handle,
                 methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"],
             ),
+            Route(SCHEMA_PATH, published_schema, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/", root, methods=["GET"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -714,3 +715,27 @@ async def test_a_number_no_float_holds_is_refused(client, number):
     assert response.json()["errors"][0]["message"] == (
         "the request body has a number too large for a float"
     )
+
+
+COMMITTED_SDL = (Path(__file__).resolve().parent.parent / "schema" / "schema.graphql").read_bytes()
+
+
+async def test_the_schema_is_published_with_an_etag(client):
+    """`GET /graphql/schema.graphql` is the committed SDL; its ETag revalidates it."""
+    committed = COMMITTED_SDL
+    response = await client.get("/graphql/schema.graphql")
+    assert response.status_code == 200
+    assert response.content == committed
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    etag = response.headers["etag"]
+    assert etag.startswith('"')
+    assert etag.endswith('"')
+    assert response.headers["cache-control"] == "no-cache"
+    for tags in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        again = await client.get("/graphql/schema.graphql", headers={"If-None-Match": tags})
+        assert again.status_code == 304, tags
+        assert again.content == b""
+        assert again.headers["etag"] == etag
+    changed = await client.get("/graphql/schema.graphql", headers={"If-None-Match": '"old"'})
+    assert changed.status_code == 200
+    assert changed.content == committed

@@ -61,7 +61,7 @@ EXPECTED_TYPES = {
 
 async def introspect(client, method: str = "POST", accept: str = JSON) -> dict[str, Any]:
     """The `data` of the standard introspection query, asserting it came back clean."""
-    query = graphql.get_introspection_query(descriptions=True)
+    query = graphql.get_introspection_query(descriptions=True, specified_by_url=True)
     if method == "GET":
         response = await send(client, "GET", params={"query": query}, accept=accept)
     else:
@@ -178,3 +178,15 @@ async def test_a_schema_only_operation_does_not_make_its_documents_others_kept(c
         else:
             assert body["data"] == {"companies": {"totalCount": 1}}
             assert response.headers["x-executor"] == "compiled"
+
+
+async def test_the_date_scalar_says_which_format_it_is(client):
+    body = (
+        await client.post(
+            "/graphql", json={"query": '{ __type(name: "Date") { kind specifiedByURL } }'}
+        )
+    ).json()
+    assert body["data"]["__type"] == {
+        "kind": "SCALAR",
+        "specifiedByURL": "https://datatracker.ietf.org/doc/html/rfc3339#section-5.6",
+    }
