@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +16,21 @@ from core.limits import Limits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'impact-graph.db'}"
+
+
+# What browsers' apps send beside the request itself: W3C trace context and baggage, and
+# Apollo Client's client-awareness headers.
+DEFAULT_CORS_HEADERS = (
+    "Accept",
+    "Authorization",
+    "Content-Type",
+    "traceparent",
+    "tracestate",
+    "baggage",
+    "apollographql-client-name",
+    "apollographql-client-version",
+)
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 
 
 class Settings(BaseSettings):
@@ -85,13 +101,26 @@ class Settings(BaseSettings):
         description="comma-separated origins allowed to call the API from a browser",
     )
     cors_credentials: bool = Field(default=False, alias="IMPACT_GRAPH_CORS_CREDENTIALS")
+    cors_headers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_CORS_HEADERS),
+        alias="IMPACT_GRAPH_CORS_HEADERS",
+        description="comma-separated request headers a browser may send from those origins",
+    )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "cors_headers", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("cors_headers")
+    @classmethod
+    def _headers_are_header_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not an HTTP header name")
+        return names
 
     @field_validator("cors_origins")
     @classmethod

@@ -55,7 +55,7 @@ def cors_middleware(settings: Settings) -> list[Middleware]:
             allow_origins=settings.cors_origins,
             allow_credentials=settings.cors_credentials,
             allow_methods=["GET", "POST"],
-            allow_headers=["Accept", "Authorization", "Content-Type"],
+            allow_headers=settings.cors_headers,
             expose_headers=[REQUEST_ID_HEADER, EXECUTOR_HEADER],
             max_age=600,
         )

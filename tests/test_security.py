@@ -464,3 +464,48 @@ async def test_busy_held_connections_answer_503_busy_within_the_pool_wait(
         release.set()
         assert without_cost((await first).json()) == SONY_DATA
         assert without_cost((await post(http, SONY)).json()) == SONY_DATA
+
+
+async def test_preflights_allow_tracing_and_client_awareness_headers_by_default(store: Store):
+    asked = "content-type, traceparent, tracestate, baggage, apollographql-client-name"
+    async with make_client(store.engine, cors_origins=[APP]) as http:
+        preflight = await http.options(
+            "/graphql",
+            headers={
+                "Origin": APP,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": asked,
+            },
+        )
+        assert preflight.status_code == 200, preflight.text
+        allowed = preflight.headers["access-control-allow-headers"].lower()
+        for name in asked.split(", "):
+            assert name in allowed
+        refused = await http.options(
+            "/graphql",
+            headers={
+                "Origin": APP,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "x-not-listed",
+            },
+        )
+        assert refused.status_code == 400
+        assert "headers" in refused.text.lower()  # says what was refused
+
+
+async def test_the_allowed_request_headers_come_from_a_setting(store: Store, monkeypatch):
+    monkeypatch.setenv("IMPACT_GRAPH_CORS_HEADERS", "Content-Type, X-Team")
+    settings = Settings(cors_origins=[APP])
+    assert settings.cors_headers == ["Content-Type", "X-Team"]
+    async with make_client(store.engine, cors_origins=[APP], cors_headers=["X-Team"]) as http:
+        preflight = await http.options(
+            "/graphql",
+            headers={
+                "Origin": APP,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "x-team",
+            },
+        )
+        assert preflight.status_code == 200
+    with pytest.raises(ValueError, match="not an HTTP header name"):
+        Settings(cors_headers=["bad header"])
