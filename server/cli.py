@@ -1,4 +1,5 @@
-"""`impact-graph`: serve, seed, migrate and export-schema. Start-up is migrate, seed, serve."""
+"""`impact-graph`: serve, seed, migrate, export-schema and schema-diff. Start-up is migrate,
+seed, serve."""
 
 from __future__ import annotations
 
@@ -138,6 +139,29 @@ def _export(output: str | None, check: bool) -> int:
     return 0
 
 
+def _schema_diff(old: str, new: str) -> int:
+    """Breaking and dangerous changes from `old` to `new` (SDL files); exit 1 if breaking."""
+    from schema.changes import InvalidSchema, schema_changes
+
+    texts = []
+    for name in (old, new):
+        try:
+            texts.append(Path(name).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as error:
+            raise CommandError(f"cannot read {name}: {error}") from None
+    try:
+        changes = schema_changes(texts[0], texts[1])
+    except InvalidSchema as error:
+        raise CommandError(f"not a valid schema: {error}") from None
+    for line in changes.breaking:
+        print(f"BREAKING {line}")
+    for line in changes.dangerous:
+        print(f"DANGEROUS {line}")
+    if not changes.breaking and not changes.dangerous:
+        print("no breaking or dangerous changes")
+    return 1 if changes.breaking else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="impact-graph", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -154,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("--output", "-o", help="file to write, or - for stdout")
     export.add_argument("--check", action="store_true", help="exit 1 if the committed SDL differs")
+    diff = commands.add_parser(
+        "schema-diff", help="list breaking and dangerous changes between two SDL files"
+    )
+    diff.add_argument("old", help="the SDL clients know")
+    diff.add_argument("new", help="the SDL to serve; exit 1 if it breaks a client of the old")
     return parser
 
 
@@ -175,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(prepare_store(settings, seed="none"))
             print("migrations applied")
             return 0
+        if args.command == "schema-diff":
+            return _schema_diff(args.old, args.new)
         return _export(args.output, args.check)
     except CommandError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -160,3 +160,39 @@ def test_seed_check_does_not_migrate_an_old_store(env, tmp_path):
     assert result.returncode == 1
     assert "not migrated to the current schema" in result.stdout
     assert (tmp_path / "cli.db").stat().st_size == 0
+
+
+COMMITTED_SDL = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
+
+
+def _schema_diff(tmp_path: Path, new_sdl: str) -> subprocess.CompletedProcess[str]:
+    new = tmp_path / "new.graphql"
+    new.write_text(new_sdl, encoding="utf-8")
+    command = [sys.executable, "-m", "server.cli", "schema-diff", str(COMMITTED_SDL), str(new)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_schema_diff_names_breaking_and_dangerous_changes(tmp_path):
+    sdl = COMMITTED_SDL.read_text(encoding="utf-8")
+    same = _schema_diff(tmp_path, sdl)
+    assert same.returncode == 0
+    assert same.stdout.strip() == "no breaking or dangerous changes"
+
+    without_kind = sdl.replace("  kind: ProgramKind!\n", "  category: ProgramKind!\n", 1)
+    assert without_kind != sdl
+    breaking = _schema_diff(tmp_path, without_kind)
+    assert breaking.returncode == 1
+    assert "BREAKING FIELD_REMOVED: Field Program.kind was removed." in breaking.stdout
+
+    more_kinds = sdl.replace("enum ProgramKind {\n", "enum ProgramKind {\n  BRAND_NEW\n", 1)
+    assert more_kinds != sdl
+    dangerous = _schema_diff(tmp_path, more_kinds)
+    assert dangerous.returncode == 0
+    assert "DANGEROUS VALUE_ADDED_TO_ENUM: Enum value ProgramKind.BRAND_NEW was added." in (
+        dangerous.stdout
+    )
+
+    broken = _schema_diff(tmp_path, "type Query {")
+    assert broken.returncode == 2
+    assert broken.stderr.startswith("error: not a valid schema")
+    assert "Traceback" not in broken.stderr
