@@ -40,6 +40,7 @@ from schema.execute import execute
 from server.errors import RequestError
 from server.graphiql import graphiql_html
 from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
+from server.persisted import PersistedQueries
 from server.reading import GraphQLParams, read_params
 from server.responses import (
     EXECUTOR_HEADER,
@@ -90,6 +91,7 @@ class GraphQLEndpoint:
         self.statements = statements
         self.executor = executor
         self.compiled = CompiledExecutor(contract)
+        self.persisted = PersistedQueries()
         self._schema_answers: LRU[tuple[Any, ...], tuple[dict[str, Any], int]] = LRU(SCHEMA_ANSWERS)
         self.graphiql = graphiql
         self.max_body_bytes = max_body_bytes
@@ -122,7 +124,10 @@ class GraphQLEndpoint:
             )
         try:
             params = await read_params(request, self.max_body_bytes)
-            operation = self._prepare(request, params)
+            query = self._persisted_query(params, media_type)
+            operation = self._prepare(request, params, query)
+            if params.persisted_hash is not None:  # a valid document, sent with its hash
+                self.persisted.put(params.persisted_hash, query)
         except RequestError as error:
             return error_response(error, media_type, request_id)
         except Refused as refused:
@@ -139,9 +144,20 @@ class GraphQLEndpoint:
         response.headers[EXECUTOR_HEADER] = executor
         return response
 
-    def _prepare(self, request: Request, params: GraphQLParams) -> Operation:
+    def _persisted_query(self, params: GraphQLParams, media_type: str) -> str:
+        """The document: sent, or persisted under the hash sent alone."""
+        if params.query is not None:
+            return params.query
+        assert params.persisted_hash is not None, "a request without a query has a hash"
+        found = self.persisted.get(params.persisted_hash)
+        if found is None:  # the client sends the document next; a request error for the spec
+            status = 400 if media_type == GRAPHQL_RESPONSE else 200
+            raise RequestError(status, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
+        return found
+
+    def _prepare(self, request: Request, params: GraphQLParams, query: str) -> Operation:
         allowed = GET_OPERATIONS if request.method == "GET" else POST_OPERATIONS
-        wanted = OperationRequest(params.query, params.operation_name, params.variables, allowed)
+        wanted = OperationRequest(query, params.operation_name, params.variables, allowed)
         try:
             return prepare(self.contract, self.documents, wanted, self.limits)
         except MethodNotAllowed:

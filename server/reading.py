@@ -3,6 +3,7 @@ malformed, too large or not real Unicode."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -17,9 +18,32 @@ from server.negotiation import JSON
 
 @dataclass(frozen=True)
 class GraphQLParams:
-    query: str
+    query: str | None  # None: only a persisted query's hash was sent
     variables: dict[str, Any] | None
     operation_name: str | None
+    persisted_hash: str | None = None  # extensions.persistedQuery.sha256Hash (Apollo's APQ)
+
+
+_SHA256_HEX = frozenset("0123456789abcdef")
+
+
+def _persisted_hash(extensions: Any) -> str | None:
+    """The hash of an automatic persisted query, as Apollo Client and urql send it."""
+    if extensions is None:
+        return None
+    if not isinstance(extensions, dict):
+        raise RequestError(400, "BAD_REQUEST", "`extensions` must be a JSON object")
+    persisted = extensions.get("persistedQuery")
+    if persisted is None:
+        return None
+    if not isinstance(persisted, dict) or persisted.get("version") != 1:
+        raise RequestError(400, "BAD_REQUEST", "`persistedQuery` must be {version: 1, sha256Hash}")
+    digest = persisted.get("sha256Hash")
+    if not isinstance(digest, str) or len(digest) != 64 or not set(digest) <= _SHA256_HEX:
+        raise RequestError(
+            400, "BAD_REQUEST", "`sha256Hash` must be 64 lowercase hexadecimal digits"
+        )
+    return digest
 
 
 def _not_json(constant: str) -> Any:
@@ -81,16 +105,21 @@ def params_from(data: Any) -> GraphQLParams:
         raise RequestError(400, "BAD_REQUEST", "batched requests (a JSON array) are not supported")
     if not isinstance(data, dict):
         raise RequestError(400, "BAD_REQUEST", "the request body must be a JSON object")
+    digest = _persisted_hash(data.get("extensions"))
     query = data.get("query")
-    if not isinstance(query, str) or not query.strip():
+    if digest is not None and query is None:
+        query = None  # the hash alone: the endpoint looks the document up
+    elif not isinstance(query, str) or not query.strip():
         raise RequestError(400, "BAD_REQUEST", "`query` must be a non-empty string")
+    elif digest is not None and hashlib.sha256(query.encode()).hexdigest() != digest:
+        raise RequestError(400, "BAD_REQUEST", "provided sha does not match query")
     variables = data.get("variables")
     if variables is not None and not isinstance(variables, dict):
         raise RequestError(400, "BAD_REQUEST", "`variables` must be a JSON object")
     operation_name = data.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
         raise RequestError(400, "BAD_REQUEST", "`operationName` must be a string")
-    return GraphQLParams(query, variables, operation_name or None)
+    return GraphQLParams(query, variables, operation_name or None, digest)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -121,8 +150,9 @@ async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
         return params_from(
             {
                 "query": args.get("query"),
-                "variables": _get_variables(args.get("variables")),
+                "variables": _get_json(args.get("variables"), "`variables`"),
                 "operationName": args.get("operationName"),
+                "extensions": _get_json(args.get("extensions"), "`extensions`"),
             }
         )
     content_type = request.headers.get("content-type", "")
@@ -142,5 +172,5 @@ async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
     return params_from(parse_json(text, "the request body"))
 
 
-def _get_variables(value: str | None) -> Any:
-    return None if value is None else parse_json(value, "`variables`")
+def _get_json(value: str | None, what: str) -> Any:
+    return None if value is None else parse_json(value, what)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -739,3 +741,91 @@ async def test_the_schema_is_published_with_an_etag(client):
     changed = await client.get("/graphql/schema.graphql", headers={"If-None-Match": '"old"'})
     assert changed.status_code == 200
     assert changed.content == committed
+
+
+def _apq(digest: str) -> dict[str, Any]:
+    return {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+
+
+async def test_automatic_persisted_queries_as_apollo_and_urql_send_them(client):
+    """Hash alone: not found; document and hash: runs and registers; hash alone again (over
+    POST and GET): runs the registered document."""
+    query = '{ company(slug: "sony-music") { name programs(first: 2) { totalCount } } }'
+    query += f" # {uuid.uuid4().hex}"  # a document no other test registered
+    digest = hashlib.sha256(query.encode()).hexdigest()
+    unknown = await send(client, payload={"extensions": _apq(digest)})
+    assert unknown.status_code == 200
+    assert unknown.json() == {
+        "errors": [
+            {
+                "message": "PersistedQueryNotFound",
+                "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"},
+            }
+        ]
+    }
+    strict = await send(client, payload={"extensions": _apq(digest)}, accept=GRAPHQL_RESPONSE)
+    assert strict.status_code == 400
+    assert strict.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+    registered = await send(client, payload={"query": query, "extensions": _apq(digest)})
+    assert registered.status_code == 200
+    data = registered.json()["data"]
+    assert data["company"]["name"] == "Sony Music"
+
+    by_post = await send(client, payload={"extensions": _apq(digest)})
+    assert by_post.json()["data"] == data
+    by_get = await send(
+        client, "GET", params={"extensions": json.dumps(_apq(digest))}, content_type=None
+    )
+    assert by_get.status_code == 200
+    assert by_get.json()["data"] == data
+
+
+@pytest.mark.parametrize(
+    ("extensions", "query", "message"),
+    [
+        pytest.param(
+            _apq("0" * 64), "{ __typename }", "provided sha does not match query", id="wrong-hash"
+        ),
+        pytest.param(
+            _apq("XYZ"), None, "`sha256Hash` must be 64 lowercase hexadecimal digits", id="bad-hash"
+        ),
+        pytest.param(
+            {"persistedQuery": {"version": 2}},
+            None,
+            "`persistedQuery` must be {version: 1, sha256Hash}",
+            id="version",
+        ),
+        pytest.param([], None, "`extensions` must be a JSON object", id="not-object"),
+    ],
+)
+async def test_bad_persisted_query_requests_are_refused(client, extensions, query, message):
+    payload: dict[str, Any] = {"extensions": extensions}
+    if query is not None:
+        payload["query"] = query
+    response = await send(client, payload=payload)
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"message": message, "extensions": {"code": "BAD_REQUEST"}}
+    ]
+
+
+async def test_an_invalid_document_is_not_registered(client):
+    query = "{ nope }"
+    digest = hashlib.sha256(query.encode()).hexdigest()
+    refused = await send(client, payload={"query": query, "extensions": _apq(digest)})
+    assert refused.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    again = await send(client, payload={"extensions": _apq(digest)})
+    assert again.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+def test_the_persisted_documents_are_bounded_in_bytes():
+    from server.persisted import PersistedQueries
+
+    kept = PersistedQueries(max_bytes=30)
+    for name in "abcd":
+        kept.put(name * 64, name * 10)
+    assert kept.get("a" * 64) is None  # the least recently used went first
+    assert kept.get("d" * 64) == "d" * 10
+    kept.put("e" * 64, "e" * 31)  # larger than the whole store: not kept
+    assert kept.get("e" * 64) is None
