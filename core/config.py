@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     max_fragments: int = Field(default=100, ge=0, alias="IMPACT_GRAPH_MAX_FRAGMENTS")
     max_cost: int = Field(default=25_000, ge=1, alias="IMPACT_GRAPH_MAX_COST")
     introspection: bool = Field(default=True, alias="IMPACT_GRAPH_INTROSPECTION")
+    trusted_documents: Path | None = Field(
+        default=None,
+        alias="IMPACT_GRAPH_TRUSTED_DOCUMENTS",
+        description="a manifest of the only documents that may run (JSON, hash -> document)",
+    )
 
     # Time and the database pool
     execution_timeout: float = Field(

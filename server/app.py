@@ -26,6 +26,7 @@ from loaders import Loaders, Reader
 from resolvers.context import Context
 from schema import schema
 from server.endpoint import GraphQLEndpoint
+from server.persisted import load_manifest
 from server.responses import EXECUTOR_HEADER, REQUEST_ID_HEADER
 
 logger = logging.getLogger("impact_graph.server")
@@ -117,6 +118,9 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
         max_body_bytes=settings.max_body_bytes,
         execution_timeout=settings.execution_timeout,
         max_concurrent_queries=settings.max_concurrent_queries,
+        trusted=None
+        if settings.trusted_documents is None
+        else load_manifest(settings.trusted_documents),
     )
 
     async def healthz(_: Request) -> Response:

@@ -20,6 +20,7 @@ from db import migrate
 from db.engine import DatabaseUrlError, create_engine, sqlite_file
 from seeds.read import SeedError, SeedPlan, read_seeds
 from seeds.write import SeedReport, store_is_empty, write_seeds
+from server.persisted import ManifestError
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
 
@@ -211,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
     except SeedError as error:
         print(f"seed error: {error}", file=sys.stderr)
-    except DatabaseUrlError as error:
+    except (DatabaseUrlError, ManifestError) as error:
         print(f"configuration error: {error}", file=sys.stderr)
     except (OperationalError, DBAPIError, OSError) as error:
         print(f"database error: {type(error).__name__}: {error}".splitlines()[0], file=sys.stderr)

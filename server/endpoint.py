@@ -40,7 +40,7 @@ from schema.execute import execute
 from server.errors import RequestError
 from server.graphiql import graphiql_html
 from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
-from server.persisted import PersistedQueries
+from server.persisted import PersistedQueries, sha256_hex
 from server.reading import GraphQLParams, read_params
 from server.responses import (
     EXECUTOR_HEADER,
@@ -81,6 +81,7 @@ class GraphQLEndpoint:
         max_body_bytes: int,
         execution_timeout: float,
         max_concurrent_queries: int,
+        trusted: dict[str, str] | None = None,
     ) -> None:
         self.schema = schema
         self.contract = contract
@@ -92,6 +93,8 @@ class GraphQLEndpoint:
         self.executor = executor
         self.compiled = CompiledExecutor(contract)
         self.persisted = PersistedQueries()
+        # With a manifest, only its documents run (by hash or whole) and nothing registers.
+        self.trusted = trusted
         self._schema_answers: LRU[tuple[Any, ...], tuple[dict[str, Any], int]] = LRU(SCHEMA_ANSWERS)
         self.graphiql = graphiql
         self.max_body_bytes = max_body_bytes
@@ -126,8 +129,8 @@ class GraphQLEndpoint:
             params = await read_params(request, self.max_body_bytes)
             query = self._persisted_query(params, media_type)
             operation = self._prepare(request, params, query)
-            if params.persisted_hash is not None:  # a valid document, sent with its hash
-                self.persisted.put(params.persisted_hash, query)
+            if params.persisted_hash is not None and self.trusted is None:
+                self.persisted.put(params.persisted_hash, query)  # valid, sent with its hash
         except RequestError as error:
             return error_response(error, media_type, request_id)
         except Refused as refused:
@@ -146,6 +149,8 @@ class GraphQLEndpoint:
 
     def _persisted_query(self, params: GraphQLParams, media_type: str) -> str:
         """The document: sent, or persisted under the hash sent alone."""
+        if self.trusted is not None:
+            return self._trusted_query(params)
         if params.query is not None:
             return params.query
         assert params.persisted_hash is not None, "a request without a query has a hash"
@@ -153,6 +158,21 @@ class GraphQLEndpoint:
         if found is None:  # the client sends the document next; a request error for the spec
             status = 400 if media_type == GRAPHQL_RESPONSE else 200
             raise RequestError(status, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
+        return found
+
+    def _trusted_query(self, params: GraphQLParams) -> str:
+        assert self.trusted is not None
+        digest = params.persisted_hash
+        if digest is None and params.query is not None:
+            digest = sha256_hex(params.query)
+        found = None if digest is None else self.trusted.get(digest)
+        if found is None:
+            raise RequestError(
+                400,
+                "OPERATION_NOT_TRUSTED",
+                "this server runs only the documents of its manifest; send one of them, or "
+                "its SHA-256 as extensions.persistedQuery",
+            )
         return found
 
     def _prepare(self, request: Request, params: GraphQLParams, query: str) -> Operation:

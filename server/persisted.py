@@ -1,11 +1,60 @@
-"""Automatic persisted queries, as Apollo Client and urql speak them: a client sends a
+"""Persisted documents.
+
+Automatic persisted queries, as Apollo Client and urql speak them: a client sends a
 document's SHA-256 alone; an unknown hash is answered `PERSISTED_QUERY_NOT_FOUND`, and the
 client sends the document with its hash, which registers it. Documents are kept in memory,
-bounded in bytes, least recently used first out."""
+bounded in bytes, least recently used first out.
+
+Trusted documents: with a manifest (the JSON client build tools emit), only its documents
+run, sent whole or by hash; nothing registers.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+
+class ManifestError(ValueError):
+    """The trusted documents' manifest cannot be used."""
+
+
+def sha256_hex(document: str) -> str:
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+def load_manifest(path: Path) -> dict[str, str]:
+    """hash -> document, from `{hash: document}` (GraphQL Code Generator's persisted
+    documents) or Apollo's `{"format": "apollo-persisted-query-manifest", "operations": [...]}`.
+    Every hash must be its document's SHA-256."""
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ManifestError(f"cannot read the trusted documents' manifest: {error}") from None
+    if isinstance(data, dict) and isinstance(data.get("operations"), list):
+        pairs = [
+            (item.get("id"), item.get("body"))
+            for item in data["operations"]
+            if isinstance(item, dict)
+        ]
+    elif isinstance(data, dict):
+        pairs = list(data.items())
+    else:
+        raise ManifestError("the trusted documents' manifest is not a JSON object")
+    documents: dict[str, str] = {}
+    for digest, document in pairs:
+        if not isinstance(digest, str) or not isinstance(document, str):
+            raise ManifestError("each trusted document needs a string hash and a string body")
+        if sha256_hex(document) != digest:
+            raise ManifestError(f"the trusted document {digest[:12]}... does not hash to its id")
+        documents[digest] = document
+    if not documents:
+        raise ManifestError("the trusted documents' manifest lists no document")
+    return documents
+
 
 MAX_BYTES = 8 * 1024 * 1024
 

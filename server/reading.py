@@ -3,7 +3,6 @@ malformed, too large or not real Unicode."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from starlette.requests import Request
 
 from server.errors import RequestError
 from server.negotiation import JSON
+from server.persisted import sha256_hex
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def params_from(data: Any) -> GraphQLParams:
         query = None  # the hash alone: the endpoint looks the document up
     elif not isinstance(query, str) or not query.strip():
         raise RequestError(400, "BAD_REQUEST", "`query` must be a non-empty string")
-    elif digest is not None and hashlib.sha256(query.encode()).hexdigest() != digest:
+    elif digest is not None and sha256_hex(query) != digest:
         raise RequestError(400, "BAD_REQUEST", "provided sha does not match query")
     variables = data.get("variables")
     if variables is not None and not isinstance(variables, dict):

@@ -847,3 +847,60 @@ async def test_large_answers_are_gzipped_for_clients_that_accept_it(client):
     small = client.build_request("POST", "/graphql", json={"query": "{ __typename }"})
     small.headers["accept-encoding"] = "gzip"
     assert "content-encoding" not in (await client.send(small)).headers
+
+
+SONY_QUERY = '{ company(slug: "sony-music") { name } }'
+
+
+@pytest.mark.parametrize("manifest_format", ["codegen", "apollo"])
+async def test_with_trusted_documents_only_the_manifests_run(store, tmp_path, manifest_format):
+    digest = hashlib.sha256(SONY_QUERY.encode()).hexdigest()
+    if manifest_format == "codegen":
+        manifest: Any = {digest: SONY_QUERY}
+    else:
+        manifest = {
+            "format": "apollo-persisted-query-manifest",
+            "version": 1,
+            "operations": [{"id": digest, "name": None, "type": "query", "body": SONY_QUERY}],
+        }
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    async with make_client(store.engine, trusted_documents=path) as http:
+        whole = await send(http, payload={"query": SONY_QUERY})
+        by_hash = await send(http, payload={"extensions": _apq(digest)})
+        for answered in (whole, by_hash):
+            assert answered.status_code == 200
+            assert answered.json()["data"] == {"company": {"name": "Sony Music"}}
+        other = "{ companies { totalCount } }"
+        other_hash = hashlib.sha256(other.encode()).hexdigest()
+        for payload in (
+            {"query": other},
+            {"query": other, "extensions": _apq(other_hash)},
+            {"extensions": _apq(other_hash)},
+        ):
+            refused = await send(http, payload=payload)
+            assert refused.status_code == 400
+            [error] = refused.json()["errors"]
+            assert error["extensions"]["code"] == "OPERATION_NOT_TRUSTED"
+            assert "manifest" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("content", "complaint"),
+    [
+        ("not json", "cannot read"),
+        ('{"abc": "{ __typename }"}', "does not hash to its id"),
+        ("{}", "lists no document"),
+        ("[]", "not a JSON object"),
+    ],
+)
+def test_a_bad_trusted_documents_manifest_is_a_configuration_error(tmp_path, content, complaint):
+    from core.config import Settings
+    from server.app import create_app
+    from server.persisted import ManifestError
+
+    path = tmp_path / "manifest.json"
+    path.write_text(content, encoding="utf-8")
+    settings = Settings(trusted_documents=path, database_url=f"sqlite:///{tmp_path / 'x.db'}")
+    with pytest.raises(ManifestError, match=complaint):
+        create_app(settings)
