@@ -17,7 +17,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from core.config import Settings
 from db.engine import PoolOptions, create_engine, session_factory
@@ -26,6 +27,7 @@ from loaders import Loaders, Reader
 from resolvers.context import Context
 from schema import schema
 from server.endpoint import GraphQLEndpoint
+from server.graphiql import ASSETS_DIR, ASSETS_PATH
 from server.persisted import load_manifest
 from server.responses import EXECUTOR_HEADER, REQUEST_ID_HEADER
 
@@ -171,6 +173,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
                 methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"],
             ),
             Route(SCHEMA_PATH, published_schema, methods=["GET"]),
+            Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets"),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/", root, methods=["GET"]),

@@ -1,11 +1,11 @@
-"""The GraphiQL page: Strawberry's, opening on a query that walks the graph."""
+"""The GraphiQL page, served with its own files (server/static/graphiql/, refreshed by
+scripts/refresh_graphiql.py), opening on a query that walks the graph."""
 
 from __future__ import annotations
 
-import re
+import json
 from functools import lru_cache
-
-from strawberry.http.ides import get_graphql_ide_html
+from pathlib import Path
 
 WELCOME_QUERY = """# Impact Graph: a company's programs, partners and places, every fact cited.
 # Press Ctrl-Enter to run; the Docs panel describes every type and field.
@@ -33,11 +33,44 @@ query Traversal {
 }
 """
 
-_EXAMPLE = re.compile(r"const EXAMPLE_QUERY = `.*?`;", re.DOTALL)
+ASSETS_PATH = "/graphiql/4.1.2"  # versioned: the files under it never change
+ASSETS_DIR = Path(__file__).resolve().parent / "static" / "graphiql"
+
+_PAGE = """<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <title>Impact Graph</title>
+    <style>
+      body { height: 100%; margin: 0; width: 100%; overflow: hidden; }
+      #graphiql { height: 100vh; }
+    </style>
+    <link rel="stylesheet" href="ASSETS/graphiql.min.css" />
+    <script src="ASSETS/react.production.min.js"></script>
+    <script src="ASSETS/react-dom.production.min.js"></script>
+    <script src="ASSETS/graphiql.min.js"></script>
+  </head>
+  <body>
+    <div id="graphiql">Loading...</div>
+    <script>
+      const fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
+      ReactDOM.createRoot(document.getElementById("graphiql")).render(
+        React.createElement(GraphiQL, {
+          fetcher: fetcher,
+          defaultQuery: WELCOME,
+          defaultEditorToolsVisibility: true,
+          isHeadersEditorEnabled: true,
+          shouldPersistHeaders: true,
+        }),
+      );
+    </script>
+  </body>
+</html>
+"""
 
 
 @lru_cache
 def graphiql_html() -> str:
-    page = get_graphql_ide_html("graphiql")
-    page = page.replace("<title>Strawberry GraphiQL</title>", "<title>Impact Graph</title>")
-    return _EXAMPLE.sub(lambda _: f"const EXAMPLE_QUERY = `{WELCOME_QUERY}`;", page, count=1)
+    """GraphiQL from this server's own files (no CDN: it works offline and behind a firewall),
+    opening on the traversal; history and headers persist in the browser's storage."""
+    return _PAGE.replace("ASSETS", ASSETS_PATH).replace("WELCOME", json.dumps(WELCOME_QUERY))

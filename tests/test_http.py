@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -904,3 +905,24 @@ def test_a_bad_trusted_documents_manifest_is_a_configuration_error(tmp_path, con
     settings = Settings(trusted_documents=path, database_url=f"sqlite:///{tmp_path / 'x.db'}")
     with pytest.raises(ManifestError, match=complaint):
         create_app(settings)
+
+
+async def test_graphiql_needs_nothing_from_another_host(client):
+    """The page loads React and GraphiQL from this server (works offline, behind a
+    firewall), and every file it names is served as shipped."""
+    from server.graphiql import ASSETS_DIR, ASSETS_PATH
+
+    page = await client.get("/graphql", headers={"accept": BROWSER_ACCEPT})
+    assert page.status_code == 200
+    named = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert named
+    assert not [url for url in named if "//" in url]
+    assert "Impact Graph: a company's programs" in page.text  # opens on the traversal
+    types = {".js": "text/javascript", ".css": "text/css"}
+    for url in named:
+        assert url.startswith(ASSETS_PATH + "/")
+        served = await client.get(url)
+        assert served.status_code == 200, url
+        assert served.content == (ASSETS_DIR / url.rsplit("/", 1)[1]).read_bytes()
+        suffix = url[url.rindex(".") :]
+        assert served.headers["content-type"].startswith(types[suffix])
