@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 NODE_STAMP := bench/node_modules/.installed
+BROWSER_STAMP := tests/browser/node_modules/.installed
 
-.PHONY: serve test lint schema clean bench bench-quick
+.PHONY: serve test lint schema clean bench bench-quick chromium
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +27,17 @@ $(NODE_STAMP): bench/package.json bench/package-lock.json bench/.npmrc
 serve: $(STAMP)
 	$(BIN)/impact-graph serve
 
-## test: static checks, then the whole suite against SQLite and PostgreSQL
-test: lint
+$(BROWSER_STAMP): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $(BROWSER_STAMP)
+
+# Debian's chromium for the browser test (playwright-core drives it; it downloads no browser)
+chromium:
+	@command -v chromium >/dev/null || apt-get install -y -q chromium >/dev/null || \
+		(apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)
+
+## test: static checks, then the whole suite against SQLite and PostgreSQL (and GraphiQL in chromium)
+test: lint $(BROWSER_STAMP) chromium
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -48,4 +58,4 @@ schema: $(STAMP)
 	$(BIN)/impact-graph export-schema
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis test-output tests/browser/node_modules
