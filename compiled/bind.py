@@ -142,8 +142,9 @@ class List:
     filters: ListFilter
     ordering: Ordering
     window: WindowShape  # what of the window shapes the SQL (Window.shape)
-    # The page size rounded up to a step of LIMIT_STEPS: written into the nested statement, so
-    # its plan knows how few rows a page takes, while a few statements serve every size.
+    # The page size, written into the nested statement so that its plan knows how few rows a
+    # page takes (one statement per size: rounding sizes up to a few steps made the database
+    # compute the nested lists of rows nobody sees, past what the cost estimate allowed).
     limit: int
     fields: tuple[Any, ...]  # TotalCount, PageInfo, Edge, Nodes, Typename
 
@@ -172,14 +173,6 @@ class LookupList:
 @dataclass(frozen=True)
 class Root:
     fields: tuple[Any, ...]
-
-
-LIMIT_STEPS = (1, 2, 5, 10, 20, 25, 50, 100)
-
-
-def limit_step(size: int) -> int:
-    """The least step that holds `size` rows (`size` itself past the last step)."""
-    return next((step for step in LIMIT_STEPS if step >= size), size)
 
 
 # Lookups, lists and quote contexts one request may bind; each becomes at least one subquery
@@ -318,7 +311,7 @@ class Binder:
             filter_shape(filters),  # the values are parameters: one statement per shape
             ordering,
             window.shape(),
-            limit_step(window.size),
+            window.size,
             fields,
         )
 

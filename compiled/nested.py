@@ -3,9 +3,9 @@ of its values, and every list, link and citation list below it a correlated subq
 array, so the database walks each parent's own page through its index and hands back the
 whole tree as one value.
 
-A page's LIMIT is written into the statement, its size rounded up to a step
-(`compiled/bind.py:limit_step`), and the assembler keeps the page's own size of it; whether
-more follow is a separate count past the page, made only where `pageInfo` is asked. Rows
+A page's LIMIT is its size, written into the statement (so the plan made once for it knows
+how few rows a page takes); whether more follow is a separate count of one row past the
+page, made only where `pageInfo` is asked. Rows
 come in list order (a page's subquery is ordered and limited; citations are ordered and, to
 be safe, sorted again by the assembler). SQLite's parser has a fixed stack, so a statement
 nested deeper than `MAX_SQLITE_NESTING` is refused here (`TooDeep`) and written as levels
@@ -37,7 +37,6 @@ from compiled.bind import (
     Root,
     TotalCount,
     Typename,
-    limit_step,
 )
 from compiled.json_sql import (
     MAX_COLUMNS,
@@ -343,9 +342,8 @@ class Nester:
                 counted = counted.correlate(owner)
             total = row.add(counted.scalar_subquery())
         if any(isinstance(part, PageInfo) for part in bound.fields):
-            # at least one row past the page (a step past it: counts above the size say more)
-            past = limit_step(bound.limit + 1)
-            beyond = page(Projection((), keyed=False), past).subquery(self._name("b"))
+            # one row past the page: a count above the size says more follow
+            beyond = page(Projection((), keyed=False), bound.limit + 1).subquery(self._name("b"))
             probe = row.add(select(func.count()).select_from(beyond).scalar_subquery())
         owner_slug = row.column(owner, "slug") if owner is not None and shows_cursors else None
         return ListShape(

@@ -60,7 +60,7 @@ class Tree(Assembly):
     def connection(self, field: ListShape, owner: Row) -> dict[str, Any]:
         """A connection from its owner's array (the root's, for a root list)."""
         size: int = self.parameters[field.size_parameter]
-        rows: list[Row] = (owner[field.position] or [])[:size]  # the LIMIT is a step above
+        rows: list[Row] = owner[field.position] or []
         if field.backwards:
             rows.reverse()
         more = field.probe is not None and owner[field.probe] > size

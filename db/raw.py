@@ -97,9 +97,11 @@ class Statements:
 
     IDLE_SECONDS = 0.5
 
-    def __init__(self, engine: AsyncEngine, size: int, wait: float) -> None:
+    def __init__(self, engine: AsyncEngine, size: int, wait: float, hold: bool = True) -> None:
         self._engine = engine
         self._size = size
+        self._hold = hold  # False: each connection goes back after its statement
+        self._closed = False
         self._wait = wait  # for a free connection, as the pool waits (then: "busy")
         self._slots = asyncio.Semaphore(size)
         self._idle: list[_Held] = []
@@ -159,6 +161,9 @@ class Statements:
         return _Held(connection, driver)
 
     def _give_back(self, held: _Held) -> None:
+        if self._closed or not self._hold:  # shut down, or the pool has none to spare
+            self._later(_return_to_pool(held))
+            return
         loop = asyncio.get_running_loop()
         held.used = loop.time()
         self._idle.append(held)
@@ -186,7 +191,9 @@ class Statements:
         task.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
-        """Every held connection back to the pool (the app is shutting down)."""
+        """Every held connection back to the pool (the app is shutting down); a statement
+        still running gives its connection back when it ends."""
+        self._closed = True
         if self._trimming is not None:
             self._trimming.cancel()
             self._trimming = None

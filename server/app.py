@@ -101,9 +101,15 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
     probe = engine if not owns_engine else _probe_engine(settings)
     sessions = session_factory(engine)
     connections = settings.db_pool_size + settings.db_max_overflow  # how many may have died
-    # The compiled executor holds up to half the pool between its statements; the reference
-    # executor checks connections out per request from the rest.
-    statements = Statements(engine, max(1, settings.db_pool_size // 2), settings.db_pool_timeout)
+    # The compiled executor holds up to half the pool between its statements, never the
+    # last connection: the reference executor checks connections out per request from the rest.
+    # A pool of one holds nothing.
+    statements = Statements(
+        engine,
+        max(1, min(settings.db_pool_size // 2, connections - 1)),
+        settings.db_pool_timeout,
+        hold=connections > 1,
+    )
 
     def context_for(request_id: str) -> Context:
         return Context(loaders=Loaders(Reader(sessions, connections)), request_id=request_id)

@@ -403,9 +403,9 @@ async def test_deep_queries_compile_nested_or_as_levels_where_sqlite_needs(
 
 
 @pytest.mark.parametrize("size", [0, 1, 3, 7, 19, 21, 99])
-async def test_page_sizes_between_limit_steps_are_answered_alike(executors, size):
-    """A page's LIMIT is its size rounded up to a step; the rows past the size are not shown,
-    counted or paged by, either way."""
+async def test_page_sizes_written_into_statements_are_answered_alike(executors, size):
+    """A page's size is written into its statement: every size pages, counts and reports
+    more to follow as the reference executor does."""
     query = f"""{{ a: locations(first: {size}) {{ totalCount pageInfo {{ hasNextPage endCursor }}
       nodes {{ slug children(first: 1) {{ nodes {{ slug }} }} }} }}
       b: locations(last: {size}, orderBy: {{field: NAME, direction: DESC}}) {{

@@ -509,3 +509,18 @@ async def test_the_allowed_request_headers_come_from_a_setting(store: Store, mon
         assert preflight.status_code == 200
     with pytest.raises(ValueError, match="not an HTTP header name"):
         Settings(cors_headers=["bad header"])
+
+
+async def test_a_pool_of_one_is_not_held_by_the_compiled_executor(store: Store):
+    """The compiled executor never keeps the pool's last connection: a request the reference
+    executor answers right after a compiled one gets the connection, not a busy 503."""
+    engine = _pool_engine(store, size=1, max_overflow=0, timeout=0.3)
+    mixed = '{ __type(name: "Program") { name } company(slug: "sony-music") { name } }'
+    async with make_client(engine, db_pool_size=1, db_max_overflow=0, db_pool_timeout=0.3) as http:
+        for _ in range(3):
+            compiled = await post(http, SONY)
+            assert compiled.headers["x-executor"] == "compiled"
+            reference = await post(http, mixed)
+            assert reference.status_code == 200, reference.text
+            assert reference.headers["x-executor"] == "reference"
+    await engine.dispose()
