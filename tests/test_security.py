@@ -158,16 +158,21 @@ async def test_no_origin_is_allowed_by_default(client):
     assert "access-control-allow-origin" not in preflight.headers
 
 
+async def send_preflight(http: httpx.AsyncClient, headers: str) -> httpx.Response:
+    """A browser's CORS preflight from APP for a POST sending `headers`."""
+    return await http.options(
+        "/graphql",
+        headers={
+            "Origin": APP,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": headers,
+        },
+    )
+
+
 async def test_allow_listed_origins_get_cors_headers_and_others_do_not(store: Store):
     async with make_client(store.engine, cors_origins=[APP]) as http:
-        preflight = await http.options(
-            "/graphql",
-            headers={
-                "Origin": APP,
-                "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "content-type",
-            },
-        )
+        preflight = await send_preflight(http, "content-type")
         assert preflight.status_code == 200
         assert preflight.headers["access-control-allow-origin"] == APP
         assert "POST" in preflight.headers["access-control-allow-methods"]
@@ -469,26 +474,12 @@ async def test_busy_held_connections_answer_503_busy_within_the_pool_wait(
 async def test_preflights_allow_tracing_and_client_awareness_headers_by_default(store: Store):
     asked = "content-type, traceparent, tracestate, baggage, apollographql-client-name"
     async with make_client(store.engine, cors_origins=[APP]) as http:
-        preflight = await http.options(
-            "/graphql",
-            headers={
-                "Origin": APP,
-                "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": asked,
-            },
-        )
+        preflight = await send_preflight(http, asked)
         assert preflight.status_code == 200, preflight.text
         allowed = preflight.headers["access-control-allow-headers"].lower()
         for name in asked.split(", "):
             assert name in allowed
-        refused = await http.options(
-            "/graphql",
-            headers={
-                "Origin": APP,
-                "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "x-not-listed",
-            },
-        )
+        refused = await send_preflight(http, "x-not-listed")
         assert refused.status_code == 400
         assert "headers" in refused.text.lower()  # says what was refused
 
@@ -498,14 +489,7 @@ async def test_the_allowed_request_headers_come_from_a_setting(store: Store, mon
     settings = Settings(cors_origins=[APP])
     assert settings.cors_headers == ["Content-Type", "X-Team"]
     async with make_client(store.engine, cors_origins=[APP], cors_headers=["X-Team"]) as http:
-        preflight = await http.options(
-            "/graphql",
-            headers={
-                "Origin": APP,
-                "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "x-team",
-            },
-        )
+        preflight = await send_preflight(http, "x-team")
         assert preflight.status_code == 200
     with pytest.raises(ValueError, match="not an HTTP header name"):
         Settings(cors_headers=["bad header"])
