@@ -9,7 +9,6 @@ fetched is counted while the rows are nested, in the reference executor's unit.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +28,7 @@ from graphql import (
 from graphql.language import Visitor
 from sqlalchemy.engine import Dialect
 
-from compiled.bind import Binder, List, Root
+from compiled.bind import Binder, Root
 from compiled.levels import Planner, StatementBuilder
 from compiled.levels_data import Assembler
 from compiled.nested import Nester, TooDeep
@@ -38,12 +37,11 @@ from compiled.shape import Builder, Shape, builders
 from compiled.template import Collector, NotCompiled, Selection
 from core.lru import LRU
 from db.raw import SqlText, Statements, precompile
-from operation.prepare import Operation
+from operation.prepare import Operation, variables_key
 
 logger = logging.getLogger("impact_graph.compiled")
 PLAN_CACHE_SIZE = 512
 MAX_TEMPLATES_PER_DOCUMENT = 64  # per operation and skip/include values
-MAX_KEPT_VARIABLES = 4096  # bytes of variables a kept plan may be keyed by
 
 
 @dataclass(frozen=True)
@@ -122,11 +120,8 @@ class CompiledExecutor:
     ) -> Plan | None:
         """Plans are kept per document, operation and variable values, so a repeated request
         (the common case for an app) binds nothing again."""
-        try:
-            values = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
-        except TypeError:  # a value orjson cannot write (an integer past 64 bits): no reuse
-            return self._plan(operation, variables, dialect)
-        if len(values) > MAX_KEPT_VARIABLES:  # planned anew each time, not kept
+        values = variables_key(variables)
+        if values is None:  # planned anew each time, not kept
             return self._plan(operation, variables, dialect)
         key = (operation.query, operation.name, values)
         found = self._plans.get(key)
@@ -200,34 +195,15 @@ class CompiledExecutor:
 
 
 def _compile(root: Root, dialect: Dialect) -> Compiled:
-    """The nested form where the store takes it (always on PostgreSQL), else levels."""
+    """The nested form where the store takes it (always on PostgreSQL), else levels. A
+    nested statement whose lists page from a cursor asks for a plan made once (db/raw.py)."""
+    nester = Nester(dialect.name)
     try:
-        statement, shape = Nester(dialect.name).statement(root)
-        nested = True
+        statement, shape = nester.statement(root)
     except TooDeep:
         planner = Planner()
         shape = planner.root(root)
-        statement = StatementBuilder(dialect.name).statement(planner.levels)
-        nested = False
-    generic = nested and _pages_from_a_place(root)
-    return Compiled(precompile(statement, dialect, generic), shape, builders(shape), nested)
-
-
-def _pages_from_a_place(root: Root) -> bool:
-    """Whether a list of the request starts after or before a cursor: its statement's plan
-    is best made once (db/raw.py), as its page sizes are written in it (compiled/nested.py)."""
-
-    def seeks(bound: Any) -> bool:
-        if isinstance(bound, List):
-            return (
-                bound.window[1] is not None
-                or bound.window[2] is not None
-                or any(map(seeks, bound.fields))
-            )
-        if dataclasses.is_dataclass(bound):
-            return any(seeks(getattr(bound, f.name)) for f in dataclasses.fields(bound))
-        if isinstance(bound, tuple):
-            return any(map(seeks, bound))
-        return False
-
-    return seeks(root)
+        levels = StatementBuilder(dialect.name).statement(planner.levels)
+        return Compiled(precompile(levels, dialect), shape, builders(shape), nested=False)
+    sql = precompile(statement, dialect, generic_plan=nester.pages_from_a_place)
+    return Compiled(sql, shape, builders(shape), nested=True)

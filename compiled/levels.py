@@ -16,16 +16,13 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     CTE,
-    Float,
     Integer,
     Select,
     String,
     and_,
     bindparam,
-    case,
     func,
     literal_column,
-    null,
     select,
     true,
 )
@@ -45,29 +42,37 @@ from compiled.bind import (
     TotalCount,
     Typename,
 )
+from compiled.json_sql import (
+    CONTEXT_PREFIX,
+    MAX_COLUMNS,
+    aggregate,
+    array,
+    context_columns,
+    exact,
+)
 from compiled.shape import (
     Constant,
     ContextShape,
     GlobalIdShape,
+    ListParameters,
     LookupListShape,
     ObjectShape,
     Shape,
     Value,
     connection_parts,
+    context_parts,
     shows_cursors,
 )
 from compiled.template import NotCompiled
 from db.mapping import CITATION, LISTS, TYPES, node_type
 from db.queries import Projection, ranked_pages, root_page
 
-# PostgreSQL's json_build_array/json_build_object take at most 100 arguments: a level's
-# row has at most that many columns, and the statement at most half as many levels.
-MAX_COLUMNS = 100
+# json_build_object takes as many arguments as json_build_array (two a level): the statement
+# holds at most half as many levels as a row has columns.
 MAX_LEVELS = MAX_COLUMNS // 2
 
-# The columns a page adds beside its table's (db/queries.py), and a quote context's prefix.
+# The columns a page adds beside its table's (db/queries.py).
 PAGE_EXTRA = ("edge_parent", "edge_link", "edge_key", "edge_total", "edge_in", "edge_rank")
-CONTEXT_PREFIX = "ctx"
 
 
 @dataclass
@@ -125,7 +130,7 @@ class CitationsShape:
 
 
 @dataclass(frozen=True)
-class ListShape:
+class ListShape(ListParameters):
     build: ClassVar[str] = "connection"
     key: str
     level: int
@@ -142,14 +147,6 @@ class ListShape:
     in_window: int | None
     parent: int | None
     has_cursors: bool  # whether edges' cursors or pageInfo's are shown
-
-    @property
-    def size_parameter(self) -> str:
-        return f"s{self.site}_size"
-
-    @property
-    def scope_parameter(self) -> str:
-        return f"s{self.site}_scope"
 
 
 @dataclass(frozen=True)
@@ -216,7 +213,7 @@ class Planner:
                 fields.append(self.citations(item, level, "id"))
             elif isinstance(item, Context):
                 level.contexts.append(item)
-                fields.append(ContextShape(item.key, _context_parts(item, level)))
+                fields.append(ContextShape(item.key, context_parts(item, level.column)))
             else:
                 raise NotCompiled(f"no plan for {item!r}")
         return ObjectShape(tuple(fields))
@@ -266,17 +263,6 @@ class Planner:
         )
 
 
-def _context_parts(context: Context, level: Level) -> tuple[tuple[str, int | str], ...]:
-    """Each key of a quote context: a typename, or the position of a computed column."""
-    parts: list[tuple[str, int | str]] = []
-    for key, name in context.fields:
-        if name.startswith("__typename:"):
-            parts.append((key, name.split(":", 1)[1]))
-        else:
-            parts.append((key, level.column(f"{CONTEXT_PREFIX}{context.site}_{name}")))
-    return tuple(parts)
-
-
 def _link_subject(level: Level) -> str:
     link = LISTS[level.bound.list_key].link
     assert link is not None
@@ -298,28 +284,18 @@ class StatementBuilder:
                 raise NotCompiled("a level with too many columns")
             cte = self.cte(level)
             self.ctes[level.index] = cte
-            row = [self._exact(cte.c[name]) for name in level.columns]
+            row = [exact(cte.c[name], self.postgres) for name in level.columns]
             pairs += [literal_column(f"'{level.index}'", String), self.rows(row, cte)]
         # Returned as text (no JSON type here), so orjson reads it once.
         if self.postgres:
             return select(func.json_build_object(*pairs).label("levels"))
         return select(func.json_object(*pairs).label("levels"))
 
-    def _exact(self, column: Any) -> Any:
-        """SQLite's JSON functions write a float with 15 significant digits; its text with
-        17 reads back exactly (the assembler turns float columns back into floats)."""
-        if self.postgres or not isinstance(column.type, Float):
-            return column
-        return case((column.is_(None), null()), else_=func.printf("%!.17g", column))
-
     def rows(self, row: list[Any], cte: CTE) -> Any:
-        array: Any
-        if self.postgres:
-            aggregated = func.json_agg(func.json_build_array(*row, type_=JSON), type_=JSON)
-            array = func.coalesce(aggregated, literal_column("'[]'::json", JSON))
-        else:
-            array = func.json_group_array(func.json_array(*row))
-        return select(array).select_from(cte).scalar_subquery()
+        rows = aggregate(array(row, self.postgres), self.postgres)
+        if self.postgres:  # the assembler indexes every level: none is NULL
+            rows = func.coalesce(rows, literal_column("'[]'::json", JSON))
+        return select(rows).select_from(cte).scalar_subquery()
 
     def _parents(self, level: Level) -> Any:
         """The ids (or keys) the level's rows belong to: its parent level's shown rows."""
@@ -373,21 +349,7 @@ class StatementBuilder:
         if not level.contexts:
             return select(*selected).where(where)
         document = TYPES["Document"].table
-        columns: list[Any] = []
-        for context in level.contexts:
-            characters = bindparam(f"s{context.site}_characters", type_=Integer())
-            start, end, text = table.c.start, table.c.end, document.c.text
-            begin = (func.greatest if self.postgres else func.max)(start - characters, 0)
-            parts = {
-                "before": func.substr(text, begin + 1, start - begin),
-                "quote": func.substr(text, start + 1, end - start),
-                "after": func.substr(text, end + 1, characters),
-            }
-            columns += [
-                value.label(f"{CONTEXT_PREFIX}{context.site}_{name}")
-                for name, value in parts.items()
-                if any(part == name for _, part in context.fields)
-            ]
+        columns = context_columns(table, document, level.contexts, self.postgres)
         return (
             select(*selected, *columns)
             .select_from(table.join(document, document.c.id == table.c.document_id))

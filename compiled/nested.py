@@ -43,18 +43,19 @@ from compiled.json_sql import (
     aggregate,
     array,
     context_columns,
-    context_name,
     exact,
 )
 from compiled.shape import (
     Constant,
     ContextShape,
     GlobalIdShape,
+    ListParameters,
     LookupListShape,
     ObjectShape,
     Shape,
     Value,
     connection_parts,
+    context_parts,
 )
 from compiled.template import NotCompiled
 from db.mapping import CITATION, LISTS, TYPES, node_type
@@ -87,7 +88,7 @@ class CitationsShape:
 
 
 @dataclass(frozen=True)
-class ListShape:
+class ListShape(ListParameters):
     build: ClassVar[str] = "connection"
     key: str
     site: int
@@ -98,14 +99,6 @@ class ListShape:
     owner_slug: int | None  # of the owner's slug, where cursors are shown on a nested list
     parts: tuple[Any, ...]
     key_column: int | None  # of a row's cursor key, where cursors are shown
-
-    @property
-    def size_parameter(self) -> str:
-        return f"s{self.site}_size"
-
-    @property
-    def scope_parameter(self) -> str:
-        return f"s{self.site}_scope"
 
 
 @dataclass(frozen=True)
@@ -181,6 +174,9 @@ class Nester:
         self.dialect = dialect
         self.postgres = dialect == "postgresql"
         self._names = 0
+        # Whether a list starts after or before a cursor: PostgreSQL would plan such a
+        # statement anew on every run, as its page sizes are written in it (db/raw.py).
+        self.pages_from_a_place = False
 
     def _name(self, prefix: str) -> str:
         self._names += 1
@@ -237,22 +233,11 @@ class Nester:
             elif isinstance(item, CitationList):
                 fields.append(self.citations(item, source, "id", row, depth))
             elif isinstance(item, Context):
-                fields.append(ContextShape(item.key, self.context(item, source, row)))
+                parts = context_parts(item, lambda name: row.column(source, name))
+                fields.append(ContextShape(item.key, parts))
             else:
                 raise NotCompiled(f"no plan for {item!r}")
         return ObjectShape(tuple(fields))
-
-    def context(
-        self, bound: Context, source: FromClause, row: Row
-    ) -> tuple[tuple[str, int | str], ...]:
-        """Each key of a quote context: a typename, or the position of a computed column."""
-        parts: list[tuple[str, int | str]] = []
-        for key, name in bound.fields:
-            if name.startswith("__typename:"):
-                parts.append((key, name.split(":", 1)[1]))
-            else:
-                parts.append((key, row.column(source, context_name(bound, name))))
-        return tuple(parts)
 
     def link(self, bound: Link, owner: FromClause, row: Row, depth: int) -> LinkShape:
         depth = self._deeper(depth)
@@ -301,6 +286,8 @@ class Nester:
         depth = self._deeper(depth)
         spec = LISTS[bound.list_key]
         prefix = f"s{bound.site}_"
+        _, after, before = bound.window
+        self.pages_from_a_place |= after is not None or before is not None
         shows_cursors = _shows_cursors(bound)
         needed = [name for node in _page_objects(bound) for name in _needs(node)]
         arguments = (bound.list_key, bound.filters, bound.ordering, bound.window, self.dialect)

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from compiled.bind import (
     CitationList,
+    Context,
     Cursor,
     Edge,
     EdgeNode,
@@ -26,6 +27,7 @@ from compiled.bind import (
     TotalCount,
     Typename,
 )
+from compiled.json_sql import context_name
 from resolvers.ids import encode_global_id
 from resolvers.opaque import encode_token
 
@@ -104,11 +106,39 @@ class Shape:
     fields: tuple[Any, ...]
 
 
+class ListParameters:
+    """The names a list's page size and cursor scope are bound under (`s<site>_...`)."""
+
+    site: int
+
+    @property
+    def size_parameter(self) -> str:
+        return f"s{self.site}_size"
+
+    @property
+    def scope_parameter(self) -> str:
+        return f"s{self.site}_scope"
+
+
 def shows_cursors(part: Any) -> bool:
     """Whether a connection's part shows cursors (an edge's, or pageInfo's)."""
     if isinstance(part, EdgeShape):
         return any(isinstance(item, CursorShape) for item in part.parts)
     return isinstance(part, PageInfoShape)
+
+
+def context_parts(
+    context: Context, position: Callable[[str], int]
+) -> tuple[tuple[str, int | str], ...]:
+    """Each key of a quote context: a typename, or the position (`position` of its column's
+    name, `compiled/json_sql.py:context_name`) of the text it shows."""
+    parts: list[tuple[str, int | str]] = []
+    for key, name in context.fields:
+        if name.startswith("__typename:"):
+            parts.append((key, name.split(":", 1)[1]))
+        else:
+            parts.append((key, position(context_name(context, name))))
+    return tuple(parts)
 
 
 def connection_parts(

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
 
 
-class LRU(Generic[K, V]):
-    """A small least-recently-used map, bounded in entries."""
+def _one(_: object) -> int:
+    return 1
 
-    def __init__(self, size: int) -> None:
+
+class LRU(Generic[K, V]):
+    """A least-recently-used map whose entries weigh at most `size` in all: one each by
+    default, or what `weight` says (a string's length, say). An entry heavier than the
+    whole map is not kept."""
+
+    def __init__(self, size: int, weight: Callable[[V], int] = _one) -> None:
         self.size = size
+        self._weight = weight
         self._entries: OrderedDict[K, V] = OrderedDict()
+        self._total = 0
 
     def get(self, key: K) -> V | None:
         found = self._entries.get(key)
@@ -23,7 +32,15 @@ class LRU(Generic[K, V]):
         return found
 
     def put(self, key: K, value: V) -> V:
+        weight = self._weight(value)
+        if weight > self.size:
+            return value
+        replaced = self._entries.pop(key, None)
+        if replaced is not None:
+            self._total -= self._weight(replaced)
         self._entries[key] = value
-        if len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+        self._total += weight
+        while self._total > self.size:
+            _, dropped = self._entries.popitem(last=False)
+            self._total -= self._weight(dropped)
         return value

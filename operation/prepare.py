@@ -13,6 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -71,6 +72,18 @@ class Operation:
 
 
 SCHEMA_FIELDS = frozenset({"__schema", "__type", "__typename"})
+MAX_KEPT_VARIABLES = 4096  # bytes of variables a kept plan or answer may be keyed by
+
+
+def variables_key(variables: dict[str, Any] | None) -> bytes | None:
+    """The variables as one canonical key (keys sorted), or None where nothing should be kept
+    under them: past `MAX_KEPT_VARIABLES`, or a value orjson cannot write (an integer past
+    64 bits)."""
+    try:
+        key = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return None
+    return key if len(key) <= MAX_KEPT_VARIABLES else None
 
 
 class Refused(Exception):

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from graphql import GraphQLSchema, OperationType
 from sqlalchemy.engine import Dialect
 from starlette.requests import Request
@@ -23,6 +22,7 @@ from starlette.responses import HTMLResponse, Response
 from strawberry import Schema
 
 from compiled.executor import CompiledExecutor, Plan
+from core.errors import ServiceUnavailable
 from core.limits import Limits
 from core.lru import LRU
 from db.errors import as_unavailable
@@ -34,13 +34,14 @@ from operation.prepare import (
     OperationRequest,
     Refused,
     prepare,
+    variables_key,
 )
 from resolvers.context import Context
 from schema.execute import execute
 from server.errors import RequestError
 from server.graphiql import graphiql_html
 from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
-from server.persisted import PersistedQueries, sha256_hex
+from server.persisted import persisted_queries, sha256_hex
 from server.reading import GraphQLParams, read_params
 from server.responses import (
     EXECUTOR_HEADER,
@@ -56,7 +57,6 @@ logger = logging.getLogger("impact_graph.graphql")
 # Answers of operations that read only the schema (GraphiQL's and codegen's introspection),
 # kept per query, operation, variables and media type: exact for the life of the process.
 SCHEMA_ANSWERS = 32
-MAX_SCHEMA_ANSWER_VARIABLES = 4096  # bytes
 
 GET_OPERATIONS = frozenset({OperationType.QUERY})
 # Over POST every type is allowed through; validation then refuses what the schema lacks.
@@ -92,7 +92,7 @@ class GraphQLEndpoint:
         self.statements = statements
         self.executor = executor
         self.compiled = CompiledExecutor(contract)
-        self.persisted = PersistedQueries()
+        self.persisted = persisted_queries()
         # With a manifest, only its documents run (by hash or whole) and nothing registers.
         self.trusted = trusted
         self._schema_answers: LRU[tuple[Any, ...], tuple[dict[str, Any], int]] = LRU(SCHEMA_ANSWERS)
@@ -209,19 +209,21 @@ class GraphQLEndpoint:
                 operation, params, media_type, request_id, deadline
             )
             return body, status, "reference"
-        context = None
+        unavailable = None
         if self.executor != "reference":
             plan = self.compiled.plan(operation, params.variables, self.dialect)
             if plan is not None:
                 answered = await self._run_compiled(plan, operation, request_id, deadline)
                 if isinstance(answered, dict):
                     return answered, 200, "compiled"
-                context = answered
+                unavailable = answered
             elif self.executor == "compiled":
                 logger.warning(
                     "request %s: not compiled; the reference executor answers", request_id
                 )
-        context = context or self.context_factory(request_id)
+        context = self.context_factory(request_id)
+        if unavailable is not None:  # its reads fail at once, with its own partial answer
+            context.loaders.reader.fail(unavailable)
         body, status = await self._run_reference(operation, params, media_type, context, deadline)
         return body, status, "reference"
 
@@ -236,12 +238,9 @@ class GraphQLEndpoint:
         """The reference executor's answer, kept when it has no errors: introspection does not
         change while the process runs, and GraphiQL and code generators ask it again and
         again (it costs ~25 ms of CPU each time)."""
-        try:
-            variables = orjson.dumps(params.variables, option=orjson.OPT_SORT_KEYS)
-        except TypeError:  # a value orjson cannot write: not kept
-            variables = b""
+        variables = variables_key(params.variables)
         key = (operation.query, operation.name, variables, media_type)
-        keep = 0 < len(variables) <= MAX_SCHEMA_ANSWER_VARIABLES
+        keep = variables is not None
         found = self._schema_answers.get(key) if keep else None
         if found is not None:
             return found
@@ -254,10 +253,9 @@ class GraphQLEndpoint:
 
     async def _run_compiled(
         self, plan: Plan, operation: Operation, request_id: str, deadline: float
-    ) -> dict[str, Any] | Context | None:
-        """The body; else the reference executor answers after all, with the context
-        returned (when the store is unavailable: its reads then fail at once with the
-        reference executor's own partial answer) or a fresh one (None)."""
+    ) -> dict[str, Any] | ServiceUnavailable | None:
+        """The body; else the reference executor answers after all: told the store is
+        unavailable (the error), or as if the compiled statement had not run (None)."""
         try:
             async with asyncio.timeout_at(deadline), self._slots:
                 data, actual = await CompiledExecutor.run(self.statements, plan)
@@ -267,10 +265,7 @@ class GraphQLEndpoint:
             unavailable = as_unavailable(error)
             if unavailable is None:
                 logger.exception("request %s: the compiled statement failed", request_id)
-                return None
-            context = self.context_factory(request_id)
-            context.loaders.reader.fail(unavailable)
-            return context
+            return unavailable
         return {"data": data, "extensions": {"cost": self._cost(operation.estimated, actual)}}
 
     def _timed_out(self, request_id: str) -> RequestError:

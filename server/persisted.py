@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
+
+from core.lru import LRU
 
 
 class ManifestError(ValueError):
@@ -59,28 +60,6 @@ def load_manifest(path: Path) -> dict[str, str]:
 MAX_BYTES = 8 * 1024 * 1024
 
 
-class PersistedQueries:
-    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
-        self.max_bytes = max_bytes
-        self._documents: OrderedDict[str, str] = OrderedDict()
-        self._bytes = 0
-
-    def get(self, digest: str) -> str | None:
-        found = self._documents.get(digest)
-        if found is not None:
-            self._documents.move_to_end(digest)
-        return found
-
-    def put(self, digest: str, query: str) -> None:
-        """Keep `query` (already checked to hash to `digest`)."""
-        if digest in self._documents:
-            self._documents.move_to_end(digest)
-            return
-        size = len(query)
-        if size > self.max_bytes:
-            return
-        self._documents[digest] = query
-        self._bytes += size
-        while self._bytes > self.max_bytes:
-            _, dropped = self._documents.popitem(last=False)
-            self._bytes -= len(dropped)
+def persisted_queries(max_bytes: int = MAX_BYTES) -> LRU[str, str]:
+    """Registered documents by their SHA-256, bounded by their total length."""
+    return LRU(max_bytes, weight=len)

@@ -821,9 +821,9 @@ async def test_an_invalid_document_is_not_registered(client):
 
 
 def test_the_persisted_documents_are_bounded_in_bytes():
-    from server.persisted import PersistedQueries
+    from server.persisted import persisted_queries
 
-    kept = PersistedQueries(max_bytes=30)
+    kept = persisted_queries(max_bytes=30)
     for name in "abcd":
         kept.put(name * 64, name * 10)
     assert kept.get("a" * 64) is None  # the least recently used went first
