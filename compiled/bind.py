@@ -24,6 +24,7 @@ from compiled.template import Collector, NotCompiled, Selected, Selection, Wrapp
 from core.errors import BadUserInput
 from db.mapping import (
     CITATION,
+    REFETCHABLE,
     TYPES,
     BySlug,
     Citations,
@@ -368,7 +369,7 @@ def _decoded(global_id: str) -> tuple[str, str]:
         type_name, slug = decode_global_id(global_id)
     except BadUserInput as error:
         raise NotCompiled(error.message) from None
-    if type_name not in TYPES:
+    if type_name not in REFETCHABLE:
         raise NotCompiled("an ID of no type")
     return type_name, slug
 

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     CTE,
+    FromClause,
     Integer,
     Select,
     String,
@@ -317,8 +318,11 @@ class StatementBuilder:
         table = node.table
         columns = [table.c[name] for name in level.table_columns]
         if level.kind == "lookup":
-            query = select(*columns).where(
-                table.c.slug == bindparam(f"s{bound.site}_slug", type_=String())
+            query = (  # the first row: a citation's key may name a span several rows cite
+                self.read(table, level)
+                .where(table.c.slug == bindparam(f"s{bound.site}_slug", type_=String()))
+                .order_by(table.c.id)
+                .limit(1)
             )
         elif level.kind in ("root", "list"):
             arguments = (bound.list_key, bound.filters, bound.ordering, bound.window, self.dialect)
@@ -345,13 +349,16 @@ class StatementBuilder:
         table = CITATION.table
         subject = literal_column(f"'{level.bound.subject}'", String)
         where = and_(table.c.subject_type == subject, table.c.subject_id.in_(self._parents(level)))
+        return self.read(table, level).where(where)
+
+    def read(self, table: FromClause, level: Level) -> Select[Any]:
+        """The level's columns of `table`, and the text around each quote its contexts ask for
+        (a citation's level)."""
         selected = [table.c[name] for name in level.table_columns]
         if not level.contexts:
-            return select(*selected).where(where)
+            return select(*selected)
         document = TYPES["Document"].table
         columns = context_columns(table, document, level.contexts, self.postgres)
-        return (
-            select(*selected, *columns)
-            .select_from(table.join(document, document.c.id == table.c.document_id))
-            .where(where)
+        return select(*selected, *columns).select_from(
+            table.join(document, document.c.id == table.c.document_id)
         )

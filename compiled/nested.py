@@ -208,11 +208,23 @@ class Nester:
         if bound.site is None or bound.target is None:
             return LookupShape(bound.key, None, None)
         depth = self._deeper(0)
-        table = node_type(bound.target.type_name).table.alias(self._name("t"))
-        found = Row(self.postgres)
-        shape = self.object(bound.target, table, found, depth)
+        node = node_type(bound.target.type_name)
+        table = node.table.alias(self._name("t"))
         slug = bindparam(f"s{bound.site}_slug", type_=String())
-        value = select(found.array()).select_from(table).where(table.c.slug == slug)
+        source: FromClause = table
+        if node is CITATION:  # its key names a span several rows may cite alike: one serves
+            source = (
+                self.quotes(bound.target, table)
+                .where(table.c.slug == slug)
+                .order_by(table.c.id)
+                .limit(1)
+                .subquery(self._name("q"))
+            )
+        found = Row(self.postgres)
+        shape = self.object(bound.target, source, found, depth)
+        value = select(found.array()).select_from(source)
+        if node is not CITATION:
+            value = value.where(table.c.slug == slug)
         return LookupShape(bound.key, row.add(value.scalar_subquery()), shape)
 
     def object(self, bound: Object, source: FromClause, row: Row, depth: int) -> ObjectShape:
@@ -259,18 +271,9 @@ class Nester:
             return CitationsShape(bound.key, None, ObjectShape(()), NO_CITATIONS)
         depth = self._deeper(depth)
         table = CITATION.table.alias(self._name("c"))
-        names = dict.fromkeys(["position", "id", *_needs(bound.citation)])
-        columns = [table.c[name] for name in names]
-        contexts = [item for item in bound.citation.fields if isinstance(item, Context)]
-        source: FromClause = table
-        if contexts:
-            document = TYPES["Document"].table.alias(self._name("d"))
-            columns += context_columns(table, document, contexts, self.postgres)
-            source = table.join(document, document.c.id == table.c.document_id)
         subject = literal_column(f"'{bound.subject}'", String)
         quotes = (
-            select(*columns)
-            .select_from(source)
+            self.quotes(bound.citation, table)
             .where(table.c.subject_type == subject, table.c.subject_id == owner.c[column])
             .order_by(table.c.position, table.c.id)
             .correlate(owner)
@@ -281,6 +284,20 @@ class Nester:
         shape = self.object(bound.citation, quotes, found, depth)
         value = select(aggregate(found.array(), self.postgres)).select_from(quotes)
         return CitationsShape(bound.key, row.add(value.scalar_subquery()), shape, order)
+
+    def quotes(self, citation: Object, table: FromClause) -> Select[Any]:
+        """The columns of citations `citation` reads, and the text around the quote its
+        contexts ask for."""
+        names = dict.fromkeys(["position", "id", *_needs(citation)])
+        columns = [table.c[name] for name in names]
+        contexts = [item for item in citation.fields if isinstance(item, Context)]
+        if not contexts:
+            return select(*columns)
+        document = TYPES["Document"].table.alias(self._name("d"))
+        columns += context_columns(table, document, contexts, self.postgres)
+        return select(*columns).select_from(
+            table.join(document, document.c.id == table.c.document_id)
+        )
 
     def list(self, bound: List, owner: FromClause | None, row: Row, depth: int) -> ListShape:
         depth = self._deeper(depth)

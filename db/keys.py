@@ -29,3 +29,9 @@ def derived_columns(
         "sort_key": sort_key(values[name_field]),
         "search_text": search_text(*(values[f] for f in search_fields)),
     }
+
+
+def citation_slug(document_slug: str, start: int, end: int) -> str:
+    """A quote's stable key: its document and span, e.g. `staying-connected-12-80`. Every
+    field of a Citation follows from the span, so two facts citing it share one object."""
+    return f"{document_slug}-{start}-{end}"

@@ -480,11 +480,13 @@ TYPES: dict[str, NodeType] = {
     )
 }
 
-# A quote is not a node (it has no global ID) but is read from its own table like one.
+# A quote is a node keyed by its span (db/keys.citation_slug), read from its own table; it
+# has no root list or lookup by slug and is cited by nothing.
 CITATION = NodeType(
     "Citation",
     Citation,
     {
+        "id": ID,
         "quote": Scalar(Citation.quote),
         "start": Scalar(Citation.start),
         "end": Scalar(Citation.end),
@@ -531,6 +533,9 @@ def node_type(name: str) -> NodeType:
         return CITATION
     return TYPES[name]
 
+
+REFETCHABLE: dict[str, NodeType] = {**TYPES, CITATION.name: CITATION}
+"""Every type `node(id:)` refetches, by name."""
 
 _NODES = QUERY.fields["nodes"]
 assert isinstance(_NODES, NodesByIds)

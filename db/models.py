@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 MAX_SLUG_LENGTH = 120
+# A document's slug leaves room in a citation's key for its span (db/keys.citation_slug).
+MAX_DOCUMENT_SLUG_LENGTH = MAX_SLUG_LENGTH - 24
 
 
 class Document(SQLModel, table=True):
@@ -49,6 +51,14 @@ class Citation(SQLModel, table=True):
     start: int
     end: int
     position: int = 0
+    # The quote's global ID: its span (db/keys.citation_slug). Not unique: several facts may
+    # cite one span, and every field of a Citation is the span's.
+    slug: str = Field(
+        default="",
+        max_length=MAX_SLUG_LENGTH,
+        index=True,
+        sa_column_kwargs={"server_default": ""},
+    )
 
 
 class Location(SQLModel, table=True):
@@ -179,3 +189,13 @@ class PersonLocation(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="people.id", index=True)
     location_id: int = Field(foreign_key="locations.id", index=True)
+
+
+class StoreState(SQLModel, table=True):
+    """What the last seed recorded about the store (db/state.py): its data version, and the
+    most items any one parent has in each list. Written only by the seed."""
+
+    __tablename__ = "store_state"
+
+    key: str = Field(primary_key=True, max_length=200)
+    value: int = Field(sa_type=BigInteger)

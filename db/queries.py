@@ -510,8 +510,11 @@ async def fetch_by_keys(
 ) -> dict[Any, Any]:
     """Rows of `node`'s table whose `column` is one of `keys`, by that column's value."""
     table = node.table
-    rows = (await session.execute(select(table).where(table.c[column].in_(keys)))).all()
-    return {getattr(row, column): row for row in rows}
+    query = select(table).where(table.c[column].in_(keys)).order_by(table.c.id)
+    found: dict[Any, Any] = {}
+    for row in (await session.execute(query)).all():  # the first where a key is shared
+        found.setdefault(getattr(row, column), row)
+    return found
 
 
 async def fetch_citations(

@@ -7,7 +7,7 @@ from typing import Any
 
 from core.errors import BadUserInput
 from db.mapping import MAX_NODES as MAX_NODES  # the schema documents the limit
-from db.mapping import TYPES, Reference, reference
+from db.mapping import REFETCHABLE, TYPES, Reference, reference
 from resolvers.context import Info
 from resolvers.ids import decode_global_id, is_slug
 
@@ -16,7 +16,7 @@ async def resolve_by_slug(info: Info, type_name: str, slug: str) -> Any:
     """The row with this slug; None without asking the store when it cannot be a slug."""
     if not is_slug(slug):
         return None
-    return _counted(info, await info.context.loaders.by_slug(TYPES[type_name]).load(slug))
+    return _counted(info, await info.context.loaders.by_slug(REFETCHABLE[type_name]).load(slug))
 
 
 def _counted(info: Info, row: Any) -> Any:
@@ -27,7 +27,7 @@ def _counted(info: Info, row: Any) -> Any:
 
 def _decode(global_id: str) -> tuple[str, str]:
     type_name, slug = decode_global_id(global_id)
-    if type_name not in TYPES:
+    if type_name not in REFETCHABLE:
         raise BadUserInput(f"{global_id[:60]!r} is not a valid ID")
     return type_name, slug
 

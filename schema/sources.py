@@ -39,7 +39,7 @@ class QuoteContext:
 
 
 @strawberry.type(description="A verbatim quote from a source document that states a fact.")
-class Citation(FromRow):
+class Citation(Node, FromRow):
     quote: str = strawberry.field(description="The quoted text, exactly as in the document.")
     start: int = strawberry.field(description="Offset of the quote's first character in `text`.")
     end: int = strawberry.field(description="Offset just past the quote's last character.")

@@ -201,5 +201,6 @@ class Figure(Node, Cited):
 
 
 NODE_TYPES: dict[str, type[FromRow]] = {
-    t.__name__: t for t in (Company, Person, Report, Program, Partner, Location, Figure, Document)
+    t.__name__: t
+    for t in (Company, Person, Report, Program, Partner, Location, Figure, Document, Citation)
 }

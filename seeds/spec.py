@@ -12,10 +12,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from db.models import MAX_SLUG_LENGTH, SLUG_PATTERN
+from db.models import MAX_DOCUMENT_SLUG_LENGTH, MAX_SLUG_LENGTH, SLUG_PATTERN
 
 Slug = Annotated[
     str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=MAX_SLUG_LENGTH)
+]
+DocumentSlug = Annotated[
+    str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=MAX_DOCUMENT_SLUG_LENGTH)
 ]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
@@ -28,7 +31,7 @@ class Strict(BaseModel):
 class DocumentMeta(Strict):
     """What `seeds/documents/<slug>.yaml` says about the text file beside it."""
 
-    slug: Slug
+    slug: DocumentSlug
     title: Text
     publisher: Text
     published_on: dt.date | None = None
@@ -38,7 +41,7 @@ class DocumentMeta(Strict):
 class CitationSpec(Strict):
     """A verbatim quote; `occurrence` picks one when the quote appears more than once."""
 
-    document: Slug
+    document: DocumentSlug
     quote: Text
     occurrence: int | None = Field(default=None, ge=1)
 

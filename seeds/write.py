@@ -16,8 +16,9 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel, col
 
+from db import state
 from db.engine import session_factory
-from db.keys import derived_columns
+from db.keys import citation_slug, derived_columns
 from db.mapping import TYPES, NodeType
 from db.models import (
     Citation,
@@ -310,6 +311,7 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
             {
                 "subject_type": subject_type,
                 "subject_id": subject_id,
+                "slug": citation_slug(c.document, c.start, c.end),
                 "document_id": documents[(c.document,)],
                 "start": c.start,
                 "end": c.end,
@@ -321,6 +323,8 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
         ],
     )
     await sync.delete_stale()
+    # the data version and list sizes, committed with the rows
+    await state.record(session, changed=report.changed)
 
 
 async def write_seeds(engine: AsyncEngine, plan: SeedPlan, *, dry_run: bool = False) -> SeedReport:

@@ -41,6 +41,7 @@ COMPILED, REFERENCE = "compiled", "reference"
 GSJF = base64.b64encode(b"Program:global-social-justice-fund").decode()
 NEW_YORK = base64.b64encode(b"Location:new-york").decode()
 SONY = base64.b64encode(b"Company:sony-music").decode()
+QUOTE = base64.b64encode(b"Citation:staying-connected-at-sony-music-78-165").decode()
 
 
 def _readme_example() -> str:
@@ -75,6 +76,15 @@ CASES = [
           pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor }
           edges { __typename cursor node { __typename slug name } citations { quote } }
           edges { node { kind } } }"""
+    ),
+    # a citation refetched by its ID, and the IDs citations carry
+    case(
+        f'{{ node(id: "{QUOTE}") {{ id __typename ... on Citation {{ quote start end '
+        "document { slug } context(characters: 10) { before after } } } }"
+    ),
+    case(
+        "{ programs(first: 3) { nodes { citations { id } "
+        "partners { edges { citations { id } } } } } }"
     ),
     # citations with their documents and contexts, at several widths
     case(

@@ -79,3 +79,24 @@ async def test_upgrade_backfills_sort_and_search_keys(empty_store: Store):
         ).one()
     assert tuple(company) == ("ärzte inc", "ärzte inc")
     assert tuple(partner) == ("strasse", "strasse\x1fstr")
+
+
+async def test_upgrade_keys_existing_citations_by_their_span(empty_store: Store):
+    await migrate.downgrade(empty_store.engine, "0004")
+    async with empty_store.engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO documents (slug, title, publisher, source_file, text)"
+                " VALUES ('doc', 'Doc', 'Pub', 'doc.txt', 'Hello world')"
+            )
+        )
+        await connection.execute(
+            text(
+                'INSERT INTO citations (subject_type, subject_id, document_id, quote, start, "end",'
+                " position) VALUES ('companies', 1, 1, 'world', 6, 11, 0)"
+            )
+        )
+    await migrate.upgrade(empty_store.engine)
+    async with empty_store.engine.connect() as connection:
+        keys = (await connection.execute(text("SELECT slug FROM citations"))).scalars().all()
+    assert keys == ["doc-6-11"]

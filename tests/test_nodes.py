@@ -172,3 +172,23 @@ async def test_citations_are_the_ones_the_seeds_give(graphql, type_name):
         for item in await listed(graphql, type_name, CITATIONS)
     }
     assert served == seeded
+
+
+async def test_every_citation_refetches_by_its_id(graphql):
+    """A citation's ID names its span: the same quote wherever it is cited, and `node(id:)`
+    answers it with the same fields."""
+    fields = "id quote start end document { slug }"
+    by_id: dict[str, dict[str, Any]] = {}
+    for type_name in CITED:
+        for item in await listed(graphql, type_name, f"slug citations {{ {fields} }}"):
+            for citation in item["citations"]:
+                assert by_id.setdefault(citation["id"], citation) == citation
+    assert len(by_id) >= 50
+    spans = {(c["document"]["slug"], c["start"], c["end"]) for c in by_id.values()}
+    assert len(spans) == len(by_id)  # one ID per span, one span per ID
+    refetch = f"query($id: ID!) {{ node(id: $id) {{ __typename ... on Citation {{ {fields} }} }} }}"
+    for quote_id, citation in by_id.items():
+        body = await graphql(refetch, {"id": quote_id})
+        assert body == {"data": {"node": {"__typename": "Citation", **citation}}}
+    missing = global_id("Citation", "staying-connected-at-sony-music-0-999999")
+    assert await graphql(f'{{ node(id: "{missing}") {{ id }} }}') == {"data": {"node": None}}

@@ -19,11 +19,11 @@ from tests.factories import graph_data, write_seed_tree
 
 
 async def snapshot(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, ids included, in id order."""
+    """Every row of every table, ids included, in key order."""
     tables: dict[str, list[tuple[Any, ...]]] = {}
     async with engine.connect() as connection:
         for table in SQLModel.metadata.sorted_tables:
-            rows = await connection.execute(select(table).order_by(table.c.id))
+            rows = await connection.execute(select(table).order_by(*table.primary_key.columns))
             tables[table.name] = [tuple(row) for row in rows]
     return tables
 

@@ -21,6 +21,7 @@ from sqlmodel.sql.sqltypes import AutoString
 from db.mapping import (
     CITATION,
     QUERY,
+    REFETCHABLE,
     TYPES,
     BySlug,
     Citations,
@@ -105,7 +106,7 @@ def test_order_fields_are_exactly_the_sortable_columns():
 
 
 def test_every_node_type_is_a_type_of_the_map():
-    assert set(NODE_TYPES) == set(TYPES)
+    assert set(NODE_TYPES) == set(REFETCHABLE)
 
 
 def test_edges_of_a_link_table_key_both_ends_on_the_link():

@@ -1,0 +1,126 @@
+"""What the seed records about the store: its data version, and the longest list of each kind.
+
+The store changes only by seeding. Each seed that changes rows, in the transaction that
+writes them, bumps the data version (so an HTTP validator built on it changes exactly when an
+answer may). Every seed measures, for every list the type map states, the most items any one
+parent has: a root list's whole length, a program's partners at most, a row's citations at
+most. The cost estimate prices a list at no more than that (operation/cost.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from db.mapping import CITATION, LISTS, TYPES, ListEdge, table_of
+from db.models import StoreState
+
+DATA_VERSION = "data_version"
+
+
+def list_key(owner: str, field_name: str) -> str:
+    """A list's key, as the type map names it: `Program.partners`, `Query.programs`."""
+    return f"{owner}.{field_name}"
+
+
+def citations_key(type_name: str) -> str:
+    """The citations of a `type_name` row: `Program.citations`."""
+    return f"{type_name}.citations"
+
+
+def relation_citations_key(target: str) -> str:
+    """The citations on the edges of any list of `target` items (the relation's quotes): one
+    bound for every list of that type, as an edge type is shared by all of them."""
+    return f"{target}.edges.citations"
+
+
+@dataclass(frozen=True)
+class StoreSnapshot:
+    """The data version and list sizes as the last seed recorded them (version 0 and no
+    sizes in a store not seeded since they were recorded)."""
+
+    version: int = 0
+    sizes: Mapping[str, int] = field(default_factory=dict)
+
+    def size(self, key: str) -> int | None:
+        """The most items one parent has in that list, or None where it is not known."""
+        return self.sizes.get(key)
+
+
+def _largest_group(table: Any, keys: list[ColumnElement[Any]], *where: Any) -> Select[Any]:
+    """The most rows of `table` (that match `where`) sharing one value of `keys`."""
+    counted = select(func.count().label("n")).select_from(table).where(*where).group_by(*keys)
+    inner = counted.subquery()
+    return select(func.coalesce(func.max(inner.c.n), 0))
+
+
+def _measures() -> Iterator[tuple[str, Select[Any]]]:
+    """Each recorded size with the statement that measures it, derived from the type map."""
+    for key, spec in LISTS.items():
+        yield key, _list_size(spec)
+    citations = table_of(CITATION.model)
+    subjects = {citations_key(t.name): t.subject for t in TYPES.values() if t.cited}
+    for key, subject in subjects.items():
+        yield (
+            key,
+            _largest_group(
+                citations, [citations.c.subject_id], citations.c.subject_type == subject
+            ),
+        )
+    relations: dict[str, set[str]] = {}
+    for spec in LISTS.values():
+        if spec.link is not None:
+            relations.setdefault(relation_citations_key(spec.target), set()).add(spec.link.subject)
+    for key, links in sorted(relations.items()):
+        yield (
+            key,
+            _largest_group(
+                citations,
+                [citations.c.subject_type, citations.c.subject_id],
+                citations.c.subject_type.in_(sorted(links)),
+            ),
+        )
+
+
+def _list_size(spec: ListEdge) -> Select[Any]:
+    if spec.link is not None:
+        link = table_of(spec.link.model)
+        return _largest_group(link, [link.c[spec.link.parent_key.key]])
+    target = TYPES[spec.target].table
+    if spec.parent_key is None:  # a root list: all of it
+        return select(func.count()).select_from(target)
+    parent = target.c[spec.parent_key.key]
+    return _largest_group(target, [parent], parent.is_not(None))
+
+
+async def record(session: AsyncSession, *, changed: bool) -> StoreSnapshot:
+    """Measure the store, in the seed's own transaction; a seed that `changed` rows (or the
+    first to record) bumps the data version. A seed that changes nothing leaves every
+    client's cached answers valid."""
+    state = table_of(StoreState)
+    previous = await session.scalar(select(state.c.value).where(state.c.key == DATA_VERSION))
+    sizes = {key: int(await session.scalar(query) or 0) for key, query in _measures()}
+    version = previous + 1 if previous is not None and changed else previous or 1
+    snapshot = StoreSnapshot(version, sizes)
+    await session.execute(delete(StoreState))
+    rows = [{"key": DATA_VERSION, "value": snapshot.version}]
+    rows += [{"key": key, "value": value} for key, value in sizes.items()]
+    await session.execute(insert(StoreState), rows)
+    return snapshot
+
+
+def version_query() -> Select[Any]:
+    state = table_of(StoreState)
+    return select(state.c.value).where(state.c.key == DATA_VERSION)
+
+
+async def read(connection: AsyncConnection) -> StoreSnapshot:
+    state = table_of(StoreState)
+    rows = (await connection.execute(select(state.c.key, state.c.value))).all()
+    values = {key: int(value) for key, value in rows}
+    version = values.pop(DATA_VERSION, 0)
+    return StoreSnapshot(version, values)

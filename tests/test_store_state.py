@@ -1,0 +1,85 @@
+"""What the seed records: a data version that moves exactly when rows change, and the size of
+the longest list of each kind, checked against what the API itself counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from db import state
+from db.mapping import LISTS, TYPES
+from seeds.read import read_seeds
+from seeds.write import write_seeds
+from tests.conftest import Store
+from tests.factories import graph_data, write_seed_tree
+from tests.test_nodes import ENTITIES
+
+
+async def snapshot(store: Store) -> state.StoreSnapshot:
+    async with store.engine.connect() as connection:
+        return await state.read(connection)
+
+
+async def test_the_data_version_moves_only_when_a_seed_changes_rows(
+    empty_store: Store, seed_plan, tmp_path
+):
+    assert (await snapshot(empty_store)).version == 0  # never seeded
+    await write_seeds(empty_store.engine, seed_plan, dry_run=True)
+    assert (await snapshot(empty_store)).version == 0
+    await write_seeds(empty_store.engine, seed_plan)
+    assert (await snapshot(empty_store)).version == 1
+    await write_seeds(empty_store.engine, seed_plan)  # nothing to change
+    assert (await snapshot(empty_store)).version == 1
+    data = graph_data()
+    data["partners"][0]["description"] = "Edited description."
+    await write_seeds(empty_store.engine, read_seeds(write_seed_tree(tmp_path / "s", data)))
+    assert (await snapshot(empty_store)).version == 2
+
+
+def _root_list(type_name: str) -> str:
+    return ENTITIES[type_name][0]
+
+
+PAGE = 30  # more than any list of the seed holds (checked): pages of it stay within budget
+
+
+async def _largest(graphql: Any, type_name: str, selection: str, count: Any) -> int:
+    field = _root_list(type_name)
+    body = await graphql(f"{{ {field}(first: {PAGE}) {{ totalCount nodes {{ {selection} }} }} }}")
+    assert "errors" not in body, body
+    assert body["data"][field]["totalCount"] <= PAGE
+    return max((count(node) for node in body["data"][field]["nodes"]), default=0)
+
+
+async def test_recorded_sizes_are_the_longest_lists_the_api_serves(store: Store, graphql):
+    recorded = (await snapshot(store)).sizes
+    served: dict[str, int] = {}
+    for key, spec in LISTS.items():
+        owner, field = key.split(".")
+        if spec.is_root:
+            body = await graphql(f"{{ {field}(first: 0) {{ totalCount }} }}")
+            served[key] = body["data"][field]["totalCount"]
+            continue
+        served[key] = await _largest(
+            graphql,
+            owner,
+            f"{field}(first: 0) {{ totalCount }}",
+            lambda n, f=field: n[f]["totalCount"],
+        )
+        if spec.link is not None:
+            edges = f"{field}(first: {PAGE}) {{ edges {{ citations {{ id }} }} }}"
+            most = await _largest(
+                graphql,
+                owner,
+                edges,
+                lambda n, f=field: max((len(e["citations"]) for e in n[f]["edges"]), default=0),
+            )
+            relation = state.relation_citations_key(spec.target)
+            served[relation] = max(served.get(relation, 0), most)
+    for name, node in TYPES.items():
+        if node.cited:
+            served[state.citations_key(name)] = await _largest(
+                graphql, name, "citations { id }", lambda n: len(n["citations"])
+            )
+    assert recorded == served
+    assert recorded["Query.programs"] == 23
+    assert recorded["Program.partners"] == 3
