@@ -99,6 +99,22 @@ class Settings(BaseSettings):
         default=5.0, gt=0, allow_inf_nan=False, alias="IMPACT_GRAPH_DB_CONNECT_TIMEOUT"
     )
 
+    # HTTP caching of GET answers (README: For frontend developers)
+    cache_control: str = Field(
+        default="no-cache",
+        pattern=r"^[\x20-\x7e]{1,200}$",  # one printable header value
+        alias="IMPACT_GRAPH_CACHE_CONTROL",
+        description="Cache-Control of GET answers that carry an ETag; no-cache: revalidate",
+    )
+    store_check_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        allow_inf_nan=False,
+        alias="IMPACT_GRAPH_STORE_CHECK_SECONDS",
+        description="how long after a seed the cost estimate may still use the list sizes "
+        "measured before it (GET requests read the data version every time)",
+    )
+
     # Browsers
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import importlib.metadata
 import logging
 from collections.abc import AsyncIterator
 
@@ -14,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -26,6 +26,8 @@ from db.raw import Statements
 from loaders import Loaders, Reader
 from resolvers.context import Context
 from schema import schema
+from server.caching import StoreWatch
+from server.compression import CompressionMiddleware, matching_etag
 from server.endpoint import GraphQLEndpoint
 from server.graphiql import ASSETS_DIR, ASSETS_PATH
 from server.persisted import load_manifest
@@ -37,18 +39,8 @@ logger = logging.getLogger("impact_graph.server")
 CONTRACT = build_schema(schema.as_str())
 READY_TIMEOUT_SECONDS = 2.0
 SCHEMA_PATH = "/graphql/schema.graphql"
-
-
-def _etags(header: str | None) -> set[str]:
-    """The entity tags an If-None-Match header lists, compared weakly as RFC 9110 asks."""
-    if not header:
-        return set()
-    return {tag.strip().removeprefix("W/") for tag in header.split(",")}
-
-
-# Answers past this size are gzipped for clients that accept it (an 11.6 KB answer: 2.9 KB).
-GZIP_MINIMUM_BYTES = 1024
-GZIP_LEVEL = 5  # most of level 9's saving for a fraction of its CPU
+# The code that writes answers, for their ETags: a new release may answer differently.
+BUILD = importlib.metadata.version("impact-graph")
 
 
 def cors_middleware(settings: Settings) -> list[Middleware]:
@@ -111,6 +103,11 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
         hold=connections > 1,
     )
 
+    store = StoreWatch(engine, statements, engine.dialect, settings.store_check_seconds)
+    sdl = (schema.as_str() + "\n").encode()  # what `impact-graph export-schema` writes
+    # weak: the same SDL is served compressed or not (RFC 9110 keeps strong tags per coding)
+    sdl_etag = 'W/"' + hashlib.sha256(sdl).hexdigest()[:32] + '"'
+
     def context_for(request_id: str) -> Context:
         return Context(loaders=Loaders(Reader(sessions, connections)), request_id=request_id)
 
@@ -126,6 +123,9 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
         max_body_bytes=settings.max_body_bytes,
         execution_timeout=settings.execution_timeout,
         max_concurrent_queries=settings.max_concurrent_queries,
+        store=store,
+        build=f"{BUILD}:{sdl_etag}",
+        cache_control=settings.cache_control,
         trusted=None
         if settings.trusted_documents is None
         else load_manifest(settings.trusted_documents),
@@ -146,16 +146,11 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
     async def root(_: Request) -> Response:
         return RedirectResponse("/graphql")
 
-    sdl = (schema.as_str() + "\n").encode()  # what `impact-graph export-schema` writes
-    # weak: the same SDL is served gzipped or not (RFC 9110 keeps strong tags per encoding)
-    sdl_etag = 'W/"' + hashlib.sha256(sdl).hexdigest()[:32] + '"'
-
     async def published_schema(request: Request) -> Response:
         """The contract as SDL, for code generators and schema registries; revalidated by
         its ETag, which changes exactly when the schema does."""
         headers = {"ETag": sdl_etag, "Cache-Control": "no-cache"}
-        listed = _etags(request.headers.get("if-none-match"))
-        if sdl_etag.removeprefix("W/") in listed or "*" in listed:
+        if matching_etag(sdl_etag, request.headers.get("if-none-match")) is not None:
             return Response(status_code=304, headers=headers)
         return Response(sdl, media_type="text/plain; charset=utf-8", headers=headers)
 
@@ -170,7 +165,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
     app = Starlette(
         middleware=[
             *cors_middleware(settings),
-            Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL),
+            Middleware(CompressionMiddleware),
         ],
         routes=[
             Route(

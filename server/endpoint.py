@@ -38,6 +38,8 @@ from operation.prepare import (
 )
 from resolvers.context import Context
 from schema.execute import execute
+from server.caching import StoreWatch, answer_etag
+from server.compression import matching_etag
 from server.errors import RequestError
 from server.graphiql import graphiql_html
 from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
@@ -81,6 +83,9 @@ class GraphQLEndpoint:
         max_body_bytes: int,
         execution_timeout: float,
         max_concurrent_queries: int,
+        store: StoreWatch,
+        build: str,
+        cache_control: str = "no-cache",
         trusted: dict[str, str] | None = None,
     ) -> None:
         self.schema = schema
@@ -93,6 +98,9 @@ class GraphQLEndpoint:
         self.executor = executor
         self.compiled = CompiledExecutor(contract)
         self.persisted = persisted_queries()
+        self.store = store
+        self.build = build  # what else an answer depends on: the code that wrote it
+        self.cache_control = cache_control
         # With a manifest, only its documents run (by hash or whole) and nothing registers.
         self.trusted = trusted
         self._schema_answers: LRU[tuple[Any, ...], tuple[dict[str, Any], int]] = LRU(SCHEMA_ANSWERS)
@@ -105,6 +113,13 @@ class GraphQLEndpoint:
         self._closing: set[asyncio.Task[None]] = set()
 
     async def handle(self, request: Request) -> Response:
+        response = await self._handle(request)
+        page = "text/html" in response.headers.get("content-type", "")  # GraphiQL
+        if request.method == "GET" and "etag" not in response.headers and not page:
+            response.headers["Cache-Control"] = "no-store"  # errors and uncached answers
+        return response
+
+    async def _handle(self, request: Request) -> Response:
         request_id = uuid.uuid4().hex
         if request.method not in ("GET", "POST"):
             return error_response(
@@ -139,13 +154,42 @@ class GraphQLEndpoint:
                 body["extensions"] = {"cost": self._cost(refused.estimated)}
             status = 400 if media_type == GRAPHQL_RESPONSE else 200
             return json_response(body, status, media_type, request_id)
+        etag = None
+        if request.method == "GET":
+            etag = await self._etag(operation, params, media_type)
+            listed = (
+                None if etag is None else matching_etag(etag, request.headers.get("if-none-match"))
+            )
+            if listed is not None:  # the client has this answer: nothing runs
+                headers = {**self._cache_headers(listed), "Vary": "Accept, Accept-Encoding"}
+                return Response(status_code=304, headers=headers)
         try:
             body, status, executor = await self._execute(operation, params, media_type, request_id)
         except RequestError as error:
             return error_response(error, media_type, request_id)
         response = json_response(body, status, media_type, request_id)
         response.headers[EXECUTOR_HEADER] = executor
+        if etag is not None and status == 200 and "errors" not in body:
+            response.headers.update(self._cache_headers(etag))
         return response
+
+    async def _etag(
+        self, operation: Operation, params: GraphQLParams, media_type: str
+    ) -> str | None:
+        """The answer's tag under the data version now; None where it goes uncached (the
+        version unknown, or variables too large to key by)."""
+        variables = variables_key(params.variables)
+        if variables is None:
+            return None
+        version = await self.store.version()
+        if version is None:
+            return None
+        return answer_etag(
+            self.build, version, operation.query, operation.name, variables, media_type
+        )
+
+    def _cache_headers(self, etag: str) -> dict[str, str]:
+        return {"ETag": etag, "Cache-Control": self.cache_control, "Vary": "Accept"}
 
     def _persisted_query(self, params: GraphQLParams, media_type: str) -> str:
         """The document: sent, or persisted under the hash sent alone."""

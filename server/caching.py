@@ -1,0 +1,92 @@
+"""HTTP caching of GET answers: a strong ETag from the store's data version and the request.
+
+The store changes only by seeding, and a seed that changes rows bumps the data version
+(db/state.py). The same request, under the same data version and the same build, gets the same
+bytes: a client revalidating with its tag gets 304 without the query running. The version is
+read on every GET (one statement on a held connection). A seed that commits while a request
+runs can only make the answer's tag older than its data: the client pays one more full answer
+later, and never keeps a stale one.
+
+The same reads give the cost estimate the list sizes the last seed measured, re-checked at
+most every `max_age` seconds on other requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db import state
+from db.errors import as_unavailable
+from db.raw import Statements, precompile
+
+logger = logging.getLogger("impact_graph.caching")
+
+
+class StoreWatch:
+    """The store's data version and list sizes as this process last read them."""
+
+    def __init__(
+        self, engine: AsyncEngine, statements: Statements, dialect: Dialect, max_age: float
+    ) -> None:
+        self._engine = engine
+        self._statements = statements
+        self._version_sql = precompile(state.version_query(), dialect)
+        self._max_age = max_age
+        self._snapshot = state.StoreSnapshot()
+        self._checked_at: float | None = None
+        self._reloading: asyncio.Lock = asyncio.Lock()
+
+    async def version(self) -> int | None:
+        """The data version now; None when the store cannot say (the request goes uncached,
+        and its executor reports the store's trouble)."""
+        self._checked_at = asyncio.get_running_loop().time()
+        try:
+            found = await self._statements.fetch_value(self._version_sql, {})
+        except Exception as error:
+            if as_unavailable(error) is None:
+                logger.exception("reading the data version failed")
+            return None
+        version = int(found or 0)
+        if version != self._snapshot.version:
+            await self._reload(version)
+        return version
+
+    async def snapshot(self) -> state.StoreSnapshot:
+        """The list sizes, read again when the version was last checked over `max_age` ago."""
+        now = asyncio.get_running_loop().time()
+        if self._checked_at is None or now - self._checked_at > self._max_age:
+            await self.version()
+        return self._snapshot
+
+    async def _reload(self, version: int) -> None:
+        async with self._reloading:
+            if self._snapshot.version == version:
+                return  # another request read it meanwhile
+            try:
+                async with self._engine.connect() as connection:
+                    self._snapshot = await state.read(connection)
+            except Exception as error:
+                if as_unavailable(error) is None:
+                    logger.exception("reading the store's state failed")
+
+
+def answer_etag(
+    build: str,
+    version: int,
+    query: str,
+    operation_name: str | None,
+    variables: bytes,
+    media_type: str,
+) -> str:
+    """A strong tag for the answer to this request under this data version and build."""
+    digest = hashlib.sha256()
+    for part in (build, query, operation_name or "", media_type):
+        digest.update(part.encode())
+        digest.update(b"\x00")
+    digest.update(variables)
+    return f'"v{version}-{digest.hexdigest()[:32]}"'

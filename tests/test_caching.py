@@ -1,0 +1,182 @@
+"""HTTP caching and compression: GET answers carry a strong ETag from the data version and the
+request, a matching If-None-Match gets 304 without the query running, a seed that changes
+rows changes every tag, errors are never cached; answers are br- or gzip-encoded as asked."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Any
+
+import brotli  # type: ignore[import-untyped]
+import httpx
+import pytest
+
+from core.config import Settings
+from seeds.read import read_seeds
+from seeds.write import write_seeds
+from server.compression import accepted_coding, matching_etag
+from tests.conftest import StatementCounter, Store, make_client
+from tests.factories import graph_data, write_seed_tree
+
+QUERY = "query Programs($n: Int) { programs(first: $n) { nodes { slug name description } } }"
+JSON = "application/json"
+STRONG = re.compile(r'^"v\d+-[0-9a-f]{32}"$')
+
+
+async def get(
+    http: httpx.AsyncClient,
+    variables: dict[str, Any] | None = None,
+    query: str = QUERY,
+    **headers: str,
+) -> httpx.Response:
+    params = {"query": query}
+    if variables is not None:
+        params["variables"] = json.dumps(variables)
+    sent = {"accept": JSON, **{name.replace("_", "-"): v for name, v in headers.items()}}
+    return await http.get("/graphql", params=params, headers=sent)
+
+
+async def test_get_answers_carry_a_strong_etag_and_revalidate(client):
+    answer = await get(client, {"n": 5}, accept_encoding="identity")
+    assert answer.status_code == 200
+    etag = answer.headers["etag"]
+    assert STRONG.match(etag), etag
+    assert answer.headers["cache-control"] == "no-cache"
+    assert "accept" in answer.headers["vary"].lower()
+    assert (await get(client, {"n": 5}, accept_encoding="identity")).headers["etag"] == etag
+
+    for listed in (etag, f'"other", {etag}', f"W/{etag}", "*"):
+        again = await get(client, {"n": 5}, if_none_match=listed)
+        assert again.status_code == 304, listed
+        assert again.content == b""
+        assert again.headers["cache-control"] == "no-cache"
+        assert "x-executor" not in again.headers  # nothing ran
+    assert (await get(client, {"n": 5}, if_none_match='"v0-other"')).status_code == 200
+
+
+async def test_each_request_has_its_own_tag(client):
+    tags = {
+        (await get(client, {"n": 5})).headers["etag"],
+        (await get(client, {"n": 6})).headers["etag"],
+        (await get(client, {"n": 5}, query=QUERY + " ")).headers["etag"],
+        (await get(client, {"n": 5}, accept="application/graphql-response+json")).headers["etag"],
+    }
+    assert len(tags) == 4
+
+
+async def test_a_compressed_answer_has_its_own_tag_which_revalidates(client):
+    plain = await get(client, {"n": 20}, accept_encoding="identity")
+    zipped = await get(client, {"n": 20}, accept_encoding="br")
+    assert zipped.headers["content-encoding"] == "br"
+    assert zipped.headers["etag"] == plain.headers["etag"][:-1] + '-br"'
+    assert zipped.json() == plain.json()
+    again = await get(client, {"n": 20}, accept_encoding="br", if_none_match=zipped.headers["etag"])
+    assert again.status_code == 304
+    assert again.headers["etag"] == zipped.headers["etag"]  # the tag the client holds
+
+
+async def test_a_304_runs_no_query(store: Store):
+    async with make_client(store.engine) as http:
+        etag = (await get(http, {"n": 10})).headers["etag"]
+    async with make_client(store.engine) as http:
+        with StatementCounter(store.engine) as counter:
+            revalidated = await get(http, {"n": 10}, if_none_match=etag)
+            await asyncio.sleep(0.05)  # asyncpg calls its query loggers once a query is done
+    assert revalidated.status_code == 304
+    assert counter.statements  # the data version (and, new to this app, the list sizes)
+    assert all("FROM store_state" in statement for statement in counter.statements)
+
+
+async def test_errors_and_uncacheable_answers_are_not_cached(client):
+    for query in (
+        '{ programs(after: "not a cursor") { totalCount } }',  # an error in the data
+        "{ programs { nope } }",  # refused before running
+        "{",  # not GraphQL
+    ):
+        answer = await get(client, query=query)
+        assert "etag" not in answer.headers, query
+        assert answer.headers["cache-control"] == "no-store", query
+    posted = await client.post("/graphql", json={"query": QUERY})
+    assert "etag" not in posted.headers
+
+
+async def test_a_seed_that_changes_rows_changes_every_tag(empty_store: Store, seed_plan, tmp_path):
+    await write_seeds(empty_store.engine, seed_plan)
+    async with make_client(empty_store.engine) as http:
+        before = await get(http, {"n": 50})
+        await write_seeds(empty_store.engine, seed_plan)  # nothing changes: tags hold
+        assert (await get(http, {"n": 50}, if_none_match=before.headers["etag"])).status_code == 304
+
+        data = graph_data()
+        data["programs"][0]["description"] = "Edited description."
+        await write_seeds(empty_store.engine, read_seeds(write_seed_tree(tmp_path / "s", data)))
+        after = await get(http, {"n": 50}, if_none_match=before.headers["etag"])
+        assert after.status_code == 200
+        assert after.headers["etag"] != before.headers["etag"]
+        assert "Edited description." in after.text
+
+
+async def test_cache_control_comes_from_a_setting(store: Store):
+    async with make_client(store.engine, cache_control="public, max-age=60") as http:
+        answer = await get(http, {"n": 3})
+    assert answer.headers["cache-control"] == "public, max-age=60"
+
+
+def test_a_cache_control_setting_must_be_one_header_value():
+    with pytest.raises(ValueError, match="cache_control"):
+        Settings(cache_control="no-cache\r\nSet-Cookie: x=1")
+
+
+@pytest.mark.parametrize(
+    ("header", "coding"),
+    [
+        ("gzip, deflate, br, zstd", "br"),
+        ("gzip", "gzip"),
+        ("br;q=0, gzip", "gzip"),
+        ("br;q=0.5, gzip;q=0.8", "gzip"),
+        ("gzip;q=0.5, br", "br"),
+        ("*", "br"),
+        ("*;q=0, gzip", "gzip"),
+        ("identity", None),
+        ("", None),
+        (None, None),
+        ("gzip;q=nonsense", None),
+    ],
+)
+def test_the_coding_is_the_one_the_client_weighs_highest(header, coding):
+    assert accepted_coding(header) == coding
+
+
+def test_revalidation_names_the_tag_with_or_without_its_coding():
+    etag = '"v2-abc"'
+    assert matching_etag(etag, '"v2-abc-gzip"') == '"v2-abc-gzip"'
+    assert matching_etag(etag, 'W/"v2-abc"') == 'W/"v2-abc"'
+    assert matching_etag(etag, '"v1-abc", "v2-abc-br"') == '"v2-abc-br"'
+    assert matching_etag(etag, '"v1-abc"') is None
+    assert matching_etag(etag, '"v2-abc-zstd"') is None
+    assert matching_etag(etag, None) is None
+
+
+async def test_large_answers_are_br_or_gzip_encoded_as_asked(client):
+    query = "{ programs(first: 20) { nodes { name description } } }"
+    sizes = {}
+    for coding in ("identity", "gzip", "br"):
+        request = client.build_request("POST", "/graphql", json={"query": query})
+        request.headers["accept-encoding"] = coding
+        answer = await client.send(request, stream=True)
+        raw = b"".join([chunk async for chunk in answer.aiter_raw()])
+        sizes[coding] = len(raw)
+        if coding == "br":
+            assert answer.headers["content-encoding"] == "br"
+            assert json.loads(brotli.decompress(raw))["data"]["programs"]["nodes"]
+        elif coding == "gzip":
+            assert answer.headers["content-encoding"] == "gzip"
+        else:
+            assert "content-encoding" not in answer.headers
+        assert "accept-encoding" in answer.headers["vary"].lower()
+    assert sizes["br"] < sizes["gzip"] < sizes["identity"] / 2
+    small = client.build_request("POST", "/graphql", json={"query": "{ __typename }"})
+    small.headers["accept-encoding"] = "br"
+    assert "content-encoding" not in (await client.send(small)).headers
