@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from graphql import GraphQLSchema, OperationType
@@ -82,6 +82,7 @@ class GraphQLEndpoint:
         execution_timeout: float,
         max_concurrent_queries: int,
         trusted: dict[str, str] | None = None,
+        pinned: Mapping[str, str] | None = None,
     ) -> None:
         self.schema = schema
         self.contract = contract
@@ -93,8 +94,11 @@ class GraphQLEndpoint:
         self.executor = executor
         self.compiled = CompiledExecutor(contract)
         self.persisted = persisted_queries()
-        # With a manifest, only its documents run (by hash or whole) and nothing registers.
-        self.trusted = trusted
+        # Documents that always run, by hash or whole, manifest or not: the server's own pages'
+        # (server/explorer.py). Never evicted, so their hash alone always finds them.
+        self.pinned = dict(pinned or {})
+        # With a manifest, only its documents (and the pinned) run, and nothing registers.
+        self.trusted = None if trusted is None else {**self.pinned, **trusted}
         self._schema_answers: LRU[tuple[Any, ...], tuple[dict[str, Any], int]] = LRU(SCHEMA_ANSWERS)
         self.graphiql = graphiql
         self.max_body_bytes = max_body_bytes
@@ -154,7 +158,7 @@ class GraphQLEndpoint:
         if params.query is not None:
             return params.query
         assert params.persisted_hash is not None, "a request without a query has a hash"
-        found = self.persisted.get(params.persisted_hash)
+        found = self.pinned.get(params.persisted_hash) or self.persisted.get(params.persisted_hash)
         if found is None:  # the client sends the document next; a request error for the spec
             status = 400 if media_type == GRAPHQL_RESPONSE else 200
             raise RequestError(status, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
