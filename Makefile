@@ -36,7 +36,7 @@ chromium:
 	@command -v chromium >/dev/null || apt-get install -y -q chromium >/dev/null || \
 		(apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)
 
-## test: static checks, then the whole suite against SQLite and PostgreSQL (and GraphiQL in chromium)
+## test: static checks, then the whole suite against SQLite and PostgreSQL (GraphiQL and the explorer in chromium)
 test: lint $(BROWSER_STAMP) chromium
 	$(BIN)/pytest
 

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -26,6 +26,7 @@ from db.raw import Statements
 from loaders import Loaders, Reader
 from resolvers.context import Context
 from schema import schema
+from server import explorer
 from server.caching import StoreWatch
 from server.compression import CompressionMiddleware, matching_etag
 from server.endpoint import GraphQLEndpoint
@@ -129,6 +130,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
         trusted=None
         if settings.trusted_documents is None
         else load_manifest(settings.trusted_documents),
+        pinned=explorer.documents(),
     )
 
     async def healthz(_: Request) -> Response:
@@ -142,9 +144,6 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
             logger.warning("readiness check failed: database unreachable (%r)", error)
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         return JSONResponse({"status": "ready", "database": "ok"})
-
-    async def root(_: Request) -> Response:
-        return RedirectResponse("/graphql")
 
     async def published_schema(request: Request) -> Response:
         """The contract as SDL, for code generators and schema registries; revalidated by
@@ -177,7 +176,10 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
             Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets"),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
-            Route("/", root, methods=["GET"]),
+            Route("/", explorer.explorer_page, methods=["GET"]),
+            Mount(
+                explorer.ASSETS_PATH, StaticFiles(directory=explorer.ASSETS_DIR), name="explorer"
+            ),
         ],
         lifespan=lifespan,
     )

@@ -92,8 +92,8 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     from server.app import create_app
 
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (display only)
-    url = f"http://{shown}:{port}/graphql"
-    print(f"Impact Graph is up: GraphiQL at {url}", flush=True)
+    root = f"http://{shown}:{port}/"
+    print(f"Impact Graph is up: GraphiQL at {root}graphql (the explorer at {root})", flush=True)
     app = create_app(settings)
     # What start-up made (the schema, the type map, imports) lives as long as the process:
     # frozen, the collector stops scanning it on every full collection.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from graphql import GraphQLSchema, OperationType
@@ -87,6 +87,7 @@ class GraphQLEndpoint:
         build: str,
         cache_control: str = "no-cache",
         trusted: dict[str, str] | None = None,
+        pinned: Mapping[str, str] | None = None,
     ) -> None:
         self.schema = schema
         self.contract = contract
@@ -101,8 +102,11 @@ class GraphQLEndpoint:
         self.store = store
         self.build = build  # what else an answer depends on: the code that wrote it
         self.cache_control = cache_control
-        # With a manifest, only its documents run (by hash or whole) and nothing registers.
-        self.trusted = trusted
+        # Documents that always run, by hash or whole, manifest or not: the server's own pages'
+        # (server/explorer.py). Never evicted, so their hash alone always finds them.
+        self.pinned = dict(pinned or {})
+        # With a manifest, only its documents (and the pinned) run, and nothing registers.
+        self.trusted = None if trusted is None else {**self.pinned, **trusted}
         self._schema_answers: LRU[tuple[Any, ...], tuple[dict[str, Any], int]] = LRU(SCHEMA_ANSWERS)
         self.graphiql = graphiql
         self.max_body_bytes = max_body_bytes
@@ -198,7 +202,7 @@ class GraphQLEndpoint:
         if params.query is not None:
             return params.query
         assert params.persisted_hash is not None, "a request without a query has a hash"
-        found = self.persisted.get(params.persisted_hash)
+        found = self.pinned.get(params.persisted_hash) or self.persisted.get(params.persisted_hash)
         if found is None:  # the client sends the document next; a request error for the spec
             status = 400 if media_type == GRAPHQL_RESPONSE else 200
             raise RequestError(status, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")

@@ -416,10 +416,11 @@ async def test_graphiql_disabled_still_answers_queries(store):
     assert without_cost(response.json()) == SONY_DATA
 
 
-async def test_root_redirects_to_graphql(client):
+async def test_root_is_the_explorer(client):
     response = await client.get("/")
-    assert response.status_code in (301, 302, 303, 307, 308)
-    assert response.headers["location"].endswith("/graphql")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "content-security-policy" in response.headers  # tests/test_explorer.py: the rest
 
 
 async def test_healthz_is_ok(client):

@@ -1,0 +1,71 @@
+"""The explorer at `/`: a read-only page over the public API (server/explorer.html, its files
+in server/static/explorer/). It asks /graphql for nothing but its own operations
+(static/explorer/operations/*.graphql), by hash: the page carries each one's SHA-256, computed
+here, so it needs no `crypto.subtle` (missing on plain http from another host), and the
+endpoint always runs them, with a trusted documents' manifest too."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from server.persisted import sha256_hex
+
+ASSETS_PATH = "/explorer"
+ASSETS_DIR = Path(__file__).resolve().parent / "static" / "explorer"
+OPERATIONS_DIR = ASSETS_DIR / "operations"
+PAGE = Path(__file__).resolve().parent / "explorer.html"
+
+# Scripts, styles, data and images from this server only; nothing inline, no frames, no forms.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    )
+)
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+@lru_cache
+def operations() -> dict[str, str]:
+    """The explorer's operations by name (each file holds one operation, named as the file)."""
+    return {
+        path.stem: path.read_text(encoding="utf-8")
+        for path in sorted(OPERATIONS_DIR.glob("*.graphql"))
+    }
+
+
+def documents() -> dict[str, str]:
+    """The explorer's operations by SHA-256: the documents the endpoint always runs."""
+    return {sha256_hex(document): document for document in operations().values()}
+
+
+@lru_cache
+def explorer_html() -> str:
+    """The page, carrying its operations as a JSON data block (`<` escaped, so no text in it
+    can close the element); a data block is not a script, so the CSP needs no exception."""
+    carried = {
+        name: {"sha256": sha256_hex(document), "query": document}
+        for name, document in operations().items()
+    }
+    data = json.dumps(carried, ensure_ascii=False).replace("<", "\\u003c")
+    return PAGE.read_text(encoding="utf-8").replace("__OPERATIONS__", data)
+
+
+async def explorer_page(_: Request) -> Response:
+    return HTMLResponse(explorer_html(), headers=HEADERS)

@@ -1,0 +1,442 @@
+// The explorer: the company, its programs, their partners and places as a tree, a world map
+// of the places, and every fact's quote shown where it stands in its document. Everything comes
+// from the public API at /graphql, by the page's own persisted operations
+// (server/static/explorer/operations/). Text from the API goes into the page as text nodes
+// only, never as markup.
+
+const ENDPOINT = "/graphql";
+const WORLD = "/explorer/world-110m.json";
+const SVG = "http://www.w3.org/2000/svg";
+const QUOTE_LENGTH = 90; // characters of a quote shown on its button
+const OPERATIONS = JSON.parse(document.getElementById("operations").textContent);
+
+// ---- GraphQL over HTTP: persisted queries ----------------------------------------------------
+
+// An operation by its hash alone, as a GET (cacheable); if the server does not know the hash,
+// the document with its hash, as a POST, which registers it (Apollo's automatic persisted
+// queries). The hashes come with the page, so no `crypto.subtle` is needed.
+async function request(name, variables = {}) {
+  const { sha256, query } = OPERATIONS[name];
+  const extensions = { persistedQuery: { version: 1, sha256Hash: sha256 } };
+  const params = new URLSearchParams({
+    operationName: name,
+    extensions: JSON.stringify(extensions),
+  });
+  if (Object.keys(variables).length) params.set("variables", JSON.stringify(variables));
+  let answer = await send(`${ENDPOINT}?${params}`, { method: "GET" });
+  if (answer.errors?.some((error) => error.extensions?.code === "PERSISTED_QUERY_NOT_FOUND")) {
+    answer = await send(ENDPOINT, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query, operationName: name, variables, extensions }),
+    });
+  }
+  if (answer.errors?.length || !answer.data) {
+    throw new Error(answer.errors?.[0]?.message ?? "the API answered without data");
+  }
+  return answer.data;
+}
+
+async function send(url, init) {
+  // application/json: every well-formed request is a 200, errors in the body
+  const headers = { accept: "application/json", ...init.headers };
+  const response = await fetch(url, { ...init, headers });
+  if (!(response.headers.get("content-type") || "").includes("json")) {
+    throw new Error(`the API answered ${response.status} ${response.statusText}`);
+  }
+  return response.json();
+}
+
+// ---- The page's elements ---------------------------------------------------------------------
+
+// An element with attributes and children; strings become text nodes.
+function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value !== null && value !== undefined && value !== false) element.setAttribute(name, value);
+  }
+  element.append(...children.flat().filter((child) => child !== null && child !== undefined));
+  return element;
+}
+
+function svg(tag, attributes = {}, ...children) {
+  const element = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
+  element.append(...children);
+  return element;
+}
+
+const KIND_NAMES = { PARTNER_PROJECT: "partner project", ARTIST_SUPPORT: "artist support" };
+const kindName = (kind) => KIND_NAMES[kind] ?? kind.toLowerCase();
+const shorten = (text, length) =>
+  text.length > length ? `${text.slice(0, length - 1).trimEnd()}…` : text;
+const programName = (program) => program.name ?? shorten(program.description ?? "A program", 70);
+
+function status(text) {
+  document.getElementById("status").textContent = text;
+}
+
+// Quote buttons find their citation here (no data in markup to parse back).
+const citationOf = new WeakMap();
+
+// Buttons opening each quote in its document, under a label saying what they support.
+function quotes(citations, label) {
+  if (!citations.length) return null;
+  const buttons = citations.map((citation) => {
+    const button = h(
+      "button",
+      { type: "button", class: "quote", title: `${citation.quote} (${citation.document.title})` },
+      `“${shorten(citation.quote, QUOTE_LENGTH)}”`,
+    );
+    citationOf.set(button, citation);
+    return h("li", {}, button);
+  });
+  return h("div", { class: "quotes" }, h("span", { class: "label" }, label), h("ul", {}, buttons));
+}
+
+function placeLabel(place) {
+  const where = place.kind === "CITY" && place.parent ? `, ${place.parent.name}` : "";
+  const code = place.countryCode ? ` (${place.countryCode})` : "";
+  return `${place.name}${where}${code}`;
+}
+
+// ---- The tree: company > programs > partners and places ---------------------------------------
+
+let detailsCount = 0;
+const programs = new Map(); // id -> {program, item, details: Promise | null, resolved}
+let selected = null; // the id of the program whose places the map shows
+
+function companyView(company) {
+  const founded = [
+    company.foundedYear ? `founded ${company.foundedYear}` : null,
+    company.foundedIn ? `in ${company.foundedIn.name}` : null,
+  ].filter(Boolean);
+  const list = company.programs.nodes;
+  const children = new Map(); // parent id -> programs set up under it
+  for (const program of list) {
+    const listed = program.parent && list.some((other) => other.id === program.parent.id);
+    const parent = listed ? program.parent.id : null; // else shown at the top
+    if (!children.has(parent)) children.set(parent, []);
+    children.get(parent).push(program);
+  }
+  const shown =
+    list.length < company.programs.totalCount ? ` (the first ${list.length} shown)` : "";
+  return h(
+    "article",
+    { class: "company", "data-id": company.id },
+    h(
+      "h3",
+      {},
+      company.name,
+      h("span", { class: "meta" }, founded.length ? ` ${founded.join(" ")}` : ""),
+    ),
+    company.description ? h("p", { class: "description" }, company.description) : null,
+    quotes(company.citations, "Cited"),
+    h("h4", {}, `${company.programs.totalCount} programs${shown}`),
+    programList(children, null),
+  );
+}
+
+function programList(children, parent) {
+  const items = (children.get(parent) ?? []).map((program) => programItem(program, children));
+  return h("ul", { class: "programs" }, items);
+}
+
+function programItem(program, children) {
+  const id = `details-${++detailsCount}`;
+  const toggle = h(
+    "button",
+    { type: "button", class: "toggle", "aria-expanded": "false", "aria-controls": id },
+    h("span", { class: program.name ? "name" : "name unnamed" }, programName(program)),
+  );
+  const details = h("div", { id, class: "details", hidden: "" });
+  const item = h(
+    "li",
+    { class: "program", "data-id": program.id },
+    h("div", { class: "row" }, toggle, h("span", { class: "kind" }, kindName(program.kind))),
+    details,
+  );
+  programs.set(program.id, { program, item, details: null });
+  toggle.addEventListener("click", () => toggleProgram(program.id, toggle, details, children));
+  return item;
+}
+
+async function toggleProgram(id, toggle, details, children) {
+  const open = toggle.getAttribute("aria-expanded") !== "true";
+  toggle.setAttribute("aria-expanded", String(open));
+  details.hidden = !open;
+  const entry = programs.get(id);
+  if (!open) {
+    // a program closed, or one under it: the map goes back to every place
+    if (selected && entry.item.contains(programs.get(selected).item)) select(null);
+    return;
+  }
+  if (!entry.details) {
+    details.replaceChildren(h("p", { class: "loading" }, "Loading…"));
+    entry.details = request("Program", { id }).then((data) => data.node);
+    try {
+      const node = await entry.details;
+      entry.resolved = node;
+      details.replaceChildren(...programDetails(entry.program, node, children));
+      details.dataset.loaded = "";
+    } catch (error) {
+      entry.details = null;
+      details.replaceChildren(
+        h("p", { class: "error", role: "alert" }, `Could not load: ${error.message}`),
+      );
+      return;
+    }
+  }
+  if (toggle.getAttribute("aria-expanded") === "true") select(id);
+}
+
+function programDetails(program, node, children) {
+  const partners = node.partners;
+  const places = node.locations;
+  return [
+    program.description ? h("p", { class: "description" }, program.description) : null,
+    program.launchedYear ? h("p", { class: "meta" }, `Launched ${program.launchedYear}`) : null,
+    quotes(program.citations, "Cited"),
+    partners.edges.length
+      ? [
+          h("h5", {}, counted("Partners", partners)),
+          h("ul", { class: "partners" }, partners.edges.map(partnerItem)),
+        ]
+      : h("p", { class: "none" }, "No partners in the documents."),
+    places.edges.length
+      ? [
+          h("h5", {}, counted("Places", places)),
+          h(
+            "ul",
+            { class: "places" },
+            places.edges.map((edge) => placeItem(edge, "Why here")),
+          ),
+        ]
+      : h("p", { class: "none" }, "No places in the documents."),
+    children.has(program.id)
+      ? [h("h5", {}, "Set up under it"), programList(children, program.id)]
+      : null,
+  ]
+    .flat()
+    .filter(Boolean);
+}
+
+function counted(title, connection) {
+  const more = connection.totalCount - connection.edges.length;
+  return `${title} (${connection.totalCount}${more > 0 ? `, ${more} not shown` : ""})`;
+}
+
+function partnerItem(edge) {
+  const partner = edge.node;
+  const places = partner.locations;
+  return h(
+    "li",
+    { class: "partner", "data-id": partner.id },
+    h("span", { class: "name" }, partner.name),
+    partner.shortName ? h("span", { class: "meta" }, ` (${partner.shortName})`) : null,
+    quotes(edge.citations, "Why a partner"),
+    quotes(partner.citations, "About"),
+    places.edges.length
+      ? h(
+          "ul",
+          { class: "places" },
+          places.edges.map((placed) => placeItem(placed, "Why there")),
+        )
+      : null,
+  );
+}
+
+function placeItem(edge, why) {
+  const place = edge.node;
+  return h(
+    "li",
+    { class: "place", "data-id": place.id, "data-kind": place.kind },
+    h("span", { class: "name" }, placeLabel(place)),
+    h("span", { class: "kind" }, kindName(place.kind)),
+    quotes(edge.citations, why),
+  );
+}
+
+// ---- The map ---------------------------------------------------------------------------------
+
+let allPlaces = [];
+const countryShapes = new Map(); // alpha-2 code -> path
+let world = null;
+
+function drawMap(shapes) {
+  world = shapes;
+  const map = svg("svg", {
+    viewBox: `0 0 ${shapes.width} ${shapes.height}`,
+    role: "img",
+    "aria-labelledby": "map-caption",
+    class: "outline",
+  });
+  const land = svg("g", { class: "countries" });
+  for (const shape of shapes.unnamed) {
+    land.append(svg("path", { d: shape.path }, svg("title", {}, shape.name)));
+  }
+  for (const [code, shape] of Object.entries(shapes.countries)) {
+    const path = svg("path", { d: shape.path, "data-code": code }, svg("title", {}, shape.name));
+    countryShapes.set(code, path);
+    land.append(path);
+  }
+  map.append(land, svg("g", { class: "dots" }));
+  document.getElementById("world").replaceChildren(map);
+}
+
+// Marks every place in the graph; the selected program's places stand out.
+function markPlaces() {
+  const entry = selected ? programs.get(selected) : null;
+  const chosen = entry ? placesOf(entry.resolved) : [];
+  const codes = new Set(chosen.map((place) => place.countryCode).filter(Boolean));
+  const marked = new Set(allPlaces.map((place) => place.countryCode).filter(Boolean));
+  for (const [code, path] of countryShapes) {
+    path.classList.toggle("marked", marked.has(code));
+    path.classList.toggle("selected", codes.has(code));
+  }
+  const map = document.querySelector("#world svg");
+  if (map) {
+    map.classList.toggle("has-selection", Boolean(entry));
+    drawDots(map.querySelector(".dots"), entry ? chosen : allPlaces, Boolean(entry));
+  }
+  document.getElementById("map-caption").textContent = entry
+    ? `Places of ${programName(entry.program)} and of its partners`
+    : "Every place in the graph";
+  placeList(entry ? chosen : allPlaces);
+}
+
+// A dot per country with cities, at the centre of the country's largest piece.
+function drawDots(layer, places, chosen) {
+  const cities = new Map();
+  for (const place of places) {
+    if (place.kind !== "CITY" || !place.countryCode) continue;
+    if (!cities.has(place.countryCode)) cities.set(place.countryCode, []);
+    cities.get(place.countryCode).push(place.name);
+  }
+  layer.replaceChildren();
+  for (const [code, names] of cities) {
+    const shape = world?.countries[code];
+    if (!shape) continue;
+    const [cx, cy] = shape.centre;
+    const attributes = {
+      cx,
+      cy,
+      r: 3.5,
+      class: chosen ? "city selected" : "city",
+      "data-code": code,
+    };
+    layer.append(svg("circle", attributes, svg("title", {}, names.join(", "))));
+  }
+}
+
+function placeList(places) {
+  const unique = new Map(places.map((place) => [place.id, place]));
+  const items = [...unique.values()]
+    .sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name))
+    .map((place) => {
+      const onMap = place.countryCode && world?.countries[place.countryCode];
+      return h(
+        "li",
+        { "data-id": place.id, class: onMap ? "on-map" : "off-map" },
+        placeLabel(place),
+        h("span", { class: "kind" }, `${kindName(place.kind)}${onMap ? "" : ", not on the map"}`),
+      );
+    });
+  document.getElementById("place-list").replaceChildren(...items);
+}
+
+function placesOf(node) {
+  if (!node) return [];
+  return [
+    ...node.locations.edges.map((edge) => edge.node),
+    ...node.partners.edges.flatMap((edge) =>
+      edge.node.locations.edges.map((placed) => placed.node),
+    ),
+  ];
+}
+
+function select(id) {
+  selected = id;
+  const entry = id ? programs.get(id) : null;
+  for (const item of document.querySelectorAll("li.program.selected"))
+    item.classList.remove("selected");
+  entry?.item.classList.add("selected");
+  markPlaces();
+}
+
+// ---- A quote in its document -----------------------------------------------------------------
+
+const documents = new Map(); // id -> Promise of the document
+let opened = 0; // the quote last opened: a document arriving late for an earlier one is not shown
+
+async function showSource(citation) {
+  const shown = ++opened;
+  const dialog = document.getElementById("source");
+  const text = document.getElementById("source-text");
+  if (!dialog.open) dialog.showModal();
+  document.getElementById("source-quote").textContent = citation.quote;
+  document.getElementById("source-document").textContent = citation.document.title;
+  text.replaceChildren(h("p", { class: "loading" }, "Loading the document…"));
+  const { id } = citation.document;
+  if (!documents.has(id))
+    documents.set(
+      id,
+      request("Document", { id }).then((data) => data.node),
+    );
+  let doc;
+  try {
+    doc = await documents.get(id);
+  } catch (error) {
+    documents.delete(id);
+    if (shown === opened) {
+      text.replaceChildren(
+        h("p", { class: "error", role: "alert" }, `Could not load: ${error.message}`),
+      );
+    }
+    return;
+  }
+  if (shown !== opened) return;
+  const published = doc.publishedOn ? `, ${doc.publishedOn}` : "";
+  document.getElementById("source-document").textContent =
+    `${doc.title}: ${doc.publisher}${published}`;
+  // Offsets count Unicode code points; JavaScript strings count UTF-16 units.
+  const points = Array.from(doc.text);
+  const mark = h("mark", {}, points.slice(citation.start, citation.end).join(""));
+  text.replaceChildren(
+    points.slice(0, citation.start).join(""),
+    mark,
+    points.slice(citation.end).join(""),
+  );
+  text.scrollTop = Math.max(0, mark.offsetTop - text.clientHeight / 3); // the box is its offsetParent
+}
+
+// ---- Start -----------------------------------------------------------------------------------
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest?.("button.quote");
+  if (button && citationOf.has(button)) showSource(citationOf.get(button));
+});
+document.getElementById("source-close").addEventListener("click", () => {
+  document.getElementById("source").close(); // so does Escape
+});
+
+async function start() {
+  const [data, shapes] = await Promise.all([
+    request("Explorer"),
+    fetch(WORLD).then((response) => {
+      if (!response.ok) throw new Error(`the map answered ${response.status}`);
+      return response.json();
+    }),
+  ]);
+  drawMap(shapes);
+  allPlaces = data.locations.nodes;
+  document.getElementById("companies").replaceChildren(...data.companies.nodes.map(companyView));
+  const companies = data.companies.nodes.length;
+  status(
+    companies ? "Expand a program to see its partners and places." : "No company in the graph.",
+  );
+  markPlaces();
+  document.body.dataset.ready = "";
+}
+
+start().catch((error) => status(`Could not load the graph: ${error.message}`));

@@ -1,0 +1,69 @@
+"""The real server on a free port over a fresh SQLite store, and scripts of tests/browser/
+driving Debian's chromium against it (playwright-core; every request to another host aborted).
+Screenshots are kept in test-output/ (ignored by git)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.test_cli import COMMAND, free_port
+
+BROWSER_DIR = Path(__file__).resolve().parent / "browser"
+OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
+NODE = shutil.which("node") or "node"  # the machines' Node 20
+
+
+@contextmanager
+def served(tmp_path: Path) -> Iterator[str]:
+    """`impact-graph serve` on a free port, seeding a new store; yields its base URL."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}",
+        "IMPACT_GRAPH_PORT": str(port),
+        "IMPACT_GRAPH_LOG_LEVEL": "warning",
+    }
+    server = subprocess.Popen(
+        [COMMAND, "serve"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def drive(script: str, *args: str) -> Any:
+    """Run tests/browser/<script> with the arguments; what it printed last, read as JSON."""
+    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    assert Path(chromium).exists(), "chromium is missing: `make test` installs it (apt-get)"
+    assert (BROWSER_DIR / "node_modules" / "playwright-core").is_dir(), "run `make test`"
+    OUTPUT.mkdir(exist_ok=True)
+    driven = subprocess.run(
+        [NODE, str(BROWSER_DIR / script), *args],
+        env={**os.environ, "CHROMIUM": chromium},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert driven.returncode == 0, driven.stderr[-2000:]
+    return json.loads(driven.stdout.strip().splitlines()[-1])

@@ -1,0 +1,293 @@
+"""The explorer at `/`: served with a strict CSP and nothing from another host; its operations
+run by hash alone, with a trusted documents' manifest too; and, in chromium, its tree, map and
+quotes show what the API answers for the same program."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+
+from server.explorer import ASSETS_DIR, OPERATIONS_DIR
+from tests.conftest import make_client
+from tests.serving import OUTPUT, drive, served
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+DATA_BLOCK = re.compile(r'<script type="application/json" id="operations">(.*?)</script>', re.S)
+
+
+def carried_operations(page: str) -> dict[str, Any]:
+    found = DATA_BLOCK.search(page)
+    assert found, "the page carries its operations"
+    return dict(json.loads(found.group(1)))
+
+
+def persisted(name: str, digest: str, variables: dict[str, Any] | None = None) -> dict[str, str]:
+    """A hash-only GET's parameters, as the page sends them."""
+    params = {
+        "operationName": name,
+        "extensions": json.dumps({"persistedQuery": {"version": 1, "sha256Hash": digest}}),
+    }
+    if variables:
+        params["variables"] = json.dumps(variables)
+    return params
+
+
+async def test_the_page_is_served_with_a_strict_csp_and_only_its_own_files(client):
+    page = await client.get("/", headers={"accept": BROWSER_ACCEPT})
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "script-src 'self';" in policy
+    assert "'unsafe-inline'" not in policy
+    assert "'unsafe-eval'" not in policy
+    assert "frame-ancestors 'none'" in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
+    # No inline script or style: each script is a file or a JSON data block.
+    for attributes in re.findall(r"<script([^>]*)>", page.text):
+        assert "src=" in attributes or 'type="application/json"' in attributes
+    assert "<style" not in page.text
+    assert " style=" not in page.text
+    named = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert not [url for url in named if "//" in url]  # nothing from another host
+    assert "/graphql" in named  # a way to GraphiQL
+    types = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+    script = ""
+    for url in (url for url in named if url.startswith("/explorer/")):
+        served_file = await client.get(url)
+        assert served_file.status_code == 200, url
+        assert served_file.content == (ASSETS_DIR / url.removeprefix("/explorer/")).read_bytes()
+        assert served_file.headers["content-type"].startswith(types[url[url.rindex(".") :]])
+        script += served_file.text if url.endswith(".js") else ""
+    for url in re.findall(r'"(/explorer/[^"]+)"', script):  # what the script fetches
+        assert (await client.get(url)).status_code == 200, url
+    assert "innerHTML" not in script  # text from the API goes in as text
+    assert not re.findall(r"https?://(?!www\.w3\.org/2000/svg)", script)
+    # GraphiQL keeps its inline script: the policy is the explorer's alone.
+    graphiql = await client.get("/graphql", headers={"accept": BROWSER_ACCEPT})
+    assert "content-security-policy" not in graphiql.headers
+
+
+async def test_the_page_carries_each_operation_with_its_hash(client):
+    page = await client.get("/")
+    carried = carried_operations(page.text)
+    files = {
+        path.stem: path.read_text(encoding="utf-8") for path in OPERATIONS_DIR.glob("*.graphql")
+    }
+    assert set(carried) == set(files) == {"Explorer", "Program", "Document"}
+    for name, operation in carried.items():
+        assert operation["query"] == files[name]
+        assert operation["sha256"] == hashlib.sha256(files[name].encode()).hexdigest()
+        assert f"query {name}" in files[name]
+
+
+async def explorer_answers(http: httpx.AsyncClient) -> dict[str, Any]:
+    """Each of the page's operations by hash alone, as the page sends them (nothing registered)."""
+    carried = carried_operations((await http.get("/")).text)
+    answers = {}
+    variables: dict[str, dict[str, Any]] = {"Explorer": {}}
+    for name in ("Explorer", "Program", "Document"):
+        response = await http.get(
+            "/graphql", params=persisted(name, carried[name]["sha256"], variables[name])
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "errors" not in body, body
+        answers[name] = body["data"]
+        if name == "Explorer":
+            program = body["data"]["companies"]["nodes"][0]["programs"]["nodes"][0]
+            variables["Program"] = {"id": program["id"]}
+            document = program["citations"][0]["document"]
+            variables["Document"] = {"id": document["id"]}
+    return answers
+
+
+async def test_the_explorers_operations_run_by_hash_alone(client):
+    answers = await explorer_answers(client)
+    assert answers["Explorer"]["companies"]["nodes"][0]["name"] == "Sony Music"
+    assert answers["Program"]["node"]["partners"]["totalCount"] >= 0
+    assert answers["Document"]["node"]["text"]
+
+
+async def test_with_trusted_documents_the_explorer_still_runs(store, tmp_path):
+    query = '{ company(slug: "sony-music") { name } }'
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({hashlib.sha256(query.encode()).hexdigest(): query}))
+    async with make_client(store.engine, trusted_documents=path) as http:
+        answers = await explorer_answers(http)
+        assert answers["Explorer"]["companies"]["nodes"][0]["name"] == "Sony Music"
+        whole = carried_operations((await http.get("/")).text)["Explorer"]["query"]
+        sent = await http.post("/graphql", json={"query": whole})
+        assert sent.json()["data"]["companies"]["nodes"][0]["name"] == "Sony Music"
+        other = await http.post("/graphql", json={"query": "{ companies { totalCount } }"})
+        assert other.status_code == 400
+        assert other.json()["errors"][0]["extensions"]["code"] == "OPERATION_NOT_TRUSTED"
+
+
+# What the test asks the API itself, apart from the page's own operations (pages as large).
+PROGRAM_QUERY = """
+query Expected($id: ID!) {
+  node(id: $id) {
+    ... on Program {
+      citations { ...Cited }
+      partners(first: 50) {
+        edges {
+          citations { ...Cited context(characters: 100) { before quote after } }
+          node {
+            id name citations { ...Cited }
+            locations(first: 10) { edges { citations { ...Cited } node { ...Place } } }
+          }
+        }
+      }
+      locations(first: 100) { edges { citations { ...Cited } node { ...Place } } }
+    }
+  }
+}
+fragment Place on Location { id name kind countryCode }
+fragment Cited on Citation { quote document { title } }
+"""
+OVERVIEW_QUERY = """{
+  companies(first: 10) { nodes { programs(first: 100) { nodes { id parent { id } } } } }
+  locations(first: 100) { nodes { id kind countryCode } }
+}"""
+
+
+def ask(base: str, query: str, variables: dict[str, Any] | None = None) -> Any:
+    answer = httpx.post(f"{base}/graphql", json={"query": query, "variables": variables or {}})
+    body = answer.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def titles(citations: list[dict[str, Any]]) -> list[str]:
+    """How the page titles a quote's button: the quote and its document."""
+    return [f"{citation['quote']} ({citation['document']['title']})" for citation in citations]
+
+
+def labelled(**quotes: list[dict[str, Any]]) -> dict[str, list[str]]:
+    return {label.replace("_", " "): titles(cited) for label, cited in quotes.items() if cited}
+
+
+def expected_places(edges: list[dict[str, Any]], why: str) -> list[dict[str, Any]]:
+    return [
+        {"id": edge["node"]["id"], "quotes": labelled(**{why: edge["citations"]})} for edge in edges
+    ]
+
+
+def shown_places(items: list[dict[str, Any]], api: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for item, edge in zip(items, api, strict=True):
+        assert item["name"].startswith(edge["node"]["name"])
+    return [{"id": item["id"], "quotes": item["quotes"]} for item in items]
+
+
+def places_of(node: dict[str, Any]) -> list[dict[str, Any]]:
+    own = [edge["node"] for edge in node["locations"]["edges"]]
+    partners = node["partners"]["edges"]
+    return own + [edge["node"] for p in partners for edge in p["node"]["locations"]["edges"]]
+
+
+def assert_map_shows(seen: dict[str, Any], places: list[dict[str, Any]], *, chosen: bool) -> None:
+    codes = sorted({place["countryCode"] for place in places if place["countryCode"]})
+    cities = sorted({place["countryCode"] for place in places if place["kind"] == "CITY"})
+    assert seen["selected"] == (codes if chosen else [])
+    assert seen["dots"] == cities
+    assert seen["listed"] == sorted({place["id"] for place in places})
+
+
+def test_the_explorer_shows_what_the_api_answers_in_chromium(tmp_path):
+    screenshot = OUTPUT / "explorer.png"
+    with served(tmp_path) as base:
+        overview = ask(base, OVERVIEW_QUERY)
+        programs = {
+            p["id"]: p for c in overview["companies"]["nodes"] for p in c["programs"]["nodes"]
+        }
+        expected = {pid: ask(base, PROGRAM_QUERY, {"id": pid})["node"] for pid in programs}
+
+        def path_to(pid: str) -> list[str]:
+            parent = programs[pid]["parent"]
+            return ([*path_to(parent["id"])] if parent and parent["id"] in programs else []) + [pid]
+
+        # Every program with partners or places, one set up under another, and last the one
+        # with the most partners (left open for the screenshot, its first quote opened).
+        busy = [
+            pid for pid, node in expected.items() if places_of(node) or node["partners"]["edges"]
+        ]
+        nested = next(pid for pid, program in programs.items() if program["parent"])
+        last = max(busy, key=lambda pid: len(expected[pid]["partners"]["edges"]))
+        checked = [pid for pid in busy if pid != last] + [nested, last]
+        seen = drive(
+            "explorer.mjs",
+            f"{base}/",
+            str(screenshot),
+            json.dumps([path_to(pid) for pid in checked]),
+        )
+        carried = carried_operations(httpx.get(f"{base}/").text)
+
+    assert seen["aborted"] == []  # nothing asked of another host
+    assert seen["errors"] == []  # no console errors (CSP violations included) or exceptions
+    all_places = overview["locations"]["nodes"]
+    assert seen["overview"]["map"]["countries"] > 150
+    assert seen["overview"]["map"]["marked"] == sorted(
+        {p["countryCode"] for p in all_places if p["countryCode"]}
+    )
+    assert_map_shows(seen["overview"]["map"], all_places, chosen=False)
+
+    assert [shown["id"] for shown in seen["programs"]] == checked
+    for shown in seen["programs"]:
+        api = expected[shown["id"]]
+        tree = shown["program"]
+        assert tree["quotes"] == labelled(Cited=api["citations"])
+        partner_edges = api["partners"]["edges"]
+        assert [partner["id"] for partner in tree["partners"]] == [
+            e["node"]["id"] for e in partner_edges
+        ]
+        for partner, edge in zip(tree["partners"], partner_edges, strict=True):
+            assert partner["name"] == edge["node"]["name"]
+            assert partner["quotes"] == labelled(
+                Why_a_partner=edge["citations"], About=edge["node"]["citations"]
+            )
+            api_places = edge["node"]["locations"]["edges"]
+            assert shown_places(partner["places"], api_places) == expected_places(
+                api_places, "Why_there"
+            )
+        own = api["locations"]["edges"]
+        assert shown_places(tree["places"], own) == expected_places(own, "Why_here")
+        assert_map_shows(shown["map"], places_of(api), chosen=True)
+        if shown["id"] != last:  # collapsed again: hidden, and the map back to every place
+            assert shown["afterCollapse"]["program"]["hidden"]
+            assert_map_shows(shown["afterCollapse"]["map"], all_places, chosen=False)
+
+    # The first partner's first quote, in its document: the quote marked, with its context.
+    citation = expected[last]["partners"]["edges"][0]["citations"][0]
+    opened = seen["opened"]
+    assert opened["button"] == titles([citation])[0]
+    assert opened["mark"] == opened["quote"] == citation["quote"]
+    assert opened["markVisible"]
+    context = citation["context"]
+    assert context["before"] + context["quote"] + context["after"] in opened["text"]
+    assert opened["document"].startswith(citation["document"]["title"])
+    assert opened["closed"]  # Escape closes it
+
+    # Requests: the page's files, then only its own operations, each by hash alone.
+    graphql = [request for request in seen["requests"] if request["path"] == "/graphql"]
+    expanded = {pid for pid in checked for pid in path_to(pid)}
+    assert len(graphql) == 1 + len(expanded) + 1  # the opening view, each program once, a document
+    hashes = {operation["sha256"] for operation in carried.values()}
+    for request in graphql:
+        assert request["method"] == "GET"
+        params = parse_qs(request["query"].removeprefix("?"))
+        assert "query" not in params
+        assert json.loads(params["extensions"][0])["persistedQuery"]["sha256Hash"] in hashes
+    # A server that does not know a hash is sent the document with it, which registers it.
+    [registering] = seen["registered"]
+    body = json.loads(registering["body"])
+    assert body["query"] == carried["Explorer"]["query"]
+    assert body["extensions"]["persistedQuery"]["sha256Hash"] == carried["Explorer"]["sha256"]
+    assert seen["companies"] == len(overview["companies"]["nodes"])
+    assert screenshot.stat().st_size > 10_000
+    assert (OUTPUT / "explorer-source.png").stat().st_size > 10_000
