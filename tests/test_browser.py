@@ -9,12 +9,9 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
-
-from tests.test_cli import COMMAND, free_port
+from tests.live_server import served
 
 BROWSER_DIR = Path(__file__).resolve().parent / "browser"
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
@@ -25,25 +22,7 @@ def test_graphiql_runs_the_traversal_offline_in_chromium(tmp_path):
     chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     assert Path(chromium).exists(), "chromium is missing: `make test` installs it (apt-get)"
     assert (BROWSER_DIR / "node_modules" / "playwright-core").is_dir(), "run `make test`"
-    port = free_port()
-    environment = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'browser.db'}",
-        "IMPACT_GRAPH_PORT": str(port),
-        "IMPACT_GRAPH_LOG_LEVEL": "warning",
-    }
-    server = subprocess.Popen(
-        [COMMAND, "serve"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/graphql"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with served(tmp_path / "browser.db") as url:
         OUTPUT.mkdir(exist_ok=True)
         screenshot = OUTPUT / "graphiql.png"
         driven = subprocess.run(
@@ -61,6 +40,3 @@ def test_graphiql_runs_the_traversal_offline_in_chromium(tmp_path):
         assert '"name": "Sony Music"' in seen["result"]
         assert '"foundedYear": 1929' in seen["result"]
         assert screenshot.stat().st_size > 10_000
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
