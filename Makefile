@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 NODE_STAMP := bench/node_modules/.installed
 BROWSER_STAMP := tests/browser/node_modules/.installed
+CLIENTS_STAMP := tests/clients/node_modules/.installed
 
 .PHONY: serve test lint schema clean bench bench-quick chromium
 
@@ -31,13 +32,18 @@ $(BROWSER_STAMP): tests/browser/package.json tests/browser/package-lock.json
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 	touch $(BROWSER_STAMP)
 
+$(CLIENTS_STAMP): tests/clients/package.json tests/clients/package-lock.json
+	cd tests/clients && npm ci --no-audit --no-fund --loglevel=error
+	touch $(CLIENTS_STAMP)
+
 # Debian's chromium for the browser test (playwright-core drives it; it downloads no browser)
 chromium:
 	@command -v chromium >/dev/null || apt-get install -y -q chromium >/dev/null || \
 		(apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)
 
-## test: static checks, then the whole suite against SQLite and PostgreSQL (GraphiQL and the explorer in chromium)
-test: lint $(BROWSER_STAMP) chromium
+## test: static checks, then the whole suite against SQLite and PostgreSQL, real clients
+## (Apollo, urql, gql, codegen), and GraphiQL and the explorer in chromium
+test: lint $(BROWSER_STAMP) $(CLIENTS_STAMP) chromium
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -58,4 +64,5 @@ schema: $(STAMP)
 	$(BIN)/impact-graph export-schema
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis test-output tests/browser/node_modules
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis test-output tests/browser/node_modules \
+		tests/clients/node_modules tests/clients/generated

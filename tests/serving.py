@@ -24,27 +24,33 @@ NODE = shutil.which("node") or "node"  # the machines' Node 20
 
 
 @contextmanager
-def served(tmp_path: Path) -> Iterator[str]:
-    """`impact-graph serve` on a free port, seeding a new store; yields its base URL."""
+def served(directory: Path) -> Iterator[str]:
+    """`impact-graph serve` on a free port over a new SQLite store in `directory` (migrated and
+    seeded as it starts); yields its base URL once it answers. Its output goes to served.log."""
     port = free_port()
     environment = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}",
+        "DATABASE_URL": f"sqlite:///{directory / 'served.db'}",
         "IMPACT_GRAPH_PORT": str(port),
         "IMPACT_GRAPH_LOG_LEVEL": "warning",
     }
-    server = subprocess.Popen(
-        [COMMAND, "serve"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+    log = directory / "served.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [COMMAND, "serve"], env=environment, stdout=output, stderr=subprocess.STDOUT
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while True:
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, f"the server exited: {log.read_text()}"
+            assert time.monotonic() < deadline, f"the server never answered: {log.read_text()}"
+            time.sleep(0.1)
         yield base
     finally:
         server.terminate()
