@@ -63,6 +63,15 @@ _PAGE = """<!doctype html>
           shouldPersistHeaders: true,
         }),
       );
+      // Open the Docs as their button does: GraphiQL 4 takes a `visiblePlugin` prop only after
+      // its first render, with the panel still collapsed.
+      const openDocs = () => {
+        const shown = document.querySelector('[aria-label="Hide Documentation Explorer"]');
+        const show = document.querySelector('[aria-label="Show Documentation Explorer"]');
+        if (show) show.click();
+        else if (!shown) requestAnimationFrame(openDocs);
+      };
+      requestAnimationFrame(openDocs);
     </script>
   </body>
 </html>
@@ -72,5 +81,6 @@ _PAGE = """<!doctype html>
 @lru_cache
 def graphiql_html() -> str:
     """GraphiQL from this server's own files (no CDN: it works offline and behind a firewall),
-    opening on the traversal; history and headers persist in the browser's storage."""
+    opening on the traversal with the Docs shown; history and headers persist in the browser's
+    storage."""
     return _PAGE.replace("ASSETS", ASSETS_PATH).replace("WELCOME", json.dumps(WELCOME_QUERY))

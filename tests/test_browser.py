@@ -1,6 +1,7 @@
 """GraphiQL in a real browser: Debian's chromium, driven by playwright-core
 (tests/browser/), with every request to another host aborted. The page must load from this
-server alone, run the query it opens on, and show the answer. The screenshot is kept in
+server alone, open with the Docs shown, run the query it opens on with the headers typed in its
+editor, show the answer and keep the run in its history. The screenshot is kept in
 test-output/ (ignored by git)."""
 
 from __future__ import annotations
@@ -16,4 +17,8 @@ def test_graphiql_runs_the_traversal_offline_in_chromium(tmp_path):
     assert seen["errors"] == []
     assert '"name": "Sony Music"' in seen["result"]
     assert '"foundedYear": 1929' in seen["result"]
+    assert "Query" in seen["docs"]  # the Docs are open on the root types
+    assert seen["docsWidth"] > 200
+    assert seen["sent"] == ["headers-editor"]  # the headers editor's header went with the run
+    assert "Traversal" in seen["history"]
     assert screenshot.stat().st_size > 10_000

@@ -1,6 +1,8 @@
-// Loads GraphiQL from a running server in headless Chromium, runs the query it opens on,
-// and prints what the result pane shows as JSON. Every request to another host is aborted,
-// so the page must work with this server alone. Usage: node graphiql.mjs URL SCREENSHOT
+// Loads GraphiQL from a running server in headless Chromium: the Docs are open, a header typed
+// into the headers editor goes with the request, the query it opens on runs and shows its
+// answer, and the run is in the history. Prints what it saw as JSON. Every request to another
+// host is aborted, so the page must work with this server alone.
+// Usage: node graphiql.mjs URL SCREENSHOT
 import { chromium } from "playwright-core";
 
 const [url, screenshot] = process.argv.slice(2);
@@ -19,8 +21,29 @@ try {
   });
   const errors = [];
   page.on("pageerror", (error) => errors.push(String(error)));
+  const sentHeaders = [];
+  page.on("request", (request) => {
+    if (request.method() === "POST" && request.url().startsWith(url)) {
+      const body = request.postData() || "";
+      if (body.includes("Traversal")) sentHeaders.push(request.headers());
+    }
+  });
   await page.goto(url, { waitUntil: "load" });
   await page.waitForSelector(".graphiql-execute-button", { timeout: 15000 });
+  await page.waitForSelector(".graphiql-doc-explorer", { timeout: 15000 });
+  await page.waitForFunction(
+    () => (document.querySelector(".graphiql-doc-explorer")?.textContent || "").includes("Query"),
+    null,
+    { timeout: 15000 },
+  );
+  const docs = await page.textContent(".graphiql-doc-explorer");
+  const docsWidth = (await page.locator(".graphiql-doc-explorer").boundingBox())?.width ?? 0;
+
+  await page.getByRole("button", { name: "Headers" }).click();
+  const headersEditor = page.locator(".graphiql-editor-tool .graphiql-editor").last();
+  await headersEditor.click();
+  await page.keyboard.type('{"X-Check": "headers-editor"');
+
   await page.click(".graphiql-execute-button");
   await page.waitForFunction(
     () => (document.querySelector(".result-window")?.textContent || "").includes("Sony Music"),
@@ -29,7 +52,12 @@ try {
   );
   const result = await page.textContent(".result-window");
   await page.screenshot({ path: screenshot });
-  console.log(JSON.stringify({ result, aborted, errors }));
+
+  await page.getByRole("button", { name: "Show History" }).click();
+  await page.waitForSelector(".graphiql-history", { timeout: 15000 });
+  const history = await page.textContent(".graphiql-history");
+  const sent = sentHeaders.map((headers) => headers["x-check"] || null);
+  console.log(JSON.stringify({ result, docs, docsWidth, history, sent, aborted, errors }));
 } finally {
   await browser.close();
 }
