@@ -23,14 +23,15 @@ export interface PartnerCard {
   why: string[];
 }
 
-/** The traversal's partners, each with its countries and the quotes that make it a partner. */
+/** The traversal's partners, each with its countries and the quotes that make it a partner.
+ * A nested list is null where its arguments were refused (its error is at its path). */
 export function partnerCards(data: TraversalQuery): PartnerCard[] {
-  return (data.company?.programs.edges ?? []).flatMap(({ node: program }) =>
-    program.partners.edges.map(({ node: partner, citations }) => ({
+  return (data.company?.programs?.edges ?? []).flatMap(({ node: program }) =>
+    (program.partners?.edges ?? []).map(({ node: partner, citations }) => ({
       program: program.name ?? "(unnamed in the documents)",
       kind: program.kind,
       partner: partner.shortName ?? partner.name,
-      countries: partner.locations.edges.flatMap(({ node }) =>
+      countries: (partner.locations?.edges ?? []).flatMap(({ node }) =>
         node.countryCode === null ? [] : [node.countryCode],
       ),
       why: citations.map((citation) => `${citation.quote} (${citation.document.title})`),
@@ -59,7 +60,7 @@ export async function withApollo(client: ApolloClient<NormalizedCacheObject>): P
   // @ts-expect-error: `first` is an Int
   await client.query({ query: PartnersPageDocument, variables: { first: "3" } });
   // @ts-expect-error: programs are a connection: their items are under edges or nodes
-  traversal.data.company?.programs.map((program: unknown) => program);
+  traversal.data.company?.programs?.map((program: unknown) => program);
   return [
     ...partnerCards(traversal.data).map((card) => card.partner),
     ...next.data.partners.edges.map(({ node }) => node.name),
@@ -70,7 +71,7 @@ export async function withUrql(client: Client): Promise<string | null> {
   const same = await client
     .query(SamePartnerDocument, { program: "global-social-justice-fund", location: "south-korea" })
     .toPromise();
-  const id = same.data?.location?.partners.nodes[0]?.id;
+  const id = same.data?.location?.partners?.nodes[0]?.id;
   if (id === undefined) return null;
   const refetched = await client.query(PartnerByIdDocument, { id }).toPromise();
   // @ts-expect-error: PartnerById takes `id`, not `slug`
