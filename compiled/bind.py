@@ -96,7 +96,7 @@ class CitationList:
 class Context:
     key: str
     site: int
-    fields: tuple[tuple[str, str], ...]  # (response key, before|quote|after|__typename:T)
+    fields: tuple[tuple[str, str], ...]  # (response key, id|before|quote|after|__typename:T)
 
 
 @dataclass(frozen=True)

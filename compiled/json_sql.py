@@ -5,7 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Float, FromClause, Integer, bindparam, case, func, null
+from sqlalchemy import (
+    Float,
+    FromClause,
+    Integer,
+    String,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+)
 from sqlalchemy.dialects.postgresql import JSON
 
 from compiled.bind import Context
@@ -45,13 +56,15 @@ def context_columns(
     citations: FromClause, document: FromClause, contexts: list[Context], postgres: bool
 ) -> list[Any]:
     """The text before, of and after each quote, as the contexts ask for it (their widths are
-    parameters), labelled by `context_name`."""
+    parameters), and the context's key, labelled by `context_name`."""
     columns: list[Any] = []
     for context in contexts:
         characters = bindparam(f"s{context.site}_characters", type_=Integer())
         start, end, text = citations.c.start, citations.c.end, document.c.text
         begin = (func.greatest if postgres else func.max)(start - characters, 0)
         parts = {
+            # the key resolvers/ids.py:context_id encodes: `<citation slug>-<characters>`
+            "id": citations.c.slug + literal("-", String) + cast(characters, String),
             "before": func.substr(text, begin + 1, start - begin),
             "quote": func.substr(text, start + 1, end - start),
             "after": func.substr(text, end + 1, characters),

@@ -28,7 +28,7 @@ from compiled.bind import (
     Typename,
 )
 from compiled.json_sql import context_name
-from resolvers.ids import encode_global_id
+from resolvers.ids import CONTEXT_TYPE, encode_global_id
 from resolvers.opaque import encode_token
 
 Row = list[Any]
@@ -61,9 +61,16 @@ class GlobalIdShape:
 
 
 @dataclass(frozen=True)
+class ContextKey:
+    """The position of a context's key (`<citation slug>-<characters>`), shown as its ID."""
+
+    position: int
+
+
+@dataclass(frozen=True)
 class ContextShape:
     key: str
-    parts: tuple[tuple[str, int | str], ...]  # (response key, position or typename)
+    parts: tuple[tuple[str, int | str | ContextKey], ...]  # (key, position, typename or ID)
     build: ClassVar[str] = "context"
 
 
@@ -129,13 +136,15 @@ def shows_cursors(part: Any) -> bool:
 
 def context_parts(
     context: Context, position: Callable[[str], int]
-) -> tuple[tuple[str, int | str], ...]:
+) -> tuple[tuple[str, int | str | ContextKey], ...]:
     """Each key of a quote context: a typename, or the position (`position` of its column's
-    name, `compiled/json_sql.py:context_name`) of the text it shows."""
-    parts: list[tuple[str, int | str]] = []
+    name, `compiled/json_sql.py:context_name`) of the text it shows or of its key."""
+    parts: list[tuple[str, int | str | ContextKey]] = []
     for key, name in context.fields:
         if name.startswith("__typename:"):
             parts.append((key, name.split(":", 1)[1]))
+        elif name == "id":
+            parts.append((key, ContextKey(position(context_name(context, name)))))
         else:
             parts.append((key, position(context_name(context, name))))
     return tuple(parts)
@@ -233,7 +242,15 @@ class Assembly:
 
     def context(self, field: ContextShape, row: Row) -> dict[str, Any]:
         self.fetched += 1  # the resolver reads the quoted document
-        return {key: part if isinstance(part, str) else row[part] for key, part in field.parts}
+        value: dict[str, Any] = {}
+        for key, part in field.parts:
+            if isinstance(part, str):
+                value[key] = part
+            elif isinstance(part, ContextKey):
+                value[key] = encode_global_id(CONTEXT_TYPE, row[part.position])
+            else:
+                value[key] = row[part]
+        return value
 
     def connection_value(
         self,

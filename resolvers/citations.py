@@ -8,12 +8,14 @@ from typing import Any
 from core.errors import BadUserInput
 from db.mapping import node_type
 from resolvers.context import Info
+from resolvers.ids import context_id
 
 MAX_CONTEXT = 2000
 
 
 @dataclass(frozen=True)
 class QuoteContext:
+    id: str
     before: str
     quote: str
     after: str
@@ -38,6 +40,7 @@ def quote_context(text: str, citation: Any, characters: int) -> QuoteContext:
     if not 0 <= characters <= MAX_CONTEXT:
         raise BadUserInput(f"`characters` must be between 0 and {MAX_CONTEXT}")
     return QuoteContext(
+        id=context_id(citation.slug, characters),
         before=text[max(0, citation.start - characters) : citation.start],
         quote=text[citation.start : citation.end],
         after=text[citation.end : citation.end + characters],

@@ -26,6 +26,15 @@ def encode_global_id(type_name: str, slug: str) -> str:
     return encode_token(f"{type_name}:{slug}")
 
 
+CONTEXT_TYPE = "QuoteContext"
+
+
+def context_id(citation_slug: str, characters: int) -> str:
+    """A quote context's key for client caches: its quote's span and its width. It names a
+    value, not a node: `node(id:)` does not refetch it."""
+    return encode_global_id(CONTEXT_TYPE, f"{citation_slug}-{characters}")
+
+
 def decode_global_id(global_id: str) -> tuple[str, str]:
     """Split an ID into (type name, slug); anything malformed is a BAD_USER_INPUT error."""
     problem = f"{global_id[:60]!r} is not a valid ID"

@@ -33,6 +33,10 @@ class Document(Node, FromRow):
 
 @strawberry.type(description="A quote with the text just before and after it.")
 class QuoteContext:
+    id: strawberry.ID = strawberry.field(
+        description="Stable key of this context (its quote and width) for client caches; "
+        "not refetched by `node(id:)`."
+    )
     before: str = strawberry.field(description="Text preceding the quote.")
     quote: str = strawberry.field(description="The quote itself.")
     after: str = strawberry.field(description="Text following the quote.")
@@ -61,4 +65,6 @@ class Citation(Node, FromRow):
     ) -> QuoteContext:
         document = await resolve_reference(info, CITED_DOCUMENT, self.row)
         found = quote_context(document.text, self.row, characters)
-        return QuoteContext(before=found.before, quote=found.quote, after=found.after)
+        return QuoteContext(
+            id=strawberry.ID(found.id), before=found.before, quote=found.quote, after=found.after
+        )

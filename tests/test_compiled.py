@@ -80,7 +80,7 @@ CASES = [
     # a citation refetched by its ID, and the IDs citations carry
     case(
         f'{{ node(id: "{QUOTE}") {{ id __typename ... on Citation {{ quote start end '
-        "document { slug } context(characters: 10) { before after } } } }"
+        "document { slug } context(characters: 10) { id before after } } } }"
     ),
     case(
         "{ programs(first: 3) { nodes { citations { id } "
@@ -91,8 +91,8 @@ CASES = [
         """{ figures(first: 3, orderBy: {field: VALUE, direction: DESC}) { nodes {
           slug value unit qualifier label periodStartYear
           citations { quote start end document { slug publishedOn }
-            narrow: context(characters: 0) { quote }
-            wide: context(characters: 2000) { before after __typename } } } } }"""
+            narrow: context(characters: 0) { quote id }
+            wide: context(characters: 2000) { id before after __typename } } } } }"""
     ),
     # skip and include, by literal and by variable
     case(

@@ -192,3 +192,23 @@ async def test_every_citation_refetches_by_its_id(graphql):
         assert body == {"data": {"node": {"__typename": "Citation", **citation}}}
     missing = global_id("Citation", "staying-connected-at-sony-music-0-999999")
     assert await graphql(f'{{ node(id: "{missing}") {{ id }} }}') == {"data": {"node": None}}
+
+
+async def test_a_quote_context_is_keyed_by_its_quote_and_width(graphql):
+    """Client caches key a context without configuration: the same quote at the same width is
+    one ID, another width another."""
+    query = """{ company(slug: "sony-music") { citations { id
+      a: context(characters: 10) { id before }
+      b: context(characters: 10) { id }
+      c: context(characters: 11) { id before } } } }"""
+    citations = (await graphql(query))["data"]["company"]["citations"]
+    keys = set()
+    for citation in citations:
+        assert citation["a"]["id"] == citation["b"]["id"] != citation["c"]["id"]
+        span = base64.b64decode(citation["id"]).decode().removeprefix("Citation:")
+        assert citation["a"]["id"] == global_id("QuoteContext", f"{span}-10")
+        assert citation["c"]["id"] == global_id("QuoteContext", f"{span}-11")
+        keys |= {citation["a"]["id"], citation["c"]["id"]}
+    assert len(keys) == 2 * len(citations)
+    refused = await graphql(f'{{ node(id: "{citations[0]["a"]["id"]}") {{ id }} }}')
+    assert_bad_input(refused, ["node"], "not a valid ID")
