@@ -126,6 +126,12 @@ class ListEdge:
         return self.parent_key is None and self.link is None
 
     @property
+    def nullable(self) -> bool:
+        """A nested list is nullable: a bad argument nulls that list alone, with its error at
+        its path, and the parent keeps its other fields. A root list's error is the request's."""
+        return not self.is_root
+
+    @property
     def parent_column(self) -> Column:
         key = self.link.parent_key if self.link is not None else self.parent_key
         assert key is not None, "a root list has no parent"

@@ -9,6 +9,7 @@ most. The cost estimate prices a list at no more than that (operation/cost.py).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,15 +98,25 @@ def _list_size(spec: ListEdge) -> Select[Any]:
     return _largest_group(target, [parent], parent.is_not(None))
 
 
+def next_version(previous: int | None, changed: bool) -> int:
+    """The data version after a seed: unchanged when it changed no rows, else the time in
+    microseconds (or one past the last, if the clock is behind it). Versions never repeat,
+    not even across stores: a new database file, or one migrated down and up again, does not
+    start at 1 and hand out the tags an older store's answers had."""
+    if previous is not None and not changed:
+        return previous
+    now = time.time_ns() // 1000
+    return now if previous is None else max(previous + 1, now)
+
+
 async def record(session: AsyncSession, *, changed: bool) -> StoreSnapshot:
     """Measure the store, in the seed's own transaction; a seed that `changed` rows (or the
-    first to record) bumps the data version. A seed that changes nothing leaves every
+    first to record) moves the data version on. A seed that changes nothing leaves every
     client's cached answers valid."""
     state = table_of(StoreState)
     previous = await session.scalar(select(state.c.value).where(state.c.key == DATA_VERSION))
     sizes = {key: int(await session.scalar(query) or 0) for key, query in _measures()}
-    version = previous + 1 if previous is not None and changed else previous or 1
-    snapshot = StoreSnapshot(version, sizes)
+    snapshot = StoreSnapshot(next_version(previous, changed), sizes)
     await session.execute(delete(StoreState))
     rows = [{"key": DATA_VERSION, "value": snapshot.version}]
     rows += [{"key": key, "value": value} for key, value in sizes.items()]

@@ -83,11 +83,13 @@ def list_filter(filter_input: FilterInput | None) -> ListFilter:
 
 @dataclass(frozen=True)
 class ListInfo:
-    """A list of the type map as the schema declares it: its key, item type and order."""
+    """A list of the type map as the schema declares it: its key, item type, order and
+    whether it is nullable."""
 
     key: str
     target: str
     default_order: str
+    nullable: bool
 
 
 def list_info(type_name: str, field_name: str) -> ListInfo:
@@ -95,7 +97,7 @@ def list_info(type_name: str, field_name: str) -> ListInfo:
     key = f"{type_name}.{field_name}"
     if key not in LISTS:
         raise LookupError(f"the type map has no list {key}")
-    return ListInfo(key, LISTS[key].target, LISTS[key].default_order)
+    return ListInfo(key, LISTS[key].target, LISTS[key].default_order, LISTS[key].nullable)
 
 
 def ordering_of(key: str, order_input: OrderInput | None) -> Ordering:

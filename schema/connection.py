@@ -151,10 +151,8 @@ def connection_field(type_name: str, field_name: str, *, description: str) -> An
             )
         )
     # The node type is resolved by name once schema.types is loaded; that lets types refer
-    # to each other in both directions without import cycles. A nested list is nullable: a bad
-    # argument (a cursor, a page size) nulls that list alone, with its error at that path,
-    # and the parent keeps its other fields. A root list's error is the whole request's.
-    returns = f"Connection[{node_type}]" if is_root else f"Connection[{node_type}] | None"
+    # to each other in both directions without import cycles. Nullable as the type map says.
+    returns = f"Connection[{node_type}] | None" if spec.nullable else f"Connection[{node_type}]"
     resolve.__module__ = NODE_TYPES_MODULE
     resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         parameters, return_annotation=returns

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import importlib.metadata
 import logging
 from collections.abc import AsyncIterator
 
@@ -27,7 +26,7 @@ from loaders import Loaders, Reader
 from resolvers.context import Context
 from schema import schema
 from server import explorer
-from server.caching import StoreWatch
+from server.caching import StoreWatch, build_identity
 from server.compression import CompressionMiddleware, matching_etag
 from server.endpoint import GraphQLEndpoint
 from server.graphiql import ASSETS_DIR, ASSETS_PATH
@@ -40,8 +39,6 @@ logger = logging.getLogger("impact_graph.server")
 CONTRACT = build_schema(schema.as_str())
 READY_TIMEOUT_SECONDS = 2.0
 SCHEMA_PATH = "/graphql/schema.graphql"
-# The code that writes answers, for their ETags: a new release may answer differently.
-BUILD = importlib.metadata.version("impact-graph")
 
 
 def cors_middleware(settings: Settings) -> list[Middleware]:
@@ -125,7 +122,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
         execution_timeout=settings.execution_timeout,
         max_concurrent_queries=settings.max_concurrent_queries,
         store=store,
-        build=f"{BUILD}:{sdl_etag}",
+        build=build_identity(sdl_etag, settings.limits()),
         cache_control=settings.cache_control,
         trusted=None
         if settings.trusted_documents is None

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import logging
+from functools import cache
+from pathlib import Path
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -73,6 +76,36 @@ class StoreWatch:
             except Exception as error:
                 if as_unavailable(error) is None:
                     logger.exception("reading the store's state failed")
+
+
+# The packages whose code writes answers: a fix that changes an answer changes every tag.
+ANSWERING_PACKAGES = (
+    "compiled",
+    "core",
+    "db",
+    "loaders",
+    "operation",
+    "resolvers",
+    "schema",
+    "server",
+)
+
+
+@cache
+def _source_digest() -> str:
+    digest = hashlib.sha256()
+    for package in ANSWERING_PACKAGES:
+        root = Path(importlib.import_module(package).__path__[0])
+        for path in sorted(root.rglob("*.py")):
+            digest.update(path.relative_to(root.parent).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def build_identity(*parts: object) -> str:
+    """What else an answer's bytes depend on: the code that writes it (its source, hashed once
+    per process) and `parts` (the settings an answer shows, such as the cost budget)."""
+    return hashlib.sha256(f"{_source_digest()}:{parts!r}".encode()).hexdigest()
 
 
 def answer_etag(

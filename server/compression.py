@@ -55,18 +55,32 @@ def accepted_coding(header: str | None) -> str | None:
 
 def matching_etag(etag: str, if_none_match: str | None) -> str | None:
     """The tag of `If-None-Match` that names `etag` (compared weakly, as RFC 9110 13.1.2
-    asks), with or without the suffix of a compressed answer's tag; a 304 repeats it."""
+    asks), or None. (The middleware has taken a compressed answer's suffix off already.)"""
     opaque = etag.removeprefix("W/")
     for listed in (if_none_match or "").split(","):
         tag = listed.strip()
-        if tag == "*":
-            return etag
-        if tag.removeprefix("W/") in (opaque, *(opaque[:-1] + f'-{c}"' for c in CODINGS)):
+        if tag == "*" or tag.removeprefix("W/") == opaque:
             return tag
     return None
 
 
+def _without_coding(tag: str) -> tuple[str, str | None]:
+    """A listed tag without the suffix this middleware gave it, and that coding."""
+    for coding in CODINGS:
+        suffix = f'-{coding}"'
+        if tag.endswith(suffix) and not tag.startswith("W/"):
+            return tag[: -len(suffix)] + '"', coding
+    return tag, None
+
+
 class CompressionMiddleware:
+    """Compresses what the app answers; tags the compressed representation apart.
+
+    Whatever route answers (the GraphQL endpoint, static files), it sees `If-None-Match` with
+    the suffixes taken off, so it compares its own tags; a 304 to a client that listed the
+    compressed tag repeats that tag.
+    """
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -74,7 +88,20 @@ class CompressionMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        coding = accepted_coding(Headers(scope=scope).get("accept-encoding"))
+        request_headers = Headers(scope=scope)
+        coding = accepted_coding(request_headers.get("accept-encoding"))
+        held: dict[str, str] = {}  # plain tag -> the compressed tag the client listed
+        if_none_match = request_headers.get("if-none-match")
+        if if_none_match:
+            plain = []
+            for listed in if_none_match.split(","):
+                tag, suffix = _without_coding(listed.strip())
+                plain.append(tag)
+                if suffix is not None:
+                    held[tag] = listed.strip()
+            raw = [(k, v) for k, v in scope["headers"] if k.lower() != b"if-none-match"]
+            raw.append((b"if-none-match", ", ".join(plain).encode("latin-1")))
+            scope = {**scope, "headers": raw}
         responder: ASGIApp
         if coding == "br":
             responder = BrotliResponder(self.app, MINIMUM_BYTES, BROTLI_QUALITY)
@@ -84,11 +111,13 @@ class CompressionMiddleware:
             responder = IdentityResponder(self.app, MINIMUM_BYTES)
 
         async def tagged(message: Message) -> None:
-            if message["type"] == "http.response.start" and coding is not None:
+            if message["type"] == "http.response.start":
                 headers = MutableHeaders(raw=message["headers"])
                 etag = headers.get("etag") or ""
                 strong = etag.startswith('"') and etag.endswith('"')
-                if headers.get("content-encoding") == coding and strong:
+                if message["status"] == 304 and etag in held:
+                    headers["etag"] = held[etag]
+                elif strong and coding is not None and headers.get("content-encoding") == coding:
                     headers["etag"] = etag[:-1] + f'-{coding}"'
             await send(message)
 

@@ -161,11 +161,10 @@ class GraphQLEndpoint:
         etag = None
         if request.method == "GET":
             etag = await self._etag(operation, params, media_type)
-            listed = (
-                None if etag is None else matching_etag(etag, request.headers.get("if-none-match"))
-            )
-            if listed is not None:  # the client has this answer: nothing runs
-                headers = {**self._cache_headers(listed), "Vary": "Accept, Accept-Encoding"}
+            held = request.headers.get("if-none-match")
+            if etag is not None and matching_etag(etag, held) is not None:
+                # the client has this answer: nothing runs
+                headers = {**self._cache_headers(etag), "Vary": "Accept, Accept-Encoding"}
                 return Response(status_code=304, headers=headers)
         try:
             body, status, executor = await self._execute(operation, params, media_type, request_id)

@@ -26,13 +26,30 @@ async def test_the_data_version_moves_only_when_a_seed_changes_rows(
     await write_seeds(empty_store.engine, seed_plan, dry_run=True)
     assert (await snapshot(empty_store)).version == 0
     await write_seeds(empty_store.engine, seed_plan)
-    assert (await snapshot(empty_store)).version == 1
+    versions = [(await snapshot(empty_store)).version]
     await write_seeds(empty_store.engine, seed_plan)  # nothing to change
-    assert (await snapshot(empty_store)).version == 1
-    data = graph_data()
-    data["partners"][0]["description"] = "Edited description."
-    await write_seeds(empty_store.engine, read_seeds(write_seed_tree(tmp_path / "s", data)))
-    assert (await snapshot(empty_store)).version == 2
+    assert (await snapshot(empty_store)).version == versions[-1]
+    edited = graph_data()
+    edited["partners"][0]["description"] = "Edited description."
+    removed = graph_data()  # a seed that only deletes rows
+    removed["programs"] = [p for p in removed["programs"] if p["slug"] != "impact-fellows-program"]
+    requoted = graph_data()  # a seed that changes only a citation
+    requoted["companies"][0]["citations"] = requoted["companies"][0]["citations"][:1]
+    for number, data in enumerate((edited, removed, requoted)):
+        plan = read_seeds(write_seed_tree(tmp_path / str(number), data))
+        await write_seeds(empty_store.engine, plan)
+        versions.append((await snapshot(empty_store)).version)
+        assert versions[-1] > versions[-2]
+
+
+def test_versions_never_repeat_across_stores():
+    """A store made anew starts past every version an older store had handed out (the clock),
+    and a clock set back still moves the version on."""
+    first = state.next_version(None, changed=True)
+    assert state.next_version(None, changed=True) >= first
+    assert state.next_version(first, changed=False) == first
+    future = first + 10**12
+    assert state.next_version(future, changed=True) == future + 1
 
 
 def _root_list(type_name: str) -> str:

@@ -66,8 +66,8 @@ def _expected_type(owner: NodeType | RootType, spec: object) -> str:
         return named if column.nullable else f"{named}!"
     if isinstance(spec, Reference):
         return spec.target if spec.nullable else f"{spec.target}!"
-    if isinstance(spec, ListEdge):  # a nested list is nullable: its errors stay at it
-        return f"{spec.target}Connection!" if spec.is_root else f"{spec.target}Connection"
+    if isinstance(spec, ListEdge):
+        return f"{spec.target}Connection" if spec.nullable else f"{spec.target}Connection!"
     if isinstance(spec, Citations):
         return "[Citation!]!"
     if isinstance(spec, QuoteContext):
