@@ -21,7 +21,7 @@ from db.models import SLUG_PATTERN
 
 Row = dict[str, Any]
 
-GENERATOR_VERSION = 2  # bump when the rows change, so cached stores are rebuilt
+GENERATOR_VERSION = 3  # bump when the rows change, so cached stores are rebuilt (3: store_state)
 DOMINANT_KIND = "PROGRAM"  # the kind the paging benchmark filters on (~88% of programs)
 _OTHER_KINDS = ("FUND", "BENEFIT", "ARTIST_SUPPORT", "PHILANTHROPY", "CAMPAIGN", "FRAMEWORK")
 _SLUG = re.compile(SLUG_PATTERN)

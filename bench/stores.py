@@ -3,7 +3,9 @@
 PostgreSQL stores live in databases of their own (`impact_bench_*`, never `test`); SQLite
 stores in bench/.cache/. Large stores are cached by seed number, size, migration head and
 generator version: a store is marked complete only after its load finished, so an
-interrupted load is rebuilt rather than trusted.
+interrupted load is rebuilt rather than trusted. Their rows come in by COPY or executemany,
+not through the seed, so each load then records what a seed records (db/state.py): a data
+version and the longest list of each kind, which the cost estimate prices lists by.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from pathlib import Path
 
 import asyncpg
 from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.generate import GENERATOR_VERSION, Size, generate
 from bench.load import copy_into_postgres, insert_into_sqlite
-from db import migrate
+from db import migrate, state
 from db.engine import create_engine
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -92,6 +95,16 @@ async def _migrate(url: str) -> None:
         await engine.dispose()
 
 
+async def _record_state(url: str) -> None:
+    """Measure the loaded store and record its sizes, as every seed does."""
+    engine = create_engine(url)
+    try:
+        async with AsyncSession(engine) as session, session.begin():
+            await state.record(session, changed=True)
+    finally:
+        await engine.dispose()
+
+
 def _seed_with_cli(url: str) -> None:
     """`impact-graph seed`: idempotent, so it runs every time and follows seed changes."""
     command = Path(sys.executable).with_name("impact-graph")
@@ -129,6 +142,7 @@ def _large_postgres(admin_url: str, seed: int, size: Size, key: str) -> Store:
         asyncio.run(_migrate(url))
         print(f"generating the large store (seed {seed}, {size.programs:,} programs)")
         asyncio.run(copy_into_postgres(url, generate(seed, size)))
+        asyncio.run(_record_state(url))
         asyncio.run(_admin(admin_url, f"COMMENT ON DATABASE \"{database}\" IS '{COMPLETE}'"))
     return Store("large", "postgresql", url)
 
@@ -141,6 +155,7 @@ def _large_sqlite(seed: int, size: Size, key: str) -> Store:
         asyncio.run(_migrate(f"sqlite:///{partial}"))
         print(f"generating the large store (seed {seed}, {size.programs:,} programs)")
         insert_into_sqlite(partial, generate(seed, size))
+        asyncio.run(_record_state(f"sqlite:///{partial}"))
         partial.rename(path)
     return Store("large", "sqlite", f"sqlite:///{path}")
 

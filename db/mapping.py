@@ -37,8 +37,8 @@ from db.models import (
 Column = Any  # an InstrumentedAttribute; SQLModel types it as the column's value
 Condition = ColumnElement[bool]
 
-# The estimate for a list that is not paged: no object in the seed data has more than 4
-# citations. The cost walk prices a `citations` list at this many items.
+# What a `citations` list (not paged) counts where the store has not recorded the most
+# citations one row has (db/state.py): no object in the seed data has more than 4.
 CITATIONS_ESTIMATE = 5
 
 
@@ -109,7 +109,8 @@ class Link:
 
 @dataclass(frozen=True, eq=False)
 class ListEdge:
-    """A cursor connection of `target` items, priced per item (its page size).
+    """A cursor connection of `target` items, priced per item: its page size, at most the
+    most items one parent has in this list in the store (db/state.py).
 
     A root list has no `parent_key`; an edge's items are the `target` rows whose
     `parent_key` (on the target, or on the `link` table) is the parent's id.
@@ -142,7 +143,7 @@ class ListEdge:
 class Citations:
     """The quotes that state a row (or, on an edge, the relation), in extraction order."""
 
-    cost = CITATIONS_ESTIMATE  # per list: it is not paged
+    cost = CITATIONS_ESTIMATE  # per list (not paged) where the store recorded no size
 
 
 @dataclass(frozen=True)

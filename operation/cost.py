@@ -1,15 +1,21 @@
 """What an operation may fetch, priced before it runs, field by field as the type map states.
 
-Cost is an estimate of the objects a query can fetch: every item of a connection (its page
-size: `first`/`last`, default 20), every citation, every single object (a lookup or a link).
-A connection's own wrappers (edges, nodes, pageInfo) are free. So `first: 50` inside
-`first: 50` costs 50 + 50 * 50 = 2,550. Introspection costs nothing (the good-faith rule of
-operation/shape.py bounds it).
+Cost is an upper bound on the objects a query can fetch: every item of a connection, every
+citation, every single object (a lookup or a link). A connection counts its page size
+(`first`/`last`, default 20), but no more than the most items one parent has in that list in
+the current store, as the last seed recorded it (db/state.py); a `citations` list counts the
+most citations one row of its type has (on an edge: one relation; none on a list without a
+link table). Where the store recorded no size, the page size and `CITATIONS_ESTIMATE` count.
+So `first: 50` inside `first: 50` costs 50 + 50 * 50 = 2,550 in a store where every such list
+is that long. A connection's own wrappers (edges, nodes, pageInfo) are free; a field of an
+interface costs what it costs on the dearest type implementing it. Introspection costs nothing
+(the good-faith rule of operation/shape.py bounds it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -17,6 +23,7 @@ from graphql import (
     DocumentNode,
     FieldNode,
     FragmentSpreadNode,
+    GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
@@ -32,7 +39,8 @@ from graphql import (
 
 from core.errors import QueryTooComplex
 from core.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Limits
-from db.mapping import CITED, MAX_NODES, OWNERS, FieldSpec, ListEdge, NodesByIds
+from db.mapping import CITED, MAX_NODES, OWNERS, Citations, FieldSpec, ListEdge, NodesByIds
+from db.state import StoreSnapshot, citations_key, list_key, relation_citations_key
 from operation.walk import (
     LIST_LENGTH_ARGUMENT,
     PAGE_SIZE_ARGUMENTS,
@@ -41,26 +49,66 @@ from operation.walk import (
     field_definition,
 )
 
+NOTHING_RECORDED = StoreSnapshot()
+"""A store whose sizes are unknown: lists count their page size, citations the estimate."""
 
-@cache
-def _prices(schema: GraphQLSchema) -> dict[tuple[str, str], FieldSpec]:
-    """What each object-valued field costs, by (type, field), as the type map states it.
+
+@dataclass(frozen=True)
+class Price:
+    """What one field costs as the type map states it, and the recorded size (a key of
+    db/state.py) that bounds its count in the current store. `relation`: an edge's
+    citations, which a list without a link table never has."""
+
+    spec: FieldSpec
+    bound: str | None = None
+    relation: bool = False
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Prices by (type, field); a field of an interface has its implementations' prices.
 
     A field not listed is a wrapper of a connection or an edge (`edges`, `nodes`, `node`,
-    `pageInfo`): its items are counted once, by the connection.
+    `pageInfo`): its items are counted once, by the connection. `edges` are the edge types.
     """
-    prices: dict[tuple[str, str], FieldSpec] = {}
+
+    fields: dict[tuple[str, str], tuple[Price, ...]]
+    edges: frozenset[str]
+
+
+@cache
+def _prices(schema: GraphQLSchema) -> Prices:
+    fields: dict[tuple[str, str], tuple[Price, ...]] = {}
+    edges: set[str] = set()
     for owner in OWNERS:
         graphql_type = schema.get_type(owner.name)
         assert isinstance(graphql_type, GraphQLObjectType), owner.name
         for name, spec in owner.fields.items():
-            prices[(owner.name, name)] = spec
+            fields[(owner.name, name)] = (_price(owner.name, name, spec),)
             if isinstance(spec, ListEdge):  # a relation's citations are on its edges
                 connection = get_named_type(graphql_type.fields[name].type)
                 assert isinstance(connection, GraphQLObjectType), name
                 edge = get_named_type(connection.fields["edges"].type)
-                prices[(edge.name, "citations")] = CITED
-    return prices
+                bound = relation_citations_key(spec.target)
+                fields[(edge.name, "citations")] = (Price(CITED, bound, relation=True),)
+                edges.add(edge.name)
+    for interface in schema.type_map.values():
+        if not isinstance(interface, GraphQLInterfaceType):
+            continue
+        implementations = schema.get_implementations(interface).objects
+        for name in interface.fields:
+            found = [fields.get((t.name, name)) for t in implementations]
+            if any(found):
+                fields[(interface.name, name)] = tuple(p for ps in found if ps for p in ps)
+    return Prices(fields, frozenset(edges))
+
+
+def _price(owner: str, name: str, spec: FieldSpec) -> Price:
+    if isinstance(spec, ListEdge):
+        return Price(spec, list_key(owner, name))
+    if isinstance(spec, Citations):
+        return Price(spec, citations_key(owner))
+    return Price(spec)
 
 
 def check_cost(cost: int, limits: Limits) -> None:
@@ -99,58 +147,84 @@ def _size_of(value: Any) -> int | None:
 
 
 class _CostWalk(Walk):
+    """`linkless` says the selections are those of a connection or an edge of a list without a
+    link table, whose edges have no citations; a fragment is measured once per value."""
+
     def __init__(
         self,
         schema: GraphQLSchema,
         document: DocumentNode,
         sizes: Mapping[str, int | None],
+        snapshot: StoreSnapshot,
     ) -> None:
         super().__init__(schema, document)
         self.sizes = sizes
-        self.memo: dict[str, int] = {}
+        self.snapshot = snapshot
+        self.prices = _prices(schema)
+        self.memo: dict[tuple[str, bool], int] = {}
 
-    def fragment(self, name: str, nesting: int) -> int:
-        if name not in self.memo:
+    def fragment(self, name: str, nesting: int, linkless: bool) -> int:
+        key = (name, linkless)
+        if key not in self.memo:
             cost = 0
             for fragment in self.spread(name):
                 condition = self.type_of(fragment.type_condition, None)
-                cost = self.selection_set(fragment.selection_set, condition, nesting)
-                self.memo[name] = cost
+                cost = self.selection_set(fragment.selection_set, condition, nesting, linkless)
+                self.memo[key] = cost
             return cost
-        return self.memo[name]
+        return self.memo[key]
 
     def selection_set(
-        self, node: SelectionSetNode, parent: GraphQLNamedType | None, nesting: int
+        self,
+        node: SelectionSetNode,
+        parent: GraphQLNamedType | None,
+        nesting: int,
+        linkless: bool = False,
     ) -> int:
         self.guard(nesting)
         cost = 0
         for selection in node.selections:
             if isinstance(selection, FieldNode):
-                cost += self.field(selection, parent, nesting)
+                cost += self.field(selection, parent, nesting, linkless)
             elif isinstance(selection, InlineFragmentNode):
                 inner = self.type_of(selection.type_condition, parent)
-                cost += self.selection_set(selection.selection_set, inner, nesting + 1)
+                cost += self.selection_set(selection.selection_set, inner, nesting + 1, linkless)
             elif isinstance(selection, FragmentSpreadNode):
-                cost += self.fragment(selection.name.value, nesting + 1)
+                cost += self.fragment(selection.name.value, nesting + 1, linkless)
         return cost
 
-    def field(self, node: FieldNode, parent: GraphQLNamedType | None, nesting: int) -> int:
+    def field(
+        self, node: FieldNode, parent: GraphQLNamedType | None, nesting: int, linkless: bool
+    ) -> int:
         name = node.name.value
         definition = field_definition(parent, name)
         if definition is None or node.selection_set is None or name.startswith("__"):
             return 0  # a scalar, an unknown field (validation reports it) or introspection
         child_type = get_named_type(definition.type)
-        inner = self.selection_set(node.selection_set, child_type, nesting + 1)
-        spec = None if parent is None else _prices(self.schema).get((parent.name, name))
-        if spec is None:
-            return inner  # a wrapper: the items, already counted by their connection
-        if isinstance(spec, ListEdge):
-            count = self.page_size(node)
-        elif isinstance(spec, NodesByIds):
-            count = self.list_length(node)
-        else:
-            count = spec.cost
+        prices = None if parent is None else self.prices.fields.get((parent.name, name))
+        if prices is None:  # a wrapper: the items, already counted by their connection
+            into_edge = linkless and child_type.name in self.prices.edges
+            return self.selection_set(node.selection_set, child_type, nesting + 1, into_edge)
+        lists = [p.spec for p in prices if isinstance(p.spec, ListEdge)]
+        below_linkless = len(lists) == len(prices) and all(s.link is None for s in lists)
+        inner = self.selection_set(node.selection_set, child_type, nesting + 1, below_linkless)
+        count = max(self.count(price, node, linkless) for price in prices)
         return count * (1 + inner)
+
+    def count(self, price: Price, node: FieldNode, linkless: bool) -> int:
+        """How many objects the field fetches at most, per object it is selected on."""
+        spec = price.spec
+        recorded = None if price.bound is None else self.snapshot.size(price.bound)
+        if isinstance(spec, ListEdge):
+            page = self.page_size(node)
+            return page if recorded is None else min(page, recorded)
+        if isinstance(spec, Citations):
+            if price.relation and linkless:
+                return 0
+            return spec.cost if recorded is None else recorded
+        if isinstance(spec, NodesByIds):
+            return self.list_length(node)
+        return spec.cost
 
     def argument(self, node: FieldNode, name: str) -> ValueNode | None:
         return next((a.value for a in node.arguments or () if a.name.value == name), None)
@@ -182,9 +256,11 @@ def estimate_cost(
     document: DocumentNode,
     operation_name: str | None,
     sizes: Mapping[str, int | None],
+    snapshot: StoreSnapshot = NOTHING_RECORDED,
 ) -> int:
-    """Objects the operation may fetch; `sizes` are the page-size variables (cost_inputs)."""
-    walk = _CostWalk(schema, document, sizes)
+    """Objects the operation may fetch at most; `sizes` are the page-size variables
+    (cost_inputs), `snapshot` what the last seed recorded about the store."""
+    walk = _CostWalk(schema, document, sizes, snapshot)
     for definition in document.definitions:
         if not isinstance(definition, OperationDefinitionNode):
             continue

@@ -30,7 +30,8 @@ from graphql.validation.validate import ValidationAbortedError
 
 from core.errors import ClientError, QueryTooComplex, QueryTooDeep, QueryTooLarge
 from core.limits import Limits
-from operation.cost import check_cost, cost_inputs, estimate_cost
+from db.state import StoreSnapshot
+from operation.cost import NOTHING_RECORDED, check_cost, cost_inputs, estimate_cost
 from operation.shape import DocumentShape, check_shape, measure
 
 # Repeated queries (the common case for frontends, and persisted ones) are parsed, measured
@@ -39,7 +40,8 @@ DOCUMENT_CACHE_SIZE = 512
 DOCUMENT_CACHE_CHARACTERS = 250_000
 MAX_COSTS_PER_DOCUMENT = 64
 
-CostKey = tuple[str | None, tuple[tuple[str, int | None], ...]]
+# Operation, page-size variables and the store's data version: a reseed prices anew.
+CostKey = tuple[str | None, tuple[tuple[str, int | None], ...], int]
 
 
 @dataclass(frozen=True)
@@ -161,9 +163,18 @@ class OperationRequest:
 
 
 def prepare(
-    contract: GraphQLSchema, documents: DocumentCache, request: OperationRequest, limits: Limits
+    contract: GraphQLSchema,
+    documents: DocumentCache,
+    request: OperationRequest,
+    limits: Limits,
+    *,
+    snapshot: StoreSnapshot = NOTHING_RECORDED,
 ) -> Operation:
-    """The operation to run, or `Refused` (a request error) / `MethodNotAllowed`."""
+    """The operation to run, or `Refused` (a request error) / `MethodNotAllowed`.
+
+    `snapshot` is what the last seed recorded about the store (db/state.py): the cost counts
+    no list longer than it holds. Costs are kept per data version, so a reseed prices anew.
+    """
     query = request.query
     if len(query) > limits.max_query_length:
         raise _refused(
@@ -187,11 +198,14 @@ def prepare(
         key = (
             request.operation_name,
             cost_inputs(request.variables, prepared.shape.page_variables),
+            snapshot.version,
         )
         if key not in prepared.costs:
             if len(prepared.costs) >= MAX_COSTS_PER_DOCUMENT:
                 prepared.costs.clear()
-            prepared.costs[key] = estimate_cost(contract, prepared.document, key[0], dict(key[1]))
+            prepared.costs[key] = estimate_cost(
+                contract, prepared.document, key[0], dict(key[1]), snapshot
+            )
         estimated = prepared.costs[key]
         check_cost(estimated, limits)
     except ClientError as error:

@@ -7,7 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import SQLModel
 
+from bench.generate import Tables
+from db import state
 from seeds.read import SEEDS_DIR, SeedPlan, build_plan, read_documents
 
 REFERENCE_KEYS = (
@@ -62,3 +67,14 @@ def write_seed_tree(root: Path, data: dict[str, Any] | None = None) -> Path:
     graph = copy.deepcopy(graph_data() if data is None else data)
     (root / "graph.yaml").write_text(yaml.safe_dump(graph, allow_unicode=True), encoding="utf-8")
     return root
+
+
+async def load_generated(engine: AsyncEngine, tables: Tables) -> None:
+    """bench/generate.py's rows into a migrated store, then measured as a seed measures it
+    (db/state.py), as bench/stores.py loads the benchmark's large store (there by COPY)."""
+    async with AsyncSession(engine) as session, session.begin():
+        for name, rows in tables.rows.items():
+            table = SQLModel.metadata.tables[name]
+            names = [column.name for column in table.columns]
+            await session.execute(insert(table), [{n: row.get(n) for n in names} for row in rows])
+        await state.record(session, changed=True)

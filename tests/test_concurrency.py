@@ -108,11 +108,13 @@ HOSTILE = [
         _graphql(_aliases(60)),
         frozenset({"TOO_MANY_ALIASES", "TOO_MANY_ROOT_FIELDS", "QUERY_TOO_COMPLEX"}),
     ),
-    Hostile(
+    Hostile(  # over budget whether pages count 100 items or the seed's recorded sizes
         "cost-bomb",
         _graphql(
-            "{ programs(first: 100) { nodes { partners(first: 100) { nodes {"
-            " locations(first: 100) { nodes { name } } } } } } }"
+            "{ locations(first: 100) { nodes { programs(first: 100) { nodes {"
+            " locations(first: 100) { nodes { programs(first: 100) { nodes {"
+            " locations(first: 100) { nodes { programs(first: 100) { totalCount }"
+            " } } } } } } } } } } }"
         ),
         frozenset({"QUERY_TOO_COMPLEX"}),
     ),

@@ -258,6 +258,22 @@ IDS_WITH_NESTED_PAGES = (
     " locations(first: 100) { totalCount } } } } } }"
 )
 NESTED_PAGES_PER_NODE = 100 * (1 + 100)
+# On the seed's recorded sizes pages of 100 count what the store holds: its 24 places, at
+# most 3 programs in one place and 8 places of one program. Lists that cycle between places
+# and programs still multiply past the budget.
+CYCLE = (
+    "locations(first: %s) { nodes { programs(first: %s) { nodes { locations(first: %s) {"
+    " nodes { programs(first: %s) { nodes { locations(first: %s) { nodes {"
+    " programs(first: %s) { totalCount } } } } } } } } } } }"
+)
+CYCLE_OF_100 = CYCLE % ((100,) * 6)
+CYCLE_COST = 24 * (1 + 3 * (1 + 8 * (1 + 3 * (1 + 8 * (1 + 3)))))  # 57,696
+IDS_WITH_CYCLING_LISTS = (
+    "{ nodes(ids: %s) { ... on Location { programs(first: 100) { nodes {"
+    " locations(first: 100) { nodes { programs(first: 100) { nodes {"
+    " locations(first: 100) { totalCount } } } } } } } } } }"
+)
+CYCLE_PER_PLACE = 3 * (1 + 8 * (1 + 3 * (1 + 8)))
 HUNDRED_IDS = "[" + ", ".join(f'"id{i}"' for i in range(100)) + "]"
 TWO_OPERATIONS = 'query A { __typename } query B { company(slug: "sony-music") { name } }'
 BIG = "x" * 90_000  # 90 KB: under the body limit, far over any search text
@@ -548,7 +564,37 @@ FRAGMENTS = [
     ),
 ]
 
+# Refused on the seed data, whose sizes the seed recorded.
 COST = [
+    pytest.param(
+        post("{ " + CYCLE_OF_100 + " }"),
+        limit("QUERY_TOO_COMPLEX", "", CYCLE_COST),
+        id="cost-bomb-lists-that-cycle-through-the-store",
+    ),
+    pytest.param(
+        post("query($n: Int) { " + CYCLE % (("$n",) * 6) + " }", {"n": 100}),
+        limit("QUERY_TOO_COMPLEX", "", CYCLE_COST),
+        id="cost-bomb-cycling-lists-with-page-sizes-from-variables",
+    ),
+    pytest.param(
+        post("{ " + CYCLE_OF_100.replace("first", "last") + " }"),
+        limit("QUERY_TOO_COMPLEX", "", CYCLE_COST),
+        id="cost-bomb-cycling-last-pages",
+    ),
+    pytest.param(
+        post("{ ...Big ...Big } fragment Big on Query { " + CYCLE_OF_100 + " }"),
+        limit("QUERY_TOO_COMPLEX", "", 2 * CYCLE_COST),
+        id="cost-bomb-cycling-lists-in-a-fragment-spread-twice",
+    ),
+    pytest.param(
+        post(IDS_WITH_CYCLING_LISTS % HUNDRED_IDS),
+        limit("QUERY_TOO_COMPLEX", "", 100 * (1 + CYCLE_PER_PLACE)),
+        id="cost-bomb-100-ids-with-cycling-lists",
+    ),
+]
+
+# Refused where the store records no sizes: pages of 100 count 100 items each.
+PAGE_COST = [
     pytest.param(
         post(THREE_PAGES),
         limit("QUERY_TOO_COMPLEX", "", THREE_PAGES_COST),
@@ -945,6 +991,25 @@ async def test_limit_refusals_follow_the_media_type(client, hostile, expected):
     assert media_type(as_graphql) == GRAPHQL_RESPONSE
     assert as_graphql.json() == as_json.json()
     await assert_healthy(client)
+
+
+@pytest.fixture(scope="module")
+async def unrecorded_client(unrecorded_store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client(unrecorded_store.engine) as http:
+        yield http
+
+
+@pytest.mark.parametrize(("hostile", "expected"), PAGE_COST)
+async def test_where_no_sizes_are_recorded_big_pages_are_refused(
+    unrecorded_client, hostile, expected
+):
+    """Each page counts its size in full; both media types, as every limit."""
+    as_json = await send(unrecorded_client, hostile, accept=JSON)
+    as_graphql = await send(unrecorded_client, hostile, accept=GRAPHQL_RESPONSE)
+    assert_refusal(as_json, expected)
+    assert as_graphql.status_code == 400, as_graphql.text
+    assert as_graphql.json() == as_json.json()
+    await assert_healthy(unrecorded_client)
 
 
 @pytest.mark.parametrize(("hostile", "expected"), TRANSPORT)

@@ -47,30 +47,49 @@ def test_strawberry_is_new_enough_for_the_alias_limit_fix():
     assert installed >= (0, 315, 7)
 
 
-async def test_nested_pages_cost_the_product_of_their_sizes(client):
-    query = "{ programs(first: 50) { nodes { partners(first: 50) { totalCount } } } }"
-    cost = await cost_of(client, query)
-    assert cost["estimated"] == 50 + 50 * 50
+NESTED_PAGES = "{ programs(first: 50) { nodes { partners(first: 50) { totalCount } } } }"
+
+
+async def _links_listed(http: httpx.AsyncClient) -> int:
+    """Programs and program-partner rows NESTED_PAGES fetches: what it actually costs."""
+    listed = (await post(http, NESTED_PAGES)).json()["data"]["programs"]["nodes"]
+    return len(listed) + sum(program["partners"]["totalCount"] for program in listed)
+
+
+async def test_pages_count_no_more_than_the_longest_list_of_their_kind(client):
+    cost = await cost_of(client, NESTED_PAGES)
+    # the seed's 23 programs, each with at most 3 partners, as the seed recorded them
+    assert cost["estimated"] == 23 + 23 * 3
     assert cost["budget"] == 25_000
-    listed = (await post(client, query)).json()["data"]["programs"]["nodes"]
-    links = sum(program["partners"]["totalCount"] for program in listed)
-    assert cost["actual"] == len(listed) + links  # every program, every partner row fetched
+    assert cost["actual"] == await _links_listed(client)  # every program, every partner row
 
 
-async def test_citations_and_single_objects_count_one_each(client):
+async def test_where_no_sizes_are_recorded_nested_pages_cost_the_product_of_their_sizes(
+    unrecorded_store: Store,
+):
+    async with make_client(unrecorded_store.engine) as http:
+        cost = await cost_of(http, NESTED_PAGES)
+        assert cost["estimated"] == 50 + 50 * 50
+        assert cost["actual"] == await _links_listed(http)
+
+
+async def test_citations_and_single_objects_count_one_each(client, unrecorded_store: Store):
     query = """{ company(slug: "sony-music") {
         foundedIn { name } citations { quote document { title } } } }"""
     cost = await cost_of(client, query)
-    # company + foundedIn + up to 5 citations, each with its document
-    assert cost["estimated"] == 1 + 1 + 5 * (1 + 1)
+    # company + foundedIn + the most citations a company has (4), each with its document
+    assert cost["estimated"] == 1 + 1 + 4 * (1 + 1)
     cited = (await post(client, query)).json()["data"]["company"]["citations"]
     assert cost["actual"] == 1 + 1 + 2 * len(cited)
+    async with make_client(unrecorded_store.engine) as http:  # no sizes: 5 citations a list
+        assert (await cost_of(http, query))["estimated"] == 1 + 1 + 5 * (1 + 1)
 
 
 async def test_page_sizes_from_variables_and_their_defaults(client):
     query = "query($n: Int = 7) { programs(first: $n) { totalCount } }"
     assert (await cost_of(client, query))["estimated"] == 7
     assert (await cost_of(client, query, variables={"n": 3}))["estimated"] == 3
+    assert (await cost_of(client, query, variables={"n": 100}))["estimated"] == 23  # all of it
     assert (await cost_of(client, "{ programs { totalCount } }"))["estimated"] == 20
 
 
@@ -79,7 +98,8 @@ async def test_a_null_page_size_is_priced_as_the_default_page_not_the_variables_
         programs(first: $n) { nodes { partners(first: $n) { totalCount } } } }"""
     assert (await cost_of(client, query))["estimated"] == 1 + 1
     null = await cost_of(client, query, variables={"n": None})
-    assert null["estimated"] == 20 + 20 * 20  # what the resolvers then fetch: default pages
+    # what the resolvers then fetch: default pages of 20 programs, of at most 3 partners
+    assert null["estimated"] == 20 + 20 * 3
     assert null["actual"] <= null["estimated"]
     deep = "query($n: Int = 1) { " + "programs(first: $n) { nodes { company { " * 4 + "slug"
     deep += " } } }" * 4 + " }"
@@ -95,15 +115,15 @@ async def test_a_connection_counts_its_items_once_whether_edges_or_nodes(client)
 
 
 async def test_the_budget_is_configurable_and_reported(store: Store):
-    query = "{ programs(first: 30) { totalCount } }"
+    query = "{ programs(first: 30) { nodes { partners { totalCount } } } }"
     async with make_client(store.engine, max_cost=25) as http:
         refused = (await post(http, query)).json()
         assert "data" not in refused
         [error] = refused["errors"]
-        assert error["extensions"] == {"code": "QUERY_TOO_COMPLEX", "cost": 30, "budget": 25}
-        assert "30 objects" in error["message"]
+        assert error["extensions"] == {"code": "QUERY_TOO_COMPLEX", "cost": 92, "budget": 25}
+        assert "92 objects" in error["message"]
         assert "budget is 25" in error["message"]
-        assert refused["extensions"]["cost"] == {"estimated": 30, "budget": 25}
+        assert refused["extensions"]["cost"] == {"estimated": 92, "budget": 25}
         assert without_cost((await post(http, "{ programs(first: 25) { totalCount } }")).json())[
             "data"
         ] == {"programs": {"totalCount": 23}}
