@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     # HTTP caching of GET answers (README: For frontend developers)
     cache_control: str = Field(
         default="no-cache",
-        pattern=r"^[\x20-\x7e]{1,200}$",  # one printable header value
+        pattern=r"^[\x21-\x7e][\x20-\x7e]{0,199}$",  # one printable header value
         alias="IMPACT_GRAPH_CACHE_CONTROL",
         description="Cache-Control of GET answers that carry an ETag; no-cache: revalidate",
     )

@@ -152,6 +152,8 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # the first requests are priced by the store's list sizes too (if it answers in time)
+        await store.load(asyncio.get_running_loop().time() + READY_TIMEOUT_SECONDS)
         yield
         await statements.close()
         if owns_engine:

@@ -7,8 +7,10 @@ read on every GET (one statement on a held connection). A seed that commits whil
 runs can only make the answer's tag older than its data: the client pays one more full answer
 later, and never keeps a stale one.
 
-The same reads give the cost estimate the list sizes the last seed measured, re-checked at
-most every `max_age` seconds on other requests.
+The same reads give the cost estimate the list sizes the last seed measured: read at start-up,
+re-checked at most every `max_age` seconds on other requests. Reading the store's state here,
+beside the executors, is the one read the HTTP step makes: a validator and a price must be
+known before anything executes.
 """
 
 from __future__ import annotations
@@ -44,38 +46,52 @@ class StoreWatch:
         self._checked_at: float | None = None
         self._reloading: asyncio.Lock = asyncio.Lock()
 
-    async def version(self) -> int | None:
-        """The data version now; None when the store cannot say (the request goes uncached,
-        and its executor reports the store's trouble)."""
+    async def version(self, deadline: float) -> int | None:
+        """The data version now; None when the store cannot say by `deadline` (the request
+        goes uncached, and its executor reports the store's trouble)."""
         self._checked_at = asyncio.get_running_loop().time()
         try:
-            found = await self._statements.fetch_value(self._version_sql, {})
+            async with asyncio.timeout_at(deadline):
+                found = await self._statements.fetch_value(self._version_sql, {})
+                version = int(found or 0)
+                if version != self._snapshot.version:
+                    await self._reload(version)
+        except TimeoutError:
+            logger.warning("the data version was not read in time")
+            return None
         except Exception as error:
             if as_unavailable(error) is None:
                 logger.exception("reading the data version failed")
             return None
-        version = int(found or 0)
-        if version != self._snapshot.version:
-            await self._reload(version)
         return version
 
-    async def snapshot(self) -> state.StoreSnapshot:
-        """The list sizes, read again when the version was last checked over `max_age` ago."""
+    async def load(self, deadline: float) -> None:
+        """Read the store's state at start-up (one statement, on a connection that goes back
+        to the pool at once), so the first requests are priced by it too."""
+        self._checked_at = asyncio.get_running_loop().time()
+        try:
+            async with asyncio.timeout_at(deadline), self._engine.connect() as connection:
+                self._snapshot = await state.read(connection)
+        except TimeoutError:
+            logger.warning("the store's state was not read at start-up")
+        except Exception as error:
+            if as_unavailable(error) is None:
+                logger.exception("reading the store's state failed")
+
+    async def snapshot(self, deadline: float) -> state.StoreSnapshot:
+        """The list sizes, read again (by `deadline`, else as they were) when the version was
+        last checked over `max_age` ago."""
         now = asyncio.get_running_loop().time()
         if self._checked_at is None or now - self._checked_at > self._max_age:
-            await self.version()
+            await self.version(deadline)
         return self._snapshot
 
     async def _reload(self, version: int) -> None:
         async with self._reloading:
             if self._snapshot.version == version:
                 return  # another request read it meanwhile
-            try:
-                async with self._engine.connect() as connection:
-                    self._snapshot = await state.read(connection)
-            except Exception as error:
-                if as_unavailable(error) is None:
-                    logger.exception("reading the store's state failed")
+            async with self._engine.connect() as connection:
+                self._snapshot = await state.read(connection)
 
 
 # The packages whose code writes answers: a fix that changes an answer changes every tag.

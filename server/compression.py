@@ -8,6 +8,8 @@ RFC 9110 8.8.3); `etag_matches` takes the suffix off again when a client revalid
 
 from __future__ import annotations
 
+import re
+
 import brotli  # type: ignore[import-untyped]
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.gzip import GZipResponder, IdentityResponder
@@ -18,6 +20,7 @@ MINIMUM_BYTES = 1024
 GZIP_LEVEL = 5  # most of level 9's saving for a fraction of its CPU
 BROTLI_QUALITY = 5  # smaller than gzip at about its speed; 11 is for files compressed once
 CODINGS = ("br", "gzip")  # preferred first when a client weighs them alike
+QVALUE = re.compile(r"^(0(\.\d{0,3})?|1(\.0{0,3})?)$")
 
 
 class BrotliResponder(IdentityResponder):
@@ -41,11 +44,8 @@ def accepted_coding(header: str | None) -> str | None:
         weight = 1.0
         for parameter in parameters.split(";"):
             key, _, value = parameter.strip().partition("=")
-            if key.lower() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0
+            if key.strip().lower() == "q":  # RFC 9110 12.4.2: 0 to 1, three decimals at most
+                weight = float(value) if QVALUE.match(value.strip()) else 0.0
         weights[name.strip().lower()] = weight
     wildcard = weights.get("*", 0.0)
     ranked = [(weights.get(coding, wildcard), -i, coding) for i, coding in enumerate(CODINGS)]

@@ -27,6 +27,7 @@ from core.limits import Limits
 from core.lru import LRU
 from db.errors import as_unavailable
 from db.raw import Statements
+from db.state import StoreSnapshot
 from operation.prepare import (
     DocumentCache,
     MethodNotAllowed,
@@ -147,7 +148,10 @@ class GraphQLEndpoint:
         try:
             params = await read_params(request, self.max_body_bytes)
             query = self._persisted_query(params, media_type)
-            operation = self._prepare(request, params, query)
+            # one deadline from here: the store's state, then whichever executor answers
+            deadline = asyncio.get_running_loop().time() + self.execution_timeout
+            snapshot = await self.store.snapshot(deadline)  # the list sizes the cost may count
+            operation = self._prepare(request, params, query, snapshot)
             if params.persisted_hash is not None and self.trusted is None:
                 self.persisted.put(params.persisted_hash, query)  # valid, sent with its hash
         except RequestError as error:
@@ -160,14 +164,16 @@ class GraphQLEndpoint:
             return json_response(body, status, media_type, request_id)
         etag = None
         if request.method == "GET":
-            etag = await self._etag(operation, params, media_type)
+            etag = await self._etag(operation, params, media_type, deadline)
             held = request.headers.get("if-none-match")
             if etag is not None and matching_etag(etag, held) is not None:
                 # the client has this answer: nothing runs
                 headers = {**self._cache_headers(etag), "Vary": "Accept, Accept-Encoding"}
                 return Response(status_code=304, headers=headers)
         try:
-            body, status, executor = await self._execute(operation, params, media_type, request_id)
+            body, status, executor = await self._execute(
+                operation, params, media_type, request_id, deadline
+            )
         except RequestError as error:
             return error_response(error, media_type, request_id)
         response = json_response(body, status, media_type, request_id)
@@ -177,14 +183,14 @@ class GraphQLEndpoint:
         return response
 
     async def _etag(
-        self, operation: Operation, params: GraphQLParams, media_type: str
+        self, operation: Operation, params: GraphQLParams, media_type: str, deadline: float
     ) -> str | None:
         """The answer's tag under the data version now; None where it goes uncached (the
         version unknown, or variables too large to key by)."""
         variables = variables_key(params.variables)
         if variables is None:
             return None
-        version = await self.store.version()
+        version = await self.store.version(deadline)
         if version is None:
             return None
         return answer_etag(
@@ -222,11 +228,13 @@ class GraphQLEndpoint:
             )
         return found
 
-    def _prepare(self, request: Request, params: GraphQLParams, query: str) -> Operation:
+    def _prepare(
+        self, request: Request, params: GraphQLParams, query: str, snapshot: StoreSnapshot
+    ) -> Operation:
         allowed = GET_OPERATIONS if request.method == "GET" else POST_OPERATIONS
         wanted = OperationRequest(query, params.operation_name, params.variables, allowed)
         try:
-            return prepare(self.contract, self.documents, wanted, self.limits)
+            return prepare(self.contract, self.documents, wanted, self.limits, snapshot=snapshot)
         except MethodNotAllowed:
             raise RequestError(
                 405,
@@ -242,7 +250,12 @@ class GraphQLEndpoint:
         return cost
 
     async def _execute(
-        self, operation: Operation, params: GraphQLParams, media_type: str, request_id: str
+        self,
+        operation: Operation,
+        params: GraphQLParams,
+        media_type: str,
+        request_id: str,
+        deadline: float,
     ) -> tuple[dict[str, Any], int, str]:
         """The response body, its status and the executor that answered it.
 
@@ -250,7 +263,6 @@ class GraphQLEndpoint:
         statement fails, the reference executor answers; if the store was found unavailable,
         its reads fail at once rather than ask the store again.
         """
-        deadline = asyncio.get_running_loop().time() + self.execution_timeout
         if operation.reads_only_the_schema:
             body, status = await self._answer_from_schema(
                 operation, params, media_type, request_id, deadline

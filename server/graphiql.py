@@ -65,11 +65,12 @@ _PAGE = """<!doctype html>
       );
       // Open the Docs as their button does: GraphiQL 4 takes a `visiblePlugin` prop only after
       // its first render, with the panel still collapsed.
+      let frames = 600; // ten seconds at most, then GraphiQL is left as it is
       const openDocs = () => {
         const shown = document.querySelector('[aria-label="Hide Documentation Explorer"]');
         const show = document.querySelector('[aria-label="Show Documentation Explorer"]');
         if (show) show.click();
-        else if (!shown) requestAnimationFrame(openDocs);
+        else if (!shown && --frames > 0) requestAnimationFrame(openDocs);
       };
       requestAnimationFrame(openDocs);
     </script>

@@ -10,12 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import httpx
 import pytest
@@ -27,12 +25,9 @@ from core.config import Settings
 from db import migrate, state
 from db.engine import create_engine
 from db.models import StoreState
-from operation.cost import NOTHING_RECORDED
-from operation.prepare import DocumentCache, prepare
 from seeds.read import SeedPlan, read_seeds
 from seeds.write import write_seeds
 from server.app import create_app
-from server.endpoint import GraphQLEndpoint
 from tests.assertions import without_cost
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -123,7 +118,6 @@ async def store(
     """The seeded store every read-only test shares."""
     opened = await open_store(backend, tmp_path_factory.mktemp(backend))
     await write_seeds(opened.engine, seed_plan)
-    await remember_snapshot(opened.engine)
     yield opened
     await close_store(opened)
 
@@ -138,7 +132,6 @@ async def unrecorded_store(
     await write_seeds(opened.engine, seed_plan)
     async with opened.engine.begin() as connection:
         await connection.execute(delete(StoreState))
-    await remember_snapshot(opened.engine)
     yield opened
     await close_store(opened)
 
@@ -151,44 +144,9 @@ async def empty_store(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
     await close_store(opened)
 
 
-# A stand-in for the server holding its store's snapshot (db/state.py) until server/ does:
-# an app make_client starts over an engine whose store a fixture seeded prices its operations
-# with the snapshot that seed recorded (`remember_snapshot`); other apps, with none (page
-# sizes, as before sizes were recorded). Where the server passes a snapshot, that one is used.
-_RECORDED: weakref.WeakKeyDictionary[AsyncEngine, state.StoreSnapshot] = weakref.WeakKeyDictionary()
-_SNAPSHOTS: weakref.WeakKeyDictionary[DocumentCache, state.StoreSnapshot] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _prepare_with_snapshot(*args: Any, **kwargs: Any) -> Any:
-    documents = args[1]
-    kwargs.setdefault("snapshot", _SNAPSHOTS.get(documents, NOTHING_RECORDED))
-    return prepare(*args, **kwargs)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _priced_by_the_store() -> Iterator[None]:
-    with mock.patch("server.endpoint.prepare", _prepare_with_snapshot):
-        yield
-
-
 async def read_snapshot(engine: AsyncEngine) -> state.StoreSnapshot:
     async with engine.connect() as connection:
         return await state.read(connection)
-
-
-async def remember_snapshot(engine: AsyncEngine) -> state.StoreSnapshot:
-    """What the store's last seed recorded, for the apps make_client starts over `engine`."""
-    snapshot = _RECORDED[engine] = await read_snapshot(engine)
-    return snapshot
-
-
-def graphql_endpoint(app: Any) -> GraphQLEndpoint:
-    """The app's `/graphql` endpoint object."""
-    route = next(r for r in app.routes if getattr(r, "path", None) == "/graphql")
-    endpoint: GraphQLEndpoint = route.endpoint.__self__
-    return endpoint
 
 
 @contextlib.asynccontextmanager
@@ -201,8 +159,6 @@ async def make_client(engine: AsyncEngine, **settings: Any) -> AsyncIterator[htt
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
     ):
-        if engine in _RECORDED:
-            _SNAPSHOTS[graphql_endpoint(app).documents] = _RECORDED[engine]
         yield http
 
 

@@ -47,7 +47,6 @@ from tests.conftest import (
     make_client,
     open_store,
     read_snapshot,
-    remember_snapshot,
 )
 from tests.factories import graph_data, load_generated, write_seed_tree
 from tests.test_fuzz import SDL, fuzz
@@ -226,7 +225,7 @@ async def test_a_reseed_that_grows_a_list_prices_the_same_query_anew(
     fund["partners"].append(achalay)
     await write_seeds(empty_store.engine, read_seeds(write_seed_tree(tmp_path / "grown", data)))
     after = await read_snapshot(empty_store.engine)
-    assert after.version == before.version + 1
+    assert after.version > before.version
     assert after.size("Program.partners") == 4
     assert estimated(after) == 23 + 23 * 4
     assert estimated(before) == 23 + 23 * 3  # each data version has its own price
@@ -415,7 +414,6 @@ async def large_store(backend: str, tmp_path_factory: pytest.TempPathFactory):
     measured as a seed measures the store."""
     opened = await open_store(backend, tmp_path_factory.mktemp(f"{backend}-large"))
     await load_generated(opened.engine, generate(7, LARGE))
-    await remember_snapshot(opened.engine)
     yield opened
     await close_store(opened)
 

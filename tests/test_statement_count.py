@@ -59,15 +59,19 @@ DEEP_TRAVERSAL = """
 
 async def _run(store: Store, executor: str) -> tuple[int, dict]:
     # Pages of 100 four levels deep, on purpose: far over the default cost budget.
-    async with make_client(store.engine, max_cost=10**10, executor=executor) as http:
-        with StatementCounter(store.engine) as counter:
+    # Counted from the app's start: the connection the compiled executor holds is checked out
+    # (and watched) then. The store's state is read at start-up and then not for an hour.
+    settings = {"max_cost": 10**10, "executor": executor, "store_check_seconds": 3600}
+    with StatementCounter(store.engine) as counter:
+        async with make_client(store.engine, **settings) as http:
             response = await http.post("/graphql", json={"query": DEEP_TRAVERSAL})
             await asyncio.sleep(0.05)  # asyncpg calls its query loggers once a query is done
     assert response.status_code == 200
     assert response.headers["x-executor"] == executor
     body = response.json()
     assert "errors" not in body, body["errors"][:3]
-    return counter.count, body["data"]
+    answering = [s for s in counter.statements if "FROM store_state" not in s]
+    return len(answering), body["data"]
 
 
 def _programs(data: dict) -> int:

@@ -421,20 +421,33 @@ document.getElementById("source-close").addEventListener("click", () => {
 });
 
 async function start() {
-  const [data, shapes] = await Promise.all([
-    request("Explorer"),
-    fetch(WORLD).then((response) => {
+  // The map and the graph load side by side; a map that fails to load leaves the tree be.
+  const shapes = fetch(WORLD)
+    .then((response) => {
       if (!response.ok) throw new Error(`the map answered ${response.status}`);
       return response.json();
-    }),
-  ]);
-  drawMap(shapes);
+    })
+    .catch((error) => {
+      document.getElementById("map-caption").textContent = `No map: ${error.message}`;
+      return null;
+    });
+  const data = await request("Explorer");
+  const outline = await shapes;
+  if (outline) drawMap(outline);
   allPlaces = data.locations.nodes;
   document.getElementById("companies").replaceChildren(...data.companies.nodes.map(companyView));
   const companies = data.companies.nodes.length;
+  const more = data.companies.totalCount - companies;
   status(
-    companies ? "Expand a program to see its partners and places." : "No company in the graph.",
+    companies
+      ? "Expand a program to see its partners and places." +
+          (more > 0 ? ` (The first ${companies} companies of ${data.companies.totalCount}.)` : "")
+      : "No company in the graph.",
   );
+  if (data.locations.totalCount > allPlaces.length) {
+    const caption = `The first ${allPlaces.length} of ${data.locations.totalCount} places`;
+    if (outline) document.getElementById("map-caption").textContent = caption;
+  }
   markPlaces();
   document.body.dataset.ready = "";
 }
