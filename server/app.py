@@ -13,7 +13,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -28,10 +27,10 @@ from schema import schema
 from server import explorer
 from server.caching import StoreWatch, build_identity
 from server.compression import CompressionMiddleware, matching_etag
+from server.cors import cors_middleware
 from server.endpoint import GraphQLEndpoint
 from server.graphiql import ASSETS_DIR, ASSETS_PATH
 from server.persisted import load_manifest
-from server.responses import EXECUTOR_HEADER, REQUEST_ID_HEADER
 
 logger = logging.getLogger("impact_graph.server")
 # The schema as graphql-core types, built from the SDL through public APIs only: what
@@ -39,26 +38,6 @@ logger = logging.getLogger("impact_graph.server")
 CONTRACT = build_schema(schema.as_str())
 READY_TIMEOUT_SECONDS = 2.0
 SCHEMA_PATH = "/graphql/schema.graphql"
-
-
-def cors_middleware(settings: Settings) -> list[Middleware]:
-    """Browsers on the allow-listed origins may call /graphql; no origin is allowed by default.
-
-    Preflights are answered here, before the route (whose OPTIONS is a 405 otherwise).
-    """
-    if not settings.cors_origins:
-        return []
-    return [
-        Middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_credentials=settings.cors_credentials,
-            allow_methods=["GET", "POST"],
-            allow_headers=settings.cors_headers,
-            expose_headers=[REQUEST_ID_HEADER, EXECUTOR_HEADER],
-            max_age=600,
-        )
-    ]
 
 
 def _probe_engine(settings: Settings) -> AsyncEngine:

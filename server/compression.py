@@ -53,13 +53,14 @@ def accepted_coding(header: str | None) -> str | None:
     return coding if weight > 0 else None
 
 
-def matching_etag(etag: str, if_none_match: str | None) -> str | None:
+def matching_etag(etag: str, if_none_match: str | None, *, star: bool = True) -> str | None:
     """The tag of `If-None-Match` that names `etag` (compared weakly, as RFC 9110 13.1.2
-    asks), or None. (The middleware has taken a compressed answer's suffix off already.)"""
+    asks), or None; `*` names any unless `star` is False. (The middleware has taken a
+    compressed answer's suffix off already.)"""
     opaque = etag.removeprefix("W/")
     for listed in (if_none_match or "").split(","):
         tag = listed.strip()
-        if tag == "*" or tag.removeprefix("W/") == opaque:
+        if (tag == "*" and star) or tag.removeprefix("W/") == opaque:
             return tag
     return None
 

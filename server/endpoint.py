@@ -166,7 +166,8 @@ class GraphQLEndpoint:
         if request.method == "GET":
             etag = await self._etag(operation, params, media_type, deadline)
             held = request.headers.get("if-none-match")
-            if etag is not None and matching_etag(etag, held) is not None:
+            # `*` names no answer here: the tag is known only once an answer is (not an error)
+            if etag is not None and matching_etag(etag, held, star=False) is not None:
                 # the client has this answer: nothing runs
                 headers = {**self._cache_headers(etag), "Vary": "Accept, Accept-Encoding"}
                 return Response(status_code=304, headers=headers)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,16 @@ def load_manifest(path: Path) -> dict[str, str]:
 
 
 MAX_BYTES = 8 * 1024 * 1024
+# What an entry costs besides its document: its 64-character key and the LRU's slot for it
+# (~180 bytes measured with tracemalloc on CPython 3.11).
+ENTRY_BYTES = 200
+
+
+def _entry_bytes(document: str) -> int:
+    return sys.getsizeof(document) + ENTRY_BYTES
 
 
 def persisted_queries(max_bytes: int = MAX_BYTES) -> LRU[str, str]:
-    """Registered documents by their SHA-256, bounded by their total length."""
-    return LRU(max_bytes, weight=len)
+    """Registered documents by their SHA-256, bounded by the memory they take: anyone may
+    register documents, so many tiny ones must not outgrow the bound either."""
+    return LRU(max_bytes, weight=_entry_bytes)

@@ -6,6 +6,8 @@ import hashlib
 import json
 import math
 import re
+import sys
+import tracemalloc
 import uuid
 from pathlib import Path
 from typing import Any
@@ -822,15 +824,33 @@ async def test_an_invalid_document_is_not_registered(client):
 
 
 def test_the_persisted_documents_are_bounded_in_bytes():
-    from server.persisted import persisted_queries
+    from server.persisted import ENTRY_BYTES, persisted_queries
 
-    kept = persisted_queries(max_bytes=30)
+    entry = sys.getsizeof("a" * 10) + ENTRY_BYTES
+    kept = persisted_queries(max_bytes=3 * entry)
     for name in "abcd":
         kept.put(name * 64, name * 10)
     assert kept.get("a" * 64) is None  # the least recently used went first
     assert kept.get("d" * 64) == "d" * 10
-    kept.put("e" * 64, "e" * 31)  # larger than the whole store: not kept
+    kept.put("e" * 64, "e" * (3 * entry))  # larger than the whole store: not kept
     assert kept.get("e" * 64) is None
+
+
+def test_many_tiny_persisted_documents_stay_within_the_bound_in_memory():
+    from server.persisted import persisted_queries
+
+    bound = 1024 * 1024
+    kept = persisted_queries(max_bytes=bound)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for number in range(50_000):  # far more than fit
+            document = f"{{ a{number} }}"
+            kept.put(hashlib.sha256(document.encode()).hexdigest(), document)
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert used <= bound * 1.2, used
 
 
 SONY_QUERY = '{ company(slug: "sony-music") { name } }'
