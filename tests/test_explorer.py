@@ -160,7 +160,7 @@ query Expected($id: ID!) {
     }
   }
 }
-fragment Place on Location { id name kind countryCode }
+fragment Place on Location { id name kind countryCode citations { ...Cited } }
 fragment Cited on Citation { quote document { title } }
 """
 OVERVIEW_QUERY = """{
@@ -209,6 +209,10 @@ def assert_map_shows(seen: dict[str, Any], places: list[dict[str, Any]], *, chos
     assert seen["selected"] == (codes if chosen else [])
     assert seen["dots"] == cities
     assert seen["listed"] == sorted({place["id"] for place in places})
+    for place in places:  # each place listed beside the map opens the quotes that state it
+        if "citations" in place:
+            expected = [f"{c['quote']} ({c['document']['title']})" for c in place["citations"]]
+            assert seen["quoted"][place["id"]] == expected
 
 
 def test_the_explorer_shows_what_the_api_answers_in_chromium(tmp_path):

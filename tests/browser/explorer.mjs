@@ -102,7 +102,13 @@ function seen(page, id) {
           .sort(),
         dots: [...map.querySelectorAll("circle.city")].map((dot) => dot.dataset.code).sort(),
         caption: document.getElementById("map-caption").textContent,
-        listed: [...document.querySelectorAll("#place-list li")].map((li) => li.dataset.id).sort(),
+        listed: [...document.querySelectorAll("#place-list > li")].map((li) => li.dataset.id).sort(),
+        quoted: Object.fromEntries(
+          [...document.querySelectorAll("#place-list > li")].map((li) => [
+            li.dataset.id,
+            [...li.querySelectorAll("button.quote")].map((button) => button.title),
+          ]),
+        ),
       },
     };
   }, id);

@@ -340,6 +340,7 @@ function placeList(places) {
         { "data-id": place.id, class: onMap ? "on-map" : "off-map" },
         placeLabel(place),
         h("span", { class: "kind" }, `${kindName(place.kind)}${onMap ? "" : ", not on the map"}`),
+        quotes(place.citations || [], "Cited"),
       );
     });
   document.getElementById("place-list").replaceChildren(...items);
