@@ -185,6 +185,11 @@ def test_apollo_sends_a_persisted_query_hash_first(apollo: Run) -> None:
     for sent in apollo.report["requests"]:
         by_operation.setdefault(sent["operationName"], set()).add(sent["hash"])
     assert all(len(hashes) == 1 for hashes in by_operation.values())
+    # useGETForHashedQueries: a hash-only query goes as a GET (cacheable), the document by POST
+    assert all(
+        sent["method"] == ("POST" if sent["withQuery"] else "GET")
+        for sent in apollo.report["requests"]
+    )
 
 
 def test_apollo_prints_no_warnings(apollo: Run) -> None:

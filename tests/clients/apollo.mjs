@@ -22,7 +22,10 @@ function newClient() {
     cache: new InMemoryCache({
       typePolicies: { Query: { fields: { partners: relayStylePagination() } } },
     }),
-    link: createPersistedQueryLink({ sha256 }).concat(new HttpLink({ uri: url, fetch })),
+    // hash-only requests as GETs, which browsers and CDNs can cache (the README's set-up)
+    link: createPersistedQueryLink({ sha256, useGETForHashedQueries: true }).concat(
+      new HttpLink({ uri: url, fetch }),
+    ),
   });
 }
 
