@@ -66,12 +66,11 @@ class StoreWatch:
         return version
 
     async def load(self, deadline: float) -> None:
-        """Read the store's state at start-up (one statement, on a connection that goes back
-        to the pool at once), so the first requests are priced by it too."""
+        """Read the store's state at start-up, so the first requests are priced by it too."""
         self._checked_at = asyncio.get_running_loop().time()
         try:
-            async with asyncio.timeout_at(deadline), self._engine.connect() as connection:
-                self._snapshot = await state.read(connection)
+            async with asyncio.timeout_at(deadline):
+                await self._read()
         except TimeoutError:
             logger.warning("the store's state was not read at start-up")
         except Exception as error:
@@ -90,8 +89,12 @@ class StoreWatch:
         async with self._reloading:
             if self._snapshot.version == version:
                 return  # another request read it meanwhile
-            async with self._engine.connect() as connection:
-                self._snapshot = await state.read(connection)
+            await self._read()
+
+    async def _read(self) -> None:
+        """The whole state, on a connection that goes back to the pool at once."""
+        async with self._engine.connect() as connection:
+            self._snapshot = await state.read(connection)
 
 
 # The packages whose code writes answers: a fix that changes an answer changes every tag.

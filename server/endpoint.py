@@ -150,7 +150,9 @@ class GraphQLEndpoint:
             query = self._persisted_query(params, media_type)
             # one deadline from here: the store's state, then whichever executor answers
             deadline = asyncio.get_running_loop().time() + self.execution_timeout
-            snapshot = await self.store.snapshot(deadline)  # the list sizes the cost may count
+            # a GET reads the data version (its ETag's) and with it the sizes the cost counts
+            version = await self.store.version(deadline) if request.method == "GET" else None
+            snapshot = await self.store.snapshot(deadline)
             operation = self._prepare(request, params, query, snapshot)
             if params.persisted_hash is not None and self.trusted is None:
                 self.persisted.put(params.persisted_hash, query)  # valid, sent with its hash
@@ -163,8 +165,8 @@ class GraphQLEndpoint:
             status = 400 if media_type == GRAPHQL_RESPONSE else 200
             return json_response(body, status, media_type, request_id)
         etag = None
-        if request.method == "GET":
-            etag = await self._etag(operation, params, media_type, deadline)
+        if version is not None:
+            etag = self._etag(operation, params, media_type, version)
             held = request.headers.get("if-none-match")
             # `*` names no answer here: the tag is known only once an answer is (not an error)
             if etag is not None and matching_etag(etag, held, star=False) is not None:
@@ -183,16 +185,13 @@ class GraphQLEndpoint:
             response.headers.update(self._cache_headers(etag))
         return response
 
-    async def _etag(
-        self, operation: Operation, params: GraphQLParams, media_type: str, deadline: float
+    def _etag(
+        self, operation: Operation, params: GraphQLParams, media_type: str, version: int
     ) -> str | None:
-        """The answer's tag under the data version now; None where it goes uncached (the
-        version unknown, or variables too large to key by)."""
+        """The answer's tag under this data version; None where it goes uncached (variables
+        too large to key by)."""
         variables = variables_key(params.variables)
         if variables is None:
-            return None
-        version = await self.store.version(deadline)
-        if version is None:
             return None
         return answer_etag(
             self.build, version, operation.query, operation.name, variables, media_type
