@@ -3,12 +3,14 @@ floats, and the columns of a quote's context."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
     Float,
     FromClause,
     Integer,
+    Select,
     String,
     bindparam,
     case,
@@ -16,6 +18,7 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    select,
 )
 from sqlalchemy.dialects.postgresql import JSON
 
@@ -52,7 +55,24 @@ def context_name(context: Context, part: str) -> str:
     return f"{CONTEXT_PREFIX}{context.site}_{part}"
 
 
-def context_columns(
+def quote_select(
+    citations: FromClause,
+    columns: list[Any],
+    contexts: list[Context],
+    document: Callable[[], FromClause],
+    postgres: bool,
+) -> Select[Any]:
+    """`columns` of a citations table and, where `contexts` ask for it, the text around each
+    quote, read from its `document` (the table, or an alias made only when it is needed)."""
+    if not contexts:
+        return select(*columns)
+    text = document()
+    return select(*columns, *_context_columns(citations, text, contexts, postgres)).select_from(
+        citations.join(text, text.c.id == citations.c.document_id)
+    )
+
+
+def _context_columns(
     citations: FromClause, document: FromClause, contexts: list[Context], postgres: bool
 ) -> list[Any]:
     """The text before, of and after each quote, as the contexts ask for it (their widths are

@@ -48,8 +48,8 @@ from compiled.json_sql import (
     MAX_COLUMNS,
     aggregate,
     array,
-    context_columns,
     exact,
+    quote_select,
 )
 from compiled.shape import (
     Constant,
@@ -355,10 +355,5 @@ class StatementBuilder:
         """The level's columns of `table`, and the text around each quote its contexts ask for
         (a citation's level)."""
         selected = [table.c[name] for name in level.table_columns]
-        if not level.contexts:
-            return select(*selected)
         document = TYPES["Document"].table
-        columns = context_columns(table, document, level.contexts, self.postgres)
-        return select(*selected, *columns).select_from(
-            table.join(document, document.c.id == table.c.document_id)
-        )
+        return quote_select(table, selected, level.contexts, lambda: document, self.postgres)

@@ -42,8 +42,8 @@ from compiled.json_sql import (
     MAX_COLUMNS,
     aggregate,
     array,
-    context_columns,
     exact,
+    quote_select,
 )
 from compiled.shape import (
     Constant,
@@ -291,12 +291,9 @@ class Nester:
         names = dict.fromkeys(["position", "id", *_needs(citation)])
         columns = [table.c[name] for name in names]
         contexts = [item for item in citation.fields if isinstance(item, Context)]
-        if not contexts:
-            return select(*columns)
-        document = TYPES["Document"].table.alias(self._name("d"))
-        columns += context_columns(table, document, contexts, self.postgres)
-        return select(*columns).select_from(
-            table.join(document, document.c.id == table.c.document_id)
+        document = TYPES["Document"].table
+        return quote_select(
+            table, columns, contexts, lambda: document.alias(self._name("d")), self.postgres
         )
 
     def list(self, bound: List, owner: FromClause | None, row: Row, depth: int) -> ListShape:

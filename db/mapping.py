@@ -551,8 +551,14 @@ MAX_NODES = _NODES.max_ids
 OWNERS: tuple[NodeType | RootType, ...] = (*TYPES.values(), CITATION, QUERY)
 """Every type with fields in the map."""
 
+
+def list_key(owner: str, field_name: str) -> str:
+    """A list's key: `Program.partners`, `Query.programs` (a root list)."""
+    return f"{owner}.{field_name}"
+
+
 LISTS: dict[str, ListEdge] = {
-    f"{owner.name}.{name}": spec
+    list_key(owner.name, name): spec
     for owner in OWNERS
     for name, spec in owner.fields.items()
     if isinstance(spec, ListEdge)

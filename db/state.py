@@ -23,11 +23,6 @@ from db.models import StoreState
 DATA_VERSION = "data_version"
 
 
-def list_key(owner: str, field_name: str) -> str:
-    """A list's key, as the type map names it: `Program.partners`, `Query.programs`."""
-    return f"{owner}.{field_name}"
-
-
 def citations_key(type_name: str) -> str:
     """The citations of a `type_name` row: `Program.citations`."""
     return f"{type_name}.citations"

@@ -39,8 +39,17 @@ from graphql import (
 
 from core.errors import QueryTooComplex
 from core.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Limits
-from db.mapping import CITED, MAX_NODES, OWNERS, Citations, FieldSpec, ListEdge, NodesByIds
-from db.state import StoreSnapshot, citations_key, list_key, relation_citations_key
+from db.mapping import (
+    CITED,
+    MAX_NODES,
+    OWNERS,
+    Citations,
+    FieldSpec,
+    ListEdge,
+    NodesByIds,
+    list_key,
+)
+from db.state import StoreSnapshot, citations_key, relation_citations_key
 from operation.walk import (
     LIST_LENGTH_ARGUMENT,
     PAGE_SIZE_ARGUMENTS,

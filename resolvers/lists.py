@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from core.errors import BadUserInput
-from db.mapping import LISTS, TYPES
+from db.mapping import LISTS, TYPES, list_key
 from db.order import Ordering, Seek, parse_key
 from db.queries import ListFilter, Window
 from resolvers.context import Info
@@ -94,7 +94,7 @@ class ListInfo:
 
 def list_info(type_name: str, field_name: str) -> ListInfo:
     """The list `type_name.field_name` (`Query` for root lists); unknown names fail at once."""
-    key = f"{type_name}.{field_name}"
+    key = list_key(type_name, field_name)
     if key not in LISTS:
         raise LookupError(f"the type map has no list {key}")
     return ListInfo(key, LISTS[key].target, LISTS[key].default_order, LISTS[key].nullable)
