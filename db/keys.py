@@ -7,7 +7,7 @@ same matches everywhere, which offset cursors and differential tests rely on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 SEPARATOR = "\x1f"  # between searchable fields; search text may not contain control characters
@@ -17,8 +17,10 @@ def sort_key(text: str | None) -> str | None:
     return None if text is None else text.casefold()
 
 
-def search_text(*parts: str | None) -> str:
-    return SEPARATOR.join(part.casefold() for part in parts if part)
+def search_text(*parts: str | Sequence[str] | None) -> str:
+    """The casefolded parts; a part may be a list of names (alternative names)."""
+    flat = (text for part in parts for text in ((part,) if isinstance(part, str) else part or ()))
+    return SEPARATOR.join(text.casefold() for text in flat if text)
 
 
 def derived_columns(
@@ -27,7 +29,7 @@ def derived_columns(
     """`sort_key` and `search_text` for a row's values, by the entity's field names."""
     return {
         "sort_key": sort_key(values[name_field]),
-        "search_text": search_text(*(values[f] for f in search_fields)),
+        "search_text": search_text(*(values.get(f) for f in search_fields)),  # absent: none
     }
 
 

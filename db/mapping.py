@@ -23,7 +23,10 @@ from db.models import (
     Company,
     Document,
     Figure,
+    FigureGroup,
+    FigurePair,
     Location,
+    Organization,
     Partner,
     PartnerLocation,
     Person,
@@ -32,6 +35,8 @@ from db.models import (
     ProgramLocation,
     ProgramPartner,
     Report,
+    ReportProgram,
+    Statement,
 )
 
 Column = Any  # an InstrumentedAttribute; SQLModel types it as the column's value
@@ -65,6 +70,26 @@ class Scalar:
     @property
     def name(self) -> str:
         return str(self.column.key)
+
+
+@dataclass(frozen=True, eq=False)
+class Names:
+    """A list of strings (alternative names, topics) kept as a JSON array in `column`."""
+
+    column: Column
+    cost = 0
+
+    @property
+    def name(self) -> str:
+        return str(self.column.key)
+
+
+@dataclass(frozen=True)
+class ProvenanceOf:
+    """What the row rests on, read from its `provenance` column (db/provenance.py); on an
+    edge, what the relation rests on."""
+
+    cost = 0
 
 
 @dataclass(frozen=True)
@@ -178,6 +203,8 @@ class NodesByIds:
 
 FieldSpec = (
     Scalar
+    | Names
+    | ProvenanceOf
     | GlobalId
     | Reference
     | ListEdge
@@ -207,7 +234,8 @@ class NodeType:
     """A GraphQL object type backed by a table: its fields, orders and filters.
 
     `name_field` feeds the table's `sort_key` and `search_fields` its `search_text`
-    (db/keys.py). `cited` types have citations whose subject is the table's name.
+    (db/keys.py). `cited` types have citations whose subject is the table's name, and a
+    provenance: their lists can keep stated items only (`statedOnly`).
     """
 
     name: str
@@ -233,6 +261,9 @@ class NodeType:
 
     def edges(self) -> Iterator[tuple[str, ListEdge]]:
         return ((name, spec) for name, spec in self.fields.items() if isinstance(spec, ListEdge))
+
+    def names(self) -> Iterator[tuple[str, Names]]:
+        return ((name, spec) for name, spec in self.fields.items() if isinstance(spec, Names))
 
 
 @dataclass(frozen=True)
@@ -287,6 +318,8 @@ PARTNER_LOCATIONS = Link(PartnerLocation, PartnerLocation.partner_id, PartnerLoc
 LOCATION_PARTNERS = Link(PartnerLocation, PartnerLocation.location_id, PartnerLocation.partner_id)
 PERSON_LOCATIONS = Link(PersonLocation, PersonLocation.person_id, PersonLocation.location_id)
 LOCATION_PEOPLE = Link(PersonLocation, PersonLocation.location_id, PersonLocation.person_id)
+REPORT_PROGRAMS = Link(ReportProgram, ReportProgram.report_id, ReportProgram.program_id)
+PROGRAM_REPORTS = Link(ReportProgram, ReportProgram.program_id, ReportProgram.report_id)
 
 
 def _partners_with_program_kind(table: FromClause, kinds: tuple[Any, ...]) -> Condition:
@@ -302,6 +335,7 @@ def _location_in_country(table: FromClause, code: Any) -> Condition:
 
 CITED = Citations()
 ID = GlobalId()
+PROVENANCE = ProvenanceOf()
 
 TYPES: dict[str, NodeType] = {
     t.name: t
@@ -313,6 +347,7 @@ TYPES: dict[str, NodeType] = {
                 "id": ID,
                 "slug": Scalar(Company.slug),
                 "name": Scalar(Company.name),
+                "alternativeNames": Names(Company.alternative_names),
                 "description": Scalar(Company.description),
                 "foundedYear": Scalar(Company.founded_year),
                 "foundedIn": Reference("Location", Company.founded_in_id),
@@ -320,7 +355,9 @@ TYPES: dict[str, NodeType] = {
                 "people": ListEdge("Person", "NAME", Person.company_id),
                 "reports": ListEdge("Report", "TITLE", Report.company_id),
                 "figures": ListEdge("Figure", "SLUG", Figure.company_id),
+                "figureGroups": ListEdge("FigureGroup", "SLUG", FigureGroup.company_id),
                 "citations": CITED,
+                "provenance": PROVENANCE,
             },
             order={
                 "NAME": Company.sort_key,
@@ -329,7 +366,7 @@ TYPES: dict[str, NodeType] = {
             },
             filters=Filters(search=True),
             name_field="name",
-            search_fields=("name",),
+            search_fields=("name", "alternative_names"),
         ),
         NodeType(
             "Person",
@@ -341,7 +378,9 @@ TYPES: dict[str, NodeType] = {
                 "title": Scalar(Person.title),
                 "company": Reference("Company", Person.company_id),
                 "locations": ListEdge("Location", "NAME", link=PERSON_LOCATIONS),
+                "statements": ListEdge("Statement", "SLUG", Statement.person_id),
                 "citations": CITED,
+                "provenance": PROVENANCE,
             },
             order={"NAME": Person.sort_key, "SLUG": Person.slug},
             filters=Filters(search=True),
@@ -356,9 +395,14 @@ TYPES: dict[str, NodeType] = {
                 "slug": Scalar(Report.slug),
                 "title": Scalar(Report.title),
                 "year": Scalar(Report.year),
+                "topics": Names(Report.topics),
                 "company": Reference("Company", Report.company_id),
                 "figures": ListEdge("Figure", "SLUG", Figure.report_id),
+                "figureGroups": ListEdge("FigureGroup", "SLUG", FigureGroup.report_id),
+                "highlights": ListEdge("Program", "NAME", link=REPORT_PROGRAMS),
+                "statements": ListEdge("Statement", "SLUG", Statement.report_id),
                 "citations": CITED,
+                "provenance": PROVENANCE,
             },
             order={"TITLE": Report.sort_key, "SLUG": Report.slug, "YEAR": Report.year},
             filters=Filters(search=True),
@@ -375,13 +419,16 @@ TYPES: dict[str, NodeType] = {
                 "kind": Scalar(Program.kind, enum="ProgramKind"),
                 "description": Scalar(Program.description),
                 "launchedYear": Scalar(Program.launched_year),
+                "month": Scalar(Program.month),
                 "company": Reference("Company", Program.company_id),
                 "parent": Reference("Program", Program.parent_id),
                 "subPrograms": ListEdge("Program", "NAME", Program.parent_id),
                 "partners": ListEdge("Partner", "NAME", link=PROGRAM_PARTNERS),
                 "locations": ListEdge("Location", "NAME", link=PROGRAM_LOCATIONS),
                 "figures": ListEdge("Figure", "SLUG", Figure.program_id),
+                "highlightedIn": ListEdge("Report", "TITLE", link=PROGRAM_REPORTS),
                 "citations": CITED,
+                "provenance": PROVENANCE,
             },
             order={
                 "NAME": Program.sort_key,
@@ -400,10 +447,12 @@ TYPES: dict[str, NodeType] = {
                 "slug": Scalar(Partner.slug),
                 "name": Scalar(Partner.name),
                 "shortName": Scalar(Partner.short_name),
+                "alternativeNames": Names(Partner.alternative_names),
                 "description": Scalar(Partner.description),
                 "programs": ListEdge("Program", "NAME", link=PARTNER_PROGRAMS),
                 "locations": ListEdge("Location", "NAME", link=PARTNER_LOCATIONS),
                 "citations": CITED,
+                "provenance": PROVENANCE,
             },
             order={"NAME": Partner.sort_key, "SLUG": Partner.slug},
             filters=Filters(
@@ -412,7 +461,7 @@ TYPES: dict[str, NodeType] = {
                 country=_in_country(PARTNER_LOCATIONS),
             ),
             name_field="name",
-            search_fields=("name", "short_name"),
+            search_fields=("name", "short_name", "alternative_names"),
         ),
         NodeType(
             "Location",
@@ -421,6 +470,7 @@ TYPES: dict[str, NodeType] = {
                 "id": ID,
                 "slug": Scalar(Location.slug),
                 "name": Scalar(Location.name),
+                "alternativeNames": Names(Location.alternative_names),
                 "kind": Scalar(Location.kind, enum="LocationKind"),
                 "countryCode": Scalar(Location.country_code),
                 "parent": Reference("Location", Location.parent_id),
@@ -429,6 +479,7 @@ TYPES: dict[str, NodeType] = {
                 "programs": ListEdge("Program", "NAME", link=LOCATION_PROGRAMS),
                 "people": ListEdge("Person", "NAME", link=LOCATION_PEOPLE),
                 "citations": CITED,
+                "provenance": PROVENANCE,
             },
             order={
                 "NAME": Location.sort_key,
@@ -437,7 +488,7 @@ TYPES: dict[str, NodeType] = {
             },
             filters=Filters(search=True, kind=_of_kind, country=_location_in_country),
             name_field="name",
-            search_fields=("name",),
+            search_fields=("name", "alternative_names"),
         ),
         NodeType(
             "Figure",
@@ -455,7 +506,9 @@ TYPES: dict[str, NodeType] = {
                 "company": Reference("Company", Figure.company_id),
                 "program": Reference("Program", Figure.program_id),
                 "report": Reference("Report", Figure.report_id),
+                "pair": Reference("FigurePair", Figure.pair_id),
                 "citations": CITED,
+                "provenance": PROVENANCE,
             },
             order={
                 "SLUG": Figure.slug,
@@ -473,6 +526,7 @@ TYPES: dict[str, NodeType] = {
                 "publisher": Scalar(Document.publisher),
                 "publishedOn": Scalar(Document.published_on),
                 "text": Scalar(Document.text),
+                "publishedBy": Reference("Organization", Document.publisher_id),
             },
             order={
                 "TITLE": Document.sort_key,
@@ -483,6 +537,72 @@ TYPES: dict[str, NodeType] = {
             name_field="title",
             search_fields=("title",),
             cited=False,
+        ),
+        NodeType(
+            "Organization",
+            Organization,
+            {
+                "id": ID,
+                "slug": Scalar(Organization.slug),
+                "name": Scalar(Organization.name),
+                "alternativeNames": Names(Organization.alternative_names),
+                "description": Scalar(Organization.description),
+                "address": Scalar(Organization.address),
+                "location": Reference("Location", Organization.location_id),
+                "owner": Reference("Organization", Organization.owner_id),
+                "owns": ListEdge("Organization", "NAME", Organization.owner_id),
+                "citations": CITED,
+                "provenance": PROVENANCE,
+            },
+            order={"NAME": Organization.sort_key, "SLUG": Organization.slug},
+            filters=Filters(search=True),
+            name_field="name",
+            search_fields=("name", "alternative_names"),
+        ),
+        NodeType(
+            "Statement",
+            Statement,
+            {
+                "id": ID,
+                "slug": Scalar(Statement.slug),
+                "text": Scalar(Statement.text),
+                "medium": Scalar(Statement.medium),
+                "person": Reference("Person", Statement.person_id),
+                "report": Reference("Report", Statement.report_id),
+                "citations": CITED,
+                "provenance": PROVENANCE,
+            },
+            order={"SLUG": Statement.slug},
+        ),
+        NodeType(
+            "FigureGroup",
+            FigureGroup,
+            {
+                "id": ID,
+                "slug": Scalar(FigureGroup.slug),
+                "title": Scalar(FigureGroup.title),
+                "caption": Scalar(FigureGroup.caption),
+                "company": Reference("Company", FigureGroup.company_id),
+                "report": Reference("Report", FigureGroup.report_id),
+                "pairs": ListEdge("FigurePair", "POSITION", FigurePair.group_id),
+                "citations": CITED,
+                "provenance": PROVENANCE,
+            },
+            order={"SLUG": FigureGroup.slug},
+        ),
+        NodeType(
+            "FigurePair",
+            FigurePair,
+            {
+                "id": ID,
+                "slug": Scalar(FigurePair.slug),
+                "position": Scalar(FigurePair.position),
+                "group": Reference("FigureGroup", FigurePair.group_id),
+                "figures": ListEdge("Figure", "SLUG", Figure.pair_id),
+                "citations": CITED,
+                "provenance": PROVENANCE,
+            },
+            order={"POSITION": FigurePair.position, "SLUG": FigurePair.slug},
         ),
     )
 }
@@ -512,8 +632,19 @@ _ROOT_LISTS = {
     "locations": "Location",
     "figures": "Figure",
     "documents": "Document",
+    "organizations": "Organization",
+    "statements": "Statement",
+    "figureGroups": "FigureGroup",
+    "figurePairs": "FigurePair",
 }
-_DEFAULT_ORDER = {"Report": "TITLE", "Document": "TITLE", "Figure": "SLUG"}
+_DEFAULT_ORDER = {
+    "Report": "TITLE",
+    "Document": "TITLE",
+    "Figure": "SLUG",
+    "Statement": "SLUG",
+    "FigureGroup": "SLUG",
+    "FigurePair": "SLUG",
+}
 
 QUERY = RootType(
     "Query",
@@ -531,7 +662,7 @@ QUERY = RootType(
 # The wrappers of every connection and its edges. Their cost is their items', counted once
 # by the connection; an edge's `citations` cite the relation (none on a list without a link).
 CONNECTION_FIELDS = frozenset({"edges", "nodes", "pageInfo", "totalCount"})
-EDGE_FIELDS = frozenset({"cursor", "node", "citations"})
+EDGE_FIELDS = frozenset({"cursor", "node", "citations", "provenance"})
 
 
 def node_type(name: str) -> NodeType:
@@ -566,6 +697,18 @@ LISTS: dict[str, ListEdge] = {
 """Every list by its key, `Program.partners` or `Query.programs` (a root list)."""
 
 
+def relation_field(spec: ListEdge) -> str | None:
+    """The item's field that names the parent of a list through a foreign key (a program's
+    `company` for `Company.programs`): what the edge's relation rests on. None for a list
+    through a link table, or a root list."""
+    if spec.link is not None or spec.parent_key is None:
+        return None
+    for name, field_spec in TYPES[spec.target].fields.items():
+        if isinstance(field_spec, Reference) and field_spec.foreign_key is spec.parent_key:
+            return name
+    raise LookupError(f"no field of {spec.target} holds {spec.parent_key}")
+
+
 def reference(type_name: str, field_name: str) -> Reference:
     spec = node_type(type_name).fields[field_name]
     if not isinstance(spec, Reference):
@@ -582,6 +725,8 @@ def check(types: Mapping[str, NodeType], owners: tuple[NodeType | RootType, ...]
                 raise LookupError(f"{where} names an unknown type {spec.target!r}")
             if isinstance(spec, ListEdge) and spec.default_order not in types[spec.target].order:
                 raise LookupError(f"{where} orders by unknown {spec.default_order!r}")
+            if isinstance(spec, ListEdge) and not spec.is_root and spec.link is None:
+                relation_field(spec)  # a foreign-key list's items name their parent
     for node in types.values():
         for column in (*node.order.values(), *(s.column for _, s in node.scalars())):
             if column.class_ is not node.model:

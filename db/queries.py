@@ -35,7 +35,16 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.keys import search_text
-from db.mapping import CITATION, LISTS, TYPES, Condition, ListEdge, NodeType, table_of
+from db.mapping import (
+    CITATION,
+    LISTS,
+    TYPES,
+    Condition,
+    ListEdge,
+    NodeType,
+    relation_field,
+    table_of,
+)
 from db.order import (
     Ordering,
     Seek,
@@ -46,6 +55,7 @@ from db.order import (
     seek_parameters,
     sort_column,
 )
+from db.provenance import STATED, unstated_pattern
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,7 @@ class ListFilter:
     name_contains: str | None = None
     kinds: tuple[str, ...] | None = None
     country_code: str | None = None
+    stated_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +108,7 @@ class Projection:
     columns: tuple[str, ...] | None = None
     keyed: bool = True
     ordered: bool = True
+    relation: bool = False  # each row carries its link's provenance (`edge_provenance`)
 
     def of(self, items: FromClause, sort: Any) -> list[Any]:
         """The item columns to select: those asked for, and what orders and identifies rows."""
@@ -109,7 +121,7 @@ class Projection:
         return (row_key(items.c.slug, sort, dialect) if self.keyed else null()).label("edge_key")
 
 
-ALL = Projection()
+ALL = Projection(relation=True)
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,7 @@ class PageRow:
     row: Any
     key: str
     link_id: int | None
+    link_provenance: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +165,7 @@ def filter_shape(list_filter: ListFilter) -> ListFilter:
         name_contains="?" if list_filter.name_contains else None,
         kinds=None if list_filter.kinds is None else ("?",) * len(list_filter.kinds),
         country_code=None if list_filter.country_code is None else "??",
+        stated_only=list_filter.stated_only,
     )
 
 
@@ -286,6 +300,7 @@ def page_query(
         (items, None, null()) if parent is None else _edge_source(spec, items)
     )
     filters = filter_conditions(node, items, list_filter, prefix)
+    filters += stated_conditions(spec, items, link_id, list_filter)
     if parent_key is not None:
         filters.insert(0, parent_key == parent)
     fetch_order = order_by(sort, items.c.slug, ordering, dialect, reverse=shape[0])
@@ -295,6 +310,7 @@ def page_query(
     columns = [
         *projection.of(items, sort),
         link_id.label("edge_link"),
+        link_provenance(spec, link_id, projection).label("edge_provenance"),
         projection.key(items, sort, dialect),
     ]
     if ranked:
@@ -322,8 +338,11 @@ def list_total(
     spec = LISTS[list_key]
     node = TYPES[spec.target]
     items = node.table if parent is None else node.table.alias(alias)
-    source, parent_key = (items, None) if parent is None else _edge_source(spec, items)[:2]
+    source, parent_key, link_id = (
+        (items, None, null()) if parent is None else _edge_source(spec, items)
+    )
     filters = filter_conditions(node, items, list_filter, prefix)
+    filters += stated_conditions(spec, items, link_id, list_filter)
     if parent_key is not None:
         filters.insert(0, parent_key == parent)
     return select(func.count().label("edge_total")).select_from(source).where(*filters)
@@ -428,6 +447,7 @@ def ranked_pages(
             *projection.of(items, sort),
             parent.label("edge_parent"),
             link_id.label("edge_link"),
+            link_provenance(spec, link_id, projection).label("edge_provenance"),
             projection.key(items, sort, dialect),
             total.label("edge_total"),
             in_window.label("edge_in"),
@@ -436,6 +456,7 @@ def ranked_pages(
         .select_from(source)
         .where(parent.in_(parent_ids))
         .where(*filter_conditions(node, items, list_filter, prefix))
+        .where(*stated_conditions(spec, items, link_id, list_filter))
         .subquery()
     )
     c = inner.c
@@ -444,6 +465,31 @@ def ranked_pages(
     if not projection.ordered:
         return found
     return found.order_by(c.edge_parent, c.edge_in.desc(), c.edge_rank)
+
+
+def stated_conditions(
+    spec: ListEdge, items: FromClause, link_id: Any, list_filter: ListFilter
+) -> list[Condition]:
+    """`statedOnly`: the item is stated, and so is its relation to the parent, the link row
+    (`link_id` is its id column) or the item's field that names the parent."""
+    if not list_filter.stated_only or not TYPES[spec.target].cited:
+        return []
+    stated: Any = literal_column(f"'{STATED}'")  # constants in the text: no parameter to bind
+    conditions: list[Condition] = [items.c.basis == stated]
+    if spec.link is not None:
+        conditions.append(link_id.table.c.basis == stated)
+    field_name = relation_field(spec)
+    if field_name is not None:
+        pattern: Any = literal_column(f"'{unstated_pattern(field_name)}'")
+        conditions.append(items.c.unstated.not_like(pattern))
+    return conditions
+
+
+def link_provenance(spec: ListEdge, link_id: Any, projection: Projection) -> Any:
+    """The link row's provenance, where rows carry it and the list has a link."""
+    if not projection.relation or spec.link is None:
+        return null()
+    return link_id.table.c.provenance
 
 
 def _edge_source(spec: ListEdge, items: FromClause) -> tuple[FromClause, Any, Any]:
@@ -498,7 +544,15 @@ def _page(found: list[Any], total: int, window: Window) -> Page:
     if window.backwards:
         found.reverse()
     return Page(
-        rows=[PageRow(row, row.edge_key, getattr(row, "edge_link", None)) for row in found],
+        rows=[
+            PageRow(
+                row,
+                row.edge_key,
+                getattr(row, "edge_link", None),
+                getattr(row, "edge_provenance", None),
+            )
+            for row in found
+        ],
         total=total,
         has_next=more and not window.backwards,
         has_previous=more and window.backwards,

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from core.errors import BadUserInput
-from db.mapping import LISTS, TYPES, list_key
+from db import provenance
+from db.mapping import LISTS, TYPES, list_key, relation_field
 from db.order import Ordering, Seek, parse_key
-from db.queries import ListFilter, Window
+from db.queries import ListFilter, PageRow, Window
 from resolvers.context import Info
 from resolvers.pagination import (
     CursorScope,
@@ -37,6 +38,7 @@ class SliceEdge:
     cursor: str
     row: Any
     link: tuple[str, int] | None
+    relation: dict[str, Any] | None  # what the relation rests on; None in a root list
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ def list_filter(filter_input: FilterInput | None) -> ListFilter:
         name_contains=search or None,
         kinds=_enum_names(kinds),
         country_code=None if country is None else country.upper(),
+        stated_only=bool(getattr(filter_input, "stated_only", None)),
     )
 
 
@@ -146,6 +149,15 @@ async def resolve_list(
     page = await loader.load(None if parent is None else parent.id)
     info.context.usage.fetched(len(page.rows))
     link_table = None if spec.link is None else spec.link.subject
+    field_name = relation_field(spec)
+
+    def relation(item: PageRow) -> dict[str, Any] | None:
+        if spec.link is not None:
+            return None if item.link_provenance is None else provenance.read(item.link_provenance)
+        if field_name is None or not TYPES[spec.target].cited:
+            return None
+        return provenance.relation(provenance.read(item.row.provenance), field_name)
+
     return Slice(
         edges=[
             SliceEdge(
@@ -154,6 +166,7 @@ async def resolve_list(
                 link=None
                 if link_table is None or item.link_id is None
                 else (link_table, item.link_id),
+                relation=relation(item),
             )
             for item in page.rows
         ],

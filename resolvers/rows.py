@@ -25,6 +25,11 @@ def stored_fields(type_name: str) -> list[StoredField]:
     ]
 
 
+def stored_lists(type_name: str) -> list[StoredField]:
+    """Fields that are lists of names kept as a JSON array in a column."""
+    return [StoredField(name, spec.name, None) for name, spec in node_type(type_name).names()]
+
+
 def has_global_id(type_name: str) -> bool:
     return isinstance(node_type(type_name).fields.get("id"), GlobalId)
 

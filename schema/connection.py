@@ -20,6 +20,7 @@ from resolvers.citations import resolve_citations
 from resolvers.context import Info
 from resolvers.lists import Slice, list_info, resolve_list
 from schema.inputs import FILTERS, ORDERS
+from schema.provenance import Provenance
 from schema.sources import Citation
 
 T = TypeVar("T")
@@ -43,6 +44,7 @@ class Edge(Generic[T]):
     cursor: str = strawberry.field(description="Pass as `after` or `before` to page from here.")
     node: T = strawberry.field(description="The item.")
     link: strawberry.Private[tuple[str, int] | None]
+    relation: strawberry.Private[dict[str, Any] | None]
 
     @strawberry.field(
         description="Quotes that state the relation this edge stands for (a program's partner, "
@@ -51,6 +53,14 @@ class Edge(Generic[T]):
     )
     async def citations(self, info: Info) -> list[Citation]:
         return [Citation.from_row(c) for c in await resolve_citations(info, self.link)]
+
+    @strawberry.field(
+        description="What the relation this edge stands for rests on: the link's basis, or in "
+        "a list through the item's own field (a company's programs), that field's. Null in "
+        "root lists and lists of uncited items."
+    )
+    def provenance(self) -> Provenance | None:
+        return None if self.relation is None else Provenance.of(self.relation)
 
 
 @strawberry.type(description="A page of a list, with the list's total size.")
@@ -64,7 +74,10 @@ class Connection(Generic[T]):
 
     @classmethod
     def from_slice(cls, page: Slice, node: Callable[[Any], T]) -> Connection[T]:
-        edges = [Edge(cursor=e.cursor, node=node(e.row), link=e.link) for e in page.edges]
+        edges = [
+            Edge(cursor=e.cursor, node=node(e.row), link=e.link, relation=e.relation)
+            for e in page.edges
+        ]
         return cls(
             edges=edges,
             nodes=[e.node for e in edges],

@@ -47,6 +47,23 @@ class FigureQualifier(Enum):
     NEARLY = strawberry.enum_value("NEARLY", description='"nearly" the value.')
 
 
+@strawberry.enum(description="What a statement of the graph rests on.")
+class Basis(Enum):
+    STATED = strawberry.enum_value(
+        "STATED", description="A quote from the documents states it (see `citations`)."
+    )
+    REFERENCE = strawberry.enum_value(
+        "REFERENCE",
+        description="A named reference source (`source`): ISO 3166-1 for a country code, a "
+        "gazetteer for a city's country.",
+    )
+    INFERRED = strawberry.enum_value(
+        "INFERRED",
+        description="An editorial inference from the quotes (`citations`); `note` gives the "
+        "reasoning.",
+    )
+
+
 @strawberry.enum(description="Sort direction.")
 class OrderDirection(Enum):
     ASC = strawberry.enum_value("ASC", description="Ascending; empty values last.")
@@ -119,3 +136,27 @@ class DocumentOrderField(Enum):
     TITLE = _by_title()
     SLUG = _by_slug()
     PUBLISHED_ON = strawberry.enum_value("PUBLISHED_ON", description="By publication date.")
+
+
+@strawberry.enum(description="Fields organisations can be ordered by.")
+class OrganizationOrderField(Enum):
+    NAME = _by_name()
+    SLUG = _by_slug()
+
+
+@strawberry.enum(description="Fields statements can be ordered by.")
+class StatementOrderField(Enum):
+    SLUG = _by_slug()
+
+
+@strawberry.enum(description="Fields figure groups can be ordered by.")
+class FigureGroupOrderField(Enum):
+    SLUG = _by_slug()
+
+
+@strawberry.enum(description="Fields figure pairs can be ordered by.")
+class FigurePairOrderField(Enum):
+    POSITION = strawberry.enum_value(
+        "POSITION", description="By place in the group, as the text sets them out."
+    )
+    SLUG = _by_slug()

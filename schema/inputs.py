@@ -7,26 +7,36 @@ import strawberry
 from schema.enums import (
     CompanyOrderField,
     DocumentOrderField,
+    FigureGroupOrderField,
     FigureOrderField,
+    FigurePairOrderField,
     LocationKind,
     LocationOrderField,
     OrderDirection,
+    OrganizationOrderField,
     PartnerOrderField,
     PersonOrderField,
     ProgramKind,
     ProgramOrderField,
     ReportOrderField,
+    StatementOrderField,
 )
 
 NAME_CONTAINS = "Case-insensitive substring of the name (at most 200 characters)."
 TITLE_CONTAINS = "Case-insensitive substring of the title (at most 200 characters)."
 COUNTRY_CODE = "ISO 3166-1 alpha-2 code, e.g. `US`; matches places in that country too."
 DIRECTION = "Sort direction; ties are broken by slug."
+STATED_ONLY = (
+    "With `true`, only what the documents state: items whose basis is STATED and, in a "
+    "nested list, whose relation to the parent is STATED too (the link, or the item's field "
+    "that names the parent). Unset or `false`: every item."
+)
 
 
 @strawberry.input(description="Filters for companies.")
 class CompanyFilter:
     name_contains: str | None = strawberry.field(default=None, description=NAME_CONTAINS)
+    stated_only: bool | None = strawberry.field(default=None, description=STATED_ONLY)
 
 
 @strawberry.input(description="Filters for people.")
@@ -34,11 +44,13 @@ class PersonFilter:
     name_contains: str | None = strawberry.field(
         default=None, description="Case-insensitive substring of the name."
     )
+    stated_only: bool | None = strawberry.field(default=None, description=STATED_ONLY)
 
 
 @strawberry.input(description="Filters for reports.")
 class ReportFilter:
     title_contains: str | None = strawberry.field(default=None, description=TITLE_CONTAINS)
+    stated_only: bool | None = strawberry.field(default=None, description=STATED_ONLY)
 
 
 @strawberry.input(description="Filters for programs; all given filters must match.")
@@ -52,6 +64,7 @@ class ProgramFilter:
     country_code: str | None = strawberry.field(
         default=None, description=f"Programs operating in this country. {COUNTRY_CODE}"
     )
+    stated_only: bool | None = strawberry.field(default=None, description=STATED_ONLY)
 
 
 @strawberry.input(description="Filters for partners; all given filters must match.")
@@ -65,6 +78,7 @@ class PartnerFilter:
     country_code: str | None = strawberry.field(
         default=None, description=f"Partners located in this country. {COUNTRY_CODE}"
     )
+    stated_only: bool | None = strawberry.field(default=None, description=STATED_ONLY)
 
 
 @strawberry.input(description="Filters for locations; all given filters must match.")
@@ -77,11 +91,40 @@ class LocationFilter:
         default=None,
         description=f"Locations in this country (the country itself included). {COUNTRY_CODE}",
     )
+    stated_only: bool | None = strawberry.field(default=None, description=STATED_ONLY)
 
 
 @strawberry.input(description="Filters for documents.")
 class DocumentFilter:
     title_contains: str | None = strawberry.field(default=None, description=TITLE_CONTAINS)
+
+
+@strawberry.input(description="Filters for figures.")
+class FigureFilter:
+    stated_only: bool | None = strawberry.field(default=None, description=STATED_ONLY)
+
+
+@strawberry.input(description="Filters for organisations; all given filters must match.")
+class OrganizationFilter:
+    name_contains: str | None = strawberry.field(
+        default=None, description="Case-insensitive substring of the name or an alternative name."
+    )
+    stated_only: bool | None = strawberry.field(default=None, description=STATED_ONLY)
+
+
+@strawberry.input(description="Filters for statements.")
+class StatementFilter:
+    stated_only: bool | None = strawberry.field(default=None, description=STATED_ONLY)
+
+
+@strawberry.input(description="Filters for figure groups.")
+class FigureGroupFilter:
+    stated_only: bool | None = strawberry.field(default=None, description=STATED_ONLY)
+
+
+@strawberry.input(description="Filters for figure pairs.")
+class FigurePairFilter:
+    stated_only: bool | None = strawberry.field(default=None, description=STATED_ONLY)
 
 
 @strawberry.input(description="Order of companies.")
@@ -133,6 +176,30 @@ class DocumentOrder:
 
 
 # The filter and order arguments of a list, by the type of its items (figures have no filter).
+@strawberry.input(description="Order of organisations.")
+class OrganizationOrder:
+    field: OrganizationOrderField = strawberry.field(description="Field to sort by.")
+    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=DIRECTION)
+
+
+@strawberry.input(description="Order of statements.")
+class StatementOrder:
+    field: StatementOrderField = strawberry.field(description="Field to sort by.")
+    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=DIRECTION)
+
+
+@strawberry.input(description="Order of figure groups.")
+class FigureGroupOrder:
+    field: FigureGroupOrderField = strawberry.field(description="Field to sort by.")
+    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=DIRECTION)
+
+
+@strawberry.input(description="Order of figure pairs.")
+class FigurePairOrder:
+    field: FigurePairOrderField = strawberry.field(description="Field to sort by.")
+    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=DIRECTION)
+
+
 FILTERS: dict[str, type | None] = {
     "Company": CompanyFilter,
     "Person": PersonFilter,
@@ -140,8 +207,12 @@ FILTERS: dict[str, type | None] = {
     "Program": ProgramFilter,
     "Partner": PartnerFilter,
     "Location": LocationFilter,
-    "Figure": None,
+    "Figure": FigureFilter,
     "Document": DocumentFilter,
+    "Organization": OrganizationFilter,
+    "Statement": StatementFilter,
+    "FigureGroup": FigureGroupFilter,
+    "FigurePair": FigurePairFilter,
 }
 ORDERS: dict[str, type] = {
     "Company": CompanyOrder,
@@ -152,4 +223,8 @@ ORDERS: dict[str, type] = {
     "Location": LocationOrder,
     "Figure": FigureOrder,
     "Document": DocumentOrder,
+    "Organization": OrganizationOrder,
+    "Statement": StatementOrder,
+    "FigureGroup": FigureGroupOrder,
+    "FigurePair": FigurePairOrder,
 }

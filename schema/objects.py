@@ -10,15 +10,16 @@ from __future__ import annotations
 import inspect
 import sys
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Annotated, Any, Optional, Self
 
+import orjson
 import strawberry
 from strawberry.types.base import get_object_definition
 from strawberry.utils.str_converters import to_camel_case
 
 from resolvers.context import Info
 from resolvers.nodes import link, resolve_reference
-from resolvers.rows import global_id, has_global_id, stored_fields
+from resolvers.rows import global_id, has_global_id, stored_fields, stored_lists
 from schema import enums
 
 NODE_TYPES_MODULE = "schema.types"
@@ -52,10 +53,13 @@ def _reader(cls: type) -> Callable[[Any], dict[str, Any]]:
         for s in stored_fields(type_name)
         if s.enum
     ]
+    names = [(python_name[s.field], s.column) for s in stored_lists(type_name)]
     with_id = has_global_id(type_name)
 
     def read(row: Any) -> dict[str, Any]:
         values = {name: getattr(row, column) for name, column in plain}
+        for name, column in names:
+            values[name] = orjson.loads(getattr(row, column))
         for name, column, enum in enumerated:
             stored = getattr(row, column)
             values[name] = None if stored is None else enum[stored]
@@ -69,12 +73,18 @@ def _reader(cls: type) -> Callable[[Any], dict[str, Any]]:
 
 
 def link_field(
-    type_name: str, field_name: str, *, description: str, module: str = NODE_TYPES_MODULE
+    type_name: str,
+    field_name: str,
+    *,
+    description: str,
+    module: str = NODE_TYPES_MODULE,
+    lazy: bool = False,
 ) -> Any:
     """The map's single link `type_name.field_name`: null where its foreign key may be.
 
     The target type is found by name in `module` once it is loaded, as connection fields
-    find theirs, so types can link to each other in both directions.
+    find theirs, so types can link to each other in both directions. A type declared before
+    `module` is loaded (a document's publisher) names its target `lazy`.
     """
     spec = link(type_name, field_name)
     target = spec.target
@@ -83,8 +93,12 @@ def link_field(
         row = await resolve_reference(info, spec, root.row)
         return None if row is None else getattr(sys.modules[module], target).from_row(row)
 
-    returns = f"{target} | None" if spec.nullable else target
-    resolve.__module__ = module
+    returns: Any = f"{target} | None" if spec.nullable else target
+    if lazy:
+        named = Annotated[target, strawberry.lazy(module)]  # type: ignore[valid-type]
+        returns = Optional[named] if spec.nullable else named  # noqa: UP045 (a lazy type)
+    else:
+        resolve.__module__ = module
     resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [
             inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),

@@ -16,11 +16,15 @@ from schema.types import (
     Company,
     Document,
     Figure,
+    FigureGroup,
+    FigurePair,
     Location,
+    Organization,
     Partner,
     Person,
     Program,
     Report,
+    Statement,
 )
 
 
@@ -84,6 +88,10 @@ class Query:
     location = slug_field(Location)
     figure = slug_field(Figure)
     document = slug_field(Document)
+    organization = slug_field(Organization)
+    statement = slug_field(Statement)
+    figure_group = slug_field(FigureGroup)
+    figure_pair = slug_field(FigurePair)
 
     companies = connection_field("Query", "companies", description="All companies.")
     people = connection_field("Query", "people", description="All people.")
@@ -99,3 +107,15 @@ class Query:
     )
     figures = connection_field("Query", "figures", description="All figures.")
     documents = connection_field("Query", "documents", description="The source documents.")
+    organizations = connection_field(
+        "Query", "organizations", description="Publishers of the documents and their owners."
+    )
+    statements = connection_field(
+        "Query", "statements", description="Words the documents quote people saying."
+    )
+    figure_groups = connection_field(
+        "Query", "figureGroups", description="Figures the documents set out together."
+    )
+    figure_pairs = connection_field(
+        "Query", "figurePairs", description="The pairs of every figure group."
+    )

@@ -30,6 +30,14 @@ class Document(Node, FromRow):
     pk: strawberry.Private[int]
     row: strawberry.Private[Any]
 
+    published_by = link_field(
+        "Document",
+        "publishedBy",
+        description="The organisation that published it, as the page names it; null where "
+        "the extraction names none.",
+        lazy=True,
+    )
+
 
 @strawberry.type(description="A quote with the text just before and after it.")
 class QuoteContext:

@@ -17,9 +17,22 @@ from schema.connection import Connection, connection_field
 from schema.enums import FigureKind, FigureQualifier, LocationKind, ProgramKind
 from schema.node import Node
 from schema.objects import FromRow, link_field
+from schema.provenance import Provenance
 from schema.sources import Citation, Document
 
-__all__ = ["Company", "Connection", "Document", "Figure", "Location", "Partner", "Person"]
+__all__ = [
+    "Company",
+    "Connection",
+    "Document",
+    "Figure",
+    "FigureGroup",
+    "FigurePair",
+    "Location",
+    "Organization",
+    "Partner",
+    "Person",
+    "Statement",
+]
 
 SLUG = "Stable, human-readable key."
 
@@ -34,11 +47,22 @@ class Cited(FromRow):
         rows = await resolve_citations(info, entity_subject(type(self).__name__, self.row))
         return [Citation.from_row(c) for c in rows]
 
+    @strawberry.field(
+        description="What this rests on: its quotes, a named reference source or an "
+        "inference, and the fields that rest on something else."
+    )
+    def provenance(self) -> Provenance:
+        return Provenance.of_row(self.row)
+
 
 @strawberry.type(description="A company the documents describe.")
 class Company(Node, Cited):
     slug: str = strawberry.field(description=SLUG)
     name: str = strawberry.field(description="Name as the documents give it.")
+    alternative_names: list[str] = strawberry.field(
+        description="Other names the documents use for it; `provenance.fields` says what "
+        "each rests on. Name filters and search match them."
+    )
     description: str | None = strawberry.field(description="Summary in the documents' words.")
     founded_year: int | None = strawberry.field(description="Year the company got its start.")
 
@@ -57,6 +81,11 @@ class Company(Node, Cited):
         "figures",
         description="Figures (amounts, counts) the documents give about the company.",
     )
+    figure_groups = connection_field(
+        "Company",
+        "figureGroups",
+        description="Figures the documents set out together about the company.",
+    )
 
 
 @strawberry.type(description="A person the documents name.")
@@ -71,6 +100,9 @@ class Person(Node, Cited):
         "locations",
         description="Places the person oversees teams in; edges cite the relation.",
     )
+    statements = connection_field(
+        "Person", "statements", description="Words the documents quote the person saying."
+    )
 
 
 @strawberry.type(description="A report a company published.")
@@ -78,10 +110,30 @@ class Report(Node, Cited):
     slug: str = strawberry.field(description=SLUG)
     title: str = strawberry.field(description="Title as the documents give it.")
     year: int | None = strawberry.field(description="Year the report covers.")
+    topics: list[str] = strawberry.field(
+        description="What the documents say the report covers, in their words and order; "
+        "not exhaustive where they add \u201cand more\u201d."
+    )
 
     company = link_field("Report", "company", description="The company that published the report.")
     figures = connection_field(
         "Report", "figures", description="Figures the documents attribute to this report."
+    )
+    figure_groups = connection_field(
+        "Report",
+        "figureGroups",
+        description="Figures the documents set out together and source to this report.",
+    )
+    highlights = connection_field(
+        "Report",
+        "highlights",
+        description="Programs the documents present as highlighted in the report; edges "
+        "cite and qualify the relation.",
+    )
+    statements = connection_field(
+        "Report",
+        "statements",
+        description="Words a person is quoted saying about or in the report.",
     )
 
 
@@ -97,6 +149,9 @@ class Program(Node, Cited):
     kind: ProgramKind = strawberry.field(description="What sort of program this is.")
     description: str | None = strawberry.field(description="Summary in the documents' words.")
     launched_year: int | None = strawberry.field(description="Year launched, where stated.")
+    month: int | None = strawberry.field(
+        description="Month of the year it is held in (1 = January), where the documents say."
+    )
 
     company = link_field(
         "Program", "company", description="The company that runs or funds the program."
@@ -120,6 +175,11 @@ class Program(Node, Cited):
     figures = connection_field(
         "Program", "figures", description="Figures the documents give about this program."
     )
+    highlighted_in = connection_field(
+        "Program",
+        "highlightedIn",
+        description="Reports the documents present as highlighting this program.",
+    )
 
 
 @strawberry.type(description="An organisation a company works with or funds.")
@@ -127,6 +187,10 @@ class Partner(Node, Cited):
     slug: str = strawberry.field(description=SLUG)
     name: str = strawberry.field(description="Name as the documents give it.")
     short_name: str | None = strawberry.field(description="Abbreviation the documents use.")
+    alternative_names: list[str] = strawberry.field(
+        description="Other names the documents use for it; `provenance.fields` says what "
+        "each rests on. Name filters and search match them."
+    )
     description: str | None = strawberry.field(description="Summary in the documents' words.")
 
     programs = connection_field(
@@ -145,6 +209,10 @@ class Partner(Node, Cited):
 class Location(Node, Cited):
     slug: str = strawberry.field(description=SLUG)
     name: str = strawberry.field(description="Common English name.")
+    alternative_names: list[str] = strawberry.field(
+        description="Other names the documents use for it; `provenance.fields` says what "
+        "each rests on. Name filters and search match them."
+    )
     kind: LocationKind = strawberry.field(description="Country, region or city.")
     country_code: str | None = strawberry.field(
         description="ISO 3166-1 alpha-2 code of the country (a city's containing country); "
@@ -198,9 +266,97 @@ class Figure(Node, Cited):
     report = link_field(
         "Figure", "report", description="The report the figure is sourced to, if any."
     )
+    pair = link_field(
+        "Figure",
+        "pair",
+        description="The pair of figures the documents set this one beside, if any.",
+    )
+
+
+@strawberry.type(description="An organisation that publishes the documents, or stands behind one.")
+class Organization(Node, Cited):
+    slug: str = strawberry.field(description=SLUG)
+    name: str = strawberry.field(description="Name as the documents give it.")
+    alternative_names: list[str] = strawberry.field(
+        description="Other names the documents use for it; `provenance.fields` says what "
+        "each rests on. Name filters and search match them."
+    )
+    description: str | None = strawberry.field(description="Summary in the documents' words.")
+    address: str | None = strawberry.field(
+        description="Postal address as the documents write it (lines kept), where they give one."
+    )
+
+    location = link_field(
+        "Organization", "location", description="The city of its address, where given."
+    )
+    owner = link_field(
+        "Organization",
+        "owner",
+        description="The organisation that owns it (for a brand, the owner of its trademark).",
+    )
+    owns = connection_field("Organization", "owns", description="Organisations it owns.")
+
+
+@strawberry.type(description="Words the documents quote a person saying.")
+class Statement(Node, Cited):
+    slug: str = strawberry.field(description=SLUG)
+    text: str = strawberry.field(description="The words, verbatim from the quote.")
+    medium: str | None = strawberry.field(
+        description="Where the person said it, in the documents' words (e.g. a letter)."
+    )
+
+    person = link_field("Statement", "person", description="Who said it.")
+    report = link_field(
+        "Statement", "report", description="The report it was said in or about, if any."
+    )
+
+
+@strawberry.type(
+    description="Figures the documents set out together under a heading and caption, in pairs."
+)
+class FigureGroup(Node, Cited):
+    slug: str = strawberry.field(description=SLUG)
+    title: str | None = strawberry.field(description="Heading the documents give the group.")
+    caption: str | None = strawberry.field(
+        description="Caption the documents give the group, verbatim: what its figures are."
+    )
+
+    company = link_field("FigureGroup", "company", description="The company it is about.")
+    report = link_field(
+        "FigureGroup", "report", description="The report the figures are sourced to, if any."
+    )
+    pairs = connection_field(
+        "FigureGroup", "pairs", description="Its pairs of figures, in the documents' order."
+    )
+
+
+@strawberry.type(
+    description="Figures of a group the documents set side by side; the documents do not "
+    "label what a pair stands for, so neither does the API."
+)
+class FigurePair(Node, Cited):
+    slug: str = strawberry.field(description=SLUG)
+    position: int = strawberry.field(description="Place in its group, from 1.")
+
+    group = link_field("FigurePair", "group", description="The group it belongs to.")
+    figures = connection_field("FigurePair", "figures", description="Its figures.")
 
 
 NODE_TYPES: dict[str, type[FromRow]] = {
     t.__name__: t
-    for t in (Company, Person, Report, Program, Partner, Location, Figure, Document, Citation)
+    for t in (
+        Company,
+        Person,
+        Report,
+        Program,
+        Partner,
+        Location,
+        Figure,
+        Document,
+        Citation,
+        Organization,
+        Statement,
+        FigureGroup,
+        FigurePair,
+    )
 }

@@ -13,14 +13,15 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from seeds.basis import check_provenance, check_statements
+from seeds.errors import SeedError
+from seeds.items import entity_sections, link_items
 from seeds.spec import CitationSpec, Cited, DocumentMeta, GraphSpec
+
+__all__ = ["SeedError", "SeedPlan", "build_plan", "read_seeds"]
 
 SEEDS_DIR = Path(__file__).resolve().parent
 M = TypeVar("M", bound=BaseModel)
-
-
-class SeedError(Exception):
-    """The seed files are wrong; the message says where and how."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,12 @@ def _check_references(graph: GraphSpec, source: str) -> None:
         "partner": _slugs("partner", graph.partners, source),
         "location": _slugs("location", graph.locations, source),
         "figure": _slugs("figure", graph.figures, source),
+        "figure group": _slugs("figure group", graph.figure_groups, source),
+        "figure pair": _slugs(
+            "figure pair", (p for g in graph.figure_groups for p in g.pairs), source
+        ),
+        "organization": _slugs("organization", graph.organizations, source),
+        "statement": _slugs("statement", graph.statements, source),
     }
 
     def need(kind: str, slug: str | None, owner: str) -> None:
@@ -117,6 +124,8 @@ def _check_references(graph: GraphSpec, source: str) -> None:
             need("location", link.location, f"person {person.slug!r}")
     for report in graph.reports:
         need("company", report.company, f"report {report.slug!r}")
+        for program_link in report.highlights:
+            need("program", program_link.program, f"report {report.slug!r}")
     for program in graph.programs:
         owner = f"program {program.slug!r}"
         need("company", program.company, owner)
@@ -135,7 +144,30 @@ def _check_references(graph: GraphSpec, source: str) -> None:
         need("company", figure.company, owner)
         need("program", figure.program, owner)
         need("report", figure.report, owner)
+    paired: dict[str, str] = {}
+    for group in graph.figure_groups:
+        owner = f"figure group {group.slug!r}"
+        need("company", group.company, owner)
+        need("report", group.report, owner)
+        for pair in group.pairs:
+            for figure_slug in pair.figures:
+                need("figure", figure_slug, f"figure pair {pair.slug!r}")
+                if figure_slug in paired:
+                    raise SeedError(
+                        f"{source}: figure {figure_slug!r} is in two pairs, "
+                        f"{paired[figure_slug]!r} and {pair.slug!r}"
+                    )
+                paired[figure_slug] = pair.slug
+    for organization in graph.organizations:
+        owner = f"organization {organization.slug!r}"
+        need("location", organization.location, owner)
+        need("organization", organization.owner, owner)
+    for statement in graph.statements:
+        owner = f"statement {statement.slug!r}"
+        need("person", statement.person, owner)
+        need("report", statement.report, owner)
     _check_no_cycles("program", {p.slug: p.parent for p in graph.programs}, source)
+    _check_no_cycles("organization", {o.slug: o.owner for o in graph.organizations}, source)
     _check_no_cycles("location", {loc.slug: loc.parent for loc in graph.locations}, source)
     _check_unique_links(graph, source)
     for program in graph.programs:
@@ -166,6 +198,8 @@ def _check_unique_links(graph: GraphSpec, source: str) -> None:
         owners.append(("program", program.slug, [link.location for link in program.locations]))
     for partner in graph.partners:
         owners.append(("partner", partner.slug, [link.location for link in partner.locations]))
+    for report in graph.reports:
+        owners.append(("report", report.slug, [link.program for link in report.highlights]))
     for kind, slug, targets in owners:
         duplicates = sorted({t for t in targets if targets.count(t) > 1})
         if duplicates:
@@ -186,29 +220,11 @@ def locate(text: str, citation: CitationSpec) -> int | None:
 
 def _cited_items(graph: GraphSpec) -> Iterable[tuple[str, Cited]]:
     """Every cited entity and link, with a name for error messages."""
-    sections: tuple[tuple[str, list[Any]], ...] = (
-        ("company", graph.companies),
-        ("person", graph.people),
-        ("report", graph.reports),
-        ("program", graph.programs),
-        ("partner", graph.partners),
-        ("location", graph.locations),
-        ("figure", graph.figures),
-    )
-    for kind, items in sections:
+    for kind, _, items in entity_sections(graph):
         for item in items:
             yield f"{kind} {item.slug!r}", item
-    for person in graph.people:
-        for location in person.locations:
-            yield f"person {person.slug!r} -> location {location.location!r}", location
-    for program in graph.programs:
-        for partner in program.partners:
-            yield f"program {program.slug!r} -> partner {partner.partner!r}", partner
-        for location in program.locations:
-            yield f"program {program.slug!r} -> location {location.location!r}", location
-    for partner_spec in graph.partners:
-        for location in partner_spec.locations:
-            yield f"partner {partner_spec.slug!r} -> location {location.location!r}", location
+    for link in link_items(graph):
+        yield link.owner, link.item
 
 
 def _locate_all(
@@ -248,4 +264,14 @@ def build_plan(documents: dict[str, SeedDocument], data: Any, source: str) -> Se
     """Check raw extraction data (as YAML parses it) against `documents` and locate quotes."""
     graph = _validate(GraphSpec, data, source)
     _check_references(graph, source)
-    return SeedPlan(documents, graph, _locate_all(graph, documents, source))
+    for organization in graph.organizations:
+        for slug in organization.documents:
+            if slug not in documents:
+                raise SeedError(
+                    f"{source}: organization {organization.slug!r} refers to unknown "
+                    f"document {slug!r}"
+                )
+    check_provenance(graph, source)
+    plan = SeedPlan(documents, graph, _locate_all(graph, documents, source))
+    check_statements(graph, plan, source)
+    return plan

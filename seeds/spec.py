@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -46,8 +46,30 @@ class CitationSpec(Strict):
     occurrence: int | None = Field(default=None, ge=1)
 
 
+class Basis(enum.StrEnum):
+    STATED = "STATED"
+    REFERENCE = "REFERENCE"
+    INFERRED = "INFERRED"
+
+
+class BasisSpec(Strict):
+    """What a statement rests on: a quote (STATED), a named reference source (REFERENCE,
+    `source` required) or an editorial inference (INFERRED, `note` required)."""
+
+    basis: Basis = Basis.STATED
+    note: Text | None = None
+    source: Text | None = None
+
+
+class ProvenanceSpec(BasisSpec):
+    """An item's basis, and its fields (by YAML key) whose basis differs from it."""
+
+    fields: dict[str, BasisSpec] = {}
+
+
 class Cited(Strict):
     citations: list[CitationSpec] = Field(min_length=1)
+    provenance: ProvenanceSpec = ProvenanceSpec()
 
 
 class LocationLink(Cited):
@@ -56,6 +78,10 @@ class LocationLink(Cited):
 
 class PartnerLink(Cited):
     partner: Slug
+
+
+class ProgramLink(Cited):
+    program: Slug
 
 
 class ProgramKind(enum.StrEnum):
@@ -85,9 +111,13 @@ class FigureQualifier(enum.StrEnum):
     NEARLY = "NEARLY"
 
 
+Names = list[Text]
+
+
 class CompanySpec(Cited):
     slug: Slug
     name: Text
+    alternative_names: Names = []
     description: Text | None = None
     founded_year: int | None = None
     founded_in: Slug | None = None
@@ -105,7 +135,9 @@ class ReportSpec(Cited):
     slug: Slug
     title: Text
     year: int | None = None
+    topics: Names = []
     company: Slug
+    highlights: list[ProgramLink] = []
 
 
 class ProgramSpec(Cited):
@@ -116,6 +148,7 @@ class ProgramSpec(Cited):
     company: Slug
     parent: Slug | None = None
     launched_year: int | None = None
+    month: int | None = Field(default=None, ge=1, le=12)
     partners: list[PartnerLink] = []
     locations: list[LocationLink] = []
 
@@ -124,6 +157,7 @@ class PartnerSpec(Cited):
     slug: Slug
     name: Text
     short_name: Text | None = None
+    alternative_names: Names = []
     description: Text | None = None
     locations: list[LocationLink] = []
 
@@ -131,6 +165,7 @@ class PartnerSpec(Cited):
 class LocationSpec(Cited):
     slug: Slug
     name: Text
+    alternative_names: Names = []
     kind: LocationKind
     country_code: CountryCode | None = None
     parent: Slug | None = None
@@ -150,8 +185,50 @@ class FigureSpec(Cited):
     report: Slug | None = None
 
 
+class OrganizationSpec(Cited):
+    """A publisher, or the organisation behind one; `documents` are those it published."""
+
+    slug: Slug
+    name: Text
+    alternative_names: Names = []
+    description: Text | None = None
+    address: Text | None = None
+    location: Slug | None = None
+    owner: Slug | None = None
+    documents: list[DocumentSlug] = []
+
+
+class StatementSpec(Cited):
+    """Words the documents quote a person saying; `text` must lie within a citation."""
+
+    slug: Slug
+    text: Text
+    medium: Text | None = None
+    person: Slug
+    report: Slug | None = None
+
+
+class FigurePairSpec(Cited):
+    """Figures the text sets side by side, in its order."""
+
+    slug: Slug
+    figures: list[Slug] = Field(min_length=1)
+
+
+class FigureGroupSpec(Cited):
+    slug: Slug
+    title: Text | None = None
+    caption: Text | None = None
+    company: Slug
+    report: Slug | None = None
+    pairs: list[FigurePairSpec] = []
+
+
 class GraphSpec(Strict):
-    """The whole extraction file (`seeds/graph.yaml`)."""
+    """The whole extraction file (`seeds/graph.yaml`); `shared` holds values its items
+    repeat through YAML anchors, and means nothing on its own."""
+
+    shared: dict[str, Any] = {}
 
     companies: list[CompanySpec] = []
     people: list[PersonSpec] = []
@@ -160,3 +237,6 @@ class GraphSpec(Strict):
     partners: list[PartnerSpec] = []
     locations: list[LocationSpec] = []
     figures: list[FigureSpec] = []
+    figure_groups: list[FigureGroupSpec] = []
+    organizations: list[OrganizationSpec] = []
+    statements: list[StatementSpec] = []

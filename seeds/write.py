@@ -12,33 +12,34 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel, col
 
-from db import state
+from db import provenance, state
 from db.engine import session_factory
 from db.keys import citation_slug, derived_columns
 from db.mapping import TYPES, NodeType
 from db.models import (
     Citation,
-    Company,
     Document,
-    Figure,
     Location,
-    Partner,
+    Organization,
     PartnerLocation,
-    Person,
     PersonLocation,
     Program,
     ProgramLocation,
     ProgramPartner,
-    Report,
+    ReportProgram,
 )
+from seeds.basis import provenance_of
+from seeds.items import entity_sections
 from seeds.read import SeedPlan
 from seeds.spec import Cited
 
 Key = tuple[Any, ...]
+SELF_REFERENCES = ("parent_id", "owner_id")  # set in a second pass, cleared before deletes
 
 
 @dataclass
@@ -109,18 +110,32 @@ class _Sync:
         self.stale.append((name, list(existing.values())))
         return {k: item.id for k, item in current.items()}
 
-    async def entities(self, entity: NodeType, rows: list[dict[str, Any]]) -> dict[Key, int]:
-        """An entity table keyed by slug, with its derived sort and search columns."""
+    async def entities(
+        self, entity: NodeType, items: Sequence[Any], rows: list[dict[str, Any]]
+    ) -> dict[Key, int]:
+        """An entity table keyed by slug, with its derived sort and search columns, and (for
+        a cited type) the provenance of each of `items`, the seed items of `rows`."""
         if entity.name_field is not None:
             name_field, search_fields = entity.name_field, entity.search_fields
             rows = [
                 {**row, **derived_columns(row, name_field=name_field, search_fields=search_fields)}
                 for row in rows
             ]
+        if entity.cited:
+            rows = [
+                {**row, **provenance.columns(provenance_of(entity.name, item.provenance))}
+                for row, item in zip(rows, items, strict=True)
+            ]
+        names = [spec.name for _, spec in entity.names()]
+        rows = [{**row, **{n: orjson.dumps(row[n]).decode() for n in names}} for row in rows]
         return await self.table(entity.model, ["slug"], rows)
 
     async def set_parents(
-        self, model: type[SQLModel], ids: dict[Key, int], parents: dict[str, str | None]
+        self,
+        model: type[SQLModel],
+        ids: dict[Key, int],
+        parents: dict[str, str | None],
+        column: str = "parent_id",
     ) -> None:
         """Second pass for self-references, once every row of the table has an id."""
         name = str(model.__tablename__)
@@ -130,8 +145,8 @@ class _Sync:
                 continue
             parent_slug = parents[item.slug]
             parent_id = None if parent_slug is None else ids[(parent_slug,)]
-            if item.parent_id != parent_id:
-                item.parent_id = parent_id
+            if getattr(item, column) != parent_id:
+                setattr(item, column, parent_id)
                 if (name, item.id) not in self.inserted:
                     self.report.updated[name] += 1
         await self.session.flush()
@@ -139,8 +154,9 @@ class _Sync:
     async def delete_stale(self) -> None:
         for name, items in reversed(self.stale):
             for item in items:
-                if hasattr(item, "parent_id"):
-                    item.parent_id = None
+                for column in SELF_REFERENCES:
+                    if hasattr(item, column):
+                        setattr(item, column, None)
             await self.session.flush()
             for item in items:
                 await self.session.delete(item)
@@ -159,8 +175,37 @@ def _entity_fields(item: Any, *names: str) -> dict[str, Any]:
 async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> None:
     sync = _Sync(session, report)
     graph = plan.graph
+
+    def ref(ids: dict[Key, int], slug: str | None) -> int | None:
+        return None if slug is None else ids[(slug,)]
+
+    locations = await sync.entities(
+        TYPES["Location"],
+        graph.locations,
+        [
+            _entity_fields(loc, "slug", "name", "alternative_names", "kind", "country_code")
+            for loc in graph.locations
+        ],
+    )
+    await sync.set_parents(Location, locations, {loc.slug: loc.parent for loc in graph.locations})
+    organizations = await sync.entities(
+        TYPES["Organization"],
+        graph.organizations,
+        [
+            {
+                **_entity_fields(o, "slug", "name", "alternative_names", "description", "address"),
+                "location_id": ref(locations, o.location),
+            }
+            for o in graph.organizations
+        ],
+    )
+    await sync.set_parents(
+        Organization, organizations, {o.slug: o.owner for o in graph.organizations}, "owner_id"
+    )
+    publishers = {slug: o.slug for o in graph.organizations for slug in o.documents}
     documents = await sync.entities(
         TYPES["Document"],
+        list(plan.documents.values()),
         [
             {
                 "slug": d.meta.slug,
@@ -169,24 +214,19 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
                 "published_on": d.meta.published_on,
                 "source_file": d.meta.source_file,
                 "text": d.text,
+                "publisher_id": ref(organizations, publishers.get(d.meta.slug)),
             }
             for d in plan.documents.values()
         ],
     )
-    locations = await sync.entities(
-        TYPES["Location"],
-        [_entity_fields(loc, "slug", "name", "kind", "country_code") for loc in graph.locations],
-    )
-    await sync.set_parents(Location, locations, {loc.slug: loc.parent for loc in graph.locations})
-
-    def ref(ids: dict[Key, int], slug: str | None) -> int | None:
-        return None if slug is None else ids[(slug,)]
-
     companies = await sync.entities(
         TYPES["Company"],
+        graph.companies,
         [
             {
-                **_entity_fields(c, "slug", "name", "description", "founded_year"),
+                **_entity_fields(
+                    c, "slug", "name", "alternative_names", "description", "founded_year"
+                ),
                 "founded_in_id": ref(locations, c.founded_in),
             }
             for c in graph.companies
@@ -194,6 +234,7 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
     )
     people = await sync.entities(
         TYPES["Person"],
+        graph.people,
         [
             {**_entity_fields(p, "slug", "name", "title"), "company_id": ref(companies, p.company)}
             for p in graph.people
@@ -201,16 +242,23 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
     )
     reports = await sync.entities(
         TYPES["Report"],
+        graph.reports,
         [
-            {**_entity_fields(r, "slug", "title", "year"), "company_id": ref(companies, r.company)}
+            {
+                **_entity_fields(r, "slug", "title", "year", "topics"),
+                "company_id": ref(companies, r.company),
+            }
             for r in graph.reports
         ],
     )
     programs = await sync.entities(
         TYPES["Program"],
+        graph.programs,
         [
             {
-                **_entity_fields(p, "slug", "name", "kind", "description", "launched_year"),
+                **_entity_fields(
+                    p, "slug", "name", "kind", "description", "launched_year", "month"
+                ),
                 "company_id": ref(companies, p.company),
             }
             for p in graph.programs
@@ -219,10 +267,53 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
     await sync.set_parents(Program, programs, {p.slug: p.parent for p in graph.programs})
     partners = await sync.entities(
         TYPES["Partner"],
-        [_entity_fields(p, "slug", "name", "short_name", "description") for p in graph.partners],
+        graph.partners,
+        [
+            _entity_fields(p, "slug", "name", "short_name", "alternative_names", "description")
+            for p in graph.partners
+        ],
     )
+    statements = await sync.entities(
+        TYPES["Statement"],
+        graph.statements,
+        [
+            {
+                **_entity_fields(st, "slug", "text", "medium"),
+                "person_id": ref(people, st.person),
+                "report_id": ref(reports, st.report),
+            }
+            for st in graph.statements
+        ],
+    )
+    groups = await sync.entities(
+        TYPES["FigureGroup"],
+        graph.figure_groups,
+        [
+            {
+                **_entity_fields(g, "slug", "title", "caption"),
+                "company_id": ref(companies, g.company),
+                "report_id": ref(reports, g.report),
+            }
+            for g in graph.figure_groups
+        ],
+    )
+    pair_items = [(g, pair) for g in graph.figure_groups for pair in g.pairs]
+    pairs = await sync.entities(
+        TYPES["FigurePair"],
+        [pair for _, pair in pair_items],
+        [
+            {
+                "slug": pair.slug,
+                "position": g.pairs.index(pair) + 1,
+                "group_id": ref(groups, g.slug),
+            }
+            for g, pair in pair_items
+        ],
+    )
+    pair_of = {figure: pair.slug for _, pair in pair_items for figure in pair.figures}
     figures = await sync.entities(
         TYPES["Figure"],
+        graph.figures,
         [
             {
                 **_entity_fields(
@@ -239,6 +330,7 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
                 "company_id": ref(companies, f.company),
                 "program_id": ref(programs, f.program),
                 "report_id": ref(reports, f.report),
+                "pair_id": ref(pairs, pair_of.get(f.slug)),
             }
             for f in graph.figures
         ],
@@ -250,7 +342,14 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
     async def links(
         model: type[SQLModel], left: str, right: str, pairs: list[tuple[int, int, Cited]]
     ) -> None:
-        ids = await sync.table(model, [left, right], [{left: a, right: b} for a, b, _ in pairs])
+        ids = await sync.table(
+            model,
+            [left, right],
+            [
+                {left: a, right: b, **provenance.columns(provenance_of(None, item.provenance))}
+                for a, b, item in pairs
+            ],
+        )
         cited.extend((str(model.__tablename__), ids[(a, b)], item) for a, b, item in pairs)
 
     await links(
@@ -293,16 +392,32 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
             for link in p.locations
         ],
     )
-    for model, ids, items in (
-        (Company, companies, graph.companies),
-        (Person, people, graph.people),
-        (Report, reports, graph.reports),
-        (Program, programs, graph.programs),
-        (Partner, partners, graph.partners),
-        (Location, locations, graph.locations),
-        (Figure, figures, graph.figures),
-    ):
-        cited.extend((str(model.__tablename__), ids[(i.slug,)], i) for i in items)
+    await links(
+        ReportProgram,
+        "report_id",
+        "program_id",
+        [
+            (reports[(r.slug,)], programs[(link.program,)], link)
+            for r in graph.reports
+            for link in r.highlights
+        ],
+    )
+    ids_of = {
+        "Company": companies,
+        "Person": people,
+        "Report": reports,
+        "Program": programs,
+        "Partner": partners,
+        "Location": locations,
+        "Figure": figures,
+        "FigureGroup": groups,
+        "FigurePair": pairs,
+        "Organization": organizations,
+        "Statement": statements,
+    }
+    for _, type_name, items in entity_sections(graph):
+        subject = TYPES[type_name].subject
+        cited.extend((subject, ids_of[type_name][(i.slug,)], i) for i in items)
 
     await sync.table(
         Citation,

@@ -24,12 +24,23 @@ REFERENCE_KEYS = (
     "location",
     "program",
     "report",
+    "person",
+    "owner",
+    "figures",
 )
 
 
 def graph_data() -> dict[str, Any]:
     """The extraction file as YAML parses it, ready to be altered."""
     data: dict[str, Any] = yaml.safe_load((SEEDS_DIR / "graph.yaml").read_text(encoding="utf-8"))
+    return data
+
+
+def without_program(data: dict[str, Any], slug: str) -> dict[str, Any]:
+    """`data` less one program and what links to it (a report's highlights)."""
+    data["programs"] = [p for p in data["programs"] if p["slug"] != slug]
+    for report in data["reports"]:
+        report["highlights"] = [h for h in report.get("highlights", []) if h["program"] != slug]
     return data
 
 
@@ -41,6 +52,8 @@ def _suffixed(value: Any, suffix: str) -> Any:
             key: (
                 item + suffix
                 if key in REFERENCE_KEYS and isinstance(item, str)
+                else [slug + suffix for slug in item]
+                if key in REFERENCE_KEYS and isinstance(item, list)
                 else _suffixed(item, suffix)
             )
             for key, item in value.items()
@@ -54,6 +67,7 @@ def scaled_plan(copies: int) -> SeedPlan:
     data = {
         section: [item for n in range(copies) for item in _suffixed(items, f"-x{n}")]
         for section, items in original.items()
+        if isinstance(items, list)  # `shared` holds anchors the items repeat, not items
     }
     return build_plan(read_documents(SEEDS_DIR / "documents"), data, "scaled graph")
 
@@ -75,6 +89,7 @@ async def load_generated(engine: AsyncEngine, tables: Tables) -> None:
     async with AsyncSession(engine) as session, session.begin():
         for name, rows in tables.rows.items():
             table = SQLModel.metadata.tables[name]
-            names = [column.name for column in table.columns]
+            given = {key for row in rows for key in row}  # the rest take their defaults
+            names = [column.name for column in table.columns if column.name in given]
             await session.execute(insert(table), [{n: row.get(n) for n in names} for row in rows])
         await state.record(session, changed=True)

@@ -4,35 +4,25 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from db.mapping import TYPES
 from db.models import (
     Citation,
-    Company,
     Document,
-    Figure,
-    Location,
-    Partner,
     PartnerLocation,
-    Person,
     PersonLocation,
-    Program,
     ProgramLocation,
     ProgramPartner,
-    Report,
+    ReportProgram,
 )
 from tests.conftest import Store
 
 CITED_TABLES = (
-    Company,
-    Person,
-    Report,
-    Program,
-    Partner,
-    Location,
-    Figure,
+    *(node.model for node in TYPES.values() if node.cited),
     ProgramPartner,
     ProgramLocation,
     PartnerLocation,
     PersonLocation,
+    ReportProgram,
 )
 
 

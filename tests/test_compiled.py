@@ -425,4 +425,4 @@ async def test_page_sizes_written_into_statements_are_answered_alike(executors, 
         pageInfo {{ hasPreviousPage startCursor }} edges {{ cursor node {{ slug }} }} }} }}"""
     answered = await _compare(executors, {"query": query})
     assert answered.headers["x-executor"] == COMPILED
-    assert len(answered.json()["data"]["a"]["nodes"]) == min(size, 24)
+    assert len(answered.json()["data"]["a"]["nodes"]) == min(size, 25)

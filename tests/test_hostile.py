@@ -267,7 +267,7 @@ CYCLE = (
     " programs(first: %s) { totalCount } } } } } } } } } } }"
 )
 CYCLE_OF_100 = CYCLE % ((100,) * 6)
-CYCLE_COST = 24 * (1 + 3 * (1 + 8 * (1 + 3 * (1 + 8 * (1 + 3)))))  # 57,696
+CYCLE_COST = 25 * (1 + 3 * (1 + 8 * (1 + 3 * (1 + 8 * (1 + 3)))))  # 60,100
 IDS_WITH_CYCLING_LISTS = (
     "{ nodes(ids: %s) { ... on Location { programs(first: 100) { nodes {"
     " locations(first: 100) { nodes { programs(first: 100) { nodes {"

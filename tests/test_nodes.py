@@ -25,6 +25,14 @@ ENTITIES: dict[str, tuple[str, str, list[dict[str, Any]]]] = {
     "Location": ("locations", "location", GRAPH["locations"]),
     "Figure": ("figures", "figure", GRAPH["figures"]),
     "Document": ("documents", "document", DOCUMENTS),
+    "Organization": ("organizations", "organization", GRAPH["organizations"]),
+    "Statement": ("statements", "statement", GRAPH["statements"]),
+    "FigureGroup": ("figureGroups", "figureGroup", GRAPH["figure_groups"]),
+    "FigurePair": (
+        "figurePairs",
+        "figurePair",
+        [pair for group in GRAPH["figure_groups"] for pair in group["pairs"]],
+    ),
 }
 CITED = [name for name in ENTITIES if name != "Document"]
 

@@ -15,7 +15,7 @@ from seeds import write as seed_write
 from seeds.read import SeedError, read_seeds
 from seeds.write import write_seeds
 from tests.conftest import Store
-from tests.factories import graph_data, write_seed_tree
+from tests.factories import graph_data, without_program, write_seed_tree
 
 
 async def snapshot(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
@@ -24,7 +24,7 @@ async def snapshot(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
     async with engine.connect() as connection:
         for table in SQLModel.metadata.sorted_tables:
             rows = await connection.execute(select(table).order_by(*table.primary_key.columns))
-            tables[table.name] = [tuple(row) for row in rows]
+            tables[table.name] = list(rows.all())  # rows compare as tuples, read by name
     return tables
 
 
@@ -161,20 +161,25 @@ async def test_dry_run_reports_changes_and_writes_nothing(empty_store: Store, se
 async def test_reseeding_applies_removals_and_edits(empty_store: Store, seed_plan, tmp_path):
     await write_seeds(empty_store.engine, seed_plan)
     data = graph_data()
-    data["programs"] = [p for p in data["programs"] if p["slug"] != "impact-fellows-program"]
+    without_program(data, "impact-fellows-program")
     data["partners"][0]["description"] = "Edited description."
     changed = read_seeds(write_seed_tree(tmp_path / "seeds", data))
 
     report = await write_seeds(empty_store.engine, changed)
 
     assert report.deleted["programs"] == 1
+    assert report.deleted["report_programs"] == 1
     assert report.updated["partners"] == 1
     rows = await snapshot(empty_store.engine)
-    program_slugs = {row[1] for row in rows["programs"]}
+    program_slugs = {row.slug for row in rows["programs"]}
     assert "impact-fellows-program" not in program_slugs
     assert len(program_slugs) == len(seed_plan.graph.programs) - 1
-    program_ids = {row[0] for row in rows["programs"]}
-    orphans = [c for c in rows["citations"] if c[1] == "programs" and c[2] not in program_ids]
+    program_ids = {row.id for row in rows["programs"]}
+    orphans = [
+        c
+        for c in rows["citations"]
+        if c.subject_type == "programs" and c.subject_id not in program_ids
+    ]
     assert orphans == []
     assert not (await write_seeds(empty_store.engine, changed)).changed
 

@@ -10,7 +10,7 @@ from db.mapping import LISTS, TYPES
 from seeds.read import read_seeds
 from seeds.write import write_seeds
 from tests.conftest import Store
-from tests.factories import graph_data, write_seed_tree
+from tests.factories import graph_data, without_program, write_seed_tree
 from tests.test_nodes import ENTITIES
 
 
@@ -31,8 +31,7 @@ async def test_the_data_version_moves_only_when_a_seed_changes_rows(
     assert (await snapshot(empty_store)).version == versions[-1]
     edited = graph_data()
     edited["partners"][0]["description"] = "Edited description."
-    removed = graph_data()  # a seed that only deletes rows
-    removed["programs"] = [p for p in removed["programs"] if p["slug"] != "impact-fellows-program"]
+    removed = without_program(graph_data(), "impact-fellows-program")  # it only deletes rows
     requoted = graph_data()  # a seed that changes only a citation
     requoted["companies"][0]["citations"] = requoted["companies"][0]["citations"][:1]
     for number, data in enumerate((edited, removed, requoted)):

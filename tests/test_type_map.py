@@ -20,6 +20,7 @@ from sqlmodel.sql.sqltypes import AutoString
 
 from db.mapping import (
     CITATION,
+    EDGE_FIELDS,
     QUERY,
     REFETCHABLE,
     TYPES,
@@ -27,9 +28,11 @@ from db.mapping import (
     Citations,
     GlobalId,
     ListEdge,
+    Names,
     NodeById,
     NodesByIds,
     NodeType,
+    ProvenanceOf,
     QuoteContext,
     Reference,
     RootType,
@@ -72,6 +75,10 @@ def _expected_type(owner: NodeType | RootType, spec: object) -> str:
         return "[Citation!]!"
     if isinstance(spec, QuoteContext):
         return "QuoteContext!"
+    if isinstance(spec, Names):
+        return "[String!]!"
+    if isinstance(spec, ProvenanceOf):
+        return "Provenance!"
     if isinstance(spec, BySlug):
         return spec.target
     if isinstance(spec, NodeById):
@@ -170,7 +177,7 @@ def test_list_wrappers_match_every_connection():
                 assert set(connection.fields) == {"edges", "nodes", "pageInfo", "totalCount"}
                 edge = get_named_type(connection.fields["edges"].type)
                 assert isinstance(edge, GraphQLObjectType)
-                assert set(edge.fields) == {"cursor", "node", "citations"}
+                assert set(edge.fields) == EDGE_FIELDS
                 node_field = edge.fields["node"].type
                 assert isinstance(node_field, GraphQLNonNull)
                 assert str(node_field.of_type) == spec.target

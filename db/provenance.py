@@ -1,0 +1,88 @@
+"""What a statement rests on, as the store keeps it.
+
+An entity or link row keeps its provenance as JSON text in `provenance`: its basis, a note
+(the reasoning of an inference, or what a reference says), the reference source named, and
+the fields whose basis differs from the item's, in the order the extraction gives them.
+`basis` and `unstated` repeat the item's basis and the names of its fields that are not
+stated, so a list can keep stated facts only (`statedOnly`) with plain column tests. The
+seed writes all three from one value, here; the resolvers and the compiled executor read
+the JSON back with `read`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+STATED = "STATED"
+BASES = ("STATED", "REFERENCE", "INFERRED")
+FIELD_SEPARATOR = ","
+
+
+@dataclass(frozen=True)
+class Basis:
+    """One basis: STATED, REFERENCE (`source` names the reference) or INFERRED (`note`
+    gives the reasoning)."""
+
+    basis: str = STATED
+    note: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    item: Basis
+    fields: Sequence[tuple[str, Basis]] = ()  # (GraphQL field name, its basis)
+
+
+def columns(provenance: Provenance) -> dict[str, Any]:
+    """The row's `provenance`, `basis` and `unstated` columns."""
+    item = provenance.item
+    document = {
+        "basis": item.basis,
+        "note": item.note,
+        "source": item.source,
+        "fields": [
+            {"field": name, "basis": b.basis, "note": b.note, "source": b.source}
+            for name, b in provenance.fields
+        ],
+    }
+    unstated = [name for name, b in provenance.fields if b.basis != STATED]
+    return {
+        "provenance": orjson.dumps(document).decode(),
+        "basis": item.basis,
+        "unstated": _bounded(unstated),
+    }
+
+
+def _bounded(names: Sequence[str]) -> str:
+    """`,company,parent,`: a field name matches as `,name,` whatever its place."""
+    return FIELD_SEPARATOR + FIELD_SEPARATOR.join(names) + FIELD_SEPARATOR if names else ""
+
+
+def unstated_pattern(field_name: str) -> str:
+    """The LIKE pattern that finds `field_name` among a row's `unstated` fields."""
+    return f"%{FIELD_SEPARATOR}{field_name}{FIELD_SEPARATOR}%"
+
+
+def read(text: str) -> dict[str, Any]:
+    """The provenance as the API shows it: basis, note, source and fields."""
+    found: dict[str, Any] = orjson.loads(text)
+    return found
+
+
+def relation(item: dict[str, Any], field_name: str) -> dict[str, Any]:
+    """The basis of the item's `field_name` (a field absent from `fields` shares the item's),
+    as a provenance of its own: what an edge through that foreign key rests on."""
+    for entry in item["fields"]:
+        if entry["field"] == field_name:
+            return {
+                "basis": entry["basis"],
+                "note": entry["note"],
+                "source": entry["source"],
+                "fields": [],
+            }
+    return {"basis": item["basis"], "note": None, "source": None, "fields": []}

@@ -1,0 +1,347 @@
+"""Every statement the API serves says what it rests on, and the facts the documents state
+are all there, each with the quote that states it.
+
+The walks go through the API over HTTP on both stores: every entity and every relation edge
+has a basis; every STATED link has a quote that names what it links to; every INFERRED item
+and field says why; REFERENCE names its source. The loader refuses extractions that break
+those rules, naming the item.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from db.mapping import LISTS, TYPES, ListEdge
+from seeds.read import SeedError, read_seeds
+from tests.factories import graph_data, write_seed_tree
+from tests.test_nodes import ENTITIES
+
+PROVENANCE = "provenance { basis note source fields { field basis note source } }"
+PAGE = 100
+CITED_TYPES = [name for name, node in TYPES.items() if node.cited]
+# Links in the direction the extraction writes them: the loader checks their targets are named.
+EXTRACTED = {
+    "Program.partners",
+    "Program.locations",
+    "Partner.locations",
+    "Person.locations",
+    "Report.highlights",
+}
+
+
+def _names_of(node: dict[str, Any]) -> set[str]:
+    names = {node.get("name"), node.get("shortName"), *node.get("alternativeNames", ())}
+    return {name.casefold() for name in names if name}
+
+
+def _mentions(quote: str, name: str) -> bool:
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", quote.casefold()) is not None
+
+
+def _checked(provenance: dict[str, Any], where: str) -> None:
+    assert provenance["basis"] in ("STATED", "REFERENCE", "INFERRED"), where
+    if provenance["basis"] == "INFERRED":
+        assert provenance["note"], f"{where}: INFERRED without a note"
+    if provenance["basis"] == "REFERENCE":
+        assert provenance["source"], f"{where}: REFERENCE without a source"
+    for entry in provenance.get("fields", ()):
+        _checked({**entry, "fields": []}, f"{where}.{entry['field']}")
+
+
+@pytest.mark.parametrize("type_name", CITED_TYPES)
+async def test_every_entity_says_what_it_rests_on(graphql, type_name):
+    root = ENTITIES[type_name][0]
+    nodes_query = f"nodes {{ slug {PROVENANCE} }}"
+    body = await graphql(f"{{ {root}(first: {PAGE}) {{ totalCount {nodes_query} }} }}")
+    assert "errors" not in body, body
+    nodes = body["data"][root]["nodes"]
+    assert len(nodes) == body["data"][root]["totalCount"] > 0
+    for node in nodes:
+        _checked(node["provenance"], f"{type_name} {node['slug']}")
+        for entry in node["provenance"]["fields"]:
+            assert entry["field"] in TYPES[type_name].fields, entry
+
+
+def _nested_lists() -> list[tuple[str, str, ListEdge]]:
+    return [
+        (key.split(".")[0], key.split(".")[1], spec)
+        for key, spec in LISTS.items()
+        if not spec.is_root and TYPES[spec.target].cited
+    ]
+
+
+@pytest.mark.parametrize(("owner", "field", "spec"), _nested_lists(), ids=str)
+async def test_every_relation_edge_says_what_it_rests_on(graphql, owner, field, spec):
+    root = ENTITIES[owner][0]
+    names = "name" if "name" in TYPES[spec.target].fields else "slug"
+    extra = " ".join(f for f in ("shortName", "alternativeNames") if f in TYPES[spec.target].fields)
+    query = f"""{{ {root}(first: {PAGE}) {{ nodes {{ slug {field}(first: {PAGE}) {{
+        edges {{ {PROVENANCE} citations {{ quote }}
+                 node {{ slug {names} {extra} }} }} }} }} }} }}"""
+    body = await graphql(query)
+    assert "errors" not in body, body
+    for parent in body["data"][root]["nodes"]:
+        for edge in parent[field]["edges"]:
+            where = f"{owner} {parent['slug']} .{field} -> {edge['node']['slug']}"
+            _checked(edge["provenance"], where)
+            if spec.link is None:
+                assert edge["citations"] == [], where
+                continue
+            assert edge["citations"], where
+            extracted = f"{owner}.{field}" in EXTRACTED
+            if edge["provenance"]["basis"] == "STATED" and extracted:
+                known = _names_of(edge["node"])
+                assert any(
+                    _mentions(c["quote"], name) for c in edge["citations"] for name in known
+                ), f"{where}: STATED, but no quote names the {spec.target}"
+
+
+async def test_root_list_edges_have_no_relation(graphql):
+    body = await graphql("{ programs(first: 3) { edges { provenance { basis } } } }")
+    assert [e["provenance"] for e in body["data"]["programs"]["edges"]] == [None] * 3
+
+
+# --- what the review found: the relations that rested on something unsaid -------------------
+
+
+async def test_places_from_a_gazetteer_say_so(graphql):
+    body = await graphql(
+        """{ madrid: location(slug: "madrid") { countryCode parent { slug } provenance {
+               fields { field basis source note } } }
+             newYork: location(slug: "new-york") { countryCode parent { slug } provenance {
+               fields { field basis source } } }
+             portland: location(slug: "portland") { countryCode provenance {
+               fields { field basis note } } }
+             battambang: location(slug: "battambang") { parent { slug } provenance {
+               fields { field basis source } } } }"""
+    )
+    data = body["data"]
+    madrid = {f["field"]: f for f in data["madrid"]["provenance"]["fields"]}
+    assert data["madrid"]["countryCode"] == "ES"
+    assert data["madrid"]["parent"] is None
+    assert madrid["countryCode"]["basis"] == "REFERENCE"
+    assert "Spain is not named" in madrid["countryCode"]["note"]
+    for city in ("newYork", "battambang"):
+        fields = {f["field"]: f for f in data[city]["provenance"]["fields"]}
+        assert fields["parent"]["basis"] == "REFERENCE", city
+        assert fields["parent"]["source"] == "GeoNames gazetteer", city
+    portland = {f["field"]: f for f in data["portland"]["provenance"]["fields"]}
+    assert portland["countryCode"]["basis"] == "INFERRED"
+    assert "New York and Miami" in portland["countryCode"]["note"]
+
+
+async def test_the_funds_unnamed_partners_are_marked_inferred(graphql):
+    body = await graphql(
+        """{ program(slug: "global-social-justice-fund") {
+               partners { edges { node { slug } provenance { basis note } } }
+               stated: partners(filter: {statedOnly: true}) { nodes { slug } } } }"""
+    )
+    program = body["data"]["program"]
+    bases = {e["node"]["slug"]: e["provenance"]["basis"] for e in program["partners"]["edges"]}
+    assert bases == {
+        "apia-vote": "STATED",
+        "childfund-korea": "INFERRED",
+        "enabling-leadership-inc": "INFERRED",
+    }
+    assert [n["slug"] for n in program["stated"]["nodes"]] == ["apia-vote"]
+
+
+async def test_the_project_placed_where_its_partner_is_is_inferred(graphql):
+    body = await graphql(
+        """{ program(slug: "childfund-korea-education-support-project") {
+               locations { edges { node { slug } provenance { basis note }
+                                   citations { quote } } } } }"""
+    )
+    (edge,) = body["data"]["program"]["locations"]["edges"]
+    assert edge["node"]["slug"] == "south-korea"
+    assert edge["provenance"]["basis"] == "INFERRED"
+    assert edge["citations"] == [{"quote": "Location: South Korea"}]
+
+
+async def test_inferences_about_the_company_are_marked(graphql):
+    body = await graphql(
+        """{ company(slug: "sony-music") { alternativeNames provenance { fields { field basis } }
+               people { edges { node { slug } provenance { basis note } } }
+               stated: people(filter: {statedOnly: true}) { nodes { slug } } }
+             figure(slug: "committed-6-5-million-since-2020") { unit provenance {
+               fields { field basis note } } } }"""
+    )
+    company = body["data"]["company"]
+    assert company["alternativeNames"] == ["Sony Music Group", "Sony"]
+    assert {"field": "alternativeNames", "basis": "INFERRED"} in company["provenance"]["fields"]
+    people = {e["node"]["slug"]: e["provenance"] for e in company["people"]["edges"]}
+    assert people["rob-stringer"]["basis"] == "INFERRED"
+    assert people["patricia-sedano"]["basis"] == "STATED"
+    assert [n["slug"] for n in company["stated"]["nodes"]] == ["patricia-sedano"]
+    (unit,) = body["data"]["figure"]["provenance"]["fields"]
+    assert (unit["field"], unit["basis"]) == ("unit", "INFERRED")
+    assert "$" in unit["note"]
+
+
+async def test_stated_only_keeps_what_the_documents_say(graphql):
+    body = await graphql(
+        """{ all: programs(first: 100) { totalCount }
+             stated: programs(first: 100, filter: {statedOnly: true}) { totalCount }
+             company(slug: "sony-music") {
+               programs(first: 100, filter: {statedOnly: true}) { nodes { slug } } }
+             report(slug: "global-impact-report-2023") {
+               highlights(filter: {statedOnly: true}) { totalCount } } }"""
+    )
+    data = body["data"]
+    assert data["stated"]["totalCount"] == data["all"]["totalCount"]  # every program is stated
+    slugs = {n["slug"] for n in data["company"]["programs"]["nodes"]}
+    assert "global-social-justice-fund" not in slugs  # its tie to Sony Music is inferred
+    assert "miles" in slugs
+    assert data["report"]["highlights"]["totalCount"] == 0  # the highlights rest on layout
+
+
+# --- the facts that were missing, each with its quote ------------------------------------
+
+
+async def test_the_publisher_is_an_organisation(graphql):
+    body = await graphql(
+        """{ document(slug: "staying-connected-at-sony-music") { publishedBy {
+               name address location { name countryCode }
+               owner { name citations { quote } owns { nodes { slug } } }
+               citations { quote } provenance { fields { field basis } } } } }"""
+    )
+    publisher = body["data"]["document"]["publishedBy"]
+    assert publisher["name"] == "Hispanic Executive"
+    assert publisher["address"] == "1500 W Carroll Suite 200\nChicago, IL 60607"
+    assert publisher["location"] == {"name": "Chicago", "countryCode": "US"}
+    assert publisher["owner"]["name"] == "Guerrero LLC"
+    assert publisher["owner"]["owns"]["nodes"] == [{"slug": "hispanic-executive"}]
+    quotes = [c["quote"] for c in publisher["citations"]]
+    assert "Hispanic Executive is a registered trademark of Guerrero LLC." in quotes
+    assert {"field": "address", "basis": "INFERRED"} in publisher["provenance"]["fields"]
+
+
+async def test_rob_stringers_words_and_letter(graphql):
+    body = await graphql(
+        """{ person(slug: "rob-stringer") { statements { nodes {
+               text medium report { slug } citations { quote } } } } }"""
+    )
+    (statement,) = body["data"]["person"]["statements"]["nodes"]
+    assert statement["medium"] == "a letter introducing the report"
+    assert statement["report"] == {"slug": "global-impact-report-2023"}
+    assert statement["text"].startswith("ongoing commitment to equity, transparency")
+    assert statement["text"] in statement["citations"][0]["quote"]
+
+
+async def test_the_reports_topics_and_highlights(graphql):
+    body = await graphql(
+        """{ report(slug: "global-impact-report-2023") { topics citations { quote }
+               highlights(first: 100) { totalCount nodes { slug } } } }"""
+    )
+    report = body["data"]["report"]
+    assert report["topics"] == [
+        "the employee experience",
+        "diversity, equity, and inclusion (DEI)",
+        "artists",
+        "songwriter\u2019s health",
+    ]
+    quotes = " ".join(c["quote"] for c in report["citations"])
+    assert all(topic in quotes for topic in report["topics"])
+    slugs = {n["slug"] for n in report["highlights"]["nodes"]}
+    assert {"miles", "real-time-artist-tools", "un-refugee-agency-commitment"} <= slugs
+    assert "global-social-justice-fund" not in slugs  # the other document's
+    assert report["highlights"]["totalCount"] == 18
+
+
+async def test_the_heritage_month_is_in_may(graphql):
+    body = await graphql(
+        """{ program(slug: "apida-heritage-month-2024") { month provenance {
+               fields { field basis note } } } }"""
+    )
+    program = body["data"]["program"]
+    assert program["month"] == 5
+    fields = {f["field"]: f for f in program["provenance"]["fields"]}
+    assert fields["month"]["basis"] == "INFERRED"
+    assert "May" in fields["month"]["note"]
+
+
+async def test_alternative_names_are_filterable(graphql):
+    body = await graphql(
+        """{ companies(filter: {nameContains: "sony music group"}) { nodes { slug } }
+             locations(filter: {nameContains: "us", kind: [COUNTRY]}) { nodes { slug } } }"""
+    )
+    assert body["data"]["companies"]["nodes"] == [{"slug": "sony-music"}]
+    assert {"slug": "united-states"} in body["data"]["locations"]["nodes"]
+
+
+async def test_by_the_numbers_is_a_group_of_unlabeled_pairs(graphql):
+    body = await graphql(
+        """{ figureGroup(slug: "by-the-numbers-since-2020") { title caption report { slug }
+               pairs { nodes { position citations { quote }
+                 figures { nodes { label kind value unit qualifier } } } } } }"""
+    )
+    group = body["data"]["figureGroup"]
+    assert group["title"] == "By the Numbers"
+    assert group["caption"] == "Sony Music\u2019s group spending and support since 2020"
+    assert group["report"] == {"slug": "global-impact-report-2023"}
+    pairs = group["pairs"]["nodes"]
+    assert [p["position"] for p in pairs] == [1, 2, 3]
+    expected = [(30000000, 450), (6500000, 500), (4500000, 230)]
+    for pair, (amount, count) in zip(pairs, expected, strict=True):
+        figures = pair["figures"]["nodes"]
+        assert [(f["kind"], f["value"]) for f in figures] == [("MONEY", amount), ("COUNT", count)]
+        assert all(f["label"] is None for f in figures)  # the text labels none of them
+        (quote,) = [c["quote"] for c in pair["citations"]]
+        assert "committed\n\n" in quote
+        assert quote.endswith("organizations supported")
+
+
+# --- the loader refuses what breaks the rules, naming the item ---------------------------
+
+
+def _refused(tmp_path: Path, data: dict[str, Any]) -> str:
+    with pytest.raises(SeedError) as raised:
+        read_seeds(write_seed_tree(tmp_path / "seeds", data))
+    return str(raised.value)
+
+
+def _fund_partner(data: dict[str, Any], slug: str) -> dict[str, Any]:
+    fund = next(p for p in data["programs"] if p["slug"] == "global-social-justice-fund")
+    return next(link for link in fund["partners"] if link["partner"] == slug)
+
+
+def test_an_inference_without_a_note_is_refused(tmp_path):
+    data = graph_data()
+    _fund_partner(data, "childfund-korea")["provenance"] = {"basis": "INFERRED"}
+    message = _refused(tmp_path, data)
+    assert "program 'global-social-justice-fund' -> partner 'childfund-korea'" in message
+    assert "INFERRED without a note" in message
+
+
+def test_a_stated_link_whose_quotes_never_name_its_target_is_refused(tmp_path):
+    data = graph_data()
+    del _fund_partner(data, "enabling-leadership-inc")["provenance"]
+    message = _refused(tmp_path, data)
+    assert "program 'global-social-justice-fund' -> partner 'enabling-leadership-inc'" in message
+    assert "none of its quotes names the partner" in message
+
+
+def test_a_reference_without_a_source_and_an_unknown_field_are_refused(tmp_path):
+    data = graph_data()
+    spain = next(loc for loc in data["locations"] if loc["slug"] == "madrid")
+    spain["provenance"]["fields"]["country_code"] = {"basis": "REFERENCE"}
+    assert "location 'madrid' field 'country_code' is REFERENCE without naming its source" in (
+        _refused(tmp_path, data)
+    )
+    data = graph_data()
+    spain = next(loc for loc in data["locations"] if loc["slug"] == "madrid")
+    spain["provenance"]["fields"]["budget"] = {"basis": "STATED"}
+    assert "location 'madrid' gives a basis for field 'budget': no such field" in (
+        _refused(tmp_path / "2", data)
+    )
+
+
+def test_a_statement_not_within_its_quote_is_refused(tmp_path):
+    data = graph_data()
+    data["statements"][0]["text"] = "words he never said"
+    message = _refused(tmp_path, data)
+    assert "statement 'rob-stringer-global-impact-report-2023-letter'" in message
