@@ -153,6 +153,34 @@ class QuoteContext:
     cost = 1
 
 
+# Characters of the document's text a W3C TextQuoteSelector keeps on each side of its quote
+# (fewer at the document's start or end), as the Hypothesis client keeps: enough to find the
+# quote again in an edited copy.
+SELECTOR_CONTEXT = 32
+
+
+@dataclass(frozen=True)
+class TextQuoteSelector:
+    """A citation as a W3C Web Annotation TextQuoteSelector: its QuoteContext at a fixed
+    width under the W3C's names (`parts`: each W3C field and the context's field it shows);
+    reads the document (one object). `w3c_type` is its `type`, and its GraphQL type's name."""
+
+    characters: int = SELECTOR_CONTEXT
+    w3c_type = "TextQuoteSelector"
+    parts = (("exact", "quote"), ("prefix", "before"), ("suffix", "after"))
+    cost = 1
+
+
+@dataclass(frozen=True, eq=False)
+class TextPositionSelector:
+    """A citation as a W3C TextPositionSelector: its fields show columns of the citation's own
+    row (`columns`: each W3C field and its column); reads nothing more."""
+
+    columns: tuple[tuple[str, Column], ...]
+    w3c_type = "TextPositionSelector"
+    cost = 0
+
+
 @dataclass(frozen=True)
 class BySlug:
     """A root lookup: the `target` row with this slug, or null."""
@@ -183,6 +211,8 @@ FieldSpec = (
     | ListEdge
     | Citations
     | QuoteContext
+    | TextQuoteSelector
+    | TextPositionSelector
     | BySlug
     | NodeById
     | NodesByIds
@@ -230,6 +260,14 @@ class NodeType:
 
     def scalars(self) -> Iterator[tuple[str, Scalar]]:
         return ((name, spec) for name, spec in self.fields.items() if isinstance(spec, Scalar))
+
+    def columns(self) -> Iterator[Column]:
+        """Every column the type's fields show (its scalars', its position selectors')."""
+        for spec in self.fields.values():
+            if isinstance(spec, Scalar):
+                yield spec.column
+            elif isinstance(spec, TextPositionSelector):
+                yield from (column for _, column in spec.columns)
 
     def edges(self) -> Iterator[tuple[str, ListEdge]]:
         return ((name, spec) for name, spec in self.fields.items() if isinstance(spec, ListEdge))
@@ -302,6 +340,8 @@ def _location_in_country(table: FromClause, code: Any) -> Condition:
 
 CITED = Citations()
 ID = GlobalId()
+QUOTE_SELECTOR = TextQuoteSelector()
+POSITION_SELECTOR = TextPositionSelector((("start", Citation.start), ("end", Citation.end)))
 
 TYPES: dict[str, NodeType] = {
     t.name: t
@@ -499,6 +539,8 @@ CITATION = NodeType(
         "end": Scalar(Citation.end),
         "document": Reference("Document", Citation.document_id),
         "context": QuoteContext(),
+        "textQuoteSelector": QUOTE_SELECTOR,
+        "textPositionSelector": POSITION_SELECTOR,
     },
     cited=False,
 )
@@ -582,8 +624,8 @@ def check(types: Mapping[str, NodeType], owners: tuple[NodeType | RootType, ...]
                 raise LookupError(f"{where} names an unknown type {spec.target!r}")
             if isinstance(spec, ListEdge) and spec.default_order not in types[spec.target].order:
                 raise LookupError(f"{where} orders by unknown {spec.default_order!r}")
-    for node in types.values():
-        for column in (*node.order.values(), *(s.column for _, s in node.scalars())):
+    for node in (*types.values(), *(o for o in owners if isinstance(o, NodeType))):
+        for column in (*node.order.values(), *node.columns()):
             if column.class_ is not node.model:
                 raise LookupError(f"{node.name} maps a column of another table: {column}")
 

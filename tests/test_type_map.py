@@ -34,6 +34,8 @@ from db.mapping import (
     Reference,
     RootType,
     Scalar,
+    TextPositionSelector,
+    TextQuoteSelector,
     check,
     reference,
 )
@@ -72,6 +74,8 @@ def _expected_type(owner: NodeType | RootType, spec: object) -> str:
         return "[Citation!]!"
     if isinstance(spec, QuoteContext):
         return "QuoteContext!"
+    if isinstance(spec, TextQuoteSelector | TextPositionSelector):
+        return f"{spec.w3c_type}!"
     if isinstance(spec, BySlug):
         return spec.target
     if isinstance(spec, NodeById):
@@ -151,6 +155,32 @@ def test_the_map_refuses_a_list_of_an_unknown_type_or_order():
         check(TYPES, (bad_order,))
 
 
+def test_selectors_are_their_w3c_classes_with_the_fields_the_map_pairs():
+    """A selector's type is named after its W3C class and has its cache key, its `type` and
+    the W3C fields the map pairs with what they show: the quote selector a QuoteContext's
+    strings, the position selector the citation's own columns, typed alike."""
+    selectors = [s for s in CITATION.fields.values() if isinstance(s, TextQuoteSelector)]
+    positions = [s for s in CITATION.fields.values() if isinstance(s, TextPositionSelector)]
+    assert len(selectors) == len(positions) == 1
+    context = _object("QuoteContext")
+    for quote in selectors:
+        fields = _object(quote.w3c_type).fields
+        assert set(fields) == {"id", "type", *(name for name, _ in quote.parts)}
+        for name, part in quote.parts:
+            assert str(fields[name].type) == str(context.fields[part].type) == "String!", name
+    citation = _object(CITATION.name)
+    field_of = {spec.name: name for name, spec in CITATION.scalars()}  # by column
+    for position in positions:
+        fields = _object(position.w3c_type).fields
+        assert set(fields) == {"id", "type", *(name for name, _ in position.columns)}
+        for name, column in position.columns:
+            shown = citation.fields[field_of[column.key]]
+            assert str(fields[name].type) == str(shown.type), name
+    for spec in (*selectors, *positions):
+        fields = _object(spec.w3c_type).fields
+        assert (str(fields["id"].type), str(fields["type"].type)) == ("ID!", "String!")
+
+
 def test_the_map_refuses_a_column_of_another_table():
     program = TYPES["Program"]
     stray = dataclasses.replace(
@@ -159,6 +189,12 @@ def test_the_map_refuses_a_column_of_another_table():
     )
     with pytest.raises(LookupError, match="maps a column of another table"):
         check({**TYPES, "Program": stray}, ())
+    shown = TextPositionSelector((("start", TYPES["Figure"].model.value),))  # type: ignore[attr-defined]
+    astray = dataclasses.replace(
+        CITATION, fields={**CITATION.fields, "textPositionSelector": shown}
+    )
+    with pytest.raises(LookupError, match="maps a column of another table"):
+        check(TYPES, (astray,))
 
 
 def test_list_wrappers_match_every_connection():
