@@ -157,28 +157,24 @@ def test_the_map_refuses_a_list_of_an_unknown_type_or_order():
 
 def test_selectors_are_their_w3c_classes_with_the_fields_the_map_pairs():
     """A selector's type is named after its W3C class and has its cache key, its `type` and
-    the W3C fields the map pairs with what they show: the quote selector a QuoteContext's
-    strings, the position selector the citation's own columns, typed alike."""
-    selectors = [s for s in CITATION.fields.values() if isinstance(s, TextQuoteSelector)]
-    positions = [s for s in CITATION.fields.values() if isinstance(s, TextPositionSelector)]
-    assert len(selectors) == len(positions) == 1
-    context = _object("QuoteContext")
-    for quote in selectors:
-        fields = _object(quote.w3c_type).fields
-        assert set(fields) == {"id", "type", *(name for name, _ in quote.parts)}
-        for name, part in quote.parts:
-            assert str(fields[name].type) == str(context.fields[part].type) == "String!", name
-    citation = _object(CITATION.name)
+    the W3C fields the map pairs with what they show, typed alike: the quote selector a
+    QuoteContext's text, the position selector the citation's own columns."""
+    context = _object("QuoteContext").fields
+    citation = _object(CITATION.name).fields
     field_of = {spec.name: name for name, spec in CITATION.scalars()}  # by column
-    for position in positions:
-        fields = _object(position.w3c_type).fields
-        assert set(fields) == {"id", "type", *(name for name, _ in position.columns)}
-        for name, column in position.columns:
-            shown = citation.fields[field_of[column.key]]
-            assert str(fields[name].type) == str(shown.type), name
-    for spec in (*selectors, *positions):
+    found = []
+    for spec in CITATION.fields.values():
+        if isinstance(spec, TextQuoteSelector):
+            shown = {name: context[part].type for name, part in spec.parts}
+        elif isinstance(spec, TextPositionSelector):
+            shown = {name: citation[field_of[c.key]].type for name, c in spec.columns}
+        else:
+            continue
+        found.append(spec.w3c_type)
+        expected = {"id": "ID!", "type": "String!", **{n: str(t) for n, t in shown.items()}}
         fields = _object(spec.w3c_type).fields
-        assert (str(fields["id"].type), str(fields["type"].type)) == ("ID!", "String!")
+        assert {name: str(f.type) for name, f in fields.items()} == expected, spec.w3c_type
+    assert sorted(found) == ["TextPositionSelector", "TextQuoteSelector"]
 
 
 def test_the_map_refuses_a_column_of_another_table():
