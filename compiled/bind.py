@@ -13,6 +13,7 @@ would refuse raises `NotCompiled`: the reference executor then answers, with its
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -35,11 +36,13 @@ from db.mapping import (
     QuoteContext,
     Reference,
     Scalar,
+    TextPositionSelector,
+    TextQuoteSelector,
 )
 from db.order import Ordering
 from db.queries import ListFilter, WindowShape, filter_parameters, filter_shape
 from resolvers.citations import MAX_CONTEXT
-from resolvers.ids import decode_global_id, is_slug
+from resolvers.ids import CONTEXT_TYPE, decode_global_id, is_slug
 from resolvers.lists import list_filter, ordering_of, page_window
 from resolvers.nodes import MAX_NODES
 from resolvers.pagination import CursorScope, fingerprint, page_arguments
@@ -54,8 +57,15 @@ class Column:
     is_float: bool
 
 
+# A part of a context or of PageInfo shown as the text after this mark: a `__typename`, or a
+# selector's W3C `type`.
+CONSTANT = "constant:"
+
+
 @dataclass(frozen=True)
 class Typename:
+    """A constant string: a `__typename`, or a selector's W3C `type` (its type's name)."""
+
     key: str
     name: str
 
@@ -94,9 +104,21 @@ class CitationList:
 
 @dataclass(frozen=True)
 class Context:
+    """The text around a quote at a width (bound as `s<site>_characters`): a QuoteContext,
+    or a TextQuoteSelector (`type_name`), which shows the same parts under W3C names."""
+
     key: str
     site: int
-    fields: tuple[tuple[str, str], ...]  # (response key, id|before|quote|after|__typename:T)
+    fields: tuple[tuple[str, str], ...]  # (response key, id|before|quote|after, or CONSTANT...)
+    type_name: str = CONTEXT_TYPE
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """An object whose values are its owner's row's (a citation's TextPositionSelector)."""
+
+    key: str
+    target: Object
 
 
 @dataclass(frozen=True)
@@ -130,7 +152,7 @@ class TotalCount:
 @dataclass(frozen=True)
 class PageInfo:
     key: str
-    fields: tuple[tuple[str, str], ...]  # (response key, hasNextPage|...|__typename:T)
+    fields: tuple[tuple[str, str], ...]  # (response key, hasNextPage|..., or CONSTANT...)
 
 
 @dataclass(frozen=True)
@@ -263,19 +285,31 @@ class Binder:
                 citation = self.object(selected.child, None)
                 fields.append(CitationList(selected.key, owner.subject, citation))
             elif isinstance(spec, QuoteContext):
-                fields.append(self.context(selected))
+                characters = self._arguments(selected)["characters"]
+                fields.append(self.context(selected, characters))
+            elif isinstance(spec, TextQuoteSelector):
+                fields.append(self.context(selected, spec.characters, spec))
+            elif isinstance(spec, TextPositionSelector):
+                assert selected.child is not None
+                fields.append(Embedded(selected.key, _position(selected.child, spec)))
             else:
                 raise NotCompiled(f"{selection.type_name}.{selected.name}")
         return Object(selection.type_name, tuple(fields))
 
-    def context(self, selected: Selected) -> Context:
-        characters = self._arguments(selected)["characters"]
+    def context(
+        self, selected: Selected, characters: int, selector: TextQuoteSelector | None = None
+    ) -> Context:
+        """A quote's context at `characters` a side, or its `selector`: the same context at
+        the selector's width, its parts under W3C names."""
         if not 0 <= characters <= MAX_CONTEXT:
             raise NotCompiled("context characters out of range")
         site = self._site()
         self.parameters[f"s{site}_characters"] = characters
         assert selected.child is not None
-        return Context(selected.key, site, _parts(selected.child))
+        if selector is None:
+            return Context(selected.key, site, _parts(selected.child))
+        shown = {"type": CONSTANT + selector.w3c_type, **dict(selector.parts)}
+        return Context(selected.key, site, _parts(selected.child, shown), selector.w3c_type)
 
     def list(self, selected: Selected, spec: ListEdge, list_key: str, parent: str | None) -> List:
         """A connection; `parent` is the slug of the object whose list it is where known
@@ -357,11 +391,38 @@ class Binder:
         return tuple(fields)
 
 
-def _parts(selection: Selection) -> tuple[tuple[str, str], ...]:
+def _parts(
+    selection: Selection, shown: Mapping[str, str] | None = None
+) -> tuple[tuple[str, str], ...]:
+    """Each response key and the part it shows: its field's, or the one `shown` names."""
+    renamed = shown or {}
     return tuple(
-        (f.key, f"__typename:{selection.type_name}" if f.name == "__typename" else f.name)
+        (
+            f.key,
+            CONSTANT + selection.type_name
+            if f.name == "__typename"
+            else renamed.get(f.name, f.name),
+        )
         for f in selection.fields
     )
+
+
+def _position(selection: Selection, selector: TextPositionSelector) -> Object:
+    """A TextPositionSelector: an object of its citation's row, showing the row's columns."""
+    columns = dict(selector.columns)
+    fields: list[Any] = []
+    for selected in selection.fields:
+        if selected.name == "__typename":
+            fields.append(Typename(selected.key, selection.type_name))
+        elif selected.name == "type":
+            fields.append(Typename(selected.key, selector.w3c_type))
+        elif selected.name == "id":
+            fields.append(Id(selected.key))
+        else:
+            column = columns[selected.name]
+            is_float = column.type.python_type is float
+            fields.append(Column(selected.key, column.key, is_float))
+    return Object(selector.w3c_type, tuple(fields))
 
 
 def _decoded(global_id: str) -> tuple[str, str]:

@@ -33,6 +33,7 @@ from compiled.bind import (
     CitationList,
     Column,
     Context,
+    Embedded,
     Id,
     Link,
     List,
@@ -54,6 +55,7 @@ from compiled.json_sql import (
 from compiled.shape import (
     Constant,
     ContextShape,
+    EmbeddedShape,
     GlobalIdShape,
     ListParameters,
     LookupListShape,
@@ -215,6 +217,8 @@ class Planner:
             elif isinstance(item, Context):
                 level.contexts.append(item)
                 fields.append(ContextShape(item.key, context_parts(item, level.column)))
+            elif isinstance(item, Embedded):
+                fields.append(EmbeddedShape(item.key, self.object(item.target, level)))
             else:
                 raise NotCompiled(f"no plan for {item!r}")
         return ObjectShape(tuple(fields))

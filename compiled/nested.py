@@ -26,6 +26,7 @@ from compiled.bind import (
     Cursor,
     Edge,
     EdgeNode,
+    Embedded,
     Id,
     Link,
     List,
@@ -48,6 +49,7 @@ from compiled.json_sql import (
 from compiled.shape import (
     Constant,
     ContextShape,
+    EmbeddedShape,
     GlobalIdShape,
     ListParameters,
     LookupListShape,
@@ -143,6 +145,8 @@ def _needs(bound: Object) -> list[str]:
             names.append(item.reference.attribute)
         elif isinstance(item, List):
             names += ["id", "slug"]
+        elif isinstance(item, Embedded):
+            names += _needs(item.target)
     return list(dict.fromkeys(names))
 
 
@@ -247,6 +251,9 @@ class Nester:
             elif isinstance(item, Context):
                 parts = context_parts(item, lambda name: row.column(source, name))
                 fields.append(ContextShape(item.key, parts))
+            elif isinstance(item, Embedded):
+                target = self.object(item.target, source, row, depth)
+                fields.append(EmbeddedShape(item.key, target))
             else:
                 raise NotCompiled(f"no plan for {item!r}")
         return ObjectShape(tuple(fields))

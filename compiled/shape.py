@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from compiled.bind import (
+    CONSTANT,
     CitationList,
     Context,
     Cursor,
@@ -28,7 +29,7 @@ from compiled.bind import (
     Typename,
 )
 from compiled.json_sql import context_name
-from resolvers.ids import CONTEXT_TYPE, encode_global_id
+from resolvers.ids import encode_global_id
 from resolvers.opaque import encode_token
 
 Row = list[Any]
@@ -62,16 +63,27 @@ class GlobalIdShape:
 
 @dataclass(frozen=True)
 class ContextKey:
-    """The position of a context's key (`<citation slug>-<characters>`), shown as its ID."""
+    """The position of a context's key (`<citation slug>-<characters>`), shown as the ID of
+    its type (a QuoteContext's, or a TextQuoteSelector's)."""
 
     position: int
+    type_name: str
 
 
 @dataclass(frozen=True)
 class ContextShape:
     key: str
-    parts: tuple[tuple[str, int | str | ContextKey], ...]  # (key, position, typename or ID)
+    parts: tuple[tuple[str, int | str | ContextKey], ...]  # (key, position, constant or ID)
     build: ClassVar[str] = "context"
+
+
+@dataclass(frozen=True)
+class EmbeddedShape:
+    """An object built from its owner's row (compiled/bind.py:Embedded)."""
+
+    key: str
+    target: ObjectShape
+    build: ClassVar[str] = "embedded"
 
 
 @dataclass(frozen=True)
@@ -137,14 +149,15 @@ def shows_cursors(part: Any) -> bool:
 def context_parts(
     context: Context, position: Callable[[str], int]
 ) -> tuple[tuple[str, int | str | ContextKey], ...]:
-    """Each key of a quote context: a typename, or the position (`position` of its column's
+    """Each key of a quote context: a constant, or the position (`position` of its column's
     name, `compiled/json_sql.py:context_name`) of the text it shows or of its key."""
     parts: list[tuple[str, int | str | ContextKey]] = []
     for key, name in context.fields:
-        if name.startswith("__typename:"):
-            parts.append((key, name.split(":", 1)[1]))
+        if name.startswith(CONSTANT):
+            parts.append((key, name.removeprefix(CONSTANT)))
         elif name == "id":
-            parts.append((key, ContextKey(position(context_name(context, name)))))
+            column = position(context_name(context, name))
+            parts.append((key, ContextKey(column, context.type_name)))
         else:
             parts.append((key, position(context_name(context, name))))
     return tuple(parts)
@@ -247,10 +260,13 @@ class Assembly:
             if isinstance(part, str):
                 value[key] = part
             elif isinstance(part, ContextKey):
-                value[key] = encode_global_id(CONTEXT_TYPE, row[part.position])
+                value[key] = encode_global_id(part.type_name, row[part.position])
             else:
                 value[key] = row[part]
         return value
+
+    def embedded(self, field: EmbeddedShape, row: Row) -> dict[str, Any]:
+        return self.object(field.target, row)
 
     def connection_value(
         self,
@@ -315,6 +331,6 @@ def _page_info(
         "endCursor": end,
     }
     return {
-        key: name.split(":", 1)[1] if name.startswith("__typename:") else info[name]
+        key: name.removeprefix(CONSTANT) if name.startswith(CONSTANT) else info[name]
         for key, name in part.parts
     }

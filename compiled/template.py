@@ -41,6 +41,8 @@ from db.mapping import (
     QuoteContext,
     Reference,
     Scalar,
+    TextPositionSelector,
+    TextQuoteSelector,
 )
 
 TYPENAME = "__typename"
@@ -177,7 +179,16 @@ class Collector:
         return selected.by_type[type_name]
 
 
-_OBJECT_KINDS = (Scalar, GlobalId, Reference, ListEdge, Citations, QuoteContext)
+_OBJECT_KINDS = (
+    Scalar,
+    GlobalId,
+    Reference,
+    ListEdge,
+    Citations,
+    QuoteContext,
+    TextQuoteSelector,
+    TextPositionSelector,
+)
 _ROOT_KINDS = (BySlug, NodeById, NodesByIds, ListEdge)
 
 
@@ -194,4 +205,4 @@ def _spec(type_name: str, field_name: str) -> Any:
         if not isinstance(spec, _OBJECT_KINDS):
             raise NotCompiled(f"{type_name}.{field_name}")
         return spec
-    return Wrapper(field_name)  # a field of a connection, an edge, PageInfo or QuoteContext
+    return Wrapper(field_name)  # a field of a connection, an edge, PageInfo, a context, a selector

@@ -178,6 +178,34 @@ class QuoteContext:
     cost = 1
 
 
+# Characters of the document's text a W3C TextQuoteSelector keeps on each side of its quote
+# (fewer at the document's start or end), as the Hypothesis client keeps: enough to find the
+# quote again in an edited copy.
+SELECTOR_CONTEXT = 32
+
+
+@dataclass(frozen=True)
+class TextQuoteSelector:
+    """A citation as a W3C Web Annotation TextQuoteSelector: its QuoteContext at a fixed
+    width under the W3C's names (`parts`: each W3C field and the context's field it shows);
+    reads the document (one object). `w3c_type` is its `type`, and its GraphQL type's name."""
+
+    characters: int = SELECTOR_CONTEXT
+    w3c_type = "TextQuoteSelector"
+    parts = (("exact", "quote"), ("prefix", "before"), ("suffix", "after"))
+    cost = 1
+
+
+@dataclass(frozen=True, eq=False)
+class TextPositionSelector:
+    """A citation as a W3C TextPositionSelector: its fields show columns of the citation's own
+    row (`columns`: each W3C field and its column); reads nothing more."""
+
+    columns: tuple[tuple[str, Column], ...]
+    w3c_type = "TextPositionSelector"
+    cost = 0
+
+
 @dataclass(frozen=True)
 class BySlug:
     """A root lookup: the `target` row with this slug, or null."""
@@ -210,6 +238,8 @@ FieldSpec = (
     | ListEdge
     | Citations
     | QuoteContext
+    | TextQuoteSelector
+    | TextPositionSelector
     | BySlug
     | NodeById
     | NodesByIds
@@ -258,6 +288,15 @@ class NodeType:
 
     def scalars(self) -> Iterator[tuple[str, Scalar]]:
         return ((name, spec) for name, spec in self.fields.items() if isinstance(spec, Scalar))
+
+    def columns(self) -> Iterator[Column]:
+        """Every column the type's fields show (its scalars', its lists of names', its
+        position selectors')."""
+        for spec in self.fields.values():
+            if isinstance(spec, Scalar | Names):
+                yield spec.column
+            elif isinstance(spec, TextPositionSelector):
+                yield from (column for _, column in spec.columns)
 
     def edges(self) -> Iterator[tuple[str, ListEdge]]:
         return ((name, spec) for name, spec in self.fields.items() if isinstance(spec, ListEdge))
@@ -336,6 +375,8 @@ def _location_in_country(table: FromClause, code: Any) -> Condition:
 CITED = Citations()
 ID = GlobalId()
 PROVENANCE = ProvenanceOf()
+QUOTE_SELECTOR = TextQuoteSelector()
+POSITION_SELECTOR = TextPositionSelector((("start", Citation.start), ("end", Citation.end)))
 
 TYPES: dict[str, NodeType] = {
     t.name: t
@@ -619,6 +660,8 @@ CITATION = NodeType(
         "end": Scalar(Citation.end),
         "document": Reference("Document", Citation.document_id),
         "context": QuoteContext(),
+        "textQuoteSelector": QUOTE_SELECTOR,
+        "textPositionSelector": POSITION_SELECTOR,
     },
     cited=False,
 )
@@ -727,8 +770,8 @@ def check(types: Mapping[str, NodeType], owners: tuple[NodeType | RootType, ...]
                 raise LookupError(f"{where} orders by unknown {spec.default_order!r}")
             if isinstance(spec, ListEdge) and not spec.is_root and spec.link is None:
                 relation_field(spec)  # a foreign-key list's items name their parent
-    for node in types.values():
-        for column in (*node.order.values(), *(s.column for _, s in node.scalars())):
+    for node in (*types.values(), *(o for o in owners if isinstance(o, NodeType))):
+        for column in (*node.order.values(), *node.columns()):
             if column.class_ is not node.model:
                 raise LookupError(f"{node.name} maps a column of another table: {column}")
 

@@ -1,4 +1,5 @@
-"""Citations of entities and of relations, and the document text around a quote."""
+"""Citations of entities and of relations, the document text around a quote, and a quote as
+the W3C Web Annotation selectors annotation tools read."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import BadUserInput
-from db.mapping import node_type
+from db.mapping import POSITION_SELECTOR, QUOTE_SELECTOR, node_type
 from resolvers.context import Info
-from resolvers.ids import context_id
+from resolvers.ids import context_id, encode_global_id
 
 MAX_CONTEXT = 2000
 
@@ -19,6 +20,23 @@ class QuoteContext:
     before: str
     quote: str
     after: str
+
+
+@dataclass(frozen=True)
+class QuoteSelector:
+    id: str
+    type: str
+    exact: str
+    prefix: str
+    suffix: str
+
+
+@dataclass(frozen=True)
+class PositionSelector:
+    id: str
+    type: str
+    start: int
+    end: int
 
 
 async def resolve_citations(info: Info, subject: tuple[str, int] | None) -> list[Any]:
@@ -44,4 +62,26 @@ def quote_context(text: str, citation: Any, characters: int) -> QuoteContext:
         before=text[max(0, citation.start - characters) : citation.start],
         quote=text[citation.start : citation.end],
         after=text[citation.end : citation.end + characters],
+    )
+
+
+def quote_selector(text: str, citation: Any) -> QuoteSelector:
+    """A citation's W3C TextQuoteSelector: its context at the selector's fixed width, each
+    part under the W3C name the type map gives it."""
+    spec = QUOTE_SELECTOR
+    found = quote_context(text, citation, spec.characters)
+    return QuoteSelector(
+        id=context_id(citation.slug, spec.characters, spec.w3c_type),
+        type=spec.w3c_type,
+        **{name: getattr(found, part) for name, part in spec.parts},
+    )
+
+
+def position_selector(citation: Any) -> PositionSelector:
+    """A citation's W3C TextPositionSelector: its own offsets, keyed by its span."""
+    spec = POSITION_SELECTOR
+    return PositionSelector(
+        id=encode_global_id(spec.w3c_type, citation.slug),
+        type=spec.w3c_type,
+        **{name: getattr(citation, column.key) for name, column in spec.columns},
     )

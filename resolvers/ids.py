@@ -29,10 +29,11 @@ def encode_global_id(type_name: str, slug: str) -> str:
 CONTEXT_TYPE = "QuoteContext"
 
 
-def context_id(citation_slug: str, characters: int) -> str:
-    """A quote context's key for client caches: its quote's span and its width. It names a
-    value, not a node: `node(id:)` does not refetch it."""
-    return encode_global_id(CONTEXT_TYPE, f"{citation_slug}-{characters}")
+def context_id(citation_slug: str, characters: int, type_name: str = CONTEXT_TYPE) -> str:
+    """A quote context's key for client caches (or a TextQuoteSelector's, a context of fixed
+    width): its quote's span and its width. It names a value, not a node: `node(id:)` does
+    not refetch it."""
+    return encode_global_id(type_name, f"{citation_slug}-{characters}")
 
 
 def decode_global_id(global_id: str) -> tuple[str, str]:

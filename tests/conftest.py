@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import delete, event, func, inspect, select, table, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_
 
@@ -56,18 +57,23 @@ async def _postgres_available() -> str | None:
     return None
 
 
+async def _require_postgres() -> None:
+    """Fail (or, where IMPACT_GRAPH_REQUIRE_POSTGRES=0 allows, skip) when it is unreachable."""
+    problem = await _postgres_available()
+    if problem is not None:
+        message = f"PostgreSQL at {POSTGRES_URL} is unreachable ({problem})"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message + "; set IMPACT_GRAPH_REQUIRE_POSTGRES=0 to skip instead")
+        pytest.skip(message)
+
+
 async def open_store(backend: str, tmp_dir: Path) -> Store:
     """A new, migrated, empty store of the given backend."""
     if backend == "sqlite":
         url = f"sqlite:///{tmp_dir / f'store-{uuid.uuid4().hex[:8]}.db'}"
         store = Store(backend, create_engine(url), url)
     else:
-        problem = await _postgres_available()
-        if problem is not None:
-            message = f"PostgreSQL at {POSTGRES_URL} is unreachable ({problem})"
-            if REQUIRE_POSTGRES:
-                pytest.fail(message + "; set IMPACT_GRAPH_REQUIRE_POSTGRES=0 to skip instead")
-            pytest.skip(message)
+        await _require_postgres()
         schema_name = f"ig_test_{uuid.uuid4().hex[:10]}"
         admin = create_engine(POSTGRES_URL)
         async with admin.begin() as connection:
@@ -86,6 +92,30 @@ async def close_store(store: Store) -> None:
         async with admin.begin() as connection:
             await connection.execute(text(f'DROP SCHEMA "{store.search_path}" CASCADE'))
         await admin.dispose()
+
+
+@contextlib.asynccontextmanager
+async def throwaway_database() -> AsyncIterator[str]:
+    """The URL of a new, empty PostgreSQL database beside TEST_POSTGRES_URL's, for a server
+    process of its own (a URL cannot pin a schema, as the tests' engines do); dropped after."""
+    await _require_postgres()
+    name = f"ig_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL)
+    try:
+        await _outside_a_transaction(admin, f'CREATE DATABASE "{name}"')
+        try:
+            yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        finally:
+            await _outside_a_transaction(admin, f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.dispose()
+
+
+async def _outside_a_transaction(engine: AsyncEngine, statement: str) -> None:
+    """What PostgreSQL runs only outside a transaction (CREATE and DROP DATABASE)."""
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.execute(text(statement))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

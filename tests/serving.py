@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,15 +24,18 @@ NODE = shutil.which("node") or "node"  # the machines' Node 20
 
 
 @contextmanager
-def served(directory: Path) -> Iterator[str]:
+def served(directory: Path, settings: Mapping[str, str] | None = None) -> Iterator[str]:
     """`impact-graph serve` on a free port over a new SQLite store in `directory` (migrated and
-    seeded as it starts); yields its base URL once it answers. Its output goes to served.log."""
+    seeded as it starts), or over the store and seeds `settings` name (environment variables:
+    `DATABASE_URL`, `IMPACT_GRAPH_SEEDS_DIR`, ...); yields its base URL once it answers. Its
+    output goes to served.log in `directory`."""
     port = free_port()
     environment = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{directory / 'served.db'}",
         "IMPACT_GRAPH_PORT": str(port),
         "IMPACT_GRAPH_LOG_LEVEL": "warning",
+        **(settings or {}),
     }
     log = directory / "served.log"
     with log.open("w") as output:

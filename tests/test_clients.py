@@ -141,6 +141,26 @@ def test_apollo_keeps_one_cache_entry_per_partner(apollo: Run) -> None:
     assert without_typename(same["data"]) == post(apollo.url, "SamePartner", TWO_PATHS)
 
 
+def test_apollo_keeps_one_cache_entry_per_selector(apollo: Run) -> None:
+    """A program's citations and their W3C selectors: each selector is an entry of its own,
+    keyed by its id, that its citation's entry refers to."""
+    citations = {
+        citation["id"]: citation
+        for program in apollo.report["traversal"]["company"]["programs"]["edges"]
+        for citation in program["node"]["citations"]
+    }
+    assert citations
+    expected = {}
+    for citation_id, citation in citations.items():
+        entry = apollo.report["citationEntries"][f"Citation:{citation_id}"]
+        for field in ("textQuoteSelector", "textPositionSelector"):
+            selector = citation[field]
+            key = f"{selector['__typename']}:{selector['id']}"
+            assert entry[field] == {"__ref": key}
+            expected[key] = selector
+    assert apollo.report["selectors"] == expected
+
+
 def test_apollo_refetch_by_node_id_updates_the_same_entry(apollo: Run) -> None:
     refetch = apollo.report["refetch"]
     assert refetch["key"] == f"Partner:{refetch['id']}"

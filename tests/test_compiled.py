@@ -94,6 +94,24 @@ CASES = [
             narrow: context(characters: 0) { quote id }
             wide: context(characters: 2000) { id before after __typename } } } } }"""
     ),
+    # citations as W3C selectors: a context of a fixed width under W3C names, and the
+    # citation's own offsets; refetched, listed, on relations, beside a context as wide
+    case(
+        f'{{ node(id: "{QUOTE}") {{ ... on Citation {{ start '
+        "textPositionSelector { id type start end } } } }"
+    ),
+    case(
+        f'{{ nodes(ids: ["{QUOTE}", "{GSJF}"]) {{ ... on Citation {{ '
+        "textQuoteSelector { exact prefix suffix type id } } } }"
+    ),
+    case(
+        """{ partners(first: 5) { nodes { citations { id
+          textQuoteSelector { __typename id type exact prefix suffix }
+          position: textPositionSelector { end start type id __typename }
+          context(characters: 32) { id before quote after } } }
+          edges { citations { textQuoteSelector { prefix } textPositionSelector { start } } } }
+          programs(first: 2) { nodes { citations { end textPositionSelector { end } } } } }"""
+    ),
     # skip and include, by literal and by variable
     case(
         """query($yes: Boolean!, $no: Boolean!) { company(slug: "sony-music") {
@@ -389,7 +407,8 @@ NESTED_SIX = """{ companies(first: 2, filter: {nameContains: "o"},
     totalCount pageInfo { hasNextPage endCursor } nodes {
     partners(first: 2) { edges { cursor citations { quote } node {
       locations(first: 2) { nodes { name citations { quote
-        context(characters: 5) { before quote } document { title } } } } } } } } } } } } }"""
+        context(characters: 5) { before quote } textPositionSelector { start end }
+        textQuoteSelector { id prefix } document { title } } } } } } } } } } } } }"""
 # A place's parent, its citations and their document: one subquery deeper than SQLite takes
 # nested, so this one is written as levels.
 NESTED_SEVEN = NESTED_SIX.replace(

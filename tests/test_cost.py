@@ -32,6 +32,8 @@ from db.mapping import (
     QuoteContext,
     Reference,
     Scalar,
+    TextPositionSelector,
+    TextQuoteSelector,
     node_type,
 )
 from db.state import StoreSnapshot
@@ -104,6 +106,24 @@ def test_edge_citations_are_the_relations_and_none_on_a_list_without_a_link_tabl
         " ... on ProgramConnection { edges { ... on ProgramEdge { citations { id } } } } } } }"
     )
     assert priced(connection, sizes) == 1 + 3 * (1 + 6)
+
+
+def test_a_quote_context_or_selector_costs_the_document_it_reads():
+    """Its context and its TextQuoteSelector read the quoted document (one object, as the
+    document itself costs); its TextPositionSelector shows its own offsets, read already."""
+    sizes = StoreSnapshot(1, {"Company.citations": 4})
+    query = '{ company(slug: "x") { citations { id FIELDS } } }'
+    assert priced(query.replace("FIELDS", ""), sizes) == 1 + 4
+    for read in (
+        "document { slug }",
+        "context(characters: 3) { before quote after }",
+        "textQuoteSelector { id type exact prefix suffix }",
+    ):
+        assert priced(query.replace("FIELDS", read), sizes) == 1 + 4 * (1 + 1), read
+    position = "textPositionSelector { id type start end }"
+    assert priced(query.replace("FIELDS", position), sizes) == 1 + 4
+    both = "textQuoteSelector { exact } textPositionSelector { start }"
+    assert priced(query.replace("FIELDS", both), sizes) == 1 + 4 * (1 + 1)
 
 
 def test_a_field_of_an_interface_costs_what_it_costs_on_the_dearest_type():
@@ -282,7 +302,10 @@ def _page(draw: st.DrawFn) -> str:
     return f"({kind}: {draw(PAGE_SIZES)})" if kind else ""
 
 
-CITATION = "id quote start end document { slug } context(characters: 8) { quote }"
+CITATION = (
+    "id quote start end document { slug } context(characters: 8) { quote } "
+    "textQuoteSelector { id prefix } textPositionSelector { id end }"
+)
 
 
 @st.composite
@@ -301,6 +324,10 @@ def objects(draw: st.DrawFn, d: Draws, type_name: str, depth: int) -> str:
             parts.append(f"citations {{ {CITATION} }}")
         elif isinstance(spec, QuoteContext):
             parts.append("context(characters: 8) { before quote }")
+        elif isinstance(spec, TextQuoteSelector):
+            parts.append(f"{name} {{ type exact suffix }}")
+        elif isinstance(spec, TextPositionSelector):
+            parts.append(f"{name} {{ type start }}")
         elif depth <= 0:
             parts.append("__typename")
         elif isinstance(spec, Reference):

@@ -37,6 +37,8 @@ from db.mapping import (
     Reference,
     RootType,
     Scalar,
+    TextPositionSelector,
+    TextQuoteSelector,
     check,
     reference,
 )
@@ -79,6 +81,8 @@ def _expected_type(owner: NodeType | RootType, spec: object) -> str:
         return "[String!]!"
     if isinstance(spec, ProvenanceOf):
         return "Provenance!"
+    if isinstance(spec, TextQuoteSelector | TextPositionSelector):
+        return f"{spec.w3c_type}!"
     if isinstance(spec, BySlug):
         return spec.target
     if isinstance(spec, NodeById):
@@ -158,6 +162,28 @@ def test_the_map_refuses_a_list_of_an_unknown_type_or_order():
         check(TYPES, (bad_order,))
 
 
+def test_selectors_are_their_w3c_classes_with_the_fields_the_map_pairs():
+    """A selector's type is named after its W3C class and has its cache key, its `type` and
+    the W3C fields the map pairs with what they show, typed alike: the quote selector a
+    QuoteContext's text, the position selector the citation's own columns."""
+    context = _object("QuoteContext").fields
+    citation = _object(CITATION.name).fields
+    field_of = {spec.name: name for name, spec in CITATION.scalars()}  # by column
+    found = []
+    for spec in CITATION.fields.values():
+        if isinstance(spec, TextQuoteSelector):
+            shown = {name: context[part].type for name, part in spec.parts}
+        elif isinstance(spec, TextPositionSelector):
+            shown = {name: citation[field_of[c.key]].type for name, c in spec.columns}
+        else:
+            continue
+        found.append(spec.w3c_type)
+        expected = {"id": "ID!", "type": "String!", **{n: str(t) for n, t in shown.items()}}
+        fields = _object(spec.w3c_type).fields
+        assert {name: str(f.type) for name, f in fields.items()} == expected, spec.w3c_type
+    assert sorted(found) == ["TextPositionSelector", "TextQuoteSelector"]
+
+
 def test_the_map_refuses_a_column_of_another_table():
     program = TYPES["Program"]
     stray = dataclasses.replace(
@@ -166,6 +192,12 @@ def test_the_map_refuses_a_column_of_another_table():
     )
     with pytest.raises(LookupError, match="maps a column of another table"):
         check({**TYPES, "Program": stray}, ())
+    shown = TextPositionSelector((("start", TYPES["Figure"].model.value),))  # type: ignore[attr-defined]
+    astray = dataclasses.replace(
+        CITATION, fields={**CITATION.fields, "textPositionSelector": shown}
+    )
+    with pytest.raises(LookupError, match="maps a column of another table"):
+        check(TYPES, (astray,))
 
 
 def test_list_wrappers_match_every_connection():

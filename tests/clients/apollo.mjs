@@ -45,6 +45,13 @@ const again = await client.query({
   fetchPolicy: "network-only",
 });
 const partnersAfterTraversal = partnerKeys(client.cache);
+const afterTraversal = client.cache.extract();
+const selectors = Object.fromEntries(
+  Object.entries(afterTraversal).filter(([key]) => /^Text(Quote|Position)Selector:/.test(key)),
+);
+const citationEntries = Object.fromEntries(
+  Object.entries(afterTraversal).filter(([key]) => key.startsWith("Citation:")),
+);
 
 // Refetch one partner of the traversal by node(id:), asking a field the traversal did not.
 const partner = traversal.data.company.programs.edges
@@ -89,6 +96,8 @@ report({
   traversal: traversal.data,
   again: again.data,
   partnersAfterTraversal,
+  selectors,
+  citationEntries,
   refetch: {
     id: partner.id,
     name: partner.name,

@@ -39,6 +39,25 @@ export function partnerCards(data: TraversalQuery): PartnerCard[] {
   );
 }
 
+/** A W3C Web Annotation target for each quote of the traversal's programs: the selectors'
+ * W3C fields as they come, without their cache keys. */
+export function annotationTargets(data: TraversalQuery, source: string) {
+  return (data.company?.programs?.edges ?? []).flatMap(({ node }) =>
+    node.citations.map(({ textQuoteSelector: quote, textPositionSelector: position }) => {
+      // @ts-expect-error: a position selector has offsets, not text
+      void position.exact;
+      const { type, exact, prefix, suffix } = quote;
+      return {
+        source,
+        selector: [
+          { type, exact, prefix, suffix },
+          { type: position.type, start: position.start, end: position.end },
+        ],
+      };
+    }),
+  );
+}
+
 /** A partner's description, when the node is a partner. */
 export function description(data: PartnerByIdQuery): string | null {
   const node = data.node;
