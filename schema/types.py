@@ -17,7 +17,7 @@ from schema.connection import Connection, connection_field
 from schema.enums import FigureKind, FigureQualifier, LocationKind, ProgramKind
 from schema.node import Node
 from schema.objects import FromRow, link_field
-from schema.sources import Citation, Document
+from schema.sources import Citation, Document, Passage
 
 __all__ = ["Company", "Connection", "Document", "Figure", "Location", "Partner", "Person"]
 
@@ -202,5 +202,16 @@ class Figure(Node, Cited):
 
 NODE_TYPES: dict[str, type[FromRow]] = {
     t.__name__: t
-    for t in (Company, Person, Report, Program, Partner, Location, Figure, Document, Citation)
+    for t in (
+        Company,
+        Person,
+        Report,
+        Program,
+        Partner,
+        Location,
+        Figure,
+        Document,
+        Citation,
+        Passage,
+    )
 }

@@ -41,7 +41,8 @@ class Store:
     backend: str
     engine: AsyncEngine
     database_url: str
-    search_path: str | None = None
+    search_path: str | None = None  # the throwaway schema, then public (for extensions)
+    schema: str | None = None
 
 
 async def _postgres_available() -> str | None:
@@ -72,19 +73,24 @@ async def open_store(backend: str, tmp_dir: Path) -> Store:
         admin = create_engine(POSTGRES_URL)
         async with admin.begin() as connection:
             await connection.execute(text(f'CREATE SCHEMA "{schema_name}"'))
+            # Extensions are per database: installed once in public, where every test
+            # schema's search path finds them (migration 0008 would otherwise install pg_trgm
+            # into the first test schema, and dropping that schema would take it away).
+            await connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
         await admin.dispose()
-        engine = create_engine(POSTGRES_URL, search_path=schema_name)
-        store = Store(backend, engine, POSTGRES_URL, schema_name)
+        search_path = f'"{schema_name}", public'
+        engine = create_engine(POSTGRES_URL, search_path=search_path)
+        store = Store(backend, engine, POSTGRES_URL, search_path, schema_name)
     await migrate.upgrade(store.engine)
     return store
 
 
 async def close_store(store: Store) -> None:
     await store.engine.dispose()
-    if store.search_path is not None:
+    if store.schema is not None:
         admin = create_engine(POSTGRES_URL)
         async with admin.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{store.search_path}" CASCADE'))
+            await connection.execute(text(f'DROP SCHEMA "{store.schema}" CASCADE'))
         await admin.dispose()
 
 
