@@ -142,6 +142,21 @@ async def unrecorded_store(
     await close_store(opened)
 
 
+@pytest.fixture(scope="module")
+async def both_stores(
+    seed_plan: SeedPlan, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[dict[str, Store]]:
+    """The seed data in a store of each backend, for tests comparing their answers."""
+    stores = {}
+    for name in BACKENDS:
+        store = await open_store(name, Path(tmp_path_factory.mktemp(f"both-{name}")))
+        await write_seeds(store.engine, seed_plan)
+        stores[name] = store
+    yield stores
+    for store in stores.values():
+        await close_store(store)
+
+
 @pytest.fixture
 async def empty_store(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
     """A migrated, unseeded store of its own, for tests that write."""

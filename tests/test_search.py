@@ -3,8 +3,6 @@ highlights, refusals, and the same hits with the same scores on SQLite and Postg
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,10 +10,8 @@ from sqlalchemy import text
 
 from db.mapping import SEARCHABLE
 from db.words import fuzzy_text, trigrams
-from seeds.read import SeedPlan
 from seeds.search_rows import passage_spans
-from seeds.write import write_seeds
-from tests.conftest import Store, close_store, make_client, open_store
+from tests.conftest import Store, make_client
 
 HIT = """
   cursor score
@@ -303,20 +299,6 @@ async def test_python_trigrams_are_pg_trgms(store: Store):
         for value in values:
             made = await connection.execute(text("SELECT show_trgm(:v)"), {"v": value})
             assert set(made.scalar_one()) == trigrams(value), value
-
-
-@pytest.fixture(scope="module")
-async def both_stores(
-    seed_plan: SeedPlan, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[dict[str, Store]]:
-    stores = {}
-    for backend in ("sqlite", "postgresql"):
-        store = await open_store(backend, Path(tmp_path_factory.mktemp(f"search-{backend}")))
-        await write_seeds(store.engine, seed_plan)
-        stores[backend] = store
-    yield stores
-    for store in stores.values():
-        await close_store(store)
 
 
 def _tiers(found: dict[str, Any]) -> list[tuple[float, frozenset[str]]]:
