@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from db.mapping import SEARCHABLE
-from db.words import fuzzy_text, trigrams
+from db.words import STOP_WORDS, fuzzy_text, trigrams
 from seeds.search_rows import passage_spans
 from tests.conftest import Store, make_client
 
@@ -299,6 +299,16 @@ async def test_python_trigrams_are_pg_trgms(store: Store):
         for value in values:
             made = await connection.execute(text("SELECT show_trgm(:v)"), {"v": value})
             assert set(made.scalar_one()) == trigrams(value), value
+
+
+@pytest.mark.postgres
+async def test_stop_words_are_the_ones_postgresql_drops(store: Store):
+    statement = text("SELECT to_tsvector('english', :words)")
+    async with store.engine.connect() as connection:
+        dropped = await connection.execute(statement, {"words": " ".join(STOP_WORDS)})
+        assert dropped.scalar_one() == ""
+        kept = await connection.execute(statement, {"words": "refugee fund music"})
+        assert kept.scalar_one() != ""
 
 
 def _tiers(found: dict[str, Any]) -> list[tuple[float, frozenset[str]]]:
