@@ -24,7 +24,6 @@ from graphql.execution.values import VariableValues
 from compiled.template import Collector, NotCompiled, Selected, Selection, Wrapper
 from core.errors import BadUserInput
 from db.mapping import (
-    CITATION,
     REFETCHABLE,
     TYPES,
     BySlug,
@@ -38,6 +37,7 @@ from db.mapping import (
     Scalar,
     TextPositionSelector,
     TextQuoteSelector,
+    node_type,
 )
 from db.order import Ordering
 from db.queries import ListFilter, WindowShape, filter_parameters, filter_shape
@@ -263,7 +263,7 @@ class Binder:
 
     def object(self, selection: Selection, slug: str | None) -> Object:
         """An object's fields; `slug` is its own slug where known now (a lookup's)."""
-        owner = TYPES.get(selection.type_name) or CITATION
+        owner = node_type(selection.type_name)
         fields: list[Any] = []
         for selected in selection.fields:
             spec = selected.spec

@@ -29,9 +29,8 @@ from graphql import (
 from graphql.execution.values import VariableValues
 
 from db.mapping import (
-    CITATION,
     QUERY,
-    TYPES,
+    REFETCHABLE,
     BySlug,
     Citations,
     GlobalId,
@@ -199,7 +198,7 @@ def _spec(type_name: str, field_name: str) -> Any:
         if not isinstance(spec, _ROOT_KINDS):
             raise NotCompiled(f"Query.{field_name}")
         return spec
-    owner = TYPES.get(type_name) or (CITATION if type_name == CITATION.name else None)
+    owner = REFETCHABLE.get(type_name)
     if owner is not None:
         spec = owner.fields.get(field_name)
         if not isinstance(spec, _OBJECT_KINDS):

@@ -37,3 +37,19 @@ def citation_slug(document_slug: str, start: int, end: int) -> str:
     """A quote's stable key: its document and span, e.g. `staying-connected-12-80`. Every
     field of a Citation follows from the span, so two facts citing it share one object."""
     return f"{document_slug}-{start}-{end}"
+
+
+def passage_slug(document_slug: str, start: int, end: int) -> str:
+    """A passage is keyed by its span, as a quote is."""
+    return citation_slug(document_slug, start, end)
+
+
+def field_values(value: str | Sequence[str] | None) -> list[tuple[int | None, str]]:
+    """The values a field holds, each with its place in a list field (None for a field of
+    one value): a field may hold a string, null, or a list of strings (alternative names,
+    read from their JSON array). Empty strings hold nothing to search."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [(None, value)] if value else []
+    return [(index, item) for index, item in enumerate(value) if item]

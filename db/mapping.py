@@ -29,6 +29,7 @@ from db.models import (
     Organization,
     Partner,
     PartnerLocation,
+    Passage,
     Person,
     PersonLocation,
     Program,
@@ -229,6 +230,16 @@ class NodesByIds:
     cost = 1  # per ID
 
 
+@dataclass(frozen=True)
+class Search:
+    """`search(query:)`: ranked hits over every searchable object and passage, priced per
+    hit as a list item is (its page size, at most as many objects as the store can find:
+    db/state.py records them). A longer query text is refused."""
+
+    max_length: int = 200
+    cost = 1  # per hit
+
+
 FieldSpec = (
     Scalar
     | Names
@@ -243,7 +254,31 @@ FieldSpec = (
     | BySlug
     | NodeById
     | NodesByIds
+    | Search
 )
+
+# What a match in a field scores (db/search.py): names above descriptions above passages.
+NAME_WEIGHT = 4
+DESCRIPTION_WEIGHT = 2
+TEXT_WEIGHT = 1
+
+
+@dataclass(frozen=True)
+class Searched:
+    """A field `search` reads: its GraphQL name, what a match in it scores, and whether a
+    misspelt query still finds it (`fuzzy`: names, by trigram similarity)."""
+
+    field: str
+    weight: int
+    fuzzy: bool = False
+
+
+def _names(*fields: str) -> tuple[Searched, ...]:
+    return tuple(Searched(name, NAME_WEIGHT, fuzzy=True) for name in fields)
+
+
+def _described(*fields: str) -> tuple[Searched, ...]:
+    return tuple(Searched(name, DESCRIPTION_WEIGHT) for name in fields)
 
 
 @dataclass(frozen=True)
@@ -264,8 +299,9 @@ class NodeType:
     """A GraphQL object type backed by a table: its fields, orders and filters.
 
     `name_field` feeds the table's `sort_key` and `search_fields` its `search_text`
-    (db/keys.py). `cited` types have citations whose subject is the table's name, and a
-    provenance: their lists can keep stated items only (`statedOnly`).
+    (db/keys.py), which list filters match; `searched` are the fields `search` finds it by.
+    `cited` types have citations whose subject is the table's name, and a provenance: their
+    lists can keep stated items only (`statedOnly`).
     """
 
     name: str
@@ -275,6 +311,7 @@ class NodeType:
     filters: Filters = Filters()
     name_field: str | None = None
     search_fields: tuple[str, ...] = ()
+    searched: tuple[Searched, ...] = ()
     cited: bool = True
 
     @property
@@ -303,6 +340,12 @@ class NodeType:
 
     def names(self) -> Iterator[tuple[str, Names]]:
         return ((name, spec) for name, spec in self.fields.items() if isinstance(spec, Names))
+
+    def searched_column(self, searched: Searched) -> str:
+        """The column holding a searched field's value (a list of names is JSON text)."""
+        spec = self.fields[searched.field]
+        assert isinstance(spec, Scalar | Names), f"{self.name}.{searched.field} is not stored"
+        return spec.name
 
 
 @dataclass(frozen=True)
@@ -408,6 +451,7 @@ TYPES: dict[str, NodeType] = {
             filters=Filters(search=True),
             name_field="name",
             search_fields=("name", "alternative_names"),
+            searched=(*_names("name", "alternativeNames"), *_described("description")),
         ),
         NodeType(
             "Person",
@@ -427,6 +471,7 @@ TYPES: dict[str, NodeType] = {
             filters=Filters(search=True),
             name_field="name",
             search_fields=("name",),
+            searched=(*_names("name"), *_described("title")),
         ),
         NodeType(
             "Report",
@@ -449,6 +494,7 @@ TYPES: dict[str, NodeType] = {
             filters=Filters(search=True),
             name_field="title",
             search_fields=("title",),
+            searched=_names("title"),
         ),
         NodeType(
             "Program",
@@ -479,6 +525,7 @@ TYPES: dict[str, NodeType] = {
             filters=Filters(search=True, kind=_of_kind, country=_in_country(PROGRAM_LOCATIONS)),
             name_field="name",
             search_fields=("name", "description"),
+            searched=(*_names("name"), *_described("description")),
         ),
         NodeType(
             "Partner",
@@ -503,6 +550,7 @@ TYPES: dict[str, NodeType] = {
             ),
             name_field="name",
             search_fields=("name", "short_name", "alternative_names"),
+            searched=(*_names("name", "shortName", "alternativeNames"), *_described("description")),
         ),
         NodeType(
             "Location",
@@ -530,6 +578,7 @@ TYPES: dict[str, NodeType] = {
             filters=Filters(search=True, kind=_of_kind, country=_location_in_country),
             name_field="name",
             search_fields=("name", "alternative_names"),
+            searched=_names("name", "alternativeNames"),
         ),
         NodeType(
             "Figure",
@@ -577,6 +626,7 @@ TYPES: dict[str, NodeType] = {
             filters=Filters(search=True),
             name_field="title",
             search_fields=("title",),
+            searched=_names("title"),
             cited=False,
         ),
         NodeType(
@@ -599,6 +649,7 @@ TYPES: dict[str, NodeType] = {
             filters=Filters(search=True),
             name_field="name",
             search_fields=("name", "alternative_names"),
+            searched=(*_names("name", "alternativeNames"), *_described("description")),
         ),
         NodeType(
             "Statement",
@@ -666,6 +717,22 @@ CITATION = NodeType(
     cited=False,
 )
 
+# A paragraph of a document, keyed by its span (db/keys.passage_slug); search finds it by
+# its text. Like a quote it has no root list or lookup by slug.
+PASSAGE = NodeType(
+    "Passage",
+    Passage,
+    {
+        "id": ID,
+        "document": Reference("Document", Passage.document_id),
+        "start": Scalar(Passage.start),
+        "end": Scalar(Passage.end),
+        "text": Scalar(Passage.text),
+    },
+    searched=(Searched("text", TEXT_WEIGHT),),
+    cited=False,
+)
+
 _ROOT_LISTS = {
     "companies": "Company",
     "people": "Person",
@@ -694,6 +761,7 @@ QUERY = RootType(
     {
         "node": NodeById(),
         "nodes": NodesByIds(),
+        "search": Search(),
         **{name[0].lower() + name[1:]: BySlug(name) for name in TYPES},
         **{
             field_name: ListEdge(target, _DEFAULT_ORDER.get(target, "NAME"))
@@ -708,21 +776,27 @@ CONNECTION_FIELDS = frozenset({"edges", "nodes", "pageInfo", "totalCount"})
 EDGE_FIELDS = frozenset({"cursor", "node", "citations", "provenance"})
 
 
-def node_type(name: str) -> NodeType:
-    """The type of that name (a node type, or Citation); KeyError names an unknown one."""
-    if name == CITATION.name:
-        return CITATION
-    return TYPES[name]
-
-
-REFETCHABLE: dict[str, NodeType] = {**TYPES, CITATION.name: CITATION}
+REFETCHABLE: dict[str, NodeType] = {**TYPES, CITATION.name: CITATION, PASSAGE.name: PASSAGE}
 """Every type `node(id:)` refetches, by name."""
+
+
+def node_type(name: str) -> NodeType:
+    """The type of that name (a node type, Citation or Passage); KeyError names an unknown one."""
+    return REFETCHABLE[name]
+
+
+SEARCHABLE: dict[str, NodeType] = {t.name: t for t in REFETCHABLE.values() if t.searched}
+"""Every type `search` finds, by name."""
+
+_SEARCH = QUERY.fields["search"]
+assert isinstance(_SEARCH, Search)
+MAX_SEARCH_LENGTH = _SEARCH.max_length
 
 _NODES = QUERY.fields["nodes"]
 assert isinstance(_NODES, NodesByIds)
 MAX_NODES = _NODES.max_ids
 
-OWNERS: tuple[NodeType | RootType, ...] = (*TYPES.values(), CITATION, QUERY)
+OWNERS: tuple[NodeType | RootType, ...] = (*TYPES.values(), CITATION, PASSAGE, QUERY)
 """Every type with fields in the map."""
 
 
@@ -774,6 +848,9 @@ def check(types: Mapping[str, NodeType], owners: tuple[NodeType | RootType, ...]
         for column in (*node.order.values(), *node.columns()):
             if column.class_ is not node.model:
                 raise LookupError(f"{node.name} maps a column of another table: {column}")
+        for searched in node.searched:
+            if not isinstance(node.fields.get(searched.field), Scalar | Names):
+                raise LookupError(f"{node.name} searches {searched.field!r}, no stored value")
 
 
-check(TYPES, OWNERS)
+check({**TYPES, PASSAGE.name: PASSAGE}, OWNERS)

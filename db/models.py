@@ -296,6 +296,43 @@ class ReportProgram(Provenanced, table=True):
     program_id: int = Field(foreign_key="programs.id", index=True)
 
 
+class Passage(SQLModel, table=True):
+    """A paragraph of a document (a non-empty line), keyed by its span as a quote is; split
+    at seed time so that search can find and show a document's text piece by piece."""
+
+    __tablename__ = "passages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=MAX_SLUG_LENGTH, unique=True, index=True)
+    document_id: int = Field(foreign_key="documents.id", index=True)
+    start: int
+    end: int
+    text: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class SearchEntry(SQLModel, table=True):
+    """One value of one searchable field of one object (db/mapping.py says which), as the
+    search indexes of both stores read it (migration 0008); written only by the seed.
+
+    `position` is the value's place in a list field, null for a field of one value; `terms`
+    and `fuzzy` are its words as db/words.py makes them; `weight` what a match in it scores.
+    """
+
+    __tablename__ = "search_entries"
+    __table_args__ = (Index("ix_search_entries_node", "node_type", "node_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    node_type: str = Field(max_length=40)
+    node_id: int
+    node_slug: str = Field(max_length=MAX_SLUG_LENGTH)
+    field_name: str = Field(max_length=40)
+    position: int | None = None
+    weight: int
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    terms: str = Field(sa_column=Column(Text, nullable=False))
+    fuzzy: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class StoreState(SQLModel, table=True):
     """What the last seed recorded about the store (db/state.py): its data version, and the
     most items any one parent has in each list. Written only by the seed."""

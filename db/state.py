@@ -4,7 +4,8 @@ The store changes only by seeding. Each seed that changes rows, in the transacti
 writes them, bumps the data version (so an HTTP validator built on it changes exactly when an
 answer may). Every seed measures, for every list the type map states, the most items any one
 parent has: a root list's whole length, a program's partners at most, a row's citations at
-most. The cost estimate prices a list at no more than that (operation/cost.py).
+most, the objects `search` can find. The cost estimate prices a list at no more than that
+(operation/cost.py).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from db.mapping import CITATION, LISTS, TYPES, ListEdge, table_of
-from db.models import StoreState
+from db.mapping import CITATION, LISTS, QUERY, TYPES, ListEdge, Search, list_key, table_of
+from db.models import SearchEntry, StoreState
 
 DATA_VERSION = "data_version"
 
@@ -58,6 +59,11 @@ def _measures() -> Iterator[tuple[str, Select[Any]]]:
     """Each recorded size with the statement that measures it, derived from the type map."""
     for key, spec in LISTS.items():
         yield key, _list_size(spec)
+    entries = table_of(SearchEntry)
+    found = select(entries.c.node_type, entries.c.node_id).distinct().subquery()
+    for name, field_spec in QUERY.fields.items():
+        if isinstance(field_spec, Search):  # as many hits as objects search can find
+            yield list_key(QUERY.name, name), select(func.count()).select_from(found)
     citations = table_of(CITATION.model)
     subjects = {citations_key(t.name): t.subject for t in TYPES.values() if t.cited}
     for key, subject in subjects.items():

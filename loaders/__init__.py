@@ -26,6 +26,7 @@ from db.queries import (
     fetch_citations,
     fetch_pages,
 )
+from db.search import HitPage, Place, SearchQuery, fetch_hits
 
 T = TypeVar("T")
 Subject = tuple[str, int]
@@ -158,6 +159,12 @@ class Loaders:
 
             self._pages[key] = DataLoader(load)
         return self._pages[key]
+
+    async def search(
+        self, query: SearchQuery, types: tuple[str, ...], size: int, after: Place | None
+    ) -> HitPage:
+        """A page of search hits (a root field: nothing to batch)."""
+        return await self.reader.run(lambda s: fetch_hits(s, query, types, size, after))
 
     async def _load_citations(self, subjects: Sequence[Subject]) -> list[list[Any]]:
         found = await self.reader.run(lambda s: fetch_citations(s, list(set(subjects))))

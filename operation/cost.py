@@ -47,6 +47,7 @@ from db.mapping import (
     FieldSpec,
     ListEdge,
     NodesByIds,
+    Search,
     list_key,
 )
 from db.state import StoreSnapshot, citations_key, relation_citations_key
@@ -113,7 +114,7 @@ def _prices(schema: GraphQLSchema) -> Prices:
 
 
 def _price(owner: str, name: str, spec: FieldSpec) -> Price:
-    if isinstance(spec, ListEdge):
+    if isinstance(spec, ListEdge | Search):
         return Price(spec, list_key(owner, name))
     if isinstance(spec, Citations):
         return Price(spec, citations_key(owner))
@@ -224,7 +225,7 @@ class _CostWalk(Walk):
         """How many objects the field fetches at most, per object it is selected on."""
         spec = price.spec
         recorded = None if price.bound is None else self.snapshot.size(price.bound)
-        if isinstance(spec, ListEdge):
+        if isinstance(spec, ListEdge | Search):
             page = self.page_size(node)
             return page if recorded is None else min(page, recorded)
         if isinstance(spec, Citations):

@@ -11,6 +11,7 @@ from resolvers.context import Info
 from resolvers.nodes import MAX_NODES, resolve_by_slug, resolve_node, resolve_nodes
 from schema.connection import connection_field
 from schema.node import Node
+from schema.search import SCORE, SearchConnection, search
 from schema.types import (
     NODE_TYPES,
     Company,
@@ -79,6 +80,13 @@ class Query:
         ids: Annotated[list[strawberry.ID], strawberry.argument(description="Global IDs.")],
     ) -> list[Node | None]:
         return [_as_node(found) for found in await resolve_nodes(info, list(ids))]
+
+    search: SearchConnection = strawberry.field(
+        resolver=search,
+        description="Objects and passages of the documents matching words, best first. "
+        + SCORE.replace("How well the object matches", "Each hit's score")
+        + " A bad query (empty of words, too long, control characters) is BAD_USER_INPUT.",
+    )
 
     company = slug_field(Company)
     person = slug_field(Person)

@@ -158,3 +158,21 @@ class Citation(Node, FromRow):
         return TextPositionSelector(
             id=strawberry.ID(found.id), type=found.type, start=found.start, end=found.end
         )
+
+
+@strawberry.type(
+    description="A paragraph of a source document (a non-empty line of its text), as "
+    "`search` finds it."
+)
+class Passage(Node, FromRow):
+    start: int = strawberry.field(
+        description="Offset of the passage's first character in the document's `text`."
+    )
+    end: int = strawberry.field(description="Offset just past the passage's last character.")
+    text: str = strawberry.field(description="The passage, exactly as in the document.")
+    pk: strawberry.Private[int]
+    row: strawberry.Private[Any]
+
+    document = link_field(
+        "Passage", "document", description="The document the passage is part of.", module=__name__
+    )

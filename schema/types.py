@@ -18,7 +18,7 @@ from schema.enums import FigureKind, FigureQualifier, LocationKind, ProgramKind
 from schema.node import Node
 from schema.objects import FromRow, link_field
 from schema.provenance import Provenance
-from schema.sources import Citation, Document
+from schema.sources import Citation, Document, Passage
 
 __all__ = [
     "Company",
@@ -358,5 +358,6 @@ NODE_TYPES: dict[str, type[FromRow]] = {
         Statement,
         FigureGroup,
         FigurePair,
+        Passage,
     )
 }

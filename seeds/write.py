@@ -20,22 +20,26 @@ from sqlmodel import SQLModel, col
 from db import provenance, state
 from db.engine import session_factory
 from db.keys import citation_slug, derived_columns
-from db.mapping import TYPES, NodeType
+from db.mapping import SEARCHABLE, TYPES, NodeType
 from db.models import (
     Citation,
     Document,
     Location,
     Organization,
     PartnerLocation,
+    Passage,
     PersonLocation,
     Program,
     ProgramLocation,
     ProgramPartner,
     ReportProgram,
+    SearchEntry,
 )
+from db.search import sync_trigrams
 from seeds.basis import provenance_of
 from seeds.items import entity_sections
 from seeds.read import SeedPlan
+from seeds.search_rows import passage_rows, search_entry_rows
 from seeds.spec import Cited
 
 Key = tuple[Any, ...]
@@ -217,6 +221,15 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
                 "publisher_id": ref(organizations, publishers.get(d.meta.slug)),
             }
             for d in plan.documents.values()
+        ],
+    )
+    passages = await sync.table(
+        Passage,
+        ["slug"],
+        [
+            row
+            for d in plan.documents.values()
+            for row in passage_rows(documents[(d.meta.slug,)], d.meta.slug, d.text)
         ],
     )
     companies = await sync.entities(
@@ -437,9 +450,34 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
             for position, c in enumerate(plan.citations_of(item))
         ],
     )
+    written = {
+        "Company": companies,
+        "Person": people,
+        "Report": reports,
+        "Program": programs,
+        "Partner": partners,
+        "Location": locations,
+        "Document": documents,
+        "Passage": passages,
+        "Organization": organizations,
+    }
+    await _search_entries(sync, written)
     await sync.delete_stale()
+    await sync_trigrams(session)
     # the data version and list sizes, committed with the rows
     await state.record(session, changed=report.changed)
+
+
+async def _search_entries(sync: _Sync, written: dict[str, dict[Key, int]]) -> None:
+    """Every searchable value of the rows just written (not of stale rows, about to go)."""
+    assert set(written) == set(SEARCHABLE), "every searchable type's rows, and no others"
+    rows: list[dict[str, Any]] = []
+    for type_name, ids in written.items():
+        model = SEARCHABLE[type_name].model
+        query = select(model).where(col(model.id).in_(list(ids.values())))  # type: ignore[attr-defined]
+        items = (await sync.session.execute(query)).scalars().all()
+        rows += [row for item in items for row in search_entry_rows(type_name, item)]
+    await sync.table(SearchEntry, ["node_type", "node_id", "field_name", "position"], rows)
 
 
 async def write_seeds(engine: AsyncEngine, plan: SeedPlan, *, dry_run: bool = False) -> SeedReport:

@@ -8,7 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 
 WELCOME_QUERY = """# Impact Graph: a company's programs, partners and places, every fact cited.
-# Press Ctrl-Enter to run; the Docs panel describes every type and field.
+# Press Ctrl-Enter to run the operation under the cursor; the Docs panel describes every
+# type and field.
 query Traversal {
   company(slug: "sony-music") {
     name
@@ -27,6 +28,23 @@ query Traversal {
             }
           }
         }
+      }
+    }
+  }
+}
+
+# Search: names, descriptions and the documents' text, best first (misspellings too).
+query Search {
+  search(query: "refugees", first: 3) {
+    totalCount
+    edges {
+      score
+      highlights { field text start end }
+      node {
+        __typename
+        ... on Partner { name }
+        ... on Program { programName: name }
+        ... on Passage { text document { title } }
       }
     }
   }

@@ -42,7 +42,8 @@ class Store:
     backend: str
     engine: AsyncEngine
     database_url: str
-    search_path: str | None = None
+    search_path: str | None = None  # the throwaway schema, then public (for extensions)
+    schema: str | None = None
 
 
 async def _postgres_available() -> str | None:
@@ -78,19 +79,24 @@ async def open_store(backend: str, tmp_dir: Path) -> Store:
         admin = create_engine(POSTGRES_URL)
         async with admin.begin() as connection:
             await connection.execute(text(f'CREATE SCHEMA "{schema_name}"'))
+            # Extensions are per database: installed once in public, where every test
+            # schema's search path finds them (migration 0008 would otherwise install pg_trgm
+            # into the first test schema, and dropping that schema would take it away).
+            await connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
         await admin.dispose()
-        engine = create_engine(POSTGRES_URL, search_path=schema_name)
-        store = Store(backend, engine, POSTGRES_URL, schema_name)
+        search_path = f'"{schema_name}", public'
+        engine = create_engine(POSTGRES_URL, search_path=search_path)
+        store = Store(backend, engine, POSTGRES_URL, search_path, schema_name)
     await migrate.upgrade(store.engine)
     return store
 
 
 async def close_store(store: Store) -> None:
     await store.engine.dispose()
-    if store.search_path is not None:
+    if store.schema is not None:
         admin = create_engine(POSTGRES_URL)
         async with admin.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{store.search_path}" CASCADE'))
+            await connection.execute(text(f'DROP SCHEMA "{store.schema}" CASCADE'))
         await admin.dispose()
 
 
@@ -164,6 +170,21 @@ async def unrecorded_store(
         await connection.execute(delete(StoreState))
     yield opened
     await close_store(opened)
+
+
+@pytest.fixture(scope="module")
+async def both_stores(
+    seed_plan: SeedPlan, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[dict[str, Store]]:
+    """The seed data in a store of each backend, for tests comparing their answers."""
+    stores = {}
+    for name in BACKENDS:
+        store = await open_store(name, Path(tmp_path_factory.mktemp(f"both-{name}")))
+        await write_seeds(store.engine, seed_plan)
+        stores[name] = store
+    yield stores
+    for store in stores.values():
+        await close_store(store)
 
 
 @pytest.fixture

@@ -42,6 +42,7 @@ GSJF = base64.b64encode(b"Program:global-social-justice-fund").decode()
 NEW_YORK = base64.b64encode(b"Location:new-york").decode()
 SONY = base64.b64encode(b"Company:sony-music").decode()
 QUOTE = base64.b64encode(b"Citation:staying-connected-at-sony-music-78-165").decode()
+PASSAGE = base64.b64encode(b"Passage:staying-connected-at-sony-music-3732-4420").decode()
 
 
 def _readme_example() -> str:
@@ -51,13 +52,18 @@ def _readme_example() -> str:
     return found.group(1)
 
 
-def case(query: str, executor: str | None = COMPILED, **variables: Any) -> Any:
-    return pytest.param(query, variables or None, executor, id=f"{executor}-{len(query)}")
+def case(
+    query: str, executor: str | None = COMPILED, *, operation: str | None = None, **variables: Any
+) -> Any:
+    return pytest.param(
+        query, variables or None, executor, operation, id=f"{executor}-{len(query)}-{operation}"
+    )
 
 
 CASES = [
     case(_readme_example()),
-    case(WELCOME_QUERY),
+    case(WELCOME_QUERY, operation="Traversal"),
+    case(WELCOME_QUERY, REFERENCE, operation="Search"),  # search is not compiled
     case(DEEP_TRAVERSAL),
     # node refetches, through fragments and inline fragments, present and missing
     case(f'{{ node(id: "{GSJF}") {{ id __typename ... on Program {{ name kind }} }} }}'),
@@ -133,6 +139,24 @@ CASES = [
     case("{ programs(filter: {kind: []}) { totalCount nodes { slug } } }"),
     case("{ programs(first: 0) { totalCount pageInfo { hasNextPage startCursor } } }"),
     # refusals and errors: the reference executor answers them, identically
+    # passages refetch compiled; search is answered by the reference executor, errors too
+    case(
+        f'{{ node(id: "{PASSAGE}") {{ id ... on Passage {{ start end text '
+        "document { slug } } } }"
+    ),
+    case(
+        '{ search(query: "music -sony", first: 5) { totalCount pageInfo { hasNextPage } '
+        "edges { cursor score highlights { field index text start end } node { id "
+        "... on Passage { document { title } } } } } }",
+        REFERENCE,
+    ),
+    case(
+        'query($q: String!) { search(query: $q) { totalCount } company(slug: "sony-music") '
+        "{ name } }",
+        REFERENCE,
+        q="Enabeling Leadership",
+    ),
+    case('{ search(query: "\\"\\" - OR") { totalCount } }', REFERENCE),
     case("{ programs(first: 101) { totalCount } }", REFERENCE),
     case('{ programs(after: "not a cursor") { totalCount } }', REFERENCE),
     case('{ node(id: "eA==") { id } }', REFERENCE),
@@ -175,9 +199,12 @@ async def _compare(
     return actual
 
 
-@pytest.mark.parametrize(("query", "variables", "executor"), CASES)
-async def test_both_executors_answer_byte_for_byte_alike(executors, query, variables, executor):
-    answered = await _compare(executors, {"query": query, "variables": variables})
+@pytest.mark.parametrize(("query", "variables", "executor", "operation"), CASES)
+async def test_both_executors_answer_byte_for_byte_alike(
+    executors, query, variables, executor, operation
+):
+    payload = {"query": query, "variables": variables, "operationName": operation}
+    answered = await _compare(executors, payload)
     assert answered.headers.get("x-executor") == executor
 
 
@@ -256,10 +283,11 @@ async def test_a_failing_compiled_statement_is_answered_by_the_reference_executo
     async def broken(*_: Any) -> Any:
         raise RuntimeError("compiled statement broke")
 
-    expected = await executors[REFERENCE].post("/graphql", json={"query": WELCOME_QUERY})
+    payload = {"query": WELCOME_QUERY, "operationName": "Traversal"}
+    expected = await executors[REFERENCE].post("/graphql", json=payload)
     monkeypatch.setattr(CompiledExecutor, "run", staticmethod(broken))
     with caplog.at_level(logging.ERROR, logger="impact_graph.graphql"):
-        answered = await executors[COMPILED].post("/graphql", json={"query": WELCOME_QUERY})
+        answered = await executors[COMPILED].post("/graphql", json=payload)
     assert answered.headers["x-executor"] == REFERENCE
     assert answered.content == expected.content
     assert "compiled statement broke" in caplog.text

@@ -6,15 +6,8 @@ must agree; any difference in order, filtering or totals between the stores show
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from schema import enums
-from seeds.read import SeedPlan
-from seeds.write import write_seeds
-from tests.conftest import close_store, make_client, open_store
+from tests.conftest import make_client
 from tests.test_statement_count import DEEP_TRAVERSAL
 
 LISTS = {
@@ -54,20 +47,6 @@ def _queries() -> list[str]:
            people { nodes { slug } } partners { nodes { slug } } } } }""",
     ]
     return queries
-
-
-@pytest.fixture(scope="module")
-async def both_stores(
-    seed_plan: SeedPlan, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[dict[str, object]]:
-    stores = {}
-    for backend in ("sqlite", "postgresql"):
-        store = await open_store(backend, Path(tmp_path_factory.mktemp(f"parity-{backend}")))
-        await write_seeds(store.engine, seed_plan)
-        stores[backend] = store
-    yield stores
-    for store in stores.values():
-        await close_store(store)
 
 
 async def test_both_stores_answer_identically(both_stores):

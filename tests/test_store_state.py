@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from db import state
-from db.mapping import LISTS, TYPES
+from db.mapping import LISTS, SEARCHABLE, TYPES
 from seeds.read import read_seeds
+from seeds.search_rows import passage_spans
 from seeds.write import write_seeds
 from tests.conftest import Store
 from tests.factories import graph_data, without_program, write_seed_tree
@@ -66,6 +67,21 @@ async def _largest(graphql: Any, type_name: str, selection: str, count: Any) -> 
     return max((count(node) for node in body["data"][field]["nodes"]), default=0)
 
 
+async def _searchable(graphql: Any) -> int:
+    """Objects search can find: those with a searchable value, and every passage."""
+    found = 0
+    for name, node in SEARCHABLE.items():
+        if name == "Passage":
+            body = await graphql(f"{{ documents(first: {PAGE}) {{ nodes {{ text }} }} }}")
+            found += sum(len(passage_spans(d["text"])) for d in body["data"]["documents"]["nodes"])
+            continue
+        fields = [searched.field for searched in node.searched]
+        field = _root_list(name)
+        body = await graphql(f"{{ {field}(first: {PAGE}) {{ nodes {{ {' '.join(fields)} }} }} }}")
+        found += sum(any(n[f] for f in fields) for n in body["data"][field]["nodes"])
+    return found
+
+
 async def test_recorded_sizes_are_the_longest_lists_the_api_serves(store: Store, graphql):
     recorded = (await snapshot(store)).sizes
     served: dict[str, int] = {}
@@ -96,6 +112,7 @@ async def test_recorded_sizes_are_the_longest_lists_the_api_serves(store: Store,
             served[state.citations_key(name)] = await _largest(
                 graphql, name, "citations { id }", lambda n: len(n["citations"])
             )
+    served["Query.search"] = await _searchable(graphql)
     assert recorded == served
     assert recorded["Query.programs"] == 23
     assert recorded["Program.partners"] == 3

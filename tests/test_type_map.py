@@ -21,8 +21,10 @@ from sqlmodel.sql.sqltypes import AutoString
 from db.mapping import (
     CITATION,
     EDGE_FIELDS,
+    PASSAGE,
     QUERY,
     REFETCHABLE,
+    SEARCHABLE,
     TYPES,
     BySlug,
     Citations,
@@ -37,6 +39,8 @@ from db.mapping import (
     Reference,
     RootType,
     Scalar,
+    Search,
+    Searched,
     TextPositionSelector,
     TextQuoteSelector,
     check,
@@ -46,6 +50,7 @@ from resolvers.lists import list_info
 from schema import enums, schema
 from schema.connection import connection_field
 from schema.objects import link_field
+from schema.search import SearchableType
 from schema.types import NODE_TYPES
 
 GRAPHQL_TYPES = schema._schema.type_map
@@ -89,10 +94,12 @@ def _expected_type(owner: NodeType | RootType, spec: object) -> str:
         return "Node"
     if isinstance(spec, NodesByIds):
         return "[Node]!"
+    if isinstance(spec, Search):
+        return "SearchConnection!"
     raise AssertionError(f"{owner.name}: unknown kind {spec!r}")
 
 
-@pytest.mark.parametrize("owner", [*TYPES.values(), CITATION, QUERY], ids=lambda o: o.name)
+@pytest.mark.parametrize("owner", [*TYPES.values(), CITATION, PASSAGE, QUERY], ids=lambda o: o.name)
 def test_every_field_of_the_schema_is_in_the_map_with_its_type(owner):
     graphql_type = _object(owner.name)
     assert set(graphql_type.fields) == set(owner.fields), owner.name
@@ -120,6 +127,19 @@ def test_every_node_type_is_a_type_of_the_map():
     assert set(NODE_TYPES) == set(REFETCHABLE)
 
 
+def test_searchable_types_are_the_types_the_map_searches():
+    assert {m.value for m in SearchableType} == set(SEARCHABLE)
+    for member in SearchableType:  # COMPANY names Company
+        assert member.name == member.value.upper()
+
+
+def test_the_map_refuses_to_search_a_field_with_no_stored_value():
+    program = TYPES["Program"]
+    stray = dataclasses.replace(program, searched=(Searched("partners", 1),))
+    with pytest.raises(LookupError, match="searches 'partners', no stored value"):
+        check({**TYPES, "Program": stray}, ())
+
+
 def test_edges_of_a_link_table_key_both_ends_on_the_link():
     for owner in TYPES.values():
         for name, spec in owner.edges():
@@ -131,7 +151,7 @@ def test_edges_of_a_link_table_key_both_ends_on_the_link():
 
 
 def test_scalar_types_are_plain_values():
-    for owner in (*TYPES.values(), CITATION):
+    for owner in (*TYPES.values(), CITATION, PASSAGE):
         for name, _ in owner.scalars():
             named = get_named_type(_object(owner.name).fields[name].type)
             assert isinstance(named, GraphQLScalarType | GraphQLEnumType), f"{owner.name}.{name}"

@@ -44,7 +44,9 @@ try {
   await headersEditor.click();
   await page.keyboard.type('{"X-Check": "headers-editor"');
 
+  // The welcome document holds two operations (Traversal, Search): the run button asks which.
   await page.click(".graphiql-execute-button");
+  await page.getByRole("menuitem", { name: "Traversal" }).click({ timeout: 15000 });
   await page.waitForFunction(
     () => (document.querySelector(".result-window")?.textContent || "").includes("Sony Music"),
     null,

@@ -1,0 +1,286 @@
+"""The search statement of both stores, and the trigrams SQLite keeps for misspelt names.
+
+A query (parsed and checked by resolvers/search.py) is alternatives of words and phrases to
+find, some to exclude. Each store matches it against `search_entries.terms` with its own
+full-text search: PostgreSQL's `websearch_to_tsquery('english', ...)` over a GIN index,
+SQLite's FTS5 with the porter tokenizer; a plain query of words is also matched against names
+by trigram similarity (pg_trgm; on SQLite the same trigrams in `search_trigrams`).
+
+Scores are integers (thousandths) both stores compute alike, so the same hits come back in the
+same order on both: a field matched by its words scores its weight (db/mapping.py) x 1000, a
+name matched only by trigrams its weight x 1000 x shared / all trigrams (floored; at least
+0.3 similar, pg_trgm's default threshold); a field counts once (its best value), and a hit
+scores the sum over its fields. Ties go by type name, then slug (byte-wise).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import TextClause, bindparam, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.mapping import table_of
+from db.models import SearchEntry
+from db.words import trigrams
+
+POINTS = 1000  # a score's unit: thousandths
+# What migration 0008 makes for one store only, which no model declares: SQLite's FTS5 table
+# (and the tables FTS5 keeps beside it) and trigrams, PostgreSQL's GIN indexes.
+STORE_OWN_PREFIXES = ("search_fts", "search_trigrams", "ix_search_trigrams_")
+STORE_OWN_INDEXES = frozenset({"ix_search_entries_terms_fts", "ix_search_entries_fuzzy_trgm"})
+
+
+def is_store_own(name: str) -> bool:
+    """Whether a table or index is one store's own search machinery (see migration 0008)."""
+    return name.startswith(STORE_OWN_PREFIXES) or name in STORE_OWN_INDEXES
+
+
+FUZZY_THRESHOLD = (3, 10)  # similarity at least 3/10, pg_trgm's default similarity_threshold
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Words that must follow each other (one word: a word anywhere in the value)."""
+
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """What one alternative of a query asks: every `include` found, no `exclude` found."""
+
+    include: tuple[Phrase, ...]
+    exclude: tuple[Phrase, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A checked query: any of its alternatives matches; `fuzzy` is a plain query's words
+    (folded to ASCII) that names are also matched against by similarity, or empty."""
+
+    alternatives: tuple[Alternative, ...]
+    fuzzy: str = ""
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a page starts: after the hit with this score, type name and slug."""
+
+    score: int
+    node_type: str
+    node_slug: str
+
+
+@dataclass(frozen=True)
+class Matched:
+    """A value of a hit's field that matched, `fuzzy` when by trigrams alone."""
+
+    field: str
+    position: int | None
+    text: str
+    fuzzy: bool
+
+
+@dataclass(frozen=True)
+class Hit:
+    node_type: str
+    node_id: int
+    node_slug: str
+    score: int
+    matched: tuple[Matched, ...]
+
+
+@dataclass(frozen=True)
+class HitPage:
+    """A page of hits; `dialect` names the store that matched them (its word forms)."""
+
+    hits: list[Hit]
+    total: int
+    has_next: bool
+    dialect: str
+
+
+def _phrase_websearch(phrase: Phrase) -> str:
+    return phrase.words[0] if len(phrase.words) == 1 else f'"{" ".join(phrase.words)}"'
+
+
+def websearch(query: SearchQuery) -> str:
+    """The query in `websearch_to_tsquery` syntax (its words are letters and digits only)."""
+    return " or ".join(
+        " ".join(
+            [_phrase_websearch(p) for p in alternative.include]
+            + [f"-{_phrase_websearch(p)}" for p in alternative.exclude]
+        )
+        for alternative in query.alternatives
+    )
+
+
+def _phrase_fts5(phrase: Phrase) -> str:
+    return f'"{" ".join(phrase.words)}"'  # a string: no FTS5 operator or column filter
+
+
+def fts5_match(query: SearchQuery) -> str:
+    """The query in FTS5 syntax, every word quoted."""
+    parts = []
+    for alternative in query.alternatives:
+        found = " AND ".join(_phrase_fts5(p) for p in alternative.include)
+        if alternative.exclude:
+            excluded = " OR ".join(_phrase_fts5(p) for p in alternative.exclude)
+            found = f"({found}) NOT ({excluded})"
+        parts.append(f"({found})")
+    return " OR ".join(parts)
+
+
+_POSTGRES_TEXT = """
+    SELECT e.id AS entry_id, e.weight * {points} AS points, 0 AS fuzzy
+    FROM search_entries e
+    WHERE to_tsvector('english'::regconfig, e.terms)
+          @@ websearch_to_tsquery('english'::regconfig, :match)
+      AND e.node_type IN :types"""
+_POSTGRES_FUZZY = """
+    SELECT f.entry_id, (f.weight * {points} * f.shared) / (f.own + f.asked - f.shared), 1
+    FROM (
+        SELECT e.id AS entry_id, e.weight,
+               cardinality(ARRAY(SELECT unnest(show_trgm(e.fuzzy))
+                                 INTERSECT SELECT unnest(show_trgm(:fuzzy)))) AS shared,
+               cardinality(show_trgm(e.fuzzy)) AS own,
+               cardinality(show_trgm(:fuzzy)) AS asked
+        FROM search_entries e
+        WHERE e.fuzzy <> '' AND e.fuzzy % :fuzzy AND e.node_type IN :types
+    ) f
+    WHERE f.shared * {tenths} >= {least} * (f.own + f.asked - f.shared)"""
+_SQLITE_TEXT = """
+    SELECT e.id AS entry_id, e.weight * {points} AS points, 0 AS fuzzy
+    FROM search_fts JOIN search_entries e ON e.id = search_fts.rowid
+    WHERE search_fts MATCH :match AND e.node_type IN :types"""
+_SQLITE_FUZZY = """
+    SELECT f.entry_id, (f.weight * {points} * f.shared) / (f.own + :asked - f.shared), 1
+    FROM (
+        SELECT t.entry_id, e.weight, count(*) AS shared,
+               (SELECT count(*) FROM search_trigrams o WHERE o.entry_id = t.entry_id) AS own
+        FROM search_trigrams t JOIN search_entries e ON e.id = t.entry_id
+        WHERE t.trigram IN :trigrams AND e.node_type IN :types
+        GROUP BY t.entry_id, e.weight
+    ) f
+    WHERE f.shared * {tenths} >= {least} * (f.own + :asked - f.shared)"""
+_RANKED = """
+WITH matched AS ({matched}),
+fields AS (
+    SELECT e.node_type, e.node_id, e.node_slug, e.field_name, max(m.points) AS points
+    FROM matched m JOIN search_entries e ON e.id = m.entry_id
+    GROUP BY e.node_type, e.node_id, e.node_slug, e.field_name
+),
+hits AS (
+    SELECT node_type, node_id, node_slug, sum(points) AS score
+    FROM fields GROUP BY node_type, node_id, node_slug
+),
+page AS (
+    SELECT * FROM hits {seek}
+    ORDER BY score DESC, node_type{bytes}, node_slug{bytes}
+    LIMIT :limit
+),
+shown AS (
+    SELECT page.node_type, page.node_id, page.node_slug, page.score, e.field_name,
+           e.position, e.text, m.fuzzy
+    FROM page
+    JOIN search_entries e ON e.node_type = page.node_type AND e.node_id = page.node_id
+    JOIN matched m ON m.entry_id = e.id
+),
+counted AS (SELECT count(*) AS total FROM hits)
+SELECT counted.total, shown.*
+FROM counted LEFT JOIN shown ON 1 = 1
+ORDER BY shown.score DESC, shown.node_type{bytes}, shown.node_slug{bytes}, shown.field_name,
+         shown.position, shown.fuzzy
+"""
+_SEEK = """WHERE score < :after_score OR (score = :after_score AND (
+        node_type{bytes} > :after_type OR (node_type = :after_type
+        AND node_slug{bytes} > :after_slug)))"""
+
+
+@cache
+def _statement(dialect: str, fuzzy: bool, after: bool) -> TextClause:
+    """The statement for a store and a query's shape; its values are bound parameters."""
+    postgres = dialect == "postgresql"
+    numbers = {"points": POINTS, "tenths": FUZZY_THRESHOLD[1], "least": FUZZY_THRESHOLD[0]}
+    branches = [(_POSTGRES_TEXT if postgres else _SQLITE_TEXT).format(**numbers)]
+    if fuzzy:
+        branches.append((_POSTGRES_FUZZY if postgres else _SQLITE_FUZZY).format(**numbers))
+    bytes_ = ' COLLATE "C"' if postgres else ""
+    seek = _SEEK.format(bytes=bytes_) if after else ""
+    sql = _RANKED.format(matched=" UNION ALL ".join(branches), seek=seek, bytes=bytes_)
+    lists = ["types", "trigrams"] if fuzzy and not postgres else ["types"]
+    return text(sql).bindparams(*(bindparam(name, expanding=True) for name in lists))
+
+
+async def fetch_hits(
+    session: AsyncSession,
+    query: SearchQuery,
+    types: tuple[str, ...],
+    size: int,
+    after: Place | None,
+) -> HitPage:
+    """A page of `size` hits of these types (after `after`), best first, with the values
+    each matched by; one statement."""
+    dialect = session.get_bind().dialect.name
+    postgres = dialect == "postgresql"
+    parameters: dict[str, Any] = {
+        "match": websearch(query) if postgres else fts5_match(query),
+        "types": list(types),
+        "limit": size + 1,  # one more tells whether more follow
+    }
+    if query.fuzzy:
+        if postgres:
+            parameters["fuzzy"] = query.fuzzy
+        else:
+            asked = sorted(trigrams(query.fuzzy))
+            parameters |= {"trigrams": asked, "asked": len(asked)}
+    if after is not None:
+        parameters |= {
+            "after_score": after.score,
+            "after_type": after.node_type,
+            "after_slug": after.node_slug,
+        }
+    statement = _statement(dialect, bool(query.fuzzy), after is not None)
+    rows = (await session.execute(statement, parameters)).all()
+    total = int(rows[0].total) if rows else 0
+    grouped: dict[tuple[str, int], list[Any]] = defaultdict(list)
+    for row in rows:
+        if row.node_type is not None:
+            grouped[(row.node_type, row.node_id)].append(row)
+    hits = [
+        Hit(
+            node_type=found[0].node_type,
+            node_id=found[0].node_id,
+            node_slug=found[0].node_slug,
+            score=int(found[0].score),
+            matched=tuple(Matched(r.field_name, r.position, r.text, bool(r.fuzzy)) for r in found),
+        )
+        for found in grouped.values()
+    ]
+    return HitPage(hits[:size], total, len(hits) > size, dialect)
+
+
+_HELD_TRIGRAMS = text("SELECT trigram, entry_id FROM search_trigrams")
+_DROP_TRIGRAM = text("DELETE FROM search_trigrams WHERE trigram = :trigram AND entry_id = :entry")
+_ADD_TRIGRAM = text("INSERT INTO search_trigrams (trigram, entry_id) VALUES (:trigram, :entry)")
+
+
+async def sync_trigrams(session: AsyncSession) -> None:
+    """SQLite's trigrams of every fuzzy search entry (PostgreSQL's pg_trgm makes its own):
+    written in the seed's transaction, only those that changed, so a seed stays idempotent."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    entries = table_of(SearchEntry)
+    found = await session.execute(
+        select(entries.c.id, entries.c.fuzzy).where(entries.c.fuzzy != "")
+    )
+    wanted = {(trigram, entry) for entry, fuzzy in found.all() for trigram in trigrams(fuzzy)}
+    held = {(trigram, entry) for trigram, entry in (await session.execute(_HELD_TRIGRAMS)).all()}
+    for statement, pairs in ((_DROP_TRIGRAM, held - wanted), (_ADD_TRIGRAM, wanted - held)):
+        if pairs:
+            rows = [{"trigram": t, "entry": e} for t, e in sorted(pairs)]
+            await session.execute(statement, rows)

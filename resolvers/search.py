@@ -1,0 +1,90 @@
+"""`search(query:)`: a page of ranked hits, each with its object and the spans it matched by.
+
+Cursors are bound to the query and the types asked (like a list's to its filter) and carry
+the hit's place in the ranking (score, type name, slug), so a page seeks to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import BadUserInput
+from db.mapping import QUERY, SEARCHABLE, list_key
+from db.search import POINTS, Hit, Place
+from resolvers.context import Info
+from resolvers.highlights import Span, highlights
+from resolvers.ids import is_slug
+from resolvers.pagination import CursorScope, encode_cursor, fingerprint, page_arguments
+from resolvers.search_query import parse_search
+
+SEARCH_KEY = list_key(QUERY.name, "search")
+
+
+@dataclass(frozen=True)
+class Found:
+    """A hit as the schema shows it: its object's type and row, score and spans."""
+
+    cursor: str
+    type_name: str
+    row: Any
+    score: float
+    highlights: list[Span]
+
+
+@dataclass(frozen=True)
+class FoundPage:
+    hits: list[Found]
+    total: int
+    has_next: bool
+
+
+def _cursor_key(hit: Hit) -> str:
+    return f"{hit.score}:{hit.node_type}:{hit.node_slug}"
+
+
+def _place(key: str) -> Place:
+    """A cursor's key read back; one this API could not have written is a bad cursor."""
+    score, _, rest = key.partition(":")
+    node_type, _, slug = rest.partition(":")
+    if not score.isdigit() or len(score) > 12 or node_type not in SEARCHABLE or not is_slug(slug):
+        raise BadUserInput("`after` is not a valid cursor")
+    return Place(int(score), node_type, slug)
+
+
+def searched_types(types: list[str] | None) -> tuple[str, ...]:
+    """The type names a search covers: those asked (by name), else every searchable one."""
+    if types is None:
+        return tuple(sorted(SEARCHABLE))
+    return tuple(sorted({name for name in types if name in SEARCHABLE}))
+
+
+async def resolve_search(
+    info: Info, text: str, *, first: int | None, after: str | None, types: list[str] | None
+) -> FoundPage:
+    query = parse_search(text)
+    type_names = searched_types(types)
+    where = CursorScope(fingerprint(SEARCH_KEY, query, type_names), "")
+    arguments = page_arguments(where, first=first, after=after, last=None, before=None)
+    place = None if arguments.after is None else _place(arguments.after)
+    page = await info.context.loaders.search(query, type_names, arguments.size, place)
+    info.context.usage.fetched(len(page.hits))
+    rows = await asyncio.gather(
+        *(
+            info.context.loaders.by_id(SEARCHABLE[hit.node_type]).load(hit.node_id)
+            for hit in page.hits
+        )
+    )
+    found = [
+        Found(
+            cursor=encode_cursor(where, _cursor_key(hit)),
+            type_name=hit.node_type,
+            row=row,
+            score=hit.score / POINTS,
+            highlights=highlights(query, hit.matched, page.dialect),
+        )
+        for hit, row in zip(page.hits, rows, strict=True)
+        if row is not None  # read in the same transaction: always there
+    ]
+    return FoundPage(found, page.total, page.has_next)

@@ -1,0 +1,74 @@
+"""Reading a client's search text: web-search syntax, checked before any store sees it.
+
+`refugee agency` finds values holding every word (in any form: `refugees` finds `refugee`);
+`"social justice"` the words together, in order; `-word` or `-"a phrase"` leaves out values
+holding them; `or` between parts finds either side. Anything else (punctuation, `*`, `^`,
+`NEAR(`, `name:x`) is not syntax: words are the runs of letters and digits, so no text can reach
+a store as its own query syntax. Common words (`the`, `of`) are not searched, as PostgreSQL's
+'english' configuration does not index them. A plain query of words also finds names it
+misspells.
+"""
+
+from __future__ import annotations
+
+import re
+
+from core.errors import BadUserInput
+from db.mapping import MAX_SEARCH_LENGTH
+from db.search import Alternative, Phrase, SearchQuery
+from db.words import STOP_WORDS, fuzzy_text, words
+
+# A part: an optional minus, then a quoted phrase (the closing quote may be missing) or a run
+# of anything but blanks and quotes.
+_PART = re.compile(r'(-?)(?:"([^"]*)"?|([^\s"]+))')
+
+
+def _phrase(raw: str) -> Phrase | None:
+    """The words of a part, without the common words at its ends (inside a phrase they hold
+    their place); None when none is left."""
+    found = [word.text for word in words(raw)]
+    while found and found[0] in STOP_WORDS:
+        found.pop(0)
+    while found and found[-1] in STOP_WORDS:
+        found.pop()
+    return Phrase(tuple(found)) if found else None
+
+
+def parse_search(text: str) -> SearchQuery:
+    """The query a search text asks; BAD_USER_INPUT when it is too long, holds control
+    characters, or asks for nothing that could be found."""
+    if len(text) > MAX_SEARCH_LENGTH:
+        raise BadUserInput(f"`query` is longer than {MAX_SEARCH_LENGTH} characters")
+    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in text):
+        raise BadUserInput("`query` must not contain control characters such as NUL")
+    alternatives: list[Alternative] = []
+    include: list[Phrase] = []
+    exclude: list[Phrase] = []
+    plain = True
+    for match in _PART.finditer(text):
+        minus, quoted, bare = match.groups()
+        if quoted is None and bare.casefold() == "or" and not minus:
+            alternatives.append(_alternative(include, exclude))
+            include, exclude, plain = [], [], False
+            continue
+        plain = plain and quoted is None and not minus
+        phrase = _phrase(quoted if quoted is not None else bare)
+        if phrase is not None:
+            (exclude if minus else include).append(phrase)
+    alternatives.append(_alternative(include, exclude))
+    asked = tuple(a for a in alternatives if a.include)
+    if not asked:
+        raise BadUserInput(
+            "`query` has no words to search for: punctuation, operators and common words "
+            "such as 'the' are not searched"
+        )
+    return SearchQuery(asked, fuzzy_text(text) if plain and len(asked) == 1 else "")
+
+
+def _alternative(include: list[Phrase], exclude: list[Phrase]) -> Alternative:
+    if exclude and not include:
+        raise BadUserInput(
+            "`query` excludes words without asking for any: give a word to find beside "
+            "every `-word`"
+        )
+    return Alternative(tuple(include), tuple(exclude))

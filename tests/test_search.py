@@ -1,0 +1,353 @@
+"""`search(query:)` over HTTP on both stores: word forms, phrases, misspellings, types, paging,
+highlights, refusals, and the same hits with the same scores on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from db.mapping import SEARCHABLE
+from db.words import STOP_WORDS, fuzzy_text, trigrams
+from seeds.search_rows import passage_spans
+from tests.conftest import Store, make_client
+
+HIT = """
+  cursor score
+  highlights { field index text start end }
+  node {
+    __typename id
+    ... on Company { name alternativeNames description }
+    ... on Person { name jobTitle: title }
+    ... on Report { title }
+    ... on Program { programName: name description }
+    ... on Partner { name shortName alternativeNames description }
+    ... on Location { name alternativeNames }
+    ... on Organization { name alternativeNames description }
+    ... on Document { title }
+    ... on Passage { text start end document { slug text } }
+  }
+"""
+SEARCH = f"""
+query Search($query: String!, $first: Int, $after: String, $types: [SearchableType!]) {{
+  search(query: $query, first: $first, after: $after, types: $types) {{
+    totalCount
+    pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
+    edges {{ {HIT} }}
+  }}
+}}
+"""
+PARITY_QUERIES = [
+    "refugees",
+    "refugee agency",
+    "benefit",
+    "benefits",
+    "Enabeling Leadership",
+    "Sony Musc",
+    '"social justice fund"',
+    '"Global Social Justice Fund"',
+    "music -sony",
+    "fund or foundation",
+    "APIA",
+    "mental health",
+    "New York",
+    "Patricia Sedano",
+    "asian pacific islander",
+    '"asian and pacific"',
+    "leaders",
+    "2023",
+    "employees",
+]
+
+
+async def _search(graphql: Any, query: str, **variables: Any) -> dict[str, Any]:
+    body = await graphql(SEARCH, {"query": query, **variables})
+    assert "errors" not in body, body
+    return body["data"]["search"]
+
+
+# Fields of the same name and another nullability are selected under another name.
+ALIASES = {("Program", "name"): "programName", ("Person", "title"): "jobTitle"}
+
+
+def _value(node: dict[str, Any], field: str) -> Any:
+    return node.get(ALIASES.get((node["__typename"], field), field))
+
+
+def _names(found: dict[str, Any]) -> list[str]:
+    return [
+        _value(edge["node"], "name") or _value(edge["node"], "title") or edge["node"]["__typename"]
+        for edge in found["edges"]
+    ]
+
+
+def _field_value(node: dict[str, Any], highlight: dict[str, Any]) -> str:
+    value = _value(node, highlight["field"])
+    return value if highlight["index"] is None else value[highlight["index"]]
+
+
+def _check_highlights(found: dict[str, Any]) -> None:
+    for edge in found["edges"]:
+        assert edge["highlights"], edge
+        for mark in edge["highlights"]:
+            value = _field_value(edge["node"], mark)
+            assert value[mark["start"] : mark["end"]] == mark["text"], mark
+            assert 0 <= mark["start"] < mark["end"] <= len(value)
+
+
+async def test_word_forms_find_each_other(graphql):
+    found = await _search(graphql, "refugees")
+    assert "United Nations\u2019 refugee agency" in _names(found)
+    _check_highlights(found)
+    marks = [m["text"].casefold() for e in found["edges"] for m in e["highlights"]]
+    assert set(marks) == {"refugee"}
+    singular = await _search(graphql, "benefit")
+    plural = await _search(graphql, "benefits")
+    assert [e["node"]["id"] for e in singular["edges"]] == [
+        e["node"]["id"] for e in plural["edges"]
+    ]
+    assert singular["totalCount"] > 0
+    assert any("benefits" in m["text"] for e in singular["edges"] for m in e["highlights"])
+
+
+async def test_names_rank_above_descriptions_above_passages(graphql):
+    found = await _search(graphql, "refugees")
+    kinds = [(e["node"]["__typename"], e["score"]) for e in found["edges"]]
+    assert kinds[0] == ("Partner", 4.0)  # its name
+    assert ("Program", 2.0) in kinds  # a description
+    assert kinds[-1] == ("Passage", 1.0)
+    scores = [score for _, score in kinds]
+    assert scores == sorted(scores, reverse=True)
+
+
+async def test_a_phrase_matches_words_in_order(graphql):
+    found = await _search(graphql, '"social justice fund"')
+    assert "Global Social Justice Fund" in _names(found)
+    program = next(
+        e for e in found["edges"] if _value(e["node"], "name") == "Global Social Justice Fund"
+    )
+    assert [m["text"] for m in program["highlights"] if m["field"] == "name"] == [
+        "Social Justice Fund"
+    ]
+    reversed_words = await _search(graphql, '"fund justice social"')
+    assert reversed_words["totalCount"] == 0
+    _check_highlights(found)
+
+
+async def test_a_misspelt_name_finds_its_entity(graphql):
+    found = await _search(graphql, "Enabeling Leadership")
+    assert _names(found)[0] == "Enabling Leadership Inc"
+    first = found["edges"][0]
+    assert 0 < first["score"] < 4
+    assert {m["text"] for m in first["highlights"]} == {"Enabling", "Leadership"}
+    _check_highlights(found)
+
+
+async def test_excluded_words_and_alternatives(graphql):
+    music = await _search(graphql, "music", first=100)
+    without = await _search(graphql, "music -sony", first=100)
+    assert 0 < without["totalCount"] < music["totalCount"]
+    for edge in without["edges"]:
+        assert not any(m["text"].casefold() == "sony" for m in edge["highlights"])
+    fund = await _search(graphql, "fund", first=100)
+    foundation = await _search(graphql, "foundation", first=100)
+    either = await _search(graphql, "fund or foundation", first=100)
+    ids = {e["node"]["id"] for e in fund["edges"]} | {e["node"]["id"] for e in foundation["edges"]}
+    assert {e["node"]["id"] for e in either["edges"]} == ids
+
+
+async def test_types_limit_what_is_found(graphql):
+    everything = await _search(graphql, "refugees")
+    partners = await _search(graphql, "refugees", types=["PARTNER"])
+    assert [e["node"]["__typename"] for e in partners["edges"]] == ["Partner"]
+    passages = await _search(graphql, "refugees", types=["PASSAGE", "PROGRAM"])
+    assert {e["node"]["__typename"] for e in passages["edges"]} == {"Passage", "Program"}
+    assert partners["totalCount"] + passages["totalCount"] == everything["totalCount"]
+
+
+async def test_pages_follow_each_other_with_cursors(graphql):
+    whole = await _search(graphql, "music", first=100)
+    assert whole["totalCount"] > 5
+    seen: list[str] = []
+    after = None
+    while True:
+        page = await _search(graphql, "music", first=2, after=after)
+        assert page["totalCount"] == whole["totalCount"]
+        assert page["pageInfo"]["hasPreviousPage"] is False
+        seen += [e["node"]["id"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == [e["node"]["id"] for e in whole["edges"]]
+    assert (await _search(graphql, "music", first=0))["edges"] == []
+
+
+async def test_a_cursor_is_bound_to_its_search(graphql):
+    page = await _search(graphql, "music", first=1)
+    cursor = page["pageInfo"]["endCursor"]
+    for variables in ({"query": "sony"}, {"query": "music", "types": ["PASSAGE"]}):
+        body = await graphql(SEARCH, {**variables, "after": cursor})
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        assert "another list" in body["errors"][0]["message"]
+    body = await graphql(SEARCH, {"query": "music", "after": "bm90IGEgY3Vyc29y"})
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_passages_are_paragraphs_of_their_document(graphql):
+    found = await _search(graphql, "leaders", types=["PASSAGE"])
+    assert found["totalCount"] > 0
+    for edge in found["edges"]:
+        passage = edge["node"]
+        document = passage["document"]["text"]
+        assert document[passage["start"] : passage["end"]] == passage["text"]
+        assert "\n" not in passage["text"]
+        assert passage["text"] == passage["text"].strip()
+        refetched = await graphql(
+            "query($id: ID!) { node(id: $id) { id ... on Passage { text } } }",
+            {"id": passage["id"]},
+        )
+        assert refetched["data"]["node"] == {"id": passage["id"], "text": passage["text"]}
+    _check_highlights(found)
+
+
+def test_passages_are_the_non_empty_lines():
+    assert passage_spans("a\n\n  b c  \n\t\n•\nd") == [(0, 1), (5, 8), (15, 16)]
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ('"" - OR', "no words"),
+        ("the of and", "no words"),
+        ("*** ^ :", "no words"),
+        ("-sony", "without asking"),
+        ("music or -sony", "without asking"),
+        ("x" * 201, "longer than 200"),
+        ("music\x00", "control characters"),
+    ],
+)
+async def test_a_query_with_nothing_to_find_is_refused(graphql, query, problem):
+    body = await graphql(SEARCH, {"query": query})
+    assert body["data"] is None
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert problem in error["message"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "NEAR(music sony)",
+        "music*",
+        "^music",
+        "name:music",
+        'music" OR "x',
+        "'; DROP TABLE search_entries; --",
+        "music AND NOT sony",
+        "\\ % _ ' ` ( ) { } [ ]",
+        "x" * 200,
+        "a" * 199 + " music",
+        "\u00e9\u00e8 \u4e2d\u6587 \U0001f3b5 music",
+        '"unclosed phrase music',
+        "--music",
+        "music or or or",
+    ],
+)
+async def test_hostile_queries_are_only_words(graphql, query):
+    body = await graphql(SEARCH, {"query": query, "first": 100})
+    text_ = str(body).casefold()
+    for leak in ("select", "fts5", "syntax error", "traceback", "tsquery", "sqlite", "asyncpg"):
+        assert leak not in text_, body
+    if "errors" in body:
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+    else:
+        _check_highlights(body["data"]["search"])
+
+
+async def test_page_size_is_limited_and_priced(client):
+    response = await client.post(
+        "/graphql", json={"query": '{ search(query: "music", first: 101) { totalCount } }'}
+    )
+    body = response.json()
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    priced = await client.post(
+        "/graphql",
+        json={"query": '{ search(query: "music", first: 7) { nodes { id } } }'},
+    )
+    assert priced.json()["extensions"]["cost"]["estimated"] == 7
+    nested = await client.post(
+        "/graphql",
+        json={
+            "query": '{ search(query: "fund", first: 50) { nodes { ... on Program '
+            "{ partners(first: 100) { nodes { id } } } } } }"
+        },
+    )
+    cost = nested.json()["extensions"]["cost"]
+    assert cost["estimated"] == 50 + 50 * 3  # no program has more than 3 partners
+    assert cost["actual"] <= cost["estimated"]
+
+
+@pytest.mark.postgres
+async def test_python_trigrams_are_pg_trgms(store: Store):
+    """SQLite's trigrams (db/words.py) are the ones pg_trgm makes, for every name search
+    matches by similarity and for queries."""
+    async with store.engine.connect() as connection:
+        names = (
+            await connection.execute(text("SELECT fuzzy FROM search_entries WHERE fuzzy <> ''"))
+        ).scalars()
+        values = [*names, *(fuzzy_text(q) for q in PARITY_QUERIES), fuzzy_text("Zürich 9-to-5")]
+        for value in values:
+            made = await connection.execute(text("SELECT show_trgm(:v)"), {"v": value})
+            assert set(made.scalar_one()) == trigrams(value), value
+
+
+@pytest.mark.postgres
+async def test_stop_words_are_the_ones_postgresql_drops(store: Store):
+    statement = text("SELECT to_tsvector('english', :words)")
+    async with store.engine.connect() as connection:
+        dropped = await connection.execute(statement, {"words": " ".join(STOP_WORDS)})
+        assert dropped.scalar_one() == ""
+        kept = await connection.execute(statement, {"words": "refugee fund music"})
+        assert kept.scalar_one() != ""
+
+
+def _tiers(found: dict[str, Any]) -> list[tuple[float, frozenset[str]]]:
+    """Hits grouped by score, best first: order may differ only within a score."""
+    tiers: dict[float, set[str]] = {}
+    for edge in found["edges"]:
+        tiers.setdefault(edge["score"], set()).add(edge["node"]["id"])
+    return [(score, frozenset(ids)) for score, ids in tiers.items()]
+
+
+async def test_both_stores_find_the_same_hits(both_stores):
+    answers: dict[str, list[dict[str, Any]]] = {}
+    for backend, store in both_stores.items():
+        async with make_client(store.engine) as http:
+            answers[backend] = []
+            for query in PARITY_QUERIES:
+                for types in (None, ["PASSAGE"], sorted(m.upper() for m in SEARCHABLE)[:3]):
+                    variables = {"query": query, "first": 100, "types": types}
+                    response = await http.post(
+                        "/graphql", json={"query": SEARCH, "variables": variables}
+                    )
+                    body = response.json()
+                    assert "errors" not in body, (backend, query, body)
+                    answers[backend].append(body["data"]["search"])
+    for query_index, (sqlite, postgresql) in enumerate(
+        zip(answers["sqlite"], answers["postgresql"], strict=True)
+    ):
+        where = PARITY_QUERIES[query_index // 3]
+        assert sqlite["totalCount"] == postgresql["totalCount"], where
+        assert _tiers(sqlite) == _tiers(postgresql), where
+    assert any(found["totalCount"] > 3 for found in answers["sqlite"])
+
+
+async def test_alternative_names_and_organisations_are_found(graphql):
+    found = await _search(graphql, "Sony Music Group", types=["COMPANY"])
+    company = found["edges"][0]
+    assert company["node"]["name"] == "Sony Music"
+    assert {h["field"] for h in company["highlights"]} >= {"alternativeNames"}
+    _check_highlights(found)
+    found = await _search(graphql, "Guerero", types=["ORGANIZATION"])  # misspelt
+    assert _names(found) == ["Guerrero LLC"]
