@@ -28,51 +28,39 @@ def entity_sections(graph: GraphSpec) -> tuple[tuple[str, str, list[Any]], ...]:
 
 @dataclass(frozen=True)
 class LinkItem:
-    """A cited link: its name in messages, its seed item and the slug of what it links to."""
+    """A cited link: its name in messages, its seed item, and what it joins (each side's
+    kind and slug; `attribute` is the owner's list the extraction writes it in)."""
 
     owner: str
     item: Cited
+    owner_kind: str
+    owner_slug: str
+    attribute: str
     target_kind: str
     target: str
 
 
+# Where the extraction writes links: (section, its items' kind, their list, the target kind).
+LINKS = (
+    ("people", "person", "locations", "location"),
+    ("programs", "program", "partners", "partner"),
+    ("programs", "program", "locations", "location"),
+    ("partners", "partner", "locations", "location"),
+    ("reports", "report", "highlights", "program"),
+)
+
+
 def link_items(graph: GraphSpec) -> Iterable[LinkItem]:
-    for person in graph.people:
-        for location in person.locations:
-            yield LinkItem(
-                f"person {person.slug!r} -> location {location.location!r}",
-                location,
-                "location",
-                location.location,
-            )
-    for program in graph.programs:
-        for partner in program.partners:
-            yield LinkItem(
-                f"program {program.slug!r} -> partner {partner.partner!r}",
-                partner,
-                "partner",
-                partner.partner,
-            )
-        for location in program.locations:
-            yield LinkItem(
-                f"program {program.slug!r} -> location {location.location!r}",
-                location,
-                "location",
-                location.location,
-            )
-    for partner_spec in graph.partners:
-        for location in partner_spec.locations:
-            yield LinkItem(
-                f"partner {partner_spec.slug!r} -> location {location.location!r}",
-                location,
-                "location",
-                location.location,
-            )
-    for report in graph.reports:
-        for highlight in report.highlights:
-            yield LinkItem(
-                f"report {report.slug!r} -> program {highlight.program!r}",
-                highlight,
-                "program",
-                highlight.program,
-            )
+    for section, kind, attribute, target_kind in LINKS:
+        for owner in getattr(graph, section):
+            for link in getattr(owner, attribute):
+                target = getattr(link, target_kind)
+                yield LinkItem(
+                    f"{kind} {owner.slug!r} -> {target_kind} {target!r}",
+                    link,
+                    kind,
+                    owner.slug,
+                    attribute,
+                    target_kind,
+                    target,
+                )

@@ -20,24 +20,19 @@ from sqlmodel import SQLModel, col
 from db import provenance, state
 from db.engine import session_factory
 from db.keys import citation_slug, derived_columns
-from db.mapping import SEARCHABLE, TYPES, NodeType
+from db.mapping import SEARCHABLE, TYPES, Link, ListEdge, NodeType
 from db.models import (
     Citation,
     Document,
     Location,
     Organization,
-    PartnerLocation,
     Passage,
-    PersonLocation,
     Program,
-    ProgramLocation,
-    ProgramPartner,
-    ReportProgram,
     SearchEntry,
 )
 from db.search import sync_trigrams
 from seeds.basis import provenance_of
-from seeds.items import entity_sections
+from seeds.items import LINKS, LinkItem, entity_sections, link_items
 from seeds.read import SeedPlan
 from seeds.search_rows import passage_rows, search_entry_rows
 from seeds.spec import Cited
@@ -352,69 +347,38 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
     # Each link row remembers the seed item whose citations it carries.
     cited: list[tuple[str, int, Cited]] = []
 
-    async def links(
-        model: type[SQLModel], left: str, right: str, pairs: list[tuple[int, int, Cited]]
-    ) -> None:
+    async def links(link: Link, found: list[LinkItem]) -> None:
+        left, right = link.parent_key.key, link.target_key.key
+        pairs = [
+            (ids_by_kind[f.owner_kind][(f.owner_slug,)], ids_by_kind[f.target_kind][(f.target,)], f)
+            for f in found
+        ]
         ids = await sync.table(
-            model,
+            link.model,
             [left, right],
             [
-                {left: a, right: b, **provenance.columns(provenance_of(None, item.provenance))}
-                for a, b, item in pairs
+                {left: a, right: b, **provenance.columns(provenance_of(None, f.item.provenance))}
+                for a, b, f in pairs
             ],
         )
-        cited.extend((str(model.__tablename__), ids[(a, b)], item) for a, b, item in pairs)
+        cited.extend((link.subject, ids[(a, b)], f.item) for a, b, f in pairs)
 
-    await links(
-        ProgramPartner,
-        "program_id",
-        "partner_id",
-        [
-            (programs[(p.slug,)], partners[(link.partner,)], link)
-            for p in graph.programs
-            for link in p.partners
-        ],
-    )
-    await links(
-        ProgramLocation,
-        "program_id",
-        "location_id",
-        [
-            (programs[(p.slug,)], locations[(link.location,)], link)
-            for p in graph.programs
-            for link in p.locations
-        ],
-    )
-    await links(
-        PartnerLocation,
-        "partner_id",
-        "location_id",
-        [
-            (partners[(p.slug,)], locations[(link.location,)], link)
-            for p in graph.partners
-            for link in p.locations
-        ],
-    )
-    await links(
-        PersonLocation,
-        "person_id",
-        "location_id",
-        [
-            (people[(p.slug,)], locations[(link.location,)], link)
-            for p in graph.people
-            for link in p.locations
-        ],
-    )
-    await links(
-        ReportProgram,
-        "report_id",
-        "program_id",
-        [
-            (reports[(r.slug,)], programs[(link.program,)], link)
-            for r in graph.reports
-            for link in r.highlights
-        ],
-    )
+    ids_by_kind = {
+        "person": people,
+        "program": programs,
+        "partner": partners,
+        "location": locations,
+        "report": reports,
+    }
+    type_of = {kind: type_name for kind, type_name, _ in entity_sections(graph)}
+    found = list(link_items(graph))
+    for _, kind, attribute, _ in LINKS:  # each list the extraction writes is a link table
+        edge = TYPES[type_of[kind]].fields[attribute]
+        assert isinstance(edge, ListEdge), f"{kind}.{attribute}"
+        assert edge.link is not None, f"{kind}.{attribute} is no link table"
+        await links(
+            edge.link, [f for f in found if (f.owner_kind, f.attribute) == (kind, attribute)]
+        )
     ids_of = {
         "Company": companies,
         "Person": people,
