@@ -338,6 +338,10 @@ class NodeType:
     def edges(self) -> Iterator[tuple[str, ListEdge]]:
         return ((name, spec) for name, spec in self.fields.items() if isinstance(spec, ListEdge))
 
+    @property
+    def has_provenance(self) -> bool:
+        return isinstance(self.fields.get("provenance"), ProvenanceOf)
+
     def names(self) -> Iterator[tuple[str, Names]]:
         return ((name, spec) for name, spec in self.fields.items() if isinstance(spec, Names))
 
@@ -617,6 +621,7 @@ TYPES: dict[str, NodeType] = {
                 "publishedOn": Scalar(Document.published_on),
                 "text": Scalar(Document.text),
                 "publishedBy": Reference("Organization", Document.publisher_id),
+                "provenance": PROVENANCE,
             },
             order={
                 "TITLE": Document.sort_key,

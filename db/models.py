@@ -41,7 +41,7 @@ class Provenanced(SQLModel):
     unstated: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
-class Document(SQLModel, table=True):
+class Document(Provenanced, table=True):
     __tablename__ = "documents"
 
     id: int | None = Field(default=None, primary_key=True)

@@ -22,6 +22,11 @@ from db.mapping import CITATION, LISTS, QUERY, TYPES, ListEdge, Search, list_key
 from db.models import SearchEntry, StoreState
 
 DATA_VERSION = "data_version"
+SEED_FORMAT = "seed_format"
+CURRENT_SEED_FORMAT = 2
+"""What the seed writes, by version: 2 added provenance, the new facts' tables and search's
+passages and entries. A store seeded by an older version lacks them (migrations add the
+columns with defaults, not the data), so `serve` seeds it again (`is_stale`)."""
 
 
 def citations_key(type_name: str) -> str:
@@ -119,7 +124,10 @@ async def record(session: AsyncSession, *, changed: bool) -> StoreSnapshot:
     sizes = {key: int(await session.scalar(query) or 0) for key, query in _measures()}
     snapshot = StoreSnapshot(next_version(previous, changed), sizes)
     await session.execute(delete(StoreState))
-    rows = [{"key": DATA_VERSION, "value": snapshot.version}]
+    rows = [
+        {"key": DATA_VERSION, "value": snapshot.version},
+        {"key": SEED_FORMAT, "value": CURRENT_SEED_FORMAT},
+    ]
     rows += [{"key": key, "value": value} for key, value in sizes.items()]
     await session.execute(insert(StoreState), rows)
     return snapshot
@@ -135,4 +143,12 @@ async def read(connection: AsyncConnection) -> StoreSnapshot:
     rows = (await connection.execute(select(state.c.key, state.c.value))).all()
     values = {key: int(value) for key, value in rows}
     version = values.pop(DATA_VERSION, 0)
+    values.pop(SEED_FORMAT, None)
     return StoreSnapshot(version, values)
+
+
+async def is_stale(connection: AsyncConnection) -> bool:
+    """Whether the store was seeded by a version of the seed that wrote less than this one."""
+    state = table_of(StoreState)
+    found = await connection.scalar(select(state.c.value).where(state.c.key == SEED_FORMAT))
+    return int(found or 0) < CURRENT_SEED_FORMAT

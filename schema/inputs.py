@@ -22,7 +22,9 @@ from schema.enums import (
     StatementOrderField,
 )
 
-NAME_CONTAINS = "Case-insensitive substring of the name (at most 200 characters)."
+NAME_CONTAINS = (
+    "Case-insensitive substring of the name or an alternative name (at most 200 characters)."
+)
 TITLE_CONTAINS = "Case-insensitive substring of the title (at most 200 characters)."
 COUNTRY_CODE = "ISO 3166-1 alpha-2 code, e.g. `US`; matches places in that country too."
 DIRECTION = "Sort direction; ties are broken by slug."
@@ -70,7 +72,8 @@ class ProgramFilter:
 @strawberry.input(description="Filters for partners; all given filters must match.")
 class PartnerFilter:
     name_contains: str | None = strawberry.field(
-        default=None, description="Case-insensitive substring of the name or short name."
+        default=None,
+        description="Case-insensitive substring of the name, short name or an alternative name.",
     )
     program_kind: list[ProgramKind] | None = strawberry.field(
         default=None, description="Partners of at least one program of any of these kinds."

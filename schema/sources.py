@@ -13,6 +13,7 @@ from resolvers.context import Info
 from resolvers.nodes import link, resolve_reference
 from schema.node import Node
 from schema.objects import FromRow, link_field
+from schema.provenance import Provenance
 
 CITED_DOCUMENT = link("Citation", "document")
 AROUND = QUOTE_SELECTOR.characters
@@ -40,6 +41,13 @@ class Document(Node, FromRow):
     )
     pk: strawberry.Private[int]
     row: strawberry.Private[Any]
+
+    @strawberry.field(
+        description="What the document's own details rest on: `fields` says how its "
+        "publisher was read from the page."
+    )
+    def provenance(self) -> Provenance:
+        return Provenance.of_row(self.row)
 
     published_by = link_field(
         "Document",

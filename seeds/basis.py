@@ -1,9 +1,12 @@
 """What each statement of the extraction rests on, checked before anything is written.
 
 An INFERRED item must say why (`note`), a REFERENCE must name its source, a field basis must
-name a field the API has, and a link called STATED must have a quote that names what it
-links to (by name, short name or a declared alternative name): a link whose quotes never
-mention its target rests on something else, and must say so.
+name a field the API has; a link called STATED (a list's, or a single field's such as a
+statement's person) must have a quote that names what it links to (by name, short name or
+alternative name); and a field that names or quotes (a name, a caption, a topic) must stand
+in one of the item's own quotes. Whatever fails rests on something else, and must say so.
+The checks are necessary, not sufficient: a quote can name a place and still not tie it to
+the item, which is what the notes and a reviewer are for.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from db.mapping import node_type
 from db.provenance import Basis, Provenance
 from seeds.errors import SeedError
 from seeds.items import entity_sections, link_items
-from seeds.spec import BasisSpec, GraphSpec, ProvenanceSpec
+from seeds.spec import BasisSpec, DocumentMeta, GraphSpec, ProvenanceSpec
 
 if TYPE_CHECKING:
     from seeds.read import SeedPlan
@@ -43,28 +46,103 @@ def provenance_of(type_name: str | None, spec: ProvenanceSpec) -> Provenance:
     return Provenance(Basis(spec.basis.value, spec.note, spec.source), tuple(fields))
 
 
+# Fields that name or quote: their values must stand in one of the item's own quotes unless
+# the field says it rests on something else (`provenance.fields`). By YAML key.
+VERBATIM: dict[str, tuple[str, ...]] = {
+    "Company": ("name", "alternative_names"),
+    "Person": ("name", "title"),
+    "Report": ("title", "topics"),
+    "Program": ("name",),
+    "Partner": ("name", "short_name", "alternative_names"),
+    "Location": ("name", "alternative_names"),
+    "Organization": ("name", "alternative_names", "address"),
+    "Statement": ("medium",),
+    "FigureGroup": ("title", "caption"),
+}
+
+# Single fields that link to another item, checked as links are: (type, YAML key, kind).
+FIELD_LINKS = (
+    ("Statement", "person", "person"),
+    ("Organization", "owner", "organization"),
+    ("Organization", "location", "location"),
+)
+
+
+def check_documents(documents: Iterable[DocumentMeta]) -> None:
+    """A document's provenance (its publisher's basis), checked as an item's is."""
+    for meta in documents:
+        _check_item(f"document {meta.slug!r}", "Document", meta.provenance, f"{meta.slug}.yaml")
+
+
 def check_provenance(graph: GraphSpec, source: str) -> None:
+    names = _names(graph)
     for kind, type_name, items in entity_sections(graph):
         for item in items:
-            _check_item(f"{kind} {item.slug!r}", type_name, item.provenance, source)
-    names = _names(graph)
+            where = f"{kind} {item.slug!r}"
+            _check_item(where, type_name, item.provenance, source)
+            _check_verbatim(where, type_name, item, source)
+            for owner_type, key, target_kind in FIELD_LINKS:
+                target = getattr(item, key, None) if owner_type == type_name else None
+                if target is not None and _stated(item, key):
+                    _check_named(
+                        f"{where} field {key!r}",
+                        item.citations,
+                        names[target_kind][target],
+                        target_kind,
+                        source,
+                    )
     for link in link_items(graph):
         _check_item(link.owner, None, link.item.provenance, source)
-        if link.item.provenance.basis != "STATED":
-            continue
-        known = names[link.target_kind][link.target]
-        quotes = [c.quote.casefold() for c in link.item.citations]
-        if not any(_mentions(quote, name) for name in known for quote in quotes):
-            raise SeedError(
-                f"{source}: {link.owner} is STATED, but none of its quotes names the "
-                f"{link.target_kind} (as {' or '.join(map(repr, sorted(known))) or 'nothing'}); "
-                "cite a quote that does, or mark the link INFERRED with a note"
+        if link.item.provenance.basis == "STATED":
+            _check_named(
+                link.owner,
+                link.item.citations,
+                names[link.target_kind][link.target],
+                link.target_kind,
+                source,
             )
 
 
+def _stated(item: Any, key: str) -> bool:
+    """Whether the item's field `key` rests on its quotes (its own basis, or the item's)."""
+    spec: ProvenanceSpec = item.provenance
+    field = spec.fields.get(key)
+    return (field.basis if field is not None else spec.basis) == "STATED"
+
+
+def _check_named(where: str, citations: list[Any], known: set[str], kind: str, source: str) -> None:
+    """A STATED link's quotes must name what it links to."""
+    if not known:
+        raise SeedError(
+            f"{source}: {where} is STATED, but the {kind} it links to has no name a quote "
+            "could give; mark it INFERRED with a note"
+        )
+    if not any(_mentions(c.quote, name) for name in known for c in citations):
+        raise SeedError(
+            f"{source}: {where} is STATED, but none of its quotes names the {kind} (as "
+            f"{' or '.join(map(repr, sorted(known)))}); cite a quote that does, or mark it "
+            "INFERRED with a note"
+        )
+
+
+def _check_verbatim(where: str, type_name: str, item: Any, source: str) -> None:
+    for key in VERBATIM.get(type_name, ()):
+        value = getattr(item, key)
+        values = [] if value is None else [value] if isinstance(value, str) else list(value)
+        for text in values:
+            if _stated(item, key) and not any(_mentions(c.quote, text) for c in item.citations):
+                raise SeedError(
+                    f"{source}: {where} field {key!r}: {text!r} is in none of its quotes; "
+                    "quote the words, or give the field a basis (REFERENCE or INFERRED)"
+                )
+
+
 def _mentions(quote: str, name: str) -> bool:
-    """Whether `name` stands in `quote` as words ("US" in "in the US", not in "focus")."""
-    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", quote) is not None
+    """Whether `name` stands in `quote` as words ("US" in "in the US", not in "focus"); an
+    all-capitals name (an abbreviation) only as written ("US", never "us")."""
+    pattern = rf"(?<!\w){re.escape(name)}(?!\w)"
+    flags = 0 if name.isupper() else re.IGNORECASE
+    return re.search(pattern, quote, flags) is not None
 
 
 def _check_item(where: str, type_name: str | None, spec: ProvenanceSpec, source: str) -> None:
@@ -81,7 +159,7 @@ def _check_item(where: str, type_name: str | None, spec: ProvenanceSpec, source:
 
 
 def _names(graph: GraphSpec) -> dict[str, dict[str, set[str]]]:
-    """Every name a link's target may be mentioned by, casefolded, by kind and slug."""
+    """Every name a link's target may be mentioned by, by kind and slug."""
 
     def names_of(item: Any) -> set[str]:
         found: Iterable[str | None] = (
@@ -89,12 +167,14 @@ def _names(graph: GraphSpec) -> dict[str, dict[str, set[str]]]:
             getattr(item, "short_name", None),
             *getattr(item, "alternative_names", ()),
         )
-        return {name.casefold() for name in found if name}
+        return {name for name in found if name}
 
     return {
         "location": {loc.slug: names_of(loc) for loc in graph.locations},
         "partner": {p.slug: names_of(p) for p in graph.partners},
         "program": {p.slug: names_of(p) for p in graph.programs},
+        "person": {p.slug: names_of(p) for p in graph.people},
+        "organization": {o.slug: names_of(o) for o in graph.organizations},
     }
 
 

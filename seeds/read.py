@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from seeds.basis import check_provenance, check_statements
+from seeds.basis import check_documents, check_provenance, check_statements
 from seeds.errors import SeedError
 from seeds.items import entity_sections, link_items
 from seeds.spec import CitationSpec, Cited, DocumentMeta, GraphSpec
@@ -271,7 +271,8 @@ def build_plan(documents: dict[str, SeedDocument], data: Any, source: str) -> Se
                     f"{source}: organization {organization.slug!r} refers to unknown "
                     f"document {slug!r}"
                 )
-    check_provenance(graph, source)
+    check_documents(d.meta for d in documents.values())
     plan = SeedPlan(documents, graph, _locate_all(graph, documents, source))
+    check_provenance(graph, source)  # once every quote is known to be in its document
     check_statements(graph, plan, source)
     return plan

@@ -28,16 +28,6 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DocumentMeta(Strict):
-    """What `seeds/documents/<slug>.yaml` says about the text file beside it."""
-
-    slug: DocumentSlug
-    title: Text
-    publisher: Text
-    published_on: dt.date | None = None
-    source_file: Text
-
-
 class CitationSpec(Strict):
     """A verbatim quote; `occurrence` picks one when the quote appears more than once."""
 
@@ -65,6 +55,17 @@ class ProvenanceSpec(BasisSpec):
     """An item's basis, and its fields (by YAML key) whose basis differs from it."""
 
     fields: dict[str, BasisSpec] = {}
+
+
+class DocumentMeta(Strict):
+    """What `seeds/documents/<slug>.yaml` says about the text file beside it."""
+
+    slug: DocumentSlug
+    title: Text
+    publisher: Text
+    published_on: dt.date | None = None
+    source_file: Text
+    provenance: ProvenanceSpec = ProvenanceSpec()
 
 
 class Cited(Strict):

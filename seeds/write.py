@@ -120,7 +120,7 @@ class _Sync:
                 {**row, **derived_columns(row, name_field=name_field, search_fields=search_fields)}
                 for row in rows
             ]
-        if entity.cited:
+        if entity.has_provenance:
             rows = [
                 {**row, **provenance.columns(provenance_of(entity.name, item.provenance))}
                 for row, item in zip(rows, items, strict=True)
@@ -204,7 +204,7 @@ async def _write(session: AsyncSession, plan: SeedPlan, report: SeedReport) -> N
     publishers = {slug: o.slug for o in graph.organizations for slug in o.documents}
     documents = await sync.entities(
         TYPES["Document"],
-        list(plan.documents.values()),
+        [d.meta for d in plan.documents.values()],
         [
             {
                 "slug": d.meta.slug,

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import uvicorn
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.config import Settings, get_settings
-from db import migrate
+from db import migrate, state
 from db.engine import DatabaseUrlError, create_engine, sqlite_file
 from seeds.read import SeedError, SeedPlan, read_seeds
 from seeds.write import SeedReport, store_is_empty, write_seeds
@@ -34,7 +35,8 @@ class StoreNotReady(Exception):
 
 
 async def prepare_store(settings: Settings, *, seed: str) -> SeedReport | None:
-    """Migrate, then seed: `seed` is "always", "if-empty", "check" (a dry run) or "none".
+    """Migrate, then seed: `seed` is "always", "if-empty" (or seeded by an older version that
+    wrote less: db/state.is_stale), "check" (a dry run) or "none".
 
     The seed files are read and checked before the store is touched at all; "check" never
     migrates or creates anything.
@@ -45,11 +47,18 @@ async def prepare_store(settings: Settings, *, seed: str) -> SeedReport | None:
     engine = create_engine(settings.database_url)
     try:
         await migrate.upgrade(engine)
-        if plan is None or (seed == "if-empty" and not await store_is_empty(engine)):
+        if plan is None or (seed == "if-empty" and not await _needs_seed(engine)):
             return None
         return await write_seeds(engine, plan, dry_run=seed == "check")
     finally:
         await engine.dispose()
+
+
+async def _needs_seed(engine: AsyncEngine) -> bool:
+    if await store_is_empty(engine):
+        return True
+    async with engine.connect() as connection:
+        return await state.is_stale(connection)
 
 
 async def _dry_run(settings: Settings, plan: SeedPlan | None) -> SeedReport:
@@ -88,7 +97,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     _require_fast_http()
     report = asyncio.run(prepare_store(settings, seed="if-empty"))
     if report is not None:
-        print(f"seeded an empty store: {report.summary()}")
+        print(f"seeded the store (empty, or seeded by an older version): {report.summary()}")
     from server.app import create_app
 
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (display only)

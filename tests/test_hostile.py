@@ -258,7 +258,7 @@ IDS_WITH_NESTED_PAGES = (
     " locations(first: 100) { totalCount } } } } } }"
 )
 NESTED_PAGES_PER_NODE = 100 * (1 + 100)
-# On the seed's recorded sizes pages of 100 count what the store holds: its 24 places, at
+# On the seed's recorded sizes pages of 100 count what the store holds: its 25 places, at
 # most 3 programs in one place and 8 places of one program. Lists that cycle between places
 # and programs still multiply past the budget.
 CYCLE = (

@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from db.mapping import LISTS, TYPES, ListEdge
-from seeds.read import SeedError, read_seeds
+from seeds.read import SEEDS_DIR, SeedError, build_plan, read_documents, read_seeds
+from seeds.write import write_seeds
+from tests.conftest import Store, make_client
 from tests.factories import graph_data, write_seed_tree
 from tests.test_nodes import ENTITIES
 
@@ -35,11 +37,13 @@ EXTRACTED = {
 
 def _names_of(node: dict[str, Any]) -> set[str]:
     names = {node.get("name"), node.get("shortName"), *node.get("alternativeNames", ())}
-    return {name.casefold() for name in names if name}
+    return {name for name in names if name}
 
 
 def _mentions(quote: str, name: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", quote.casefold()) is not None
+    """`name` as words of `quote`; an abbreviation ("US") only as written."""
+    flags = 0 if name.isupper() else re.IGNORECASE
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)", quote, flags) is not None
 
 
 def _checked(provenance: dict[str, Any], where: str) -> None:
@@ -98,6 +102,19 @@ async def test_every_relation_edge_says_what_it_rests_on(graphql, owner, field, 
                 assert any(
                     _mentions(c["quote"], name) for c in edge["citations"] for name in known
                 ), f"{where}: STATED, but no quote names the {spec.target}"
+
+
+async def test_who_published_each_document_says_what_it_rests_on(graphql):
+    body = await graphql(
+        """{ documents { nodes { slug publishedBy { name }
+               provenance { fields { field basis note } } } } }"""
+    )
+    for document in body["data"]["documents"]["nodes"]:
+        assert document["publishedBy"] is not None, document["slug"]
+        (published,) = document["provenance"]["fields"]
+        assert published["field"] == "publishedBy"
+        assert published["basis"] == "INFERRED"
+        assert published["note"]
 
 
 async def test_root_list_edges_have_no_relation(graphql):
@@ -213,6 +230,7 @@ async def test_the_publisher_is_an_organisation(graphql):
     assert publisher["name"] == "Hispanic Executive"
     assert publisher["address"] == "1500 W Carroll Suite 200\nChicago, IL 60607"
     assert publisher["location"] == {"name": "Chicago", "countryCode": "US"}
+    assert any(publisher["address"] in c["quote"] for c in publisher["citations"])
     assert publisher["owner"]["name"] == "Guerrero LLC"
     assert publisher["owner"]["owns"]["nodes"] == [{"slug": "hispanic-executive"}]
     quotes = [c["quote"] for c in publisher["citations"]]
@@ -254,21 +272,26 @@ async def test_the_reports_topics_and_highlights(graphql):
 
 async def test_the_heritage_month_is_in_may(graphql):
     body = await graphql(
-        """{ program(slug: "apida-heritage-month-2024") { month provenance {
-               fields { field basis note } } } }"""
+        """{ program(slug: "apida-heritage-month-2024") { month citations { quote }
+               provenance { fields { field basis note } } } }"""
     )
     program = body["data"]["program"]
     assert program["month"] == 5
+    assert any("beyond the month of May" in c["quote"] for c in program["citations"])
     fields = {f["field"]: f for f in program["provenance"]["fields"]}
     assert fields["month"]["basis"] == "INFERRED"
     assert "May" in fields["month"]["note"]
 
 
-async def test_alternative_names_are_filterable(graphql):
+async def test_alternative_names_are_quoted_and_filterable(graphql):
     body = await graphql(
-        """{ companies(filter: {nameContains: "sony music group"}) { nodes { slug } }
+        """{ company(slug: "sony-music") { alternativeNames citations { quote } }
+             companies(filter: {nameContains: "sony music group"}) { nodes { slug } }
              locations(filter: {nameContains: "us", kind: [COUNTRY]}) { nodes { slug } } }"""
     )
+    company = body["data"]["company"]
+    for name in company["alternativeNames"]:
+        assert any(_mentions(c["quote"], name) for c in company["citations"]), name
     assert body["data"]["companies"]["nodes"] == [{"slug": "sony-music"}]
     assert {"slug": "united-states"} in body["data"]["locations"]["nodes"]
 
@@ -345,3 +368,68 @@ def test_a_statement_not_within_its_quote_is_refused(tmp_path):
     data["statements"][0]["text"] = "words he never said"
     message = _refused(tmp_path, data)
     assert "statement 'rob-stringer-global-impact-report-2023-letter'" in message
+
+
+def test_an_abbreviation_matches_only_as_written(tmp_path):
+    data = graph_data()
+    rob = next(p for p in data["people"] if p["slug"] == "rob-stringer")
+    quote = "carrying us closer to a more fulfilling workplace experience"  # "us", not "US"
+    rob["locations"] = [
+        {
+            "location": "united-states",
+            "citations": [{"document": "staying-connected-at-sony-music", "quote": quote}],
+        }
+    ]
+    message = _refused(tmp_path, data)
+    assert "person 'rob-stringer' -> location 'united-states' is STATED" in message
+
+
+def test_names_and_captions_must_be_quoted(tmp_path):
+    data = graph_data()
+    _partner(data, "enabling-leadership-inc")["alternative_names"] = ["ELI"]
+    assert "partner 'enabling-leadership-inc' field 'alternative_names': 'ELI'" in (
+        _refused(tmp_path, data)
+    )
+    data = graph_data()
+    data["reports"][0]["topics"].append("climate")
+    assert "report 'global-impact-report-2023' field 'topics': 'climate'" in (
+        _refused(tmp_path / "2", data)
+    )
+    data = graph_data()
+    data["figure_groups"][0]["caption"] = "Totals by fund"
+    assert "field 'caption': 'Totals by fund' is in none of its quotes" in (
+        _refused(tmp_path / "3", data)
+    )
+
+
+def test_a_statement_given_to_someone_its_quote_does_not_name_is_refused(tmp_path):
+    data = graph_data()
+    data["statements"][0]["person"] = "patricia-sedano"
+    message = _refused(tmp_path, data)
+    assert "statement 'rob-stringer-global-impact-report-2023-letter' field 'person'" in message
+    assert "none of its quotes names the person" in message
+
+
+def _partner(data: dict[str, Any], slug: str) -> dict[str, Any]:
+    return next(p for p in data["partners"] if p["slug"] == slug)
+
+
+async def test_stated_only_leaves_out_an_item_that_is_inferred_itself(empty_store: Store):
+    """No seed item is inferred as a whole; one made so here is left out of every list that
+    keeps stated facts, root and nested, on both executors."""
+    data = graph_data()
+    _partner(data, "childfund-korea")["provenance"] = {"basis": "INFERRED", "note": "A test."}
+    plan = build_plan(read_documents(SEEDS_DIR / "documents"), data, "altered")
+    await write_seeds(empty_store.engine, plan)
+    query = """{ partners(filter: {statedOnly: true}) { nodes { slug } }
+        location(slug: "south-korea") { partners(filter: {statedOnly: true}) { totalCount } }
+        partner(slug: "childfund-korea") { provenance { basis note } } }"""
+    for executor in ("auto", "reference"):
+        async with make_client(empty_store.engine, executor=executor) as http:
+            body = (await http.post("/graphql", json={"query": query})).json()
+        assert "errors" not in body, body
+        slugs = [n["slug"] for n in body["data"]["partners"]["nodes"]]
+        assert "childfund-korea" not in slugs
+        assert "apia-vote" in slugs
+        assert body["data"]["location"]["partners"]["totalCount"] == 0
+        assert body["data"]["partner"]["provenance"] == {"basis": "INFERRED", "note": "A test."}

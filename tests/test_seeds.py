@@ -91,7 +91,7 @@ def test_quote_not_in_document_names_file_entity_and_quote(tmp_path):
 
 def test_ambiguous_quote_needs_an_occurrence(tmp_path):
     data = graph_data()
-    citation = program(data, "impact-fellows-program")["citations"][0]
+    citation = program(data, "impact-fellows-program")["citations"][1]  # not the naming one
     citation.update(document="staying-connected-at-sony-music", quote="Sony Music")
     with pytest.raises(SeedError, match="quote not found verbatim"):
         read_altered(tmp_path, data)
@@ -190,7 +190,7 @@ async def test_failed_seed_leaves_the_store_as_it_was(
     await write_seeds(empty_store.engine, seed_plan)
     before = await snapshot(empty_store.engine)
     data = graph_data()
-    data["partners"][0]["name"] = "Renamed"
+    data["partners"][0]["name"] = "APIA Vote"  # renamed to words its quotes hold
     data["programs"] = data["programs"][1:]
     changed = read_seeds(write_seed_tree(tmp_path / "seeds", data))
 

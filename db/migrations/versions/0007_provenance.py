@@ -1,6 +1,6 @@
 """provenance, and the facts the documents state that had no place yet
 
-Every entity and link table gains `provenance` (JSON: basis, note, source and the fields
+Every entity and link table (and documents) gains `provenance` (JSON: basis, note, source and the fields
 with a basis of their own), with `basis` and `unstated` repeating what lists filter on
 (db/provenance.py). Existing rows read as stated until the store is seeded again. New
 tables: organizations (publishers), statements (words a person is quoted saying), figure
@@ -13,6 +13,7 @@ Create Date: 2026-12-01
 """
 
 from collections.abc import Sequence
+from typing import Literal
 
 import sqlalchemy as sa
 from alembic import op
@@ -24,6 +25,7 @@ depends_on: str | Sequence[str] | None = None
 
 STATED = '{"basis":"STATED","note":null,"source":null,"fields":[]}'
 OLD_TABLES = (
+    "documents",
     "companies",
     "people",
     "reports",
@@ -160,7 +162,10 @@ def downgrade() -> None:
     with op.batch_alter_table("reports") as batch_op:
         batch_op.drop_column("topics")
     for table in OLD_TABLES:
-        with op.batch_alter_table(table) as batch_op:
+        # SQLite drops plain columns in place; rebuilding `documents` would trip the foreign
+        # keys of the citations that reference it.
+        recreate: Literal["auto", "never"] = "never" if table == "documents" else "auto"
+        with op.batch_alter_table(table, recreate=recreate) as batch_op:
             if table in NAMED:
                 batch_op.drop_column("alternative_names")
             for column in ("unstated", "provenance", "basis"):
