@@ -1,10 +1,12 @@
 """The search statement of both stores, and the trigrams SQLite keeps for misspelt names.
 
 A query (parsed and checked by resolvers/search.py) is alternatives of words and phrases to
-find, some to exclude. Each store matches it against `search_entries.terms` with its own
-full-text search: PostgreSQL's `websearch_to_tsquery('english', ...)` over a GIN index,
-SQLite's FTS5 with the porter tokenizer; a plain query of words is also matched against names
-by trigram similarity (pg_trgm; on SQLite the same trigrams in `search_trigrams`).
+find, some to exclude, its words reduced as `search_entries.terms` are (db/words.py). Each
+store matches it against `terms` with its own full-text search, which reduces no word again:
+PostgreSQL's `to_tsquery('simple', ...)` over a GIN index on `to_tsvector('simple', terms)`,
+SQLite's FTS5 with the `unicode61` tokenizer; both queries are written from the same parsed
+words, each quoted. A plain query of words is also matched against names by trigram
+similarity (pg_trgm; on SQLite the same trigrams in `search_trigrams`).
 
 Scores are integers (thousandths) both stores compute alike, so the same hits come back in the
 same order on both: a field matched by its words scores its weight (db/mapping.py) x 1000, a
@@ -44,7 +46,8 @@ FUZZY_THRESHOLD = (3, 10)  # similarity at least 3/10, pg_trgm's default similar
 
 @dataclass(frozen=True)
 class Phrase:
-    """Words that must follow each other (one word: a word anywhere in the value)."""
+    """Words that must follow each other (one word: a word anywhere in the value), reduced
+    (db/words.py `reduced`)."""
 
     words: tuple[str, ...]
 
@@ -96,7 +99,7 @@ class Hit:
 
 @dataclass(frozen=True)
 class HitPage:
-    """A page of hits; `dialect` names the store that matched them (its word forms)."""
+    """A page of hits; `dialect` names the store that matched them."""
 
     hits: list[Hit]
     total: int
@@ -104,17 +107,20 @@ class HitPage:
     dialect: str
 
 
-def _phrase_websearch(phrase: Phrase) -> str:
-    return phrase.words[0] if len(phrase.words) == 1 else f'"{" ".join(phrase.words)}"'
+def _phrase_tsquery(phrase: Phrase) -> str:
+    return "(" + " <-> ".join(f"'{word}'" for word in phrase.words) + ")"
 
 
-def websearch(query: SearchQuery) -> str:
-    """The query in `websearch_to_tsquery` syntax (its words are letters and digits only)."""
-    return " or ".join(
-        " ".join(
-            [_phrase_websearch(p) for p in alternative.include]
-            + [f"-{_phrase_websearch(p)}" for p in alternative.exclude]
+def tsquery(query: SearchQuery) -> str:
+    """The query in `to_tsquery` syntax, every word quoted (words are letters and digits only,
+    so none is read as an operator, `or` included)."""
+    return " | ".join(
+        "("
+        + " & ".join(
+            [_phrase_tsquery(p) for p in alternative.include]
+            + [f"!{_phrase_tsquery(p)}" for p in alternative.exclude]
         )
+        + ")"
         for alternative in query.alternatives
     )
 
@@ -138,8 +144,7 @@ def fts5_match(query: SearchQuery) -> str:
 _POSTGRES_TEXT = """
     SELECT e.id AS entry_id, e.weight * {points} AS points, 0 AS fuzzy
     FROM search_entries e
-    WHERE to_tsvector('english'::regconfig, e.terms)
-          @@ websearch_to_tsquery('english'::regconfig, :match)
+    WHERE to_tsvector('simple'::regconfig, e.terms) @@ to_tsquery('simple'::regconfig, :match)
       AND e.node_type IN :types"""
 _POSTGRES_FUZZY = """
     SELECT f.entry_id, (f.weight * {points} * f.shared) / (f.own + f.asked - f.shared), 1
@@ -228,7 +233,7 @@ async def fetch_hits(
     dialect = session.get_bind().dialect.name
     postgres = dialect == "postgresql"
     parameters: dict[str, Any] = {
-        "match": websearch(query) if postgres else fts5_match(query),
+        "match": tsquery(query) if postgres else fts5_match(query),
         "types": list(types),
         "limit": size + 1,  # one more tells whether more follow
     }

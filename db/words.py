@@ -1,8 +1,12 @@
 """Words as search sees them, computed in Python so that both stores are fed the same words.
 
 Each store's full-text parser splits text its own way (PostgreSQL's keeps `sonymusic.com` or
-`co-founder` whole, FTS5 splits them); both index `terms` instead: the value's words, casefolded,
-split on anything that is not a letter or digit, joined by spaces. Misspelt names are matched
+`co-founder` whole, FTS5 splits them) and each stemmer reduces words its own way (FTS5's Porter
+makes `us` of `used`, Snowball `use`); both index `terms` instead: the value's words,
+casefolded, split on anything that is not a letter or digit, each reduced once here (`reduced`,
+Snowball English), joined by spaces. A query's words are reduced by the same function and
+neither store reduces them again (PostgreSQL's 'simple' configuration, FTS5's `unicode61`
+tokenizer), so both match the same words by construction. Misspelt names are matched
 by trigrams of `fuzzy_text` (words folded to ASCII), whose trigrams are pg_trgm's own on any
 database locale; SQLite stores the same trigrams (`trigrams`) in a table of its own.
 """
@@ -11,17 +15,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 
 import snowballstemmer
 
 _WORD = re.compile(r"[^\W_]+")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
+_STEMMER = snowballstemmer.stemmer("english")
 
-# PostgreSQL's 'english' configuration drops these (tsearch_data/english.stop); a query drops
-# them too, on both stores, so that SQLite's FTS5 (which keeps every word) finds the same hits.
+# Common words, not searched on their own (a phrase keeps those between its other words): the
+# ones PostgreSQL's 'english' configuration drops (tsearch_data/english.stop).
 _ENGLISH_STOP = """
 i me my myself we our ours ourselves you your yours yourself yourselves he him his
 himself she her hers herself it its itself they them their theirs themselves what which
@@ -49,9 +53,16 @@ def words(value: str) -> list[Word]:
     return [Word(m.group().casefold(), m.start(), m.end()) for m in _WORD.finditer(value)]
 
 
+@lru_cache(maxsize=1 << 16)  # bounded: queries bring words of their own
+def reduced(word: str) -> str:
+    """The form a casefolded word is indexed and searched by, on both stores: its Snowball
+    English stem (`used` and `uses` are `use`; `us` stays `us`)."""
+    return _STEMMER.stemWord(word) or word
+
+
 def terms(value: str) -> str:
-    """What the full-text index of both stores reads: the words, separated by spaces."""
-    return " ".join(word.text for word in words(value))
+    """What the full-text index of both stores reads: the words reduced, separated by spaces."""
+    return " ".join(reduced(word.text) for word in words(value))
 
 
 def ascii_words(value: str) -> list[str]:
@@ -83,12 +94,3 @@ def similarity(left: frozenset[str], right: frozenset[str]) -> float:
     shared = len(left & right)
     union = len(left) + len(right) - shared
     return shared / union if union else 0.0
-
-
-@cache
-def stemmer(dialect: str) -> Callable[[str], str]:
-    """The word forms each store's index reduces words to: PostgreSQL's 'english' is the
-    Snowball English stemmer, FTS5's `porter` tokenizer the original Porter algorithm."""
-    algorithm = "english" if dialect == "postgresql" else "porter"
-    stem: Callable[[str], str] = snowballstemmer.stemmer(algorithm).stemWord
-    return stem

@@ -1,18 +1,18 @@
 """Where a hit's matched values hold what was asked: spans a client can mark.
 
 The store says which values matched; the spans are found here, in the value itself, with the
-word forms that store's index uses (db/words.py `stemmer`), so offsets are code points into
-the value as the field serves it. A value matched only as a misspelt name marks its words
-that look like the query's words (trigram similarity), or all of it when none does alone.
+word forms both stores' indexes hold (db/words.py `reduced`, the function that made them), so
+a value matched by its words holds them and offsets are code points into the value as the
+field serves it. A value matched only as a misspelt name marks its words that look like the
+query's words (trigram similarity), or all of it when none does alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from db.search import Matched, Phrase, SearchQuery
-from db.words import STOP_WORDS, ascii_words, similarity, stemmer, trigrams, words
+from db.words import ascii_words, reduced, similarity, trigrams, words
 
 # A word of a misspelt name is marked when at least this similar to a word of the query.
 WORD_SIMILARITY = 0.3
@@ -27,9 +27,8 @@ class Span:
     end: int
 
 
-def highlights(query: SearchQuery, matched: tuple[Matched, ...], dialect: str) -> list[Span]:
+def highlights(query: SearchQuery, matched: tuple[Matched, ...]) -> list[Span]:
     """The marked spans of every matched value, in field order, then by offset."""
-    stem = stemmer(dialect)
     phrases = [p for a in query.alternatives for p in a.include]
     spans: list[Span] = []
     seen: set[tuple[str, int | None]] = set()
@@ -38,29 +37,26 @@ def highlights(query: SearchQuery, matched: tuple[Matched, ...], dialect: str) -
         if place in seen:  # matched by its words and as a name: its words mark it
             continue
         seen.add(place)
-        found = _by_words(value.text, phrases, stem)
-        if value.fuzzy:
+        found = _by_words(value.text, phrases)
+        if value.fuzzy:  # matched as a misspelt name
             found += _by_likeness(value.text, query.fuzzy)
-        if not found:  # a name like the query as a whole, and no word of it alone
-            found = [(0, len(value.text))]
+            if not found:  # like the query as a whole, and no word of it alone
+                found = [(0, len(value.text))]
         for start, end in _merged(found):
             spans.append(Span(value.field, value.position, value.text[start:end], start, end))
     return spans
 
 
-def _by_words(
-    text: str, phrases: list[Phrase], stem: Callable[[str], str]
-) -> list[tuple[int, int]]:
-    """Spans where a phrase's words follow each other in any of their forms (a common word
-    inside a phrase holds a place for any word, as PostgreSQL reads it)."""
+def _by_words(text: str, phrases: list[Phrase]) -> list[tuple[int, int]]:
+    """Spans where a phrase's words (reduced) follow each other, in any of their forms."""
     found = words(text)
-    stems = [stem(word.text) for word in found]
+    forms = [reduced(word.text) for word in found]
     spans = []
     for phrase in phrases:
-        wanted = [None if w in STOP_WORDS else stem(w) for w in phrase.words]
-        for first in range(len(found) - len(wanted) + 1):
-            if all(w is None or stems[first + k] == w for k, w in enumerate(wanted)):
-                spans.append((found[first].start, found[first + len(wanted) - 1].end))
+        size = len(phrase.words)
+        for first in range(len(found) - size + 1):
+            if tuple(forms[first : first + size]) == phrase.words:
+                spans.append((found[first].start, found[first + size - 1].end))
     return spans
 
 

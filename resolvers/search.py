@@ -82,7 +82,7 @@ async def resolve_search(
             type_name=hit.node_type,
             row=row,
             score=hit.score / POINTS,
-            highlights=highlights(query, hit.matched, page.dialect),
+            highlights=highlights(query, hit.matched),
         )
         for hit, row in zip(page.hits, rows, strict=True)
         if row is not None  # read in the same transaction: always there

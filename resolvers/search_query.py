@@ -1,12 +1,12 @@
 """Reading a client's search text: web-search syntax, checked before any store sees it.
 
-`refugee agency` finds values holding every word (in any form: `refugees` finds `refugee`);
-`"social justice"` the words together, in order; `-word` or `-"a phrase"` leaves out values
-holding them; `or` between parts finds either side. Anything else (punctuation, `*`, `^`,
-`NEAR(`, `name:x`) is not syntax: words are the runs of letters and digits, so no text can reach
-a store as its own query syntax. Common words (`the`, `of`) are not searched, as PostgreSQL's
-'english' configuration does not index them. A plain query of words also finds names it
-misspells.
+`refugee agency` finds values holding every word (in any form: `refugees` finds `refugee`,
+both reduced to one form by db/words.py); `"social justice"` the words together, in order;
+`-word` or `-"a phrase"` leaves out values holding them; `or` between parts finds either side.
+Anything else (punctuation, `*`, `^`, `NEAR(`, `name:x`) is not syntax: words are the runs of
+letters and digits, so no text can reach a store as its own query syntax. Common words (`the`,
+`of`) are not searched on their own; inside a phrase they must be there as they are. A plain
+query of words also finds names it misspells.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import re
 from core.errors import BadUserInput
 from db.mapping import MAX_SEARCH_LENGTH
 from db.search import Alternative, Phrase, SearchQuery
-from db.words import STOP_WORDS, fuzzy_text, words
+from db.words import STOP_WORDS, fuzzy_text, reduced, words
 
 # A part: an optional minus, then a quoted phrase (the closing quote may be missing) or a run
 # of anything but blanks and quotes.
@@ -24,14 +24,14 @@ _PART = re.compile(r'(-?)(?:"([^"]*)"?|([^\s"]+))')
 
 
 def _phrase(raw: str) -> Phrase | None:
-    """The words of a part, without the common words at its ends (inside a phrase they hold
-    their place); None when none is left."""
+    """The words of a part, reduced, without the common words at its ends (inside a phrase
+    they must be there); None when none is left."""
     found = [word.text for word in words(raw)]
     while found and found[0] in STOP_WORDS:
         found.pop(0)
     while found and found[-1] in STOP_WORDS:
         found.pop()
-    return Phrase(tuple(found)) if found else None
+    return Phrase(tuple(map(reduced, found))) if found else None
 
 
 def parse_search(text: str) -> SearchQuery:

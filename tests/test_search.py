@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from db.mapping import SEARCHABLE
-from db.words import STOP_WORDS, fuzzy_text, trigrams
+from db.words import STOP_WORDS, fuzzy_text, terms, trigrams
 from seeds.search_rows import passage_spans
 from tests.conftest import Store, make_client
 
@@ -58,6 +58,22 @@ PARITY_QUERIES = [
     "leaders",
     "2023",
     "employees",
+    # words the stores' own stemmers reduced differently (FTS5's Porter made `us` of `used`,
+    # `commun` of `community` and `communication`, `on` of `one`)
+    "US",
+    "used",
+    "uses",
+    "general",
+    "generous",
+    "leadership",
+    "organizations",
+    "organisation",
+    "community",
+    "communication",
+    "one",
+    "additionally",
+    '"a fund for"',  # common words inside a phrase
+    "fund ors music",  # `ors` is reduced to `or`, a word, not the operator
 ]
 
 
@@ -109,6 +125,32 @@ async def test_word_forms_find_each_other(graphql):
     ]
     assert singular["totalCount"] > 0
     assert any("benefits" in m["text"] for e in singular["edges"] for m in e["highlights"])
+
+
+async def test_us_finds_the_united_states_not_used_or_miles(graphql):
+    """`US` is a word of its own: an alternative name of the United States, not a form of
+    `used` (Porter's stem of both) nor in `MILES`; its highlight is the name, not all of it."""
+    found = await _search(graphql, "US", first=100)
+    _check_highlights(found)
+    place = next(e for e in found["edges"] if _value(e["node"], "name") == "United States")
+    assert place["node"]["__typename"] == "Location"
+    assert place["highlights"] == [
+        {"field": "alternativeNames", "index": 0, "text": "US", "start": 0, "end": 2}
+    ]
+    for edge in found["edges"]:
+        own = [_value(edge["node"], f) for f in ("name", "title", "text", "description")]
+        assert "miles" not in " ".join(v for v in own if isinstance(v, str)).casefold(), edge
+        for mark in edge["highlights"]:
+            assert mark["text"].casefold() == "us", edge
+    used = await _search(graphql, "used", first=100)
+    _check_highlights(used)
+    for edge in used["edges"]:
+        if _value(edge["node"], "name") == "United States":  # `US` is like `used`, no more
+            assert edge["score"] < 4
+        else:
+            assert {m["text"].casefold() for m in edge["highlights"]} <= {"use", "used", "uses"}
+    uses = await _search(graphql, "uses", first=100)
+    assert _tiers(uses) == _tiers(used)
 
 
 async def test_names_rank_above_descriptions_above_passages(graphql):
@@ -302,6 +344,32 @@ async def test_python_trigrams_are_pg_trgms(store: Store):
             assert set(made.scalar_one()) == trigrams(value), value
 
 
+async def test_stores_index_the_reduced_words_as_they_are(store: Store):
+    """Neither store reduces or splits again the words db/words.py reduced: each indexes
+    exactly the words of `terms` (Snowball's forms: `used` is `use`, `us` stays `us`)."""
+    samples = ["US used uses", "Zürich 9-to-5 \u4e2d\u6587", "communities communication"]
+    assert [terms(sample) for sample in samples] == [
+        "us use use",
+        "zürich 9 to 5 \u4e2d\u6587",
+        "communiti communic",
+    ]
+    async with store.engine.connect() as connection:  # rolled back when it closes
+        values = list(
+            (await connection.execute(text("SELECT terms FROM search_entries"))).scalars()
+        )
+        if store.engine.dialect.name == "postgresql":
+            statement = text("SELECT tsvector_to_array(to_tsvector('simple', :v))")
+            for value in [*values, *map(terms, samples)]:
+                made = await connection.execute(statement, {"v": value})
+                assert set(made.scalar_one()) == set(value.split()), value
+            return
+        await connection.execute(
+            text("CREATE VIRTUAL TABLE temp.indexed USING fts5vocab(main, search_fts, row)")
+        )
+        made = (await connection.execute(text("SELECT term FROM temp.indexed"))).scalars()
+        assert set(made) == {word for value in values for word in value.split()}
+
+
 @pytest.mark.postgres
 async def test_stop_words_are_the_ones_postgresql_drops(store: Store):
     statement = text("SELECT to_tsvector('english', :words)")
@@ -340,6 +408,7 @@ async def test_both_stores_find_the_same_hits(both_stores):
         where = PARITY_QUERIES[query_index // 3]
         assert sqlite["totalCount"] == postgresql["totalCount"], where
         assert _tiers(sqlite) == _tiers(postgresql), where
+        _check_highlights(sqlite)
     assert any(found["totalCount"] > 3 for found in answers["sqlite"])
 
 

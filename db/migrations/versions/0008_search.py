@@ -4,10 +4,12 @@
 value of every searchable field, db/mapping.py), filled by the seed, and each store's indexes
 over them (db/search.py reads them):
 
-- PostgreSQL: full-text search over `terms` (a GIN index on `to_tsvector('english', terms)`)
-  and trigram similarity over `fuzzy` (pg_trgm, a GIN trigram index on the names).
-- SQLite: an FTS5 table over `terms` (porter stemming, kept in step by triggers) and
-  `search_trigrams`, the same trigrams pg_trgm makes, written by the seed (db/search.py).
+- PostgreSQL: full-text search over `terms` (a GIN index on `to_tsvector('simple', terms)`:
+  the words are reduced already, db/words.py) and trigram similarity over `fuzzy` (pg_trgm, a
+  GIN trigram index on the names).
+- SQLite: an FTS5 table over `terms` (the `unicode61` tokenizer, no stemming: the words are
+  reduced already; kept in step by triggers) and `search_trigrams`, the same trigrams pg_trgm
+  makes, written by the seed (db/search.py).
 
 Revision ID: 0008
 Revises: 0007
@@ -27,13 +29,13 @@ depends_on: str | Sequence[str] | None = None
 POSTGRES = (
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     "CREATE INDEX ix_search_entries_terms_fts ON search_entries"
-    " USING gin (to_tsvector('english'::regconfig, terms))",
+    " USING gin (to_tsvector('simple'::regconfig, terms))",
     "CREATE INDEX ix_search_entries_fuzzy_trgm ON search_entries"
     " USING gin (fuzzy gin_trgm_ops) WHERE fuzzy <> ''",
 )
 SQLITE = (
     "CREATE VIRTUAL TABLE search_fts USING fts5(terms, content='search_entries',"
-    " content_rowid='id', tokenize='porter unicode61 remove_diacritics 0')",
+    " content_rowid='id', tokenize='unicode61 remove_diacritics 0')",
     "CREATE TRIGGER search_entries_fts_insert AFTER INSERT ON search_entries BEGIN"
     " INSERT INTO search_fts(rowid, terms) VALUES (new.id, new.terms); END",
     "CREATE TRIGGER search_entries_fts_delete AFTER DELETE ON search_entries BEGIN"
