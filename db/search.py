@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, select, text
+from sqlalchemy import String, TextClause, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.mapping import table_of
@@ -218,7 +218,11 @@ def _statement(dialect: str, fuzzy: bool, after: bool) -> TextClause:
     seek = _SEEK.format(bytes=bytes_) if after else ""
     sql = _RANKED.format(matched=" UNION ALL ".join(branches), seek=seek, bytes=bytes_)
     lists = ["types", "trigrams"] if fuzzy and not postgres else ["types"]
-    return text(sql).bindparams(*(bindparam(name, expanding=True) for name in lists))
+    # Typed: an empty list renders as an empty set of strings (PostgreSQL refuses comparing
+    # a varchar with the integer set SQLAlchemy writes for an untyped empty list).
+    return text(sql).bindparams(
+        *(bindparam(name, expanding=True, type_=String()) for name in lists)
+    )
 
 
 async def fetch_hits(

@@ -420,3 +420,9 @@ async def test_alternative_names_and_organisations_are_found(graphql):
     _check_highlights(found)
     found = await _search(graphql, "Guerero", types=["ORGANIZATION"])  # misspelt
     assert _names(found) == ["Guerrero LLC"]
+
+
+async def test_no_types_finds_nothing(graphql):
+    found = await _search(graphql, "music", types=[])
+    assert found["totalCount"] == 0
+    assert found["edges"] == []
