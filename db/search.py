@@ -282,17 +282,18 @@ def matched_values(found: Any) -> tuple[Matched, ...]:
     )
 
 
-def hit_page(rows: Sequence[Sequence[Any]], size: int, dialect: str) -> HitPage:
-    """A page of `size` hits from the statement's rows (in `SEARCH_COLUMNS` order, in any
-    order: they are put in the ranking's here)."""
+def ranked_rows(rows: Sequence[Sequence[Any]], size: int) -> tuple[list[Sequence[Any]], int, bool]:
+    """The statement's rows of hits (`SEARCH_COLUMNS` first; in any order) put in the
+    ranking's order: the page's first `size`, the number of all hits, whether more follow."""
     total = int(rows[0][0]) if rows else 0
-    hits = [
-        Hit(node_type, node_id, node_slug, int(score), matched_values(matched))
-        for _, node_type, node_id, node_slug, score, matched in rows
-        if node_type is not None
-    ]
-    hits.sort(key=lambda hit: (-hit.score, hit.node_type, hit.node_slug))
-    return HitPage(hits[:size], total, len(hits) > size, dialect)
+    hits = sorted((row for row in rows if row[1] is not None), key=lambda r: (-r[4], r[1], r[3]))
+    return hits[:size], total, len(hits) > size
+
+
+def hit_of(row: Sequence[Any]) -> Hit:
+    """A hit from the statement's row (`SEARCH_COLUMNS` first)."""
+    _, node_type, node_id, node_slug, score, matched = row[:6]
+    return Hit(node_type, node_id, node_slug, int(score), matched_values(matched))
 
 
 async def fetch_hits(
@@ -308,7 +309,8 @@ async def fetch_hits(
     sql = search_sql(dialect, bool(query.fuzzy), after is not None, types)
     parameters = search_parameters(query, dialect, size, after)
     rows = (await session.execute(text(sql), parameters)).all()
-    return hit_page([tuple(row) for row in rows], size, dialect)
+    hits, total, has_next = ranked_rows([tuple(row) for row in rows], size)
+    return HitPage(list(map(hit_of, hits)), total, has_next, dialect)
 
 
 _HELD_TRIGRAMS = text("SELECT trigram, entry_id FROM search_trigrams")
