@@ -17,20 +17,24 @@ from typing import Any, ClassVar
 
 from compiled.bind import (
     CONSTANT,
-    CitationList,
     Context,
     Cursor,
     Edge,
     EdgeNode,
+    Highlights,
     Nodes,
     Object,
     PageInfo,
+    Score,
     TotalCount,
     Typename,
 )
 from compiled.json_sql import context_name
+from db.search import hit_of, ranked_rows
+from resolvers.highlights import Span
 from resolvers.ids import encode_global_id
 from resolvers.opaque import encode_token
+from resolvers.search import Found, SearchArguments
 
 Row = list[Any]
 Builder = Callable[[Any, Row], dict[str, Any]]
@@ -121,6 +125,38 @@ class LookupListShape:
 
 
 @dataclass(frozen=True)
+class ScoreShape:
+    key: str
+
+
+@dataclass(frozen=True)
+class HighlightsShape:
+    key: str
+    parts: tuple[tuple[str, str], ...]  # (key, a Highlight's field, or CONSTANT...)
+
+
+@dataclass(frozen=True)
+class HitNodeShape:
+    """A hit's object: for each type the search finds, where the form reads its object's
+    row (nested: a position in the hit's row; levels: a level) and its shape."""
+
+    key: str
+    nodes: tuple[tuple[str, int, ObjectShape], ...]
+
+    def of(self, type_name: str) -> tuple[int, ObjectShape]:
+        return next((at, shape) for name, at, shape in self.nodes if name == type_name)
+
+
+@dataclass(frozen=True)
+class SearchShape:
+    key: str
+    position: int  # where the form reads the hits' rows (a position in the root's, a level)
+    dialect: str  # whose word forms the highlights are found with
+    arguments: str  # the parameter holding the search's checked arguments
+    parts: tuple[Any, ...]  # Constant, TotalShape, PageInfoShape, HitNodeShape, EdgeShape
+
+
+@dataclass(frozen=True)
 class Shape:
     fields: tuple[Any, ...]
 
@@ -166,10 +202,11 @@ def context_parts(
 def connection_parts(
     fields: tuple[Any, ...],
     node: Callable[[Object], ObjectShape],
-    relation_citations: Callable[[CitationList], Any],
+    other: Callable[[Any], Any],
 ) -> tuple[Any, ...]:
     """A connection's shape from its bound fields: each form says how it reads a node
-    (`node`) and the citations of the relation an edge stands for (`relation_citations`)."""
+    (`node`) and the parts only some connections have (`other`: the citations of the
+    relation a list's edge stands for, a search hit's object)."""
 
     def edge_part(item: Any) -> Any:
         if isinstance(item, Typename):
@@ -178,7 +215,11 @@ def connection_parts(
             return CursorShape(item.key)
         if isinstance(item, EdgeNode):
             return NodesShape(item.key, node(item.node))
-        return relation_citations(item)
+        if isinstance(item, Score):
+            return ScoreShape(item.key)
+        if isinstance(item, Highlights):
+            return HighlightsShape(item.key, item.fields)
+        return other(item)
 
     parts: list[Any] = []
     for part in fields:
@@ -192,6 +233,8 @@ def connection_parts(
             parts.append(NodesShape(part.key, node(part.node)))
         elif isinstance(part, Edge):
             parts.append(EdgeShape(part.key, tuple(map(edge_part, part.fields))))
+        else:
+            parts.append(other(part))
     return tuple(parts)
 
 
@@ -291,8 +334,11 @@ class Assembly:
             elif isinstance(part, Constant):
                 value[part.key] = part.value
             elif isinstance(part, PageInfoShape):
-                ends = (rows[0], rows[-1]) if rows else None
-                value[part.key] = _page_info(part, has_next, has_previous, ends, key_column, prefix)
+                ends: list[str | None] = [None, None]
+                if rows:
+                    assert key_column is not None, "pageInfo's cursors have their keys"
+                    ends = [encode_token(prefix + row[key_column]) for row in (rows[0], rows[-1])]
+                value[part.key] = _page_info(part, has_next, has_previous, *ends)
         return value
 
     def edge(
@@ -311,19 +357,58 @@ class Assembly:
                 value[item.key] = getattr(self, item.build)(item, row)
         return value
 
+    def search(self, field: SearchShape, rows: list[Row]) -> dict[str, Any]:
+        """A search's connection from its statement's rows (db/search.py's columns first, in
+        any order), shown as resolvers/search.py shows them."""
+        asked: SearchArguments = self.parameters[field.arguments]
+        shown, total, has_next = ranked_rows(rows, asked.size)
+        self.fetched += len(shown)  # as the resolver counts its hits
+        found = [asked.found(hit_of(row), row, field.dialect) for row in shown]
+        value: dict[str, Any] = {}
+        for part in field.parts:
+            if isinstance(part, HitNodeShape):
+                value[part.key] = [self.hit_node(part, hit.row) for hit in found]
+            elif isinstance(part, EdgeShape):
+                value[part.key] = [self.hit(part, hit) for hit in found]
+            elif isinstance(part, TotalShape):
+                value[part.key] = total
+            elif isinstance(part, Constant):
+                value[part.key] = part.value
+            elif isinstance(part, PageInfoShape):
+                start, end = (found[0].cursor, found[-1].cursor) if found else (None, None)
+                value[part.key] = _page_info(part, has_next, False, start, end)
+        return value
+
+    def hit(self, part: EdgeShape, hit: Found) -> dict[str, Any]:
+        value: dict[str, Any] = {}
+        for item in part.parts:
+            if isinstance(item, CursorShape):
+                value[item.key] = hit.cursor
+            elif isinstance(item, ScoreShape):
+                value[item.key] = hit.score
+            elif isinstance(item, HighlightsShape):
+                value[item.key] = [_highlight(item, span) for span in hit.highlights]
+            elif isinstance(item, HitNodeShape):
+                value[item.key] = self.hit_node(item, hit.row)
+            elif isinstance(item, Constant):
+                value[item.key] = item.value
+        return value
+
+    def hit_node(self, part: HitNodeShape, row: Row) -> dict[str, Any]:
+        """A hit's object, read where the form keeps it."""
+        raise NotImplementedError
+
+
+def _highlight(part: HighlightsShape, span: Span) -> dict[str, Any]:
+    return {
+        key: name.removeprefix(CONSTANT) if name.startswith(CONSTANT) else getattr(span, name)
+        for key, name in part.parts
+    }
+
 
 def _page_info(
-    part: PageInfoShape,
-    has_next: bool,
-    has_previous: bool,
-    ends: tuple[Row, Row] | None,
-    key_column: int | None,
-    prefix: str,
+    part: PageInfoShape, has_next: bool, has_previous: bool, start: str | None, end: str | None
 ) -> dict[str, Any]:
-    start = end = None
-    if ends is not None:
-        assert key_column is not None, "pageInfo's cursors have their keys"
-        start, end = (encode_token(prefix + row[key_column]) for row in ends)
     info = {
         "hasNextPage": has_next,
         "hasPreviousPage": has_previous,

@@ -40,6 +40,7 @@ from db.mapping import (
     QuoteContext,
     Reference,
     Scalar,
+    Search,
     TextPositionSelector,
     TextQuoteSelector,
 )
@@ -188,7 +189,7 @@ _OBJECT_KINDS = (
     TextQuoteSelector,
     TextPositionSelector,
 )
-_ROOT_KINDS = (BySlug, NodeById, NodesByIds, ListEdge)
+_ROOT_KINDS = (BySlug, NodeById, NodesByIds, ListEdge, Search)
 
 
 def _spec(type_name: str, field_name: str) -> Any:
