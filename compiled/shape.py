@@ -125,17 +125,6 @@ class LookupListShape:
 
 
 @dataclass(frozen=True)
-class ScoreShape:
-    key: str
-
-
-@dataclass(frozen=True)
-class HighlightsShape:
-    key: str
-    parts: tuple[tuple[str, str], ...]  # (key, a Highlight's field, or CONSTANT...)
-
-
-@dataclass(frozen=True)
 class HitNodeShape:
     """A hit's object: for each type the search finds, where the form reads its object's
     row (nested: a position in the hit's row; levels: a level) and its shape."""
@@ -215,10 +204,8 @@ def connection_parts(
             return CursorShape(item.key)
         if isinstance(item, EdgeNode):
             return NodesShape(item.key, node(item.node))
-        if isinstance(item, Score):
-            return ScoreShape(item.key)
-        if isinstance(item, Highlights):
-            return HighlightsShape(item.key, item.fields)
+        if isinstance(item, Score | Highlights):  # they show no column: bound, they are shaped
+            return item
         return other(item)
 
     parts: list[Any] = []
@@ -384,9 +371,9 @@ class Assembly:
         for item in part.parts:
             if isinstance(item, CursorShape):
                 value[item.key] = hit.cursor
-            elif isinstance(item, ScoreShape):
+            elif isinstance(item, Score):
                 value[item.key] = hit.score
-            elif isinstance(item, HighlightsShape):
+            elif isinstance(item, Highlights):
                 value[item.key] = [_highlight(item, span) for span in hit.highlights]
             elif isinstance(item, HitNodeShape):
                 value[item.key] = self.hit_node(item, hit.row)
@@ -399,10 +386,10 @@ class Assembly:
         raise NotImplementedError
 
 
-def _highlight(part: HighlightsShape, span: Span) -> dict[str, Any]:
+def _highlight(part: Highlights, span: Span) -> dict[str, Any]:
     return {
         key: name.removeprefix(CONSTANT) if name.startswith(CONSTANT) else getattr(span, name)
-        for key, name in part.parts
+        for key, name in part.fields
     }
 
 
