@@ -202,7 +202,7 @@ def _compile(root: Root, dialect: Dialect) -> Compiled:
     try:
         statement, shape = nester.statement(root)
     except TooDeep:
-        planner = Planner(dialect.name)
+        planner = Planner()
         shape = planner.root(root)
         levels = StatementBuilder(dialect.name).statement(planner.levels)
         return Compiled(precompile(levels, dialect), shape, builders(shape), nested=False)

@@ -169,8 +169,7 @@ class LookupShape:
 class Planner:
     """Turns a bound tree into levels (for the SQL) and a shape (for the assembler)."""
 
-    def __init__(self, dialect: str) -> None:
-        self.dialect = dialect  # whose word forms a search's highlights are found with
+    def __init__(self) -> None:
         self.levels: list[Level] = []
 
     def _level(self, kind: str, table: str, bound: Any, parent: Level | None, via: str) -> Level:
@@ -217,7 +216,7 @@ class Planner:
             return HitNodeShape(part.key, nodes)
 
         parts = connection_parts(bound.fields, lambda _: ObjectShape(()), hit_node)
-        return SearchShape(bound.key, level.index, self.dialect, bound.arguments_parameter, parts)
+        return SearchShape(bound.key, level.index, bound.arguments_parameter, parts)
 
     def lookup(self, bound: Lookup) -> LookupShape:
         if bound.site is None or bound.target is None:

@@ -259,7 +259,7 @@ class Nester:
         parts = connection_parts(bound.fields, lambda _: ObjectShape(()), hit_node)
         value = select(aggregate(items.array(), self.postgres)).select_from(hits)
         position = row.add(value.scalar_subquery())
-        return SearchShape(bound.key, position, self.dialect, bound.arguments_parameter, parts)
+        return SearchShape(bound.key, position, bound.arguments_parameter, parts)
 
     def lookup(self, bound: Lookup, row: Row) -> LookupShape:
         if bound.site is None or bound.target is None:

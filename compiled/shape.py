@@ -140,7 +140,6 @@ class HitNodeShape:
 class SearchShape:
     key: str
     position: int  # where the form reads the hits' rows (a position in the root's, a level)
-    dialect: str  # whose word forms the highlights are found with
     arguments: str  # the parameter holding the search's checked arguments
     parts: tuple[Any, ...]  # Constant, TotalShape, PageInfoShape, HitNodeShape, EdgeShape
 
@@ -350,7 +349,7 @@ class Assembly:
         asked: SearchArguments = self.parameters[field.arguments]
         shown, total, has_next = ranked_rows(rows, asked.size)
         self.fetched += len(shown)  # as the resolver counts its hits
-        found = [asked.found(hit_of(row), row, field.dialect) for row in shown]
+        found = [asked.found(hit_of(row), row) for row in shown]
         value: dict[str, Any] = {}
         for part in field.parts:
             if isinstance(part, HitNodeShape):
