@@ -68,6 +68,7 @@ FLOAT, NAMES = "to_float", "names"
 # `__typename`, or a selector's W3C `type`.
 CONSTANT = "constant:"
 Parts = tuple[tuple[str, str], ...]  # (response key, field name, or CONSTANT and its text)
+ProvenanceParts = tuple[tuple[str, str | Parts], ...]  # as Parts, or the Parts of `fields`
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class Provenance:
     edge stands for rests on: the fields selected of it, `fields` with those of each entry."""
 
     key: str
-    parts: tuple[tuple[str, str | Parts], ...]  # (response key, as Parts, or `fields`' Parts)
+    parts: ProvenanceParts
 
 
 @dataclass(frozen=True)

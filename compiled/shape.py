@@ -34,6 +34,7 @@ from compiled.bind import (
     PageInfo,
     Parts,
     Provenance,
+    ProvenanceParts,
     TotalCount,
     Typename,
 )
@@ -75,23 +76,15 @@ class GlobalIdShape:
 
 @dataclass(frozen=True)
 class ProvenanceShape:
-    """The row's provenance, from its JSON text at `position`, as `parts` select it."""
-
-    key: str
-    position: int
-    parts: tuple[tuple[str, str | Parts], ...]
-
-
-@dataclass(frozen=True)
-class RelationShape:
-    """An edge's `provenance`: its relation's, read by `source` from the page row's text at
-    `position` (both None where the list's edges have none: null)."""
+    """A `provenance` as `parts` select it, from the JSON text at `position` of the row: the
+    row's own (`relation` None) or, on an edge, its relation's, as `relation` reads it; null
+    where `position` is None (the edges of a root list, of a list of uncited items)."""
 
     key: str
     position: int | None
-    source: RelationSource | None
-    parts: tuple[tuple[str, str | Parts], ...]
-    build: ClassVar[str] = "relation"
+    parts: ProvenanceParts
+    relation: RelationSource | None = None
+    build: ClassVar[str] = "provenance"
 
 
 @dataclass(frozen=True)
@@ -240,8 +233,8 @@ def connection_parts(
             return NodesShape(item.key, node(item.node))
         if isinstance(item, Provenance):
             if source is None:
-                return RelationShape(item.key, None, None, item.parts)
-            return RelationShape(item.key, position(source.column), source, item.parts)
+                return ProvenanceShape(item.key, None, item.parts)
+            return ProvenanceShape(item.key, position(source.column), item.parts, source)
         return relation_citations(item)
 
     parts: list[Any] = []
@@ -289,9 +282,7 @@ def _picked(parts: Parts, values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def shown_provenance(
-    parts: tuple[tuple[str, str | Parts], ...], found: dict[str, Any]
-) -> dict[str, Any]:
+def _shown_provenance(parts: ProvenanceParts, found: dict[str, Any]) -> dict[str, Any]:
     """A provenance as db/provenance.py reads it, as the selection `parts` shows it."""
     value: dict[str, Any] = {}
     for key, name in parts:
@@ -302,10 +293,6 @@ def shown_provenance(
     return value
 
 
-def _provenance(parts: tuple[tuple[str, str | Parts], ...], text: str) -> dict[str, Any]:
-    return shown_provenance(parts, provenance.read(text))
-
-
 def _builder(shape: ObjectShape) -> Builder:
     """`{key: value, ...}` for a row, as one dict display: values by position, IDs encoded,
     the rest through the assembler. Generated from the plan's own shape (keys are GraphQL
@@ -314,7 +301,6 @@ def _builder(shape: ObjectShape) -> Builder:
         "gid": encode_global_id,
         FLOAT: _float,
         NAMES: orjson.loads,
-        "provenance": _provenance,
     }
     items: list[str] = []
     for index, field in enumerate(shape.fields):
@@ -326,8 +312,6 @@ def _builder(shape: ObjectShape) -> Builder:
             expression = f"f{index}.value"
         elif isinstance(field, GlobalIdShape):
             expression = f"gid(f{index}.type_name, row[{field.slug}])"
-        elif isinstance(field, ProvenanceShape):
-            expression = f"provenance(f{index}.parts, row[{field.position}])"
         else:
             expression = f"a.{field.build}(f{index}, row)"
         items.append(f"{field.key!r}: {expression}")
@@ -407,11 +391,12 @@ class Assembly:
                 value[item.key] = getattr(self, item.build)(item, row)
         return value
 
-    def relation(self, field: RelationShape, row: Row) -> dict[str, Any] | None:
-        if field.source is None or field.position is None:
+    def provenance(self, field: ProvenanceShape, row: Row) -> dict[str, Any] | None:
+        if field.position is None:
             return None
-        found = field.source.read(row[field.position])
-        return None if found is None else shown_provenance(field.parts, found)
+        text = row[field.position]
+        found = provenance.read(text) if field.relation is None else field.relation.read(text)
+        return None if found is None else _shown_provenance(field.parts, found)
 
 
 def _page_info(
