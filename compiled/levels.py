@@ -31,10 +31,8 @@ from sqlalchemy.dialects.postgresql import JSON
 
 from compiled.bind import (
     CitationList,
-    Column,
     Context,
     Embedded,
-    Id,
     Link,
     List,
     Lookup,
@@ -56,26 +54,33 @@ from compiled.shape import (
     Constant,
     ContextShape,
     EmbeddedShape,
-    GlobalIdShape,
     ListParameters,
     LookupListShape,
     ObjectShape,
     Shape,
-    Value,
     connection_parts,
     context_parts,
+    row_field,
     shows_cursors,
 )
 from compiled.template import NotCompiled
 from db.mapping import CITATION, LISTS, TYPES, node_type
-from db.queries import Projection, ranked_pages, root_page
+from db.queries import LINK_PROVENANCE, Projection, ranked_pages, root_page
 
 # json_build_object takes as many arguments as json_build_array (two a level): the statement
 # holds at most half as many levels as a row has columns.
 MAX_LEVELS = MAX_COLUMNS // 2
 
 # The columns a page adds beside its table's (db/queries.py).
-PAGE_EXTRA = ("edge_parent", "edge_link", "edge_key", "edge_total", "edge_in", "edge_rank")
+PAGE_EXTRA = (
+    "edge_parent",
+    "edge_link",
+    LINK_PROVENANCE,
+    "edge_key",
+    "edge_total",
+    "edge_in",
+    "edge_rank",
+)
 
 
 @dataclass
@@ -196,12 +201,9 @@ class Planner:
     def object(self, bound: Object, level: Level) -> ObjectShape:
         fields: list[Any] = []
         for item in bound.fields:
-            if isinstance(item, Typename):
-                fields.append(Constant(item.key, item.name))
-            elif isinstance(item, Column):
-                fields.append(Value(item.key, level.column(item.column), item.is_float))
-            elif isinstance(item, Id):
-                fields.append(GlobalIdShape(item.key, bound.type_name, level.column("slug")))
+            plain = row_field(item, bound.type_name, level.column)
+            if plain is not None:
+                fields.append(plain)
             elif isinstance(item, Link):
                 foreign_key = level.column(item.reference.attribute)
                 target = self._level(
@@ -246,7 +248,7 @@ class Planner:
             return self.citations(linked, level, "edge_link")
 
         parts = connection_parts(
-            bound.fields, lambda node: self.object(node, level), relation_citations
+            bound, lambda node: self.object(node, level), relation_citations, level.column
         )
         has_cursors = any(map(shows_cursors, parts))
         level.keyed = has_cursors
@@ -333,7 +335,12 @@ class StatementBuilder:
             prefix = f"s{bound.site}_"
             counted = any(isinstance(part, TotalCount) for part in bound.fields)
             # The assembler orders each page's rows by rank: the rows need no order here.
-            projection = Projection(level.table_columns, keyed=level.keyed, ordered=False)
+            projection = Projection(
+                level.table_columns,
+                keyed=level.keyed,
+                ordered=False,
+                relation=LINK_PROVENANCE in level.columns,  # an edge's provenance is shown
+            )
             if level.kind == "root":
                 query = root_page(
                     *arguments, prefix=prefix, with_total=counted, projection=projection
