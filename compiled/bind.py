@@ -30,8 +30,10 @@ from db.mapping import (
     Citations,
     GlobalId,
     ListEdge,
+    Names,
     NodeById,
     NodesByIds,
+    ProvenanceOf,
     QuoteContext,
     Reference,
     Scalar,
@@ -55,14 +57,30 @@ _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 @dataclass(frozen=True)
 class Column:
+    """A column's value, read as it is or by `read` (compiled/shape.py names the readers)."""
+
     key: str
     column: str
-    is_float: bool
+    read: str | None = None  # FLOAT (exact floats), NAMES (a JSON array of names)
 
 
-# A part of a context or of PageInfo shown as the text after this mark: a `__typename`, or a
-# selector's W3C `type`.
+FLOAT, NAMES = "to_float", "names"
+
+
+# A part of a context, of PageInfo or of a provenance shown as the text after this mark: a
+# `__typename`, or a selector's W3C `type`.
 CONSTANT = "constant:"
+Parts = tuple[tuple[str, str], ...]  # (response key, field name, or CONSTANT and its text)
+ProvenanceParts = tuple[tuple[str, str | Parts], ...]  # as Parts, or the Parts of `fields`
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a row rests on (its `provenance` column) or, on an edge, what the relation the
+    edge stands for rests on: the fields selected of it, `fields` with those of each entry."""
+
+    key: str
+    parts: ProvenanceParts
 
 
 @dataclass(frozen=True)
@@ -112,7 +130,7 @@ class Context:
 
     key: str
     site: int
-    fields: tuple[tuple[str, str], ...]  # (response key, id|before|quote|after, or CONSTANT...)
+    fields: Parts  # (response key, id|before|quote|after, or CONSTANT...)
     type_name: str = CONTEXT_TYPE
 
 
@@ -127,7 +145,7 @@ class Embedded:
 @dataclass(frozen=True)
 class Edge:
     key: str
-    fields: tuple[Any, ...]  # Cursor, EdgeNode, CitationList, Typename
+    fields: tuple[Any, ...]  # Cursor, EdgeNode, CitationList, Provenance, Typename
 
 
 @dataclass(frozen=True)
@@ -155,7 +173,7 @@ class TotalCount:
 @dataclass(frozen=True)
 class PageInfo:
     key: str
-    fields: tuple[tuple[str, str], ...]  # (response key, hasNextPage|..., or CONSTANT...)
+    fields: Parts  # (response key, hasNextPage|..., or CONSTANT...)
 
 
 @dataclass(frozen=True)
@@ -204,7 +222,7 @@ class Score:
 @dataclass(frozen=True)
 class Highlights:
     key: str
-    fields: tuple[tuple[str, str], ...]  # (response key, field|index|..., or CONSTANT...)
+    fields: Parts  # (response key, a Highlight's field, or CONSTANT and its text)
 
 
 @dataclass(frozen=True)
@@ -315,7 +333,11 @@ class Binder:
                 fields.append(Typename(selected.key, selection.type_name))
             elif isinstance(spec, Scalar):
                 is_float = spec.column.type.python_type is float
-                fields.append(Column(selected.key, spec.name, is_float))
+                fields.append(Column(selected.key, spec.name, FLOAT if is_float else None))
+            elif isinstance(spec, Names):
+                fields.append(Column(selected.key, spec.name, NAMES))
+            elif isinstance(spec, ProvenanceOf):
+                fields.append(_provenance(selected))
             elif isinstance(spec, GlobalId):
                 fields.append(Id(selected.key))
             elif isinstance(spec, Reference):
@@ -438,13 +460,16 @@ class Binder:
         return Nodes(selected.key, self.object(selected.child, None))
 
     def list_edge(self, selected: Selected) -> Any:
-        """A field of a list's edge: its node, or the citations of the relation."""
+        """A field of a list's edge: its node, or the citations or provenance of the
+        relation."""
         assert selected.child is not None
         if selected.name == "node":
             return EdgeNode(selected.key, self.object(selected.child, None))
         if selected.name == "citations":
             citation = self.object(selected.child, None)
             return CitationList(selected.key, None, citation, of_link=True)
+        if selected.name == "provenance":
+            return _provenance(selected)
         raise NotCompiled(f"edge field {selected.name}")
 
     def search(self, selected: Selected) -> SearchList:
@@ -506,9 +531,7 @@ class Binder:
 SEARCHABLE_BY_ENUM = {name.upper(): name for name in SEARCHABLE}
 
 
-def _parts(
-    selection: Selection, shown: Mapping[str, str] | None = None
-) -> tuple[tuple[str, str], ...]:
+def _parts(selection: Selection, shown: Mapping[str, str] | None = None) -> Parts:
     """Each response key and the part it shows: its field's, or the one `shown` names."""
     renamed = shown or {}
     return tuple(
@@ -536,8 +559,17 @@ def _position(selection: Selection, selector: TextPositionSelector) -> Object:
         else:
             column = columns[selected.name]
             is_float = column.type.python_type is float
-            fields.append(Column(selected.key, column.key, is_float))
+            fields.append(Column(selected.key, column.key, FLOAT if is_float else None))
     return Object(selector.w3c_type, tuple(fields))
+
+
+def _provenance(selected: Selected) -> Provenance:
+    assert selected.child is not None
+    parts = [
+        part if field.child is None else (field.key, _parts(field.child))
+        for field, part in zip(selected.child.fields, _parts(selected.child), strict=True)
+    ]
+    return Provenance(selected.key, tuple(parts))
 
 
 def _decoded(global_id: str) -> tuple[str, str]:

@@ -33,11 +33,9 @@ from sqlalchemy.dialects.postgresql import JSON
 
 from compiled.bind import (
     CitationList,
-    Column,
     Context,
     Embedded,
     HitNode,
-    Id,
     Link,
     List,
     Lookup,
@@ -60,21 +58,21 @@ from compiled.shape import (
     Constant,
     ContextShape,
     EmbeddedShape,
-    GlobalIdShape,
     HitNodeShape,
     ListParameters,
     LookupListShape,
     ObjectShape,
     SearchShape,
     Shape,
-    Value,
     connection_parts,
     context_parts,
+    row_field,
+    search_parts,
     shows_cursors,
 )
 from compiled.template import NotCompiled
 from db.mapping import CITATION, LISTS, TYPES, node_type
-from db.queries import Projection, ranked_pages, root_page
+from db.queries import LINK_PROVENANCE, Projection, ranked_pages, root_page
 from db.search import SEARCH_COLUMNS, search_sql
 
 # json_build_object takes as many arguments as json_build_array (two a level): the statement
@@ -82,7 +80,15 @@ from db.search import SEARCH_COLUMNS, search_sql
 MAX_LEVELS = MAX_COLUMNS // 2
 
 # The columns a page adds beside its table's (db/queries.py).
-PAGE_EXTRA = ("edge_parent", "edge_link", "edge_key", "edge_total", "edge_in", "edge_rank")
+PAGE_EXTRA = (
+    "edge_parent",
+    "edge_link",
+    LINK_PROVENANCE,
+    "edge_key",
+    "edge_total",
+    "edge_in",
+    "edge_rank",
+)
 
 
 @dataclass
@@ -215,7 +221,7 @@ class Planner:
             nodes = tuple((t.type_name, *hit_object(t)) for t in part.nodes)
             return HitNodeShape(part.key, nodes)
 
-        parts = connection_parts(bound.fields, lambda _: ObjectShape(()), hit_node)
+        parts = search_parts(bound, hit_node)
         return SearchShape(bound.key, level.index, bound.arguments_parameter, parts)
 
     def lookup(self, bound: Lookup) -> LookupShape:
@@ -227,12 +233,9 @@ class Planner:
     def object(self, bound: Object, level: Level) -> ObjectShape:
         fields: list[Any] = []
         for item in bound.fields:
-            if isinstance(item, Typename):
-                fields.append(Constant(item.key, item.name))
-            elif isinstance(item, Column):
-                fields.append(Value(item.key, level.column(item.column), item.is_float))
-            elif isinstance(item, Id):
-                fields.append(GlobalIdShape(item.key, bound.type_name, level.column("slug")))
+            plain = row_field(item, bound.type_name, level.column)
+            if plain is not None:
+                fields.append(plain)
             elif isinstance(item, Link):
                 foreign_key = level.column(item.reference.attribute)
                 target = self._level(
@@ -277,7 +280,7 @@ class Planner:
             return self.citations(linked, level, "edge_link")
 
         parts = connection_parts(
-            bound.fields, lambda node: self.object(node, level), relation_citations
+            bound, lambda node: self.object(node, level), relation_citations, level.column
         )
         has_cursors = any(map(shows_cursors, parts))
         level.keyed = has_cursors
@@ -373,7 +376,12 @@ class StatementBuilder:
             prefix = f"s{bound.site}_"
             counted = any(isinstance(part, TotalCount) for part in bound.fields)
             # The assembler orders each page's rows by rank: the rows need no order here.
-            projection = Projection(level.table_columns, keyed=level.keyed, ordered=False)
+            projection = Projection(
+                level.table_columns,
+                keyed=level.keyed,
+                ordered=False,
+                relation=LINK_PROVENANCE in level.columns,  # an edge's provenance is shown
+            )
             if level.kind == "root":
                 query = root_page(
                     *arguments, prefix=prefix, with_total=counted, projection=projection

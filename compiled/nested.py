@@ -46,6 +46,7 @@ from compiled.bind import (
     Nodes,
     Object,
     PageInfo,
+    Provenance,
     Root,
     SearchList,
     TotalCount,
@@ -62,20 +63,21 @@ from compiled.shape import (
     Constant,
     ContextShape,
     EmbeddedShape,
-    GlobalIdShape,
     HitNodeShape,
     ListParameters,
     LookupListShape,
     ObjectShape,
     SearchShape,
     Shape,
-    Value,
     connection_parts,
     context_parts,
+    relation_column,
+    row_field,
+    search_parts,
 )
 from compiled.template import NotCompiled
 from db.mapping import CITATION, LISTS, TYPES, node_type
-from db.queries import Projection, list_total, page_query
+from db.queries import LINK_PROVENANCE, Projection, list_total, page_query
 from db.search import SEARCH_COLUMNS, search_sql
 
 # Subqueries inside subqueries that SQLite's parser takes with room to spare (it overflows
@@ -154,6 +156,8 @@ def _needs(bound: Object) -> list[str]:
     for item in bound.fields:
         if isinstance(item, Column):
             names.append(item.column)
+        elif isinstance(item, Provenance):
+            names.append("provenance")
         elif isinstance(item, Id):
             names.append("slug")
         elif isinstance(item, Link):
@@ -256,7 +260,7 @@ class Nester:
             nodes = tuple((t.type_name, *hit_object(t)) for t in part.nodes)
             return HitNodeShape(part.key, nodes)
 
-        parts = connection_parts(bound.fields, lambda _: ObjectShape(()), hit_node)
+        parts = search_parts(bound, hit_node)
         value = select(aggregate(items.array(), self.postgres)).select_from(hits)
         position = row.add(value.scalar_subquery())
         return SearchShape(bound.key, position, bound.arguments_parameter, parts)
@@ -288,13 +292,14 @@ class Nester:
         """The object's values, added to `row` (read from `source`, which has the columns
         `_needs` names)."""
         fields: list[Any] = []
+
+        def position(name: str) -> int:
+            return row.column(source, name)
+
         for item in bound.fields:
-            if isinstance(item, Typename):
-                fields.append(Constant(item.key, item.name))
-            elif isinstance(item, Column):
-                fields.append(Value(item.key, row.column(source, item.column), item.is_float))
-            elif isinstance(item, Id):
-                fields.append(GlobalIdShape(item.key, bound.type_name, row.column(source, "slug")))
+            plain = row_field(item, bound.type_name, position)
+            if plain is not None:
+                fields.append(plain)
             elif isinstance(item, Link):
                 fields.append(self.link(item, source, row, depth))
             elif isinstance(item, List):
@@ -302,7 +307,7 @@ class Nester:
             elif isinstance(item, CitationList):
                 fields.append(self.citations(item, source, "id", row, depth))
             elif isinstance(item, Context):
-                parts = context_parts(item, lambda name: row.column(source, name))
+                parts = context_parts(item, position)
                 fields.append(ContextShape(item.key, parts))
             elif isinstance(item, Embedded):
                 target = self.object(item.target, source, row, depth)
@@ -364,6 +369,9 @@ class Nester:
         self.pages_from_a_place |= after is not None or before is not None
         shows_cursors = _shows_cursors(bound)
         needed = [name for node in _page_objects(bound) for name in _needs(node)]
+        relation = relation_column(bound)  # the link row's, or the item's own column
+        if relation is not None and relation != LINK_PROVENANCE:
+            needed.append(relation)
         arguments = (bound.list_key, bound.filters, bound.ordering, bound.window, self.dialect)
         parent = None if owner is None else owner.c.id
 
@@ -378,7 +386,11 @@ class Nester:
             )
             return query if owner is None else query.correlate(owner)
 
-        projection = Projection(tuple(dict.fromkeys(needed)), keyed=shows_cursors)
+        projection = Projection(
+            tuple(dict.fromkeys(needed)),
+            keyed=shows_cursors,
+            relation=relation == LINK_PROVENANCE,
+        )
         rows = page(projection, bound.limit).subquery(self._name("p"))
         items = Row(self.postgres)
 
@@ -389,7 +401,10 @@ class Nester:
             return self.citations(linked, rows, "edge_link", items, depth)
 
         parts = connection_parts(
-            bound.fields, lambda node: self.object(node, rows, items, depth), relation_citations
+            bound,
+            lambda node: self.object(node, rows, items, depth),
+            relation_citations,
+            lambda name: items.column(rows, name),
         )
         key_column = items.column(rows, "edge_key") if shows_cursors else None
         value = select(aggregate(items.array(), self.postgres)).select_from(rows)

@@ -15,21 +15,37 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import orjson
+
 from compiled.bind import (
     CONSTANT,
+    FLOAT,
+    NAMES,
+    CitationList,
+    Column,
     Context,
     Cursor,
     Edge,
     EdgeNode,
     Highlights,
+    HitNode,
+    Id,
+    List,
     Nodes,
     Object,
     PageInfo,
+    Parts,
+    Provenance,
+    ProvenanceParts,
     Score,
+    SearchList,
     TotalCount,
     Typename,
 )
 from compiled.json_sql import context_name
+from db import provenance
+from db.mapping import LISTS
+from db.queries import RelationSource, relation_source
 from db.search import hit_of, ranked_rows
 from resolvers.highlights import Span
 from resolvers.ids import encode_global_id
@@ -55,7 +71,7 @@ class Constant:
 class Value:
     key: str
     position: int
-    is_float: bool
+    read: str | None  # the builder's function that reads it (bind.FLOAT, bind.NAMES), if any
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,19 @@ class GlobalIdShape:
     key: str
     type_name: str
     slug: int
+
+
+@dataclass(frozen=True)
+class ProvenanceShape:
+    """A `provenance` as `parts` select it, from the JSON text at `position` of the row: the
+    row's own (`relation` None) or, on an edge, its relation's, as `relation` reads it; null
+    where `position` is None (the edges of a root list, of a list of uncited items)."""
+
+    key: str
+    position: int | None
+    parts: ProvenanceParts
+    relation: RelationSource | None = None
+    build: ClassVar[str] = "provenance"
 
 
 @dataclass(frozen=True)
@@ -104,7 +133,7 @@ class NodesShape:
 @dataclass(frozen=True)
 class EdgeShape:
     key: str
-    parts: tuple[Any, ...]  # Constant, CursorShape, NodesShape (the node), citations
+    parts: tuple[Any, ...]  # Constant, CursorShape, NodesShape (the node), citations, relation
 
 
 @dataclass(frozen=True)
@@ -115,7 +144,7 @@ class CursorShape:
 @dataclass(frozen=True)
 class PageInfoShape:
     key: str
-    parts: tuple[tuple[str, str], ...]
+    parts: Parts
 
 
 @dataclass(frozen=True)
@@ -187,14 +216,65 @@ def context_parts(
     return tuple(parts)
 
 
+def row_field(item: Any, type_name: str, position: Callable[[str], int]) -> Any | None:
+    """The shape of a field of `type_name` read from its row alone (a typename, a column, the
+    ID, a list of names, the provenance), `position` giving where a column's value sits;
+    None for the fields each form reads otherwise (links, lists, citations, contexts)."""
+    if isinstance(item, Typename):
+        return Constant(item.key, item.name)
+    if isinstance(item, Column):
+        return Value(item.key, position(item.column), item.read)
+    if isinstance(item, Id):
+        return GlobalIdShape(item.key, type_name, position("slug"))
+    if isinstance(item, Provenance):
+        return ProvenanceShape(item.key, position("provenance"), item.parts)
+    return None
+
+
+def relation_column(bound: List) -> str | None:
+    """The column of a page's rows its edges' `provenance` reads (db/queries.py:
+    RelationSource), where one is selected and the list's edges have one."""
+    source = relation_source(LISTS[bound.list_key])
+    edges = (part.fields for part in bound.fields if isinstance(part, Edge))
+    asked = any(isinstance(item, Provenance) for fields in edges for item in fields)
+    return source.column if asked and source is not None else None
+
+
 def connection_parts(
-    fields: tuple[Any, ...],
+    bound: List,
     node: Callable[[Object], ObjectShape],
-    other: Callable[[Any], Any],
+    relation_citations: Callable[[CitationList], Any],
+    position: Callable[[str], int],
 ) -> tuple[Any, ...]:
-    """A connection's shape from its bound fields: each form says how it reads a node
-    (`node`) and the parts only some connections have (`other`: the citations of the
-    relation a list's edge stands for, a search hit's object)."""
+    """A list's connection's shape from its bound fields: each form says how it reads a node
+    (`node`), the citations of the relation an edge stands for (`relation_citations`) and
+    where a column of a page's row sits (`position`)."""
+    source = relation_source(LISTS[bound.list_key])
+
+    def relation_part(item: Any) -> Any:
+        if isinstance(item, Provenance):
+            if source is None:
+                return ProvenanceShape(item.key, None, item.parts)
+            return ProvenanceShape(item.key, position(source.column), item.parts, source)
+        return relation_citations(item)
+
+    return _parts_of(bound.fields, node, relation_part)
+
+
+def search_parts(bound: SearchList, hit_node: Callable[[HitNode], HitNodeShape]) -> tuple[Any, ...]:
+    """A search's connection's shape: each form says how it reads a hit's object."""
+
+    def unlisted(_: Object) -> ObjectShape:
+        raise AssertionError("a search's nodes and edges' nodes are hits' objects")
+
+    return _parts_of(bound.fields, unlisted, hit_node)
+
+
+def _parts_of(
+    fields: tuple[Any, ...], node: Callable[[Object], ObjectShape], other: Callable[[Any], Any]
+) -> tuple[Any, ...]:
+    """A connection's parts, and its edges', as both kinds of connection have them; the rest
+    (a list's relation citations and provenance, a search's hit objects) as `other` says."""
 
     def edge_part(item: Any) -> Any:
         if isinstance(item, Typename):
@@ -246,17 +326,40 @@ def _float(value: Any) -> Any:
     return None if value is None else float(value)
 
 
+def _picked(parts: Parts, values: dict[str, Any]) -> dict[str, Any]:
+    """The `values` `parts` select, by response key (a constant where one is asked)."""
+    return {
+        key: name.removeprefix(CONSTANT) if name.startswith(CONSTANT) else values[name]
+        for key, name in parts
+    }
+
+
+def _shown_provenance(parts: ProvenanceParts, found: dict[str, Any]) -> dict[str, Any]:
+    """A provenance as db/provenance.py reads it, as the selection `parts` shows it."""
+    value: dict[str, Any] = {}
+    for key, name in parts:
+        if isinstance(name, tuple):
+            value[key] = [_picked(name, entry) for entry in found["fields"]]
+        else:
+            value.update(_picked(((key, name),), found))
+    return value
+
+
 def _builder(shape: ObjectShape) -> Builder:
     """`{key: value, ...}` for a row, as one dict display: values by position, IDs encoded,
     the rest through the assembler. Generated from the plan's own shape (keys are GraphQL
     names, written with repr), so nothing of a request's text is run."""
-    namespace: dict[str, Any] = {"gid": encode_global_id, "to_float": _float}
+    namespace: dict[str, Any] = {
+        "gid": encode_global_id,
+        FLOAT: _float,
+        NAMES: orjson.loads,
+    }
     items: list[str] = []
     for index, field in enumerate(shape.fields):
         namespace[f"f{index}"] = field
         if isinstance(field, Value):
             value = f"row[{field.position}]"
-            expression = f"to_float({value})" if field.is_float else value
+            expression = f"{field.read}({value})" if field.read else value
         elif isinstance(field, Constant):
             expression = f"f{index}.value"
         elif isinstance(field, GlobalIdShape):
@@ -339,9 +442,16 @@ class Assembly:
                 value[item.key] = self.object(item.node, row)
             elif isinstance(item, Constant):
                 value[item.key] = item.value
-            else:  # the relation's citations
+            else:  # the relation's citations, or what it rests on
                 value[item.key] = getattr(self, item.build)(item, row)
         return value
+
+    def provenance(self, field: ProvenanceShape, row: Row) -> dict[str, Any] | None:
+        if field.position is None:
+            return None
+        text = row[field.position]
+        found = provenance.read(text) if field.relation is None else field.relation.read(text)
+        return None if found is None else _shown_provenance(field.parts, found)
 
     def search(self, field: SearchShape, rows: list[Row]) -> dict[str, Any]:
         """A search's connection from its statement's rows (db/search.py's columns first, in
@@ -401,7 +511,4 @@ def _page_info(
         "startCursor": start,
         "endCursor": end,
     }
-    return {
-        key: name.removeprefix(CONSTANT) if name.startswith(CONSTANT) else info[name]
-        for key, name in part.parts
-    }
+    return _picked(part.parts, info)

@@ -35,8 +35,10 @@ from db.mapping import (
     Citations,
     GlobalId,
     ListEdge,
+    Names,
     NodeById,
     NodesByIds,
+    ProvenanceOf,
     QuoteContext,
     Reference,
     Scalar,
@@ -78,7 +80,8 @@ class Selected:
 @dataclass(frozen=True)
 class Wrapper:
     """A field of a connection (`edges`, `nodes`, `pageInfo`, `totalCount`), of an edge
-    (`cursor`, `node`, `citations`) or of PageInfo: meaning given by its place."""
+    (`cursor`, `node`, `citations`, `provenance`), of PageInfo or of a provenance: meaning
+    given by its place."""
 
     name: str
 
@@ -181,6 +184,8 @@ class Collector:
 
 _OBJECT_KINDS = (
     Scalar,
+    Names,
+    ProvenanceOf,
     GlobalId,
     Reference,
     ListEdge,
@@ -205,4 +210,4 @@ def _spec(type_name: str, field_name: str) -> Any:
         if not isinstance(spec, _OBJECT_KINDS):
             raise NotCompiled(f"{type_name}.{field_name}")
         return spec
-    return Wrapper(field_name)  # a field of a connection, an edge, PageInfo, a context, a selector
+    return Wrapper(field_name)  # of a connection, edge, PageInfo, context, selector, provenance

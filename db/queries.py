@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import provenance
 from db.keys import search_text
 from db.mapping import (
     CITATION,
@@ -97,6 +98,9 @@ class Window:
             if place is not None:
                 found |= seek_parameters(f"{prefix}{name}", place)
         return found
+
+
+LINK_PROVENANCE = "edge_provenance"  # a page's column: its link row's provenance
 
 
 @dataclass(frozen=True)
@@ -310,7 +314,7 @@ def page_query(
     columns = [
         *projection.of(items, sort),
         link_id.label("edge_link"),
-        link_provenance(spec, link_id, projection).label("edge_provenance"),
+        link_provenance(spec, link_id, projection).label(LINK_PROVENANCE),
         projection.key(items, sort, dialect),
     ]
     if ranked:
@@ -447,7 +451,7 @@ def ranked_pages(
             *projection.of(items, sort),
             parent.label("edge_parent"),
             link_id.label("edge_link"),
-            link_provenance(spec, link_id, projection).label("edge_provenance"),
+            link_provenance(spec, link_id, projection).label(LINK_PROVENANCE),
             projection.key(items, sort, dialect),
             total.label("edge_total"),
             in_window.label("edge_in"),
@@ -490,6 +494,41 @@ def link_provenance(spec: ListEdge, link_id: Any, projection: Projection) -> Any
     if not projection.relation or spec.link is None:
         return null()
     return link_id.table.c.provenance
+
+
+@dataclass(frozen=True)
+class RelationSource:
+    """Where what an edge's relation rests on is read: its link row's provenance (a page's
+    `edge_provenance`, `field` None), or the provenance of the item's own `field` that names
+    the parent (its `provenance` column)."""
+
+    field: str | None
+
+    @property
+    def column(self) -> str:
+        """The page's column the text is read from."""
+        return LINK_PROVENANCE if self.field is None else "provenance"
+
+    def read(self, text: str | None) -> dict[str, Any] | None:
+        """The relation's provenance, as the API shows it, from that column's text."""
+        if text is None:
+            return None
+        found = provenance.read(text)
+        return found if self.field is None else provenance.relation(found, self.field)
+
+    def of(self, item: PageRow) -> dict[str, Any] | None:
+        return self.read(item.link_provenance if self.field is None else item.row.provenance)
+
+
+def relation_source(spec: ListEdge) -> RelationSource | None:
+    """Where a list's edges read their relation's provenance; None where they have none (a
+    root list, a list of uncited items)."""
+    if spec.link is not None:
+        return RelationSource(None)
+    field_name = relation_field(spec)
+    if field_name is None or not TYPES[spec.target].cited:
+        return None
+    return RelationSource(field_name)
 
 
 def _edge_source(spec: ListEdge, items: FromClause) -> tuple[FromClause, Any, Any]:
@@ -549,7 +588,7 @@ def _page(found: list[Any], total: int, window: Window) -> Page:
                 row,
                 row.edge_key,
                 getattr(row, "edge_link", None),
-                getattr(row, "edge_provenance", None),
+                getattr(row, LINK_PROVENANCE, None),
             )
             for row in found
         ],

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from core.errors import BadUserInput
-from db import provenance
-from db.mapping import LISTS, TYPES, list_key, relation_field
+from db.mapping import LISTS, TYPES, list_key
 from db.order import Ordering, Seek, parse_key
-from db.queries import ListFilter, PageRow, Window
+from db.queries import ListFilter, Window, relation_source
 from resolvers.context import Info
 from resolvers.pagination import (
     CursorScope,
@@ -149,15 +148,7 @@ async def resolve_list(
     page = await loader.load(None if parent is None else parent.id)
     info.context.usage.fetched(len(page.rows))
     link_table = None if spec.link is None else spec.link.subject
-    field_name = relation_field(spec)
-
-    def relation(item: PageRow) -> dict[str, Any] | None:
-        if spec.link is not None:
-            return None if item.link_provenance is None else provenance.read(item.link_provenance)
-        if field_name is None or not TYPES[spec.target].cited:
-            return None
-        return provenance.relation(provenance.read(item.row.provenance), field_name)
-
+    relation = relation_source(spec)
     return Slice(
         edges=[
             SliceEdge(
@@ -166,7 +157,7 @@ async def resolve_list(
                 link=None
                 if link_table is None or item.link_id is None
                 else (link_table, item.link_id),
-                relation=relation(item),
+                relation=None if relation is None else relation.of(item),
             )
             for item in page.rows
         ],
