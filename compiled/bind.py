@@ -13,7 +13,7 @@ would refuse raises `NotCompiled`: the reference executor then answers, with its
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -25,7 +25,7 @@ from compiled.template import Collector, NotCompiled, Selected, Selection, Wrapp
 from core.errors import BadUserInput
 from db.mapping import (
     REFETCHABLE,
-    TYPES,
+    SEARCHABLE,
     BySlug,
     Citations,
     GlobalId,
@@ -37,17 +37,20 @@ from db.mapping import (
     QuoteContext,
     Reference,
     Scalar,
+    Search,
     TextPositionSelector,
     TextQuoteSelector,
     node_type,
 )
 from db.order import Ordering
 from db.queries import ListFilter, WindowShape, filter_parameters, filter_shape
+from db.search import search_parameters
 from resolvers.citations import MAX_CONTEXT
 from resolvers.ids import CONTEXT_TYPE, decode_global_id, is_slug
 from resolvers.lists import list_filter, ordering_of, page_window
 from resolvers.nodes import MAX_NODES
 from resolvers.pagination import CursorScope, fingerprint, page_arguments
+from resolvers.search import SearchArguments, search_arguments
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -212,6 +215,44 @@ class LookupList:
 
 
 @dataclass(frozen=True)
+class Score:
+    key: str
+
+
+@dataclass(frozen=True)
+class Highlights:
+    key: str
+    fields: Parts  # (response key, a Highlight's field, or CONSTANT and its text)
+
+
+@dataclass(frozen=True)
+class HitNode:
+    """A hit's object (an edge's `node`), or the page's objects (the connection's `nodes`):
+    what is selected on each type the search finds."""
+
+    key: str
+    nodes: tuple[Object, ...]
+
+
+@dataclass(frozen=True)
+class SearchList:
+    """`search(query:)`: a page of ranked hits (db/search.py's statement, its query's values
+    bound as `s<site>_...`), each with its object of whichever type it is."""
+
+    key: str
+    site: int
+    fuzzy: bool  # whether names are also matched by similarity
+    after: bool  # whether the page starts after a cursor
+    types: tuple[str, ...]  # the types searched (written into the statement)
+    fields: tuple[Any, ...]  # TotalCount, PageInfo, Edge (of Cursor, Score, ...), HitNode
+
+    @property
+    def arguments_parameter(self) -> str:
+        """Where the search's checked arguments are kept beside the statement's values."""
+        return f"s{self.site}_search"
+
+
+@dataclass(frozen=True)
 class Root:
     fields: tuple[Any, ...]
 
@@ -225,9 +266,10 @@ MAX_SITES = 50
 class Binder:
     """Binds one request's variables to an operation's selections."""
 
-    def __init__(self, collector: Collector, variables: VariableValues) -> None:
+    def __init__(self, collector: Collector, variables: VariableValues, dialect: str) -> None:
         self.collector = collector
         self.variables = variables
+        self.dialect = dialect  # a search's values are the store's own query syntax
         self.parameters: dict[str, Any] = {}
         self.sites = 0
 
@@ -266,6 +308,8 @@ class Binder:
                     for t, s in decoded
                 )
                 fields.append(LookupList(selected.key, items))
+            elif isinstance(spec, Search):
+                fields.append(self.search(selected))
             else:
                 raise NotCompiled(selected.name)
         return Root(tuple(fields))
@@ -360,7 +404,7 @@ class Binder:
         self.parameters.update(filter_parameters(filters, f"s{site}_"))
         self.parameters[f"s{site}_scope"] = scope
         assert selected.child is not None
-        fields = self.connection(selected.child, TYPES[spec.target].name)
+        fields = self.connection(selected.child, self.list_nodes, self.list_edge)
         return List(
             selected.key,
             site,
@@ -372,7 +416,14 @@ class Binder:
             fields,
         )
 
-    def connection(self, selection: Selection, target: str) -> tuple[Any, ...]:
+    def connection(
+        self,
+        selection: Selection,
+        nodes: Callable[[Selected], Any],
+        edge: Callable[[Selected], Any],
+    ) -> tuple[Any, ...]:
+        """A connection's fields; what its `nodes` and its edges' own fields are, the caller
+        says (a list's, or a search's)."""
         fields: list[Any] = []
         for selected in selection.fields:
             name = selected.name
@@ -384,35 +435,100 @@ class Binder:
                 assert selected.child is not None
                 fields.append(PageInfo(selected.key, _parts(selected.child)))
             elif name == "nodes":
-                assert selected.child is not None
-                fields.append(Nodes(selected.key, self.object(selected.child, None)))
+                fields.append(nodes(selected))
             elif name == "edges":
                 assert selected.child is not None
-                fields.append(Edge(selected.key, self.edge(selected.child, target)))
+                fields.append(Edge(selected.key, self.edge(selected.child, edge)))
             else:
                 raise NotCompiled(f"connection field {name}")
         return tuple(fields)
 
-    def edge(self, selection: Selection, target: str) -> tuple[Any, ...]:
+    @staticmethod
+    def edge(selection: Selection, part: Callable[[Selected], Any]) -> tuple[Any, ...]:
         fields: list[Any] = []
         for selected in selection.fields:
-            name = selected.name
-            if name == "__typename":
+            if selected.name == "__typename":
                 fields.append(Typename(selected.key, selection.type_name))
-            elif name == "cursor":
+            elif selected.name == "cursor":
                 fields.append(Cursor(selected.key))
-            elif name == "node":
-                assert selected.child is not None
-                fields.append(EdgeNode(selected.key, self.object(selected.child, None)))
-            elif name == "citations":
-                assert selected.child is not None
-                citation = self.object(selected.child, None)
-                fields.append(CitationList(selected.key, None, citation, of_link=True))
-            elif name == "provenance":
-                fields.append(_provenance(selected))
             else:
-                raise NotCompiled(f"edge field {name}")
+                fields.append(part(selected))
         return tuple(fields)
+
+    def list_nodes(self, selected: Selected) -> Nodes:
+        assert selected.child is not None
+        return Nodes(selected.key, self.object(selected.child, None))
+
+    def list_edge(self, selected: Selected) -> Any:
+        """A field of a list's edge: its node, or the citations or provenance of the
+        relation."""
+        assert selected.child is not None
+        if selected.name == "node":
+            return EdgeNode(selected.key, self.object(selected.child, None))
+        if selected.name == "citations":
+            citation = self.object(selected.child, None)
+            return CitationList(selected.key, None, citation, of_link=True)
+        if selected.name == "provenance":
+            return _provenance(selected)
+        raise NotCompiled(f"edge field {selected.name}")
+
+    def search(self, selected: Selected) -> SearchList:
+        """`search`, checked by the resolver's own function: what it refuses, the reference
+        executor answers."""
+        arguments = self._arguments(selected)
+        types = arguments.get("types")
+        try:
+            asked = search_arguments(
+                arguments["query"],
+                first=arguments.get("first"),
+                after=arguments.get("after"),
+                types=None if types is None else [SEARCHABLE_BY_ENUM[t] for t in types],
+            )
+        except BadUserInput as error:
+            raise NotCompiled(error.message) from None
+        site = self._site()
+        prefix = f"s{site}_"
+        self.parameters.update(
+            search_parameters(asked.query, self.dialect, asked.size, asked.place, prefix)
+        )
+        assert selected.child is not None
+        fields = self.connection(
+            selected.child,
+            lambda nodes: self.hit_node(nodes, asked),
+            lambda part: self.hit_part(part, asked),
+        )
+        bound = SearchList(
+            selected.key,
+            site,
+            bool(asked.query.fuzzy),
+            asked.place is not None,
+            asked.types,
+            fields,
+        )
+        self.parameters[bound.arguments_parameter] = asked
+        return bound
+
+    def hit_node(self, selected: Selected, asked: SearchArguments) -> HitNode:
+        objects = (
+            self.object(self.collector.concrete(selected, type_name), None)
+            for type_name in asked.types
+        )
+        return HitNode(selected.key, tuple(objects))
+
+    def hit_part(self, selected: Selected, asked: SearchArguments) -> Any:
+        """A field of a search hit (its cursor and typename aside)."""
+        if selected.name == "node":
+            return self.hit_node(selected, asked)
+        if selected.name == "score":
+            return Score(selected.key)
+        if selected.name == "highlights":
+            assert selected.child is not None
+            return Highlights(selected.key, _parts(selected.child))
+        raise NotCompiled(f"search hit field {selected.name}")
+
+
+# `types` as the contract's enum names them: each type's name in capitals.
+SEARCHABLE_BY_ENUM = {name.upper(): name for name in SEARCHABLE}
 
 
 def _parts(selection: Selection, shown: Mapping[str, str] | None = None) -> Parts:

@@ -99,7 +99,7 @@ class CompiledExecutor:
     def __init__(self, contract: GraphQLSchema) -> None:
         self.contract = contract
         self._statements: LRU[tuple[str, Root], Compiled] = LRU(PLAN_CACHE_SIZE)
-        self._plans: LRU[tuple[str, str | None, bytes], Plan | str] = LRU(PLAN_CACHE_SIZE)
+        self._plans: LRU[tuple[str, str, str | None, bytes], Plan | str] = LRU(PLAN_CACHE_SIZE)
 
     def plan(
         self, operation: Operation, variables: dict[str, Any] | None, dialect: Dialect
@@ -118,12 +118,13 @@ class CompiledExecutor:
     def _cached_plan(
         self, operation: Operation, variables: dict[str, Any] | None, dialect: Dialect
     ) -> Plan | None:
-        """Plans are kept per document, operation and variable values, so a repeated request
-        (the common case for an app) binds nothing again."""
+        """Plans are kept per store, document, operation and variable values, so a repeated
+        request (the common case for an app) binds nothing again (a search's values are in
+        its store's own query syntax)."""
         values = variables_key(variables)
         if values is None:  # planned anew each time, not kept
             return self._plan(operation, variables, dialect)
-        key = (operation.query, operation.name, values)
+        key = (dialect.name, operation.query, operation.name, values)
         found = self._plans.get(key)
         if found is None:
             found = self._plans.put(key, self._plan(operation, variables, dialect) or NOT_COMPILED)
@@ -139,7 +140,7 @@ class CompiledExecutor:
             return None  # variable errors: the reference executor reports them
         try:
             template = self._template(operation, coerced)
-            binder = Binder(template.collector, coerced)
+            binder = Binder(template.collector, coerced, dialect.name)
             root = binder.root(template.selection)
             compiled = self._statements.get((dialect.name, root))
             if compiled is None:

@@ -22,9 +22,11 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    column,
     func,
     literal_column,
     select,
+    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSON
@@ -33,12 +35,14 @@ from compiled.bind import (
     CitationList,
     Context,
     Embedded,
+    HitNode,
     Link,
     List,
     Lookup,
     LookupList,
     Object,
     Root,
+    SearchList,
     TotalCount,
     Typename,
 )
@@ -54,18 +58,22 @@ from compiled.shape import (
     Constant,
     ContextShape,
     EmbeddedShape,
+    HitNodeShape,
     ListParameters,
     LookupListShape,
     ObjectShape,
+    SearchShape,
     Shape,
     connection_parts,
     context_parts,
     row_field,
+    search_parts,
     shows_cursors,
 )
 from compiled.template import NotCompiled
 from db.mapping import CITATION, LISTS, TYPES, node_type
 from db.queries import LINK_PROVENANCE, Projection, ranked_pages, root_page
+from db.search import SEARCH_COLUMNS, search_sql
 
 # json_build_object takes as many arguments as json_build_array (two a level): the statement
 # holds at most half as many levels as a row has columns.
@@ -88,8 +96,8 @@ class Level:
     """The rows one place of the tree needs, and which of their columns it reads."""
 
     index: int
-    kind: str  # lookup, root, list, link, citations
-    table: str  # the node type whose table holds the rows
+    kind: str  # lookup, root, list, link, citations, search, hit (a search hit's object)
+    table: str  # the node type whose table holds the rows (a search's: none)
     bound: Any
     parent: Level | None = None
     via: str = "id"  # the parent's column that the rows belong to
@@ -188,9 +196,33 @@ class Planner:
                 fields.append(self.lookup(bound))
             elif isinstance(bound, LookupList):
                 fields.append(LookupListShape(bound.key, tuple(map(self.lookup, bound.items))))
+            elif isinstance(bound, SearchList):
+                fields.append(self.search(bound))
             else:
                 raise NotCompiled(f"no plan for {bound!r}")
         return Shape(tuple(fields))
+
+    def search(self, bound: SearchList) -> SearchShape:
+        """A level of the search's hits (its statement's columns), and a level per type of
+        the hits' objects of that type."""
+        level = self._level("search", "", bound, None, "id")
+        for name in SEARCH_COLUMNS:
+            level.column(name)
+        objects: dict[Object, tuple[int, ObjectShape]] = {}
+
+        def hit_object(target: Object) -> tuple[int, ObjectShape]:
+            if target not in objects:
+                found = self._level("hit", target.type_name, target, level, "node_id")
+                found.column("id")  # first: the assembler finds a hit's object by it
+                objects[target] = (found.index, self.object(target, found))
+            return objects[target]
+
+        def hit_node(part: HitNode) -> HitNodeShape:
+            nodes = tuple((t.type_name, *hit_object(t)) for t in part.nodes)
+            return HitNodeShape(part.key, nodes)
+
+        parts = search_parts(bound, hit_node)
+        return SearchShape(bound.key, level.index, bound.arguments_parameter, parts)
 
     def lookup(self, bound: Lookup) -> LookupShape:
         if bound.site is None or bound.target is None:
@@ -229,8 +261,8 @@ class Planner:
         if bound.subject is None:
             return CitationsShape(bound.key, None, 0, ObjectShape(()))
         level = self._level("citations", CITATION.name, bound, owner, via)
-        for column in ("subject_id", "position", "id"):  # the assembler's first three
-            level.column(column)
+        for name in ("subject_id", "position", "id"):  # the assembler's first three
+            level.column(name)
         shape = self.object(bound.citation, level)
         return CitationsShape(bound.key, owner.column(via), level.index, shape)
 
@@ -292,6 +324,8 @@ class StatementBuilder:
             cte = self.cte(level)
             self.ctes[level.index] = cte
             row = [exact(cte.c[name], self.postgres) for name in level.columns]
+            if level.kind == "search" and not self.postgres:  # JSON out of a CTE is text
+                row[-1] = func.json(row[-1])
             pairs += [literal_column(f"'{level.index}'", String), self.rows(row, cte)]
         # Returned as text (no JSON type here), so orjson reads it once.
         if self.postgres:
@@ -308,7 +342,10 @@ class StatementBuilder:
         """The ids (or keys) the level's rows belong to: its parent level's shown rows."""
         assert level.parent is not None
         parent = self.ctes[level.parent.index]
-        return select(parent.c[level.via]).where(self._shown(level.parent, parent))
+        shown = self._shown(level.parent, parent)
+        if level.kind == "hit":  # the hits of this level's type
+            shown = parent.c.node_type == literal_column(f"'{level.table}'", String)
+        return select(parent.c[level.via]).where(shown)
 
     def _shown(self, level: Level, cte: CTE) -> Any:
         """The rows of a level that appear in the response (a page's extra row does not)."""
@@ -320,6 +357,10 @@ class StatementBuilder:
 
     def cte(self, level: Level) -> CTE:
         bound = level.bound
+        if level.kind == "search":
+            prefix = f"s{bound.site}_"
+            sql = search_sql(self.dialect, bound.fuzzy, bound.after, bound.types, prefix)
+            return text(sql).columns(*map(column, SEARCH_COLUMNS)).cte(level.name)
         node = node_type(level.table)
         table = node.table
         columns = [table.c[name] for name in level.table_columns]
@@ -350,7 +391,7 @@ class StatementBuilder:
                 query = ranked_pages(
                     *arguments, parents, prefix=prefix, with_total=counted, projection=projection
                 )
-        elif level.kind == "link":
+        elif level.kind in ("link", "hit"):
             query = select(*columns).where(table.c.id.in_(self._parents(level)))
         else:  # citations of a row, or of the relation an edge stands for
             query = self.citations(level)

@@ -21,8 +21,10 @@ from compiled.shape import (
     Assembly,
     Builder,
     Constant,
+    HitNodeShape,
     LookupListShape,
     Row,
+    SearchShape,
     Shape,
 )
 from resolvers.pagination import CursorScope
@@ -52,7 +54,16 @@ class Assembler(Assembly):
                 data[field.key] = self.lookup(field)
             elif isinstance(field, LookupListShape):
                 data[field.key] = [self.lookup(item) for item in field.items]
+            elif isinstance(field, SearchShape):
+                data[field.key] = self.search(field, self._rows(field.position))
         return data
+
+    def hit_node(self, part: HitNodeShape, row: Row) -> dict[str, Any]:
+        level, shape = part.of(row[1])  # the level of its type's objects, by id (first)
+        index = self._indexes.get(level)
+        if index is None:
+            index = self._indexes[level] = {found[0]: found for found in self._rows(level)}
+        return self.object(shape, index[row[2]])
 
     def _rows(self, level: int) -> list[Row]:
         return self.levels[str(level)]

@@ -17,7 +17,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sqlalchemy import FromClause, Select, String, bindparam, func, literal_column, select
+from sqlalchemy import (
+    FromClause,
+    Select,
+    String,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    select,
+    text,
+)
 
 from compiled.bind import (
     CitationList,
@@ -27,6 +37,7 @@ from compiled.bind import (
     Edge,
     EdgeNode,
     Embedded,
+    HitNode,
     Id,
     Link,
     List,
@@ -37,6 +48,7 @@ from compiled.bind import (
     PageInfo,
     Provenance,
     Root,
+    SearchList,
     TotalCount,
     Typename,
 )
@@ -51,18 +63,22 @@ from compiled.shape import (
     Constant,
     ContextShape,
     EmbeddedShape,
+    HitNodeShape,
     ListParameters,
     LookupListShape,
     ObjectShape,
+    SearchShape,
     Shape,
     connection_parts,
     context_parts,
     relation_column,
     row_field,
+    search_parts,
 )
 from compiled.template import NotCompiled
 from db.mapping import CITATION, LISTS, TYPES, node_type
 from db.queries import LINK_PROVENANCE, Projection, list_total, page_query
+from db.search import SEARCH_COLUMNS, search_sql
 
 # Subqueries inside subqueries that SQLite's parser takes with room to spare (it overflows
 # its stack at seven of the kind this module writes; tests/test_compiled.py holds it to six).
@@ -207,9 +223,47 @@ class Nester:
             elif isinstance(bound, LookupList):
                 items = tuple(self.lookup(item, row) for item in bound.items)
                 fields.append(LookupListShape(bound.key, items))
+            elif isinstance(bound, SearchList):
+                fields.append(self.search(bound, row))
             else:
                 raise NotCompiled(f"no plan for {bound!r}")
         return select(row.array().label("data")), Shape(tuple(fields))
+
+    def search(self, bound: SearchList, row: Row) -> SearchShape:
+        """The search's statement (db/search.py) as a subquery, and an array per hit: its
+        columns, then each type's object where the hit is of that type (else NULL)."""
+        depth = self._deeper(0)
+        sql = search_sql(self.dialect, bound.fuzzy, bound.after, bound.types, f"s{bound.site}_")
+        hits = text(sql).columns(*map(column, SEARCH_COLUMNS)).subquery(self._name("h"))
+        items = Row(self.postgres)
+        for name in SEARCH_COLUMNS[:-1]:
+            items.column(hits, name)
+        # SQLite hands JSON out of a subquery as text: json() makes it JSON again
+        items.add(hits.c.matched if self.postgres else func.json(hits.c.matched))
+        objects: dict[Object, tuple[int, ObjectShape]] = {}
+
+        def hit_object(target: Object) -> tuple[int, ObjectShape]:
+            if target not in objects:
+                table = node_type(target.type_name).table.alias(self._name("t"))
+                found = Row(self.postgres)
+                shape = self.object(target, table, found, depth)
+                is_type = hits.c.node_type == literal_column(f"'{target.type_name}'", String)
+                value = (
+                    select(found.array())
+                    .select_from(table)
+                    .where(table.c.id == hits.c.node_id, is_type)
+                )
+                objects[target] = (items.add(value.scalar_subquery()), shape)
+            return objects[target]
+
+        def hit_node(part: HitNode) -> HitNodeShape:
+            nodes = tuple((t.type_name, *hit_object(t)) for t in part.nodes)
+            return HitNodeShape(part.key, nodes)
+
+        parts = search_parts(bound, hit_node)
+        value = select(aggregate(items.array(), self.postgres)).select_from(hits)
+        position = row.add(value.scalar_subquery())
+        return SearchShape(bound.key, position, bound.arguments_parameter, parts)
 
     def lookup(self, bound: Lookup, row: Row) -> LookupShape:
         if bound.site is None or bound.target is None:

@@ -12,7 +12,16 @@ from operator import itemgetter
 from typing import Any
 
 from compiled.nested import CitationsShape, LinkShape, ListShape, LookupShape
-from compiled.shape import Assembly, Builder, Constant, LookupListShape, Row, Shape
+from compiled.shape import (
+    Assembly,
+    Builder,
+    Constant,
+    HitNodeShape,
+    LookupListShape,
+    Row,
+    SearchShape,
+    Shape,
+)
 from resolvers.pagination import CursorScope
 
 
@@ -32,7 +41,13 @@ class Tree(Assembly):
                 data[field.key] = self.lookup(field, root)
             elif isinstance(field, LookupListShape):
                 data[field.key] = [self.lookup(item, root) for item in field.items]
+            elif isinstance(field, SearchShape):
+                data[field.key] = self.search(field, root[field.position] or [])
         return data
+
+    def hit_node(self, part: HitNodeShape, row: Row) -> dict[str, Any]:
+        position, shape = part.of(row[1])  # its type's object, in the hit's own array
+        return self.object(shape, row[position])
 
     def lookup(self, field: LookupShape, root: Row) -> dict[str, Any] | None:
         found = None if field.position is None else root[field.position]

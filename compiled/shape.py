@@ -27,6 +27,8 @@ from compiled.bind import (
     Cursor,
     Edge,
     EdgeNode,
+    Highlights,
+    HitNode,
     Id,
     List,
     Nodes,
@@ -35,6 +37,8 @@ from compiled.bind import (
     Parts,
     Provenance,
     ProvenanceParts,
+    Score,
+    SearchList,
     TotalCount,
     Typename,
 )
@@ -42,8 +46,11 @@ from compiled.json_sql import context_name
 from db import provenance
 from db.mapping import LISTS
 from db.queries import RelationSource, relation_source
+from db.search import hit_of, ranked_rows
+from resolvers.highlights import Span
 from resolvers.ids import encode_global_id
 from resolvers.opaque import encode_token
+from resolvers.search import Found, SearchArguments
 
 Row = list[Any]
 Builder = Callable[[Any, Row], dict[str, Any]]
@@ -147,6 +154,26 @@ class LookupListShape:
 
 
 @dataclass(frozen=True)
+class HitNodeShape:
+    """A hit's object: for each type the search finds, where the form reads its object's
+    row (nested: a position in the hit's row; levels: a level) and its shape."""
+
+    key: str
+    nodes: tuple[tuple[str, int, ObjectShape], ...]
+
+    def of(self, type_name: str) -> tuple[int, ObjectShape]:
+        return next((at, shape) for name, at, shape in self.nodes if name == type_name)
+
+
+@dataclass(frozen=True)
+class SearchShape:
+    key: str
+    position: int  # where the form reads the hits' rows (a position in the root's, a level)
+    arguments: str  # the parameter holding the search's checked arguments
+    parts: tuple[Any, ...]  # Constant, TotalShape, PageInfoShape, HitNodeShape, EdgeShape
+
+
+@dataclass(frozen=True)
 class Shape:
     fields: tuple[Any, ...]
 
@@ -219,10 +246,35 @@ def connection_parts(
     relation_citations: Callable[[CitationList], Any],
     position: Callable[[str], int],
 ) -> tuple[Any, ...]:
-    """A connection's shape from its bound fields: each form says how it reads a node
+    """A list's connection's shape from its bound fields: each form says how it reads a node
     (`node`), the citations of the relation an edge stands for (`relation_citations`) and
     where a column of a page's row sits (`position`)."""
     source = relation_source(LISTS[bound.list_key])
+
+    def relation_part(item: Any) -> Any:
+        if isinstance(item, Provenance):
+            if source is None:
+                return ProvenanceShape(item.key, None, item.parts)
+            return ProvenanceShape(item.key, position(source.column), item.parts, source)
+        return relation_citations(item)
+
+    return _parts_of(bound.fields, node, relation_part)
+
+
+def search_parts(bound: SearchList, hit_node: Callable[[HitNode], HitNodeShape]) -> tuple[Any, ...]:
+    """A search's connection's shape: each form says how it reads a hit's object."""
+
+    def unlisted(_: Object) -> ObjectShape:
+        raise AssertionError("a search's nodes and edges' nodes are hits' objects")
+
+    return _parts_of(bound.fields, unlisted, hit_node)
+
+
+def _parts_of(
+    fields: tuple[Any, ...], node: Callable[[Object], ObjectShape], other: Callable[[Any], Any]
+) -> tuple[Any, ...]:
+    """A connection's parts, and its edges', as both kinds of connection have them; the rest
+    (a list's relation citations and provenance, a search's hit objects) as `other` says."""
 
     def edge_part(item: Any) -> Any:
         if isinstance(item, Typename):
@@ -231,14 +283,12 @@ def connection_parts(
             return CursorShape(item.key)
         if isinstance(item, EdgeNode):
             return NodesShape(item.key, node(item.node))
-        if isinstance(item, Provenance):
-            if source is None:
-                return ProvenanceShape(item.key, None, item.parts)
-            return ProvenanceShape(item.key, position(source.column), item.parts, source)
-        return relation_citations(item)
+        if isinstance(item, Score | Highlights):  # they show no column: bound, they are shaped
+            return item
+        return other(item)
 
     parts: list[Any] = []
-    for part in bound.fields:
+    for part in fields:
         if isinstance(part, Typename):
             parts.append(Constant(part.key, part.name))
         elif isinstance(part, TotalCount):
@@ -249,6 +299,8 @@ def connection_parts(
             parts.append(NodesShape(part.key, node(part.node)))
         elif isinstance(part, Edge):
             parts.append(EdgeShape(part.key, tuple(map(edge_part, part.fields))))
+        else:
+            parts.append(other(part))
     return tuple(parts)
 
 
@@ -371,8 +423,11 @@ class Assembly:
             elif isinstance(part, Constant):
                 value[part.key] = part.value
             elif isinstance(part, PageInfoShape):
-                ends = (rows[0], rows[-1]) if rows else None
-                value[part.key] = _page_info(part, has_next, has_previous, ends, key_column, prefix)
+                ends: list[str | None] = [None, None]
+                if rows:
+                    assert key_column is not None, "pageInfo's cursors have their keys"
+                    ends = [encode_token(prefix + row[key_column]) for row in (rows[0], rows[-1])]
+                value[part.key] = _page_info(part, has_next, has_previous, *ends)
         return value
 
     def edge(
@@ -398,19 +453,58 @@ class Assembly:
         found = provenance.read(text) if field.relation is None else field.relation.read(text)
         return None if found is None else _shown_provenance(field.parts, found)
 
+    def search(self, field: SearchShape, rows: list[Row]) -> dict[str, Any]:
+        """A search's connection from its statement's rows (db/search.py's columns first, in
+        any order), shown as resolvers/search.py shows them."""
+        asked: SearchArguments = self.parameters[field.arguments]
+        shown, total, has_next = ranked_rows(rows, asked.size)
+        self.fetched += len(shown)  # as the resolver counts its hits
+        found = [asked.found(hit_of(row), row) for row in shown]
+        value: dict[str, Any] = {}
+        for part in field.parts:
+            if isinstance(part, HitNodeShape):
+                value[part.key] = [self.hit_node(part, hit.row) for hit in found]
+            elif isinstance(part, EdgeShape):
+                value[part.key] = [self.hit(part, hit) for hit in found]
+            elif isinstance(part, TotalShape):
+                value[part.key] = total
+            elif isinstance(part, Constant):
+                value[part.key] = part.value
+            elif isinstance(part, PageInfoShape):
+                start, end = (found[0].cursor, found[-1].cursor) if found else (None, None)
+                value[part.key] = _page_info(part, has_next, False, start, end)
+        return value
+
+    def hit(self, part: EdgeShape, hit: Found) -> dict[str, Any]:
+        value: dict[str, Any] = {}
+        for item in part.parts:
+            if isinstance(item, CursorShape):
+                value[item.key] = hit.cursor
+            elif isinstance(item, Score):
+                value[item.key] = hit.score
+            elif isinstance(item, Highlights):
+                value[item.key] = [_highlight(item, span) for span in hit.highlights]
+            elif isinstance(item, HitNodeShape):
+                value[item.key] = self.hit_node(item, hit.row)
+            elif isinstance(item, Constant):
+                value[item.key] = item.value
+        return value
+
+    def hit_node(self, part: HitNodeShape, row: Row) -> dict[str, Any]:
+        """A hit's object, read where the form keeps it."""
+        raise NotImplementedError
+
+
+def _highlight(part: Highlights, span: Span) -> dict[str, Any]:
+    return {
+        key: name.removeprefix(CONSTANT) if name.startswith(CONSTANT) else getattr(span, name)
+        for key, name in part.fields
+    }
+
 
 def _page_info(
-    part: PageInfoShape,
-    has_next: bool,
-    has_previous: bool,
-    ends: tuple[Row, Row] | None,
-    key_column: int | None,
-    prefix: str,
+    part: PageInfoShape, has_next: bool, has_previous: bool, start: str | None, end: str | None
 ) -> dict[str, Any]:
-    start = end = None
-    if ends is not None:
-        assert key_column is not None, "pageInfo's cursors have their keys"
-        start, end = (encode_token(prefix + row[key_column]) for row in ends)
     info = {
         "hasNextPage": has_next,
         "hasPreviousPage": has_previous,

@@ -42,6 +42,7 @@ from db.mapping import (
     QuoteContext,
     Reference,
     Scalar,
+    Search,
     TextPositionSelector,
     TextQuoteSelector,
 )
@@ -193,7 +194,7 @@ _OBJECT_KINDS = (
     TextQuoteSelector,
     TextPositionSelector,
 )
-_ROOT_KINDS = (BySlug, NodeById, NodesByIds, ListEdge)
+_ROOT_KINDS = (BySlug, NodeById, NodesByIds, ListEdge, Search)
 
 
 def _spec(type_name: str, field_name: str) -> Any:

@@ -17,15 +17,16 @@ scores the sum over its fields. Ties go by type name, then slug (byte-wise).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import String, TextClause, bindparam, select, text
+import orjson
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.mapping import table_of
+from db.mapping import SEARCHABLE, table_of
 from db.models import SearchEntry
 from db.words import trigrams
 
@@ -144,34 +145,39 @@ def fts5_match(query: SearchQuery) -> str:
 _POSTGRES_TEXT = """
     SELECT e.id AS entry_id, e.weight * {points} AS points, 0 AS fuzzy
     FROM search_entries e
-    WHERE to_tsvector('simple'::regconfig, e.terms) @@ to_tsquery('simple'::regconfig, :match)
-      AND e.node_type IN :types"""
+    WHERE to_tsvector('simple'::regconfig, e.terms)
+          @@ to_tsquery('simple'::regconfig, :{p}match)
+      AND e.node_type IN ({types})"""
 _POSTGRES_FUZZY = """
     SELECT f.entry_id, (f.weight * {points} * f.shared) / (f.own + f.asked - f.shared), 1
     FROM (
         SELECT e.id AS entry_id, e.weight,
                cardinality(ARRAY(SELECT unnest(show_trgm(e.fuzzy))
-                                 INTERSECT SELECT unnest(show_trgm(:fuzzy)))) AS shared,
+                                 INTERSECT SELECT unnest(show_trgm(:{p}fuzzy)))) AS shared,
                cardinality(show_trgm(e.fuzzy)) AS own,
-               cardinality(show_trgm(:fuzzy)) AS asked
+               cardinality(show_trgm(:{p}fuzzy)) AS asked
         FROM search_entries e
-        WHERE e.fuzzy <> '' AND e.fuzzy % :fuzzy AND e.node_type IN :types
+        WHERE e.fuzzy <> '' AND e.fuzzy % :{p}fuzzy AND e.node_type IN ({types})
     ) f
     WHERE f.shared * {tenths} >= {least} * (f.own + f.asked - f.shared)"""
 _SQLITE_TEXT = """
     SELECT e.id AS entry_id, e.weight * {points} AS points, 0 AS fuzzy
     FROM search_fts JOIN search_entries e ON e.id = search_fts.rowid
-    WHERE search_fts MATCH :match AND e.node_type IN :types"""
+    WHERE search_fts MATCH :{p}match AND e.node_type IN ({types})"""
 _SQLITE_FUZZY = """
-    SELECT f.entry_id, (f.weight * {points} * f.shared) / (f.own + :asked - f.shared), 1
+    SELECT f.entry_id, (f.weight * {points} * f.shared) / (f.own + :{p}asked - f.shared), 1
     FROM (
         SELECT t.entry_id, e.weight, count(*) AS shared,
                (SELECT count(*) FROM search_trigrams o WHERE o.entry_id = t.entry_id) AS own
         FROM search_trigrams t JOIN search_entries e ON e.id = t.entry_id
-        WHERE t.trigram IN :trigrams AND e.node_type IN :types
+        WHERE t.trigram IN (SELECT value FROM json_each(:{p}trigrams))
+          AND e.node_type IN ({types})
         GROUP BY t.entry_id, e.weight
     ) f
-    WHERE f.shared * {tenths} >= {least} * (f.own + :asked - f.shared)"""
+    WHERE f.shared * {tenths} >= {least} * (f.own + :{p}asked - f.shared)"""
+# A row per hit of the page (and one more, which says more follow), each with the values it
+# matched by as a JSON array, and the number of all hits (a row of nulls beside it when
+# there is none).
 _RANKED = """
 WITH matched AS ({matched}),
 fields AS (
@@ -186,43 +192,108 @@ hits AS (
 page AS (
     SELECT * FROM hits {seek}
     ORDER BY score DESC, node_type{bytes}, node_slug{bytes}
-    LIMIT :limit
-),
-shown AS (
-    SELECT page.node_type, page.node_id, page.node_slug, page.score, e.field_name,
-           e.position, e.text, m.fuzzy
-    FROM page
-    JOIN search_entries e ON e.node_type = page.node_type AND e.node_id = page.node_id
-    JOIN matched m ON m.entry_id = e.id
+    LIMIT :{p}limit
 ),
 counted AS (SELECT count(*) AS total FROM hits)
-SELECT counted.total, shown.*
-FROM counted LEFT JOIN shown ON 1 = 1
-ORDER BY shown.score DESC, shown.node_type{bytes}, shown.node_slug{bytes}, shown.field_name,
-         shown.position, shown.fuzzy
+SELECT counted.total, page.node_type, page.node_id, page.node_slug, page.score,
+       (SELECT {values}
+        FROM matched m JOIN search_entries e ON e.id = m.entry_id
+        WHERE e.node_type = page.node_type AND e.node_id = page.node_id) AS matched
+FROM counted LEFT JOIN page ON 1 = 1
+ORDER BY page.score DESC, page.node_type{bytes}, page.node_slug{bytes}
 """
-_SEEK = """WHERE score < :after_score OR (score = :after_score AND (
-        node_type{bytes} > :after_type OR (node_type = :after_type
-        AND node_slug{bytes} > :after_slug)))"""
+_SEEK = """WHERE score < :{p}after_score OR (score = :{p}after_score AND (
+        node_type{bytes} > :{p}after_type OR (node_type = :{p}after_type
+        AND node_slug{bytes} > :{p}after_slug)))"""
+_MATCHED_VALUES = {
+    "postgresql": "json_agg(json_build_array(e.field_name, e.position, e.text, m.fuzzy))",
+    "sqlite": "json_group_array(json_array(e.field_name, e.position, e.text, m.fuzzy))",
+}
 
 
 @cache
-def _statement(dialect: str, fuzzy: bool, after: bool) -> TextClause:
-    """The statement for a store and a query's shape; its values are bound parameters."""
+def search_sql(
+    dialect: str, fuzzy: bool, after: bool, types: tuple[str, ...], prefix: str = ""
+) -> str:
+    """The statement for a store, a query's shape and the types searched (written into it:
+    names of the type map only); its values are parameters named with `prefix`, so a
+    statement of several searches (the compiled executor's) tells them apart. Its columns:
+    `SEARCH_COLUMNS`."""
+    unknown = set(types) - SEARCHABLE.keys()
+    if unknown:
+        raise ValueError(f"not searchable: {sorted(unknown)}")
     postgres = dialect == "postgresql"
-    numbers = {"points": POINTS, "tenths": FUZZY_THRESHOLD[1], "least": FUZZY_THRESHOLD[0]}
+    numbers = {
+        "points": POINTS,
+        "tenths": FUZZY_THRESHOLD[1],
+        "least": FUZZY_THRESHOLD[0],
+        "p": prefix,
+        # no type at all: a list no value is in
+        "types": ", ".join(f"'{name}'" for name in types) or "NULL",
+    }
     branches = [(_POSTGRES_TEXT if postgres else _SQLITE_TEXT).format(**numbers)]
     if fuzzy:
         branches.append((_POSTGRES_FUZZY if postgres else _SQLITE_FUZZY).format(**numbers))
     bytes_ = ' COLLATE "C"' if postgres else ""
-    seek = _SEEK.format(bytes=bytes_) if after else ""
-    sql = _RANKED.format(matched=" UNION ALL ".join(branches), seek=seek, bytes=bytes_)
-    lists = ["types", "trigrams"] if fuzzy and not postgres else ["types"]
-    # Typed: an empty list renders as an empty set of strings (PostgreSQL refuses comparing
-    # a varchar with the integer set SQLAlchemy writes for an untyped empty list).
-    return text(sql).bindparams(
-        *(bindparam(name, expanding=True, type_=String()) for name in lists)
+    seek = _SEEK.format(bytes=bytes_, p=prefix) if after else ""
+    return _RANKED.format(
+        matched=" UNION ALL ".join(branches),
+        seek=seek,
+        bytes=bytes_,
+        p=prefix,
+        values=_MATCHED_VALUES[dialect],
     )
+
+
+SEARCH_COLUMNS = ("total", "node_type", "node_id", "node_slug", "score", "matched")
+
+
+def search_parameters(
+    query: SearchQuery, dialect: str, size: int, after: Place | None, prefix: str = ""
+) -> dict[str, Any]:
+    """The values of `search_sql`'s statement, named with its `prefix`."""
+    postgres = dialect == "postgresql"
+    parameters: dict[str, Any] = {
+        "match": tsquery(query) if postgres else fts5_match(query),
+        "limit": size + 1,  # one more tells whether more follow
+    }
+    if query.fuzzy:
+        if postgres:
+            parameters["fuzzy"] = query.fuzzy
+        else:
+            asked = sorted(trigrams(query.fuzzy))
+            parameters |= {"trigrams": orjson.dumps(asked).decode(), "asked": len(asked)}
+    if after is not None:
+        parameters |= {
+            "after_score": after.score,
+            "after_type": after.node_type,
+            "after_slug": after.node_slug,
+        }
+    return {prefix + name: value for name, value in parameters.items()}
+
+
+def matched_values(found: Any) -> tuple[Matched, ...]:
+    """A hit's matched values from the statement's JSON (text, or read already), by field
+    name, list index and whether by trigrams alone: the order highlights are made in."""
+    values = orjson.loads(found) if isinstance(found, str | bytes) else found or []
+    values.sort(key=lambda v: (v[0], -1 if v[1] is None else v[1], v[3]))
+    return tuple(
+        Matched(field, position, text_, bool(fuzzy)) for field, position, text_, fuzzy in values
+    )
+
+
+def ranked_rows(rows: Sequence[Sequence[Any]], size: int) -> tuple[list[Sequence[Any]], int, bool]:
+    """The statement's rows of hits (`SEARCH_COLUMNS` first; in any order) put in the
+    ranking's order: the page's first `size`, the number of all hits, whether more follow."""
+    total = int(rows[0][0]) if rows else 0
+    hits = sorted((row for row in rows if row[1] is not None), key=lambda r: (-r[4], r[1], r[3]))
+    return hits[:size], total, len(hits) > size
+
+
+def hit_of(row: Sequence[Any]) -> Hit:
+    """A hit from the statement's row (`SEARCH_COLUMNS` first)."""
+    _, node_type, node_id, node_slug, score, matched = row[:6]
+    return Hit(node_type, node_id, node_slug, int(score), matched_values(matched))
 
 
 async def fetch_hits(
@@ -235,42 +306,11 @@ async def fetch_hits(
     """A page of `size` hits of these types (after `after`), best first, with the values
     each matched by; one statement."""
     dialect = session.get_bind().dialect.name
-    postgres = dialect == "postgresql"
-    parameters: dict[str, Any] = {
-        "match": tsquery(query) if postgres else fts5_match(query),
-        "types": list(types),
-        "limit": size + 1,  # one more tells whether more follow
-    }
-    if query.fuzzy:
-        if postgres:
-            parameters["fuzzy"] = query.fuzzy
-        else:
-            asked = sorted(trigrams(query.fuzzy))
-            parameters |= {"trigrams": asked, "asked": len(asked)}
-    if after is not None:
-        parameters |= {
-            "after_score": after.score,
-            "after_type": after.node_type,
-            "after_slug": after.node_slug,
-        }
-    statement = _statement(dialect, bool(query.fuzzy), after is not None)
-    rows = (await session.execute(statement, parameters)).all()
-    total = int(rows[0].total) if rows else 0
-    grouped: dict[tuple[str, int], list[Any]] = defaultdict(list)
-    for row in rows:
-        if row.node_type is not None:
-            grouped[(row.node_type, row.node_id)].append(row)
-    hits = [
-        Hit(
-            node_type=found[0].node_type,
-            node_id=found[0].node_id,
-            node_slug=found[0].node_slug,
-            score=int(found[0].score),
-            matched=tuple(Matched(r.field_name, r.position, r.text, bool(r.fuzzy)) for r in found),
-        )
-        for found in grouped.values()
-    ]
-    return HitPage(hits[:size], total, len(hits) > size, dialect)
+    sql = search_sql(dialect, bool(query.fuzzy), after is not None, types)
+    parameters = search_parameters(query, dialect, size, after)
+    rows = (await session.execute(text(sql), parameters)).all()
+    hits, total, has_next = ranked_rows([tuple(row) for row in rows], size)
+    return HitPage(list(map(hit_of, hits)), total, has_next, dialect)
 
 
 _HELD_TRIGRAMS = text("SELECT trigram, entry_id FROM search_trigrams")

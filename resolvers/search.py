@@ -12,7 +12,7 @@ from typing import Any
 
 from core.errors import BadUserInput
 from db.mapping import QUERY, SEARCHABLE, list_key
-from db.search import POINTS, Hit, Place
+from db.search import POINTS, Hit, Place, SearchQuery
 from resolvers.context import Info
 from resolvers.highlights import Span, highlights
 from resolvers.ids import is_slug
@@ -40,10 +40,6 @@ class FoundPage:
     has_next: bool
 
 
-def _cursor_key(hit: Hit) -> str:
-    return f"{hit.score}:{hit.node_type}:{hit.node_slug}"
-
-
 def _place(key: str) -> Place:
     """A cursor's key read back; one this API could not have written is a bad cursor."""
     score, _, rest = key.partition(":")
@@ -60,15 +56,46 @@ def searched_types(types: list[str] | None) -> tuple[str, ...]:
     return tuple(sorted({name for name in types if name in SEARCHABLE}))
 
 
-async def resolve_search(
-    info: Info, text: str, *, first: int | None, after: str | None, types: list[str] | None
-) -> FoundPage:
+@dataclass(frozen=True)
+class SearchArguments:
+    """A search's arguments, checked: its query, types, page size and place, and the scope
+    its cursors are bound to."""
+
+    query: SearchQuery
+    types: tuple[str, ...]
+    size: int
+    place: Place | None
+    where: CursorScope
+
+    def found(self, hit: Hit, row: Any) -> Found:
+        """A hit of this search as the schema shows it (its object's row is `row`)."""
+        return Found(
+            cursor=encode_cursor(self.where, f"{hit.score}:{hit.node_type}:{hit.node_slug}"),
+            type_name=hit.node_type,
+            row=row,
+            score=hit.score / POINTS,
+            highlights=highlights(self.query, hit.matched),
+        )
+
+
+def search_arguments(
+    text: str, *, first: int | None, after: str | None, types: list[str] | None
+) -> SearchArguments:
+    """The arguments checked as `search` checks them: BAD_USER_INPUT for a query it refuses,
+    a page size out of range or a cursor of another search."""
     query = parse_search(text)
     type_names = searched_types(types)
     where = CursorScope(fingerprint(SEARCH_KEY, query, type_names), "")
     arguments = page_arguments(where, first=first, after=after, last=None, before=None)
     place = None if arguments.after is None else _place(arguments.after)
-    page = await info.context.loaders.search(query, type_names, arguments.size, place)
+    return SearchArguments(query, type_names, arguments.size, place, where)
+
+
+async def resolve_search(
+    info: Info, text: str, *, first: int | None, after: str | None, types: list[str] | None
+) -> FoundPage:
+    asked = search_arguments(text, first=first, after=after, types=types)
+    page = await info.context.loaders.search(asked.query, asked.types, asked.size, asked.place)
     info.context.usage.fetched(len(page.hits))
     rows = await asyncio.gather(
         *(
@@ -77,13 +104,7 @@ async def resolve_search(
         )
     )
     found = [
-        Found(
-            cursor=encode_cursor(where, _cursor_key(hit)),
-            type_name=hit.node_type,
-            row=row,
-            score=hit.score / POINTS,
-            highlights=highlights(query, hit.matched),
-        )
+        asked.found(hit, row)
         for hit, row in zip(page.hits, rows, strict=True)
         if row is not None  # read in the same transaction: always there
     ]

@@ -53,6 +53,38 @@ def _readme_example() -> str:
     return found.group(1)
 
 
+SEARCH_HITS = """query($text: String!, $first: Int, $after: String, $types: [SearchableType!]) {
+  search(query: $text, first: $first, after: $after, types: $types) {
+    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor score highlights { field index text start end }
+      node { __typename id
+        ... on Company { name alternativeNames description provenance { basis note } }
+        ... on Person { name jobTitle: title }
+        ... on Program { programName: name description kind }
+        ... on Partner { name shortName alternativeNames description }
+        ... on Location { name alternativeNames locationKind: kind }
+        ... on Organization { name }
+        ... on Report { title }
+        ... on Document { title publishedOn }
+        ... on Passage { text start end document { slug } } } } } }"""
+
+
+# A search's hits and their objects nest two subqueries (the hits, an object): five more
+# below them are as deep as SQLite takes nested, and one more is written as levels.
+SEARCH_SIX = """query($text: String! = "sony music or refugees", $first: Int = 4, $after: String) {
+  search(query: $text, first: $first, after: $after) { totalCount
+  pageInfo { hasNextPage endCursor } nodes { ... on Partner { name } }
+  edges { cursor score highlights { field index text start end } node { __typename id
+    ... on Passage { text document { title } }
+    ... on Company { programs(first: 3) { nodes { name partners(first: 2) { nodes {
+      locations(first: 2) { nodes { name citations { quote document { title } } } } } } } } }
+  } } } }"""
+SEARCH_SEVEN = SEARCH_SIX.replace(
+    "document { title } } } }",
+    "document { title } } parent { citations { document { slug } } } } }",
+)
+
+
 def case(
     query: str, executor: str | None = COMPILED, *, operation: str | None = None, **variables: Any
 ) -> Any:
@@ -133,7 +165,7 @@ PROVENANCE_CASES = [
 CASES = [
     case(_readme_example()),
     case(WELCOME_QUERY, operation="Traversal"),
-    case(WELCOME_QUERY, REFERENCE, operation="Search"),  # search is not compiled
+    case(WELCOME_QUERY, operation="Search"),
     case(DEEP_TRAVERSAL),
     # node refetches, through fragments and inline fragments, present and missing
     case(f'{{ node(id: "{GSJF}") {{ id __typename ... on Program {{ name kind }} }} }}'),
@@ -210,7 +242,8 @@ CASES = [
     case("{ programs(first: 0) { totalCount pageInfo { hasNextPage startCursor } } }"),
     *PROVENANCE_CASES,
     # refusals and errors: the reference executor answers them, identically
-    # passages refetch compiled; search is answered by the reference executor, errors too
+    # passages refetch compiled, and search is compiled; what it refuses, the reference
+    # executor answers
     case(
         f'{{ node(id: "{PASSAGE}") {{ id ... on Passage {{ start end text '
         "document { slug } } } }"
@@ -218,16 +251,61 @@ CASES = [
     case(
         '{ search(query: "music -sony", first: 5) { totalCount pageInfo { hasNextPage } '
         "edges { cursor score highlights { field index text start end } node { id "
-        "... on Passage { document { title } } } } } }",
-        REFERENCE,
+        "... on Passage { document { title } } } } } }"
     ),
     case(
         'query($q: String!) { search(query: $q) { totalCount } company(slug: "sony-music") '
         "{ name } }",
-        REFERENCE,
         q="Enabeling Leadership",
     ),
+    *(
+        case(SEARCH_HITS, text=text, first=first, types=types)
+        for text, first, types in [
+            ("refugees", 20, None),  # names, descriptions, passages
+            ('"social justice fund"', 5, None),  # a phrase
+            ("Enabeling Leadership", 5, None),  # misspelt: by similarity
+            ("Sony Music Group", 3, ["COMPANY", "ORGANIZATION"]),  # list fields' indexes
+            ("fund or foundation", 100, ["PROGRAM", "PARTNER"]),
+            ("leaders", 0, ["PASSAGE"]),
+            ("refugees", 2, []),  # no type: nothing found
+            ("the music", None, ["PASSAGE", "PASSAGE", "REPORT"]),
+            ("nothing matches zzyzx", 5, None),
+        ]
+    ),
+    case(
+        """{ search(query: "refugees or fund or music", first: 6,
+          types: [PROGRAM, PARTNER, COMPANY]) {
+          __typename totalCount
+          pageInfo { __typename startCursor endCursor hasNextPage hasPreviousPage }
+          nodes { __typename id ... on Program { programName: name company { name }
+            partners(first: 2) { totalCount edges { cursor node { name } citations { quote } } }
+            citations { quote document { title } context(characters: 8) { before after } } }
+            ...P }
+          edges { __typename cursor s: score highlights { __typename f: field index }
+            node { ... on Partner { slug programs { nodes { name } } } ...P } } } }
+        fragment P on Partner { name shortName }"""
+    ),
+    case(
+        """{ a: search(query: "music", first: 2) { edges { cursor node { id } } }
+        b: search(query: "refugees", types: [PASSAGE]) { totalCount nodes {
+          ... on Passage { start document { slug } } } }
+        programs(first: 1) { nodes { name } } }"""
+    ),
     case('{ search(query: "\\"\\" - OR") { totalCount } }', REFERENCE),
+    *(
+        case(SEARCH_HITS, REFERENCE, text=text, first=first, after=after)
+        for text, first, after in [
+            ("x" * 201, 5, None),  # too long
+            ("music\u0000", 5, None),  # control characters
+            ("-sony", 5, None),  # only excluded words
+            ("the of", 5, None),  # only common words
+            ("music", 101, None),  # a page too long
+            ("music", -1, None),
+            ("music", 5, "bm90IGEgY3Vyc29y"),  # not a cursor
+            ("music", 5, base64.b64encode(b"cursor:v2:000000000000::1:Company:x").decode()),
+            ("sony", 5, "Y3Vyc29yOnYyOmU0MTU2MzgwN2Q2Njo6MTAwMDA6Q29tcGFueTpzb255LW11c2lj"),
+        ]
+    ),
     case("{ programs(first: 101) { totalCount } }", REFERENCE),
     case('{ programs(after: "not a cursor") { totalCount } }', REFERENCE),
     case('{ node(id: "eA==") { id } }', REFERENCE),
@@ -242,6 +320,29 @@ CASES = [
         REFERENCE,
     ),
 ]
+
+
+# (not the very statement test_deep_queries_... compiles: it checks what a first run makes)
+PAGED_SEVEN = SEARCH_SEVEN.replace("{\n  search(", "{ __typename\n  search(", 1)
+assert PAGED_SEVEN != SEARCH_SEVEN
+
+
+@pytest.mark.parametrize("document", [SEARCH_HITS, PAGED_SEVEN], ids=["nested", "levels"])
+@pytest.mark.parametrize("query", ["music", "fund or foundation", "Sony Musc"])
+async def test_search_pages_with_cursors_compiled_alike(executors, query, document):
+    """Every page of a search, by its cursors, compiled as the reference executor answers
+    (on SQLite, nested and as levels)."""
+    after = None
+    for _ in range(60):
+        variables = {"text": query, "first": 3, "after": after}
+        response = await _compare(executors, {"query": document, "variables": variables})
+        assert response.headers["x-executor"] == COMPILED
+        found = response.json()["data"]["search"]
+        if not found["pageInfo"]["hasNextPage"]:
+            break
+        after = found["pageInfo"]["endCursor"]
+    else:
+        pytest.fail("more than 60 pages")
 
 
 @pytest.fixture(scope="session")
@@ -333,14 +434,15 @@ async def test_a_lookups_nested_list_pages_with_its_cursor(executors):
     assert second.json()["data"] != first.json()["data"]
 
 
-async def test_a_compiled_request_runs_one_statement(store):
+@pytest.mark.parametrize("query", [DEEP_TRAVERSAL, SEARCH_SIX, SEARCH_SEVEN])
+async def test_a_compiled_request_runs_one_statement(store, query):
     """Counted on a fresh app: the connection it holds between statements is checked out
     (and counted) within, and back in the pool when the app stops."""
     settings = {"executor": COMPILED, "max_cost": 10**10, "store_check_seconds": 3600}
     with StatementCounter(store.engine) as counter:
         async with make_client(store.engine, **settings) as compiled:
             for _ in range(3):
-                answered = await compiled.post("/graphql", json={"query": DEEP_TRAVERSAL})
+                answered = await compiled.post("/graphql", json={"query": query})
                 assert answered.headers["x-executor"] == COMPILED
             await asyncio.sleep(0.05)  # asyncpg calls its query loggers once a query is done
     # the store's state is read at start-up, then not for an hour: the rest answer requests
@@ -555,6 +657,8 @@ PROVENANCE_SEVEN = PROVENANCE_SIX.replace(
         (NESTED_SEVEN, False),
         (PROVENANCE_SIX, True),
         (PROVENANCE_SEVEN, False),
+        (SEARCH_SIX, True),
+        (SEARCH_SEVEN, False),
     ],
 )
 async def test_deep_queries_compile_nested_or_as_levels_where_sqlite_needs(
