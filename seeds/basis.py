@@ -11,6 +11,7 @@ the item, which is what the notes and a reviewer are for.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -49,12 +50,13 @@ def provenance_of(type_name: str | None, spec: ProvenanceSpec) -> Provenance:
 # Fields that name or quote: their values must stand in one of the item's own quotes unless
 # the field says it rests on something else (`provenance.fields`). By YAML key.
 VERBATIM: dict[str, tuple[str, ...]] = {
-    "Company": ("name", "alternative_names"),
+    "Company": ("name", "alternative_names", "founded_year"),
     "Person": ("name", "title"),
-    "Report": ("title", "topics"),
-    "Program": ("name",),
+    "Report": ("title", "topics", "year"),
+    "Program": ("name", "launched_year", "month"),
     "Partner": ("name", "short_name", "alternative_names"),
-    "Location": ("name", "alternative_names"),
+    "Location": ("name", "alternative_names", "country_code"),
+    "Figure": ("period_start_year", "period_end_year"),
     "Organization": ("name", "alternative_names", "address"),
     "Statement": ("medium",),
     "FigureGroup": ("title", "caption"),
@@ -65,6 +67,8 @@ FIELD_LINKS = (
     ("Statement", "person", "person"),
     ("Organization", "owner", "organization"),
     ("Organization", "location", "location"),
+    ("Location", "parent", "location"),
+    ("Company", "founded_in", "location"),
 )
 
 
@@ -128,13 +132,18 @@ def _check_named(where: str, citations: list[Any], known: set[str], kind: str, s
 def _check_verbatim(where: str, type_name: str, item: Any, source: str) -> None:
     for key in VERBATIM.get(type_name, ()):
         value = getattr(item, key)
-        values = [] if value is None else [value] if isinstance(value, str) else list(value)
-        for text in values:
+        values = [] if value is None else list(value) if isinstance(value, list) else [value]
+        for text in (_as_written(key, v) for v in values):
             if _stated(item, key) and not any(_mentions(c.quote, text) for c in item.citations):
                 raise SeedError(
                     f"{source}: {where} field {key!r}: {text!r} is in none of its quotes; "
                     "quote the words, or give the field a basis (REFERENCE or INFERRED)"
                 )
+
+
+def _as_written(key: str, value: Any) -> str:
+    """How a text would state the value: a month by its name, a year or code as it is."""
+    return calendar.month_name[value] if key == "month" else str(value)
 
 
 def _mentions(quote: str, name: str) -> bool:

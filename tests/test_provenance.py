@@ -433,3 +433,38 @@ async def test_stated_only_leaves_out_an_item_that_is_inferred_itself(empty_stor
         assert "apia-vote" in slugs
         assert body["data"]["location"]["partners"]["totalCount"] == 0
         assert body["data"]["partner"]["provenance"] == {"basis": "INFERRED", "note": "A test."}
+
+
+def _location(data: dict[str, Any], slug: str) -> dict[str, Any]:
+    return next(loc for loc in data["locations"] if loc["slug"] == slug)
+
+
+def _program(data: dict[str, Any], slug: str) -> dict[str, Any]:
+    return next(p for p in data["programs"] if p["slug"] == slug)
+
+
+def test_places_codes_years_and_months_must_be_quoted_or_say_why(tmp_path):
+    """A STATED place link, country code, year or month that no quote gives is refused."""
+    cases = []
+    data = graph_data()
+    del _location(data, "battambang")["provenance"]  # parent and code would rest on the quote
+    cases.append((data, "location 'battambang' field 'country_code': 'KH'"))
+    data = graph_data()
+    _location(data, "battambang")["provenance"]["fields"].pop("parent")
+    cases.append((data, "location 'battambang' field 'parent' is STATED"))
+    data = graph_data()
+    data["companies"][0]["founded_in"] = "miami"
+    cases.append((data, "company 'sony-music' field 'founded_in' is STATED"))
+    data = graph_data()
+    _location(data, "madrid").pop("provenance")
+    cases.append((data, "location 'madrid' field 'country_code': 'ES'"))
+    data = graph_data()
+    _program(data, "miles")["launched_year"] = 1999
+    cases.append((data, "program 'miles' field 'launched_year': '1999'"))
+    data = graph_data()
+    month = _program(data, "apida-heritage-month-2024")
+    month["month"] = 7
+    del month["provenance"]["fields"]["month"]
+    cases.append((data, "field 'month': 'July' is in none of its quotes"))
+    for number, (altered, expected) in enumerate(cases):
+        assert expected in _refused(tmp_path / str(number), altered)
