@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -197,46 +196,3 @@ def test_schema_diff_names_breaking_and_dangerous_changes(tmp_path):
     assert broken.returncode == 2
     assert broken.stderr.startswith("error: not a valid schema")
     assert "Traceback" not in broken.stderr
-
-
-def test_serve_seeds_again_a_store_an_older_version_seeded(env, tmp_path):
-    """A store seeded before provenance and search existed has their columns (migrations add
-    them, with defaults) but not their data: `serve` seeds it again rather than serve every
-    item as STATED and find nothing."""
-    assert run("seed", env=env).returncode == 0
-    with sqlite3.connect(tmp_path / "cli.db") as db:  # as an older seed left it
-        db.execute("DELETE FROM store_state WHERE key = 'seed_format'")
-        db.execute("UPDATE program_partners SET basis = 'STATED', unstated = ''")
-        db.execute("DELETE FROM search_entries")
-    port = free_port()
-    server = subprocess.Popen(
-        [COMMAND, "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        lines: list[str] = []
-        while not any("GraphiQL at" in line for line in lines):
-            line = server.stdout.readline()
-            assert line, f"server exited early: {''.join(lines)}"
-            lines.append(line)
-        assert "seeded the store" in "".join(lines)
-        query = """{ program(slug: "global-social-justice-fund") {
-            partners(filter: {statedOnly: true}) { nodes { slug } } }
-            search(query: "refugees") { totalCount } }"""
-        deadline = time.monotonic() + 30
-        while True:  # the line is printed just before uvicorn listens
-            try:
-                response = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": query})
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the server never answered"
-                time.sleep(0.1)
-        body = response.json()
-        assert body["data"]["program"]["partners"]["nodes"] == [{"slug": "apia-vote"}]
-        assert body["data"]["search"]["totalCount"] > 0
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

@@ -327,8 +327,14 @@ def _refused(tmp_path: Path, data: dict[str, Any]) -> str:
     return str(raised.value)
 
 
+def _item(data: dict[str, Any], section: str, slug: str) -> dict[str, Any]:
+    """The extraction's item of that slug in that section (`programs`, `locations`, ...)."""
+    found: dict[str, Any] = next(item for item in data[section] if item["slug"] == slug)
+    return found
+
+
 def _fund_partner(data: dict[str, Any], slug: str) -> dict[str, Any]:
-    fund = next(p for p in data["programs"] if p["slug"] == "global-social-justice-fund")
+    fund = _item(data, "programs", "global-social-justice-fund")
     return next(link for link in fund["partners"] if link["partner"] == slug)
 
 
@@ -350,13 +356,13 @@ def test_a_stated_link_whose_quotes_never_name_its_target_is_refused(tmp_path):
 
 def test_a_reference_without_a_source_and_an_unknown_field_are_refused(tmp_path):
     data = graph_data()
-    spain = next(loc for loc in data["locations"] if loc["slug"] == "madrid")
+    spain = _item(data, "locations", "madrid")
     spain["provenance"]["fields"]["country_code"] = {"basis": "REFERENCE"}
     assert "location 'madrid' field 'country_code' is REFERENCE without naming its source" in (
         _refused(tmp_path, data)
     )
     data = graph_data()
-    spain = next(loc for loc in data["locations"] if loc["slug"] == "madrid")
+    spain = _item(data, "locations", "madrid")
     spain["provenance"]["fields"]["budget"] = {"basis": "STATED"}
     assert "location 'madrid' gives a basis for field 'budget': no such field" in (
         _refused(tmp_path / "2", data)
@@ -372,7 +378,7 @@ def test_a_statement_not_within_its_quote_is_refused(tmp_path):
 
 def test_an_abbreviation_matches_only_as_written(tmp_path):
     data = graph_data()
-    rob = next(p for p in data["people"] if p["slug"] == "rob-stringer")
+    rob = _item(data, "people", "rob-stringer")
     quote = "carrying us closer to a more fulfilling workplace experience"  # "us", not "US"
     rob["locations"] = [
         {
@@ -386,7 +392,7 @@ def test_an_abbreviation_matches_only_as_written(tmp_path):
 
 def test_names_and_captions_must_be_quoted(tmp_path):
     data = graph_data()
-    _partner(data, "enabling-leadership-inc")["alternative_names"] = ["ELI"]
+    _item(data, "partners", "enabling-leadership-inc")["alternative_names"] = ["ELI"]
     assert "partner 'enabling-leadership-inc' field 'alternative_names': 'ELI'" in (
         _refused(tmp_path, data)
     )
@@ -410,15 +416,14 @@ def test_a_statement_given_to_someone_its_quote_does_not_name_is_refused(tmp_pat
     assert "none of its quotes names the person" in message
 
 
-def _partner(data: dict[str, Any], slug: str) -> dict[str, Any]:
-    return next(p for p in data["partners"] if p["slug"] == slug)
-
-
 async def test_stated_only_leaves_out_an_item_that_is_inferred_itself(empty_store: Store):
     """No seed item is inferred as a whole; one made so here is left out of every list that
     keeps stated facts, root and nested, on both executors."""
     data = graph_data()
-    _partner(data, "childfund-korea")["provenance"] = {"basis": "INFERRED", "note": "A test."}
+    _item(data, "partners", "childfund-korea")["provenance"] = {
+        "basis": "INFERRED",
+        "note": "A test.",
+    }
     plan = build_plan(read_documents(SEEDS_DIR / "documents"), data, "altered")
     await write_seeds(empty_store.engine, plan)
     query = """{ partners(filter: {statedOnly: true}) { nodes { slug } }
@@ -435,34 +440,28 @@ async def test_stated_only_leaves_out_an_item_that_is_inferred_itself(empty_stor
         assert body["data"]["partner"]["provenance"] == {"basis": "INFERRED", "note": "A test."}
 
 
-def _location(data: dict[str, Any], slug: str) -> dict[str, Any]:
-    return next(loc for loc in data["locations"] if loc["slug"] == slug)
-
-
-def _program(data: dict[str, Any], slug: str) -> dict[str, Any]:
-    return next(p for p in data["programs"] if p["slug"] == slug)
-
-
 def test_places_codes_years_and_months_must_be_quoted_or_say_why(tmp_path):
     """A STATED place link, country code, year or month that no quote gives is refused."""
     cases = []
     data = graph_data()
-    del _location(data, "battambang")["provenance"]  # parent and code would rest on the quote
+    del _item(data, "locations", "battambang")[
+        "provenance"
+    ]  # parent and code would rest on the quote
     cases.append((data, "location 'battambang' field 'country_code': 'KH'"))
     data = graph_data()
-    _location(data, "battambang")["provenance"]["fields"].pop("parent")
+    _item(data, "locations", "battambang")["provenance"]["fields"].pop("parent")
     cases.append((data, "location 'battambang' field 'parent' is STATED"))
     data = graph_data()
     data["companies"][0]["founded_in"] = "miami"
     cases.append((data, "company 'sony-music' field 'founded_in' is STATED"))
     data = graph_data()
-    _location(data, "madrid").pop("provenance")
+    _item(data, "locations", "madrid").pop("provenance")
     cases.append((data, "location 'madrid' field 'country_code': 'ES'"))
     data = graph_data()
-    _program(data, "miles")["launched_year"] = 1999
+    _item(data, "programs", "miles")["launched_year"] = 1999
     cases.append((data, "program 'miles' field 'launched_year': '1999'"))
     data = graph_data()
-    month = _program(data, "apida-heritage-month-2024")
+    month = _item(data, "programs", "apida-heritage-month-2024")
     month["month"] = 7
     del month["provenance"]["fields"]["month"]
     cases.append((data, "field 'month': 'July' is in none of its quotes"))

@@ -1,9 +1,14 @@
-"""What the seed records: a data version that moves exactly when rows change, and the size of
-the longest list of each kind, checked against what the API itself counts."""
+"""What the seed records: a data version that moves exactly when rows change, the size of
+the longest list of each kind, checked against what the API itself counts, and what it writes
+(its format), by which `serve` knows to seed an older store again."""
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from typing import Any
+
+import httpx
 
 from db import state
 from db.mapping import LISTS, SEARCHABLE, TYPES
@@ -12,6 +17,8 @@ from seeds.search_rows import passage_spans
 from seeds.write import write_seeds
 from tests.conftest import Store
 from tests.factories import graph_data, without_program, write_seed_tree
+from tests.serving import served
+from tests.test_cli import run
 from tests.test_nodes import ENTITIES
 
 
@@ -116,3 +123,23 @@ async def test_recorded_sizes_are_the_longest_lists_the_api_serves(store: Store,
     assert recorded == served
     assert recorded["Query.programs"] == 23
     assert recorded["Program.partners"] == 3
+
+
+def test_serve_seeds_again_a_store_an_older_version_seeded(tmp_path):
+    """A store seeded before provenance and search existed has their columns (migrations add
+    them, with defaults) but not their data: `serve` seeds it again rather than serve every
+    item as STATED and find nothing."""
+    settings = {"DATABASE_URL": f"sqlite:///{tmp_path / 'older.db'}"}
+    assert run("seed", env={**os.environ, **settings}).returncode == 0
+    with sqlite3.connect(tmp_path / "older.db") as db:  # as an older seed left it
+        db.execute("DELETE FROM store_state WHERE key = 'seed_format'")
+        db.execute("UPDATE program_partners SET basis = 'STATED', unstated = ''")
+        db.execute("DELETE FROM search_entries")
+    query = """{ program(slug: "global-social-justice-fund") {
+        partners(filter: {statedOnly: true}) { nodes { slug } } }
+        search(query: "refugees") { totalCount } }"""
+    with served(tmp_path, settings) as base:
+        body = httpx.post(f"{base}/graphql", json={"query": query}, timeout=30).json()
+    assert "seeded the store" in (tmp_path / "served.log").read_text()
+    assert body["data"]["program"]["partners"]["nodes"] == [{"slug": "apia-vote"}]
+    assert body["data"]["search"]["totalCount"] > 0
