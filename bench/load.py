@@ -21,9 +21,11 @@ from bench.generate import Row, Tables
 BATCH = 50_000
 
 
-def columns(table: str) -> list[str]:
-    """The table's columns as the models declare them (generated rows leave the rest NULL)."""
-    return [column.name for column in SQLModel.metadata.tables[table].columns]
+def columns(table: str, rows: Sequence[Row]) -> list[str]:
+    """The table's columns the generated rows give, in the models' order; the rest take
+    their defaults (a row's provenance is stated, its alternative names none)."""
+    given = {key for row in rows for key in row}
+    return [c.name for c in SQLModel.metadata.tables[table].columns if c.name in given]
 
 
 def _batches(rows: Sequence[Row], names: list[str]) -> Iterator[list[tuple[Any, ...]]]:
@@ -46,7 +48,7 @@ async def copy_into_postgres(url: str, tables: Tables) -> None:
         with _progress(tables, "PostgreSQL") as progress:
             async with connection.transaction():
                 for table, rows in tables.rows.items():
-                    names = columns(table)
+                    names = columns(table, rows)
                     for batch in _batches(rows, names):
                         await connection.copy_records_to_table(table, records=batch, columns=names)
                         progress.update(len(batch))
@@ -66,7 +68,7 @@ def insert_into_sqlite(path: Path, tables: Tables) -> None:
         connection.execute("PRAGMA synchronous=OFF")
         with _progress(tables, "SQLite") as progress:
             for table, rows in tables.rows.items():
-                names = columns(table)
+                names = columns(table, rows)
                 marks = ", ".join("?" for _ in names)
                 statement = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608
                 for batch in _batches(rows, names):

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel
 
 from bench.generate import Tables
+from bench.load import columns
 from db import state
 from seeds.read import SEEDS_DIR, SeedPlan, build_plan, read_documents
 
@@ -89,7 +90,6 @@ async def load_generated(engine: AsyncEngine, tables: Tables) -> None:
     async with AsyncSession(engine) as session, session.begin():
         for name, rows in tables.rows.items():
             table = SQLModel.metadata.tables[name]
-            given = {key for row in rows for key in row}  # the rest take their defaults
-            names = [column.name for column in table.columns if column.name in given]
+            names = columns(name, rows)  # the rest take their defaults
             await session.execute(insert(table), [{n: row.get(n) for n in names} for row in rows])
         await state.record(session, changed=True)
