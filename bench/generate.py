@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from sqlmodel import SQLModel
 
 from db.keys import derived_columns
 from db.mapping import TYPES, NodeType
@@ -309,3 +311,10 @@ def generate(seed: int, size: Size) -> Tables:
             ),
         }
     )
+
+
+def columns(table: str, rows: Sequence[Row]) -> list[str]:
+    """The table's columns the generated rows give, in the models' order; the rest take
+    their defaults (a row's provenance is stated, its alternative names none)."""
+    given = {key for row in rows for key in row}
+    return [c.name for c in SQLModel.metadata.tables[table].columns if c.name in given]

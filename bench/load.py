@@ -12,20 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlmodel import SQLModel
 from tqdm import tqdm
 
 import db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from bench.generate import Row, Tables
+from bench.generate import Row, Tables, columns
 
 BATCH = 50_000
-
-
-def columns(table: str, rows: Sequence[Row]) -> list[str]:
-    """The table's columns the generated rows give, in the models' order; the rest take
-    their defaults (a row's provenance is stated, its alternative names none)."""
-    given = {key for row in rows for key in row}
-    return [c.name for c in SQLModel.metadata.tables[table].columns if c.name in given]
 
 
 def _batches(rows: Sequence[Row], names: list[str]) -> Iterator[list[tuple[Any, ...]]]:

@@ -13,8 +13,7 @@ import asyncpg
 from sqlmodel import SQLModel
 
 from bench.cursors import ListRow, cursor_after
-from bench.generate import Size, generate
-from bench.load import columns
+from bench.generate import Size, columns, generate
 from bench.sql_count_proxy import CountingProxy
 from db.models import SLUG_PATTERN
 from db.order import Ordering

@@ -11,8 +11,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel
 
-from bench.generate import Tables
-from bench.load import columns
+from bench.generate import Tables, columns
 from db import state
 from seeds.read import SEEDS_DIR, SeedPlan, build_plan, read_documents
 
