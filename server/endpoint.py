@@ -44,6 +44,7 @@ from server.compression import matching_etag
 from server.errors import RequestError
 from server.graphiql import graphiql_html
 from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
+from server.outcome import Outcome, outcome_of
 from server.persisted import persisted_queries, sha256_hex
 from server.reading import GraphQLParams, read_params
 from server.responses import (
@@ -126,24 +127,25 @@ class GraphQLEndpoint:
 
     async def _handle(self, request: Request) -> Response:
         request_id = uuid.uuid4().hex
+        outcome = outcome_of(request, request_id)
         if request.method not in ("GET", "POST"):
-            return error_response(
+            return self._refuse(
                 RequestError(405, "METHOD_NOT_ALLOWED", "use GET or POST", {"Allow": "GET, POST"}),
                 JSON,
-                request_id,
+                outcome,
             )
         if self.graphiql and wants_graphiql(request):
             return HTMLResponse(graphiql_html(), headers={"Vary": "Accept"})
         media_type = negotiate(request.headers.get("accept"))
         if media_type is None:
-            return error_response(
+            return self._refuse(
                 RequestError(
                     406,
                     "NOT_ACCEPTABLE",
                     f"responses are {GRAPHQL_RESPONSE} or {JSON}; the Accept header allows neither",
                 ),
                 JSON,
-                request_id,
+                outcome,
             )
         try:
             params = await read_params(request, self.max_body_bytes)
@@ -154,12 +156,15 @@ class GraphQLEndpoint:
             version = await self.store.version(deadline) if request.method == "GET" else None
             snapshot = await self.store.snapshot(deadline)
             operation = self._prepare(request, params, query, snapshot)
+            outcome.operation_name = operation.name
             if params.persisted_hash is not None and self.trusted is None:
                 self.persisted.put(params.persisted_hash, query)  # valid, sent with its hash
         except RequestError as error:
-            return error_response(error, media_type, request_id)
+            return self._refuse(error, media_type, outcome)
         except Refused as refused:
+            outcome.cost = refused.estimated
             body = request_errors(refused.errors, request_id)
+            outcome.refusal = body["errors"][0]["extensions"]["code"] if body["errors"] else None
             if refused.estimated is not None:
                 body["extensions"] = {"cost": self._cost(refused.estimated)}
             status = 400 if media_type == GRAPHQL_RESPONSE else 200
@@ -178,12 +183,19 @@ class GraphQLEndpoint:
                 operation, params, media_type, request_id, deadline
             )
         except RequestError as error:
-            return error_response(error, media_type, request_id)
+            return self._refuse(error, media_type, outcome)
+        outcome.executor = executor
+        outcome.cost = body.get("extensions", {}).get("cost", {}).get("actual")
         response = json_response(body, status, media_type, request_id)
         response.headers[EXECUTOR_HEADER] = executor
         if etag is not None and status == 200 and "errors" not in body:
             response.headers.update(self._cache_headers(etag))
         return response
+
+    @staticmethod
+    def _refuse(error: RequestError, media_type: str, outcome: Outcome) -> Response:
+        outcome.refusal = error.code
+        return error_response(error, media_type, outcome.request_id)
 
     def _etag(
         self, operation: Operation, params: GraphQLParams, media_type: str, version: int

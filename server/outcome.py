@@ -1,0 +1,32 @@
+"""What a request became, recorded as it goes: one record per `/graphql` request, read once it
+is answered by what operators see (the log line, metrics and traces)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+OUTCOME = "outcome"  # its key in the request's state (Starlette's `request.state`)
+
+
+@dataclass
+class Outcome:
+    """Filled by the endpoint: None where the request never got that far."""
+
+    request_id: str
+    operation_name: str | None = None
+    executor: str | None = None  # "compiled" or "reference"
+    cost: int | None = None  # the objects the answer holds (the estimate where it did not run)
+    cache: str | None = None  # "hit" or "miss"; None where the answer could not be cached
+    refusal: str | None = None  # the error code of a request refused before it executed
+
+
+def outcome_of(request: Request, request_id: str) -> Outcome:
+    """The request's record, made on first use."""
+    found = getattr(request.state, OUTCOME, None)
+    if found is None:
+        found = Outcome(request_id)
+        setattr(request.state, OUTCOME, found)
+    assert isinstance(found, Outcome)
+    return found
