@@ -99,6 +99,22 @@ class Settings(BaseSettings):
         default=5.0, gt=0, allow_inf_nan=False, alias="IMPACT_GRAPH_DB_CONNECT_TIMEOUT"
     )
 
+    # Connections (README: Security and limits; server/connections.py)
+    head_timeout: float = Field(
+        default=10.0, gt=0, allow_inf_nan=False, alias="IMPACT_GRAPH_HEAD_TIMEOUT"
+    )
+    body_timeout: float = Field(
+        default=30.0, gt=0, allow_inf_nan=False, alias="IMPACT_GRAPH_BODY_TIMEOUT"
+    )
+    keep_alive_timeout: float = Field(
+        default=5.0, gt=0, allow_inf_nan=False, alias="IMPACT_GRAPH_KEEP_ALIVE_TIMEOUT"
+    )
+    max_connections: int = Field(default=1000, ge=1, alias="IMPACT_GRAPH_MAX_CONNECTIONS")
+    shutdown_grace: int = Field(default=10, ge=0, alias="IMPACT_GRAPH_SHUTDOWN_GRACE")
+    shutdown_drain: float = Field(
+        default=0.0, ge=0, allow_inf_nan=False, alias="IMPACT_GRAPH_SHUTDOWN_DRAIN"
+    )
+
     # HTTP caching of GET answers (README: For frontend developers)
     cache_control: str = Field(
         default="no-cache",

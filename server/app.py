@@ -30,13 +30,18 @@ from server.compression import CompressionMiddleware, matching_etag
 from server.cors import cors_middleware
 from server.endpoint import GraphQLEndpoint
 from server.graphiql import ASSETS_DIR, ASSETS_PATH
+from server.methods import EXCEPTION_HANDLERS, HeadAsGet
 from server.persisted import load_manifest
+from server.shutdown import Drain
 
 logger = logging.getLogger("impact_graph.server")
 # The schema as graphql-core types, built from the SDL through public APIs only: what
 # operation/ parses, measures, prices and validates against. Execution stays Strawberry's.
 CONTRACT = build_schema(schema.as_str())
 READY_TIMEOUT_SECONDS = 2.0
+# /readyz answers by then whatever the database does (a frozen one included): the probe is
+# left to finish or time out on its own.
+READY_ANSWER_SECONDS = 1.5
 SCHEMA_PATH = "/graphql/schema.graphql"
 
 
@@ -112,11 +117,29 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    drain = Drain(settings.shutdown_drain)
+    probes: set[asyncio.Task[None]] = set()
+
+    async def select_one() -> None:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS), probe.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    def settled(task: asyncio.Task[None]) -> None:
+        probes.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a probe given up on logs nothing more
+
     async def readyz(_: Request) -> Response:
-        try:
-            async with asyncio.timeout(READY_TIMEOUT_SECONDS), probe.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception as error:  # probes repeat: one line each, not a stack
+        if drain.started:
+            return JSONResponse({"status": "shutting down"}, 503)
+        task = asyncio.create_task(select_one())
+        probes.add(task)
+        task.add_done_callback(settled)
+        # not `timeout`: cancelling a connection to a frozen database can take as long again
+        await asyncio.wait({task}, timeout=READY_ANSWER_SECONDS)
+        error = task.exception() if task.done() else TimeoutError("no answer in time")
+        if error is not None:  # probes repeat: one line each, not a stack
+            task.cancel()
             logger.warning("readiness check failed: database unreachable (%r)", error)
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         return JSONResponse({"status": "ready", "database": "ok"})
@@ -133,7 +156,8 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         # the first requests are priced by the store's list sizes too (if it answers in time)
         await store.load(asyncio.get_running_loop().time() + READY_TIMEOUT_SECONDS)
-        yield
+        with drain.installed():
+            yield
         await statements.close()
         if owns_engine:
             await engine.dispose()
@@ -141,15 +165,12 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
 
     app = Starlette(
         middleware=[
+            Middleware(HeadAsGet),
             *cors_middleware(settings),
             Middleware(CompressionMiddleware),
         ],
         routes=[
-            Route(
-                "/graphql",
-                graphql.handle,
-                methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"],
-            ),
+            Route("/graphql", graphql.handle, methods=["GET", "POST"]),
             Route(SCHEMA_PATH, published_schema, methods=["GET"]),
             Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets"),
             Route("/healthz", healthz, methods=["GET"]),
@@ -160,6 +181,8 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
             ),
         ],
         lifespan=lifespan,
+        exception_handlers=EXCEPTION_HANDLERS,
     )
+    app.router.redirect_slashes = False  # a redirect would be built from the Host header
     app.state.engine = engine  # for operators and tests: pool status, disposal
     return app

@@ -99,6 +99,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     if report is not None:
         print(f"seeded the store (empty, or seeded by an older version): {report.summary()}")
     from server.app import create_app
+    from server.connections import EdgeConfig, EdgeProtocol, connection_limits  # httptools
 
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (display only)
     root = f"http://{shown}:{port}/"
@@ -107,15 +108,21 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     # What start-up made (the schema, the type map, imports) lives as long as the process:
     # frozen, the collector stops scanning it on every full collection.
     gc.freeze()
-    uvicorn.run(
+    config = EdgeConfig(
         app,
+        limits=connection_limits(settings),
         host=host,
         port=port,
         loop="uvloop",  # named, not "auto": a missing extra fails loudly instead of running slow
-        http="httptools",
+        http=EdgeProtocol,  # uvicorn's httptools protocol with deadlines and a connection bound
         log_level=settings.log_level,
         access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_grace,
     )
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        raise CommandError("the server did not start (its log says why)")
 
 
 def _seed(settings: Settings, check: bool) -> int:

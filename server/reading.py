@@ -4,16 +4,19 @@ malformed, too large or not real Unicode."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from server.errors import RequestError
 from server.negotiation import JSON
 from server.persisted import sha256_hex
+
+logger = logging.getLogger("impact_graph.graphql")
 
 
 @dataclass(frozen=True)
@@ -132,11 +135,15 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise too_large
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+    except ClientDisconnect:  # nobody reads the answer; one line, not a stack
+        logger.info("the client left before sending its whole body (%d bytes came)", size)
+        raise RequestError(400, "BAD_REQUEST", "the request body was cut off") from None
     return b"".join(chunks)
 
 

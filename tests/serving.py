@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,35 @@ OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
 NODE = shutil.which("node") or "node"  # the machines' Node 20
 
 
+@dataclass(frozen=True)
+class Served:
+    """A running `impact-graph serve`: its base URL, its process and its log file."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def port(self) -> int:
+        return int(self.base.rsplit(":", 1)[1])
+
+
 @contextmanager
 def served(directory: Path, settings: Mapping[str, str] | None = None) -> Iterator[str]:
     """`impact-graph serve` on a free port over a new SQLite store in `directory` (migrated and
     seeded as it starts), or over the store and seeds `settings` name (environment variables:
     `DATABASE_URL`, `IMPACT_GRAPH_SEEDS_DIR`, ...); yields its base URL once it answers. Its
     output goes to served.log in `directory`."""
+    with serving(directory, settings) as server:
+        yield server.base
+
+
+@contextmanager
+def serving(
+    directory: Path, settings: Mapping[str, str] | None = None, *, open_files: int | None = None
+) -> Iterator[Served]:
+    """`served`, yielding the process too (to signal it, read its log); `open_files` sets its
+    `ulimit -n`."""
     port = free_port()
     environment = {
         **os.environ,
@@ -37,11 +61,13 @@ def served(directory: Path, settings: Mapping[str, str] | None = None) -> Iterat
         "IMPACT_GRAPH_LOG_LEVEL": "warning",
         **(settings or {}),
     }
+    command = [COMMAND, "serve"]
+    if open_files is not None:  # the shell sets the limit and becomes the server
+        command = ["sh", "-c", f'ulimit -n {open_files} && exec "$0" serve', COMMAND]
+
     log = directory / "served.log"
     with log.open("w") as output:
-        server = subprocess.Popen(
-            [COMMAND, "serve"], env=environment, stdout=output, stderr=subprocess.STDOUT
-        )
+        server = subprocess.Popen(command, env=environment, stdout=output, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -54,7 +80,7 @@ def served(directory: Path, settings: Mapping[str, str] | None = None) -> Iterat
             assert server.poll() is None, f"the server exited: {log.read_text()}"
             assert time.monotonic() < deadline, f"the server never answered: {log.read_text()}"
             time.sleep(0.1)
-        yield base
+        yield Served(base, server, log)
     finally:
         server.terminate()
         server.wait(timeout=30)

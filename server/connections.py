@@ -1,0 +1,303 @@
+"""Connections no client can hold hostage: uvicorn's httptools protocol with a deadline per
+connection (the request head, the body, idle keep-alive), a bound on open connections, and
+framing conflicts refused (RFC 9112 section 6.1).
+
+uvicorn bounds only idle keep-alive, and only until any byte arrives; a connection that sends
+nothing, or its head or body a byte at a time, would stay open for ever. Each connection here
+has one deadline, set as it moves from phase to phase and never extended by incoming bytes:
+
+- open, or answered and idle (keep-alive): closed at the deadline with nothing sent;
+- a request begun but its head unfinished, or its body unfinished: `408` and closed;
+- answered before its body was read (a `413`): our side is shut (the client reads the answer
+  and an end of stream), the rest of its body is read and dropped until the body deadline,
+  then the connection is closed.
+
+The limits travel in the uvicorn `Config` (`EdgeConfig`), which uvicorn hands every
+connection, in every worker process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import resource
+from dataclasses import dataclass
+from typing import Any
+
+import httptools
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from core.config import Settings
+from server.responses import encode_json
+
+logger = logging.getLogger("impact_graph.connections")
+
+# File descriptors kept out of the connection bound: the database pool, log files, the
+# listening socket, imports. A quarter of the limit, and at least this many.
+RESERVED_DESCRIPTORS = 64
+REFUSAL_LOG_SECONDS = 10.0  # at most one line about refused connections this often
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """Seconds for each phase of a connection, and how many may be open at once (per process)."""
+
+    head_timeout: float
+    body_timeout: float
+    keep_alive_timeout: float
+    max_connections: int
+
+
+class EdgeConfig(Config):
+    """uvicorn's Config carrying `ConnectionLimits` to `EdgeProtocol` (picklable, so worker
+    processes get it too); `http` is EdgeProtocol unless given."""
+
+    def __init__(self, app: Any, *, limits: ConnectionLimits, **options: Any) -> None:
+        options.setdefault("http", EdgeProtocol)
+        options["ws"] = "none"  # no route speaks WebSocket: an Upgrade is answered as HTTP
+        # uvicorn's own idle timer (whole seconds, reset by any byte) never fires before ours
+        options["timeout_keep_alive"] = math.ceil(limits.keep_alive_timeout)
+        super().__init__(app, **options)
+        self.limits = limits
+
+
+def raise_open_file_limit() -> int:
+    """Raise the soft limit on open files to the hard one (a process may); the limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def connection_bound(wanted: int, open_file_limit: int) -> int:
+    """At most `wanted`, and far enough below the open-file limit that accepting never fails
+    for want of a descriptor (uvloop then logs a traceback per attempt and stops serving)."""
+    reserve = max(RESERVED_DESCRIPTORS, open_file_limit // 4)
+    return max(1, min(wanted, open_file_limit - reserve))
+
+
+def connection_limits(settings: Settings) -> ConnectionLimits:
+    """The settings' limits for this process, its open-file limit raised first (workers
+    inherit it) and the connection bound lowered below it where need be."""
+    open_files = raise_open_file_limit()
+    bound = connection_bound(settings.max_connections, open_files)
+    if bound < settings.max_connections:
+        logger.warning(
+            "at most %d connections (IMPACT_GRAPH_MAX_CONNECTIONS=%d): the process may open "
+            "%d files (ulimit -n)",
+            bound,
+            settings.max_connections,
+            open_files,
+        )
+    return ConnectionLimits(
+        head_timeout=settings.head_timeout,
+        body_timeout=settings.body_timeout,
+        keep_alive_timeout=settings.keep_alive_timeout,
+        max_connections=bound,
+    )
+
+
+def _plain_response(
+    status: int, code: str, message: str, state: ServerState, headers: bytes = b""
+) -> bytes:
+    """A whole JSON error response that closes the connection, written below the app."""
+    body = encode_json({"errors": [{"message": message, "extensions": {"code": code}}]})
+    head = [STATUS_LINE[status]]
+    for name, value in state.default_headers:  # Date and Server, as uvicorn writes them
+        head.extend([name, b": ", value, b"\r\n"])
+    head.append(headers + b"content-type: application/json\r\n")
+    head.append(b"content-length: %d\r\n" % len(body))
+    head.append(b"connection: close\r\n\r\n")
+    return b"".join(head) + body
+
+
+def framing_fault(headers: list[tuple[bytes, bytes]], http_version: str) -> str | None:
+    """Why the body's length is ambiguous, or None. httptools already refuses Content-Length
+    beside Transfer-Encoding, two Content-Lengths and bad chunks; it takes `gzip, chunked`
+    (a coding we would not undo) and Transfer-Encoding on HTTP/1.0 (RFC 9112 section 6.1:
+    faulty framing)."""
+    codings = [value for name, value in headers if name == b"transfer-encoding"]
+    lengths = [value for name, value in headers if name == b"content-length"]
+    if codings and lengths:
+        return "a request may not carry both Content-Length and Transfer-Encoding"
+    if len(lengths) > 1:
+        return "a request may carry one Content-Length"
+    if not codings:
+        return None
+    if http_version != "1.1":
+        return "Transfer-Encoding needs HTTP/1.1"
+    if len(codings) > 1 or codings[0].strip().lower() != b"chunked":
+        return "the only Transfer-Encoding accepted is chunked"
+    return None
+
+
+class _RefusalLog:
+    """One warning per REFUSAL_LOG_SECONDS however many connections are refused (per process:
+    each worker imports this module afresh)."""
+
+    def __init__(self) -> None:
+        self.last = float("-inf")
+        self.refused = 0
+
+    def note(self, now: float, bound: int) -> None:
+        self.refused += 1
+        if now - self.last >= REFUSAL_LOG_SECONDS:
+            logger.warning(
+                "%d connection(s) refused: %d are open, the bound (IMPACT_GRAPH_MAX_CONNECTIONS)",
+                self.refused,
+                bound,
+            )
+            self.last = now
+            self.refused = 0
+
+
+_refusals = _RefusalLog()
+
+
+class EdgeProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, with the limits of `ConnectionLimits`."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        if not isinstance(config, EdgeConfig):
+            raise TypeError("EdgeProtocol needs an EdgeConfig (server/connections.py)")
+        self.limits = config.limits
+        self.refused = False
+        self.fault: str | None = None  # why the request's framing was refused
+        self.request_open = False  # a request's head or body is still arriving
+        self.lingering = False  # answered before its body arrived: dropping the rest
+        self.idle = False  # answered, waiting for the next request (keep-alive)
+        self.deadline: float | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0
+
+    # The deadline: one timer per connection, moved only when it must fire earlier.
+    def set_deadline(self, seconds: float | None) -> None:
+        if seconds is None:
+            self.deadline = None
+            return
+        self.deadline = self.loop.time() + seconds
+        if self.timer is not None and self.timer_at <= self.deadline:
+            return  # it fires first and looks again
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer_at = self.deadline
+        self.timer = self.loop.call_at(self.deadline, self.deadline_reached)
+
+    def deadline_reached(self) -> None:
+        self.timer = None
+        if self.deadline is None or self.transport.is_closing():
+            return
+        if self.loop.time() < self.deadline:
+            self.timer_at = self.deadline
+            self.timer = self.loop.call_at(self.deadline, self.deadline_reached)
+            return
+        if self.request_open and (self.cycle is None or not self.cycle.response_started):
+            self.refuse(
+                408,
+                "REQUEST_TIMEOUT",
+                "the request did not arrive in time; send its head and body promptly",
+            )
+        self.transport.close()
+
+    # Connections
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        if len(self.connections) >= self.limits.max_connections:
+            self.refused = True
+            self.transport = transport
+            self.refuse(
+                503,
+                "TOO_MANY_CONNECTIONS",
+                "the server holds as many connections as it may; try again shortly",
+                b"retry-after: 1\r\n",
+            )
+            _refusals.note(self.loop.time(), self.limits.max_connections)
+            return
+        super().connection_made(transport)
+        self.set_deadline(self.limits.head_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.refused:
+            return
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        """uvicorn's, answering an unknown method 405 rather than 400, and logging refused
+        requests at debug level (a line each would let any client fill the log)."""
+        if self.lingering and not self.request_open:
+            return  # answered, shut and closing: nothing more is read as a request
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserInvalidMethodError:
+            self.refuse(405, "METHOD_NOT_ALLOWED", "use GET or POST", b"allow: GET, POST\r\n")
+        except httptools.HttpParserError as error:
+            logger.debug("refused a request that is not valid HTTP/1.1: %s", error)
+            self.send_400_response(self.fault or "the request is not valid HTTP/1.1")
+        except httptools.HttpParserUpgrade:
+            pass  # with ws="none" the request itself is answered; its connection is not reused
+
+    def send_400_response(self, msg: str) -> None:
+        """A request httptools or `framing_fault` refused: a JSON 400, then closed."""
+        self.refuse(400, "BAD_REQUEST", msg)
+
+    def refuse(self, status: int, code: str, message: str, headers: bytes = b"") -> None:
+        response = _plain_response(status, code, message, self.server_state, headers)
+        self.transport.write(response)
+        self.transport.close()
+
+    # The parser's callbacks
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.request_open = True
+        if self.idle or self.deadline is None:  # a new connection's head counts from its opening
+            self.idle = False
+            self.set_deadline(self.limits.head_timeout)
+
+    def on_headers_complete(self) -> None:
+        self.fault = framing_fault(self.headers, self.parser.get_http_version())
+        if self.fault is not None:  # httptools stops here; uvicorn answers send_400_response
+            raise httptools.HttpParserError(self.fault)
+        super().on_headers_complete()
+        self.set_deadline(self.limits.body_timeout)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self.request_open = False
+        self.set_deadline(None)  # the app's turn: IMPACT_GRAPH_EXECUTION_TIMEOUT bounds it
+        if self.lingering:
+            self.transport.close()
+
+    def on_response_complete(self) -> None:
+        answered_early = self.request_open and self.cycle.response_complete
+        pipelined = bool(self.pipeline)
+        super().on_response_complete()
+        if self.transport.is_closing():
+            return
+        if answered_early:  # e.g. a 413: the rest of the body is not read as a request
+            self.lingering = True
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            return  # the body deadline still runs
+        if not pipelined:
+            self.idle = True
+            self.set_deadline(self.limits.keep_alive_timeout)

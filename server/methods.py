@@ -1,0 +1,59 @@
+"""The edges of routing, answered as the API answers everything: `HEAD` as `GET` without a
+body, and an unknown path or method as a JSON error (Starlette would write plain text, and
+would redirect `/graphql/` to a `Location` built from the client's `Host` header; the app
+turns that off and answers 404)."""
+
+from __future__ import annotations
+
+import uuid
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.errors import RequestError
+from server.negotiation import JSON
+from server.responses import error_response
+
+
+class HeadAsGet:
+    """ASGI middleware: a `HEAD` request runs as `GET` would and its answer goes out with the
+    same headers and no body (RFC 9110 section 9.3.2), whatever the route."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body" and message.get("body"):
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
+def _allowed(header: str) -> str:
+    """Starlette's Allow (a set, in no order, HEAD included) as GET first, then the rest."""
+    methods = {part.strip() for part in header.split(",")} - {"HEAD", ""}
+    return ", ".join(sorted(methods, key=lambda method: (method != "GET", method)))
+
+
+async def not_found(_: Request, __: Exception) -> Response:
+    error = RequestError(404, "NOT_FOUND", "nothing here; GraphQL is served at /graphql")
+    return error_response(error, JSON, uuid.uuid4().hex)
+
+
+async def method_not_allowed(_: Request, exception: Exception) -> Response:
+    headers = exception.headers if isinstance(exception, HTTPException) else None
+    allow = _allowed((headers or {}).get("Allow", "GET"))
+    wording = " or ".join(allow.split(", "))  # as the GraphQL route words it
+    error = RequestError(405, "METHOD_NOT_ALLOWED", f"use {wording}", {"Allow": allow})
+    return error_response(error, JSON, uuid.uuid4().hex)
+
+
+EXCEPTION_HANDLERS = {404: not_found, 405: method_not_allowed}

@@ -1,0 +1,493 @@
+"""The HTTP edge over real sockets against `impact-graph serve` (server/connections.py,
+server/methods.py, server/shutdown.py): deadlines for silent, slow and post-413 connections,
+the connection bound, framing conflicts, unknown methods, HEAD, no redirects, SIGTERM.
+
+Timeouts are set small here (a second or two) so that every test ends in seconds."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server.connections import connection_bound, framing_fault
+from tests.conftest import throwaway_database
+from tests.serving import Served, serving
+from tests.test_cli import COMMAND
+
+SMALL_TIMEOUTS = {
+    "IMPACT_GRAPH_HEAD_TIMEOUT": "1",
+    "IMPACT_GRAPH_BODY_TIMEOUT": "1",
+    "IMPACT_GRAPH_KEEP_ALIVE_TIMEOUT": "1",
+    "IMPACT_GRAPH_LOG_LEVEL": "info",
+}
+QUERY = b'{"query":"{ __typename }"}'
+
+
+@pytest.fixture(scope="module")
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with serving(tmp_path_factory.mktemp("edge"), SMALL_TIMEOUTS) as server:
+        yield server
+
+
+def connect(server: Served) -> socket.socket:
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    connection.settimeout(5)
+    return connection
+
+
+def read_until_closed(connection: socket.socket, limit: float = 5) -> tuple[bytes, float]:
+    """Everything the server sends until it closes (or resets) the connection, and when."""
+    started = time.monotonic()
+    received = b""
+    connection.settimeout(limit)
+    try:
+        while chunk := connection.recv(65536):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    return received, time.monotonic() - started
+
+
+def trickle(
+    connection: socket.socket, pieces: Iterator[bytes], every: float
+) -> tuple[bytes, float]:
+    """Send a piece every `every` seconds, for 4 s at most or until the server stops reading;
+    then what it sent until it closed, and how long all that took."""
+    started = time.monotonic()
+    try:
+        for piece in pieces:
+            if time.monotonic() - started > 4:
+                break
+            connection.sendall(piece)
+            time.sleep(every)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    received, _ = read_until_closed(connection)
+    return received, time.monotonic() - started
+
+
+def read_response(connection: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """One response with a Content-Length (all of ours have one) off a kept connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        assert chunk, f"closed before a response: {data!r}"
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    lines = head.decode().split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, value = line.split(":", 1)
+        headers[name.strip().lower()] = value.strip()
+    while len(body) < int(headers["content-length"]):
+        body += connection.recv(65536)
+    return int(lines[0].split()[1]), headers, body
+
+
+def status_of(response: bytes) -> int:
+    return int(response.split(b" ", 2)[1])
+
+
+def body_of(response: bytes) -> dict:
+    return json.loads(response.split(b"\r\n\r\n", 1)[1])
+
+
+def post_head(length: int | str, path: str = "/graphql") -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+# Deadlines
+
+
+def test_a_silent_connection_is_closed_with_nothing_sent(edge):
+    with connect(edge) as connection:
+        received, waited = read_until_closed(connection)
+    assert received == b""
+    assert 0.8 < waited < 3
+
+
+def test_a_head_sent_a_byte_at_a_time_is_cut_off(edge):
+    """The deadline counts from the connection's opening, not from the last byte."""
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100
+    with connect(edge) as connection:
+        received, lasted = trickle(connection, (bytes([byte]) for byte in request), 0.1)
+    assert status_of(received) == 408
+    assert body_of(received)["errors"][0]["extensions"]["code"] == "REQUEST_TIMEOUT"
+    assert lasted < 3.5
+
+
+def test_blank_lines_between_requests_do_not_hold_a_connection(edge):
+    """httptools skips CRLFs before a request line; they must not stretch the idle deadline."""
+    with connect(edge) as connection:
+        _, lasted = trickle(connection, itertools.repeat(b"\r\n"), 0.2)
+    assert lasted < 3.5
+
+
+def test_a_body_sent_a_byte_at_a_time_is_cut_off_and_the_app_logs_one_line(edge):
+    body = QUERY
+    with connect(edge) as connection:
+        connection.sendall(post_head(len(body)))
+        received, lasted = trickle(connection, (bytes([byte]) for byte in body), 0.2)
+    assert status_of(received) == 408
+    assert lasted < 3.5
+    deadline = time.monotonic() + 3
+    while "left before sending its whole body" not in edge.log.read_text():
+        assert time.monotonic() < deadline, edge.log.read_text()[-2000:]
+        time.sleep(0.1)
+    assert "Traceback" not in edge.log.read_text()
+    assert "ClientDisconnect" not in edge.log.read_text()
+
+
+def test_a_client_hanging_up_mid_upload_is_one_info_line(edge):
+    before = edge.log.read_text().count("left before sending its whole body")
+    for _ in range(20):
+        with connect(edge) as connection:
+            connection.sendall(post_head(1000) + b'{"query":')
+            time.sleep(0.02)
+    deadline = time.monotonic() + 3
+    while edge.log.read_text().count("left before sending its whole body") < before + 20:
+        assert time.monotonic() < deadline, edge.log.read_text()[-2000:]
+        time.sleep(0.1)
+    log = edge.log.read_text()
+    assert "Traceback" not in log
+    assert "ClientDisconnect" not in log
+
+
+def test_an_idle_kept_connection_is_closed(edge):
+    with connect(edge) as connection:
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, _ = read_response(connection)
+        assert status == 200
+        assert "close" not in headers.get("connection", "")
+        received, waited = read_until_closed(connection)
+    assert received == b""
+    assert 0.8 < waited < 3
+
+
+def test_after_a_413_the_connection_is_closed(edge):
+    with connect(edge) as connection:
+        connection.sendall(post_head(10_000_000) + b"x" * 1000)
+        # the client goes on sending; the server reads and drops it, then closes
+        received, lasted = trickle(connection, itertools.repeat(b"x" * 100), 0.1)
+    assert status_of(received) == 413
+    assert body_of(received)["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert lasted < 3.5
+
+
+def test_after_a_413_nothing_more_is_read_as_a_request(edge):
+    """What follows the refused body on the connection is never served."""
+    with connect(edge) as connection:
+        connection.sendall(
+            post_head(200_000)
+            + b"x" * 200_000
+            + b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        received, _ = read_until_closed(connection)
+    assert received.count(b"HTTP/1.1 ") == 1
+    assert status_of(received) == 413
+
+
+# Framing (RFC 9112 section 6.1)
+
+SMUGGLED = b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: x\r\n\r\n"
+CHUNKED_EMPTY = b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        pytest.param(b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", id="cl-te"),
+        pytest.param(b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", id="te-cl"),
+        pytest.param(b"Content-Length: 5\r\nContent-Length: 68\r\n", id="two-lengths"),
+        pytest.param(b"Content-Length: 5\r\nContent-Length: 5\r\n", id="same-length-twice"),
+        pytest.param(b"Transfer-Encoding: gzip, chunked\r\n", id="te-gzip-chunked"),
+        pytest.param(b"Transfer-Encoding: identity\r\n", id="te-identity"),
+        pytest.param(
+            b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", id="te-twice"
+        ),
+        pytest.param(b"Transfer-Encoding: xchunked\r\n", id="te-xchunked"),
+        pytest.param(b"Transfer-Encoding: chunked\r\n", id="bad-chunk-size", marks=[]),
+    ],
+)
+def test_framing_conflicts_are_400_and_close_the_connection(edge, request, head):
+    body = b"zz\r\n\r\n" if request.node.callspec.id == "bad-chunk-size" else CHUNKED_EMPTY
+    with connect(edge) as connection:
+        connection.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + head
+            + b"\r\n"
+            + body
+            + SMUGGLED
+        )
+        received, waited = read_until_closed(connection)
+    assert received.count(b"HTTP/1.1 ") == 1, received  # the smuggled request is not served
+    assert status_of(received) == 400
+    assert b"connection: close" in received.lower()
+    assert body_of(received)["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert waited < 1
+
+
+def test_transfer_encoding_on_http_1_0_is_refused(edge):
+    with connect(edge) as connection:
+        connection.sendall(
+            b"POST /graphql HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + CHUNKED_EMPTY + SMUGGLED
+        )
+        received, _ = read_until_closed(connection)
+    assert received.count(b"HTTP/1.1 ") == 1
+    assert status_of(received) == 400
+
+
+def test_framing_fault_names_each_conflict():
+    assert framing_fault([(b"content-length", b"5")], "1.1") is None
+    assert framing_fault([(b"transfer-encoding", b"Chunked")], "1.1") is None
+    assert framing_fault([(b"transfer-encoding", b"chunked")], "1.0") is not None
+    assert framing_fault([(b"transfer-encoding", b"gzip, chunked")], "1.1") is not None
+
+
+def test_a_chunked_body_is_still_read(edge):
+    body = QUERY
+    with connect(edge) as connection:
+        connection.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
+        )
+        status, _, answer = read_response(connection)
+    assert status == 200
+    assert json.loads(answer)["data"] == {"__typename": "Query"}
+
+
+# Methods, HEAD, no redirects
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("FOO", "/graphql", "GET, POST"),
+        ("PATCH", "/graphql", "GET, POST"),
+        ("PROPFIND", "/graphql", "GET, POST"),
+        ("PATCH", "/", "GET"),
+        ("DELETE", "/healthz", "GET"),
+    ],
+)
+def test_unknown_methods_get_a_json_405(edge, method, path, allow):
+    with connect(edge) as connection:
+        connection.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        status, headers, body = read_response(connection)
+    assert status == 405
+    assert headers["allow"] == allow
+    assert headers["content-type"].startswith("application/json")
+    assert json.loads(body)["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/graphql?query=%7B__typename%7D", "/healthz", "/", "/graphql/schema.graphql"],
+)
+def test_head_answers_as_get_without_a_body(edge, target):
+    got = httpx.get(edge.base + target, timeout=5)
+    headed = httpx.head(edge.base + target, timeout=5)
+    assert headed.status_code == got.status_code == 200
+    assert headed.content == b""
+    assert headed.headers["content-type"] == got.headers["content-type"]
+    assert headed.headers["content-length"] == got.headers["content-length"]
+
+
+def test_no_redirect_is_built_from_the_host_header(edge):
+    response = httpx.get(edge.base + "/graphql/", headers={"host": "attacker.example"}, timeout=5)
+    assert response.status_code == 404
+    assert "location" not in response.headers
+    assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+# The connection bound
+
+
+def test_connection_bound_sits_below_the_open_file_limit():
+    assert connection_bound(1000, 1024) == 768
+    assert connection_bound(1000, 128) == 64
+    assert connection_bound(50, 100_000) == 50
+
+
+def test_past_the_connection_bound_new_connections_are_refused_and_held_ones_served(tmp_path):
+    """The issue's flood: more silent sockets than the process may open files. Under
+    `ulimit -n 128` the bound is 64; 150 silent sockets later, the held connection is served,
+    a new one is refused with a 503, the log holds a line or two, and once the silent ones time
+    out, new clients are served again."""
+    settings = {
+        "IMPACT_GRAPH_HEAD_TIMEOUT": "3",
+        "IMPACT_GRAPH_KEEP_ALIVE_TIMEOUT": "30",
+        "IMPACT_GRAPH_LOG_LEVEL": "info",
+    }
+    with serving(tmp_path, settings, open_files=128) as server:
+        held = connect(server)
+        held.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(held)[0] == 200
+        silent = []
+        try:
+            for _ in range(150):
+                silent.append(socket.create_connection(("127.0.0.1", server.port), timeout=5))
+            held.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_response(held)[0] == 200
+            with connect(server) as extra:
+                refused, waited = read_until_closed(extra, limit=3)
+            assert status_of(refused) == 503
+            assert body_of(refused)["errors"][0]["extensions"]["code"] == "TOO_MANY_CONNECTIONS"
+            assert waited < 1
+            time.sleep(3.5)  # the silent ones' head deadline
+            assert httpx.get(server.base + "/healthz", timeout=5).status_code == 200
+        finally:
+            for connection in silent:
+                connection.close()
+            held.close()
+        log = server.log.read_text()
+    assert "at most 64 connections" in log
+    assert "out of system resource" not in log
+    assert "Traceback" not in log
+    assert len(log) < 20_000
+
+
+# SIGTERM
+
+
+def test_sigterm_drains_then_exits_under_a_slow_upload(tmp_path):
+    settings = {
+        "IMPACT_GRAPH_BODY_TIMEOUT": "60",  # the grace, not the body deadline, ends it
+        "IMPACT_GRAPH_SHUTDOWN_DRAIN": "1.5",
+        "IMPACT_GRAPH_SHUTDOWN_GRACE": "1",
+    }
+    with serving(tmp_path, settings) as server:
+        held = connect(server)
+        assert httpx.get(server.base + "/readyz", timeout=5).status_code == 200
+        slow = connect(server)
+        slow.sendall(post_head(1000))
+        stop = threading.Event()
+
+        def trickle() -> None:
+            try:
+                while not stop.is_set():
+                    slow.sendall(b" ")
+                    time.sleep(0.5)
+            except OSError:
+                pass
+
+        sender = threading.Thread(target=trickle, daemon=True)
+        sender.start()
+        try:
+            time.sleep(0.3)
+            signalled = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            held.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, _, body = read_response(held)
+            assert (status, json.loads(body)) == (503, {"status": "shutting down"})
+            assert httpx.get(server.base + "/healthz", timeout=5).status_code == 200
+            server.process.wait(timeout=10)
+            exited = time.monotonic() - signalled
+        finally:
+            stop.set()
+            slow.close()
+            held.close()
+        assert 1.5 <= exited < 6
+
+
+# /readyz and a frozen database
+
+
+class FreezingProxy:
+    """A TCP proxy to PostgreSQL that forwards until `freeze()`; from then on it forwards
+    nothing and accepts connections it never answers: a database that stopped responding."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.frozen = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def freeze(self) -> None:
+        self.frozen.set()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.sockets.append(client)
+            if self.frozen.is_set():
+                continue  # held open, never answered
+            upstream = socket.create_connection(self.target)
+            self.sockets.append(upstream)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                while self.frozen.is_set():
+                    time.sleep(0.05)  # stops forwarding (until closed)
+                sink.sendall(data)
+            sink.shutdown(socket.SHUT_WR)  # pass the end on
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.sockets:
+            connection.close()
+
+
+@contextmanager
+def freezing_proxy(url: str) -> Iterator[tuple[FreezingProxy, str]]:
+    parsed = httpx.URL(url.replace("postgresql://", "http://", 1))
+    proxy = FreezingProxy((parsed.host, parsed.port or 5432))
+    try:
+        yield proxy, url.replace(f"{parsed.host}:{parsed.port or 5432}", f"127.0.0.1:{proxy.port}")
+    finally:
+        proxy.close()
+
+
+@pytest.mark.postgres
+async def test_readyz_answers_within_2_s_while_the_database_is_frozen(tmp_path: Path):
+    async with throwaway_database() as url:
+        # seeded directly: through the proxy's threads it would take long
+        seeded = subprocess.run(  # noqa: ASYNC221 (nothing else runs meanwhile)
+            [COMMAND, "seed"],
+            env={**os.environ, "DATABASE_URL": url},
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        assert seeded.returncode == 0, seeded.stderr
+        with (
+            freezing_proxy(url) as (proxy, proxied),
+            serving(tmp_path, {"DATABASE_URL": proxied}) as server,
+        ):
+            async with httpx.AsyncClient(base_url=server.base, timeout=10) as client:
+                assert (await client.get("/readyz")).status_code == 200
+                proxy.freeze()
+                for _ in range(3):  # a held probe connection, then new ones
+                    started = time.monotonic()
+                    response = await client.get("/readyz")
+                    took = time.monotonic() - started
+                    assert response.status_code == 503
+                    assert took < 2, took
+                assert (await client.get("/healthz")).status_code == 200
+            proxy.close()  # the database gone for good: the server stops without waiting
