@@ -35,9 +35,11 @@ from compiled.nested import Nester, TooDeep
 from compiled.nested_data import Tree
 from compiled.shape import Builder, Shape, builders
 from compiled.template import Collector, NotCompiled, Selection
+from core.limits import Limits
 from core.lru import LRU
 from db.raw import SqlText, Statements, precompile
 from operation.prepare import Operation, variables_key
+from operation.size import too_large
 
 logger = logging.getLogger("impact_graph.compiled")
 PLAN_CACHE_SIZE = 512
@@ -181,10 +183,16 @@ class CompiledExecutor:
         return template
 
     @staticmethod
-    async def run(statements: Statements, plan: Plan) -> tuple[dict[str, Any], int]:
-        """The response's data and the objects it fetched."""
+    async def run(
+        statements: Statements, plan: Plan, limits: Limits = Limits()
+    ) -> tuple[dict[str, Any], int]:
+        """The response's data and the objects it fetched; ResponseTooLarge where the
+        statement's JSON alone is over the size limit (SQLite hands it back as text, so it is
+        measured before it is read)."""
         compiled = plan.compiled
         found = await statements.fetch_value(compiled.sql, plan.parameters)
+        if isinstance(found, str) and len(found) > limits.max_response_bytes:
+            raise too_large(len(found), limits)
         # PostgreSQL's driver hands back json already read (by orjson: db/engine.py); SQLite
         # returns its text.
         value: Any = found if isinstance(found, list | dict) else orjson.loads(found)

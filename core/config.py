@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     max_repeated_fields: int = Field(default=50, ge=2, alias="IMPACT_GRAPH_MAX_REPEATED_FIELDS")
     max_fragments: int = Field(default=100, ge=0, alias="IMPACT_GRAPH_MAX_FRAGMENTS")
     max_cost: int = Field(default=25_000, ge=1, alias="IMPACT_GRAPH_MAX_COST")
+    max_response_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=64 * 1024, alias="IMPACT_GRAPH_MAX_RESPONSE_BYTES"
+    )
     introspection: bool = Field(default=True, alias="IMPACT_GRAPH_INTROSPECTION")
     trusted_documents: Path | None = Field(
         default=None,

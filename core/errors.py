@@ -63,6 +63,12 @@ class QueryTooComplex(ClientError):
     code = "QUERY_TOO_COMPLEX"
 
 
+class ResponseTooLarge(ClientError):
+    """The answer may be, or was, larger than the limit: refused before it runs, or cut off."""
+
+    code = "RESPONSE_TOO_LARGE"
+
+
 class IntrospectionDisabled(ClientError):
     code = "INTROSPECTION_DISABLED"
 

@@ -23,4 +23,5 @@ class Limits:
     max_repeated_fields: int = 50
     max_fragments: int = 100
     max_cost: int = 25_000
+    max_response_bytes: int = 4 * 1024 * 1024
     introspection: bool = True

@@ -4,8 +4,9 @@ The store changes only by seeding. Each seed that changes rows, in the transacti
 writes them, bumps the data version (so an HTTP validator built on it changes exactly when an
 answer may). Every seed measures, for every list the type map states, the most items any one
 parent has: a root list's whole length, a program's partners at most, a row's citations at
-most, the objects `search` can find. The cost estimate prices a list at no more than that
-(operation/cost.py).
+most, the objects `search` can find; and the widest value of every text (db/widths.py). The
+cost estimate prices a list at no more than that (operation/cost.py), and weighs a text by
+its widest value (operation/size.py).
 """
 
 from __future__ import annotations
@@ -18,15 +19,17 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from db import widths
 from db.mapping import CITATION, LISTS, QUERY, TYPES, ListEdge, Search, list_key, table_of
 from db.models import SearchEntry, StoreState
 
 DATA_VERSION = "data_version"
 SEED_FORMAT = "seed_format"
-CURRENT_SEED_FORMAT = 2
+CURRENT_SEED_FORMAT = 3
 """What the seed writes, by version: 2 added provenance, the new facts' tables and search's
-passages and entries. A store seeded by an older version lacks them (migrations add the
-columns with defaults, not the data), so `serve` seeds it again (`is_stale`)."""
+passages and entries; 3 the widths of text (db/widths.py). A store seeded by an older version
+lacks them (migrations add the columns with defaults, not the data), so `serve` seeds it
+again (`is_stale`)."""
 
 
 def citations_key(type_name: str) -> str:
@@ -91,6 +94,7 @@ def _measures() -> Iterator[tuple[str, Select[Any]]]:
                 citations.c.subject_type.in_(sorted(links)),
             ),
         )
+    yield from widths.measures()
 
 
 def _list_size(spec: ListEdge) -> Select[Any]:

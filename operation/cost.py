@@ -23,6 +23,7 @@ from graphql import (
     DocumentNode,
     FieldNode,
     FragmentSpreadNode,
+    GraphQLArgument,
     GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLObjectType,
@@ -47,10 +48,12 @@ from db.mapping import (
     FieldSpec,
     ListEdge,
     NodesByIds,
+    QuoteContext,
     Search,
     list_key,
 )
 from db.state import StoreSnapshot, citations_key, relation_citations_key
+from operation.size import NULL, SMALL, Widths, key
 from operation.walk import (
     LIST_LENGTH_ARGUMENT,
     PAGE_SIZE_ARGUMENTS,
@@ -60,6 +63,9 @@ from operation.walk import (
 )
 
 NOTHING_RECORDED = StoreSnapshot()
+CONTEXT_ARGUMENT = "characters"  # of a quote's context: how many on each side
+WHOLE_DOCUMENT = 1 << 30  # a context's width a variable gives: as wide as a document
+ENVELOPE = 128  # `{"data":...}` and the cost the answer reports
 """A store whose sizes are unknown: lists count their page size, citations the estimate."""
 
 
@@ -79,22 +85,33 @@ class Prices:
     """Prices by (type, field); a field of an interface has its implementations' prices.
 
     A field not listed is a wrapper of a connection or an edge (`edges`, `nodes`, `node`,
-    `pageInfo`): its items are counted once, by the connection. `edges` are the edge types.
+    `pageInfo`): its items are counted once, by the connection. `edges` are the edge types,
+    `connections` the paged lists' types; `context_default` is a quote context's width where
+    its `characters` are not given.
     """
 
     fields: dict[tuple[str, str], tuple[Price, ...]]
     edges: frozenset[str]
+    connections: frozenset[str]
+    context_default: int
 
 
 @cache
 def _prices(schema: GraphQLSchema) -> Prices:
     fields: dict[tuple[str, str], tuple[Price, ...]] = {}
     edges: set[str] = set()
+    connections: set[str] = set()
+    context_default = 0
     for owner in OWNERS:
         graphql_type = schema.get_type(owner.name)
         assert isinstance(graphql_type, GraphQLObjectType), owner.name
         for name, spec in owner.fields.items():
             fields[(owner.name, name)] = (_price(owner.name, name, spec),)
+            if isinstance(spec, ListEdge | Search):
+                connections.add(get_named_type(graphql_type.fields[name].type).name)
+            if isinstance(spec, QuoteContext):
+                argument = graphql_type.fields[name].args[CONTEXT_ARGUMENT]
+                context_default = max(context_default, _default(argument))
             if isinstance(spec, ListEdge):  # a relation's citations are on its edges
                 connection = get_named_type(graphql_type.fields[name].type)
                 assert isinstance(connection, GraphQLObjectType), name
@@ -110,7 +127,17 @@ def _prices(schema: GraphQLSchema) -> Prices:
             found = [fields.get((t.name, name)) for t in implementations]
             if any(found):
                 fields[(interface.name, name)] = tuple(p for ps in found if ps for p in ps)
-    return Prices(fields, frozenset(edges))
+    return Prices(fields, frozenset(edges), frozenset(connections), context_default)
+
+
+def _default(argument: GraphQLArgument) -> int:
+    """An Int argument's default, in a schema built from code or from the SDL."""
+    if isinstance(argument.default_value, int):
+        return argument.default_value
+    node = argument.ast_node
+    default = None if node is None else node.default_value
+    assert isinstance(default, IntValueNode), "an argument without a default"
+    return int(default.value)
 
 
 def _price(owner: str, name: str, spec: FieldSpec) -> Price:
@@ -156,9 +183,37 @@ def _size_of(value: Any) -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class Estimate:
+    """What an operation may take at most: the `objects` it fetches (its cost) and the
+    `bytes` of its answer's `data` (operation/size.py)."""
+
+    objects: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A selection's share: objects, bytes once per object it is selected on, and bytes per
+    item of the connection it is selected on (its `edges` and `nodes`)."""
+
+    objects: int = 0
+    bytes: int = 0
+    items: int = 0
+
+    def __add__(self, other: _Part) -> _Part:
+        return _Part(
+            self.objects + other.objects, self.bytes + other.bytes, self.items + other.items
+        )
+
+
+ITEMS = frozenset({"edges", "nodes"})  # a connection's fields shown once per item
+
+
 class _CostWalk(Walk):
     """`linkless` says the selections are those of a connection or an edge of a list without a
-    link table, whose edges have no citations; a fragment is measured once per value."""
+    link table, whose edges have no citations; a fragment is measured once per value.
+    `characters`: the width of the quote context being walked."""
 
     def __init__(
         self,
@@ -170,18 +225,20 @@ class _CostWalk(Walk):
         super().__init__(schema, document)
         self.sizes = sizes
         self.snapshot = snapshot
+        self.widths = Widths(snapshot)
         self.prices = _prices(schema)
-        self.memo: dict[tuple[str, bool], int] = {}
+        self.memo: dict[tuple[str, bool, int], _Part] = {}
+        self.characters = 0
 
-    def fragment(self, name: str, nesting: int, linkless: bool) -> int:
-        key = (name, linkless)
+    def fragment(self, name: str, nesting: int, linkless: bool) -> _Part:
+        key = (name, linkless, self.characters)
         if key not in self.memo:
-            cost = 0
+            part = _Part()
             for fragment in self.spread(name):
                 condition = self.type_of(fragment.type_condition, None)
-                cost = self.selection_set(fragment.selection_set, condition, nesting, linkless)
-                self.memo[key] = cost
-            return cost
+                part = self.selection_set(fragment.selection_set, condition, nesting, linkless)
+                self.memo[key] = part
+            return part
         return self.memo[key]
 
     def selection_set(
@@ -190,36 +247,76 @@ class _CostWalk(Walk):
         parent: GraphQLNamedType | None,
         nesting: int,
         linkless: bool = False,
-    ) -> int:
+    ) -> _Part:
         self.guard(nesting)
-        cost = 0
+        part = _Part(bytes=2)  # its braces
         for selection in node.selections:
             if isinstance(selection, FieldNode):
-                cost += self.field(selection, parent, nesting, linkless)
+                part += self.field(selection, parent, nesting, linkless)
             elif isinstance(selection, InlineFragmentNode):
                 inner = self.type_of(selection.type_condition, parent)
-                cost += self.selection_set(selection.selection_set, inner, nesting + 1, linkless)
+                part += self.selection_set(selection.selection_set, inner, nesting + 1, linkless)
             elif isinstance(selection, FragmentSpreadNode):
-                cost += self.fragment(selection.name.value, nesting + 1, linkless)
-        return cost
+                part += self.fragment(selection.name.value, nesting + 1, linkless)
+        return part
 
     def field(
         self, node: FieldNode, parent: GraphQLNamedType | None, nesting: int, linkless: bool
-    ) -> int:
+    ) -> _Part:
         name = node.name.value
         definition = field_definition(parent, name)
-        if definition is None or node.selection_set is None or name.startswith("__"):
-            return 0  # a scalar, an unknown field (validation reports it) or introspection
+        if definition is None or parent is None:
+            return _Part()  # an unknown field: validation reports it
+        shown = key((node.alias or node.name).value)
+        if node.selection_set is None:
+            return _Part(bytes=shown + self.leaf(parent, name))
+        if name.startswith("__"):
+            return _Part()  # introspection
         child_type = get_named_type(definition.type)
-        prices = None if parent is None else self.prices.fields.get((parent.name, name))
+        prices = self.prices.fields.get((parent.name, name))
         if prices is None:  # a wrapper: the items, already counted by their connection
             into_edge = linkless and child_type.name in self.prices.edges
-            return self.selection_set(node.selection_set, child_type, nesting + 1, into_edge)
+            inner = self.selection_set(node.selection_set, child_type, nesting + 1, into_edge)
+            if name in ITEMS and parent.name in self.prices.connections:
+                return _Part(inner.objects, shown + 2, inner.bytes + 1)
+            entries = self.widths.entries(parent.name, name)
+            if entries is not None:  # a list without a page
+                return _Part(inner.objects, shown + 2 + entries * (inner.bytes + 1))
+            return _Part(inner.objects, shown + inner.bytes)
         lists = [p.spec for p in prices if isinstance(p.spec, ListEdge)]
         below_linkless = len(lists) == len(prices) and all(s.link is None for s in lists)
+        outer, self.characters = self.characters, self.context_width(node, prices)
         inner = self.selection_set(node.selection_set, child_type, nesting + 1, below_linkless)
+        self.characters = outer
         count = max(self.count(price, node, linkless) for price in prices)
-        return count * (1 + inner)
+        objects = count * (1 + inner.objects)
+        spec = prices[0].spec
+        if isinstance(spec, ListEdge | Search):
+            return _Part(objects, shown + inner.bytes + count * inner.items)
+        if isinstance(spec, Citations | NodesByIds):
+            return _Part(objects, shown + 2 + count * (inner.bytes + 1))
+        return _Part(objects, shown + max(inner.bytes, NULL))
+
+    def leaf(self, parent: GraphQLNamedType, name: str) -> int:
+        """The widest value of a scalar field (of any type implementing an interface)."""
+        if name.startswith("__"):
+            return SMALL
+        owners = [parent]
+        if isinstance(parent, GraphQLInterfaceType):
+            owners = list(self.schema.get_implementations(parent).objects)
+        return max(self.widths.value(o.name, name, self.characters) for o in owners)
+
+    def context_width(self, node: FieldNode, prices: tuple[Price, ...]) -> int:
+        """The characters a quote context shows on each side (the whole document where a
+        variable says), or the current width below anything else."""
+        if not any(isinstance(p.spec, QuoteContext) for p in prices):
+            return self.characters
+        value = self.argument(node, CONTEXT_ARGUMENT)
+        if value is None:
+            return self.prices.context_default
+        if isinstance(value, IntValueNode):
+            return int(value.value)
+        return WHOLE_DOCUMENT
 
     def count(self, price: Price, node: FieldNode, linkless: bool) -> int:
         """How many objects the field fetches at most, per object it is selected on."""
@@ -267,9 +364,10 @@ def estimate_cost(
     operation_name: str | None,
     sizes: Mapping[str, int | None],
     snapshot: StoreSnapshot = NOTHING_RECORDED,
-) -> int:
-    """Objects the operation may fetch at most; `sizes` are the page-size variables
-    (cost_inputs), `snapshot` what the last seed recorded about the store."""
+) -> Estimate:
+    """Objects the operation may fetch and bytes its answer may take, at most; `sizes` are
+    the page-size variables (cost_inputs), `snapshot` what the last seed recorded about the
+    store."""
     walk = _CostWalk(schema, document, sizes, snapshot)
     for definition in document.definitions:
         if not isinstance(definition, OperationDefinitionNode):
@@ -284,8 +382,9 @@ def estimate_cost(
         }
         walk.sizes = {**defaults, **sizes}  # a null sent by the client overrides a default
         root = schema.get_root_type(definition.operation)
-        return walk.selection_set(definition.selection_set, root, 1)
-    return 0
+        part = walk.selection_set(definition.selection_set, root, 1)
+        return Estimate(part.objects, ENVELOPE + part.bytes)
+    return Estimate(0, ENVELOPE)
 
 
 def _literal(value: ValueNode) -> Any:

@@ -31,8 +31,9 @@ from graphql.validation.validate import ValidationAbortedError
 from core.errors import ClientError, QueryTooComplex, QueryTooDeep, QueryTooLarge
 from core.limits import Limits
 from db.state import StoreSnapshot
-from operation.cost import NOTHING_RECORDED, check_cost, cost_inputs, estimate_cost
+from operation.cost import NOTHING_RECORDED, Estimate, check_cost, cost_inputs, estimate_cost
 from operation.shape import DocumentShape, check_shape, measure
+from operation.size import check_size
 
 # Repeated queries (the common case for frontends, and persisted ones) are parsed, measured
 # and validated once; bounded, so unique hostile texts cannot grow memory.
@@ -56,8 +57,13 @@ class Operation:
     document: DocumentNode
     definition: OperationDefinitionNode
     name: str | None
-    estimated: int
+    estimate: Estimate
     memo: dict[Any, Any] = field(compare=False, repr=False)
+
+    @property
+    def estimated(self) -> int:
+        """Its cost: the objects it may fetch."""
+        return self.estimate.objects
 
     @property
     def reads_only_the_schema(self) -> bool:
@@ -91,10 +97,14 @@ def variables_key(variables: dict[str, Any] | None) -> bytes | None:
 class Refused(Exception):
     """The operation cannot run: its errors, and its estimated cost if it got that far."""
 
-    def __init__(self, errors: list[GraphQLError], estimated: int | None = None) -> None:
+    def __init__(self, errors: list[GraphQLError], estimate: Estimate | None = None) -> None:
         super().__init__(errors[0].message if errors else "refused")
         self.errors = errors
-        self.estimated = estimated
+        self.estimate = estimate
+
+    @property
+    def estimated(self) -> int | None:
+        return None if self.estimate is None else self.estimate.objects
 
 
 class MethodNotAllowed(Exception):
@@ -112,7 +122,7 @@ class Prepared:
     document: DocumentNode
     shape: DocumentShape | None = None
     errors: list[GraphQLError] | None = None
-    costs: dict[CostKey, int] = field(default_factory=dict)
+    costs: dict[CostKey, Estimate] = field(default_factory=dict)
     memo: dict[Any, Any] = field(default_factory=dict)
 
 
@@ -190,7 +200,7 @@ def prepare(
     definition = _operation(prepared.document, request.operation_name)
     if definition.operation not in request.allowed:
         raise MethodNotAllowed(definition.operation)
-    estimated = None
+    estimate = None
     try:
         if prepared.shape is None:
             prepared.shape = measure(contract, prepared.document)
@@ -206,18 +216,19 @@ def prepare(
             prepared.costs[key] = estimate_cost(
                 contract, prepared.document, key[0], dict(key[1]), snapshot
             )
-        estimated = prepared.costs[key]
-        check_cost(estimated, limits)
+        estimate = prepared.costs[key]
+        check_cost(estimate.objects, limits)
+        check_size(estimate.bytes, limits)
     except ClientError as error:
-        raise Refused([_refusal(error)], estimated) from None
+        raise Refused([_refusal(error)], estimate) from None
     if prepared.errors is None:
         prepared.errors = [
             _reworded(e) for e in validate(contract, prepared.document, specified_rules)
         ]
     if prepared.errors:
-        raise Refused(prepared.errors, estimated)
+        raise Refused(prepared.errors, estimate)
     return Operation(
-        query, prepared.document, definition, request.operation_name, estimated, prepared.memo
+        query, prepared.document, definition, request.operation_name, estimate, prepared.memo
     )
 
 

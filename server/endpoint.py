@@ -15,14 +15,14 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from graphql import GraphQLSchema, OperationType
+from graphql import GraphQLError, GraphQLSchema, OperationType
 from sqlalchemy.engine import Dialect
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry import Schema
 
 from compiled.executor import CompiledExecutor, Plan
-from core.errors import ServiceUnavailable
+from core.errors import ResponseTooLarge, ServiceUnavailable
 from core.limits import Limits
 from core.lru import LRU
 from db.errors import as_unavailable
@@ -37,6 +37,7 @@ from operation.prepare import (
     prepare,
     variables_key,
 )
+from operation.size import too_large
 from resolvers.context import Context
 from schema.execute import execute
 from server.caching import StoreWatch, answer_etag
@@ -184,9 +185,14 @@ class GraphQLEndpoint:
             )
         except RequestError as error:
             return self._refuse(error, media_type, outcome)
+        except ResponseTooLarge as error:  # the compiled answer, measured before it is read
+            return self._cut_off(error, operation, media_type, outcome)
         outcome.executor = executor
         outcome.cost = body.get("extensions", {}).get("cost", {}).get("actual")
         response = json_response(body, status, media_type, request_id)
+        if len(response.body) > self.limits.max_response_bytes:
+            cut = too_large(len(response.body), self.limits)
+            return self._cut_off(cut, operation, media_type, outcome)
         response.headers[EXECUTOR_HEADER] = executor
         if etag is not None and status == 200 and "errors" not in body:
             response.headers.update(self._cache_headers(etag))
@@ -196,6 +202,19 @@ class GraphQLEndpoint:
     def _refuse(error: RequestError, media_type: str, outcome: Outcome) -> Response:
         outcome.refusal = error.code
         return error_response(error, media_type, outcome.request_id)
+
+    def _cut_off(
+        self, error: ResponseTooLarge, operation: Operation, media_type: str, outcome: Outcome
+    ) -> Response:
+        """An answer found over the size limit once built: refused as the estimate would
+        have refused it, and nothing of it sent."""
+        request_id = outcome.request_id
+        outcome.refusal = error.code
+        logger.warning("request %s: %s", request_id, error.message)
+        body = request_errors([GraphQLError(error.message, original_error=error)], request_id)
+        body["extensions"] = {"cost": self._cost(operation.estimated)}
+        status = 400 if media_type == GRAPHQL_RESPONSE else 200
+        return json_response(body, status, media_type, request_id)
 
     def _etag(
         self, operation: Operation, params: GraphQLParams, media_type: str, version: int
@@ -329,9 +348,11 @@ class GraphQLEndpoint:
         unavailable (the error), or as if the compiled statement had not run (None)."""
         try:
             async with asyncio.timeout_at(deadline), self._slots:
-                data, actual = await CompiledExecutor.run(self.statements, plan)
+                data, actual = await CompiledExecutor.run(self.statements, plan, self.limits)
         except TimeoutError:
             raise self._timed_out(request_id) from None
+        except ResponseTooLarge:
+            raise
         except Exception as error:
             unavailable = as_unavailable(error)
             if unavailable is None:

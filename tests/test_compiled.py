@@ -347,7 +347,8 @@ async def test_search_pages_with_cursors_compiled_alike(executors, query, docume
 
 @pytest.fixture(scope="session")
 async def executors(store: Store) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    budget = {"max_cost": 10**10}  # pages of 100 nested four deep, on purpose
+    # pages of 100 nested four deep, on purpose
+    budget = {"max_cost": 10**10, "max_response_bytes": 2**40}
     async with (
         make_client(store.engine, executor=REFERENCE, **budget) as reference,
         make_client(store.engine, executor=COMPILED, **budget) as compiled,

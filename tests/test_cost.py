@@ -57,7 +57,7 @@ COMPILED, REFERENCE = "compiled", "reference"
 
 
 def priced(query: str, snapshot: StoreSnapshot = NOTHING_RECORDED) -> int:
-    return estimate_cost(CONTRACT, parse(query), None, {}, snapshot)
+    return estimate_cost(CONTRACT, parse(query), None, {}, snapshot).objects
 
 
 # --- the walk, on sizes given by hand -------------------------------------------------------

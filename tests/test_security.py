@@ -272,9 +272,9 @@ def _slow_down(patch: pytest.MonkeyPatch, executor: str, delay: Any) -> None:
     else:
         real_run = CompiledExecutor.run
 
-        async def slowed_run(session: Any, plan: Any) -> Any:
+        async def slowed_run(*args: Any) -> Any:
             await delay()
-            return await real_run(session, plan)
+            return await real_run(*args)
 
         patch.setattr(CompiledExecutor, "run", staticmethod(slowed_run))
 

@@ -61,7 +61,12 @@ async def _run(store: Store, executor: str) -> tuple[int, dict]:
     # Pages of 100 four levels deep, on purpose: far over the default cost budget.
     # Counted from the app's start: the connection the compiled executor holds is checked out
     # (and watched) then. The store's state is read at start-up and then not for an hour.
-    settings = {"max_cost": 10**10, "executor": executor, "store_check_seconds": 3600}
+    settings = {
+        "max_cost": 10**10,
+        "max_response_bytes": 2**40,
+        "executor": executor,
+        "store_check_seconds": 3600,
+    }
     with StatementCounter(store.engine) as counter:
         async with make_client(store.engine, **settings) as http:
             response = await http.post("/graphql", json={"query": DEEP_TRAVERSAL})

@@ -1,0 +1,166 @@
+"""The response-size budget over HTTP: a small query asking for megabytes of text is refused
+before it runs (its estimate in bytes over `IMPACT_GRAPH_MAX_RESPONSE_BYTES`), and an answer
+found over the limit once built is cut off whole, on both stores and both executors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from graphql import parse
+from sqlalchemy import select
+
+from bench.queries import ours_large, ours_seed
+from db import state
+from db.models import Document
+from db.widths import PROVENANCE, width_key
+from operation.cost import estimate_cost
+from server.app import CONTRACT
+from tests.conftest import Store, make_client, read_snapshot
+from tests.serving import served
+
+DEFAULT_LIMIT = 4 * 1024 * 1024
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+EXECUTORS = ["compiled", "reference"]
+
+# ~1.4 KB of query asking for ~2.8 MB: every program's quotes with wide contexts and their
+# whole documents, ten times over (cost 2,990 objects, well inside the cost budget).
+QUOTES = (
+    "programs(first: 100) { nodes { name description citations { quote "
+    "context(characters: 2000) { before after } document { title text } } } }"
+)
+WIDE = "{ " + " ".join(f"a{i}: {QUOTES}" for i in range(10)) + " }"
+# Twenty copies of both documents' text: ~166 KB, priced exactly where widths are recorded.
+DOCUMENTS = "{ " + " ".join(f"d{i}: documents {{ nodes {{ text }} }}" for i in range(20)) + " }"
+# Eight copies: ~74 KB, priced ~5 KB where no widths are recorded.
+TEXTS = (
+    "{ " + " ".join(f"d{i}: documents(first: 2) {{ nodes {{ text }} }}" for i in range(8)) + " }"
+)
+
+
+async def post(http: httpx.AsyncClient, query: str, accept: str = "application/json") -> Any:
+    return await http.post("/graphql", json={"query": query}, headers={"Accept": accept})
+
+
+def assert_too_large(response: httpx.Response, limit: int, status: int = 200) -> dict[str, Any]:
+    """A request error RESPONSE_TOO_LARGE: no data, the numbers in extensions, a small body."""
+    assert response.status_code == status, response.text[:500]
+    assert len(response.content) < 2_000
+    body = response.json()
+    assert "data" not in body
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "RESPONSE_TOO_LARGE"
+    assert error["extensions"]["limit"] == limit
+    assert error["extensions"]["bytes"] > limit
+    assert f"the limit is {limit:,}" in error["message"] or f"than {limit:,}" in error["message"]
+    assert "first/last" in error["message"]
+    return body
+
+
+def test_a_small_query_for_megabytes_is_refused_by_the_real_server(tmp_path: Path):
+    """The issue's case, on `impact-graph serve`: refused before it runs (no X-Executor), as
+    JSON 200 and as graphql-response+json 400; an ordinary query is answered."""
+    with served(tmp_path) as base, httpx.Client(base_url=base, timeout=30) as http:
+        body = {"query": WIDE}
+        assert len(json.dumps(body)) < 2_000
+        for accept, status in (("application/json", 200), (GRAPHQL_RESPONSE, 400)):
+            response = http.post("/graphql", json=body, headers={"Accept": accept})
+            assert response.headers["content-type"].startswith(accept)
+            assert "x-executor" not in response.headers
+            refused = assert_too_large(response, DEFAULT_LIMIT, status)
+            assert refused["extensions"]["cost"]["estimated"] <= 25_000  # within the cost budget
+        answered = http.post("/graphql", json={"query": DOCUMENTS})
+        assert answered.status_code == 200
+        assert "errors" not in answered.json()
+        assert len(answered.content) > 100_000
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+async def test_the_estimate_refuses_before_either_executor_runs(store: Store, executor: str):
+    async with make_client(store.engine, executor=executor) as http:
+        assert_too_large(await post(http, WIDE), DEFAULT_LIMIT)
+        refused = await post(http, WIDE, GRAPHQL_RESPONSE)
+        assert_too_large(refused, DEFAULT_LIMIT, 400)
+        answered = await post(http, DOCUMENTS)
+        assert "errors" not in answered.json()
+        assert answered.headers["x-executor"] == executor
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+async def test_the_limit_is_a_setting(store: Store, executor: str):
+    """At 128 KiB the twenty documents' texts (~166 KB, estimated from the recorded widths)
+    are refused before they run; one document list is answered."""
+    limit = 128 * 1024
+    async with make_client(store.engine, executor=executor, max_response_bytes=limit) as http:
+        assert_too_large(await post(http, DOCUMENTS), limit)
+        one = await post(http, "{ documents { nodes { text } } }")
+        assert "errors" not in one.json()
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+async def test_an_answer_over_the_limit_once_built_is_cut_off(
+    unrecorded_store: Store, executor: str
+):
+    """Where the store measured no widths (seeded before they were recorded), texts are
+    priced at a guess and the estimate passes; the answer, built, is over the limit: the
+    client gets the same refusal and nothing of the answer."""
+    limit = 64 * 1024
+    settings = {"executor": executor, "max_response_bytes": limit}
+    async with make_client(unrecorded_store.engine, **settings) as http:
+        for accept, status in (("application/json", 200), (GRAPHQL_RESPONSE, 400)):
+            response = await post(http, TEXTS, accept)
+            body = assert_too_large(response, limit, status)
+            assert "The answer took more than" in body["errors"][0]["message"]
+            assert body["extensions"]["cost"]["estimated"] == 16
+        small = await post(http, "{ documents { nodes { title } } }")
+        assert "errors" not in small.json()
+
+
+async def test_the_seed_records_the_widest_text_of_each_field(store: Store):
+    """As JSON writes them: the longest document's text with its escapes and quotes."""
+    snapshot = await read_snapshot(store.engine)
+    async with store.engine.connect() as connection:
+        texts = (await connection.execute(select(Document.text))).scalars().all()  # type: ignore[call-overload]
+        slugs = (await connection.execute(select(Document.slug))).scalars().all()  # type: ignore[call-overload]
+    widest = max(len(json.dumps(t, ensure_ascii=False).encode()) for t in texts)
+    assert snapshot.size(width_key("Document", "text")) == widest
+    assert snapshot.size(width_key("Document", "id")) == max(len(s) for s in slugs)
+    assert (snapshot.size(PROVENANCE) or 0) > 50
+
+
+async def test_a_store_seeded_before_widths_were_recorded_is_stale(store: Store):
+    async with store.engine.connect() as connection:
+        assert not await state.is_stale(connection)
+    assert state.CURRENT_SEED_FORMAT >= 3
+
+
+async def test_ordinary_queries_stay_well_inside_the_default(store: Store):
+    """The benchmark's queries are priced under half the default limit: the seed's on the
+    seeded store, the large store's on one as large as its generated one (every list full,
+    names and slugs of 48 bytes, where the generator's are ~30)."""
+    seeded = await read_snapshot(store.engine)
+    lists = {"Query.companies": 10_000, "Company.programs": 50, "Program.partners": 50}
+    lists |= {"Partner.locations": 50, "Query.programs": 500_000}
+    widths = {
+        width_key(t, f): 48
+        for t in ("Company", "Program", "Partner", "Location")
+        for f in ("id", "name")
+    }
+    large = state.StoreSnapshot(1, {**seeded.sizes, **lists, **widths})
+    queries = [(q, seeded) for q in ours_seed("UHJvZ3JhbTp4") if q.name != "introspection"]
+    queries += [(q, large) for q in ours_large("Y3Vyc29y")]
+    for query, snapshot in queries:
+        estimate = estimate_cost(CONTRACT, parse(query.text), None, {}, snapshot)
+        assert estimate.bytes < DEFAULT_LIMIT / 2, (query.name, estimate)
+
+
+async def test_refusals_are_not_kept_as_answers(store: Store):
+    """A refused answer carries no ETag and is not to be stored."""
+    async with make_client(store.engine) as http:
+        response = await http.get("/graphql", params={"query": WIDE})
+        assert_too_large(response, DEFAULT_LIMIT)
+        assert "etag" not in response.headers
+        assert response.headers["cache-control"] == "no-store"
