@@ -22,6 +22,7 @@ import asyncio
 import logging
 import math
 import resource
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,6 +181,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self.fault: str | None = None  # why the request's framing was refused
         self.request_open = False  # a request's head or body is still arriving
         self.lingering = False  # answered before its body arrived: dropping the rest
+        self.keep_alive = True  # what the request asked for, kept while its body arrives
         self.idle = False  # answered, waiting for the next request (keep-alive)
         self.deadline: float | None = None
         self.timer: asyncio.TimerHandle | None = None
@@ -265,6 +267,17 @@ class EdgeProtocol(HttpToolsProtocol):
         self.transport.write(response)
         self.transport.close()
 
+    def linger(self) -> None:
+        """Answered before the request's body arrived: our side is shut, and what still comes
+        is read and dropped until the body deadline, when the connection is closed."""
+        if self.lingering or self.transport.is_closing():
+            return
+        self.lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        else:
+            self.transport.close()
+
     # The parser's callbacks
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -279,9 +292,19 @@ class EdgeProtocol(HttpToolsProtocol):
             raise httptools.HttpParserError(self.fault)
         super().on_headers_complete()
         self.set_deadline(self.limits.body_timeout)
+        # An answer that starts before the body has arrived (a 413) says `Connection: close`,
+        # so the client opens a new connection for its next request; uvicorn's close once it
+        # is sent becomes a lingering one (the client reads the answer, not a reset).
+        cycle = self.cycle
+        self.keep_alive, cycle.keep_alive = cycle.keep_alive, False
+        cycle.transport = _Lingering(self.transport, self.linger)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_started:  # answered once read, as asked
+            cycle.keep_alive = self.keep_alive
+            cycle.transport = self.transport
         self.request_open = False
         self.set_deadline(None)  # the app's turn: IMPACT_GRAPH_EXECUTION_TIMEOUT bounds it
         if self.lingering:
@@ -294,10 +317,28 @@ class EdgeProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if answered_early:  # e.g. a 413: the rest of the body is not read as a request
-            self.lingering = True
-            if self.transport.can_write_eof():
-                self.transport.write_eof()
+            self.linger()
             return  # the body deadline still runs
         if not pipelined:
             self.idle = True
             self.set_deadline(self.limits.keep_alive_timeout)
+
+
+class _Lingering(asyncio.Transport):
+    """The transport as a request's cycle sees it while the request's body is still arriving
+    (uvicorn's cycle writes, closes and asks whether it is closing): the same, but closing it
+    lingers (`EdgeProtocol.linger`)."""
+
+    def __init__(self, transport: asyncio.Transport, linger: Callable[[], None]) -> None:
+        super().__init__()
+        self._transport = transport
+        self._linger = linger
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._transport.write(data)
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def close(self) -> None:
+        self._linger()

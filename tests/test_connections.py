@@ -185,6 +185,8 @@ def test_after_a_413_the_connection_is_closed(edge):
         # the client goes on sending; the server reads and drops it, then closes
         received, lasted = trickle(connection, itertools.repeat(b"x" * 100), 0.1)
     assert status_of(received) == 413
+    # said, so that a client opens a new connection for its next request
+    assert b"\r\nconnection: close\r\n" in received.split(b"\r\n\r\n", 1)[0].lower() + b"\r\n"
     assert body_of(received)["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
     assert lasted < 3.5
 
