@@ -31,6 +31,7 @@ DEFAULT_CORS_HEADERS = (
     "apollographql-client-name",
     "apollographql-client-version",
 )
+MAX_WORKERS = 64  # processes of `serve --workers`
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 
 
@@ -125,7 +126,7 @@ class Settings(BaseSettings):
     )
 
     # Many processes (README: Running at scale)
-    workers: int = Field(default=1, ge=1, le=64, alias="IMPACT_GRAPH_WORKERS")
+    workers: int = Field(default=1, ge=1, le=MAX_WORKERS, alias="IMPACT_GRAPH_WORKERS")
     cache_url: str | None = Field(
         default=None,
         alias="CACHE_URL",

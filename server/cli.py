@@ -21,7 +21,7 @@ from uvicorn.supervisors import Multiprocess
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.config import Settings, get_settings
+from core.config import MAX_WORKERS, Settings, get_settings
 from db import migrate, state
 from db.engine import DatabaseUrlError, create_engine, sqlite_file
 from seeds.read import SeedError, SeedPlan, read_seeds
@@ -208,6 +208,16 @@ def _schema_diff(old: str, new: str) -> int:
     return 1 if changes.breaking else 0
 
 
+def _worker_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 1 to {MAX_WORKERS}")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="impact-graph", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -216,10 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to bind (default IMPACT_GRAPH_PORT)")
     serve.add_argument(
         "--workers",
-        type=int,
-        choices=range(1, 65),
+        type=_worker_count,
         metavar="N",
-        help="worker processes, 1 to 64 (default IMPACT_GRAPH_WORKERS, 1)",
+        help=f"worker processes, 1 to {MAX_WORKERS} (default IMPACT_GRAPH_WORKERS, 1)",
     )
     seed = commands.add_parser("seed", help="load seeds/ into the store (idempotent)")
     seed.add_argument(
