@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import uvicorn
-from uvicorn.supervisors import Multiprocess
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from uvicorn.supervisors import Multiprocess
 
 from core.config import MAX_WORKERS, Settings, get_settings
 from db import migrate, state
