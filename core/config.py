@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import fields
 from functools import lru_cache
@@ -30,6 +31,7 @@ DEFAULT_CORS_HEADERS = (
     "apollographql-client-name",
     "apollographql-client-version",
 )
+MAX_WORKERS = 64  # processes of `serve --workers`
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 
 
@@ -42,6 +44,11 @@ class Settings(BaseSettings):
         default=DEFAULT_DATABASE_URL,
         validation_alias="DATABASE_URL",
         description="sqlite:///path/to/file.db or postgresql://user@host:5432/db",
+    )
+    database_read_url: str | None = Field(
+        default=None,
+        validation_alias="DATABASE_READ_URL",
+        description="where queries read (a PostgreSQL replica); DATABASE_URL when unset",
     )
     host: str = Field(default="127.0.0.1", validation_alias="IMPACT_GRAPH_HOST")
     port: int = Field(default=8000, ge=0, le=65535, validation_alias="IMPACT_GRAPH_PORT")
@@ -118,6 +125,33 @@ class Settings(BaseSettings):
         default=0.0, ge=0, allow_inf_nan=False, alias="IMPACT_GRAPH_SHUTDOWN_DRAIN"
     )
 
+    # Many processes (README: Running at scale)
+    workers: int = Field(default=1, ge=1, le=MAX_WORKERS, alias="IMPACT_GRAPH_WORKERS")
+    cache_url: str | None = Field(
+        default=None,
+        alias="CACHE_URL",
+        description="redis://host:6379/0: what every worker and host share",
+    )
+    rate_limit: float = Field(
+        default=0,
+        ge=0,
+        allow_inf_nan=False,
+        alias="IMPACT_GRAPH_RATE_LIMIT",
+        description="requests per second each client may send to /graphql; 0: no limit",
+    )
+    rate_limit_burst: int = Field(
+        default=20,
+        ge=1,
+        alias="IMPACT_GRAPH_RATE_LIMIT_BURST",
+        description="requests a client may send at once before the rate applies",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        alias="IMPACT_GRAPH_TRUSTED_PROXIES",
+        description="comma-separated addresses or networks of proxies whose X-Forwarded-For "
+        "names the client; none: the client is the connection's remote address",
+    )
+
     # HTTP caching of GET answers (README: For frontend developers)
     cache_control: str = Field(
         default="no-cache",
@@ -147,7 +181,7 @@ class Settings(BaseSettings):
         description="comma-separated request headers a browser may send from those origins",
     )
 
-    @field_validator("cors_origins", "cors_headers", mode="before")
+    @field_validator("cors_origins", "cors_headers", "trusted_proxies", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -199,6 +233,23 @@ class Settings(BaseSettings):
                 "list the origins"
             )
         return self
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, proxies: list[str]) -> list[str]:
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy)  # as uvicorn reads it
+            except ValueError:
+                raise ValueError(
+                    f"{proxy!r} is not an IP address or network (10.0.0.5, 10.0.0.0/8)"
+                ) from None
+        return proxies
+
+    @property
+    def query_url(self) -> str:
+        """Where the server's queries read: the replica if there is one, else the store."""
+        return self.database_read_url or self.database_url
 
     def limits(self) -> Limits:
         """The document limits, read from the settings of the same names."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import logging
 from collections.abc import AsyncIterator
@@ -18,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from core.config import Settings
+from core.config import Settings, get_settings
 from db.engine import PoolOptions, create_engine, session_factory
 from db.raw import Statements
 from loaders import Loaders, Reader
@@ -32,6 +33,7 @@ from server.endpoint import GraphQLEndpoint
 from server.graphiql import ASSETS_DIR, ASSETS_PATH
 from server.methods import EXCEPTION_HANDLERS, HeadAsGet
 from server.persisted import load_manifest
+from server.ratelimit import rate_limit
 from server.shutdown import Drain
 
 logger = logging.getLogger("impact_graph.server")
@@ -48,7 +50,7 @@ SCHEMA_PATH = "/graphql/schema.graphql"
 def _probe_engine(settings: Settings) -> AsyncEngine:
     wait = READY_TIMEOUT_SECONDS
     return create_engine(
-        settings.database_url,
+        settings.query_url,
         pool=PoolOptions(
             size=1, max_overflow=0, timeout=wait, connect_timeout=wait, statement_timeout=wait
         ),
@@ -60,7 +62,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
     """Build the app; pass `engine` to share one (tests do), else one is made from settings."""
     owns_engine = engine is None
     engine = engine or create_engine(
-        settings.database_url,
+        settings.query_url,  # a replica's, if DATABASE_READ_URL names one
         echo=settings.sql_echo,
         pool=PoolOptions(
             size=settings.db_pool_size,
@@ -90,6 +92,8 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
     # weak: the same SDL is served compressed or not (RFC 9110 keeps strong tags per coding)
     sdl_etag = 'W/"' + hashlib.sha256(sdl).hexdigest()[:32] + '"'
 
+    limit = rate_limit(settings.rate_limit, settings.rate_limit_burst, settings.cache_url)
+
     def context_for(request_id: str) -> Context:
         return Context(loaders=Loaders(Reader(sessions, connections)), request_id=request_id)
 
@@ -112,6 +116,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
         if settings.trusted_documents is None
         else load_manifest(settings.trusted_documents),
         pinned=explorer.documents(),
+        rate_limit=limit,
     )
 
     async def healthz(_: Request) -> Response:
@@ -159,6 +164,8 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
         with drain.installed():
             yield
         await statements.close()
+        if limit is not None:
+            await limit.close()
         if owns_engine:
             await engine.dispose()
             await probe.dispose()
@@ -185,4 +192,11 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
     )
     app.router.redirect_slashes = False  # a redirect would be built from the Host header
     app.state.engine = engine  # for operators and tests: pool status, disposal
+    return app
+
+
+def app_from_settings() -> Starlette:
+    """The app of `serve --workers N`: uvicorn imports this factory in each worker process."""
+    app = create_app(get_settings())
+    gc.freeze()  # what start-up made lives as long as the worker (see server/cli.py)
     return app

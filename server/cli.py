@@ -5,24 +5,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import gc
 import importlib
 import logging
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import uvicorn
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from uvicorn.supervisors import Multiprocess
 
-from core.config import Settings, get_settings
+from core.config import MAX_WORKERS, Settings, get_settings
 from db import migrate, state
 from db.engine import DatabaseUrlError, create_engine, sqlite_file
 from seeds.read import SeedError, SeedPlan, read_seeds
 from seeds.write import SeedReport, store_is_empty, write_seeds
 from server.persisted import ManifestError
 
+WORKER_APP = "server.app:app_from_settings"  # what each of several workers imports
+# How long a worker may take to answer the supervisor's ping. uvicorn's 5 s would restart
+# workers still importing on a busy 2-core machine (each starts a Python of its own).
+WORKER_START_SECONDS = 30
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
 
 
@@ -93,7 +102,16 @@ def _require_fast_http() -> None:
             ) from None
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _share_metrics_dir() -> None:
+    """A fresh directory where each of several workers writes its metrics for any of them to
+    gather (prometheus-client's multiprocess mode): set before the workers start, removed
+    when the command exits."""
+    directory = tempfile.mkdtemp(prefix="impact-graph-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     _require_fast_http()
     report = asyncio.run(prepare_store(settings, seed="if-empty"))
     if report is not None:
@@ -104,12 +122,20 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (display only)
     root = f"http://{shown}:{port}/"
     print(f"Impact Graph is up: GraphiQL at {root}graphql (the explorer at {root})", flush=True)
-    app = create_app(settings)
+    app = create_app(settings)  # with workers too: a bad setting stops the command here
     # What start-up made (the schema, the type map, imports) lives as long as the process:
     # frozen, the collector stops scanning it on every full collection.
     gc.freeze()
+    if workers > 1:
+        _share_metrics_dir()
     config = EdgeConfig(
-        app,
+        app if workers == 1 else WORKER_APP,  # each worker imports its own
+        factory=workers > 1,
+        workers=workers,
+        timeout_worker_healthcheck=WORKER_START_SECONDS,
+        # the client is the connection's peer, or what a trusted proxy's X-Forwarded-For says
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
         limits=connection_limits(settings),
         host=host,
         port=port,
@@ -120,6 +146,9 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         timeout_graceful_shutdown=settings.shutdown_grace,
     )
     server = uvicorn.Server(config)
+    if workers > 1:  # as uvicorn.run does: the parent binds, the workers accept
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
     server.run()
     if not server.started:
         raise CommandError("the server did not start (its log says why)")
@@ -179,12 +208,28 @@ def _schema_diff(old: str, new: str) -> int:
     return 1 if changes.breaking else 0
 
 
+def _worker_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 1 to {MAX_WORKERS}")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="impact-graph", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="migrate, seed an empty store, serve GraphQL")
     serve.add_argument("--host", help="interface to bind (default IMPACT_GRAPH_HOST)")
     serve.add_argument("--port", type=int, help="port to bind (default IMPACT_GRAPH_PORT)")
+    serve.add_argument(
+        "--workers",
+        type=_worker_count,
+        metavar="N",
+        help=f"worker processes, 1 to {MAX_WORKERS} (default IMPACT_GRAPH_WORKERS, 1)",
+    )
     seed = commands.add_parser("seed", help="load seeds/ into the store (idempotent)")
     seed.add_argument(
         "--check",
@@ -213,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 settings,
                 args.host or settings.host,
                 settings.port if args.port is None else args.port,
+                args.workers or settings.workers,
             )
             return 0
         if args.command == "seed":

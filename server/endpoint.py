@@ -47,6 +47,7 @@ from server.graphiql import graphiql_html
 from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
 from server.outcome import Outcome, outcome_of
 from server.persisted import persisted_queries, sha256_hex
+from server.ratelimit import RateLimit
 from server.reading import GraphQLParams, read_params
 from server.responses import (
     EXECUTOR_HEADER,
@@ -91,6 +92,7 @@ class GraphQLEndpoint:
         cache_control: str = "no-cache",
         trusted: dict[str, str] | None = None,
         pinned: Mapping[str, str] | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self.schema = schema
         self.contract = contract
@@ -118,6 +120,7 @@ class GraphQLEndpoint:
         # crowd of expensive queries queues up instead of multiplying the process's memory.
         self._slots = asyncio.Semaphore(max_concurrent_queries)
         self._closing: set[asyncio.Task[None]] = set()
+        self.rate_limit = rate_limit
 
     async def handle(self, request: Request) -> Response:
         response = await self._handle(request)
@@ -129,6 +132,12 @@ class GraphQLEndpoint:
     async def _handle(self, request: Request) -> Response:
         request_id = uuid.uuid4().hex
         outcome = outcome_of(request, request_id)
+        if self.rate_limit is not None:  # every request to /graphql counts, first of all
+            too_soon = await self.rate_limit.check(request)
+            if too_soon is not None:
+                return self._refuse(
+                    too_soon, negotiate(request.headers.get("accept")) or JSON, outcome
+                )
         if request.method not in ("GET", "POST"):
             return self._refuse(
                 RequestError(405, "METHOD_NOT_ALLOWED", "use GET or POST", {"Allow": "GET, POST"}),

@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,18 +38,24 @@ class Served:
 
 
 @contextmanager
-def served(directory: Path, settings: Mapping[str, str] | None = None) -> Iterator[str]:
+def served(
+    directory: Path, settings: Mapping[str, str] | None = None, arguments: Sequence[str] = ()
+) -> Iterator[str]:
     """`impact-graph serve` on a free port over a new SQLite store in `directory` (migrated and
     seeded as it starts), or over the store and seeds `settings` name (environment variables:
-    `DATABASE_URL`, `IMPACT_GRAPH_SEEDS_DIR`, ...); yields its base URL once it answers. Its
-    output goes to served.log in `directory`."""
-    with serving(directory, settings) as server:
+    `DATABASE_URL`, `IMPACT_GRAPH_SEEDS_DIR`, ...), with `arguments` (`--workers 2`); yields
+    its base URL once it answers. Its output goes to served.log in `directory`."""
+    with serving(directory, settings, arguments=arguments) as server:
         yield server.base
 
 
 @contextmanager
 def serving(
-    directory: Path, settings: Mapping[str, str] | None = None, *, open_files: int | None = None
+    directory: Path,
+    settings: Mapping[str, str] | None = None,
+    *,
+    arguments: Sequence[str] = (),
+    open_files: int | None = None,
 ) -> Iterator[Served]:
     """`served`, yielding the process too (to signal it, read its log); `open_files` sets its
     `ulimit -n`."""
@@ -61,9 +67,10 @@ def serving(
         "IMPACT_GRAPH_LOG_LEVEL": "warning",
         **(settings or {}),
     }
-    command = [COMMAND, "serve"]
+    command = [COMMAND, "serve", *arguments]
     if open_files is not None:  # the shell sets the limit and becomes the server
-        command = ["sh", "-c", f'ulimit -n {open_files} && exec "$0" serve', COMMAND]
+        command = ["sh", "-c", f'ulimit -n {open_files} && exec "$0" serve "$@"', COMMAND]
+        command += arguments
 
     log = directory / "served.log"
     with log.open("w") as output:

@@ -127,6 +127,14 @@ def test_unsupported_database_url_is_a_configuration_error(env):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("workers", ["0", "65", "two"])
+def test_serve_refuses_a_number_of_workers_out_of_range(env, tmp_path, workers):
+    result = run("serve", "--workers", workers, env=env)
+    assert result.returncode == 2
+    assert f"--workers: '{workers}' is not a number from 1 to 64" in result.stderr
+    assert not (tmp_path / "cli.db").exists()
+
+
 def test_export_schema_check_and_stdout(env):
     assert run("export-schema", "--check", env=env).returncode == 0
     printed = run("export-schema", "-o", "-", env=env)

@@ -1,0 +1,194 @@
+"""A per-client rate limit on `/graphql`: a token bucket per client address, kept in Redis
+(shared by every worker and host) when `CACHE_URL` is set, else in this process.
+
+A bucket holds at most `burst` tokens and gains `rate` a second; each request takes one, and
+a request that finds none is refused with how long until one is there. If Redis cannot be
+reached the limit lets every request through (fails open: a limit must not take the API down
+with it), says so once, and asks Redis again a second later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from starlette.requests import Request
+
+from core.lru import LRU
+from server.errors import RequestError
+
+logger = logging.getLogger("impact_graph.ratelimit")
+
+LOCAL_CLIENTS = 65_536  # buckets kept in a process; the least recently seen go first (full)
+REDIS_TIMEOUT_SECONDS = 1.0  # a request waits no longer for its bucket (connecting included)
+REDIS_CONNECTIONS = 8  # per process
+REDIS_RETRY_SECONDS = 1.0  # after a failure, requests pass without asking Redis for this long
+KEY_PREFIX = "impact-graph:rate:"
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """The rule: `rate` tokens a second, at most `burst` held."""
+
+    rate: float
+    burst: int
+
+
+def take(bucket: Bucket, tokens: float, then: float, now: float) -> tuple[float, float]:
+    """A request at `now` on a bucket that held `tokens` at `then`: the tokens left, and how
+    many seconds until a token is there if none was (0: let through).
+
+    `REDIS_SCRIPT` is this function in Lua, run by Redis where buckets are shared.
+    """
+    tokens = min(bucket.burst, tokens + max(0.0, now - then) * bucket.rate)
+    if tokens >= 1:
+        return tokens - 1, 0.0
+    return tokens, (1 - tokens) / bucket.rate
+
+
+# KEYS[1] the client's bucket; ARGV rate, burst. Redis's own clock, so every host agrees.
+# The key expires once the bucket would be full again: an idle client costs nothing.
+REDIS_SCRIPT = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local held = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(held[1]) or burst
+local at = tonumber(held[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+local function decimal(x) return string.format('%.6f', x) end
+redis.call('HSET', KEYS[1], 'tokens', decimal(tokens), 'at', decimal(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
+return decimal(wait)
+"""
+
+
+class Buckets(Protocol):
+    bucket: Bucket
+
+    async def wait(self, client: str) -> float:
+        """Take a token for `client`: 0 if there was one, else the seconds until there is."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class LocalBuckets:
+    """Buckets in this process: exact for one worker; with N workers a client may send N
+    times the rate (each keeps its own), hence Redis for the shared limit."""
+
+    def __init__(self, bucket: Bucket) -> None:
+        self.bucket = bucket
+        self._held: LRU[str, tuple[float, float]] = LRU(LOCAL_CLIENTS)
+
+    async def wait(self, client: str) -> float:
+        now = time.monotonic()
+        tokens, then = self._held.get(client) or (float(self.bucket.burst), now)
+        tokens, seconds = take(self.bucket, tokens, then, now)
+        self._held.put(client, (tokens, now))
+        return seconds
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisBuckets:
+    """Buckets in Redis, one key per client, taken from atomically by one script."""
+
+    def __init__(self, bucket: Bucket, url: str) -> None:
+        self.bucket = bucket
+        # A few connections, reused: a crowd of requests waits its turn for one (within the
+        # timeout) rather than open a connection each.
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=REDIS_CONNECTIONS,
+            timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        self._redis = Redis(
+            connection_pool=pool,
+            retry=Retry(NoBackoff(), 0),  # a failure is answered at once (failing open)
+        )
+        self._script = self._redis.register_script(REDIS_SCRIPT)
+        self._retry_at = 0.0  # while Redis is down: when to ask it again
+        self._down = False
+
+    async def wait(self, client: str) -> float:
+        now = time.monotonic()
+        if now < self._retry_at:
+            return 0.0
+        try:
+            async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
+                answer = await self._script(
+                    keys=[KEY_PREFIX + client], args=[self.bucket.rate, self.bucket.burst]
+                )
+        except (RedisError, OSError, TimeoutError) as error:
+            self._retry_at = now + REDIS_RETRY_SECONDS
+            if not self._down:  # once per outage, not a line per request
+                self._down = True
+                logger.warning(
+                    "rate limit off: Redis is unreachable (%s); requests pass unlimited "
+                    "until it answers again",
+                    type(error).__name__,
+                )
+            return 0.0
+        if self._down:
+            self._down = False
+            logger.warning("rate limit on again: Redis answers")
+        return float(answer)
+
+    async def close(self) -> None:
+        await self._redis.aclose(close_connection_pool=True)
+
+
+class RateLimit:
+    """Who the client is and whether it may send this request now."""
+
+    def __init__(self, buckets: Buckets) -> None:
+        self.buckets = buckets
+
+    async def check(self, request: Request) -> RequestError | None:
+        """The refusal of a request its client sent too soon, or None.
+
+        The client is the connection's remote address; uvicorn puts the address a trusted
+        proxy's X-Forwarded-For names there instead (IMPACT_GRAPH_TRUSTED_PROXIES).
+        """
+        client = request.client.host if request.client is not None else "unknown"
+        seconds = await self.buckets.wait(client)
+        if seconds <= 0:
+            return None
+        retry = max(1, math.ceil(seconds))
+        bucket = self.buckets.bucket
+        return RequestError(
+            429,
+            "RATE_LIMITED",
+            f"Too many requests from this client: the limit is {bucket.rate:g} a second "
+            f"(bursts of {bucket.burst}); try again in {retry} s.",
+            {"Retry-After": str(retry)},
+        )
+
+    async def close(self) -> None:
+        await self.buckets.close()
+
+
+def rate_limit(rate: float, burst: int, cache_url: str | None) -> RateLimit | None:
+    """The limit the settings ask for: None when off (rate 0)."""
+    if rate <= 0:
+        return None
+    bucket = Bucket(rate, burst)
+    buckets: Buckets = (
+        LocalBuckets(bucket) if cache_url is None else RedisBuckets(bucket, cache_url)
+    )
+    return RateLimit(buckets)

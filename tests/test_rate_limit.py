@@ -1,0 +1,224 @@
+"""The per-client rate limit: off by default; a token bucket per client address, in this
+process or shared through Redis (CACHE_URL); 429 with Retry-After and a GraphQL error body;
+X-Forwarded-For believed only from a configured proxy; Redis gone means no limit, said once.
+
+Each test is its own client (a random address), so buckets left in Redis by other runs never
+meet it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis import Redis
+from redis.exceptions import RedisError
+
+from core.config import Settings
+from server.app import create_app
+from server.ratelimit import KEY_PREFIX
+from tests.conftest import Store, close_store, open_store
+from tests.serving import served
+from tests.test_cli import free_port
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+QUERY = {"query": "{ __typename }"}
+PERSIST_NOTHING = ("--save", "", "--appendonly", "no")
+SLOW = 0.05  # a token every 20 s: no test lasts long enough to earn one back by waiting
+
+
+@pytest.fixture(scope="module")
+async def sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Store]:
+    """A migrated SQLite store: the limit is the same whatever the store, and the query
+    these tests send (`{ __typename }`) reads nothing."""
+    opened = await open_store("sqlite", tmp_path_factory.mktemp("rate-limit"))
+    yield opened
+    await close_store(opened)
+
+
+def a_client() -> str:
+    """A documentation address (RFC 3849) no other test or run uses."""
+    return f"2001:db8::{random.getrandbits(16):x}:{random.getrandbits(16):x}"
+
+
+@asynccontextmanager
+async def app_client(
+    store: Store, client: str, **settings: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a fresh app over `store`, its requests coming from address `client`."""
+    app = create_app(Settings(**settings), engine=store.engine)
+    transport = httpx.ASGITransport(app=app, client=(client, 50000))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
+    ):
+        yield http
+
+
+async def statuses(http: httpx.AsyncClient, count: int) -> list[int]:
+    return [(await http.post("/graphql", json=QUERY)).status_code for _ in range(count)]
+
+
+async def test_there_is_no_limit_by_default(sqlite_store):
+    async with app_client(sqlite_store, a_client()) as http:
+        assert set(await statuses(http, 60)) == {200}
+
+
+async def test_a_client_past_its_burst_gets_429_with_retry_after(sqlite_store):
+    async with app_client(sqlite_store, a_client(), rate_limit=0.5, rate_limit_burst=3) as http:
+        assert await statuses(http, 3) == [200, 200, 200]
+        refused = await http.post(
+            "/graphql", json=QUERY, headers={"Accept": "application/graphql-response+json"}
+        )
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/graphql-response+json"
+        assert refused.headers["retry-after"] == "2"  # a token every 2 s
+        (error,) = refused.json()["errors"]
+        assert "data" not in refused.json()
+        assert error["extensions"] == {"code": "RATE_LIMITED"}
+        assert error["message"] == (
+            "Too many requests from this client: the limit is 0.5 a second (bursts of 3); "
+            "try again in 2 s."
+        )
+        assert len(refused.headers["x-request-id"]) == 32
+        get = await http.get("/graphql", params=QUERY)  # GET counts too, and says no-store
+        assert (get.status_code, get.headers["cache-control"]) == (429, "no-store")
+        assert get.headers["content-type"] == "application/json"
+        # what is not /graphql is not counted: probes, the schema, the pages
+        for path in ("/healthz", "/readyz", "/graphql/schema.graphql", "/"):
+            assert (await http.get(path)).status_code == 200, path
+        await asyncio.sleep(2.1)  # Retry-After said when a token would be back
+        assert (await http.post("/graphql", json=QUERY)).status_code == 200
+
+
+async def test_clients_have_buckets_of_their_own(sqlite_store):
+    settings = {"rate_limit": SLOW, "rate_limit_burst": 2}
+    async with (
+        app_client(sqlite_store, a_client(), **settings) as first,
+        app_client(sqlite_store, a_client(), **settings) as second,
+    ):
+        assert await statuses(first, 3) == [200, 200, 429]
+        assert await statuses(second, 3) == [200, 200, 429]
+
+
+async def test_in_redis_one_bucket_serves_a_client_across_workers_exactly(sqlite_store):
+    """Two apps sharing Redis are two workers (or hosts): a burst of 10 is 10 in all, even
+    when 30 requests race for it at once (the script takes a token atomically)."""
+    client = a_client()
+    settings = {"rate_limit": SLOW, "rate_limit_burst": 10, "cache_url": REDIS_URL}
+    async with (
+        app_client(sqlite_store, client, **settings) as first,
+        app_client(sqlite_store, client, **settings) as second,
+    ):
+        answers = await asyncio.gather(
+            *(http.post("/graphql", json=QUERY) for http in (first, second) * 15)
+        )
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [200] * 10 + [429] * 20
+    with Redis.from_url(REDIS_URL) as redis:
+        ttl = redis.pttl(KEY_PREFIX + client)
+    # the bucket goes once it would be full again: 10 tokens at 0.05 a second, and 1 s more
+    assert 199_000 < ttl <= 201_000
+
+
+@contextmanager
+def redis_server(port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A throwaway Redis of our own on `port`, to take away and bring back; nothing kept."""
+    binary = shutil.which("redis-server")
+    assert binary is not None, "redis-server is missing (Debian's redis-server package)"
+    server = subprocess.Popen(
+        [binary, *("--port", str(port), "--bind", "127.0.0.1"), *PERSIST_NOTHING],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with Redis(port=port, socket_timeout=1) as probe:
+                    if probe.ping():
+                        break
+            except RedisError:  # not listening yet
+                pass
+            assert server.poll() is None, "redis-server exited"
+            assert time.monotonic() < deadline, "redis-server never answered"
+            time.sleep(0.05)
+        yield server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def limit_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "impact_graph.ratelimit"]
+
+
+async def test_with_redis_gone_the_limit_fails_open_and_says_so_once(sqlite_store, caplog):
+    caplog.set_level(logging.WARNING, logger="impact_graph.ratelimit")
+    port = free_port()
+    settings = {"rate_limit": SLOW, "rate_limit_burst": 2, "cache_url": f"redis://127.0.0.1:{port}"}
+    with redis_server(port) as first_life:
+        async with app_client(sqlite_store, a_client(), **settings) as http:
+            assert await statuses(http, 3) == [200, 200, 429]
+            first_life.terminate()
+            first_life.wait(timeout=30)
+            started = time.monotonic()
+            assert set(await statuses(http, 40)) == {200}  # unlimited, not refused
+            assert time.monotonic() - started < 20  # none waited for a Redis that is gone
+            (said,) = limit_warnings(caplog)
+            assert said.startswith("rate limit off: Redis is unreachable")
+            with redis_server(port):  # back, empty: the client's bucket is full again
+                await asyncio.sleep(1.1)  # failures are retried a second later
+                assert await statuses(http, 3) == [200, 200, 429]
+            assert limit_warnings(caplog)[1:] == ["rate limit on again: Redis answers"]
+
+
+async def test_a_redis_that_never_answers_holds_no_request_for_long(sqlite_store, caplog):
+    """A black hole (it accepts connections and says nothing): the limit gives up after its
+    timeout and lets the request through."""
+    caplog.set_level(logging.WARNING, logger="impact_graph.ratelimit")
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(16)  # connections complete in the kernel's backlog; none is ever read
+        url = f"redis://127.0.0.1:{hole.getsockname()[1]}"
+        async with app_client(sqlite_store, a_client(), rate_limit=SLOW, cache_url=url) as http:
+            started = time.monotonic()
+            assert set(await statuses(http, 5)) == {200}
+            assert time.monotonic() - started < 10
+    assert len(limit_warnings(caplog)) == 1
+
+
+def from_address(base: str, forwarded: str) -> int:
+    headers = {"X-Forwarded-For": forwarded}
+    return httpx.post(f"{base}/graphql", json=QUERY, headers=headers, timeout=30).status_code
+
+
+def test_servers_share_limits_in_redis_and_believe_only_a_trusted_proxy(tmp_path: Path):
+    """Real servers: two sharing Redis, trusting 127.0.0.1 as their proxy, count a client
+    (named by X-Forwarded-For) together; a third trusting no proxy sees every request from
+    127.0.0.1, whatever X-Forwarded-For claims, so changing it buys nothing."""
+    store = {"DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+    limit = {"IMPACT_GRAPH_RATE_LIMIT": str(SLOW), "IMPACT_GRAPH_RATE_LIMIT_BURST": "4"}
+    shared = {**store, **limit, "CACHE_URL": REDIS_URL, "IMPACT_GRAPH_TRUSTED_PROXIES": "127.0.0.1"}
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+    with (
+        served(tmp_path / "a", shared) as a,
+        served(tmp_path / "b", shared) as b,
+        served(tmp_path / "c", {**store, **limit}) as c,
+    ):
+        client, other = a_client(), a_client()
+        answers = [from_address(server, client) for server in (a, b) * 3]
+        assert sorted(answers) == [200] * 4 + [429] * 2
+        assert from_address(b, other) == 200
+        assert [from_address(c, a_client()) for _ in range(5)] == [200] * 4 + [429]
