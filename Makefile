@@ -8,7 +8,7 @@ NODE_STAMP := bench/node_modules/.installed
 BROWSER_STAMP := tests/browser/node_modules/.installed
 CLIENTS_STAMP := tests/clients/node_modules/.installed
 
-.PHONY: serve test lint schema clean bench bench-quick chromium
+.PHONY: serve test lint schema clean bench bench-quick chromium replication
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ $(CLIENTS_STAMP): tests/clients/package.json tests/clients/package-lock.json
 	cd tests/clients && npm ci --no-audit --no-fund --loglevel=error
 	touch $(CLIENTS_STAMP)
 
+# tests/test_replica.py builds a streaming replica of the local PostgreSQL: let 127.0.0.1
+# replicate (idempotent; one pg_hba.conf line and a reload)
+replication:
+	scripts/allow_replication.sh
+
 # Debian's chromium for the browser test (playwright-core drives it; it downloads no browser)
 chromium:
 	@command -v chromium >/dev/null || apt-get install -y -q chromium >/dev/null || \
@@ -43,7 +48,7 @@ chromium:
 
 ## test: static checks, then the whole suite against SQLite and PostgreSQL, real clients
 ## (Apollo, urql, gql, codegen), and GraphiQL and the explorer in chromium
-test: lint $(BROWSER_STAMP) $(CLIENTS_STAMP) chromium
+test: lint $(BROWSER_STAMP) $(CLIENTS_STAMP) chromium replication
 	$(BIN)/pytest
 
 lint: $(STAMP)
