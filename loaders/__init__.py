@@ -61,26 +61,33 @@ class Reader:
         self._turn = asyncio.Lock()
         self._closed = False
         self._unavailable: ServiceUnavailable | None = None
-        self._rolled_back = False  # a failed statement ended the first snapshot
+        self._snapshot_ended = False  # by a failed or interrupted statement
 
     async def run(self, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async with self._turn:
-            if self._closed:
-                raise RequestFinished("the request is over; no more reads")
-            if self._unavailable is not None:
-                raise self._unavailable  # fail the rest of the request fast, without retrying
-            attempts = self._connections + 1 if self._session is None else 1
-            try:
-                return await self._read(query, attempts)
-            except Exception as error:
-                unavailable = as_unavailable(error)
-                if unavailable is None:
-                    if self._session is not None:
-                        await self._session.rollback()
-                        self._rolled_back = True
-                    raise
-                self._unavailable = unavailable
-                raise unavailable from error
+            return await self._run(query)
+
+    async def _run(self, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """`run`, its turn taken."""
+        if self._closed:
+            raise RequestFinished("the request is over; no more reads")
+        if self._unavailable is not None:
+            raise self._unavailable  # fail the rest of the request fast, without retrying
+        attempts = self._connections + 1 if self._session is None else 1
+        try:
+            return await self._read(query, attempts)
+        except Exception as error:
+            unavailable = as_unavailable(error)
+            if unavailable is None:
+                if self._session is not None:
+                    await self._session.rollback()
+                    self._snapshot_ended = True
+                raise
+            self._unavailable = unavailable
+            raise unavailable from error
+        except BaseException:  # cancelled midway (a sibling field failed): the session's
+            self._snapshot_ended = True  # next statement rolls back, and reads anew
+            raise
 
     async def _read(self, query: Callable[[AsyncSession], Awaitable[T]], attempts: int) -> T:
         """`query` on the session; tried again on another connection while its connection
@@ -101,13 +108,19 @@ class Reader:
         """The data version of the one snapshot the request's reads saw, read in that snapshot
         (call it before `close`): the version an answer built from them is exact for. None
         when there is none to name: the request read nothing, or not one snapshot (a failed
-        statement), or the store became unavailable."""
-        if self._session is None or self._rolled_back or self._unavailable is not None:
-            return None
-        try:
-            found = await self.run(lambda session: session.scalar(version_query()))
-        except (ServiceUnavailable, RequestFinished):
-            return None
+        or interrupted statement ended it), or the store became unavailable."""
+        async with self._turn:  # after any read still under way (a cancelled sibling's)
+            if (
+                self._session is None
+                or self._snapshot_ended
+                or self._unavailable is not None
+                or self._closed
+            ):
+                return None
+            try:
+                found = await self._run(lambda session: session.scalar(version_query()))
+            except ServiceUnavailable:
+                return None
         return int(found or 0)
 
     def fail(self, unavailable: ServiceUnavailable) -> None:
