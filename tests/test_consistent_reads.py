@@ -29,7 +29,7 @@ from tests.conftest import Store, make_client, read_snapshot, throwaway_database
 from tests.factories import graph_data, write_seed_tree
 from tests.serving import served
 
-SEEDS = 12  # seeds alternating between the two sets while the clients query
+SEEDS = 10  # seeds alternating between the two sets while the clients query
 CLIENTS = 4
 DEADLINE = 60.0  # seconds for the whole alternation, however slow the machine
 
@@ -126,7 +126,6 @@ async def test_every_answer_is_one_snapshot_while_seeds_alternate(reseeded: Serv
                 expected[executor].append(data)
         for old, new in expected.values():
             assert old != new
-        assert old["programs"]["nodes"][0]["slug"] == new["programs"]["nodes"][0]["slug"]
 
         answers: list[tuple[str, str, Any]] = []
         seeding = True
@@ -159,7 +158,6 @@ async def test_every_answer_is_one_snapshot_while_seeds_alternate(reseeded: Serv
     for executor, answered_by, data in answers:
         assert answered_by == executor
         mixed[executor] += data not in expected[executor]
-    print(f"{time.monotonic() - started:.1f} s", mixed, len(answers))
     assert not any(mixed.values()), f"answers mixing two stores, of {len(answers)}: {mixed}"
     # the clients really did read both stores through both executors
     for executor, sets in expected.items():
