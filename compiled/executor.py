@@ -4,7 +4,8 @@ A plan is made once per document, operation and `@skip`/`@include` values (the s
 and once per bound shape and store (the statement); a request only binds its arguments. The
 database returns the response's `data` as JSON, read back with orjson so that every number
 and string is written exactly as the reference executor writes it. What a query actually
-fetched is counted while the rows are nested, in the reference executor's unit.
+fetched is counted while the rows are nested, in the reference executor's unit. The same
+statement reads the data version, so the answer knows the version of the snapshot it read.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from graphql import (
     visit,
 )
 from graphql.language import Visitor
+from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 
 from compiled.bind import Binder, Root
@@ -38,6 +40,7 @@ from compiled.template import Collector, NotCompiled, Selection
 from core.limits import Limits
 from core.lru import LRU
 from db.raw import SqlText, Statements, precompile
+from db.state import version_query
 from operation.prepare import Operation, variables_key
 from operation.size import too_large
 
@@ -54,6 +57,16 @@ class Compiled:
     shape: Shape
     built: dict[int, Builder]
     nested: bool  # the nested form (compiled/nested.py), else levels (compiled/levels.py)
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What a compiled statement answered: the response's data, the objects it fetched (the
+    actual cost) and the data version of the snapshot it read."""
+
+    data: dict[str, Any]
+    fetched: int
+    version: int
 
 
 @dataclass(frozen=True)
@@ -183,14 +196,14 @@ class CompiledExecutor:
         return template
 
     @staticmethod
-    async def run(
-        statements: Statements, plan: Plan, limits: Limits = Limits()
-    ) -> tuple[dict[str, Any], int]:
-        """The response's data and the objects it fetched; ResponseTooLarge where the
-        statement's JSON alone is over the size limit (SQLite hands it back as text, so it is
-        measured before it is read)."""
+    async def run(statements: Statements, plan: Plan, limits: Limits = Limits()) -> Ran:
+        """The response's data, the objects it fetched and the data version it read;
+        ResponseTooLarge where the statement's JSON alone is over the size limit (SQLite hands
+        it back as text, so it is measured before it is read)."""
         compiled = plan.compiled
-        found = await statements.fetch_value(compiled.sql, plan.parameters)
+        row = await statements.fetch_row(compiled.sql, plan.parameters)
+        assert row is not None, "a statement of one aggregate returns one row"
+        found, version = row
         if isinstance(found, str) and len(found) > limits.max_response_bytes:
             raise too_large(len(found), limits)
         # PostgreSQL's driver hands back json already read (by orjson: db/engine.py); SQLite
@@ -198,21 +211,29 @@ class CompiledExecutor:
         value: Any = found if isinstance(found, list | dict) else orjson.loads(found)
         if compiled.nested:
             tree = Tree(compiled.shape, plan.parameters, compiled.built)
-            return tree.data(value), tree.fetched
+            return Ran(tree.data(value), tree.fetched, int(version or 0))
         assembler = Assembler(compiled.shape, value, plan.parameters, compiled.built)
-        return assembler.data(), assembler.fetched
+        return Ran(assembler.data(), assembler.fetched, int(version or 0))
 
 
 def _compile(root: Root, dialect: Dialect) -> Compiled:
     """The nested form where the store takes it (always on PostgreSQL), else levels. A
-    nested statement whose lists page from a cursor asks for a plan made once (db/raw.py)."""
+    nested statement whose lists page from a cursor asks for a plan made once (db/raw.py).
+    Either returns the data version beside the data: read by the same statement, so in the
+    same snapshot."""
     nester = Nester(dialect.name)
     try:
         statement, shape = nester.statement(root)
     except TooDeep:
         planner = Planner()
         shape = planner.root(root)
-        levels = StatementBuilder(dialect.name).statement(planner.levels)
+        levels = _with_version(StatementBuilder(dialect.name).statement(planner.levels))
         return Compiled(precompile(levels, dialect), shape, builders(shape), nested=False)
-    sql = precompile(statement, dialect, generic_plan=nester.pages_from_a_place)
+    sql = precompile(_with_version(statement), dialect, generic_plan=nester.pages_from_a_place)
     return Compiled(sql, shape, builders(shape), nested=True)
+
+
+def _with_version(statement: Select[Any]) -> Select[Any]:
+    """A second column beside the statement's one: the data version (a sibling subquery, so
+    SQLite's depth is what it was)."""
+    return statement.add_columns(version_query().scalar_subquery().label("data_version"))

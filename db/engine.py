@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -71,6 +71,9 @@ class PoolOptions:
 
 def _sqlite_on_connect(read_only: bool) -> Callable[[Any, Any], None]:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # The driver would begin a transaction only before a write, so every read would be
+        # a snapshot of its own: it begins none, and `_sqlite_begin` begins every one.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         if read_only:
@@ -78,6 +81,14 @@ def _sqlite_on_connect(read_only: bool) -> Callable[[Any, Any], None]:
         cursor.close()
 
     return on_connect
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """A deferred BEGIN for every transaction SQLAlchemy begins (its documented recipe for
+    pysqlite and aiosqlite): all of a transaction's reads see one snapshot of the file (in
+    WAL mode, db/migrate.py, one that a seed committing meanwhile leaves as it was)."""
+    if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        connection.exec_driver_sql("BEGIN")
 
 
 def create_engine(
@@ -128,8 +139,24 @@ def create_engine(
     )
     if sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect(read_only))
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def snapshot_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose transaction reads one snapshot of the store, for a request's reads.
+
+    PostgreSQL's default (READ COMMITTED) takes a snapshot per statement; REPEATABLE READ
+    takes one for the whole transaction, READ ONLY says it writes nothing (the BEGIN that
+    says so is the one the driver sends anyway). On SQLite every transaction is one
+    snapshot already (`_sqlite_begin`).
+    """
+    if engine.dialect.name == "postgresql":
+        engine = engine.execution_options(
+            isolation_level="REPEATABLE READ", postgresql_readonly=True
+        )
+    return session_factory(engine)

@@ -22,6 +22,7 @@ def alembic_config(connection: Connection) -> Config:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    await write_ahead_logging(engine)
     async with engine.begin() as connection:
         await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
 
@@ -40,3 +41,15 @@ async def is_current(engine: AsyncEngine) -> bool:
 
     async with engine.connect() as connection:
         return await connection.run_sync(check)
+
+
+async def write_ahead_logging(engine: AsyncEngine) -> None:
+    """An SQLite file is put in WAL mode, which the file keeps: a read transaction then keeps
+    its snapshot while a seed writes, and a seed commits while requests read (a rollback
+    journal would make it wait for every reader, and give up after its busy timeout). Set
+    outside any transaction, as SQLite requires; PostgreSQL has nothing to set."""
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as connection:
+        outside = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await outside.exec_driver_sql("PRAGMA journal_mode=WAL")

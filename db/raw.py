@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +110,12 @@ class Statements:
 
     async def fetch_value(self, sql: SqlText, parameters: dict[str, Any]) -> Any:
         """The first column of the statement's only row."""
+        row = await self.fetch_row(sql, parameters)
+        return None if row is None else row[0]
+
+    async def fetch_row(self, sql: SqlText, parameters: dict[str, Any]) -> Sequence[Any] | None:
+        """The statement's first row (its columns by position), None when it has none. One
+        statement is one snapshot of the store on either, so it is sent alone: no BEGIN."""
         arguments = sql.arguments(parameters)
         try:
             async with asyncio.timeout(self._wait):
@@ -121,13 +127,13 @@ class Statements:
         finally:
             self._slots.release()
 
-    async def _run(self, sql: SqlText, arguments: list[Any]) -> Any:
+    async def _run(self, sql: SqlText, arguments: list[Any]) -> Sequence[Any] | None:
         for attempt in range(self._size + 1):
             held = await self._take(sql.generic_plan)
             try:
                 if held.generic_plans != sql.generic_plan:
                     await _set_generic_plans(held, sql.generic_plan)
-                value = await _fetch_value(held.driver, sql, arguments)
+                row = await _fetch_row(held.driver, sql, arguments)
             except Exception as error:
                 died = isinstance(error, _DISCONNECTS)
                 if not died:
@@ -141,7 +147,7 @@ class Statements:
                 raise
             else:
                 self._give_back(held)
-                return value
+                return row
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _take(self, generic_plans: bool) -> _Held:
@@ -204,11 +210,12 @@ class Statements:
             await asyncio.gather(*self._closing, return_exceptions=True)
 
 
-async def _fetch_value(driver: Any, sql: SqlText, arguments: list[Any]) -> Any:
+async def _fetch_row(driver: Any, sql: SqlText, arguments: list[Any]) -> Sequence[Any] | None:
     if sql.postgres:
-        return await driver.fetchval(sql.text, *arguments)
+        row: Sequence[Any] | None = await driver.fetchrow(sql.text, *arguments)
+        return row
     rows = list(await driver.execute_fetchall(sql.text, arguments))  # one trip to its thread
-    return rows[0][0] if rows else None
+    return rows[0] if rows else None
 
 
 async def _set_generic_plans(held: _Held, generic: bool) -> None:

@@ -1,7 +1,8 @@
 """Per-request DataLoaders: every edge and lookup batches its keys into one statement.
 
 A request reads through one session (one connection, one transaction); batches take turns on
-it, so a request never holds more than one pooled connection however wide the query fans out.
+it, so a request never holds more than one pooled connection however wide the query fans out,
+and every batch reads the same snapshot of the store (db/engine.py:snapshot_sessions).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from db.queries import (
     fetch_pages,
 )
 from db.search import HitPage, Place, SearchQuery, fetch_hits
+from db.state import version_query
 
 T = TypeVar("T")
 Subject = tuple[str, int]
@@ -38,11 +40,13 @@ class RequestFinished(RuntimeError):
 
 
 class Reader:
-    """The request's session, opened on first use and closed with the request.
+    """The request's session, opened on first use and closed with the request; its one
+    transaction is one snapshot of the store, which `version` names.
 
     A failed statement is rolled back at once, so on PostgreSQL it cannot poison the later
-    statements of the same request; a failure of the database itself (down, busy, too slow)
-    becomes a 503-class error instead. Once closed, the reader opens no new session.
+    statements of the same request (they read a snapshot of their own: the answer, which
+    carries that error, then names none); a failure of the database itself (down, busy, too
+    slow) becomes a 503-class error instead. Once closed, the reader opens no new session.
 
     Pooled connections are not pinged before use (a ping is a round trip and a statement
     more per request): a connection that died in the pool (a database restart) fails its
@@ -57,24 +61,33 @@ class Reader:
         self._turn = asyncio.Lock()
         self._closed = False
         self._unavailable: ServiceUnavailable | None = None
+        self._snapshot_ended = False  # by a failed or interrupted statement
 
     async def run(self, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async with self._turn:
-            if self._closed:
-                raise RequestFinished("the request is over; no more reads")
-            if self._unavailable is not None:
-                raise self._unavailable  # fail the rest of the request fast, without retrying
-            attempts = self._connections + 1 if self._session is None else 1
-            try:
-                return await self._read(query, attempts)
-            except Exception as error:
-                unavailable = as_unavailable(error)
-                if unavailable is None:
-                    if self._session is not None:
-                        await self._session.rollback()
-                    raise
-                self._unavailable = unavailable
-                raise unavailable from error
+            return await self._run(query)
+
+    async def _run(self, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """`run`, its turn taken."""
+        if self._closed:
+            raise RequestFinished("the request is over; no more reads")
+        if self._unavailable is not None:
+            raise self._unavailable  # fail the rest of the request fast, without retrying
+        attempts = self._connections + 1 if self._session is None else 1
+        try:
+            return await self._read(query, attempts)
+        except Exception as error:
+            unavailable = as_unavailable(error)
+            if unavailable is None:
+                if self._session is not None:
+                    await self._session.rollback()
+                    self._snapshot_ended = True
+                raise
+            self._unavailable = unavailable
+            raise unavailable from error
+        except BaseException:  # cancelled midway (a sibling field failed): the session's
+            self._snapshot_ended = True  # next statement rolls back, and reads anew
+            raise
 
     async def _read(self, query: Callable[[AsyncSession], Awaitable[T]], attempts: int) -> T:
         """`query` on the session; tried again on another connection while its connection
@@ -90,6 +103,25 @@ class Reader:
                     raise
                 await self._session.close()  # a connection that died in the pool
                 self._session = None
+
+    async def version(self) -> int | None:
+        """The data version of the one snapshot the request's reads saw, read in that snapshot
+        (call it before `close`): the version an answer built from them is exact for. None
+        when there is none to name: the request read nothing, or not one snapshot (a failed
+        or interrupted statement ended it), or the store became unavailable."""
+        async with self._turn:  # after any read still under way (a cancelled sibling's)
+            if (
+                self._session is None
+                or self._snapshot_ended
+                or self._unavailable is not None
+                or self._closed
+            ):
+                return None
+            try:
+                found = await self._run(lambda session: session.scalar(version_query()))
+            except ServiceUnavailable:
+                return None
+        return int(found or 0)
 
     def fail(self, unavailable: ServiceUnavailable) -> None:
         """The store was found unavailable before this reader read anything: its reads

@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from core.config import Settings, get_settings
-from db.engine import PoolOptions, create_engine, session_factory
+from db.engine import PoolOptions, create_engine, snapshot_sessions
 from db.raw import Statements
 from loaders import Loaders, Reader
 from resolvers.context import Context
@@ -75,7 +75,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
     )
     # Readiness has a connection of its own: a busy request pool is not an unready instance.
     probe = engine if not owns_engine else _probe_engine(settings)
-    sessions = session_factory(engine)
+    sessions = snapshot_sessions(engine)  # a request's reads share one snapshot
     connections = settings.db_pool_size + settings.db_max_overflow  # how many may have died
     # The compiled executor holds up to half the pool between its statements, never the
     # last connection: the reference executor checks connections out per request from the rest.

@@ -3,9 +3,9 @@
 The store changes only by seeding, and a seed that changes rows bumps the data version
 (db/state.py). The same request, under the same data version and the same build, gets the same
 bytes: a client revalidating with its tag gets 304 without the query running. The version is
-read on every GET (one statement on a held connection). A seed that commits while a request
-runs can only make the answer's tag older than its data: the client pays one more full answer
-later, and never keeps a stale one.
+read on every GET (one statement on a held connection). An answer's own tag names the version
+its executor read in the answer's snapshot (a seed may commit between the two reads), so a
+client never keeps a stale answer under a current tag.
 
 The same reads give the cost estimate the list sizes the last seed measured: read at start-up,
 re-checked at most every `max_age` seconds on other requests. Reading the store's state here,

@@ -189,7 +189,7 @@ class GraphQLEndpoint:
                 headers = {**self._cache_headers(etag), "Vary": "Accept, Accept-Encoding"}
                 return Response(status_code=304, headers=headers)
         try:
-            body, status, executor = await self._execute(
+            body, status, executor, read = await self._execute(
                 operation, params, media_type, request_id, deadline
             )
         except RequestError as error:
@@ -204,7 +204,10 @@ class GraphQLEndpoint:
             return self._cut_off(cut, operation, media_type, outcome)
         response.headers[EXECUTOR_HEADER] = executor
         if etag is not None and status == 200 and "errors" not in body:
-            response.headers.update(self._cache_headers(etag))
+            if read is not None and read != version:  # a seed committed meanwhile
+                etag = self._etag(operation, params, media_type, read)
+            if etag is not None:
+                response.headers.update(self._cache_headers(etag))
         return response
 
     @staticmethod
@@ -296,8 +299,10 @@ class GraphQLEndpoint:
         media_type: str,
         request_id: str,
         deadline: float,
-    ) -> tuple[dict[str, Any], int, str]:
-        """The response body, its status and the executor that answered it.
+    ) -> tuple[dict[str, Any], int, str, int | None]:
+        """The response body, its status, the executor that answered it and the data version
+        of the one snapshot of the store it was read from (None where it names none: it
+        read nothing, or not one snapshot, as after a failed statement).
 
         One deadline covers the request whichever executor answers. When the compiled
         statement fails, the reference executor answers; if the store was found unavailable,
@@ -307,14 +312,14 @@ class GraphQLEndpoint:
             body, status = await self._answer_from_schema(
                 operation, params, media_type, request_id, deadline
             )
-            return body, status, "reference"
+            return body, status, "reference", None
         unavailable = None
         if self.executor != "reference":
             plan = self.compiled.plan(operation, params.variables, self.dialect)
             if plan is not None:
                 answered = await self._run_compiled(plan, operation, request_id, deadline)
-                if isinstance(answered, dict):
-                    return answered, 200, "compiled"
+                if isinstance(answered, tuple):
+                    return answered[0], 200, "compiled", answered[1]
                 unavailable = answered
             elif self.executor == "compiled":
                 logger.warning(
@@ -323,8 +328,10 @@ class GraphQLEndpoint:
         context = self.context_factory(request_id)
         if unavailable is not None:  # its reads fail at once, with its own partial answer
             context.loaders.reader.fail(unavailable)
-        body, status = await self._run_reference(operation, params, media_type, context, deadline)
-        return body, status, "reference"
+        body, status, version = await self._run_reference(
+            operation, params, media_type, context, deadline
+        )
+        return body, status, "reference", version
 
     async def _answer_from_schema(
         self,
@@ -344,20 +351,23 @@ class GraphQLEndpoint:
         if found is not None:
             return found
         context = self.context_factory(request_id)
-        answer = await self._run_reference(operation, params, media_type, context, deadline)
-        body, status = answer
+        body, status, _ = await self._run_reference(
+            operation, params, media_type, context, deadline
+        )
+        answer = body, status
         if keep and status == 200 and "errors" not in body:
             self._schema_answers.put(key, answer)
         return answer
 
     async def _run_compiled(
         self, plan: Plan, operation: Operation, request_id: str, deadline: float
-    ) -> dict[str, Any] | ServiceUnavailable | None:
-        """The body; else the reference executor answers after all: told the store is
-        unavailable (the error), or as if the compiled statement had not run (None)."""
+    ) -> tuple[dict[str, Any], int] | ServiceUnavailable | None:
+        """The body and the data version it read; else the reference executor answers after
+        all: told the store is unavailable (the error), or as if the compiled statement had
+        not run (None)."""
         try:
             async with asyncio.timeout_at(deadline), self._slots:
-                data, actual = await CompiledExecutor.run(self.statements, plan, self.limits)
+                ran = await CompiledExecutor.run(self.statements, plan, self.limits)
         except TimeoutError:
             raise self._timed_out(request_id) from None
         except ResponseTooLarge:
@@ -367,7 +377,8 @@ class GraphQLEndpoint:
             if unavailable is None:
                 logger.exception("request %s: the compiled statement failed", request_id)
             return unavailable
-        return {"data": data, "extensions": {"cost": self._cost(operation.estimated, actual)}}
+        cost = self._cost(operation.estimated, ran.fetched)
+        return {"data": ran.data, "extensions": {"cost": cost}}, ran.version
 
     def _timed_out(self, request_id: str) -> RequestError:
         logger.warning("request %s stopped after %s s", request_id, self.execution_timeout)
@@ -384,11 +395,13 @@ class GraphQLEndpoint:
         media_type: str,
         context: Context,
         deadline: float,
-    ) -> tuple[dict[str, Any], int]:
+    ) -> tuple[dict[str, Any], int, int | None]:
+        """The body, its status and the data version of the snapshot it read."""
         timed_out = False
         try:
             async with asyncio.timeout_at(deadline), self._slots:
                 result = await execute(self.schema, operation, params.variables, context)
+                version = await context.loaders.reader.version()  # in the same snapshot
         except TimeoutError:
             timed_out = True
             raise self._timed_out(context.request_id) from None
@@ -398,7 +411,10 @@ class GraphQLEndpoint:
             else:
                 await context.loaders.reader.close()
         cost = self._cost(operation.estimated, context.usage.objects)
-        return graphql_body(result.data, result.errors or [], cost, context.request_id, media_type)
+        body, status = graphql_body(
+            result.data, result.errors or [], cost, context.request_id, media_type
+        )
+        return body, status, version
 
     def _close_later(self, context: Context) -> None:
         task = asyncio.create_task(context.loaders.reader.close())

@@ -260,6 +260,13 @@ NOT_READS = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SET ", "RESET ", "-- ")
 FTS5_OWN = "FROM 'main'.'search_fts_"
 
 
+def reads_the_store_state(statement: str) -> bool:
+    """Whether a statement reads only the store's state (the data version, the list sizes):
+    as the HTTP step reads it (server/caching.py) and the reference executor names its
+    snapshot's version; the compiled statement reads the version beside its data."""
+    return statement.lstrip().startswith("SELECT store_state.")
+
+
 class StatementCounter:
     """Counts SQL statements the database driver sends while active, whichever layer sent
     them (SQLAlchemy's, a precompiled statement, a ping): asyncpg's query logger on

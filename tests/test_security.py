@@ -467,7 +467,7 @@ async def test_busy_held_connections_answer_503_busy_within_the_pool_wait(
     long as the pool would be, then the request is told the database is busy."""
     import db.raw
 
-    real = db.raw._fetch_value
+    real = db.raw._fetch_row
     release = asyncio.Event()
 
     async def held_up(driver: Any, sql: Any, arguments: Any) -> Any:
@@ -475,7 +475,7 @@ async def test_busy_held_connections_answer_503_busy_within_the_pool_wait(
             await release.wait()
         return await real(driver, sql, arguments)
 
-    monkeypatch.setattr(db.raw, "_fetch_value", held_up)
+    monkeypatch.setattr(db.raw, "_fetch_row", held_up)
     async with make_client(store.engine, db_pool_size=2, db_pool_timeout=0.3) as http:
         first = asyncio.create_task(post(http, SONY))  # holds the only slot
         await asyncio.sleep(0.05)
