@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from server.request_id import new_request_id
+
 OUTCOME = "outcome"  # its key in the request's state (Starlette's `request.state`)
 
 
@@ -15,6 +17,7 @@ class Outcome:
     """Filled by the endpoint: None where the request never got that far."""
 
     request_id: str
+    request_id_from: str = "server"  # "proxy": sent in the trusted header (README: Observing)
     operation_name: str | None = None
     executor: str | None = None  # "compiled" or "reference"
     cost: int | None = None  # the objects the answer holds (the estimate where it did not run)
@@ -22,11 +25,11 @@ class Outcome:
     refusal: str | None = None  # the error code of a request refused before it executed
 
 
-def outcome_of(request: Request, request_id: str) -> Outcome:
-    """The request's record, made on first use."""
+def outcome_of(request: Request) -> Outcome:
+    """The request's record: made as the request arrived (server/observe.py), else now."""
     found = getattr(request.state, OUTCOME, None)
     if found is None:
-        found = Outcome(request_id)
+        found = Outcome(new_request_id())
         setattr(request.state, OUTCOME, found)
     assert isinstance(found, Outcome)
     return found
