@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -94,37 +95,55 @@ def path_label(path: str) -> str:
     return path if path in PATHS else OTHER
 
 
-def record(path: str, status: int, seconds: float, outcome: Outcome, names: OperationNames) -> None:
-    """One answered request in the metrics."""
-    operation = names.label(outcome.operation_name)
-    executor = outcome.executor or ""
-    REQUESTS.labels(path, operation, str(status), executor).inc()
-    LATENCY.labels(path, operation, executor).observe(seconds)
-    if outcome.cache is not None:
-        CACHE.labels(outcome.cache).inc()
-    if outcome.refusal is not None:
-        REFUSALS.labels(outcome.refusal).inc()
+class Recorder:
+    """Records answered requests. Each label set's series are looked up once and kept (the
+    labels are bounded, so are they): prometheus-client's lookup costs more than the count."""
+
+    def __init__(self, names: OperationNames) -> None:
+        self._names = names
+        self._series: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
+
+    def record(self, path: str, status: int, seconds: float, outcome: Outcome) -> None:
+        """One answered request in the metrics."""
+        operation = self._names.label(outcome.operation_name)
+        executor = outcome.executor or ""
+        key = (path, operation, status, executor)
+        series = self._series.get(key)
+        if series is None:
+            series = (
+                REQUESTS.labels(path, operation, str(status), executor),
+                LATENCY.labels(path, operation, executor),
+            )
+            self._series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
+        if outcome.cache is not None:
+            CACHE.labels(outcome.cache).inc()
+        if outcome.refusal is not None:
+            REFUSALS.labels(outcome.refusal).inc()
 
 
-def watch_pool(engine: AsyncEngine, capacity: int) -> Callable[[], None]:
+def watch_pool(
+    engine: AsyncEngine, capacity: int, in_use: Gauge = POOL_IN_USE, size: Gauge = POOL_CAPACITY
+) -> Callable[[], None]:
     """Count the engine's checked-out connections as the pool hands them out and takes them
     back (its checkout and checkin events); returns what stops counting."""
     pool = engine.sync_engine.pool
 
     def checked_out(*_: object) -> None:
-        POOL_IN_USE.inc()
+        in_use.inc()
 
     def checked_in(*_: object) -> None:
-        POOL_IN_USE.dec()
+        in_use.dec()
 
     event.listen(pool, "checkout", checked_out)
     event.listen(pool, "checkin", checked_in)
-    POOL_CAPACITY.inc(capacity)
+    size.inc(capacity)
 
     def stop() -> None:
         event.remove(pool, "checkout", checked_out)
         event.remove(pool, "checkin", checked_in)
-        POOL_CAPACITY.dec(capacity)
+        size.dec(capacity)
 
     return stop
 

@@ -3,15 +3,16 @@ one. It is the id of the log line, of errors' `extensions.requestId` and of `X-R
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 # What a proxy's id may be made of: bounded, and nothing a log or a header would misread.
 SAFE_ID = re.compile(rb"[A-Za-z0-9._:;=/+-]{1,128}")
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """32 random hex digits (as a uuid4's hex, a quarter of its cost)."""
+    return os.urandom(16).hex()
 
 
 def request_id_for(headers: list[tuple[bytes, bytes]], trusted: bytes | None) -> tuple[str, str]:
