@@ -168,7 +168,7 @@ class Settings(BaseSettings):
         "measured before it (GET requests read the data version every time)",
     )
 
-    # What operators see (README: Observing the server)
+    # What operators see (README: Running at scale)
     request_id_header: str | None = Field(
         default=None,
         alias="IMPACT_GRAPH_REQUEST_ID_HEADER",

@@ -138,7 +138,8 @@ class Statements:
         statement is one snapshot of the store on either, so it is sent alone: no BEGIN."""
         arguments = sql.arguments(parameters)
         try:
-            with self._waiting():
+            # counted as waiting only when it waits (the common case costs nothing more)
+            with self._waiting() if self._slots.locked() else nullcontext():
                 async with asyncio.timeout(self._wait):
                     await self._slots.acquire()
         except TimeoutError:

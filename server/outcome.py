@@ -17,7 +17,9 @@ class Outcome:
     """Filled by the endpoint: None where the request never got that far."""
 
     request_id: str
-    request_id_from: str = "server"  # "proxy": sent in the trusted header (README: Observing)
+    request_id_from: str = (
+        "server"  # "proxy": sent in the trusted header (README: Running at scale)
+    )
     operation_name: str | None = None
     executor: str | None = None  # "compiled" or "reference"
     cost: int | None = None  # the objects the answer holds (the estimate where it did not run)
