@@ -219,8 +219,9 @@ class Settings(BaseSettings):
     @field_validator("request_id_header")
     @classmethod
     def _header_name(cls, name: str | None) -> str | None:
-        if name is not None:
-            cls._headers_are_header_names([name])
+        if not name:  # set but empty: no header trusted, as unset
+            return None
+        cls._headers_are_header_names([name])
         return name
 
     @field_validator("cors_origins")

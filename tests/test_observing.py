@@ -16,8 +16,10 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 from sqlalchemy import text
 
+from core.config import Settings
 from db.engine import PoolOptions, create_engine, session_factory
 from db.raw import SqlText, Statements
 from loaders import Reader
@@ -323,3 +325,10 @@ async def test_the_pool_gauges_count_connections_in_use_and_reads_waiting(tmp_pa
         stop()
         await engine.dispose()
     assert registry.get_sample_value("size") == 0
+
+
+@pytest.mark.parametrize("name", ["X Request Id", "X-Request-ID:", "é"])
+def test_the_trusted_header_must_be_a_header_name(name):
+    with pytest.raises(ValidationError, match="not an HTTP header name"):
+        Settings(request_id_header=name)
+    assert Settings(request_id_header="").request_id_header is None  # set empty: none trusted
