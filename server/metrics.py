@@ -51,7 +51,7 @@ CACHE = Counter(
 )
 REFUSALS = Counter(
     "impact_graph_refusals",
-    "Requests refused before they executed, by their error code",
+    "Requests refused (or stopped by their timeout), by their error code",
     ["code"],
 )
 # Gauges of every live worker add up: the pools of the whole server.

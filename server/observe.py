@@ -88,9 +88,9 @@ class ObserveMiddleware:
                 access.handle(access.makeRecord(ACCESS_LOGGER, logging.INFO, "", 0, line, (), None))
 
 
-def describe_span(outcome: Outcome) -> str:
+def describe_span(outcome: Outcome) -> str | None:
     """The request's facts on its span (the ASGI instrumentation's, current while the
-    request is answered); its trace id, for the log line."""
+    request is answered); its trace id, for the log line (None: a path it leaves out)."""
     current = trace.get_current_span()
     attributes: dict[str, Any] = {
         "impact_graph.request_id": outcome.request_id,
@@ -101,7 +101,8 @@ def describe_span(outcome: Outcome) -> str:
         "impact_graph.refusal": outcome.refusal,
     }
     current.set_attributes({k: v for k, v in attributes.items() if v is not None})
-    return format(current.get_span_context().trace_id, "032x")
+    context = current.get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
 
 
 def log_line(
