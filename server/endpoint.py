@@ -46,13 +46,12 @@ from server.compression import matching_etag
 from server.errors import RequestError
 from server.graphiql import graphiql_html
 from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
-from server.outcome import Outcome, outcome_of
+from server.outcome import Outcome, outcome_of, refuse
 from server.persisted import persisted_queries, sha256_hex
 from server.ratelimit import RateLimit
 from server.reading import GraphQLParams, read_params
 from server.responses import (
     EXECUTOR_HEADER,
-    error_response,
     graphql_body,
     json_response,
     request_errors,
@@ -215,10 +214,7 @@ class GraphQLEndpoint:
                 response.headers.update(self._cache_headers(etag))
         return response
 
-    @staticmethod
-    def _refuse(error: RequestError, media_type: str, outcome: Outcome) -> Response:
-        outcome.refusal = error.code
-        return error_response(error, media_type, outcome.request_id)
+    _refuse = staticmethod(refuse)
 
     def _cut_off(
         self, error: ResponseTooLarge, operation: Operation, media_type: str, outcome: Outcome

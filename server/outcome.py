@@ -6,8 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from starlette.requests import Request
+from starlette.responses import Response
 
+from server.errors import RequestError
 from server.request_id import new_request_id
+from server.responses import error_response
 
 OUTCOME = "outcome"  # its key in the request's state (Starlette's `request.state`)
 
@@ -35,3 +38,9 @@ def outcome_of(request: Request) -> Outcome:
         setattr(request.state, OUTCOME, found)
     assert isinstance(found, Outcome)
     return found
+
+
+def refuse(error: RequestError, media_type: str, outcome: Outcome) -> Response:
+    """The error's response, under the request's id, its code recorded as the refusal."""
+    outcome.refusal = error.code
+    return error_response(error, media_type, outcome.request_id)

@@ -332,3 +332,21 @@ def test_the_trusted_header_must_be_a_header_name(name):
     with pytest.raises(ValidationError, match="not an HTTP header name"):
         Settings(request_id_header=name)
     assert Settings(request_id_header="").request_id_header is None  # set empty: none trusted
+
+
+def test_routing_refusals_carry_the_request_id_of_their_log_line(server):
+    """404s and 405s are answered by the app's exception handlers, not the GraphQL route:
+    the same id in the header, the body's request and the log line; counted as refusals."""
+    base, log = server
+    before = scrape(base)
+    for response, code in (
+        (httpx.put(f"{base}/graphql", timeout=10), "METHOD_NOT_ALLOWED"),
+        (httpx.get(f"{base}/nowhere", timeout=10), "NOT_FOUND"),
+    ):
+        request_id = response.headers["x-request-id"]
+        (line,) = log_lines(log, request_id)
+        assert (line["status"], line["refusal"]) == (response.status_code, code)
+    after = scrape(base)
+    for code in ("METHOD_NOT_ALLOWED", "NOT_FOUND"):
+        name = "impact_graph_refusals_total"
+        assert value(after, name, code=code) - value(before, name, code=code) == 1
