@@ -33,7 +33,7 @@ from server.cors import cors_middleware
 from server.endpoint import GraphQLEndpoint
 from server.graphiql import ASSETS_DIR, ASSETS_PATH
 from server.methods import EXCEPTION_HANDLERS, HeadAsGet
-from server.observe import Observability
+from server.observe import Observability, configure_access_log
 from server.persisted import load_manifest
 from server.ratelimit import rate_limit
 from server.shutdown import Drain
@@ -213,6 +213,8 @@ def create_app(
 
 def app_from_settings() -> Starlette:
     """The app of `serve --workers N`: uvicorn imports this factory in each worker process."""
-    app = create_app(get_settings())
+    settings = get_settings()
+    configure_access_log(settings.log_level)  # its own process: as `serve` sets up its own
+    app = create_app(settings)
     gc.freeze()  # what start-up made lives as long as the worker (see server/cli.py)
     return app

@@ -350,3 +350,25 @@ def test_routing_refusals_carry_the_request_id_of_their_log_line(server):
     for code in ("METHOD_NOT_ALLOWED", "NOT_FOUND"):
         name = "impact_graph_refusals_total"
         assert value(after, name, code=code) - value(before, name, code=code) == 1
+
+
+def test_the_workers_of_one_server_log_and_count_every_request(tmp_path):
+    """`serve --workers 2`: each worker writes its own access lines and its metrics to the
+    directory the command shares; a scrape, whichever worker answers it, counts them all."""
+    settings = {"IMPACT_GRAPH_WORKERS": "2", "IMPACT_GRAPH_LOG_LEVEL": "info"}
+    with served(tmp_path, settings) as base:
+        before = scrape(base)
+        ids = []
+        for _ in range(3):  # a new connection each: the kernel spreads them over the workers
+            with httpx.Client(base_url=base, timeout=10) as http:
+                for _ in range(4):
+                    response = http.post("/graphql", json={"query": COMPANY})
+                    assert response.status_code == 200
+                    ids.append(response.headers["x-request-id"])
+        after = scrape(base)
+        labels = requests("/graphql", "Company", "200", "compiled")
+        total = "impact_graph_requests_total"
+        assert value(after, total, **labels) - value(before, total, **labels) == 12
+        assert value(after, "impact_graph_db_pool_capacity") == 30  # two workers' pools
+        for request_id in ids:
+            assert len(log_lines(tmp_path / "served.log", request_id)) == 1
