@@ -168,6 +168,26 @@ class Settings(BaseSettings):
         "measured before it (GET requests read the data version every time)",
     )
 
+    # What operators see (README: Running at scale)
+    request_id_header: str | None = Field(
+        default=None,
+        alias="IMPACT_GRAPH_REQUEST_ID_HEADER",
+        description="the header a trusted proxy sets to each request's id (e.g. X-Request-ID); "
+        "unset, every request gets a new id whatever the client sends",
+    )
+    metrics: bool = Field(default=True, alias="IMPACT_GRAPH_METRICS")
+    metrics_operations: int = Field(
+        default=100,
+        ge=0,
+        alias="IMPACT_GRAPH_METRICS_OPERATIONS",
+        description="operation names labelled in the metrics, first come; later ones: other",
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        alias="OTEL_EXPORTER_OTLP_ENDPOINT",
+        description="where traces go over OTLP/HTTP; unset, nothing is traced",
+    )
+
     # Browsers
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -195,6 +215,14 @@ class Settings(BaseSettings):
             if not HEADER_NAME.fullmatch(name):
                 raise ValueError(f"{name!r} is not an HTTP header name")
         return names
+
+    @field_validator("request_id_header")
+    @classmethod
+    def _header_name(cls, name: str | None) -> str | None:
+        if not name:  # set but empty: no header trusted, as unset
+            return None
+        cls._headers_are_header_names([name])
+        return name
 
     @field_validator("cors_origins")
     @classmethod

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
+from opentelemetry.trace import SpanKind, Tracer
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from core.spans import NO_SPAN, span
 
 # What a connection that is gone raises (a lost socket; asyncpg's own words for it).
 _DISCONNECTS = (
@@ -93,12 +97,28 @@ class Statements:
     (the request's deadline) leaves its connection busy: that connection is invalidated.
     Errors are raised as SQLAlchemy raises them (DBAPIError), so db/errors.py reads them as
     any other read's.
+
+    What operators see: `waiting` is around each wait for a connection, and with a `tracer`
+    each statement is a span, as SQLAlchemy's instrumentation makes them for the other reads
+    (it cannot see statements run on the driver).
     """
 
     IDLE_SECONDS = 0.5
 
-    def __init__(self, engine: AsyncEngine, size: int, wait: float, hold: bool = True) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        size: int,
+        wait: float,
+        hold: bool = True,
+        *,
+        waiting: Callable[[], AbstractContextManager[object]] = nullcontext,
+        tracer: Tracer | None = None,
+    ) -> None:
         self._engine = engine
+        self._waiting = waiting
+        self._tracer = tracer
+        self._system = engine.dialect.name
         self._size = size
         self._hold = hold  # False: each connection goes back after its statement
         self._closed = False
@@ -118,8 +138,10 @@ class Statements:
         statement is one snapshot of the store on either, so it is sent alone: no BEGIN."""
         arguments = sql.arguments(parameters)
         try:
-            async with asyncio.timeout(self._wait):
-                await self._slots.acquire()
+            # counted as waiting only when it waits (the common case costs nothing more)
+            with self._waiting() if self._slots.locked() else nullcontext():
+                async with asyncio.timeout(self._wait):
+                    await self._slots.acquire()
         except TimeoutError:
             raise PoolTimeout("every held connection stayed busy") from None
         try:
@@ -133,7 +155,8 @@ class Statements:
             try:
                 if held.generic_plans != sql.generic_plan:
                     await _set_generic_plans(held, sql.generic_plan)
-                row = await _fetch_row(held.driver, sql, arguments)
+                with self._span(sql):
+                    row = await _fetch_row(held.driver, sql, arguments)
             except Exception as error:
                 died = isinstance(error, _DISCONNECTS)
                 if not died:
@@ -150,6 +173,14 @@ class Statements:
                 return row
         raise AssertionError("unreachable: the last attempt returns or raises")
 
+    def _span(self, sql: SqlText) -> AbstractContextManager[object]:
+        """Named and described as SQLAlchemy's instrumentation names a statement's span."""
+        if self._tracer is None:
+            return NO_SPAN
+        name = sql.text.split(None, 1)[0]
+        attributes = {"db.system": self._system, "db.statement": sql.text}
+        return span(self._tracer, name, attributes, SpanKind.CLIENT)
+
     async def _take(self, generic_plans: bool) -> _Held:
         """An idle connection in the mode asked if there is one, else any, else a new one."""
         for index in range(len(self._idle) - 1, -1, -1):
@@ -157,7 +188,8 @@ class Statements:
                 return self._idle.pop(index)
         if self._idle:
             return self._idle.pop()
-        connection = await self._engine.connect()
+        with self._waiting():
+            connection = await self._engine.connect()
         try:
             driver = (await connection.get_raw_connection()).driver_connection
             assert driver is not None, "a checked-out connection has its driver's connection"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
@@ -51,12 +52,19 @@ class Reader:
     Pooled connections are not pinged before use (a ping is a round trip and a statement
     more per request): a connection that died in the pool (a database restart) fails its
     first statement at once, and the statement is tried again on another connection, at most
-    `connections` times (every pooled connection may have died).
+    `connections` times (every pooled connection may have died). `waiting` is around the
+    wait for the pool to hand a connection out (what operators see: server/metrics.py).
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], connections: int = 1) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        connections: int = 1,
+        waiting: Callable[[], AbstractContextManager[object]] = nullcontext,
+    ) -> None:
         self._sessions = sessions
         self._connections = connections
+        self._waiting = waiting
         self._session: AsyncSession | None = None
         self._turn = asyncio.Lock()
         self._closed = False
@@ -96,6 +104,9 @@ class Reader:
             if self._session is None:
                 self._session = self._sessions()
             try:
+                if not self._session.in_transaction():
+                    with self._waiting():  # the connection, checked out now
+                        await self._session.connection()
                 return await query(self._session)
             except DBAPIError as error:
                 attempts -= 1

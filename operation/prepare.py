@@ -66,6 +66,12 @@ class Operation:
         return self.estimate.objects
 
     @property
+    def own_name(self) -> str | None:
+        """The operation's name as its document defines it (None: anonymous), whether or not
+        the request named it in `operationName` (`name`): what operators see it as."""
+        return None if self.definition.name is None else self.definition.name.value
+
+    @property
     def reads_only_the_schema(self) -> bool:
         """Whether every root field is `__schema`, `__type` or `__typename`: the answer
         depends on the schema and the variables alone, never on the store."""

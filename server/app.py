@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from graphql import build_schema
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -32,6 +33,7 @@ from server.cors import cors_middleware
 from server.endpoint import GraphQLEndpoint
 from server.graphiql import ASSETS_DIR, ASSETS_PATH
 from server.methods import EXCEPTION_HANDLERS, HeadAsGet
+from server.observe import Observability, configure_access_log
 from server.persisted import load_manifest
 from server.ratelimit import rate_limit
 from server.shutdown import Drain
@@ -58,8 +60,13 @@ def _probe_engine(settings: Settings) -> AsyncEngine:
     )
 
 
-def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlette:
-    """Build the app; pass `engine` to share one (tests do), else one is made from settings."""
+def create_app(
+    settings: Settings,
+    engine: AsyncEngine | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> Starlette:
+    """Build the app; pass `engine` to share one (tests do), else one is made from settings;
+    `tracer_provider` to trace into it (tests do), else as the settings say."""
     owns_engine = engine is None
     engine = engine or create_engine(
         settings.query_url,  # a replica's, if DATABASE_READ_URL names one
@@ -76,6 +83,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
     # Readiness has a connection of its own: a busy request pool is not an unready instance.
     probe = engine if not owns_engine else _probe_engine(settings)
     sessions = snapshot_sessions(engine)  # a request's reads share one snapshot
+    observed = Observability(settings, engine, tracer_provider)
     connections = settings.db_pool_size + settings.db_max_overflow  # how many may have died
     # The compiled executor holds up to half the pool between its statements, never the
     # last connection: the reference executor checks connections out per request from the rest.
@@ -85,6 +93,8 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
         max(1, min(settings.db_pool_size // 2, connections - 1)),
         settings.db_pool_timeout,
         hold=connections > 1,
+        waiting=observed.waiting,
+        tracer=observed.tracer,
     )
 
     store = StoreWatch(engine, statements, engine.dialect, settings.store_check_seconds)
@@ -95,7 +105,9 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
     limit = rate_limit(settings.rate_limit, settings.rate_limit_burst, settings.cache_url)
 
     def context_for(request_id: str) -> Context:
-        return Context(loaders=Loaders(Reader(sessions, connections)), request_id=request_id)
+        return Context(
+            loaders=Loaders(Reader(sessions, connections, observed.waiting)), request_id=request_id
+        )
 
     graphql = GraphQLEndpoint(
         schema,
@@ -117,6 +129,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
         else load_manifest(settings.trusted_documents),
         pinned=explorer.documents(),
         rate_limit=limit,
+        tracer=observed.tracer,
     )
 
     async def healthz(_: Request) -> Response:
@@ -166,12 +179,14 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
         await statements.close()
         if limit is not None:
             await limit.close()
+        observed.close()
         if owns_engine:
             await engine.dispose()
             await probe.dispose()
 
     app = Starlette(
         middleware=[
+            *observed.middleware(),
             Middleware(HeadAsGet),
             *cors_middleware(settings),
             Middleware(CompressionMiddleware),
@@ -182,6 +197,7 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
             Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets"),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            *observed.routes(),
             Route("/", explorer.explorer_page, methods=["GET"]),
             Mount(
                 explorer.ASSETS_PATH, StaticFiles(directory=explorer.ASSETS_DIR), name="explorer"
@@ -197,6 +213,8 @@ def create_app(settings: Settings, engine: AsyncEngine | None = None) -> Starlet
 
 def app_from_settings() -> Starlette:
     """The app of `serve --workers N`: uvicorn imports this factory in each worker process."""
-    app = create_app(get_settings())
+    settings = get_settings()
+    configure_access_log(settings.log_level)  # its own process: as `serve` sets up its own
+    app = create_app(settings)
     gc.freeze()  # what start-up made lives as long as the worker (see server/cli.py)
     return app

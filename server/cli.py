@@ -118,6 +118,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         print(f"seeded the store (empty, or seeded by an older version): {report.summary()}")
     from server.app import create_app
     from server.connections import EdgeConfig, EdgeProtocol, connection_limits  # httptools
+    from server.observe import configure_access_log
+
+    configure_access_log(settings.log_level)
 
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (display only)
     root = f"http://{shown}:{port}/"

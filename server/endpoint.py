@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSchema, OperationType
+from opentelemetry.trace import Tracer
 from sqlalchemy.engine import Dialect
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -25,6 +25,7 @@ from compiled.executor import CompiledExecutor, Plan
 from core.errors import ResponseTooLarge, ServiceUnavailable
 from core.limits import Limits
 from core.lru import LRU
+from core.spans import span
 from db.errors import as_unavailable
 from db.raw import Statements
 from db.state import StoreSnapshot
@@ -45,13 +46,12 @@ from server.compression import matching_etag
 from server.errors import RequestError
 from server.graphiql import graphiql_html
 from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
-from server.outcome import Outcome, outcome_of
+from server.outcome import Outcome, outcome_of, refuse
 from server.persisted import persisted_queries, sha256_hex
 from server.ratelimit import RateLimit
 from server.reading import GraphQLParams, read_params
 from server.responses import (
     EXECUTOR_HEADER,
-    error_response,
     graphql_body,
     json_response,
     request_errors,
@@ -93,8 +93,10 @@ class GraphQLEndpoint:
         trusted: dict[str, str] | None = None,
         pinned: Mapping[str, str] | None = None,
         rate_limit: RateLimit | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.schema = schema
+        self.tracer = tracer  # spans for preparing and executing (none: tracing is off)
         self.contract = contract
         self.documents = DocumentCache()
         self.context_factory = context_factory
@@ -130,8 +132,8 @@ class GraphQLEndpoint:
         return response
 
     async def _handle(self, request: Request) -> Response:
-        request_id = uuid.uuid4().hex
-        outcome = outcome_of(request, request_id)
+        outcome = outcome_of(request)
+        request_id = outcome.request_id
         if self.rate_limit is not None:  # every request to /graphql counts, first of all
             too_soon = await self.rate_limit.check(request)
             if too_soon is not None:
@@ -165,8 +167,9 @@ class GraphQLEndpoint:
             # a GET reads the data version (its ETag's) and with it the sizes the cost counts
             version = await self.store.version(deadline) if request.method == "GET" else None
             snapshot = await self.store.snapshot(deadline)
-            operation = self._prepare(request, params, query, snapshot)
-            outcome.operation_name = operation.name
+            with span(self.tracer, "prepare"):
+                operation = self._prepare(request, params, query, snapshot)
+            outcome.operation_name = operation.own_name
             if params.persisted_hash is not None and self.trusted is None:
                 self.persisted.put(params.persisted_hash, query)  # valid, sent with its hash
         except RequestError as error:
@@ -189,9 +192,10 @@ class GraphQLEndpoint:
                 headers = {**self._cache_headers(etag), "Vary": "Accept, Accept-Encoding"}
                 return Response(status_code=304, headers=headers)
         try:
-            body, status, executor, read = await self._execute(
-                operation, params, media_type, request_id, deadline
-            )
+            with span(self.tracer, "execute"):
+                body, status, executor, read = await self._execute(
+                    operation, params, media_type, request_id, deadline
+                )
         except RequestError as error:
             return self._refuse(error, media_type, outcome)
         except ResponseTooLarge as error:  # the compiled answer, measured before it is read
@@ -210,10 +214,7 @@ class GraphQLEndpoint:
                 response.headers.update(self._cache_headers(etag))
         return response
 
-    @staticmethod
-    def _refuse(error: RequestError, media_type: str, outcome: Outcome) -> Response:
-        outcome.refusal = error.code
-        return error_response(error, media_type, outcome.request_id)
+    _refuse = staticmethod(refuse)
 
     def _cut_off(
         self, error: ResponseTooLarge, operation: Operation, media_type: str, outcome: Outcome

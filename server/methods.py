@@ -5,8 +5,6 @@ turns that off and answers 404)."""
 
 from __future__ import annotations
 
-import uuid
-
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.errors import RequestError
 from server.negotiation import JSON
-from server.responses import error_response
+from server.outcome import outcome_of, refuse
 
 
 class HeadAsGet:
@@ -43,17 +41,17 @@ def _allowed(header: str) -> str:
     return ", ".join(sorted(methods, key=lambda method: (method != "GET", method)))
 
 
-async def not_found(_: Request, __: Exception) -> Response:
+async def not_found(request: Request, _: Exception) -> Response:
     error = RequestError(404, "NOT_FOUND", "nothing here; GraphQL is served at /graphql")
-    return error_response(error, JSON, uuid.uuid4().hex)
+    return refuse(error, JSON, outcome_of(request))
 
 
-async def method_not_allowed(_: Request, exception: Exception) -> Response:
+async def method_not_allowed(request: Request, exception: Exception) -> Response:
     headers = exception.headers if isinstance(exception, HTTPException) else None
     allow = _allowed((headers or {}).get("Allow", "GET"))
     wording = " or ".join(allow.split(", "))  # as the GraphQL route words it
     error = RequestError(405, "METHOD_NOT_ALLOWED", f"use {wording}", {"Allow": allow})
-    return error_response(error, JSON, uuid.uuid4().hex)
+    return refuse(error, JSON, outcome_of(request))
 
 
 EXCEPTION_HANDLERS = {404: not_found, 405: method_not_allowed}

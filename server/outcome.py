@@ -6,6 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from starlette.requests import Request
+from starlette.responses import Response
+
+from server.errors import RequestError
+from server.request_id import new_request_id
+from server.responses import error_response
 
 OUTCOME = "outcome"  # its key in the request's state (Starlette's `request.state`)
 
@@ -15,6 +20,9 @@ class Outcome:
     """Filled by the endpoint: None where the request never got that far."""
 
     request_id: str
+    request_id_from: str = (
+        "server"  # "proxy": sent in the trusted header (README: Running at scale)
+    )
     operation_name: str | None = None
     executor: str | None = None  # "compiled" or "reference"
     cost: int | None = None  # the objects the answer holds (the estimate where it did not run)
@@ -22,11 +30,17 @@ class Outcome:
     refusal: str | None = None  # the error code of a request refused before it executed
 
 
-def outcome_of(request: Request, request_id: str) -> Outcome:
-    """The request's record, made on first use."""
+def outcome_of(request: Request) -> Outcome:
+    """The request's record: made as the request arrived (server/observe.py), else now."""
     found = getattr(request.state, OUTCOME, None)
     if found is None:
-        found = Outcome(request_id)
+        found = Outcome(new_request_id())
         setattr(request.state, OUTCOME, found)
     assert isinstance(found, Outcome)
     return found
+
+
+def refuse(error: RequestError, media_type: str, outcome: Outcome) -> Response:
+    """The error's response, under the request's id, its code recorded as the refusal."""
+    outcome.refusal = error.code
+    return error_response(error, media_type, outcome.request_id)

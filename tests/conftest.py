@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import delete, event, func, inspect, select, table, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -201,10 +202,13 @@ async def read_snapshot(engine: AsyncEngine) -> state.StoreSnapshot:
 
 
 @contextlib.asynccontextmanager
-async def make_client(engine: AsyncEngine, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def make_client(
+    engine: AsyncEngine, tracer_provider: TracerProvider | None = None, **settings: Any
+) -> AsyncIterator[httpx.AsyncClient]:
     """A client of a fresh app over `engine`, the app started and stopped as a server would
-    (httpx runs no lifespan): what the app holds of the engine's pool goes back at the end."""
-    app = create_app(Settings(**settings), engine=engine)
+    (httpx runs no lifespan): what the app holds of the engine's pool goes back at the end.
+    With `tracer_provider`, the app's spans go to it."""
+    app = create_app(Settings(**settings), engine=engine, tracer_provider=tracer_provider)
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),

@@ -1,0 +1,172 @@
+"""What `/metrics` shows Prometheus: requests, their latency, cache lookups, refusals and the
+database pool, in one process or summed over every worker of `impact-graph serve`.
+
+With `PROMETHEUS_MULTIPROC_DIR` set (before this module is first imported: prometheus-client
+chooses how it stores values then), each worker writes its values to files there and a scrape
+of any worker sums them all; otherwise the process's own registry answers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.outcome import Outcome
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own name for it
+# The paths labelled by name; every other (static assets, unknown paths) is "other".
+PATHS = frozenset({"/graphql", "/graphql/schema.graphql", "/healthz", "/readyz", "/metrics", "/"})
+OTHER = "other"
+
+REQUESTS = Counter(
+    "impact_graph_requests",
+    "HTTP requests answered, by path, GraphQL operation name, status and executor",
+    ["path", "operation", "status", "executor"],
+)
+LATENCY = Histogram(
+    "impact_graph_request_duration_seconds",
+    "Time from a request's arrival to its response's last byte",
+    ["path", "operation", "executor"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+CACHE = Counter(
+    "impact_graph_cache_lookups", "Response cache lookups of /graphql, by result", ["result"]
+)
+REFUSALS = Counter(
+    "impact_graph_refusals",
+    "Requests refused (or stopped by their timeout), by their error code",
+    ["code"],
+)
+# Gauges of every live worker add up: the pools of the whole server.
+POOL_IN_USE = Gauge(
+    "impact_graph_db_pool_in_use",
+    "Database connections checked out of the pool (the compiled executor's held ones included)",
+    multiprocess_mode="livesum",
+)
+POOL_WAITING = Gauge(
+    "impact_graph_db_pool_waiting",
+    "Reads waiting for a database connection",
+    multiprocess_mode="livesum",
+)
+POOL_CAPACITY = Gauge(
+    "impact_graph_db_pool_capacity",
+    "Connections the pool may open (its size and overflow)",
+    multiprocess_mode="livesum",
+)
+
+
+class OperationNames:
+    """Operation names come from clients: the first `limit` names seen are labelled as they
+    are, every later one as "other", so that no client can grow the metrics without bound."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._known: set[str] = set()
+
+    def label(self, name: str | None) -> str:
+        if name is None:
+            return ""
+        if name in self._known:
+            return name
+        if len(self._known) < self._limit:
+            self._known.add(name)
+            return name
+        return OTHER
+
+
+def path_label(path: str) -> str:
+    return path if path in PATHS else OTHER
+
+
+class Recorder:
+    """Records answered requests. Each label set's series are looked up once and kept (the
+    labels are bounded, so are they): prometheus-client's lookup costs more than the count."""
+
+    def __init__(self, names: OperationNames) -> None:
+        self._names = names
+        self._series: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
+
+    def record(self, path: str, status: int, seconds: float, outcome: Outcome) -> None:
+        """One answered request in the metrics."""
+        operation = self._names.label(outcome.operation_name)
+        executor = outcome.executor or ""
+        key = (path, operation, status, executor)
+        series = self._series.get(key)
+        if series is None:
+            series = (
+                REQUESTS.labels(path, operation, str(status), executor),
+                LATENCY.labels(path, operation, executor),
+            )
+            self._series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
+        if outcome.cache is not None:
+            CACHE.labels(outcome.cache).inc()
+        if outcome.refusal is not None:
+            REFUSALS.labels(outcome.refusal).inc()
+
+
+def watch_pool(
+    engine: AsyncEngine, capacity: int, in_use: Gauge = POOL_IN_USE, size: Gauge = POOL_CAPACITY
+) -> Callable[[], None]:
+    """Count the engine's checked-out connections as the pool hands them out and takes them
+    back (its checkout and checkin events); returns what stops counting."""
+    pool = engine.sync_engine.pool
+
+    def checked_out(*_: object) -> None:
+        in_use.inc()
+
+    def checked_in(*_: object) -> None:
+        in_use.dec()
+
+    event.listen(pool, "checkout", checked_out)
+    event.listen(pool, "checkin", checked_in)
+    size.inc(capacity)
+
+    def stop() -> None:
+        event.remove(pool, "checkout", checked_out)
+        event.remove(pool, "checkin", checked_in)
+        size.dec(capacity)
+
+    return stop
+
+
+def waiting_for_pool() -> AbstractContextManager[object]:
+    """Around a wait for a connection: counted while it lasts."""
+    return POOL_WAITING.track_inprogress()
+
+
+def _registry() -> CollectorRegistry:
+    if os.environ.get(MULTIPROCESS_DIR):
+        registry = CollectorRegistry()
+        # reads every worker's files at each scrape (its constructor has no annotations)
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return registry
+    return REGISTRY
+
+
+def metrics_endpoint() -> Callable[[Request], Awaitable[Response]]:
+    """The `/metrics` route: the text exposition format, summed over workers if there are."""
+    registry = _registry()
+
+    async def metrics(_: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics

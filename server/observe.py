@@ -1,0 +1,183 @@
+"""What operators see of each request: its id, chosen as it arrives; once answered, its line
+in the access log, its figures in the metrics and its facts on the trace's request span.
+
+A plain ASGI middleware (no Starlette request objects): it runs on every request, and costs
+a few microseconds of one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.middleware import Middleware
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.config import Settings
+from server.metrics import (
+    OperationNames,
+    Recorder,
+    metrics_endpoint,
+    path_label,
+    waiting_for_pool,
+    watch_pool,
+)
+from server.outcome import OUTCOME, Outcome
+from server.request_id import request_id_for
+from server.responses import REQUEST_ID_HEADER
+from server.tracing import exporting_provider, request_spans, trace_statements, tracer
+
+ACCESS_LOGGER = "impact_graph.access"
+access = logging.getLogger(ACCESS_LOGGER)
+_REQUEST_ID = REQUEST_ID_HEADER.lower().encode("ascii")
+MAX_LOGGED_PATH = 200
+
+
+class ObserveMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        names: OperationNames,
+        trusted_header: str | None = None,
+        traced: bool = False,
+    ) -> None:
+        self.app = app
+        self.metrics = Recorder(names)
+        self.trusted = None if trusted_header is None else trusted_header.lower().encode("ascii")
+        self.traced = traced
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        outcome = Outcome(*request_id_for(scope["headers"], self.trusted))
+        scope.setdefault("state", {})[OUTCOME] = outcome
+        status = 500  # what the server answers if the app fails before it responds
+        trace_id = None
+
+        async def sending(message: Message) -> None:
+            nonlocal status, trace_id
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if self.traced:  # now: the request's span ends with its response
+                    trace_id = describe_span(outcome)
+                headers = list(message.get("headers", ()))
+                if not any(name.lower() == _REQUEST_ID for name, _ in headers):
+                    headers.append((_REQUEST_ID, outcome.request_id.encode("ascii")))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            seconds = time.perf_counter() - start
+            path: str = scope["path"]
+            self.metrics.record(path_label(path), status, seconds, outcome)
+            if access.isEnabledFor(logging.INFO):
+                line = log_line(scope["method"], path, status, seconds, outcome, trace_id)
+                # what `access.info` does, less looking up the caller's frame (no format
+                # shows it): a third of the line's cost
+                access.handle(access.makeRecord(ACCESS_LOGGER, logging.INFO, "", 0, line, (), None))
+
+
+def describe_span(outcome: Outcome) -> str | None:
+    """The request's facts on its span (the ASGI instrumentation's, current while the
+    request is answered); its trace id, for the log line (None: a path it leaves out)."""
+    current = trace.get_current_span()
+    attributes: dict[str, Any] = {
+        "impact_graph.request_id": outcome.request_id,
+        "graphql.operation.name": outcome.operation_name,
+        "impact_graph.executor": outcome.executor,
+        "impact_graph.cost": outcome.cost,
+        "impact_graph.cache": outcome.cache,
+        "impact_graph.refusal": outcome.refusal,
+    }
+    current.set_attributes({k: v for k, v in attributes.items() if v is not None})
+    context = current.get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
+def log_line(
+    method: str,
+    path: str,
+    status: int,
+    seconds: float,
+    outcome: Outcome,
+    trace_id: str | None = None,
+) -> str:
+    """One JSON object on one line (JSON escapes every control character)."""
+    line: dict[str, Any] = {
+        "time": round(time.time(), 3),
+        "request_id": outcome.request_id,
+        "request_id_from": outcome.request_id_from,
+        "method": method,
+        "path": path[:MAX_LOGGED_PATH],
+        "status": status,
+        "duration_ms": round(seconds * 1000, 3),
+        "operation": outcome.operation_name,
+        "executor": outcome.executor,
+        "cost": outcome.cost,
+        "cache": outcome.cache,
+        "refusal": outcome.refusal,
+    }
+    if trace_id is not None:
+        line["trace_id"] = trace_id
+    return orjson.dumps(line).decode()
+
+
+def configure_access_log(level: str) -> None:
+    """`impact-graph serve`: each access line alone on its line of stderr, at `level` (the
+    lines are INFO: "warning" and above turn them off), not in the other logs' format."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access.handlers[:] = [handler]
+    access.propagate = False
+    access.setLevel(level.upper())
+
+
+class Observability:
+    """Everything operators see, for `create_app`: the middleware, `/metrics`, the pool's
+    figures and the spans; `close` when the app stops. `provider`: the tracer provider a test
+    passes; else one exporting over OTLP where configured, else no tracing at all."""
+
+    def __init__(
+        self, settings: Settings, engine: AsyncEngine, provider: TracerProvider | None = None
+    ) -> None:
+        self.settings = settings
+        self._owned = provider is None
+        self.provider = exporting_provider(settings) if provider is None else provider
+        self.tracer = None if self.provider is None else tracer(self.provider)
+        capacity = settings.db_pool_size + settings.db_max_overflow
+        self._stops = [watch_pool(engine, capacity)]
+        if self.provider is not None:
+            self._stops.append(trace_statements(engine, self.provider))
+        self.waiting = waiting_for_pool
+
+    def middleware(self) -> list[Middleware]:
+        """Outermost first: the request's span, then the id, log line and metrics."""
+        observe = Middleware(
+            ObserveMiddleware,
+            names=OperationNames(self.settings.metrics_operations),
+            trusted_header=self.settings.request_id_header,
+            traced=self.provider is not None,
+        )
+        return [request_spans(self.provider), observe] if self.provider is not None else [observe]
+
+    def routes(self) -> list[Route]:
+        if not self.settings.metrics:
+            return []
+        return [Route("/metrics", metrics_endpoint(), methods=["GET"])]
+
+    def close(self) -> None:
+        for stop in self._stops:
+            stop()
+        if self._owned and self.provider is not None:
+            self.provider.shutdown()  # what is still batched is sent first

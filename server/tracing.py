@@ -1,0 +1,69 @@
+"""OpenTelemetry traces: a span for each HTTP request (continuing the W3C `traceparent` a
+client or proxy sent), for preparing and executing its operation, and for each SQL statement.
+
+Off unless `OTEL_EXPORTER_OTLP_ENDPOINT` is set (or a test passes its own provider): then no
+middleware, instrumentation or SDK runs at all. When on, spans are batched and sent over
+OTLP/HTTP; the exporter reads the standard `OTEL_EXPORTER_OTLP_*` variables itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from importlib.metadata import version
+
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Tracer
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.middleware import Middleware
+
+from core.config import Settings
+
+SERVICE_NAME = "impact-graph"  # unless OTEL_SERVICE_NAME names it otherwise
+
+
+def exporting_provider(settings: Settings) -> TracerProvider | None:
+    """Spans batched to the OTLP endpoint configured, or None where none is."""
+    if not settings.otel_exporter_otlp_endpoint:
+        return None
+    named = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": SERVICE_NAME}
+    provider = TracerProvider(resource=Resource.create(named))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    return provider
+
+
+def tracer(provider: TracerProvider) -> Tracer:
+    return provider.get_tracer("impact_graph", version("impact-graph"))
+
+
+def request_spans(provider: TracerProvider) -> Middleware:
+    """The request's span, outermost, so that everything else happens inside it. The ASGI
+    instrumentation's spans for each message sent and received are left out: they say
+    nothing a request span does not, and cost as much."""
+    return Middleware(
+        OpenTelemetryMiddleware,
+        tracer_provider=provider,
+        exclude_spans=["receive", "send"],
+    )
+
+
+def trace_statements(engine: AsyncEngine, provider: TracerProvider) -> Callable[[], None]:
+    """A span for each statement SQLAlchemy runs on `engine` (the reference executor's, the
+    store's state); returns what stops it. Its declared range stops below SQLAlchemy 2.1,
+    which it serves as well (tests/test_tracing.py checks its spans on both stores): the
+    check of that range is skipped. One engine per process is traced at a time (the
+    instrumentor is one per process)."""
+    instrumentor = SQLAlchemyInstrumentor()
+    instrumentor.instrument(
+        engine=engine.sync_engine, tracer_provider=provider, skip_dep_check=True
+    )
+
+    def stop() -> None:
+        instrumentor.uninstrument()
+
+    return stop

@@ -1,0 +1,377 @@
+"""What operators see of a real `impact-graph serve`: `/metrics` after requests, one JSON log
+line per request on its stderr, request ids (a trusted proxy's header only when configured),
+and metrics summed over processes that share PROMETHEUS_MULTIPROC_DIR."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY, CollectorRegistry, Gauge
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
+from sqlalchemy import text
+
+from core.config import Settings
+from db.engine import PoolOptions, create_engine, session_factory
+from db.raw import SqlText, Statements
+from loaders import Reader
+from server.metrics import OperationNames, Recorder, watch_pool
+from server.observe import ACCESS_LOGGER
+from server.outcome import Outcome
+from tests.conftest import REFUSED_DATABASE_URL, make_client
+from tests.serving import served
+
+COMPANY = 'query Company { company(slug: "sony-music") { name } }'
+PROGRAMS = "query Programs { programs { totalCount } }"
+TYPENAME = "query Typename { __typename }"  # answered from the schema: the reference executor
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A server with default settings, logging at info; its base URL and its log."""
+    directory = tmp_path_factory.mktemp("observed")
+    with served(directory, {"IMPACT_GRAPH_LOG_LEVEL": "info"}) as base:
+        yield base, directory / "served.log"
+
+
+def post(base: str, query: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.post(f"{base}/graphql", json={"query": query}, headers=headers, timeout=10)
+
+
+def scrape(base: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of /metrics, by name and labels."""
+    response = httpx.get(f"{base}/metrics", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: dict[Any, float], name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def requests(path: str, operation: str, status: str, executor: str) -> dict[str, str]:
+    return {"path": path, "operation": operation, "status": status, "executor": executor}
+
+
+def log_lines(log: Path, request_id: str) -> list[dict[str, Any]]:
+    """The access lines of one request, waiting a little: a line is written once its
+    response is sent."""
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [
+            json.loads(line)
+            for line in log.read_text().splitlines()
+            if line.startswith("{") and request_id in line
+        ]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
+def test_metrics_count_requests_by_operation_status_and_executor(server):
+    base, _ = server
+    before = scrape(base)
+    for _ in range(3):
+        assert post(base, COMPANY).status_code == 200
+    assert post(base, TYPENAME).json() == {
+        "data": {"__typename": "Query"},
+        "extensions": {"cost": {"estimated": 0, "budget": 25000, "actual": 0}},
+    }
+    assert post(base, "{ nope }").status_code == 200  # a validation error, refused
+    assert httpx.get(f"{base}/no/such/path/{'x' * 50}").status_code == 404
+    after = scrape(base)
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    total = "impact_graph_requests_total"
+    assert moved(total, **requests("/graphql", "Company", "200", "compiled")) == 3
+    assert moved(total, **requests("/graphql", "Typename", "200", "reference")) == 1
+    assert moved(total, **requests("/graphql", "", "200", "")) == 1  # refused: no operation
+    assert moved(total, **requests("other", "", "404", "")) == 1  # unknown paths: one label
+    assert moved("impact_graph_refusals_total", code="GRAPHQL_VALIDATION_FAILED") == 1
+    latency = "impact_graph_request_duration_seconds"
+    labels = {"path": "/graphql", "operation": "Company", "executor": "compiled"}
+    assert moved(f"{latency}_count", **labels) == 3
+    assert moved(f"{latency}_bucket", **labels, le="+Inf") == 3
+    assert 0 < moved(f"{latency}_sum", **labels) < 30
+    # the pool: 10 and 5 by default; nothing waits; what is in use is within the bounds
+    assert value(after, "impact_graph_db_pool_capacity") == 15
+    assert value(after, "impact_graph_db_pool_waiting") == 0
+    assert 0 <= value(after, "impact_graph_db_pool_in_use") <= 15
+    # no path a client makes up becomes a label
+    assert not any("/no/such" in str(labels) for _, labels in after)
+
+
+def test_metrics_count_cache_lookups_by_result():
+    """What the response cache records in a request's outcome (server/outcome.py `cache`)
+    is counted by result. Nothing sets it yet on this branch: the record is fed directly."""
+    recorder = Recorder(OperationNames(10))
+
+    def count(result: str) -> float:
+        return REGISTRY.get_sample_value("impact_graph_cache_lookups_total", {"result": result})
+
+    before = {result: count(result) or 0 for result in ("hit", "miss")}
+    recorder.record("/graphql", 200, 0.001, Outcome("a", operation_name="Q", cache="hit"))
+    recorder.record("/graphql", 200, 0.001, Outcome("b", operation_name="Q", cache="miss"))
+    recorder.record("/graphql", 200, 0.001, Outcome("c", operation_name="Q", cache="hit"))
+    after = {result: count(result) or 0 for result in ("hit", "miss")}
+    assert after["hit"] - before["hit"] == 2
+    assert after["miss"] - before["miss"] == 1
+
+
+def test_operation_names_beyond_the_bound_are_other():
+    names = OperationNames(2)
+    assert [names.label(n) for n in ("A", "B", "A", "C", None, "B", "D")] == [
+        "A",
+        "B",
+        "A",
+        "other",
+        "",
+        "B",
+        "other",
+    ]
+
+
+def test_one_json_log_line_per_request(server):
+    base, log = server
+    answered = post(base, COMPANY)
+    refused = post(base, "{ nope }")
+    health = httpx.get(f"{base}/healthz")
+    lines = {}
+    for response in (answered, refused, health):
+        request_id = response.headers["x-request-id"]
+        found = log_lines(log, request_id)
+        assert len(found) == 1, found
+        lines[request_id] = found[0]
+    answer = lines[answered.headers["x-request-id"]]
+    assert answer.keys() >= {"time", "request_id", "status", "duration_ms", "cost", "cache"}
+    assert answer["method"] == "POST"
+    assert answer["path"] == "/graphql"
+    assert answer["status"] == 200
+    assert answer["operation"] == "Company"
+    assert answer["executor"] == "compiled"
+    assert answer["cost"] == 1
+    assert answer["refusal"] is None
+    assert answer["request_id_from"] == "server"
+    assert 0 < answer["duration_ms"] < 30_000
+    refusal = lines[refused.headers["x-request-id"]]
+    assert refusal["refusal"] == "GRAPHQL_VALIDATION_FAILED"
+    assert refusal["executor"] is None
+    assert lines[health.headers["x-request-id"]]["path"] == "/healthz"
+
+
+def test_a_clients_request_id_is_not_trusted_by_default(server):
+    base, log = server
+    response = post(base, "query Broken { nope }", headers={"X-Request-ID": "client-chosen"})
+    request_id = response.headers["x-request-id"]
+    assert request_id != "client-chosen"
+    assert log_lines(log, "client-chosen") == []
+    assert log_lines(log, request_id)[0]["request_id_from"] == "server"
+
+
+@pytest.fixture(scope="module")
+def shared_metrics(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, str, Path, Path]]:
+    """Two servers writing their metrics to one PROMETHEUS_MULTIPROC_DIR (as the workers of
+    one `serve --workers` do), trusting X-Request-ID and labelling two operation names."""
+    metrics_dir = tmp_path_factory.mktemp("prometheus")
+    settings = {
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "IMPACT_GRAPH_REQUEST_ID_HEADER": "X-Request-ID",
+        "IMPACT_GRAPH_METRICS_OPERATIONS": "2",
+        "IMPACT_GRAPH_LOG_LEVEL": "info",
+    }
+    first_dir = tmp_path_factory.mktemp("first")
+    second_dir = tmp_path_factory.mktemp("second")
+    with served(first_dir, settings) as first, served(second_dir, settings) as second:
+        yield first, second, first_dir / "served.log", metrics_dir
+
+
+def test_metrics_add_up_over_processes_sharing_a_directory(shared_metrics):
+    first, second, _, metrics_dir = shared_metrics
+    before = scrape(second)
+    for _ in range(4):
+        assert post(first, COMPANY).status_code == 200
+    assert post(second, COMPANY).status_code == 200
+    after = scrape(second)  # one process's scrape shows both
+    labels = requests("/graphql", "Company", "200", "compiled")
+    total = "impact_graph_requests_total"
+    assert value(after, total, **labels) - value(before, total, **labels) == 5
+    assert value(after, "impact_graph_db_pool_capacity") == 30  # both pools
+    assert any(metrics_dir.iterdir())  # the values live in the shared files
+    assert value(scrape(first), total, **labels) == value(after, total, **labels)
+
+
+def test_operation_names_are_bounded(shared_metrics):
+    first, _, _, _ = shared_metrics
+    names = [f"Op{n}" for n in range(4)]
+    for name in names:
+        assert post(first, f"query {name} {{ __typename }}").status_code == 200
+    samples = scrape(first)
+    labelled = {
+        dict(labels)["operation"]
+        for name, labels in samples
+        if name == "impact_graph_requests_total" and dict(labels)["path"] == "/graphql"
+    }
+    assert "other" in labelled
+    assert len(labelled - {"", "other"}) <= 2 * 2  # two names in each of the two processes
+
+
+def test_a_trusted_proxys_request_id_is_used_when_safe(shared_metrics):
+    first, _, log, _ = shared_metrics
+    chosen = "proxy-7f3a:01"
+    response = post(first, "query Broken { nope }", headers={"X-Request-ID": chosen})
+    assert response.headers["x-request-id"] == chosen
+    line = log_lines(log, chosen)
+    assert len(line) == 1
+    assert line[0]["request_id_from"] == "proxy"
+    for unsafe in ("x" * 129, "two words", 'quote"d', "<script>", ""):
+        response = post(first, COMPANY, headers={"X-Request-ID": unsafe})
+        request_id = response.headers["x-request-id"]
+        assert request_id != unsafe
+        assert len(request_id) == 32  # a new one
+        assert log_lines(log, request_id)[0]["request_id_from"] == "server"
+    healthz = httpx.get(f"{first}/healthz", headers={"X-Request-ID": chosen + "-2"})
+    assert healthz.headers["x-request-id"] == chosen + "-2"  # every response carries it
+
+
+@pytest.mark.parametrize("trusted", [None, "X-Request-ID"])
+async def test_errors_the_header_and_the_log_line_name_one_request_id(trusted, caplog):
+    """A store that is down answers with errors naming the request id (for support); it is
+    the response's X-Request-ID and the access line's, the proxy's only where trusted."""
+    engine = create_engine(REFUSED_DATABASE_URL, pool=PoolOptions(connect_timeout=1.0))
+    settings = {} if trusted is None else {"request_id_header": trusted}
+    try:
+        async with make_client(engine, **settings) as http:
+            with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
+                response = await http.post(
+                    "/graphql", json={"query": COMPANY}, headers={"X-Request-ID": "lb-42"}
+                )
+    finally:
+        await engine.dispose()
+    assert response.status_code == 503
+    request_id = response.headers["x-request-id"]
+    assert (request_id == "lb-42") == (trusted is not None)
+    assert {e["extensions"]["requestId"] for e in response.json()["errors"]} == {request_id}
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert [(line["request_id"], line["status"]) for line in lines] == [(request_id, 503)]
+    assert lines[0]["request_id_from"] == ("proxy" if trusted else "server")
+
+
+async def test_metrics_can_be_turned_off(store):
+    async with make_client(store.engine, metrics=False) as http:
+        assert (await http.get("/metrics")).status_code == 404
+    async with make_client(store.engine) as http:
+        assert (await http.get("/metrics")).status_code == 200
+
+
+async def test_the_pool_gauges_count_connections_in_use_and_reads_waiting(tmp_path):
+    """A pool of one, its connection held: the reference executor's reader and the compiled
+    executor's statements each wait for it, counted as waiting until it comes back. Gauges
+    of their own, so that other apps of this test process cannot move them."""
+    registry = CollectorRegistry()
+    in_use = Gauge("in_use", "", registry=registry)
+    waiting = Gauge("waiting", "", registry=registry)
+    size = Gauge("size", "", registry=registry)
+    engine = create_engine(
+        f"sqlite:///{tmp_path / 'pool.db'}", pool=PoolOptions(size=1, max_overflow=0, timeout=10)
+    )
+    stop = watch_pool(engine, 1, in_use, size)
+    reader = Reader(session_factory(engine), 1, waiting.track_inprogress)
+    statements = Statements(engine, 1, 10, hold=False, waiting=waiting.track_inprogress)
+    select_one = SqlText("SELECT 1", (), {}, postgres=False)
+
+    async def waiters(count: int) -> None:
+        for _ in range(1000):  # 10 s at most
+            if registry.get_sample_value("waiting") == count:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{registry.get_sample_value('waiting')} waiting, not {count}")
+
+    try:
+        assert registry.get_sample_value("size") == 1
+        async with engine.connect() as held:
+            await held.execute(text("SELECT 1"))
+            assert registry.get_sample_value("in_use") == 1
+            reads = [
+                asyncio.create_task(reader.run(lambda s: s.scalar(text("SELECT 1")))),
+                asyncio.create_task(statements.fetch_value(select_one, {})),
+            ]
+            await waiters(2)
+            assert registry.get_sample_value("in_use") == 1
+        async with asyncio.timeout(10):  # one at a time: the reader holds its connection
+            assert await reads[0] == 1
+            await reader.close()
+            assert await reads[1] == 1
+        assert registry.get_sample_value("waiting") == 0
+        await statements.close()
+        assert registry.get_sample_value("in_use") == 0
+    finally:
+        stop()
+        await engine.dispose()
+    assert registry.get_sample_value("size") == 0
+
+
+@pytest.mark.parametrize("name", ["X Request Id", "X-Request-ID:", "é"])
+def test_the_trusted_header_must_be_a_header_name(name):
+    with pytest.raises(ValidationError, match="not an HTTP header name"):
+        Settings(request_id_header=name)
+    assert Settings(request_id_header="").request_id_header is None  # set empty: none trusted
+
+
+def test_routing_refusals_carry_the_request_id_of_their_log_line(server):
+    """404s and 405s are answered by the app's exception handlers, not the GraphQL route:
+    the same id in the header, the body's request and the log line; counted as refusals."""
+    base, log = server
+    before = scrape(base)
+    for response, code in (
+        (httpx.put(f"{base}/graphql", timeout=10), "METHOD_NOT_ALLOWED"),
+        (httpx.get(f"{base}/nowhere", timeout=10), "NOT_FOUND"),
+    ):
+        request_id = response.headers["x-request-id"]
+        (line,) = log_lines(log, request_id)
+        assert (line["status"], line["refusal"]) == (response.status_code, code)
+    after = scrape(base)
+    for code in ("METHOD_NOT_ALLOWED", "NOT_FOUND"):
+        name = "impact_graph_refusals_total"
+        assert value(after, name, code=code) - value(before, name, code=code) == 1
+
+
+def test_the_workers_of_one_server_log_and_count_every_request(tmp_path):
+    """`serve --workers 2`: each worker writes its own access lines and its metrics to the
+    directory the command shares; a scrape, whichever worker answers it, counts them all."""
+    settings = {"IMPACT_GRAPH_WORKERS": "2", "IMPACT_GRAPH_LOG_LEVEL": "info"}
+    with served(tmp_path, settings) as base:
+        deadline = time.monotonic() + 60  # the second worker may still be starting
+        while value(before := scrape(base), "impact_graph_db_pool_capacity") < 30:
+            assert time.monotonic() < deadline, "the second worker never started"
+            time.sleep(0.2)
+        ids = []
+        for _ in range(3):  # a new connection each: the kernel spreads them over the workers
+            with httpx.Client(base_url=base, timeout=10) as http:
+                for _ in range(4):
+                    response = http.post("/graphql", json={"query": COMPANY})
+                    assert response.status_code == 200
+                    ids.append(response.headers["x-request-id"])
+        after = scrape(base)
+        labels = requests("/graphql", "Company", "200", "compiled")
+        total = "impact_graph_requests_total"
+        assert value(after, total, **labels) - value(before, total, **labels) == 12
+        assert value(after, "impact_graph_db_pool_capacity") == 30  # two workers' pools, summed
+        for request_id in ids:
+            assert len(log_lines(tmp_path / "served.log", request_id)) == 1

@@ -1,0 +1,174 @@
+"""OpenTelemetry spans: the request's (continuing a W3C traceparent), preparing, executing and
+each SQL statement under it, on both stores and both executors (an in-memory exporter); and
+a real server exporting them over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from server.observe import ACCESS_LOGGER
+from tests.conftest import make_client
+from tests.serving import served
+
+COMPANY = 'query Company { company(slug: "sony-music") { name programs { totalCount } } }'
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
+TRACEPARENT = f"00-{TRACE_ID}-{PARENT_ID}-01"
+
+
+def recording() -> tuple[TracerProvider, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+def parent_of(span: ReadableSpan) -> int | None:
+    return None if span.parent is None else span.parent.span_id
+
+
+def only(spans: list[ReadableSpan], name: str) -> ReadableSpan:
+    found = [span for span in spans if span.name == name]
+    assert len(found) == 1, [span.name for span in spans]
+    return found[0]
+
+
+@pytest.mark.parametrize("executor", ["compiled", "reference"])
+async def test_a_request_is_a_trace_of_preparing_executing_and_statements(store, executor, caplog):
+    provider, exporter = recording()
+    async with make_client(store.engine, provider, executor=executor) as http:
+        with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
+            response = await http.post(
+                "/graphql", json={"query": COMPANY}, headers={"traceparent": TRACEPARENT}
+            )
+    assert response.status_code == 200
+    assert response.headers["x-executor"] == executor
+    spans = [s for s in exporter.get_finished_spans() if s.context.trace_id == int(TRACE_ID, 16)]
+    (request,) = [span for span in spans if span.kind == SpanKind.SERVER]
+    assert parent_of(request) == int(PARENT_ID, 16)  # the caller's trace, continued
+    assert request.attributes["graphql.operation.name"] == "Company"
+    assert request.attributes["impact_graph.executor"] == executor
+    assert request.attributes["impact_graph.request_id"] == response.headers["x-request-id"]
+    assert request.attributes["impact_graph.cost"] >= 1
+    prepare = only(spans, "prepare")
+    execute = only(spans, "execute")
+    assert parent_of(prepare) == parent_of(execute) == request.context.span_id
+    assert prepare.end_time <= execute.start_time
+    statements = [span for span in spans if "db.statement" in span.attributes]
+    executed = [span for span in statements if parent_of(span) == execute.context.span_id]
+    assert executed, [(span.name, parent_of(span)) for span in spans]
+    for span in executed:
+        assert span.attributes["db.system"] == store.backend
+        assert span.kind == SpanKind.CLIENT
+        assert execute.start_time <= span.start_time <= span.end_time <= execute.end_time
+    if executor == "compiled":  # the request's one statement, run on the driver
+        assert len(executed) == 1
+    else:  # the loaders' batches, through SQLAlchemy
+        assert len(executed) >= 2
+    assert all(parent_of(span) is not None for span in statements)  # none starts a trace
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert [line["trace_id"] for line in lines] == [TRACE_ID]  # the log line finds its trace
+
+
+async def test_without_traceparent_a_request_starts_its_own_trace(store):
+    provider, exporter = recording()
+    async with make_client(store.engine, provider) as http:
+        first = await http.post("/graphql", json={"query": COMPANY})
+        second = await http.post("/graphql", json={"query": COMPANY})
+    assert first.status_code == second.status_code == 200
+    requests = [span for span in exporter.get_finished_spans() if span.kind == SpanKind.SERVER]
+    assert len(requests) == 2
+    assert all(span.parent is None for span in requests)
+    assert requests[0].context.trace_id != requests[1].context.trace_id
+
+
+async def test_untraced_apps_make_no_spans(store, caplog):
+    """Tracing off (no provider, no endpoint): no SDK runs and the log line has no trace."""
+    async with make_client(store.engine) as http:
+        with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
+            response = await http.post(
+                "/graphql", json={"query": COMPANY}, headers={"traceparent": TRACEPARENT}
+            )
+    assert response.status_code == 200
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert len(lines) == 1
+    assert "trace_id" not in lines[0]
+
+
+class Collector(BaseHTTPRequestHandler):
+    """An OTLP/HTTP receiver: keeps every export request it is sent."""
+
+    received: list[tuple[str, str, bytes]]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((self.path, self.headers["Content-Type"], body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def collector() -> Iterator[tuple[str, list[tuple[str, str, bytes]]]]:
+    received: list[tuple[str, str, bytes]] = []
+    handler = type("Receiving", (Collector,), {"received": received})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_server_exports_its_spans_over_otlp(collector, tmp_path):
+    endpoint, received = collector
+    settings = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "50"}
+    with served(tmp_path, settings) as base:
+        response = httpx.post(
+            f"{base}/graphql",
+            json={"query": COMPANY},
+            headers={"traceparent": TRACEPARENT},
+            timeout=10,
+        )
+        assert response.status_code == 200
+        names: set[str] = set()
+        services: set[str] = set()
+        deadline = time.monotonic() + 20
+        while "execute" not in names and time.monotonic() < deadline:
+            time.sleep(0.1)
+            for path, content_type, body in list(received):
+                assert path == "/v1/traces"
+                assert content_type == "application/x-protobuf"
+                export = ExportTraceServiceRequest.FromString(body)
+                for resource_spans in export.resource_spans:
+                    for attribute in resource_spans.resource.attributes:
+                        if attribute.key == "service.name":
+                            services.add(attribute.value.string_value)
+                    for scope_spans in resource_spans.scope_spans:
+                        names.update(
+                            span.name
+                            for span in scope_spans.spans
+                            if span.trace_id.hex() == TRACE_ID
+                        )
+    assert {"prepare", "execute", "POST /graphql"} <= names, names
+    assert names & {"SELECT", "WITH"}, names
+    assert services == {"impact-graph"}
