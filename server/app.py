@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from core.config import Settings, get_settings
+from core.logs import configure_logging
 from db.engine import PoolOptions, create_engine, snapshot_sessions
 from db.raw import Statements
 from loaders import Loaders, Reader
@@ -214,7 +215,8 @@ def create_app(
 def app_from_settings() -> Starlette:
     """The app of `serve --workers N`: uvicorn imports this factory in each worker process."""
     settings = get_settings()
-    configure_access_log(settings.log_level)  # its own process: as `serve` sets up its own
+    configure_logging()  # its own process: as `impact-graph` sets up its own
+    configure_access_log(settings.log_level)
     app = create_app(settings)
     gc.freeze()  # what start-up made lives as long as the worker (see server/cli.py)
     return app

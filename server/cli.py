@@ -8,7 +8,6 @@ import asyncio
 import atexit
 import gc
 import importlib
-import logging
 import os
 import shutil
 import sys
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from uvicorn.supervisors import Multiprocess
 
 from core.config import MAX_WORKERS, Settings, get_settings
+from core.logs import configure_logging
 from db import migrate, state
 from db.engine import DatabaseUrlError, create_engine, sqlite_file
 from seeds.read import SeedError, SeedPlan, read_seeds
@@ -253,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     settings = get_settings()
     try:
         if args.command == "serve":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -375,3 +376,17 @@ def test_the_workers_of_one_server_log_and_count_every_request(tmp_path):
         assert value(after, "impact_graph_db_pool_capacity") == 30  # two workers' pools, summed
         for request_id in ids:
             assert len(log_lines(tmp_path / "served.log", request_id)) == 1
+        # a worker's other logs are set up as the command's are: an info line, in their format
+        url = httpx.URL(base)
+        for _ in range(4):  # whichever workers take them
+            with socket.create_connection((url.host, url.port)) as upload:
+                upload.sendall(
+                    b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 1000\r\n\r\n{"
+                )
+                time.sleep(0.2)  # the worker is reading the body when the client leaves
+        left = "INFO impact_graph.graphql: the client left before sending its whole body"
+        deadline = time.monotonic() + 10
+        while left not in (tmp_path / "served.log").read_text():
+            assert time.monotonic() < deadline, "a worker's info lines are lost"
+            time.sleep(0.1)
