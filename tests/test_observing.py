@@ -218,6 +218,18 @@ def test_metrics_add_up_over_processes_sharing_a_directory(shared_metrics):
     assert value(scrape(first), total, **labels) == value(after, total, **labels)
 
 
+def test_a_process_that_stops_leaves_the_pool_gauges(tmp_path):
+    """Gauges sum over live processes: one that stops takes its pool out of the sums."""
+    settings = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus")}
+    (tmp_path / "prometheus").mkdir()
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    with served(tmp_path / "first", settings) as first:
+        with served(tmp_path / "second", settings):
+            assert value(scrape(first), "impact_graph_db_pool_capacity") == 30
+        assert value(scrape(first), "impact_graph_db_pool_capacity") == 15
+
+
 def test_operation_names_are_bounded(shared_metrics):
     first, _, _, _ = shared_metrics
     names = [f"Op{n}" for n in range(4)]
