@@ -28,6 +28,7 @@ from loaders import Loaders, Reader
 from resolvers.context import Context
 from schema import schema
 from server import explorer
+from server.answers import answers_for
 from server.caching import StoreWatch, build_identity
 from server.compression import CompressionMiddleware, matching_etag
 from server.cors import cors_middleware
@@ -131,6 +132,7 @@ def create_app(
         pinned=explorer.documents(),
         rate_limit=limit,
         tracer=observed.tracer,
+        answers=answers_for(settings),
     )
 
     async def healthz(_: Request) -> Response:
@@ -181,6 +183,8 @@ def create_app(
         if limit is not None:
             await limit.close()
         observed.close()
+        if graphql.answers is not None:
+            await graphql.answers.close()
         if owns_engine:
             await engine.dispose()
             await probe.dispose()
