@@ -188,7 +188,8 @@ class GraphQLEndpoint:
                 response.headers.update(self._cache_headers(etag))
             return response
         try:
-            # the sizes the cost counts, as of the data version the key read (or older)
+            # the sizes the cost counts, of the version `snapshot.version` (the key's, or
+            # newer if a seed committed since): the answer shows the estimate they price
             snapshot = await self.store.snapshot(deadline)
             with span(self.tracer, "prepare"):
                 operation = self._prepare(request, params, query, snapshot)
@@ -214,25 +215,22 @@ class GraphQLEndpoint:
         except ResponseTooLarge as error:  # the compiled answer, measured before it is read
             return self._cut_off(error, operation, media_type, outcome)
         cost = body.get("extensions", {}).get("cost", {}).get("actual")
+        content = encode_json(body)
+        if len(content) > self.limits.max_response_bytes:  # cut off: never sent, never kept
+            cut = too_large(len(content), self.limits)
+            return self._cut_off(cut, operation, media_type, outcome)
         if status != 200 or "errors" in body:  # errors and partial answers are never kept
             outcome.executor, outcome.cost = executor, cost
-            response = json_response(body, status, media_type, request_id)
-            if len(response.body) > self.limits.max_response_bytes:
-                cut = too_large(len(response.body), self.limits)
-                return self._cut_off(cut, operation, media_type, outcome)
+            response = bytes_response(content, status, media_type, request_id)
             response.headers[EXECUTOR_HEADER] = executor
             return response
-        answer = CachedAnswer(encode_json(body), executor, cost, operation.own_name)
-        if len(answer.body) > self.limits.max_response_bytes:  # cut off: never sent nor kept
-            cut = too_large(len(answer.body), self.limits)
-            return self._cut_off(cut, operation, media_type, outcome)
-        if key is not None and read is not None and read != key.version:
-            etag = None if etag is None else AnswerKey(key.digest, read).etag  # a seed committed
-        if key is not None and outcome.cache == CACHE_MISS:
-            await self._keep(key, operation, answer, outcome, deadline)
+        answer = CachedAnswer(content, executor, cost, operation.own_name)
+        exact = _exact_key(key, snapshot.version, read)
+        if exact is not None and outcome.cache == CACHE_MISS:
+            await self._keep(exact, operation, answer, outcome)
         response = self._answer(answer, media_type, outcome, outcome.cache)
-        if etag is not None:
-            response.headers.update(self._cache_headers(etag))
+        if etag is not None and exact is not None:
+            response.headers.update(self._cache_headers(exact.etag))
         return response
 
     async def _key(
@@ -272,24 +270,12 @@ class GraphQLEndpoint:
         return found
 
     async def _keep(
-        self,
-        key: AnswerKey,
-        operation: Operation,
-        answer: CachedAnswer,
-        outcome: Outcome,
-        deadline: float,
+        self, key: AnswerKey, operation: Operation, answer: CachedAnswer, outcome: Outcome
     ) -> None:
-        """Keep the answer under the key's data version, if it was built from that version.
-
-        Only queries are kept (so a kept answer may answer a GET as well as a POST). The
-        version is read again once the answer is built: versions never repeat, so the same
-        version before and after means no seed committed between, and the answer is that
-        version's. (With one snapshot per request, that snapshot's version says it at once.)
-        """
+        """Keep the answer under `key`, the version it is exact for (`_exact_key`). Only
+        queries are kept (so a kept answer may answer a GET as well as a POST)."""
         if self.answers is None or operation.definition.operation != OperationType.QUERY:
             return
-        if await self.store.version(deadline) != key.version:
-            return  # a seed committed while it ran: the next request builds the new answer
         try:
             await self.answers.put(key.name, answer)
         except CacheUnavailable:
@@ -510,3 +496,21 @@ class GraphQLEndpoint:
         task = asyncio.create_task(context.loaders.reader.close())
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+
+
+def _exact_key(key: AnswerKey | None, priced: int, read: int | None) -> AnswerKey | None:
+    """The key of an answer just built, under the one data version it is exact for; None
+    where there is none, and then it is neither kept nor tagged.
+
+    That version is the one of the snapshot its executor read (`read`; None: it read nothing
+    from the store, so it holds under the version looked up), which may be newer than the one
+    looked up if a seed committed meanwhile. The answer also shows its cost estimate, priced
+    by the list sizes of version `priced`: only where the two agree are its bytes what any
+    request under that version gets.
+    """
+    if key is None:
+        return None
+    version = key.version if read is None else read
+    if version != priced:
+        return None  # a seed committed between pricing and reading: the next request builds it
+    return key if version == key.version else AnswerKey(key.digest, version)

@@ -22,6 +22,7 @@ from redis import asyncio as aioredis
 from compiled.executor import CompiledExecutor
 from seeds.read import read_seeds
 from seeds.write import write_seeds
+from server.caching import StoreWatch
 from tests.conftest import Store, make_client, read_snapshot
 from tests.factories import graph_data, write_seed_tree
 
@@ -189,8 +190,9 @@ async def test_an_answer_built_across_a_seed_is_not_kept(
     tmp_path: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The version an answer is kept under is the version it was built from: a seed that
-    commits between the lookup and the execution leaves nothing under the older version."""
+    """The version an answer is kept under is the version its snapshot read: a seed that
+    commits between the lookup and the execution leaves nothing under the older version (nor
+    under the newer: the answer's cost estimate was priced by the older one's list sizes)."""
     await write_seeds(empty_store.engine, seed_plan)
     before = (await read_snapshot(empty_store.engine)).version
     data = graph_data()
@@ -214,6 +216,31 @@ async def test_an_answer_built_across_a_seed_is_not_kept(
         assert len(await redis_keys(f"{redis_prefix}{before}:")) == 1  # nothing more
         assert (await post(http, body)).headers["x-cache"] == "miss"  # built anew, then kept
         assert (await post(http, body)).headers["x-cache"] == "hit"
+
+
+@bounded
+async def test_an_answer_is_kept_under_the_version_its_snapshot_read(
+    store: Store, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Looked up under a version read just before a seed committed, an answer whose snapshot
+    (and price) saw the new version is kept under the new version, not the one looked up."""
+    current = (await read_snapshot(store.engine)).version
+
+    async def behind(_watch: StoreWatch, _deadline: float) -> int:
+        return current - 1  # as read just before a seed committed
+
+    body = {"query": unique()}
+    async with make_client(store.engine, **kinds(redis_prefix)) as http:
+        monkeypatch.setattr(StoreWatch, "version", behind)
+        for _ in range(2):  # looked up under the old version: never found there
+            answered = await post(http, body)
+            assert answered.headers["x-cache"] == "miss"
+        assert await redis_keys(f"{redis_prefix}{current - 1}:") == []
+        assert len(await redis_keys(f"{redis_prefix}{current}:")) == 1
+        monkeypatch.undo()
+        again = await post(http, body)
+        assert again.headers["x-cache"] == "hit"
+        assert again.content == answered.content
 
 
 @bounded
