@@ -20,9 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from redis import asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from core.config import Settings
@@ -74,8 +72,6 @@ class Answers(Protocol):
 
     async def put(self, key: str, answer: CachedAnswer) -> None: ...
 
-    async def close(self) -> None: ...
-
 
 def _weight(answer: CachedAnswer) -> int:
     return len(answer.body) + sys.getsizeof(answer.executor) + ENTRY_OVERHEAD_BYTES
@@ -94,20 +90,12 @@ class LocalAnswers:
         if len(answer.body) <= MAX_ENTRY_BYTES:
             self._entries.put(key, answer)
 
-    async def close(self) -> None:
-        return None
-
 
 class RedisAnswers:
     """Answers in Redis, shared by every worker and host that uses it."""
 
-    def __init__(self, url: str, prefix: str, ttl_seconds: int) -> None:
-        self._redis = aioredis.Redis.from_url(
-            url,
-            socket_timeout=REDIS_TIMEOUT_SECONDS,
-            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-            retry=Retry(NoBackoff(), 0),  # a request does not wait for Redis to come back
-        )
+    def __init__(self, redis: Redis, prefix: str, ttl_seconds: int) -> None:
+        self._redis = redis  # the process's shared client (server/redis_client.py)
         self._prefix = prefix
         self._ttl = ttl_seconds
         self._away = False
@@ -126,9 +114,6 @@ class RedisAnswers:
         if len(answer.body) <= MAX_ENTRY_BYTES:
             entry = answer.encode()
             await self._call(lambda: self._redis.set(self._prefix + key, entry, ex=self._ttl))
-
-    async def close(self) -> None:
-        await self._redis.aclose()
 
     async def _call(self, command: Callable[[], Awaitable[T]]) -> T:
         """The command's result; `CacheUnavailable` while Redis is away (tried again at most
@@ -154,10 +139,11 @@ class RedisAnswers:
         return result
 
 
-def answers_for(settings: Settings) -> Answers | None:
-    """The response cache the settings ask for: none, Redis's, or this process's own."""
+def answers_for(settings: Settings, redis: Redis | None) -> Answers | None:
+    """The response cache the settings ask for: none, Redis's (with a client for
+    `CACHE_URL`), or this process's own."""
     if not settings.cache:
         return None
-    if settings.cache_url is not None:
-        return RedisAnswers(settings.cache_url, settings.cache_prefix, settings.cache_ttl_seconds)
+    if redis is not None:
+        return RedisAnswers(redis, settings.cache_prefix, settings.cache_ttl_seconds)
     return LocalAnswers(settings.cache_bytes)
