@@ -58,6 +58,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--executors", default="reference,compiled", help="IMPACT_GRAPH_EXECUTOR values for ours"
     )
     parser.add_argument("--datasets", default="seed,large", help="which stores to run")
+    parser.add_argument(
+        "--caches",
+        default="warm,miss",
+        help="response cache rows beside the cache-off ones, for the last executor (warm, miss)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.warmup, args.counted_requests = 2.0, 1.0, 3
@@ -140,7 +145,10 @@ def main(argv: list[str]) -> int:
     counts = {"seed": row_counts(seed["postgresql"])}
     if large:
         counts["large"] = row_counts(large["postgresql"])
-    servers = lineup([e.strip() for e in args.executors.split(",") if e.strip()])
+    servers = lineup(
+        [e.strip() for e in args.executors.split(",") if e.strip()],
+        [c.strip() for c in args.caches.split(",") if c.strip()],
+    )
     postmaster = asyncio.run(postmaster_pid(args.postgres))
     upstream_port = int(args.postgres.rsplit(":", 1)[1].split("/")[0])
     cells: list[Cell] = []

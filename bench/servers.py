@@ -24,6 +24,15 @@ OURS_ENV = {
     "IMPACT_GRAPH_MAX_COST": str(10**9),
     "IMPACT_GRAPH_STATEMENT_TIMEOUT": "60",
     "IMPACT_GRAPH_EXECUTION_TIMEOUT": "120",
+    "IMPACT_GRAPH_CACHE": "false",  # every request executes, unless a row says otherwise
+}
+# The response cache's rows: "warm" keeps answers (wrk repeats one body, so all but the first
+# request hit); "miss" looks every request up and offers every answer, but keeps none (a bound
+# of one byte), so it is the uncached path with the cache on, to compare with "off".
+CACHE_ENV = {
+    "off": {},
+    "warm": {"IMPACT_GRAPH_CACHE": "true"},
+    "miss": {"IMPACT_GRAPH_CACHE": "true", "IMPACT_GRAPH_CACHE_BYTES": "1"},
 }
 NODE_ENV = {"NODE_ENV": "production", "GRAPHILE_ENV": "production"}
 
@@ -35,11 +44,13 @@ class Server:
     family: str  # "ours", "floor", "postgraphile4", "postgraphile5"
     backend: str  # "postgresql", "sqlite", or "-" for the floor
     executor: str | None = None  # ours: IMPACT_GRAPH_EXECUTOR
+    cache: str = "off"  # ours: a key of CACHE_ENV
 
     @property
     def label(self) -> str:
         if self.family == "ours":
-            return f"ours/{self.backend}/{self.executor}"
+            cache = "" if self.cache == "off" else f"+cache-{self.cache}"
+            return f"ours/{self.backend}/{self.executor}{cache}"
         return self.family
 
     @property
@@ -47,13 +58,13 @@ class Server:
         return self.family.startswith("postgraphile")
 
 
-def lineup(executors: list[str]) -> list[Server]:
-    """Ours first (the first is the reference the others are checked against), then the rest."""
-    ours = [
-        Server("ours", backend, executor)
-        for backend in ("postgresql", "sqlite")
-        for executor in executors
-    ]
+def lineup(executors: list[str], caches: list[str] | None = None) -> list[Server]:
+    """Ours first (the first is the reference the others are checked against), then the rest.
+    Each executor runs with the cache off; the last executor also with each of `caches`."""
+    ours: list[Server] = []
+    for backend in ("postgresql", "sqlite"):
+        ours += [Server("ours", backend, executor) for executor in executors]
+        ours += [Server("ours", backend, executors[-1], cache) for cache in caches or []]
     peers = [Server("postgraphile4", "postgresql"), Server("postgraphile5", "postgresql")]
     return [*ours, Server("floor", "-"), *peers]
 
@@ -86,6 +97,7 @@ def start(
     env = {**os.environ}
     if server.family == "ours":
         env.update(OURS_ENV, DATABASE_URL=database_url)
+        env.update(CACHE_ENV[server.cache])
         if server.executor:
             env["IMPACT_GRAPH_EXECUTOR"] = server.executor
         if count_file is not None:

@@ -129,8 +129,10 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=MAX_WORKERS, alias="IMPACT_GRAPH_WORKERS")
     cache_url: str | None = Field(
         default=None,
+        pattern=r"^(redis|rediss|unix)://",
         alias="CACHE_URL",
-        description="redis://host:6379/0: what every worker and host share",
+        description="redis://host:6379/0: what every worker and host share (the response "
+        "cache, the rate limit)",
     )
     rate_limit: float = Field(
         default=0,
@@ -186,6 +188,31 @@ class Settings(BaseSettings):
         default=None,
         alias="OTEL_EXPORTER_OTLP_ENDPOINT",
         description="where traces go over OTLP/HTTP; unset, nothing is traced",
+    )
+
+    # The response cache (README: For frontend developers, Running at scale)
+    cache: bool = Field(
+        default=True,
+        alias="IMPACT_GRAPH_CACHE",
+        description="keep whole answers by request and data version; false: every request runs",
+    )
+    cache_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=0,
+        alias="IMPACT_GRAPH_CACHE_BYTES",
+        description="the in-process response cache's bound in bytes (without CACHE_URL)",
+    )
+    cache_prefix: str = Field(
+        default="impact-graph:answer:",
+        max_length=200,
+        alias="IMPACT_GRAPH_CACHE_PREFIX",
+        description="the start of every key this server writes in Redis",
+    )
+    cache_ttl_seconds: int = Field(
+        default=3600,
+        ge=1,
+        alias="IMPACT_GRAPH_CACHE_TTL_SECONDS",
+        description="how long Redis keeps an answer (older data versions' are never asked for)",
     )
 
     # Browsers

@@ -28,6 +28,7 @@ from loaders import Loaders, Reader
 from resolvers.context import Context
 from schema import schema
 from server import explorer
+from server.answers import answers_for
 from server.caching import StoreWatch, build_identity
 from server.compression import CompressionMiddleware, matching_etag
 from server.cors import cors_middleware
@@ -37,6 +38,7 @@ from server.methods import EXCEPTION_HANDLERS, HeadAsGet
 from server.observe import Observability, configure_access_log
 from server.persisted import load_manifest
 from server.ratelimit import rate_limit
+from server.redis_client import redis_client
 from server.shutdown import Drain
 
 logger = logging.getLogger("impact_graph.server")
@@ -103,7 +105,9 @@ def create_app(
     # weak: the same SDL is served compressed or not (RFC 9110 keeps strong tags per coding)
     sdl_etag = 'W/"' + hashlib.sha256(sdl).hexdigest()[:32] + '"'
 
-    limit = rate_limit(settings.rate_limit, settings.rate_limit_burst, settings.cache_url)
+    # one Redis client for all that is shared (the response cache, the rate limit)
+    redis = None if settings.cache_url is None else redis_client(settings.cache_url)
+    limit = rate_limit(settings.rate_limit, settings.rate_limit_burst, redis)
 
     def context_for(request_id: str) -> Context:
         return Context(
@@ -131,6 +135,7 @@ def create_app(
         pinned=explorer.documents(),
         rate_limit=limit,
         tracer=observed.tracer,
+        answers=answers_for(settings, redis),
     )
 
     async def healthz(_: Request) -> Response:
@@ -178,9 +183,9 @@ def create_app(
         with drain.installed():
             yield
         await statements.close()
-        if limit is not None:
-            await limit.close()
         observed.close()
+        if redis is not None:
+            await redis.aclose(close_connection_pool=True)
         if owns_engine:
             await engine.dispose()
             await probe.dispose()

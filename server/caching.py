@@ -3,9 +3,12 @@
 The store changes only by seeding, and a seed that changes rows bumps the data version
 (db/state.py). The same request, under the same data version and the same build, gets the same
 bytes: a client revalidating with its tag gets 304 without the query running. The version is
-read on every GET (one statement on a held connection). An answer's own tag names the version
-its executor read in the answer's snapshot (a seed may commit between the two reads), so a
-client never keeps a stale answer under a current tag.
+read for every GET (and every request the response cache may answer) by a read that started
+after the request arrived; one such read (one statement on a held connection) serves every
+request waiting for it, so under load the store sees one version read per round trip, not per
+request. An answer's own tag names the version its executor read in the answer's snapshot (a
+seed may commit between the two reads), so a client never keeps a stale answer under a current
+tag.
 
 The same reads give the cost estimate the list sizes the last seed measured: read at start-up,
 re-checked at most every `max_age` seconds on other requests. Reading the store's state here,
@@ -19,12 +22,14 @@ import asyncio
 import hashlib
 import importlib
 import logging
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.coalesce import Coalesced
 from db import state
 from db.errors import as_unavailable
 from db.raw import Statements, precompile
@@ -45,20 +50,28 @@ class StoreWatch:
         self._snapshot = state.StoreSnapshot()
         self._checked_at: float | None = None
         self._reloading: asyncio.Lock = asyncio.Lock()
+        self._versions = Coalesced(self._read_version)
 
     async def version(self, deadline: float) -> int | None:
-        """The data version now; None when the store cannot say by `deadline` (the request
-        goes uncached, and its executor reports the store's trouble)."""
+        """The data version now, from a read that started after this call (one read serves
+        every request waiting for it); None when the store cannot say by `deadline` (the
+        request goes uncached, and its executor reports the store's trouble)."""
         self._checked_at = asyncio.get_running_loop().time()
         try:
             async with asyncio.timeout_at(deadline):
-                found = await self._statements.fetch_value(self._version_sql, {})
-                version = int(found or 0)
-                if version != self._snapshot.version:
-                    await self._reload(version)
+                return await self._versions.get()
         except TimeoutError:
             logger.warning("the data version was not read in time")
             return None
+
+    async def _read_version(self) -> int | None:
+        """One read of the data version (and of the whole state when it moved), for every
+        request waiting for it: a failure is logged once, not once per request."""
+        try:
+            found = await self._statements.fetch_value(self._version_sql, {})
+            version = int(found or 0)
+            if version != self._snapshot.version:
+                await self._reload(version)
         except Exception as error:
             if as_unavailable(error) is None:
                 logger.exception("reading the data version failed")
@@ -127,18 +140,40 @@ def build_identity(*parts: object) -> str:
     return hashlib.sha256(f"{_source_digest()}:{parts!r}".encode()).hexdigest()
 
 
-def answer_etag(
+@dataclass(frozen=True)
+class AnswerKey:
+    """What an answer is a function of: the request (its document's SHA-256, the operation
+    name sent, the canonical variables, the media type) and the build, hashed into `digest`;
+    and the data version it was read under. The response cache and the ETag share it."""
+
+    digest: str
+    version: int
+
+    @property
+    def etag(self) -> str:
+        """A strong tag for the answer to this request under this data version and build."""
+        return f'"v{self.version}-{self.digest[:32]}"'
+
+    @property
+    def name(self) -> str:
+        """The response cache's key."""
+        return f"{self.version}:{self.digest}"
+
+
+def answer_key(
     build: str,
     version: int,
-    query: str,
+    document_hash: str,
     operation_name: str | None,
     variables: bytes,
     media_type: str,
-) -> str:
-    """A strong tag for the answer to this request under this data version and build."""
+) -> AnswerKey:
+    """The key of the answer to this request under this data version and build. The
+    document is keyed by its hash (a persisted query's hash is the same) and the operation
+    name as sent, so a cached answer is found before the document is parsed."""
     digest = hashlib.sha256()
-    for part in (build, query, operation_name or "", media_type):
+    for part in (build, document_hash, operation_name or "", media_type):
         digest.update(part.encode())
         digest.update(b"\x00")
     digest.update(variables)
-    return f'"v{version}-{digest.hexdigest()[:32]}"'
+    return AnswerKey(digest.hexdigest(), version)

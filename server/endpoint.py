@@ -41,17 +41,20 @@ from operation.prepare import (
 from operation.size import too_large
 from resolvers.context import Context
 from schema.execute import execute
-from server.caching import StoreWatch, answer_etag
+from server.answers import CACHE_HEADER, Answers, CachedAnswer, CacheUnavailable
+from server.caching import AnswerKey, StoreWatch, answer_key
 from server.compression import matching_etag
 from server.errors import RequestError
 from server.graphiql import graphiql_html
 from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
-from server.outcome import Outcome, outcome_of, refuse
+from server.outcome import CACHE_HIT, CACHE_MISS, CACHE_UNAVAILABLE, Outcome, outcome_of, refuse
 from server.persisted import persisted_queries, sha256_hex
 from server.ratelimit import RateLimit
 from server.reading import GraphQLParams, read_params
 from server.responses import (
     EXECUTOR_HEADER,
+    bytes_response,
+    encode_json,
     graphql_body,
     json_response,
     request_errors,
@@ -94,6 +97,7 @@ class GraphQLEndpoint:
         pinned: Mapping[str, str] | None = None,
         rate_limit: RateLimit | None = None,
         tracer: Tracer | None = None,
+        answers: Answers | None = None,
     ) -> None:
         self.schema = schema
         self.tracer = tracer  # spans for preparing and executing (none: tracing is off)
@@ -109,6 +113,7 @@ class GraphQLEndpoint:
         self.store = store
         self.build = build  # what else an answer depends on: the code that wrote it
         self.cache_control = cache_control
+        self.answers = answers  # the response cache; None: every request runs
         # Documents that always run, by hash or whole, manifest or not: the server's own pages'
         # (server/explorer.py). Never evicted, so their hash alone always finds them.
         self.pinned = dict(pinned or {})
@@ -164,14 +169,32 @@ class GraphQLEndpoint:
             query = self._persisted_query(params, media_type)
             # one deadline from here: the store's state, then whichever executor answers
             deadline = asyncio.get_running_loop().time() + self.execution_timeout
-            # a GET reads the data version (its ETag's) and with it the sizes the cost counts
-            version = await self.store.version(deadline) if request.method == "GET" else None
+            key = await self._key(request.method, params, query, media_type, deadline)
+        except RequestError as error:
+            return self._refuse(error, media_type, outcome)
+        etag = key.etag if key is not None and request.method == "GET" else None
+        # `*` names no answer here: the tag is known only once an answer is (not an error)
+        if etag is not None and matching_etag(
+            etag, request.headers.get("if-none-match"), star=False
+        ):
+            # the client has this answer: nothing runs
+            headers = {**self._cache_headers(etag), "Vary": "Accept, Accept-Encoding"}
+            return Response(status_code=304, headers=headers)
+        cached = await self._cached(key, outcome)
+        if cached is not None:  # nothing is parsed, validated or executed
+            self._register(params, query)
+            response = self._answer(cached, media_type, outcome, CACHE_HIT)
+            if etag is not None:
+                response.headers.update(self._cache_headers(etag))
+            return response
+        try:
+            # the sizes the cost counts, of the version `snapshot.version` (the key's, or
+            # newer if a seed committed since): the answer shows the estimate they price
             snapshot = await self.store.snapshot(deadline)
             with span(self.tracer, "prepare"):
                 operation = self._prepare(request, params, query, snapshot)
             outcome.operation_name = operation.own_name
-            if params.persisted_hash is not None and self.trusted is None:
-                self.persisted.put(params.persisted_hash, query)  # valid, sent with its hash
+            self._register(params, query)
         except RequestError as error:
             return self._refuse(error, media_type, outcome)
         except Refused as refused:
@@ -182,15 +205,6 @@ class GraphQLEndpoint:
                 body["extensions"] = {"cost": self._cost(refused.estimated)}
             status = 400 if media_type == GRAPHQL_RESPONSE else 200
             return json_response(body, status, media_type, request_id)
-        etag = None
-        if version is not None:
-            etag = self._etag(operation, params, media_type, version)
-            held = request.headers.get("if-none-match")
-            # `*` names no answer here: the tag is known only once an answer is (not an error)
-            if etag is not None and matching_etag(etag, held, star=False) is not None:
-                # the client has this answer: nothing runs
-                headers = {**self._cache_headers(etag), "Vary": "Accept, Accept-Encoding"}
-                return Response(status_code=304, headers=headers)
         try:
             with span(self.tracer, "execute"):
                 body, status, executor, read = await self._execute(
@@ -200,18 +214,91 @@ class GraphQLEndpoint:
             return self._refuse(error, media_type, outcome)
         except ResponseTooLarge as error:  # the compiled answer, measured before it is read
             return self._cut_off(error, operation, media_type, outcome)
-        outcome.executor = executor
-        outcome.cost = body.get("extensions", {}).get("cost", {}).get("actual")
-        response = json_response(body, status, media_type, request_id)
-        if len(response.body) > self.limits.max_response_bytes:
-            cut = too_large(len(response.body), self.limits)
+        cost = body.get("extensions", {}).get("cost", {}).get("actual")
+        content = encode_json(body)
+        if len(content) > self.limits.max_response_bytes:  # cut off: never sent, never kept
+            cut = too_large(len(content), self.limits)
             return self._cut_off(cut, operation, media_type, outcome)
-        response.headers[EXECUTOR_HEADER] = executor
-        if etag is not None and status == 200 and "errors" not in body:
-            if read is not None and read != version:  # a seed committed meanwhile
-                etag = self._etag(operation, params, media_type, read)
-            if etag is not None:
-                response.headers.update(self._cache_headers(etag))
+        if status != 200 or "errors" in body:  # errors and partial answers are never kept
+            outcome.executor, outcome.cost = executor, cost
+            response = bytes_response(content, status, media_type, request_id)
+            response.headers[EXECUTOR_HEADER] = executor
+            return response
+        answer = CachedAnswer(content, executor, cost, operation.own_name)
+        exact = _exact_key(key, snapshot.version, read)
+        if exact is not None and outcome.cache == CACHE_MISS:
+            await self._keep(exact, operation, answer, outcome)
+        response = self._answer(answer, media_type, outcome, outcome.cache)
+        if etag is not None and exact is not None:
+            response.headers.update(self._cache_headers(exact.etag))
+        return response
+
+    async def _key(
+        self,
+        method: str,
+        params: GraphQLParams,
+        query: str,
+        media_type: str,
+        deadline: float,
+    ) -> AnswerKey | None:
+        """The answer's key (the response cache's and the ETag's) under the data version
+        now; None where it goes unkeyed: a POST with the cache off, variables too large to key
+        by, or a store that cannot say its version."""
+        if method != "GET" and self.answers is None:
+            return None
+        variables = variables_key(params.variables)
+        if variables is None:
+            return None
+        version = await self.store.version(deadline)
+        if version is None:
+            return None
+        document = params.persisted_hash or sha256_hex(query)
+        return answer_key(
+            self.build, version, document, params.operation_name, variables, media_type
+        )
+
+    async def _cached(self, key: AnswerKey | None, outcome: Outcome) -> CachedAnswer | None:
+        """The kept answer; None (a miss) where there is none or the cache cannot say."""
+        if key is None or self.answers is None:
+            return None
+        try:
+            found = await self.answers.get(key.name)
+        except CacheUnavailable:
+            outcome.cache = CACHE_UNAVAILABLE
+            return None
+        outcome.cache = CACHE_MISS if found is None else CACHE_HIT
+        return found
+
+    async def _keep(
+        self, key: AnswerKey, operation: Operation, answer: CachedAnswer, outcome: Outcome
+    ) -> None:
+        """Keep the answer under `key`, the version it is exact for (`_exact_key`). Only
+        queries are kept (so a kept answer may answer a GET as well as a POST)."""
+        if self.answers is None or operation.definition.operation != OperationType.QUERY:
+            return
+        try:
+            await self.answers.put(key.name, answer)
+        except CacheUnavailable:
+            outcome.cache = CACHE_UNAVAILABLE
+
+    def _register(self, params: GraphQLParams, query: str) -> None:
+        """A valid document sent with its hash is registered for hash-only requests."""
+        if params.persisted_hash is not None and self.trusted is None:
+            self.persisted.put(params.persisted_hash, query)
+
+    @staticmethod
+    def _answer(
+        answer: CachedAnswer, media_type: str, outcome: Outcome, cache: str | None
+    ) -> Response:
+        """A successful answer, fresh or kept: the same bytes and headers either way."""
+        outcome.operation_name = answer.operation_name
+        outcome.cost = answer.cost
+        if cache != CACHE_HIT:
+            outcome.executor = answer.executor
+        response = bytes_response(answer.body, 200, media_type, outcome.request_id)
+        response.headers[EXECUTOR_HEADER] = answer.executor  # the executor that built it
+        if cache is not None:
+            response.headers[CACHE_HEADER] = cache
         return response
 
     _refuse = staticmethod(refuse)
@@ -228,18 +315,6 @@ class GraphQLEndpoint:
         body["extensions"] = {"cost": self._cost(operation.estimated)}
         status = 400 if media_type == GRAPHQL_RESPONSE else 200
         return json_response(body, status, media_type, request_id)
-
-    def _etag(
-        self, operation: Operation, params: GraphQLParams, media_type: str, version: int
-    ) -> str | None:
-        """The answer's tag under this data version; None where it goes uncached (variables
-        too large to key by)."""
-        variables = variables_key(params.variables)
-        if variables is None:
-            return None
-        return answer_etag(
-            self.build, version, operation.query, operation.name, variables, media_type
-        )
 
     def _cache_headers(self, etag: str) -> dict[str, str]:
         return {"ETag": etag, "Cache-Control": self.cache_control, "Vary": "Accept"}
@@ -421,3 +496,21 @@ class GraphQLEndpoint:
         task = asyncio.create_task(context.loaders.reader.close())
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+
+
+def _exact_key(key: AnswerKey | None, priced: int, read: int | None) -> AnswerKey | None:
+    """The key of an answer just built, under the one data version it is exact for; None
+    where there is none, and then it is neither kept nor tagged.
+
+    That version is the one of the snapshot its executor read (`read`; None: it read nothing
+    from the store, so it holds under the version looked up), which may be newer than the one
+    looked up if a seed committed meanwhile. The answer also shows its cost estimate, priced
+    by the list sizes of version `priced`: only where the two agree are its bytes what any
+    request under that version gets.
+    """
+    if key is None:
+        return None
+    version = key.version if read is None else read
+    if version != priced:
+        return None  # a seed committed between pricing and reading: the next request builds it
+    return key if version == key.version else AnswerKey(key.digest, version)

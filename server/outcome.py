@@ -13,6 +13,10 @@ from server.request_id import new_request_id
 from server.responses import error_response
 
 OUTCOME = "outcome"  # its key in the request's state (Starlette's `request.state`)
+# What the response cache did for a request (`Outcome.cache`)
+CACHE_HIT = "hit"  # answered from the cache: nothing was parsed or executed
+CACHE_MISS = "miss"  # executed (and kept, if the answer can be)
+CACHE_UNAVAILABLE = "unavailable"  # the shared cache (Redis) did not answer: executed, not kept
 
 
 @dataclass
@@ -26,7 +30,7 @@ class Outcome:
     operation_name: str | None = None
     executor: str | None = None  # "compiled" or "reference"
     cost: int | None = None  # the objects the answer holds (the estimate where it did not run)
-    cache: str | None = None  # "hit" or "miss"; None where the answer could not be cached
+    cache: str | None = None  # CACHE_HIT, CACHE_MISS, CACHE_UNAVAILABLE; None: not cacheable
     refusal: str | None = None  # the error code of a request refused before it executed
 
 

@@ -16,9 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.requests import Request
 
@@ -29,7 +27,6 @@ logger = logging.getLogger("impact_graph.ratelimit")
 
 LOCAL_CLIENTS = 65_536  # buckets kept in a process; the least recently seen go first (full)
 REDIS_TIMEOUT_SECONDS = 1.0  # a request waits no longer for its bucket (connecting included)
-REDIS_CONNECTIONS = 8  # per process
 REDIS_RETRY_SECONDS = 1.0  # after a failure, requests pass without asking Redis for this long
 KEY_PREFIX = "impact-graph:rate:"
 
@@ -81,8 +78,6 @@ class Buckets(Protocol):
         """Take a token for `client`: 0 if there was one, else the seconds until there is."""
         ...
 
-    async def close(self) -> None: ...
-
 
 class LocalBuckets:
     """Buckets in this process: exact for one worker; with N workers a client may send N
@@ -99,28 +94,13 @@ class LocalBuckets:
         self._held.put(client, (tokens, now))
         return seconds
 
-    async def close(self) -> None:
-        return None
-
 
 class RedisBuckets:
     """Buckets in Redis, one key per client, taken from atomically by one script."""
 
-    def __init__(self, bucket: Bucket, url: str) -> None:
+    def __init__(self, bucket: Bucket, redis: Redis) -> None:
         self.bucket = bucket
-        # A few connections, reused: a crowd of requests waits its turn for one (within the
-        # timeout) rather than open a connection each.
-        pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=REDIS_CONNECTIONS,
-            timeout=REDIS_TIMEOUT_SECONDS,
-            socket_timeout=REDIS_TIMEOUT_SECONDS,
-            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-        )
-        self._redis = Redis(
-            connection_pool=pool,
-            retry=Retry(NoBackoff(), 0),  # a failure is answered at once (failing open)
-        )
+        self._redis = redis  # the process's shared client (server/redis_client.py)
         self._script = self._redis.register_script(REDIS_SCRIPT)
         self._retry_at = 0.0  # while Redis is down: when to ask it again
         self._down = False
@@ -149,9 +129,6 @@ class RedisBuckets:
             logger.warning("rate limit on again: Redis answers")
         return float(answer)
 
-    async def close(self) -> None:
-        await self._redis.aclose(close_connection_pool=True)
-
 
 class RateLimit:
     """Who the client is and whether it may send this request now."""
@@ -179,16 +156,11 @@ class RateLimit:
             {"Retry-After": str(retry)},
         )
 
-    async def close(self) -> None:
-        await self.buckets.close()
 
-
-def rate_limit(rate: float, burst: int, cache_url: str | None) -> RateLimit | None:
-    """The limit the settings ask for: None when off (rate 0)."""
+def rate_limit(rate: float, burst: int, redis: Redis | None) -> RateLimit | None:
+    """The limit the settings ask for: None when off (rate 0); in Redis with a client."""
     if rate <= 0:
         return None
     bucket = Bucket(rate, burst)
-    buckets: Buckets = (
-        LocalBuckets(bucket) if cache_url is None else RedisBuckets(bucket, cache_url)
-    )
+    buckets: Buckets = LocalBuckets(bucket) if redis is None else RedisBuckets(bucket, redis)
     return RateLimit(buckets)

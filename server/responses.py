@@ -65,15 +65,15 @@ def encode_json(body: Any) -> bytes:
 
 
 def json_response(body: dict[str, Any], status: int, media_type: str, request_id: str) -> Response:
+    return bytes_response(encode_json(body), status, media_type, request_id)
+
+
+def bytes_response(content: bytes, status: int, media_type: str, request_id: str) -> Response:
+    """A GraphQL response whose body is already written (a kept answer's bytes)."""
     headers = {REQUEST_ID_HEADER: request_id, "Vary": "Accept"}
     if status == 503:  # every 503 is "try again shortly": a database outage or a timeout
         headers["Retry-After"] = RETRY_AFTER_SECONDS
-    return Response(
-        encode_json(body),
-        status_code=status,
-        media_type=media_type,
-        headers=headers,
-    )
+    return Response(content, status_code=status, media_type=media_type, headers=headers)
 
 
 def error_response(error: RequestError, media_type: str, request_id: str) -> Response:

@@ -347,8 +347,8 @@ async def test_search_pages_with_cursors_compiled_alike(executors, query, docume
 
 @pytest.fixture(scope="session")
 async def executors(store: Store) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    # pages of 100 nested four deep, on purpose
-    budget = {"max_cost": 10**10, "max_response_bytes": 2**40}
+    # pages of 100 nested four deep, on purpose; every request executes (no response cache)
+    budget = {"max_cost": 10**10, "max_response_bytes": 2**40, "cache": False}
     async with (
         make_client(store.engine, executor=REFERENCE, **budget) as reference,
         make_client(store.engine, executor=COMPILED, **budget) as compiled,
@@ -439,7 +439,12 @@ async def test_a_lookups_nested_list_pages_with_its_cursor(executors):
 async def test_a_compiled_request_runs_one_statement(store, query):
     """Counted on a fresh app: the connection it holds between statements is checked out
     (and counted) within, and back in the pool when the app stops."""
-    settings = {"executor": COMPILED, "max_cost": 10**10, "store_check_seconds": 3600}
+    settings = {
+        "executor": COMPILED,
+        "max_cost": 10**10,
+        "store_check_seconds": 3600,
+        "cache": False,  # each request executes
+    }
     with StatementCounter(store.engine) as counter:
         async with make_client(store.engine, **settings) as compiled:
             for _ in range(3):

@@ -39,7 +39,9 @@ TYPENAME = "query Typename { __typename }"  # answered from the schema: the refe
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A server with default settings, logging at info; its base URL and its log."""
     directory = tmp_path_factory.mktemp("observed")
-    with served(directory, {"IMPACT_GRAPH_LOG_LEVEL": "info"}) as base:
+    # every request executes (the response cache off): each is counted by its executor
+    settings = {"IMPACT_GRAPH_LOG_LEVEL": "info", "IMPACT_GRAPH_CACHE": "false"}
+    with served(directory, settings) as base:
         yield base, directory / "served.log"
 
 
@@ -196,6 +198,7 @@ def shared_metrics(
         "IMPACT_GRAPH_REQUEST_ID_HEADER": "X-Request-ID",
         "IMPACT_GRAPH_METRICS_OPERATIONS": "2",
         "IMPACT_GRAPH_LOG_LEVEL": "info",
+        "IMPACT_GRAPH_CACHE": "false",  # every request executes: counted by its executor
     }
     first_dir = tmp_path_factory.mktemp("first")
     second_dir = tmp_path_factory.mktemp("second")
@@ -368,7 +371,11 @@ def test_routing_refusals_carry_the_request_id_of_their_log_line(server):
 def test_the_workers_of_one_server_log_and_count_every_request(tmp_path):
     """`serve --workers 2`: each worker writes its own access lines and its metrics to the
     directory the command shares; a scrape, whichever worker answers it, counts them all."""
-    settings = {"IMPACT_GRAPH_WORKERS": "2", "IMPACT_GRAPH_LOG_LEVEL": "info"}
+    settings = {
+        "IMPACT_GRAPH_WORKERS": "2",
+        "IMPACT_GRAPH_LOG_LEVEL": "info",
+        "IMPACT_GRAPH_CACHE": "false",  # every request executes: counted by its executor
+    }
     with served(tmp_path, settings) as base:
         deadline = time.monotonic() + 60  # the second worker may still be starting
         while value(before := scrape(base), "impact_graph_db_pool_capacity") < 30:

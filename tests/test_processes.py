@@ -1,6 +1,7 @@
 """Many processes on one PostgreSQL and one Redis: `serve --workers 2` beside a second
 `serve`, both real processes. A seed through the command line is seen at once by clients of
-either, never a stale answer (nor a stale ETag)."""
+either, never a stale answer (nor a stale ETag), though every process answers from the
+response cache they share in Redis."""
 
 from __future__ import annotations
 
@@ -66,10 +67,15 @@ def test_a_seed_is_seen_at_once_by_every_process(tmp_path, database):
                 got = httpx.get(f"{base}/graphql", params={"query": QUERY}, timeout=30)
                 assert got.status_code == 200, got.text
                 tags[base] = got.headers["etag"]
+            # the answer kept in the shared cache: every process answers it from there
+            shared = httpx.get(f"{two}/graphql", params={"query": QUERY}, timeout=30)
+            assert shared.headers["x-cache"] == "hit"
             seed(settings, seeds)
+            caches = []
             for base in (one, two) * 3:  # new connections: either worker may answer
                 posted = httpx.post(f"{base}/graphql", json={"query": QUERY}, timeout=30)
                 assert programs(posted.json()) == stores[seeds], base
+                caches.append(posted.headers["x-cache"])
                 revalidated = httpx.get(
                     f"{base}/graphql",
                     params={"query": QUERY},
@@ -78,4 +84,8 @@ def test_a_seed_is_seen_at_once_by_every_process(tmp_path, database):
                 )
                 assert revalidated.status_code == 200, "the old ETag still matched"
                 assert programs(revalidated.json()) == stores[seeds], base
+            # nothing was kept under the new version before the seed: the first answer is
+            # built, and the later ones (checked above) come from the shared cache
+            assert caches[0] == "miss", caches
+            assert "hit" in caches[1:], caches
     assert metrics_dirs(temporary) == set()  # removed when the server stopped

@@ -106,7 +106,7 @@ async def test_an_answer_over_the_limit_once_built_is_cut_off(
 ):
     """Where the store measured no widths (seeded before they were recorded), texts are
     priced at a guess and the estimate passes; the answer, built, is over the limit: the
-    client gets the same refusal and nothing of the answer."""
+    client gets the same refusal and nothing of the answer, and it is not kept."""
     limit = 64 * 1024
     settings = {"executor": executor, "max_response_bytes": limit}
     async with make_client(unrecorded_store.engine, **settings) as http:
@@ -115,6 +115,8 @@ async def test_an_answer_over_the_limit_once_built_is_cut_off(
             body = assert_too_large(response, limit, status)
             assert "The answer took more than" in body["errors"][0]["message"]
             assert body["extensions"]["cost"]["estimated"] == 16
+        # with the response cache on (the default), the cut-off answer was not kept either
+        assert_too_large(await post(http, TEXTS), limit)
         small = await post(http, "{ documents { nodes { title } } }")
         assert "errors" not in small.json()
 

@@ -1,0 +1,149 @@
+"""The response cache: whole answers by `AnswerKey` (server/caching.py), in this process or in
+Redis.
+
+An entry is the response body's bytes with the executor that built it and the objects it
+holds (its cost), so a hit answers exactly what the miss answered. The key carries the data
+version, and every seed that changes rows moves it on: an entry is never invalidated, it
+stops being asked for (in-process it is evicted, least recently used first, within a bound in
+bytes; in Redis it expires after a time to live, and Redis's own `maxmemory` policy bounds
+it). Redis is best effort: when it cannot answer within a short timeout the request is
+answered uncached, one warning says it went away and one that it is back, and it is tried
+again at most once a second meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from core.config import Settings
+from core.lru import LRU
+
+logger = logging.getLogger("impact_graph.cache")
+
+# An answer larger than this is not kept: it would push out many small ones for one client.
+MAX_ENTRY_BYTES = 1024 * 1024
+# What an in-process entry costs besides its body: its key (a 64-character digest and the
+# version), the entry and the LRU's slot (~400 bytes measured with tracemalloc, CPython 3.11).
+ENTRY_OVERHEAD_BYTES = 400
+# A Redis on the same network answers in well under a millisecond; one that takes longer than
+# this is treated as gone, so a dead or frozen Redis costs a request at most this long.
+REDIS_TIMEOUT_SECONDS = 0.1
+RETRY_SECONDS = 1.0  # while Redis is away, how often a request tries it again
+
+T = TypeVar("T")
+CACHE_HEADER = "X-Cache"  # hit or miss: whether the answer was kept from an earlier request
+
+
+class CacheUnavailable(Exception):
+    """The shared cache cannot be reached: the request is answered uncached."""
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    """A successful answer's body and what the request's record says of it."""
+
+    body: bytes
+    executor: str  # which executor built it: "compiled" or "reference"
+    cost: int | None  # the objects it holds
+    operation_name: str | None  # the operation it answers (a GraphQL name: no line breaks)
+
+    def encode(self) -> bytes:
+        cost = "" if self.cost is None else str(self.cost)
+        return f"{self.executor}\n{cost}\n{self.operation_name or ''}\n".encode() + self.body
+
+    @classmethod
+    def decode(cls, data: bytes) -> CachedAnswer:
+        executor, cost, name, body = data.split(b"\n", 3)
+        return cls(body, executor.decode(), int(cost) if cost else None, name.decode() or None)
+
+
+class Answers(Protocol):
+    """Where answers are kept; `get` and `put` raise `CacheUnavailable` when it cannot say."""
+
+    async def get(self, key: str) -> CachedAnswer | None: ...
+
+    async def put(self, key: str, answer: CachedAnswer) -> None: ...
+
+
+def _weight(answer: CachedAnswer) -> int:
+    return len(answer.body) + sys.getsizeof(answer.executor) + ENTRY_OVERHEAD_BYTES
+
+
+class LocalAnswers:
+    """This process's own answers, least recently used out first, bounded in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._entries: LRU[str, CachedAnswer] = LRU(max_bytes, weight=_weight)
+
+    async def get(self, key: str) -> CachedAnswer | None:
+        return self._entries.get(key)
+
+    async def put(self, key: str, answer: CachedAnswer) -> None:
+        if len(answer.body) <= MAX_ENTRY_BYTES:
+            self._entries.put(key, answer)
+
+
+class RedisAnswers:
+    """Answers in Redis, shared by every worker and host that uses it."""
+
+    def __init__(self, redis: Redis, prefix: str, ttl_seconds: int) -> None:
+        self._redis = redis  # the process's shared client (server/redis_client.py)
+        self._prefix = prefix
+        self._ttl = ttl_seconds
+        self._away = False
+        self._retry_at = 0.0
+
+    async def get(self, key: str) -> CachedAnswer | None:
+        found = await self._call(lambda: self._redis.get(self._prefix + key))
+        if not isinstance(found, bytes):
+            return None
+        try:
+            return CachedAnswer.decode(found)
+        except ValueError:  # not an entry this server wrote: a miss, then overwritten
+            return None
+
+    async def put(self, key: str, answer: CachedAnswer) -> None:
+        if len(answer.body) <= MAX_ENTRY_BYTES:
+            entry = answer.encode()
+            await self._call(lambda: self._redis.set(self._prefix + key, entry, ex=self._ttl))
+
+    async def _call(self, command: Callable[[], Awaitable[T]]) -> T:
+        """The command's result; `CacheUnavailable` while Redis is away (tried again at most
+        every `RETRY_SECONDS`), with one warning as it goes and one as it comes back."""
+        now = asyncio.get_running_loop().time()
+        if self._away and now < self._retry_at:
+            raise CacheUnavailable
+        self._retry_at = now + RETRY_SECONDS  # the requests meanwhile do not try it too
+        try:
+            async with asyncio.timeout(REDIS_TIMEOUT_SECONDS * 2):
+                result = await command()
+        except (RedisError, OSError, TimeoutError) as error:
+            if not self._away:
+                self._away = True
+                logger.warning(
+                    "the response cache (Redis) is unavailable; answering uncached (%s)",
+                    type(error).__name__,
+                )
+            raise CacheUnavailable from None
+        if self._away:
+            self._away = False
+            logger.warning("the response cache (Redis) is back")
+        return result
+
+
+def answers_for(settings: Settings, redis: Redis | None) -> Answers | None:
+    """The response cache the settings ask for: none, Redis's (with a client for
+    `CACHE_URL`), or this process's own."""
+    if not settings.cache:
+        return None
+    if redis is not None:
+        return RedisAnswers(redis, settings.cache_prefix, settings.cache_ttl_seconds)
+    return LocalAnswers(settings.cache_bytes)

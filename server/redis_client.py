@@ -1,0 +1,25 @@
+"""The one Redis client a process opens for `CACHE_URL`: the response cache (server/answers.py)
+and the rate limit (server/ratelimit.py) share its few connections; the app closes it."""
+
+from __future__ import annotations
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+CONNECTIONS = 8  # per process: a crowd of requests waits its turn for one, not open one each
+# Connecting, waiting for a free connection, each reply: the most any command may take. Each
+# user bounds its own commands tighter or not (the cache: 0.2 s; the rate limit: this).
+TIMEOUT_SECONDS = 1.0
+
+
+def redis_client(url: str) -> Redis:
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=CONNECTIONS,
+        timeout=TIMEOUT_SECONDS,
+        socket_timeout=TIMEOUT_SECONDS,
+        socket_connect_timeout=TIMEOUT_SECONDS,
+    )
+    # no retries: a failure is answered at once (uncached, or let through unlimited)
+    return Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))

@@ -1,0 +1,371 @@
+"""The response cache, over HTTP: a repeated request is answered with the same bytes without
+executing; every part of the key tells answers apart; a seed makes every kept answer unreachable
+(in the process and in a shared Redis); errors, partial answers and answers built across a seed
+are never kept; a Redis that goes away costs the cache, not the answers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from redis import asyncio as aioredis
+
+from compiled.executor import CompiledExecutor
+from seeds.read import read_seeds
+from seeds.write import write_seeds
+from server.caching import StoreWatch
+from tests.conftest import Store, make_client, read_snapshot
+from tests.factories import graph_data, write_seed_tree
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+QUERY = (
+    "query Programs($n: Int, $kind: [ProgramKind!]) "
+    "{ programs(first: $n, filter: {kind: $kind}) { totalCount nodes { slug description } } }"
+)
+JSON = "application/json"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+TIMEOUT = 30  # seconds any one test may take
+
+
+def unique(query: str = QUERY) -> str:
+    """The query with a comment of its own: a document no other test has sent."""
+    return f"{query} # {uuid.uuid4().hex}"
+
+
+async def post(http: httpx.AsyncClient, body: dict[str, Any], accept: str = JSON) -> httpx.Response:
+    answer = await http.post("/graphql", json=body, headers={"accept": accept})
+    assert answer.status_code in (200, 400), answer.text
+    return answer
+
+
+async def get(http: httpx.AsyncClient, body: dict[str, Any], **headers: str) -> httpx.Response:
+    params = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
+    return await http.get("/graphql", params=params, headers={"accept": JSON, **headers})
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of this test's own in the real Redis, its keys deleted at the end."""
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        assert await client.ping(), "Redis must answer at 127.0.0.1:6379 (CI starts it)"
+        prefix = f"impact-graph-test:{uuid.uuid4().hex}:"
+        yield prefix
+        keys = [key async for key in client.scan_iter(match=prefix + "*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+async def redis_keys(prefix: str) -> list[str]:
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        return [key.decode() async for key in client.scan_iter(match=prefix + "*")]
+    finally:
+        await client.aclose()
+
+
+def kinds(prefix: str | None) -> dict[str, Any]:
+    """The settings of an app whose cache is in this process (None) or in Redis."""
+    return {} if prefix is None else {"cache_url": REDIS_URL, "cache_prefix": prefix}
+
+
+@pytest.fixture(params=["local", "redis"])
+def cache_settings(request: pytest.FixtureRequest, redis_prefix: str) -> dict[str, Any]:
+    """Each test that takes it runs with the in-process cache and with Redis's."""
+    return kinds(None if request.param == "local" else redis_prefix)
+
+
+def bounded(test: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """The test fails, rather than hangs, past `TIMEOUT`."""
+
+    @functools.wraps(test)
+    async def run(*args: Any, **kwargs: Any) -> None:
+        async with asyncio.timeout(TIMEOUT):
+            await test(*args, **kwargs)
+
+    return run
+
+
+@bounded
+async def test_a_repeated_request_is_answered_from_the_cache_with_the_same_bytes(
+    store: Store, cache_settings: dict[str, Any]
+) -> None:
+    async with make_client(store.engine, **cache_settings) as http:
+        body = {"query": unique(), "variables": {"n": 3}}
+        first = await post(http, body)
+        second = await post(http, body)
+        assert (first.headers["x-cache"], second.headers["x-cache"]) == ("miss", "hit")
+        assert second.content == first.content
+        assert second.headers["content-type"] == first.headers["content-type"]
+        assert second.headers["x-executor"] == first.headers["x-executor"]  # what built it
+        assert second.headers["x-request-id"] != first.headers["x-request-id"]
+        # GET shares the entry, and carries the ETag of the same key
+        fetched = await get(http, body)
+        assert fetched.headers["x-cache"] == "hit"
+        assert fetched.content == first.content
+        again = await get(http, body, **{"if-none-match": fetched.headers["etag"]})
+        assert again.status_code == 304
+
+
+@bounded
+async def test_every_part_of_the_key_tells_answers_apart(store: Store) -> None:
+    query = unique()
+    two = f"{query}\nquery Other {{ companies {{ totalCount }} }}"
+    async with make_client(store.engine) as http:
+
+        async def cache(body: dict[str, Any], accept: str = JSON) -> str:
+            return (await post(http, body, accept)).headers["x-cache"]
+
+        base = {"query": query, "variables": {"n": 2, "kind": ["FUND"]}}
+        assert await cache(base) == "miss"
+        assert await cache(base) == "hit"
+        # variables are canonical: the same values in another order are the same key
+        assert await cache({**base, "variables": {"kind": ["FUND"], "n": 2}}) == "hit"
+        assert await cache({**base, "variables": {"n": 3, "kind": ["FUND"]}}) == "miss"
+        assert await cache({**base, "query": query + " "}) == "miss"  # the document's text
+        assert await cache(base, GRAPHQL_RESPONSE) == "miss"  # the media type
+        assert await cache(base, GRAPHQL_RESPONSE) == "hit"
+        named = {**base, "query": two, "operationName": "Programs"}
+        assert await cache(named) == "miss"  # the operation name
+        other = await post(http, {"query": two, "operationName": "Other"})
+        assert other.headers["x-cache"] == "miss"
+        assert "companies" in other.json()["data"]
+
+
+@bounded
+async def test_the_build_is_part_of_the_key(store: Store, redis_prefix: str) -> None:
+    """Two servers sharing one Redis under other settings that show in answers (the cost
+    budget) do not answer each other's requests."""
+    body = {"query": unique(), "variables": {"n": 2}}
+    answers = []
+    for budget in (20_000, 25_000, 25_000):
+        async with make_client(store.engine, max_cost=budget, **kinds(redis_prefix)) as http:
+            answers.append(await post(http, body))
+    assert [a.headers["x-cache"] for a in answers] == ["miss", "miss", "hit"]
+    assert answers[0].json()["extensions"]["cost"]["budget"] == 20_000
+    assert answers[2].content == answers[1].content
+
+
+@bounded
+async def test_a_seed_makes_every_kept_answer_unreachable(
+    empty_store: Store, cache_settings: dict[str, Any], seed_plan: Any, tmp_path: Any
+) -> None:
+    await write_seeds(empty_store.engine, seed_plan)
+    body = {"query": QUERY, "variables": {"n": 50}}
+    async with (
+        make_client(empty_store.engine, **cache_settings) as http,
+        make_client(empty_store.engine, **cache_settings) as other_worker,
+    ):
+        assert (await post(http, body)).headers["x-cache"] == "miss"
+        assert (await post(http, body)).headers["x-cache"] == "hit"
+        await write_seeds(empty_store.engine, seed_plan)  # changes nothing: answers hold
+        assert (await post(http, body)).headers["x-cache"] == "hit"
+
+        data = graph_data()
+        data["programs"][0]["description"] = "An edited description."
+        await write_seeds(empty_store.engine, read_seeds(write_seed_tree(tmp_path / "s", data)))
+        for client in (http, other_worker):
+            fresh = await post(client, body)
+            assert "An edited description." in fresh.text
+        assert fresh.headers["x-cache"] == ("hit" if cache_settings else "miss")  # Redis: shared
+        assert (await post(http, body)).headers["x-cache"] == "hit"
+
+
+@bounded
+async def test_an_answer_built_across_a_seed_is_not_kept(
+    empty_store: Store,
+    redis_prefix: str,
+    seed_plan: Any,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The version an answer is kept under is the version its snapshot read: a seed that
+    commits between the lookup and the execution leaves nothing under the older version (nor
+    under the newer: the answer's cost estimate was priced by the older one's list sizes)."""
+    await write_seeds(empty_store.engine, seed_plan)
+    before = (await read_snapshot(empty_store.engine)).version
+    data = graph_data()
+    data["programs"][0]["description"] = "An edited description."
+    edited = read_seeds(write_seed_tree(tmp_path / "s", data))
+    run = CompiledExecutor.run
+
+    async def seeded_first(*args: Any) -> Any:
+        await write_seeds(empty_store.engine, edited)
+        return await run(*args)
+
+    body = {"query": QUERY, "variables": {"n": 50}}
+    async with make_client(empty_store.engine, **kinds(redis_prefix)) as http:
+        kept = {"query": QUERY, "variables": {"n": 49}}
+        assert (await post(http, kept)).headers["x-executor"] == "compiled"
+        assert len(await redis_keys(f"{redis_prefix}{before}:")) == 1  # kept when nothing moved
+        monkeypatch.setattr(CompiledExecutor, "run", staticmethod(seeded_first))
+        answered = await post(http, body)
+        monkeypatch.setattr(CompiledExecutor, "run", staticmethod(run))
+        assert "An edited description." in answered.text
+        assert len(await redis_keys(f"{redis_prefix}{before}:")) == 1  # nothing more
+        assert (await post(http, body)).headers["x-cache"] == "miss"  # built anew, then kept
+        assert (await post(http, body)).headers["x-cache"] == "hit"
+
+
+@bounded
+async def test_an_answer_is_kept_under_the_version_its_snapshot_read(
+    store: Store, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Looked up under a version read just before a seed committed, an answer whose snapshot
+    (and price) saw the new version is kept under the new version, not the one looked up."""
+    current = (await read_snapshot(store.engine)).version
+
+    async def behind(_watch: StoreWatch, _deadline: float) -> int:
+        return current - 1  # as read just before a seed committed
+
+    body = {"query": unique()}
+    async with make_client(store.engine, **kinds(redis_prefix)) as http:
+        monkeypatch.setattr(StoreWatch, "version", behind)
+        for _ in range(2):  # looked up under the old version: never found there
+            answered = await post(http, body)
+            assert answered.headers["x-cache"] == "miss"
+        assert await redis_keys(f"{redis_prefix}{current - 1}:") == []
+        assert len(await redis_keys(f"{redis_prefix}{current}:")) == 1
+        monkeypatch.undo()
+        again = await post(http, body)
+        assert again.headers["x-cache"] == "hit"
+        assert again.content == answered.content
+
+
+@bounded
+async def test_errors_and_partial_answers_are_never_kept(store: Store) -> None:
+    failing = {"query": unique('{ programs(after: "not a cursor") { totalCount } }')}
+    partial = {
+        "query": unique(
+            '{ company(slug: "sony-music") { name programs(after: "x") { totalCount } } }'
+        )
+    }
+    async with make_client(store.engine) as http:
+        for body in (failing, partial):
+            for _ in range(2):
+                answer = await post(http, body)
+                assert "errors" in answer.json()
+                assert answer.headers.get("x-cache") != "hit"
+                assert "x-executor" in answer.headers  # it ran
+        assert (await post(http, partial)).json()["data"]["company"]["name"] == "Sony Music"
+
+
+@bounded
+async def test_a_persisted_query_hits_the_entry_of_its_document(
+    store: Store, cache_settings: dict[str, Any]
+) -> None:
+    query = unique()
+    digest = hashlib.sha256(query.encode()).hexdigest()
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    async with make_client(store.engine, **cache_settings) as http:
+        whole = await post(http, {"query": query})
+        assert whole.headers["x-cache"] == "miss"
+        with_hash = await post(http, {"query": query, "extensions": extensions})
+        assert with_hash.headers["x-cache"] == "hit"
+        hash_only = await get(http, {"extensions": extensions})
+        assert hash_only.headers["x-cache"] == "hit"
+        assert hash_only.content == whole.content
+
+
+@bounded
+async def test_the_cache_can_be_turned_off(store: Store) -> None:
+    body = {"query": unique()}
+    async with make_client(store.engine, cache=False) as http:
+        for _ in range(2):
+            answer = await post(http, body)
+            assert "x-cache" not in answer.headers
+            assert answer.headers["x-executor"] == "compiled"
+        assert "etag" in (await get(http, body)).headers  # GETs still revalidate
+
+
+class Proxy:
+    """A TCP proxy to Redis that a test can take away and bring back on the same port."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._links: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._link, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._links):
+            writer.close()
+        await self._server.wait_closed()
+
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 6379)
+        self._links.update((writer, up_writer))
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while chunk := await source.read(65536):
+                    sink.write(chunk)
+                    await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+def away_lines(caplog: pytest.LogCaptureFixture) -> Iterator[str]:
+    return (r.getMessage() for r in caplog.records if r.name == "impact_graph.cache")
+
+
+@bounded
+async def test_when_redis_goes_away_requests_are_answered_uncached(
+    store: Store, redis_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    proxy = Proxy()
+    await proxy.start()
+    settings = {"cache_url": f"redis://127.0.0.1:{proxy.port}/0", "cache_prefix": redis_prefix}
+    body = {"query": unique()}
+    async with make_client(store.engine, **settings) as http:
+        assert (await post(http, body)).headers["x-cache"] == "miss"
+        kept = await post(http, body)
+        assert kept.headers["x-cache"] == "hit"
+        await proxy.stop()
+        with caplog.at_level(logging.WARNING, logger="impact_graph.cache"):
+            for _ in range(5):
+                answer = await post(http, body)
+                assert answer.status_code == 200
+                assert answer.headers["x-cache"] == "unavailable"
+                assert answer.json() == kept.json()
+            assert [line for line in away_lines(caplog) if "unavailable" in line] != []
+            assert len(list(away_lines(caplog))) == 1  # one line, not one per request
+            await proxy.start()  # on the same port
+            await asyncio.sleep(1.2)  # it is tried again at most once a second
+            assert (await post(http, body)).headers["x-cache"] == "hit"
+            lines = list(away_lines(caplog))
+            assert len(lines) == 2, lines
+            assert "back" in lines[1]
+        await proxy.stop()
+
+
+@bounded
+async def test_a_redis_that_was_never_there_costs_only_the_cache(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = {"cache_url": "redis://127.0.0.1:1/0"}  # nothing listens on port 1
+    with caplog.at_level(logging.WARNING, logger="impact_graph.cache"):
+        async with make_client(store.engine, **settings) as http:
+            for _ in range(3):
+                answer = await post(http, {"query": unique()})
+                assert answer.status_code == 200
+                assert answer.headers["x-cache"] == "unavailable"
+                assert answer.json()["data"]["programs"]["totalCount"] > 0
+    assert len(list(away_lines(caplog))) == 1
