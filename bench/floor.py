@@ -1,8 +1,9 @@
 """The floor: a bare Starlette route answering each benchmark body with our server's exact bytes.
 
 It runs under uvicorn exactly as `impact-graph serve` runs ours: this launcher goes through
-server/cli.py's own serve path with `uvicorn.run` wrapped to swap in the floor app, so
-whatever cli.py passes (loop, http, log level, ...) applies here too, and is printed.
+server/cli.py's own serve path with `uvicorn.Server` wrapped to swap in the floor app, so
+whatever cli.py configures (loop, the connection protocol and its limits, log level, ...)
+applies here too, and is printed.
 
     python -m bench.floor RESPONSES.json --port PORT   (DATABASE_URL: a seeded store)
 """
@@ -13,7 +14,6 @@ import base64
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -46,22 +46,33 @@ def read_answers(path: Path) -> dict[bytes, tuple[str, bytes]]:
 def main(argv: list[str]) -> int:
     answers_file, *serve_args = argv
     app = floor_app(read_answers(Path(answers_file)))
-    real_run = uvicorn.run
+    real_init = uvicorn.Server.__init__
     ran = False
 
-    def run_floor(_our_app: Any, **settings: Any) -> None:
+    def floor_server(server: uvicorn.Server, config: uvicorn.Config) -> None:
+        """The server `serve` builds, with its config (protocol, limits, loop...) as it is, but
+        the floor's app in place of ours."""
         nonlocal ran
         ran = True
-        shown = {k: v for k, v in settings.items() if isinstance(v, str | int | float | bool)}
+        config.app = app
+        shown = {
+            "host": config.host,
+            "port": config.port,
+            "loop": config.loop,
+            "http": config.http if isinstance(config.http, str) else config.http.__name__,
+            "log_level": config.log_level,
+            "access_log": config.access_log,
+            "workers": config.workers,
+        }
         print(SETTINGS_LINE + json.dumps(shown, sort_keys=True), flush=True)
-        real_run(app, **settings)
+        real_init(server, config)
 
-    uvicorn.run = run_floor  # type: ignore[assignment]
+    uvicorn.Server.__init__ = floor_server  # type: ignore[method-assign]
     from server.cli import main as cli_main
 
     status = cli_main(["serve", *serve_args])
     if not ran:
-        print("server/cli.py no longer calls uvicorn.run; the floor cannot mirror it")
+        print("server/cli.py no longer builds a uvicorn.Server; the floor cannot mirror it")
         return 3
     return status
 
