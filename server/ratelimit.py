@@ -109,6 +109,8 @@ class RedisBuckets:
         now = time.monotonic()
         if now < self._retry_at:
             return 0.0
+        if self._down:  # one request asks whether Redis is back; the others pass meanwhile
+            self._retry_at = now + REDIS_RETRY_SECONDS
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
                 answer = await self._script(
@@ -125,7 +127,7 @@ class RedisBuckets:
                 )
             return 0.0
         if self._down:
-            self._down = False
+            self._down, self._retry_at = False, 0.0
             logger.warning("rate limit on again: Redis answers")
         return float(answer)
 

@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 
 from core.config import Settings
 from server.app import create_app
-from server.ratelimit import KEY_PREFIX
+from server.ratelimit import KEY_PREFIX, REDIS_RETRY_SECONDS
 from tests.conftest import Store, close_store, open_store
 from tests.serving import served
 from tests.test_cli import free_port
@@ -196,6 +196,32 @@ async def test_a_redis_that_never_answers_holds_no_request_for_long(sqlite_store
             assert set(await statuses(http, 5)) == {200}
             assert time.monotonic() - started < 10
     assert len(limit_warnings(caplog)) == 1
+
+
+async def test_while_redis_is_away_one_request_asks_whether_it_is_back(sqlite_store):
+    """Once Redis is found away, a request at a time tries it again (each try may wait its
+    timeout), not every request arriving when the retry is due."""
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(64)  # connections complete in the kernel's backlog; none is ever read
+        url = f"redis://127.0.0.1:{hole.getsockname()[1]}"
+        async with app_client(
+            sqlite_store, a_client(), rate_limit=SLOW, cache_url=url, cache=False
+        ) as http:  # the response cache off: only the limit asks Redis
+            assert await statuses(http, 1) == [200]  # finds it away
+            await asyncio.sleep(REDIS_RETRY_SECONDS + 0.2)
+            answers = await asyncio.gather(*(http.post("/graphql", json=QUERY) for _ in range(8)))
+            assert {answer.status_code for answer in answers} == {200}
+        hole.setblocking(False)
+        tried = 0
+        while True:
+            try:
+                connection, _ = hole.accept()
+            except BlockingIOError:
+                break
+            connection.close()
+            tried += 1
+    assert 1 <= tried <= 2  # the first request's, and one retry's
 
 
 def from_address(base: str, forwarded: str) -> int:
