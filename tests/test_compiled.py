@@ -568,17 +568,23 @@ async def test_null_for_a_variable_with_a_default_is_answered_alike(executors):
     assert _without_request_ids(answered.json()) == _without_request_ids(expected.json())
 
 
-async def test_many_lookups_deep_are_refused_by_the_planner_before_any_sql(executors, monkeypatch):
-    """A hundred IDs times a deep selection would be thousands of levels: not compiled, and
-    refused before any SQL is built."""
-    compiled: list[object] = []
+@pytest.fixture
+def compiled(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The plans the compiled executor turns into SQL while the test runs."""
+    roots: list[object] = []
     real = executor_module._compile
 
     def counted(root: Any, dialect: Any) -> Any:
-        compiled.append(root)
+        roots.append(root)
         return real(root, dialect)
 
     monkeypatch.setattr(executor_module, "_compile", counted)
+    return roots
+
+
+async def test_many_lookups_deep_are_refused_by_the_planner_before_any_sql(executors, compiled):
+    """A hundred IDs times a deep selection would be thousands of levels: not compiled, and
+    refused before any SQL is built."""
     ids = REAL_IDS[:100]
     branch = "parent { citations { quote } company { name citations { quote } } }"
     query = (
@@ -591,16 +597,8 @@ async def test_many_lookups_deep_are_refused_by_the_planner_before_any_sql(execu
     assert compiled == []
 
 
-async def test_filters_of_one_shape_share_one_statement(executors, monkeypatch):
+async def test_filters_of_one_shape_share_one_statement(executors, compiled):
     """A filter's values are parameters: a new search text or kind compiles nothing new."""
-    compiled: list[object] = []
-    real = executor_module._compile
-
-    def counted(root: Any, dialect: Any) -> Any:
-        compiled.append(root)
-        return real(root, dialect)
-
-    monkeypatch.setattr(executor_module, "_compile", counted)
     answers = set()
     for needle, kind in (("fund", "FUND"), ("benefit", "BENEFIT"), ("month", "CAMPAIGN")):
         query = (
