@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     keep_alive_timeout: float = Field(
         default=5.0, gt=0, allow_inf_nan=False, alias="IMPACT_GRAPH_KEEP_ALIVE_TIMEOUT"
     )
+    send_timeout: float = Field(
+        default=30.0, gt=0, allow_inf_nan=False, alias="IMPACT_GRAPH_SEND_TIMEOUT"
+    )
     max_connections: int = Field(default=1000, ge=1, alias="IMPACT_GRAPH_MAX_CONNECTIONS")
     shutdown_grace: int = Field(default=10, ge=0, alias="IMPACT_GRAPH_SHUTDOWN_GRACE")
     shutdown_drain: float = Field(

@@ -12,6 +12,11 @@ has one deadline, set as it moves from phase to phase and never extended by inco
   and an end of stream), the rest of its body is read and dropped until the body deadline,
   then the connection is closed.
 
+Sending has a deadline of its own, as nginx's `send_timeout`: while the transport holds bytes
+the kernel would not take (an answer past the socket buffers, uvicorn waiting for it to drain,
+or a closed connection's last bytes), a client that takes none of them for `send_timeout` has
+its connection reset. A client reading slowly but steadily is served.
+
 The limits travel in the uvicorn `Config` (`EdgeConfig`), which uvicorn hands every
 connection, in every worker process.
 """
@@ -19,9 +24,12 @@ connection, in every worker process.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import math
 import resource
+import sys
+import termios
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +58,7 @@ class ConnectionLimits:
     body_timeout: float
     keep_alive_timeout: float
     max_connections: int
+    send_timeout: float = 30.0
 
 
 class EdgeConfig(Config):
@@ -103,6 +112,7 @@ def connection_limits(settings: Settings) -> ConnectionLimits:
         body_timeout=settings.body_timeout,
         keep_alive_timeout=settings.keep_alive_timeout,
         max_connections=bound,
+        send_timeout=settings.send_timeout,
     )
 
 
@@ -186,6 +196,9 @@ class EdgeProtocol(HttpToolsProtocol):
         self.deadline: float | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = 0.0
+        self.stalled: asyncio.TimerHandle | None = None  # the send deadline, while one runs
+        self.unsent = 0  # bytes the client had not taken at the send deadline's last look
+        self.socket_fd: int | None = None  # to ask the kernel how much it still holds
 
     # The deadline: one timer per connection, moved only when it must fire earlier.
     def set_deadline(self, seconds: float | None) -> None:
@@ -214,7 +227,48 @@ class EdgeProtocol(HttpToolsProtocol):
                 "REQUEST_TIMEOUT",
                 "the request did not arrive in time; send its head and body promptly",
             )
+        self.close()
+
+    # The send deadline: runs while the transport holds bytes the client has not taken.
+    def close(self) -> None:
+        """Close once what was written has been sent, within the send deadline."""
         self.transport.close()
+        if self.transport.get_write_buffer_size() > 0:
+            self.watch_sending()
+
+    def watch_sending(self) -> None:
+        if self.stalled is None:
+            self.unsent = self.untaken()
+            self.stalled = self.loop.call_later(self.limits.send_timeout, self.check_sending)
+
+    def untaken(self) -> int:
+        """Bytes written that the client has not taken: the transport's and, where the system
+        says (Linux: SIOCOUTQ), the kernel's send queue, which the client drains as it reads
+        (the transport's buffer drains only in steps of up to the kernel's, megabytes)."""
+        queued = 0
+        if self.socket_fd is not None:
+            try:
+                found = fcntl.ioctl(self.socket_fd, termios.TIOCOUTQ, b"\0\0\0\0")
+                queued = int.from_bytes(found, sys.byteorder, signed=True)
+            except OSError:
+                self.socket_fd = None
+        return self.transport.get_write_buffer_size() + queued
+
+    def check_sending(self) -> None:
+        """Dropped if the client took nothing since the last look; else watched again."""
+        self.stalled = None
+        paused = self.flow is not None and self.flow.write_paused  # None: refused at once
+        if self.transport.get_write_buffer_size() == 0 and not paused:
+            return  # all handed to the kernel; a full buffer later starts it again
+        if self.untaken() < self.unsent:
+            self.watch_sending()
+            return
+        logger.debug("dropped a connection whose client read nothing for the send deadline")
+        self.transport.abort()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.watch_sending()
 
     # Connections
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -230,12 +284,17 @@ class EdgeProtocol(HttpToolsProtocol):
             _refusals.note(self.loop.time(), self.limits.max_connections)
             return
         super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        self.socket_fd = None if sock is None else sock.fileno()
         self.set_deadline(self.limits.head_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        if self.stalled is not None:
+            self.stalled.cancel()
+            self.stalled = None
         if self.refused:
             return
         super().connection_lost(exc)
@@ -265,7 +324,7 @@ class EdgeProtocol(HttpToolsProtocol):
     def refuse(self, status: int, code: str, message: str, headers: bytes = b"") -> None:
         response = _plain_response(status, code, message, self.server_state, headers)
         self.transport.write(response)
-        self.transport.close()
+        self.close()
 
     def linger(self) -> None:
         """Answered before the request's body arrived: our side is shut, and what still comes
@@ -276,7 +335,7 @@ class EdgeProtocol(HttpToolsProtocol):
         if self.transport.can_write_eof():
             self.transport.write_eof()
         else:
-            self.transport.close()
+            self.close()
 
     # The parser's callbacks
     def on_message_begin(self) -> None:
@@ -308,13 +367,15 @@ class EdgeProtocol(HttpToolsProtocol):
         self.request_open = False
         self.set_deadline(None)  # the app's turn: IMPACT_GRAPH_EXECUTION_TIMEOUT bounds it
         if self.lingering:
-            self.transport.close()
+            self.close()
 
     def on_response_complete(self) -> None:
         answered_early = self.request_open and self.cycle.response_complete
         pipelined = bool(self.pipeline)
         super().on_response_complete()
-        if self.transport.is_closing():
+        if self.transport.is_closing():  # uvicorn closed it (the answer said `close`)
+            if self.transport.get_write_buffer_size() > 0:
+                self.watch_sending()
             return
         if answered_early:  # e.g. a 413: the rest of the body is not read as a request
             self.linger()

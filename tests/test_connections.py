@@ -30,9 +30,19 @@ SMALL_TIMEOUTS = {
     "IMPACT_GRAPH_HEAD_TIMEOUT": "1",
     "IMPACT_GRAPH_BODY_TIMEOUT": "1",
     "IMPACT_GRAPH_KEEP_ALIVE_TIMEOUT": "1",
+    "IMPACT_GRAPH_SEND_TIMEOUT": "1",
+    "IMPACT_GRAPH_MAX_RESPONSE_BYTES": str(64 * 1024 * 1024),  # room for `TEXTS`
     "IMPACT_GRAPH_LOG_LEVEL": "info",
 }
 QUERY = b'{"query":"{ __typename }"}'
+# ~5.6 MB of answer (every program's quotes, wide contexts and documents, twenty times): more
+# than the kernel buffers a socket here (up to 4 MB: net.ipv4.tcp_wmem), so the server's own
+# transport holds the rest until the client takes it
+QUOTES = (
+    "programs(first: 100) { nodes { citations { quote context(characters: 2000) "
+    "{ before after } document { title text } } } }"
+)
+TEXTS = "{ " + " ".join(f"a{i}: {QUOTES}" for i in range(20)) + " }"
 
 
 @pytest.fixture(scope="module")
@@ -177,6 +187,62 @@ def test_an_idle_kept_connection_is_closed(edge):
         received, waited = read_until_closed(connection)
     assert received == b""
     assert 0.8 < waited < 3
+
+
+def ask_for_texts(server: Served, receive_buffer: int) -> socket.socket:
+    """A connection whose kernel holds at most ~`receive_buffer` bytes for its client, having
+    asked for `TEXTS`."""
+    connection = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)  # before connect
+    connection.settimeout(5)
+    connection.connect(("127.0.0.1", server.port))
+    body = json.dumps({"query": TEXTS}).encode()
+    connection.sendall(post_head(len(body)) + body)
+    return connection
+
+
+def arrived(received: bytes) -> tuple[int | None, int]:
+    """The Content-Length of a 200 answer (None: its head did not all arrive), and how many
+    of its body's bytes arrived."""
+    if b"\r\n\r\n" not in received:
+        return None, 0
+    head, body = received.split(b"\r\n\r\n", 1)
+    assert status_of(received) == 200, received[:300]
+    [length] = [
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    ]
+    return length, len(body)
+
+
+def test_a_client_that_stops_reading_its_answer_loses_the_connection(edge):
+    """The connection is reset once the client has taken nothing for the send deadline (1 s
+    here): it cannot hold a connection by never reading its answer."""
+    with ask_for_texts(edge, 4096) as connection:
+        time.sleep(3)
+        received, waited = read_until_closed(connection)
+    length, got = arrived(received)
+    assert length is None or got < length  # cut off; without the deadline all of it arrives
+    assert waited < 2
+
+
+def test_a_client_reading_slowly_but_steadily_gets_its_whole_answer(edge):
+    """The deadline runs while nothing is taken, not over the whole answer: a client reading
+    128 KB every 0.1 s (~4 s in all, four send deadlines) gets all of it."""
+    with ask_for_texts(edge, 64 * 1024) as connection:
+        received = b""
+        started = time.monotonic()
+        length, got = None, 0
+        while length is None or got < length:
+            chunk = connection.recv(128 * 1024)
+            assert chunk, f"closed after {len(received)} bytes"
+            received += chunk
+            length, got = arrived(received)
+            time.sleep(0.1)
+        lasted = time.monotonic() - started
+    assert got == length > 5_000_000
+    assert lasted > 2  # longer than the send deadline in all
 
 
 def test_after_a_413_the_connection_is_closed(edge):
