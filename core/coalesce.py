@@ -1,8 +1,13 @@
 """Coalesced reads: one read serves every caller that was waiting when it started.
 
 A caller never gets the result of a read that began before it called, so what it learns is
-never older than its own call (the data version a cached answer is looked up by must be); and
-however many callers arrive at once, at most one read runs and at most one more is due.
+never older than its own call (the data version a cached answer is served under must be); and
+however many callers arrive at once, one read runs at a time: those who call while it runs
+are served together by the next, which starts as it ends.
+
+Each caller waits on a future of its own (cancelling one waiter touches nobody else's), and
+each read is bounded by `timeout`: a read that hangs fails its callers with `TimeoutError`
+after that long, rather than holding every request until its own deadline.
 """
 
 from __future__ import annotations
@@ -17,35 +22,40 @@ T = TypeVar("T")
 class Coalesced(Generic[T]):
     """`await get()` returns the result of a `read()` that started after the call."""
 
-    def __init__(self, read: Callable[[], Awaitable[T]]) -> None:
+    def __init__(self, read: Callable[[], Awaitable[T]], timeout: float) -> None:
         self._read = read
-        self._running: asyncio.Task[T] | None = None
-        self._started = 0  # reads started so far: a caller waits for a later one than it saw
+        self._timeout = timeout
+        self._waiting: list[asyncio.Future[T]] = []  # callers for the next read
+        self._reading: asyncio.Task[None] | None = None  # the loop of reads, while callers wait
 
     async def get(self) -> T:
-        seen = self._started
-        while True:
-            running = self._running
-            if running is None or running.done():
-                running = self._start()
-                return await asyncio.shield(running)
-            if self._started > seen:  # it started after this call: it serves this call
-                return await asyncio.shield(running)
-            # a read from before this call: wait for it to end, then join (or start) the next
-            await asyncio.wait([running])
+        waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        if self._reading is None:
+            self._reading = asyncio.create_task(self._serve())
+        return await waiter
 
-    def _start(self) -> asyncio.Task[T]:
-        async def read() -> T:
-            return await self._read()
-
-        task = asyncio.create_task(read())
-        task.add_done_callback(_retrieve)
-        self._running = task
-        self._started += 1
-        return task
-
-
-def _retrieve(task: asyncio.Task[T]) -> None:
-    """Its error is its waiters' to report; with none left (all timed out) it is not lost."""
-    if not task.cancelled():
-        task.exception()
+    async def _serve(self) -> None:
+        """Read for the callers waiting, again for those who came meanwhile, until none."""
+        batch: list[asyncio.Future[T]] = []
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    async with asyncio.timeout(self._timeout):
+                        result = await self._read()
+                except Exception as error:  # theirs to report: each waiter gets it
+                    for waiter in batch:
+                        if not waiter.done():
+                            waiter.set_exception(error)
+                            waiter.exception()  # not "never retrieved" if its caller left
+                    continue
+                for waiter in batch:
+                    if not waiter.done():
+                        waiter.set_result(result)
+        finally:
+            self._reading = None
+            for waiter in [*batch, *self._waiting]:  # cancelled (the app stopping)
+                if not waiter.done():
+                    waiter.cancel()
+            self._waiting = []

@@ -183,6 +183,7 @@ def create_app(
         with drain.installed():
             yield
         await statements.close()
+        store.close()
         observed.close()
         if redis is not None:
             await redis.aclose(close_connection_pool=True)

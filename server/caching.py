@@ -32,9 +32,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.coalesce import Coalesced
 from db import state
 from db.errors import as_unavailable
+from db.local import local_version_reader
 from db.raw import Statements, precompile
 
 logger = logging.getLogger("impact_graph.caching")
+# The store answers a one-row read in well under a millisecond; one that takes this long is
+# treated as unable to say (its waiters go uncached), not waited for until their deadlines.
+VERSION_READ_SECONDS = 1.0
 
 
 class StoreWatch:
@@ -50,13 +54,26 @@ class StoreWatch:
         self._snapshot = state.StoreSnapshot()
         self._checked_at: float | None = None
         self._reloading: asyncio.Lock = asyncio.Lock()
-        self._versions = Coalesced(self._read_version)
+        self._versions = Coalesced(self._read_version, VERSION_READ_SECONDS)
+        self._local = local_version_reader(engine)  # SQLite: read in this thread, at once
+
+    @property
+    def last_version(self) -> int:
+        """The data version as this process last read it (0 before the first read)."""
+        return self._snapshot.version
 
     async def version(self, deadline: float) -> int | None:
         """The data version now, from a read that started after this call (one read serves
-        every request waiting for it); None when the store cannot say by `deadline` (the
-        request goes uncached, and its executor reports the store's trouble)."""
+        every request waiting for it); None when the store cannot say by `deadline`, or
+        within VERSION_READ_SECONDS (the request goes uncached, and its executor reports the
+        store's trouble)."""
         self._checked_at = asyncio.get_running_loop().time()
+        if self._local is not None:
+            version = self._local.read()
+            if version is not None:
+                if version != self._snapshot.version:
+                    await self._reload_by(version, deadline)
+                return version
         try:
             async with asyncio.timeout_at(deadline):
                 return await self._versions.get()
@@ -77,6 +94,27 @@ class StoreWatch:
                 logger.exception("reading the data version failed")
             return None
         return version
+
+    async def saw(self, version: int, deadline: float) -> None:
+        """An executor read `version` in its snapshot: where this process knew another, the
+        store's state is read again now (once per seed), so the requests that follow look
+        answers up, and price them, under it."""
+        if version != self._snapshot.version:
+            await self._reload_by(version, deadline)
+
+    async def _reload_by(self, version: int, deadline: float) -> None:
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._reload(version)
+        except TimeoutError:
+            logger.warning("the store's state was not read again in time")
+        except Exception as error:
+            if as_unavailable(error) is None:
+                logger.exception("reading the store's state failed")
+
+    def close(self) -> None:
+        if self._local is not None:
+            self._local.close()
 
     async def load(self, deadline: float) -> None:
         """Read the store's state at start-up, so the first requests are priced by it too."""
@@ -144,10 +182,16 @@ def build_identity(*parts: object) -> str:
 class AnswerKey:
     """What an answer is a function of: the request (its document's SHA-256, the operation
     name sent, the canonical variables, the media type) and the build, hashed into `digest`;
-    and the data version it was read under. The response cache and the ETag share it."""
+    and the data version it was read under. The response cache and the ETag share it.
+    `current`: the version was read after the request arrived (else it is the last one this
+    process read, to be checked before an answer is served under it)."""
 
     digest: str
     version: int
+    current: bool = False
+
+    def at(self, version: int, *, current: bool) -> AnswerKey:
+        return AnswerKey(self.digest, version, current)
 
     @property
     def etag(self) -> str:

@@ -169,23 +169,24 @@ class GraphQLEndpoint:
             query = self._persisted_query(params, media_type)
             # one deadline from here: the store's state, then whichever executor answers
             deadline = asyncio.get_running_loop().time() + self.execution_timeout
-            key = await self._key(request.method, params, query, media_type, deadline)
+            key = self._key(request.method, params, query, media_type)
+            if_none_match = request.headers.get("if-none-match")
+            if key is not None and request.method == "GET" and if_none_match:
+                key = await self._current(key, deadline)  # revalidated against the store now
         except RequestError as error:
             return self._refuse(error, media_type, outcome)
-        etag = key.etag if key is not None and request.method == "GET" else None
         # `*` names no answer here: the tag is known only once an answer is (not an error)
-        if etag is not None and matching_etag(
-            etag, request.headers.get("if-none-match"), star=False
-        ):
+        if key is not None and key.current and matching_etag(key.etag, if_none_match, star=False):
             # the client has this answer: nothing runs
-            headers = {**self._cache_headers(etag), "Vary": "Accept, Accept-Encoding"}
+            headers = {**self._cache_headers(key.etag), "Vary": "Accept, Accept-Encoding"}
             return Response(status_code=304, headers=headers)
-        cached = await self._cached(key, outcome)
+        cached = await self._cached(key, outcome, deadline)
         if cached is not None:  # nothing is parsed, validated or executed
+            answer, key = cached
             self._register(params, query)
-            response = self._answer(cached, media_type, outcome, CACHE_HIT)
-            if etag is not None:
-                response.headers.update(self._cache_headers(etag))
+            response = self._answer(answer, media_type, outcome, CACHE_HIT)
+            if request.method == "GET":
+                response.headers.update(self._cache_headers(key.etag))
             return response
         try:
             # the sizes the cost counts, of the version `snapshot.version` (the key's, or
@@ -214,6 +215,8 @@ class GraphQLEndpoint:
             return self._refuse(error, media_type, outcome)
         except ResponseTooLarge as error:  # the compiled answer, measured before it is read
             return self._cut_off(error, operation, media_type, outcome)
+        if read is not None:
+            await self.store.saw(read, deadline)
         cost = body.get("extensions", {}).get("cost", {}).get("actual")
         content = encode_json(body)
         if len(content) > self.limits.max_response_bytes:  # cut off: never sent, never kept
@@ -229,38 +232,63 @@ class GraphQLEndpoint:
         if exact is not None and outcome.cache == CACHE_MISS:
             await self._keep(exact, operation, answer, outcome)
         response = self._answer(answer, media_type, outcome, outcome.cache)
-        if etag is not None and exact is not None:
+        if request.method == "GET" and exact is not None:
             response.headers.update(self._cache_headers(exact.etag))
         return response
 
-    async def _key(
-        self,
-        method: str,
-        params: GraphQLParams,
-        query: str,
-        media_type: str,
-        deadline: float,
+    def _key(
+        self, method: str, params: GraphQLParams, query: str, media_type: str
     ) -> AnswerKey | None:
-        """The answer's key (the response cache's and the ETag's) under the data version
-        now; None where it goes unkeyed: a POST with the cache off, variables too large to key
-        by, or a store that cannot say its version."""
+        """The answer's key (the response cache's and the ETag's) under the data version this
+        process last read, not yet checked against the store (`_current`); None where it
+        goes unkeyed: a POST with the cache off, or variables too large to key by."""
         if method != "GET" and self.answers is None:
             return None
         variables = variables_key(params.variables)
         if variables is None:
             return None
-        version = await self.store.version(deadline)
-        if version is None:
-            return None
         document = params.persisted_hash or sha256_hex(query)
         return answer_key(
-            self.build, version, document, params.operation_name, variables, media_type
+            self.build,
+            self.store.last_version,
+            document,
+            params.operation_name,
+            variables,
+            media_type,
         )
 
-    async def _cached(self, key: AnswerKey | None, outcome: Outcome) -> CachedAnswer | None:
-        """The kept answer; None (a miss) where there is none or the cache cannot say."""
+    async def _current(self, key: AnswerKey, deadline: float) -> AnswerKey | None:
+        """`key` under the data version now, from a read that started after the request
+        arrived (one read serves every request waiting); None when the store cannot say."""
+        version = await self.store.version(deadline)
+        return None if version is None else key.at(version, current=True)
+
+    async def _cached(
+        self, key: AnswerKey | None, outcome: Outcome, deadline: float
+    ) -> tuple[CachedAnswer, AnswerKey] | None:
+        """The kept answer and its key, under the data version now; None (a miss) where
+        there is none or the cache cannot say.
+
+        A miss costs no read of the store: the answer is looked up under the version last
+        read, and an answer that is not kept under it is built and kept under the version
+        its executor reads. Only a found answer waits for the version now (`_current`): it
+        is served if kept under that version, else the one kept under it is looked for.
+        """
         if key is None or self.answers is None:
             return None
+        found = await self._get(key, outcome)
+        if found is None or key.current:
+            return None if found is None else (found, key)
+        now = await self._current(key, deadline)
+        if now is None:  # the store cannot say: not served from the cache
+            outcome.cache = CACHE_MISS
+            return None
+        if now.version != key.version:
+            found = await self._get(now, outcome)
+        return None if found is None else (found, now)
+
+    async def _get(self, key: AnswerKey, outcome: Outcome) -> CachedAnswer | None:
+        assert self.answers is not None
         try:
             found = await self.answers.get(key.name)
         except CacheUnavailable:
@@ -503,14 +531,14 @@ def _exact_key(key: AnswerKey | None, priced: int, read: int | None) -> AnswerKe
     where there is none, and then it is neither kept nor tagged.
 
     That version is the one of the snapshot its executor read (`read`; None: it read nothing
-    from the store, so it holds under the version looked up), which may be newer than the one
-    looked up if a seed committed meanwhile. The answer also shows its cost estimate, priced
-    by the list sizes of version `priced`: only where the two agree are its bytes what any
-    request under that version gets.
+    from the store, and holds under whichever version priced it). The answer also shows its
+    cost estimate, priced by the list sizes of version `priced`: only where the two agree are
+    its bytes what any request under that version gets (a seed may commit between pricing
+    and reading: the next request builds it).
     """
     if key is None:
         return None
-    version = key.version if read is None else read
+    version = priced if read is None else read
     if version != priced:
-        return None  # a seed committed between pricing and reading: the next request builds it
-    return key if version == key.version else AnswerKey(key.digest, version)
+        return None
+    return key.at(version, current=True)

@@ -225,13 +225,11 @@ async def test_an_answer_is_kept_under_the_version_its_snapshot_read(
     """Looked up under a version read just before a seed committed, an answer whose snapshot
     (and price) saw the new version is kept under the new version, not the one looked up."""
     current = (await read_snapshot(store.engine)).version
-
-    async def behind(_watch: StoreWatch, _deadline: float) -> int:
-        return current - 1  # as read just before a seed committed
+    behind = property(lambda _watch: current - 1)  # as last read just before a seed committed
 
     body = {"query": unique()}
     async with make_client(store.engine, **kinds(redis_prefix)) as http:
-        monkeypatch.setattr(StoreWatch, "version", behind)
+        monkeypatch.setattr(StoreWatch, "last_version", behind)
         for _ in range(2):  # looked up under the old version: never found there
             answered = await post(http, body)
             assert answered.headers["x-cache"] == "miss"
@@ -241,6 +239,32 @@ async def test_an_answer_is_kept_under_the_version_its_snapshot_read(
         again = await post(http, body)
         assert again.headers["x-cache"] == "hit"
         assert again.content == answered.content
+
+
+@bounded
+async def test_a_miss_reads_no_version_and_a_hit_reads_one(
+    store: Store, cache_settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A miss costs what it costs with the cache off: it is looked up under the version last
+    read and built; only a found answer waits for a read of the version now."""
+    reads = 0
+    read = StoreWatch.version
+
+    async def counted(watch: StoreWatch, deadline: float) -> int | None:
+        nonlocal reads
+        reads += 1
+        return await read(watch, deadline)
+
+    bodies = [{"query": unique()} for _ in range(3)]
+    settings = {**cache_settings, "store_check_seconds": 3600}  # no periodic look meanwhile
+    async with make_client(store.engine, **settings) as http:
+        monkeypatch.setattr(StoreWatch, "version", counted)
+        for body in bodies:
+            assert (await post(http, body)).headers["x-cache"] == "miss"
+        assert reads == 0
+        for body in bodies:
+            assert (await post(http, body)).headers["x-cache"] == "hit"
+        assert reads == 3
 
 
 @bounded

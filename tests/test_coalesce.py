@@ -1,0 +1,89 @@
+"""Coalesced reads (core/coalesce.py): one read serves every caller waiting when it started,
+none is served by a read that began before its call, and a hung read fails its callers after
+its bound."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from core.coalesce import Coalesced
+
+
+class Reads:
+    """A read whose results are numbered, that waits for `release` when told to."""
+
+    def __init__(self) -> None:
+        self.started = 0
+        self.release: asyncio.Event | None = None
+
+    async def __call__(self) -> int:
+        self.started += 1
+        number = self.started
+        if self.release is not None:
+            await self.release.wait()
+        return number
+
+
+async def test_callers_at_once_share_one_read() -> None:
+    reads = Reads()
+    coalesced = Coalesced(reads, timeout=1)
+    results = await asyncio.gather(*(coalesced.get() for _ in range(20)))
+    assert results == [1] * 20
+    assert reads.started == 1
+
+
+async def test_a_caller_never_gets_a_read_that_started_before_its_call() -> None:
+    reads = Reads()
+    reads.release = asyncio.Event()
+    coalesced = Coalesced(reads, timeout=1)
+    first = asyncio.create_task(coalesced.get())
+    await asyncio.sleep(0.01)  # read 1 is running
+    assert reads.started == 1
+    later = [asyncio.create_task(coalesced.get()) for _ in range(5)]
+    await asyncio.sleep(0.01)
+    reads.release.set()
+    assert await first == 1
+    assert [await task for task in later] == [2] * 5  # one more read, for all of them
+    assert reads.started == 2
+
+
+async def test_a_hung_read_fails_its_callers_after_its_bound() -> None:
+    reads = Reads()
+    reads.release = asyncio.Event()  # never set
+    coalesced = Coalesced(reads, timeout=0.1)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(TimeoutError):
+        await coalesced.get()
+    assert loop.time() - started < 0.5
+
+
+async def test_a_caller_that_leaves_costs_the_others_nothing() -> None:
+    reads = Reads()
+    reads.release = asyncio.Event()
+    coalesced = Coalesced(reads, timeout=1)
+    leaving = asyncio.create_task(coalesced.get())
+    staying = asyncio.create_task(coalesced.get())
+    await asyncio.sleep(0.01)
+    leaving.cancel()
+    reads.release.set()
+    assert await staying == 1
+    assert leaving.cancelled()
+
+
+async def test_an_error_reaches_every_caller_of_that_read_and_the_next_read_runs() -> None:
+    calls = 0
+
+    async def failing_once() -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("the store is away")
+        return calls
+
+    coalesced = Coalesced(failing_once, timeout=1)
+    results = await asyncio.gather(*(coalesced.get() for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results)
+    assert await coalesced.get() == 2
