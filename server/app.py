@@ -34,6 +34,7 @@ from server.compression import CompressionMiddleware, matching_etag
 from server.cors import cors_middleware
 from server.endpoint import GraphQLEndpoint
 from server.graphiql import ASSETS_DIR, ASSETS_PATH
+from server.hits import KeptAnswers
 from server.methods import EXCEPTION_HANDLERS, HeadAsGet
 from server.observe import Observability, configure_access_log
 from server.persisted import load_manifest
@@ -194,6 +195,12 @@ def create_app(
     app = Starlette(
         middleware=[
             *observed.middleware(),
+            Middleware(
+                KeptAnswers,
+                endpoint=graphql,
+                max_body_bytes=settings.max_body_bytes,
+                cors=bool(settings.cors_origins),
+            ),
             Middleware(HeadAsGet),
             *cors_middleware(settings),
             Middleware(CompressionMiddleware),

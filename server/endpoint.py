@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSchema, OperationType
@@ -50,7 +51,7 @@ from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
 from server.outcome import CACHE_HIT, CACHE_MISS, CACHE_UNAVAILABLE, Outcome, outcome_of, refuse
 from server.persisted import persisted_queries, sha256_hex
 from server.ratelimit import RateLimit
-from server.reading import GraphQLParams, read_params
+from server.reading import GraphQLParams, params_of_body, read_params
 from server.responses import (
     EXECUTOR_HEADER,
     bytes_response,
@@ -68,6 +69,17 @@ logger = logging.getLogger("impact_graph.graphql")
 SCHEMA_ANSWERS = 32
 
 GET_OPERATIONS = frozenset({OperationType.QUERY})
+LOOKED_UP = "looked_up"  # its key in the request's state (Starlette's `request.state`)
+
+
+@dataclass(frozen=True)
+class LookedUp:
+    """A POST looked up before routing and not found: its parameters and the key it missed."""
+
+    params: GraphQLParams
+    key: AnswerKey | None
+
+
 # Over POST every type is allowed through; validation then refuses what the schema lacks.
 POST_OPERATIONS = frozenset(OperationType)
 
@@ -164,12 +176,17 @@ class GraphQLEndpoint:
                 JSON,
                 outcome,
             )
+        looked_up: LookedUp | None = getattr(request.state, LOOKED_UP, None)
         try:
-            params = await read_params(request, self.max_body_bytes)
+            params = (
+                looked_up.params if looked_up else await read_params(request, self.max_body_bytes)
+            )
             query = self._persisted_query(params, media_type)
             # one deadline from here: the store's state, then whichever executor answers
             deadline = asyncio.get_running_loop().time() + self.execution_timeout
-            key = self._key(request.method, params, query, media_type)
+            key = (
+                looked_up.key if looked_up else self._key(request.method, params, query, media_type)
+            )
             if_none_match = request.headers.get("if-none-match")
             if key is not None and request.method == "GET" and if_none_match:
                 key = await self._current(key, deadline)  # revalidated against the store now
@@ -180,7 +197,7 @@ class GraphQLEndpoint:
             # the client has this answer: nothing runs
             headers = {**self._cache_headers(key.etag), "Vary": "Accept, Accept-Encoding"}
             return Response(status_code=304, headers=headers)
-        cached = await self._cached(key, outcome, deadline)
+        cached = None if looked_up else await self._cached(key, outcome, deadline)
         if cached is not None:  # nothing is parsed, validated or executed
             answer, key = cached
             self._register(params, query)
@@ -235,6 +252,31 @@ class GraphQLEndpoint:
         if request.method == "GET" and exact is not None:
             response.headers.update(self._cache_headers(exact.etag))
         return response
+
+    async def kept_answer(self, request: Request, body: bytes) -> Response | None:
+        """The kept answer to a POST whose body has been read (server/hits.py: before
+        routing), as `_handle` would answer it; None where the request goes the whole way.
+        After a miss the request carries what was looked up (`LOOKED_UP`), and the endpoint
+        neither reads nor looks it up again."""
+        if self.answers is None or self.rate_limit is not None:  # the limit counts first
+            return None
+        media_type = negotiate(request.headers.get("accept"))
+        if media_type is None:
+            return None
+        outcome = outcome_of(request)
+        try:
+            params = params_of_body(body)
+            query = self._persisted_query(params, media_type)
+        except RequestError:
+            return None  # refused the whole way, in the same words
+        key = self._key("POST", params, query, media_type)
+        deadline = asyncio.get_running_loop().time() + self.execution_timeout
+        cached = await self._cached(key, outcome, deadline)
+        if cached is None:
+            setattr(request.state, LOOKED_UP, LookedUp(params, key))
+            return None
+        self._register(params, query)
+        return self._answer(cached[0], media_type, outcome, CACHE_HIT)
 
     def _key(
         self, method: str, params: GraphQLParams, query: str, media_type: str

@@ -171,7 +171,11 @@ async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
             "POST bodies must be application/json",
             {"Accept-Post": JSON},
         )
-    body = await read_body(request, max_body_bytes)
+    return params_of_body(await read_body(request, max_body_bytes))
+
+
+def params_of_body(body: bytes) -> GraphQLParams:
+    """The parameters of an `application/json` POST body."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:

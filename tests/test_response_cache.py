@@ -393,3 +393,52 @@ async def test_a_redis_that_was_never_there_costs_only_the_cache(
                 assert answer.headers["x-cache"] == "unavailable"
                 assert answer.json()["data"]["programs"]["totalCount"] > 0
     assert len(list(away_lines(caplog))) == 1
+
+
+async def _chunked(body: dict[str, Any]) -> AsyncIterator[bytes]:
+    """The body sent without a Content-Length (chunked): it goes the whole way."""
+    yield json.dumps(body).encode()
+
+
+@bounded
+@pytest.mark.parametrize("encoding", [None, "gzip", "br", "identity"])
+@pytest.mark.parametrize("first", [1, 50])  # a small answer and one past the compression size
+async def test_a_hit_before_routing_is_the_endpoints_own_hit(
+    store: Store, encoding: str | None, first: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """server/hits.py answers a kept POST before routing; the same request sent so that it
+    goes the whole way (a chunked body) gets the same status, headers and body."""
+    from server.endpoint import GraphQLEndpoint
+
+    served_early = 0
+    kept_answer = GraphQLEndpoint.kept_answer
+
+    async def counted(endpoint: GraphQLEndpoint, *args: Any) -> Any:
+        nonlocal served_early
+        found = await kept_answer(endpoint, *args)
+        served_early += found is not None
+        return found
+
+    monkeypatch.setattr(GraphQLEndpoint, "kept_answer", counted)
+    body = {"query": unique(), "variables": {"n": first}}
+    headers = {"accept": JSON, "content-type": JSON}
+    if encoding is not None:
+        headers["accept-encoding"] = encoding
+    async with make_client(store.engine) as http:
+        assert (await post(http, body)).headers["x-cache"] == "miss"
+        early = await http.post("/graphql", json=body, headers=headers)
+        assert served_early == 1
+        whole_way = await http.post("/graphql", content=_chunked(body), headers=headers)
+        assert served_early == 1
+    assert early.status_code == whole_way.status_code == 200
+    assert early.headers["x-cache"] == whole_way.headers["x-cache"] == "hit"
+
+    def compared(response: httpx.Response) -> list[tuple[str, str]]:
+        return sorted(
+            (k, v) for k, v in response.headers.multi_items() if k not in ("x-request-id", "date")
+        )
+
+    assert compared(early) == compared(whole_way)
+    assert early.content == whole_way.content
+    if first == 50 and encoding in ("gzip", "br"):
+        assert early.headers["content-encoding"] == encoding

@@ -1,0 +1,92 @@
+"""Kept answers served before routing: a POST to `/graphql` whose answer the response cache
+holds is answered here, inside what operators see (server/observe.py) but before the rest of
+the middleware and Starlette's routing, which cost a hit more than all else it does.
+
+What answers is the endpoint's own (`GraphQLEndpoint.kept_answer`: the same reading, key,
+lookup and response), and what it answers goes out through the same compression, so a hit
+here is the same response the endpoint would give. Anything else goes the whole way, its body
+replayed: GET and HEAD (tags and revalidation), a browser's cross-origin request where CORS is
+on, a body without a Content-Length or over the limit, any other media type, and every
+request while a rate limit is on (each counts first). A miss goes on with what was looked up,
+so the endpoint neither reads nor looks it up again.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.compression import MINIMUM_BYTES, CompressionMiddleware, accepted_coding
+from server.endpoint import GraphQLEndpoint
+from server.negotiation import JSON
+
+GRAPHQL_PATH = "/graphql"
+
+
+class KeptAnswers:
+    """ASGI middleware; `cors`: whether CORS is on (a request with an Origin goes through it)."""
+
+    def __init__(
+        self, app: ASGIApp, *, endpoint: GraphQLEndpoint, max_body_bytes: int, cors: bool
+    ) -> None:
+        self.app = app
+        self.endpoint = endpoint
+        self.max_body_bytes = max_body_bytes
+        self.cors = cors
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != GRAPHQL_PATH:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        headers = request.headers
+        declared = headers.get("content-length", "")
+        media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if (
+            media != JSON
+            or not declared.isdigit()
+            or int(declared) > self.max_body_bytes
+            or (self.cors and "origin" in headers)
+        ):
+            await self.app(scope, receive, send)
+            return
+        received, body = await _read(receive)
+        replay = _replaying(received, receive)
+        response = None if body is None else await self.endpoint.kept_answer(request, body)
+        if response is None:
+            await self.app(scope, replay, send)
+            return
+        if accepted_coding(headers.get("accept-encoding")) is not None:
+            await CompressionMiddleware(response)(scope, replay, send)
+            return
+        # what the compression sends of a whole answer it leaves as it is (Starlette's
+        # IdentityResponder), without its cost: a large one says it could have been encoded
+        if len(response.body) >= MINIMUM_BYTES:
+            response.headers.add_vary_header("Accept-Encoding")
+        await response(scope, replay, send)
+
+
+async def _read(receive: Receive) -> tuple[list[Message], bytes | None]:
+    """The messages of the request's body as they came, and the body (None: the client left
+    before sending it all)."""
+    received = []
+    while True:
+        message = await receive()
+        received.append(message)
+        if message["type"] != "http.request":
+            return received, None
+        if not message.get("more_body", False):
+            body = b"".join(m.get("body", b"") for m in received)
+            return received, body
+
+
+def _replaying(received: list[Message], receive: Receive) -> Receive:
+    """`receive` that gives what was read first, then what comes next."""
+    pending = list(received)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
