@@ -206,7 +206,7 @@ class Settings(BaseSettings):
         description="the in-process response cache's bound in bytes (without CACHE_URL)",
     )
     cache_prefix: str = Field(
-        default="impact-graph:answer:",
+        default="impact-graph:",
         max_length=200,
         alias="IMPACT_GRAPH_CACHE_PREFIX",
         description="the start of every key this server writes in Redis",

@@ -39,6 +39,7 @@ REDIS_TIMEOUT_SECONDS = 0.1
 RETRY_SECONDS = 1.0  # while Redis is away, how often a request tries it again
 
 T = TypeVar("T")
+KEY_PREFIX = "answer:"  # after IMPACT_GRAPH_CACHE_PREFIX, beside the rate limit's keys
 CACHE_HEADER = "X-Cache"  # hit or miss: whether the answer was kept from an earlier request
 
 
@@ -96,7 +97,7 @@ class RedisAnswers:
 
     def __init__(self, redis: Redis, prefix: str, ttl_seconds: int) -> None:
         self._redis = redis  # the process's shared client (server/redis_client.py)
-        self._prefix = prefix
+        self._prefix = prefix + KEY_PREFIX
         self._ttl = ttl_seconds
         self._away = False
         self._retry_at = 0.0

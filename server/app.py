@@ -108,7 +108,7 @@ def create_app(
 
     # one Redis client for all that is shared (the response cache, the rate limit)
     redis = None if settings.cache_url is None else redis_client(settings.cache_url)
-    limit = rate_limit(settings.rate_limit, settings.rate_limit_burst, redis)
+    limit = rate_limit(settings.rate_limit, settings.rate_limit_burst, redis, settings.cache_prefix)
 
     def context_for(request_id: str) -> Context:
         return Context(

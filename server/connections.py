@@ -221,13 +221,18 @@ class EdgeProtocol(HttpToolsProtocol):
             self.timer_at = self.deadline
             self.timer = self.loop.call_at(self.deadline, self.deadline_reached)
             return
-        if self.request_open and (self.cycle is None or not self.cycle.response_started):
+        if self.pipeline:  # an earlier pipelined answer is going out: this request is not
+            return  # read meanwhile, and its deadline starts again once it is
+        if self.request_open and not self.answering():
             self.refuse(
                 408,
                 "REQUEST_TIMEOUT",
                 "the request did not arrive in time; send its head and body promptly",
             )
         self.close()
+
+    def answering(self) -> bool:
+        return self.cycle is not None and self.cycle.response_started
 
     # The send deadline: runs while the transport holds bytes the client has not taken.
     def close(self) -> None:
@@ -383,6 +388,8 @@ class EdgeProtocol(HttpToolsProtocol):
         if not pipelined:
             self.idle = True
             self.set_deadline(self.limits.keep_alive_timeout)
+        elif self.request_open:  # the next request's body is read from now (it was not, meanwhile)
+            self.set_deadline(self.limits.body_timeout)
 
 
 class _Lingering(asyncio.Transport):

@@ -10,6 +10,7 @@ with it), says so once, and asks Redis again a second later.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import math
 import time
@@ -28,7 +29,8 @@ logger = logging.getLogger("impact_graph.ratelimit")
 LOCAL_CLIENTS = 65_536  # buckets kept in a process; the least recently seen go first (full)
 REDIS_TIMEOUT_SECONDS = 1.0  # a request waits no longer for its bucket (connecting included)
 REDIS_RETRY_SECONDS = 1.0  # after a failure, requests pass without asking Redis for this long
-KEY_PREFIX = "impact-graph:rate:"
+KEY_PREFIX = "rate:"  # after IMPACT_GRAPH_CACHE_PREFIX, beside the response cache's keys
+IPV6_CLIENT_BITS = 64  # one IPv6 client is its /64: a host is given a whole /64 to use
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,10 @@ class LocalBuckets:
 class RedisBuckets:
     """Buckets in Redis, one key per client, taken from atomically by one script."""
 
-    def __init__(self, bucket: Bucket, redis: Redis) -> None:
+    def __init__(self, bucket: Bucket, redis: Redis, prefix: str) -> None:
         self.bucket = bucket
         self._redis = redis  # the process's shared client (server/redis_client.py)
+        self._prefix = prefix + KEY_PREFIX
         self._script = self._redis.register_script(REDIS_SCRIPT)
         self._retry_at = 0.0  # while Redis is down: when to ask it again
         self._down = False
@@ -114,7 +117,7 @@ class RedisBuckets:
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
                 answer = await self._script(
-                    keys=[KEY_PREFIX + client], args=[self.bucket.rate, self.bucket.burst]
+                    keys=[self._prefix + client], args=[self.bucket.rate, self.bucket.burst]
                 )
         except (RedisError, OSError, TimeoutError) as error:
             self._retry_at = now + REDIS_RETRY_SECONDS
@@ -144,7 +147,7 @@ class RateLimit:
         The client is the connection's remote address; uvicorn puts the address a trusted
         proxy's X-Forwarded-For names there instead (IMPACT_GRAPH_TRUSTED_PROXIES).
         """
-        client = request.client.host if request.client is not None else "unknown"
+        client = client_key(request.client.host if request.client is not None else "unknown")
         seconds = await self.buckets.wait(client)
         if seconds <= 0:
             return None
@@ -159,10 +162,27 @@ class RateLimit:
         )
 
 
-def rate_limit(rate: float, burst: int, redis: Redis | None) -> RateLimit | None:
-    """The limit the settings ask for: None when off (rate 0); in Redis with a client."""
+def client_key(address: str) -> str:
+    """Whose bucket a request takes from: an IPv4 address, or the /64 of an IPv6 one (a
+    host holds a whole /64 and could otherwise take a new bucket per request)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address  # not an address (a Unix socket's peer): as it is
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, IPV6_CLIENT_BITS), strict=False))
+    return str(parsed)
+
+
+def rate_limit(rate: float, burst: int, redis: Redis | None, prefix: str = "") -> RateLimit | None:
+    """The limit the settings ask for: None when off (rate 0); in Redis with a client, its
+    keys under `prefix` (IMPACT_GRAPH_CACHE_PREFIX)."""
     if rate <= 0:
         return None
     bucket = Bucket(rate, burst)
-    buckets: Buckets = LocalBuckets(bucket) if redis is None else RedisBuckets(bucket, redis)
+    buckets: Buckets = (
+        LocalBuckets(bucket) if redis is None else RedisBuckets(bucket, redis, prefix)
+    )
     return RateLimit(buckets)

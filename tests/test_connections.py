@@ -245,6 +245,37 @@ def test_a_client_reading_slowly_but_steadily_gets_its_whole_answer(edge):
     assert lasted > 2  # longer than the send deadline in all
 
 
+def test_a_late_pipelined_body_never_lands_inside_an_earlier_answer(edge):
+    """Three requests pipelined behind one another: `TEXTS`, a small one, and one whose body
+    stops. The small one's answer waits behind `TEXTS`, which a slow reader takes ~4 s over,
+    past the 1 s body deadline of the third: its 408 comes after both answers, whole, never
+    between the small answer's head and body."""
+    small = b'{"query": "{ __typename }"}'
+    with ask_for_texts(edge, 64 * 1024) as connection:
+        connection.sendall(post_head(len(small)) + small + post_head(len(small)) + small[:5])
+        received = b""
+        while chunk := _recv(connection):
+            received += chunk
+            time.sleep(0.1)
+    answers = []
+    for _ in range(2):
+        length, got = arrived(received)
+        assert length is not None
+        assert got >= length, "an answer was cut short"
+        _, rest = received.split(b"\r\n\r\n", 1)
+        answers.append(json.loads(rest[:length]))  # whole, nothing spliced into it
+        received = rest[length:]
+    assert answers[1]["data"] == {"__typename": "Query"}
+    assert status_of(received) == 408  # then the late request's own answer
+
+
+def _recv(connection: socket.socket) -> bytes:
+    try:
+        return connection.recv(128 * 1024)
+    except (ConnectionResetError, TimeoutError):
+        return b""
+
+
 def test_after_a_413_the_connection_is_closed(edge):
     with connect(edge) as connection:
         connection.sendall(post_head(10_000_000) + b"x" * 1000)

@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 
 from core.config import Settings
 from server.app import create_app
-from server.ratelimit import KEY_PREFIX, REDIS_RETRY_SECONDS
+from server.ratelimit import KEY_PREFIX, REDIS_RETRY_SECONDS, client_key
 from tests.conftest import Store, close_store, open_store
 from tests.serving import served
 from tests.test_cli import free_port
@@ -47,8 +47,8 @@ async def sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 
 
 def a_client() -> str:
-    """A documentation address (RFC 3849) no other test or run uses."""
-    return f"2001:db8::{random.getrandbits(16):x}:{random.getrandbits(16):x}"
+    """A documentation address (RFC 3849) in a /64 no other test or run uses."""
+    return f"2001:db8:{random.getrandbits(16):x}:{random.getrandbits(16):x}::1"
 
 
 @asynccontextmanager
@@ -101,6 +101,21 @@ async def test_a_client_past_its_burst_gets_429_with_retry_after(sqlite_store):
         assert (await http.post("/graphql", json=QUERY)).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),  # IPv4-mapped: the IPv4 client
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),  # the same /64: the same client
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_an_ipv6_client_is_its_64(address: str, key: str) -> None:
+    assert client_key(address) == key
+
+
 async def test_clients_have_buckets_of_their_own(sqlite_store):
     settings = {"rate_limit": SLOW, "rate_limit_burst": 2}
     async with (
@@ -126,7 +141,7 @@ async def test_in_redis_one_bucket_serves_a_client_across_workers_exactly(sqlite
     codes = sorted(answer.status_code for answer in answers)
     assert codes == [200] * 10 + [429] * 20
     with Redis.from_url(REDIS_URL) as redis:
-        ttl = redis.pttl(KEY_PREFIX + client)
+        ttl = redis.pttl("impact-graph:" + KEY_PREFIX + client_key(client))  # default prefix
     # the bucket goes once it would be full again: 10 tokens at 0.05 a second, and 1 s more
     assert 199_000 < ttl <= 201_000
 

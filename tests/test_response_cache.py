@@ -208,12 +208,14 @@ async def test_an_answer_built_across_a_seed_is_not_kept(
     async with make_client(empty_store.engine, **kinds(redis_prefix)) as http:
         kept = {"query": QUERY, "variables": {"n": 49}}
         assert (await post(http, kept)).headers["x-executor"] == "compiled"
-        assert len(await redis_keys(f"{redis_prefix}{before}:")) == 1  # kept when nothing moved
+        assert (
+            len(await redis_keys(f"{redis_prefix}answer:{before}:")) == 1
+        )  # kept when nothing moved
         monkeypatch.setattr(CompiledExecutor, "run", staticmethod(seeded_first))
         answered = await post(http, body)
         monkeypatch.setattr(CompiledExecutor, "run", staticmethod(run))
         assert "An edited description." in answered.text
-        assert len(await redis_keys(f"{redis_prefix}{before}:")) == 1  # nothing more
+        assert len(await redis_keys(f"{redis_prefix}answer:{before}:")) == 1  # nothing more
         assert (await post(http, body)).headers["x-cache"] == "miss"  # built anew, then kept
         assert (await post(http, body)).headers["x-cache"] == "hit"
 
@@ -233,8 +235,8 @@ async def test_an_answer_is_kept_under_the_version_its_snapshot_read(
         for _ in range(2):  # looked up under the old version: never found there
             answered = await post(http, body)
             assert answered.headers["x-cache"] == "miss"
-        assert await redis_keys(f"{redis_prefix}{current - 1}:") == []
-        assert len(await redis_keys(f"{redis_prefix}{current}:")) == 1
+        assert await redis_keys(f"{redis_prefix}answer:{current - 1}:") == []
+        assert len(await redis_keys(f"{redis_prefix}answer:{current}:")) == 1
         monkeypatch.undo()
         again = await post(http, body)
         assert again.headers["x-cache"] == "hit"
