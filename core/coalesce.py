@@ -40,6 +40,9 @@ class Coalesced(Generic[T]):
         batch: list[asyncio.Future[T]] = []
         try:
             while self._waiting:
+                # what is ready to run goes first: requests that arrived meanwhile join this
+                # read rather than wait for the next (under load, more callers per read)
+                await asyncio.sleep(0)
                 batch, self._waiting = self._waiting, []
                 try:
                     async with asyncio.timeout(self._timeout):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,6 +21,7 @@ from db import state
 from db.raw import SqlText, precompile
 
 logger = logging.getLogger("impact_graph.db")
+RETRY_SECONDS = 1.0  # after a failed read, how long the pool reads instead
 
 
 class LocalVersion:
@@ -29,9 +31,12 @@ class LocalVersion:
         self._path = path
         self._sql = sql
         self._connection: sqlite3.Connection | None = None
+        self._retry_at = 0.0  # after a failure, not tried again (in the loop's thread) until
 
     def read(self) -> int | None:
         """The data version now (0: never seeded), or None where it cannot be read at once."""
+        if self._connection is None and time.monotonic() < self._retry_at:
+            return None
         try:
             if self._connection is None:
                 self._connection = sqlite3.connect(
@@ -45,6 +50,7 @@ class LocalVersion:
         except sqlite3.Error as error:
             logger.debug("the data version could not be read at once: %s", error)
             self.close()
+            self._retry_at = time.monotonic() + RETRY_SECONDS
             return None
         return 0 if row is None else int(row[0])
 

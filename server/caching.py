@@ -38,7 +38,8 @@ from db.raw import Statements, precompile
 logger = logging.getLogger("impact_graph.caching")
 # The store answers a one-row read in well under a millisecond; one that takes this long is
 # treated as unable to say (its waiters go uncached), not waited for until their deadlines.
-VERSION_READ_SECONDS = 1.0
+VERSION_READ_SECONDS = 2.0
+SLOW_READ_LOG_SECONDS = 10.0  # at most one line this often about reads not in time
 
 
 class StoreWatch:
@@ -53,6 +54,7 @@ class StoreWatch:
         self._max_age = max_age
         self._snapshot = state.StoreSnapshot()
         self._checked_at: float | None = None
+        self._warned_at = float("-inf")
         self._reloading: asyncio.Lock = asyncio.Lock()
         self._versions = Coalesced(self._read_version, VERSION_READ_SECONDS)
         self._local = local_version_reader(engine)  # SQLite: read in this thread, at once
@@ -78,7 +80,10 @@ class StoreWatch:
             async with asyncio.timeout_at(deadline):
                 return await self._versions.get()
         except TimeoutError:
-            logger.warning("the data version was not read in time")
+            now = asyncio.get_running_loop().time()
+            if now - self._warned_at >= SLOW_READ_LOG_SECONDS:  # a line, not one per request
+                self._warned_at = now
+                logger.warning("the data version was not read in time")
             return None
 
     async def _read_version(self) -> int | None:
@@ -98,8 +103,9 @@ class StoreWatch:
     async def saw(self, version: int, deadline: float) -> None:
         """An executor read `version` in its snapshot: where this process knew another, the
         store's state is read again now (once per seed), so the requests that follow look
-        answers up, and price them, under it."""
-        if version != self._snapshot.version:
+        answers up, and price them, under it (a snapshot older than it knows changes
+        nothing)."""
+        if version > self._snapshot.version:
             await self._reload_by(version, deadline)
 
     async def _reload_by(self, version: int, deadline: float) -> None:
@@ -190,7 +196,7 @@ class AnswerKey:
     version: int
     current: bool = False
 
-    def at(self, version: int, *, current: bool) -> AnswerKey:
+    def at(self, version: int, *, current: bool = False) -> AnswerKey:
         return AnswerKey(self.digest, version, current)
 
     @property

@@ -68,8 +68,9 @@ class EdgeConfig(Config):
     def __init__(self, app: Any, *, limits: ConnectionLimits, **options: Any) -> None:
         options.setdefault("http", EdgeProtocol)
         options["ws"] = "none"  # no route speaks WebSocket: an Upgrade is answered as HTTP
-        # uvicorn's own idle timer (whole seconds, reset by any byte) never fires before ours
-        options["timeout_keep_alive"] = math.ceil(limits.keep_alive_timeout)
+        # uvicorn's own idle timer (whole seconds, reset by any byte) never fires before ours:
+        # ours closes with the send deadline watching what the client has not taken
+        options["timeout_keep_alive"] = math.ceil(limits.keep_alive_timeout) + 1
         super().__init__(app, **options)
         self.limits = limits
 
@@ -215,7 +216,10 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def deadline_reached(self) -> None:
         self.timer = None
-        if self.deadline is None or self.transport.is_closing():
+        if self.transport.is_closing():  # closed meanwhile (by uvicorn, or at the client's end)
+            self.watch_unsent()
+            return
+        if self.deadline is None:
             return
         if self.loop.time() < self.deadline:
             self.timer_at = self.deadline
@@ -238,8 +242,17 @@ class EdgeProtocol(HttpToolsProtocol):
     def close(self) -> None:
         """Close once what was written has been sent, within the send deadline."""
         self.transport.close()
+        self.watch_unsent()
+
+    def watch_unsent(self) -> None:
         if self.transport.get_write_buffer_size() > 0:
             self.watch_sending()
+
+    def eof_received(self) -> bool:  # type: ignore[override]
+        """The client will send nothing more: closed as our own closes are (uvloop's close
+        would wait for it to take what is unsent, however long)."""
+        self.close()
+        return True
 
     def watch_sending(self) -> None:
         if self.stalled is None:
@@ -274,6 +287,16 @@ class EdgeProtocol(HttpToolsProtocol):
     def pause_writing(self) -> None:
         super().pause_writing()
         self.watch_sending()
+
+    def resume_writing(self) -> None:
+        """The client took enough for the buffer to drain: the deadline starts again from
+        the next time it fills (or, closing, from now)."""
+        super().resume_writing()
+        if self.stalled is not None:
+            self.stalled.cancel()
+            self.stalled = None
+        if self.transport.is_closing():
+            self.watch_unsent()
 
     # Connections
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -379,8 +402,7 @@ class EdgeProtocol(HttpToolsProtocol):
         pipelined = bool(self.pipeline)
         super().on_response_complete()
         if self.transport.is_closing():  # uvicorn closed it (the answer said `close`)
-            if self.transport.get_write_buffer_size() > 0:
-                self.watch_sending()
+            self.watch_unsent()
             return
         if answered_early:  # e.g. a 413: the rest of the body is not read as a request
             self.linger()

@@ -69,6 +69,9 @@ logger = logging.getLogger("impact_graph.graphql")
 SCHEMA_ANSWERS = 32
 
 GET_OPERATIONS = frozenset({OperationType.QUERY})
+# POST bodies read lately, by their bytes and Accept header (up to this many, this long)
+REMEMBERED_POSTS = 256
+REMEMBERED_BODY_BYTES = 4096
 LOOKED_UP = "looked_up"  # its key in the request's state (Starlette's `request.state`)
 
 
@@ -78,6 +81,7 @@ class LookedUp:
 
     params: GraphQLParams
     key: AnswerKey | None
+    deadline: float  # the request's execution deadline, running since it was looked up
 
 
 # Over POST every type is allowed through; validation then refuses what the schema lacks.
@@ -132,6 +136,8 @@ class GraphQLEndpoint:
         # With a manifest, only its documents (and the pinned) run, and nothing registers.
         self.trusted = None if trusted is None else {**self.pinned, **trusted}
         self._schema_answers: LRU[tuple[Any, ...], tuple[dict[str, Any], int]] = LRU(SCHEMA_ANSWERS)
+        self._posts: LRU[tuple[bytes, str | None], tuple[str, GraphQLParams, AnswerKey | None]]
+        self._posts = LRU(REMEMBERED_POSTS)
         self.graphiql = graphiql
         self.max_body_bytes = max_body_bytes
         self.execution_timeout = execution_timeout
@@ -183,10 +189,12 @@ class GraphQLEndpoint:
             )
             query = self._persisted_query(params, media_type)
             # one deadline from here: the store's state, then whichever executor answers
-            deadline = asyncio.get_running_loop().time() + self.execution_timeout
-            key = (
-                looked_up.key if looked_up else self._key(request.method, params, query, media_type)
+            deadline = (
+                looked_up.deadline
+                if looked_up
+                else asyncio.get_running_loop().time() + self.execution_timeout
             )
+            key = looked_up.key if looked_up else self._key(request.method, params, media_type)
             if_none_match = request.headers.get("if-none-match")
             if key is not None and request.method == "GET" and if_none_match:
                 key = await self._current(key, deadline)  # revalidated against the store now
@@ -253,34 +261,60 @@ class GraphQLEndpoint:
             response.headers.update(self._cache_headers(exact.etag))
         return response
 
+    @property
+    def looks_up_before_routing(self) -> bool:
+        """Whether `kept_answer` may answer: the cache is on and no rate limit must count
+        the request first."""
+        return self.answers is not None and self.rate_limit is None
+
     async def kept_answer(self, request: Request, body: bytes) -> Response | None:
         """The kept answer to a POST whose body has been read (server/hits.py: before
         routing), as `_handle` would answer it; None where the request goes the whole way.
         After a miss the request carries what was looked up (`LOOKED_UP`), and the endpoint
         neither reads nor looks it up again."""
-        if self.answers is None or self.rate_limit is not None:  # the limit counts first
+        if not self.looks_up_before_routing:
             return None
-        media_type = negotiate(request.headers.get("accept"))
-        if media_type is None:
+        read = self._read_post(body, request.headers.get("accept"))
+        if read is None:
             return None
+        media_type, params, unversioned = read
         outcome = outcome_of(request)
         try:
-            params = params_of_body(body)
             query = self._persisted_query(params, media_type)
         except RequestError:
             return None  # refused the whole way, in the same words
-        key = self._key("POST", params, query, media_type)
+        key = None if unversioned is None else unversioned.at(self.store.last_version)
         deadline = asyncio.get_running_loop().time() + self.execution_timeout
         cached = await self._cached(key, outcome, deadline)
         if cached is None:
-            setattr(request.state, LOOKED_UP, LookedUp(params, key))
+            setattr(request.state, LOOKED_UP, LookedUp(params, key, deadline))
             return None
         self._register(params, query)
         return self._answer(cached[0], media_type, outcome, CACHE_HIT)
 
-    def _key(
-        self, method: str, params: GraphQLParams, query: str, media_type: str
-    ) -> AnswerKey | None:
+    def _read_post(
+        self, body: bytes, accept: str | None
+    ) -> tuple[str, GraphQLParams, AnswerKey | None] | None:
+        """A POST's media type, parameters and key (its version yet to be set), as read
+        before (the same bytes and Accept header are the same request: a repeated one is
+        neither parsed nor hashed again); None where it is refused."""
+        remembered = len(body) <= REMEMBERED_BODY_BYTES
+        found = self._posts.get((body, accept)) if remembered else None
+        if found is not None:
+            return found
+        media_type = negotiate(accept)
+        if media_type is None:
+            return None
+        try:
+            params = params_of_body(body)
+        except RequestError:
+            return None
+        read = media_type, params, self._key("POST", params, media_type)
+        if remembered:
+            self._posts.put((body, accept), read)
+        return read
+
+    def _key(self, method: str, params: GraphQLParams, media_type: str) -> AnswerKey | None:
         """The answer's key (the response cache's and the ETag's) under the data version this
         process last read, not yet checked against the store (`_current`); None where it
         goes unkeyed: a POST with the cache off, or variables too large to key by."""
@@ -289,7 +323,9 @@ class GraphQLEndpoint:
         variables = variables_key(params.variables)
         if variables is None:
             return None
-        document = params.persisted_hash or sha256_hex(query)
+        # the document sent, or the one persisted under its hash (a manifest's document has
+        # the hash of the query sent: the same text)
+        document = params.persisted_hash or sha256_hex(params.query or "")
         return answer_key(
             self.build,
             self.store.last_version,

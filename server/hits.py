@@ -5,9 +5,10 @@ the middleware and Starlette's routing, which cost a hit more than all else it d
 What answers is the endpoint's own (`GraphQLEndpoint.kept_answer`: the same reading, key,
 lookup and response), and what it answers goes out through the same compression, so a hit
 here is the same response the endpoint would give. Anything else goes the whole way, its body
-replayed: GET and HEAD (tags and revalidation), a browser's cross-origin request where CORS is
-on, a body without a Content-Length or over the limit, any other media type, and every
-request while a rate limit is on (each counts first). A miss goes on with what was looked up,
+replayed: GET and HEAD (tags and revalidation), a body without a Content-Length or over the
+limit, any other media type or an Accept header it cannot answer; and every request while a
+rate limit is on (each counts first) or CORS is (its middleware adds `Vary: Origin` to every
+answer). A miss goes on with what was looked up,
 so the endpoint neither reads nor looks it up again.
 """
 
@@ -18,13 +19,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.compression import MINIMUM_BYTES, CompressionMiddleware, accepted_coding
 from server.endpoint import GraphQLEndpoint
-from server.negotiation import JSON
+from server.negotiation import JSON, negotiate
 
 GRAPHQL_PATH = "/graphql"
 
 
 class KeptAnswers:
-    """ASGI middleware; `cors`: whether CORS is on (a request with an Origin goes through it)."""
+    """ASGI middleware; `cors`: whether CORS is on (then every request goes the whole way)."""
 
     def __init__(
         self, app: ASGIApp, *, endpoint: GraphQLEndpoint, max_body_bytes: int, cors: bool
@@ -32,10 +33,15 @@ class KeptAnswers:
         self.app = app
         self.endpoint = endpoint
         self.max_body_bytes = max_body_bytes
-        self.cors = cors
+        self.active = endpoint.looks_up_before_routing and not cors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != GRAPHQL_PATH:
+        if (
+            not self.active
+            or scope["type"] != "http"
+            or scope["method"] != "POST"
+            or scope["path"] != GRAPHQL_PATH
+        ):
             await self.app(scope, receive, send)
             return
         request = Request(scope)
@@ -46,7 +52,7 @@ class KeptAnswers:
             media != JSON
             or not declared.isdigit()
             or int(declared) > self.max_body_bytes
-            or (self.cors and "origin" in headers)
+            or negotiate(headers.get("accept")) is None  # refused before its body is read
         ):
             await self.app(scope, receive, send)
             return

@@ -444,3 +444,15 @@ async def test_a_hit_before_routing_is_the_endpoints_own_hit(
     assert early.content == whole_way.content
     if first == 50 and encoding in ("gzip", "br"):
         assert early.headers["content-encoding"] == encoding
+
+
+@bounded
+async def test_with_cors_on_hits_go_the_whole_way(store: Store) -> None:
+    """The CORS middleware adds `Vary: Origin` to every answer: with it on, no answer is
+    served before routing, and a hit still says so."""
+    body = {"query": unique()}
+    async with make_client(store.engine, cors_origins=["https://app.example"]) as http:
+        assert (await post(http, body)).headers["x-cache"] == "miss"
+        hit = await post(http, body)
+    assert hit.headers["x-cache"] == "hit"
+    assert "Origin" in hit.headers["vary"]
