@@ -9,6 +9,7 @@ RFC 9110 8.8.3); the middleware takes the suffix off again when a client revalid
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import brotli  # type: ignore[import-untyped]
 from starlette.datastructures import Headers, MutableHeaders
@@ -36,8 +37,11 @@ class BrotliResponder(IdentityResponder):
         return out + tail
 
 
+@lru_cache(maxsize=256)  # a client sends the same header again and again
 def accepted_coding(header: str | None) -> str | None:
     """The coding of CODINGS the `Accept-Encoding` header weighs highest (q > 0), or None."""
+    if not header:
+        return None
     weights: dict[str, float] = {}
     for item in (header or "").split(","):
         name, _, parameters = item.partition(";")

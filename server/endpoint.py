@@ -48,7 +48,15 @@ from server.compression import matching_etag
 from server.errors import RequestError
 from server.graphiql import graphiql_html
 from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
-from server.outcome import CACHE_HIT, CACHE_MISS, CACHE_UNAVAILABLE, Outcome, outcome_of, refuse
+from server.outcome import (
+    CACHE_HIT,
+    CACHE_MISS,
+    CACHE_UNAVAILABLE,
+    Outcome,
+    outcome_in,
+    outcome_of,
+    refuse,
+)
 from server.persisted import persisted_queries, sha256_hex
 from server.ratelimit import RateLimit
 from server.reading import GraphQLParams, params_of_body, read_params
@@ -267,18 +275,20 @@ class GraphQLEndpoint:
         the request first."""
         return self.answers is not None and self.rate_limit is None
 
-    async def kept_answer(self, request: Request, body: bytes) -> Response | None:
+    async def kept_answer(
+        self, state: dict[str, Any], accept: str | None, body: bytes
+    ) -> Response | None:
         """The kept answer to a POST whose body has been read (server/hits.py: before
         routing), as `_handle` would answer it; None where the request goes the whole way.
         After a miss the request carries what was looked up (`LOOKED_UP`), and the endpoint
         neither reads nor looks it up again."""
         if not self.looks_up_before_routing:
             return None
-        read = self._read_post(body, request.headers.get("accept"))
+        read = self._read_post(body, accept)
         if read is None:
             return None
         media_type, params, unversioned = read
-        outcome = outcome_of(request)
+        outcome = outcome_in(state)
         try:
             query = self._persisted_query(params, media_type)
         except RequestError:
@@ -287,7 +297,7 @@ class GraphQLEndpoint:
         deadline = asyncio.get_running_loop().time() + self.execution_timeout
         cached = await self._cached(key, outcome, deadline)
         if cached is None:
-            setattr(request.state, LOOKED_UP, LookedUp(params, key, deadline))
+            state[LOOKED_UP] = LookedUp(params, key, deadline)
             return None
         self._register(params, query)
         return self._answer(cached[0], media_type, outcome, CACHE_HIT)
@@ -401,11 +411,10 @@ class GraphQLEndpoint:
         outcome.cost = answer.cost
         if cache != CACHE_HIT:
             outcome.executor = answer.executor
-        response = bytes_response(answer.body, 200, media_type, outcome.request_id)
-        response.headers[EXECUTOR_HEADER] = answer.executor  # the executor that built it
+        more = {EXECUTOR_HEADER: answer.executor}  # the executor that built it
         if cache is not None:
-            response.headers[CACHE_HEADER] = cache
-        return response
+            more[CACHE_HEADER] = cache
+        return bytes_response(answer.body, 200, media_type, outcome.request_id, more)
 
     _refuse = staticmethod(refuse)
 

@@ -14,7 +14,6 @@ so the endpoint neither reads nor looks it up again.
 
 from __future__ import annotations
 
-from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.compression import MINIMUM_BYTES, CompressionMiddleware, accepted_coding
@@ -44,21 +43,23 @@ class KeptAnswers:
         ):
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
-        headers = request.headers
+        headers = _first_values(scope)
         declared = headers.get("content-length", "")
         media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        accept = headers.get("accept")
         if (
             media != JSON
             or not declared.isdigit()
             or int(declared) > self.max_body_bytes
-            or negotiate(headers.get("accept")) is None  # refused before its body is read
+            or negotiate(accept) is None  # refused before its body is read
         ):
             await self.app(scope, receive, send)
             return
         received, body = await _read(receive)
         replay = _replaying(received, receive)
-        response = None if body is None else await self.endpoint.kept_answer(request, body)
+        state = scope.setdefault("state", {})  # Starlette's `request.state`
+        kept = self.endpoint.kept_answer
+        response = None if body is None else await kept(state, accept, body)
         if response is None:
             await self.app(scope, replay, send)
             return
@@ -70,6 +71,15 @@ class KeptAnswers:
         if len(response.body) >= MINIMUM_BYTES:
             response.headers.add_vary_header("Accept-Encoding")
         await response(scope, replay, send)
+
+
+def _first_values(scope: Scope) -> dict[str, str]:
+    """The request's headers by (lowercase) name, the first of each as Starlette's `Headers`
+    reads them."""
+    return {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in reversed(scope["headers"])
+    }
 
 
 async def _read(receive: Receive) -> tuple[list[Message], bytes | None]:

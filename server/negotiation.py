@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from starlette.requests import Request
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -25,6 +27,7 @@ def _media_ranges(accept: str) -> list[tuple[str, float]]:
     return ranges
 
 
+@lru_cache(maxsize=256)  # a client sends the same header again and again
 def negotiate(accept: str | None) -> str | None:
     """The response media type for an Accept header; None when we can offer nothing it takes."""
     if not accept or not accept.strip():

@@ -4,6 +4,7 @@ is answered by what operators see (the log line, metrics and traces)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,10 +37,14 @@ class Outcome:
 
 def outcome_of(request: Request) -> Outcome:
     """The request's record: made as the request arrived (server/observe.py), else now."""
-    found = getattr(request.state, OUTCOME, None)
+    return outcome_in(request.scope.setdefault("state", {}))
+
+
+def outcome_in(state: dict[str, Any]) -> Outcome:
+    """The record in a request's state (Starlette's `request.state` is this dictionary)."""
+    found = state.get(OUTCOME)
     if found is None:
-        found = Outcome(new_request_id())
-        setattr(request.state, OUTCOME, found)
+        found = state[OUTCOME] = Outcome(new_request_id())
     assert isinstance(found, Outcome)
     return found
 

@@ -68,9 +68,16 @@ def json_response(body: dict[str, Any], status: int, media_type: str, request_id
     return bytes_response(encode_json(body), status, media_type, request_id)
 
 
-def bytes_response(content: bytes, status: int, media_type: str, request_id: str) -> Response:
-    """A GraphQL response whose body is already written (a kept answer's bytes)."""
-    headers = {REQUEST_ID_HEADER: request_id, "Vary": "Accept"}
+def bytes_response(
+    content: bytes,
+    status: int,
+    media_type: str,
+    request_id: str,
+    more: dict[str, str] | None = None,
+) -> Response:
+    """A GraphQL response whose body is already written (a kept answer's bytes), with `more`
+    headers."""
+    headers = {REQUEST_ID_HEADER: request_id, "Vary": "Accept", **(more or {})}
     if status == 503:  # every 503 is "try again shortly": a database outage or a timeout
         headers["Retry-After"] = RETRY_AFTER_SECONDS
     return Response(content, status_code=status, media_type=media_type, headers=headers)
