@@ -212,7 +212,7 @@ class Planner:
 
         def hit_object(target: Object) -> tuple[int, ObjectShape]:
             if target not in objects:
-                found = self._level("hit", target.type_name, target, level, "node_id")
+                found = self._level("hit", target.type_name, target, level, "target_id")
                 found.column("id")  # first: the assembler finds a hit's object by it
                 objects[target] = (found.index, self.object(target, found))
             return objects[target]
@@ -344,7 +344,7 @@ class StatementBuilder:
         parent = self.ctes[level.parent.index]
         shown = self._shown(level.parent, parent)
         if level.kind == "hit":  # the hits of this level's type
-            shown = parent.c.node_type == literal_column(f"'{level.table}'", String)
+            shown = parent.c.target_type == literal_column(f"'{level.table}'", String)
         return select(parent.c[level.via]).where(shown)
 
     def _shown(self, level: Level, cte: CTE) -> Any:

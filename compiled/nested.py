@@ -247,11 +247,11 @@ class Nester:
                 table = node_type(target.type_name).table.alias(self._name("t"))
                 found = Row(self.postgres)
                 shape = self.object(target, table, found, depth)
-                is_type = hits.c.node_type == literal_column(f"'{target.type_name}'", String)
+                is_type = hits.c.target_type == literal_column(f"'{target.type_name}'", String)
                 value = (
                     select(found.array())
                     .select_from(table)
-                    .where(table.c.id == hits.c.node_id, is_type)
+                    .where(table.c.id == hits.c.target_id, is_type)
                 )
                 objects[target] = (items.add(value.scalar_subquery()), shape)
             return objects[target]

@@ -319,12 +319,12 @@ class SearchEntry(SQLModel, table=True):
     """
 
     __tablename__ = "search_entries"
-    __table_args__ = (Index("ix_search_entries_node", "node_type", "node_id"),)
+    __table_args__ = (Index("ix_search_entries_target", "target_type", "target_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    node_type: str = Field(max_length=40)
-    node_id: int
-    node_slug: str = Field(max_length=MAX_SLUG_LENGTH)
+    target_type: str = Field(max_length=40)
+    target_id: int
+    target_slug: str = Field(max_length=MAX_SLUG_LENGTH)
     field_name: str = Field(max_length=40)
     position: int | None = None
     weight: int

@@ -147,7 +147,7 @@ _POSTGRES_TEXT = """
     FROM search_entries e
     WHERE to_tsvector('simple'::regconfig, e.terms)
           @@ to_tsquery('simple'::regconfig, :{p}match)
-      AND e.node_type IN ({types})"""
+      AND e.target_type IN ({types})"""
 _POSTGRES_FUZZY = """
     SELECT f.entry_id, (f.weight * {points} * f.shared) / (f.own + f.asked - f.shared), 1
     FROM (
@@ -157,13 +157,13 @@ _POSTGRES_FUZZY = """
                cardinality(show_trgm(e.fuzzy)) AS own,
                cardinality(show_trgm(:{p}fuzzy)) AS asked
         FROM search_entries e
-        WHERE e.fuzzy <> '' AND e.fuzzy % :{p}fuzzy AND e.node_type IN ({types})
+        WHERE e.fuzzy <> '' AND e.fuzzy % :{p}fuzzy AND e.target_type IN ({types})
     ) f
     WHERE f.shared * {tenths} >= {least} * (f.own + f.asked - f.shared)"""
 _SQLITE_TEXT = """
     SELECT e.id AS entry_id, e.weight * {points} AS points, 0 AS fuzzy
     FROM search_fts JOIN search_entries e ON e.id = search_fts.rowid
-    WHERE search_fts MATCH :{p}match AND e.node_type IN ({types})"""
+    WHERE search_fts MATCH :{p}match AND e.target_type IN ({types})"""
 _SQLITE_FUZZY = """
     SELECT f.entry_id, (f.weight * {points} * f.shared) / (f.own + :{p}asked - f.shared), 1
     FROM (
@@ -171,7 +171,7 @@ _SQLITE_FUZZY = """
                (SELECT count(*) FROM search_trigrams o WHERE o.entry_id = t.entry_id) AS own
         FROM search_trigrams t JOIN search_entries e ON e.id = t.entry_id
         WHERE t.trigram IN (SELECT value FROM json_each(:{p}trigrams))
-          AND e.node_type IN ({types})
+          AND e.target_type IN ({types})
         GROUP BY t.entry_id, e.weight
     ) f
     WHERE f.shared * {tenths} >= {least} * (f.own + :{p}asked - f.shared)"""
@@ -181,30 +181,30 @@ _SQLITE_FUZZY = """
 _RANKED = """
 WITH matched AS ({matched}),
 fields AS (
-    SELECT e.node_type, e.node_id, e.node_slug, e.field_name, max(m.points) AS points
+    SELECT e.target_type, e.target_id, e.target_slug, e.field_name, max(m.points) AS points
     FROM matched m JOIN search_entries e ON e.id = m.entry_id
-    GROUP BY e.node_type, e.node_id, e.node_slug, e.field_name
+    GROUP BY e.target_type, e.target_id, e.target_slug, e.field_name
 ),
 hits AS (
-    SELECT node_type, node_id, node_slug, sum(points) AS score
-    FROM fields GROUP BY node_type, node_id, node_slug
+    SELECT target_type, target_id, target_slug, sum(points) AS score
+    FROM fields GROUP BY target_type, target_id, target_slug
 ),
 page AS (
     SELECT * FROM hits {seek}
-    ORDER BY score DESC, node_type{bytes}, node_slug{bytes}
+    ORDER BY score DESC, target_type{bytes}, target_slug{bytes}
     LIMIT :{p}limit
 ),
 counted AS (SELECT count(*) AS total FROM hits)
-SELECT counted.total, page.node_type, page.node_id, page.node_slug, page.score,
+SELECT counted.total, page.target_type, page.target_id, page.target_slug, page.score,
        (SELECT {values}
         FROM matched m JOIN search_entries e ON e.id = m.entry_id
-        WHERE e.node_type = page.node_type AND e.node_id = page.node_id) AS matched
+        WHERE e.target_type = page.target_type AND e.target_id = page.target_id) AS matched
 FROM counted LEFT JOIN page ON 1 = 1
-ORDER BY page.score DESC, page.node_type{bytes}, page.node_slug{bytes}
+ORDER BY page.score DESC, page.target_type{bytes}, page.target_slug{bytes}
 """
 _SEEK = """WHERE score < :{p}after_score OR (score = :{p}after_score AND (
-        node_type{bytes} > :{p}after_type OR (node_type = :{p}after_type
-        AND node_slug{bytes} > :{p}after_slug)))"""
+        target_type{bytes} > :{p}after_type OR (target_type = :{p}after_type
+        AND target_slug{bytes} > :{p}after_slug)))"""
 _MATCHED_VALUES = {
     "postgresql": "json_agg(json_build_array(e.field_name, e.position, e.text, m.fuzzy))",
     "sqlite": "json_group_array(json_array(e.field_name, e.position, e.text, m.fuzzy))",
@@ -245,7 +245,7 @@ def search_sql(
     )
 
 
-SEARCH_COLUMNS = ("total", "node_type", "node_id", "node_slug", "score", "matched")
+SEARCH_COLUMNS = ("total", "target_type", "target_id", "target_slug", "score", "matched")
 
 
 def search_parameters(

@@ -68,7 +68,7 @@ def _measures() -> Iterator[tuple[str, Select[Any]]]:
     for key, spec in LISTS.items():
         yield key, _list_size(spec)
     entries = table_of(SearchEntry)
-    found = select(entries.c.node_type, entries.c.node_id).distinct().subquery()
+    found = select(entries.c.target_type, entries.c.target_id).distinct().subquery()
     for name, field_spec in QUERY.fields.items():
         if isinstance(field_spec, Search):  # as many hits as objects search can find
             yield list_key(QUERY.name, name), select(func.count()).select_from(found)

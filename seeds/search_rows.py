@@ -52,9 +52,9 @@ def search_entry_rows(type_name: str, item: Any) -> list[dict[str, Any]]:
         for position, text in field_values(value):
             rows.append(
                 {
-                    "node_type": type_name,
-                    "node_id": item.id,
-                    "node_slug": item.slug,
+                    "target_type": type_name,
+                    "target_id": item.id,
+                    "target_slug": item.slug,
                     "field_name": searched.field,
                     "position": position,
                     "weight": searched.weight,

@@ -441,7 +441,7 @@ async def _search_entries(sync: _Sync, written: dict[str, dict[Key, int]]) -> No
         query = select(model).where(col(model.id).in_(list(ids.values())))  # type: ignore[attr-defined]
         items = (await sync.session.execute(query)).scalars().all()
         rows += [row for item in items for row in search_entry_rows(type_name, item)]
-    await sync.table(SearchEntry, ["node_type", "node_id", "field_name", "position"], rows)
+    await sync.table(SearchEntry, ["target_type", "target_id", "field_name", "position"], rows)
 
 
 async def write_seeds(engine: AsyncEngine, plan: SeedPlan, *, dry_run: bool = False) -> SeedReport:
