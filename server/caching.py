@@ -77,8 +77,6 @@ class StoreWatch:
                     await self._reload_by(version, deadline)
                 return version
         try:
-            if deadline - self._checked_at > 2 * VERSION_READ_SECONDS:
-                return await self._versions.get()  # bounded by the reads' own bound, sooner
             async with asyncio.timeout_at(deadline):
                 return await self._versions.get()
         except TimeoutError:

@@ -16,6 +16,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.gzip import GZipResponder, IdentityResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.negotiation import REMEMBERED_HEADER_CHARS
+
 # Answers past this size are compressed for clients that accept it (11.6 KB: 2.9 KB gzipped).
 MINIMUM_BYTES = 1024
 GZIP_LEVEL = 5  # most of level 9's saving for a fraction of its CPU
@@ -37,11 +39,16 @@ class BrotliResponder(IdentityResponder):
         return out + tail
 
 
-@lru_cache(maxsize=256)  # a client sends the same header again and again
 def accepted_coding(header: str | None) -> str | None:
     """The coding of CODINGS the `Accept-Encoding` header weighs highest (q > 0), or None."""
     if not header:
         return None
+    if len(header) > REMEMBERED_HEADER_CHARS:
+        return _accepted_coding(header)
+    return _remembered_coding(header)
+
+
+def _accepted_coding(header: str) -> str | None:
     weights: dict[str, float] = {}
     for item in (header or "").split(","):
         name, _, parameters = item.partition(";")
@@ -55,6 +62,9 @@ def accepted_coding(header: str | None) -> str | None:
     ranked = [(weights.get(coding, wildcard), -i, coding) for i, coding in enumerate(CODINGS)]
     weight, _, coding = max(ranked)
     return coding if weight > 0 else None
+
+
+_remembered_coding = lru_cache(maxsize=256)(_accepted_coding)
 
 
 def matching_etag(etag: str, if_none_match: str | None, *, star: bool = True) -> str | None:

@@ -48,6 +48,7 @@ logger = logging.getLogger("impact_graph.connections")
 # listening socket, imports. A quarter of the limit, and at least this many.
 RESERVED_DESCRIPTORS = 64
 REFUSAL_LOG_SECONDS = 10.0  # at most one line about refused connections this often
+HEAD_FIELDS_BYTES = 16 * 1024  # a request head's room besides its target (Node's whole limit)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class ConnectionLimits:
     keep_alive_timeout: float
     max_connections: int
     send_timeout: float = 30.0
+    max_head_bytes: int = 100 * 1024 + HEAD_FIELDS_BYTES
 
 
 class EdgeConfig(Config):
@@ -114,6 +116,8 @@ def connection_limits(settings: Settings) -> ConnectionLimits:
         keep_alive_timeout=settings.keep_alive_timeout,
         max_connections=bound,
         send_timeout=settings.send_timeout,
+        # a GET's query string may be as long as a POST's body, and headers have their own
+        max_head_bytes=settings.max_body_bytes + HEAD_FIELDS_BYTES,
     )
 
 
@@ -197,6 +201,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self.deadline: float | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = 0.0
+        self.head_bytes: int | None = None  # bytes of an unfinished request head so far
         self.stalled: asyncio.TimerHandle | None = None  # the send deadline, while one runs
         self.unsent = 0  # bytes the client had not taken at the send deadline's last look
         self.socket_fd: int | None = None  # to ask the kernel how much it still holds
@@ -335,6 +340,7 @@ class EdgeProtocol(HttpToolsProtocol):
         if self.timeout_keep_alive_task is not None:
             self.timeout_keep_alive_task.cancel()
             self.timeout_keep_alive_task = None
+        in_head = self.head_bytes is not None  # a head begun in an earlier piece
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserInvalidMethodError:
@@ -344,6 +350,17 @@ class EdgeProtocol(HttpToolsProtocol):
             self.send_400_response(self.fault or "the request is not valid HTTP/1.1")
         except httptools.HttpParserUpgrade:
             pass  # with ws="none" the request itself is answered; its connection is not reused
+        else:
+            # All of this piece was head if the head is still unfinished (the piece a head
+            # begins in is not counted: what it holds is bounded by the read size).
+            if in_head and self.head_bytes is not None:
+                self.head_bytes += len(data)
+                if self.head_bytes > self.limits.max_head_bytes:
+                    self.refuse(
+                        431,
+                        "REQUEST_HEADERS_TOO_LARGE",
+                        f"the request head is larger than {self.limits.max_head_bytes:,} bytes",
+                    )
 
     def send_400_response(self, msg: str) -> None:
         """A request httptools or `framing_fault` refused: a JSON 400, then closed."""
@@ -368,6 +385,7 @@ class EdgeProtocol(HttpToolsProtocol):
     # The parser's callbacks
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self.head_bytes = 0
         self.request_open = True
         if self.idle or self.deadline is None:  # a new connection's head counts from its opening
             self.idle = False
@@ -377,6 +395,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self.fault = framing_fault(self.headers, self.parser.get_http_version())
         if self.fault is not None:  # httptools stops here; uvicorn answers send_400_response
             raise httptools.HttpParserError(self.fault)
+        self.head_bytes = None
         super().on_headers_complete()
         self.set_deadline(self.limits.body_timeout)
         # An answer that starts before the body has arrived (a 413) says `Connection: close`,

@@ -10,9 +10,10 @@ their stack and reach the client only as a generic message with the request id.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSchema, OperationType
@@ -47,7 +48,13 @@ from server.caching import AnswerKey, StoreWatch, answer_key
 from server.compression import matching_etag
 from server.errors import RequestError
 from server.graphiql import graphiql_html
-from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
+from server.negotiation import (
+    GRAPHQL_RESPONSE,
+    JSON,
+    REMEMBERED_HEADER_CHARS,
+    negotiate,
+    wants_graphiql,
+)
 from server.outcome import (
     CACHE_HIT,
     CACHE_MISS,
@@ -297,7 +304,9 @@ class GraphQLEndpoint:
         deadline = asyncio.get_running_loop().time() + self.execution_timeout
         cached = await self._cached(key, outcome, deadline)
         if cached is None:
-            state[LOOKED_UP] = LookedUp(params, key, deadline)
+            # its own variables: the remembered ones serve later requests as they are
+            own = replace(params, variables=copy.deepcopy(params.variables))
+            state[LOOKED_UP] = LookedUp(own, key, deadline)
             return None
         self._register(params, query)
         return self._answer(cached[0], media_type, outcome, CACHE_HIT)
@@ -308,7 +317,9 @@ class GraphQLEndpoint:
         """A POST's media type, parameters and key (its version yet to be set), as read
         before (the same bytes and Accept header are the same request: a repeated one is
         neither parsed nor hashed again); None where it is refused."""
-        remembered = len(body) <= REMEMBERED_BODY_BYTES
+        remembered = len(body) <= REMEMBERED_BODY_BYTES and (
+            accept is None or len(accept) <= REMEMBERED_HEADER_CHARS
+        )
         found = self._posts.get((body, accept)) if remembered else None
         if found is not None:
             return found

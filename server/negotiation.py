@@ -27,9 +27,19 @@ def _media_ranges(accept: str) -> list[tuple[str, float]]:
     return ranges
 
 
-@lru_cache(maxsize=256)  # a client sends the same header again and again
+# Header values up to this long are remembered (a client sends the same one again and again);
+# longer ones are worked out each time, never kept.
+REMEMBERED_HEADER_CHARS = 256
+
+
 def negotiate(accept: str | None) -> str | None:
     """The response media type for an Accept header; None when we can offer nothing it takes."""
+    if accept is not None and len(accept) > REMEMBERED_HEADER_CHARS:
+        return _negotiate(accept)
+    return _remembered(accept)
+
+
+def _negotiate(accept: str | None) -> str | None:
     if not accept or not accept.strip():
         return JSON
     best: tuple[float, str] | None = None
@@ -45,6 +55,9 @@ def negotiate(accept: str | None) -> str | None:
         if best is None or candidate[0] > best[0]:
             best = candidate
     return None if best is None else best[1]
+
+
+_remembered = lru_cache(maxsize=256)(_negotiate)
 
 
 def wants_graphiql(request: Request) -> bool:

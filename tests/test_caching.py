@@ -216,3 +216,17 @@ async def test_large_answers_are_br_or_gzip_encoded_as_asked(client):
     small = client.build_request("POST", "/graphql", json={"query": "{ __typename }"})
     small.headers["accept-encoding"] = "br"
     assert "content-encoding" not in (await client.send(small)).headers
+
+
+def test_long_header_values_are_worked_out_but_never_remembered():
+    """Accept and Accept-Encoding are remembered per value (clients repeat them); a long one,
+    which a client could make megabytes, is never kept."""
+    from server.compression import _remembered_coding, accepted_coding
+    from server.negotiation import JSON, _remembered, negotiate
+
+    sizes = (_remembered.cache_info().currsize, _remembered_coding.cache_info().currsize)
+    assert negotiate("application/json, " + "x/y, " * 1000) == JSON
+    assert accepted_coding("gzip, " + "x, " * 1000) == "gzip"
+    assert (_remembered.cache_info().currsize, _remembered_coding.cache_info().currsize) == sizes
+    assert negotiate("application/json;q=0.9, x/unique-to-this-test") == JSON
+    assert _remembered.cache_info().currsize in (sizes[0] + 1, 256)

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -274,6 +275,29 @@ def _recv(connection: socket.socket) -> bytes:
         return connection.recv(128 * 1024)
     except (ConnectionResetError, TimeoutError):
         return b""
+
+
+def test_a_request_head_past_its_bound_is_431_and_closed(edge):
+    """Headers sent a piece at a time may not grow without bound (each connection's memory):
+    past the body limit plus 16 KB, 431 and closed; a GET whose query string is nearly as long
+    as httptools takes (64 KB) is answered."""
+    with connect(edge) as connection:
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        received = b""
+        try:
+            for _ in range(40):  # 640 KB, well past 116 KB
+                connection.sendall(b"a" * 16 * 1024)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        received, _ = read_until_closed(connection)
+    assert status_of(received) == 431
+    assert body_of(received)["errors"][0]["extensions"]["code"] == "REQUEST_HEADERS_TOO_LARGE"
+    target = "/graphql?query=" + urllib.parse.quote("{ __typename }") + "&pad=" + "x" * 60_000
+    with connect(edge) as connection:
+        connection.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        status, _, body = read_response(connection)
+    assert status == 200
+    assert json.loads(body)["data"] == {"__typename": "Query"}
 
 
 def test_after_a_413_the_connection_is_closed(edge):

@@ -22,15 +22,25 @@ depends_on: str | Sequence[str] | None = None
 RENAMED = (("node_type", "target_type"), ("node_id", "target_id"), ("node_slug", "target_slug"))
 
 
-def upgrade() -> None:
-    op.drop_index("ix_search_entries_node", table_name="search_entries")
-    for old, new in RENAMED:  # PostgreSQL, and SQLite since 3.25
+def _rename(pairs: Sequence[tuple[str, str]], index: tuple[str, str]) -> None:
+    """The columns renamed (PostgreSQL, and SQLite since 3.25: the index follows them), then
+    the index: renamed in place on PostgreSQL (no rebuild while the table is locked), made
+    anew on SQLite (which cannot rename one)."""
+    old_index, new_index = index
+    for old, new in pairs:
         op.execute(f"ALTER TABLE search_entries RENAME COLUMN {old} TO {new}")
-    op.create_index("ix_search_entries_target", "search_entries", ["target_type", "target_id"])
+    if op.get_context().dialect.name == "postgresql":
+        op.execute(f"ALTER INDEX {old_index} RENAME TO {new_index}")
+        return
+    op.drop_index(old_index, table_name="search_entries")
+    columns = [new for _, new in pairs if not new.endswith("_slug")]
+    op.create_index(new_index, "search_entries", columns)
+
+
+def upgrade() -> None:
+    _rename(RENAMED, ("ix_search_entries_node", "ix_search_entries_target"))
 
 
 def downgrade() -> None:
-    op.drop_index("ix_search_entries_target", table_name="search_entries")
-    for old, new in RENAMED:
-        op.execute(f"ALTER TABLE search_entries RENAME COLUMN {new} TO {old}")
-    op.create_index("ix_search_entries_node", "search_entries", ["node_type", "node_id"])
+    back = tuple((new, old) for old, new in RENAMED)
+    _rename(back, ("ix_search_entries_target", "ix_search_entries_node"))
