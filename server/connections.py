@@ -202,6 +202,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = 0.0
         self.head_bytes: int | None = None  # bytes of an unfinished request head so far
+        self.half_closed = False  # the client sent its end: close once it is answered
         self.stalled: asyncio.TimerHandle | None = None  # the send deadline, while one runs
         self.unsent = 0  # bytes the client had not taken at the send deadline's last look
         self.socket_fd: int | None = None  # to ask the kernel how much it still holds
@@ -254,8 +255,14 @@ class EdgeProtocol(HttpToolsProtocol):
             self.watch_sending()
 
     def eof_received(self) -> bool:  # type: ignore[override]
-        """The client will send nothing more: closed as our own closes are (uvloop's close
-        would wait for it to take what is unsent, however long)."""
+        """The client will send nothing more (it may still read: a half-close). A request it
+        sent whole is answered, then the connection closed; otherwise it is closed now, as
+        our own closes are (with the send deadline: uvloop's close would wait for it to take
+        what is unsent, however long)."""
+        answering = self.cycle is not None and not self.cycle.response_complete
+        if answering and not self.request_open:
+            self.half_closed = True  # closed once answered (on_response_complete)
+            return True
         self.close()
         return True
 
@@ -422,6 +429,9 @@ class EdgeProtocol(HttpToolsProtocol):
         super().on_response_complete()
         if self.transport.is_closing():  # uvicorn closed it (the answer said `close`)
             self.watch_unsent()
+            return
+        if self.half_closed:
+            self.close()
             return
         if answered_early:  # e.g. a 413: the rest of the body is not read as a request
             self.linger()

@@ -102,6 +102,7 @@ class Recorder:
     def __init__(self, names: OperationNames) -> None:
         self._names = names
         self._series: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
+        self._lookups: dict[str, Any] = {}  # by cache result (three of them)
 
     def record(self, path: str, status: int, seconds: float, outcome: Outcome) -> None:
         """One answered request in the metrics."""
@@ -118,7 +119,10 @@ class Recorder:
         series[0].inc()
         series[1].observe(seconds)
         if outcome.cache is not None:
-            CACHE.labels(outcome.cache).inc()
+            lookups = self._lookups.get(outcome.cache)
+            if lookups is None:
+                lookups = self._lookups[outcome.cache] = CACHE.labels(outcome.cache)
+            lookups.inc()
         if outcome.refusal is not None:
             REFUSALS.labels(outcome.refusal).inc()
 

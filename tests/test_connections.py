@@ -300,6 +300,19 @@ def test_a_request_head_past_its_bound_is_431_and_closed(edge):
     assert json.loads(body)["data"] == {"__typename": "Query"}
 
 
+def test_a_client_that_half_closes_after_its_request_still_gets_the_answer(edge):
+    """`printf 'POST ...' | nc -N`: the client shuts its sending side once its request is
+    sent; the answer still comes, then the connection closes."""
+    body = json.dumps({"query": "{ programs(first: 5) { nodes { name } } }"}).encode()
+    with connect(edge) as connection:
+        connection.sendall(post_head(len(body)) + body)
+        connection.shutdown(socket.SHUT_WR)
+        received, waited = read_until_closed(connection)
+    assert status_of(received) == 200
+    assert len(body_of(received)["data"]["programs"]["nodes"]) == 5
+    assert waited < 3
+
+
 def test_after_a_413_the_connection_is_closed(edge):
     with connect(edge) as connection:
         connection.sendall(post_head(10_000_000) + b"x" * 1000)
