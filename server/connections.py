@@ -410,14 +410,14 @@ class EdgeProtocol(HttpToolsProtocol):
         # is sent becomes a lingering one (the client reads the answer, not a reset).
         cycle = self.cycle
         self.keep_alive, cycle.keep_alive = cycle.keep_alive, False
-        cycle.transport = _Lingering(self.transport, self.linger)
+        cycle.transport = _ClosedOurWay(self.transport, self.linger)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         cycle = self.cycle
         if cycle is not None and not cycle.response_started:  # answered once read, as asked
             cycle.keep_alive = self.keep_alive
-            cycle.transport = self.transport
+            cycle.transport = _ClosedOurWay(self.transport, self.close)
         self.request_open = False
         self.set_deadline(None)  # the app's turn: IMPACT_GRAPH_EXECUTION_TIMEOUT bounds it
         if self.lingering:
@@ -443,15 +443,16 @@ class EdgeProtocol(HttpToolsProtocol):
             self.set_deadline(self.limits.body_timeout)
 
 
-class _Lingering(asyncio.Transport):
-    """The transport as a request's cycle sees it while the request's body is still arriving
-    (uvicorn's cycle writes, closes and asks whether it is closing): the same, but closing it
-    lingers (`EdgeProtocol.linger`)."""
+class _ClosedOurWay(asyncio.Transport):
+    """The transport as a request's cycle sees it (uvicorn's cycle writes, closes and asks
+    whether it is closing): the same, but its close is ours: lingering while the request's
+    body is still arriving (`EdgeProtocol.linger`), else with the send deadline watching
+    (`EdgeProtocol.close`), also when uvicorn closes after an app failed mid-answer."""
 
-    def __init__(self, transport: asyncio.Transport, linger: Callable[[], None]) -> None:
+    def __init__(self, transport: asyncio.Transport, close: Callable[[], None]) -> None:
         super().__init__()
         self._transport = transport
-        self._linger = linger
+        self._close = close
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self._transport.write(data)
@@ -460,4 +461,4 @@ class _Lingering(asyncio.Transport):
         return self._transport.is_closing()
 
     def close(self) -> None:
-        self._linger()
+        self._close()
