@@ -10,10 +10,9 @@ their stack and reach the client only as a generic message with the request id.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSchema, OperationType
@@ -304,9 +303,9 @@ class GraphQLEndpoint:
         deadline = asyncio.get_running_loop().time() + self.execution_timeout
         cached = await self._cached(key, outcome, deadline)
         if cached is None:
-            # its own variables: the remembered ones serve later requests as they are
-            own = replace(params, variables=copy.deepcopy(params.variables))
-            state[LOOKED_UP] = LookedUp(own, key, deadline)
+            # read again: its own variables, the remembered ones serving later requests as
+            # they are (the body was read once already: it reads the same)
+            state[LOOKED_UP] = LookedUp(params_of_body(body), key, deadline)
             return None
         self._register(params, query)
         return self._answer(cached[0], media_type, outcome, CACHE_HIT)

@@ -14,13 +14,18 @@ so the endpoint neither reads nor looks it up again.
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.compression import MINIMUM_BYTES, CompressionMiddleware, accepted_coding
-from server.endpoint import GraphQLEndpoint
+from server.endpoint import LOOKED_UP, GraphQLEndpoint
 from server.negotiation import JSON, negotiate
 
 GRAPHQL_PATH = "/graphql"
+logger = logging.getLogger("impact_graph.graphql")
 
 
 class KeptAnswers:
@@ -33,6 +38,18 @@ class KeptAnswers:
         self.endpoint = endpoint
         self.max_body_bytes = max_body_bytes
         self.active = endpoint.looks_up_before_routing and not cors
+
+    async def _kept(
+        self, state: dict[str, Any], accept: str | None, body: bytes
+    ) -> Response | None:
+        """The kept answer, if any. A failure here (a defect) is logged and the request goes
+        the whole way, where it is answered as the endpoint answers everything."""
+        try:
+            return await self.endpoint.kept_answer(state, accept, body)
+        except Exception:
+            logger.exception("looking up a kept answer failed; the request goes the whole way")
+            state.pop(LOOKED_UP, None)
+            return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -58,8 +75,7 @@ class KeptAnswers:
         received, body = await _read(receive)
         replay = _replaying(received, receive)
         state = scope.setdefault("state", {})  # Starlette's `request.state`
-        kept = self.endpoint.kept_answer
-        response = None if body is None else await kept(state, accept, body)
+        response = None if body is None else await self._kept(state, accept, body)
         if response is None:
             await self.app(scope, replay, send)
             return

@@ -456,3 +456,17 @@ async def test_with_cors_on_hits_go_the_whole_way(store: Store) -> None:
         hit = await post(http, body)
     assert hit.headers["x-cache"] == "hit"
     assert "Origin" in hit.headers["vary"]
+
+
+@bounded
+async def test_deeply_nested_variables_are_refused_not_a_crash(store: Store) -> None:
+    """Variables nested as deep as the JSON parser takes (found by tests/test_fuzz.py: a copy
+    of them once recursed past Python's limit on a miss): a request error, twice over."""
+    nested = '{"a":' * 1000 + "1" + "}" * 1000
+    body = '{"query": ' + json.dumps(unique()) + ', "variables": {"n": ' + nested + "}}"
+    headers = {"accept": JSON, "content-type": JSON}
+    async with make_client(store.engine) as http:
+        for _ in range(2):
+            answered = await http.post("/graphql", content=body, headers=headers)
+            assert answered.status_code == 200, answered.text[:300]
+            assert answered.json()["errors"]
