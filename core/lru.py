@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -44,3 +45,28 @@ class LRU(Generic[K, V]):
             _, dropped = self._entries.popitem(last=False)
             self._total -= self._weight(dropped)
         return value
+
+
+# Header values up to this long are remembered (a client sends the same one again and again);
+# longer ones are worked out each time and never kept (a client could make them megabytes).
+REMEMBERED_HEADER_CHARS = 256
+REMEMBERED_HEADERS = 256  # distinct values remembered per function
+
+
+class PerHeaderValue(Generic[V]):
+    """`function` of a header's value (None: not sent), its results remembered for values up
+    to REMEMBERED_HEADER_CHARS long."""
+
+    def __init__(self, function: Callable[[str | None], V]) -> None:
+        self._function = function
+        self._remembered = lru_cache(maxsize=REMEMBERED_HEADERS)(function)
+        self.__doc__ = function.__doc__
+
+    def __call__(self, value: str | None) -> V:
+        if value is not None and len(value) > REMEMBERED_HEADER_CHARS:
+            return self._function(value)
+        return self._remembered(value)
+
+    def remembered(self) -> int:
+        """How many values are remembered now."""
+        return self._remembered.cache_info().currsize

@@ -9,14 +9,13 @@ RFC 9110 8.8.3); the middleware takes the suffix off again when a client revalid
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 import brotli  # type: ignore[import-untyped]
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.gzip import GZipResponder, IdentityResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.negotiation import REMEMBERED_HEADER_CHARS
+from core.lru import PerHeaderValue
 
 # Answers past this size are compressed for clients that accept it (11.6 KB: 2.9 KB gzipped).
 MINIMUM_BYTES = 1024
@@ -39,18 +38,12 @@ class BrotliResponder(IdentityResponder):
         return out + tail
 
 
-def accepted_coding(header: str | None) -> str | None:
+def _accepted_coding(header: str | None) -> str | None:
     """The coding of CODINGS the `Accept-Encoding` header weighs highest (q > 0), or None."""
     if not header:
         return None
-    if len(header) > REMEMBERED_HEADER_CHARS:
-        return _accepted_coding(header)
-    return _remembered_coding(header)
-
-
-def _accepted_coding(header: str) -> str | None:
     weights: dict[str, float] = {}
-    for item in (header or "").split(","):
+    for item in header.split(","):
         name, _, parameters = item.partition(";")
         weight = 1.0
         for parameter in parameters.split(";"):
@@ -64,7 +57,7 @@ def _accepted_coding(header: str) -> str | None:
     return coding if weight > 0 else None
 
 
-_remembered_coding = lru_cache(maxsize=256)(_accepted_coding)
+accepted_coding = PerHeaderValue(_accepted_coding)
 
 
 def matching_etag(etag: str, if_none_match: str | None, *, star: bool = True) -> str | None:

@@ -59,8 +59,8 @@ class ConnectionLimits:
     body_timeout: float
     keep_alive_timeout: float
     max_connections: int
-    send_timeout: float = 30.0
-    max_head_bytes: int = 100 * 1024 + HEAD_FIELDS_BYTES
+    send_timeout: float
+    max_head_bytes: int
 
 
 class EdgeConfig(Config):
@@ -259,8 +259,8 @@ class EdgeProtocol(HttpToolsProtocol):
         sent whole is answered, then the connection closed; otherwise it is closed now, as
         our own closes are (with the send deadline: uvloop's close would wait for it to take
         what is unsent, however long)."""
-        answering = self.cycle is not None and not self.cycle.response_complete
-        if answering and not self.request_open:
+        unanswered = self.cycle is not None and not self.cycle.response_complete
+        if unanswered and not self.request_open:
             self.half_closed = True  # closed once answered (on_response_complete)
             return True
         self.close()

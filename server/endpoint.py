@@ -25,7 +25,7 @@ from strawberry import Schema
 from compiled.executor import CompiledExecutor, Plan
 from core.errors import ResponseTooLarge, ServiceUnavailable
 from core.limits import Limits
-from core.lru import LRU
+from core.lru import LRU, REMEMBERED_HEADER_CHARS
 from core.spans import span
 from db.errors import as_unavailable
 from db.raw import Statements
@@ -47,13 +47,7 @@ from server.caching import AnswerKey, StoreWatch, answer_key
 from server.compression import matching_etag
 from server.errors import RequestError
 from server.graphiql import graphiql_html
-from server.negotiation import (
-    GRAPHQL_RESPONSE,
-    JSON,
-    REMEMBERED_HEADER_CHARS,
-    negotiate,
-    wants_graphiql,
-)
+from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
 from server.outcome import (
     CACHE_HIT,
     CACHE_MISS,
@@ -198,17 +192,14 @@ class GraphQLEndpoint:
             )
         looked_up: LookedUp | None = getattr(request.state, LOOKED_UP, None)
         try:
-            params = (
-                looked_up.params if looked_up else await read_params(request, self.max_body_bytes)
-            )
+            if looked_up is None:
+                params = await read_params(request, self.max_body_bytes)
+                # one deadline from here: the store's state, then whichever executor answers
+                deadline = asyncio.get_running_loop().time() + self.execution_timeout
+                key = self._key(request.method, params, media_type)
+            else:  # read and looked up before routing (server/hits.py), its deadline running
+                params, key, deadline = looked_up.params, looked_up.key, looked_up.deadline
             query = self._persisted_query(params, media_type)
-            # one deadline from here: the store's state, then whichever executor answers
-            deadline = (
-                looked_up.deadline
-                if looked_up
-                else asyncio.get_running_loop().time() + self.execution_timeout
-            )
-            key = looked_up.key if looked_up else self._key(request.method, params, media_type)
             if_none_match = request.headers.get("if-none-match")
             if key is not None and request.method == "GET" and if_none_match:
                 key = await self._current(key, deadline)  # revalidated against the store now

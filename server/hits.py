@@ -22,7 +22,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.compression import MINIMUM_BYTES, CompressionMiddleware, accepted_coding
 from server.endpoint import LOOKED_UP, GraphQLEndpoint
-from server.negotiation import JSON, negotiate
+from server.negotiation import negotiate
+from server.reading import is_json_body
 
 GRAPHQL_PATH = "/graphql"
 logger = logging.getLogger("impact_graph.graphql")
@@ -62,10 +63,9 @@ class KeptAnswers:
             return
         headers = _first_values(scope)
         declared = headers.get("content-length", "")
-        media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         accept = headers.get("accept")
         if (
-            media != JSON
+            not is_json_body(headers.get("content-type"))
             or not declared.isdigit()
             or int(declared) > self.max_body_bytes
             or negotiate(accept) is None  # refused before its body is read

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from starlette.requests import Request
+
+from core.lru import PerHeaderValue
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -27,19 +27,8 @@ def _media_ranges(accept: str) -> list[tuple[str, float]]:
     return ranges
 
 
-# Header values up to this long are remembered (a client sends the same one again and again);
-# longer ones are worked out each time, never kept.
-REMEMBERED_HEADER_CHARS = 256
-
-
-def negotiate(accept: str | None) -> str | None:
-    """The response media type for an Accept header; None when we can offer nothing it takes."""
-    if accept is not None and len(accept) > REMEMBERED_HEADER_CHARS:
-        return _negotiate(accept)
-    return _remembered(accept)
-
-
 def _negotiate(accept: str | None) -> str | None:
+    """The response media type for an Accept header; None when we can offer nothing it takes."""
     if not accept or not accept.strip():
         return JSON
     best: tuple[float, str] | None = None
@@ -57,7 +46,7 @@ def _negotiate(accept: str | None) -> str | None:
     return None if best is None else best[1]
 
 
-_remembered = lru_cache(maxsize=256)(_negotiate)
+negotiate = PerHeaderValue(_negotiate)
 
 
 def wants_graphiql(request: Request) -> bool:

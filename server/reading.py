@@ -162,9 +162,7 @@ async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
                 "extensions": _get_json(args.get("extensions"), "`extensions`"),
             }
         )
-    content_type = request.headers.get("content-type", "")
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media != JSON:
+    if not is_json_body(request.headers.get("content-type")):
         raise RequestError(
             415,
             "UNSUPPORTED_MEDIA_TYPE",
@@ -172,6 +170,11 @@ async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
             {"Accept-Post": JSON},
         )
     return params_of_body(await read_body(request, max_body_bytes))
+
+
+def is_json_body(content_type: str | None) -> bool:
+    """Whether a POST's Content-Type is the one its body may have (`application/json`)."""
+    return (content_type or "").split(";", 1)[0].strip().lower() == JSON
 
 
 def params_of_body(body: bytes) -> GraphQLParams:
