@@ -4,14 +4,18 @@ file cannot be read."""
 
 from __future__ import annotations
 
+import sqlite3
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy.dialects import sqlite
 
 from db import state
-from db.local import LocalVersion, local_version_reader
-from db.raw import precompile
+from db.local import IS_INIT, WAL_INDEX_HEADER, LocalVersion, WalIndex, local_version_reader
+from db.raw import SqlText, precompile
 from seeds.read import read_seeds
 from seeds.write import write_seeds
 from tests.conftest import Store, read_snapshot
@@ -44,3 +48,96 @@ def test_a_file_it_cannot_read_is_none(tmp_path: Path) -> None:
     sql = precompile(state.version_query(), sqlite.dialect())
     assert LocalVersion(not_a_store, sql).read() is None
     assert LocalVersion(tmp_path / "missing.db", sql).read() is None
+
+
+@dataclass(frozen=True)
+class CountedSql(SqlText):
+    """The version query, counting the statements run (each asks for its arguments once)."""
+
+    runs: list[int] | None = None
+
+    def arguments(self, parameters: dict[str, Any]) -> list[Any]:
+        assert self.runs is not None
+        self.runs.append(1)
+        return super().arguments(parameters)
+
+
+def counted_version_sql() -> CountedSql:
+    plain = precompile(state.version_query(), sqlite.dialect())
+    return CountedSql(plain.text, plain.names, plain.defaults, plain.postgres, runs=[])
+
+
+async def test_while_nothing_commits_no_statement_runs(
+    empty_store: Store, seed_plan: Any, tmp_path: Path
+) -> None:
+    """The wal-index header stands for the version read under it: reads between seeds cost
+    no statement, and the first read after a seed runs one and sees what it committed."""
+    if empty_store.engine.dialect.name != "sqlite":
+        return
+    database = empty_store.engine.url.database
+    assert database is not None
+    sql = counted_version_sql()
+    assert sql.runs is not None
+    reader = LocalVersion(Path(database), sql)
+    try:
+        await write_seeds(empty_store.engine, seed_plan)
+        before = (await read_snapshot(empty_store.engine)).version
+        assert [reader.read() for _ in range(50)] == [before] * 50
+        assert len(sql.runs) == 2  # the first maps the header, the second reads under it
+        data = graph_data()
+        data["programs"][0]["description"] = "An edited description."
+        await write_seeds(empty_store.engine, read_seeds(write_seed_tree(tmp_path / "s", data)))
+        after = (await read_snapshot(empty_store.engine)).version
+        assert after != before
+        assert reader.read() == after
+        assert len(sql.runs) == 3
+        assert [reader.read() for _ in range(10)] == [after] * 10
+        assert len(sql.runs) == 3
+    finally:
+        reader.close()
+
+
+def test_outside_wal_mode_every_read_runs_the_statement(tmp_path: Path) -> None:
+    path = tmp_path / "rollback-journal.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA journal_mode=DELETE")
+        connection.execute("CREATE TABLE store_state (key TEXT PRIMARY KEY, value INTEGER)")
+        connection.execute("INSERT INTO store_state VALUES ('data_version', 7)")
+    sql = counted_version_sql()
+    assert sql.runs is not None
+    reader = LocalVersion(path, sql)
+    try:
+        assert [reader.read() for _ in range(3)] == [7, 7, 7]
+        assert len(sql.runs) == 3
+        with sqlite3.connect(path) as connection:
+            connection.execute("UPDATE store_state SET value = 8")
+        assert reader.read() == 8
+    finally:
+        reader.close()
+
+
+@pytest.mark.skipif(sys.byteorder != "little", reason="the header below is written little-endian")
+def test_a_header_caught_mid_write_is_not_trusted(tmp_path: Path) -> None:
+    """SQLite writes the second copy, then the first: copies that differ, or a header not yet
+    built, say nothing."""
+    header = bytearray(WAL_INDEX_HEADER)
+    header[:4] = (3007000).to_bytes(4, "little")  # the wal-index version
+    header[8:12] = (5).to_bytes(4, "little")  # its change counter
+    header[IS_INIT] = 1
+    newer = bytearray(header)
+    newer[8:12] = (6).to_bytes(4, "little")
+    unbuilt = bytearray(header)
+    unbuilt[IS_INIT] = 0
+
+    def header_of(first: bytes, second: bytes) -> bytes | None:
+        shm = tmp_path / "store.db-shm"
+        shm.write_bytes(first + second + bytes(32768 - 2 * WAL_INDEX_HEADER))
+        index = WalIndex(shm)
+        try:
+            return index.header()
+        finally:
+            index.close()
+
+    assert header_of(bytes(header), bytes(header)) == bytes(header)
+    assert header_of(bytes(header), bytes(newer)) is None  # the second copy already moved
+    assert header_of(bytes(unbuilt), bytes(unbuilt)) is None
