@@ -194,13 +194,14 @@ def create_app(
 
     app = Starlette(
         middleware=[
-            *observed.middleware(),
             Middleware(
                 KeptAnswers,
                 endpoint=graphql,
+                observer=observed.observer,
                 max_body_bytes=settings.max_body_bytes,
                 cors=bool(settings.cors_origins),
             ),
+            *observed.middleware(),
             Middleware(HeadAsGet),
             *cors_middleware(settings),
             Middleware(CompressionMiddleware),

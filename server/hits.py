@@ -1,6 +1,7 @@
 """Kept answers served before routing: a POST to `/graphql` whose answer the response cache
-holds is answered here, inside what operators see (server/observe.py) but before the rest of
-the middleware and Starlette's routing, which cost a hit more than all else it does.
+holds is answered here, first of all the middleware, which with Starlette's routing cost a hit
+more than all else it does. What operators see of it (its id, metrics and log line) is
+recorded by the same `Observer` as every other request's (server/observe.py).
 
 What answers is the endpoint's own (`GraphQLEndpoint.kept_answer`: the same reading, key,
 lookup and response), and what it answers goes out through the same compression, so a hit
@@ -23,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server.compression import MINIMUM_BYTES, CompressionMiddleware, accepted_coding
 from server.endpoint import LOOKED_UP, GraphQLEndpoint
 from server.negotiation import negotiate
+from server.observe import Observer
 from server.reading import is_json_body
 
 GRAPHQL_PATH = "/graphql"
@@ -30,15 +32,23 @@ logger = logging.getLogger("impact_graph.graphql")
 
 
 class KeptAnswers:
-    """ASGI middleware; `cors`: whether CORS is on (then every request goes the whole way)."""
+    """ASGI middleware, the outermost; `cors`: whether CORS is on (then every request goes the
+    whole way, as while tracing)."""
 
     def __init__(
-        self, app: ASGIApp, *, endpoint: GraphQLEndpoint, max_body_bytes: int, cors: bool
+        self,
+        app: ASGIApp,
+        *,
+        endpoint: GraphQLEndpoint,
+        observer: Observer,
+        max_body_bytes: int,
+        cors: bool,
     ) -> None:
         self.app = app
         self.endpoint = endpoint
+        self.observer = observer
         self.max_body_bytes = max_body_bytes
-        self.active = endpoint.looks_up_before_routing and not cors
+        self.active = endpoint.looks_up_before_routing and not cors and not observer.traced
 
     async def _kept(
         self, state: dict[str, Any], accept: str | None, body: bytes
@@ -72,21 +82,25 @@ class KeptAnswers:
         ):
             await self.app(scope, receive, send)
             return
+        outcome = self.observer.begin(scope)  # the latency counts from here, hit or not
         received, body = await _read(receive)
         replay = _replaying(received, receive)
-        state = scope.setdefault("state", {})  # Starlette's `request.state`
+        state = scope["state"]  # Starlette's `request.state`
         response = None if body is None else await self._kept(state, accept, body)
         if response is None:
             await self.app(scope, replay, send)
             return
-        if accepted_coding(headers.get("accept-encoding")) is not None:
-            await CompressionMiddleware(response)(scope, replay, send)
-            return
-        # what the compression sends of a whole answer it leaves as it is (Starlette's
-        # IdentityResponder), without its cost: a large one says it could have been encoded
-        if len(response.body) >= MINIMUM_BYTES:
-            response.headers.add_vary_header("Accept-Encoding")
-        await response(scope, replay, send)
+        try:
+            if accepted_coding(headers.get("accept-encoding")) is not None:
+                await CompressionMiddleware(response)(scope, replay, send)
+                return
+            # what the compression sends of a whole answer it leaves as it is (Starlette's
+            # IdentityResponder), without its cost: a large one says it could have been encoded
+            if len(response.body) >= MINIMUM_BYTES:
+                response.headers.add_vary_header("Accept-Encoding")
+            await response(scope, replay, send)
+        finally:
+            self.observer.finish(scope, response.status_code, outcome)
 
 
 def _first_values(scope: Scope) -> dict[str, str]:

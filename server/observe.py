@@ -39,27 +39,53 @@ _REQUEST_ID = REQUEST_ID_HEADER.lower().encode("ascii")
 MAX_LOGGED_PATH = 200
 
 
-class ObserveMiddleware:
+class Observer:
+    """Each request's record from arrival to answer: what the middleware below does for every
+    request, and server/hits.py for the kept answers it serves before it."""
+
     def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        names: OperationNames,
-        trusted_header: str | None = None,
-        traced: bool = False,
+        self, names: OperationNames, trusted_header: str | None = None, traced: bool = False
     ) -> None:
-        self.app = app
         self.metrics = Recorder(names)
         self.trusted = None if trusted_header is None else trusted_header.lower().encode("ascii")
         self.traced = traced
+
+    def begin(self, scope: Scope) -> Outcome:
+        """The request's record, with its id and arrival time, in its state (where one was
+        begun already, that one: the hits looked the request up first)."""
+        state = scope.setdefault("state", {})
+        found = state.get(OUTCOME)
+        if found is not None:
+            assert isinstance(found, Outcome)
+            return found
+        outcome = state[OUTCOME] = Outcome(*request_id_for(scope["headers"], self.trusted))
+        return outcome
+
+    def finish(
+        self, scope: Scope, status: int, outcome: Outcome, trace_id: str | None = None
+    ) -> None:
+        """The answered request in the metrics and the access log."""
+        seconds = time.perf_counter() - outcome.arrived
+        path: str = scope["path"]
+        self.metrics.record(path_label(path), status, seconds, outcome)
+        if access.isEnabledFor(logging.INFO):
+            line = log_line(scope["method"], path, status, seconds, outcome, trace_id)
+            # what `access.info` does, less looking up the caller's frame (no format
+            # shows it): a third of the line's cost
+            access.handle(access.makeRecord(ACCESS_LOGGER, logging.INFO, "", 0, line, (), None))
+
+
+class ObserveMiddleware:
+    def __init__(self, app: ASGIApp, *, observer: Observer) -> None:
+        self.app = app
+        self.observer = observer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start = time.perf_counter()
-        outcome = Outcome(*request_id_for(scope["headers"], self.trusted))
-        scope.setdefault("state", {})[OUTCOME] = outcome
+        outcome = self.observer.begin(scope)
+        traced = self.observer.traced
         status = 500  # what the server answers if the app fails before it responds
         trace_id = None
 
@@ -67,7 +93,7 @@ class ObserveMiddleware:
             nonlocal status, trace_id
             if message["type"] == "http.response.start":
                 status = message["status"]
-                if self.traced:  # now: the request's span ends with its response
+                if traced:  # now: the request's span ends with its response
                     trace_id = describe_span(outcome)
                 headers = list(message.get("headers", ()))
                 if not any(name.lower() == _REQUEST_ID for name, _ in headers):
@@ -78,14 +104,7 @@ class ObserveMiddleware:
         try:
             await self.app(scope, receive, sending)
         finally:
-            seconds = time.perf_counter() - start
-            path: str = scope["path"]
-            self.metrics.record(path_label(path), status, seconds, outcome)
-            if access.isEnabledFor(logging.INFO):
-                line = log_line(scope["method"], path, status, seconds, outcome, trace_id)
-                # what `access.info` does, less looking up the caller's frame (no format
-                # shows it): a third of the line's cost
-                access.handle(access.makeRecord(ACCESS_LOGGER, logging.INFO, "", 0, line, (), None))
+            self.observer.finish(scope, status, outcome, trace_id)
 
 
 def describe_span(outcome: Outcome) -> str | None:
@@ -160,15 +179,15 @@ class Observability:
         if self.provider is not None:
             self._stops.append(trace_statements(engine, self.provider))
         self.waiting = waiting_for_pool
+        self.observer = Observer(
+            OperationNames(settings.metrics_operations),
+            settings.request_id_header,
+            traced=self.provider is not None,
+        )
 
     def middleware(self) -> list[Middleware]:
         """Outermost first: the request's span, then the id, log line and metrics."""
-        observe = Middleware(
-            ObserveMiddleware,
-            names=OperationNames(self.settings.metrics_operations),
-            trusted_header=self.settings.request_id_header,
-            traced=self.provider is not None,
-        )
+        observe = Middleware(ObserveMiddleware, observer=self.observer)
         return [request_spans(self.provider), observe] if self.provider is not None else [observe]
 
     def routes(self) -> list[Route]:

@@ -3,7 +3,8 @@ is answered by what operators see (the log line, metrics and traces)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
@@ -33,6 +34,7 @@ class Outcome:
     cost: int | None = None  # the objects the answer holds (the estimate where it did not run)
     cache: str | None = None  # CACHE_HIT, CACHE_MISS, CACHE_UNAVAILABLE; None: not cacheable
     refusal: str | None = None  # the error code of a request refused before it executed
+    arrived: float = field(default_factory=time.perf_counter)  # its latency counts from here
 
 
 def outcome_of(request: Request) -> Outcome:

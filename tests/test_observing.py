@@ -186,6 +186,35 @@ def test_a_clients_request_id_is_not_trusted_by_default(server):
     assert log_lines(log, request_id)[0]["request_id_from"] == "server"
 
 
+def test_kept_answers_are_logged_and_counted_like_the_rest(tmp_path):
+    """A hit served before routing (server/hits.py) gets its id (a trusted proxy's too), its
+    log line and its metrics from the same record as every other request."""
+    settings = {"IMPACT_GRAPH_LOG_LEVEL": "info", "IMPACT_GRAPH_REQUEST_ID_HEADER": "X-Request-ID"}
+    with served(tmp_path, settings) as base:
+        assert post(base, PROGRAMS).headers["x-cache"] == "miss"
+        before = scrape(base)
+        hits = [post(base, PROGRAMS, headers={"X-Request-ID": f"hit-{n}"}) for n in range(3)]
+        after = scrape(base)
+        assert [hit.headers["x-cache"] for hit in hits] == ["hit"] * 3
+        assert [hit.headers["x-request-id"] for hit in hits] == ["hit-0", "hit-1", "hit-2"]
+
+        def moved(name: str, **labels: str) -> float:
+            return value(after, name, **labels) - value(before, name, **labels)
+
+        # a hit ran no executor: counted under none
+        assert (
+            moved("impact_graph_requests_total", **requests("/graphql", "Programs", "200", "")) == 3
+        )
+        assert moved("impact_graph_cache_lookups_total", result="hit") == 3
+        labels = {"path": "/graphql", "operation": "Programs", "executor": ""}
+        assert moved("impact_graph_request_duration_seconds_count", **labels) == 3
+        (line,) = log_lines(tmp_path / "served.log", "hit-1")
+        assert line["request_id_from"] == "proxy"
+        assert (line["status"], line["cache"], line["operation"]) == (200, "hit", "Programs")
+        assert line["cost"] == hits[1].json()["extensions"]["cost"]["actual"]
+        assert 0 < line["duration_ms"] < 30_000
+
+
 @pytest.fixture(scope="module")
 def shared_metrics(
     tmp_path_factory: pytest.TempPathFactory,
