@@ -96,8 +96,11 @@ class KeptAnswers:
                 return
             # what the compression sends of a whole answer it leaves as it is (Starlette's
             # IdentityResponder), without its cost: a large one says it could have been encoded
-            if len(response.body) >= MINIMUM_BYTES:
-                response.headers.add_vary_header("Accept-Encoding")
+            if len(response.body) >= MINIMUM_BYTES:  # (the head is ours: server/responses.py)
+                response.raw_headers = [
+                    (name, value + b", Accept-Encoding" if name == b"vary" else value)
+                    for name, value in response.raw_headers
+                ]
             await response(scope, replay, send)
         finally:
             self.observer.finish(scope, response.status_code, outcome)
