@@ -95,36 +95,57 @@ def path_label(path: str) -> str:
     return path if path in PATHS else OTHER
 
 
+# Answered requests waiting to be counted, at most (server/observe.py: in one process).
+MAX_PENDING = 4096
+
+
 class Recorder:
     """Records answered requests. Each label set's series are looked up once and kept (the
-    labels are bounded, so are they): prometheus-client's lookup costs more than the count."""
+    labels are bounded, so are they): prometheus-client's lookup costs more than the count.
 
-    def __init__(self, names: OperationNames) -> None:
+    `deferred` (one process, no PROMETHEUS_MULTIPROC_DIR): a request is only noted, and the
+    notes are counted when `/metrics` is scraped (`flush`), or every MAX_PENDING requests. A
+    scrape shows every request answered before it, and counting in one loop costs a fraction
+    of counting between requests (a cached answer's largest cost after its lookup). Across
+    processes each request is counted at once: a worker's scrape reads the others' files."""
+
+    def __init__(self, names: OperationNames, *, deferred: bool = False) -> None:
         self._names = names
+        self._deferred = deferred
+        self._pending: list[tuple[str, int, float, Outcome]] = []
         self._series: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
         self._lookups: dict[str, Any] = {}  # by cache result (three of them)
 
     def record(self, path: str, status: int, seconds: float, outcome: Outcome) -> None:
-        """One answered request in the metrics."""
-        operation = self._names.label(outcome.operation_name)
-        executor = outcome.executor or ""
-        key = (path, operation, status, executor)
-        series = self._series.get(key)
-        if series is None:
-            series = (
-                REQUESTS.labels(path, operation, str(status), executor),
-                LATENCY.labels(path, operation, executor),
-            )
-            self._series[key] = series
-        series[0].inc()
-        series[1].observe(seconds)
-        if outcome.cache is not None:
-            lookups = self._lookups.get(outcome.cache)
-            if lookups is None:
-                lookups = self._lookups[outcome.cache] = CACHE.labels(outcome.cache)
-            lookups.inc()
-        if outcome.refusal is not None:
-            REFUSALS.labels(outcome.refusal).inc()
+        """One answered request in the metrics (its outcome is final: it is not changed
+        after it is answered)."""
+        self._pending.append((path, status, seconds, outcome))
+        if not self._deferred or len(self._pending) >= MAX_PENDING:
+            self.flush()
+
+    def flush(self) -> None:
+        """Count the requests noted so far."""
+        pending, self._pending = self._pending, []
+        for path, status, seconds, outcome in pending:
+            operation = self._names.label(outcome.operation_name)
+            executor = outcome.executor or ""
+            key = (path, operation, status, executor)
+            series = self._series.get(key)
+            if series is None:
+                series = (
+                    REQUESTS.labels(path, operation, str(status), executor),
+                    LATENCY.labels(path, operation, executor),
+                )
+                self._series[key] = series
+            series[0].inc()
+            series[1].observe(seconds)
+            if outcome.cache is not None:
+                lookups = self._lookups.get(outcome.cache)
+                if lookups is None:
+                    lookups = self._lookups[outcome.cache] = CACHE.labels(outcome.cache)
+                lookups.inc()
+            if outcome.refusal is not None:
+                REFUSALS.labels(outcome.refusal).inc()
 
 
 def watch_pool(
@@ -157,8 +178,13 @@ def waiting_for_pool() -> AbstractContextManager[object]:
     return POOL_WAITING.track_inprogress()
 
 
+def multiprocess() -> bool:
+    """Whether values are kept in files shared by every worker (prometheus-client's mode)."""
+    return bool(os.environ.get(MULTIPROCESS_DIR))
+
+
 def _registry() -> CollectorRegistry:
-    if os.environ.get(MULTIPROCESS_DIR):
+    if multiprocess():
         registry = CollectorRegistry()
         # reads every worker's files at each scrape (its constructor has no annotations)
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
@@ -166,11 +192,13 @@ def _registry() -> CollectorRegistry:
     return REGISTRY
 
 
-def metrics_endpoint() -> Callable[[Request], Awaitable[Response]]:
-    """The `/metrics` route: the text exposition format, summed over workers if there are."""
+def metrics_endpoint(recorder: Recorder) -> Callable[[Request], Awaitable[Response]]:
+    """The `/metrics` route: the text exposition format, summed over workers if there are,
+    with every request `recorder` has noted counted first."""
     registry = _registry()
 
     async def metrics(_: Request) -> Response:
+        recorder.flush()
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return metrics

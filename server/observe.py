@@ -24,6 +24,7 @@ from server.metrics import (
     OperationNames,
     Recorder,
     metrics_endpoint,
+    multiprocess,
     path_label,
     waiting_for_pool,
     watch_pool,
@@ -46,7 +47,7 @@ class Observer:
     def __init__(
         self, names: OperationNames, trusted_header: str | None = None, traced: bool = False
     ) -> None:
-        self.metrics = Recorder(names)
+        self.metrics = Recorder(names, deferred=not multiprocess())
         self.trusted = None if trusted_header is None else trusted_header.lower().encode("ascii")
         self.traced = traced
 
@@ -193,9 +194,10 @@ class Observability:
     def routes(self) -> list[Route]:
         if not self.settings.metrics:
             return []
-        return [Route("/metrics", metrics_endpoint(), methods=["GET"])]
+        return [Route("/metrics", metrics_endpoint(self.observer.metrics), methods=["GET"])]
 
     def close(self) -> None:
+        self.observer.metrics.flush()
         for stop in self._stops:
             stop()
         if self._owned and self.provider is not None:

@@ -24,6 +24,7 @@ from core.config import Settings
 from db.engine import PoolOptions, create_engine, session_factory
 from db.raw import SqlText, Statements
 from loaders import Reader
+from server import metrics
 from server.metrics import OperationNames, Recorder, watch_pool
 from server.observe import ACCESS_LOGGER
 from server.outcome import Outcome
@@ -134,6 +135,26 @@ def test_metrics_count_cache_lookups_by_result():
     after = {result: count(result) or 0 for result in ("hit", "miss")}
     assert after["hit"] - before["hit"] == 2
     assert after["miss"] - before["miss"] == 1
+
+
+def test_in_one_process_requests_are_counted_by_the_scrape(monkeypatch):
+    """Deferred (no PROMETHEUS_MULTIPROC_DIR): noted requests count once flushed, as every
+    scrape does first, and never more than MAX_PENDING wait."""
+    monkeypatch.setattr(metrics, "MAX_PENDING", 5)
+    recorder = Recorder(OperationNames(10), deferred=True)
+
+    def hits() -> float:
+        return REGISTRY.get_sample_value("impact_graph_cache_lookups_total", {"result": "hit"}) or 0
+
+    before = hits()
+    for n in range(4):
+        recorder.record("/graphql", 200, 0.001, Outcome(f"d{n}", operation_name="D", cache="hit"))
+    assert hits() == before  # noted, not yet counted
+    recorder.flush()
+    assert hits() == before + 4
+    for n in range(5):
+        recorder.record("/graphql", 200, 0.001, Outcome(f"e{n}", operation_name="D", cache="hit"))
+    assert hits() == before + 9  # the fifth waiting one counted them all
 
 
 def test_operation_names_beyond_the_bound_are_other():
