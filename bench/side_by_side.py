@@ -1,11 +1,14 @@
-"""Ours with the cache warm beside the floor, at the same moment: CPU per request of each.
+"""Two servers timed at the same moment: CPU per request of each, and their ratio.
 
-    python -m bench.side_by_side [--seconds 10] [--rounds 3] [--queries traversal,node]
+    python -m bench.side_by_side [--versus floor:warm] [--seconds 10] [--rounds 3]
+
+`--versus floor:warm` (the default) sets ours with the cache warm (every timed request a hit)
+beside the floor; `off:miss` sets ours with the cache off beside ours with every request
+missing it (the uncached path with the cache on).
 
 `python -m bench` times each server in turn, so a neighbour on the machine that wakes during
 one server's run and not another's moves their ratio (the noise column says how much). Here
-both run at once: ours (cache warm, so every timed request is a hit) and the floor each on
-the server core, each driven by its own wrk on the load core. Whatever else the machine does
+both run at once, each on the server core, each driven by its own wrk on the load core. Whatever else the machine does
 in a round, both live through it, and each is charged only its own CPU time per request.
 
 Sharing the core, each server's caches are also cooled by the other. That weighs on the floor,
@@ -31,11 +34,12 @@ from bench.pin import postgres_pinned, postmaster_pid
 from bench.processes import Processes, Started, raise_on_sigterm
 from bench.procstats import cpu_seconds, tree
 from bench.run import free_port, seed_dataset
-from bench.servers import Server, start
+from bench.servers import CACHE_ENV, Server, start
 from bench.stores import seed_stores
 from bench.wrk import LoadResult, ensure_wrk, lua_script, run_wrk
 
 CACHE_HEADER = "x-cache"
+FLOOR = "floor"
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -45,6 +49,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=8, help="per server")
     parser.add_argument("--queries", default="traversal,node")
+    parser.add_argument(
+        "--versus",
+        default="floor:warm",
+        help="the two sides, `floor` or a cache mode of ours (off, warm, miss): floor:warm "
+        "(a cached answer against the floor), off:miss (every request missing the cache "
+        "against the cache off); the ratio is the first's CPU per request over the second's",
+    )
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     return parser.parse_args(argv)
@@ -83,8 +94,17 @@ def _floor_answers(path: Path, body: bytes, answer: bytes) -> Path:
     return path
 
 
+EXPECTED_CACHE = {"warm": "hit", "miss": "miss"}  # what a repeated request's X-Cache says
+
+
+def _server(side: str, backend: str) -> Server:
+    """`floor`, or ours on `backend` with the cache as `side` names it (servers.CACHE_ENV)."""
+    return Server("floor", "-") if side == FLOOR else Server("ours", backend, "compiled", side)
+
+
 def _side_by_side(
     processes: Processes,
+    sides: tuple[str, str],
     store_url: str,
     backend: str,
     body: bytes,
@@ -92,65 +112,64 @@ def _side_by_side(
     work: Path,
     wrk: str,
 ) -> list[tuple[float, float]]:
-    """(floor, ours) CPU microseconds per request, a pair per round."""
-    ours_port, floor_port = free_port(), free_port()
-    ours = start(
-        processes,
-        Server("ours", backend, "compiled", "warm"),
-        database_url=store_url,
-        port=ours_port,
-    )
-    floor: Started | None = None
+    """CPU microseconds per request of each side, a pair per round; ours start first (the
+    floor answers with the bytes ours answered)."""
+    ports = {side: free_port() for side in sides}
+    started: dict[str, Started] = {}
     try:
-        wait_until_answering(ours, ours_port)
-        first = post(ours_port, body)
-        checked_data(first)
-        if post(ours_port, body).headers.get(CACHE_HEADER) != "hit":
-            raise RuntimeError("ours did not keep the answer: no hit to time")
-        answers = _floor_answers(work / f"floor-{backend}.json", body, first.body)
-        floor = start(
-            processes,
-            Server("floor", "-"),
-            database_url=store_url,
-            port=floor_port,
-            floor_answers=answers,
-        )
-        wait_until_answering(floor, floor_port)
-        if post(floor_port, body).body != first.body:
-            raise RuntimeError("the floor did not answer our exact bytes")
+        answer = b""
+        for side in sorted(sides, key=lambda side: side == FLOOR):
+            floor_answers = None
+            if side == FLOOR:
+                floor_answers = _floor_answers(work / f"floor-{backend}.json", body, answer)
+            started[side] = start(
+                processes,
+                _server(side, backend),
+                database_url=store_url,
+                port=ports[side],
+                floor_answers=floor_answers,
+            )
+            wait_until_answering(started[side], ports[side])
+            first = post(ports[side], body)
+            checked_data(first)
+            answer = answer or first.body
+            again = post(ports[side], body)
+            if again.body != answer:
+                raise RuntimeError(f"{side} did not answer the same bytes")
+            wanted = EXPECTED_CACHE.get(side)
+            if wanted is not None and again.headers.get(CACHE_HEADER) != wanted:
+                raise RuntimeError(f"{side}: a repeated request was not a {wanted}")
         script = lua_script(body, work)
 
-        def load(port: int, seconds: float) -> Callable[[], LoadResult]:
+        def load(side: str, seconds: float) -> Callable[[], LoadResult]:
             return lambda: run_wrk(
-                wrk, port, script, seconds=seconds, connections=args.connections, cpu=1
+                wrk, ports[side], script, seconds=seconds, connections=args.connections, cpu=1
             )
 
-        _at_once(load(floor_port, args.warmup), load(ours_port, args.warmup))
+        _at_once(*(load(side, args.warmup) for side in sides))
         pairs = []
         for _ in range(args.rounds):
-            floor_pids, ours_pids = tree(floor.pid), tree(ours.pid)
-            before = cpu_seconds(floor_pids), cpu_seconds(ours_pids)
-            floor_load, ours_load = _at_once(
-                load(floor_port, args.seconds), load(ours_port, args.seconds)
+            pids = [tree(started[side].pid) for side in sides]
+            before = [cpu_seconds(each) for each in pids]
+            loads = _at_once(*(load(side, args.seconds) for side in sides))
+            after = [cpu_seconds(each) for each in pids]
+            if any(done.failed for done in loads):
+                raise RuntimeError(f"errors: {[done.errors for done in loads]}")
+            left, right = (
+                (after[i] - before[i]) * 1e6 / loads[i].requests for i in range(len(sides))
             )
-            after = cpu_seconds(floor_pids), cpu_seconds(ours_pids)
-            if floor_load.failed or ours_load.failed:
-                raise RuntimeError(f"errors: floor {floor_load.errors}, ours {ours_load.errors}")
-            pairs.append(
-                (
-                    (after[0] - before[0]) * 1e6 / floor_load.requests,
-                    (after[1] - before[1]) * 1e6 / ours_load.requests,
-                )
-            )
+            pairs.append((left, right))
         return pairs
     finally:
-        if floor is not None:
-            processes.stop(floor)
-        processes.stop(ours)
+        for each in started.values():
+            processes.stop(each)
 
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
+    sides = tuple(args.versus.split(":"))
+    if len(sides) != 2 or not set(sides) <= {FLOOR, *CACHE_ENV}:
+        raise SystemExit(f"--versus: two of {FLOOR}, {', '.join(CACHE_ENV)} (as floor:warm)")
     raise_on_sigterm()
     wrk = ensure_wrk()
     stores = {store.backend: store for store in seed_stores(args.postgres)}
@@ -160,7 +179,8 @@ def main(argv: list[str]) -> int:
         work = Path(temporary)
         processes = Processes(work / "logs")
         postmaster = asyncio.run(postmaster_pid(args.postgres))
-        print(f"{'store':<11} {'query':<10} {'floor us/req':>12} {'ours us/req':>12} {'ratio':>6}")
+        first, second = sides
+        print(f"{'store':<11} {'query':<10} {first + ' us':>10} {second + ' us':>10} {'ratio':>6}")
         try:
             # PostgreSQL works on the load core, never on the servers' (as in `python -m bench`)
             with postgres_pinned(postmaster, 1):
@@ -168,6 +188,7 @@ def main(argv: list[str]) -> int:
                     for name in args.queries.split(","):
                         pairs = _side_by_side(
                             processes,
+                            sides,
                             stores[backend].url,
                             backend,
                             bodies[name],
@@ -175,14 +196,13 @@ def main(argv: list[str]) -> int:
                             work,
                             wrk,
                         )
-                        for floor_us, ours_us in pairs:
-                            ratio = floor_us / ours_us
+                        for left, right in pairs:
                             print(
-                                f"{backend:<11} {name:<10} {floor_us:12.1f} {ours_us:12.1f} "
-                                f"{ratio:6.2f}"
+                                f"{backend:<11} {name:<10} {left:10.1f} {right:10.1f} "
+                                f"{left / right:6.2f}"
                             )
-                        median = statistics.median(f / o for f, o in pairs)
-                        print(f"{backend:<11} {name:<10} median of floor/ours: {median:.2f}")
+                        median = statistics.median(left / right for left, right in pairs)
+                        print(f"{backend:<11} {name:<10} median {first}/{second}: {median:.2f}")
         finally:
             processes.stop_all()
     return 0
