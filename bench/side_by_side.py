@@ -8,8 +8,9 @@ missing it (the uncached path with the cache on).
 
 `python -m bench` times each server in turn, so a neighbour on the machine that wakes during
 one server's run and not another's moves their ratio (the noise column says how much). Here
-both run at once, each on the server core, each driven by its own wrk on the load core. Whatever else the machine does
-in a round, both live through it, and each is charged only its own CPU time per request.
+both run at once, each on the server core, each driven by its own wrk on the load core.
+Whatever else the machine does in a round, both live through it, and each is charged only its
+own CPU time per request.
 
 Sharing the core, each server's caches are also cooled by the other. That weighs on the floor,
 whose own working set is the smaller, so this ratio can read a little kinder to ours than
