@@ -154,7 +154,7 @@ def _side_by_side(
             before = [cpu_seconds(each) for each in pids]
             loads = _at_once(*(load(side, args.seconds) for side in sides))
             after = [cpu_seconds(each) for each in pids]
-            if any(done.failed for done in loads):
+            if any(done.failed or not done.requests for done in loads):
                 raise RuntimeError(f"errors: {[done.errors for done in loads]}")
             left, right = (
                 (after[i] - before[i]) * 1e6 / loads[i].requests for i in range(len(sides))
@@ -169,7 +169,7 @@ def _side_by_side(
 def main(argv: list[str]) -> int:
     args = parse(argv)
     sides = tuple(args.versus.split(":"))
-    if len(sides) != 2 or not set(sides) <= {FLOOR, *CACHE_ENV}:
+    if len(sides) != 2 or sides[0] == sides[1] or not set(sides) <= {FLOOR, *CACHE_ENV}:
         raise SystemExit(f"--versus: two of {FLOOR}, {', '.join(CACHE_ENV)} (as floor:warm)")
     raise_on_sigterm()
     wrk = ensure_wrk()

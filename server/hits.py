@@ -83,27 +83,39 @@ class KeptAnswers:
             await self.app(scope, receive, send)
             return
         outcome = self.observer.begin(scope)  # the latency counts from here, hit or not
-        received, body = await _read(receive)
-        replay = _replaying(received, receive)
-        state = scope["state"]  # Starlette's `request.state`
-        response = None if body is None else await self._kept(state, accept, body)
-        if response is None:
-            await self.app(scope, replay, send)
-            return
         try:
-            if accepted_coding(headers.get("accept-encoding")) is not None:
-                await CompressionMiddleware(response)(scope, replay, send)
-                return
-            # what the compression sends of a whole answer it leaves as it is (Starlette's
-            # IdentityResponder), without its cost: a large one says it could have been encoded
-            if len(response.body) >= MINIMUM_BYTES:  # (the head is ours: server/responses.py)
-                response.raw_headers = [
-                    (name, value + b", Accept-Encoding" if name == b"vary" else value)
-                    for name, value in response.raw_headers
-                ]
-            await response(scope, replay, send)
+            received, body = await _read(receive)
+            replay = _replaying(received, receive)
+            response = None if body is None else await self._kept(scope["state"], accept, body)
+        except BaseException:  # cancelled (the server stopping) before it was looked up
+            self.observer.finish(scope, 500, outcome)
+            raise
+        if response is None:
+            await self.app(scope, replay, send)  # recorded there, under the record begun here
+            return
+        status = 500  # what it became if sending fails (Starlette answers 500 if it can)
+        try:
+            await _send(response, headers.get("accept-encoding"), scope, replay, send)
+            status = response.status_code
         finally:
-            self.observer.finish(scope, response.status_code, outcome)
+            self.observer.finish(scope, status, outcome)
+
+
+async def _send(
+    response: Response, accept_encoding: str | None, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """A kept answer as the compression sends it."""
+    if accepted_coding(accept_encoding) is not None:
+        await CompressionMiddleware(response)(scope, receive, send)
+        return
+    # what the compression sends of a whole answer it leaves as it is (Starlette's
+    # IdentityResponder), without its cost: a large one says it could have been encoded
+    if len(response.body) >= MINIMUM_BYTES:  # (the head is ours: server/responses.py)
+        response.raw_headers[:] = [
+            (name, value + b", Accept-Encoding" if name == b"vary" else value)
+            for name, value in response.raw_headers
+        ]
+    await response(scope, receive, send)
 
 
 def _first_values(scope: Scope) -> dict[str, str]:

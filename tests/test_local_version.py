@@ -4,6 +4,7 @@ file cannot be read."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 from dataclasses import dataclass
@@ -97,6 +98,43 @@ async def test_while_nothing_commits_no_statement_runs(
         reader.close()
 
 
+def posix_locks_on(path: Path) -> list[tuple[str, str, str]]:
+    """This process's POSIX locks on the file, as the kernel lists them (type, start, end)."""
+    inode = str(path.stat().st_ino)
+    found = []
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if fields[1] == "->":  # a lock waiting for this one, not one held
+            continue
+        kind, mode, pid, device, start, end = fields[1], fields[3], fields[4], *fields[5:8]
+        if kind == "POSIX" and pid == str(os.getpid()) and device.split(":")[-1] == inode:
+            found.append((mode, start, end))
+    return sorted(found)
+
+
+def test_reading_leaves_sqlites_own_locks_in_place(tmp_path: Path) -> None:
+    """POSIX locks belong to the process: closing any descriptor of the `-shm` file would drop
+    SQLite's own, among them the one telling other processes the wal-index is in use (the next
+    to open the store would rebuild it under us). The reader leaves them as they were."""
+    path = tmp_path / "store.db"
+    with sqlite3.connect(path) as setup:
+        setup.execute("PRAGMA journal_mode=WAL")
+        setup.execute("CREATE TABLE store_state (key TEXT PRIMARY KEY, value INTEGER)")
+        setup.execute("INSERT INTO store_state VALUES ('data_version', 7)")
+    held = sqlite3.connect(path)  # as the pool's connections stay open beside the reader
+    try:
+        held.execute("SELECT value FROM store_state").fetchone()
+        shm = Path(f"{path}-shm")
+        before = posix_locks_on(shm)
+        assert before, "SQLite holds no lock on the wal-index: nothing to check"
+        reader = LocalVersion(path, counted_version_sql())
+        assert [reader.read() for _ in range(3)] == [7, 7, 7]
+        reader.close()
+        assert posix_locks_on(shm) == before
+    finally:
+        held.close()
+
+
 def test_outside_wal_mode_every_read_runs_the_statement(tmp_path: Path) -> None:
     path = tmp_path / "rollback-journal.db"
     with sqlite3.connect(path) as connection:
@@ -132,11 +170,7 @@ def test_a_header_caught_mid_write_is_not_trusted(tmp_path: Path) -> None:
     def header_of(first: bytes, second: bytes) -> bytes | None:
         shm = tmp_path / "store.db-shm"
         shm.write_bytes(first + second + bytes(32768 - 2 * WAL_INDEX_HEADER))
-        index = WalIndex(shm)
-        try:
-            return index.header()
-        finally:
-            index.close()
+        return WalIndex(shm).header()
 
     assert header_of(bytes(header), bytes(header)) == bytes(header)
     assert header_of(bytes(header), bytes(newer)) is None  # the second copy already moved

@@ -55,9 +55,13 @@ def scrape(base: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     response = httpx.get(f"{base}/metrics", timeout=10)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=")
+    return scrape_text(response.text)
+
+
+def scrape_text(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
+        for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
 
@@ -234,6 +238,48 @@ def test_kept_answers_are_logged_and_counted_like_the_rest(tmp_path):
         assert (line["status"], line["cache"], line["operation"]) == (200, "hit", "Programs")
         assert line["cost"] == hits[1].json()["extensions"]["cost"]["actual"]
         assert 0 < line["duration_ms"] < 30_000
+
+
+async def test_a_hit_served_before_routing_has_the_same_record(store, monkeypatch, caplog):
+    """The same, in process, where it can be seen that the hits (server/hits.py) answered: its
+    id, log line and metrics are recorded there, by the Observer every request goes through."""
+    from server.endpoint import GraphQLEndpoint
+
+    served_early = 0
+    kept_answer = GraphQLEndpoint.kept_answer
+
+    async def counted(endpoint: GraphQLEndpoint, *args: Any) -> Any:
+        nonlocal served_early
+        found = await kept_answer(endpoint, *args)
+        served_early += found is not None
+        return found
+
+    monkeypatch.setattr(GraphQLEndpoint, "kept_answer", counted)
+    query = "query EarlyHit { programs(first: 2) { totalCount } }"
+    async with make_client(store.engine, request_id_header="X-Request-ID") as http:
+        assert (await http.post("/graphql", json={"query": query})).headers["x-cache"] == "miss"
+        before = scrape_text((await http.get("/metrics")).text)
+        with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
+            hit = await http.post(
+                "/graphql", json={"query": query}, headers={"X-Request-ID": "early-1"}
+            )
+        after = scrape_text((await http.get("/metrics")).text)
+    assert served_early == 1
+    assert (hit.headers["x-cache"], hit.headers["x-request-id"]) == ("hit", "early-1")
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert [(line["request_id"], line["request_id_from"]) for line in lines] == [
+        ("early-1", "proxy")
+    ]
+    assert (lines[0]["status"], lines[0]["cache"], lines[0]["operation"]) == (
+        200,
+        "hit",
+        "EarlyHit",
+    )
+    total = "impact_graph_requests_total"
+    labels = requests("/graphql", "EarlyHit", "200", "")
+    assert value(after, total, **labels) - value(before, total, **labels) == 1
+    hits = "impact_graph_cache_lookups_total"
+    assert value(after, hits, result="hit") - value(before, hits, result="hit") == 1
 
 
 @pytest.fixture(scope="module")
