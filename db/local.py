@@ -35,10 +35,12 @@ IS_INIT = 12  # the offset of its `isInit` byte (1 once the wal-index is built)
 
 
 # The `-shm` files read, by (device, inode): each opened once, never closed while the process
-# runs. Closing any descriptor of a file drops every POSIX lock the process holds on it,
-# SQLite's own included (sqlite.org/howtocorrupt.html, 2.2): the next process to open the store
-# would take itself for the first and rebuild the wal-index under this one, and a write lock
-# held by another connection here would be lost.
+# runs (one descriptor per store file the process reads, and per time that file is made anew,
+# which SQLite does only when no connection has the store open). Closing any descriptor of a
+# file drops every POSIX lock the process holds on it, SQLite's own included
+# (sqlite.org/howtocorrupt.html, 2.2): the next process to open the store would take itself
+# for the first and rebuild the wal-index under this one, and a write lock held by another
+# connection here would be lost.
 _SHM_FILES: dict[tuple[int, int], int] = {}
 
 
@@ -66,7 +68,10 @@ class WalIndex:
 
     def header(self) -> bytes | None:
         """The header as it is now; None while it is being written (or not yet built)."""
-        both = os.pread(self._descriptor, 2 * WAL_INDEX_HEADER, 0)
+        try:
+            both = os.pread(self._descriptor, 2 * WAL_INDEX_HEADER, 0)
+        except OSError:
+            return None  # the statement says, or says why not
         first, second = both[:WAL_INDEX_HEADER], both[WAL_INDEX_HEADER:]
         return first if first == second and first[IS_INIT : IS_INIT + 1] == b"\x01" else None
 

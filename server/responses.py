@@ -79,16 +79,17 @@ def bytes_response(
     headers. Its head is written here as ASGI sends it, not by Starlette's `Response` from a
     mapping: a cached answer's whole cost was mostly that (the head is the same either way)."""
     response = Response(content, status_code=status)
-    fields = {"x-request-id": request_id, "vary": "Accept"}
+    fields = {
+        "content-length": str(len(content)),
+        "content-type": media_type,  # JSON types: no charset parameter
+        "x-request-id": request_id,
+        "vary": "Accept",
+    }
     if more:  # (they replace what they name)
         fields.update((name.lower(), value) for name, value in more.items())
     if status == 503:  # every 503 is "try again shortly": a database outage or a timeout
         fields["retry-after"] = RETRY_AFTER_SECONDS
-    head = [
-        (b"content-length", str(len(content)).encode("latin-1")),
-        (b"content-type", media_type.encode("latin-1")),  # JSON types: no charset parameter
-        *((name.encode("latin-1"), value.encode("latin-1")) for name, value in fields.items()),
-    ]
+    head = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in fields.items()]
     response.raw_headers = head
     return response
 
