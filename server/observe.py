@@ -29,8 +29,7 @@ from server.metrics import (
     waiting_for_pool,
     watch_pool,
 )
-from server.outcome import OUTCOME, Outcome
-from server.request_id import request_id_for
+from server.outcome import Outcome, outcome_in
 from server.responses import REQUEST_ID_HEADER
 from server.tracing import exporting_provider, request_spans, trace_statements, tracer
 
@@ -54,13 +53,7 @@ class Observer:
     def begin(self, scope: Scope) -> Outcome:
         """The request's record, with its id and arrival time, in its state (where one was
         begun already, that one: the hits looked the request up first)."""
-        state = scope.setdefault("state", {})
-        found = state.get(OUTCOME)
-        if found is not None:
-            assert isinstance(found, Outcome)
-            return found
-        outcome = state[OUTCOME] = Outcome(*request_id_for(scope["headers"], self.trusted))
-        return outcome
+        return outcome_in(scope.setdefault("state", {}), scope["headers"], self.trusted)
 
     def finish(
         self, scope: Scope, status: int, outcome: Outcome, trace_id: str | None = None

@@ -4,6 +4,7 @@ is answered by what operators see (the log line, metrics and traces)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.errors import RequestError
-from server.request_id import new_request_id
+from server.request_id import request_id_for
 from server.responses import error_response
 
 OUTCOME = "outcome"  # its key in the request's state (Starlette's `request.state`)
@@ -42,11 +43,16 @@ def outcome_of(request: Request) -> Outcome:
     return outcome_in(request.scope.setdefault("state", {}))
 
 
-def outcome_in(state: dict[str, Any]) -> Outcome:
-    """The record in a request's state (Starlette's `request.state` is this dictionary)."""
+def outcome_in(
+    state: dict[str, Any],
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    trusted: bytes | None = None,
+) -> Outcome:
+    """The record in a request's state (Starlette's `request.state` is this dictionary), made
+    now where there is none: its id the `trusted` header's among `headers`, else a new one."""
     found = state.get(OUTCOME)
     if found is None:
-        found = state[OUTCOME] = Outcome(new_request_id())
+        found = state[OUTCOME] = Outcome(*request_id_for(headers, trusted))
     assert isinstance(found, Outcome)
     return found
 

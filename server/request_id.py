@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 
 # What a proxy's id may be made of: bounded, and nothing a log or a header would misread.
 SAFE_ID = re.compile(rb"[A-Za-z0-9._:;=/+-]{1,128}")
@@ -15,7 +16,9 @@ def new_request_id() -> str:
     return os.urandom(16).hex()
 
 
-def request_id_for(headers: list[tuple[bytes, bytes]], trusted: bytes | None) -> tuple[str, str]:
+def request_id_for(
+    headers: Sequence[tuple[bytes, bytes]], trusted: bytes | None
+) -> tuple[str, str]:
     """The id and where it came from ("proxy" or "server"): the `trusted` header's value
     (a lowercase name; None trusts no header) when it is one safe id, else a new one."""
     if trusted is not None:
