@@ -30,6 +30,7 @@ from db.models import StoreState
 from seeds.read import SeedPlan, read_seeds
 from seeds.write import write_seeds
 from server.app import create_app
+from server.endpoint import GraphQLEndpoint
 from tests.assertions import without_cost
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -331,3 +332,25 @@ async def row_counts(engine: AsyncEngine) -> dict[str, int]:
             statement = select(func.count()).select_from(table(name))
             counts[name] = (await connection.execute(statement)).scalar_one()
     return counts
+
+
+@dataclass
+class EarlyHits:
+    """How many kept answers server/hits.py served before routing."""
+
+    count: int = 0
+
+
+@pytest.fixture
+def early_hits(monkeypatch: pytest.MonkeyPatch) -> EarlyHits:
+    """Counts the requests `GraphQLEndpoint.kept_answer` answered (a hit before routing)."""
+    hits = EarlyHits()
+    kept_answer = GraphQLEndpoint.kept_answer
+
+    async def counted(endpoint: GraphQLEndpoint, *args: Any) -> Any:
+        found = await kept_answer(endpoint, *args)
+        hits.count += found is not None
+        return found
+
+    monkeypatch.setattr(GraphQLEndpoint, "kept_answer", counted)
+    return hits

@@ -240,21 +240,9 @@ def test_kept_answers_are_logged_and_counted_like_the_rest(tmp_path):
         assert 0 < line["duration_ms"] < 30_000
 
 
-async def test_a_hit_served_before_routing_has_the_same_record(store, monkeypatch, caplog):
+async def test_a_hit_served_before_routing_has_the_same_record(store, early_hits, caplog):
     """The same, in process, where it can be seen that the hits (server/hits.py) answered: its
     id, log line and metrics are recorded there, by the Observer every request goes through."""
-    from server.endpoint import GraphQLEndpoint
-
-    served_early = 0
-    kept_answer = GraphQLEndpoint.kept_answer
-
-    async def counted(endpoint: GraphQLEndpoint, *args: Any) -> Any:
-        nonlocal served_early
-        found = await kept_answer(endpoint, *args)
-        served_early += found is not None
-        return found
-
-    monkeypatch.setattr(GraphQLEndpoint, "kept_answer", counted)
     query = "query EarlyHit { programs(first: 2) { totalCount } }"
     async with make_client(store.engine, request_id_header="X-Request-ID") as http:
         assert (await http.post("/graphql", json={"query": query})).headers["x-cache"] == "miss"
@@ -264,7 +252,7 @@ async def test_a_hit_served_before_routing_has_the_same_record(store, monkeypatc
                 "/graphql", json={"query": query}, headers={"X-Request-ID": "early-1"}
             )
         after = scrape_text((await http.get("/metrics")).text)
-    assert served_early == 1
+    assert early_hits.count == 1
     assert (hit.headers["x-cache"], hit.headers["x-request-id"]) == ("hit", "early-1")
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == ACCESS_LOGGER]
     assert [(line["request_id"], line["request_id_from"]) for line in lines] == [

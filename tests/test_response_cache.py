@@ -23,7 +23,7 @@ from compiled.executor import CompiledExecutor
 from seeds.read import read_seeds
 from seeds.write import write_seeds
 from server.caching import StoreWatch
-from tests.conftest import Store, make_client, read_snapshot
+from tests.conftest import EarlyHits, Store, make_client, read_snapshot
 from tests.factories import graph_data, write_seed_tree
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -406,22 +406,10 @@ async def _chunked(body: dict[str, Any]) -> AsyncIterator[bytes]:
 @pytest.mark.parametrize("encoding", [None, "gzip", "br", "identity"])
 @pytest.mark.parametrize("first", [1, 50])  # a small answer and one past the compression size
 async def test_a_hit_before_routing_is_the_endpoints_own_hit(
-    store: Store, encoding: str | None, first: int, monkeypatch: pytest.MonkeyPatch
+    store: Store, encoding: str | None, first: int, early_hits: EarlyHits
 ) -> None:
     """server/hits.py answers a kept POST before routing; the same request sent so that it
     goes the whole way (a chunked body) gets the same status, headers and body."""
-    from server.endpoint import GraphQLEndpoint
-
-    served_early = 0
-    kept_answer = GraphQLEndpoint.kept_answer
-
-    async def counted(endpoint: GraphQLEndpoint, *args: Any) -> Any:
-        nonlocal served_early
-        found = await kept_answer(endpoint, *args)
-        served_early += found is not None
-        return found
-
-    monkeypatch.setattr(GraphQLEndpoint, "kept_answer", counted)
     body = {"query": unique(), "variables": {"n": first}}
     headers = {"accept": JSON, "content-type": JSON}
     if encoding is not None:
@@ -429,9 +417,9 @@ async def test_a_hit_before_routing_is_the_endpoints_own_hit(
     async with make_client(store.engine) as http:
         assert (await post(http, body)).headers["x-cache"] == "miss"
         early = await http.post("/graphql", json=body, headers=headers)
-        assert served_early == 1
+        assert early_hits.count == 1
         whole_way = await http.post("/graphql", content=_chunked(body), headers=headers)
-        assert served_early == 1
+        assert early_hits.count == 1
     assert early.status_code == whole_way.status_code == 200
     assert early.headers["x-cache"] == whole_way.headers["x-cache"] == "hit"
 
