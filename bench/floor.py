@@ -36,6 +36,21 @@ def floor_app(answers: dict[bytes, tuple[str, bytes]]) -> Starlette:
     return Starlette(routes=[Route("/graphql", graphql, methods=["POST"])])
 
 
+def write_answers(path: Path, answers: dict[bytes, tuple[str, bytes]]) -> Path:
+    """The floor's answers file: each request body, with the media type and bytes to answer."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    items = [
+        {
+            "body": base64.b64encode(body).decode(),
+            "content_type": content_type,
+            "response": base64.b64encode(content).decode(),
+        }
+        for body, (content_type, content) in answers.items()
+    ]
+    path.write_text(json.dumps(items))
+    return path
+
+
 def read_answers(path: Path) -> dict[bytes, tuple[str, bytes]]:
     return {
         base64.b64decode(item["body"]): (item["content_type"], base64.b64decode(item["response"]))

@@ -9,7 +9,6 @@ after introspecting them.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import socket
 import time
@@ -25,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from bench.client import CheckFailed, checked_data, post, wait_until_answering
 from bench.cursors import ListRow, cursor_after
-from bench.floor import FLOOR_HEADER, SETTINGS_LINE
+from bench.floor import FLOOR_HEADER, SETTINGS_LINE, write_answers
 from bench.generate import DOMINANT_KIND
 from bench.measure import Cell, LoadSettings, count_statements, file_counts, time_query
 from bench.peer_schema import PeerNames, peer_names
@@ -163,20 +162,7 @@ def _check(cell: Cell, server: Server, dataset: Dataset, query: Query, port: int
 
 def _floor_file(ctx: Context, dataset: Dataset) -> Path:
     path = ctx.results_dir / "logs" / f"floor-answers-{dataset.name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(
-            [
-                {
-                    "body": base64.b64encode(body).decode(),
-                    "content_type": content_type,
-                    "response": base64.b64encode(content).decode(),
-                }
-                for body, (content_type, content) in dataset.floor_answers.items()
-            ]
-        )
-    )
-    return path
+    return write_answers(path, dataset.floor_answers)
 
 
 def _database_url(server: Server, dataset: Dataset) -> str:

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import json
 import statistics
 import sys
 import tempfile
@@ -31,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.client import checked_data, post, wait_until_answering
+from bench.floor import write_answers
 from bench.pin import postgres_pinned, postmaster_pid
 from bench.processes import Processes, Started, raise_on_sigterm
 from bench.procstats import cpu_seconds, tree
@@ -85,16 +84,6 @@ def _at_once(*runs: Callable[[], LoadResult]) -> list[LoadResult]:
     return done
 
 
-def _floor_answers(path: Path, body: bytes, answer: bytes) -> Path:
-    item = {
-        "body": base64.b64encode(body).decode(),
-        "content_type": "application/json",
-        "response": base64.b64encode(answer).decode(),
-    }
-    path.write_text(json.dumps([item]))
-    return path
-
-
 EXPECTED_CACHE = {"warm": "hit", "miss": "miss"}  # what a repeated request's X-Cache says
 
 
@@ -122,7 +111,9 @@ def _side_by_side(
         for side in sorted(sides, key=lambda side: side == FLOOR):
             floor_answers = None
             if side == FLOOR:
-                floor_answers = _floor_answers(work / f"floor-{backend}.json", body, answer)
+                floor_answers = write_answers(
+                    work / f"floor-{backend}.json", {body: ("application/json", answer)}
+                )
             started[side] = start(
                 processes,
                 _server(side, backend),
