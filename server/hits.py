@@ -72,10 +72,10 @@ class KeptAnswers:
             await self.app(scope, receive, send)
             return
         headers = _first_values(scope)
-        declared = headers.get("content-length", "")
-        accept = headers.get("accept")
+        declared = headers.get(b"content-length", "")
+        accept = headers.get(b"accept")
         if (
-            not is_json_body(headers.get("content-type"))
+            not is_json_body(headers.get(b"content-type"))
             or not declared.isdigit()
             or int(declared) > self.max_body_bytes
             or negotiate(accept) is None  # refused before its body is read
@@ -95,7 +95,7 @@ class KeptAnswers:
             return
         status = 500  # what it became if sending fails (Starlette answers 500 if it can)
         try:
-            await _send(response, headers.get("accept-encoding"), scope, replay, send)
+            await _send(response, headers.get(b"accept-encoding"), scope, replay, send)
             status = response.status_code
         finally:
             self.observer.finish(scope, status, outcome)
@@ -118,13 +118,17 @@ async def _send(
     await response(scope, receive, send)
 
 
-def _first_values(scope: Scope) -> dict[str, str]:
-    """The request's headers by (lowercase) name, the first of each as Starlette's `Headers`
-    reads them."""
-    return {
-        name.decode("latin-1"): value.decode("latin-1")
-        for name, value in reversed(scope["headers"])
-    }
+_WANTED = frozenset({b"content-length", b"content-type", b"accept", b"accept-encoding"})
+
+
+def _first_values(scope: Scope) -> dict[bytes, str]:
+    """The headers a hit depends on, by (lowercase) name, the first of each as Starlette's
+    `Headers` reads them (the others are not decoded: a hit costs a few microseconds)."""
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in _WANTED and name not in found:
+            found[name] = value.decode("latin-1")
+    return found
 
 
 async def _read(receive: Receive) -> tuple[list[Message], bytes | None]:

@@ -125,28 +125,38 @@ class Recorder:
             self.flush()
 
     def flush(self) -> None:
-        """Count the requests noted so far."""
+        """Count the requests noted so far: each latency observed, the counts added up first
+        (one increment per label set, not per request)."""
         pending, self._pending = self._pending, []
+        answered: dict[tuple[str, str, int, str], int] = {}
+        lookups: dict[str, int] = {}
         for path, status, seconds, outcome in pending:
-            operation = self._names.label(outcome.operation_name)
-            executor = outcome.executor or ""
-            key = (path, operation, status, executor)
-            series = self._series.get(key)
-            if series is None:
-                series = (
-                    REQUESTS.labels(path, operation, str(status), executor),
-                    LATENCY.labels(path, operation, executor),
-                )
-                self._series[key] = series
-            series[0].inc()
-            series[1].observe(seconds)
+            key = (path, self._names.label(outcome.operation_name), status, outcome.executor or "")
+            self._series_of(key)[1].observe(seconds)
+            answered[key] = answered.get(key, 0) + 1
             if outcome.cache is not None:
-                lookups = self._lookups.get(outcome.cache)
-                if lookups is None:
-                    lookups = self._lookups[outcome.cache] = CACHE.labels(outcome.cache)
-                lookups.inc()
+                lookups[outcome.cache] = lookups.get(outcome.cache, 0) + 1
             if outcome.refusal is not None:
                 REFUSALS.labels(outcome.refusal).inc()
+        for key, count in answered.items():
+            self._series_of(key)[0].inc(count)
+        for result, count in lookups.items():
+            found = self._lookups.get(result)
+            if found is None:
+                found = self._lookups[result] = CACHE.labels(result)
+            found.inc(count)
+
+    def _series_of(self, key: tuple[str, str, int, str]) -> tuple[Any, Any]:
+        """The request counter and latency histogram of one label set."""
+        series = self._series.get(key)
+        if series is None:
+            path, operation, status, executor = key
+            series = (
+                REQUESTS.labels(path, operation, str(status), executor),
+                LATENCY.labels(path, operation, executor),
+            )
+            self._series[key] = series
+        return series
 
 
 def watch_pool(

@@ -4,6 +4,7 @@ the negotiated media type, and the headers every response carries."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -16,7 +17,7 @@ from server.negotiation import GRAPHQL_RESPONSE
 
 REQUEST_ID_HEADER = "X-Request-ID"
 EXECUTOR_HEADER = "X-Executor"  # which executor answered: compiled or reference
-RETRY_AFTER_SECONDS = "1"
+RETRY_AFTER_SECONDS = b"1"
 
 
 def request_errors(errors: list[GraphQLError], request_id: str) -> dict[str, Any]:
@@ -68,6 +69,13 @@ def json_response(body: dict[str, Any], status: int, media_type: str, request_id
     return bytes_response(encode_json(body), status, media_type, request_id)
 
 
+class _WrittenResponse(Response):
+    """A Starlette response whose head `bytes_response` writes (as ASGI sends it)."""
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        self.raw_headers = []
+
+
 def bytes_response(
     content: bytes,
     status: int,
@@ -76,21 +84,22 @@ def bytes_response(
     more: dict[str, str] | None = None,
 ) -> Response:
     """A GraphQL response whose body is already written (a kept answer's bytes), with `more`
-    headers. Its head is written here as ASGI sends it, not by Starlette's `Response` from a
-    mapping: a cached answer's whole cost was mostly that (the head is the same either way)."""
-    response = Response(content, status_code=status)
-    fields = {
-        "content-length": str(len(content)),
-        "content-type": media_type,  # JSON types: no charset parameter
-        "x-request-id": request_id,
-        "vary": "Accept",
+    headers (they replace what they name). Its head is written here as ASGI sends it, not by
+    Starlette from a mapping: a cached answer's whole cost was mostly that (the head is the
+    same either way)."""
+    response = _WrittenResponse(content, status_code=status)
+    head = {
+        b"content-length": b"%d" % len(content),
+        b"content-type": media_type.encode("latin-1"),  # JSON types: no charset parameter
+        b"x-request-id": request_id.encode("latin-1"),
+        b"vary": b"Accept",
     }
-    if more:  # (they replace what they name)
-        fields.update((name.lower(), value) for name, value in more.items())
     if status == 503:  # every 503 is "try again shortly": a database outage or a timeout
-        fields["retry-after"] = RETRY_AFTER_SECONDS
-    head = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in fields.items()]
-    response.raw_headers = head
+        head[b"retry-after"] = RETRY_AFTER_SECONDS
+    if more:
+        for name, value in more.items():
+            head[name.lower().encode("latin-1")] = value.encode("latin-1")
+    response.raw_headers = list(head.items())
     return response
 
 
