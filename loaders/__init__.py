@@ -40,14 +40,20 @@ class RequestFinished(RuntimeError):
     """A query arrived after its request was answered (a straggling sibling task)."""
 
 
+class SnapshotEnded(RuntimeError):
+    """A query arrived after a statement of its request failed or was interrupted: the
+    request's snapshot is over, and it reads no other (its answer would mix two)."""
+
+
 class Reader:
     """The request's session, opened on first use and closed with the request; its one
     transaction is one snapshot of the store, which `version` names.
 
-    A failed statement is rolled back at once, so on PostgreSQL it cannot poison the later
-    statements of the same request (they read a snapshot of their own: the answer, which
-    carries that error, then names none); a failure of the database itself (down, busy, too
-    slow) becomes a 503-class error instead. Once closed, the reader opens no new session.
+    A failed or interrupted statement ends the snapshot: it is rolled back, and the request's
+    later reads fail (`SnapshotEnded`) rather than read a snapshot of their own, so an answer
+    never mixes two stores (a failed statement is our bug; its answer carries the errors and
+    names no version). A failure of the database itself (down, busy, too slow) becomes a
+    503-class error instead. Once closed, the reader opens no new session.
 
     Pooled connections are not pinged before use (a ping is a round trip and a statement
     more per request): a connection that died in the pool (a database restart) fails its
@@ -81,6 +87,8 @@ class Reader:
             raise RequestFinished("the request is over; no more reads")
         if self._unavailable is not None:
             raise self._unavailable  # fail the rest of the request fast, without retrying
+        if self._snapshot_ended:
+            raise SnapshotEnded("an earlier read of this request failed; no other snapshot")
         attempts = self._connections + 1 if self._session is None else 1
         try:
             return await self._read(query, attempts)
@@ -93,8 +101,8 @@ class Reader:
                 raise
             self._unavailable = unavailable
             raise unavailable from error
-        except BaseException:  # cancelled midway (a sibling field failed): the session's
-            self._snapshot_ended = True  # next statement rolls back, and reads anew
+        except BaseException:  # cancelled midway (a sibling field failed): the session is
+            self._snapshot_ended = True  # rolled back as it closes, read no more
             raise
 
     async def _read(self, query: Callable[[AsyncSession], Awaitable[T]], attempts: int) -> T:

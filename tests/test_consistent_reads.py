@@ -21,7 +21,7 @@ from sqlmodel import col
 from db import migrate
 from db.engine import create_engine, snapshot_sessions
 from db.models import Program
-from loaders import Reader
+from loaders import Reader, SnapshotEnded
 from seeds.read import SeedPlan, read_seeds
 from seeds.write import write_seeds
 from server.caching import StoreWatch
@@ -198,9 +198,10 @@ async def test_a_requests_reads_keep_their_snapshot_while_a_seed_commits(
         await after.close()
 
 
-async def test_a_reader_whose_statement_failed_names_no_snapshot(store: Store) -> None:
-    """A failed statement ends the transaction, and later reads begin another: the answer
-    (which carries the error) names no version."""
+async def test_a_reader_whose_statement_failed_reads_no_other_snapshot(store: Store) -> None:
+    """A failed statement ends the transaction, and the request's later reads fail rather
+    than begin another (its answer would mix two stores): the answer, which carries the
+    errors, names no version."""
     reader = Reader(snapshot_sessions(store.engine))
     try:
         assert await reader.version() is None  # nothing read yet: nothing to name
@@ -208,7 +209,8 @@ async def test_a_reader_whose_statement_failed_names_no_snapshot(store: Store) -
         assert await reader.version() == (await read_snapshot(store.engine)).version
         with pytest.raises(Exception, match="no_such_table"):
             await reader.run(lambda session: session.execute(text("SELECT * FROM no_such_table")))
-        assert await reader.run(_description)  # the request goes on reading
+        with pytest.raises(SnapshotEnded):
+            await reader.run(_description)
         assert await reader.version() is None
     finally:
         await reader.close()
@@ -235,6 +237,8 @@ async def test_a_reader_whose_statement_was_interrupted_names_no_snapshot(store:
         assert await reader.version() is None  # asked while the cancelled read winds down
         with pytest.raises(asyncio.CancelledError):
             await interrupted
+        with pytest.raises(SnapshotEnded):  # nor is another snapshot begun
+            await reader.run(_description)
     finally:
         await reader.close()
 
