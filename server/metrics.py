@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -22,7 +23,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
@@ -203,13 +204,39 @@ def _registry() -> CollectorRegistry:
     return REGISTRY
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal: only whether the process is there
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # there, someone else's
+    return True
+
+
+def forget_dead_workers(directory: str) -> list[int]:
+    """The live gauges of workers that died without winding down (killed, crashed) are
+    dropped (prometheus-client's `mark_process_dead`, which a server with no hook for a
+    worker's death calls here): a worker restarted by `serve --workers` would otherwise count
+    its pool twice. Returns the processes forgotten."""
+    named = (path.stem.rsplit("_", 1)[-1] for path in Path(directory).glob("gauge_live*_*.db"))
+    dead = sorted({int(pid) for pid in named if pid.isdigit() and not _alive(int(pid))})
+    for pid in dead:  # (files named gauge_<mode>_<pid>.db)
+        mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+    return dead
+
+
 def metrics_endpoint(recorder: Recorder) -> Callable[[Request], Awaitable[Response]]:
-    """The `/metrics` route: the text exposition format, summed over workers if there are,
-    with every request `recorder` has noted counted first."""
+    """The `/metrics` route: the text exposition format, summed over workers if there are
+    (less the live gauges of workers gone), with every request `recorder` has noted counted
+    first."""
     registry = _registry()
+    directory = os.environ.get(MULTIPROCESS_DIR)
 
     async def metrics(_: Request) -> Response:
         recorder.flush()
+        if directory:
+            forget_dead_workers(directory)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return metrics

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -450,6 +452,42 @@ def test_routing_refusals_carry_the_request_id_of_their_log_line(server):
     for code in ("METHOD_NOT_ALLOWED", "NOT_FOUND"):
         name = "impact_graph_refusals_total"
         assert value(after, name, code=code) - value(before, name, code=code) == 1
+
+
+def _worker_pids(temporary: Path) -> set[int]:
+    """The workers that have written live gauges to the metrics directory of the one server
+    whose TMPDIR is `temporary` (files named gauge_<mode>_<pid>.db)."""
+    return {
+        int(path.stem.rsplit("_", 1)[-1])
+        for path in temporary.glob("impact-graph-metrics-*/gauge_livesum_*.db")
+    }
+
+
+def test_a_killed_worker_is_replaced_and_its_pool_no_longer_counted(tmp_path):
+    """`serve --workers 2` after a worker is killed (it cannot wind down: its live gauges stay
+    in the shared directory): uvicorn starts another, and a scrape sums the two live workers'
+    pools only, not the dead one's as well."""
+    temporary = tmp_path / "temporary"
+    temporary.mkdir()
+    settings = {"IMPACT_GRAPH_WORKERS": "2", "TMPDIR": str(temporary)}
+    with served(tmp_path, settings) as base:
+        deadline = time.monotonic() + 60
+        while value(scrape(base), "impact_graph_db_pool_capacity") < 30:
+            assert time.monotonic() < deadline, "the second worker never started"
+            time.sleep(0.2)
+        workers = _worker_pids(temporary)
+        assert len(workers) == 2
+        killed = min(workers)
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while len(_worker_pids(temporary) - {killed}) < 2:  # its replacement's pool, counted
+            assert time.monotonic() < deadline, "the killed worker was not replaced"
+            time.sleep(0.2)
+        while value(after := scrape(base), "impact_graph_db_pool_capacity") < 30:
+            assert time.monotonic() < deadline, "the replacement never started serving"
+            time.sleep(0.2)
+        assert value(after, "impact_graph_db_pool_capacity") == 30  # not 45
+        assert killed not in _worker_pids(temporary)
 
 
 def test_the_workers_of_one_server_log_and_count_every_request(tmp_path):
