@@ -1,6 +1,6 @@
 """Two servers timed at the same moment: CPU per request of each, and their ratio.
 
-    python -m bench.side_by_side [--versus floor:warm] [--seconds 10] [--rounds 3]
+    python -m bench.side_by_side [--versus floor:warm] [--seconds 10] [--rounds 4]
 
 `--versus floor:warm` (the default) sets ours with the cache warm (every timed request a hit)
 beside the floor; `off:miss` sets ours with the cache off beside ours with every request
@@ -189,6 +189,8 @@ def main(argv: list[str]) -> int:
     sides = tuple(args.versus.split(":"))
     if len(sides) != 2 or sides[0] == sides[1] or not set(sides) <= {FLOOR, *CACHE_ENV}:
         raise SystemExit(f"--versus: two of {FLOOR}, {', '.join(CACHE_ENV)} (as floor:warm)")
+    if args.rounds < 2 or args.rounds % 2:
+        raise SystemExit("--rounds: an even number, so that each side starts first as often")
     raise_on_sigterm()
     wrk = ensure_wrk()
     stores = {store.backend: store for store in seed_stores(args.postgres)}

@@ -85,3 +85,9 @@ class DatabaseUnavailable(ServiceUnavailable):
 
 class QueryTimeout(ServiceUnavailable):
     code = "QUERY_TIMEOUT"
+
+
+class SnapshotEnded(RuntimeError):
+    """A read arrived after a statement of its request failed or was interrupted: the
+    request's snapshot is over, and it reads no other (its answer would mix two stores).
+    A consequence: what ended the snapshot was logged already."""

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
-from core.errors import ServiceUnavailable
+from core.errors import ServiceUnavailable, SnapshotEnded
 from db.errors import as_unavailable
 from db.mapping import LISTS, NodeType
 from db.order import Ordering
@@ -40,20 +40,16 @@ class RequestFinished(RuntimeError):
     """A query arrived after its request was answered (a straggling sibling task)."""
 
 
-class SnapshotEnded(RuntimeError):
-    """A query arrived after a statement of its request failed or was interrupted: the
-    request's snapshot is over, and it reads no other (its answer would mix two)."""
-
-
 class Reader:
     """The request's session, opened on first use and closed with the request; its one
     transaction is one snapshot of the store, which `version` names.
 
     A failed or interrupted statement ends the snapshot: it is rolled back, and the request's
     later reads fail (`SnapshotEnded`) rather than read a snapshot of their own, so an answer
-    never mixes two stores (a failed statement is our bug; its answer carries the errors and
-    names no version). A failure of the database itself (down, busy, too slow) becomes a
-    503-class error instead. Once closed, the reader opens no new session.
+    never mixes two stores (a failed statement is our bug, an interrupted one the request's
+    deadline; its answer carries the errors and names no version). A read whose caller is
+    cancelled is not interrupted (`run`). A failure of the database itself (down, busy, too
+    slow) becomes a 503-class error instead. Once closed, the reader opens no new session.
 
     Pooled connections are not pinged before use (a ping is a round trip and a statement
     more per request): a connection that died in the pool (a database restart) fails its
@@ -76,10 +72,34 @@ class Reader:
         self._closed = False
         self._unavailable: ServiceUnavailable | None = None
         self._snapshot_ended = False  # by a failed or interrupted statement
+        self._reads: set[asyncio.Future[Any]] = set()  # under way, or waiting for their turn
 
     async def run(self, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """`query` in the request's snapshot, the reads taking turns on its session.
+
+        A caller cancelled midway (graphql-core stops the siblings of a field whose error
+        nulls their parent) leaves its statement to finish: cancelled, it would abort the
+        transaction on PostgreSQL, and the request's other reads, of fields the error never
+        touched, could neither go on in it nor begin another. `interrupt` stops them."""
+        read = asyncio.ensure_future(self._taking_turn(query))
+        self._reads.add(read)
+        read.add_done_callback(self._settled)
+        return await asyncio.shield(read)
+
+    async def _taking_turn(self, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async with self._turn:
             return await self._run(query)
+
+    def _settled(self, read: asyncio.Future[Any]) -> None:
+        self._reads.discard(read)
+        if not read.cancelled():
+            read.exception()  # retrieved here: its caller may have been cancelled
+
+    def interrupt(self) -> None:
+        """Stop the reads under way (the request ran out of time): their statements are
+        cancelled, and the snapshot ends with them."""
+        for read in list(self._reads):
+            read.cancel()
 
     async def _run(self, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """`run`, its turn taken."""
@@ -96,13 +116,14 @@ class Reader:
             unavailable = as_unavailable(error)
             if unavailable is None:
                 if self._session is not None:
-                    await self._session.rollback()
-                    self._snapshot_ended = True
+                    self._snapshot_ended = True  # first: whatever becomes of the rollback
+                    with suppress(Exception):  # (the session is closed with the request)
+                        await self._session.rollback()
                 raise
             self._unavailable = unavailable
             raise unavailable from error
-        except BaseException:  # cancelled midway (a sibling field failed): the session is
-            self._snapshot_ended = True  # rolled back as it closes, read no more
+        except BaseException:  # interrupted (or the server stopping): the session is rolled
+            self._snapshot_ended = True  # back as it closes, and read no more
             raise
 
     async def _read(self, query: Callable[[AsyncSession], Awaitable[T]], attempts: int) -> T:

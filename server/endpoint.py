@@ -598,7 +598,8 @@ class GraphQLEndpoint:
             timed_out = True
             raise self._timed_out(context.request_id) from None
         finally:
-            if timed_out:  # a batch may still hold the session; answer now, close when it ends
+            if timed_out:  # its statements are stopped; answer now, close when they end
+                context.loaders.reader.interrupt()
                 self._close_later(context)
             else:
                 await context.loaders.reader.close()

@@ -8,7 +8,7 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 
-from core.errors import ClientError, ServiceUnavailable
+from core.errors import ClientError, ServiceUnavailable, SnapshotEnded
 
 logger = logging.getLogger("impact_graph.graphql")
 
@@ -60,14 +60,15 @@ def format_error(error: GraphQLError, *, before_execution: bool, request_id: str
         formatted["message"] = original.message
         extensions = original.extensions()
     elif _is_server_fault(error):
-        trace = None if original is None else (type(original), original, original.__traceback__)
-        logger.error(
-            "unexpected error (request %s) at %s: %s",
-            request_id,
-            error.path,
-            error.message,
-            exc_info=trace,
-        )
+        if not isinstance(original, SnapshotEnded):  # (what ended it was logged, stack and all)
+            trace = None if original is None else (type(original), original, original.__traceback__)
+            logger.error(
+                "unexpected error (request %s) at %s: %s",
+                request_id,
+                error.path,
+                error.message,
+                exc_info=trace,
+            )
         formatted["message"] = "Internal server error"
         extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
     else:

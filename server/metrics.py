@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -129,23 +129,29 @@ class Recorder:
         """Count the requests noted so far: each latency observed, the counts added up first
         (one increment per label set, not per request)."""
         pending, self._pending = self._pending, []
-        answered: dict[tuple[str, str, int, str], int] = {}
+        answered: dict[tuple[str, str, int, str], list[float]] = {}
         lookups: dict[str, int] = {}
+        refusals: dict[str, int] = {}
         for path, status, seconds, outcome in pending:
             key = (path, self._names.label(outcome.operation_name), status, outcome.executor or "")
-            self._series_of(key)[1].observe(seconds)
-            answered[key] = answered.get(key, 0) + 1
+            answered.setdefault(key, []).append(seconds)
             if outcome.cache is not None:
                 lookups[outcome.cache] = lookups.get(outcome.cache, 0) + 1
             if outcome.refusal is not None:
-                REFUSALS.labels(outcome.refusal).inc()
-        for key, count in answered.items():
-            self._series_of(key)[0].inc(count)
+                refusals[outcome.refusal] = refusals.get(outcome.refusal, 0) + 1
+        # (all added up before any is counted: what is counted moves together)
+        for key, latencies in answered.items():
+            requests, latency = self._series_of(key)
+            requests.inc(len(latencies))
+            for seconds in latencies:
+                latency.observe(seconds)
         for result, count in lookups.items():
             found = self._lookups.get(result)
             if found is None:
                 found = self._lookups[result] = CACHE.labels(result)
             found.inc(count)
+        for code, count in refusals.items():
+            REFUSALS.labels(code).inc(count)
 
     def _series_of(self, key: tuple[str, str, int, str]) -> tuple[Any, Any]:
         """The request counter and latency histogram of one label set."""
@@ -205,6 +211,8 @@ def _registry() -> CollectorRegistry:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process `pid` is there, in this pid namespace (the directory is one server's,
+    on one host)."""
     try:
         os.kill(pid, 0)  # no signal: only whether the process is there
     except ProcessLookupError:
@@ -222,7 +230,8 @@ def forget_dead_workers(directory: str) -> list[int]:
     named = (path.stem.rsplit("_", 1)[-1] for path in Path(directory).glob("gauge_live*_*.db"))
     dead = sorted({int(pid) for pid in named if pid.isdigit() and not _alive(int(pid))})
     for pid in dead:  # (files named gauge_<mode>_<pid>.db)
-        mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+        with suppress(FileNotFoundError):  # another worker's scrape removed them first
+            mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
     return dead
 
 

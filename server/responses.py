@@ -73,6 +73,7 @@ class _WrittenResponse(Response):
     """A Starlette response whose head `bytes_response` writes (as ASGI sends it)."""
 
     def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        assert headers is None, "bytes_response writes the head"
         self.raw_headers = []
 
 
@@ -84,9 +85,9 @@ def bytes_response(
     more: dict[str, str] | None = None,
 ) -> Response:
     """A GraphQL response whose body is already written (a kept answer's bytes), with `more`
-    headers (they replace what they name). Its head is written here as ASGI sends it, not by
-    Starlette from a mapping: a cached answer's whole cost was mostly that (the head is the
-    same either way)."""
+    headers (they replace what they name, a 503's Retry-After too). Its head is written here
+    as ASGI sends it, not by Starlette from a mapping: a cached answer's whole cost was mostly
+    that (the head is the same either way)."""
     response = _WrittenResponse(content, status_code=status)
     head = {
         b"content-length": b"%d" % len(content),

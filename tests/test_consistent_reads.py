@@ -18,10 +18,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlmodel import col
 
+from core.errors import SnapshotEnded
 from db import migrate
 from db.engine import create_engine, snapshot_sessions
 from db.models import Program
-from loaders import Reader, SnapshotEnded
+from loaders import Reader
 from seeds.read import SeedPlan, read_seeds
 from seeds.write import write_seeds
 from server.caching import StoreWatch
@@ -223,22 +224,46 @@ SLOW = {  # a statement that runs a few tenths of a second
 }
 
 
-async def test_a_reader_whose_statement_was_interrupted_names_no_snapshot(store: Store) -> None:
-    """A statement cancelled midway (a sibling field's error stops the rest) leaves the
-    transaction to be rolled back: the version is not asked of it, and nothing fails, even
-    when asked before the cancelled read has wound down."""
+async def test_a_read_whose_caller_is_cancelled_finishes_and_keeps_the_snapshot(
+    store: Store,
+) -> None:
+    """A caller cancelled midway (graphql-core stops the siblings of a field whose error nulls
+    their parent) leaves its statement to finish: the transaction stays whole, so the
+    request's other reads go on in the same snapshot, which the version still names."""
+    reader = Reader(snapshot_sessions(store.engine))
+    try:
+        old = await reader.run(_description)
+        slow = text(SLOW[store.backend])
+        cancelled = asyncio.create_task(reader.run(lambda session: session.execute(slow)))
+        await asyncio.sleep(0.05)
+        cancelled.cancel()  # as graphql-core stops the siblings, without waiting for them
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        assert await reader.run(_description) == old  # after the slow statement, in turn
+        assert await reader.version() == (await read_snapshot(store.engine)).version
+    finally:
+        await reader.close()
+
+
+async def test_an_interrupted_reader_names_no_snapshot_and_reads_no_other(store: Store) -> None:
+    """`interrupt` (the request's deadline) cancels the statement under way: the transaction
+    is left to be rolled back, the version is not asked of it, and nothing else is read,
+    even when asked before the interrupted read has wound down."""
     reader = Reader(snapshot_sessions(store.engine))
     try:
         await reader.run(_description)
-        slow = text(SLOW[store.backend])
+        slow = text("SELECT pg_sleep(5)" if store.backend == "postgresql" else SLOW["sqlite"])
         interrupted = asyncio.create_task(reader.run(lambda session: session.execute(slow)))
         await asyncio.sleep(0.05)
-        interrupted.cancel()  # as graphql-core stops the siblings, without waiting for them
-        assert await reader.version() is None  # asked while the cancelled read winds down
+        started = time.monotonic()
+        reader.interrupt()
         with pytest.raises(asyncio.CancelledError):
             await interrupted
+        assert await reader.version() is None  # asked while the interrupted read winds down
         with pytest.raises(SnapshotEnded):  # nor is another snapshot begun
             await reader.run(_description)
+        if store.backend == "postgresql":  # its statement stopped, not waited for (an
+            assert time.monotonic() - started < 1  # SQLite statement runs on in its thread)
     finally:
         await reader.close()
 
