@@ -8,6 +8,7 @@ and every batch reads the same snapshot of the store (db/engine.py:snapshot_sess
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext, suppress
 from typing import Any, TypeVar
@@ -32,12 +33,28 @@ from db.search import HitPage, Place, SearchQuery, fetch_hits
 from db.state import version_query
 
 T = TypeVar("T")
+logger = logging.getLogger("impact_graph.db")
 Subject = tuple[str, int]
 PageKey = tuple[str, ListFilter, Ordering, Window]
 
 
 class RequestFinished(RuntimeError):
     """A query arrived after its request was answered (a straggling sibling task)."""
+
+
+def _log_failure(read: asyncio.Future[Any]) -> None:
+    """A failed read's error, with its stack, where its caller was cancelled (every later
+    read of the request fails as `SnapshotEnded`, which is not logged again)."""
+    if read.cancelled():
+        return
+    error = read.exception()
+    if error is not None and not isinstance(
+        error, ServiceUnavailable | SnapshotEnded | RequestFinished
+    ):
+        logger.error(
+            "a read failed after its field was cancelled",
+            exc_info=(type(error), error, error.__traceback__),
+        )
 
 
 class Reader:
@@ -84,7 +101,11 @@ class Reader:
         read = asyncio.ensure_future(self._taking_turn(query))
         self._reads.add(read)
         read.add_done_callback(self._settled)
-        return await asyncio.shield(read)
+        try:
+            return await asyncio.shield(read)
+        except asyncio.CancelledError:
+            read.add_done_callback(_log_failure)  # its caller is gone: nobody else reports it
+            raise
 
     async def _taking_turn(self, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async with self._turn:
@@ -96,8 +117,10 @@ class Reader:
             read.exception()  # retrieved here: its caller may have been cancelled
 
     def interrupt(self) -> None:
-        """Stop the reads under way (the request ran out of time): their statements are
-        cancelled, and the snapshot ends with them."""
+        """Stop the reads under way or waiting their turn (the request ran out of time, or
+        the server is stopping): their statements are cancelled, and no other read begins
+        before the reader is closed."""
+        self._snapshot_ended = True
         for read in list(self._reads):
             read.cancel()
 
@@ -122,8 +145,8 @@ class Reader:
                 raise
             self._unavailable = unavailable
             raise unavailable from error
-        except BaseException:  # interrupted (or the server stopping): the session is rolled
-            self._snapshot_ended = True  # back as it closes, and read no more
+        except BaseException:  # interrupted: the session is rolled back as it closes,
+            self._snapshot_ended = True  # and read no more
             raise
 
     async def _read(self, query: Callable[[AsyncSession], Awaitable[T]], attempts: int) -> T:

@@ -51,6 +51,8 @@ READY_TIMEOUT_SECONDS = 2.0
 # left to finish or time out on its own.
 READY_ANSWER_SECONDS = 1.5
 SCHEMA_PATH = "/graphql/schema.graphql"
+# at shutdown, how long stopped requests' readers have to give their connections back
+WIND_DOWN_SECONDS = 2.0
 
 
 def _probe_engine(settings: Settings) -> AsyncEngine:
@@ -183,6 +185,7 @@ def create_app(
         await store.load(asyncio.get_running_loop().time() + READY_TIMEOUT_SECONDS)
         with drain.installed():
             yield
+        await graphql.wind_down(WIND_DOWN_SECONDS)
         await statements.close()
         store.close()
         observed.close()

@@ -589,20 +589,20 @@ class GraphQLEndpoint:
         deadline: float,
     ) -> tuple[dict[str, Any], int, int | None]:
         """The body, its status and the data version of the snapshot it read."""
-        timed_out = False
+        finished = False
         try:
             async with asyncio.timeout_at(deadline), self._slots:
                 result = await execute(self.schema, operation, params.variables, context)
                 version = await context.loaders.reader.version()  # in the same snapshot
+            finished = True
         except TimeoutError:
-            timed_out = True
             raise self._timed_out(context.request_id) from None
         finally:
-            if timed_out:  # its statements are stopped; answer now, close when they end
-                context.loaders.reader.interrupt()
-                self._close_later(context)
-            else:
+            if finished:
                 await context.loaders.reader.close()
+            else:  # timed out, or cancelled (the server stopping): its statements are
+                context.loaders.reader.interrupt()  # stopped; closed when they end
+                self._close_later(context)
         cost = self._cost(operation.estimated, context.usage.objects)
         body, status = graphql_body(
             result.data, result.errors or [], cost, context.request_id, media_type
@@ -613,6 +613,12 @@ class GraphQLEndpoint:
         task = asyncio.create_task(context.loaders.reader.close())
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+
+    async def wind_down(self, seconds: float) -> None:
+        """Wait (`seconds` at most) for the readers of stopped requests to close, so that
+        their connections are back in the pool before it is disposed of."""
+        if self._closing:
+            await asyncio.wait(set(self._closing), timeout=seconds)
 
 
 def _exact_key(key: AnswerKey | None, priced: int, read: int | None) -> AnswerKey | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -245,6 +246,37 @@ async def test_a_read_whose_caller_is_cancelled_finishes_and_keeps_the_snapshot(
         await reader.close()
 
 
+async def test_a_read_that_fails_after_its_caller_left_is_logged(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nobody awaits a read whose caller was cancelled; if it fails (our bug), its error is
+    logged with its stack here, as the request's later reads fail as `SnapshotEnded`, which
+    is not logged again."""
+    reader = Reader(snapshot_sessions(store.engine))
+    slow = text(SLOW[store.backend])
+
+    async def fails(session: Any) -> None:
+        await session.execute(slow)
+        await session.execute(text("SELECT * FROM no_such_table"))
+
+    try:
+        await reader.run(_description)
+        left = asyncio.create_task(reader.run(fails))
+        await asyncio.sleep(0.05)
+        left.cancel()
+        with caplog.at_level(logging.ERROR, logger="impact_graph.db"):
+            with pytest.raises(asyncio.CancelledError):
+                await left
+            with pytest.raises(SnapshotEnded):  # in turn: after the failed read
+                await reader.run(_description)
+        (record,) = [r for r in caplog.records if r.name == "impact_graph.db"]
+        assert record.getMessage() == "a read failed after its field was cancelled"
+        assert record.exc_info is not None
+        assert "no_such_table" in str(record.exc_info[1])
+    finally:
+        await reader.close()
+
+
 async def test_an_interrupted_reader_names_no_snapshot_and_reads_no_other(store: Store) -> None:
     """`interrupt` (the request's deadline) cancels the statement under way: the transaction
     is left to be rolled back, the version is not asked of it, and nothing else is read,
@@ -257,9 +289,12 @@ async def test_an_interrupted_reader_names_no_snapshot_and_reads_no_other(store:
         await asyncio.sleep(0.05)
         started = time.monotonic()
         reader.interrupt()
+        version = asyncio.create_task(reader.version())  # asked while it winds down
+        await asyncio.sleep(0)
+        assert not interrupted.done()
         with pytest.raises(asyncio.CancelledError):
             await interrupted
-        assert await reader.version() is None  # asked while the interrupted read winds down
+        assert await version is None
         with pytest.raises(SnapshotEnded):  # nor is another snapshot begun
             await reader.run(_description)
         if store.backend == "postgresql":  # its statement stopped, not waited for (an
