@@ -222,17 +222,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def forget_dead_workers(directory: str) -> list[int]:
+def forget_dead_workers(directory: str) -> None:
     """The live gauges of workers that died without winding down (killed, crashed) are
     dropped (prometheus-client's `mark_process_dead`, which a server with no hook for a
     worker's death calls here): a worker restarted by `serve --workers` would otherwise count
-    its pool twice. Returns the processes forgotten."""
+    its pool twice."""
     named = (path.stem.rsplit("_", 1)[-1] for path in Path(directory).glob("gauge_live*_*.db"))
-    dead = sorted({int(pid) for pid in named if pid.isdigit() and not _alive(int(pid))})
+    dead = {int(pid) for pid in named if pid.isdigit() and not _alive(int(pid))}
     for pid in dead:  # (files named gauge_<mode>_<pid>.db)
         with suppress(FileNotFoundError):  # another worker's scrape removed them first
             mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
-    return dead
 
 
 def metrics_endpoint(recorder: Recorder) -> Callable[[Request], Awaitable[Response]]:
