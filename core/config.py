@@ -173,6 +173,14 @@ class Settings(BaseSettings):
         "measured before it (GET requests read the data version every time)",
     )
 
+    version_leases: bool = Field(
+        default=True,
+        alias="IMPACT_GRAPH_VERSION_LEASES",
+        description="on a PostgreSQL primary, serve cached answers under a data version read "
+        "at most 0.25 s before, which every seed waits out (db/lease.py); false: read the "
+        "version for every request",
+    )
+
     # What operators see (README: Running at scale)
     request_id_header: str | None = Field(
         default=None,

@@ -25,6 +25,7 @@ from db.models import SearchEntry, StoreState
 
 DATA_VERSION = "data_version"
 SEED_FORMAT = "seed_format"
+SEEDING = "seeding"  # a seed announced, not yet committed (db/lease.py); its commit deletes it
 CURRENT_SEED_FORMAT = 3
 """What the seed writes, by version: 2 added provenance, the new facts' tables and search's
 passages and entries; 3 the widths of text (db/widths.py). A store seeded by an older version
@@ -148,6 +149,7 @@ async def read(connection: AsyncConnection) -> StoreSnapshot:
     values = {key: int(value) for key, value in rows}
     version = values.pop(DATA_VERSION, 0)
     values.pop(SEED_FORMAT, None)
+    values.pop(SEEDING, None)
     return StoreSnapshot(version, values)
 
 

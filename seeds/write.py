@@ -6,7 +6,9 @@ differs is written, so seeding twice leaves the store exactly as seeding once, i
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel, col
 
-from db import provenance, state
+from db import lease, provenance, state
 from db.engine import session_factory
 from db.keys import citation_slug, derived_columns
 from db.mapping import SEARCHABLE, TYPES, Link, ListEdge, NodeType
@@ -445,18 +447,33 @@ async def _search_entries(sync: _Sync, written: dict[str, dict[Key, int]]) -> No
 
 
 async def write_seeds(engine: AsyncEngine, plan: SeedPlan, *, dry_run: bool = False) -> SeedReport:
-    """Bring the store in line with `plan` in one transaction (rolled back when `dry_run`)."""
+    """Bring the store in line with `plan` in one transaction (rolled back when `dry_run`).
+    On PostgreSQL one seed runs at a time, announced to the servers' version leases, and a
+    seed that changes rows commits only once every lease granted before it has lapsed
+    (db/lease.py)."""
     report = SeedReport()
+    announced = engine.dialect.name == "postgresql" and not dry_run
     async with session_factory(engine)() as session:
+        token = None
         try:
+            if announced:
+                await lease.take_seed_lock(await session.connection())
+                token = await lease.announce(engine)
+                started = time.monotonic()
             await _write(session, plan, report)
+            if dry_run:
+                await session.rollback()
+                return report
+            if token is not None and report.changed:
+                await asyncio.sleep(lease.seed_wait_seconds() - (time.monotonic() - started))
+            await session.commit()
         except BaseException:
-            await session.rollback()
+            try:
+                await session.rollback()
+            finally:
+                if token is not None:
+                    await lease.withdraw(engine, token)
             raise
-        if dry_run:
-            await session.rollback()
-            return report
-        await session.commit()
     await _refresh_statistics(engine)
     return report
 

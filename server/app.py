@@ -103,7 +103,13 @@ def create_app(
         tracer=observed.tracer,
     )
 
-    store = StoreWatch(engine, statements, engine.dialect, settings.store_check_seconds)
+    store = StoreWatch(
+        engine,
+        statements,
+        engine.dialect,
+        settings.store_check_seconds,
+        leases=settings.version_leases,
+    )
     sdl = (schema.as_str() + "\n").encode()  # what `impact-graph export-schema` writes
     # weak: the same SDL is served compressed or not (RFC 9110 keeps strong tags per coding)
     sdl_etag = 'W/"' + hashlib.sha256(sdl).hexdigest()[:32] + '"'

@@ -2,13 +2,13 @@
 
 The store changes only by seeding, and a seed that changes rows bumps the data version
 (db/state.py). The same request, under the same data version and the same build, gets the same
-bytes: a client revalidating with its tag gets 304 without the query running. The version is
-read for every GET (and every request the response cache may answer) by a read that started
-after the request arrived; one such read (one statement on a held connection) serves every
-request waiting for it, so under load the store sees one version read per round trip, not per
-request. An answer's own tag names the version its executor read in the answer's snapshot (a
-seed may commit between the two reads), so a client never keeps a stale answer under a current
-tag.
+bytes: a client revalidating with its tag gets 304 without the query running. Every GET (and
+every request the response cache may answer) learns the version current at its arrival: from a
+read that started after the request arrived (one such read, one statement on a held
+connection, serves every request waiting for it), from SQLite's wal-index (db/local.py), or on
+a PostgreSQL primary from a read whose lease holds (db/lease.py). An answer's own tag names
+the version its executor read in the answer's snapshot (a seed may commit between the two
+reads), so a client never keeps a stale answer under a current tag.
 
 The same reads give the cost estimate the list sizes the last seed measured: read at start-up,
 re-checked at most every `max_age` seconds on other requests. Reading the store's state here,
@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.coalesce import Coalesced
 from db import state
 from db.errors import as_unavailable
+from db.lease import LEASE_SECONDS, lease_clock, lease_query
 from db.local import local_version_reader
 from db.raw import Statements, precompile
 
@@ -42,15 +43,41 @@ VERSION_READ_SECONDS = 2.0
 SLOW_READ_LOG_SECONDS = 10.0  # at most one line this often about reads not in time
 
 
+@dataclass(frozen=True)
+class Lease:
+    """A version this process may serve without reading it again until `sent` +
+    LEASE_SECONDS on `lease_clock` (db/lease.py): `sent` is when the read granting it went
+    out, before the snapshot it read was taken."""
+
+    version: int
+    sent: float
+
+    def holds(self) -> bool:
+        return 0 <= lease_clock() - self.sent < LEASE_SECONDS
+
+
 class StoreWatch:
-    """The store's data version and list sizes as this process last read them."""
+    """The store's data version and list sizes as this process last read them.
+
+    On a PostgreSQL primary, with `leases`, each read of the version grants a lease
+    (db/lease.py): while it holds, requests are served under its version without a read.
+    """
 
     def __init__(
-        self, engine: AsyncEngine, statements: Statements, dialect: Dialect, max_age: float
+        self,
+        engine: AsyncEngine,
+        statements: Statements,
+        dialect: Dialect,
+        max_age: float,
+        *,
+        leases: bool = True,
     ) -> None:
         self._engine = engine
         self._statements = statements
-        self._version_sql = precompile(state.version_query(), dialect)
+        self._leasing = leases and dialect.name == "postgresql"
+        self._lease: Lease | None = None
+        query = lease_query() if self._leasing else state.version_query()
+        self._version_sql = precompile(query, dialect)
         self._max_age = max_age
         self._snapshot = state.StoreSnapshot()
         self._checked_at: float | None = None
@@ -65,11 +92,14 @@ class StoreWatch:
         return self._snapshot.version
 
     async def version(self, deadline: float) -> int | None:
-        """The data version now, from a read that started after this call (one read serves
-        every request waiting for it); None when the store cannot say by `deadline`, or
-        within VERSION_READ_SECONDS (the request goes uncached, and its executor reports the
-        store's trouble)."""
+        """The data version now: from a lease that holds, or a read that started after this
+        call (one read serves every request waiting for it); None when the store cannot say
+        by `deadline`, or within VERSION_READ_SECONDS (the request goes uncached, and its
+        executor reports the store's trouble)."""
         self._checked_at = asyncio.get_running_loop().time()
+        lease = self._lease
+        if lease is not None and lease.holds():
+            return lease.version
         if self._local is not None:
             version = self._local.read()
             if version is not None:
@@ -90,8 +120,12 @@ class StoreWatch:
         """One read of the data version (and of the whole state when it moved), for every
         request waiting for it: a failure is logged once, not once per request."""
         try:
-            found = await self._statements.fetch_value(self._version_sql, {})
-            version = int(found or 0)
+            sent = lease_clock()
+            row = await self._statements.fetch_row(self._version_sql, {})
+            version = 0 if row is None or row[0] is None else int(row[0])
+            if self._leasing:  # none while a seed is announced, nor on a standby
+                announced, standby = (True, True) if row is None else (row[1], row[2])
+                self._lease = None if announced or standby else Lease(version, sent)
             if version != self._snapshot.version:
                 await self._reload(version)
         except Exception as error:
@@ -105,6 +139,9 @@ class StoreWatch:
         store's state is read again now (once per seed), so the requests that follow look
         answers up, and price them, under it (a snapshot older than it knows changes
         nothing)."""
+        lease = self._lease
+        if lease is not None and lease.version != version:
+            self._lease = None  # a seed that did not wait for leases: read again
         if version > self._snapshot.version:
             await self._reload_by(version, deadline)
 

@@ -65,11 +65,11 @@ class Replica:
     data: Path
     bin: Path
 
-    def sql(self, statement: str) -> str:
+    def sql(self, statement: str, database: str = "postgres") -> str:
         """One statement on the replica, through psql; its output, unaligned."""
         return _run(
             str(self.bin / "psql"),
-            *("-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres"),
+            *("-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database),
             *("-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", statement),
         ).strip()
 

@@ -1,0 +1,211 @@
+"""Version leases on a PostgreSQL primary (db/lease.py): while a lease holds, cached answers
+are served without reading the data version; no lease is granted while a seed is announced; a
+seed commits no sooner than a lease after its announcement, one seed at a time, and a seed
+that fails or is stopped takes its announcement back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db import lease, state
+from db.models import StoreState
+from db.raw import precompile
+from seeds.read import SeedPlan, read_seeds
+from seeds.write import write_seeds
+from server import caching
+from tests.conftest import Store, make_client, read_snapshot
+from tests.factories import graph_data, write_seed_tree
+from tests.test_tracing import recording
+
+pytestmark = pytest.mark.postgres
+
+QUERY = "{ programs(first: 50) { nodes { slug description } } }"
+EDITED = "An edited description."
+
+
+@dataclass
+class Clock:
+    """The lease clock, standing still until a test moves it."""
+
+    now: float = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    stopped = Clock()
+    monkeypatch.setattr(caching, "lease_clock", stopped)
+    return stopped
+
+
+def version_reads(exporter: InMemorySpanExporter, engine: AsyncEngine) -> int:
+    """The statements that read the data version, with a lease or without."""
+    texts = {
+        precompile(query, engine.dialect).text
+        for query in (lease.lease_query(), state.version_query())
+    }
+    return sum(
+        span.attributes.get("db.statement") in texts
+        for span in exporter.get_finished_spans()
+        if span.attributes is not None
+    )
+
+
+async def hit(http: httpx.AsyncClient) -> httpx.Response:
+    answer = await http.post("/graphql", json={"query": QUERY})
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+def edited_plan(tmp_path: Path) -> SeedPlan:
+    data = graph_data()
+    data["programs"][0]["description"] = EDITED
+    return read_seeds(write_seed_tree(tmp_path / "edited", data))
+
+
+async def announced(engine: AsyncEngine) -> bool:
+    async with engine.connect() as connection:
+        found = await connection.scalar(
+            select(StoreState.value).where(StoreState.key == state.SEEDING)
+        )
+    return found is not None
+
+
+async def until_announced(engine: AsyncEngine) -> None:
+    """Polled: the announcement is another connection's commit, with nothing here to wait on."""
+    async with asyncio.timeout(5):
+        while True:
+            if await announced(engine):
+                return
+            await asyncio.sleep(0.002)
+
+
+async def test_while_a_lease_holds_no_version_is_read(
+    empty_store: Store, seed_plan: SeedPlan, clock: Clock
+) -> None:
+    await write_seeds(empty_store.engine, seed_plan)
+    provider, exporter = recording()
+    async with make_client(empty_store.engine, tracer_provider=provider) as http:
+        assert (await hit(http)).headers["x-cache"] == "miss"  # a miss reads no version
+        assert (await hit(http)).headers["x-cache"] == "hit"
+        granted = version_reads(exporter, empty_store.engine)
+        assert granted == 1
+        answers = [await hit(http) for _ in range(20)]
+        assert {a.headers["x-cache"] for a in answers} == {"hit"}
+        assert version_reads(exporter, empty_store.engine) == granted  # served under the lease
+        clock.now += lease.LEASE_SECONDS  # lapsed: the next request reads, and is leased again
+        await hit(http)
+        await hit(http)
+        assert version_reads(exporter, empty_store.engine) == granted + 1
+
+    provider, exporter = recording()
+    async with make_client(
+        empty_store.engine, tracer_provider=provider, version_leases=False
+    ) as http:
+        await hit(http)
+        before = version_reads(exporter, empty_store.engine)
+        for _ in range(5):
+            assert (await hit(http)).headers["x-cache"] == "hit"
+        assert (
+            version_reads(exporter, empty_store.engine) == before + 5
+        )  # without leases, one read a request
+
+
+async def test_an_announced_seed_stops_every_lease_until_it_ends(
+    empty_store: Store, seed_plan: SeedPlan, clock: Clock, tmp_path: Path
+) -> None:
+    """An announcement a seed left behind (as one that died would) keeps every request
+    reading the version, and so exact; the next seed replaces it and its commit removes it."""
+    await write_seeds(empty_store.engine, seed_plan)
+    provider, exporter = recording()
+    async with make_client(empty_store.engine, tracer_provider=provider) as http:
+        await hit(http)
+        await lease.announce(empty_store.engine)
+        clock.now += lease.LEASE_SECONDS
+        before = version_reads(exporter, empty_store.engine)
+        for _ in range(5):
+            await hit(http)
+        assert version_reads(exporter, empty_store.engine) == before + 5
+
+        await write_seeds(empty_store.engine, edited_plan(tmp_path))
+        assert not await announced(empty_store.engine)
+        assert EDITED in (await hit(http)).text
+        before = version_reads(exporter, empty_store.engine)
+        for _ in range(5):
+            assert EDITED in (await hit(http)).text
+        assert version_reads(exporter, empty_store.engine) == before  # leased again
+
+
+async def test_a_seed_commits_a_lease_after_its_announcement(
+    empty_store: Store, seed_plan: SeedPlan, tmp_path: Path
+) -> None:
+    """Watched from another connection: the announcement appears, and the new version only a
+    whole lease later (the seed's own writes take less than that here)."""
+    engine = empty_store.engine
+    await write_seeds(engine, seed_plan)
+    before = (await read_snapshot(engine)).version
+    seen: dict[str, float] = {}
+
+    async def watch() -> None:
+        sql = lease.lease_query()
+        async with engine.connect() as connection:
+            while "committed" not in seen:
+                version, is_announced, _ = (await connection.execute(sql)).one()
+                await connection.rollback()
+                if is_announced:
+                    seen.setdefault("announced", time.monotonic())
+                if version != before:
+                    seen["committed"] = time.monotonic()
+                await asyncio.sleep(0.002)
+
+    watching = asyncio.create_task(watch())
+    started = time.monotonic()
+    await write_seeds(engine, edited_plan(tmp_path))
+    took = time.monotonic() - started
+    async with asyncio.timeout(5):
+        await watching
+    assert seen["committed"] - seen["announced"] >= lease.LEASE_SECONDS
+    assert took >= lease.seed_wait_seconds()
+    assert not await announced(engine)
+
+
+async def test_a_stopped_seed_takes_its_announcement_back(
+    empty_store: Store, seed_plan: SeedPlan, tmp_path: Path
+) -> None:
+    engine = empty_store.engine
+    await write_seeds(engine, seed_plan)
+    before = await read_snapshot(engine)
+    seeding = asyncio.create_task(write_seeds(engine, edited_plan(tmp_path)))
+    await until_announced(engine)
+    seeding.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await seeding
+    assert not await announced(engine)
+    assert await read_snapshot(engine) == before
+    async with make_client(engine) as http:
+        assert EDITED not in (await hit(http)).text
+
+
+async def test_seeds_take_turns(empty_store: Store, seed_plan: SeedPlan, tmp_path: Path) -> None:
+    """Two seeds at once: the second waits for the first to commit, then commits its own."""
+    engine = empty_store.engine
+    await write_seeds(engine, seed_plan)
+    first = asyncio.create_task(write_seeds(engine, edited_plan(tmp_path)))
+    await until_announced(engine)
+    reports: list[Any] = await asyncio.gather(first, write_seeds(engine, seed_plan))
+    assert [report.changed for report in reports] == [True, True]
+    assert not await announced(engine)
+    async with make_client(engine) as http:
+        assert EDITED not in (await hit(http)).text  # the second's, whole
