@@ -4,7 +4,8 @@
 
 `--versus floor:warm` (the default) sets ours with the cache warm (every timed request a hit)
 beside the floor; `off:miss` sets ours with the cache off beside ours with every request
-missing it (the uncached path with the cache on).
+missing it (the uncached path with the cache on). Two alike (`off:off`) measure the harness
+itself: how far from 1.0 a ratio strays when nothing differs.
 
 `python -m bench` times each server in turn, so a neighbour on the machine that wakes during
 one server's run and not another's moves their ratio (the noise column says how much). Here
@@ -102,6 +103,7 @@ def _start_checked(
     body: bytes,
     answer: bytes,
     work: Path,
+    tag: str,
 ) -> tuple[Started, int, bytes]:
     """One side started and checked: it answers `body` with `answer` (ours the first time:
     empty, and its answer is then the one), and ours as its cache mode says it will."""
@@ -117,6 +119,7 @@ def _start_checked(
         database_url=store_url,
         port=port,
         floor_answers=floor_answers,
+        tag=tag,
     )
     wait_until_answering(started, port)
     first = post(port, body)
@@ -147,7 +150,7 @@ def _side_by_side(
     started first was charged 2-5% more CPU per request, round after round (off:miss read
     0.99 and miss:off 1.05 with the servers kept), whichever load started first. The first
     round starts ours first: the floor answers with the bytes ours answered."""
-    first_ours = tuple(sorted(sides, key=lambda side: side == FLOOR))
+    first_ours = tuple(sorted(range(len(sides)), key=lambda index: sides[index] == FLOOR))
     script = lua_script(body, work)
 
     def load(port: int, seconds: float) -> Callable[[], LoadResult]:
@@ -159,24 +162,24 @@ def _side_by_side(
     pairs = []
     for round_number in range(args.rounds):
         order = first_ours if round_number % 2 == 0 else first_ours[::-1]
-        started: dict[str, Started] = {}
-        ports: dict[str, int] = {}
+        started: dict[int, Started] = {}  # by side: the two may be alike (off:off)
+        ports: dict[int, int] = {}
         try:
-            for side in order:
-                started[side], ports[side], answer = _start_checked(
-                    processes, side, backend, store_url, body, answer, work
+            for index in order:
+                started[index], ports[index], answer = _start_checked(
+                    processes, sides[index], backend, store_url, body, answer, work, f"-{index}"
                 )
 
-            _at_once(*(load(ports[side], args.warmup) for side in order))
-            pids = [tree(started[side].pid) for side in sides]
+            _at_once(*(load(ports[index], args.warmup) for index in order))
+            pids = [tree(started[index].pid) for index in range(len(sides))]
             before = [cpu_seconds(each) for each in pids]
-            done = _at_once(*(load(ports[side], args.seconds) for side in order))
+            done = _at_once(*(load(ports[index], args.seconds) for index in order))
             ran = dict(zip(order, done, strict=True))
             after = [cpu_seconds(each) for each in pids]
         finally:
             for each in started.values():
                 processes.stop(each)
-        loads = [ran[side] for side in sides]
+        loads = [ran[index] for index in range(len(sides))]
         if any(each.failed or not each.requests for each in loads):
             raise RuntimeError(f"errors: {[each.errors for each in loads]}")
         left, right = ((after[i] - before[i]) * 1e6 / loads[i].requests for i in range(len(sides)))
@@ -187,7 +190,7 @@ def _side_by_side(
 def main(argv: list[str]) -> int:
     args = parse(argv)
     sides = tuple(args.versus.split(":"))
-    if len(sides) != 2 or sides[0] == sides[1] or not set(sides) <= {FLOOR, *CACHE_ENV}:
+    if len(sides) != 2 or not set(sides) <= {FLOOR, *CACHE_ENV}:
         raise SystemExit(f"--versus: two of {FLOOR}, {', '.join(CACHE_ENV)} (as floor:warm)")
     if args.rounds < 2 or args.rounds % 2:
         raise SystemExit("--rounds: an even number, so that each side starts first as often")

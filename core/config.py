@@ -176,9 +176,9 @@ class Settings(BaseSettings):
     version_leases: bool = Field(
         default=True,
         alias="IMPACT_GRAPH_VERSION_LEASES",
-        description="on a PostgreSQL primary, serve cached answers under a data version read "
-        "at most 0.25 s before, which every seed waits out (db/lease.py); false: read the "
-        "version for every request",
+        description="on a PostgreSQL primary (no DATABASE_READ_URL), serve cached answers "
+        "under a data version read at most 0.25 s before, which every seed waits out "
+        "(db/lease.py); false: read the version for every request",
     )
 
     # What operators see (README: Running at scale)

@@ -14,11 +14,16 @@ granted by a read that either saw the announcement (no lease) or was sent before
 lapses before the seed commits. The seed's own commit deletes the announcement with the rest of
 the state (db/state.py `record`).
 
-What it relies on: the clocks of the servers and the seeder run at the same rate to within
-`CLOCK_RATE_ERROR` (a server measures its lease on CLOCK_BOOTTIME, which keeps counting while its
-machine sleeps). A read replica grants no lease: it may replay an announcement and the commit
-after it closer together than a lease lasts. One seed at a time holds `SEED_LOCK`, so an
-announcement is never another live seed's to take away.
+What it relies on:
+- the clocks of the servers and the seeder run at the same rate to within `CLOCK_RATE_ERROR`
+  (a server measures its lease on CLOCK_BOOTTIME, which keeps counting while its machine
+  sleeps);
+- every seed of the store runs this code (an older seeder neither announces nor waits);
+- the server reads the primary: a replica may replay an announcement and the commit after it
+  closer together than a lease lasts, so a server reading one (`DATABASE_READ_URL`, or any
+  standby) grants no lease.
+One seed of a store (a schema) at a time holds the seed lock, so an announcement is never
+another live seed's to take away.
 """
 
 from __future__ import annotations
@@ -39,20 +44,23 @@ from db.state import DATA_VERSION, SEEDING
 logger = logging.getLogger("impact_graph.db")
 
 LEASE_SECONDS = 0.25
-RENEW_AFTER_SECONDS = LEASE_SECONDS / 2  # under load, a lease is renewed before it lapses
+RENEW_AFTER_SECONDS = LEASE_SECONDS / 2  # under load, read again while the lease still holds
 CLOCK_RATE_ERROR = 0.01  # NTP slews a clock by at most 0.05%
-SEED_LOCK = 0x1A9_5EED  # the advisory lock each seed holds for its transaction
+SEED_MARGIN_SECONDS = 0.01  # more than the seeder's sleep can wake early by (it wakes late)
+SEED_LOCK = 0x1A9_5EED  # the first key of each seed's advisory lock, the store's schema the other
+# Linux: a clock that also counts while the machine sleeps (elsewhere, the monotonic clock)
+_LEASE_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
 
 
 def seed_wait_seconds() -> float:
     """How long after its announcement a seed may commit: every lease sent before it lapsed."""
-    return LEASE_SECONDS * (1 + CLOCK_RATE_ERROR) + 0.01
+    return LEASE_SECONDS * (1 + CLOCK_RATE_ERROR) + SEED_MARGIN_SECONDS
 
 
 def lease_clock() -> float:
     """Seconds on a clock that also counts while the machine sleeps: a lease held across a
     suspend has lapsed when the machine wakes."""
-    return time.clock_gettime(time.CLOCK_BOOTTIME)
+    return time.clock_gettime(_LEASE_CLOCK)
 
 
 def lease_query() -> Select[Any]:
@@ -67,17 +75,25 @@ def lease_query() -> Select[Any]:
 
 
 async def take_seed_lock(connection: AsyncConnection) -> None:
-    """Wait for any other seed to end; held until this transaction does."""
-    await connection.execute(select(func.pg_advisory_xact_lock(literal(SEED_LOCK))))
+    """Wait for any other seed of this store (its schema) to end; held until this transaction
+    ends."""
+    keys = (literal(SEED_LOCK), func.hashtext(func.current_schema()))
+    if await connection.scalar(select(func.pg_try_advisory_xact_lock(*keys))):
+        return
+    logger.info("waiting for another seed of this store to end")
+    await connection.execute(select(func.pg_advisory_xact_lock(*keys)))
 
 
-async def announce(engine: AsyncEngine) -> int:
-    """Commit the announcement of a seed (replacing one a dead seed left); its token."""
-    token = secrets.randbits(62)
+def new_token() -> int:
+    """What tells this seed's announcement apart from any other's."""
+    return secrets.randbits(62)
+
+
+async def announce(engine: AsyncEngine, token: int) -> None:
+    """Commit the announcement of a seed (replacing one a dead seed left)."""
     async with engine.begin() as connection:
         await connection.execute(delete(StoreState).where(col(StoreState.key) == SEEDING))
         await connection.execute(insert(StoreState).values(key=SEEDING, value=token))
-    return token
 
 
 async def withdraw(engine: AsyncEngine, token: int) -> None:

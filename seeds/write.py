@@ -448,30 +448,31 @@ async def _search_entries(sync: _Sync, written: dict[str, dict[Key, int]]) -> No
 
 async def write_seeds(engine: AsyncEngine, plan: SeedPlan, *, dry_run: bool = False) -> SeedReport:
     """Bring the store in line with `plan` in one transaction (rolled back when `dry_run`).
-    On PostgreSQL one seed runs at a time, announced to the servers' version leases, and a
-    seed that changes rows commits only once every lease granted before it has lapsed
-    (db/lease.py)."""
+    On PostgreSQL one seed of a store runs at a time; a real one is announced to the servers'
+    version leases, and if it changes rows it commits only once every lease granted before
+    the announcement has lapsed (db/lease.py)."""
     report = SeedReport()
-    announced = engine.dialect.name == "postgresql" and not dry_run
+    postgres = engine.dialect.name == "postgresql"
+    token = None if dry_run or not postgres else lease.new_token()
     async with session_factory(engine)() as session:
-        token = None
         try:
-            if announced:
+            if postgres:
                 await lease.take_seed_lock(await session.connection())
-                token = await lease.announce(engine)
-                started = time.monotonic()
+            if token is not None:
+                await lease.announce(engine, token)
+            announced = time.monotonic()  # its commit visible by now: the wait counts from here
             await _write(session, plan, report)
             if dry_run:
                 await session.rollback()
                 return report
             if token is not None and report.changed:
-                await asyncio.sleep(lease.seed_wait_seconds() - (time.monotonic() - started))
+                await asyncio.sleep(lease.seed_wait_seconds() - (time.monotonic() - announced))
             await session.commit()
         except BaseException:
             try:
                 await session.rollback()
             finally:
-                if token is not None:
+                if token is not None:  # (announced or not: the commit may have gone through)
                     await lease.withdraw(engine, token)
             raise
     await _refresh_statistics(engine)

@@ -108,7 +108,8 @@ def create_app(
         statements,
         engine.dialect,
         settings.store_check_seconds,
-        leases=settings.version_leases,
+        # a lease holds only where the server reads the store seeds write (db/lease.py)
+        leases=settings.version_leases and settings.query_url == settings.database_url,
     )
     sdl = (schema.as_str() + "\n").encode()  # what `impact-graph export-schema` writes
     # weak: the same SDL is served compressed or not (RFC 9110 keeps strong tags per coding)

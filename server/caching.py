@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.coalesce import Coalesced
 from db import state
 from db.errors import as_unavailable
-from db.lease import LEASE_SECONDS, lease_clock, lease_query
+from db.lease import LEASE_SECONDS, RENEW_AFTER_SECONDS, lease_clock, lease_query
 from db.local import local_version_reader
 from db.raw import Statements, precompile
 
@@ -52,15 +52,13 @@ class Lease:
     version: int
     sent: float
 
-    def holds(self) -> bool:
-        return 0 <= lease_clock() - self.sent < LEASE_SECONDS
-
 
 class StoreWatch:
     """The store's data version and list sizes as this process last read them.
 
     On a PostgreSQL primary, with `leases`, each read of the version grants a lease
-    (db/lease.py): while it holds, requests are served under its version without a read.
+    (db/lease.py): while it holds, requests are served under its version without a read, and
+    once it is half through, one of them starts the read that renews it.
     """
 
     def __init__(
@@ -76,6 +74,8 @@ class StoreWatch:
         self._statements = statements
         self._leasing = leases and dialect.name == "postgresql"
         self._lease: Lease | None = None
+        self._newest = 0  # the newest version read or seen here: no lease below it
+        self._renewal: asyncio.Task[None] | None = None
         query = lease_query() if self._leasing else state.version_query()
         self._version_sql = precompile(query, dialect)
         self._max_age = max_age
@@ -98,8 +98,12 @@ class StoreWatch:
         executor reports the store's trouble)."""
         self._checked_at = asyncio.get_running_loop().time()
         lease = self._lease
-        if lease is not None and lease.holds():
-            return lease.version
+        if lease is not None:
+            age = lease_clock() - lease.sent
+            if 0 <= age < LEASE_SECONDS:
+                if age >= RENEW_AFTER_SECONDS and self._renewal is None:
+                    self._renewal = asyncio.create_task(self._renew())
+                return lease.version
         if self._local is not None:
             version = self._local.read()
             if version is not None:
@@ -116,6 +120,15 @@ class StoreWatch:
                 logger.warning("the data version was not read in time")
             return None
 
+    async def _renew(self) -> None:
+        """A read while the lease still holds, so the requests that follow need not wait."""
+        try:
+            await self._versions.get()
+        except TimeoutError:
+            pass  # (logged by the read, if it failed) the lease lapses, and requests read
+        finally:
+            self._renewal = None
+
     async def _read_version(self) -> int | None:
         """One read of the data version (and of the whole state when it moved), for every
         request waiting for it: a failure is logged once, not once per request."""
@@ -123,11 +136,13 @@ class StoreWatch:
             sent = lease_clock()
             row = await self._statements.fetch_row(self._version_sql, {})
             version = 0 if row is None or row[0] is None else int(row[0])
-            if self._leasing:  # none while a seed is announced, nor on a standby
-                announced, standby = (True, True) if row is None else (row[1], row[2])
-                self._lease = None if announced or standby else Lease(version, sent)
+            self._newest = max(self._newest, version)
             if version != self._snapshot.version:
                 await self._reload(version)
+            if self._leasing:  # none while a seed is announced, nor on a standby
+                announced, standby = (True, True) if row is None else (row[1], row[2])
+                leased = not (announced or standby) and version == self._newest
+                self._lease = Lease(version, sent) if leased else None
         except Exception as error:
             if as_unavailable(error) is None:
                 logger.exception("reading the data version failed")
@@ -139,8 +154,9 @@ class StoreWatch:
         store's state is read again now (once per seed), so the requests that follow look
         answers up, and price them, under it (a snapshot older than it knows changes
         nothing)."""
+        self._newest = max(self._newest, version)
         lease = self._lease
-        if lease is not None and lease.version != version:
+        if lease is not None and lease.version < version:
             self._lease = None  # a seed that did not wait for leases: read again
         if version > self._snapshot.version:
             await self._reload_by(version, deadline)
@@ -156,6 +172,8 @@ class StoreWatch:
                 logger.exception("reading the store's state failed")
 
     def close(self) -> None:
+        if self._renewal is not None:
+            self._renewal.cancel()
         if self._local is not None:
             self._local.close()
 

@@ -79,6 +79,7 @@ def test_a_server_reads_from_a_streaming_replica(tmp_path: Path, database: str):
             deadline = time.monotonic() + REPLAY_SECONDS
             while replayed_version(replica, database) == held:
                 assert time.monotonic() < deadline, f"not replayed within {REPLAY_SECONDS} s"
+                time.sleep(0.02)
             assert [programs(base) for _ in range(5)] == [SMALLER] * 5
 
             # The replica down: not ready, and queries are 503 with Retry-After.

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import lease, state
 from db.models import StoreState
-from db.raw import precompile
+from db.raw import SqlText, Statements, precompile
 from seeds.read import SeedPlan, read_seeds
 from seeds.write import write_seeds
 from server import caching
@@ -123,6 +123,53 @@ async def test_while_a_lease_holds_no_version_is_read(
         )  # without leases, one read a request
 
 
+async def test_a_lease_counts_from_before_its_read(
+    empty_store: Store, seed_plan: SeedPlan, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshot a read sees is taken after the read is sent: the lease starts then, not
+    when the answer comes back (here the read takes 0.6 of a lease)."""
+    await write_seeds(empty_store.engine, seed_plan)
+    fetch_row = Statements.fetch_row
+
+    async def slow(statements: Statements, sql: SqlText, parameters: dict[str, Any]) -> Any:
+        row = await fetch_row(statements, sql, parameters)
+        if "pg_is_in_recovery" in sql.text:
+            clock.now += 0.6 * lease.LEASE_SECONDS
+        return row
+
+    monkeypatch.setattr(Statements, "fetch_row", slow)
+    provider, exporter = recording()
+    async with make_client(empty_store.engine, tracer_provider=provider) as http:
+        await hit(http)
+        await hit(http)
+        granted = version_reads(exporter, empty_store.engine)
+        clock.now += 0.5 * lease.LEASE_SECONDS  # 1.1 leases after the read was sent
+        await hit(http)
+        assert version_reads(exporter, empty_store.engine) == granted + 1
+
+
+async def test_a_lease_half_through_is_renewed_while_it_holds(
+    empty_store: Store, seed_plan: SeedPlan, clock: Clock
+) -> None:
+    await write_seeds(empty_store.engine, seed_plan)
+    provider, exporter = recording()
+    async with make_client(empty_store.engine, tracer_provider=provider) as http:
+        await hit(http)
+        await hit(http)
+        granted = version_reads(exporter, empty_store.engine)
+        clock.now += lease.RENEW_AFTER_SECONDS
+        assert (await hit(http)).headers["x-cache"] == "hit"  # served under the lease it holds
+        for _ in range(1_000):  # the renewal runs after the request (on a slow machine: 5 s)
+            if version_reads(exporter, empty_store.engine) > granted:
+                break
+            await asyncio.sleep(0.005)
+        assert version_reads(exporter, empty_store.engine) == granted + 1
+        clock.now += 0.6 * lease.LEASE_SECONDS  # the first lapsed; the renewed one holds
+        for _ in range(5):
+            await hit(http)
+        assert version_reads(exporter, empty_store.engine) == granted + 1
+
+
 async def test_an_announced_seed_stops_every_lease_until_it_ends(
     empty_store: Store, seed_plan: SeedPlan, clock: Clock, tmp_path: Path
 ) -> None:
@@ -132,7 +179,7 @@ async def test_an_announced_seed_stops_every_lease_until_it_ends(
     provider, exporter = recording()
     async with make_client(empty_store.engine, tracer_provider=provider) as http:
         await hit(http)
-        await lease.announce(empty_store.engine)
+        await lease.announce(empty_store.engine, lease.new_token())
         clock.now += lease.LEASE_SECONDS
         before = version_reads(exporter, empty_store.engine)
         for _ in range(5):
@@ -159,13 +206,19 @@ async def test_a_seed_commits_a_lease_after_its_announcement(
     seen: dict[str, float] = {}
 
     async def watch() -> None:
+        """`not yet`: when the last read that saw no announcement was sent (the announcement
+        came after it); `committed`: when the first read that saw the new version came back
+        (the commit came before it). Both err on the side of a shorter wait."""
         sql = lease.lease_query()
         async with engine.connect() as connection:
             while "committed" not in seen:
+                sent = time.monotonic()
                 version, is_announced, _ = (await connection.execute(sql)).one()
                 await connection.rollback()
+                if not is_announced and "announced" not in seen and version == before:
+                    seen["not yet"] = sent
                 if is_announced:
-                    seen.setdefault("announced", time.monotonic())
+                    seen["announced"] = sent
                 if version != before:
                     seen["committed"] = time.monotonic()
                 await asyncio.sleep(0.002)
@@ -176,7 +229,8 @@ async def test_a_seed_commits_a_lease_after_its_announcement(
     took = time.monotonic() - started
     async with asyncio.timeout(5):
         await watching
-    assert seen["committed"] - seen["announced"] >= lease.LEASE_SECONDS
+    assert "announced" in seen  # (it lasts a whole lease: the watch cannot miss it)
+    assert seen["committed"] - seen["not yet"] >= lease.LEASE_SECONDS
     assert took >= lease.seed_wait_seconds()
     assert not await announced(engine)
 
