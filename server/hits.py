@@ -5,12 +5,14 @@ recorded by the same `Observer` as every other request's (server/observe.py).
 
 What answers is the endpoint's own (`GraphQLEndpoint.kept_answer`: the same reading, key,
 lookup and response), and what it answers goes out through the same compression, so a hit
-here is the same response the endpoint would give. Anything else goes the whole way, its body
+here is the same response the endpoint would give. A miss is handed to the endpoint here too,
+with what was looked up (it neither reads nor looks it up again): the router would route it
+there, and the middleware between would only pass it through (so with the cache on, a miss
+costs no more than a request with the cache off). Anything else goes the whole way, its body
 replayed: GET and HEAD (tags and revalidation), a body without a Content-Length or over the
 limit, any other media type or an Accept header it cannot answer; and every request while a
 rate limit is on (each counts first) or CORS is (its middleware adds `Vary: Origin` to every
-answer). A miss goes on with what was looked up,
-so the endpoint neither reads nor looks it up again.
+answer).
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.compression import MINIMUM_BYTES, CompressionMiddleware, accepted_coding
 from server.endpoint import LOOKED_UP, GraphQLEndpoint
 from server.negotiation import negotiate
-from server.observe import Observer
+from server.observe import Observer, with_request_id
 from server.reading import is_json_body
 
 GRAPHQL_PATH = "/graphql"
@@ -90,11 +93,14 @@ class KeptAnswers:
         except BaseException:  # cancelled (the server stopping) before it was looked up
             self.observer.finish(scope, 500, outcome)
             raise
-        if response is None:
+        if response is None and LOOKED_UP not in scope["state"]:  # not looked up
             await self.app(scope, replay, send)  # recorded there, under the record begun here
             return
-        status = 500  # what it became if sending fails (Starlette answers 500 if it can)
+        status = 500  # what it became if answering fails (Starlette answers 500 if it can)
         try:
+            if response is None:  # a miss: the endpoint answers it, as routed
+                response = await self.endpoint.handle(Request(scope, replay, send))
+                with_request_id(response.raw_headers, outcome)
             await _send(response, headers.get(b"accept-encoding"), scope, replay, send)
             status = response.status_code
         finally:

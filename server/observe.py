@@ -69,6 +69,14 @@ class Observer:
             access.handle(access.makeRecord(ACCESS_LOGGER, logging.INFO, "", 0, line, (), None))
 
 
+def with_request_id(headers: list[tuple[bytes, bytes]], outcome: Outcome) -> bool:
+    """The request's id added to a response's headers that lack it; whether it was."""
+    if any(name.lower() == _REQUEST_ID for name, _ in headers):
+        return False
+    headers.append((_REQUEST_ID, outcome.request_id.encode("ascii")))
+    return True
+
+
 class ObserveMiddleware:
     def __init__(self, app: ASGIApp, *, observer: Observer) -> None:
         self.app = app
@@ -90,8 +98,7 @@ class ObserveMiddleware:
                 if traced:  # now: the request's span ends with its response
                     trace_id = describe_span(outcome)
                 headers = list(message.get("headers", ()))
-                if not any(name.lower() == _REQUEST_ID for name, _ in headers):
-                    headers.append((_REQUEST_ID, outcome.request_id.encode("ascii")))
+                if with_request_id(headers, outcome):
                     message = {**message, "headers": headers}
             await send(message)
 
