@@ -34,10 +34,10 @@ from server.compression import CompressionMiddleware, matching_etag
 from server.cors import cors_middleware
 from server.endpoint import GraphQLEndpoint
 from server.graphiql import ASSETS_DIR, ASSETS_PATH
-from server.hits import KeptAnswers
 from server.methods import EXCEPTION_HANDLERS, HeadAsGet
 from server.observe import Observability, configure_access_log
 from server.persisted import load_manifest
+from server.posts import EarlyPosts
 from server.ratelimit import rate_limit
 from server.redis_client import redis_client
 from server.shutdown import Drain
@@ -205,7 +205,7 @@ def create_app(
     app = Starlette(
         middleware=[
             Middleware(
-                KeptAnswers,
+                EarlyPosts,
                 endpoint=graphql,
                 observer=observed.observer,
                 max_body_bytes=settings.max_body_bytes,

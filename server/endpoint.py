@@ -197,7 +197,7 @@ class GraphQLEndpoint:
                 # one deadline from here: the store's state, then whichever executor answers
                 deadline = asyncio.get_running_loop().time() + self.execution_timeout
                 key = self._key(request.method, params, media_type)
-            else:  # read and looked up before routing (server/hits.py), its deadline running
+            else:  # read and looked up before routing (server/posts.py), its deadline running
                 params, key, deadline = looked_up.params, looked_up.key, looked_up.deadline
             query = self._persisted_query(params, media_type)
             if_none_match = request.headers.get("if-none-match")
@@ -267,19 +267,20 @@ class GraphQLEndpoint:
         return response
 
     @property
-    def looks_up_before_routing(self) -> bool:
-        """Whether `kept_answer` may answer: the cache is on and no rate limit must count
-        the request first."""
-        return self.answers is not None and self.rate_limit is None
+    def answers_before_routing(self) -> bool:
+        """Whether a POST may be answered before routing (server/posts.py): no rate limit
+        must count each request first."""
+        return self.rate_limit is None
 
     async def kept_answer(
         self, state: dict[str, Any], accept: str | None, body: bytes
     ) -> Response | None:
-        """The kept answer to a POST whose body has been read (server/hits.py: before
-        routing), as `_handle` would answer it; None where the request goes the whole way.
-        After a miss the request carries what was looked up (`LOOKED_UP`), and the endpoint
-        neither reads nor looks it up again."""
-        if not self.looks_up_before_routing:
+        """The kept answer to a POST whose body has been read (server/posts.py: before
+        routing), as `_handle` would answer it; None where there is none (with the cache
+        off, never). Then the request carries what was read and looked up (`LOOKED_UP`), and
+        the endpoint neither reads nor looks it up again; without it, the request goes the
+        whole way."""
+        if not self.answers_before_routing:
             return None
         read = self._read_post(body, accept)
         if read is None:
@@ -294,9 +295,10 @@ class GraphQLEndpoint:
         deadline = asyncio.get_running_loop().time() + self.execution_timeout
         cached = await self._cached(key, outcome, deadline)
         if cached is None:
-            # read again: its own variables, the remembered ones serving later requests as
+            # variables read again: its own, the remembered ones serving later requests as
             # they are (the body was read once already: it reads the same)
-            state[LOOKED_UP] = LookedUp(params_of_body(body), key, deadline)
+            own = params if params.variables is None else params_of_body(body)
+            state[LOOKED_UP] = LookedUp(own, key, deadline)
             return None
         self._register(params, query)
         return self._answer(cached[0], media_type, outcome, CACHE_HIT)

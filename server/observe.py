@@ -41,7 +41,7 @@ MAX_LOGGED_PATH = 200
 
 class Observer:
     """Each request's record from arrival to answer: what the middleware below does for every
-    request, and server/hits.py for the kept answers it serves before it."""
+    request, and server/posts.py for the POSTs it answers before it."""
 
     def __init__(
         self, names: OperationNames, trusted_header: str | None = None, traced: bool = False

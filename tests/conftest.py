@@ -336,7 +336,7 @@ async def row_counts(engine: AsyncEngine) -> dict[str, int]:
 
 @dataclass
 class EarlyHits:
-    """How many kept answers server/hits.py served before routing."""
+    """How many kept answers server/posts.py served before routing."""
 
     count: int = 0
 

@@ -214,7 +214,7 @@ def test_a_clients_request_id_is_not_trusted_by_default(server):
 
 
 def test_kept_answers_are_logged_and_counted_like_the_rest(tmp_path):
-    """A hit served before routing (server/hits.py) gets its id (a trusted proxy's too), its
+    """A hit served before routing (server/posts.py) gets its id (a trusted proxy's too), its
     log line and its metrics from the same record as every other request."""
     settings = {"IMPACT_GRAPH_LOG_LEVEL": "info", "IMPACT_GRAPH_REQUEST_ID_HEADER": "X-Request-ID"}
     with served(tmp_path, settings) as base:
@@ -243,7 +243,7 @@ def test_kept_answers_are_logged_and_counted_like_the_rest(tmp_path):
 
 
 async def test_a_hit_served_before_routing_has_the_same_record(store, early_hits, caplog):
-    """The same, in process, where it can be seen that the hits (server/hits.py) answered: its
+    """The same, in process, where it can be seen that the hits (server/posts.py) answered: its
     id, log line and metrics are recorded there, by the Observer every request goes through."""
     query = "query EarlyHit { programs(first: 2) { totalCount } }"
     async with make_client(store.engine, request_id_header="X-Request-ID") as http:

@@ -408,7 +408,7 @@ async def _chunked(body: dict[str, Any]) -> AsyncIterator[bytes]:
 async def test_a_hit_before_routing_is_the_endpoints_own_hit(
     store: Store, encoding: str | None, first: int, early_hits: EarlyHits
 ) -> None:
-    """server/hits.py answers a kept POST before routing; the same request sent so that it
+    """server/posts.py answers a kept POST before routing; the same request sent so that it
     goes the whole way (a chunked body) gets the same status, headers and body."""
     body = {"query": unique(), "variables": {"n": first}}
     headers = {"accept": JSON, "content-type": JSON}

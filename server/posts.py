@@ -1,18 +1,17 @@
-"""Kept answers served before routing: a POST to `/graphql` whose answer the response cache
-holds is answered here, first of all the middleware, which with Starlette's routing cost a hit
-more than all else it does. What operators see of it (its id, metrics and log line) is
-recorded by the same `Observer` as every other request's (server/observe.py).
+"""POSTs to `/graphql` answered before routing, first of all the middleware: the router would
+send them to the endpoint, and the middleware between only passes them through, at a cost
+(Starlette's routing and middleware cost a cached answer more than all else it does, and an
+executed one ~9% of its instructions). What operators see of them (their ids, metrics and log
+lines) is recorded by the same `Observer` as every other request's (server/observe.py).
 
-What answers is the endpoint's own (`GraphQLEndpoint.kept_answer`: the same reading, key,
-lookup and response), and what it answers goes out through the same compression, so a hit
-here is the same response the endpoint would give. A miss is handed to the endpoint here too,
-with what was looked up (it neither reads nor looks it up again): the router would route it
-there, and the middleware between would only pass it through (so with the cache on, a miss
-costs no more than a request with the cache off). Anything else goes the whole way, its body
-replayed: GET and HEAD (tags and revalidation), a body without a Content-Length or over the
-limit, any other media type or an Accept header it cannot answer; and every request while a
-rate limit is on (each counts first) or CORS is (its middleware adds `Vary: Origin` to every
-answer).
+A POST whose answer the response cache holds is answered with the endpoint's own reading, key,
+lookup and response (`GraphQLEndpoint.kept_answer`); any other is handed to the endpoint with
+what was read and looked up, so it neither reads nor looks it up again. Either goes out
+through the same compression: the same response the whole way would give. Anything else goes
+the whole way, its body replayed: GET and HEAD (tags and revalidation), a body without a
+Content-Length or over the limit, any other media type or an Accept header it cannot answer;
+and every request while a rate limit is on (each counts first), CORS is (its middleware adds
+`Vary: Origin` to every answer) or tracing is (each request has its span).
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ GRAPHQL_PATH = "/graphql"
 logger = logging.getLogger("impact_graph.graphql")
 
 
-class KeptAnswers:
+class EarlyPosts:
     """ASGI middleware, the outermost; `cors`: whether CORS is on (then every request goes the
     whole way, as while tracing)."""
 
@@ -51,7 +50,7 @@ class KeptAnswers:
         self.endpoint = endpoint
         self.observer = observer
         self.max_body_bytes = max_body_bytes
-        self.active = endpoint.looks_up_before_routing and not cors and not observer.traced
+        self.active = endpoint.answers_before_routing and not cors and not observer.traced
 
     async def _kept(
         self, state: dict[str, Any], accept: str | None, body: bytes
@@ -93,12 +92,12 @@ class KeptAnswers:
         except BaseException:  # cancelled (the server stopping) before it was looked up
             self.observer.finish(scope, 500, outcome)
             raise
-        if response is None and LOOKED_UP not in scope["state"]:  # not looked up
+        if response is None and LOOKED_UP not in scope["state"]:  # not read: the whole way
             await self.app(scope, replay, send)  # recorded there, under the record begun here
             return
         status = 500  # what it became if answering fails (Starlette answers 500 if it can)
         try:
-            if response is None:  # a miss: the endpoint answers it, as routed
+            if response is None:  # none kept: the endpoint answers it, as routed
                 response = await self.endpoint.handle(Request(scope, replay, send))
                 with_request_id(response.raw_headers, outcome)
             await _send(response, headers.get(b"accept-encoding"), scope, replay, send)
