@@ -35,6 +35,14 @@ class Coalesced(Generic[T]):
             self._reading = asyncio.create_task(self._serve())
         return await waiter
 
+    async def aclose(self) -> None:
+        """Stop the read under way, if any, and wait for it to end (the app stopping): its
+        waiters are cancelled."""
+        reading = self._reading
+        if reading is not None:
+            reading.cancel()
+            await asyncio.wait({reading})
+
     async def _serve(self) -> None:
         """Read for the callers waiting, again for those who came meanwhile, until none."""
         batch: list[asyncio.Future[T]] = []

@@ -77,7 +77,7 @@ def lease_query() -> Select[Any]:
 async def take_seed_lock(connection: AsyncConnection) -> None:
     """Wait for any other seed of this store (its schema) to end; held until this transaction
     ends."""
-    keys = (literal(SEED_LOCK), func.hashtext(func.current_schema()))
+    keys = (literal(SEED_LOCK), func.hashtext(func.coalesce(func.current_schema(), "")))
     if await connection.scalar(select(func.pg_try_advisory_xact_lock(*keys))):
         return
     logger.info("waiting for another seed of this store to end")

@@ -193,8 +193,8 @@ def create_app(
         with drain.installed():
             yield
         await graphql.wind_down(WIND_DOWN_SECONDS)
+        await store.aclose()
         await statements.close()
-        store.close()
         observed.close()
         if redis is not None:
             await redis.aclose(close_connection_pool=True)

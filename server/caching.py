@@ -76,6 +76,8 @@ class StoreWatch:
         self._lease: Lease | None = None
         self._newest = 0  # the newest version read or seen here: no lease below it
         self._renewal: asyncio.Task[None] | None = None
+        self._renewed: Lease | None = None  # the lease a renewal was started for (once each)
+        self._closed = False
         query = lease_query() if self._leasing else state.version_query()
         self._version_sql = precompile(query, dialect)
         self._max_age = max_age
@@ -101,7 +103,8 @@ class StoreWatch:
         if lease is not None:
             age = lease_clock() - lease.sent
             if 0 <= age < LEASE_SECONDS:
-                if age >= RENEW_AFTER_SECONDS and self._renewal is None:
+                if age >= RENEW_AFTER_SECONDS and self._renewed is not lease and not self._closed:
+                    self._renewed = lease
                     self._renewal = asyncio.create_task(self._renew())
                 return lease.version
         if self._local is not None:
@@ -133,15 +136,18 @@ class StoreWatch:
         """One read of the data version (and of the whole state when it moved), for every
         request waiting for it: a failure is logged once, not once per request."""
         try:
-            sent = lease_clock()
+            sent, before = lease_clock(), self._newest
             row = await self._statements.fetch_row(self._version_sql, {})
             version = 0 if row is None or row[0] is None else int(row[0])
-            self._newest = max(self._newest, version)
             if version != self._snapshot.version:
                 await self._reload(version)
+            # an executor saw a newer version while this read ran: it names no current one
+            current = self._newest <= max(before, version)
+            if current:
+                self._newest = version
             if self._leasing:  # none while a seed is announced, nor on a standby
                 announced, standby = (True, True) if row is None else (row[1], row[2])
-                leased = not (announced or standby) and version == self._newest
+                leased = current and not (announced or standby)
                 self._lease = Lease(version, sent) if leased else None
         except Exception as error:
             if as_unavailable(error) is None:
@@ -171,9 +177,13 @@ class StoreWatch:
             if as_unavailable(error) is None:
                 logger.exception("reading the store's state failed")
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        """Before the statements and the engine close: no read of ours outlives them."""
+        self._closed = True
         if self._renewal is not None:
             self._renewal.cancel()
+            await asyncio.wait({self._renewal})
+        await self._versions.aclose()
         if self._local is not None:
             self._local.close()
 

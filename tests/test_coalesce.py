@@ -87,3 +87,17 @@ async def test_an_error_reaches_every_caller_of_that_read_and_the_next_read_runs
     results = await asyncio.gather(*(coalesced.get() for _ in range(3)), return_exceptions=True)
     assert all(isinstance(r, RuntimeError) for r in results)
     assert await coalesced.get() == 2
+
+
+async def test_closing_stops_the_read_under_way_and_its_callers() -> None:
+    reads = Reads()
+    reads.release = asyncio.Event()  # never set: the read hangs
+    coalesced = Coalesced(reads, timeout=60)
+    caller = asyncio.create_task(coalesced.get())
+    await asyncio.sleep(0.01)
+    assert reads.started == 1
+    async with asyncio.timeout(5):
+        await coalesced.aclose()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    await coalesced.aclose()  # nothing under way: nothing to do

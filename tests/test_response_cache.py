@@ -23,6 +23,7 @@ from compiled.executor import CompiledExecutor
 from seeds.read import read_seeds
 from seeds.write import write_seeds
 from server.caching import StoreWatch
+from server.endpoint import GraphQLEndpoint
 from tests.conftest import EarlyHits, Store, make_client, read_snapshot
 from tests.factories import graph_data, write_seed_tree
 
@@ -422,16 +423,66 @@ async def test_a_hit_before_routing_is_the_endpoints_own_hit(
         assert early_hits.count == 1
     assert early.status_code == whole_way.status_code == 200
     assert early.headers["x-cache"] == whole_way.headers["x-cache"] == "hit"
-
-    def compared(response: httpx.Response) -> list[tuple[str, str]]:
-        return sorted(
-            (k, v) for k, v in response.headers.multi_items() if k not in ("x-request-id", "date")
-        )
-
     assert compared(early) == compared(whole_way)
     assert early.content == whole_way.content
     if first == 50 and encoding in ("gzip", "br"):
         assert early.headers["content-encoding"] == encoding
+
+
+def compared(response: httpx.Response) -> list[tuple[str, str]]:
+    """A response's headers, less those that differ from one request to the next."""
+    return sorted(
+        (k, v) for k, v in response.headers.multi_items() if k not in ("x-request-id", "date")
+    )
+
+
+ANSWERED = {
+    "with variables": {"query": QUERY, "variables": {"n": 50}},
+    "without": {"query": "{ programs(first: 3) { nodes { slug } } }"},
+}
+REFUSED = {
+    "an unknown field": {"query": "{ programs { nope } }"},
+    "a malformed document": {"query": "{ programs(first: "},
+}
+# refused before the endpoint could be handed it: the whole way, in its own words
+UNREAD = {
+    "an unknown persisted hash": {
+        "extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}
+    },
+}
+UNANSWERED = {**ANSWERED, **REFUSED, **UNREAD}
+
+
+@bounded
+@pytest.mark.parametrize("cache", ["off", "keeping nothing"])
+@pytest.mark.parametrize("name", list(UNANSWERED))
+async def test_a_post_not_kept_is_answered_before_routing_as_the_whole_way_would(
+    store: Store, cache: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """server/posts.py hands the endpoint every POST it has read but cannot answer from the
+    cache; the same request sent so that it goes the whole way (a chunked body, routed) gets
+    the same status, headers and body."""
+    routes: list[bool] = []
+    handle = GraphQLEndpoint.handle
+
+    async def noted(endpoint: GraphQLEndpoint, request: Any) -> Any:
+        routes.append("endpoint" in request.scope)  # set by the router, not before it
+        return await handle(endpoint, request)
+
+    monkeypatch.setattr(GraphQLEndpoint, "handle", noted)
+    settings = {"cache": False} if cache == "off" else {"cache_bytes": 1}
+    body = UNANSWERED[name]
+    headers = {"accept": JSON, "content-type": JSON, "accept-encoding": "gzip"}
+    async with make_client(store.engine, **settings) as http:
+        early = await http.post("/graphql", json=body, headers=headers)
+        whole_way = await http.post("/graphql", content=_chunked(body), headers=headers)
+    assert routes == [name in UNREAD, True]
+    assert early.status_code == whole_way.status_code
+    assert compared(early) == compared(whole_way)
+    assert early.content == whole_way.content
+    if name in ANSWERED:
+        assert "errors" not in early.json()
+        assert early.headers.get("x-cache") == (None if cache == "off" else "miss")
 
 
 @bounded

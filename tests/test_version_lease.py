@@ -170,6 +170,67 @@ async def test_a_lease_half_through_is_renewed_while_it_holds(
         assert version_reads(exporter, empty_store.engine) == granted + 1
 
 
+async def test_a_renewal_that_fails_is_not_tried_again_under_the_same_lease(
+    empty_store: Store, seed_plan: SeedPlan, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nor does it end the lease: requests go on under it until it lapses, then read."""
+    await write_seeds(empty_store.engine, seed_plan)
+    fetch_row = Statements.fetch_row
+    failing: list[int] = []
+
+    async def flaky(statements: Statements, sql: SqlText, parameters: dict[str, Any]) -> Any:
+        if "pg_is_in_recovery" in sql.text and failing:
+            failing.append(1)
+            raise OSError("the store went away")
+        return await fetch_row(statements, sql, parameters)
+
+    monkeypatch.setattr(Statements, "fetch_row", flaky)
+    async with make_client(empty_store.engine) as http:
+        await hit(http)
+        await hit(http)  # leased
+        failing.append(0)
+        clock.now += lease.RENEW_AFTER_SECONDS
+        for _ in range(10):
+            assert (await hit(http)).headers["x-cache"] == "hit"
+            await asyncio.sleep(0.01)  # a renewal, had one started, runs meanwhile
+        assert len(failing) == 2  # one renewal, failed
+        clock.now += lease.RENEW_AFTER_SECONDS  # lapsed: requests read (and fail: uncached)
+        await hit(http)
+        assert len(failing) == 3
+
+
+async def test_a_renewal_under_way_ends_with_the_app(
+    empty_store: Store, seed_plan: SeedPlan, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A renewal belongs to no request: the app's shutdown stops it before the statements
+    and the engine it reads with are closed."""
+    await write_seeds(empty_store.engine, seed_plan)
+    fetch_row = Statements.fetch_row
+    hanging = asyncio.Event()
+    ended: list[str] = []
+
+    async def hangs(statements: Statements, sql: SqlText, parameters: dict[str, Any]) -> Any:
+        if "pg_is_in_recovery" in sql.text and hanging.is_set():
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                ended.append("cancelled")
+                raise
+        return await fetch_row(statements, sql, parameters)
+
+    monkeypatch.setattr(Statements, "fetch_row", hangs)
+    async with asyncio.timeout(10):
+        async with make_client(empty_store.engine) as http:
+            await hit(http)
+            await hit(http)
+            hanging.set()
+            clock.now += lease.RENEW_AFTER_SECONDS
+            await hit(http)  # starts the renewal, which hangs
+            await asyncio.sleep(0.05)
+            assert ended == []
+    assert ended == ["cancelled"]
+
+
 async def test_an_announced_seed_stops_every_lease_until_it_ends(
     empty_store: Store, seed_plan: SeedPlan, clock: Clock, tmp_path: Path
 ) -> None:
