@@ -7,7 +7,8 @@ are served together by the next, which starts as it ends.
 
 Each caller waits on a future of its own (cancelling one waiter touches nobody else's), and
 each read is bounded by `timeout`: a read that hangs fails its callers with `TimeoutError`
-after that long, rather than holding every request until its own deadline.
+after that long, rather than holding every request until its own deadline. Closed (the app
+stopping), reads stop, and their callers, and any later ones, get `TimeoutError` at once.
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ class Coalesced(Generic[T]):
         self._timeout = timeout
         self._waiting: list[asyncio.Future[T]] = []  # callers for the next read
         self._reading: asyncio.Task[None] | None = None  # the loop of reads, while callers wait
+        self._closed = False
 
     async def get(self) -> T:
+        if self._closed:
+            raise TimeoutError("no more reads: closed")
         waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._waiting.append(waiter)
         if self._reading is None:
@@ -36,12 +40,16 @@ class Coalesced(Generic[T]):
         return await waiter
 
     async def aclose(self) -> None:
-        """Stop the read under way, if any, and wait for it to end (the app stopping): its
-        waiters are cancelled."""
+        """Stop the read under way, if any, and wait (at most `timeout`) for it to end."""
+        self._closed = True
         reading = self._reading
         if reading is not None:
             reading.cancel()
-            await asyncio.wait({reading})
+            await asyncio.wait({reading}, timeout=self._timeout)
+        # a read cancelled before it began ran no `finally`: its callers are failed here
+        self._reading = None
+        _stopped([*self._waiting])
+        self._waiting = []
 
     async def _serve(self) -> None:
         """Read for the callers waiting, again for those who came meanwhile, until none."""
@@ -66,7 +74,13 @@ class Coalesced(Generic[T]):
                         waiter.set_result(result)
         finally:
             self._reading = None
-            for waiter in [*batch, *self._waiting]:  # cancelled (the app stopping)
-                if not waiter.done():
-                    waiter.cancel()
+            _stopped([*batch, *self._waiting])  # the read cancelled (the app stopping)
             self._waiting = []
+
+
+def _stopped(waiters: list[asyncio.Future[T]]) -> None:
+    """Callers whose read was stopped: a timeout to them (a request goes on uncached)."""
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_exception(TimeoutError("the read was stopped"))
+            waiter.exception()  # not "never retrieved" if its caller left

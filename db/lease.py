@@ -33,7 +33,7 @@ import secrets
 import time
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, insert, literal, select
+from sqlalchemy import Select, delete, exists, func, insert, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col
 
@@ -47,6 +47,7 @@ LEASE_SECONDS = 0.25
 RENEW_AFTER_SECONDS = LEASE_SECONDS / 2  # under load, read again while the lease still holds
 CLOCK_RATE_ERROR = 0.01  # NTP slews a clock by at most 0.05%
 SEED_MARGIN_SECONDS = 0.01  # more than the seeder's sleep can wake early by (it wakes late)
+WITHDRAW_WAIT = "5s"  # for a seed's transaction that its client could not roll back
 SEED_LOCK = 0x1A9_5EED  # the first key of each seed's advisory lock, the store's schema the other
 # Linux: a clock that also counts while the machine sleeps (elsewhere, the monotonic clock)
 _LEASE_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
@@ -102,6 +103,9 @@ async def withdraw(engine: AsyncEngine, token: int) -> None:
     mine = (col(StoreState.key) == SEEDING, col(StoreState.value) == token)
     try:
         async with engine.begin() as connection:
+            # behind the seed's own transaction, if it still holds the row: once it ends,
+            # committed (the row is gone) or not (the row goes)
+            await connection.execute(text(f"SET LOCAL lock_timeout = '{WITHDRAW_WAIT}'"))
             await connection.execute(delete(StoreState).where(*mine))
     except Exception:
         logger.warning("a seed's announcement could not be withdrawn", exc_info=True)

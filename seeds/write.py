@@ -454,7 +454,6 @@ async def write_seeds(engine: AsyncEngine, plan: SeedPlan, *, dry_run: bool = Fa
     report = SeedReport()
     postgres = engine.dialect.name == "postgresql"
     token = None if dry_run or not postgres else lease.new_token()
-    committing = False
     async with session_factory(engine)() as session:
         try:
             if postgres:
@@ -468,15 +467,13 @@ async def write_seeds(engine: AsyncEngine, plan: SeedPlan, *, dry_run: bool = Fa
                 return report
             if token is not None and report.changed:
                 await asyncio.sleep(lease.seed_wait_seconds() - (time.monotonic() - announced))
-            committing = True  # from here, whether it committed is not known
             await session.commit()
         except BaseException:
             try:
                 await session.rollback()
             finally:
-                # withdrawn unless it may have committed (then the commit took it, or the
-                # next seed's will: until then servers read the version per request)
-                if token is not None and not committing:
+                # (after a commit that failed but went through, there is nothing left to take)
+                if token is not None:
                     await lease.withdraw(engine, token)
             raise
     await _refresh_statistics(engine)

@@ -130,7 +130,8 @@ class StoreWatch:
         except TimeoutError:
             pass  # (logged by the read, if it failed) the lease lapses, and requests read
         finally:
-            self._renewal = None
+            if self._renewal is asyncio.current_task():  # (not a later renewal's)
+                self._renewal = None
 
     async def _read_version(self) -> int | None:
         """One read of the data version (and of the whole state when it moved), for every
@@ -178,14 +179,17 @@ class StoreWatch:
                 logger.exception("reading the store's state failed")
 
     async def aclose(self) -> None:
-        """Before the statements and the engine close: no read of ours outlives them."""
+        """Before the statements and the engine close: no read of ours outlives them (each
+        waited for at most VERSION_READ_SECONDS); requests that come later go uncached."""
         self._closed = True
-        if self._renewal is not None:
-            self._renewal.cancel()
-            await asyncio.wait({self._renewal})
-        await self._versions.aclose()
-        if self._local is not None:
-            self._local.close()
+        try:
+            await self._versions.aclose()  # the renewal's read too: it ends with it
+            if self._renewal is not None:
+                self._renewal.cancel()
+                await asyncio.wait({self._renewal}, timeout=VERSION_READ_SECONDS)
+        finally:
+            if self._local is not None:
+                self._local.close()
 
     async def load(self, deadline: float) -> None:
         """Read the store's state at start-up, so the first requests are priced by it too."""

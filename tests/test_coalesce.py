@@ -89,15 +89,33 @@ async def test_an_error_reaches_every_caller_of_that_read_and_the_next_read_runs
     assert await coalesced.get() == 2
 
 
-async def test_closing_stops_the_read_under_way_and_its_callers() -> None:
+async def test_closing_stops_the_read_under_way_and_fails_its_callers() -> None:
     reads = Reads()
     reads.release = asyncio.Event()  # never set: the read hangs
     coalesced = Coalesced(reads, timeout=60)
     caller = asyncio.create_task(coalesced.get())
-    await asyncio.sleep(0.01)
-    assert reads.started == 1
     async with asyncio.timeout(5):
+        while True:
+            await asyncio.sleep(0.001)
+            if reads.started:
+                break
         await coalesced.aclose()
-    with pytest.raises(asyncio.CancelledError):
+    with pytest.raises(TimeoutError):
         await caller
+    with pytest.raises(TimeoutError):  # closed: no more reads
+        await coalesced.get()
+    assert reads.started == 1
     await coalesced.aclose()  # nothing under way: nothing to do
+
+
+async def test_closing_before_a_read_began_fails_its_callers_too() -> None:
+    reads = Reads()
+    coalesced = Coalesced(reads, timeout=60)
+    caller = asyncio.create_task(coalesced.get())
+    await asyncio.sleep(0)  # the caller has asked; its read has not run yet
+    await coalesced.aclose()
+    done, _ = await asyncio.wait({caller}, timeout=5)
+    assert caller in done
+    with pytest.raises(TimeoutError):
+        caller.result()
+    assert reads.started == 0

@@ -203,11 +203,17 @@ async def test_a_renewal_under_way_ends_with_the_app(
     empty_store: Store, seed_plan: SeedPlan, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A renewal belongs to no request: the app's shutdown stops it before the statements
-    and the engine it reads with are closed."""
+    and the engine it reads with are closed (not by the read's own bound, here a minute)."""
     await write_seeds(empty_store.engine, seed_plan)
+    monkeypatch.setattr(caching, "VERSION_READ_SECONDS", 60)
     fetch_row = Statements.fetch_row
+    close = Statements.close
     hanging = asyncio.Event()
     ended: list[str] = []
+
+    async def closing(statements: Statements) -> None:
+        ended.append("statements closed")
+        await close(statements)
 
     async def hangs(statements: Statements, sql: SqlText, parameters: dict[str, Any]) -> Any:
         if "pg_is_in_recovery" in sql.text and hanging.is_set():
@@ -219,6 +225,7 @@ async def test_a_renewal_under_way_ends_with_the_app(
         return await fetch_row(statements, sql, parameters)
 
     monkeypatch.setattr(Statements, "fetch_row", hangs)
+    monkeypatch.setattr(Statements, "close", closing)
     async with asyncio.timeout(10):
         async with make_client(empty_store.engine) as http:
             await hit(http)
@@ -228,7 +235,7 @@ async def test_a_renewal_under_way_ends_with_the_app(
             await hit(http)  # starts the renewal, which hangs
             await asyncio.sleep(0.05)
             assert ended == []
-    assert ended == ["cancelled"]
+    assert ended == ["cancelled", "statements closed"]
 
 
 async def test_an_announced_seed_stops_every_lease_until_it_ends(
