@@ -6,7 +6,9 @@ that fails or is stopped takes its announcement back."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,10 +65,34 @@ def version_reads(exporter: InMemorySpanExporter, engine: AsyncEngine) -> int:
     )
 
 
+def is_lease_read(sql: SqlText) -> bool:
+    """Whether a statement is the read that may grant a lease."""
+    return "pg_is_in_recovery" in sql.text
+
+
 async def hit(http: httpx.AsyncClient) -> httpx.Response:
     answer = await http.post("/graphql", json={"query": QUERY})
     assert answer.status_code == 200, answer.text
     return answer
+
+
+@contextlib.asynccontextmanager
+async def leased(
+    store: Store, plan: SeedPlan, **settings: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, Callable[[], int]]]:
+    """A client of an app over the seeded store, after a miss (which reads no version) and a
+    hit (whose read grants the lease); and the count of version reads so far."""
+    await write_seeds(store.engine, plan)
+    provider, exporter = recording()
+    async with make_client(store.engine, tracer_provider=provider, **settings) as http:
+
+        def reads() -> int:
+            return version_reads(exporter, store.engine)
+
+        assert (await hit(http)).headers["x-cache"] == "miss"
+        assert (await hit(http)).headers["x-cache"] == "hit"
+        assert reads() == 1
+        yield http, reads
 
 
 def edited_plan(tmp_path: Path) -> SeedPlan:
@@ -95,32 +121,19 @@ async def until_announced(engine: AsyncEngine) -> None:
 async def test_while_a_lease_holds_no_version_is_read(
     empty_store: Store, seed_plan: SeedPlan, clock: Clock
 ) -> None:
-    await write_seeds(empty_store.engine, seed_plan)
-    provider, exporter = recording()
-    async with make_client(empty_store.engine, tracer_provider=provider) as http:
-        assert (await hit(http)).headers["x-cache"] == "miss"  # a miss reads no version
-        assert (await hit(http)).headers["x-cache"] == "hit"
-        granted = version_reads(exporter, empty_store.engine)
-        assert granted == 1
+    async with leased(empty_store, seed_plan) as (http, reads):
         answers = [await hit(http) for _ in range(20)]
         assert {a.headers["x-cache"] for a in answers} == {"hit"}
-        assert version_reads(exporter, empty_store.engine) == granted  # served under the lease
+        assert reads() == 1  # served under the lease
         clock.now += lease.LEASE_SECONDS  # lapsed: the next request reads, and is leased again
         await hit(http)
         await hit(http)
-        assert version_reads(exporter, empty_store.engine) == granted + 1
+        assert reads() == 2
 
-    provider, exporter = recording()
-    async with make_client(
-        empty_store.engine, tracer_provider=provider, version_leases=False
-    ) as http:
-        await hit(http)
-        before = version_reads(exporter, empty_store.engine)
+    async with leased(empty_store, seed_plan, version_leases=False) as (http, reads):
         for _ in range(5):
             assert (await hit(http)).headers["x-cache"] == "hit"
-        assert (
-            version_reads(exporter, empty_store.engine) == before + 5
-        )  # without leases, one read a request
+        assert reads() == 1 + 5  # without leases, one read a request
 
 
 async def test_a_lease_counts_from_before_its_read(
@@ -128,46 +141,36 @@ async def test_a_lease_counts_from_before_its_read(
 ) -> None:
     """The snapshot a read sees is taken after the read is sent: the lease starts then, not
     when the answer comes back (here the read takes 0.6 of a lease)."""
-    await write_seeds(empty_store.engine, seed_plan)
     fetch_row = Statements.fetch_row
 
     async def slow(statements: Statements, sql: SqlText, parameters: dict[str, Any]) -> Any:
         row = await fetch_row(statements, sql, parameters)
-        if "pg_is_in_recovery" in sql.text:
+        if is_lease_read(sql):
             clock.now += 0.6 * lease.LEASE_SECONDS
         return row
 
     monkeypatch.setattr(Statements, "fetch_row", slow)
-    provider, exporter = recording()
-    async with make_client(empty_store.engine, tracer_provider=provider) as http:
-        await hit(http)
-        await hit(http)
-        granted = version_reads(exporter, empty_store.engine)
+    async with leased(empty_store, seed_plan) as (http, reads):
         clock.now += 0.5 * lease.LEASE_SECONDS  # 1.1 leases after the read was sent
         await hit(http)
-        assert version_reads(exporter, empty_store.engine) == granted + 1
+        assert reads() == 2
 
 
 async def test_a_lease_half_through_is_renewed_while_it_holds(
     empty_store: Store, seed_plan: SeedPlan, clock: Clock
 ) -> None:
-    await write_seeds(empty_store.engine, seed_plan)
-    provider, exporter = recording()
-    async with make_client(empty_store.engine, tracer_provider=provider) as http:
-        await hit(http)
-        await hit(http)
-        granted = version_reads(exporter, empty_store.engine)
+    async with leased(empty_store, seed_plan) as (http, reads):
         clock.now += lease.RENEW_AFTER_SECONDS
         assert (await hit(http)).headers["x-cache"] == "hit"  # served under the lease it holds
         for _ in range(1_000):  # the renewal runs after the request (on a slow machine: 5 s)
-            if version_reads(exporter, empty_store.engine) > granted:
+            if reads() > 1:
                 break
             await asyncio.sleep(0.005)
-        assert version_reads(exporter, empty_store.engine) == granted + 1
+        assert reads() == 2
         clock.now += 0.6 * lease.LEASE_SECONDS  # the first lapsed; the renewed one holds
         for _ in range(5):
             await hit(http)
-        assert version_reads(exporter, empty_store.engine) == granted + 1
+        assert reads() == 2
 
 
 async def test_a_renewal_that_fails_is_not_tried_again_under_the_same_lease(
@@ -179,7 +182,7 @@ async def test_a_renewal_that_fails_is_not_tried_again_under_the_same_lease(
     failing: list[int] = []
 
     async def flaky(statements: Statements, sql: SqlText, parameters: dict[str, Any]) -> Any:
-        if "pg_is_in_recovery" in sql.text and failing:
+        if is_lease_read(sql) and failing:
             failing.append(1)
             raise OSError("the store went away")
         return await fetch_row(statements, sql, parameters)
@@ -216,7 +219,7 @@ async def test_a_renewal_under_way_ends_with_the_app(
         await close(statements)
 
     async def hangs(statements: Statements, sql: SqlText, parameters: dict[str, Any]) -> Any:
-        if "pg_is_in_recovery" in sql.text and hanging.is_set():
+        if is_lease_read(sql) and hanging.is_set():
             try:
                 await asyncio.Event().wait()
             except asyncio.CancelledError:
@@ -243,24 +246,20 @@ async def test_an_announced_seed_stops_every_lease_until_it_ends(
 ) -> None:
     """An announcement a seed left behind (as one that died would) keeps every request
     reading the version, and so exact; the next seed replaces it and its commit removes it."""
-    await write_seeds(empty_store.engine, seed_plan)
-    provider, exporter = recording()
-    async with make_client(empty_store.engine, tracer_provider=provider) as http:
-        await hit(http)
+    async with leased(empty_store, seed_plan) as (http, reads):
         await lease.announce(empty_store.engine, lease.new_token())
         clock.now += lease.LEASE_SECONDS
-        before = version_reads(exporter, empty_store.engine)
         for _ in range(5):
             await hit(http)
-        assert version_reads(exporter, empty_store.engine) == before + 5
+        assert reads() == 1 + 5
 
         await write_seeds(empty_store.engine, edited_plan(tmp_path))
         assert not await announced(empty_store.engine)
         assert EDITED in (await hit(http)).text
-        before = version_reads(exporter, empty_store.engine)
+        before = reads()
         for _ in range(5):
             assert EDITED in (await hit(http)).text
-        assert version_reads(exporter, empty_store.engine) == before  # leased again
+        assert reads() == before  # leased again
 
 
 async def test_a_seed_commits_a_lease_after_its_announcement(
