@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -25,6 +24,7 @@ from redis.exceptions import RedisError
 
 from core.config import Settings
 from core.lru import LRU
+from server.caching import AnswerKey
 
 logger = logging.getLogger("impact_graph.cache")
 
@@ -66,30 +66,38 @@ class CachedAnswer:
         return cls(body, executor.decode(), int(cost) if cost else None, name.decode() or None)
 
 
+Found = CachedAnswer | None
+
+
 class Answers(Protocol):
-    """Where answers are kept; `get` and `put` raise `CacheUnavailable` when it cannot say."""
+    """Where answers are kept. `get` and `put` answer at once where they are kept in this
+    process; elsewhere they return what to await, which raises `CacheUnavailable` when the
+    cache cannot say. (Not coroutines throughout: an await costs twice a call, and every
+    request that misses makes both.)"""
 
-    async def get(self, key: str) -> CachedAnswer | None: ...
+    def get(self, key: AnswerKey) -> Found | Awaitable[Found]: ...
 
-    async def put(self, key: str, answer: CachedAnswer) -> None: ...
+    def put(self, key: AnswerKey, answer: CachedAnswer) -> Awaitable[None] | None: ...
 
 
 def _weight(answer: CachedAnswer) -> int:
-    return len(answer.body) + sys.getsizeof(answer.executor) + ENTRY_OVERHEAD_BYTES
+    return len(answer.body) + ENTRY_OVERHEAD_BYTES  # (its executor's name is shared)
 
 
 class LocalAnswers:
     """This process's own answers, least recently used out first, bounded in bytes."""
 
     def __init__(self, max_bytes: int) -> None:
-        self._entries: LRU[str, CachedAnswer] = LRU(max_bytes, weight=_weight)
+        # by version and digest: a tuple of two hashes already made, where the entry's name
+        # would be a new string to hash, on every lookup
+        self._entries: LRU[tuple[int, str], CachedAnswer] = LRU(max_bytes, weight=_weight)
 
-    async def get(self, key: str) -> CachedAnswer | None:
-        return self._entries.get(key)
+    def get(self, key: AnswerKey) -> Found:
+        return self._entries.get((key.version, key.digest))
 
-    async def put(self, key: str, answer: CachedAnswer) -> None:
+    def put(self, key: AnswerKey, answer: CachedAnswer) -> None:
         if len(answer.body) <= MAX_ENTRY_BYTES:
-            self._entries.put(key, answer)
+            self._entries.put((key.version, key.digest), answer)
 
 
 class RedisAnswers:
@@ -102,8 +110,16 @@ class RedisAnswers:
         self._away = False
         self._retry_at = 0.0
 
-    async def get(self, key: str) -> CachedAnswer | None:
-        found = await self._call(lambda: self._redis.get(self._prefix + key))
+    def get(self, key: AnswerKey) -> Awaitable[Found]:
+        return self._get(self._prefix + key.name)
+
+    def put(self, key: AnswerKey, answer: CachedAnswer) -> Awaitable[None] | None:
+        if len(answer.body) > MAX_ENTRY_BYTES:
+            return None
+        return self._put(self._prefix + key.name, answer.encode())
+
+    async def _get(self, name: str) -> Found:
+        found = await self._call(lambda: self._redis.get(name))
         if not isinstance(found, bytes):
             return None
         try:
@@ -111,10 +127,8 @@ class RedisAnswers:
         except ValueError:  # not an entry this server wrote: a miss, then overwritten
             return None
 
-    async def put(self, key: str, answer: CachedAnswer) -> None:
-        if len(answer.body) <= MAX_ENTRY_BYTES:
-            entry = answer.encode()
-            await self._call(lambda: self._redis.set(self._prefix + key, entry, ex=self._ttl))
+    async def _put(self, name: str, entry: bytes) -> None:
+        await self._call(lambda: self._redis.set(name, entry, ex=self._ttl))
 
     async def _call(self, command: Callable[[], Awaitable[T]]) -> T:
         """The command's result; `CacheUnavailable` while Redis is away (tried again at most

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,21 +157,24 @@ class GraphQLEndpoint:
 
     async def handle(self, request: Request) -> Response:
         response = await self._handle(request)
-        page = "text/html" in response.headers.get("content-type", "")  # GraphiQL
-        if request.method == "GET" and "etag" not in response.headers and not page:
-            response.headers["Cache-Control"] = "no-store"  # errors and uncached answers
+        if request.method == "GET":
+            headers = response.headers
+            page = "text/html" in headers.get("content-type", "")  # GraphiQL
+            if "etag" not in headers and not page:
+                headers["Cache-Control"] = "no-store"  # errors and uncached answers
         return response
 
     async def _handle(self, request: Request) -> Response:
         outcome = outcome_of(request)
         request_id = outcome.request_id
+        method = request.method
         if self.rate_limit is not None:  # every request to /graphql counts, first of all
             too_soon = await self.rate_limit.check(request)
             if too_soon is not None:
                 return self._refuse(
                     too_soon, negotiate(request.headers.get("accept")) or JSON, outcome
                 )
-        if request.method not in ("GET", "POST"):
+        if method not in ("GET", "POST"):
             return self._refuse(
                 RequestError(405, "METHOD_NOT_ALLOWED", "use GET or POST", {"Allow": "GET, POST"}),
                 JSON,
@@ -196,12 +199,12 @@ class GraphQLEndpoint:
                 params = await read_params(request, self.max_body_bytes)
                 # one deadline from here: the store's state, then whichever executor answers
                 deadline = asyncio.get_running_loop().time() + self.execution_timeout
-                key = self._key(request.method, params, media_type)
+                key = self._key(method, params, media_type)
             else:  # read and looked up before routing (server/posts.py), its deadline running
                 params, key, deadline = looked_up.params, looked_up.key, looked_up.deadline
             query = self._persisted_query(params, media_type)
             if_none_match = request.headers.get("if-none-match")
-            if key is not None and request.method == "GET" and if_none_match:
+            if key is not None and method == "GET" and if_none_match:
                 key = await self._current(key, deadline)  # revalidated against the store now
         except RequestError as error:
             return self._refuse(error, media_type, outcome)
@@ -215,7 +218,7 @@ class GraphQLEndpoint:
             answer, key = cached
             self._register(params, query)
             response = self._answer(answer, media_type, outcome, CACHE_HIT)
-            if request.method == "GET":
+            if method == "GET":
                 response.headers.update(self._cache_headers(key.etag))
             return response
         try:
@@ -254,15 +257,21 @@ class GraphQLEndpoint:
             return self._cut_off(cut, operation, media_type, outcome)
         if status != 200 or "errors" in body:  # errors and partial answers are never kept
             outcome.executor, outcome.cost = executor, cost
-            response = bytes_response(content, status, media_type, request_id)
-            response.headers[EXECUTOR_HEADER] = executor
-            return response
+            return bytes_response(
+                content, status, media_type, request_id, (_executor_header(executor),)
+            )
         answer = CachedAnswer(content, executor, cost, operation.own_name)
         exact = _exact_key(key, snapshot.version, read)
-        if exact is not None and outcome.cache == CACHE_MISS:
-            await self._keep(exact, operation, answer, outcome)
+        if (
+            exact is not None
+            and outcome.cache == CACHE_MISS
+            and operation.definition.operation is OperationType.QUERY  # (see `_keep`)
+        ):
+            pending = self._keep(exact, answer, outcome)
+            if pending is not None:  # kept elsewhere (Redis)
+                await pending
         response = self._answer(answer, media_type, outcome, outcome.cache)
-        if request.method == "GET" and exact is not None:
+        if method == "GET" and exact is not None:
             response.headers.update(self._cache_headers(exact.etag))
         return response
 
@@ -291,7 +300,12 @@ class GraphQLEndpoint:
             query = self._persisted_query(params, media_type)
         except RequestError:
             return None  # refused the whole way, in the same words
-        key = None if unversioned is None else unversioned.at(self.store.last_version)
+        version = self.store.last_version  # (as the key remembered was made, but after a seed)
+        key = (
+            unversioned
+            if unversioned is None or unversioned.version == version
+            else (unversioned.at(version))
+        )
         deadline = asyncio.get_running_loop().time() + self.execution_timeout
         cached = await self._cached(key, outcome, deadline)
         if cached is None:
@@ -367,36 +381,38 @@ class GraphQLEndpoint:
         """
         if key is None or self.answers is None:
             return None
-        found = await self._get(key, outcome)
-        if found is None or key.current:
-            return None if found is None else (found, key)
-        now = await self._current(key, deadline)
-        if now is None:  # the store cannot say: not served from the cache
-            outcome.cache = CACHE_MISS
-            return None
-        if now.version != key.version:
-            found = await self._get(now, outcome)
-        return None if found is None else (found, now)
+        while True:  # twice at most: the second time under the version now
+            try:
+                found = self.answers.get(key)
+                if found is not None and not isinstance(found, CachedAnswer):
+                    found = await found  # kept elsewhere (Redis)
+            except CacheUnavailable:
+                outcome.cache = CACHE_UNAVAILABLE
+                return None
+            outcome.cache = CACHE_MISS if found is None else CACHE_HIT
+            if found is None or key.current:
+                return None if found is None else (found, key)
+            now = await self._current(key, deadline)
+            if now is None:  # the store cannot say: not served from the cache
+                outcome.cache = CACHE_MISS
+                return None
+            if now.version == key.version:
+                return found, now
+            key = now
 
-    async def _get(self, key: AnswerKey, outcome: Outcome) -> CachedAnswer | None:
-        assert self.answers is not None
-        try:
-            found = await self.answers.get(key.name)
-        except CacheUnavailable:
-            outcome.cache = CACHE_UNAVAILABLE
-            return None
-        outcome.cache = CACHE_MISS if found is None else CACHE_HIT
-        return found
+    def _keep(
+        self, key: AnswerKey, answer: CachedAnswer, outcome: Outcome
+    ) -> Awaitable[None] | None:
+        """Keep the answer under `key`, the version it is exact for (`_exact_key`), at once
+        or by awaiting what this returns. Only queries' answers are kept (so a kept answer
+        may answer a GET as well as a POST)."""
+        pending = None if self.answers is None else self.answers.put(key, answer)
+        return None if pending is None else self._unless_unavailable(pending, outcome)
 
-    async def _keep(
-        self, key: AnswerKey, operation: Operation, answer: CachedAnswer, outcome: Outcome
-    ) -> None:
-        """Keep the answer under `key`, the version it is exact for (`_exact_key`). Only
-        queries are kept (so a kept answer may answer a GET as well as a POST)."""
-        if self.answers is None or operation.definition.operation != OperationType.QUERY:
-            return
+    @staticmethod
+    async def _unless_unavailable(pending: Awaitable[None], outcome: Outcome) -> None:
         try:
-            await self.answers.put(key.name, answer)
+            await pending
         except CacheUnavailable:
             outcome.cache = CACHE_UNAVAILABLE
 
@@ -414,9 +430,8 @@ class GraphQLEndpoint:
         outcome.cost = answer.cost
         if cache != CACHE_HIT:
             outcome.executor = answer.executor
-        more = {EXECUTOR_HEADER: answer.executor}  # the executor that built it
-        if cache is not None:
-            more[CACHE_HEADER] = cache
+        executor = _executor_header(answer.executor)  # the executor that built it
+        more = (executor,) if cache is None else (executor, _CACHE_HEADERS[cache])
         return bytes_response(answer.body, 200, media_type, outcome.request_id, more)
 
     _refuse = staticmethod(refuse)
@@ -623,6 +638,20 @@ class GraphQLEndpoint:
             await asyncio.wait(set(self._closing), timeout=seconds)
 
 
+def _header(name: str, value: str) -> tuple[bytes, bytes]:
+    """A header as the head is sent (server/responses.py)."""
+    return name.lower().encode("latin-1"), value.encode("latin-1")
+
+
+_CACHE_HEADERS = {
+    result: _header(CACHE_HEADER, result) for result in (CACHE_HIT, CACHE_MISS, CACHE_UNAVAILABLE)
+}
+
+
+def _executor_header(executor: str) -> tuple[bytes, bytes]:
+    return _header(EXECUTOR_HEADER, executor)
+
+
 def _exact_key(key: AnswerKey | None, priced: int, read: int | None) -> AnswerKey | None:
     """The key of an answer just built, under the one data version it is exact for; None
     where there is none, and then it is neither kept nor tagged.
@@ -638,4 +667,4 @@ def _exact_key(key: AnswerKey | None, priced: int, read: int | None) -> AnswerKe
     version = priced if read is None else read
     if version != priced:
         return None
-    return key.at(version, current=True)
+    return key if key.version == version else key.at(version)

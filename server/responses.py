@@ -82,25 +82,23 @@ def bytes_response(
     status: int,
     media_type: str,
     request_id: str,
-    more: dict[str, str] | None = None,
+    more: tuple[tuple[bytes, bytes], ...] = (),
 ) -> Response:
     """A GraphQL response whose body is already written (a kept answer's bytes), with `more`
-    headers (they replace what they name, a 503's Retry-After too). Its head is written here
-    as ASGI sends it, not by Starlette from a mapping: a cached answer's whole cost was mostly
-    that (the head is the same either way)."""
+    headers after the others, as ASGI sends them (lowercase names none of the others has).
+    Its head is written here as ASGI sends it, not by Starlette from a mapping: a cached
+    answer's whole cost was mostly that (the head is the same either way)."""
     response = _WrittenResponse(content, status_code=status)
-    head = {
-        b"content-length": b"%d" % len(content),
-        b"content-type": media_type.encode("latin-1"),  # JSON types: no charset parameter
-        b"x-request-id": request_id.encode("latin-1"),
-        b"vary": b"Accept",
-    }
+    head = [
+        (b"content-length", b"%d" % len(content)),
+        (b"content-type", media_type.encode("latin-1")),  # JSON types: no charset parameter
+        (b"x-request-id", request_id.encode("latin-1")),
+        (b"vary", b"Accept"),
+    ]
     if status == 503:  # every 503 is "try again shortly": a database outage or a timeout
-        head[b"retry-after"] = RETRY_AFTER_SECONDS
-    if more:
-        for name, value in more.items():
-            head[name.lower().encode("latin-1")] = value.encode("latin-1")
-    response.raw_headers = list(head.items())
+        head.append((b"retry-after", RETRY_AFTER_SECONDS))
+    head.extend(more)
+    response.raw_headers = head
     return response
 
 
