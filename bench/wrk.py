@@ -47,15 +47,20 @@ class LoadResult:
 
 
 def ensure_wrk() -> str:
-    found = shutil.which("wrk")
+    return ensure_command("wrk")
+
+
+def ensure_command(name: str) -> str:
+    """The path of `name`, its Debian package (of the same name) installed when missing."""
+    found = shutil.which(name)
     if found:
         return found
     if os.geteuid() != 0:
-        raise RuntimeError("wrk is missing; install it (apt-get install wrk) or run as root")
-    print("installing wrk (Debian package)")
+        raise RuntimeError(f"{name} is missing; install it (apt-get install {name}) or run as root")
+    print(f"installing {name} (Debian package)")
     subprocess.run(["apt-get", "update", "-qq"], check=True)  # noqa: S607
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)  # noqa: S607
-    return shutil.which("wrk") or "wrk"
+    subprocess.run(["apt-get", "install", "-y", "-qq", name], check=True)  # noqa: S603, S607
+    return shutil.which(name) or name
 
 
 def lua_script(body: bytes, directory: Path) -> Path:

@@ -259,7 +259,9 @@ class AnswerKey:
     name sent, the canonical variables, the media type) and the build, hashed into `digest`;
     and the data version it was read under. The response cache and the ETag share it.
     `current`: the version was read after the request arrived (else it is the last one this
-    process read, to be checked before an answer is served under it).
+    process read, to be checked before an answer is served under it). Only a lookup reads
+    it: the key an answer is kept or tagged under (`_exact_key` in server/endpoint.py) names
+    the version its executor read, whatever `current` says.
 
     Never changed (`at` makes another), though not frozen: a frozen dataclass is made through
     `object.__setattr__`, three times the cost, and every request that may be cached makes

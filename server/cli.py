@@ -117,7 +117,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     if report is not None:
         print(f"seeded the store (empty, or seeded by an older version): {report.summary()}")
     from server.app import create_app
-    from server.connections import EdgeConfig, EdgeProtocol, connection_limits  # httptools
+    from server.connections import edge_config  # httptools
     from server.observe import configure_access_log
 
     configure_access_log(settings.log_level)
@@ -131,22 +131,14 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     gc.freeze()
     if workers > 1:
         _share_metrics_dir()
-    config = EdgeConfig(
+    config = edge_config(
         app if workers == 1 else WORKER_APP,  # each worker imports its own
+        settings,
         factory=workers > 1,
         workers=workers,
         timeout_worker_healthcheck=WORKER_START_SECONDS,
-        # the client is the connection's peer, or what a trusted proxy's X-Forwarded-For says
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=settings.trusted_proxies or None,
-        limits=connection_limits(settings),
         host=host,
         port=port,
-        loop="uvloop",  # named, not "auto": a missing extra fails loudly instead of running slow
-        http=EdgeProtocol,  # uvicorn's httptools protocol with deadlines and a connection bound
-        log_level=settings.log_level,
-        access_log=False,
-        timeout_graceful_shutdown=settings.shutdown_grace,
     )
     server = uvicorn.Server(config)
     if workers > 1:  # as uvicorn.run does: the parent binds, the workers accept

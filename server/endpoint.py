@@ -404,8 +404,8 @@ class GraphQLEndpoint:
         self, key: AnswerKey, answer: CachedAnswer, outcome: Outcome
     ) -> Awaitable[None] | None:
         """Keep the answer under `key`, the version it is exact for (`_exact_key`), at once
-        or by awaiting what this returns. Only queries' answers are kept (so a kept answer
-        may answer a GET as well as a POST)."""
+        or by awaiting what this returns. Its caller keeps only queries' answers (so a kept
+        answer may answer a GET as well as a POST)."""
         pending = None if self.answers is None else self.answers.put(key, answer)
         return None if pending is None else self._unless_unavailable(pending, outcome)
 
