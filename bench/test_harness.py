@@ -74,3 +74,45 @@ def test_proxy_counts_simple_and_extended_statements() -> None:
         asyncio.run(talk(proxy.port))
         after = proxy.counts()
     assert (after - before)["SELECT"] >= 3
+
+
+def _response(status: bytes, cache: bytes | None, body: bytes) -> bytes:
+    head = [b"HTTP/1.1 " + status, b"content-length: %d" % len(body)]
+    if cache is not None:
+        head.append(b"x-cache: " + cache)
+    return b"\r\n".join(head) + b"\r\n\r\n" + body
+
+
+def test_a_counted_request_must_be_the_one_meant() -> None:
+    import pytest
+
+    from bench.instructions import _checked
+
+    answered = b'{"data":{"node":null}}'
+    _checked(_response(b"200 OK", b"miss", answered), "miss")
+    _checked(_response(b"200 OK", None, answered), "off")
+    _checked(_response(b"200 OK", b"hit", answered), "warm")
+    refused = [
+        (_response(b"200 OK", b"hit", answered), "miss"),  # not the cache mode meant
+        (_response(b"200 OK", b"miss", answered), "off"),
+        (_response(b"200 OK", None, answered), "warm"),
+        (_response(b"503 Service Unavailable", b"miss", answered), "miss"),
+        (_response(b"200 OK", b"miss", b'{"errors":[{"message":"x"}]}'), "miss"),
+    ]
+    for response, side in refused:
+        with pytest.raises(SystemExit):
+            _checked(response, side)
+
+
+def test_the_in_memory_transport_ends_a_response_at_its_body() -> None:
+    from bench.instructions import _Transport
+
+    ended: list[bytes] = []
+    transport = _Transport(lambda: ended.append(bytes(transport.written)))
+    for done, body in enumerate((b"first", b"second")):
+        transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(body))
+        assert len(ended) == done  # not ended by its head
+        transport.write(body)
+        assert len(ended) == done + 1
+    assert [response.rsplit(b"\r\n\r\n", 1)[1] for response in ended] == [b"first", b"second"]
+    assert ended[1].startswith(b"HTTP/1.1")  # only the last response is kept
