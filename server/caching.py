@@ -263,15 +263,18 @@ class AnswerKey:
     it: the key an answer is kept or tagged under (`_exact_key` in server/endpoint.py) names
     the version its executor read, whatever `current` says.
 
-    Never changed (`at` makes another), though not frozen: a frozen dataclass is made through
-    `object.__setattr__`, three times the cost, and every request that may be cached makes
-    one or two (measured: 460 against 150 ns)."""
+    Never changed (`at` gives another), though not frozen: a frozen dataclass is made through
+    `object.__setattr__`, three times the cost (measured: 460 against 150 ns)."""
 
     digest: str
     version: int
     current: bool = False
 
     def at(self, version: int, *, current: bool = False) -> AnswerKey:
+        """This key under `version`: itself where it already is (as a remembered POST's key
+        is, until a seed), not a new one on every request."""
+        if version == self.version and current == self.current:
+            return self
         return AnswerKey(self.digest, version, current)
 
     @property

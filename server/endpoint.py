@@ -300,12 +300,7 @@ class GraphQLEndpoint:
             query = self._persisted_query(params, media_type)
         except RequestError:
             return None  # refused the whole way, in the same words
-        version = self.store.last_version  # (as the key remembered was made, but after a seed)
-        key = (
-            unversioned
-            if unversioned is None or unversioned.version == version
-            else (unversioned.at(version))
-        )
+        key = None if unversioned is None else unversioned.at(self.store.last_version)
         deadline = asyncio.get_running_loop().time() + self.execution_timeout
         cached = await self._cached(key, outcome, deadline)
         if cached is None:
@@ -667,4 +662,4 @@ def _exact_key(key: AnswerKey | None, priced: int, read: int | None) -> AnswerKe
     version = priced if read is None else read
     if version != priced:
         return None
-    return key if key.version == version else key.at(version)
+    return key.at(version)
