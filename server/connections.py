@@ -153,13 +153,27 @@ def _plain_response(
     return b"".join(head) + body
 
 
-def framing_fault(headers: list[tuple[bytes, bytes]], http_version: str) -> str | None:
+def framing_fault(
+    headers: list[tuple[bytes, bytes]], http_version: str, switching: bool = False
+) -> str | None:
     """Why the body's length is ambiguous, or None. httptools already refuses Content-Length
     beside Transfer-Encoding, two Content-Lengths and bad chunks; it takes `gzip, chunked`
     (a coding we would not undo) and Transfer-Encoding on HTTP/1.0 (RFC 9112 section 6.1:
-    faulty framing)."""
+    faulty framing), and any HTTP/1.x or 2.0 request line.
+
+    `switching`: the request asks to switch protocols (`Connection: Upgrade` with `Upgrade`,
+    or CONNECT). httptools then reads no body, whatever the head says: the bytes after the
+    head would be parsed as the next request. So such a request may not declare a body (one
+    that does not is answered as HTTP/1.1, and its connection closed: EdgeProtocol)."""
+    if http_version not in ("1.0", "1.1"):
+        return "this server speaks HTTP/1.1"
     codings = [value for name, value in headers if name == b"transfer-encoding"]
     lengths = [value for name, value in headers if name == b"content-length"]
+    if switching and (codings or any(value.strip() != b"0" for value in lengths)):
+        return (
+            "a request asking to switch protocols (Upgrade) may not carry a body here, "
+            "where none is switched to: send it without the Upgrade header"
+        )
     if codings and lengths:
         return "a request may not carry both Content-Length and Transfer-Encoding"
     if len(lengths) > 1:
@@ -221,6 +235,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self.timer_at = 0.0
         self.head_bytes: int | None = None  # bytes of an unfinished request head so far
         self.half_closed = False  # the client sent its end: close once it is answered
+        self.switching = False  # asked to switch protocols: answered as HTTP/1.1, then closed
         self.stalled: asyncio.TimerHandle | None = None  # the send deadline, while one runs
         self.unsent = 0  # bytes the client had not taken at the send deadline's last look
         self.socket_fd: int | None = None  # to ask the kernel how much it still holds
@@ -360,8 +375,8 @@ class EdgeProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         """uvicorn's, answering an unknown method 405 rather than 400, and logging refused
         requests at debug level (a line each would let any client fill the log)."""
-        if self.lingering and not self.request_open:
-            return  # answered, shut and closing: nothing more is read as a request
+        if self.switching or (self.lingering and not self.request_open):
+            return  # answered (or being answered) and closing: nothing more is a request
         if self.timeout_keep_alive_task is not None:
             self.timeout_keep_alive_task.cancel()
             self.timeout_keep_alive_task = None
@@ -374,7 +389,7 @@ class EdgeProtocol(HttpToolsProtocol):
             logger.debug("refused a request that is not valid HTTP/1.1: %s", error)
             self.send_400_response(self.fault or "the request is not valid HTTP/1.1")
         except httptools.HttpParserUpgrade:
-            pass  # with ws="none" the request itself is answered; its connection is not reused
+            pass  # its head was all (on_headers_complete): answered, then closed
         else:
             # All of this piece was head if the head is still unfinished (the piece a head
             # begins in is not counted: what it holds is bounded by the read size).
@@ -417,7 +432,8 @@ class EdgeProtocol(HttpToolsProtocol):
             self.set_deadline(self.limits.head_timeout)
 
     def on_headers_complete(self) -> None:
-        self.fault = framing_fault(self.headers, self.parser.get_http_version())
+        switching = self.parser.should_upgrade()
+        self.fault = framing_fault(self.headers, self.parser.get_http_version(), switching)
         if self.fault is not None:  # httptools stops here; uvicorn answers send_400_response
             raise httptools.HttpParserError(self.fault)
         self.head_bytes = None
@@ -427,7 +443,10 @@ class EdgeProtocol(HttpToolsProtocol):
         # so the client opens a new connection for its next request; uvicorn's close once it
         # is sent becomes a lingering one (the client reads the answer, not a reset).
         cycle = self.cycle
-        self.keep_alive, cycle.keep_alive = cycle.keep_alive, False
+        self.keep_alive, cycle.keep_alive = cycle.keep_alive and not switching, False
+        # No protocol is switched to (RFC 9110 7.8: an Upgrade may be ignored), and what
+        # follows the head is not HTTP/1.1 to httptools: nothing more is read from the client.
+        self.switching = switching
         cycle.transport = _ClosedOurWay(self.transport, self.linger)
 
     def on_message_complete(self) -> None:

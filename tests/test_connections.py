@@ -6,6 +6,7 @@ Timeouts are set small here (a second or two) so that every test ends in seconds
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -394,6 +395,59 @@ def test_framing_fault_names_each_conflict():
     assert framing_fault([(b"transfer-encoding", b"Chunked")], "1.1") is None
     assert framing_fault([(b"transfer-encoding", b"chunked")], "1.0") is not None
     assert framing_fault([(b"transfer-encoding", b"gzip, chunked")], "1.1") is not None
+    assert framing_fault([], "2.0") is not None
+    assert framing_fault([(b"content-length", b"0")], "1.1", switching=True) is None
+    assert framing_fault([(b"content-length", b"5")], "1.1", switching=True) is not None
+    assert framing_fault([(b"transfer-encoding", b"chunked")], "1.1", switching=True)
+
+
+UPGRADE = b"Connection: Upgrade\r\nUpgrade: h2c\r\n"
+
+
+def test_an_upgrade_with_a_body_is_400_and_closed(edge):
+    """httptools reads no body after a head asking to upgrade: the body, sent a moment later,
+    would be parsed as a request of its own (one request in, two answers out)."""
+    with connect(edge) as connection:
+        connection.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + UPGRADE
+            + b"Content-Length: %d\r\n\r\n" % len(SMUGGLED)
+        )
+        time.sleep(0.3)
+        with contextlib.suppress(OSError):  # (closed already: nothing of it is read)
+            connection.sendall(SMUGGLED)
+        received, _ = read_until_closed(connection)
+    assert received.count(b"HTTP/1.1 ") == 1, received
+    assert status_of(received) == 400
+    assert "Upgrade" in body_of(received)["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("upgrade", [b"websocket", b"h2c"])
+def test_an_upgrade_without_a_body_is_answered_as_http_and_closed(edge, upgrade):
+    """No protocol is switched to: the request is answered as HTTP/1.1, and nothing after
+    its head is read as a request, in the same packet or a later one."""
+    with connect(edge) as connection:
+        connection.sendall(
+            b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: x\r\n"
+            b"Connection: Upgrade\r\nUpgrade: " + upgrade + b"\r\n\r\n" + SMUGGLED
+        )
+        time.sleep(0.3)
+        with contextlib.suppress(OSError):
+            connection.sendall(SMUGGLED)
+        received, waited = read_until_closed(connection)
+    assert received.count(b"HTTP/1.1 ") == 1, received
+    assert status_of(received) == 200
+    assert body_of(received)["data"] == {"__typename": "Query"}
+    assert b"connection: close" in received.lower()
+    assert waited < 1
+
+
+def test_a_request_line_of_another_http_version_is_400(edge):
+    with connect(edge) as connection:
+        connection.sendall(b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n")
+        received, _ = read_until_closed(connection)
+    assert status_of(received) == 400
+    assert body_of(received)["errors"][0]["message"] == "this server speaks HTTP/1.1"
 
 
 def test_a_chunked_body_is_still_read(edge):
