@@ -85,8 +85,10 @@ class CompressionMiddleware:
     """Compresses what the app answers; tags the compressed representation apart.
 
     Whatever route answers (the GraphQL endpoint, static files), it sees `If-None-Match` with
-    the suffixes taken off, so it compares its own tags; a 304 to a client that listed the
-    compressed tag repeats that tag.
+    the suffix of the coding this request gets taken off, so it compares its own tags; a 304
+    to a client that listed that compressed tag repeats it. A tag of another coding is left
+    as it is, matching nothing: a 304 names only a representation this request would get (a
+    cache serves the one it names, RFC 9111 section 4.3.4).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -104,6 +106,8 @@ class CompressionMiddleware:
             plain = []
             for listed in if_none_match.split(","):
                 tag, suffix = _without_coding(listed.strip())
+                if suffix is not None and suffix != coding:  # not what this request would get
+                    tag, suffix = listed.strip(), None  # (so it names none of the app's tags)
                 plain.append(tag)
                 if suffix is not None:
                     held[tag] = listed.strip()

@@ -80,6 +80,25 @@ async def test_a_compressed_answer_has_its_own_tag_which_revalidates(client):
     assert again.headers["etag"] == zipped.headers["etag"]  # the tag the client holds
 
 
+async def test_a_304_names_only_a_representation_the_request_would_get(client):
+    """A tag of another coding matches nothing: a cache serves what a 304's tag names, and a
+    client that cannot decode gzip must not be told its gzip copy is current."""
+    plain = (await get(client, {"n": 20}, accept_encoding="identity")).headers["etag"]
+    zipped = (await get(client, {"n": 20}, accept_encoding="gzip")).headers["etag"]
+    assert zipped == plain[:-1] + '-gzip"'
+    both = f"{plain}, {zipped}"
+    only_gzip = await get(client, {"n": 20}, accept_encoding="identity", if_none_match=zipped)
+    assert only_gzip.status_code == 200
+    assert "content-encoding" not in only_gzip.headers
+    identity = await get(client, {"n": 20}, accept_encoding="identity", if_none_match=both)
+    assert (identity.status_code, identity.headers["etag"]) == (304, plain)
+    gzip = await get(client, {"n": 20}, accept_encoding="gzip", if_none_match=both)
+    assert (gzip.status_code, gzip.headers["etag"]) == (304, zipped)
+    brotli = await get(client, {"n": 20}, accept_encoding="br", if_none_match=zipped)
+    assert brotli.status_code == 200
+    assert brotli.headers["content-encoding"] == "br"
+
+
 async def test_a_304_runs_no_query(store: Store):
     async with make_client(store.engine) as http:
         etag = (await get(http, {"n": 10})).headers["etag"]
