@@ -40,6 +40,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from core.config import Settings
+from server.reading import BODY_TIMED_OUT
 from server.responses import encode_json
 
 logger = logging.getLogger("impact_graph.connections")
@@ -267,6 +268,8 @@ class EdgeProtocol(HttpToolsProtocol):
         if self.pipeline:  # an earlier pipelined answer is going out: this request is not
             return  # read meanwhile, and its deadline starts again once it is
         if self.request_open and not self.answering():
+            if self.head_bytes is None and self.cycle is not None:  # in its body: the app's
+                self.cycle.scope["state"][BODY_TIMED_OUT] = True  # record says 408, not gone
             self.refuse(
                 408,
                 "REQUEST_TIMEOUT",

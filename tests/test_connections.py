@@ -16,7 +16,7 @@ import subprocess
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -150,31 +150,54 @@ def test_blank_lines_between_requests_do_not_hold_a_connection(edge):
     assert lasted < 3.5
 
 
+def access_lines(server: Served, status: int) -> list[dict]:
+    """The access log's lines of requests to /graphql recorded with `status`."""
+    found = []
+    for line in server.log.read_text().splitlines():
+        if line.startswith("{") and f'"status":{status},' in line:
+            record = json.loads(line)
+            if record["path"] == "/graphql":
+                found.append(record)
+    return found
+
+
+def wait_for(condition: Callable[[], bool], server: Served) -> None:
+    deadline = time.monotonic() + 3
+    while not condition():
+        assert time.monotonic() < deadline, server.log.read_text()[-2000:]
+        time.sleep(0.1)
+
+
 def test_a_body_sent_a_byte_at_a_time_is_cut_off_and_the_app_logs_one_line(edge):
+    """The client gets 408, and so do the access log and the metrics: the server cut it off,
+    the client did not leave."""
+    said = "a request's body did not arrive in time"
+    before = edge.log.read_text().count(said), len(access_lines(edge, 408))
     body = QUERY
     with connect(edge) as connection:
         connection.sendall(post_head(len(body)))
         received, lasted = trickle(connection, (bytes([byte]) for byte in body), 0.2)
     assert status_of(received) == 408
     assert lasted < 3.5
-    deadline = time.monotonic() + 3
-    while "left before sending its whole body" not in edge.log.read_text():
-        assert time.monotonic() < deadline, edge.log.read_text()[-2000:]
-        time.sleep(0.1)
-    assert "Traceback" not in edge.log.read_text()
-    assert "ClientDisconnect" not in edge.log.read_text()
+    wait_for(lambda: len(access_lines(edge, 408)) > before[1], edge)
+    assert access_lines(edge, 408)[-1]["refusal"] == "REQUEST_TIMEOUT"
+    log = edge.log.read_text()
+    assert log.count(said) == before[0] + 1
+    assert "Traceback" not in log
+    assert "ClientDisconnect" not in log
 
 
 def test_a_client_hanging_up_mid_upload_is_one_info_line(edge):
-    before = edge.log.read_text().count("left before sending its whole body")
+    """Logged as nginx does (499: the client closed the request), not as a 400 it never got."""
+    said = "left before sending its whole body"
+    before = edge.log.read_text().count(said), len(access_lines(edge, 499))
     for _ in range(20):
         with connect(edge) as connection:
             connection.sendall(post_head(1000) + b'{"query":')
             time.sleep(0.02)
-    deadline = time.monotonic() + 3
-    while edge.log.read_text().count("left before sending its whole body") < before + 20:
-        assert time.monotonic() < deadline, edge.log.read_text()[-2000:]
-        time.sleep(0.1)
+    wait_for(lambda: edge.log.read_text().count(said) >= before[0] + 20, edge)
+    wait_for(lambda: len(access_lines(edge, 499)) >= before[1] + 20, edge)
+    assert {line["refusal"] for line in access_lines(edge, 499)} == {"CLIENT_CLOSED_REQUEST"}
     log = edge.log.read_text()
     assert "Traceback" not in log
     assert "ClientDisconnect" not in log
