@@ -35,6 +35,18 @@ WORKER_START_SECONDS = 30
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
 
 
+class Workers(Multiprocess):
+    """uvicorn's supervisor, closing the parent's copy of the listening socket as shutdown
+    begins. uvicorn keeps it open until every worker has exited (the grace, under a slow
+    request), and the kernel meanwhile completes handshakes nobody will answer; each worker
+    closes its own copy (after any drain), so N workers stop accepting as one process does."""
+
+    def terminate_all(self) -> None:  # run() calls it once should_exit is set, on every path
+        for listener in self.sockets:
+            listener.close()
+        super().terminate_all()
+
+
 class CommandError(Exception):
     """A failure worth one line on stderr, not a traceback."""
 
@@ -142,7 +154,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     )
     server = uvicorn.Server(config)
     if workers > 1:  # as uvicorn.run does: the parent binds, the workers accept
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        Workers(config, sockets=[config.bind_socket()]).run()
         return
     server.run()
     if not server.started:
