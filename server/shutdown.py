@@ -2,7 +2,7 @@
 answers 503 for `IMPACT_GRAPH_SHUTDOWN_DRAIN` seconds while every other request is still
 served; then uvicorn's own handler runs (the listening socket closes, requests in flight get
 `IMPACT_GRAPH_SHUTDOWN_GRACE` seconds, the process exits). A second signal skips the rest of
-the drain.
+the drain, unless it comes within ECHO_SECONDS of the first.
 
 Installed by the app's lifespan, so it holds in every worker process: each one is signalled
 and drains on its own. Without a drain nothing is installed and uvicorn stops at once.
@@ -14,6 +14,7 @@ import asyncio
 import logging
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -22,6 +23,10 @@ from typing import Any
 logger = logging.getLogger("impact_graph.server")
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# A signal this soon after the first is that stop passed on, not a second request to hurry:
+# with workers, systemd's default stop and Ctrl-C reach every process, and uvicorn's
+# supervisor then signals each worker again (it looks every 0.5 s).
+ECHO_SECONDS = 2.0
 
 
 class Drain:
@@ -31,6 +36,7 @@ class Drain:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.started = False
+        self._started_at = 0.0
         self._previous: dict[int, Any] = {}
 
     @contextmanager
@@ -42,10 +48,11 @@ class Drain:
         loop = asyncio.get_running_loop()
 
         def handle(signum: int, _: FrameType | None) -> None:
-            if self.started:  # again: stop now
-                loop.call_soon_threadsafe(self._stop, signum)
+            if self.started:  # again: stop now, unless it is the first one passed on
+                if time.monotonic() - self._started_at >= ECHO_SECONDS:
+                    loop.call_soon_threadsafe(self._stop, signum)
                 return
-            self.started = True
+            self.started, self._started_at = True, time.monotonic()
             loop.call_soon_threadsafe(self._begin, loop, signum)
 
         self._previous = {signum: signal.signal(signum, handle) for signum in SIGNALS}

@@ -619,6 +619,27 @@ def test_sigterm_drains_then_exits_under_a_slow_upload(tmp_path):
         assert 1.5 <= exited < 6
 
 
+def test_a_second_signal_ends_the_drain_but_not_the_first_passed_on(tmp_path):
+    """With workers, a stop that reaches every process (systemd, Ctrl-C) reaches each worker
+    twice: itself, then from the supervisor. That is not a request to skip the drain; a
+    signal later is."""
+    settings = {"IMPACT_GRAPH_SHUTDOWN_DRAIN": "5", "IMPACT_GRAPH_SHUTDOWN_GRACE": "1"}
+    with serving(tmp_path, settings) as server, connect(server) as held:
+        signalled = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        server.process.send_signal(signal.SIGTERM)  # passed on: the drain goes on
+        time.sleep(1)
+        held.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(held)[0] == 503
+        assert server.process.poll() is None
+        time.sleep(max(0.0, signalled + 2.5 - time.monotonic()))
+        server.process.send_signal(signal.SIGTERM)  # a second request: stop now
+        server.process.wait(timeout=10)
+        exited = time.monotonic() - signalled
+    assert 2.5 <= exited < 4.5  # not at the drain's end (5 s)
+
+
 # /readyz and a frozen database
 
 
