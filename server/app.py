@@ -7,12 +7,13 @@ import contextlib
 import gc
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from graphql import build_schema
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.log import InstanceLogger
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -53,6 +54,33 @@ READY_ANSWER_SECONDS = 1.5
 SCHEMA_PATH = "/graphql/schema.graphql"
 # at shutdown, how long stopped requests' readers have to give their connections back
 WIND_DOWN_SECONDS = 2.0
+# then how long closing the connections may take: each close waits for the database to answer,
+# and a frozen one would hold every pooled connection for its command timeout in turn
+CLEAN_UP_SECONDS = 3.0
+
+
+class _CancelledClose(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
+def _logger(found: logging.Logger | InstanceLogger) -> logging.Logger:
+    return found if isinstance(found, logging.Logger) else found.logger  # (with echo_pool)
+
+
+@contextlib.contextmanager
+def _quiet_cancelled_closes(*engines: AsyncEngine) -> Iterator[None]:
+    """SQLAlchemy's pool logs a stack for each close that the clean-up's bound cancels (a
+    database that stopped answering); the clean-up says so in one line of its own."""
+    loggers = [_logger(engine.pool.logger) for engine in engines]
+    quiet = _CancelledClose()
+    for logger in loggers:
+        logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(quiet)
 
 
 def _probe_engine(settings: Settings) -> AsyncEngine:
@@ -193,14 +221,26 @@ def create_app(
         with drain.installed():
             yield
         await graphql.wind_down(WIND_DOWN_SECONDS)
-        await store.aclose()
-        await statements.close()
         observed.close()
-        if redis is not None:
-            await redis.aclose(close_connection_pool=True)
-        if owns_engine:
-            await engine.dispose()
-            await probe.dispose()
+        try:
+            with _quiet_cancelled_closes(engine, probe):
+                async with asyncio.timeout(CLEAN_UP_SECONDS):
+                    await store.aclose()
+                    await statements.close()
+                    if redis is not None:
+                        await redis.aclose(close_connection_pool=True)
+                    if owns_engine:
+                        await engine.dispose()
+                        await probe.dispose()
+        except TimeoutError:  # the process is ending: its sockets close with it
+            logger.warning(
+                "closing the connections took over %g s (is the database answering?); "
+                "they are dropped",
+                CLEAN_UP_SECONDS,
+            )
+            if owns_engine:
+                await engine.dispose(close=False)
+                await probe.dispose(close=False)
 
     app = Starlette(
         middleware=[

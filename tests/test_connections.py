@@ -6,6 +6,7 @@ Timeouts are set small here (a second or two) so that every test ends in seconds
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
@@ -725,3 +726,38 @@ async def test_readyz_answers_within_2_s_while_the_database_is_frozen(tmp_path: 
                     assert took < 2, took
                 assert (await client.get("/healthz")).status_code == 200
             proxy.close()  # the database gone for good: the server stops without waiting
+
+
+async def test_the_server_stops_in_bounded_time_while_the_database_is_frozen(tmp_path: Path):
+    """Closing a pooled connection waits for the database to answer: frozen, every one would
+    wait its command timeout in turn. The clean-up after the grace is bounded instead."""
+    async with throwaway_database() as url:
+        seeded = subprocess.run(  # noqa: ASYNC221 (nothing else runs meanwhile)
+            [COMMAND, "seed"],
+            env={**os.environ, "DATABASE_URL": url},
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        assert seeded.returncode == 0, seeded.stderr
+        settings = {"DATABASE_URL": "", "IMPACT_GRAPH_SHUTDOWN_GRACE": "1"}
+        with freezing_proxy(url) as (proxy, proxied):
+            settings["DATABASE_URL"] = proxied
+            with serving(tmp_path, settings) as server:
+                async with httpx.AsyncClient(base_url=server.base, timeout=10) as client:
+                    queries = [
+                        client.post("/graphql", json={"query": "{ companies { totalCount } }"})
+                        for _ in range(4)
+                    ]
+                    for answered in await asyncio.gather(*queries):  # connections pooled
+                        assert answered.status_code == 200
+                    assert (await client.get("/readyz")).status_code == 200
+                proxy.freeze()
+                signalled = time.monotonic()
+                server.process.send_signal(signal.SIGTERM)
+                server.process.wait(timeout=60)
+                exited = time.monotonic() - signalled
+                log = server.log.read_text()
+            proxy.close()
+    assert exited < 8, exited
+    assert "Traceback" not in log, log
