@@ -35,7 +35,7 @@ MAX_ENTRY_BYTES = 1024 * 1024
 ENTRY_OVERHEAD_BYTES = 400
 # A Redis on the same network answers in well under a millisecond; one that takes longer than
 # this is treated as gone, so a dead or frozen Redis costs a request at most this long.
-REDIS_TIMEOUT_SECONDS = 0.1
+REDIS_TIMEOUT_SECONDS = 0.2  # connecting included
 RETRY_SECONDS = 1.0  # while Redis is away, how often a request tries it again
 
 T = TypeVar("T")
@@ -138,7 +138,7 @@ class RedisAnswers:
             raise CacheUnavailable
         self._retry_at = now + RETRY_SECONDS  # the requests meanwhile do not try it too
         try:
-            async with asyncio.timeout(REDIS_TIMEOUT_SECONDS * 2):
+            async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
                 result = await command()
         except (RedisError, OSError, TimeoutError) as error:
             if not self._away:
