@@ -40,7 +40,8 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from core.config import Settings
-from server.reading import BODY_TIMED_OUT
+from server.errors import RequestError
+from server.reading import EDGE_REFUSAL
 from server.responses import encode_json
 
 logger = logging.getLogger("impact_graph.connections")
@@ -170,7 +171,8 @@ def framing_fault(
         return "this server speaks HTTP/1.1"
     codings = [value for name, value in headers if name == b"transfer-encoding"]
     lengths = [value for name, value in headers if name == b"content-length"]
-    if switching and (codings or any(value.strip() != b"0" for value in lengths)):
+    if switching and (codings or any(int(value) != 0 for value in lengths)):  # (digits:
+        # httptools refused any other Content-Length)
         return (
             "a request asking to switch protocols (Upgrade) may not carry a body here, "
             "where none is switched to: send it without the Upgrade header"
@@ -268,8 +270,6 @@ class EdgeProtocol(HttpToolsProtocol):
         if self.pipeline:  # an earlier pipelined answer is going out: this request is not
             return  # read meanwhile, and its deadline starts again once it is
         if self.request_open and not self.answering():
-            if self.head_bytes is None and self.cycle is not None:  # in its body: the app's
-                self.cycle.scope["state"][BODY_TIMED_OUT] = True  # record says 408, not gone
             self.refuse(
                 408,
                 "REQUEST_TIMEOUT",
@@ -410,6 +410,9 @@ class EdgeProtocol(HttpToolsProtocol):
         self.refuse(400, "BAD_REQUEST", msg)
 
     def refuse(self, status: int, code: str, message: str, headers: bytes = b"") -> None:
+        if self.request_open and self.head_bytes is None and self.cycle is not None:
+            # refused in its body: the app, reading it, records what the client got
+            self.cycle.scope["state"][EDGE_REFUSAL] = RequestError(status, code, message)
         response = _plain_response(status, code, message, self.server_state, headers)
         self.transport.write(response)
         self.close()
@@ -470,8 +473,9 @@ class EdgeProtocol(HttpToolsProtocol):
         if self.transport.is_closing():  # uvicorn closed it (the answer said `close`)
             self.watch_unsent()
             return
-        if self.half_closed:
-            self.close()
+        if self.half_closed:  # once the requests it sent before its end are all answered
+            if not pipelined:
+                self.close()
             return
         if answered_early:  # e.g. a 413: the rest of the body is not read as a request
             self.linger()

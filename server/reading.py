@@ -16,10 +16,11 @@ from server.errors import RequestError
 from server.negotiation import JSON
 from server.persisted import sha256_hex
 
-# What the request's record says of a body that never came whole, as nothing reaches the
-# client: the edge answered 408 and closed (server/connections.py sets this in the request's
-# state), or the client left (499, as nginx logs it).
-BODY_TIMED_OUT = "impact_graph.body_timed_out"
+# What the request's record says of a body that never came whole (the app's answer reaches
+# no one): what the edge answered before it closed the connection (server/connections.py
+# keeps it in the request's state: a 408 at the body's deadline, a 400 for a bad chunk), or
+# else that the client left (499, as nginx logs it).
+EDGE_REFUSAL = "impact_graph.edge_refusal"
 CLIENT_CLOSED_REQUEST = 499
 
 logger = logging.getLogger("impact_graph.graphql")
@@ -148,9 +149,10 @@ async def read_body(request: Request, limit: int) -> bytes:
                 raise too_large
             chunks.append(chunk)
     except ClientDisconnect:  # nobody reads the answer; one line, not a stack
-        if request.scope["state"].get(BODY_TIMED_OUT):
-            logger.info("a request's body did not arrive in time (%d bytes came)", size)
-            raise RequestError(408, "REQUEST_TIMEOUT", "the body did not arrive in time") from None
+        refused: RequestError | None = request.scope["state"].get(EDGE_REFUSAL)
+        if refused is not None:
+            logger.info("a request's body was refused: %s (%d bytes came)", refused.message, size)
+            raise refused from None
         logger.info("the client left before sending its whole body (%d bytes came)", size)
         raise RequestError(
             CLIENT_CLOSED_REQUEST, "CLIENT_CLOSED_REQUEST", "the client left mid-body"
