@@ -7,13 +7,12 @@ import contextlib
 import gc
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 from graphql import build_schema
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.log import InstanceLogger
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -41,7 +40,7 @@ from server.persisted import load_manifest
 from server.posts import EarlyPosts
 from server.ratelimit import rate_limit
 from server.redis_client import redis_client
-from server.shutdown import Drain
+from server.shutdown import Drain, QuietPools, quiet_cancelled_requests
 
 logger = logging.getLogger("impact_graph.server")
 # The schema as graphql-core types, built from the SDL through public APIs only: what
@@ -57,30 +56,6 @@ WIND_DOWN_SECONDS = 2.0
 # then how long closing the connections may take: each close waits for the database to answer,
 # and a frozen one would hold every pooled connection for its command timeout in turn
 CLEAN_UP_SECONDS = 3.0
-
-
-class _CancelledClose(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
-
-
-def _logger(found: logging.Logger | InstanceLogger) -> logging.Logger:
-    return found if isinstance(found, logging.Logger) else found.logger  # (with echo_pool)
-
-
-@contextlib.contextmanager
-def _quiet_cancelled_closes(*engines: AsyncEngine) -> Iterator[None]:
-    """SQLAlchemy's pool logs a stack for each close that the clean-up's bound cancels (a
-    database that stopped answering); the clean-up says so in one line of its own."""
-    loggers = [_logger(engine.pool.logger) for engine in engines]
-    quiet = _CancelledClose()
-    for logger in loggers:
-        logger.addFilter(quiet)
-    try:
-        yield
-    finally:
-        for logger in loggers:
-            logger.removeFilter(quiet)
 
 
 def _probe_engine(settings: Settings) -> AsyncEngine:
@@ -180,6 +155,7 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     drain = Drain(settings.shutdown_drain)
+    quiet_cancelled_requests()
     probes: set[asyncio.Task[None]] = set()
 
     async def select_one() -> None:
@@ -221,18 +197,19 @@ def create_app(
         with drain.installed():
             yield
         await graphql.wind_down(WIND_DOWN_SECONDS)
-        observed.close()
+        quiet = QuietPools(engine, probe)
         try:
-            with _quiet_cancelled_closes(engine, probe):
-                async with asyncio.timeout(CLEAN_UP_SECONDS):
-                    await store.aclose()
-                    await statements.close()
-                    if redis is not None:
-                        await redis.aclose(close_connection_pool=True)
-                    if owns_engine:
-                        await engine.dispose()
-                        await probe.dispose()
+            async with asyncio.timeout(CLEAN_UP_SECONDS):
+                await store.aclose()
+                await statements.close()
+                if redis is not None:
+                    await redis.aclose(close_connection_pool=True)
+                if owns_engine:
+                    await engine.dispose()
+                    await probe.dispose()
+            quiet.undo()
         except TimeoutError:  # the process is ending: its sockets close with it
+            quiet.for_good()
             logger.warning(
                 "closing the connections took over %g s (is the database answering?); "
                 "they are dropped",
@@ -241,6 +218,8 @@ def create_app(
             if owns_engine:
                 await engine.dispose(close=False)
                 await probe.dispose(close=False)
+        finally:
+            observed.close()
 
     app = Starlette(
         middleware=[

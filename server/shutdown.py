@@ -2,7 +2,7 @@
 answers 503 for `IMPACT_GRAPH_SHUTDOWN_DRAIN` seconds while every other request is still
 served; then uvicorn's own handler runs (the listening socket closes, requests in flight get
 `IMPACT_GRAPH_SHUTDOWN_GRACE` seconds, the process exits). A second signal skips the rest of
-the drain, unless it comes within ECHO_SECONDS of the first.
+the drain (in a worker, one within ECHO_SECONDS of the first is that one passed on).
 
 Installed by the app's lifespan, so it holds in every worker process: each one is signalled
 and drains on its own. Without a drain nothing is installed and uvicorn stops at once.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import signal
 import threading
 import time
@@ -20,11 +21,14 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.log import InstanceLogger
+
 logger = logging.getLogger("impact_graph.server")
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
-# A signal this soon after the first is that stop passed on, not a second request to hurry:
-# with workers, systemd's default stop and Ctrl-C reach every process, and uvicorn's
+# In a worker, a signal this soon after the first is that stop passed on, not a second
+# request to hurry: systemd's default stop and Ctrl-C reach every process, and uvicorn's
 # supervisor then signals each worker again (it looks every 0.5 s).
 ECHO_SECONDS = 2.0
 
@@ -47,10 +51,14 @@ class Drain:
             return
         loop = asyncio.get_running_loop()
 
+        supervised = multiprocessing.parent_process() is not None  # a worker of `--workers`
+
         def handle(signum: int, _: FrameType | None) -> None:
             if self.started:  # again: stop now, unless it is the first one passed on
-                if time.monotonic() - self._started_at >= ECHO_SECONDS:
-                    loop.call_soon_threadsafe(self._stop, signum)
+                if supervised and time.monotonic() - self._started_at < ECHO_SECONDS:
+                    loop.call_soon_threadsafe(_echoed)
+                    return
+                loop.call_soon_threadsafe(self._stop, signum)
                 return
             self.started, self._started_at = True, time.monotonic()
             loop.call_soon_threadsafe(self._begin, loop, signum)
@@ -76,3 +84,53 @@ class Drain:
             if handler is not None:  # None: not set from Python; nothing to put back
                 signal.signal(signum, handler)
         return bool(previous)
+
+
+def _echoed() -> None:
+    logger.info(
+        "a signal within %g s of the first is taken as the same stop (passed on by the "
+        "supervisor); send another to end the drain",
+        ECHO_SECONDS,
+    )
+
+
+class _CancelledStacks(logging.Filter):
+    """Drops a record whose stack is a cancellation: the server ending its own work as it
+    stops, which a line of its own says once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
+_CANCELLED_STACKS = _CancelledStacks()
+
+
+def quiet_cancelled_requests() -> None:
+    """uvicorn logs a stack for each request it cancels once the grace has run out ("Exception
+    in ASGI application"): its own line before them says how many it cancelled, once."""
+    uvicorn_errors = logging.getLogger("uvicorn.error")
+    if _CANCELLED_STACKS not in uvicorn_errors.filters:
+        uvicorn_errors.addFilter(_CANCELLED_STACKS)
+
+
+class QuietPools:
+    """What SQLAlchemy's pools log of connections the clean-up gives up on (a database that
+    stopped answering): a stack for each close its bound cancels, then, `for_good`, the
+    complaints about connections dropped unclosed. The clean-up says so in one line."""
+
+    def __init__(self, *engines: AsyncEngine) -> None:
+        self.loggers = [_logger(engine.pool.logger) for engine in engines]
+        for logger in self.loggers:
+            logger.addFilter(_CANCELLED_STACKS)
+
+    def undo(self) -> None:
+        for logger in self.loggers:
+            logger.removeFilter(_CANCELLED_STACKS)
+
+    def for_good(self) -> None:
+        for logger in self.loggers:
+            logger.setLevel(logging.CRITICAL + 1)
+
+
+def _logger(found: logging.Logger | InstanceLogger) -> logging.Logger:
+    return found if isinstance(found, logging.Logger) else found.logger  # (with echo_pool)
