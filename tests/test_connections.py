@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -719,10 +719,11 @@ def freezing_proxy(url: str) -> Iterator[tuple[FreezingProxy, str]]:
         proxy.close()
 
 
-@pytest.mark.postgres
-async def test_readyz_answers_within_2_s_while_the_database_is_frozen(tmp_path: Path):
+@contextlib.asynccontextmanager
+async def seeded_database() -> AsyncIterator[str]:
+    """A throwaway PostgreSQL database, seeded directly (through the proxy's threads it would
+    take long)."""
     async with throwaway_database() as url:
-        # seeded directly: through the proxy's threads it would take long
         seeded = subprocess.run(  # noqa: ASYNC221 (nothing else runs meanwhile)
             [COMMAND, "seed"],
             env={**os.environ, "DATABASE_URL": url},
@@ -731,6 +732,12 @@ async def test_readyz_answers_within_2_s_while_the_database_is_frozen(tmp_path: 
             check=False,
         )
         assert seeded.returncode == 0, seeded.stderr
+        yield url
+
+
+@pytest.mark.postgres
+async def test_readyz_answers_within_2_s_while_the_database_is_frozen(tmp_path: Path):
+    async with seeded_database() as url:
         with (
             freezing_proxy(url) as (proxy, proxied),
             serving(tmp_path, {"DATABASE_URL": proxied}) as server,
@@ -748,18 +755,11 @@ async def test_readyz_answers_within_2_s_while_the_database_is_frozen(tmp_path: 
             proxy.close()  # the database gone for good: the server stops without waiting
 
 
+@pytest.mark.postgres
 async def test_the_server_stops_in_bounded_time_while_the_database_is_frozen(tmp_path: Path):
     """Closing a pooled connection waits for the database to answer: frozen, every one would
     wait its command timeout in turn. The clean-up after the grace is bounded instead."""
-    async with throwaway_database() as url:
-        seeded = subprocess.run(  # noqa: ASYNC221 (nothing else runs meanwhile)
-            [COMMAND, "seed"],
-            env={**os.environ, "DATABASE_URL": url},
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
-        assert seeded.returncode == 0, seeded.stderr
+    async with seeded_database() as url:
         settings = {"DATABASE_URL": "", "IMPACT_GRAPH_SHUTDOWN_GRACE": "1"}
         with freezing_proxy(url) as (proxy, proxied):
             settings["DATABASE_URL"] = proxied
