@@ -198,6 +198,7 @@ def create_app(
             yield
         await graphql.wind_down(WIND_DOWN_SECONDS)
         quiet = QuietPools(engine, probe)
+        dropped = False
         try:
             async with asyncio.timeout(CLEAN_UP_SECONDS):
                 await store.aclose()
@@ -207,9 +208,7 @@ def create_app(
                 if owns_engine:
                     await engine.dispose()
                     await probe.dispose()
-            quiet.undo()
         except TimeoutError:  # the process is ending: its sockets close with it
-            quiet.for_good()
             logger.warning(
                 "closing the connections took over %g s (is the database answering?); "
                 "they are dropped",
@@ -218,7 +217,9 @@ def create_app(
             if owns_engine:
                 await engine.dispose(close=False)
                 await probe.dispose(close=False)
+                dropped = True
         finally:
+            quiet.end(for_good=dropped)
             observed.close()
 
     app = Starlette(

@@ -238,7 +238,9 @@ class EdgeProtocol(HttpToolsProtocol):
         self.timer_at = 0.0
         self.head_bytes: int | None = None  # bytes of an unfinished request head so far
         self.half_closed = False  # the client sent its end: close once it is answered
-        self.switching = False  # asked to switch protocols: answered as HTTP/1.1, then closed
+        # nothing more is read as a request: it asked to switch protocols (answered as
+        # HTTP/1.1, then closed), or one was refused behind answers still to go out
+        self.reading_stopped = False
         self.stalled: asyncio.TimerHandle | None = None  # the send deadline, while one runs
         self.unsent = 0  # bytes the client had not taken at the send deadline's last look
         self.socket_fd: int | None = None  # to ask the kernel how much it still holds
@@ -378,7 +380,7 @@ class EdgeProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         """uvicorn's, answering an unknown method 405 rather than 400, and logging refused
         requests at debug level (a line each would let any client fill the log)."""
-        if self.switching or (self.lingering and not self.request_open):
+        if self.reading_stopped or (self.lingering and not self.request_open):
             return  # answered (or being answered) and closing: nothing more is a request
         if self.timeout_keep_alive_task is not None:
             self.timeout_keep_alive_task.cancel()
@@ -405,11 +407,29 @@ class EdgeProtocol(HttpToolsProtocol):
                         f"the request head is larger than {self.limits.max_head_bytes:,} bytes",
                     )
 
+    def answers_pending(self) -> bool:
+        """Whether an earlier request's answer has yet to go out: the one before a head still
+        arriving, or the one ahead of the request whose body is (queued behind it)."""
+        if self.head_bytes is not None:
+            return self.cycle is not None and not self.cycle.response_complete
+        return bool(self.pipeline)
+
     def send_400_response(self, msg: str) -> None:
         """A request httptools or `framing_fault` refused: a JSON 400, then closed."""
         self.refuse(400, "BAD_REQUEST", msg)
 
     def refuse(self, status: int, code: str, message: str, headers: bytes = b"") -> None:
+        """Answer `status` and close; where answers to earlier requests are still to go out,
+        nothing is written (it would arrive as theirs): the refused request is dropped, and
+        the connection closes once they are sent."""
+        if self.lingering:  # answered, our side shut: nothing more can be written
+            self.close()
+            return
+        if self.answers_pending():
+            if self.head_bytes is None and self.pipeline:  # its head was read: it is queued
+                self.pipeline.pop()
+            self.reading_stopped = self.half_closed = True  # (closed once they are answered)
+            return
         if self.request_open and self.head_bytes is None and self.cycle is not None:
             # refused in its body: the app, reading it, records what the client got
             self.cycle.scope["state"][EDGE_REFUSAL] = RequestError(status, code, message)
@@ -452,7 +472,8 @@ class EdgeProtocol(HttpToolsProtocol):
         self.keep_alive, cycle.keep_alive = cycle.keep_alive and not switching, False
         # No protocol is switched to (RFC 9110 7.8: an Upgrade may be ignored), and what
         # follows the head is not HTTP/1.1 to httptools: nothing more is read from the client.
-        self.switching = switching
+        if switching:
+            self.reading_stopped = True
         cycle.transport = _ClosedOurWay(self.transport, self.linger)
 
     def on_message_complete(self) -> None:

@@ -94,42 +94,55 @@ def _echoed() -> None:
     )
 
 
+# What uvicorn cancels the requests still running with once the grace has run out.
+GRACE_EXCEEDED = "Task cancelled, timeout graceful shutdown exceeded"
+
+
 class _CancelledStacks(logging.Filter):
-    """Drops a record whose stack is a cancellation: the server ending its own work as it
-    stops, which a line of its own says once."""
+    """Drops a record whose stack is a cancellation the server made as it stops (`reason`:
+    only one cancelled for it), which a line of its own says once."""
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__()
+        self.reason = reason
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, asyncio.CancelledError):
+            return True
+        return self.reason is not None and self.reason not in error.args
 
 
+_GRACE_EXCEEDED_STACKS = _CancelledStacks(GRACE_EXCEEDED)
 _CANCELLED_STACKS = _CancelledStacks()
 
 
 def quiet_cancelled_requests() -> None:
     """uvicorn logs a stack for each request it cancels once the grace has run out ("Exception
-    in ASGI application"): its own line before them says how many it cancelled, once."""
+    in ASGI application"): its own line before them says how many it cancelled, once. (Any
+    other cancellation escaping a request is a defect, and keeps its stack.)"""
     uvicorn_errors = logging.getLogger("uvicorn.error")
-    if _CANCELLED_STACKS not in uvicorn_errors.filters:
-        uvicorn_errors.addFilter(_CANCELLED_STACKS)
+    if _GRACE_EXCEEDED_STACKS not in uvicorn_errors.filters:
+        uvicorn_errors.addFilter(_GRACE_EXCEEDED_STACKS)
 
 
 class QuietPools:
     """What SQLAlchemy's pools log of connections the clean-up gives up on (a database that
-    stopped answering): a stack for each close its bound cancels, then, `for_good`, the
-    complaints about connections dropped unclosed. The clean-up says so in one line."""
+    stopped answering): a stack for each close its bound cancels, then, where it dropped
+    them, the complaints about connections dropped unclosed. The clean-up says so in one line."""
 
     def __init__(self, *engines: AsyncEngine) -> None:
         self.loggers = [_logger(engine.pool.logger) for engine in engines]
         for logger in self.loggers:
             logger.addFilter(_CANCELLED_STACKS)
 
-    def undo(self) -> None:
+    def end(self, *, for_good: bool) -> None:
+        """The clean-up is over; `for_good`: it dropped the app's own connections, and the
+        process is ending (the loggers are the pool class's, shared by every engine)."""
         for logger in self.loggers:
             logger.removeFilter(_CANCELLED_STACKS)
-
-    def for_good(self) -> None:
-        for logger in self.loggers:
-            logger.setLevel(logging.CRITICAL + 1)
+            if for_good:
+                logger.setLevel(logging.CRITICAL + 1)
 
 
 def _logger(found: logging.Logger | InstanceLogger) -> logging.Logger:

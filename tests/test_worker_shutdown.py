@@ -62,6 +62,7 @@ def test_a_stop_that_reaches_every_process_drains_once(tmp_path):
         "IMPACT_GRAPH_SHUTDOWN_DRAIN": "10",
         "IMPACT_GRAPH_SHUTDOWN_GRACE": "1",
         "IMPACT_GRAPH_LOG_LEVEL": "info",  # each worker says when it is up
+        "IMPACT_GRAPH_KEEP_ALIVE_TIMEOUT": "60",  # `held` waits for the other worker
     }
     with (
         serving(tmp_path, settings, arguments=["--workers", "2"]) as server,
