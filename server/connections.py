@@ -271,12 +271,14 @@ class EdgeProtocol(HttpToolsProtocol):
             return
         if self.pipeline:  # an earlier pipelined answer is going out: this request is not
             return  # read meanwhile, and its deadline starts again once it is
-        if self.request_open and not self.answering():
-            self.refuse(
+        # (the answer going out while the next head arrives is an earlier request's)
+        if self.request_open and (self.head_bytes is not None or not self.answering()):
+            self.refuse(  # which closes, at once or once earlier answers are out
                 408,
                 "REQUEST_TIMEOUT",
                 "the request did not arrive in time; send its head and body promptly",
             )
+            return
         self.close()
 
     def answering(self) -> bool:
@@ -297,9 +299,14 @@ class EdgeProtocol(HttpToolsProtocol):
         sent whole is answered, then the connection closed; otherwise it is closed now, as
         our own closes are (with the send deadline: uvloop's close would wait for it to take
         what is unsent, however long)."""
+        if self.reading_stopped and self.half_closed:
+            return True  # closing once the answers ahead are out already
         unanswered = self.cycle is not None and not self.cycle.response_complete
         if unanswered and not self.request_open:
             self.half_closed = True  # closed once answered (on_response_complete)
+            return True
+        if self.request_open and self.answers_pending():  # it will never arrive whole
+            self.drop_behind_pending()
             return True
         self.close()
         return True
@@ -414,6 +421,15 @@ class EdgeProtocol(HttpToolsProtocol):
             return self.cycle is not None and not self.cycle.response_complete
         return bool(self.pipeline)
 
+    def drop_behind_pending(self) -> None:
+        """The request being read goes unanswered (queued, if its head was read: uvicorn
+        queues on the left); nothing more is read, and the connection closes once the answers
+        ahead of it are out, each bounded by the execution and send deadlines."""
+        if self.head_bytes is None and self.pipeline:
+            self.pipeline.popleft()
+        self.reading_stopped = self.half_closed = True
+        self.set_deadline(None)
+
     def send_400_response(self, msg: str) -> None:
         """A request httptools or `framing_fault` refused: a JSON 400, then closed."""
         self.refuse(400, "BAD_REQUEST", msg)
@@ -426,9 +442,7 @@ class EdgeProtocol(HttpToolsProtocol):
             self.close()
             return
         if self.answers_pending():
-            if self.head_bytes is None and self.pipeline:  # its head was read: it is queued
-                self.pipeline.pop()
-            self.reading_stopped = self.half_closed = True  # (closed once they are answered)
+            self.drop_behind_pending()
             return
         if self.request_open and self.head_bytes is None and self.cycle is not None:
             # refused in its body: the app, reading it, records what the client got
@@ -488,7 +502,10 @@ class EdgeProtocol(HttpToolsProtocol):
             self.close()
 
     def on_response_complete(self) -> None:
-        answered_early = self.request_open and self.cycle.response_complete
+        # answered before its body arrived (not: the next request's head is arriving)
+        answered_early = (
+            self.request_open and self.head_bytes is None and self.cycle.response_complete
+        )
         pipelined = bool(self.pipeline)
         super().on_response_complete()
         if self.transport.is_closing():  # uvicorn closed it (the answer said `close`)
@@ -502,6 +519,8 @@ class EdgeProtocol(HttpToolsProtocol):
             self.linger()
             return  # the body deadline still runs
         if not pipelined:
+            if self.request_open:  # the next head is arriving: its deadline runs on
+                return
             self.idle = True
             self.set_deadline(self.limits.keep_alive_timeout)
         elif self.request_open:  # the next request's body is read from now (it was not, meanwhile)

@@ -224,23 +224,42 @@ def test_a_bad_chunk_after_an_early_answer_only_closes_the_connection(edge):
     assert "Fatal error" not in edge.log.read_text()
 
 
-def test_a_pipelined_request_refused_never_answers_in_place_of_an_earlier_one(edge):
-    """The earlier request's answer goes out; the refused one is dropped, and the connection
-    closed after that answer: a 400 written at once would be read as the earlier answer."""
-    body = json.dumps({"query": "{ programs(first: 5) { nodes { name } } }"}).encode()
+PROGRAMS = json.dumps({"query": "{ programs(first: 5) { nodes { name } } }"}).encode()
+BAD_CHUNKED = (
+    b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b'Transfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\nzz\r\n'
+)
+
+
+@pytest.mark.parametrize("ahead", [1, 2])
+@pytest.mark.parametrize("half_close", [False, True], ids=["open", "half-closed"])
+def test_a_pipelined_request_refused_never_answers_in_place_of_an_earlier_one(
+    edge, ahead, half_close
+):
+    """The answers to the requests ahead go out, each in its place; the refused one is
+    dropped and the connection closed after them: a 400 written at once would be read as
+    the first answer (and a client's half-close does not cut them off)."""
     with connect(edge) as connection:
-        connection.sendall(
-            post_head(len(body))
-            + body
-            + b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            + b'Transfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\nzz\r\n'
-            + SMUGGLED
-        )
+        connection.sendall((post_head(len(PROGRAMS)) + PROGRAMS) * ahead + BAD_CHUNKED + SMUGGLED)
+        if half_close:
+            connection.shutdown(socket.SHUT_WR)
         received, waited = read_until_closed(connection)
-    assert received.count(b"\r\nserver: ") == 1, received
-    assert status_of(received) == 200
-    assert len(body_of(received)["data"]["programs"]["nodes"]) == 5
+    assert received.count(b"\r\nserver: ") == ahead, received
+    assert received.count(b" 200 OK\r\n") == ahead
     assert waited < 3
+
+
+def test_a_head_arriving_as_the_answer_ahead_of_it_goes_out_is_read_whole(edge):
+    """The next request's head, begun while the one ahead is answered, is not taken for the
+    rest of that one's body (which would shut the connection)."""
+    with connect(edge) as connection:
+        head = post_head(len(PROGRAMS))
+        connection.sendall(head + PROGRAMS + head[:20])
+        first = read_response(connection)
+        connection.sendall(head[20:] + PROGRAMS)
+        second = read_response(connection)
+    assert (first[0], second[0]) == (200, 200)
+    assert first[2] == second[2]
 
 
 def test_a_client_hanging_up_mid_upload_is_one_info_line(edge):
