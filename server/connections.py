@@ -12,6 +12,12 @@ has one deadline, set as it moves from phase to phase and never extended by inco
   and an end of stream), the rest of its body is read and dropped until the body deadline,
   then the connection is closed.
 
+A connection closed while its client may still be sending (a request refused or cut off, or
+one dropped behind answers still going out) closes lingering, as nginx's `lingering_close`:
+our side is shut, what still comes is read and dropped, and it is closed at the client's end
+of stream or once the client has taken all that was written. A plain close with bytes
+arriving resets the connection, and the kernel drops what the client had yet to take.
+
 Sending has a deadline of its own, as nginx's `send_timeout`: while the transport holds bytes
 the kernel would not take (an answer past the socket buffers, uvicorn waiting for it to drain,
 or a closed connection's last bytes), a client that takes none of them for `send_timeout` has
@@ -230,7 +236,9 @@ class EdgeProtocol(HttpToolsProtocol):
         self.refused = False
         self.fault: str | None = None  # why the request's framing was refused
         self.request_open = False  # a request's head or body is still arriving
-        self.lingering = False  # answered before its body arrived: dropping the rest
+        self.lingering = False  # our side shut, the client's bytes read and dropped
+        self.lingered_unsent = 0  # bytes the client had not taken at the lingering's last look
+        self.ended = False  # the client sent its end of stream
         self.keep_alive = True  # what the request asked for, kept while its body arrives
         self.idle = False  # answered, waiting for the next request (keep-alive)
         self.deadline: float | None = None
@@ -269,6 +277,9 @@ class EdgeProtocol(HttpToolsProtocol):
             self.timer_at = self.deadline
             self.timer = self.loop.call_at(self.deadline, self.deadline_reached)
             return
+        if self.lingering:
+            self.end_lingering()
+            return
         if self.pipeline:  # an earlier pipelined answer is going out: this request is not
             return  # read meanwhile, and its deadline starts again once it is
         # (the answer going out while the next head arrives is an earlier request's)
@@ -284,11 +295,49 @@ class EdgeProtocol(HttpToolsProtocol):
     def answering(self) -> bool:
         return self.cycle is not None and self.cycle.response_started
 
-    # The send deadline: runs while the transport holds bytes the client has not taken.
+    # Closing, and the send deadline: runs while the transport holds bytes the client has not
+    # taken.
     def close(self) -> None:
-        """Close once what was written has been sent, within the send deadline."""
+        """Close once what was written has been sent, within the send deadline; lingering
+        first where the client may still be sending."""
+        if not self.lingering and self.client_may_send():
+            self.linger()
+            return
         self.transport.close()
         self.watch_unsent()
+
+    def client_may_send(self) -> bool:
+        """Whether bytes may still come: a request is unfinished, or what comes is no longer
+        read (not after the client's end of stream, nor on a connection refused past the
+        bound). After a `Connection: close` request httptools reads nothing more."""
+        return not (self.ended or self.refused) and (self.request_open or self.reading_stopped)
+
+    def linger(self) -> None:
+        """Shut our side (the client reads what was written, then an end of stream) and read
+        and drop what still comes, until its end of stream or the deadline (the body's, if
+        one runs): `end_lingering`."""
+        if self.lingering or self.transport.is_closing():
+            return
+        if not self.transport.can_write_eof():
+            self.transport.close()
+            self.watch_unsent()
+            return
+        self.lingering = True
+        self.stop_uvicorn_keep_alive()  # its close would be a plain one
+        self.lingered_unsent = self.untaken()
+        self.transport.write_eof()  # once what the transport holds is sent
+        if self.deadline is None or self.deadline <= self.loop.time():  # none, or the one
+            self.set_deadline(self.limits.body_timeout)  # that refused the request
+
+    def end_lingering(self) -> None:
+        """At the deadline: closed, unless the client is still taking the last bytes written
+        (a close now would reset them away); it is looked at again a send deadline on."""
+        left = self.untaken()
+        if 0 < left < self.lingered_unsent:
+            self.lingered_unsent = left
+            self.set_deadline(self.limits.send_timeout)
+            return
+        self.close()
 
     def watch_unsent(self) -> None:
         if self.transport.get_write_buffer_size() > 0:
@@ -299,6 +348,10 @@ class EdgeProtocol(HttpToolsProtocol):
         sent whole is answered, then the connection closed; otherwise it is closed now, as
         our own closes are (with the send deadline: uvloop's close would wait for it to take
         what is unsent, however long)."""
+        self.ended = True
+        if self.lingering:
+            self.close()
+            return True
         if self.reading_stopped and self.half_closed:
             return True  # closing once the answers ahead are out already
         unanswered = self.cycle is not None and not self.cycle.response_complete
@@ -389,15 +442,15 @@ class EdgeProtocol(HttpToolsProtocol):
         requests at debug level (a line each would let any client fill the log)."""
         if self.reading_stopped or (self.lingering and not self.request_open):
             return  # answered (or being answered) and closing: nothing more is a request
-        if self.timeout_keep_alive_task is not None:
-            self.timeout_keep_alive_task.cancel()
-            self.timeout_keep_alive_task = None
+        self.stop_uvicorn_keep_alive()
         in_head = self.head_bytes is not None  # a head begun in an earlier piece
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserInvalidMethodError:
             self.refuse(405, "METHOD_NOT_ALLOWED", "use GET or POST", b"allow: GET, POST\r\n")
         except httptools.HttpParserError as error:
+            if self.reading_stopped or self.transport.is_closing():
+                return  # stopped by `on_message_begin`: nothing more is read as a request
             logger.debug("refused a request that is not valid HTTP/1.1: %s", error)
             self.send_400_response(self.fault or "the request is not valid HTTP/1.1")
         except httptools.HttpParserUpgrade:
@@ -413,6 +466,11 @@ class EdgeProtocol(HttpToolsProtocol):
                         "REQUEST_HEADERS_TOO_LARGE",
                         f"the request head is larger than {self.limits.max_head_bytes:,} bytes",
                     )
+
+    def stop_uvicorn_keep_alive(self) -> None:
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
 
     def answers_pending(self) -> bool:
         """Whether an earlier request's answer has yet to go out: the one before a head still
@@ -445,25 +503,24 @@ class EdgeProtocol(HttpToolsProtocol):
             self.drop_behind_pending()
             return
         if self.request_open and self.head_bytes is None and self.cycle is not None:
-            # refused in its body: the app, reading it, records what the client got
-            self.cycle.scope["state"][EDGE_REFUSAL] = RequestError(status, code, message)
+            # refused in its body: the app, reading it, records what the client got, and
+            # reads it as uvicorn says a client left (the connection lingers meanwhile)
+            cycle = self.cycle
+            cycle.scope["state"][EDGE_REFUSAL] = RequestError(status, code, message)
+            cycle.disconnected = True
+            cycle.message_event.set()
         response = _plain_response(status, code, message, self.server_state, headers)
         self.transport.write(response)
+        self.reading_stopped = True
         self.close()
-
-    def linger(self) -> None:
-        """Answered before the request's body arrived: our side is shut, and what still comes
-        is read and dropped until the body deadline, when the connection is closed."""
-        if self.lingering or self.transport.is_closing():
-            return
-        self.lingering = True
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
-        else:
-            self.close()
 
     # The parser's callbacks
     def on_message_begin(self) -> None:
+        if self.lingering:  # a request behind one answered and closed: it is not served
+            self.close()
+        if self.reading_stopped or self.transport.is_closing():  # more in the same piece:
+            # the parser stops (data_received)
+            raise httptools.HttpParserError("nothing more is read on this connection")
         super().on_message_begin()
         self.head_bytes = 0
         self.request_open = True
@@ -476,8 +533,8 @@ class EdgeProtocol(HttpToolsProtocol):
         self.fault = framing_fault(self.headers, self.parser.get_http_version(), switching)
         if self.fault is not None:  # httptools stops here; uvicorn answers send_400_response
             raise httptools.HttpParserError(self.fault)
+        super().on_headers_complete()  # may refuse the target: the head is still the one read
         self.head_bytes = None
-        super().on_headers_complete()
         self.set_deadline(self.limits.body_timeout)
         # An answer that starts before the body has arrived (a 413) says `Connection: close`,
         # so the client opens a new connection for its next request; uvicorn's close once it
@@ -488,50 +545,46 @@ class EdgeProtocol(HttpToolsProtocol):
         # follows the head is not HTTP/1.1 to httptools: nothing more is read from the client.
         if switching:
             self.reading_stopped = True
-        cycle.transport = _ClosedOurWay(self.transport, self.linger)
+        cycle.transport = _ClosedOurWay(self.transport, self.close)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
         cycle = self.cycle
         if cycle is not None and not cycle.response_started:  # answered once read, as asked
             cycle.keep_alive = self.keep_alive
-            cycle.transport = _ClosedOurWay(self.transport, self.close)
         self.request_open = False
         self.set_deadline(None)  # the app's turn: IMPACT_GRAPH_EXECUTION_TIMEOUT bounds it
         if self.lingering:
             self.close()
 
     def on_response_complete(self) -> None:
-        # answered before its body arrived (not: the next request's head is arriving)
-        answered_early = (
-            self.request_open and self.head_bytes is None and self.cycle.response_complete
-        )
+        if self.lingering:  # closed after this answer: nothing queued behind it is answered
+            self.pipeline.clear()
         pipelined = bool(self.pipeline)
         super().on_response_complete()
-        if self.transport.is_closing():  # uvicorn closed it (the answer said `close`)
+        if self.transport.is_closing() or self.lingering:  # closed: the answer said `close`
+            self.stop_uvicorn_keep_alive()
             self.watch_unsent()
             return
         if self.half_closed:  # once the requests it sent before its end are all answered
             if not pipelined:
                 self.close()
             return
-        if answered_early:  # e.g. a 413: the rest of the body is not read as a request
-            self.linger()
-            return  # the body deadline still runs
         if not pipelined:
             if self.request_open:  # the next head is arriving: its deadline runs on
                 return
             self.idle = True
             self.set_deadline(self.limits.keep_alive_timeout)
-        elif self.request_open:  # the next request's body is read from now (it was not, meanwhile)
-            self.set_deadline(self.limits.body_timeout)
+        elif self.request_open:  # the next request is read from now (it was not, meanwhile)
+            in_head = self.head_bytes is not None
+            self.set_deadline(self.limits.head_timeout if in_head else self.limits.body_timeout)
 
 
 class _ClosedOurWay(asyncio.Transport):
     """The transport as a request's cycle sees it (uvicorn's cycle writes, closes and asks
-    whether it is closing): the same, but its close is ours: lingering while the request's
-    body is still arriving (`EdgeProtocol.linger`), else with the send deadline watching
-    (`EdgeProtocol.close`), also when uvicorn closes after an app failed mid-answer."""
+    whether it is closing): the same, but its close is ours (`EdgeProtocol.close`: lingering
+    while the request's body is still arriving, with the send deadline watching), also when
+    uvicorn closes after an app failed mid-answer."""
 
     def __init__(self, transport: asyncio.Transport, close: Callable[[], None]) -> None:
         super().__init__()

@@ -164,6 +164,12 @@ def access_lines(server: Served, status: int) -> list[dict]:
     return found
 
 
+def errors_logged_after(server: Served, logged: int) -> list[str]:
+    """The ERROR lines and stacks written to the server's log past its first `logged` chars."""
+    written = server.log.read_text()[logged:].splitlines()
+    return [line for line in written if line.startswith(("ERROR", "Traceback"))]
+
+
 def wait_for(condition: Callable[[], bool], server: Served) -> None:
     deadline = time.monotonic() + 3
     while not condition():
@@ -260,6 +266,94 @@ def test_a_head_arriving_as_the_answer_ahead_of_it_goes_out_is_read_whole(edge):
         second = read_response(connection)
     assert (first[0], second[0]) == (200, 200)
     assert first[2] == second[2]
+
+
+def test_a_request_target_httptools_cannot_read_behind_an_answer_is_dropped(edge):
+    """A CONNECT's `host:port` target fails uvicorn's URL parsing after the head was read:
+    the request ahead still gets its own answer, the only one, and no refusal is put on its
+    record (a 400 written at once would be read as its answer)."""
+    before = len(access_lines(edge, 200))
+    with connect(edge) as connection:
+        connection.sendall(
+            post_head(len(PROGRAMS))
+            + PROGRAMS
+            + b"CONNECT example.com:443 HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        received, waited = read_until_closed(connection)
+    assert received.count(b"\r\nserver: ") == 1, received
+    assert status_of(received) == 200
+    assert waited < 3
+    wait_for(lambda: len(access_lines(edge, 200)) > before, edge)
+    assert access_lines(edge, 200)[-1]["refusal"] is None
+
+
+def test_requests_behind_an_early_answer_are_never_started(edge):
+    """Answered (415) before its body came, the connection closes once the body is in: the
+    requests sent behind it in the same piece are not served (their answers would be
+    written to a closed connection, each an ERROR with a stack in the log)."""
+    logged = len(edge.log.read_text())
+    with connect(edge) as connection:
+        connection.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+            b"Content-Length: 10\r\n\r\nabc"
+        )
+        time.sleep(0.3)  # answered meanwhile
+        with contextlib.suppress(OSError):
+            connection.sendall(b"defghij" + SMUGGLED * 2)
+        received, waited = read_until_closed(connection)
+    assert received.count(b"\r\nserver: ") == 1, received
+    assert status_of(received) == 415
+    assert waited < 1
+    time.sleep(0.5)
+    assert errors_logged_after(edge, logged) == []
+
+
+@pytest.mark.parametrize(
+    ("behind", "after"),
+    [
+        pytest.param(b"GET /graphql HTTP/1.1\r\nX-Never-Ends: ", 408, id="head-cut-off"),
+        pytest.param(BAD_CHUNKED, None, id="refused-behind-the-answer"),
+    ],
+)
+def test_a_client_still_sending_as_its_connection_closes_loses_nothing_written(edge, behind, after):
+    """Behind `TEXTS`, read slowly, the client sends a request that is cut off (its head
+    never ends: a 408 once the answer is written) or refused (a bad chunk: dropped, as the
+    answer ahead is still to go out), and goes on sending. The connection then closes
+    lingering (our side shut, what comes read and dropped) until the client has taken all
+    that was written: a plain close with the client still sending resets the connection, and
+    what the kernel still held for it is lost."""
+    with ask_for_texts(edge, 64 * 1024) as connection:
+        connection.sendall(behind)
+        received = b""
+        while True:
+            with contextlib.suppress(OSError):
+                connection.send(b"a")
+            chunk = _recv(connection)
+            if not chunk:
+                break
+            received += chunk
+            time.sleep(0.1)
+    length, got = arrived(received)
+    assert length is not None
+    assert got >= length > 5_000_000  # all of it
+    rest = received.split(b"\r\n\r\n", 1)[1][length:]
+    assert status_of(rest) == after if after else rest == b"", rest[:300]
+
+
+def test_requests_pipelined_behind_one_asking_to_close_are_never_served(edge):
+    """`Connection: close` is the last request read (httptools drops what follows it): the
+    connection closes after its answer, the only one."""
+    logged = len(edge.log.read_text())
+    closing = (
+        b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    with connect(edge) as connection:
+        connection.sendall(closing + SMUGGLED + post_head(len(PROGRAMS)) + PROGRAMS)
+        received, waited = read_until_closed(connection)
+    assert received.count(b"\r\nserver: ") == 1, received
+    assert body_of(received)["data"] == {"__typename": "Query"}
+    assert waited < 1
+    assert errors_logged_after(edge, logged) == []
 
 
 def test_a_client_hanging_up_mid_upload_is_one_info_line(edge):
