@@ -323,11 +323,16 @@ class EdgeProtocol(HttpToolsProtocol):
             self.watch_unsent()
             return
         self.lingering = True
+        if self.head_bytes is not None:  # a head arriving is never served now
+            self.reading_stopped = True
         self.stop_uvicorn_keep_alive()  # its close would be a plain one
         self.lingered_unsent = self.untaken()
         self.transport.write_eof()  # once what the transport holds is sent
-        if self.deadline is None or self.deadline <= self.loop.time():  # none, or the one
-            self.set_deadline(self.limits.body_timeout)  # that refused the request
+        # the deadline running (none: the body's), looked at no sooner than a send deadline on
+        # (the client needs that long to take any of what was written)
+        left = -1.0 if self.deadline is None else self.deadline - self.loop.time()
+        if left < self.limits.send_timeout:
+            self.set_deadline(self.limits.body_timeout if left <= 0 else self.limits.send_timeout)
 
     def end_lingering(self) -> None:
         """At the deadline: closed, unless the client is still taking the last bytes written
@@ -508,6 +513,7 @@ class EdgeProtocol(HttpToolsProtocol):
             cycle = self.cycle
             cycle.scope["state"][EDGE_REFUSAL] = RequestError(status, code, message)
             cycle.disconnected = True
+            cycle.waiting_for_100_continue = False  # (uvicorn would write `100 Continue`)
             cycle.message_event.set()
         response = _plain_response(status, code, message, self.server_state, headers)
         self.transport.write(response)
@@ -529,6 +535,8 @@ class EdgeProtocol(HttpToolsProtocol):
             self.set_deadline(self.limits.head_timeout)
 
     def on_headers_complete(self) -> None:
+        if self.lingering:  # our side shut as this head arrived: it is not served
+            raise httptools.HttpParserError("nothing more is read on this connection")
         switching = self.parser.should_upgrade()
         self.fault = framing_fault(self.headers, self.parser.get_http_version(), switching)
         if self.fault is not None:  # httptools stops here; uvicorn answers send_400_response
@@ -571,7 +579,8 @@ class EdgeProtocol(HttpToolsProtocol):
                 self.close()
             return
         if not pipelined:
-            if self.request_open:  # the next head is arriving: its deadline runs on
+            if self.request_open:  # the next head is arriving: its deadline runs on, and
+                self.stop_uvicorn_keep_alive()  # uvicorn's idle timer (armed now) not at all
                 return
             self.idle = True
             self.set_deadline(self.limits.keep_alive_timeout)

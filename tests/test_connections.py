@@ -348,6 +348,42 @@ def test_requests_pipelined_behind_one_asking_to_close_are_never_served(edge):
     assert errors_logged_after(edge, logged) == []
 
 
+def test_a_head_arriving_as_its_connection_closes_is_never_served(edge):
+    """An HTTP/1.0 keep-alive request is answered `connection: close` while the next head is
+    half sent: that request is not served once the head ends (its answer would be written
+    after our side was shut, an ERROR with a stack)."""
+    logged = len(edge.log.read_text())
+    with connect(edge) as connection:
+        connection.sendall(
+            b"GET /graphql?query=%7B__typename%7D HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+            + SMUGGLED[:-2]
+        )
+        time.sleep(0.3)  # the first is answered meanwhile
+        with contextlib.suppress(OSError):
+            connection.sendall(b"\r\n")
+        received, _ = read_until_closed(connection)
+    assert received.count(b"\r\nserver: ") == 1, received
+    time.sleep(0.5)
+    assert errors_logged_after(edge, logged) == []
+
+
+def test_a_body_refused_before_the_app_reads_it_is_recorded_as_the_400(edge):
+    """`Expect: 100-continue` with a bad first chunk: refused before the app reads the body,
+    which then neither writes `100 Continue` after our side was shut nor records a 500."""
+    logged, before = len(edge.log.read_text()), len(access_lines(edge, 400))
+    with connect(edge) as connection:
+        connection.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Expect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+        )
+        received, _ = read_until_closed(connection)
+    assert received.count(b"\r\nserver: ") == 1, received
+    assert status_of(received) == 400
+    wait_for(lambda: len(access_lines(edge, 400)) > before, edge)
+    assert access_lines(edge, 400)[-1]["refusal"] == "BAD_REQUEST"
+    assert errors_logged_after(edge, logged) == []
+
+
 def test_a_client_hanging_up_mid_upload_is_one_info_line(edge):
     """Logged as nginx does (499: the client closed the request), not as a 400 it never got."""
     said = "left before sending its whole body"
