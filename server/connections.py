@@ -9,8 +9,8 @@ has one deadline, set as it moves from phase to phase and never extended by inco
 - open, or answered and idle (keep-alive): closed at the deadline with nothing sent;
 - a request begun but its head unfinished, or its body unfinished: `408` and closed;
 - answered before its body was read (a `413`): our side is shut (the client reads the answer
-  and an end of stream), the rest of its body is read and dropped until the body deadline,
-  then the connection is closed.
+  and an end of stream), the rest of its body is read and dropped until it ends or the
+  connection is closed lingering, below.
 
 A connection closed while its client may still be sending (a request refused or cut off, or
 one dropped behind answers still going out) closes lingering, as nginx's `lingering_close`:
