@@ -78,8 +78,8 @@ class EdgeConfig(Config):
     def __init__(self, app: Any, *, limits: ConnectionLimits, **options: Any) -> None:
         options.setdefault("http", EdgeProtocol)
         options["ws"] = "none"  # no route speaks WebSocket: an Upgrade is answered as HTTP
-        # uvicorn's own idle timer (whole seconds, reset by any byte) never fires before ours:
-        # ours closes with the send deadline watching what the client has not taken
+        # uvicorn's own idle timer (whole seconds) is stopped as it is armed (on every answer:
+        # EdgeProtocol.on_response_complete); ours closes, with the send deadline watching
         options["timeout_keep_alive"] = math.ceil(limits.keep_alive_timeout) + 1
         super().__init__(app, **options)
         self.limits = limits
@@ -300,7 +300,7 @@ class EdgeProtocol(HttpToolsProtocol):
     def close(self) -> None:
         """Close once what was written has been sent, within the send deadline; lingering
         first where the client may still be sending."""
-        if not self.lingering and self.client_may_send():
+        if not self.lingering and self.client_may_send() and self.transport.can_write_eof():
             self.linger()
             return
         self.transport.close()
@@ -316,16 +316,11 @@ class EdgeProtocol(HttpToolsProtocol):
         """Shut our side (the client reads what was written, then an end of stream) and read
         and drop what still comes, until its end of stream or the deadline (the body's, if
         one runs): `end_lingering`."""
-        if self.lingering or self.transport.is_closing():
-            return
-        if not self.transport.can_write_eof():
-            self.transport.close()
-            self.watch_unsent()
+        if self.transport.is_closing():
             return
         self.lingering = True
         if self.head_bytes is not None:  # a head arriving is never served now
             self.reading_stopped = True
-        self.stop_uvicorn_keep_alive()  # its close would be a plain one
         self.lingered_unsent = self.untaken()
         self.transport.write_eof()  # once what the transport holds is sent
         # the deadline running (none: the body's), looked at no sooner than a send deadline on
@@ -447,7 +442,6 @@ class EdgeProtocol(HttpToolsProtocol):
         requests at debug level (a line each would let any client fill the log)."""
         if self.reading_stopped or (self.lingering and not self.request_open):
             return  # answered (or being answered) and closing: nothing more is a request
-        self.stop_uvicorn_keep_alive()
         in_head = self.head_bytes is not None  # a head begun in an earlier piece
         try:
             self.parser.feed_data(data)
@@ -471,11 +465,6 @@ class EdgeProtocol(HttpToolsProtocol):
                         "REQUEST_HEADERS_TOO_LARGE",
                         f"the request head is larger than {self.limits.max_head_bytes:,} bytes",
                     )
-
-    def stop_uvicorn_keep_alive(self) -> None:
-        if self.timeout_keep_alive_task is not None:
-            self.timeout_keep_alive_task.cancel()
-            self.timeout_keep_alive_task = None
 
     def answers_pending(self) -> bool:
         """Whether an earlier request's answer has yet to go out: the one before a head still
@@ -535,8 +524,6 @@ class EdgeProtocol(HttpToolsProtocol):
             self.set_deadline(self.limits.head_timeout)
 
     def on_headers_complete(self) -> None:
-        if self.lingering:  # our side shut as this head arrived: it is not served
-            raise httptools.HttpParserError("nothing more is read on this connection")
         switching = self.parser.should_upgrade()
         self.fault = framing_fault(self.headers, self.parser.get_http_version(), switching)
         if self.fault is not None:  # httptools stops here; uvicorn answers send_400_response
@@ -570,8 +557,10 @@ class EdgeProtocol(HttpToolsProtocol):
             self.pipeline.clear()
         pipelined = bool(self.pipeline)
         super().on_response_complete()
+        if self.timeout_keep_alive_task is not None:  # uvicorn's idle timer, armed just now:
+            self.timeout_keep_alive_task.cancel()  # ours runs (its close would be a plain one)
+            self.timeout_keep_alive_task = None
         if self.transport.is_closing() or self.lingering:  # closed: the answer said `close`
-            self.stop_uvicorn_keep_alive()
             self.watch_unsent()
             return
         if self.half_closed:  # once the requests it sent before its end are all answered
@@ -579,8 +568,7 @@ class EdgeProtocol(HttpToolsProtocol):
                 self.close()
             return
         if not pipelined:
-            if self.request_open:  # the next head is arriving: its deadline runs on, and
-                self.stop_uvicorn_keep_alive()  # uvicorn's idle timer (armed now) not at all
+            if self.request_open:  # the next head is arriving: its deadline runs on
                 return
             self.idle = True
             self.set_deadline(self.limits.keep_alive_timeout)
