@@ -96,7 +96,9 @@ def trickle(
 
 
 def read_response(connection: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """One response with a Content-Length (all of ours have one) off a kept connection."""
+    """One response with a Content-Length (all of ours have one) off a kept connection; what
+    arrived past it is dropped, so only for a response whose request was sent after the last
+    one was read (pipelined answers may arrive in one piece)."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = connection.recv(65536)
@@ -382,6 +384,81 @@ def test_a_body_refused_before_the_app_reads_it_is_recorded_as_the_400(edge):
     wait_for(lambda: len(access_lines(edge, 400)) > before, edge)
     assert access_lines(edge, 400)[-1]["refusal"] == "BAD_REQUEST"
     assert errors_logged_after(edge, logged) == []
+
+
+# Deadlines that differ: which one runs is told by when a connection closes. The head's is
+# the longest here; uvicorn's own idle timer would fire at ceil(keep-alive) + 1 = 2 s.
+DISTINCT_TIMEOUTS = {
+    **SMALL_TIMEOUTS,
+    "IMPACT_GRAPH_HEAD_TIMEOUT": "4",
+    "IMPACT_GRAPH_SEND_TIMEOUT": "6",
+}
+
+
+@pytest.fixture(scope="module")
+def distinct(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with serving(tmp_path_factory.mktemp("distinct"), DISTINCT_TIMEOUTS) as server:
+        yield server
+
+
+def still_open(connection: socket.socket) -> bool:
+    """Whether the server has neither closed nor shut its side (nothing more arrives soon)."""
+    connection.settimeout(0.2)
+    try:
+        return connection.recv(1) != b""
+    except TimeoutError:
+        return True
+    except ConnectionResetError:
+        return False
+
+
+def test_a_body_refused_while_the_app_reads_it_is_recorded_at_once(distinct):
+    """The app waiting for the body is told at once (as uvicorn tells it of a client gone),
+    not when the connection, lingering up to the send deadline (6 s), finally closes."""
+    before = len(access_lines(distinct, 400))
+    with connect(distinct) as connection:
+        connection.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Transfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\n'
+        )
+        time.sleep(0.3)  # the app is reading the body
+        connection.sendall(b"zz\r\n")
+        status, headers, _ = read_response(connection)
+        assert (status, headers["connection"]) == (400, "close")
+        started = time.monotonic()
+        while len(access_lines(distinct, 400)) == before:
+            assert time.monotonic() - started < 2, distinct.log.read_text()[-2000:]
+            time.sleep(0.05)
+        assert connection.recv(1) == b""  # our side shut: the connection lingers meanwhile
+    assert access_lines(distinct, 400)[-1]["refusal"] == "BAD_REQUEST"
+
+
+def test_a_pipelined_head_still_arriving_at_its_turn_gets_the_head_deadline(distinct):
+    """Behind two requests, the third's head is half sent: once the first is answered it is
+    read under the head's deadline (4 s), not the body's (1 s)."""
+    head = post_head(len(PROGRAMS))
+    with connect(distinct) as connection:
+        connection.sendall((head + PROGRAMS) * 2 + head[:20])
+        time.sleep(2)  # the first two are answered meanwhile
+        connection.sendall(head[20:] + PROGRAMS)
+        received, _ = read_until_closed(connection)  # at the keep-alive deadline
+    assert received.count(b"\r\nserver: ") == 3, received
+    assert received.count(b" 200 OK\r\n") == 3
+
+
+def test_a_head_begun_after_an_answer_is_not_cut_off_by_uvicorns_idle_timer(distinct):
+    """uvicorn arms its own idle timer (2 s here) on every answer and would close the
+    connection plainly while the next head arrives under its own deadline (4 s)."""
+    head = post_head(len(PROGRAMS))
+    with connect(distinct) as connection:
+        connection.sendall(head + PROGRAMS)
+        first = read_response(connection)
+        connection.sendall(head[:20])
+        time.sleep(2.6)
+        assert still_open(connection)
+        connection.sendall(head[20:] + PROGRAMS)
+        second = read_response(connection)
+    assert (first[0], second[0]) == (200, 200)
 
 
 def test_a_client_hanging_up_mid_upload_is_one_info_line(edge):
