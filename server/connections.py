@@ -509,6 +509,19 @@ class EdgeProtocol(HttpToolsProtocol):
         self.reading_stopped = True
         self.close()
 
+    def shutdown(self) -> None:
+        """uvicorn's graceful shutdown of this connection, but closing our way: an answer in
+        progress (or a body still arriving) is the last, a lingering close runs to its end,
+        and one answered closes as `close` does (lingering where the client may still be
+        sending, the send deadline watching). uvicorn's plain close would reset a connection
+        the client is still sending on, and what it had yet to take would be lost. uvicorn
+        waits for them within IMPACT_GRAPH_SHUTDOWN_GRACE."""
+        self.keep_alive = False
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False
+        elif not self.lingering:
+            self.close()
+
     # The parser's callbacks
     def on_message_begin(self) -> None:
         if self.lingering:  # a request behind one answered and closed: it is not served

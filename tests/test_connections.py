@@ -904,6 +904,59 @@ def test_sigterm_drains_then_exits_under_a_slow_upload(tmp_path):
         assert 1.5 <= exited < 6
 
 
+def test_sigterm_lets_a_lingering_connection_end_whole(tmp_path):
+    """SIGTERM while `TEXTS` goes out, read slowly, to a client still sending behind it (a
+    head that never ends: a 408 once the answer is written, and the connection closes
+    lingering). uvicorn's shutdown would close it plainly, the answer being complete: a
+    reset, and what the kernel still held for the client lost. It ends as it would have,
+    all of it taken, and the process exits."""
+    settings = {
+        **SMALL_TIMEOUTS,
+        "IMPACT_GRAPH_SHUTDOWN_DRAIN": "0.5",
+        "IMPACT_GRAPH_SHUTDOWN_GRACE": "20",
+    }
+    with serving(tmp_path, settings) as server:
+        with ask_for_texts(server, 4 * 1024 * 1024) as warming:  # kept: then written at once
+            read_until_closed(warming)
+        with ask_for_texts(server, 64 * 1024) as connection:
+            connection.sendall(b"GET /graphql HTTP/1.1\r\nX-Never-Ends: ")
+            received = b""
+            signalled = None
+            while chunk := _recv(connection):
+                received += chunk
+                with contextlib.suppress(OSError):
+                    connection.send(b"a")
+                if signalled is None and len(received) > 2_000_000:  # lingering past the 408
+                    signalled = time.monotonic()
+                    server.process.send_signal(signal.SIGTERM)
+                time.sleep(0.1)
+        server.process.wait(timeout=20)
+        assert signalled is not None
+        exited = time.monotonic() - signalled
+    length, got = arrived(received)
+    assert length is not None
+    assert got >= length > 5_000_000, (got, length)  # all of it
+    assert status_of(received.split(b"\r\n\r\n", 1)[1][length:]) == 408
+    assert exited < 15
+
+
+def test_a_body_arriving_at_sigterm_is_answered_and_its_connection_closed(tmp_path):
+    """The answer to a request whose body ends after the shutdown began is the connection's
+    last (`connection: close`), not kept alive for the keep-alive deadline."""
+    settings = {"IMPACT_GRAPH_SHUTDOWN_DRAIN": "0.5", "IMPACT_GRAPH_SHUTDOWN_GRACE": "10"}
+    with serving(tmp_path, settings) as server, connect(server) as connection:
+        connection.sendall(post_head(len(QUERY)) + QUERY[:5])
+        time.sleep(0.3)
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(1.5)  # past the drain: shutting down
+        connection.sendall(QUERY[5:])
+        status, headers, body = read_response(connection)
+        assert (status, headers.get("connection")) == (200, "close")
+        assert json.loads(body)["data"] == {"__typename": "Query"}
+        assert read_until_closed(connection, 2)[0] == b""
+        server.process.wait(timeout=5)
+
+
 def test_a_second_signal_ends_the_drain(tmp_path):
     settings = {"IMPACT_GRAPH_SHUTDOWN_DRAIN": "10", "IMPACT_GRAPH_SHUTDOWN_GRACE": "1"}
     with serving(tmp_path, settings) as server, connect(server) as held:
