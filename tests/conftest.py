@@ -228,8 +228,9 @@ async def client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="session")
 async def reference_client(store: Store) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app that answers everything with the reference executor (Strawberry,
-    resolvers, loaders), for tests of that executor's own workings."""
-    async with make_client(store.engine, executor="reference") as http:
+    resolvers, loaders), for tests of that executor's own workings: every request executes
+    (no response cache, which would answer a query an earlier test sent)."""
+    async with make_client(store.engine, executor="reference", cache=False) as http:
         yield http
 
 

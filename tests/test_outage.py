@@ -213,6 +213,7 @@ async def test_the_app_heals_itself_when_the_database_comes_back(proxy, proxied_
     """No restart, no operator: the pool must drop dead connections and make new ones."""
     async with make_client(proxied_engine) as http:
         assert await _answers_correctly(http, expected)
+        await _lease_lapsed()
         await proxy.cut()
         assert (await http.get("/readyz")).status_code == 503
         for name in QUERIES:  # answered (whatever the body), not hung
@@ -277,8 +278,9 @@ async def test_connections_that_died_in_the_pool_cost_no_request(
     proxy, proxied_engine, expected, executor
 ):
     """A database restart between two requests: the pool holds only dead connections, and
-    the next requests are still answered, each on a fresh connection."""
-    async with make_client(proxied_engine, executor=executor) as http:
+    the next requests are still answered, each on a fresh connection (each executed: no
+    response cache)."""
+    async with make_client(proxied_engine, executor=executor, cache=False) as http:
         several = await asyncio.gather(  # several pooled connections to lose
             *(http.post("/graphql", json={"query": QUERIES["partners"]}) for _ in range(4))
         )

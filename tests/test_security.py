@@ -476,9 +476,14 @@ async def test_busy_held_connections_answer_503_busy_within_the_pool_wait(
         return await real(driver, sql, arguments)
 
     monkeypatch.setattr(db.raw, "_fetch_row", held_up)
-    # the response cache off: its data version read (a statement on a held connection too)
-    # would be the one held up here
-    settings = {"db_pool_size": 2, "db_pool_timeout": 0.3, "cache": False}
+    # the response cache off, and no periodic look at the store's state: its data version
+    # read (a statement on a held connection too) would be the one held up here
+    settings = {
+        "db_pool_size": 2,
+        "db_pool_timeout": 0.3,
+        "cache": False,
+        "store_check_seconds": 3600,
+    }
     async with make_client(store.engine, **settings) as http:
         first = asyncio.create_task(post(http, SONY))  # holds the only slot
         await asyncio.sleep(0.05)

@@ -84,6 +84,8 @@ async def leased(
     hit (whose read grants the lease); and the count of version reads so far."""
     await write_seeds(store.engine, plan)
     provider, exporter = recording()
+    # no periodic look at the store's state (server/caching.py `snapshot`): only hits read
+    settings = {"store_check_seconds": 3600, **settings}
     async with make_client(store.engine, tracer_provider=provider, **settings) as http:
 
         def reads() -> int:
@@ -188,7 +190,7 @@ async def test_a_renewal_that_fails_is_not_tried_again_under_the_same_lease(
         return await fetch_row(statements, sql, parameters)
 
     monkeypatch.setattr(Statements, "fetch_row", flaky)
-    async with make_client(empty_store.engine) as http:
+    async with make_client(empty_store.engine, store_check_seconds=3600) as http:
         await hit(http)
         await hit(http)  # leased
         failing.append(0)
