@@ -57,6 +57,7 @@ logger = logging.getLogger("impact_graph.connections")
 RESERVED_DESCRIPTORS = 64
 REFUSAL_LOG_SECONDS = 10.0  # at most one line about refused connections this often
 HEAD_FIELDS_BYTES = 16 * 1024  # a request head's room besides its target (Node's whole limit)
+TAKEN_LOOK_SECONDS = 0.1  # shutting down, how often a lingering close asks if all was taken
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self.stalled: asyncio.TimerHandle | None = None  # the send deadline, while one runs
         self.unsent = 0  # bytes the client had not taken at the send deadline's last look
         self.socket_fd: int | None = None  # to ask the kernel how much it still holds
+        self.shutting_down = False  # the server is stopping: closed as soon as nothing is lost
 
     # The deadline: one timer per connection, moved only when it must fire earlier.
     def set_deadline(self, seconds: float | None) -> None:
@@ -328,6 +330,8 @@ class EdgeProtocol(HttpToolsProtocol):
         left = -1.0 if self.deadline is None else self.deadline - self.loop.time()
         if left < self.limits.send_timeout:
             self.set_deadline(self.limits.body_timeout if left <= 0 else self.limits.send_timeout)
+        if self.shutting_down:
+            self.loop.call_later(TAKEN_LOOK_SECONDS, self.close_once_taken)
 
     def end_lingering(self) -> None:
         """At the deadline: closed, unless the client is still taking the last bytes written
@@ -510,17 +514,32 @@ class EdgeProtocol(HttpToolsProtocol):
         self.close()
 
     def shutdown(self) -> None:
-        """uvicorn's graceful shutdown of this connection, but closing our way: an answer in
-        progress (or a body still arriving) is the last, a lingering close runs to its end,
-        and one answered closes as `close` does (lingering where the client may still be
-        sending, the send deadline watching). uvicorn's plain close would reset a connection
-        the client is still sending on, and what it had yet to take would be lost. uvicorn
-        waits for them within IMPACT_GRAPH_SHUTDOWN_GRACE."""
+        """uvicorn's graceful shutdown of this connection, closing our way: a request being
+        answered (or its body still arriving) is the last; otherwise (or lingering already,
+        as after a refused body) closed once the client has taken all that was written (at
+        once, if it has), lingering until then where it may still be sending. uvicorn's
+        plain close would reset a connection the client is still sending on, and what it
+        had yet to take would be lost; waiting for a lingering close's deadline would hold
+        the shutdown for nothing. uvicorn waits for them within IMPACT_GRAPH_SHUTDOWN_GRACE."""
+        self.shutting_down = True
         self.keep_alive = False
-        if self.cycle is not None and not self.cycle.response_complete:
-            self.cycle.keep_alive = False
-        elif not self.lingering:
-            self.close()
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete and not self.lingering:
+            cycle.keep_alive = False
+        else:
+            self.close_once_taken()
+
+    def close_once_taken(self) -> None:
+        """Shutting down: closed now if the client has taken all that was written (a plain
+        close then loses nothing), else looked at again while the connection lingers."""
+        if self.transport.is_closing():
+            return  # closed already, the send deadline watching what is left
+        if self.untaken() == 0:
+            self.transport.close()
+        elif self.lingering:
+            self.loop.call_later(TAKEN_LOOK_SECONDS, self.close_once_taken)
+        else:
+            self.close()  # lingering (and looked at again), or closing as the client takes it
 
     # The parser's callbacks
     def on_message_begin(self) -> None:

@@ -943,18 +943,50 @@ def test_sigterm_lets_a_lingering_connection_end_whole(tmp_path):
 def test_a_body_arriving_at_sigterm_is_answered_and_its_connection_closed(tmp_path):
     """The answer to a request whose body ends after the shutdown began is the connection's
     last (`connection: close`), not kept alive for the keep-alive deadline."""
-    settings = {"IMPACT_GRAPH_SHUTDOWN_DRAIN": "0.5", "IMPACT_GRAPH_SHUTDOWN_GRACE": "10"}
+    settings = {
+        "IMPACT_GRAPH_SHUTDOWN_DRAIN": "0.5",
+        "IMPACT_GRAPH_SHUTDOWN_GRACE": "10",
+        "IMPACT_GRAPH_LOG_LEVEL": "info",
+    }
     with serving(tmp_path, settings) as server, connect(server) as connection:
         connection.sendall(post_head(len(QUERY)) + QUERY[:5])
         time.sleep(0.3)
         server.process.send_signal(signal.SIGTERM)
-        time.sleep(1.5)  # past the drain: shutting down
+        wait_for(lambda: "Shutting down" in server.log.read_text(), server)  # the drain ended
         connection.sendall(QUERY[5:])
         status, headers, body = read_response(connection)
         assert (status, headers.get("connection")) == (200, "close")
         assert json.loads(body)["data"] == {"__typename": "Query"}
         assert read_until_closed(connection, 2)[0] == b""
         server.process.wait(timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("sent", "wait"),
+    [
+        pytest.param(b"GET /graphql HTTP/1.1\r\nHost: x\r\n", 0.3, id="half-a-head"),
+        pytest.param(b"GET /graphql HTTP/1.1\r\nHost: x\r\n", 1.5, id="lingering-after-408"),
+        pytest.param(BAD_CHUNKED, 0.3, id="lingering-after-400"),
+    ],
+)
+def test_sigterm_does_not_wait_on_a_client_that_neither_sends_nor_closes(tmp_path, sent, wait):
+    """A connection with nothing of ours left for the client to take closes at once: the
+    shutdown does not wait out its deadlines (the grace here) for a client that stalled."""
+    settings = {
+        **SMALL_TIMEOUTS,
+        "IMPACT_GRAPH_SEND_TIMEOUT": "30",
+        "IMPACT_GRAPH_BODY_TIMEOUT": "30",
+    }
+    with serving(tmp_path, {**settings, "IMPACT_GRAPH_SHUTDOWN_GRACE": "10"}) as server:
+        with connect(server) as connection:
+            connection.sendall(sent)
+            time.sleep(wait)
+            signalled = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            server.process.wait(timeout=15)
+            exited = time.monotonic() - signalled
+        assert "graceful shutdown exceeded" not in server.log.read_text()
+    assert exited < 3
 
 
 def test_a_second_signal_ends_the_drain(tmp_path):
