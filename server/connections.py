@@ -323,6 +323,8 @@ class EdgeProtocol(HttpToolsProtocol):
         self.lingering = True
         if self.head_bytes is not None:  # a head arriving is never served now
             self.reading_stopped = True
+        if self.flow is not None:  # (uvicorn pauses while a body waits for the app)
+            self.flow.resume_reading()
         self.lingered_unsent = self.untaken()
         self.transport.write_eof()  # once what the transport holds is sent
         # the deadline running (none: the body's), looked at no sooner than a send deadline on

@@ -433,6 +433,30 @@ def test_a_body_refused_while_the_app_reads_it_is_recorded_at_once(distinct):
     assert access_lines(distinct, 400)[-1]["refusal"] == "BAD_REQUEST"
 
 
+def test_a_body_refused_past_what_uvicorn_buffers_is_still_read_and_dropped(distinct):
+    """uvicorn stops reading while more than 64 KiB of body waits for the app. Refused in
+    that same piece (a bad chunk after 90,000 bytes), the connection must go on reading and
+    dropping what the client still sends: a client sending the rest of a large body (more
+    than the kernels buffer) would otherwise be blocked until the lingering deadline (6 s
+    here), then reset. How the pieces arrive is up to the kernel, so it is tried thrice."""
+    chunk = b"x" * 90_000
+    for _ in range(3):
+        with connect(distinct) as connection:
+            connection.sendall(
+                b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\nzz\r\n" % (len(chunk), chunk)
+            )
+            time.sleep(0.2)
+            started = time.monotonic()
+            with contextlib.suppress(OSError):  # (a reset, or the socket's 5 s timeout)
+                connection.sendall(b"y" * 16_000_000)
+                connection.shutdown(socket.SHUT_WR)
+            sending = time.monotonic() - started
+            received, _ = read_until_closed(connection)
+        assert status_of(received) == 400
+        assert sending < 2
+
+
 def test_a_pipelined_head_still_arriving_at_its_turn_gets_the_head_deadline(distinct):
     """Behind two requests, the third's head is half sent: once the first is answered it is
     read under the head's deadline (4 s), not the body's (1 s)."""
