@@ -37,6 +37,10 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.
 REQUIRE_POSTGRES = os.environ.get("IMPACT_GRAPH_REQUIRE_POSTGRES", "1") != "0"
 BACKENDS = ("sqlite", "postgresql")
 REFUSED_DATABASE_URL = "postgresql://postgres@127.0.0.1:1/none"  # nothing listens on port 1
+# Settings for an app whose store state is read at start-up and then not within a test: the
+# periodic look (server/caching.py `snapshot`) reads the data version, and on PostgreSQL a
+# read grants a lease, once more than a second passed, which a slow machine makes likely.
+NO_STORE_CHECK = {"store_check_seconds": 3600}
 
 
 @dataclass

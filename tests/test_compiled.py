@@ -31,7 +31,13 @@ from compiled.nested import Nester, TooDeep
 from db.mapping import QUERY, ListEdge
 from seeds.write import write_seeds
 from server.graphiql import WELCOME_QUERY
-from tests.conftest import StatementCounter, Store, make_client, reads_the_store_state
+from tests.conftest import (
+    NO_STORE_CHECK,
+    StatementCounter,
+    Store,
+    make_client,
+    reads_the_store_state,
+)
 from tests.test_fuzz import SDL, fuzz
 from tests.test_statement_count import DEEP_TRAVERSAL
 from tests.test_store_parity import _queries as parity_queries
@@ -442,7 +448,7 @@ async def test_a_compiled_request_runs_one_statement(store, query):
     settings = {
         "executor": COMPILED,
         "max_cost": 10**10,
-        "store_check_seconds": 3600,
+        **NO_STORE_CHECK,
         "cache": False,  # each request executes
     }
     with StatementCounter(store.engine) as counter:

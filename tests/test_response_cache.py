@@ -24,7 +24,7 @@ from seeds.read import read_seeds
 from seeds.write import write_seeds
 from server.caching import StoreWatch
 from server.endpoint import GraphQLEndpoint
-from tests.conftest import EarlyHits, Store, make_client, read_snapshot
+from tests.conftest import NO_STORE_CHECK, EarlyHits, Store, make_client, read_snapshot
 from tests.factories import graph_data, write_seed_tree
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -259,7 +259,7 @@ async def test_a_miss_reads_no_version_and_a_hit_reads_one(
         return await read(watch, deadline)
 
     bodies = [{"query": unique()} for _ in range(3)]
-    settings = {**cache_settings, "store_check_seconds": 3600}  # no periodic look meanwhile
+    settings = {**cache_settings, **NO_STORE_CHECK}
     async with make_client(store.engine, **settings) as http:
         monkeypatch.setattr(StoreWatch, "version", counted)
         for body in bodies:

@@ -21,7 +21,7 @@ from db.engine import PoolOptions, create_engine
 from db.errors import QUERY_CANCELED
 from server.app import create_app
 from tests.assertions import without_cost
-from tests.conftest import POSTGRES_URL, Store, make_client
+from tests.conftest import NO_STORE_CHECK, POSTGRES_URL, Store, make_client
 
 SONY = '{ company(slug: "sony-music") { name } }'
 SONY_DATA = {"data": {"company": {"name": "Sony Music"}}}
@@ -482,7 +482,7 @@ async def test_busy_held_connections_answer_503_busy_within_the_pool_wait(
         "db_pool_size": 2,
         "db_pool_timeout": 0.3,
         "cache": False,
-        "store_check_seconds": 3600,
+        **NO_STORE_CHECK,
     }
     async with make_client(store.engine, **settings) as http:
         first = asyncio.create_task(post(http, SONY))  # holds the only slot

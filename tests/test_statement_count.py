@@ -9,6 +9,7 @@ import pytest
 
 from seeds.write import write_seeds
 from tests.conftest import (
+    NO_STORE_CHECK,
     StatementCounter,
     Store,
     close_store,
@@ -72,7 +73,7 @@ async def _run(store: Store, executor: str) -> tuple[int, dict]:
         "max_cost": 10**10,
         "max_response_bytes": 2**40,
         "executor": executor,
-        "store_check_seconds": 3600,
+        **NO_STORE_CHECK,
     }
     with StatementCounter(store.engine) as counter:
         async with make_client(store.engine, **settings) as http:

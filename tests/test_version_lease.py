@@ -25,7 +25,7 @@ from db.raw import SqlText, Statements, precompile
 from seeds.read import SeedPlan, read_seeds
 from seeds.write import write_seeds
 from server import caching
-from tests.conftest import Store, make_client, read_snapshot
+from tests.conftest import NO_STORE_CHECK, Store, make_client, read_snapshot
 from tests.factories import graph_data, write_seed_tree
 from tests.test_tracing import recording
 
@@ -85,7 +85,7 @@ async def leased(
     await write_seeds(store.engine, plan)
     provider, exporter = recording()
     # no periodic look at the store's state (server/caching.py `snapshot`): only hits read
-    settings = {"store_check_seconds": 3600, **settings}
+    settings = {**NO_STORE_CHECK, **settings}
     async with make_client(store.engine, tracer_provider=provider, **settings) as http:
 
         def reads() -> int:
@@ -190,7 +190,7 @@ async def test_a_renewal_that_fails_is_not_tried_again_under_the_same_lease(
         return await fetch_row(statements, sql, parameters)
 
     monkeypatch.setattr(Statements, "fetch_row", flaky)
-    async with make_client(empty_store.engine, store_check_seconds=3600) as http:
+    async with make_client(empty_store.engine, **NO_STORE_CHECK) as http:
         await hit(http)
         await hit(http)  # leased
         failing.append(0)
