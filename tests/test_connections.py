@@ -985,8 +985,9 @@ def test_sigterm_does_not_wait_on_a_client_that_neither_sends_nor_closes(tmp_pat
         **SMALL_TIMEOUTS,
         "IMPACT_GRAPH_SEND_TIMEOUT": "30",
         "IMPACT_GRAPH_BODY_TIMEOUT": "30",
+        "IMPACT_GRAPH_SHUTDOWN_GRACE": "10",
     }
-    with serving(tmp_path, {**settings, "IMPACT_GRAPH_SHUTDOWN_GRACE": "10"}) as server:
+    with serving(tmp_path, settings) as server:
         with connect(server) as connection:
             connection.sendall(sent)
             time.sleep(wait)
