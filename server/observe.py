@@ -31,7 +31,13 @@ from server.metrics import (
 )
 from server.outcome import Outcome, outcome_in
 from server.responses import REQUEST_ID_HEADER
-from server.tracing import exporting_provider, request_spans, trace_statements, tracer
+from server.tracing import (
+    exporting_provider,
+    request_spans,
+    shut_down,
+    trace_statements,
+    tracer,
+)
 
 ACCESS_LOGGER = "impact_graph.access"
 access = logging.getLogger(ACCESS_LOGGER)
@@ -201,4 +207,4 @@ class Observability:
         for stop in self._stops:
             stop()
         if self._owned and self.provider is not None:
-            self.provider.shutdown()  # what is still batched is sent first
+            shut_down(self.provider)  # what is still batched is sent first, in a bound

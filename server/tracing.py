@@ -8,7 +8,9 @@ OTLP/HTTP; the exporter reads the standard `OTEL_EXPORTER_OTLP_*` variables itse
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections.abc import Callable
 from importlib.metadata import version
 
@@ -24,7 +26,13 @@ from starlette.middleware import Middleware
 
 from core.config import Settings
 
+logger = logging.getLogger("impact_graph.tracing")
+
 SERVICE_NAME = "impact-graph"  # unless OTEL_SERVICE_NAME names it otherwise
+# At exit, how long the spans still batched have to reach the collector. The exporter's own
+# bound is per attempt (OTEL_EXPORTER_OTLP_TIMEOUT, 10 s): a collector that takes connections
+# and never answers would hold the exit that long, past what the shutdown promises.
+EXPORT_AT_EXIT_SECONDS = 2.0
 
 
 def exporting_provider(settings: Settings) -> TracerProvider | None:
@@ -35,6 +43,21 @@ def exporting_provider(settings: Settings) -> TracerProvider | None:
     provider = TracerProvider(resource=Resource.create(named))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     return provider
+
+
+def shut_down(provider: TracerProvider, seconds: float = EXPORT_AT_EXIT_SECONDS) -> None:
+    """Send what is still batched and stop, within `seconds`: the SDK's shutdown takes no
+    bound, so it runs on a daemon thread the exit does not wait for (the spans it still holds
+    then are dropped, with one warning)."""
+    ending = threading.Thread(target=provider.shutdown, name="spans-at-exit", daemon=True)
+    ending.start()
+    ending.join(seconds)
+    if ending.is_alive():
+        logger.warning(
+            "the spans still batched were not sent within %g s (is the collector answering?); "
+            "they are dropped",
+            seconds,
+        )
 
 
 def tracer(provider: TracerProvider) -> Tracer:

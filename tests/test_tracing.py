@@ -4,8 +4,11 @@ a real server exporting them over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,8 +23,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from server.observe import ACCESS_LOGGER
+from server.tracing import EXPORT_AT_EXIT_SECONDS
 from tests.conftest import make_client
-from tests.serving import served
+from tests.serving import served, serving
 
 COMPANY = 'query Company { company(slug: "sony-music") { name programs { totalCount } } }'
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -172,3 +176,51 @@ def test_a_server_exports_its_spans_over_otlp(collector, tmp_path):
     assert {"prepare", "execute", "POST /graphql"} <= names, names
     assert names & {"SELECT", "WITH"}, names
     assert services == {"impact-graph"}
+
+
+@pytest.fixture
+def frozen_collector() -> Iterator[str]:
+    """A collector that takes connections and never answers them."""
+    listening = socket.create_server(("127.0.0.1", 0))
+    taken: list[socket.socket] = []
+
+    def take() -> None:
+        with contextlib.suppress(OSError):  # (closed at the end)
+            while True:
+                taken.append(listening.accept()[0])
+
+    threading.Thread(target=take, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listening.getsockname()[1]}"
+    finally:
+        listening.close()
+        for connection in taken:
+            connection.close()
+
+
+@pytest.mark.parametrize("answering", [True, False], ids=["collector", "frozen collector"])
+def test_the_spans_at_exit_hold_the_exit_at_most_their_bound(
+    answering, collector, frozen_collector, tmp_path
+):
+    """Spans still batched at SIGTERM are sent (to a collector that answers) or dropped
+    with one warning once EXPORT_AT_EXIT_SECONDS have passed: the exporter's own timeout (10
+    s an attempt) would hold the exit past what the shutdown promises."""
+    endpoint = collector[0] if answering else frozen_collector
+    settings = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "600000"}
+    with serving(tmp_path, settings) as server:
+        response = httpx.post(f"{server.base}/graphql", json={"query": COMPANY}, timeout=10)
+        assert response.status_code == 200
+        signalled = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=30)
+        took = time.monotonic() - signalled
+    log = server.log.read_text()
+    dropped = "the spans still batched were not sent" in log
+    if answering:  # sent at exit: the batch was not yet due
+        assert collector[1], log
+        assert not dropped, log
+    else:
+        assert dropped, log
+        assert "Traceback" not in log
+    # the 2 s bound, and the wind-down and start-up's share of a slow machine (not 10 s more)
+    assert took < EXPORT_AT_EXIT_SECONDS + 5, (took, log)
