@@ -73,9 +73,15 @@ POOL_CAPACITY = Gauge(
 )
 
 
+# A name longer is labelled "other": a name may be as long as the query (20,000 characters), and
+# 100 of those made every scrape 37 MB.
+MAX_LABELLED_NAME = 100
+
+
 class OperationNames:
-    """Operation names come from clients: the first `limit` names seen are labelled as they
-    are, every later one as "other", so that no client can grow the metrics without bound."""
+    """Operation names come from clients: the first `limit` names seen (none longer than
+    MAX_LABELLED_NAME) are labelled as they are, every later one as "other", so that no
+    client can grow the metrics without bound."""
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
@@ -86,7 +92,7 @@ class OperationNames:
             return ""
         if name in self._known:
             return name
-        if len(self._known) < self._limit:
+        if len(self._known) < self._limit and len(name) <= MAX_LABELLED_NAME:
             self._known.add(name)
             return name
         return OTHER
@@ -170,14 +176,20 @@ def watch_pool(
     engine: AsyncEngine, capacity: int, in_use: Gauge = POOL_IN_USE, size: Gauge = POOL_CAPACITY
 ) -> Callable[[], None]:
     """Count the engine's checked-out connections as the pool hands them out and takes them
-    back (its checkout and checkin events); returns what stops counting."""
+    back (its checkout and checkin events); returns what stops counting. Only a connection
+    counted out is counted back: the pool also checks in the slot of a connection that was
+    never made (the database refused it, or the wait was cancelled), with no checkout before."""
     pool = engine.sync_engine.pool
+    out: set[object] = set()  # the connection records checked out
 
-    def checked_out(*_: object) -> None:
+    def checked_out(_: object, record: object, __: object) -> None:
+        out.add(record)
         in_use.inc()
 
-    def checked_in(*_: object) -> None:
-        in_use.dec()
+    def checked_in(_: object, record: object) -> None:
+        if record in out:
+            out.remove(record)
+            in_use.dec()
 
     event.listen(pool, "checkout", checked_out)
     event.listen(pool, "checkin", checked_in)

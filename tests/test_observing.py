@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,14 +21,15 @@ import pytest
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 
 from core.config import Settings
 from db.engine import PoolOptions, create_engine, session_factory
 from db.raw import SqlText, Statements
 from loaders import Reader
 from server import metrics
-from server.metrics import OperationNames, Recorder, watch_pool
+from server.metrics import MAX_LABELLED_NAME, OperationNames, Recorder, watch_pool
 from server.observe import ACCESS_LOGGER
 from server.outcome import Outcome
 from tests.conftest import REFUSED_DATABASE_URL, make_client
@@ -165,8 +167,10 @@ def test_in_one_process_requests_are_counted_by_the_scrape(monkeypatch):
 
 def test_operation_names_beyond_the_bound_are_other():
     names = OperationNames(2)
-    assert [names.label(n) for n in ("A", "B", "A", "C", None, "B", "D")] == [
+    long = "L" * (MAX_LABELLED_NAME + 1)  # (neither labelled nor taking a place)
+    assert [names.label(n) for n in ("A", long, "B", "A", "C", None, "B", "D")] == [
         "A",
+        "other",
         "B",
         "A",
         "other",
@@ -174,6 +178,7 @@ def test_operation_names_beyond_the_bound_are_other():
         "B",
         "other",
     ]
+    assert OperationNames(2).label("L" * MAX_LABELLED_NAME) == "L" * MAX_LABELLED_NAME
 
 
 def test_one_json_log_line_per_request(server):
@@ -531,3 +536,39 @@ def test_the_workers_of_one_server_log_and_count_every_request(tmp_path):
         while left not in (tmp_path / "served.log").read_text():
             assert time.monotonic() < deadline, "a worker's info lines are lost"
             time.sleep(0.1)
+
+
+async def test_a_connection_never_made_is_not_counted_back_into_the_pool(tmp_path):
+    """The pool checks in the slot of a connection it failed to make again (the database
+    refused it, or the wait was cancelled), with no checkout before it: the gauge stays at 0,
+    not one below for each (a reviewer read -36 after an outage)."""
+    registry = CollectorRegistry()
+    in_use = Gauge("in_use", "", registry=registry)
+    size = Gauge("size", "", registry=registry)
+    engine = create_engine(f"sqlite:///{tmp_path / 'pool.db'}", pool=PoolOptions(size=1))
+    refusing = False
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def connect(*_: object) -> None:
+        if refusing:
+            raise sqlite3.OperationalError("the database went away")
+
+    stop = watch_pool(engine, 1, in_use, size)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+            await connection.invalidate()  # its slot must connect again
+        refusing = True
+        for _ in range(3):
+            with pytest.raises(DBAPIError):
+                async with engine.connect():
+                    pass
+        assert registry.get_sample_value("in_use") == 0
+        refusing = False
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+            assert registry.get_sample_value("in_use") == 1
+        assert registry.get_sample_value("in_use") == 0
+    finally:
+        stop()
+        await engine.dispose()
