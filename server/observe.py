@@ -116,7 +116,8 @@ class ObserveMiddleware:
 
 def describe_span(outcome: Outcome) -> str | None:
     """The request's facts on its span (the ASGI instrumentation's, current while the
-    request is answered); its trace id, for the log line (None: a path it leaves out)."""
+    request is answered); its trace id, for the log line (None: a path it leaves out, or a
+    trace not sampled, which no collector will have)."""
     current = trace.get_current_span()
     attributes: dict[str, Any] = {
         "impact_graph.request_id": outcome.request_id,
@@ -128,7 +129,7 @@ def describe_span(outcome: Outcome) -> str | None:
     }
     current.set_attributes({k: v for k, v in attributes.items() if v is not None})
     context = current.get_span_context()
-    return format(context.trace_id, "032x") if context.is_valid else None
+    return format(context.trace_id, "032x") if context.trace_flags.sampled else None
 
 
 def log_line(

@@ -13,6 +13,7 @@ import os
 import threading
 from collections.abc import Callable
 from importlib.metadata import version
+from typing import Any
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
@@ -21,10 +22,12 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Tracer
+from opentelemetry.util.http import sanitize_method
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware import Middleware
 
 from core.config import Settings
+from server.metrics import OTHER, path_label
 
 logger = logging.getLogger("impact_graph.tracing")
 
@@ -64,6 +67,18 @@ def tracer(provider: TracerProvider) -> Tracer:
     return provider.get_tracer("impact_graph", version("impact-graph"))
 
 
+def span_name(scope: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A request span's name: its method and route, as the metrics label paths (the
+    instrumentation's own takes the path as sent: any client could fill a tracing backend with
+    names of its choosing, line breaks and all). A path of no route is named by its method
+    alone, as OpenTelemetry's conventions name a request with no route; the path as sent is
+    still the span's `url.path`."""
+    method = sanitize_method(scope.get("method", "").strip())
+    method = "HTTP" if method == "_OTHER" else method
+    route = path_label(scope.get("path", ""))
+    return (method if route == OTHER else f"{method} {route}"), {}
+
+
 def request_spans(provider: TracerProvider) -> Middleware:
     """The request's span, outermost, so that everything else happens inside it. The ASGI
     instrumentation's spans for each message sent and received are left out: they say
@@ -72,6 +87,7 @@ def request_spans(provider: TracerProvider) -> Middleware:
         OpenTelemetryMiddleware,
         tracer_provider=provider,
         exclude_spans=["receive", "send"],
+        default_span_details=span_name,
     )
 
 

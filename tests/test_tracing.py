@@ -99,6 +99,38 @@ async def test_without_traceparent_a_request_starts_its_own_trace(store):
     assert requests[0].context.trace_id != requests[1].context.trace_id
 
 
+async def test_a_span_is_named_by_its_route_never_by_the_path_sent(store):
+    """Names from the routes the metrics label: a path of no route is named by the method
+    alone (a client cannot fill a tracing backend with names, or break them over lines)."""
+    provider, exporter = recording()
+    async with make_client(store.engine, provider) as http:
+        await http.post("/graphql", json={"query": COMPANY})
+        await http.get("/nowhere/abc%0Adef")
+        await http.get("/healthz")
+    requests = [span for span in exporter.get_finished_spans() if span.kind == SpanKind.SERVER]
+    assert [span.name for span in requests] == ["POST /graphql", "GET", "GET /healthz"]
+    assert "/nowhere/abc\ndef" in requests[1].attributes.values()  # (the path as sent)
+
+
+async def test_a_trace_not_sampled_is_not_named_in_the_log(store, caplog):
+    """A caller's trace it chose not to sample (flags 00): no span is kept, so the log line
+    names no trace that no collector will have."""
+    provider, exporter = recording()
+    unsampled = f"00-{TRACE_ID}-{PARENT_ID}-00"
+    async with make_client(store.engine, provider) as http:
+        with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
+            response = await http.post(
+                "/graphql", json={"query": COMPANY}, headers={"traceparent": unsampled}
+            )
+    assert response.status_code == 200
+    assert [
+        s for s in exporter.get_finished_spans() if s.context.trace_id == int(TRACE_ID, 16)
+    ] == []
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert len(lines) == 1
+    assert "trace_id" not in lines[0]
+
+
 async def test_untraced_apps_make_no_spans(store, caplog):
     """Tracing off (no provider, no endpoint): no SDK runs and the log line has no trace."""
     async with make_client(store.engine) as http:
