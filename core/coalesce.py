@@ -14,6 +14,7 @@ stopping), reads stop, and their callers, and any later ones, get `TimeoutError`
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -36,7 +37,9 @@ class Coalesced(Generic[T]):
         waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._waiting.append(waiter)
         if self._reading is None:
-            self._reading = asyncio.create_task(self._serve())
+            # in a context of its own, not the first caller's: it serves many, and outlives
+            # that one (a request's trace would otherwise hold statements run after it ended)
+            self._reading = asyncio.create_task(self._serve(), context=contextvars.Context())
         return await waiter
 
     async def aclose(self) -> None:

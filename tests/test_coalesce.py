@@ -5,6 +5,7 @@ its bound."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 
 import pytest
 
@@ -119,3 +120,16 @@ async def test_closing_before_a_read_began_fails_its_callers_too() -> None:
     with pytest.raises(TimeoutError):
         caller.result()
     assert reads.started == 0
+
+
+async def test_a_read_runs_in_a_context_of_its_own_not_its_first_callers() -> None:
+    """A read serves many callers and may outlive the first: what that caller's context holds
+    (its request's span, so the read's statements in its trace) is not the read's."""
+    request: contextvars.ContextVar[str] = contextvars.ContextVar("request", default="none")
+
+    async def read() -> str:
+        return request.get()
+
+    coalesced = Coalesced(read, timeout=1)
+    request.set("the first caller's")
+    assert await coalesced.get() == "none"
