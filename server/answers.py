@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from core.config import Settings
 from core.lru import LRU
@@ -37,6 +38,7 @@ ENTRY_OVERHEAD_BYTES = 400
 # this is treated as gone, so a dead or frozen Redis costs a request at most this long.
 REDIS_TIMEOUT_SECONDS = 0.2  # connecting included
 RETRY_SECONDS = 1.0  # while Redis is away, how often a request tries it again
+REFUSED_LOG_SECONDS = 60.0  # at most one line this often about commands Redis refuses
 
 T = TypeVar("T")
 KEY_PREFIX = "answer:"  # after IMPACT_GRAPH_CACHE_PREFIX, beside the rate limit's keys
@@ -62,11 +64,20 @@ class CachedAnswer:
 
     @classmethod
     def decode(cls, data: bytes) -> CachedAnswer:
+        """An entry as `encode` wrote it; ValueError for anything else (a key of ours
+        written by another hand would put its text in a header and the log)."""
         executor, cost, name, body = data.split(b"\n", 3)
-        return cls(body, executor.decode(), int(cost) if cost else None, name.decode() or None)
+        if executor not in EXECUTORS or not ENTRY_NAME.fullmatch(name):
+            raise ValueError("not an entry of this server's")
+        cost_value = int(cost) if cost.isdigit() else None
+        if cost and cost_value is None:
+            raise ValueError("not an entry of this server's")
+        return cls(body, executor.decode(), cost_value, name.decode() or None)
 
 
 Found = CachedAnswer | None
+EXECUTORS = frozenset({b"compiled", b"reference"})
+ENTRY_NAME = re.compile(rb"(?:[_A-Za-z][_0-9A-Za-z]*)?")  # a GraphQL name, or none
 
 
 class Answers(Protocol):
@@ -108,6 +119,7 @@ class RedisAnswers:
         self._prefix = prefix + KEY_PREFIX
         self._ttl = ttl_seconds
         self._away = False
+        self._refused_at = float("-inf")  # when a refusal was last logged
         self._retry_at = 0.0
 
     def get(self, key: AnswerKey) -> Awaitable[Found]:
@@ -119,20 +131,26 @@ class RedisAnswers:
         return self._put(self._prefix + key.name, answer.encode())
 
     async def _get(self, name: str) -> Found:
-        found = await self._call(lambda: self._redis.get(name))
-        if not isinstance(found, bytes):
-            return None
         try:
-            return CachedAnswer.decode(found)
-        except ValueError:  # not an entry this server wrote: a miss, then overwritten
-            return None
+            found = await self._call(lambda: self._redis.get(name))
+            return CachedAnswer.decode(found) if isinstance(found, bytes) else None
+        except (ValueError, ResponseError):  # not an entry this server wrote (of another
+            return None  # type, even): a miss, then overwritten
 
     async def _put(self, name: str, entry: bytes) -> None:
-        await self._call(lambda: self._redis.set(name, entry, ex=self._ttl))
+        try:
+            await self._call(lambda: self._redis.set(name, entry, ex=self._ttl))
+        except ResponseError as refused:  # full, with no eviction policy: not kept
+            now = asyncio.get_running_loop().time()
+            if now - self._refused_at >= REFUSED_LOG_SECONDS:  # a line, not one per request
+                self._refused_at = now
+                logger.warning("the response cache (Redis) refused an answer: %s", refused)
+            raise CacheUnavailable from None
 
     async def _call(self, command: Callable[[], Awaitable[T]]) -> T:
         """The command's result; `CacheUnavailable` while Redis is away (tried again at most
-        every `RETRY_SECONDS`), with one warning as it goes and one as it comes back."""
+        every `RETRY_SECONDS`), with one warning as it goes and one as it comes back. A
+        command it refuses raises its `ResponseError`: it is there."""
         now = asyncio.get_running_loop().time()
         if self._away and now < self._retry_at:
             raise CacheUnavailable
@@ -140,6 +158,9 @@ class RedisAnswers:
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
                 result = await command()
+        except ResponseError:
+            self._back()
+            raise
         except (RedisError, OSError, TimeoutError) as error:
             if not self._away:
                 self._away = True
@@ -148,10 +169,13 @@ class RedisAnswers:
                     type(error).__name__,
                 )
             raise CacheUnavailable from None
+        self._back()
+        return result
+
+    def _back(self) -> None:
         if self._away:
             self._away = False
             logger.warning("the response cache (Redis) is back")
-        return result
 
 
 def answers_for(settings: Settings, redis: Redis | None) -> Answers | None:

@@ -54,8 +54,10 @@ def take(bucket: Bucket, tokens: float, then: float, now: float) -> tuple[float,
 
 
 # KEYS[1] the client's bucket; ARGV rate, burst. Redis's own clock, so every host agrees.
-# The key expires once the bucket would be full again: an idle client costs nothing.
-REDIS_SCRIPT = """
+# The key expires once the bucket would be full again: an idle client costs nothing. It runs
+# when Redis is out of memory too (`allow-oom`, Redis 7): the response cache can fill a Redis
+# with no eviction policy, and a limit refused its writes would let every request through.
+REDIS_SCRIPT = """#!lua flags=allow-oom
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local clock = redis.call('TIME')
@@ -124,9 +126,9 @@ class RedisBuckets:
             if not self._down:  # once per outage, not a line per request
                 self._down = True
                 logger.warning(
-                    "rate limit off: Redis is unreachable (%s); requests pass unlimited "
-                    "until it answers again",
-                    type(error).__name__,
+                    "rate limit off: Redis is unreachable or refused it (%r); requests pass "
+                    "unlimited until it answers again",
+                    error,
                 )
             return 0.0
         if self._down:

@@ -1,6 +1,6 @@
-"""The real server on a free port over a fresh SQLite store, and scripts of tests/browser/
-driving Debian's chromium against it (playwright-core; every request to another host aborted).
-Screenshots are kept in test-output/ (ignored by git)."""
+"""The real server on a free port over a fresh SQLite store, a throwaway Redis, and scripts of
+tests/browser/ driving Debian's chromium against it (playwright-core; every request to another
+host aborted). Screenshots are kept in test-output/ (ignored by git)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from redis import Redis
+from redis.exceptions import RedisError
 
 from tests.test_cli import COMMAND, free_port
 
 BROWSER_DIR = Path(__file__).resolve().parent / "browser"
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
 NODE = shutil.which("node") or "node"  # the machines' Node 20
+PERSIST_NOTHING = ("--save", "", "--appendonly", "no")  # a throwaway Redis's settings
 
 
 @dataclass(frozen=True)
@@ -109,3 +112,31 @@ def drive(script: str, *args: str) -> Any:
     )
     assert driven.returncode == 0, driven.stderr[-2000:]
     return json.loads(driven.stdout.strip().splitlines()[-1])
+
+
+@contextmanager
+def redis_server(port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A throwaway Redis of our own on `port`, to take away and bring back; nothing kept."""
+    binary = shutil.which("redis-server")
+    assert binary is not None, "redis-server is missing (Debian's redis-server package)"
+    server = subprocess.Popen(
+        [binary, *("--port", str(port), "--bind", "127.0.0.1"), *PERSIST_NOTHING],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with Redis(port=port, socket_timeout=1) as probe:
+                    if probe.ping():
+                        break
+            except RedisError:  # not listening yet
+                pass
+            assert server.poll() is None, "redis-server exited"
+            assert time.monotonic() < deadline, "redis-server never answered"
+            time.sleep(0.05)
+        yield server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -10,12 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import shutil
 import socket
-import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +26,11 @@ from core.config import Settings
 from server.app import create_app
 from server.ratelimit import KEY_PREFIX, REDIS_RETRY_SECONDS, client_key
 from tests.conftest import Store, close_store, open_store
-from tests.serving import served
+from tests.serving import redis_server, served
 from tests.test_cli import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 QUERY = {"query": "{ __typename }"}
-PERSIST_NOTHING = ("--save", "", "--appendonly", "no")
 SLOW = 0.05  # a token every 20 s: no test lasts long enough to earn one back by waiting
 
 
@@ -146,34 +143,6 @@ async def test_in_redis_one_bucket_serves_a_client_across_workers_exactly(sqlite
     assert 199_000 < ttl <= 201_000
 
 
-@contextmanager
-def redis_server(port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """A throwaway Redis of our own on `port`, to take away and bring back; nothing kept."""
-    binary = shutil.which("redis-server")
-    assert binary is not None, "redis-server is missing (Debian's redis-server package)"
-    server = subprocess.Popen(
-        [binary, *("--port", str(port), "--bind", "127.0.0.1"), *PERSIST_NOTHING],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with Redis(port=port, socket_timeout=1) as probe:
-                    if probe.ping():
-                        break
-            except RedisError:  # not listening yet
-                pass
-            assert server.poll() is None, "redis-server exited"
-            assert time.monotonic() < deadline, "redis-server never answered"
-            time.sleep(0.05)
-        yield server
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def limit_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "impact_graph.ratelimit"]
 
@@ -191,11 +160,27 @@ async def test_with_redis_gone_the_limit_fails_open_and_says_so_once(sqlite_stor
             assert set(await statuses(http, 40)) == {200}  # unlimited, not refused
             assert time.monotonic() - started < 20  # none waited for a Redis that is gone
             (said,) = limit_warnings(caplog)
-            assert said.startswith("rate limit off: Redis is unreachable")
+            assert said.startswith("rate limit off: Redis is unreachable or refused it")
             with redis_server(port):  # back, empty: the client's bucket is full again
                 await asyncio.sleep(1.1)  # failures are retried a second later
                 assert await statuses(http, 3) == [200, 200, 429]
             assert limit_warnings(caplog)[1:] == ["rate limit on again: Redis answers"]
+
+
+async def test_a_redis_out_of_memory_still_limits(sqlite_store, caplog):
+    """A Redis with no eviction policy, full (the response cache can fill it): it refuses
+    writes, but not the bucket's script, so the limit holds."""
+    caplog.set_level(logging.WARNING, logger="impact_graph.ratelimit")
+    port = free_port()
+    settings = {"rate_limit": SLOW, "rate_limit_burst": 2, "cache_url": f"redis://127.0.0.1:{port}"}
+    with redis_server(port), Redis(port=port) as redis:
+        async with app_client(sqlite_store, a_client(), **settings) as http:
+            redis.config_set("maxmemory-policy", "noeviction")
+            redis.config_set("maxmemory", redis.info("memory")["used_memory"] - 1)
+            with pytest.raises(RedisError, match="maxmemory"):
+                redis.set("filler", "x")
+            assert await statuses(http, 4) == [200, 200, 429, 429]
+    assert limit_warnings(caplog) == []
 
 
 async def test_a_redis_that_never_answers_holds_no_request_for_long(sqlite_store, caplog):

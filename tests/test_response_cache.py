@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from redis import Redis
 from redis import asyncio as aioredis
 
 from compiled.executor import CompiledExecutor
@@ -26,6 +27,8 @@ from server.caching import StoreWatch
 from server.endpoint import GraphQLEndpoint
 from tests.conftest import NO_STORE_CHECK, EarlyHits, Store, make_client, read_snapshot
 from tests.factories import graph_data, write_seed_tree
+from tests.serving import redis_server
+from tests.test_cli import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 QUERY = (
@@ -396,6 +399,60 @@ async def test_a_redis_that_was_never_there_costs_only_the_cache(
                 assert answer.headers["x-cache"] == "unavailable"
                 assert answer.json()["data"]["programs"]["totalCount"] > 0
     assert len(list(away_lines(caplog))) == 1
+
+
+@bounded
+@pytest.mark.parametrize(
+    "foreign",
+    [b"\xe2\x82\xac\n1\n\nbody", b"compiled\n1\nName\rX\nbody", b"compiled\nmany\n\nbody", None],
+    ids=["unknown executor", "name not a GraphQL name", "cost not a number", "a list"],
+)
+async def test_an_entry_this_server_did_not_write_is_a_miss_then_overwritten(
+    store: Store, redis_prefix: str, foreign: bytes | None
+) -> None:
+    """A key of ours in Redis written by another hand (a string not as `encode` writes it,
+    or a key of another type) is a miss, answered in full and kept over it: it was a 500, or
+    a connection dropped for a line break in a header, until the key expired."""
+    body = {"query": unique()}
+    async with make_client(store.engine, **kinds(redis_prefix)) as http:
+        kept = await post(http, body)
+        (key,) = await redis_keys(redis_prefix)
+        redis = aioredis.Redis.from_url(REDIS_URL)
+        try:
+            await redis.delete(key)
+            if foreign is None:
+                await redis.rpush(key, b"x")
+            else:
+                await redis.set(key, foreign)
+        finally:
+            await redis.aclose()
+        answer = await post(http, body)
+        assert (answer.status_code, answer.headers["x-cache"]) == (200, "miss")
+        assert answer.content == kept.content
+        assert (await post(http, body)).headers["x-cache"] == "hit"
+
+
+@bounded
+async def test_a_full_redis_costs_the_answers_it_refuses_to_keep_and_one_line(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Redis full with no eviction policy refuses to keep answers: they are answered
+    uncached (`unavailable`) with one warning, and what it holds is still served."""
+    port = free_port()
+    settings = {"cache_url": f"redis://127.0.0.1:{port}/0"}
+    with redis_server(port), Redis(port=port) as redis:
+        async with make_client(store.engine, **settings) as http:
+            kept = {"query": unique()}
+            assert (await post(http, kept)).headers["x-cache"] == "miss"
+            redis.config_set("maxmemory-policy", "noeviction")
+            redis.config_set("maxmemory", redis.info("memory")["used_memory"] - 1)
+            with caplog.at_level(logging.WARNING, logger="impact_graph.cache"):
+                for _ in range(3):
+                    answer = await post(http, {"query": unique()})
+                    assert (answer.status_code, answer.headers["x-cache"]) == (200, "unavailable")
+                assert (await post(http, kept)).headers["x-cache"] == "hit"
+            (line,) = away_lines(caplog)
+            assert line.startswith("the response cache (Redis) refused an answer")
 
 
 async def _chunked(body: dict[str, Any]) -> AsyncIterator[bytes]:
