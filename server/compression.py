@@ -8,21 +8,19 @@ RFC 9110 8.8.3); the middleware takes the suffix off again when a client revalid
 
 from __future__ import annotations
 
-import re
-
 import brotli  # type: ignore[import-untyped]
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.gzip import GZipResponder, IdentityResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.lru import PerHeaderValue
+from server.negotiation import qvalue
 
 # Answers past this size are compressed for clients that accept it (11.6 KB: 2.9 KB gzipped).
 MINIMUM_BYTES = 1024
 GZIP_LEVEL = 5  # most of level 9's saving for a fraction of its CPU
 BROTLI_QUALITY = 5  # smaller than gzip at about its speed; 11 is for files compressed once
 CODINGS = ("br", "gzip")  # preferred first when a client weighs them alike
-QVALUE = re.compile(r"^(0(\.\d{0,3})?|1(\.0{0,3})?)$")
 
 
 class BrotliResponder(IdentityResponder):
@@ -48,8 +46,8 @@ def _accepted_coding(header: str | None) -> str | None:
         weight = 1.0
         for parameter in parameters.split(";"):
             key, _, value = parameter.strip().partition("=")
-            if key.strip().lower() == "q":  # RFC 9110 12.4.2: 0 to 1, three decimals at most
-                weight = float(value) if QVALUE.match(value.strip()) else 0.0
+            if key.strip().lower() == "q":
+                weight = qvalue(value)
         weights[name.strip().lower()] = weight
     wildcard = weights.get("*", 0.0)
     ranked = [(weights.get(coding, wildcard), -i, coding) for i, coding in enumerate(CODINGS)]
@@ -73,10 +71,11 @@ def matching_etag(etag: str, if_none_match: str | None, *, star: bool = True) ->
 
 
 def _without_coding(tag: str) -> tuple[str, str | None]:
-    """A listed tag without the suffix this middleware gave it, and that coding."""
+    """A listed tag without the suffix this middleware gave it, and that coding (its weak
+    form too: a proxy may weaken a tag, and `If-None-Match` compares weakly)."""
     for coding in CODINGS:
         suffix = f'-{coding}"'
-        if tag.endswith(suffix) and not tag.startswith("W/"):
+        if tag.endswith(suffix):
             return tag[: -len(suffix)] + '"', coding
     return tag, None
 
@@ -100,8 +99,9 @@ class CompressionMiddleware:
             return
         request_headers = Headers(scope=scope)
         coding = accepted_coding(request_headers.get("accept-encoding"))
-        held: dict[str, str] = {}  # plain tag -> the compressed tag the client listed
-        if_none_match = request_headers.get("if-none-match")
+        held: set[str] = set()  # the app's tags the client listed with this coding's suffix
+        # every line of it: a list may come as several (RFC 9110 5.3)
+        if_none_match = ", ".join(request_headers.getlist("if-none-match"))
         if if_none_match:
             plain = []
             for listed in if_none_match.split(","):
@@ -110,7 +110,7 @@ class CompressionMiddleware:
                     tag, suffix = listed.strip(), None  # (so it names none of the app's tags)
                 plain.append(tag)
                 if suffix is not None:
-                    held[tag] = listed.strip()
+                    held.add(tag.removeprefix("W/"))
             raw = [(k, v) for k, v in scope["headers"] if k.lower() != b"if-none-match"]
             raw.append((b"if-none-match", ", ".join(plain).encode("latin-1")))
             scope = {**scope, "headers": raw}
@@ -127,9 +127,10 @@ class CompressionMiddleware:
                 headers = MutableHeaders(raw=message["headers"])
                 etag = headers.get("etag") or ""
                 strong = etag.startswith('"') and etag.endswith('"')
-                if message["status"] == 304 and etag in held:
-                    headers["etag"] = held[etag]
-                elif strong and coding is not None and headers.get("content-encoding") == coding:
+                # a 304 to a tag listed with this coding's suffix names that representation
+                revalidated = message["status"] == 304 and etag in held
+                encoded = coding is not None and headers.get("content-encoding") == coding
+                if revalidated or (strong and encoded):
                     headers["etag"] = etag[:-1] + f'-{coding}"'
             await send(message)
 

@@ -99,6 +99,26 @@ async def test_a_304_names_only_a_representation_the_request_would_get(client):
     assert brotli.headers["content-encoding"] == "br"
 
 
+async def test_a_weakened_compressed_tag_revalidates_too(client):
+    """A proxy may weaken a tag (`W/`); `If-None-Match` compares weakly, whatever the coding,
+    and the 304 names the representation this request gets."""
+    zipped = (await get(client, {"n": 20}, accept_encoding="br")).headers["etag"]
+    again = await get(client, {"n": 20}, accept_encoding="br", if_none_match=f"W/{zipped}")
+    assert (again.status_code, again.headers["etag"]) == (304, zipped)
+    other = await get(client, {"n": 20}, accept_encoding="gzip", if_none_match=f"W/{zipped}")
+    assert other.status_code == 200
+
+
+async def test_if_none_match_is_read_from_every_line_of_it(client):
+    """A list may come as several header lines (RFC 9110 5.3): a tag on the second counts."""
+    plain = (await get(client, {"n": 20}, accept_encoding="identity")).headers["etag"]
+    params = {"query": QUERY, "variables": json.dumps({"n": 20})}
+    lines = [("accept", JSON), ("accept-encoding", "identity")]
+    lines += [("if-none-match", '"other"'), ("if-none-match", plain)]
+    again = await client.get("/graphql", params=params, headers=lines)
+    assert (again.status_code, again.headers["etag"]) == (304, plain)
+
+
 async def test_a_304_runs_no_query(store: Store):
     async with make_client(store.engine) as http:
         etag = (await get(http, {"n": 10})).headers["etag"]

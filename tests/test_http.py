@@ -256,6 +256,14 @@ ACCEPTS = [
         pytest.param(f"{JSON}, {GRAPHQL_RESPONSE}", GRAPHQL_RESPONSE, id="both-prefers-graphql"),
         pytest.param(f"{JSON}, {GRAPHQL_RESPONSE};q=0.5", JSON, id="json-weighted-higher"),
         pytest.param(f"text/plain, {GRAPHQL_RESPONSE}", GRAPHQL_RESPONSE, id="one-acceptable"),
+        pytest.param(f"{GRAPHQL_RESPONSE};q=0.999, {JSON}", JSON, id="higher-listed-second"),
+        pytest.param(f"{JSON};q=0.5, {GRAPHQL_RESPONSE};q=0.5", GRAPHQL_RESPONSE, id="tie"),
+        pytest.param(f"{GRAPHQL_RESPONSE};q=nan, {JSON};q=0.5", JSON, id="nan-is-no-weight"),
+        pytest.param(f"{GRAPHQL_RESPONSE};q=2, {JSON};q=0.5", JSON, id="over-one-is-no-weight"),
+        pytest.param(f"{JSON};q=0.2, */*", JSON, id="precise-range-weighs-json"),
+        pytest.param(
+            f"{JSON};q=0.2, */*, {GRAPHQL_RESPONSE};q=0.5", GRAPHQL_RESPONSE, id="precise"
+        ),
     ],
 )
 async def test_response_media_type_follows_accept(client, accept, expected):
@@ -272,6 +280,7 @@ async def test_response_media_type_follows_accept(client, accept, expected):
         pytest.param("application/xml", id="xml"),
         pytest.param("text/html", id="html-on-post"),
         pytest.param(f"{JSON};q=0, {GRAPHQL_RESPONSE};q=0", id="both-refused"),
+        pytest.param(f"{JSON};q=0, */*", id="json-refused-by-its-own-range"),
     ],
 )
 async def test_unacceptable_accept_is_406(client, accept):
