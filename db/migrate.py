@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -36,11 +38,34 @@ async def is_current(engine: AsyncEngine) -> bool:
     """Whether the store is migrated to the newest revision (reads only)."""
 
     def check(connection: Connection) -> bool:
-        heads = set(ScriptDirectory.from_config(alembic_config(connection)).get_heads())
-        return set(MigrationContext.configure(connection).get_current_heads()) == heads
+        return set(MigrationContext.configure(connection).get_current_heads()) == _revisions()[0]
 
     async with engine.connect() as connection:
         return await connection.run_sync(check)
+
+
+# The store's revision, as alembic keeps it: one plain read, for readiness probes
+REVISION_QUERY = text("SELECT version_num FROM alembic_version")
+
+
+@cache
+def _revisions() -> tuple[frozenset[str], frozenset[str]]:
+    """This build's head revisions, and every revision it knows."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    script = ScriptDirectory.from_config(config)
+    known = frozenset(revision.revision for revision in script.walk_revisions())
+    return frozenset(script.get_heads()), known
+
+
+def behind(revisions: Iterable[str]) -> bool:
+    """Whether a store at `revisions` lacks a migration this build needs: it is at a revision
+    this build knows other than its head, or at none (a replica still replaying the
+    migration `serve` ran on the primary). A revision this build does not know is a newer
+    build's, and not behind: a rolling deploy's migrations keep older instances serving."""
+    heads, known = _revisions()
+    current = set(revisions)
+    return not current or (current != heads and current <= known)
 
 
 async def write_ahead_logging(engine: AsyncEngine) -> None:

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 
 from graphql import build_schema
 from opentelemetry.sdk.trace import TracerProvider
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -22,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 
 from core.config import Settings, get_settings
 from core.logs import configure_logging
+from db import migrate
 from db.engine import PoolOptions, create_engine, snapshot_sessions
 from db.raw import Statements
 from loaders import Loaders, Reader
@@ -56,6 +56,13 @@ WIND_DOWN_SECONDS = 2.0
 # then how long closing the connections may take: each close waits for the database to answer,
 # and a frozen one would hold every pooled connection for its command timeout in turn
 CLEAN_UP_SECONDS = 3.0
+
+
+class Behind(Exception):
+    """The store queries read lacks a migration this build needs (db/migrate.py `behind`)."""
+
+    def __str__(self) -> str:
+        return "the database is not migrated to this build's schema (a replica replaying it?)"
 
 
 def _probe_engine(settings: Settings) -> AsyncEngine:
@@ -160,7 +167,9 @@ def create_app(
 
     async def select_one() -> None:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS), probe.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+            revisions = (await connection.execute(migrate.REVISION_QUERY)).scalars()
+            if migrate.behind(revisions):
+                raise Behind
 
     def settled(task: asyncio.Task[None]) -> None:
         probes.discard(task)
@@ -176,6 +185,9 @@ def create_app(
         # not `timeout`: cancelling a connection to a frozen database can take as long again
         await asyncio.wait({task}, timeout=READY_ANSWER_SECONDS)
         error = task.exception() if task.done() else TimeoutError("no answer in time")
+        if isinstance(error, Behind):
+            logger.warning("readiness check failed: %s", error)
+            return JSONResponse({"status": "unavailable", "database": "not migrated"}, 503)
         if error is not None:  # probes repeat: one line each, not a stack
             task.cancel()
             logger.warning("readiness check failed: database unreachable (%r)", error)

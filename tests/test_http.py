@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import re
 import sys
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text as sql
 
 from server.errors import RequestError
 from server.reading import parse_json
@@ -453,6 +455,36 @@ async def test_readyz_is_503_when_the_database_refuses(refused_client):
     assert body["status"] == "unavailable"
     for leak in ("Traceback", "SELECT", "asyncpg", "127.0.0.1", "refused", ".py"):
         assert leak not in response.text
+
+
+@pytest.mark.parametrize(
+    ("revision", "status"),
+    [
+        pytest.param("0008", 503, id="a-migration-behind"),
+        pytest.param(None, 503, id="none"),
+        pytest.param("f00d-a-newer-build", 200, id="a-revision-of-a-newer-build"),
+    ],
+)
+async def test_readyz_is_503_while_the_store_lacks_a_migration_this_build_needs(
+    empty_store, caplog, revision, status
+):
+    """A replica still replaying the migration `serve` ran on the primary answers `SELECT 1`
+    but not the queries that need it: not ready. A store a newer build migrated further
+    serves an older instance as before (a rolling deploy)."""
+    async with make_client(empty_store.engine) as http:
+        assert (await http.get("/readyz")).status_code == 200
+        async with empty_store.engine.begin() as connection:
+            await connection.execute(sql("DELETE FROM alembic_version"))
+            if revision is not None:
+                await connection.execute(
+                    sql("INSERT INTO alembic_version VALUES (:revision)"), {"revision": revision}
+                )
+        with caplog.at_level(logging.WARNING, logger="impact_graph.server"):
+            response = await http.get("/readyz")
+    assert response.status_code == status, response.text
+    if status == 503:
+        assert response.json() == {"status": "unavailable", "database": "not migrated"}
+        assert "not migrated to this build's schema" in caplog.text
 
 
 async def test_healthz_does_not_need_the_database(refused_client):
