@@ -8,11 +8,14 @@ import asyncio
 import atexit
 import gc
 import importlib
+import logging
 import os
 import shutil
+import socket
 import sys
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import uvicorn
@@ -27,6 +30,9 @@ from db.engine import DatabaseUrlError, create_engine, sqlite_file
 from seeds.read import SeedError, SeedPlan, read_seeds
 from seeds.write import SeedReport, store_is_empty, write_seeds
 from server.persisted import ManifestError
+from server.shutdown import ECHO_SECONDS
+
+logger = logging.getLogger("impact_graph.server")
 
 WORKER_APP = "server.app:app_from_settings"  # what each of several workers imports
 # How long a worker may take to answer the supervisor's ping. uvicorn's 5 s would restart
@@ -35,16 +41,85 @@ WORKER_START_SECONDS = 30
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
 
 
+# A second signal to the parent reaches the workers no sooner than this after the first did:
+# a worker takes one within ECHO_SECONDS of its first for that first passed on again (server/
+# shutdown.py), and times it from when its handler runs, a moment after the signal arrives.
+PASS_ON_AGAIN_SECONDS = ECHO_SECONDS + 0.5
+STOPPING_LOOK_SECONDS = 0.1  # how often the parent looks at its signals while workers stop
+
+
 class Workers(Multiprocess):
     """uvicorn's supervisor, closing the parent's copy of the listening socket as shutdown
-    begins. uvicorn keeps it open until every worker has exited (the grace, under a slow
+    begins, and passing a second signal on to the workers.
+
+    uvicorn keeps the socket open until every worker has exited (the grace, under a slow
     request), and the kernel meanwhile completes handshakes nobody will answer; each worker
-    closes its own copy (after any drain), so N workers stop accepting as one process does."""
+    closes its own copy (after any drain), so N workers stop accepting as one process does.
+    A second signal to the parent ends the workers' drain as it ends one process's.
+    """
+
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+        super().__init__(config, sockets)
+        self._passed_on_at = 0.0  # when the workers were told to stop (terminate_all)
+        self._again = False  # a signal since, still to be passed on
 
     def terminate_all(self) -> None:  # run() calls it once should_exit is set, on every path
         for listener in self.sockets:
             listener.close()
         super().terminate_all()
+        self._passed_on_at = time.monotonic()
+
+    def join_all(self) -> None:
+        """Waits for the workers reading signals, as uvicorn's loop does while they serve:
+        its own join reads none, so a second signal to the parent alone (all Kubernetes and
+        `docker stop` send) never reached the workers, and their drain ran its full length."""
+        for process in self.processes:
+            while process.exitcode is None:
+                process.process.join(STOPPING_LOOK_SECONDS)  # (uvicorn's join has no timeout)
+                self.handle_signals()
+                self._pass_on_when_due()
+        super().join_all()  # each has exited: uvicorn's lines, at once
+
+    def handle_term(self) -> None:
+        self._stop_or_pass_on("SIGTERM", super().handle_term)
+
+    def handle_int(self) -> None:
+        self._stop_or_pass_on("SIGINT", super().handle_int)
+
+    # Read while the workers stop too (join_all), where none is restarted, added (it would
+    # never be told to stop) or retired (each is on its way out).
+    def handle_hup(self) -> None:
+        self._unless_stopping(super().handle_hup)
+
+    def handle_ttin(self) -> None:
+        self._unless_stopping(super().handle_ttin)
+
+    def handle_ttou(self) -> None:
+        self._unless_stopping(super().handle_ttou)
+
+    def _unless_stopping(self, action: Callable[[], None]) -> None:
+        if not self.should_exit.is_set():
+            action()
+
+    def _stop_or_pass_on(self, name: str, stop: Callable[[], None]) -> None:
+        """The first signal stops the workers; a later one is for their drain, as a second
+        signal to one process ends its drain."""
+        if not self.should_exit.is_set():
+            stop()
+            return
+        logger.info(
+            "Received %s again: passing it on to end the workers' drain (%g s after the "
+            "first at the soonest)",
+            name,
+            PASS_ON_AGAIN_SECONDS,
+        )
+        self._again = True
+
+    def _pass_on_when_due(self) -> None:
+        if self._again and time.monotonic() >= self._passed_on_at + PASS_ON_AGAIN_SECONDS:
+            self._again = False
+            for process in self.processes:
+                process.terminate()  # SIGTERM, to a worker still running
 
 
 class CommandError(Exception):

@@ -2,7 +2,8 @@
 answers 503 for `IMPACT_GRAPH_SHUTDOWN_DRAIN` seconds while every other request is still
 served; then uvicorn's own handler runs (the listening socket closes, requests in flight get
 `IMPACT_GRAPH_SHUTDOWN_GRACE` seconds, the process exits). A second signal skips the rest of
-the drain (in a worker, one within ECHO_SECONDS of the first is that one passed on).
+the drain (in a worker, one within ECHO_SECONDS of the first is that one passed on; the
+supervisor passes a second one it gets on later than that).
 
 Installed by the app's lifespan, so it holds in every worker process: each one is signalled
 and drains on its own. Without a drain nothing is installed and uvicorn stops at once.
@@ -29,7 +30,8 @@ logger = logging.getLogger("impact_graph.server")
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # In a worker, a signal this soon after the first is that stop passed on, not a second
 # request to hurry: systemd's default stop and Ctrl-C reach every process, and uvicorn's
-# supervisor then signals each worker again (it looks every 0.5 s).
+# supervisor then signals each worker again (it looks every 0.5 s). A second signal the
+# supervisor gets it passes on past this window (server/cli.py `Workers`).
 ECHO_SECONDS = 2.0
 
 

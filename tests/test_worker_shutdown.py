@@ -1,7 +1,8 @@
 """`serve --workers N` stops as one process does: on SIGTERM the parent closes its copy of
 the listening socket at once (server/cli.py `Workers`), so while a request in flight keeps a
 worker (and so the parent) alive, a new connection is refused, not accepted by the kernel and
-never answered; and a stop that reaches every process drains as one (server/shutdown.py)."""
+never answered; a stop that reaches every process drains as one (server/shutdown.py), and a
+second signal to the parent alone, as Kubernetes and `docker stop` send, ends the drain."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import signal
 import socket
 import time
 
-from tests.serving import serving
+import pytest
+
+from tests.serving import Served, serving
 from tests.test_connections import read_response
 
 SETTINGS = {
@@ -55,25 +58,32 @@ def processes_of(parent: int) -> list[int]:
         return [parent, *(int(pid) for pid in children.read().split())]
 
 
+DRAINING = {
+    "IMPACT_GRAPH_SHUTDOWN_DRAIN": "10",
+    "IMPACT_GRAPH_SHUTDOWN_GRACE": "1",
+    "IMPACT_GRAPH_LOG_LEVEL": "info",  # each worker says when it is up
+    "IMPACT_GRAPH_KEEP_ALIVE_TIMEOUT": "60",  # `held` waits for the other worker
+}
+
+
+def wait_for_both_workers(server: Served, held: socket.socket) -> None:
+    """Both workers serving: a signal then finds each one's drain installed."""
+    held.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert read_response(held)[0] == 200  # its worker is up
+    deadline = time.monotonic() + 30
+    while server.log.read_text().count("Application startup complete") < 2:  # and the other
+        assert time.monotonic() < deadline, server.log.read_text()[-2000:]
+        time.sleep(0.1)
+
+
 def test_a_stop_that_reaches_every_process_drains_once(tmp_path):
     """Each worker gets the signal itself, then again from the supervisor: that is the same
     stop, and the drain goes on (readiness 503); a signal later ends it."""
-    settings = {
-        "IMPACT_GRAPH_SHUTDOWN_DRAIN": "10",
-        "IMPACT_GRAPH_SHUTDOWN_GRACE": "1",
-        "IMPACT_GRAPH_LOG_LEVEL": "info",  # each worker says when it is up
-        "IMPACT_GRAPH_KEEP_ALIVE_TIMEOUT": "60",  # `held` waits for the other worker
-    }
     with (
-        serving(tmp_path, settings, arguments=["--workers", "2"]) as server,
+        serving(tmp_path, DRAINING, arguments=["--workers", "2"]) as server,
         socket.create_connection(("127.0.0.1", server.port), timeout=5) as held,
     ):
-        held.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert read_response(held)[0] == 200  # its worker is up
-        deadline = time.monotonic() + 30
-        while server.log.read_text().count("Application startup complete") < 2:  # and the other
-            assert time.monotonic() < deadline, server.log.read_text()[-2000:]
-            time.sleep(0.1)
+        wait_for_both_workers(server, held)
         workers = processes_of(server.process.pid)[1:]
         signalled = time.monotonic()
         for pid in processes_of(server.process.pid):
@@ -87,3 +97,35 @@ def test_a_stop_that_reaches_every_process_drains_once(tmp_path):
         assert server.process.wait(timeout=20) == 0
         exited = time.monotonic() - signalled
     assert exited < 8  # not at the drain's end (10 s)
+
+
+@pytest.mark.parametrize(
+    ("signum", "after"),
+    [
+        (signal.SIGTERM, 3.0),  # past the workers' echo window (2 s)
+        (signal.SIGINT, 0.5),  # within it: passed on once the window is over
+    ],
+    ids=["SIGTERM-3s-later", "SIGINT-0.5s-later"],
+)
+def test_a_second_signal_to_the_parent_alone_ends_the_drain(tmp_path, signum, after):
+    """Kubernetes and `docker stop` signal the parent only: it passes the first on, and a
+    second must reach the workers as one they do not take for the first passed on again."""
+    with (
+        serving(tmp_path, DRAINING, arguments=["--workers", "2"]) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=5) as held,
+    ):
+        wait_for_both_workers(server, held)
+        signalled = time.monotonic()
+        server.process.send_signal(signum)
+        deadline = signalled + 3
+        while True:  # the supervisor passes it on within 0.5 s
+            held.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+            if read_response(held)[0] == 503:
+                break
+            assert time.monotonic() < deadline, "readiness never said it was draining"
+            time.sleep(0.1)
+        time.sleep(max(0.0, signalled + after - time.monotonic()))
+        server.process.send_signal(signum)
+        assert server.process.wait(timeout=20) == 0
+        exited = time.monotonic() - signalled
+    assert exited < 8, server.log.read_text()[-3000:]  # not at the drain's end (10 s)
