@@ -24,6 +24,7 @@ import importlib
 import logging
 from dataclasses import dataclass
 from functools import cache
+from importlib.metadata import distributions
 from pathlib import Path
 
 from sqlalchemy.engine import Dialect
@@ -247,10 +248,22 @@ def _source_digest() -> str:
     return digest.hexdigest()
 
 
+@cache
+def _installed() -> str:
+    """Every package installed beside ours, with its version: an upgrade of one that writes
+    answers (Strawberry, graphql-core, orjson; brotli for a compressed one's bytes) may
+    change them, so a rolling upgrade must not share tags or Redis entries across it (~60 ms,
+    once per process)."""
+    found = {f"{d.metadata['Name'] or ''}=={d.version}".lower() for d in distributions()}
+    return ",".join(sorted(found))
+
+
 def build_identity(*parts: object) -> str:
     """What else an answer's bytes depend on: the code that writes it (its source, hashed once
-    per process) and `parts` (the settings an answer shows, such as the cost budget)."""
-    return hashlib.sha256(f"{_source_digest()}:{parts!r}".encode()).hexdigest()
+    per process, and the packages installed) and `parts` (the settings an answer shows, such
+    as the cost budget)."""
+    made_by = f"{_source_digest()}:{_installed()}:{parts!r}"
+    return hashlib.sha256(made_by.encode()).hexdigest()
 
 
 @dataclass(slots=True)

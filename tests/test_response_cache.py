@@ -13,6 +13,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from importlib.metadata import version
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ from redis import asyncio as aioredis
 from compiled.executor import CompiledExecutor
 from seeds.read import read_seeds
 from seeds.write import write_seeds
+from server import caching
 from server.caching import StoreWatch
 from server.endpoint import GraphQLEndpoint
 from tests.conftest import NO_STORE_CHECK, EarlyHits, Store, make_client, read_snapshot
@@ -159,6 +161,24 @@ async def test_the_build_is_part_of_the_key(store: Store, redis_prefix: str) -> 
     assert [a.headers["x-cache"] for a in answers] == ["miss", "miss", "hit"]
     assert answers[0].json()["extensions"]["cost"]["budget"] == 20_000
     assert answers[2].content == answers[1].content
+
+
+@bounded
+async def test_the_packages_installed_are_part_of_the_key(
+    store: Store, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rolling upgrade of a package that writes answers (here Strawberry) shares no Redis
+    entry, nor tag, across it: an upgrade may change the bytes."""
+    installed = caching._installed()
+    strawberry = f"strawberry-graphql=={version('strawberry-graphql')}"
+    assert strawberry in installed.split(",")
+    body = {"query": unique()}
+    answers = []
+    for packages in (installed, installed.replace(strawberry, "strawberry-graphql==999")):
+        monkeypatch.setattr(caching, "_installed", lambda packages=packages: packages)
+        async with make_client(store.engine, **kinds(redis_prefix)) as http:
+            answers.append(await post(http, body))
+    assert [a.headers["x-cache"] for a in answers] == ["miss", "miss"]
 
 
 @bounded
