@@ -7,8 +7,10 @@ from sqlalchemy import exc
 from core.errors import DatabaseUnavailable, QueryTimeout, ServiceUnavailable
 
 QUERY_CANCELED = "57014"  # PostgreSQL: statement_timeout fired (or an operator cancelled it)
-# PostgreSQL classes: 08 connection exception, 53 insufficient resources, 57P shutting down.
-UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+# PostgreSQL classes: 08 connection exception, 53 insufficient resources, 57P shutting down,
+# 40 transaction rollback (a read-only snapshot has nothing to serialize on a primary; on a
+# hot standby, 40001 is a statement cancelled for a conflict with recovery: try it again).
+UNAVAILABLE_SQLSTATES = ("08", "53", "57P", "40")
 # SQLite: another writer holds the file, or the file cannot be opened or read.
 UNAVAILABLE_SQLITE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR")
 
