@@ -49,11 +49,47 @@ class SeedPlan:
         return self.citations[id(item)]
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key given twice in one mapping: PyYAML keeps the last, so
+    a fact written twice would be silently dropped, as a misspelt key would be."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *anchor` may be overridden key by key, as YAML means it to
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"found duplicate key {key!r}",
+                        key_node.start_mark,
+                    )
+                seen.add(key)
+            except TypeError:
+                pass  # an unhashable key: the safe loader's own error says so below
+        return super().construct_mapping(node, deep=deep)
+
+
+def _parse_yaml(text: str, name: str) -> Any:
+    """YAML's safe subset, its errors' positions naming the file (not "<unicode string>")."""
+    loader = _UniqueKeyLoader(text)
+    loader.name = name
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def _load_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return _parse_yaml(path.read_text(encoding="utf-8"), path.name)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise SeedError(f"{path.name}: cannot read YAML: {exc}") from None
+    except RecursionError:  # PyYAML composes nested collections by recursion
+        raise SeedError(f"{path.name}: cannot read YAML: nested too deeply") from None
 
 
 def _validate(model: type[M], data: Any, source: str) -> M:
@@ -67,6 +103,12 @@ def _validate(model: type[M], data: Any, source: str) -> M:
         raise SeedError(f"{source}: {problems}") from None
 
 
+def _read_document(path: Path) -> str:
+    """A document's text as its bytes say, line ends included: `read_text` would turn CRLF
+    into LF, and every offset the API serves would then miss the file by one a line."""
+    return path.read_bytes().decode("utf-8")
+
+
 def read_documents(directory: Path) -> dict[str, SeedDocument]:
     documents: dict[str, SeedDocument] = {}
     for meta_path in sorted(directory.glob("*.yaml")):
@@ -77,7 +119,7 @@ def read_documents(directory: Path) -> dict[str, SeedDocument]:
             raise SeedError(f"{meta_path.name}: duplicate document slug {meta.slug!r}")
         text_path = directory / f"{meta.slug}.txt"
         try:
-            text = text_path.read_text(encoding="utf-8")
+            text = _read_document(text_path)
         except (OSError, UnicodeDecodeError) as exc:
             raise SeedError(f"{meta_path.name}: cannot read {text_path.name}: {exc}") from None
         documents[meta.slug] = SeedDocument(meta, text)

@@ -22,6 +22,11 @@ DocumentSlug = Annotated[
 ]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+# A year goes into an INTEGER column (32 bits on PostgreSQL) and out as a GraphQL Int: the
+# years a date may have (`published_on`) are within both, where 10**25 fits neither store.
+Year = Annotated[int, Field(ge=dt.MINYEAR, le=dt.MAXYEAR)]
+# A figure is served as a `Float!`, which JSON cannot carry as inf or nan (.inf in YAML).
+Number = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class Strict(BaseModel):
@@ -120,7 +125,7 @@ class CompanySpec(Cited):
     name: Text
     alternative_names: Names = []
     description: Text | None = None
-    founded_year: int | None = None
+    founded_year: Year | None = None
     founded_in: Slug | None = None
 
 
@@ -135,7 +140,7 @@ class PersonSpec(Cited):
 class ReportSpec(Cited):
     slug: Slug
     title: Text
-    year: int | None = None
+    year: Year | None = None
     topics: Names = []
     company: Slug
     highlights: list[ProgramLink] = []
@@ -148,7 +153,7 @@ class ProgramSpec(Cited):
     description: Text | None = None
     company: Slug
     parent: Slug | None = None
-    launched_year: int | None = None
+    launched_year: Year | None = None
     month: int | None = Field(default=None, ge=1, le=12)
     partners: list[PartnerLink] = []
     locations: list[LocationLink] = []
@@ -176,11 +181,11 @@ class FigureSpec(Cited):
     slug: Slug
     label: Text | None = None
     kind: FigureKind
-    value: float
+    value: Number
     unit: Text
     qualifier: FigureQualifier | None = None
-    period_start_year: int | None = None
-    period_end_year: int | None = None
+    period_start_year: Year | None = None
+    period_end_year: Year | None = None
     company: Slug
     program: Slug | None = None
     report: Slug | None = None

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
 
 from tests.factories import graph_data, write_seed_tree
@@ -21,14 +22,16 @@ FIXTURE = Path(__file__).resolve().parent / "fixtures" / "third-document"
 SLUG = "harmony-notes-2025"
 
 
-def _with_third_document(root: Path, extraction: dict[str, Any]) -> Path:
-    """seeds/ under `root` with the fixture's text, metadata and extraction added."""
+def _with_third_document(root: Path, extraction: dict[str, Any], line_end: str = "\n") -> Path:
+    """seeds/ under `root` with the fixture's text (its lines ending in `line_end`),
+    metadata and extraction added."""
     data = graph_data()
     for section, items in extraction.items():
         data[section] = [*data.get(section, []), *items]
     seeds = write_seed_tree(root, data)
-    for name in (f"{SLUG}.txt", f"{SLUG}.yaml"):
-        shutil.copy(FIXTURE / name, seeds / "documents" / name)
+    shutil.copy(FIXTURE / f"{SLUG}.yaml", seeds / "documents" / f"{SLUG}.yaml")
+    text = (FIXTURE / f"{SLUG}.txt").read_bytes().replace(b"\n", line_end.encode())
+    (seeds / "documents" / f"{SLUG}.txt").write_bytes(text)
     return seeds
 
 
@@ -51,8 +54,10 @@ QUERY = """{
 }"""
 
 
-def test_a_third_document_is_seeded_cited_and_searchable(tmp_path):
-    seeds = _with_third_document(tmp_path / "seeds", _extraction())
+# A copy saved on Windows keeps its CRLFs: served as they are, offsets still count into it.
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"], ids=["LF", "CRLF"])
+def test_a_third_document_is_seeded_cited_and_searchable(tmp_path, line_end):
+    seeds = _with_third_document(tmp_path / "seeds", _extraction(), line_end)
     settings = {
         "DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
         "IMPACT_GRAPH_SEEDS_DIR": str(seeds),
@@ -70,6 +75,7 @@ def test_a_third_document_is_seeded_cited_and_searchable(tmp_path):
     assert "errors" not in body, body
     data = body["data"]
     text = data["document"]["text"]
+    assert text == (seeds / "documents" / f"{SLUG}.txt").read_bytes().decode("utf-8")
     assert data["document"]["title"] == "Harmony Notes"
     program = data["program"]
     assert program["name"] == "Community Chorus Program"

@@ -8,10 +8,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from db.engine import DatabaseUrlError, async_url
 from tests.factories import graph_data, write_seed_tree
@@ -204,3 +206,75 @@ def test_schema_diff_names_breaking_and_dangerous_changes(tmp_path):
     assert broken.returncode == 2
     assert broken.stderr.startswith("error: not a valid schema")
     assert "Traceback" not in broken.stderr
+
+
+def _graph_yaml(tmp_path: Path, edit: Callable[[str], str]) -> Path:
+    """A copy of seeds/ whose graph.yaml, as dumped, `edit` rewrites."""
+    seeds_dir = write_seed_tree(tmp_path / "bad-seeds")
+    graph = seeds_dir / "graph.yaml"
+    graph.write_text(edit(graph.read_text(encoding="utf-8")), encoding="utf-8")
+    return seeds_dir
+
+
+def _twice(line: str) -> Callable[[str], str]:
+    """The line holding `line`, given again below itself (its own indent): a duplicate key."""
+    pattern = re.compile(rf"^( *){re.escape(line)}\n", re.M)
+    return lambda text: pattern.sub(rf"\g<0>\g<1>{line}\n", text, count=1)
+
+
+def _huge_founded_year(text: str) -> str:
+    """The company founded in year 10**25, a year no quote gives, so said to be inferred."""
+    data = yaml.safe_load(text)
+    company = data["companies"][0]
+    company["founded_year"] = 10**25
+    fields = company.setdefault("provenance", {}).setdefault("fields", {})
+    fields["founded_year"] = {"basis": "INFERRED", "note": "a test's"}
+    return str(yaml.safe_dump(data, allow_unicode=True))
+
+
+BAD_GRAPHS = {
+    # a Float! the API cannot serve (JSON has no inf or nan), which was seeded all the same
+    "infinite": (
+        lambda t: t.replace("value: 60\n", "value: .inf\n"),
+        "figures.0.value: Input should be a finite number",
+    ),
+    "nan": (
+        lambda t: t.replace("value: 60\n", "value: .nan\n"),
+        "figures.0.value: Input should be a finite number",
+    ),
+    # more than an INTEGER column holds (SQLite: an OverflowError; PostgreSQL: a database error)
+    "huge year": (
+        _huge_founded_year,
+        "companies.0.founded_year: Input should be less than or equal to 9999",
+    ),
+    # PyYAML composes by recursion: a RecursionError and its 1,000-line traceback
+    "deep": (
+        lambda _: "companies: " + "[" * 5000 + "]" * 5000 + "\n",
+        "cannot read YAML: nested too deeply",
+    ),
+    # PyYAML keeps the last: a fact given twice passed unseen
+    "duplicate key": (_twice("founded_year: 1929"), "found duplicate key 'founded_year'"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_GRAPHS)
+def test_a_bad_value_is_a_seed_error_for_check_and_seed(env, tmp_path, case):
+    edit, message = BAD_GRAPHS[case]
+    seeds_dir = _graph_yaml(tmp_path, edit)
+    for command in (["seed", "--check"], ["seed"]):
+        result = run(*command, env={**env, "IMPACT_GRAPH_SEEDS_DIR": str(seeds_dir)})
+        assert result.returncode == 2, (command, result.stdout, result.stderr[-2000:])
+        assert result.stderr.startswith("seed error: graph.yaml: "), result.stderr[-2000:]
+        assert message in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "cli.db").exists()
+
+
+def test_a_duplicate_key_names_its_line(env, tmp_path):
+    seeds_dir = _graph_yaml(tmp_path, _twice("founded_year: 1929"))
+    lines = (seeds_dir / "graph.yaml").read_text(encoding="utf-8").splitlines()
+    second = [n for n, line in enumerate(lines, 1) if "founded_year" in line][1]
+    result = run("seed", "--check", env={**env, "IMPACT_GRAPH_SEEDS_DIR": str(seeds_dir)})
+    assert f"found duplicate key 'founded_year'\n  in \"graph.yaml\", line {second}," in (
+        result.stderr
+    )
