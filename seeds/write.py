@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -39,8 +40,14 @@ from seeds.read import SeedPlan
 from seeds.search_rows import passage_rows, search_entry_rows
 from seeds.spec import Cited
 
+logger = logging.getLogger("impact_graph.seeds")
 Key = tuple[Any, ...]
 SELF_REFERENCES = ("parent_id", "owner_id")  # set in a second pass, cleared before deletes
+# ANALYZE waits for any session holding a table in SHARE UPDATE EXCLUSIVE mode (a VACUUM, a
+# CREATE INDEX CONCURRENTLY, a long ANALYZE): after the commit it is not worth waiting long
+# for. Reading the seed data's tables takes milliseconds, a sample of a large store seconds.
+ANALYZE_LOCK_WAIT = "5s"
+ANALYZE_LIMIT = "60s"
 
 
 @dataclass
@@ -476,7 +483,14 @@ async def write_seeds(engine: AsyncEngine, plan: SeedPlan, *, dry_run: bool = Fa
                 if token is not None:
                     await lease.withdraw(engine, token)
             raise
-    await _refresh_statistics(engine)
+    try:
+        await _refresh_statistics(engine)
+    except Exception as error:  # the seed has committed: that is what it reports
+        logger.warning(
+            "the seed committed, but the store's statistics were not refreshed (%s); "
+            "PostgreSQL plans by the older ones until autovacuum or the next seed's ANALYZE",
+            f"{type(error).__name__}: {error}".splitlines()[0],
+        )
     return report
 
 
@@ -484,11 +498,14 @@ async def _refresh_statistics(engine: AsyncEngine) -> None:
     """PostgreSQL plans from table statistics, which autovacuum refreshes only after many
     changed rows (a seed changes a few dozen): without them it guesses, and its plans for
     joins through link tables cost several times the work. A seed rewrites the store, so it
-    refreshes them itself. (SQLite keeps no statistics unless asked, and plans by index.)"""
+    refreshes them itself, within bounds. (SQLite keeps no statistics unless asked, and
+    plans by index.)"""
     if engine.dialect.name != "postgresql":
         return
     tables = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
     async with engine.connect() as connection:
+        await connection.execute(text(f"SET LOCAL lock_timeout = '{ANALYZE_LOCK_WAIT}'"))
+        await connection.execute(text(f"SET LOCAL statement_timeout = '{ANALYZE_LIMIT}'"))
         await connection.execute(text(f"ANALYZE {tables}"))  # the store's tables only
         await connection.commit()
 

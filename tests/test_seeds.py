@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
@@ -14,7 +15,7 @@ import db.models  # noqa: F401  (registers every table on the metadata)
 from seeds import write as seed_write
 from seeds.read import SeedError, read_seeds
 from seeds.write import write_seeds
-from tests.conftest import Store
+from tests.conftest import Store, read_snapshot
 from tests.factories import graph_data, without_program, write_seed_tree
 
 
@@ -201,3 +202,23 @@ async def test_failed_seed_leaves_the_store_as_it_was(
     with pytest.raises(RuntimeError, match="disk full"):
         await write_seeds(empty_store.engine, changed)
     assert await snapshot(empty_store.engine) == before
+
+
+@pytest.mark.postgres
+async def test_statistics_not_refreshed_are_a_warning_after_the_commit(
+    empty_store: Store, seed_plan, monkeypatch, caplog
+):
+    """ANALYZE, after the commit, waits for a table's SHARE UPDATE EXCLUSIVE lock (a VACUUM's,
+    here a session's): it waits a bounded time, and failing is a warning; the seed reports
+    what it committed (it once waited for good, and failed the command after its commit)."""
+    monkeypatch.setattr(seed_write, "ANALYZE_LOCK_WAIT", "200ms")
+    engine = empty_store.engine
+    async with engine.connect() as holder:
+        await holder.execute(text("LOCK TABLE programs IN SHARE UPDATE EXCLUSIVE MODE"))
+        async with asyncio.timeout(20):
+            report = await write_seeds(engine, seed_plan)
+        await holder.rollback()
+    assert report.changed
+    assert "the seed committed, but the store's statistics were not refreshed" in caplog.text
+    assert (await read_snapshot(engine)).version != 0
+    assert not (await write_seeds(engine, seed_plan)).changed  # and it was all committed
