@@ -11,14 +11,17 @@ import importlib
 import logging
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import uvicorn
+from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from uvicorn.supervisors import Multiprocess
@@ -32,13 +35,13 @@ from seeds.write import SeedReport, store_is_empty, write_seeds
 from server.persisted import ManifestError
 from server.shutdown import ECHO_SECONDS
 
-logger = logging.getLogger("impact_graph.server")
-
 WORKER_APP = "server.app:app_from_settings"  # what each of several workers imports
 # How long a worker may take to answer the supervisor's ping. uvicorn's 5 s would restart
 # workers still importing on a busy 2-core machine (each starts a Python of its own).
 WORKER_START_SECONDS = 30
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
+T = TypeVar("T")
+logger = logging.getLogger("impact_graph.cli")
 
 
 # A second signal to the parent reaches the workers no sooner than this after the first did:
@@ -130,6 +133,41 @@ class StoreNotReady(Exception):
     """`seed --check` found a store it cannot dry-run against without changing it."""
 
 
+class Terminated(Exception):
+    """SIGTERM stopped the command's work on the store, which undid what it had not
+    committed."""
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run`, with SIGTERM cancelling the work as SIGINT does: a seed stopped so rolls
+    back and takes its announcement back (db/lease.py), where the signal's default would end
+    the process on the spot and leave the announcement, and every server without leases."""
+    signalled: list[int] = []
+    try:
+        return asyncio.run(_cancelled_by_sigterm(work, signalled))
+    except asyncio.CancelledError:
+        if not signalled:
+            raise
+        raise Terminated from None
+
+
+async def _cancelled_by_sigterm(work: Coroutine[Any, Any, T], signalled: list[int]) -> T:
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        if not signalled:  # once: a second would cut short the rollback the first started
+            signalled.append(signal.SIGTERM)
+            task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, stop)
+    try:
+        return await work
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
 async def prepare_store(settings: Settings, *, seed: str) -> SeedReport | None:
     """Migrate, then seed: `seed` is "always", "if-empty" (or seeded by an older version that
     wrote less: db/state.is_stale), "check" (a dry run) or "none".
@@ -200,7 +238,7 @@ def _share_metrics_dir() -> None:
 
 def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     _require_fast_http()
-    report = asyncio.run(prepare_store(settings, seed="if-empty"))
+    report = _run(prepare_store(settings, seed="if-empty"))
     if report is not None:
         print(f"seeded the store (empty, or seeded by an older version): {report.summary()}")
     from server.app import create_app
@@ -238,7 +276,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
 
 def _seed(settings: Settings, check: bool) -> int:
     try:
-        report = asyncio.run(prepare_store(settings, seed="check" if check else "always"))
+        report = _run(prepare_store(settings, seed="check" if check else "always"))
     except StoreNotReady as reason:
         print(f"seed files are valid; {reason}: `impact-graph seed` would set it up")
         return 1
@@ -330,11 +368,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_by_sigterm() -> None:
+    """End as the signal would have ended the process, once its work is undone, so that
+    whoever sent it sees it obeyed (a shell's status 143)."""
+    print("stopped by SIGTERM", file=sys.stderr, flush=True)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.raise_signal(signal.SIGTERM)
+
+
+def _settings_problems(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+
+
+def _first_line(error: BaseException) -> str:
+    lines = f"{type(error).__name__}: {error}".splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
-    settings = get_settings()
+    debug = os.environ.get("IMPACT_GRAPH_LOG_LEVEL", "").lower() == "debug"
     try:
+        settings = get_settings()
         if args.command == "serve":
             _serve(
                 settings,
@@ -346,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "seed":
             return _seed(settings, args.check)
         if args.command == "migrate":
-            asyncio.run(prepare_store(settings, seed="none"))
+            _run(prepare_store(settings, seed="none"))
             print("migrations applied")
             return 0
         if args.command == "schema-diff":
@@ -358,8 +414,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"seed error: {error}", file=sys.stderr)
     except (DatabaseUrlError, ManifestError) as error:
         print(f"configuration error: {error}", file=sys.stderr)
+    except ValidationError as error:  # of the environment's settings
+        print(f"configuration error: {_settings_problems(error)}", file=sys.stderr)
     except (OperationalError, DBAPIError, OSError) as error:
-        print(f"database error: {type(error).__name__}: {error}".splitlines()[0], file=sys.stderr)
+        print(f"database error: {_first_line(error)}", file=sys.stderr)
+    except Terminated:
+        _exit_by_sigterm()
+    except Exception as error:  # a fault no line above names: one line, not a traceback
+        print(f"error: unexpected {_first_line(error)}", file=sys.stderr)
+        if debug:  # where it came from, for whoever asks
+            logger.exception("the unexpected error's traceback")
     return 2
 
 

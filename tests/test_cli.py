@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -278,3 +279,47 @@ def test_a_duplicate_key_names_its_line(env, tmp_path):
     assert f"found duplicate key 'founded_year'\n  in \"graph.yaml\", line {second}," in (
         result.stderr
     )
+
+
+def _crashing(command: str, raised: str) -> str:
+    """`impact-graph <command>` whose store set-up raises `raised` (a bug, in effect)."""
+    return (
+        "import server.cli as cli\n"
+        "async def crash(*_, **__):\n"
+        f"    raise {raised}\n"
+        "cli.prepare_store = crash\n"
+        f"raise SystemExit(cli.main([{command!r}]))\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["seed", "serve", "migrate"])
+def test_an_unexpected_error_is_one_line_and_exit_2(env, command):
+    code = _crashing(command, "RuntimeError('a bug\\n  File \"/somewhere/secret.py\"')")
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert result.stderr == "error: unexpected RuntimeError: a bug\n"
+    debug = {**env, "IMPACT_GRAPH_LOG_LEVEL": "debug"}  # asked for: where it came from
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=debug, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: unexpected RuntimeError: a bug\n")
+    assert "Traceback" in result.stderr
+
+
+def test_an_interrupt_is_still_an_interrupt(env):
+    code = _crashing("seed", "KeyboardInterrupt")
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == -signal.SIGINT  # as Python ends on an uncaught interrupt
+    assert "error: unexpected" not in result.stderr
+
+
+def test_a_bad_setting_is_a_configuration_error(env):
+    result = run("migrate", env={**env, "IMPACT_GRAPH_PORT": "eighty"})
+    assert result.returncode == 2
+    assert result.stderr.startswith("configuration error: IMPACT_GRAPH_PORT: Input should be")
+    assert len(result.stderr.splitlines()) == 1

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -16,17 +18,19 @@ from typing import Any
 import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db import lease, state
+from db.engine import create_engine
 from db.models import StoreState
 from db.raw import SqlText, Statements, precompile
 from seeds.read import SeedPlan, read_seeds
 from seeds.write import write_seeds
 from server import caching
-from tests.conftest import NO_STORE_CHECK, Store, make_client, read_snapshot
+from tests.conftest import NO_STORE_CHECK, Store, make_client, read_snapshot, throwaway_database
 from tests.factories import graph_data, write_seed_tree
+from tests.test_cli import COMMAND, run
 from tests.test_tracing import recording
 
 pytestmark = pytest.mark.postgres
@@ -332,3 +336,55 @@ async def test_seeds_take_turns(empty_store: Store, seed_plan: SeedPlan, tmp_pat
     assert not await announced(engine)
     async with make_client(engine) as http:
         assert EDITED not in (await hit(http)).text  # the second's, whole
+
+
+async def until_waiting_on_a_lock(engine: AsyncEngine) -> None:
+    """Polled: some session of the database waits for a lock another holds."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with asyncio.timeout(10):
+        while True:
+            async with engine.connect() as connection:
+                if await connection.scalar(waiting):
+                    return
+            await asyncio.sleep(0.01)
+
+
+async def test_sigterm_stops_a_seed_which_takes_its_announcement_back(tmp_path: Path) -> None:
+    """`impact-graph seed`, sent SIGTERM (as a service manager or `timeout` stops it) between
+    its announcement and its commit: it rolls back and withdraws, then ends as the signal
+    would have ended it. The seed is held there by a lock on the table it writes."""
+    async with throwaway_database() as url:
+        environment = {**os.environ, "DATABASE_URL": url}
+        seeded = await asyncio.to_thread(run, "seed", env=environment)
+        assert seeded.returncode == 0, seeded.stderr
+        engine = create_engine(url)
+        try:
+            before = await read_snapshot(engine)
+            data = graph_data()
+            data["programs"][0]["description"] = EDITED
+            seeds = write_seed_tree(tmp_path / "edited", data)
+            async with engine.connect() as holder:
+                await holder.execute(text("LOCK TABLE programs IN SHARE MODE"))
+                seeding = await asyncio.create_subprocess_exec(
+                    COMMAND,
+                    "seed",
+                    env={**environment, "IMPACT_GRAPH_SEEDS_DIR": str(seeds)},
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                )
+                await until_announced(engine)
+                await until_waiting_on_a_lock(engine)  # its update of a program
+                seeding.send_signal(signal.SIGTERM)
+                async with asyncio.timeout(30):
+                    _, stderr = await seeding.communicate()
+                await holder.rollback()
+            assert seeding.returncode == -signal.SIGTERM
+            assert not await announced(engine)
+            assert await read_snapshot(engine) == before
+            assert stderr.decode().endswith("stopped by SIGTERM\n")
+            assert "Traceback" not in stderr.decode()
+        finally:
+            await engine.dispose()
