@@ -23,6 +23,10 @@ the kernel would not take (an answer past the socket buffers, uvicorn waiting fo
 or a closed connection's last bytes), a client that takes none of them for `send_timeout` has
 its connection reset. A client reading slowly but steadily is served.
 
+What the edge answers itself (a 400, 405, 408, 431 or 503 the app never sees) is, as the app's
+answers are, under a request id (`X-Request-ID`) and counted in the metrics by its code, with
+no log line (any client could write them by the thousand).
+
 The limits travel in the uvicorn `Config` (`EdgeConfig`), which uvicorn hands every
 connection, in every worker process.
 """
@@ -47,8 +51,11 @@ from uvicorn.server import ServerState
 
 from core.config import Settings
 from server.errors import RequestError
+from server.metrics import count_refusals
+from server.outcome import outcome_in
 from server.reading import EDGE_REFUSAL
-from server.responses import encode_json
+from server.request_id import header_name, request_id_for
+from server.responses import REQUEST_ID_NAME, encode_json
 
 logger = logging.getLogger("impact_graph.connections")
 
@@ -74,9 +81,17 @@ class ConnectionLimits:
 
 class EdgeConfig(Config):
     """uvicorn's Config carrying `ConnectionLimits` to `EdgeProtocol` (picklable, so worker
-    processes get it too); `http` is EdgeProtocol unless given."""
+    processes get it too); `http` is EdgeProtocol unless given. `trusted_id`: the header a
+    trusted proxy sends request ids in (lowercase), as the app trusts it."""
 
-    def __init__(self, app: Any, *, limits: ConnectionLimits, **options: Any) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        limits: ConnectionLimits,
+        trusted_id: bytes | None = None,
+        **options: Any,
+    ) -> None:
         options.setdefault("http", EdgeProtocol)
         options["ws"] = "none"  # no route speaks WebSocket: an Upgrade is answered as HTTP
         # uvicorn's own idle timer (whole seconds) is stopped as it is armed (on every answer:
@@ -84,6 +99,7 @@ class EdgeConfig(Config):
         options["timeout_keep_alive"] = math.ceil(limits.keep_alive_timeout) + 1
         super().__init__(app, **options)
         self.limits = limits
+        self.trusted_id = trusted_id
 
 
 def edge_config(app: Any, settings: Settings, **options: Any) -> EdgeConfig:
@@ -95,6 +111,7 @@ def edge_config(app: Any, settings: Settings, **options: Any) -> EdgeConfig:
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=settings.trusted_proxies or None,
         limits=connection_limits(settings),
+        trusted_id=header_name(settings.request_id_header),
         loop="uvloop",  # named, not "auto": a missing extra fails loudly instead of running slow
         http=EdgeProtocol,  # uvicorn's httptools protocol with deadlines and a connection bound
         log_level=settings.log_level,
@@ -149,13 +166,14 @@ def connection_limits(settings: Settings) -> ConnectionLimits:
 
 
 def _plain_response(
-    status: int, code: str, message: str, state: ServerState, headers: bytes = b""
+    status: int, code: str, message: str, state: ServerState, request_id: str, headers: bytes = b""
 ) -> bytes:
     """A whole JSON error response that closes the connection, written below the app."""
     body = encode_json({"errors": [{"message": message, "extensions": {"code": code}}]})
     head = [STATUS_LINE[status]]
     for name, value in state.default_headers:  # Date and Server, as uvicorn writes them
         head.extend([name, b": ", value, b"\r\n"])
+    head.extend([REQUEST_ID_NAME, b": ", request_id.encode("ascii"), b"\r\n"])
     head.append(headers + b"content-type: application/json\r\n")
     head.append(b"content-length: %d\r\n" % len(body))
     head.append(b"connection: close\r\n\r\n")
@@ -234,6 +252,7 @@ class EdgeProtocol(HttpToolsProtocol):
         if not isinstance(config, EdgeConfig):
             raise TypeError("EdgeProtocol needs an EdgeConfig (server/connections.py)")
         self.limits = config.limits
+        self.trusted_id = config.trusted_id
         self.refused = False
         self.fault: str | None = None  # why the request's framing was refused
         self.request_open = False  # a request's head or body is still arriving
@@ -493,9 +512,9 @@ class EdgeProtocol(HttpToolsProtocol):
         self.refuse(400, "BAD_REQUEST", msg)
 
     def refuse(self, status: int, code: str, message: str, headers: bytes = b"") -> None:
-        """Answer `status` and close; where answers to earlier requests are still to go out,
-        nothing is written (it would arrive as theirs): the refused request is dropped, and
-        the connection closes once they are sent."""
+        """Answer `status` under a request id and close; where answers to earlier requests
+        are still to go out, nothing is written (it would arrive as theirs): the refused
+        request is dropped, and the connection closes once they are sent."""
         if self.lingering:  # answered, our side shut: nothing more can be written
             self.close()
             return
@@ -503,17 +522,26 @@ class EdgeProtocol(HttpToolsProtocol):
             self.drop_behind_pending()
             return
         if self.request_open and self.head_bytes is None and self.cycle is not None:
-            # refused in its body: the app, reading it, records what the client got, and
-            # reads it as uvicorn says a client left (the connection lingers meanwhile)
-            cycle = self.cycle
-            cycle.scope["state"][EDGE_REFUSAL] = RequestError(status, code, message)
-            cycle.disconnected = True
-            cycle.waiting_for_100_continue = False  # (uvicorn would write `100 Continue`)
-            cycle.message_event.set()
-        response = _plain_response(status, code, message, self.server_state, headers)
+            request_id = self.refuse_body(RequestError(status, code, message))
+        else:  # the app never sees it: counted here
+            count_refusals(code)
+            request_id = request_id_for(self.headers or (), self.trusted_id)[0]
+        response = _plain_response(status, code, message, self.server_state, request_id, headers)
         self.transport.write(response)
         self.reading_stopped = True
         self.close()
+
+    def refuse_body(self, refusal: RequestError) -> str:
+        """A request refused in its body: the app, reading it, records what the client got
+        (and counts it), and reads it as uvicorn says a client left (the connection lingers
+        meanwhile). The id of its record, begun here if the app has not begun it yet."""
+        cycle = self.cycle
+        state = cycle.scope["state"]
+        state[EDGE_REFUSAL] = refusal
+        cycle.disconnected = True
+        cycle.waiting_for_100_continue = False  # (uvicorn would write `100 Continue`)
+        cycle.message_event.set()
+        return outcome_in(state, self.headers, self.trusted_id).request_id
 
     def shutdown(self) -> None:
         """uvicorn's graceful shutdown of this connection, closing our way: a request being

@@ -55,6 +55,19 @@ REFUSALS = Counter(
     "Requests refused (or stopped by their timeout), by their error code",
     ["code"],
 )
+_REFUSED: dict[str, Any] = {}  # REFUSALS' series by code (ours: a handful)
+
+
+def count_refusals(code: str, count: int = 1) -> None:
+    """Refusals counted at once: the app's as `Recorder` counts them, and each one the edge
+    answers below the app (server/connections.py), which no request's record holds; a
+    dictionary lookup and an increment, as a flood of them may come."""
+    series = _REFUSED.get(code)
+    if series is None:
+        series = _REFUSED[code] = REFUSALS.labels(code)
+    series.inc(count)
+
+
 # Gauges of every live worker add up: the pools of the whole server.
 POOL_IN_USE = Gauge(
     "impact_graph_db_pool_in_use",
@@ -157,7 +170,7 @@ class Recorder:
                 found = self._lookups[result] = CACHE.labels(result)
             found.inc(count)
         for code, count in refusals.items():
-            REFUSALS.labels(code).inc(count)
+            count_refusals(code, count)
 
     def _series_of(self, key: tuple[str, str, int, str]) -> tuple[Any, Any]:
         """The request counter and latency histogram of one label set."""

@@ -30,7 +30,8 @@ from server.metrics import (
     watch_pool,
 )
 from server.outcome import Outcome, outcome_in
-from server.responses import REQUEST_ID_HEADER
+from server.request_id import header_name
+from server.responses import REQUEST_ID_NAME
 from server.tracing import (
     exporting_provider,
     request_spans,
@@ -41,7 +42,6 @@ from server.tracing import (
 
 ACCESS_LOGGER = "impact_graph.access"
 access = logging.getLogger(ACCESS_LOGGER)
-_REQUEST_ID = REQUEST_ID_HEADER.lower().encode("ascii")
 MAX_LOGGED_PATH = 200
 
 
@@ -53,7 +53,7 @@ class Observer:
         self, names: OperationNames, trusted_header: str | None = None, traced: bool = False
     ) -> None:
         self.metrics = Recorder(names, deferred=not multiprocess())
-        self.trusted = None if trusted_header is None else trusted_header.lower().encode("ascii")
+        self.trusted = header_name(trusted_header)
         self.traced = traced
 
     def begin(self, scope: Scope) -> Outcome:
@@ -77,9 +77,9 @@ class Observer:
 
 def with_request_id(headers: list[tuple[bytes, bytes]], outcome: Outcome) -> bool:
     """The request's id added to a response's headers that lack it; whether it was."""
-    if any(name.lower() == _REQUEST_ID for name, _ in headers):
+    if any(name.lower() == REQUEST_ID_NAME for name, _ in headers):
         return False
-    headers.append((_REQUEST_ID, outcome.request_id.encode("ascii")))
+    headers.append((REQUEST_ID_NAME, outcome.request_id.encode("ascii")))
     return True
 
 

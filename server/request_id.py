@@ -16,6 +16,12 @@ def new_request_id() -> str:
     return os.urandom(16).hex()
 
 
+def header_name(header: str | None) -> bytes | None:
+    """The trusted header's name (`IMPACT_GRAPH_REQUEST_ID_HEADER`) as the app and the edge
+    are handed headers: lowercase bytes; None, none trusted."""
+    return None if header is None else header.lower().encode("ascii")
+
+
 def request_id_for(
     headers: Sequence[tuple[bytes, bytes]], trusted: bytes | None
 ) -> tuple[str, str]:

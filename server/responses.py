@@ -16,6 +16,7 @@ from server.errors import RequestError, format_error
 from server.negotiation import GRAPHQL_RESPONSE
 
 REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode("ascii")  # as heads are written
 EXECUTOR_HEADER = "X-Executor"  # which executor answered: compiled or reference
 RETRY_AFTER_SECONDS = b"1"
 

@@ -12,6 +12,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -30,6 +31,7 @@ from server.shutdown import GRACE_EXCEEDED, quiet_cancelled_requests
 from tests.conftest import throwaway_database
 from tests.serving import Served, serving
 from tests.test_cli import COMMAND
+from tests.test_observing import scrape, value
 
 SMALL_TIMEOUTS = {
     "IMPACT_GRAPH_HEAD_TIMEOUT": "1",
@@ -121,6 +123,15 @@ def status_of(response: bytes) -> int:
 
 def body_of(response: bytes) -> dict:
     return json.loads(response.split(b"\r\n\r\n", 1)[1])
+
+
+def headers_of(response: bytes) -> dict[str, str]:
+    """The head's fields of a whole response, by lowercase name."""
+    lines = response.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")[1:]
+    return {
+        name.strip().lower(): found.strip()
+        for name, found in (line.split(":", 1) for line in lines)
+    }
 
 
 def post_head(length: int | str, path: str = "/graphql") -> bytes:
@@ -367,7 +378,11 @@ def test_a_body_refused_before_the_app_reads_it_is_recorded_as_the_400(edge):
     assert received.count(b"\r\nserver: ") == 1, received
     assert status_of(received) == 400
     wait_for(lambda: len(access_lines(edge, 400)) > before, edge)
-    assert access_lines(edge, 400)[-1]["refusal"] == "BAD_REQUEST"
+    line = access_lines(edge, 400)[-1]
+    assert (line["refusal"], line["request_id"]) == (
+        "BAD_REQUEST",
+        headers_of(received)["x-request-id"],  # the record the edge began, the app's
+    )
     assert errors_logged_after(edge, logged) == []
 
 
@@ -415,7 +430,8 @@ def test_a_body_refused_midway_is_recorded_at_once_as_the_400_the_client_got(dis
             assert time.monotonic() - started < 2, distinct.log.read_text()[-2000:]
             time.sleep(0.05)
         assert connection.recv(1) == b""  # our side shut: the connection lingers meanwhile
-    assert access_lines(distinct, 400)[-1]["refusal"] == "BAD_REQUEST"
+    line = access_lines(distinct, 400)[-1]
+    assert (line["refusal"], line["request_id"]) == ("BAD_REQUEST", headers["x-request-id"])
 
 
 def test_a_body_refused_past_what_uvicorn_buffers_is_still_read_and_dropped(distinct):
@@ -822,6 +838,54 @@ def test_no_redirect_is_built_from_the_host_header(edge):
     assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 
+# What operators see of the edge's own answers
+
+NEW_ID = re.compile(r"[0-9a-f]{32}")  # an id the server made
+
+
+def refusals(server: Served, code: str) -> float:
+    return value(scrape(server.base), "impact_graph_refusals_total", code=code)
+
+
+@pytest.mark.parametrize(
+    ("pieces", "status", "code"),
+    [
+        pytest.param(
+            [b"BREW /graphql HTTP/1.1\r\nHost: x\r\n\r\n"],
+            405,
+            "METHOD_NOT_ALLOWED",
+            id="unknown-method",
+        ),
+        pytest.param(
+            [post_head(5)[:-2] + b"Transfer-Encoding: chunked\r\n\r\n" + CHUNKED_EMPTY],
+            400,
+            "BAD_REQUEST",
+            id="cl-te",
+        ),
+        pytest.param([b"GET /graphql HTTP/1.1\r\nHost: x\r\n"], 408, "REQUEST_TIMEOUT", id="head"),
+        pytest.param(
+            [b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: "] + [b"a" * 16 * 1024] * 40,
+            431,
+            "REQUEST_HEADERS_TOO_LARGE",
+            id="head-too-large",
+        ),
+    ],
+)
+def test_the_edges_refusals_carry_a_request_id_and_are_counted(edge, pieces, status, code):
+    """Answered below the app, which never sees them: each still carries an id, made as the
+    app makes one (a client's X-Request-ID is not trusted here), and is counted by its code
+    as the app's refusals are (`DELETE /graphql`, the app's 405, always was)."""
+    before = refusals(edge, code)
+    with connect(edge) as connection:
+        for piece in pieces:
+            with contextlib.suppress(OSError):  # (431: refused while the rest is sent)
+                connection.sendall(piece.replace(b"Host: x", b"Host: x\r\nX-Request-ID: mine"))
+        answered, headers, body = read_response(connection)
+    assert (answered, json.loads(body)["errors"][0]["extensions"]["code"]) == (status, code)
+    assert NEW_ID.fullmatch(headers["x-request-id"]), headers
+    assert refusals(edge, code) == before + 1
+
+
 # The connection bound
 
 
@@ -855,9 +919,16 @@ def test_past_the_connection_bound_new_connections_are_refused_and_held_ones_ser
                 refused, waited = read_until_closed(extra, limit=3)
             assert status_of(refused) == 503
             assert body_of(refused)["errors"][0]["extensions"]["code"] == "TOO_MANY_CONNECTIONS"
+            assert NEW_ID.fullmatch(headers_of(refused)["x-request-id"])
             assert waited < 1
             time.sleep(3.5)  # the silent ones' head deadline
             assert httpx.get(server.base + "/healthz", timeout=5).status_code == 200
+            # every 503 is counted (the silent ones past the bound got one too), and only they:
+            # the others were closed silently at the head's deadline
+            answered = [read_until_closed(connection, 1)[0] for connection in silent]
+            turned_away = sum(1 for received in answered if received) + 1
+            assert all(status_of(received) == 503 for received in answered if received)
+            assert refusals(server, "TOO_MANY_CONNECTIONS") == turned_away
         finally:
             for connection in silent:
                 connection.close()

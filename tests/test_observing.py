@@ -357,6 +357,41 @@ def test_a_trusted_proxys_request_id_is_used_when_safe(shared_metrics):
     assert healthz.headers["x-request-id"] == chosen + "-2"  # every response carries it
 
 
+def refused_below_the_app(base: str, request: bytes) -> tuple[int, str]:
+    """What the edge answers `request` with (its status, its X-Request-ID): it closes after."""
+    url = httpx.URL(base)
+    with socket.create_connection((url.host, url.port), timeout=5) as connection:
+        connection.sendall(request)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    head = received.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")
+    [request_id] = [
+        line.split(":", 1)[1].strip() for line in head if line.startswith("x-request-id:")
+    ]
+    return int(head[0].split()[1]), request_id
+
+
+def test_the_edges_refusals_are_counted_over_processes_under_a_trusted_id(shared_metrics):
+    """Refused below the app (an unknown method, a framing fault): counted at once, in the
+    shared files, so the other process's scrape shows them; the 400, whose head was read,
+    carries the id the trusted proxy sent; the 405, refused at its method, a new one."""
+    first, second, _, _ = shared_metrics
+    before = scrape(second)
+    chosen = "proxy-edge:02"
+    assert refused_below_the_app(first, b"BREW /graphql HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 405
+    status, request_id = refused_below_the_app(
+        first,
+        b"POST /graphql HTTP/1.1\r\nHost: x\r\nX-Request-ID: " + chosen.encode() + b"\r\n"
+        b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    )
+    assert (status, request_id) == (400, chosen)
+    after = scrape(second)
+    for code in ("METHOD_NOT_ALLOWED", "BAD_REQUEST"):
+        name = "impact_graph_refusals_total"
+        assert value(after, name, code=code) - value(before, name, code=code) == 1
+
+
 @pytest.mark.parametrize("trusted", [None, "X-Request-ID"])
 async def test_errors_the_header_and_the_log_line_name_one_request_id(trusted, caplog):
     """A store that is down answers with errors naming the request id (for support); it is
