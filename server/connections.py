@@ -25,7 +25,10 @@ its connection reset. A client reading slowly but steadily is served.
 
 What the edge answers itself (a 400, 405, 408, 431 or 503 the app never sees) is, as the app's
 answers are, under a request id (`X-Request-ID`) and counted in the metrics by its code, with
-no log line (any client could write them by the thousand).
+no log line (any client could write them by the thousand). A client that leaves, or ends its
+side, before the answer's head is written is told to the app's record (`CLIENT_LEFT`): uvicorn
+drops an answer to a client gone without a word, and one that only ended its side looks the
+same until the answer is written.
 
 The limits travel in the uvicorn `Config` (`EdgeConfig`), which uvicorn hands every
 connection, in every worker process.
@@ -52,7 +55,7 @@ from uvicorn.server import ServerState
 from core.config import Settings
 from server.errors import RequestError
 from server.metrics import count_refusals
-from server.outcome import outcome_in
+from server.outcome import CLIENT_LEFT, outcome_in
 from server.reading import EDGE_REFUSAL
 from server.request_id import header_name, request_id_for
 from server.responses import REQUEST_ID_NAME, encode_json
@@ -382,6 +385,7 @@ class EdgeProtocol(HttpToolsProtocol):
         unanswered = self.cycle is not None and not self.cycle.response_complete
         if unanswered and not self.request_open:
             self.half_closed = True  # closed once answered (on_response_complete)
+            self.client_left()  # (or only half-closed: the answer still goes out)
             return True
         if self.request_open and self.answers_pending():  # it will never arrive whole
             self.drop_behind_pending()
@@ -460,7 +464,20 @@ class EdgeProtocol(HttpToolsProtocol):
             self.stalled = None
         if self.refused:
             return
+        self.client_left()
         super().connection_lost(exc)
+
+    def client_left(self) -> None:
+        """The client left (or ended its side) with the request being answered and its
+        answer's head not written: its record says so (`CLIENT_LEFT`: 499), unless the edge
+        refused it (what the edge wrote is its record). Pipelined requests are recorded as
+        before: only the last one read is known here, not the one being answered."""
+        cycle = self.cycle
+        if cycle is None or cycle.response_started or self.pipeline:
+            return
+        state = cycle.scope["state"]
+        if EDGE_REFUSAL not in state:
+            state[CLIENT_LEFT] = True
 
     def data_received(self, data: bytes) -> None:
         """uvicorn's, answering an unknown method 405 rather than 400, and logging refused

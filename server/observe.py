@@ -29,7 +29,7 @@ from server.metrics import (
     waiting_for_pool,
     watch_pool,
 )
-from server.outcome import Outcome, outcome_in
+from server.outcome import CLIENT_LEFT, Outcome, left_early, outcome_in
 from server.request_id import header_name
 from server.responses import REQUEST_ID_NAME
 from server.tracing import (
@@ -64,8 +64,12 @@ class Observer:
     def finish(
         self, scope: Scope, status: int, outcome: Outcome, trace_id: str | None = None
     ) -> None:
-        """The answered request in the metrics and the access log."""
+        """The answered request in the metrics and the access log; as a client gone (499)
+        where the edge says its client left before the answer's head was written (uvicorn
+        then drops the answer without a word)."""
         seconds = time.perf_counter() - outcome.arrived
+        if CLIENT_LEFT in scope["state"]:
+            status = left_early(outcome)
         path: str = scope["path"]
         self.metrics.record(path_label(path), status, seconds, outcome)
         if access.isEnabledFor(logging.INFO):

@@ -12,10 +12,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.errors import RequestError
+from server.reading import CLIENT_CLOSED_REQUEST
 from server.request_id import request_id_for
 from server.responses import error_response
 
 OUTCOME = "outcome"  # its key in the request's state (Starlette's `request.state`)
+# Put in a request's state by the edge (server/connections.py) where its client left, or ended
+# its side, before the answer's head was written: the app's answer reached no one.
+CLIENT_LEFT = "impact_graph.client_left"
 # What the response cache did for a request (`Outcome.cache`)
 CACHE_HIT = "hit"  # answered from the cache: nothing was parsed or executed
 CACHE_MISS = "miss"  # executed (and kept, if the answer can be)
@@ -61,3 +65,12 @@ def refuse(error: RequestError, media_type: str, outcome: Outcome) -> Response:
     """The error's response, under the request's id, its code recorded as the refusal."""
     outcome.refusal = error.code
     return error_response(error, media_type, outcome.request_id)
+
+
+def left_early(outcome: Outcome) -> int:
+    """The status of a request whose client left before its answer (CLIENT_LEFT): 499, as
+    nginx logs it, and CLIENT_CLOSED_REQUEST its refusal unless the app refused it first (why
+    there was no 200 stays told)."""
+    if outcome.refusal is None:
+        outcome.refusal = "CLIENT_CLOSED_REQUEST"
+    return CLIENT_CLOSED_REQUEST

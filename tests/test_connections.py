@@ -1,6 +1,8 @@
 """The HTTP edge over real sockets against `impact-graph serve` (server/connections.py,
 server/methods.py, server/shutdown.py): deadlines for silent, slow and post-413 connections,
-the connection bound, framing conflicts, unknown methods, HEAD, no redirects, SIGTERM.
+the connection bound, framing conflicts, unknown methods, HEAD, no redirects, SIGTERM; the
+ids and counts of what the edge answers itself, and the record of a client gone before its
+answer.
 
 Timeouts are set small here (a second or two) so that every test ends in seconds."""
 
@@ -15,6 +17,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -23,6 +26,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -31,7 +35,7 @@ from server.shutdown import GRACE_EXCEEDED, quiet_cancelled_requests
 from tests.conftest import throwaway_database
 from tests.serving import Served, serving
 from tests.test_cli import COMMAND
-from tests.test_observing import scrape, value
+from tests.test_observing import requests, scrape, value
 
 SMALL_TIMEOUTS = {
     "IMPACT_GRAPH_HEAD_TIMEOUT": "1",
@@ -513,14 +517,14 @@ def test_an_idle_kept_connection_is_closed(edge):
     assert 0.8 < waited < 3
 
 
-def ask_for_texts(server: Served, receive_buffer: int) -> socket.socket:
+def ask_for_texts(server: Served, receive_buffer: int, query: str = TEXTS) -> socket.socket:
     """A connection whose kernel holds at most ~`receive_buffer` bytes for its client, having
-    asked for `TEXTS`."""
+    asked for `TEXTS` (or `query`)."""
     connection = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)  # before connect
     connection.settimeout(5)
     connection.connect(("127.0.0.1", server.port))
-    body = json.dumps({"query": TEXTS}).encode()
+    body = json.dumps({"query": query}).encode()
     connection.sendall(post_head(len(body)) + body)
     return connection
 
@@ -549,6 +553,41 @@ def test_a_client_that_stops_reading_its_answer_loses_the_connection(edge):
     length, got = arrived(received)
     assert length is None or got < length  # cut off; without the deadline all of it arrives
     assert waited < 2
+
+
+def reset(connection: socket.socket) -> None:
+    """Closed with a reset, as the kernel closes the socket of a client killed with bytes it
+    had not read."""
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    connection.close()
+
+
+def recorded(server: Served, operation: str) -> dict:
+    """The access line of the one request named `operation`, once it is written."""
+    found: list[dict] = []
+
+    def logged() -> bool:
+        lines = server.log.read_text().splitlines()
+        found[:] = [json.loads(line) for line in lines if f'"operation":"{operation}"' in line]
+        return bool(found)
+
+    wait_for(logged, server)
+    [line] = found
+    return line
+
+
+def test_a_client_gone_once_its_answers_head_went_out_keeps_that_status(edge):
+    """Leaving midway through a long answer, its head taken: the status sent is recorded (as
+    nginx logs it), not 499."""
+    with ask_for_texts(edge, 64 * 1024, "query LongAnswer " + TEXTS) as connection:
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = connection.recv(65536)
+            assert chunk, received
+            received += chunk
+        reset(connection)
+    assert status_of(received) == 200
+    assert recorded(edge, "LongAnswer")["status"] == 200
 
 
 def test_a_client_reading_slowly_but_steadily_gets_its_whole_answer(edge):
@@ -1102,6 +1141,82 @@ def test_only_the_graces_cancellations_lose_their_stack():
     finally:
         uvicorn_errors.removeHandler(handler)
     assert [record.exc_info[1].args for record in records if record.exc_info] == [()]
+
+
+# A client gone before its answer
+
+
+@contextlib.asynccontextmanager
+async def programs_locked(url: str) -> AsyncIterator[None]:
+    """The programs table locked by a transaction of ours: a query reading it waits (up to
+    the statement timeout, 5 s) until the block ends."""
+    connection = await asyncpg.connect(url)
+    try:
+        async with connection.transaction():
+            await connection.execute("LOCK TABLE programs IN ACCESS EXCLUSIVE MODE")
+            yield
+    finally:
+        await connection.close()
+
+
+def ask_for_programs(server: Served, operation: str) -> socket.socket:
+    """A connection that has asked for programs, under the operation name `operation`."""
+    query = f"query {operation} {{ programs(first: 2) {{ nodes {{ name }} }} }}"
+    body = json.dumps({"query": query}).encode()
+    connection = connect(server)
+    connection.sendall(post_head(len(body)) + body)
+    return connection
+
+
+HELD_UP = {
+    "IMPACT_GRAPH_LOG_LEVEL": "info",
+    "IMPACT_GRAPH_CACHE": "false",  # each request executes
+    "IMPACT_GRAPH_SHUTDOWN_GRACE": "1",
+}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("leave", [socket.socket.close, reset], ids=["closed", "reset"])
+async def test_a_client_gone_before_its_answer_is_recorded_499_not_the_200_it_never_got(
+    tmp_path: Path, leave: Callable[[socket.socket], None]
+):
+    """A query held up (its table locked) while its client leaves: closing, as `timeout 0.5
+    curl` does (an end of stream is all the server sees of it), or with a reset. The app's
+    200 then reaches no one: recorded 499 CLIENT_CLOSED_REQUEST, as nginx logs it, in the log
+    and the metrics (it did execute: its executor stays)."""
+    async with throwaway_database() as url:
+        with serving(tmp_path, {**HELD_UP, "DATABASE_URL": url}) as server:
+            async with programs_locked(url):
+                with ask_for_programs(server, "Left") as connection:
+                    await asyncio.sleep(0.3)
+                    leave(connection)
+                await asyncio.sleep(0.3)  # gone well before the query may run
+            line = await asyncio.to_thread(recorded, server, "Left")
+            counted = requests("/graphql", "Left", "499", "compiled")
+            samples = scrape(server.base)
+    assert (line["status"], line["refusal"], line["executor"]) == (
+        499,
+        "CLIENT_CLOSED_REQUEST",
+        "compiled",
+    ), line
+    assert value(samples, "impact_graph_requests_total", **counted) == 1
+
+
+@pytest.mark.postgres
+async def test_a_query_cut_off_at_sigterm_is_recorded_as_the_500_its_client_got(tmp_path: Path):
+    """Its client stays; once the grace after SIGTERM ends, the request is cancelled and
+    answered 500, and recorded so (not as a client gone)."""
+    async with throwaway_database() as url:
+        with serving(tmp_path, {**HELD_UP, "DATABASE_URL": url}) as server:
+            async with programs_locked(url):
+                with ask_for_programs(server, "Stayed") as connection:
+                    await asyncio.sleep(0.3)
+                    server.process.send_signal(signal.SIGTERM)
+                    status, _, _ = await asyncio.to_thread(read_response, connection)
+            await asyncio.to_thread(server.process.wait, 15)
+            line = recorded(server, "Stayed")
+    assert status == 500
+    assert (line["status"], line["refusal"]) == (500, None)
 
 
 # /readyz and a frozen database
