@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
 
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import Span, SpanKind, Tracer
 from opentelemetry.util.types import Attributes
 
@@ -18,7 +19,8 @@ def span(
     kind: SpanKind = SpanKind.INTERNAL,
 ) -> AbstractContextManager[Span | None]:
     """A child span of the current one named `name`; ended (and an exception recorded) when
-    the block exits."""
-    if tracer is None:
+    the block exits. None where instrumentation is suppressed, as every instrumentation
+    honours it (server/caching.py: the store's version reads, which serve no one request)."""
+    if tracer is None or not is_instrumentation_enabled():
         return NO_SPAN
     return tracer.start_as_current_span(name, kind=kind, attributes=attributes)

@@ -27,6 +27,7 @@ from functools import cache
 from importlib.metadata import distributions
 from pathlib import Path
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -86,7 +87,7 @@ class StoreWatch:
         self._checked_at: float | None = None
         self._warned_at = float("-inf")
         self._reloading: asyncio.Lock = asyncio.Lock()
-        self._versions = Coalesced(self._read_version, VERSION_READ_SECONDS)
+        self._versions = Coalesced(self._untraced_read, VERSION_READ_SECONDS)
         self._local = local_version_reader(engine)  # SQLite: read in this thread, at once
 
     @property
@@ -133,6 +134,13 @@ class StoreWatch:
         finally:
             if self._renewal is asyncio.current_task():  # (not a later renewal's)
                 self._renewal = None
+
+    async def _untraced_read(self) -> int | None:
+        """A read serves every request waiting, and none in particular (core/coalesce.py: in
+        a context of its own): its statements are in no request's trace, nor each a trace
+        of its own (one every lease, on a primary)."""
+        with suppress_instrumentation():
+            return await self._read_version()
 
     async def _read_version(self) -> int | None:
         """One read of the data version (and of the whole state when it moved), for every

@@ -131,6 +131,22 @@ async def test_a_trace_not_sampled_is_not_named_in_the_log(store, caplog):
     assert "trace_id" not in lines[0]
 
 
+async def test_the_store_s_version_reads_are_in_no_trace(store):
+    """A version read serves every request waiting for it and none in particular: its
+    statements are neither in a request's trace (which may have ended) nor traces of their
+    own (one per read, on a primary one every lease)."""
+    provider, exporter = recording()
+    async with make_client(store.engine, provider, version_leases=False) as http:
+        exporter.clear()  # (start-up's own reads, before any request)
+        body = {"query": COMPANY}
+        for _ in range(5):  # each hit reads the version now
+            assert (await http.post("/graphql", json=body)).status_code == 200
+    spans = exporter.get_finished_spans()
+    statements = [span.attributes.get("db.statement") for span in spans if span.parent is None]
+    assert [s for s in statements if s is not None] == [], statements
+    assert len([span for span in spans if span.kind == SpanKind.SERVER]) == 5
+
+
 async def test_untraced_apps_make_no_spans(store, caplog):
     """Tracing off (no provider, no endpoint): no SDK runs and the log line has no trace."""
     async with make_client(store.engine) as http:
