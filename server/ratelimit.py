@@ -15,10 +15,10 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from starlette.requests import Request
 
 from core.lru import LRU
@@ -54,10 +54,8 @@ def take(bucket: Bucket, tokens: float, then: float, now: float) -> tuple[float,
 
 
 # KEYS[1] the client's bucket; ARGV rate, burst. Redis's own clock, so every host agrees.
-# The key expires once the bucket would be full again: an idle client costs nothing. It runs
-# when Redis is out of memory too (`allow-oom`, Redis 7): the response cache can fill a Redis
-# with no eviction policy, and a limit refused its writes would let every request through.
-REDIS_SCRIPT = """#!lua flags=allow-oom
+# The key expires once the bucket would be full again: an idle client costs nothing.
+REDIS_SCRIPT = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local clock = redis.call('TIME')
@@ -73,6 +71,11 @@ redis.call('HSET', KEYS[1], 'tokens', decimal(tokens), 'at', decimal(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
 return decimal(wait)
 """
+# Run when Redis is out of memory too (`allow-oom`): the response cache can fill a Redis with
+# no eviction policy, and a limit refused its writes would let every request through. Redis
+# before 7 knows no flags (the line does not compile): there the script runs without it.
+FLAGGED_SCRIPT = "#!lua flags=allow-oom\n" + REDIS_SCRIPT.lstrip("\n")
+UNKNOWN_FLAGS = "Error compiling script"  # what Redis 6 answers the flags line
 
 
 class Buckets(Protocol):
@@ -106,7 +109,8 @@ class RedisBuckets:
         self.bucket = bucket
         self._redis = redis  # the process's shared client (server/redis_client.py)
         self._prefix = prefix + KEY_PREFIX
-        self._script = self._redis.register_script(REDIS_SCRIPT)
+        self._script = self._redis.register_script(FLAGGED_SCRIPT)
+        self._flagged = True  # until a Redis before 7 refuses the flags line
         self._retry_at = 0.0  # while Redis is down: when to ask it again
         self._down = False
 
@@ -118,16 +122,15 @@ class RedisBuckets:
             self._retry_at = now + REDIS_RETRY_SECONDS
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
-                answer = await self._script(
-                    keys=[self._prefix + client], args=[self.bucket.rate, self.bucket.burst]
-                )
+                answer = await self._take(client)
         except (RedisError, OSError, TimeoutError) as error:
             self._retry_at = now + REDIS_RETRY_SECONDS
             if not self._down:  # once per outage, not a line per request
                 self._down = True
                 logger.warning(
-                    "rate limit off: Redis is unreachable or refused it (%r); requests pass "
-                    "unlimited until it answers again",
+                    "rate limit off: Redis is unreachable or refused it (%s: %s); requests "
+                    "pass unlimited until it answers again",
+                    type(error).__name__,
                     error,
                 )
             return 0.0
@@ -135,6 +138,21 @@ class RedisBuckets:
             self._down, self._retry_at = False, 0.0
             logger.warning("rate limit on again: Redis answers")
         return float(answer)
+
+    async def _take(self, client: str) -> Any:
+        keys, args = [self._prefix + client], [self.bucket.rate, self.bucket.burst]
+        try:
+            return await self._script(keys=keys, args=args)
+        except ResponseError as error:
+            if not (self._flagged and UNKNOWN_FLAGS in str(error)):
+                raise
+        self._flagged = False  # a Redis before 7: the script without its flags, from now on
+        self._script = self._redis.register_script(REDIS_SCRIPT)
+        logger.warning(
+            "rate limit: this Redis runs scripts without flags (before 7); a bucket is "
+            "refused, and the limit off, while it is out of memory"
+        )
+        return await self._script(keys=keys, args=args)
 
 
 class RateLimit:

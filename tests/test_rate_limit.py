@@ -12,6 +12,7 @@ import logging
 import random
 import socket
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,11 +21,12 @@ from typing import Any
 import httpx
 import pytest
 from redis import Redis
-from redis.exceptions import RedisError
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
 
 from core.config import Settings
 from server.app import create_app
-from server.ratelimit import KEY_PREFIX, REDIS_RETRY_SECONDS, client_key
+from server.ratelimit import KEY_PREFIX, REDIS_RETRY_SECONDS, Bucket, RedisBuckets, client_key
 from tests.conftest import Store, close_store, open_store
 from tests.serving import redis_server, served
 from tests.test_cli import free_port
@@ -181,6 +183,43 @@ async def test_a_redis_out_of_memory_still_limits(sqlite_store, caplog):
                 redis.set("filler", "x")
             assert await statuses(http, 4) == [200, 200, 429, 429]
     assert limit_warnings(caplog) == []
+
+
+class RedisSix:
+    """Redis as a release before 7 answers a script with flags (it does not compile the
+    line); every other script and command is the real Redis's."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+
+    def register_script(self, script: str) -> Any:
+        if not script.startswith("#!"):
+            return self._redis.register_script(script)
+
+        async def refused(**_: Any) -> None:
+            raise ResponseError(
+                "Error compiling script (new function): user_script:1: unexpected symbol near '#'"
+            )
+
+        return refused
+
+
+async def test_a_redis_before_7_runs_the_bucket_without_its_flags(caplog):
+    """A Redis 6 refuses the flags line: the limit holds there, by the script without it,
+    and says once what it lacks (it is off only while such a Redis is out of memory)."""
+    caplog.set_level(logging.WARNING, logger="impact_graph.ratelimit")
+    redis = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        six: Any = RedisSix(redis)  # (as the client redis-py would be)
+        buckets = RedisBuckets(Bucket(SLOW, 2), six, f"test-{uuid.uuid4().hex}:")
+        client = client_key(a_client())
+        waits = [await buckets.wait(client) for _ in range(3)]
+    finally:
+        await redis.aclose()
+    assert waits[:2] == [0.0, 0.0]
+    assert waits[2] > 0
+    (said,) = limit_warnings(caplog)
+    assert said.startswith("rate limit: this Redis runs scripts without flags (before 7)")
 
 
 async def test_a_redis_that_never_answers_holds_no_request_for_long(sqlite_store, caplog):
