@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import re
-
 from starlette.requests import Request
 
 from core.lru import PerHeaderValue
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
-
-
-# RFC 9110 12.4.2: a weight is 0 to 1 with three decimals at most
-QVALUE = re.compile(r"^(0(\.\d{0,3})?|1(\.0{0,3})?)$")
-# The media ranges that take JSON, most precise first (the response type is offered only as
-# itself: a client that names no type gets the JSON every client reads)
-JSON_RANGES = (JSON, "application/*", "*/*")
+WILDCARDS = ("*/*", "application/*")  # the ranges that admit both types, most precise last
 
 
 def qvalue(value: str) -> float:
-    """A `q` parameter's value; one that is not a weight (`nan`, `2`, `0.0001`) is 0."""
-    value = value.strip()
-    return float(value) if QVALUE.match(value) else 0.0
+    """A `q` parameter's weight (RFC 9110 12.4.2: 0 to 1); one that is none (`nan`, `2`,
+    `high`) is 0. Written loosely (`.5`, `0.5000`), it is still read as it says."""
+    try:
+        weight = float(value)
+    except ValueError:
+        return 0.0
+    return weight if 0.0 <= weight <= 1.0 else 0.0  # (nan is neither)
 
 
 def _media_ranges(accept: str) -> list[tuple[str, float]]:
@@ -42,17 +38,27 @@ def _media_ranges(accept: str) -> list[tuple[str, float]]:
 def _negotiate(accept: str | None) -> str | None:
     """The response media type for an Accept header; None when we can offer nothing it takes.
 
-    Each type is weighed by the most precise range that names it (RFC 9110 12.5.1:
-    `application/json;q=0, */*` refuses JSON); the higher weight wins, and on a tie the
-    GraphQL response type, whatever the order they are listed in."""
+    Each type is weighed by the most precise range that admits it (RFC 9110 12.5.1:
+    `application/json;q=0, */*` refuses JSON but not the GraphQL response type). The higher
+    weight wins; on a tie, a type the client names beats one it admits by a wildcard alone;
+    between two it names, the GraphQL response type, and between two it admits alone, JSON,
+    which every client reads."""
     if not accept or not accept.strip():
         return JSON
     listed: dict[str, float] = {}
     for media, quality in _media_ranges(accept):
         listed[media] = max(quality, listed.get(media, 0.0))
-    graphql = listed.get(GRAPHQL_RESPONSE, 0.0)
-    json = next((listed[media] for media in JSON_RANGES if media in listed), 0.0)
-    quality, _, media_type = max((graphql, 1, GRAPHQL_RESPONSE), (json, 0, JSON))
+    ranked = []
+    for media_type, preferred_named in ((GRAPHQL_RESPONSE, 1), (JSON, 0)):
+        if media_type in listed:
+            ranked.append((listed[media_type], 1, preferred_named, media_type))
+            continue
+        admitting = [listed[wildcard] for wildcard in WILDCARDS if wildcard in listed]
+        if admitting:
+            ranked.append((admitting[-1], 0, 1 - preferred_named, media_type))
+    if not ranked:
+        return None
+    quality, *_, media_type = max(ranked)
     return media_type if quality > 0 else None
 
 

@@ -262,7 +262,11 @@ ACCEPTS = [
         pytest.param(f"{JSON};q=0.5, {GRAPHQL_RESPONSE};q=0.5", GRAPHQL_RESPONSE, id="tie"),
         pytest.param(f"{GRAPHQL_RESPONSE};q=nan, {JSON};q=0.5", JSON, id="nan-is-no-weight"),
         pytest.param(f"{GRAPHQL_RESPONSE};q=2, {JSON};q=0.5", JSON, id="over-one-is-no-weight"),
-        pytest.param(f"{JSON};q=0.2, */*", JSON, id="precise-range-weighs-json"),
+        pytest.param(f"{JSON};q=0.2, */*", GRAPHQL_RESPONSE, id="precise-range-weighs-json"),
+        pytest.param(f"{JSON};q=0, */*", GRAPHQL_RESPONSE, id="json-refused-the-other-admitted"),
+        pytest.param(f"{JSON};q=.5, text/html;q=0.1", JSON, id="a-loosely-written-weight"),
+        pytest.param(f"{JSON};q=0.5000", JSON, id="a-weight-with-four-decimals"),
+        pytest.param(f"*/*;q=0.5, {JSON};q=0.5", JSON, id="named-beats-admitted"),
         pytest.param(
             f"{JSON};q=0.2, */*, {GRAPHQL_RESPONSE};q=0.5", GRAPHQL_RESPONSE, id="precise"
         ),
@@ -282,7 +286,7 @@ async def test_response_media_type_follows_accept(client, accept, expected):
         pytest.param("application/xml", id="xml"),
         pytest.param("text/html", id="html-on-post"),
         pytest.param(f"{JSON};q=0, {GRAPHQL_RESPONSE};q=0", id="both-refused"),
-        pytest.param(f"{JSON};q=0, */*", id="json-refused-by-its-own-range"),
+        pytest.param(f"{JSON};q=0, {GRAPHQL_RESPONSE};q=0, */*", id="both-refused-by-name"),
     ],
 )
 async def test_unacceptable_accept_is_406(client, accept):
