@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 from graphql import build_schema
 from opentelemetry.sdk.trace import TracerProvider
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -23,6 +24,7 @@ from core.config import Settings, get_settings
 from core.logs import configure_logging
 from db import migrate
 from db.engine import PoolOptions, create_engine, snapshot_sessions
+from db.errors import as_unavailable
 from db.raw import Statements
 from loaders import Loaders, Reader
 from resolvers.context import Context
@@ -167,7 +169,10 @@ def create_app(
 
     async def select_one() -> None:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS), probe.connect() as connection:
-            revisions = (await connection.execute(migrate.REVISION_QUERY)).scalars()
+            try:
+                revisions = (await connection.execute(migrate.REVISION_QUERY)).scalars()
+            except DBAPIError as error:  # no revision table: a store never migrated
+                raise error if as_unavailable(error) is not None else Behind() from None
             if migrate.behind(revisions):
                 raise Behind
 

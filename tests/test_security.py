@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 import loaders
 from compiled.executor import CompiledExecutor
 from core.config import Settings
+from db import migrate
 from db.engine import PoolOptions, create_engine
 from db.errors import QUERY_CANCELED
 from server.app import create_app
@@ -418,6 +419,9 @@ async def test_readiness_does_not_wait_for_the_request_pool(tmp_path):
         db_max_overflow=0,
         db_pool_timeout=0.2,
     )
+    writer = create_engine(settings.database_url)  # (a store never migrated is not ready)
+    await migrate.upgrade(writer)
+    await writer.dispose()
     app = create_app(settings)
     engine = app.state.engine
     async with (
