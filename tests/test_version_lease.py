@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,10 +27,16 @@ from db.raw import SqlText, Statements, precompile
 from seeds.read import SeedPlan, read_seeds
 from seeds.write import write_seeds
 from server import caching
-from tests.conftest import NO_STORE_CHECK, Store, make_client, read_snapshot, throwaway_database
+from tests.conftest import (
+    NO_STORE_CHECK,
+    StatementCounter,
+    Store,
+    make_client,
+    read_snapshot,
+    throwaway_database,
+)
 from tests.factories import graph_data, write_seed_tree
 from tests.test_cli import COMMAND, run
-from tests.test_tracing import recording
 
 pytestmark = pytest.mark.postgres
 
@@ -56,17 +61,13 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return stopped
 
 
-def version_reads(exporter: InMemorySpanExporter, engine: AsyncEngine) -> int:
+def version_reads(statements: list[str], engine: AsyncEngine) -> int:
     """The statements that read the data version, with a lease or without."""
     texts = {
         precompile(query, engine.dialect).text
         for query in (lease.lease_query(), state.version_query())
     }
-    return sum(
-        span.attributes.get("db.statement") in texts
-        for span in exporter.get_finished_spans()
-        if span.attributes is not None
-    )
+    return sum(statement in texts for statement in statements)
 
 
 def is_lease_read(sql: SqlText) -> bool:
@@ -87,18 +88,18 @@ async def leased(
     """A client of an app over the seeded store, after a miss (which reads no version) and a
     hit (whose read grants the lease); and the count of version reads so far."""
     await write_seeds(store.engine, plan)
-    provider, exporter = recording()
     # no periodic look at the store's state (server/caching.py `snapshot`): only hits read
     settings = {**NO_STORE_CHECK, **settings}
-    async with make_client(store.engine, tracer_provider=provider, **settings) as http:
+    with StatementCounter(store.engine) as sent:  # (before the app holds its connections)
+        async with make_client(store.engine, **settings) as http:
 
-        def reads() -> int:
-            return version_reads(exporter, store.engine)
+            def reads() -> int:
+                return version_reads(sent.statements, store.engine)
 
-        assert (await hit(http)).headers["x-cache"] == "miss"
-        assert (await hit(http)).headers["x-cache"] == "hit"
-        assert reads() == 1
-        yield http, reads
+            assert (await hit(http)).headers["x-cache"] == "miss"
+            assert (await hit(http)).headers["x-cache"] == "hit"
+            assert reads() == 1
+            yield http, reads
 
 
 def edited_plan(tmp_path: Path) -> SeedPlan:
