@@ -5,6 +5,7 @@ Nothing here touches the store: a plan is either complete and consistent or not 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,16 +249,20 @@ def _check_unique_links(graph: GraphSpec, source: str) -> None:
             raise SeedError(f"{source}: {kind} {slug!r} links {duplicates[0]!r} twice")
 
 
-def locate(text: str, citation: CitationSpec) -> int | None:
-    """Start offset of the quote (its `occurrence`-th match); None when absent or ambiguous."""
-    starts: list[int] = []
-    index = text.find(citation.quote)
-    while index != -1:
-        starts.append(index)
-        index = text.find(citation.quote, index + 1)
+def locate(text: str, citation: CitationSpec) -> tuple[int, str] | None:
+    """Start offset and text of the quote in the document (its `occurrence`-th match); None
+    when absent or ambiguous. A line break in the quote matches the document's, `\n` or
+    `\r\n`: YAML gives a quote only `\n`, and a document checked out with CRLFs keeps them
+    (the span is then the document's own text)."""
+    pattern = re.compile("\r?\n".join(re.escape(line) for line in citation.quote.split("\n")))
+    found: list[tuple[int, str]] = []
+    match = pattern.search(text)
+    while match is not None:  # overlapping matches count, as in the text they overlap
+        found.append((match.start(), match.group()))
+        match = pattern.search(text, match.start() + 1)
     if citation.occurrence is None:
-        return starts[0] if len(starts) == 1 else None
-    return starts[citation.occurrence - 1] if len(starts) >= citation.occurrence else None
+        return found[0] if len(found) == 1 else None
+    return found[citation.occurrence - 1] if len(found) >= citation.occurrence else None
 
 
 def _cited_items(graph: GraphSpec) -> Iterable[tuple[str, Cited]]:
@@ -279,15 +284,14 @@ def _locate_all(
             document = documents.get(citation.document)
             if document is None:
                 raise SeedError(f"{source}: {owner} cites unknown document {citation.document!r}")
-            start = locate(document.text, citation)
-            if start is None:
+            located_at = locate(document.text, citation)
+            if located_at is None:
                 raise SeedError(
                     f"{source}: {owner}: quote not found verbatim (exactly once, or at the "
                     f"given occurrence) in {citation.document}.txt: {citation.quote!r}"
                 )
-            span = LocatedCitation(
-                citation.document, citation.quote, start, start + len(citation.quote)
-            )
+            start, quote = located_at
+            span = LocatedCitation(citation.document, quote, start, start + len(quote))
             if span in found:
                 raise SeedError(f"{source}: {owner} cites the same span twice: {citation.quote!r}")
             found.append(span)

@@ -485,7 +485,11 @@ async def write_seeds(engine: AsyncEngine, plan: SeedPlan, *, dry_run: bool = Fa
             raise
     try:
         await _refresh_statistics(engine)
-    except Exception as error:  # the seed has committed: that is what it reports
+    except (Exception, asyncio.CancelledError) as error:  # committed: that is what it reports
+        if isinstance(error, asyncio.CancelledError):  # stopped (SIGTERM): no more to stop
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
         logger.warning(
             "the seed committed, but the store's statistics were not refreshed (%s); "
             "PostgreSQL plans by the older ones until autovacuum or the next seed's ANALYZE",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -222,3 +223,47 @@ async def test_statistics_not_refreshed_are_a_warning_after_the_commit(
     assert "the seed committed, but the store's statistics were not refreshed" in caplog.text
     assert (await read_snapshot(engine)).version != 0
     assert not (await write_seeds(engine, seed_plan)).changed  # and it was all committed
+
+
+@pytest.mark.postgres
+async def test_a_seed_stopped_after_its_commit_reports_what_it_committed(
+    empty_store: Store, seed_plan, monkeypatch, caplog
+):
+    """Stopped (SIGTERM cancels it) while ANALYZE waits, after the commit: the seed returns
+    its report, so `seed` says `seeded:`, not that it was stopped with its rows in."""
+    monkeypatch.setattr(seed_write, "ANALYZE_LOCK_WAIT", "20s")
+    engine = empty_store.engine
+    before = (await read_snapshot(engine)).version
+    async with engine.connect() as holder:
+        await holder.execute(text("LOCK TABLE programs IN SHARE UPDATE EXCLUSIVE MODE"))
+        seeding = asyncio.create_task(write_seeds(engine, seed_plan))
+        async with asyncio.timeout(20):
+            for _ in range(400):  # until it has committed (and waits in ANALYZE)
+                if (await read_snapshot(engine)).version != before:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)
+            seeding.cancel()
+            report = await seeding
+        await holder.rollback()
+    assert report.changed
+    assert "the seed committed, but the store's statistics were not refreshed" in caplog.text
+
+
+def test_the_shipped_seeds_read_alike_from_a_crlf_checkout(tmp_path: Path) -> None:
+    """A checkout with CRLFs (Git for Windows' default) seeds as an LF one: a quote's line
+    break (YAML gives it `\\n`) matches the document's `\\r\\n`, and each span is the
+    document's own text; .gitattributes keeps ours LF."""
+    shipped = Path(__file__).resolve().parent.parent / "seeds"
+    crlf = tmp_path / "seeds"
+    shutil.copytree(shipped, crlf, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    for document in (crlf / "documents").glob("*.txt"):
+        document.write_bytes(document.read_bytes().replace(b"\n", b"\r\n"))
+    lf, windows = read_seeds(shipped), read_seeds(crlf)
+    located = [c for cs in windows.citations.values() for c in cs]
+    assert any("\r\n" in citation.quote for citation in located)  # (some span lines)
+    for citation in located:
+        text = windows.documents[citation.document].text
+        assert text[citation.start : citation.end] == citation.quote
+    quotes = sorted(c.quote for cs in lf.citations.values() for c in cs)
+    assert sorted(c.quote.replace("\r\n", "\n") for c in located) == quotes
