@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from core.logs import validation_problems
 from seeds.basis import check_documents, check_provenance, check_statements
 from seeds.errors import SeedError
 from seeds.items import entity_sections, link_items
@@ -97,11 +98,7 @@ def _validate(model: type[M], data: Any, source: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise SeedError(f"{source}: {problems}") from None
+        raise SeedError(f"{source}: {validation_problems(exc)}") from None
 
 
 def _read_document(path: Path) -> str:

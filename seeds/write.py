@@ -20,6 +20,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import SQLModel, col
 
+from core.logs import one_line
 from db import lease, provenance, state
 from db.engine import session_factory
 from db.keys import citation_slug, derived_columns
@@ -493,7 +494,7 @@ async def write_seeds(engine: AsyncEngine, plan: SeedPlan, *, dry_run: bool = Fa
         logger.warning(
             "the seed committed, but the store's statistics were not refreshed (%s); "
             "PostgreSQL plans by the older ones until autovacuum or the next seed's ANALYZE",
-            f"{type(error).__name__}: {error}".splitlines()[0],
+            one_line(error),
         )
     return report
 

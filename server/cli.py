@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from uvicorn.supervisors import Multiprocess
 
 from core.config import MAX_WORKERS, Settings, get_settings
-from core.logs import configure_logging
+from core.logs import configure_logging, one_line, validation_problems
 from db import migrate, state
 from db.engine import DatabaseUrlError, create_engine, sqlite_file
 from seeds.read import SeedError, SeedPlan, read_seeds
@@ -376,15 +376,6 @@ def _exit_by_sigterm() -> None:
     signal.raise_signal(signal.SIGTERM)
 
 
-def _settings_problems(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
-
-
-def _first_line(error: BaseException) -> str:
-    lines = f"{type(error).__name__}: {error}".splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
@@ -415,13 +406,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DatabaseUrlError, ManifestError) as error:
         print(f"configuration error: {error}", file=sys.stderr)
     except ValidationError as error:  # of the environment's settings
-        print(f"configuration error: {_settings_problems(error)}", file=sys.stderr)
+        print(f"configuration error: {validation_problems(error)}", file=sys.stderr)
     except (OperationalError, DBAPIError, OSError) as error:
-        print(f"database error: {_first_line(error)}", file=sys.stderr)
+        print(f"database error: {one_line(error)}", file=sys.stderr)
     except Terminated:
         _exit_by_sigterm()
     except Exception as error:  # a fault no line above names: one line, not a traceback
-        print(f"error: unexpected {_first_line(error)}", file=sys.stderr)
+        print(f"error: unexpected {one_line(error)}", file=sys.stderr)
         if debug:  # where it came from, for whoever asks
             logger.exception("the unexpected error's traceback")
     return 2
