@@ -16,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def alembic_config(connection: Connection) -> Config:
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Our migrations' configuration; with the connection they run on, where they run."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = connection
+    if connection is not None:
+        config.attributes["connection"] = connection
     return config
 
 
@@ -51,9 +53,7 @@ REVISION_QUERY = text("SELECT version_num FROM alembic_version")
 @cache
 def _revisions() -> tuple[frozenset[str], frozenset[str]]:
     """This build's head revisions, and every revision it knows."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    script = ScriptDirectory.from_config(config)
+    script = ScriptDirectory.from_config(alembic_config())
     known = frozenset(revision.revision for revision in script.walk_revisions())
     return frozenset(script.get_heads()), known
 
