@@ -67,17 +67,18 @@ class CachedAnswer:
         """An entry as `encode` wrote it; ValueError for anything else (a key of ours
         written by another hand would put its text in a header and the log)."""
         executor, cost, name, body = data.split(b"\n", 3)
-        if executor not in EXECUTORS or not ENTRY_NAME.fullmatch(name):
+        written = (
+            executor in EXECUTORS and ENTRY_NAME.fullmatch(name) and ENTRY_COST.fullmatch(cost)
+        )
+        if not written:
             raise ValueError("not an entry of this server's")
-        cost_value = int(cost) if cost.isdigit() else None
-        if cost and cost_value is None:
-            raise ValueError("not an entry of this server's")
-        return cls(body, executor.decode(), cost_value, name.decode() or None)
+        return cls(body, executor.decode(), int(cost) if cost else None, name.decode() or None)
 
 
 Found = CachedAnswer | None
 EXECUTORS = frozenset({b"compiled", b"reference"})
 ENTRY_NAME = re.compile(rb"(?:[_A-Za-z][_0-9A-Za-z]*)?")  # a GraphQL name, or none
+ENTRY_COST = re.compile(rb"[0-9]*")  # the objects an answer holds, or none
 
 
 class Answers(Protocol):
