@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.errors import RequestError
-from server.reading import CLIENT_CLOSED_REQUEST
+from server.reading import CLIENT_CLOSED_CODE, CLIENT_CLOSED_REQUEST
 from server.request_id import request_id_for
 from server.responses import error_response
 
@@ -72,5 +72,5 @@ def left_early(outcome: Outcome) -> int:
     nginx logs it, and CLIENT_CLOSED_REQUEST its refusal unless the app refused it first (why
     there was no 200 stays told)."""
     if outcome.refusal is None:
-        outcome.refusal = "CLIENT_CLOSED_REQUEST"
+        outcome.refusal = CLIENT_CLOSED_CODE
     return CLIENT_CLOSED_REQUEST

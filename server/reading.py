@@ -22,6 +22,7 @@ from server.persisted import sha256_hex
 # else that the client left (499, as nginx logs it).
 EDGE_REFUSAL = "impact_graph.edge_refusal"
 CLIENT_CLOSED_REQUEST = 499
+CLIENT_CLOSED_CODE = "CLIENT_CLOSED_REQUEST"  # its error code, in the record and the metrics
 
 logger = logging.getLogger("impact_graph.graphql")
 
@@ -155,7 +156,7 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise refused from None
         logger.info("the client left before sending its whole body (%d bytes came)", size)
         raise RequestError(
-            CLIENT_CLOSED_REQUEST, "CLIENT_CLOSED_REQUEST", "the client left mid-body"
+            CLIENT_CLOSED_REQUEST, CLIENT_CLOSED_CODE, "the client left mid-body"
         ) from None
     return b"".join(chunks)
 
