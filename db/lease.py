@@ -24,6 +24,14 @@ What it relies on:
   standby) grants no lease.
 One seed of a store (a schema) at a time holds the seed lock, so an announcement is never
 another live seed's to take away.
+
+A seed killed outright (SIGKILL, a machine lost) leaves its announcement. Each seed also holds,
+from before its announcement until it ends, an advisory lock keyed by its token; its commit,
+which deletes the announcement, is visible before its locks are let go. So an announcement
+read, then its lock found free, then read again by a statement sent after that, is a seed's
+that ended without committing: it never will, and `Announcements` lets leases resume under it.
+A token without `LOCKED_TOKEN` (an older seeder's, which holds no such lock) is never taken for
+dead.
 """
 
 from __future__ import annotations
@@ -33,7 +41,22 @@ import secrets
 import time
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, insert, literal, select, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Integer,
+    Select,
+    bindparam,
+    column,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col
 
@@ -49,6 +72,8 @@ CLOCK_RATE_ERROR = 0.01  # NTP slews a clock by at most 0.05%
 SEED_MARGIN_SECONDS = 0.01  # more than the seeder's sleep can wake early by (it wakes late)
 WITHDRAW_WAIT = "5s"  # for a seed's transaction that its client could not roll back
 SEED_LOCK = 0x1A9_5EED  # the first key of each seed's advisory lock, the store's schema the other
+LOCKED_TOKEN = 1 << 62  # in a token whose seed holds the lock keyed by it while it lives
+LOOK_SECONDS = 1.0  # while one announcement stands, a server looks for its seed's lock this often
 # Linux: a clock that also counts while the machine sleeps (elsewhere, the monotonic clock)
 _LEASE_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
 
@@ -65,29 +90,61 @@ def lease_clock() -> float:
 
 
 def lease_query() -> Select[Any]:
-    """The data version, whether a seed is announced, and whether this is a standby (no row
-    in a store never seeded: no lease)."""
+    """The data version, the announced seed's token (None when none is), and whether this is
+    a standby (no row in a store never seeded: no lease)."""
     state = table_of(StoreState)
     seeding = state.alias("seeding")
-    announced = exists().where(seeding.c.key == SEEDING)
-    return select(state.c.value, announced, func.pg_is_in_recovery()).where(
-        state.c.key == DATA_VERSION
+    token = select(seeding.c.value).where(seeding.c.key == SEEDING).scalar_subquery()
+    return select(state.c.value, token, func.pg_is_in_recovery()).where(state.c.key == DATA_VERSION)
+
+
+_LOCKS = table(
+    "pg_locks",
+    column("locktype"),
+    column("database", Integer),
+    column("classid", Integer),
+    column("objid", Integer),
+    column("objsubid", Integer),
+    column("granted", Boolean),
+)
+_DATABASES = table("pg_database", column("oid", Integer), column("datname"))
+
+
+def holder_query() -> Select[Any]:
+    """Whether a session of this database holds the lock keyed by a token (`high` and `low`,
+    its halves, as PostgreSQL lists a lock keyed by one bigint)."""
+    here = select(_DATABASES.c.oid).where(_DATABASES.c.datname == func.current_database())
+    held = exists().where(
+        _LOCKS.c.locktype == "advisory",
+        _LOCKS.c.database == here.scalar_subquery(),
+        _LOCKS.c.classid == bindparam("high", type_=BigInteger),
+        _LOCKS.c.objid == bindparam("low", type_=BigInteger),
+        _LOCKS.c.objsubid == 1,
+        _LOCKS.c.granted.is_(True),
     )
+    return select(held)
 
 
-async def take_seed_lock(connection: AsyncConnection) -> None:
-    """Wait for any other seed of this store (its schema) to end; held until this transaction
-    ends."""
+def token_halves(token: int) -> dict[str, int]:
+    """`holder_query`'s parameters for a token."""
+    return {"high": token >> 32, "low": token & 0xFFFF_FFFF}
+
+
+async def take_seed_lock(connection: AsyncConnection, token: int | None) -> None:
+    """Wait for any other seed of this store (its schema) to end, then take the lock keyed by
+    this seed's token (if it announces); both held until this transaction ends."""
     keys = (literal(SEED_LOCK), func.hashtext(func.coalesce(func.current_schema(), "")))
-    if await connection.scalar(select(func.pg_try_advisory_xact_lock(*keys))):
-        return
-    logger.info("waiting for another seed of this store to end")
-    await connection.execute(select(func.pg_advisory_xact_lock(*keys)))
+    if not await connection.scalar(select(func.pg_try_advisory_xact_lock(*keys))):
+        logger.info("waiting for another seed of this store to end")
+        await connection.execute(select(func.pg_advisory_xact_lock(*keys)))
+    if token is not None:  # (no other session takes it: it is new and random)
+        await connection.execute(select(func.pg_advisory_xact_lock(literal(token, BigInteger))))
 
 
 def new_token() -> int:
-    """What tells this seed's announcement apart from any other's."""
-    return secrets.randbits(62)
+    """What tells this seed's announcement apart from any other's, and says its seed holds
+    the lock keyed by it."""
+    return LOCKED_TOKEN | secrets.randbits(62)
 
 
 async def announce(engine: AsyncEngine, token: int) -> None:
@@ -109,3 +166,44 @@ async def withdraw(engine: AsyncEngine, token: int) -> None:
             await connection.execute(delete(StoreState).where(*mine))
     except Exception:
         logger.warning("a seed's announcement could not be withdrawn", exc_info=True)
+
+
+class Announcements:
+    """What a server knows of the announcements it has read: which one is a dead seed's.
+
+    `standing` says whether a read that found an announcement may grant no lease; `to_look`
+    whether to look now for its seed's lock (`holder_query`); `found_free` records a look that
+    found none. A read sent after that look ended, and finding the same token, proves it dead.
+    """
+
+    def __init__(self) -> None:
+        self._dead: int | None = None
+        self._free: tuple[int, float] | None = None  # a token, and when the look that found
+        # its lock free ended (on `lease_clock`)
+        self._looked = float("-inf")
+
+    def standing(self, token: int | None, sent: float) -> bool:
+        """Whether `token`, found by a read sent at `sent`, is a seed's that may still commit."""
+        if token is None or token == self._dead:
+            return False
+        if self._free is not None and self._free[0] == token and sent > self._free[1]:
+            self._dead, self._free = token, None
+            logger.warning(
+                "a seed ended without committing and left its announcement: leases resume "
+                "(the next seed replaces it)"
+            )
+            return False
+        return True
+
+    def to_look(self, token: int, now: float) -> bool:
+        """Whether to look for the lock of `token`'s seed now: at most every LOOK_SECONDS,
+        not for a token found free already (the next read decides), nor an older seeder's."""
+        if not token & LOCKED_TOKEN or (self._free is not None and self._free[0] == token):
+            return False
+        if now - self._looked < LOOK_SECONDS:
+            return False
+        self._looked = now
+        return True
+
+    def found_free(self, token: int, ended: float) -> None:
+        self._free = (token, ended)

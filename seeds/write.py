@@ -465,7 +465,7 @@ async def write_seeds(engine: AsyncEngine, plan: SeedPlan, *, dry_run: bool = Fa
     async with session_factory(engine)() as session:
         try:
             if postgres:
-                await lease.take_seed_lock(await session.connection())
+                await lease.take_seed_lock(await session.connection(), token)
             if token is not None:
                 await lease.announce(engine, token)
             announced = time.monotonic()  # its commit visible by now: the wait counts from here

@@ -32,9 +32,18 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.coalesce import Coalesced
+from core.logs import one_line
 from db import state
 from db.errors import as_unavailable
-from db.lease import LEASE_SECONDS, RENEW_AFTER_SECONDS, lease_clock, lease_query
+from db.lease import (
+    LEASE_SECONDS,
+    RENEW_AFTER_SECONDS,
+    Announcements,
+    holder_query,
+    lease_clock,
+    lease_query,
+    token_halves,
+)
 from db.local import local_version_reader
 from db.raw import Statements, precompile
 
@@ -82,6 +91,8 @@ class StoreWatch:
         self._closed = False
         query = lease_query() if self._leasing else state.version_query()
         self._version_sql = precompile(query, dialect)
+        self._announcements = Announcements()
+        self._holder_sql = precompile(holder_query(), dialect) if self._leasing else None
         self._max_age = max_age
         self._snapshot = state.StoreSnapshot()
         self._checked_at: float | None = None
@@ -156,14 +167,31 @@ class StoreWatch:
             if current:
                 self._newest = version
             if self._leasing:  # none while a seed is announced, nor on a standby
-                announced, standby = (True, True) if row is None else (row[1], row[2])
+                token, standby = (None, True) if row is None else (row[1], row[2])
+                announced = self._announcements.standing(token, sent)
                 leased = current and not (announced or standby)
                 self._lease = Lease(version, sent) if leased else None
+                if announced and token is not None:
+                    await self._look_for_seed(token)
         except Exception as error:
             if as_unavailable(error) is None:
                 logger.exception("reading the data version failed")
             return None
         return version
+
+    async def _look_for_seed(self, token: int) -> None:
+        """Whether the announced seed still lives (db/lease.py `Announcements`): a look at
+        most every LOOK_SECONDS, as part of the read (its waiters wait for it too)."""
+        if self._holder_sql is None or not self._announcements.to_look(token, lease_clock()):
+            return
+        try:
+            row = await self._statements.fetch_row(self._holder_sql, token_halves(token))
+        except Exception as error:
+            if as_unavailable(error) is None:
+                logger.warning("looking for a seed's lock failed: %s", one_line(error))
+            return
+        if row is not None and not row[0]:
+            self._announcements.found_free(token, lease_clock())
 
     async def saw(self, version: int, deadline: float) -> None:
         """An executor read `version` in its snapshot: where this process knew another, the

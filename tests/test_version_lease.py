@@ -10,7 +10,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import lease, state
 from db.engine import create_engine
@@ -81,21 +81,35 @@ async def hit(http: httpx.AsyncClient) -> httpx.Response:
     return answer
 
 
+@dataclass
+class Reads:
+    """What the app has sent so far: called, its version reads; `looks`, its looks for an
+    announced seed's lock."""
+
+    sent: StatementCounter
+    engine: AsyncEngine
+
+    def __call__(self) -> int:
+        return version_reads(self.sent.statements, self.engine)
+
+    def looks(self) -> int:
+        return self.sent.statements.count(
+            precompile(lease.holder_query(), self.engine.dialect).text
+        )
+
+
 @contextlib.asynccontextmanager
 async def leased(
     store: Store, plan: SeedPlan, **settings: Any
-) -> AsyncIterator[tuple[httpx.AsyncClient, Callable[[], int]]]:
+) -> AsyncIterator[tuple[httpx.AsyncClient, Reads]]:
     """A client of an app over the seeded store, after a miss (which reads no version) and a
-    hit (whose read grants the lease); and the count of version reads so far."""
+    hit (whose read grants the lease); and what it has read so far."""
     await write_seeds(store.engine, plan)
     # no periodic look at the store's state (server/caching.py `snapshot`): only hits read
     settings = {**NO_STORE_CHECK, **settings}
     with StatementCounter(store.engine) as sent:  # (before the app holds its connections)
         async with make_client(store.engine, **settings) as http:
-
-            def reads() -> int:
-                return version_reads(sent.statements, store.engine)
-
+            reads = Reads(sent, store.engine)
             assert (await hit(http)).headers["x-cache"] == "miss"
             assert (await hit(http)).headers["x-cache"] == "hit"
             assert reads() == 1
@@ -248,15 +262,16 @@ async def test_a_renewal_under_way_ends_with_the_app(
     assert ended == ["cancelled", "statements closed"]
 
 
-async def test_an_announced_seed_stops_every_lease_until_it_ends(
+async def test_an_older_seeders_announcement_stops_every_lease_until_the_next_seed(
     empty_store: Store, seed_plan: SeedPlan, clock: Clock, tmp_path: Path
 ) -> None:
-    """An announcement a seed left behind (as one that died would) keeps every request
-    reading the version, and so exact; the next seed replaces it and its commit removes it."""
+    """An announcement whose token does not say its seed holds a lock (an older seeder's)
+    keeps every request reading the version, and so exact, however long it stands (its lock
+    is never looked for); the next seed replaces it and its commit removes it."""
     async with leased(empty_store, seed_plan) as (http, reads):
-        await lease.announce(empty_store.engine, lease.new_token())
-        clock.now += lease.LEASE_SECONDS
+        await lease.announce(empty_store.engine, lease.new_token() & ~lease.LOCKED_TOKEN)
         for _ in range(5):
+            clock.now += lease.LEASE_SECONDS + lease.LOOK_SECONDS
             await hit(http)
         assert reads() == 1 + 5
 
@@ -267,6 +282,51 @@ async def test_an_announced_seed_stops_every_lease_until_it_ends(
         for _ in range(5):
             assert EDITED in (await hit(http)).text
         assert reads() == before  # leased again
+
+
+async def test_a_dead_seeds_announcement_is_found_and_leases_resume(
+    empty_store: Store, seed_plan: SeedPlan, clock: Clock
+) -> None:
+    """An announcement no seed holds the lock of (as one killed outright leaves): one read
+    finds it (no lease), a look finds its lock free, and only a read sent after that look
+    takes it for dead and grants a lease again (the store keeps the announcement)."""
+    engine = empty_store.engine
+    async with leased(empty_store, seed_plan) as (http, reads):
+        await lease.announce(engine, lease.new_token())
+        clock.now += lease.LEASE_SECONDS
+        await hit(http)  # read: announced, so no lease; then the look, which finds it free
+        assert (reads(), reads.looks()) == (2, 1)
+        await hit(http)  # read sent as the look ended (the clock stands): not after it
+        assert reads() == 3
+        clock.now += 0.001
+        await hit(http)  # read sent after the look: the announcement is a dead seed's
+        for _ in range(5):
+            assert (await hit(http)).headers["x-cache"] == "hit"
+        assert (reads(), reads.looks()) == (4, 1)
+        assert await announced(engine)
+
+
+async def test_a_live_seeds_announcement_is_never_taken_for_dead(
+    empty_store: Store, seed_plan: SeedPlan, clock: Clock, tmp_path: Path
+) -> None:
+    """A seed held before its commit (by a lock on a table it writes): however often the
+    servers look, its lock is held, and every request reads the version until it commits."""
+    engine = empty_store.engine
+    async with leased(empty_store, seed_plan) as (http, reads):
+        async with engine.connect() as holder:
+            await holder.execute(text("LOCK TABLE programs IN SHARE MODE"))
+            seeding = asyncio.create_task(write_seeds(engine, edited_plan(tmp_path)))
+            await until_announced(engine)
+            for _ in range(5):
+                clock.now += lease.LEASE_SECONDS + lease.LOOK_SECONDS
+                assert EDITED not in (await hit(http)).text
+                clock.now += 0.001
+                assert EDITED not in (await hit(http)).text
+            assert (reads(), reads.looks()) == (1 + 10, 5)
+            await holder.rollback()
+        async with asyncio.timeout(10):
+            await seeding
+        assert EDITED in (await hit(http)).text
 
 
 async def test_a_seed_commits_a_lease_after_its_announcement(
@@ -287,8 +347,9 @@ async def test_a_seed_commits_a_lease_after_its_announcement(
         async with engine.connect() as connection:
             while "committed" not in seen:
                 sent = time.monotonic()
-                version, is_announced, _ = (await connection.execute(sql)).one()
+                version, token, _ = (await connection.execute(sql)).one()
                 await connection.rollback()
+                is_announced = token is not None
                 if not is_announced and "announced" not in seen and version == before:
                     seen["not yet"] = sent
                 if is_announced:
@@ -353,10 +414,30 @@ async def until_waiting_on_a_lock(engine: AsyncEngine) -> None:
             await asyncio.sleep(0.01)
 
 
-async def test_sigterm_stops_a_seed_which_takes_its_announcement_back(tmp_path: Path) -> None:
-    """`impact-graph seed`, sent SIGTERM (as a service manager or `timeout` stops it) between
-    its announcement and its commit: it rolls back and withdraws, then ends as the signal
-    would have ended it. The seed is held there by a lock on the table it writes."""
+@dataclass
+class HeldSeed:
+    """`impact-graph seed` of an edited tree over a seeded database of its own, held between
+    its announcement and its commit by a lock on the table it writes."""
+
+    engine: AsyncEngine
+    before: state.StoreSnapshot
+    process: asyncio.subprocess.Process
+    holder: AsyncConnection
+
+    async def let_go(self) -> None:
+        await self.holder.rollback()
+
+    async def stopped(self, signal_number: int) -> str:
+        """Its stderr, once `signal_number` ended it."""
+        self.process.send_signal(signal_number)
+        async with asyncio.timeout(30):
+            _, stderr = await self.process.communicate()
+        assert self.process.returncode == -signal_number
+        return stderr.decode()
+
+
+@contextlib.asynccontextmanager
+async def held_seed(tmp_path: Path) -> AsyncIterator[HeldSeed]:
     async with throwaway_database() as url:
         environment = {**os.environ, "DATABASE_URL": url}
         seeded = await asyncio.to_thread(run, "seed", env=environment)
@@ -378,14 +459,51 @@ async def test_sigterm_stops_a_seed_which_takes_its_announcement_back(tmp_path: 
                 )
                 await until_announced(engine)
                 await until_waiting_on_a_lock(engine)  # its update of a program
-                seeding.send_signal(signal.SIGTERM)
-                async with asyncio.timeout(30):
-                    _, stderr = await seeding.communicate()
-                await holder.rollback()
-            assert seeding.returncode == -signal.SIGTERM
-            assert not await announced(engine)
-            assert await read_snapshot(engine) == before
-            assert stderr.decode().endswith("stopped by SIGTERM\n")
-            assert "Traceback" not in stderr.decode()
+                yield HeldSeed(engine, before, seeding, holder)
         finally:
             await engine.dispose()
+
+
+async def test_sigterm_stops_a_seed_which_takes_its_announcement_back(tmp_path: Path) -> None:
+    """`impact-graph seed`, sent SIGTERM (as a service manager or `timeout` stops it) between
+    its announcement and its commit: it rolls back and withdraws, then ends as the signal
+    would have ended it."""
+    async with held_seed(tmp_path) as seed:
+        stderr = await seed.stopped(signal.SIGTERM)
+        assert not await announced(seed.engine)
+        assert await read_snapshot(seed.engine) == seed.before
+    assert stderr.endswith("stopped by SIGTERM\n")
+    assert "Traceback" not in stderr
+
+
+async def test_a_seed_killed_outright_is_found_dead_by_the_servers(tmp_path: Path) -> None:
+    """SIGKILL between its announcement and its commit: the announcement stays, but once
+    PostgreSQL ends the seed's session its lock is free, and a server takes the announcement
+    for a dead seed's (a read, a look, a read after it) and leases again."""
+    async with held_seed(tmp_path) as seed:
+        await seed.stopped(signal.SIGKILL)
+        await seed.let_go()
+        engine = seed.engine
+        async with engine.connect() as connection:
+            token = await connection.scalar(
+                select(StoreState.value).where(StoreState.key == state.SEEDING)
+            )
+        assert token is not None
+        async with asyncio.timeout(10):  # (its session ends once its lock wait does)
+            while True:
+                async with engine.connect() as connection:
+                    held = lease.holder_query()
+                    if not await connection.scalar(held, lease.token_halves(token)):
+                        break
+                await asyncio.sleep(0.01)
+        assert await read_snapshot(engine) == seed.before
+        with StatementCounter(engine) as sent:
+            async with make_client(engine, **NO_STORE_CHECK) as http:
+                reads = Reads(sent, engine)
+                await hit(http)  # a miss: reads no version
+                await hit(http)  # a read that finds the announcement, and the look
+                assert (reads(), reads.looks()) == (1, 1)
+                for _ in range(5):
+                    assert EDITED not in (await hit(http)).text
+                assert (reads(), reads.looks()) == (2, 1)  # a read after the look, a lease
+        assert await announced(engine)
