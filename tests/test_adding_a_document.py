@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import yaml
 
 from tests.factories import graph_data, write_seed_tree
@@ -54,14 +53,16 @@ QUERY = """{
 }"""
 
 
-# A copy saved on Windows keeps its CRLFs: served as they are, offsets still count into it.
-@pytest.mark.parametrize("line_end", ["\n", "\r\n"], ids=["LF", "CRLF"])
-def test_a_third_document_is_seeded_cited_and_searchable(tmp_path, line_end):
-    seeds = _with_third_document(tmp_path / "seeds", _extraction(), line_end)
-    settings = {
+def _settings(tmp_path: Path, seeds: Path) -> dict[str, str]:
+    return {
         "DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
         "IMPACT_GRAPH_SEEDS_DIR": str(seeds),
     }
+
+
+def test_a_third_document_is_seeded_cited_and_searchable(tmp_path):
+    seeds = _with_third_document(tmp_path / "seeds", _extraction())
+    settings = _settings(tmp_path, seeds)
     environment = {**os.environ, **settings}
     assert run("migrate", env=environment).returncode == 0
     pending = run("seed", "--check", env=environment)
@@ -69,7 +70,18 @@ def test_a_third_document_is_seeded_cited_and_searchable(tmp_path, line_end):
     assert "documents: 3" in pending.stdout
     assert run("seed", env=environment).returncode == 0
     assert "nothing to change" in run("seed", "--check", env=environment).stdout
+    _served_cited_and_searchable(tmp_path, settings, seeds)
 
+
+def test_a_copy_saved_with_crlf_is_served_as_it_is(tmp_path):
+    """A copy saved on Windows keeps its CRLFs: served as they are, offsets still count into
+    it (seeded by `serve` itself, as it seeds an empty store)."""
+    seeds = _with_third_document(tmp_path / "seeds", _extraction(), "\r\n")
+    assert b"\r\n" in (seeds / "documents" / f"{SLUG}.txt").read_bytes()
+    _served_cited_and_searchable(tmp_path, _settings(tmp_path, seeds), seeds)
+
+
+def _served_cited_and_searchable(tmp_path: Path, settings: dict[str, str], seeds: Path) -> None:
     with served(tmp_path, settings) as base:
         body = httpx.post(f"{base}/graphql", json={"query": QUERY}, timeout=30).json()
     assert "errors" not in body, body

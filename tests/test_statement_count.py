@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
@@ -99,19 +98,21 @@ def _partner_edges(data: dict) -> int:
     )
 
 
-@pytest.fixture
-async def scaled_store(backend: str, tmp_path: Path):
-    opened = await open_store(backend, tmp_path)
+@pytest.fixture(scope="module")
+async def scaled_store(backend: str, tmp_path_factory: pytest.TempPathFactory):
+    """Read only: both executors' tests count on the one built for their backend."""
+    opened = await open_store(backend, tmp_path_factory.mktemp(f"{backend}-scaled"))
     await write_seeds(opened.engine, scaled_plan(SCALE))
     yield opened
     await close_store(opened)
 
 
-@pytest.fixture
-async def seeded_store(backend: str, tmp_path: Path, seed_plan):
-    """The seed data in a store of its own: no other test's app holds its connections (the
-    driver's query loggers, which count, are attached as connections are checked out)."""
-    opened = await open_store(backend, tmp_path)
+@pytest.fixture(scope="module")
+async def seeded_store(backend: str, tmp_path_factory: pytest.TempPathFactory, seed_plan):
+    """The seed data in a store of this module's own: no app of another module's tests holds
+    its connections (the driver's query loggers, which count, are attached as connections are
+    checked out; each test's app gives its own back as it stops)."""
+    opened = await open_store(backend, tmp_path_factory.mktemp(f"{backend}-seeded"))
     await write_seeds(opened.engine, seed_plan)
     yield opened
     await close_store(opened)
