@@ -21,17 +21,19 @@ What it relies on:
 - every seed of the store runs this code (an older seeder neither announces nor waits);
 - the server reads the primary: a replica may replay an announcement and the commit after it
   closer together than a lease lasts, so a server reading one (`DATABASE_READ_URL`, or any
-  standby) grants no lease.
+  standby) grants no lease. The same instance holds the seed's locks, which a server looks at
+  (not a logical subscriber, nor a proxy that sends its statements to another node).
 One seed of a store (a schema) at a time holds the seed lock, so an announcement is never
 another live seed's to take away.
 
 A seed killed outright (SIGKILL, a machine lost) leaves its announcement. Each seed also holds,
 from before its announcement until it ends, an advisory lock keyed by its token; its commit,
-which deletes the announcement, is visible before its locks are let go. So an announcement
-read, then its lock found free, then read again by a statement sent after that, is a seed's
-that ended without committing: it never will, and `Announcements` lets leases resume under it.
-A token without `LOCKED_TOKEN` (an older seeder's, which holds no such lock) is never taken for
-dead.
+which deletes the announcement, is visible before its locks are let go (PostgreSQL's
+CommitTransaction ends the transaction in the proc array, then releases its locks). So an
+announcement read, then its lock found free, then read again by a statement sent after that,
+is a seed's that ended without committing: it never will, and `Announcements` lets leases
+resume under it. A token without `LOCKED_TOKEN` (an older seeder's, which holds no such lock)
+is never taken for dead.
 """
 
 from __future__ import annotations
@@ -43,18 +45,13 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
-    Integer,
     Select,
     bindparam,
-    column,
     delete,
-    exists,
     func,
     insert,
     literal,
     select,
-    table,
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -73,7 +70,8 @@ SEED_MARGIN_SECONDS = 0.01  # more than the seeder's sleep can wake early by (it
 WITHDRAW_WAIT = "5s"  # for a seed's transaction that its client could not roll back
 SEED_LOCK = 0x1A9_5EED  # the first key of each seed's advisory lock, the store's schema the other
 LOCKED_TOKEN = 1 << 62  # in a token whose seed holds the lock keyed by it while it lives
-LOOK_SECONDS = 1.0  # while one announcement stands, a server looks for its seed's lock this often
+LOOK_SECONDS = 1.0  # a server looks for a seed's lock once its announcement stood this long,
+# and again as often while it stands (an ordinary seed is gone before the first look)
 # Linux: a clock that also counts while the machine sleeps (elsewhere, the monotonic clock)
 _LEASE_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
 
@@ -98,36 +96,11 @@ def lease_query() -> Select[Any]:
     return select(state.c.value, token, func.pg_is_in_recovery()).where(state.c.key == DATA_VERSION)
 
 
-_LOCKS = table(
-    "pg_locks",
-    column("locktype"),
-    column("database", Integer),
-    column("classid", Integer),
-    column("objid", Integer),
-    column("objsubid", Integer),
-    column("granted", Boolean),
-)
-_DATABASES = table("pg_database", column("oid", Integer), column("datname"))
-
-
-def holder_query() -> Select[Any]:
-    """Whether a session of this database holds the lock keyed by a token (`high` and `low`,
-    its halves, as PostgreSQL lists a lock keyed by one bigint)."""
-    here = select(_DATABASES.c.oid).where(_DATABASES.c.datname == func.current_database())
-    held = exists().where(
-        _LOCKS.c.locktype == "advisory",
-        _LOCKS.c.database == here.scalar_subquery(),
-        _LOCKS.c.classid == bindparam("high", type_=BigInteger),
-        _LOCKS.c.objid == bindparam("low", type_=BigInteger),
-        _LOCKS.c.objsubid == 1,
-        _LOCKS.c.granted.is_(True),
-    )
-    return select(held)
-
-
-def token_halves(token: int) -> dict[str, int]:
-    """`holder_query`'s parameters for a token."""
-    return {"high": token >> 32, "low": token & 0xFFFF_FFFF}
+def gone_query() -> Select[Any]:
+    """Whether the seed that announced `token` has ended: the lock keyed by it can be had.
+    Shared, and only for this statement: a live seed holds it already (it took it before
+    announcing), so no seed ever waits on a server's look."""
+    return select(func.pg_try_advisory_xact_lock_shared(bindparam("token", type_=BigInteger)))
 
 
 async def take_seed_lock(connection: AsyncConnection, token: int | None) -> None:
@@ -171,39 +144,49 @@ async def withdraw(engine: AsyncEngine, token: int) -> None:
 class Announcements:
     """What a server knows of the announcements it has read: which one is a dead seed's.
 
-    `standing` says whether a read that found an announcement may grant no lease; `to_look`
-    whether to look now for its seed's lock (`holder_query`); `found_free` records a look that
-    found none. A read sent after that look ended, and finding the same token, proves it dead.
+    `live` says whether a read that found an announcement may grant no lease; `to_look`
+    whether to look now whether its seed is gone (`gone_query`); `found_gone` records a look
+    that found it gone. A read sent after that look ended, finding the same token, proves the
+    seed ended without committing.
     """
 
     def __init__(self) -> None:
         self._dead: int | None = None
-        self._free: tuple[int, float] | None = None  # a token, and when the look that found
-        # its lock free ended (on `lease_clock`)
-        self._looked = float("-inf")
+        self._standing: int | None = None  # the token the last read found
+        self._looked = float("-inf")  # when it was first read, then looked at (`lease_clock`)
+        self._gone: tuple[int, float] | None = None  # a token found gone, and when that look
+        # ended
 
-    def standing(self, token: int | None, sent: float) -> bool:
-        """Whether `token`, found by a read sent at `sent`, is a seed's that may still commit."""
+    def live(self, token: int | None, sent: float) -> bool:
+        """Whether `token`, found by a read sent at `sent`, may be a seed's that commits."""
         if token is None or token == self._dead:
             return False
-        if self._free is not None and self._free[0] == token and sent > self._free[1]:
-            self._dead, self._free = token, None
-            logger.warning(
-                "a seed ended without committing and left its announcement: leases resume "
-                "(the next seed replaces it)"
-            )
+        if self._gone is not None and self._gone[0] == token and sent > self._gone[1]:
+            self._declare_dead(token)
             return False
+        if token != self._standing:
+            self._standing, self._looked = token, sent
         return True
 
     def to_look(self, token: int, now: float) -> bool:
-        """Whether to look for the lock of `token`'s seed now: at most every LOOK_SECONDS,
-        not for a token found free already (the next read decides), nor an older seeder's."""
-        if not token & LOCKED_TOKEN or (self._free is not None and self._free[0] == token):
+        """Whether to look now whether `token`'s seed is gone: once it stood LOOK_SECONDS, and
+        as often after; not for a token found gone (the next read decides), nor for an older
+        seeder's."""
+        if not token & LOCKED_TOKEN or token != self._standing:
             return False
-        if now - self._looked < LOOK_SECONDS:
+        if (self._gone is not None and self._gone[0] == token) or now - self._looked < LOOK_SECONDS:
             return False
         self._looked = now
         return True
 
-    def found_free(self, token: int, ended: float) -> None:
-        self._free = (token, ended)
+    def found_gone(self, token: int, ended: float) -> None:
+        """A look that ended at `ended` could take `token`'s lock: its seed had ended."""
+        self._gone = (token, ended)
+
+    def _declare_dead(self, token: int) -> None:
+        self._dead, self._gone = token, None
+        logger.warning(
+            "a seed ended without committing and left its announcement (token %d): leases "
+            "resume (the next seed replaces it)",
+            token,
+        )

@@ -39,10 +39,9 @@ from db.lease import (
     LEASE_SECONDS,
     RENEW_AFTER_SECONDS,
     Announcements,
-    holder_query,
+    gone_query,
     lease_clock,
     lease_query,
-    token_halves,
 )
 from db.local import local_version_reader
 from db.raw import Statements, precompile
@@ -92,7 +91,9 @@ class StoreWatch:
         query = lease_query() if self._leasing else state.version_query()
         self._version_sql = precompile(query, dialect)
         self._announcements = Announcements()
-        self._holder_sql = precompile(holder_query(), dialect) if self._leasing else None
+        self._gone_sql = precompile(gone_query(), dialect)
+        self._look: asyncio.Task[None] | None = None  # whether an announced seed is gone
+        self._look_warned_at = float("-inf")
         self._max_age = max_age
         self._snapshot = state.StoreSnapshot()
         self._checked_at: float | None = None
@@ -168,11 +169,18 @@ class StoreWatch:
                 self._newest = version
             if self._leasing:  # none while a seed is announced, nor on a standby
                 token, standby = (None, True) if row is None else (row[1], row[2])
-                announced = self._announcements.standing(token, sent)
+                # (a standby sees none of the primary's locks: no look there)
+                announced = not standby and self._announcements.live(token, sent)
                 leased = current and not (announced or standby)
                 self._lease = Lease(version, sent) if leased else None
-                if announced and token is not None:
-                    await self._look_for_seed(token)
+                if (
+                    announced
+                    and token is not None
+                    and self._look is None
+                    and not self._closed
+                    and self._announcements.to_look(token, lease_clock())
+                ):
+                    self._look = asyncio.create_task(self._look_for_seed(token))
         except Exception as error:
             if as_unavailable(error) is None:
                 logger.exception("reading the data version failed")
@@ -180,18 +188,20 @@ class StoreWatch:
         return version
 
     async def _look_for_seed(self, token: int) -> None:
-        """Whether the announced seed still lives (db/lease.py `Announcements`): a look at
-        most every LOOK_SECONDS, as part of the read (its waiters wait for it too)."""
-        if self._holder_sql is None or not self._announcements.to_look(token, lease_clock()):
-            return
+        """Whether the announced seed is gone (db/lease.py `Announcements`): beside the reads,
+        which no one waits for; a look that fails or does not end in time finds nothing."""
         try:
-            row = await self._statements.fetch_row(self._holder_sql, token_halves(token))
+            async with asyncio.timeout(VERSION_READ_SECONDS):
+                row = await self._statements.fetch_row(self._gone_sql, {"token": token})
+            if row is not None and row[0]:
+                self._announcements.found_gone(token, lease_clock())
         except Exception as error:
-            if as_unavailable(error) is None:
-                logger.warning("looking for a seed's lock failed: %s", one_line(error))
-            return
-        if row is not None and not row[0]:
-            self._announcements.found_free(token, lease_clock())
+            now = asyncio.get_running_loop().time()
+            if now - self._look_warned_at >= SLOW_READ_LOG_SECONDS:
+                self._look_warned_at = now
+                logger.warning("looking whether a seed is gone failed: %s", one_line(error))
+        finally:
+            self._look = None
 
     async def saw(self, version: int, deadline: float) -> None:
         """An executor read `version` in its snapshot: where this process knew another, the
@@ -221,9 +231,11 @@ class StoreWatch:
         self._closed = True
         try:
             await self._versions.aclose()  # the renewal's read too: it ends with it
-            if self._renewal is not None:
-                self._renewal.cancel()
-                await asyncio.wait({self._renewal}, timeout=VERSION_READ_SECONDS)
+            tasks = {task for task in (self._renewal, self._look) if task is not None}
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=VERSION_READ_SECONDS)
         finally:
             if self._local is not None:
                 self._local.close()

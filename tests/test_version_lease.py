@@ -83,8 +83,8 @@ async def hit(http: httpx.AsyncClient) -> httpx.Response:
 
 @dataclass
 class Reads:
-    """What the app has sent so far: called, its version reads; `looks`, its looks for an
-    announced seed's lock."""
+    """What the app has sent so far: called, its version reads; `looks`, its looks whether an
+    announced seed is gone."""
 
     sent: StatementCounter
     engine: AsyncEngine
@@ -93,9 +93,7 @@ class Reads:
         return version_reads(self.sent.statements, self.engine)
 
     def looks(self) -> int:
-        return self.sent.statements.count(
-            precompile(lease.holder_query(), self.engine.dialect).text
-        )
+        return self.sent.statements.count(precompile(lease.gone_query(), self.engine.dialect).text)
 
 
 @contextlib.asynccontextmanager
@@ -262,18 +260,39 @@ async def test_a_renewal_under_way_ends_with_the_app(
     assert ended == ["cancelled", "statements closed"]
 
 
+async def looked(reads: Reads, looks: int) -> None:
+    """Polled: the app's look (a task of its own, beside the reads) has ended."""
+    async with asyncio.timeout(5):
+        while reads.looks() < looks:  # noqa: ASYNC110 (another connection's statement)
+            await asyncio.sleep(0.005)
+    await asyncio.sleep(0.05)  # (counted as its answer came; the app takes it in after)
+
+
+async def a_dead_seed_found(http: httpx.AsyncClient, reads: Reads, clock: Clock) -> int:
+    """With a dead seed's announcement in the store and the lease lapsed: the read that finds
+    it (no lease), one a LOOK_SECONDS later, whose look finds the seed gone. The version
+    reads so far."""
+    clock.now += lease.LEASE_SECONDS
+    await hit(http)  # first found: no look yet (an ordinary seed is gone before one)
+    clock.now += lease.LOOK_SECONDS
+    await hit(http)  # found a LOOK_SECONDS later: the look starts, beside the read
+    await looked(reads, 1)
+    return reads()
+
+
 async def test_an_older_seeders_announcement_stops_every_lease_until_the_next_seed(
     empty_store: Store, seed_plan: SeedPlan, clock: Clock, tmp_path: Path
 ) -> None:
     """An announcement whose token does not say its seed holds a lock (an older seeder's)
-    keeps every request reading the version, and so exact, however long it stands (its lock
-    is never looked for); the next seed replaces it and its commit removes it."""
+    keeps every request reading the version, and so exact, however long it stands (it is
+    never looked at); the next seed replaces it and its commit removes it."""
     async with leased(empty_store, seed_plan) as (http, reads):
         await lease.announce(empty_store.engine, lease.new_token() & ~lease.LOCKED_TOKEN)
         for _ in range(5):
             clock.now += lease.LEASE_SECONDS + lease.LOOK_SECONDS
             await hit(http)
-        assert reads() == 1 + 5
+        await asyncio.sleep(0.05)  # (a look, had one started, ran meanwhile)
+        assert (reads(), reads.looks()) == (1 + 5, 0)
 
         await write_seeds(empty_store.engine, edited_plan(tmp_path))
         assert not await announced(empty_store.engine)
@@ -287,42 +306,115 @@ async def test_an_older_seeders_announcement_stops_every_lease_until_the_next_se
 async def test_a_dead_seeds_announcement_is_found_and_leases_resume(
     empty_store: Store, seed_plan: SeedPlan, clock: Clock
 ) -> None:
-    """An announcement no seed holds the lock of (as one killed outright leaves): one read
-    finds it (no lease), a look finds its lock free, and only a read sent after that look
-    takes it for dead and grants a lease again (the store keeps the announcement)."""
+    """An announcement whose seed holds no lock (as one killed outright leaves it): reads find
+    it (no lease), a look finds the seed gone, and only a read sent after that look takes the
+    announcement for a dead seed's and grants a lease again (the store keeps it)."""
     engine = empty_store.engine
     async with leased(empty_store, seed_plan) as (http, reads):
         await lease.announce(engine, lease.new_token())
-        clock.now += lease.LEASE_SECONDS
-        await hit(http)  # read: announced, so no lease; then the look, which finds it free
-        assert (reads(), reads.looks()) == (2, 1)
+        assert await a_dead_seed_found(http, reads, clock) == 3
         await hit(http)  # read sent as the look ended (the clock stands): not after it
-        assert reads() == 3
+        assert reads() == 4
         clock.now += 0.001
         await hit(http)  # read sent after the look: the announcement is a dead seed's
         for _ in range(5):
             assert (await hit(http)).headers["x-cache"] == "hit"
-        assert (reads(), reads.looks()) == (4, 1)
+        assert (reads(), reads.looks()) == (5, 1)
         assert await announced(engine)
+
+
+async def test_a_seed_after_a_dead_one_is_live(
+    empty_store: Store, seed_plan: SeedPlan, clock: Clock, tmp_path: Path
+) -> None:
+    """A dead seed's token found gone, then a new seed announces before any read confirms it:
+    what the reads find now is the new seed's token, and no lease is granted under it."""
+    engine = empty_store.engine
+    async with leased(empty_store, seed_plan) as (http, reads):
+        await lease.announce(engine, lease.new_token())
+        before = await a_dead_seed_found(http, reads, clock)
+        async with engine.connect() as holder:
+            await holder.execute(text("LOCK TABLE programs IN SHARE MODE"))
+            seeding = asyncio.create_task(write_seeds(engine, edited_plan(tmp_path)))
+            await until_waiting_on_a_lock(engine)  # announced, held before its commit
+            clock.now += 0.001
+            for _ in range(5):
+                assert EDITED not in (await hit(http)).text
+            assert reads() == before + 5
+            await holder.rollback()
+        async with asyncio.timeout(10):
+            await seeding
+        assert EDITED in (await hit(http)).text
+
+
+async def test_a_look_that_fails_finds_no_seed_gone(
+    empty_store: Store,
+    seed_plan: SeedPlan,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fetch_row = Statements.fetch_row
+
+    async def failing(statements: Statements, sql: SqlText, parameters: dict[str, Any]) -> Any:
+        if "pg_try_advisory_xact_lock_shared" in sql.text:
+            await fetch_row(statements, sql, parameters)  # (sent, and counted)
+            raise OSError("the store went away")
+        return await fetch_row(statements, sql, parameters)
+
+    monkeypatch.setattr(Statements, "fetch_row", failing)
+    async with leased(empty_store, seed_plan) as (http, reads):
+        await lease.announce(empty_store.engine, lease.new_token())
+        before = await a_dead_seed_found(http, reads, clock)
+        clock.now += 0.001
+        for _ in range(5):
+            await hit(http)
+        assert reads() == before + 5
+    assert "looking whether a seed is gone failed: OSError: the store went away" in caplog.text
+
+
+async def test_a_standby_never_looks(
+    empty_store: Store, seed_plan: SeedPlan, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A standby sees none of the primary's locks: a server reading one grants no lease, nor
+    looks whether a seed is gone (it would find every seed gone)."""
+    fetch_row = Statements.fetch_row
+
+    async def standby(statements: Statements, sql: SqlText, parameters: dict[str, Any]) -> Any:
+        row = await fetch_row(statements, sql, parameters)
+        return (*row[:2], True) if is_lease_read(sql) and row is not None else row
+
+    monkeypatch.setattr(Statements, "fetch_row", standby)
+    await write_seeds(empty_store.engine, seed_plan)
+    await lease.announce(empty_store.engine, lease.new_token())
+    with StatementCounter(empty_store.engine) as sent:
+        async with make_client(empty_store.engine, **NO_STORE_CHECK) as http:
+            reads = Reads(sent, empty_store.engine)
+            await hit(http)  # a miss: reads no version
+            for _ in range(5):
+                clock.now += lease.LOOK_SECONDS
+                assert (await hit(http)).headers["x-cache"] == "hit"
+            await asyncio.sleep(0.05)  # (a look, had one started, ran meanwhile)
+            assert (reads(), reads.looks()) == (5, 0)
 
 
 async def test_a_live_seeds_announcement_is_never_taken_for_dead(
     empty_store: Store, seed_plan: SeedPlan, clock: Clock, tmp_path: Path
 ) -> None:
     """A seed held before its commit (by a lock on a table it writes): however often the
-    servers look, its lock is held, and every request reads the version until it commits."""
+    servers look, it is not gone, and every request reads the version until it commits."""
     engine = empty_store.engine
     async with leased(empty_store, seed_plan) as (http, reads):
         async with engine.connect() as holder:
             await holder.execute(text("LOCK TABLE programs IN SHARE MODE"))
             seeding = asyncio.create_task(write_seeds(engine, edited_plan(tmp_path)))
             await until_announced(engine)
-            for _ in range(5):
+            for number in range(5):
                 clock.now += lease.LEASE_SECONDS + lease.LOOK_SECONDS
-                assert EDITED not in (await hit(http)).text
+                assert EDITED not in (await hit(http)).text  # a look, once it stood a while
+                await looked(reads, number)
                 clock.now += 0.001
-                assert EDITED not in (await hit(http)).text
-            assert (reads(), reads.looks()) == (1 + 10, 5)
+                assert EDITED not in (await hit(http)).text  # read after the look
+            assert (reads(), reads.looks()) == (1 + 10, 4)
             await holder.rollback()
         async with asyncio.timeout(10):
             await seeding
@@ -476,7 +568,9 @@ async def test_sigterm_stops_a_seed_which_takes_its_announcement_back(tmp_path: 
     assert "Traceback" not in stderr
 
 
-async def test_a_seed_killed_outright_is_found_dead_by_the_servers(tmp_path: Path) -> None:
+async def test_a_seed_killed_outright_is_found_dead_by_the_servers(
+    tmp_path: Path, clock: Clock
+) -> None:
     """SIGKILL between its announcement and its commit: the announcement stays, but once
     PostgreSQL ends the seed's session its lock is free, and a server takes the announcement
     for a dead seed's (a read, a look, a read after it) and leases again."""
@@ -489,11 +583,11 @@ async def test_a_seed_killed_outright_is_found_dead_by_the_servers(tmp_path: Pat
                 select(StoreState.value).where(StoreState.key == state.SEEDING)
             )
         assert token is not None
+        gone = lease.gone_query()
         async with asyncio.timeout(10):  # (its session ends once its lock wait does)
             while True:
                 async with engine.connect() as connection:
-                    held = lease.holder_query()
-                    if not await connection.scalar(held, lease.token_halves(token)):
+                    if await connection.scalar(gone, {"token": token}):
                         break
                 await asyncio.sleep(0.01)
         assert await read_snapshot(engine) == seed.before
@@ -501,9 +595,9 @@ async def test_a_seed_killed_outright_is_found_dead_by_the_servers(tmp_path: Pat
             async with make_client(engine, **NO_STORE_CHECK) as http:
                 reads = Reads(sent, engine)
                 await hit(http)  # a miss: reads no version
-                await hit(http)  # a read that finds the announcement, and the look
-                assert (reads(), reads.looks()) == (1, 1)
+                assert await a_dead_seed_found(http, reads, clock) == 2
+                clock.now += 0.001
                 for _ in range(5):
                     assert EDITED not in (await hit(http)).text
-                assert (reads(), reads.looks()) == (2, 1)  # a read after the look, a lease
+                assert (reads(), reads.looks()) == (3, 1)  # a read after the look, a lease
         assert await announced(engine)
