@@ -1,17 +1,25 @@
 """The real server on a free port over a fresh SQLite store, a throwaway Redis, and scripts of
 tests/browser/ driving Debian's chromium against it (playwright-core; every request to another
-host aborted). Screenshots are kept in test-output/ (ignored by git)."""
+host aborted). Screenshots are kept in test-output/ (ignored by git).
+
+A fresh store is a copy of one `impact-graph seed` made once per run: a server starts ~2 s
+sooner than one that migrates and seeds an empty store (which `test_cli` and
+`test_adding_a_document` start, and see seed it)."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +48,36 @@ class Served:
         return int(self.base.rsplit(":", 1)[1])
 
 
+@cache
+def _seeded_store() -> Path:
+    """The seed data in a store of the current schema, as `impact-graph seed` writes it."""
+    directory = Path(tempfile.mkdtemp(prefix="impact-graph-seeded-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    path = directory / "seeded.db"
+    environment = {**os.environ, "DATABASE_URL": f"sqlite:///{path}"}
+    environment.pop("IMPACT_GRAPH_SEEDS_DIR", None)
+    seeded = subprocess.run(
+        [COMMAND, "seed"], env=environment, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    return path
+
+
+def _copy_seeded_store(target: Path) -> None:
+    """A copy through SQLite's backup (whole, whatever its write-ahead log holds)."""
+    with (
+        closing(sqlite3.connect(_seeded_store())) as source,
+        closing(sqlite3.connect(target)) as copy,
+    ):
+        source.backup(copy)
+
+
 @contextmanager
 def served(
     directory: Path, settings: Mapping[str, str] | None = None, arguments: Sequence[str] = ()
 ) -> Iterator[str]:
-    """`impact-graph serve` on a free port over a new SQLite store in `directory` (migrated and
-    seeded as it starts), or over the store and seeds `settings` name (environment variables:
+    """`impact-graph serve` on a free port over a new SQLite store in `directory` (a copy of
+    the seeded one, see above), or over the store and seeds `settings` name (environment variables:
     `DATABASE_URL`, `IMPACT_GRAPH_SEEDS_DIR`, ...), with `arguments` (`--workers 2`); yields
     its base URL once it answers. Its output goes to served.log in `directory`."""
     with serving(directory, settings, arguments=arguments) as server:
@@ -63,13 +95,17 @@ def serving(
     """`served`, yielding the process too (to signal it, read its log); `open_files` sets its
     `ulimit -n`."""
     port = free_port()
+    store = directory / "served.db"
     environment = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{directory / 'served.db'}",
+        "DATABASE_URL": f"sqlite:///{store}",
         "IMPACT_GRAPH_PORT": str(port),
         "IMPACT_GRAPH_LOG_LEVEL": "warning",
         **(settings or {}),
     }
+    own_seeds = "IMPACT_GRAPH_SEEDS_DIR" in environment  # the server seeds what they hold
+    if environment["DATABASE_URL"] == f"sqlite:///{store}" and not store.exists() and not own_seeds:
+        _copy_seeded_store(store)
     command = [COMMAND, "serve", *arguments]
     if open_files is not None:  # the shell sets the limit and becomes the server
         command = ["sh", "-c", f'ulimit -n {open_files} && exec "$0" serve "$@"', COMMAND]
