@@ -126,7 +126,12 @@ async def record(session: AsyncSession, *, changed: bool) -> StoreSnapshot:
     client's cached answers valid."""
     state = table_of(StoreState)
     previous = await session.scalar(select(state.c.value).where(state.c.key == DATA_VERSION))
-    sizes = {key: int(await session.scalar(query) or 0) for key, query in _measures()}
+    measures = dict(_measures())
+    # one statement measures all: one round trip, and one statement to compile in a process
+    # that seeds once (the command line)
+    measured = select(*(query.scalar_subquery().label(key) for key, query in measures.items()))
+    row = (await session.execute(measured)).one()
+    sizes = {key: int(value or 0) for key, value in zip(measures, row, strict=True)}
     snapshot = StoreSnapshot(next_version(previous, changed), sizes)
     await session.execute(delete(StoreState))
     rows = [
