@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import BigInteger, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db import lease, state
@@ -310,9 +310,13 @@ async def test_a_dead_seeds_announcement_is_found_and_leases_resume(
     it (no lease), a look finds the seed gone, and only a read sent after that look takes the
     announcement for a dead seed's and grants a lease again (the store keeps it)."""
     engine = empty_store.engine
+    token = lease.new_token()
     async with leased(empty_store, seed_plan) as (http, reads):
-        await lease.announce(engine, lease.new_token())
+        await lease.announce(engine, token)
         assert await a_dead_seed_found(http, reads, clock) == 3
+        async with engine.connect() as connection:  # the look held the lock for itself alone
+            exclusive = select(func.pg_try_advisory_xact_lock(literal(token, BigInteger)))
+            assert await connection.scalar(exclusive)
         await hit(http)  # read sent as the look ended (the clock stands): not after it
         assert reads() == 4
         clock.now += 0.001
