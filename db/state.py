@@ -12,8 +12,9 @@ its widest value (operation/size.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, func, insert, select
@@ -26,6 +27,10 @@ from db.models import SearchEntry, StoreState
 DATA_VERSION = "data_version"
 SEED_FORMAT = "seed_format"
 SEEDING = "seeding"  # a seed announced, not yet committed (db/lease.py); its commit deletes it
+# Measures read together, one statement each batch: a round trip and a statement to compile
+# per ~20, not per measure (a process that seeds once compiles each), and each statement's
+# parameters well within SQLite's oldest limit (999; a text's width takes ~13)
+MEASURES_PER_STATEMENT = 20
 CURRENT_SEED_FORMAT = 3
 """What the seed writes, by version: 2 added provenance, the new facts' tables and search's
 passages and entries; 3 the widths of text (db/widths.py). A store seeded by an older version
@@ -109,6 +114,15 @@ def _list_size(spec: ListEdge) -> Select[Any]:
     return _largest_group(target, [parent], parent.is_not(None))
 
 
+def _batched(
+    items: Iterable[tuple[str, Select[Any]]], size: int
+) -> Iterator[list[tuple[str, Select[Any]]]]:
+    """`items` in lists of `size` (itertools.batched, from Python 3.12)."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
 def next_version(previous: int | None, changed: bool) -> int:
     """The data version after a seed: unchanged when it changed no rows, else the time in
     microseconds (or one past the last, if the clock is behind it). Versions never repeat,
@@ -126,12 +140,11 @@ async def record(session: AsyncSession, *, changed: bool) -> StoreSnapshot:
     client's cached answers valid."""
     state = table_of(StoreState)
     previous = await session.scalar(select(state.c.value).where(state.c.key == DATA_VERSION))
-    measures = dict(_measures())
-    # one statement measures all: one round trip, and one statement to compile in a process
-    # that seeds once (the command line)
-    measured = select(*(query.scalar_subquery().label(key) for key, query in measures.items()))
-    row = (await session.execute(measured)).one()
-    sizes = {key: int(value or 0) for key, value in zip(measures, row, strict=True)}
+    sizes: dict[str, int] = {}
+    for measures in _batched(_measures(), MEASURES_PER_STATEMENT):
+        measured = select(*(query.scalar_subquery() for _, query in measures))
+        row = (await session.execute(measured)).one()
+        sizes |= {key: int(value or 0) for (key, _), value in zip(measures, row, strict=True)}
     snapshot = StoreSnapshot(next_version(previous, changed), sizes)
     await session.execute(delete(StoreState))
     rows = [
