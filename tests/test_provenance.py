@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from db.mapping import LISTS, TYPES, ListEdge
+from db.mapping import LISTS, TYPES
 from seeds.read import SEEDS_DIR, SeedError, build_plan, read_documents, read_seeds
 from seeds.write import write_seeds
 from tests.conftest import Store, make_client
@@ -70,15 +70,17 @@ async def test_every_entity_says_what_it_rests_on(graphql, type_name):
             assert entry["field"] in TYPES[type_name].fields, entry
 
 
-def _nested_lists() -> list[tuple[str, str, ListEdge]]:
+def _nested_lists() -> list[Any]:
+    """Each list of cited items below a root, named `Owner.field` (the same on every run and
+    in every process: pytest-xdist's workers must collect the same ids)."""
     return [
-        (key.split(".")[0], key.split(".")[1], spec)
+        pytest.param(*key.split("."), spec, id=key)
         for key, spec in LISTS.items()
         if not spec.is_root and TYPES[spec.target].cited
     ]
 
 
-@pytest.mark.parametrize(("owner", "field", "spec"), _nested_lists(), ids=str)
+@pytest.mark.parametrize(("owner", "field", "spec"), _nested_lists())
 async def test_every_relation_edge_says_what_it_rests_on(graphql, owner, field, spec):
     root = ENTITIES[owner][0]
     names = "name" if "name" in TYPES[spec.target].fields else "slug"
