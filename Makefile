@@ -48,8 +48,11 @@ chromium:
 
 ## test: static checks, then the whole suite against SQLite and PostgreSQL, real clients
 ## (Apollo, urql, gql, codegen), and GraphiQL and the explorer in chromium
+# On two processes where there are two cores (pytest-xdist): most of the suite waits on the
+# servers, stores and browsers it starts. A file's tests run in one, beside its fixtures.
+TEST_PROCESSES ?= $(shell [ "$$(nproc)" -ge 2 ] && echo 2 || echo 0)
 test: lint $(BROWSER_STAMP) $(CLIENTS_STAMP) chromium replication
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
