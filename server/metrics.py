@@ -9,7 +9,7 @@ of any worker sums them all; otherwise the process's own registry answers.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractContextManager, suppress
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,9 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.registry import Collector
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
@@ -226,11 +228,40 @@ def multiprocess() -> bool:
     return bool(os.environ.get(MULTIPROCESS_DIR))
 
 
+class WorkersMetrics(Collector):
+    """Every worker's values, read from their files at each scrape and summed (as
+    prometheus-client's MultiProcessCollector does), less a file not yet sized: a worker
+    creates its file, then sizes it, and read in between the file fails the whole scrape (a
+    worker killed in between leaves it empty, and every scrape failing: client_python#1199)."""
+
+    def __init__(self, directory: str) -> None:
+        self._directory = Path(directory)
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            return self._merged()
+        except FileNotFoundError:  # a dead worker's live gauges, which a scrape removes
+            return self._merged()  # (another worker's, meanwhile)
+
+    def _merged(self) -> Iterable[Metric]:
+        files = [str(path) for path in self._directory.glob("*.db") if _sized(path)]
+        merged: Iterable[Metric] = MultiProcessCollector.merge(  # type: ignore[no-untyped-call]
+            files, accumulate=True
+        )
+        return merged
+
+
+def _sized(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except FileNotFoundError:
+        return False
+
+
 def _registry() -> CollectorRegistry:
     if multiprocess():
         registry = CollectorRegistry()
-        # reads every worker's files at each scrape (its constructor has no annotations)
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(WorkersMetrics(os.environ[MULTIPROCESS_DIR]))
         return registry
     return REGISTRY
 

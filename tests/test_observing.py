@@ -312,6 +312,22 @@ def test_metrics_add_up_over_processes_sharing_a_directory(shared_metrics):
     assert value(scrape(first), total, **labels) == value(after, total, **labels)
 
 
+def test_a_workers_file_not_yet_sized_fails_no_scrape(shared_metrics):
+    """A worker creates its file, then sizes it: a scrape between the two (a worker starting),
+    or after a worker killed between them, sums the others and leaves it out."""
+    first, _, _, metrics_dir = shared_metrics
+    before = scrape(first)
+    empty = metrics_dir / "counter_4194303.db"  # (no process has that pid: above pid_max)
+    empty.touch()
+    try:
+        after = scrape(first)
+    finally:
+        empty.unlink()
+    total = "impact_graph_requests_total"
+    labels = requests("/metrics", "", "200", "")
+    assert value(after, total, **labels) == value(before, total, **labels) + 1
+
+
 def test_a_process_that_stops_leaves_the_pool_gauges(tmp_path):
     """Gauges sum over live processes: one that stops takes its pool out of the sums."""
     settings = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus")}
