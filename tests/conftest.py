@@ -52,6 +52,9 @@ class Store:
     schema: str | None = None
 
 
+EXTENSION_LOCK = 0x1A9_7E57  # the test processes' advisory lock around CREATE EXTENSION
+
+
 async def _postgres_available() -> str | None:
     engine = create_engine(POSTGRES_URL)
     try:
@@ -88,6 +91,8 @@ async def open_store(backend: str, tmp_dir: Path) -> Store:
             # Extensions are per database: installed once in public, where every test
             # schema's search path finds them (migration 0008 would otherwise install pg_trgm
             # into the first test schema, and dropping that schema would take it away).
+            # (one test process at a time: two creating it at once, one fails on its key)
+            await connection.execute(text(f"SELECT pg_advisory_xact_lock({EXTENSION_LOCK})"))
             await connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
         await admin.dispose()
         search_path = f'"{schema_name}", public'
