@@ -258,10 +258,10 @@ def _sized(path: Path) -> bool:
         return False
 
 
-def _registry() -> CollectorRegistry:
-    if multiprocess():
+def _registry(directory: str | None) -> CollectorRegistry:
+    if directory:
         registry = CollectorRegistry()
-        registry.register(WorkersMetrics(os.environ[MULTIPROCESS_DIR]))
+        registry.register(WorkersMetrics(directory))
         return registry
     return REGISTRY
 
@@ -294,8 +294,8 @@ def metrics_endpoint(recorder: Recorder) -> Callable[[Request], Awaitable[Respon
     """The `/metrics` route: the text exposition format, summed over workers if there are
     (less the live gauges of workers gone), with every request `recorder` has noted counted
     first."""
-    registry = _registry()
-    directory = os.environ.get(MULTIPROCESS_DIR)
+    directory = os.environ.get(MULTIPROCESS_DIR)  # (set: `multiprocess()`)
+    registry = _registry(directory)
 
     async def metrics(_: Request) -> Response:
         recorder.flush()
