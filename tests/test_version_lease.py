@@ -608,10 +608,7 @@ async def test_a_seed_killed_outright_is_found_dead_by_the_servers(
         await seed.stopped(signal.SIGKILL)
         await seed.let_go()
         engine = seed.engine
-        async with engine.connect() as connection:
-            token = await connection.scalar(
-                select(StoreState.value).where(StoreState.key == state.SEEDING)
-            )
+        token = await announcement(engine)
         assert token is not None
         gone = lease.gone_query()
         async with asyncio.timeout(10):  # (its session ends once its lock wait does)
