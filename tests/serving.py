@@ -55,7 +55,6 @@ def _seeded_store() -> Path:
     atexit.register(shutil.rmtree, directory, ignore_errors=True)
     path = directory / "seeded.db"
     environment = {**os.environ, "DATABASE_URL": f"sqlite:///{path}"}
-    environment.pop("IMPACT_GRAPH_SEEDS_DIR", None)
     seeded = subprocess.run(
         [COMMAND, "seed"], env=environment, capture_output=True, text=True, timeout=120, check=False
     )
