@@ -8,7 +8,8 @@ stops being asked for (in-process it is evicted, least recently used first, with
 bytes; in Redis it expires after a time to live, and Redis's own `maxmemory` policy bounds
 it). Redis is best effort: when it cannot answer within a short timeout the request is
 answered uncached, one warning says it went away and one that it is back, and it is tried
-again at most once a second meanwhile.
+again at most once a second meanwhile; one that refuses to keep an answer (full, read-only)
+is asked to keep another at most once a second.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ ENTRY_OVERHEAD_BYTES = 400
 # A Redis on the same network answers in well under a millisecond; one that takes longer than
 # this is treated as gone, so a dead or frozen Redis costs a request at most this long.
 REDIS_TIMEOUT_SECONDS = 0.2  # connecting included
-RETRY_SECONDS = 1.0  # while Redis is away, how often a request tries it again
+RETRY_SECONDS = 1.0  # while Redis is away, or refuses to keep answers, how often it is tried
 REFUSED_LOG_SECONDS = 60.0  # at most one line this often about commands Redis refuses
 
 T = TypeVar("T")
@@ -122,6 +123,9 @@ class RedisAnswers:
         self._away = False
         self._refused_at = float("-inf")  # when a refusal was last logged
         self._retry_at = 0.0
+        # After Redis refused to keep an answer, it is not asked to keep another until then:
+        # a full Redis, a replica (READONLY) or a missing permission refuses every one.
+        self._keep_again_at = 0.0
 
     def get(self, key: AnswerKey) -> Awaitable[Found]:
         return self._get(self._prefix + key.name)
@@ -139,10 +143,13 @@ class RedisAnswers:
             return None  # type, even): a miss, then overwritten
 
     async def _put(self, name: str, entry: bytes) -> None:
+        if asyncio.get_running_loop().time() < self._keep_again_at:
+            raise CacheUnavailable  # refused a moment ago: not kept, and no round trip
         try:
             await self._call(lambda: self._redis.set(name, entry, ex=self._ttl))
-        except ResponseError as refused:  # full, with no eviction policy: not kept
+        except ResponseError as refused:  # full with no eviction policy, read-only, ...
             now = asyncio.get_running_loop().time()
+            self._keep_again_at = now + RETRY_SECONDS
             if now - self._refused_at >= REFUSED_LOG_SECONDS:  # a line, not one per request
                 self._refused_at = now
                 logger.warning("the response cache (Redis) refused an answer: %s", refused)

@@ -149,6 +149,14 @@ def drive(script: str, *args: str) -> Any:
     return json.loads(driven.stdout.strip().splitlines()[-1])
 
 
+def fill_up(redis: Redis) -> None:
+    """Make `redis` full with no eviction policy: it refuses every write from now on (a
+    limit of its memory in use less a byte would not do: the memory a reply held is freed
+    once it is sent, and a write could slip in under it)."""
+    redis.config_set("maxmemory-policy", "noeviction")
+    redis.config_set("maxmemory", 1)
+
+
 @contextmanager
 def redis_server(port: int) -> Iterator[subprocess.Popen[bytes]]:
     """A throwaway Redis of our own on `port`, to take away and bring back; nothing kept."""

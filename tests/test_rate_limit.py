@@ -28,7 +28,7 @@ from core.config import Settings
 from server.app import create_app
 from server.ratelimit import KEY_PREFIX, REDIS_RETRY_SECONDS, Bucket, RedisBuckets, client_key
 from tests.conftest import Store, close_store, open_store
-from tests.serving import redis_server, served
+from tests.serving import fill_up, redis_server, served
 from tests.test_cli import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -177,8 +177,7 @@ async def test_a_redis_out_of_memory_still_limits(sqlite_store, caplog):
     settings = {"rate_limit": SLOW, "rate_limit_burst": 2, "cache_url": f"redis://127.0.0.1:{port}"}
     with redis_server(port), Redis(port=port) as redis:
         async with app_client(sqlite_store, a_client(), **settings) as http:
-            redis.config_set("maxmemory-policy", "noeviction")
-            redis.config_set("maxmemory", redis.info("memory")["used_memory"] - 1)
+            fill_up(redis)
             with pytest.raises(RedisError, match="maxmemory"):
                 redis.set("filler", "x")
             assert await statuses(http, 4) == [200, 200, 429, 429]

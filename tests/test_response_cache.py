@@ -29,7 +29,7 @@ from server.caching import StoreWatch
 from server.endpoint import GraphQLEndpoint
 from tests.conftest import NO_STORE_CHECK, EarlyHits, Store, make_client, read_snapshot
 from tests.factories import graph_data, write_seed_tree
-from tests.serving import redis_server
+from tests.serving import fill_up, redis_server
 from tests.test_cli import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -452,20 +452,29 @@ async def test_an_entry_this_server_did_not_write_is_a_miss_then_overwritten(
         assert (await post(http, body)).headers["x-cache"] == "hit"
 
 
+def _sets_sent(redis: Redis) -> int:
+    """SET commands Redis received, those it refused included."""
+    stats = redis.info("commandstats").get("cmdstat_set", {})
+    return sum(stats.get(count, 0) for count in ("calls", "rejected_calls", "failed_calls"))
+
+
 @bounded
 async def test_a_full_redis_costs_the_answers_it_refuses_to_keep_and_one_line(
-    store: Store, caplog: pytest.LogCaptureFixture
+    store: Store, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A Redis full with no eviction policy refuses to keep answers: they are answered
-    uncached (`unavailable`) with one warning, and what it holds is still served."""
+    uncached (`unavailable`) with one warning, and what it holds is still served. Once it
+    refused, it is not asked to keep another answer for `RETRY_SECONDS` (each would be a
+    round trip refused), then asked again."""
+    monkeypatch.setattr("server.answers.RETRY_SECONDS", 2.0)  # the misses below take far less
     port = free_port()
     settings = {"cache_url": f"redis://127.0.0.1:{port}/0"}
     with redis_server(port), Redis(port=port) as redis:
         async with make_client(store.engine, **settings) as http:
             kept = {"query": unique()}
             assert (await post(http, kept)).headers["x-cache"] == "miss"
-            redis.config_set("maxmemory-policy", "noeviction")
-            redis.config_set("maxmemory", redis.info("memory")["used_memory"] - 1)
+            fill_up(redis)
+            sets = _sets_sent(redis)
             with caplog.at_level(logging.WARNING, logger="impact_graph.cache"):
                 for _ in range(3):
                     answer = await post(http, {"query": unique()})
@@ -473,6 +482,12 @@ async def test_a_full_redis_costs_the_answers_it_refuses_to_keep_and_one_line(
                 assert (await post(http, kept)).headers["x-cache"] == "hit"
             (line,) = away_lines(caplog)
             assert line.startswith("the response cache (Redis) refused an answer")
+            assert _sets_sent(redis) == sets + 1  # the first refusal; the others not sent
+            redis.config_set("maxmemory", 0)  # room again
+            await asyncio.sleep(2.1)
+            again = {"query": unique()}
+            assert (await post(http, again)).headers["x-cache"] == "miss"
+            assert (await post(http, again)).headers["x-cache"] == "hit"
 
 
 async def _chunked(body: dict[str, Any]) -> AsyncIterator[bytes]:
