@@ -124,7 +124,9 @@ class RedisBuckets:
             async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
                 answer = await self._take(client)
         except (RedisError, OSError, TimeoutError) as error:
-            self._retry_at = now + REDIS_RETRY_SECONDS
+            # from when it failed: a try that waited its whole timeout must not leave the
+            # next request due at once
+            self._retry_at = time.monotonic() + REDIS_RETRY_SECONDS
             if not self._down:  # once per outage, not a line per request
                 self._down = True
                 logger.warning(

@@ -236,6 +236,30 @@ async def test_a_redis_that_never_answers_holds_no_request_for_long(sqlite_store
     assert len(limit_warnings(caplog)) == 1
 
 
+async def test_a_redis_that_never_answers_costs_a_request_its_timeout_once_a_second(
+    sqlite_store,
+):
+    """A try that waits its whole timeout (1 s) for a silent Redis: the requests after it,
+    for a second from its failure, pass at once (they waited a second each when the retry
+    was timed from the try's start)."""
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(64)  # connections complete in the kernel's backlog; none is ever read
+        url = f"redis://127.0.0.1:{hole.getsockname()[1]}"
+        async with app_client(
+            sqlite_store, a_client(), rate_limit=SLOW, cache_url=url, cache=False
+        ) as http:
+            took = []
+            started = time.monotonic()
+            while time.monotonic() - started < 2.5:
+                sent = time.monotonic()
+                assert (await http.post("/graphql", json=QUERY)).status_code == 200
+                took.append(time.monotonic() - sent)
+    waited = [seconds for seconds in took if seconds > 0.5]
+    assert 1 <= len(waited) <= 2  # the first try, and one retry a second after it failed
+    assert len(took) > len(waited)
+
+
 async def test_while_redis_is_away_one_request_asks_whether_it_is_back(sqlite_store):
     """Once Redis is found away, a request at a time tries it again (each try may wait its
     timeout), not every request arriving when the retry is due."""
