@@ -268,6 +268,11 @@ class EdgeProtocol(HttpToolsProtocol):
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = 0.0
         self.head_bytes: int | None = None  # bytes of an unfinished request head so far
+        # A body's bytes, and the bytes around them (chunk sizes and extensions, trailer
+        # fields), of the request being read; `begun` tells one request from the next.
+        self.body_bytes = 0
+        self.framing_bytes = 0
+        self.begun = 0
         self.half_closed = False  # the client sent its end: close once it is answered
         # nothing more is read as a request: it asked to switch protocols (answered as
         # HTTP/1.1, then closed), or one was refused behind answers still to go out
@@ -485,6 +490,7 @@ class EdgeProtocol(HttpToolsProtocol):
         if self.reading_stopped or (self.lingering and not self.request_open):
             return  # answered (or being answered) and closing: nothing more is a request
         in_head = self.head_bytes is not None  # a head begun in an earlier piece
+        in_body, begun, body_bytes = self.request_open and not in_head, self.begun, self.body_bytes
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserInvalidMethodError:
@@ -507,6 +513,19 @@ class EdgeProtocol(HttpToolsProtocol):
                         "REQUEST_HEADERS_TOO_LARGE",
                         f"the request head is larger than {self.limits.max_head_bytes:,} bytes",
                     )
+            elif in_body and self.begun == begun and self.request_open:  # all of it this body's
+                self.count_framing(len(data) - (self.body_bytes - body_bytes))
+
+    def count_framing(self, framing: int) -> None:
+        """A chunked body's framing is bounded as a head is: a client streaming a chunk
+        extension or trailer fields (which httptools builds up with a copy per piece) would
+        otherwise cost the process CPU and memory until the body's deadline."""
+        self.framing_bytes += framing
+        if self.framing_bytes > self.limits.max_head_bytes:
+            self.send_400_response(
+                "the body's chunked framing (chunk sizes, extensions and trailer fields) is "
+                f"larger than {self.limits.max_head_bytes:,} bytes"
+            )
 
     def answers_pending(self) -> bool:
         """Whether an earlier request's answer has yet to go out: the one before a head still
@@ -597,10 +616,23 @@ class EdgeProtocol(HttpToolsProtocol):
             raise httptools.HttpParserError("nothing more is read on this connection")
         super().on_message_begin()
         self.head_bytes = 0
+        self.body_bytes = self.framing_bytes = 0
+        self.begun += 1
         self.request_open = True
         if self.idle or self.deadline is None:  # a new connection's head counts from its opening
             self.idle = False
             self.set_deadline(self.limits.head_timeout)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """A field of the head; one of a trailer section (after a chunked body) is dropped:
+        RFC 9110 section 6.5.1 forbids merging it into the head's fields, where the app (and
+        anything that checked the head) would take it for one."""
+        if self.head_bytes is not None:
+            super().on_header(name, value)
+
+    def on_body(self, body: bytes) -> None:
+        self.body_bytes += len(body)
+        super().on_body(body)
 
     def on_headers_complete(self) -> None:
         switching = self.parser.should_upgrade()

@@ -834,6 +834,47 @@ def test_a_chunked_body_is_still_read(edge):
     assert json.loads(answer)["data"] == {"__typename": "Query"}
 
 
+def chunked_post(pieces: bytes) -> bytes:
+    """A POST of the query, chunked, that goes on with `pieces` (its last chunk, and what
+    follows it, or not)."""
+    return (
+        b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(QUERY) + QUERY + b"\r\n" + pieces
+    )
+
+
+def test_a_trailer_field_is_not_taken_for_a_header(edge):
+    """RFC 9110 6.5.1: a trailer's fields are not the head's. An `Accept` sent only in the
+    trailer was taken for the request's (refused 406), behind anything that checked the head."""
+    with connect(edge) as connection:
+        connection.sendall(chunked_post(b"0\r\nAccept: text/plain\r\n\r\n"))
+        status, headers, answer = read_response(connection)
+    assert (status, headers["content-type"]) == (200, "application/json")
+    assert json.loads(answer)["data"] == {"__typename": "Query"}
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [b"0\r\nX-Long: ", b"0\r\n", b"5;"],
+    ids=["one-long-trailer-field", "many-trailer-fields", "a-chunk-extension"],
+)
+def test_a_bodys_framing_past_the_head_bound_is_400_and_closed(edge, framing):
+    """A trailer field, many of them or a chunk extension streamed without end, cost the
+    process CPU (httptools copies a field's value at every piece) and memory (uvicorn kept
+    every trailer field) until the body's deadline; they are bounded as a head is."""
+    filler = b"X: a\r\n" * 10_000 if framing.endswith(b"\r\n") else b"a" * 64_000
+    with connect(edge) as connection:
+        connection.sendall(chunked_post(framing))
+        started = time.monotonic()
+        with contextlib.suppress(OSError):  # refused while sending: a reset, or our side shut
+            for _ in range(40):  # 2.5 MB at most, past the bound (116 KiB by default) early
+                connection.sendall(filler)
+        received, _ = read_until_closed(connection)
+    assert status_of(received) == 400
+    assert "chunked framing" in body_of(received)["errors"][0]["message"]
+    assert time.monotonic() - started < 3  # not the body's deadline
+
+
 # Methods, HEAD, no redirects
 
 
