@@ -42,33 +42,64 @@ def _is_server_fault(error: GraphQLError) -> bool:
     return error.path is not None
 
 
+def format_errors(
+    errors: list[GraphQLError], *, before_execution: bool, request_id: str
+) -> list[dict[str, Any]]:
+    """The errors made client-safe, and logged: one line per request for the fields the
+    database failed, one (with its stack) for our own faults, however many fields failed
+    (a query of many aliased fields would otherwise write a line, its alias and all, each)."""
+    unavailable = [e for e in errors if isinstance(e.original_error, ServiceUnavailable)]
+    if unavailable:
+        first = unavailable[0]
+        cause = first.original_error
+        assert isinstance(cause, ServiceUnavailable)
+        logger.warning(
+            "request %s at %s%s: %s (%r)",
+            request_id,
+            first.path,
+            _more(unavailable),
+            cause.message,
+            cause.__cause__,
+        )
+    faults = [
+        e
+        for e in errors
+        if not isinstance(e.original_error, (ClientError, SnapshotEnded))
+        and _is_server_fault(e)  # (what ended a snapshot was logged, stack and all)
+    ]
+    if faults:
+        first = faults[0]
+        original = first.original_error
+        trace = None if original is None else (type(original), original, original.__traceback__)
+        logger.error(
+            "unexpected error (request %s) at %s%s: %s",
+            request_id,
+            first.path,
+            _more(faults),
+            first.message,
+            exc_info=trace,
+        )
+    return [
+        format_error(e, before_execution=before_execution, request_id=request_id) for e in errors
+    ]
+
+
+def _more(errors: list[GraphQLError]) -> str:
+    return "" if len(errors) == 1 else f" and {len(errors) - 1} more field(s)"
+
+
 def format_error(error: GraphQLError, *, before_execution: bool, request_id: str) -> dict[str, Any]:
-    """A client-safe error: our refusals as they are, graphql-core's own, anything else masked."""
+    """A client-safe error: our refusals as they are, graphql-core's own, anything else masked
+    (logged by `format_errors`)."""
     original = error.original_error
     formatted: dict[str, Any] = {}
     if isinstance(original, ServiceUnavailable):
-        logger.warning(
-            "request %s at %s: %s (%r)",
-            request_id,
-            error.path,
-            original.message,
-            original.__cause__,
-        )
         formatted["message"] = original.message
         extensions: dict[str, Any] = {**original.extensions(), "requestId": request_id}
     elif isinstance(original, ClientError):
         formatted["message"] = original.message
         extensions = original.extensions()
     elif _is_server_fault(error):
-        if not isinstance(original, SnapshotEnded):  # (what ended it was logged, stack and all)
-            trace = None if original is None else (type(original), original, original.__traceback__)
-            logger.error(
-                "unexpected error (request %s) at %s: %s",
-                request_id,
-                error.path,
-                error.message,
-                exc_info=trace,
-            )
         formatted["message"] = "Internal server error"
         extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
     else:

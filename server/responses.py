@@ -12,7 +12,7 @@ from graphql import GraphQLError
 from starlette.responses import Response
 
 from core.errors import ServiceUnavailable
-from server.errors import RequestError, format_error
+from server.errors import RequestError, format_errors
 from server.negotiation import GRAPHQL_RESPONSE
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -23,9 +23,7 @@ RETRY_AFTER_SECONDS = b"1"
 
 def request_errors(errors: list[GraphQLError], request_id: str) -> dict[str, Any]:
     """The body of a request that did not execute: its errors and no `data` entry at all."""
-    return {
-        "errors": [format_error(e, before_execution=True, request_id=request_id) for e in errors]
-    }
+    return {"errors": format_errors(errors, before_execution=True, request_id=request_id)}
 
 
 def graphql_body(
@@ -39,9 +37,7 @@ def graphql_body(
     request_error = any(e.path is None for e in errors)
     body: dict[str, Any] = {}
     if errors:
-        body["errors"] = [
-            format_error(e, before_execution=False, request_id=request_id) for e in errors
-        ]
+        body["errors"] = format_errors(errors, before_execution=False, request_id=request_id)
     if not request_error:
         body["data"] = data
     body["extensions"] = {"cost": cost}

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 import loaders
+from core.errors import DatabaseUnavailable
 from db.raw import Statements
 from schema.types import Company
 from tests.assertions import without_cost
@@ -141,6 +142,33 @@ async def test_database_failure_is_a_503_that_leaks_nothing(refused_client, capl
     for leak in LEAKS + DATABASE_LEAKS:
         assert leak not in response.text
     assert response.headers["x-request-id"] in caplog.text
+
+
+async def database_away(*_args: Any, **_kwargs: Any) -> Any:
+    raise DatabaseUnavailable("The database is unavailable; try again shortly.")
+
+
+@pytest.mark.parametrize(
+    ("broken", "level"), [(database_away, logging.WARNING), (explode, logging.ERROR)]
+)
+async def test_many_fields_failing_are_one_log_line_a_request(
+    reference_client, monkeypatch, caplog, broken, level
+):
+    """A query of many aliased fields failing (the database away, or a fault of ours) is
+    one line in the log, not a line (with its alias) per field: any client could write a
+    flood of them."""
+    aliases = [f"a{n}" for n in range(12)]
+    query = " ".join(
+        f'{alias}: company(slug: "sony-music") {{ citations {{ quote }} }}' for alias in aliases
+    )
+    monkeypatch.setattr(loaders, "fetch_citations", broken)
+    with caplog.at_level(logging.WARNING, logger="impact_graph.graphql"):
+        response = await send(reference_client, payload={"query": "{ " + query + " }"})
+    assert len(response.json()["errors"]) == len(aliases)
+    (line,) = [record for record in caplog.records if record.name == "impact_graph.graphql"]
+    assert line.levelno == level
+    assert response.headers["x-request-id"] in line.getMessage()
+    assert f"and {len(aliases) - 1} more field(s)" in line.getMessage()
 
 
 async def test_database_failure_does_not_break_schema_only_queries(refused_client):
