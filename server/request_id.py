@@ -26,9 +26,11 @@ def request_id_for(
     headers: Sequence[tuple[bytes, bytes]], trusted: bytes | None
 ) -> tuple[str, str]:
     """The id and where it came from ("proxy" or "server"): the `trusted` header's value
-    (a lowercase name; None trusts no header) when it is one safe id, else a new one."""
+    (a lowercase name; None trusts no header) when it is one safe id, else a new one. Of two
+    or more, the last: a proxy that appends its header (HAProxy's `add-header`) rather than
+    replacing it leaves the client's own before it."""
     if trusted is not None:
-        for name, value in headers:
+        for name, value in reversed(headers):
             if name == trusted:
                 if SAFE_ID.fullmatch(value):
                     return value.decode("ascii"), "proxy"

@@ -247,6 +247,15 @@ def test_kept_answers_are_logged_and_counted_like_the_rest(tmp_path):
         assert 0 < line["duration_ms"] < 30_000
 
 
+async def test_of_two_trusted_headers_the_last_is_the_id(store):
+    """A proxy that appends its header (HAProxy's `add-header`) rather than replacing it puts
+    its own after the client's: the client must not pick the id."""
+    headers = [("X-Request-ID", "from-client"), ("X-Request-ID", "from-proxy")]
+    async with make_client(store.engine, request_id_header="X-Request-ID") as http:
+        answer = await http.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
+    assert answer.headers["x-request-id"] == "from-proxy"
+
+
 async def test_a_hit_served_before_routing_has_the_same_record(store, early_hits, caplog):
     """The same, in process, where it can be seen that the hits (server/posts.py) answered: its
     id, log line and metrics are recorded there, by the Observer every request goes through."""
