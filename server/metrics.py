@@ -8,6 +8,7 @@ of any worker sums them all; otherwise the process's own registry answers.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractContextManager, suppress
@@ -290,6 +291,45 @@ def forget_dead_workers(directory: str) -> None:
             mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
 
 
+# After a scrape's exposition is built, the next is begun no sooner than this many times as
+# long as that one took: scrapes, however many clients send them, take at most a fifth of a
+# core (a build of many labelled series takes a few tenths of a second).
+SCRAPE_SPACING = 4.0
+
+
+class Scrapes:
+    """Expositions built one at a time, off the event loop, and spaced (`SCRAPE_SPACING`):
+    a scrape sums every worker's files (or walks every series), which on the loop held up
+    every request for as long, and scrapers in a loop (`/metrics` is open to whoever reaches
+    the server) kept a core busy. Each scrape is answered by a build begun after it arrived,
+    so it still shows every request answered before it; those arriving while one is built
+    share the next."""
+
+    def __init__(self, build: Callable[[], bytes]) -> None:
+        self._build = build  # the exposition now (run in a thread)
+        self._running: asyncio.Future[bytes] | None = None
+        self._next: asyncio.Future[bytes] | None = None  # not begun: a scrape now joins it
+        self._not_before = 0.0
+
+    async def exposition(self) -> bytes:
+        if self._next is None:
+            self._next = asyncio.ensure_future(self._after(self._running))
+        return await asyncio.shield(self._next)  # a scraper gone does not stop the others'
+
+    async def _after(self, running: asyncio.Future[bytes] | None) -> bytes:
+        if running is not None:
+            with suppress(Exception):  # (its scrapes got its error)
+                await running
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(max(0.0, self._not_before - loop.time()))
+        self._running, self._next = self._next, None  # begun: later scrapes wait for the next
+        started = loop.time()
+        try:
+            return await asyncio.to_thread(self._build)
+        finally:
+            self._not_before = loop.time() + SCRAPE_SPACING * (loop.time() - started)
+
+
 def metrics_endpoint(recorder: Recorder) -> Callable[[Request], Awaitable[Response]]:
     """The `/metrics` route: the text exposition format, summed over workers if there are
     (less the live gauges of workers gone), with every request `recorder` has noted counted
@@ -297,10 +337,15 @@ def metrics_endpoint(recorder: Recorder) -> Callable[[Request], Awaitable[Respon
     directory = os.environ.get(MULTIPROCESS_DIR)  # (set: `multiprocess()`)
     registry = _registry(directory)
 
-    async def metrics(_: Request) -> Response:
-        recorder.flush()
+    def build() -> bytes:
         if directory:
             forget_dead_workers(directory)
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        return generate_latest(registry)
+
+    scrapes = Scrapes(build)
+
+    async def metrics(_: Request) -> Response:
+        recorder.flush()
+        return Response(await scrapes.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return metrics

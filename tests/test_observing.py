@@ -447,6 +447,64 @@ async def test_metrics_can_be_turned_off(store):
         assert (await http.get("/metrics")).status_code == 200
 
 
+class SlowBuilds:
+    """A build of the exposition that takes `seconds` (in its thread), numbered, and when each
+    began."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.began: list[float] = []
+
+    def __call__(self) -> bytes:
+        self.began.append(time.monotonic())
+        time.sleep(self.seconds)
+        return b"%d" % len(self.began)
+
+
+async def test_scrapes_arriving_during_a_build_share_the_next_one():
+    """A scrape is answered by a build begun after it arrived (it shows every request
+    answered before it), and any number arriving meanwhile by one build, not one each."""
+    builds = SlowBuilds(0.2)
+    scrapes = metrics.Scrapes(builds)
+    first = asyncio.ensure_future(scrapes.exposition())
+    await asyncio.sleep(0.05)  # the first build is running
+    later = await asyncio.gather(*(scrapes.exposition() for _ in range(6)))
+    assert (await first, later) == (b"1", [b"2"] * 6)
+
+
+async def test_scrapes_are_spaced_by_their_builds_time():
+    """However fast scrapes come, a build begins no sooner than `SCRAPE_SPACING` times the
+    last one's time after it ended: scrapes take at most a fifth of a core."""
+    builds = SlowBuilds(0.1)
+    scrapes = metrics.Scrapes(builds)
+    for _ in range(3):
+        await scrapes.exposition()
+    gaps = [later - earlier for earlier, later in zip(builds.began, builds.began[1:], strict=False)]
+    assert all(gap >= 0.1 * (1 + metrics.SCRAPE_SPACING) for gap in gaps), gaps
+
+
+async def test_a_scrape_does_not_hold_up_requests(store, monkeypatch):
+    """The exposition is built off the event loop: a slow one (many workers' files, many
+    series) no longer holds up every request of the process meanwhile."""
+    real = metrics.generate_latest
+
+    def slow(registry: CollectorRegistry) -> bytes:
+        time.sleep(0.6)
+        return real(registry)
+
+    monkeypatch.setattr(metrics, "generate_latest", slow)
+    async with make_client(store.engine) as http:
+        scrape = asyncio.ensure_future(http.get("/metrics"))
+        await asyncio.sleep(0.1)  # building
+        started = time.monotonic()
+        assert (await http.get("/healthz")).status_code == 200
+        assert time.monotonic() - started < 0.4
+        assert not scrape.done()
+        answered = await scrape
+    assert answered.status_code == 200
+    assert "impact_graph_requests_total" in answered.text
+
+
 async def test_the_pool_gauges_count_connections_in_use_and_reads_waiting(tmp_path):
     """A pool of one, its connection held: the reference executor's reader and the compiled
     executor's statements each wait for it, counted as waiting until it comes back. Gauges
