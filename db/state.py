@@ -11,6 +11,7 @@ its widest value (operation/size.py).
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -123,15 +124,27 @@ def _batched(
         yield batch
 
 
+# The most a seed past the clock moves the version on by: one chance in four billion that two
+# copies of a store meet (versions stay within JavaScript's exact integers for a million
+# seeds past the clock).
+RANDOM_STEP = 2**32
+
+
 def next_version(previous: int | None, changed: bool) -> int:
     """The data version after a seed: unchanged when it changed no rows, else the time in
-    microseconds (or one past the last, if the clock is behind it). Versions never repeat,
-    not even across stores: a new database file, or one migrated down and up again, does not
-    start at 1 and hand out the tags an older store's answers had."""
+    microseconds, or, where the clock is not past the last version (it was ahead once), the
+    last plus a random step. Versions do not repeat, not even across stores: a new database
+    file, or one migrated down and up again, does not start at 1 and hand out the tags an
+    older store's answers had; and two copies of one store (a backup restored, a file
+    copied) seeded with different rows behind such a version reach different versions, where
+    one past the last would give both the same, and a shared cache one's answers for the
+    other's (only copies seeded within the same microsecond could still meet)."""
     if previous is not None and not changed:
         return previous
     now = time.time_ns() // 1000
-    return now if previous is None else max(previous + 1, now)
+    if previous is None or now > previous:
+        return now
+    return previous + 1 + secrets.randbelow(RANDOM_STEP)
 
 
 async def record(session: AsyncSession, *, changed: bool) -> StoreSnapshot:
