@@ -313,6 +313,8 @@ class StatementCounter:
             driver.add_query_logger(self._postgres_statement)
 
     def _checkin(self, dbapi_connection: Any, *_: Any) -> None:
+        if dbapi_connection is None:  # invalidated (a statement cancelled): nothing to undo
+            return
         driver = dbapi_connection.driver_connection
         if self.engine.dialect.name == "sqlite":
             await_(driver.set_trace_callback(None))

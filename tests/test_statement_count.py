@@ -71,6 +71,7 @@ async def _run(store: Store, executor: str) -> tuple[int, dict]:
     settings = {
         "max_cost": 10**10,
         "max_response_bytes": 2**40,
+        "execution_timeout": 300,  # the reference executor on the 50x store, a machine busy
         "executor": executor,
         **NO_STORE_CHECK,
     }
