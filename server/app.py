@@ -42,7 +42,7 @@ from server.persisted import load_manifest
 from server.posts import EarlyPosts
 from server.ratelimit import rate_limit
 from server.redis_client import redis_client
-from server.shutdown import Drain, QuietPools, quiet_cancelled_requests
+from server.shutdown import Drain, QuietPools, quiet_cancelled_requests, stop_when_orphaned
 
 logger = logging.getLogger("impact_graph.server")
 # The schema as graphql-core types, built from the SDL through public APIs only: what
@@ -211,8 +211,12 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         # the first requests are priced by the store's list sizes too (if it answers in time)
         await store.load(asyncio.get_running_loop().time() + READY_TIMEOUT_SECONDS)
-        with drain.installed():
-            yield
+        orphaned = asyncio.create_task(stop_when_orphaned())
+        try:
+            with drain.installed():
+                yield
+        finally:
+            orphaned.cancel()
         await graphql.wind_down(WIND_DOWN_SECONDS)
         quiet = QuietPools(engine, probe)
         dropped = False

@@ -88,6 +88,26 @@ class Drain:
         return bool(previous)
 
 
+async def stop_when_orphaned() -> None:
+    """In a worker of `--workers`: once its supervisor is gone without stopping it (killed
+    with SIGKILL, or by the OOM killer), stop as a signal would stop it (drain, grace, exit).
+    Left alone it would serve on for good, holding the port (a new `serve` could not bind),
+    with nothing to restart it or pass it a signal. The parent's sentinel (multiprocessing's:
+    a pipe the parent holds open) is readable once the parent is gone."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return  # one process: nothing above it to lose
+    loop = asyncio.get_running_loop()
+    gone = asyncio.Event()
+    loop.add_reader(parent.sentinel, gone.set)
+    try:
+        await gone.wait()
+    finally:
+        loop.remove_reader(parent.sentinel)
+    logger.warning("the supervisor (pid %d) is gone: this worker stops", parent.pid)
+    signal.raise_signal(signal.SIGTERM)
+
+
 def _echoed() -> None:
     logger.info(
         "a signal within %g s of the first is taken as the same stop (passed on by the "

@@ -129,3 +129,35 @@ def test_a_second_signal_to_the_parent_alone_ends_the_drain(tmp_path, signum, af
         assert server.process.wait(timeout=20) == 0
         exited = time.monotonic() - signalled
     assert exited < 8, server.log.read_text()[-3000:]  # not at the drain's end (10 s)
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` is there and not a zombie (a worker whose parent died is reaped by init,
+    or by whatever stands in for it here)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_whose_supervisor_is_killed_stop(tmp_path):
+    """SIGKILL to the parent (or the OOM killer) signals no worker: each stops on its own, as
+    a SIGTERM stops it, rather than serve on for good and hold the port."""
+    with (
+        serving(tmp_path, DRAINING, arguments=["--workers", "2"]) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=5) as held,
+    ):
+        wait_for_both_workers(server, held)
+        children = processes_of(server.process.pid)[1:]  # the workers (and multiprocessing's
+        server.process.kill()  # resource tracker, which ends once they do)
+        server.process.wait()
+        deadline = time.monotonic() + 30  # a drain (10 s here) and a grace (1 s) at most
+        try:
+            while any(alive(pid) for pid in children):
+                assert time.monotonic() < deadline, server.log.read_text()[-2000:]
+                time.sleep(0.2)
+        finally:  # none left serving, whatever happened
+            for pid in filter(alive, children):
+                os.kill(pid, signal.SIGKILL)
+    assert server.log.read_text().count("is gone: this worker stops") == 2
