@@ -58,7 +58,9 @@ class Settings(BaseSettings):
         validation_alias="IMPACT_GRAPH_SEEDS_DIR",
         description="folder holding documents/ and graph.yaml",
     )
-    log_level: str = Field(default="info", validation_alias="IMPACT_GRAPH_LOG_LEVEL")
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = Field(
+        default="info", validation_alias="IMPACT_GRAPH_LOG_LEVEL"
+    )
     sql_echo: bool = Field(default=False, validation_alias="IMPACT_GRAPH_SQL_ECHO")
     executor: Literal["auto", "compiled", "reference"] = Field(
         default="auto",
@@ -198,8 +200,12 @@ class Settings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None,
         alias="OTEL_EXPORTER_OTLP_ENDPOINT",
+        pattern=r"^https?://",
         description="where traces go over OTLP/HTTP; unset, nothing is traced",
     )
+    # prometheus-client's own setting, read here so that a directory that is not one is a
+    # configuration error at start-up, not a failure of the first request's metrics
+    prometheus_multiproc_dir: Path | None = Field(default=None, alias="PROMETHEUS_MULTIPROC_DIR")
 
     # The response cache (README: For frontend developers, Running at scale)
     cache: bool = Field(
@@ -245,6 +251,25 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lowercase(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("cache_url")
+    @classmethod
+    def _a_port_if_any(cls, url: str | None) -> str | None:
+        if url is not None:
+            urlsplit(url).port  # noqa: B018 (raises ValueError for a port that is none)
+        return url
+
+    @field_validator("prometheus_multiproc_dir")
+    @classmethod
+    def _a_directory(cls, directory: Path | None) -> Path | None:
+        if directory is not None and not directory.is_dir():
+            raise ValueError(f"{directory} is not a directory")
+        return directory
 
     @field_validator("cors_headers")
     @classmethod

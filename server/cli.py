@@ -48,6 +48,7 @@ logger = logging.getLogger("impact_graph.cli")
 # a worker takes one within ECHO_SECONDS of its first for that first passed on again (server/
 # shutdown.py), and times it from when its handler runs, a moment after the signal arrives.
 PASS_ON_AGAIN_SECONDS = ECHO_SECONDS + 0.5
+LISTEN_BACKLOG = 2048  # uvicorn's default, which it sets again as it starts serving
 STOPPING_LOOK_SECONDS = 0.1  # how often the parent looks at its signals while workers stop
 
 
@@ -236,6 +237,27 @@ def _share_metrics_dir() -> None:
     atexit.register(shutil.rmtree, directory, ignore_errors=True)
 
 
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before it says it is up (and with the port it got, where
+    asked for port 0): a port taken, or a host that is no address of this machine, is one
+    line and exit 2, not "up" then uvicorn's exit 3."""
+    listening = None
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        listening = socket.socket(family, kind)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn's own
+        listening.bind(address)
+        listening.listen(LISTEN_BACKLOG)  # from now on connections wait for the server
+    except OSError as error:  # (socket.gaierror too)
+        if listening is not None:
+            listening.close()
+        raise CommandError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    listening.set_inheritable(True)  # as uvicorn's own: workers accept on it
+    return listening
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     _require_fast_http()
     report = _run(prepare_store(settings, seed="if-empty"))
@@ -247,13 +269,14 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
 
     configure_access_log(settings.log_level)
 
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (display only)
-    root = f"http://{shown}:{port}/"
-    print(f"Impact Graph is up: GraphiQL at {root}graphql (the explorer at {root})", flush=True)
     app = create_app(settings)  # with workers too: a bad setting stops the command here
     # What start-up made (the schema, the type map, imports) lives as long as the process:
     # frozen, the collector stops scanning it on every full collection.
     gc.freeze()
+    listening = _listening_socket(host, port)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (display only)
+    root = f"http://{shown}:{listening.getsockname()[1]}/"
+    print(f"Impact Graph is up: GraphiQL at {root}graphql (the explorer at {root})", flush=True)
     if workers > 1:
         _share_metrics_dir()
     config = edge_config(
@@ -267,9 +290,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     )
     server = uvicorn.Server(config)
     if workers > 1:  # as uvicorn.run does: the parent binds, the workers accept
-        Workers(config, sockets=[config.bind_socket()]).run()
+        Workers(config, sockets=[listening]).run()
         return
-    server.run()
+    server.run(sockets=[listening])
     if not server.started:
         raise CommandError("the server did not start (its log says why)")
 

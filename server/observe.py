@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.config import LOG_LEVELS
 
 from core.config import Settings
 from server.metrics import (
@@ -171,7 +172,7 @@ def configure_access_log(level: str) -> None:
     handler.setFormatter(logging.Formatter("%(message)s"))
     access.handlers[:] = [handler]
     access.propagate = False
-    access.setLevel(level.upper())
+    access.setLevel(LOG_LEVELS[level])  # uvicorn's, "trace" included
 
 
 class Observability:

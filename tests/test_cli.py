@@ -333,3 +333,44 @@ def test_a_bad_setting_is_a_configuration_error(env):
     assert result.returncode == 2
     assert result.stderr.startswith("configuration error: IMPACT_GRAPH_PORT: Input should be")
     assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("IMPACT_GRAPH_LOG_LEVEL", "bogus", "IMPACT_GRAPH_LOG_LEVEL: Input should be"),
+        ("CACHE_URL", "redis://127.0.0.1:notaport/0", "CACHE_URL: Value error, Port"),
+        ("PROMETHEUS_MULTIPROC_DIR", "/nonexistent/dir", "is not a directory"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "OTEL_EXPORTER_OTLP_ENDPOINT: String"),
+    ],
+)
+def test_settings_read_by_others_are_checked_at_start_up(env, tmp_path, name, value, says):
+    """Settings uvicorn, redis-py, prometheus-client or the OTLP exporter read: a bad one is
+    one line and exit 2 before anything starts, not an "unexpected" error once the store
+    was migrated, a "database error", or an error logged for every batch of spans."""
+    result = run("serve", env={**env, name: value})
+    assert result.returncode == 2
+    assert result.stderr.startswith("configuration error: ")
+    assert says in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "cli.db").exists()
+
+
+def test_uvicorns_trace_log_level_is_a_level(env):
+    result = run("migrate", env={**env, "IMPACT_GRAPH_LOG_LEVEL": "TRACE"})
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("host", ["no-such-host.invalid", "192.0.2.1"])  # 192.0.2.0/24: TEST-NET
+def test_serve_where_it_cannot_listen_is_one_line_and_exit_2(env, host):
+    """A host that is no address of this machine, or a port taken: one line, exit 2, and
+    nothing printed saying the server is up (it was printed, then uvicorn exited 3)."""
+    taken = socket.create_server(("127.0.0.1", 0))
+    with taken:
+        for where in (["--host", host], ["--port", str(taken.getsockname()[1])]):
+            result = run("serve", *where, env=env)
+            assert result.returncode == 2, result.stderr
+            *migrated, said = result.stderr.splitlines()  # (the store is made ready first)
+            assert said.startswith("error: cannot listen on "), result.stderr
+            assert all(line.startswith("INFO alembic") for line in migrated)
+            assert "is up" not in result.stdout
