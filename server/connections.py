@@ -218,27 +218,42 @@ def framing_fault(
     return None
 
 
-class _RefusalLog:
-    """One warning per REFUSAL_LOG_SECONDS however many connections are refused (per process:
-    each worker imports this module afresh)."""
+class RefusalLog:
+    """One warning per REFUSAL_LOG_SECONDS however many connections are refused, the last
+    of a flood's included (per process: each worker imports this module afresh)."""
 
     def __init__(self) -> None:
         self.last = float("-inf")
         self.refused = 0
+        self.pending: asyncio.TimerHandle | None = None  # the line of those refused since
 
-    def note(self, now: float, bound: int) -> None:
+    def note(self, loop: asyncio.AbstractEventLoop, bound: int) -> None:
         self.refused += 1
+        now = loop.time()
         if now - self.last >= REFUSAL_LOG_SECONDS:
-            logger.warning(
-                "%d connection(s) refused: %d are open, the bound (IMPACT_GRAPH_MAX_CONNECTIONS)",
-                self.refused,
-                bound,
-            )
-            self.last = now
-            self.refused = 0
+            self.say(now, bound)
+        elif self.pending is None:  # said at the window's end, should the flood stop now
+            self.pending = loop.call_at(self.last + REFUSAL_LOG_SECONDS, self.say_pending, bound)
+
+    def say_pending(self, bound: int) -> None:
+        self.pending = None
+        if self.refused:
+            self.say(asyncio.get_running_loop().time(), bound)
+
+    def say(self, now: float, bound: int) -> None:
+        if self.pending is not None:
+            self.pending.cancel()
+            self.pending = None
+        logger.warning(
+            "%d connection(s) refused: %d are open, the bound (IMPACT_GRAPH_MAX_CONNECTIONS)",
+            self.refused,
+            bound,
+        )
+        self.last = now
+        self.refused = 0
 
 
-_refusals = _RefusalLog()
+_refusals = RefusalLog()
 
 
 class EdgeProtocol(HttpToolsProtocol):
@@ -453,7 +468,7 @@ class EdgeProtocol(HttpToolsProtocol):
                 "the server holds as many connections as it may; try again shortly",
                 b"retry-after: 1\r\n",
             )
-            _refusals.note(self.loop.time(), self.limits.max_connections)
+            _refusals.note(self.loop, self.limits.max_connections)
             return
         super().connection_made(transport)
         sock = transport.get_extra_info("socket")

@@ -30,6 +30,7 @@ import asyncpg
 import httpx
 import pytest
 
+from server import connections
 from server.connections import connection_bound, framing_fault
 from server.shutdown import GRACE_EXCEEDED, quiet_cancelled_requests
 from tests.conftest import throwaway_database
@@ -1018,6 +1019,24 @@ def test_past_the_connection_bound_new_connections_are_refused_and_held_ones_ser
     assert "out of system resource" not in log
     assert "Traceback" not in log
     assert len(log) < 20_000
+
+
+async def test_the_last_of_a_flood_of_refusals_is_said_too(monkeypatch, caplog):
+    """One line per window however many are refused, and the refusals after a window's line
+    are said at its end, not only if another comes later (a flood that stopped showed as one
+    refused connection)."""
+    monkeypatch.setattr(connections, "REFUSAL_LOG_SECONDS", 0.3)
+    said = connections.RefusalLog()
+    loop = asyncio.get_running_loop()
+    with caplog.at_level(logging.WARNING, logger=connections.logger.name):
+        for _ in range(6):
+            said.note(loop, 64)
+        await asyncio.sleep(0.5)
+    lines = [record.getMessage() for record in caplog.records]
+    assert [line.split(":")[0] for line in lines] == [
+        "1 connection(s) refused",
+        "5 connection(s) refused",
+    ]
 
 
 # SIGTERM
