@@ -218,6 +218,18 @@ def framing_fault(
     return None
 
 
+def host_fault(headers: list[tuple[bytes, bytes]], http_version: str) -> str | None:
+    """Why the request's Host is refused, or None: RFC 9112 section 3.2 has a server answer
+    400 to an HTTP/1.1 request without one, and to any with two (a proxy in front may have
+    routed by one, the app read the other)."""
+    hosts = sum(1 for name, _ in headers if name == b"host")
+    if hosts > 1:
+        return "a request may carry one Host header"
+    if hosts == 0 and http_version == "1.1":
+        return "an HTTP/1.1 request must carry a Host header"
+    return None
+
+
 class RefusalLog:
     """One warning per REFUSAL_LOG_SECONDS however many connections are refused, the last
     of a flood's included (per process: each worker imports this module afresh)."""
@@ -651,7 +663,10 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         switching = self.parser.should_upgrade()
-        self.fault = framing_fault(self.headers, self.parser.get_http_version(), switching)
+        version = self.parser.get_http_version()
+        self.fault = framing_fault(self.headers, version, switching) or host_fault(
+            self.headers, version
+        )
         if self.fault is not None:  # httptools stops here; uvicorn answers send_400_response
             raise httptools.HttpParserError(self.fault)
         super().on_headers_complete()  # may refuse the target: the head is still the one read

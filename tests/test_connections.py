@@ -774,6 +774,30 @@ def test_framing_fault_names_each_conflict():
     assert framing_fault([(b"transfer-encoding", b"chunked")], "1.1", switching=True)
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        pytest.param(b"GET /healthz HTTP/1.1\r\n\r\n", id="none"),
+        pytest.param(b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", id="two"),
+        pytest.param(b"GET /healthz HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", id="two-1.0"),
+    ],
+)
+def test_a_request_without_one_host_is_400_and_closed(edge, head):
+    """RFC 9112 section 3.2: an HTTP/1.1 request with no Host, or any with two."""
+    with connect(edge) as connection:
+        connection.sendall(head)
+        received, _ = read_until_closed(connection)
+    assert status_of(received) == 400
+    assert "Host header" in body_of(received)["errors"][0]["message"]
+
+
+def test_an_http_1_0_request_needs_no_host(edge):
+    with connect(edge) as connection:
+        connection.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
+        received, _ = read_until_closed(connection)
+    assert status_of(received) == 200
+
+
 UPGRADE = b"Connection: Upgrade\r\nUpgrade: h2c\r\n"
 
 
