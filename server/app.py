@@ -42,7 +42,13 @@ from server.persisted import load_manifest
 from server.posts import EarlyPosts
 from server.ratelimit import rate_limit
 from server.redis_client import redis_client
-from server.shutdown import Drain, QuietPools, quiet_cancelled_requests, stop_when_orphaned
+from server.shutdown import (
+    CloseWhenStopping,
+    Drain,
+    QuietPools,
+    quiet_cancelled_requests,
+    stop_when_orphaned,
+)
 
 logger = logging.getLogger("impact_graph.server")
 # The schema as graphql-core types, built from the SDL through public APIs only: what
@@ -82,9 +88,13 @@ def create_app(
     settings: Settings,
     engine: AsyncEngine | None = None,
     tracer_provider: TracerProvider | None = None,
+    *,
+    handles_signals: bool = False,
 ) -> Starlette:
     """Build the app; pass `engine` to share one (tests do), else one is made from settings;
-    `tracer_provider` to trace into it (tests do), else as the settings say."""
+    `tracer_provider` to trace into it (tests do), else as the settings say;
+    `handles_signals` where a server process serves it (its stop signals are the app's to see:
+    server/shutdown.py)."""
     owns_engine = engine is None
     engine = engine or create_engine(
         settings.query_url,  # a replica's, if DATABASE_READ_URL names one
@@ -163,7 +173,7 @@ def create_app(
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    drain = Drain(settings.shutdown_drain)
+    drain = Drain(settings.shutdown_drain, signals=handles_signals)
     quiet_cancelled_requests()
     probes: set[asyncio.Task[None]] = set()
 
@@ -245,6 +255,7 @@ def create_app(
 
     app = Starlette(
         middleware=[
+            Middleware(CloseWhenStopping, drain=drain),
             Middleware(
                 EarlyPosts,
                 endpoint=graphql,
@@ -282,6 +293,6 @@ def app_from_settings() -> Starlette:
     settings = get_settings()
     configure_logging()  # its own process: as `impact-graph` sets up its own
     configure_access_log(settings.log_level)
-    app = create_app(settings)
+    app = create_app(settings, handles_signals=True)
     gc.freeze()  # what start-up made lives as long as the worker (see server/cli.py)
     return app

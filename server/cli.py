@@ -269,7 +269,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
 
     configure_access_log(settings.log_level)
 
-    app = create_app(settings)  # with workers too: a bad setting stops the command here
+    # with workers too (each builds its own): a bad setting stops the command here
+    app = create_app(settings, handles_signals=True)
     # What start-up made (the schema, the type map, imports) lives as long as the process:
     # frozen, the collector stops scanning it on every full collection.
     gc.freeze()

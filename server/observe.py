@@ -7,6 +7,7 @@ a few microseconds of one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -33,6 +34,7 @@ from server.metrics import (
 from server.outcome import CLIENT_LEFT, Outcome, left_early, outcome_in
 from server.request_id import header_name
 from server.responses import REQUEST_ID_NAME
+from server.shutdown import cut_off, cut_off_by_the_grace
 from server.tracing import (
     exporting_provider,
     request_spans,
@@ -101,11 +103,12 @@ class ObserveMiddleware:
         traced = self.observer.traced
         status = 500  # what the server answers if the app fails before it responds
         trace_id = None
+        started = False
 
         async def sending(message: Message) -> None:
-            nonlocal status, trace_id
+            nonlocal status, trace_id, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
                 if traced:  # now: the request's span ends with its response
                     trace_id = describe_span(outcome)
                 headers = list(message.get("headers", ()))
@@ -115,6 +118,10 @@ class ObserveMiddleware:
 
         try:
             await self.app(scope, receive, sending)
+        except asyncio.CancelledError as error:
+            if started or not cut_off_by_the_grace(error):
+                raise
+            await cut_off(outcome)(scope, receive, sending)
         finally:
             self.observer.finish(scope, status, outcome, trace_id)
 

@@ -16,6 +16,7 @@ and every request while a rate limit is on (each counts first), CORS is (its mid
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -28,6 +29,7 @@ from server.endpoint import LOOKED_UP, GraphQLEndpoint
 from server.negotiation import negotiate
 from server.observe import Observer, with_request_id
 from server.reading import is_json_body
+from server.shutdown import cut_off, cut_off_by_the_grace
 
 GRAPHQL_PATH = "/graphql"
 logger = logging.getLogger("impact_graph.graphql")
@@ -89,16 +91,23 @@ class EarlyPosts:
             received, body = await _read(receive)
             replay = _replaying(received, receive)
             response = None if body is None else await self._kept(scope["state"], accept, body)
-        except BaseException:  # cancelled (the server stopping) before it was looked up
-            self.observer.finish(scope, 500, outcome)
-            raise
+        except BaseException as error:  # cancelled (the server stopping) before it was looked up
+            if not cut_off_by_the_grace(error):
+                self.observer.finish(scope, 500, outcome)
+                raise
+            replay, response = receive, cut_off(outcome)
         if response is None and LOOKED_UP not in scope["state"]:  # not read: the whole way
             await self.app(scope, replay, send)  # recorded there, under the record begun here
             return
         status = 500  # what it became if answering fails (Starlette answers 500 if it can)
         try:
             if response is None:  # none kept: the endpoint answers it, as routed
-                response = await self.endpoint.handle(Request(scope, replay, send))
+                try:
+                    response = await self.endpoint.handle(Request(scope, replay, send))
+                except asyncio.CancelledError as error:
+                    if not cut_off_by_the_grace(error):
+                        raise
+                    response = cut_off(outcome)
                 with_request_id(response.raw_headers, outcome)
             await _send(response, headers.get(b"accept-encoding"), scope, replay, send)
             status = response.status_code

@@ -24,6 +24,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.log import InstanceLogger
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.errors import RequestError
+from server.negotiation import JSON
+from server.outcome import Outcome, refuse
 
 logger = logging.getLogger("impact_graph.server")
 
@@ -39,8 +45,12 @@ class Drain:
     """Whether this process is draining (readiness says so), and the signal handlers that
     start it."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, *, signals: bool = False) -> None:
         self.seconds = seconds
+        # Whether the app is the one a server process serves (`impact-graph serve`, or one
+        # of its workers): then a stop signal is seen here even without a drain (`started`,
+        # for `CloseWhenStopping`); an app in a test's process installs no handler.
+        self.signals = signals
         self.started = False
         self._started_at = 0.0
         self._previous: dict[int, Any] = {}
@@ -48,7 +58,8 @@ class Drain:
     @contextmanager
     def installed(self) -> Iterator[None]:
         """Signal handlers in front of uvicorn's while the app runs (main thread only)."""
-        if self.seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        wanted = self.seconds > 0 or self.signals
+        if not wanted or threading.current_thread() is not threading.main_thread():
             yield
             return
         loop = asyncio.get_running_loop()
@@ -72,6 +83,9 @@ class Drain:
             self._restore()
 
     def _begin(self, loop: asyncio.AbstractEventLoop, signum: int) -> None:
+        if self.seconds <= 0:  # no drain: uvicorn's handler at once
+            self._stop(signum)
+            return
         logger.info("draining: /readyz answers 503 for %g s, then the server stops", self.seconds)
         loop.call_later(self.seconds, self._stop, signum)
 
@@ -118,6 +132,51 @@ def _echoed() -> None:
 
 # What uvicorn cancels the requests still running with once the grace has run out.
 GRACE_EXCEEDED = "Task cancelled, timeout graceful shutdown exceeded"
+
+
+class CloseWhenStopping:
+    """ASGI middleware, the outermost: once a stop signal arrived (`Drain.started`), every
+    answer says `Connection: close`, so the client sends its next request on a new connection
+    (another instance's, or this one's while it drains) and not on one the stop is about to
+    close under it, where a request is lost without an answer."""
+
+    def __init__(self, app: ASGIApp, *, drain: Drain) -> None:
+        self.app = app
+        self.drain = drain
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.drain.started or scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", ()) if h[0].lower() != b"connection"]
+                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, closing)
+
+
+STOPPED = RequestError(
+    503,
+    "SERVER_STOPPING",
+    "the server stopped before this request was answered; send it again",
+    {"Retry-After": "1", "Connection": "close"},
+)
+
+
+def cut_off_by_the_grace(error: BaseException) -> bool:
+    """Whether `error` is uvicorn cancelling a request still unanswered when the grace ran
+    out (its body still arriving, or its query running)."""
+    return isinstance(error, asyncio.CancelledError) and GRACE_EXCEEDED in error.args
+
+
+def cut_off(outcome: Outcome) -> Response:
+    """The answer to a request the grace's end cut off: a JSON 503 under its id, recorded as
+    such, where uvicorn would send a plain-text 500 (every deploy's slow uploads showing as
+    server faults)."""
+    return refuse(STOPPED, JSON, outcome)
 
 
 class _CancelledStacks(logging.Filter):

@@ -122,6 +122,11 @@ def read_response(connection: socket.socket) -> tuple[int, dict[str, str], bytes
     return int(lines[0].split()[1]), headers, body
 
 
+def read_response_of(received: bytes) -> tuple[int, dict[str, str], bytes]:
+    """`read_response`'s parts of a whole response already read."""
+    return status_of(received), headers_of(received), received.split(b"\r\n\r\n", 1)[1]
+
+
 def status_of(response: bytes) -> int:
     return int(response.split(b" ", 2)[1])
 
@@ -1095,16 +1100,22 @@ def test_sigterm_drains_then_exits_under_a_slow_upload(tmp_path):
             server.process.send_signal(signal.SIGTERM)
             time.sleep(0.3)
             held.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
-            status, _, body = read_response(held)
+            status, headers, body = read_response(held)
             assert (status, json.loads(body)) == (503, {"status": "shutting down"})
+            assert headers["connection"] == "close"  # from the signal on, every answer's
             assert httpx.get(server.base + "/healthz", timeout=5).status_code == 200
             server.process.wait(timeout=10)
             exited = time.monotonic() - signalled
+            stop.set()
+            sender.join()
+            received, _ = read_until_closed(slow, 2)
         finally:
             stop.set()
             slow.close()
             held.close()
         assert 1.5 <= exited < 6
+    # the body still arriving as the grace ended: a JSON 503, not uvicorn's plain-text 500
+    assert_stopped(read_response_of(received))
 
 
 def test_sigterm_lets_a_lingering_connection_end_whole(tmp_path):
@@ -1287,20 +1298,29 @@ async def test_a_client_gone_before_its_answer_is_recorded_499_not_the_200_it_ne
 
 
 @pytest.mark.postgres
-async def test_a_query_cut_off_at_sigterm_is_recorded_as_the_500_its_client_got(tmp_path: Path):
+async def test_a_query_cut_off_at_sigterm_is_answered_and_recorded_503(tmp_path: Path):
     """Its client stays; once the grace after SIGTERM ends, the request is cancelled and
-    answered 500, and recorded so (not as a client gone)."""
+    answered a JSON 503 (it was uvicorn's plain-text 500), and recorded so (not as a client
+    gone, nor as a fault of the server)."""
     async with throwaway_database() as url:
         with serving(tmp_path, {**HELD_UP, "DATABASE_URL": url}) as server:
             async with programs_locked(url):
                 with ask_for_programs(server, "Stayed") as connection:
                     await asyncio.sleep(0.3)
                     server.process.send_signal(signal.SIGTERM)
-                    status, _, _ = await asyncio.to_thread(read_response, connection)
+                    answer = await asyncio.to_thread(read_response, connection)
             await asyncio.to_thread(server.process.wait, 15)
             line = recorded(server, "Stayed")
-    assert status == 500
-    assert (line["status"], line["refusal"]) == (500, None)
+    assert_stopped(answer)
+    assert (line["status"], line["refusal"]) == (503, "SERVER_STOPPING")
+
+
+def assert_stopped(answer: tuple[int, dict[str, str], bytes]) -> None:
+    status, headers, body = answer
+    assert (status, headers["content-type"]) == (503, "application/json")
+    assert (headers["retry-after"], headers["connection"]) == ("1", "close")
+    error = json.loads(body)["errors"][0]
+    assert error["extensions"]["code"] == "SERVER_STOPPING"
 
 
 # /readyz and a frozen database
