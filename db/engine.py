@@ -83,12 +83,20 @@ def _sqlite_on_connect(read_only: bool) -> Callable[[Any, Any], None]:
     return on_connect
 
 
+# An execution option: the transaction takes SQLite's write lock as it begins (BEGIN
+# IMMEDIATE), waiting up to the driver's timeout (5 s) for another writer's, as a seed waits for
+# another seed; a deferred one that reads first could not take it once another committed.
+WRITE_FIRST = "impact_graph_write_first"
+
+
 def _sqlite_begin(connection: Connection) -> None:
     """A deferred BEGIN for every transaction SQLAlchemy begins (its documented recipe for
     pysqlite and aiosqlite): all of a transaction's reads see one snapshot of the file (in
-    WAL mode, db/migrate.py, one that a seed committing meanwhile leaves as it was)."""
-    if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-        connection.exec_driver_sql("BEGIN")
+    WAL mode, db/migrate.py, one that a seed committing meanwhile leaves as it was); an
+    immediate one where `WRITE_FIRST` is set."""
+    options = connection.get_execution_options()
+    if options.get("isolation_level") != "AUTOCOMMIT":
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_FIRST) else "BEGIN")
 
 
 def create_engine(

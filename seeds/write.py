@@ -22,7 +22,7 @@ from sqlmodel import SQLModel, col
 
 from core.logs import one_line
 from db import lease, provenance, state
-from db.engine import session_factory
+from db.engine import WRITE_FIRST, session_factory
 from db.keys import citation_slug, derived_columns
 from db.mapping import SEARCHABLE, TYPES, Link, ListEdge, NodeType
 from db.models import (
@@ -466,6 +466,8 @@ async def write_seeds(engine: AsyncEngine, plan: SeedPlan, *, dry_run: bool = Fa
         try:
             if postgres:
                 await lease.take_seed_lock(await session.connection(), token)
+            else:  # the write lock first: another seed running, this one waits for it
+                await session.connection(execution_options={WRITE_FIRST: True})
             if token is not None:
                 await lease.announce(engine, token)
             announced = time.monotonic()  # its commit visible by now: the wait counts from here

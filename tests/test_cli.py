@@ -374,3 +374,18 @@ def test_serve_where_it_cannot_listen_is_one_line_and_exit_2(env, host):
             assert said.startswith("error: cannot listen on "), result.stderr
             assert all(line.startswith("INFO alembic") for line in migrated)
             assert "is up" not in result.stdout
+
+
+def test_two_seeds_of_one_sqlite_store_at_once_both_succeed(env):
+    """The second waits for the first (SQLite's write lock, taken as the seed begins), as on
+    PostgreSQL: it failed with `database is locked` (exit 2), having read the store before
+    the first committed."""
+    assert run("migrate", env=env).returncode == 0
+    seeds = [
+        subprocess.Popen([COMMAND, "seed"], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    said = sorted(seed.communicate(timeout=120)[0].splitlines()[-1] for seed in seeds)
+    assert [seed.returncode for seed in seeds] == [0, 0]
+    assert said[0].startswith("seeded: inserted ")
+    assert said[1] == "seeded: store matches the seeds; nothing to change"
