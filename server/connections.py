@@ -295,10 +295,11 @@ class EdgeProtocol(HttpToolsProtocol):
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = 0.0
         self.head_bytes: int | None = None  # bytes of an unfinished request head so far
-        # A body's bytes, and the bytes around them (chunk sizes and extensions, trailer
-        # fields), of the request being read; `begun` tells one request from the next.
+        # The body's bytes of the request being read, and the bytes of its chunked framing
+        # since the last of them arrived (a chunk's size line, the trailer fields); `begun`
+        # tells one request from the next.
         self.body_bytes = 0
-        self.framing_bytes = 0
+        self.framing_run = 0
         self.begun = 0
         self.half_closed = False  # the client sent its end: close once it is answered
         # nothing more is read as a request: it asked to switch protocols (answered as
@@ -541,17 +542,23 @@ class EdgeProtocol(HttpToolsProtocol):
                         f"the request head is larger than {self.limits.max_head_bytes:,} bytes",
                     )
             elif in_body and self.begun == begun and self.request_open:  # all of it this body's
-                self.count_framing(len(data) - (self.body_bytes - body_bytes))
+                self.count_framing(len(data), self.body_bytes - body_bytes)
 
-    def count_framing(self, framing: int) -> None:
-        """A chunked body's framing is bounded as a head is: a client streaming a chunk
-        extension or trailer fields (which httptools builds up with a copy per piece) would
-        otherwise cost the process CPU and memory until the body's deadline."""
-        self.framing_bytes += framing
-        if self.framing_bytes > self.limits.max_head_bytes:
+    def count_framing(self, received: int, body: int) -> None:
+        """A chunked body's framing between two pieces of its data is bounded as a head's
+        fields are: a client streaming a chunk extension or a trailer field (which httptools
+        builds up with a copy per piece it arrives in) would otherwise cost the process CPU
+        until the body's deadline. Framing between data is a size line, however small the
+        chunks: a piece that brought data starts the count again (what it held after its
+        data, at most one read, is not counted)."""
+        if body:
+            self.framing_run = 0
+            return
+        self.framing_run += received
+        if self.framing_run > HEAD_FIELDS_BYTES:
             self.send_400_response(
-                "the body's chunked framing (chunk sizes, extensions and trailer fields) is "
-                f"larger than {self.limits.max_head_bytes:,} bytes"
+                "the body's chunked framing between two pieces of its data (a chunk's size "
+                f"line with its extensions, the trailer fields) is over {HEAD_FIELDS_BYTES:,} bytes"
             )
 
     def answers_pending(self) -> bool:
@@ -643,7 +650,7 @@ class EdgeProtocol(HttpToolsProtocol):
             raise httptools.HttpParserError("nothing more is read on this connection")
         super().on_message_begin()
         self.head_bytes = 0
-        self.body_bytes = self.framing_bytes = 0
+        self.body_bytes = self.framing_run = 0
         self.begun += 1
         self.request_open = True
         if self.idle or self.deadline is None:  # a new connection's head counts from its opening

@@ -905,6 +905,48 @@ def test_a_bodys_framing_past_the_head_bound_is_400_and_closed(edge, framing):
     assert time.monotonic() - started < 3  # not the body's deadline
 
 
+def in_chunks(body: bytes, size: int) -> bytes:
+    return b"".join(
+        b"%x\r\n%s\r\n" % (len(body[at : at + size]), body[at : at + size])
+        for at in range(0, len(body), size)
+    )
+
+
+def send_in_parts(connection: socket.socket, data: bytes, parts: int = 40) -> None:
+    """`data` in `parts` writes a moment apart, so that the server reads it in as many
+    pieces (one write could arrive as one read, with its head)."""
+    step = -(-len(data) // parts)
+    for at in range(0, len(data), step):
+        connection.sendall(data[at : at + step])
+        time.sleep(0.02)
+
+
+def test_a_body_in_chunks_of_a_byte_is_read(edge):
+    """Framing is bounded between two pieces of data, not in all: a body well under its
+    limit sent a byte a chunk (five bytes of framing each, as a client streaming JSON token
+    by token may) is read."""
+    body = json.dumps({"query": "{ __typename }", "variables": {"pad": "x" * 30_000}}).encode()
+    head = b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    with connect(edge) as connection:
+        connection.sendall(head + b"Transfer-Encoding: chunked\r\n\r\n")
+        send_in_parts(connection, in_chunks(body, 1) + b"0\r\n\r\n")
+        status, _, answer = read_response(connection)
+    assert status == 200
+    assert json.loads(answer)["data"] == {"__typename": "Query"}
+
+
+def test_a_413_in_small_chunks_lingers_to_the_bodys_end(edge):
+    """After a 413 the rest of a chunked body is read and dropped to its end (the lingering
+    close): its framing, 16-byte chunks of a 1 MB body, must not cut the connection (a reset
+    mid-upload, the client never reading its 413)."""
+    head = b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    with connect(edge) as connection:
+        connection.sendall(head + b"Transfer-Encoding: chunked\r\n\r\n")
+        send_in_parts(connection, in_chunks(b"x" * 1_000_000, 16) + b"0\r\n\r\n")  # no reset
+        received, _ = read_until_closed(connection)
+    assert status_of(received) == 413
+
+
 # Methods, HEAD, no redirects
 
 
