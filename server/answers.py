@@ -170,6 +170,8 @@ class RedisAnswers:
             self._back()
             raise
         except (RedisError, OSError, TimeoutError) as error:
+            # a second from when it failed, not from the try's start
+            self._retry_at = asyncio.get_running_loop().time() + RETRY_SECONDS
             if not self._away:
                 self._away = True
                 logger.warning(

@@ -221,7 +221,7 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         # the first requests are priced by the store's list sizes too (if it answers in time)
         await store.load(asyncio.get_running_loop().time() + READY_TIMEOUT_SECONDS)
-        orphaned = asyncio.create_task(stop_when_orphaned())
+        orphaned = asyncio.create_task(stop_when_orphaned(handles_signals))
         try:
             with drain.installed():
                 yield

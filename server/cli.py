@@ -48,7 +48,6 @@ logger = logging.getLogger("impact_graph.cli")
 # a worker takes one within ECHO_SECONDS of its first for that first passed on again (server/
 # shutdown.py), and times it from when its handler runs, a moment after the signal arrives.
 PASS_ON_AGAIN_SECONDS = ECHO_SECONDS + 0.5
-LISTEN_BACKLOG = 2048  # uvicorn's default, which it sets again as it starts serving
 STOPPING_LOOK_SECONDS = 0.1  # how often the parent looks at its signals while workers stop
 
 
@@ -237,23 +236,21 @@ def _share_metrics_dir() -> None:
     atexit.register(shutil.rmtree, directory, ignore_errors=True)
 
 
-def _listening_socket(host: str, port: int) -> socket.socket:
-    """The server's socket, bound before it says it is up (and with the port it got, where
-    asked for port 0): a port taken, or a host that is no address of this machine, is one
-    line and exit 2, not "up" then uvicorn's exit 3."""
-    listening = None
+def _listening_socket(config: uvicorn.Config) -> socket.socket:
+    """The server's socket, bound as uvicorn's `Config.bind_socket` binds it (IPv6 for an
+    address with a colon, else IPv4: `localhost` is 127.0.0.1) but before the server says it
+    is up, and with the port it got (asked for port 0): a port taken, or a host that is no
+    address of this machine, is one line and exit 2, not "up" then uvicorn's exit 3."""
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
     try:
-        family, kind, _, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        listening = socket.socket(family, kind)
-        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn's own
-        listening.bind(address)
-        listening.listen(LISTEN_BACKLOG)  # from now on connections wait for the server
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((config.host, config.port))
+        listening.listen(config.backlog)  # from now on connections wait for the server
     except OSError as error:  # (socket.gaierror too)
-        if listening is not None:
-            listening.close()
-        raise CommandError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+        listening.close()
+        where = f"{config.host}:{config.port}"
+        raise CommandError(f"cannot listen on {where}: {error.strerror or error}") from None
     listening.set_inheritable(True)  # as uvicorn's own: workers accept on it
     return listening
 
@@ -274,10 +271,6 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     # What start-up made (the schema, the type map, imports) lives as long as the process:
     # frozen, the collector stops scanning it on every full collection.
     gc.freeze()
-    listening = _listening_socket(host, port)
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (display only)
-    root = f"http://{shown}:{listening.getsockname()[1]}/"
-    print(f"Impact Graph is up: GraphiQL at {root}graphql (the explorer at {root})", flush=True)
     if workers > 1:
         _share_metrics_dir()
     config = edge_config(
@@ -289,6 +282,10 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         host=host,
         port=port,
     )
+    listening = _listening_socket(config)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (display only)
+    root = f"http://{shown}:{listening.getsockname()[1]}/"
+    print(f"Impact Graph is up: GraphiQL at {root}graphql (the explorer at {root})", flush=True)
     server = uvicorn.Server(config)
     if workers > 1:  # as uvicorn.run does: the parent binds, the workers accept
         Workers(config, sockets=[listening]).run()

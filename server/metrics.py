@@ -312,14 +312,14 @@ class Scrapes:
         self._not_before = 0.0
 
     async def exposition(self) -> bytes:
-        if self._next is None:
+        if self._next is None or self._next.done():  # (done: cancelled before it began)
             self._next = asyncio.ensure_future(self._after(self._running))
+            self._next.add_done_callback(_seen)
         return await asyncio.shield(self._next)  # a scraper gone does not stop the others'
 
     async def _after(self, running: asyncio.Future[bytes] | None) -> bytes:
         if running is not None:
-            with suppress(Exception):  # (its scrapes got its error)
-                await running
+            await asyncio.wait([running])  # however it ended: its scrapes have its outcome
         loop = asyncio.get_running_loop()
         await asyncio.sleep(max(0.0, self._not_before - loop.time()))
         self._running, self._next = self._next, None  # begun: later scrapes wait for the next
@@ -328,6 +328,13 @@ class Scrapes:
             return await asyncio.to_thread(self._build)
         finally:
             self._not_before = loop.time() + SCRAPE_SPACING * (loop.time() - started)
+
+
+def _seen(build: asyncio.Future[bytes]) -> None:
+    """A build's failure is its scrapes' to answer (500); where all of them have left, it
+    is not logged as never retrieved."""
+    if not build.cancelled():
+        build.exception()
 
 
 def metrics_endpoint(recorder: Recorder) -> Callable[[Request], Awaitable[Response]]:

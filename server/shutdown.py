@@ -6,7 +6,9 @@ the drain (in a worker, one within ECHO_SECONDS of the first is that one passed 
 supervisor passes a second one it gets on later than that).
 
 Installed by the app's lifespan, so it holds in every worker process: each one is signalled
-and drains on its own. Without a drain nothing is installed and uvicorn stops at once.
+and drains on its own. Without a drain uvicorn stops at once; the handler still sees the
+signal first where the app is a server process's (`CloseWhenStopping`), and an app in a
+test's process installs none.
 """
 
 from __future__ import annotations
@@ -102,15 +104,15 @@ class Drain:
         return bool(previous)
 
 
-async def stop_when_orphaned() -> None:
+async def stop_when_orphaned(handles_signals: bool) -> None:
     """In a worker of `--workers`: once its supervisor is gone without stopping it (killed
     with SIGKILL, or by the OOM killer), stop as a signal would stop it (drain, grace, exit).
     Left alone it would serve on for good, holding the port (a new `serve` could not bind),
     with nothing to restart it or pass it a signal. The parent's sentinel (multiprocessing's:
     a pipe the parent holds open) is readable once the parent is gone."""
     parent = multiprocessing.parent_process()
-    if parent is None:
-        return  # one process: nothing above it to lose
+    if parent is None or not handles_signals:
+        return  # one process, or an app not a server's: nothing above it to lose
     loop = asyncio.get_running_loop()
     gone = asyncio.Event()
     loop.add_reader(parent.sentinel, gone.set)
@@ -136,7 +138,8 @@ GRACE_EXCEEDED = "Task cancelled, timeout graceful shutdown exceeded"
 
 class CloseWhenStopping:
     """ASGI middleware, the outermost: once a stop signal arrived (`Drain.started`), every
-    answer says `Connection: close`, so the client sends its next request on a new connection
+    request is answered with `Connection: close` (looked at as it arrives: no cost to a
+    request before then), so the client sends its next request on a new connection
     (another instance's, or this one's while it drains) and not on one the stop is about to
     close under it, where a request is lost without an answer."""
 

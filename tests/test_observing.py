@@ -472,6 +472,23 @@ async def test_scrapes_arriving_during_a_build_share_the_next_one():
     assert (await first, later) == (b"1", [b"2"] * 6)
 
 
+async def test_a_failed_build_fails_its_scrapes_alone():
+    """A build that raises answers its scrapes with its error (a 500); the next scrape is
+    built anew, and a build whose scrapers all left is not logged as never retrieved."""
+    failing = True
+
+    def build() -> bytes:
+        if failing:
+            raise OSError("a worker's file went away")
+        return b"built"
+
+    scrapes = metrics.Scrapes(build)
+    with pytest.raises(OSError, match="went away"):
+        await scrapes.exposition()
+    failing = False
+    assert await scrapes.exposition() == b"built"
+
+
 async def test_scrapes_are_spaced_by_their_builds_time():
     """However fast scrapes come, a build begins no sooner than `SCRAPE_SPACING` times the
     last one's time after it ended: scrapes take at most a fifth of a core."""
