@@ -13,8 +13,8 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -221,13 +221,21 @@ async def test_a_redis_before_7_runs_the_bucket_without_its_flags(caplog):
     assert said.startswith("rate limit: this Redis runs scripts without flags (before 7)")
 
 
+@contextmanager
+def black_hole() -> Iterator[socket.socket]:
+    """A "Redis" that accepts connections and says nothing: they complete in the kernel's
+    backlog, and none is ever read."""
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(64)
+        yield hole
+
+
 async def test_a_redis_that_never_answers_holds_no_request_for_long(sqlite_store, caplog):
     """A black hole (it accepts connections and says nothing): the limit gives up after its
     timeout and lets the request through."""
     caplog.set_level(logging.WARNING, logger="impact_graph.ratelimit")
-    with socket.socket() as hole:
-        hole.bind(("127.0.0.1", 0))
-        hole.listen(16)  # connections complete in the kernel's backlog; none is ever read
+    with black_hole() as hole:
         url = f"redis://127.0.0.1:{hole.getsockname()[1]}"
         async with app_client(sqlite_store, a_client(), rate_limit=SLOW, cache_url=url) as http:
             started = time.monotonic()
@@ -242,9 +250,7 @@ async def test_a_redis_that_never_answers_costs_a_request_its_timeout_once_a_sec
     """A try that waits its whole timeout (1 s) for a silent Redis: the requests after it,
     for a second from its failure, pass at once (they waited a second each when the retry
     was timed from the try's start)."""
-    with socket.socket() as hole:
-        hole.bind(("127.0.0.1", 0))
-        hole.listen(64)  # connections complete in the kernel's backlog; none is ever read
+    with black_hole() as hole:
         url = f"redis://127.0.0.1:{hole.getsockname()[1]}"
         async with app_client(
             sqlite_store, a_client(), rate_limit=SLOW, cache_url=url, cache=False
@@ -263,9 +269,7 @@ async def test_a_redis_that_never_answers_costs_a_request_its_timeout_once_a_sec
 async def test_while_redis_is_away_one_request_asks_whether_it_is_back(sqlite_store):
     """Once Redis is found away, a request at a time tries it again (each try may wait its
     timeout), not every request arriving when the retry is due."""
-    with socket.socket() as hole:
-        hole.bind(("127.0.0.1", 0))
-        hole.listen(64)  # connections complete in the kernel's backlog; none is ever read
+    with black_hole() as hole:
         url = f"redis://127.0.0.1:{hole.getsockname()[1]}"
         async with app_client(
             sqlite_store, a_client(), rate_limit=SLOW, cache_url=url, cache=False
