@@ -62,7 +62,7 @@ def _seeded_store() -> Path:
     return path
 
 
-def _copy_seeded_store(target: Path) -> None:
+def copy_seeded_store(target: Path) -> None:
     """A copy through SQLite's backup (whole, whatever its write-ahead log holds)."""
     with (
         closing(sqlite3.connect(_seeded_store())) as source,
@@ -104,7 +104,7 @@ def serving(
     }
     own_seeds = "IMPACT_GRAPH_SEEDS_DIR" in environment  # the server seeds what they hold
     if environment["DATABASE_URL"] == f"sqlite:///{store}" and not store.exists() and not own_seeds:
-        _copy_seeded_store(store)
+        copy_seeded_store(store)
     command = [COMMAND, "serve", *arguments]
     if open_files is not None:  # the shell sets the limit and becomes the server
         command = ["sh", "-c", f'ulimit -n {open_files} && exec "$0" serve "$@"', COMMAND]

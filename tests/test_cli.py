@@ -361,13 +361,15 @@ def test_uvicorns_trace_log_level_is_a_level(env):
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("host", ["no-such-host.invalid", "192.0.2.1"])  # 192.0.2.0/24: TEST-NET
-def test_serve_where_it_cannot_listen_is_one_line_and_exit_2(env, host):
+def test_serve_where_it_cannot_listen_is_one_line_and_exit_2(env, tmp_path):
     """A host that is no address of this machine, or a port taken: one line, exit 2, and
     nothing printed saying the server is up (it was printed, then uvicorn exited 3)."""
+    from tests.serving import copy_seeded_store  # (it imports this module)
+
+    copy_seeded_store(tmp_path / "cli.db")  # nothing to seed: the store is ready at once
     taken = socket.create_server(("127.0.0.1", 0))
     with taken:
-        for where in (["--host", host], ["--port", str(taken.getsockname()[1])]):
+        for where in (["--host", "no-such-host.invalid"], ["--port", str(taken.getsockname()[1])]):
             result = run("serve", *where, env=env)
             assert result.returncode == 2, result.stderr
             *migrated, said = result.stderr.splitlines()  # (the store is made ready first)
