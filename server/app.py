@@ -43,7 +43,6 @@ from server.posts import EarlyPosts
 from server.ratelimit import rate_limit
 from server.redis_client import redis_client
 from server.shutdown import (
-    CloseWhenStopping,
     Drain,
     QuietPools,
     quiet_cancelled_requests,
@@ -255,7 +254,6 @@ def create_app(
 
     app = Starlette(
         middleware=[
-            Middleware(CloseWhenStopping, drain=drain),
             Middleware(
                 EarlyPosts,
                 endpoint=graphql,

@@ -59,6 +59,7 @@ from server.outcome import CLIENT_LEFT, outcome_in
 from server.reading import EDGE_REFUSAL
 from server.request_id import header_name, request_id_for
 from server.responses import REQUEST_ID_NAME, encode_json
+from server.shutdown import STOP_SIGNAL
 
 logger = logging.getLogger("impact_graph.connections")
 
@@ -183,13 +184,15 @@ def _plain_response(
     return b"".join(head) + body
 
 
-def framing_fault(
+def head_fault(
     headers: list[tuple[bytes, bytes]], http_version: str, switching: bool = False
 ) -> str | None:
-    """Why the body's length is ambiguous, or None. httptools already refuses Content-Length
-    beside Transfer-Encoding, two Content-Lengths and bad chunks; it takes `gzip, chunked`
-    (a coding we would not undo) and Transfer-Encoding on HTTP/1.0 (RFC 9112 section 6.1:
-    faulty framing), and any HTTP/1.x or 2.0 request line.
+    """Why the request's head is refused, or None: its body's length is ambiguous, or its Host
+    is. httptools already refuses Content-Length beside Transfer-Encoding, two Content-Lengths
+    and bad chunks; it takes `gzip, chunked` (a coding we would not undo) and Transfer-Encoding
+    on HTTP/1.0 (RFC 9112 section 6.1: faulty framing), and any HTTP/1.x or 2.0 request line.
+    RFC 9112 section 3.2 has a server answer 400 to an HTTP/1.1 request without a Host, and to
+    any with two (a proxy in front may have routed by one, the app read the other).
 
     `switching`: the request asks to switch protocols (`Connection: Upgrade` with `Upgrade`,
     or CONNECT). httptools then reads no body, whatever the head says: the bytes after the
@@ -197,8 +200,16 @@ def framing_fault(
     that does not is answered as HTTP/1.1, and its connection closed: EdgeProtocol)."""
     if http_version not in ("1.0", "1.1"):
         return "this server speaks HTTP/1.1"
-    codings = [value for name, value in headers if name == b"transfer-encoding"]
-    lengths = [value for name, value in headers if name == b"content-length"]
+    codings: list[bytes] = []
+    lengths: list[bytes] = []
+    hosts = 0
+    for name, value in headers:  # one pass: every request's head crosses it
+        if name == b"host":
+            hosts += 1
+        elif name == b"content-length":
+            lengths.append(value)
+        elif name == b"transfer-encoding":
+            codings.append(value)
     if switching and (codings or any(int(value) != 0 for value in lengths)):  # (digits:
         # httptools refused any other Content-Length)
         return (
@@ -209,20 +220,11 @@ def framing_fault(
         return "a request may not carry both Content-Length and Transfer-Encoding"
     if len(lengths) > 1:
         return "a request may carry one Content-Length"
-    if not codings:
-        return None
-    if http_version != "1.1":
-        return "Transfer-Encoding needs HTTP/1.1"
-    if len(codings) > 1 or codings[0].strip().lower() != b"chunked":
-        return "the only Transfer-Encoding accepted is chunked"
-    return None
-
-
-def host_fault(headers: list[tuple[bytes, bytes]], http_version: str) -> str | None:
-    """Why the request's Host is refused, or None: RFC 9112 section 3.2 has a server answer
-    400 to an HTTP/1.1 request without one, and to any with two (a proxy in front may have
-    routed by one, the app read the other)."""
-    hosts = sum(1 for name, _ in headers if name == b"host")
+    if codings:
+        if http_version != "1.1":
+            return "Transfer-Encoding needs HTTP/1.1"
+        if len(codings) > 1 or codings[0].strip().lower() != b"chunked":
+            return "the only Transfer-Encoding accepted is chunked"
     if hosts > 1:
         return "a request may carry one Host header"
     if hosts == 0 and http_version == "1.1":
@@ -578,7 +580,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self.set_deadline(None)
 
     def send_400_response(self, msg: str) -> None:
-        """A request httptools or `framing_fault` refused: a JSON 400, then closed."""
+        """A request httptools or `head_fault` refused: a JSON 400, then closed."""
         self.refuse(400, "BAD_REQUEST", msg)
 
     def refuse(self, status: int, code: str, message: str, headers: bytes = b"") -> None:
@@ -611,7 +613,7 @@ class EdgeProtocol(HttpToolsProtocol):
         cycle.disconnected = True
         cycle.waiting_for_100_continue = False  # (uvicorn would write `100 Continue`)
         cycle.message_event.set()
-        return outcome_in(state, self.headers, self.trusted_id).request_id
+        return outcome_in(state, list(cycle.scope["headers"]), self.trusted_id).request_id
 
     def shutdown(self) -> None:
         """uvicorn's graceful shutdown of this connection, closing our way: a request being
@@ -657,33 +659,31 @@ class EdgeProtocol(HttpToolsProtocol):
             self.idle = False
             self.set_deadline(self.limits.head_timeout)
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        """A field of the head; one of a trailer section (after a chunked body) is dropped:
-        RFC 9110 section 6.5.1 forbids merging it into the head's fields, where the app (and
-        anything that checked the head) would take it for one."""
-        if self.head_bytes is not None:
-            super().on_header(name, value)
-
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)
-        super().on_body(body)
+        HttpToolsProtocol.on_body(self, body)  # (not super(): every body crosses it)
 
     def on_headers_complete(self) -> None:
         switching = self.parser.should_upgrade()
         version = self.parser.get_http_version()
-        self.fault = framing_fault(self.headers, version, switching) or host_fault(
-            self.headers, version
-        )
+        self.fault = head_fault(self.headers, version, switching)
         if self.fault is not None:  # httptools stops here; uvicorn answers send_400_response
             raise httptools.HttpParserError(self.fault)
         super().on_headers_complete()  # may refuse the target: the head is still the one read
+        # The fields of a trailer section (after a chunked body), which uvicorn would add to
+        # the request's, go to a list of their own, dropped: RFC 9110 section 6.5.1 forbids
+        # merging them into the head's, where the app (and anything that checked the head)
+        # would take one for a field of the head. (The body's framing bound bounds them.)
+        self.headers = []
         self.head_bytes = None
         self.set_deadline(self.limits.body_timeout)
         # An answer that starts before the body has arrived (a 413) says `Connection: close`,
         # so the client opens a new connection for its next request; uvicorn's close once it
         # is sent becomes a lingering one (the client reads the answer, not a reset).
         cycle = self.cycle
-        self.keep_alive, cycle.keep_alive = cycle.keep_alive and not switching, False
+        # From a stop signal on, each request is the last of its connection (`STOP_SIGNAL`).
+        self.keep_alive = cycle.keep_alive and not switching and not STOP_SIGNAL.seen
+        cycle.keep_alive = False
         # No protocol is switched to (RFC 9110 7.8: an Upgrade may be ignored), and what
         # follows the head is not HTTP/1.1 to httptools: nothing more is read from the client.
         if switching:

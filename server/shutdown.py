@@ -7,8 +7,8 @@ supervisor passes a second one it gets on later than that).
 
 Installed by the app's lifespan, so it holds in every worker process: each one is signalled
 and drains on its own. Without a drain uvicorn stops at once; the handler still sees the
-signal first where the app is a server process's (`CloseWhenStopping`), and an app in a
-test's process installs none.
+signal first where the app is a server process's (`STOP_SIGNAL`, which the edge reads), and
+an app in a test's process installs none.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.log import InstanceLogger
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.errors import RequestError
 from server.negotiation import JSON
@@ -43,6 +42,20 @@ SIGNALS = (signal.SIGTERM, signal.SIGINT)
 ECHO_SECONDS = 2.0
 
 
+class StopSignal:
+    """Whether a stop signal reached this process's server (its `Drain` saw it). From then on
+    the edge (server/connections.py) answers each request that arrives `Connection: close`, so
+    the client sends its next one on a new connection (another instance's, or this one's
+    while it drains) and not on one the stop is about to close under it, where it would be
+    lost without an answer. Signals are the process's, and so is this."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+
+STOP_SIGNAL = StopSignal()
+
+
 class Drain:
     """Whether this process is draining (readiness says so), and the signal handlers that
     start it."""
@@ -50,8 +63,8 @@ class Drain:
     def __init__(self, seconds: float, *, signals: bool = False) -> None:
         self.seconds = seconds
         # Whether the app is the one a server process serves (`impact-graph serve`, or one
-        # of its workers): then a stop signal is seen here even without a drain (`started`,
-        # for `CloseWhenStopping`); an app in a test's process installs no handler.
+        # of its workers): then a stop signal is seen here even without a drain
+        # (`STOP_SIGNAL`); an app in a test's process installs no handler.
         self.signals = signals
         self.started = False
         self._started_at = 0.0
@@ -76,6 +89,7 @@ class Drain:
                 loop.call_soon_threadsafe(self._stop, signum)
                 return
             self.started, self._started_at = True, time.monotonic()
+            STOP_SIGNAL.seen = True
             loop.call_soon_threadsafe(self._begin, loop, signum)
 
         self._previous = {signum: signal.signal(signum, handle) for signum in SIGNALS}
@@ -134,31 +148,6 @@ def _echoed() -> None:
 
 # What uvicorn cancels the requests still running with once the grace has run out.
 GRACE_EXCEEDED = "Task cancelled, timeout graceful shutdown exceeded"
-
-
-class CloseWhenStopping:
-    """ASGI middleware, the outermost: once a stop signal arrived (`Drain.started`), every
-    request is answered with `Connection: close` (looked at as it arrives: no cost to a
-    request before then), so the client sends its next request on a new connection
-    (another instance's, or this one's while it drains) and not on one the stop is about to
-    close under it, where a request is lost without an answer."""
-
-    def __init__(self, app: ASGIApp, *, drain: Drain) -> None:
-        self.app = app
-        self.drain = drain
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self.drain.started or scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def closing(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", ()) if h[0].lower() != b"connection"]
-                message = {**message, "headers": [*headers, (b"connection", b"close")]}
-            await send(message)
-
-        await self.app(scope, receive, closing)
 
 
 STOPPED = RequestError(

@@ -31,7 +31,7 @@ import httpx
 import pytest
 
 from server import connections
-from server.connections import connection_bound, framing_fault
+from server.connections import connection_bound, head_fault
 from server.shutdown import GRACE_EXCEEDED, quiet_cancelled_requests
 from tests.conftest import throwaway_database
 from tests.serving import Served, serving
@@ -402,6 +402,7 @@ DISTINCT_TIMEOUTS = {
     **SMALL_TIMEOUTS,
     "IMPACT_GRAPH_HEAD_TIMEOUT": "4",
     "IMPACT_GRAPH_SEND_TIMEOUT": "6",
+    "IMPACT_GRAPH_REQUEST_ID_HEADER": "X-Request-ID",  # as behind a proxy that sends ids
 }
 
 
@@ -424,11 +425,13 @@ def still_open(connection: socket.socket) -> bool:
 
 def test_a_body_refused_midway_is_recorded_at_once_as_the_400_the_client_got(distinct):
     """The app waiting for the body is told at once (as uvicorn tells it of a client gone),
-    not when the connection, lingering up to the send deadline (6 s), finally closes."""
+    not when the connection, lingering up to the send deadline (6 s), finally closes; under
+    the id the trusted proxy sent in the head."""
     before = len(access_lines(distinct, 400))
     with connect(distinct) as connection:
         connection.sendall(
             b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"X-Request-ID: from-the-proxy\r\n"
             b'Transfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\n'
         )
         time.sleep(0.3)  # the app is reading the body
@@ -441,7 +444,21 @@ def test_a_body_refused_midway_is_recorded_at_once_as_the_400_the_client_got(dis
             time.sleep(0.05)
         assert connection.recv(1) == b""  # our side shut: the connection lingers meanwhile
     line = access_lines(distinct, 400)[-1]
-    assert (line["refusal"], line["request_id"]) == ("BAD_REQUEST", headers["x-request-id"])
+    assert headers["x-request-id"] == "from-the-proxy"
+    assert (line["refusal"], line["request_id"]) == ("BAD_REQUEST", "from-the-proxy")
+
+
+def test_a_trailer_field_does_not_name_the_request(distinct):
+    """The request's id is the trusted header of its head: one in the trailer (which the
+    proxy in front checked no more than any other trailer field) is dropped with the rest."""
+    with connect(distinct) as connection:
+        connection.sendall(
+            chunked_post(b"0\r\nX-Request-ID: from-the-trailer\r\n\r\n").replace(
+                b"Host: x\r\n", b"Host: x\r\nX-Request-ID: from-the-proxy\r\n"
+            )
+        )
+        status, headers, _ = read_response(connection)
+    assert (status, headers["x-request-id"]) == (200, "from-the-proxy")
 
 
 def test_a_body_refused_past_what_uvicorn_buffers_is_still_read_and_dropped(distinct):
@@ -767,16 +784,28 @@ def test_transfer_encoding_on_http_1_0_is_refused(edge):
     assert status_of(received) == 400
 
 
-def test_framing_fault_names_each_conflict():
-    assert framing_fault([(b"content-length", b"5")], "1.1") is None
-    assert framing_fault([(b"transfer-encoding", b"Chunked")], "1.1") is None
-    assert framing_fault([(b"transfer-encoding", b"chunked")], "1.0") is not None
-    assert framing_fault([(b"transfer-encoding", b"gzip, chunked")], "1.1") is not None
-    assert framing_fault([], "2.0") is not None
-    assert framing_fault([(b"content-length", b"0")], "1.1", switching=True) is None
-    assert framing_fault([(b"content-length", b"00")], "1.1", switching=True) is None
-    assert framing_fault([(b"content-length", b"5")], "1.1", switching=True) is not None
-    assert framing_fault([(b"transfer-encoding", b"chunked")], "1.1", switching=True)
+HOST = (b"host", b"x")
+
+
+def test_head_fault_names_each_conflict():
+    assert head_fault([HOST, (b"content-length", b"5")], "1.1") is None
+    assert head_fault([HOST, (b"transfer-encoding", b"Chunked")], "1.1") is None
+    assert head_fault([HOST, (b"transfer-encoding", b"chunked")], "1.0") is not None
+    assert head_fault([HOST, (b"transfer-encoding", b"gzip, chunked")], "1.1") is not None
+    assert head_fault([HOST], "2.0") is not None
+    assert head_fault([HOST, (b"content-length", b"0")], "1.1", switching=True) is None
+    assert head_fault([HOST, (b"content-length", b"00")], "1.1", switching=True) is None
+    assert head_fault([HOST, (b"content-length", b"5")], "1.1", switching=True) is not None
+    assert head_fault([HOST, (b"transfer-encoding", b"chunked")], "1.1", switching=True)
+    assert head_fault([(b"content-length", b"5")], "1.1") == (
+        "an HTTP/1.1 request must carry a Host header"
+    )
+    assert head_fault([(b"content-length", b"5")], "1.0") is None
+    assert head_fault([HOST, HOST], "1.0") == "a request may carry one Host header"
+    # a framing fault is named first: it is the one a smuggled request rides on
+    assert head_fault([(b"content-length", b"5"), (b"content-length", b"6")], "1.1") == (
+        "a request may carry one Content-Length"
+    )
 
 
 @pytest.mark.parametrize(
