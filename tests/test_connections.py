@@ -448,6 +448,19 @@ def test_a_body_refused_midway_is_recorded_at_once_as_the_400_the_client_got(dis
     assert (line["refusal"], line["request_id"]) == ("BAD_REQUEST", "from-the-proxy")
 
 
+def test_a_body_refused_in_its_heads_piece_has_the_proxys_id(distinct):
+    """Refused before the app began the request's record (the bad chunk came with the head):
+    the edge begins it, with the id of the head's trusted header."""
+    with connect(distinct) as connection:
+        connection.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"X-Request-ID: from-the-proxy\r\n"
+            b'Transfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\nzz\r\n'
+        )
+        status, headers, _ = read_response(connection)
+    assert (status, headers["x-request-id"]) == (400, "from-the-proxy")
+
+
 def test_a_trailer_field_does_not_name_the_request(distinct):
     """The request's id is the trusted header of its head: one in the trailer (which the
     proxy in front checked no more than any other trailer field) is dropped with the rest."""
