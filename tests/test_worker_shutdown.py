@@ -90,7 +90,9 @@ def test_a_stop_that_reaches_every_process_drains_once(tmp_path):
             os.kill(pid, signal.SIGTERM)
         time.sleep(1.5)  # the supervisor has passed it on by now (it looks every 0.5 s)
         held.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert read_response(held)[0] == 503  # still draining
+        status, headers, _ = read_response(held)
+        assert status == 503  # still draining
+        assert headers["connection"] == "close"  # a worker's stop makes each request the last
         time.sleep(max(0.0, signalled + 3.5 - time.monotonic()))
         for pid in workers:
             os.kill(pid, signal.SIGTERM)  # a second request: stop now
