@@ -29,6 +29,7 @@ from pathlib import Path
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.coalesce import Coalesced
@@ -248,6 +249,9 @@ class StoreWatch:
                 await self._read()
         except TimeoutError:
             logger.warning("the store's state was not read at start-up")
+        except DBAPIError as error:  # the database refused the read: a store not migrated
+            # (a replica still replaying), or one it cannot reach; /readyz tells which
+            logger.warning("the store's state was not read at start-up: %s", one_line(error))
         except Exception as error:
             if as_unavailable(error) is None:
                 logger.exception("reading the store's state failed")

@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text as sql
 
+from db.engine import create_engine
 from server.errors import RequestError
 from server.reading import parse_json
 from server.responses import encode_json
@@ -492,6 +493,24 @@ async def test_readyz_is_503_while_the_store_lacks_a_migration_this_build_needs(
     if status == 503:
         assert response.json() == {"status": "unavailable", "database": "not migrated"}
         assert "not migrated to this build's schema" in caplog.text
+
+
+async def test_a_store_never_migrated_is_one_line_at_start_up(tmp_path, caplog):
+    """`DATABASE_READ_URL` naming a store not migrated (a replica before it replays the first
+    migration): start-up says so in one line, no stack, and readiness tells why."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'never-migrated.db'}")
+    try:
+        with caplog.at_level(logging.WARNING):
+            async with make_client(engine) as http:
+                response = await http.get("/readyz")
+    finally:
+        await engine.dispose()
+    assert response.json() == {"status": "unavailable", "database": "not migrated"}
+    (said,) = [r for r in caplog.records if r.name == "impact_graph.caching"]
+    assert said.getMessage().startswith("the store's state was not read at start-up: ")
+    assert "no such table: store_state" in said.getMessage()
+    assert said.exc_info is None
+    assert "\n" not in said.getMessage()
 
 
 async def test_healthz_does_not_need_the_database(refused_client):
