@@ -4,6 +4,7 @@ server/observe.py)."""
 from __future__ import annotations
 
 import logging
+import time
 
 from pydantic import ValidationError
 
@@ -29,3 +30,31 @@ def validation_problems(error: ValidationError) -> str:
         f"{'.'.join(str(part) for part in problem['loc']) or '(top)'}: {problem['msg']}"
         for problem in error.errors()
     )
+
+
+class OncePerWindow(logging.Filter):
+    """At most one record every `seconds` through the logger it is added to; the next one to
+    pass says how many were left out. For a library's own logging of a failure that repeats
+    at its own pace (an exporter retrying a collector that is away), which would otherwise
+    fill the log at that pace in every process."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.last = float("-inf")
+        self.left_out = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.seconds:
+            self.left_out += 1
+            return False
+        self.last = now
+        if self.left_out:
+            record.msg = (
+                f"{record.getMessage()} ({self.left_out} more such line(s) in the last "
+                f"{self.seconds:g} s left out)"
+            )
+            record.args = ()
+            self.left_out = 0
+        return True

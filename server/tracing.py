@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware import Middleware
 
 from core.config import Settings
+from core.logs import OncePerWindow
 from server.metrics import OTHER, path_label
 
 logger = logging.getLogger("impact_graph.tracing")
@@ -36,6 +37,10 @@ SERVICE_NAME = "impact-graph"  # unless OTEL_SERVICE_NAME names it otherwise
 # bound is per attempt (OTEL_EXPORTER_OTLP_TIMEOUT, 10 s): a collector that takes connections
 # and never answers would hold the exit that long, past what the shutdown promises.
 EXPORT_AT_EXIT_SECONDS = 2.0
+# While the collector is away the exporter logs each retry and each batch given up (four
+# lines every few seconds, in every worker): one line a minute says it as well.
+EXPORTER_LOG_SECONDS = 60.0
+_exporter_lines = OncePerWindow(EXPORTER_LOG_SECONDS)
 
 
 def exporting_provider(settings: Settings) -> TracerProvider | None:
@@ -45,6 +50,9 @@ def exporting_provider(settings: Settings) -> TracerProvider | None:
     named = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": SERVICE_NAME}
     provider = TracerProvider(resource=Resource.create(named))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    exporter_log = logging.getLogger(OTLPSpanExporter.__module__)  # the exporter's own logger
+    if _exporter_lines not in exporter_log.filters:
+        exporter_log.addFilter(_exporter_lines)
     return provider
 
 

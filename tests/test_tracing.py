@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from core.logs import OncePerWindow
 from server.observe import ACCESS_LOGGER
 from server.tracing import EXPORT_AT_EXIT_SECONDS
 from tests.conftest import make_client
@@ -272,3 +273,40 @@ def test_the_spans_at_exit_hold_the_exit_at_most_their_bound(
         assert "Traceback" not in log
     # the 2 s bound, and the wind-down and start-up's share of a slow machine (not 10 s more)
     assert took < EXPORT_AT_EXIT_SECONDS + 5, (took, log)
+
+
+def test_a_collector_away_is_one_exporter_line_a_minute(tmp_path):
+    """The exporter logs each retry and each batch it gives up (four lines every few seconds
+    here, in every worker): the first one of a minute is let through."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:  # a port nothing answers on
+        away = f"http://127.0.0.1:{taken.getsockname()[1]}"
+    settings = {"OTEL_EXPORTER_OTLP_ENDPOINT": away, "OTEL_BSP_SCHEDULE_DELAY": "50"}
+    with serving(tmp_path, settings) as server:
+        until = time.monotonic() + 5  # three retries, and a batch given up
+        while time.monotonic() < until:
+            response = httpx.post(f"{server.base}/graphql", json={"query": COMPANY}, timeout=10)
+            assert response.status_code == 200
+            time.sleep(0.2)
+        lines = [
+            line for line in server.log.read_text().splitlines() if "opentelemetry.exporter" in line
+        ]
+    assert len(lines) == 1, lines
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_once_per_window_says_how_many_it_left_out(caplog):
+    said = logging.getLogger("tests.once_per_window")
+    window = OncePerWindow(0.3)
+    said.addFilter(window)
+    try:
+        with caplog.at_level(logging.WARNING, logger=said.name):
+            for attempt in range(5):
+                said.warning("attempt %d failed", attempt)
+            time.sleep(0.35)
+            said.error("attempt %d failed", 5)
+    finally:
+        said.removeFilter(window)
+    assert [record.getMessage() for record in caplog.records] == [
+        "attempt 0 failed",
+        "attempt 5 failed (4 more such line(s) in the last 0.3 s left out)",
+    ]
