@@ -33,28 +33,26 @@ def validation_problems(error: ValidationError) -> str:
 
 
 class OncePerWindow(logging.Filter):
-    """At most one record every `seconds` through the logger it is added to; the next one to
-    pass says how many were left out. For a library's own logging of a failure that repeats
-    at its own pace (an exporter retrying a collector that is away), which would otherwise
-    fill the log at that pace in every process."""
+    """At most one record of each level every `seconds` through the logger it is added to
+    (a warning does not hide an error); the next one of that level to pass says how many were
+    left out since. For a library's own logging of a failure that repeats at its own pace (an
+    exporter retrying a collector that is away), which would otherwise fill the log at that
+    pace in every process."""
 
     def __init__(self, seconds: float) -> None:
         super().__init__()
         self.seconds = seconds
-        self.last = float("-inf")
-        self.left_out = 0
+        self.last: dict[int, float] = {}  # by level: when one last passed
+        self.left_out: dict[int, int] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        now = time.monotonic()
-        if now - self.last < self.seconds:
-            self.left_out += 1
+        now, level = time.monotonic(), record.levelno
+        if now - self.last.get(level, float("-inf")) < self.seconds:
+            self.left_out[level] = self.left_out.get(level, 0) + 1
             return False
-        self.last = now
-        if self.left_out:
-            record.msg = (
-                f"{record.getMessage()} ({self.left_out} more such line(s) in the last "
-                f"{self.seconds:g} s left out)"
-            )
+        self.last[level] = now
+        left_out = self.left_out.pop(level, 0)
+        if left_out:
+            record.msg = f"{record.getMessage()} ({left_out} more such line(s) left out since)"
             record.args = ()
-            self.left_out = 0
         return True

@@ -38,7 +38,7 @@ SERVICE_NAME = "impact-graph"  # unless OTEL_SERVICE_NAME names it otherwise
 # and never answers would hold the exit that long, past what the shutdown promises.
 EXPORT_AT_EXIT_SECONDS = 2.0
 # While the collector is away the exporter logs each retry and each batch given up (four
-# lines every few seconds, in every worker): one line a minute says it as well.
+# lines every few seconds, in every worker): a warning and an error a minute say it as well.
 EXPORTER_LOG_SECONDS = 60.0
 _exporter_lines = OncePerWindow(EXPORTER_LOG_SECONDS)
 

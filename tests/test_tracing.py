@@ -277,7 +277,7 @@ def test_the_spans_at_exit_hold_the_exit_at_most_their_bound(
 
 def test_a_collector_away_is_one_exporter_line_a_minute(tmp_path):
     """The exporter logs each retry and each batch it gives up (four lines every few seconds
-    here, in every worker): the first one of a minute is let through."""
+    here, in every worker): the first of a minute of each level is let through."""
     with socket.create_server(("127.0.0.1", 0)) as taken:  # a port nothing answers on
         away = f"http://127.0.0.1:{taken.getsockname()[1]}"
     settings = {"OTEL_EXPORTER_OTLP_ENDPOINT": away, "OTEL_BSP_SCHEDULE_DELAY": "50"}
@@ -290,7 +290,9 @@ def test_a_collector_away_is_one_exporter_line_a_minute(tmp_path):
         lines = [
             line for line in server.log.read_text().splitlines() if "opentelemetry.exporter" in line
         ]
-    assert len(lines) == 1, lines
+    # a retry's warning, and (on a slow machine) at most one lost batch's error
+    assert len([line for line in lines if line.startswith("WARNING")]) == 1, lines
+    assert len([line for line in lines if line.startswith("ERROR")]) <= 1, lines
     assert "Traceback" not in server.log.read_text()
 
 
@@ -302,11 +304,14 @@ def test_once_per_window_says_how_many_it_left_out(caplog):
         with caplog.at_level(logging.WARNING, logger=said.name):
             for attempt in range(5):
                 said.warning("attempt %d failed", attempt)
+            said.error("gave up")  # another level: not hidden by the warnings
+            said.error("gave up again")
             time.sleep(0.35)
-            said.error("attempt %d failed", 5)
+            said.warning("attempt %d failed", 5)
     finally:
         said.removeFilter(window)
     assert [record.getMessage() for record in caplog.records] == [
         "attempt 0 failed",
-        "attempt 5 failed (4 more such line(s) in the last 0.3 s left out)",
+        "gave up",
+        "attempt 5 failed (4 more such line(s) left out since)",
     ]
