@@ -250,7 +250,8 @@ class StoreWatch:
         except TimeoutError:
             logger.warning("the store's state was not read at start-up")
         except DBAPIError as error:  # the database refused the read: a store not migrated
-            # (a replica still replaying), or one it cannot reach; /readyz tells which
+            # (a replica still replaying; /readyz says so), one it cannot reach, or a role
+            # that may not read `store_state` (the first request's reload logs its stack)
             logger.warning("the store's state was not read at start-up: %s", one_line(error))
         except Exception as error:
             if as_unavailable(error) is None:
