@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware import Middleware
 from starlette.routing import Route
@@ -32,6 +32,7 @@ from server.metrics import (
     watch_pool,
 )
 from server.outcome import CLIENT_LEFT, Outcome, left_early, outcome_in
+from server.reading import CLIENT_CLOSED_REQUEST
 from server.request_id import header_name
 from server.responses import REQUEST_ID_NAME
 from server.shutdown import cut_off, cut_off_by_the_grace
@@ -107,14 +108,20 @@ class ObserveMiddleware:
 
         async def sending(message: Message) -> None:
             nonlocal status, trace_id, started
+            gone = False
             if message["type"] == "http.response.start":
                 status, started = message["status"], True
                 if traced:  # now: the request's span ends with its response
+                    gone = CLIENT_LEFT in scope["state"]
+                    if gone:
+                        left_early(outcome)  # its refusal, on the span too
                     trace_id = describe_span(outcome)
                 headers = list(message.get("headers", ()))
                 if with_request_id(headers, outcome):
                     message = {**message, "headers": headers}
             await send(message)
+            if gone:  # the span says what the record says, not the status no one got
+                span_status(CLIENT_CLOSED_REQUEST)
 
         try:
             await self.app(scope, receive, sending)
@@ -142,6 +149,20 @@ def describe_span(outcome: Outcome) -> str | None:
     current.set_attributes({k: v for k, v in attributes.items() if v is not None})
     context = current.get_span_context()
     return format(context.trace_id, "032x") if context.trace_flags.sampled else None
+
+
+# The span's status attributes, as the ASGI instrumentation sets them (the old conventions',
+# the stable ones', or both: OTEL_SEMCONV_STABILITY_OPT_IN).
+STATUS_ATTRIBUTES = ("http.status_code", "http.response.status_code")
+
+
+def span_status(status: int) -> None:
+    """The request span's status set to `status`, in the attributes its instrumentation set
+    (once the response's start has passed it)."""
+    current = trace.get_current_span()
+    if isinstance(current, ReadableSpan) and current.attributes is not None:
+        said = current.attributes
+        current.set_attributes({key: status for key in STATUS_ATTRIBUTES if key in said})
 
 
 def log_line(

@@ -4,6 +4,7 @@ a real server exporting them over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -17,16 +18,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
 from core.logs import OncePerWindow
-from server.observe import ACCESS_LOGGER
+from server.observe import ACCESS_LOGGER, STATUS_ATTRIBUTES
 from server.tracing import EXPORT_AT_EXIT_SECONDS
-from tests.conftest import make_client
+from tests.conftest import make_client, throwaway_database
 from tests.serving import served, serving
+from tests.test_connections import HELD_UP, ask_for_programs, programs_locked, recorded
 
 COMPANY = 'query Company { company(slug: "sony-music") { name programs { totalCount } } }'
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -192,6 +195,38 @@ def collector() -> Iterator[tuple[str, list[tuple[str, str, bytes]]]]:
         server.server_close()
 
 
+def exported(received: list[tuple[str, str, bytes]]) -> Iterator[tuple[str, Span]]:
+    """Each span a collector received, with its service's name."""
+    for path, content_type, body in list(received):
+        assert path == "/v1/traces"
+        assert content_type == "application/x-protobuf"
+        for resource_spans in ExportTraceServiceRequest.FromString(body).resource_spans:
+            service = next(
+                (
+                    attribute.value.string_value
+                    for attribute in resource_spans.resource.attributes
+                    if attribute.key == "service.name"
+                ),
+                "",
+            )
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    yield service, span
+
+
+def request_span(
+    received: list[tuple[str, str, bytes]], trace_id: str, seconds: float = 20
+) -> Span | None:
+    """The request span of the trace `trace_id`, once its export is received."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for _, span in exported(received):
+            if span.trace_id.hex() == trace_id and span.kind == Span.SPAN_KIND_SERVER:
+                return span
+        time.sleep(0.1)
+    return None
+
+
 def test_a_server_exports_its_spans_over_otlp(collector, tmp_path):
     endpoint, received = collector
     settings = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "50"}
@@ -208,20 +243,10 @@ def test_a_server_exports_its_spans_over_otlp(collector, tmp_path):
         deadline = time.monotonic() + 20
         while "execute" not in names and time.monotonic() < deadline:
             time.sleep(0.1)
-            for path, content_type, body in list(received):
-                assert path == "/v1/traces"
-                assert content_type == "application/x-protobuf"
-                export = ExportTraceServiceRequest.FromString(body)
-                for resource_spans in export.resource_spans:
-                    for attribute in resource_spans.resource.attributes:
-                        if attribute.key == "service.name":
-                            services.add(attribute.value.string_value)
-                    for scope_spans in resource_spans.scope_spans:
-                        names.update(
-                            span.name
-                            for span in scope_spans.spans
-                            if span.trace_id.hex() == TRACE_ID
-                        )
+            for service, span in exported(received):
+                services.add(service)
+                if span.trace_id.hex() == TRACE_ID:
+                    names.add(span.name)
     assert {"prepare", "execute", "POST /graphql"} <= names, names
     assert names & {"SELECT", "WITH"}, names
     assert services == {"impact-graph"}
@@ -315,3 +340,30 @@ def test_once_per_window_says_how_many_it_left_out(caplog):
         "gave up",
         "attempt 5 failed (4 more such line(s) left out since)",
     ]
+
+
+@pytest.mark.postgres
+async def test_a_client_gone_before_its_answer_is_499_on_its_span_as_in_its_record(
+    collector, tmp_path
+):
+    """The app's 200 reached no one (tests/test_connections.py): the request's span says 499
+    and CLIENT_CLOSED_REQUEST, as its access line does, not the status no client got."""
+    endpoint, received = collector
+    settings = {**HELD_UP, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "50"}
+    async with throwaway_database() as url:
+        with serving(tmp_path, {**settings, "DATABASE_URL": url}) as server:
+            async with programs_locked(url):
+                with ask_for_programs(server, "Left") as connection:
+                    await asyncio.sleep(0.3)
+                    connection.close()
+                await asyncio.sleep(0.3)  # gone well before the query may run
+            line = await asyncio.to_thread(recorded, server, "Left")
+
+            span = await asyncio.to_thread(request_span, received, line["trace_id"])
+    assert (line["status"], line["refusal"]) == (499, "CLIENT_CLOSED_REQUEST"), line
+    assert span is not None
+    said = {attribute.key: attribute.value for attribute in span.attributes}
+    statuses = {key: said[key].int_value for key in STATUS_ATTRIBUTES if key in said}
+    assert statuses, said
+    assert set(statuses.values()) == {499}, statuses
+    assert said["impact_graph.refusal"].string_value == "CLIENT_CLOSED_REQUEST"
