@@ -149,10 +149,13 @@ class CompiledExecutor:
         self, operation: Operation, variables: dict[str, Any] | None, dialect: Dialect
     ) -> Plan | None:
         coerced = get_variable_values(
-            self.contract, operation.definition.variable_definitions or (), variables or {}
+            self.contract,
+            operation.definition.variable_definitions or (),
+            variables or {},
+            max_errors=1,  # stop at the second: one is enough to hand the request on
         )
         if isinstance(coerced, list):
-            return None  # variable errors: the reference executor reports them
+            return None  # variable errors: the reference executor reports them (50 at most)
         try:
             template = self._template(operation, coerced)
             binder = Binder(template.collector, coerced, dialect.name)

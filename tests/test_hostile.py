@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import GraphQLError
 
 import operation.prepare as query_limits
 from db.raw import Statements
@@ -1271,3 +1272,35 @@ def test_the_document_cache_is_bounded_by_the_length_of_its_queries():
     assert cache._characters <= 100
     cache.prepare("{ __typename }" + " " * 200, 100)  # larger than the whole cache
     assert len(cache._entries) == 2
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        pytest.param({"f": {f"k{i}": 0 for i in range(8000)}}, id="unknown-input-fields"),
+        pytest.param({"f": {"kind": ["x"] * 20000}}, id="bad-list-items"),
+    ],
+)
+async def test_a_flood_of_bad_variable_values_is_refused_without_working_through_it(
+    client, monkeypatch, variables
+):
+    """A body under the size limit holding thousands of bad values: the errors are the
+    reference executor's first 50, and no executor builds one for each value (the compiled
+    planner only asks whether there is one: it once built all of them, holding the event loop
+    ~10 s for one request)."""
+    query = "query($f: ProgramFilter) { programs(filter: $f) { totalCount } }"
+    made = Counter[str]()
+    real_init = GraphQLError.__init__
+
+    def counted(self: GraphQLError, *args: Any, **kwargs: Any) -> None:
+        made["errors"] += 1
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(GraphQLError, "__init__", counted)
+    response = await client.post("/graphql", json={"query": query, "variables": variables})
+    monkeypatch.undo()
+    errors = response.json()["errors"]
+    assert len(errors) == 51, errors[-1]  # 50 explained, then where it stopped
+    assert errors[-1]["message"].startswith("Too many errors processing variables")
+    assert {error["extensions"]["code"] for error in errors} == {"BAD_USER_INPUT"}
+    assert made["errors"] < 3 * len(errors), made
