@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import GraphQLError, GraphQLSyntaxError, ValueNode
 
 from core.errors import ClientError, ServiceUnavailable, SnapshotEnded
 
@@ -29,17 +29,20 @@ def _error_code(error: GraphQLError, before_execution: bool) -> str:
         return "GRAPHQL_PARSE_FAILED"
     if before_execution:
         return "GRAPHQL_VALIDATION_FAILED"
-    return "BAD_USER_INPUT"  # raised by graphql-core before any field: variable coercion
+    return "BAD_USER_INPUT"  # graphql-core coercing variables, or an argument's value
 
 
 def _is_server_fault(error: GraphQLError) -> bool:
-    """An exception of ours, or graphql-core refusing a value we produced (it has a path)."""
+    """An exception of ours, or graphql-core refusing a value we produced (it has a path and
+    names the field). Not graphql-core refusing an argument's value the client sent (a
+    variable with a default, sent null where the argument or `@skip`/`@include` takes no
+    null): that error names the value, not the field."""
     original = error.original_error
     if isinstance(original, ClientError):
         return False
     if original is not None and not isinstance(original, GraphQLError):
         return True
-    return error.path is not None
+    return error.path is not None and not any(isinstance(n, ValueNode) for n in error.nodes or ())
 
 
 def format_errors(

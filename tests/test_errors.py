@@ -222,6 +222,46 @@ async def test_variable_errors_are_explained_not_masked(client, caplog, variable
     assert response.headers["x-request-id"] not in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("query", "argument"),
+    [
+        pytest.param(
+            'query($s: Boolean = true) { company(slug: "sony-music") { name @include(if: $s) } }',
+            "if",
+            id="include-on-a-field",
+        ),
+        pytest.param(
+            'query($s: Boolean = true) { company(slug: "sony-music") '
+            "{ ... on Company @skip(if: $s) { name } } }",
+            "if",
+            id="skip-on-a-fragment",
+        ),
+        pytest.param(
+            'query($s: String = "sony-music") { company(slug: $s) { name } }',
+            "slug",
+            id="field-argument",
+        ),
+    ],
+)
+async def test_a_null_sent_for_an_argument_that_takes_none_is_the_client_s_error(
+    client, caplog, query, argument
+):
+    """A variable with a default may stand where no null may (the spec allows it); sent null,
+    graphql-core refuses the argument's value as it executes the field. That is the client's
+    input, explained (as the same refusal is before execution), not a masked fault of ours."""
+    with caplog.at_level(logging.ERROR):
+        response = await send(client, payload={"query": query, "variables": {"s": None}})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    [error] = body["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert f"Argument '{argument}' has invalid value" in error["message"], error
+    assert "'$s'" in error["message"]
+    assert error["path"] == ["company"]
+    assert body["data"] == {"company": None}
+    assert response.headers["x-request-id"] not in caplog.text
+
+
 HOSTILE_QUERIES = [
     '{ company(slug: "x\'; DROP TABLE companies; --") { name } }',
     '{ programs(filter: {nameContains: "%\'; DELETE FROM programs; --"}) { totalCount } }',
