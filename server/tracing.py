@@ -40,7 +40,23 @@ EXPORT_AT_EXIT_SECONDS = 2.0
 # While the collector is away the exporter logs each retry and each batch given up (four
 # lines every few seconds, in every worker): a warning and an error a minute say it as well.
 EXPORTER_LOG_SECONDS = 60.0
-_exporter_lines = OncePerWindow(EXPORTER_LOG_SECONDS)
+# The API's loggers that write a line for each request whose trace headers they refuse (a
+# `traceparent` over 512 characters, a `tracestate` of over 32 pairs, a `baggage` entry out of
+# form): any client could write them at its own pace, the access log off or not. A line a
+# minute of each says it as well.
+CLIENT_HEADER_LOGGERS = (
+    "opentelemetry.trace.propagation.tracecontext",
+    "opentelemetry.trace.span",
+    "opentelemetry.baggage.propagation",
+)
+
+
+def once_a_window(logger_name: str, seconds: float = EXPORTER_LOG_SECONDS) -> None:
+    """At most a line of each level every `seconds` from the logger (core/logs.py), once
+    however many apps a process builds."""
+    log = logging.getLogger(logger_name)
+    if not any(isinstance(found, OncePerWindow) for found in log.filters):
+        log.addFilter(OncePerWindow(seconds))
 
 
 def exporting_provider(settings: Settings) -> TracerProvider | None:
@@ -50,9 +66,7 @@ def exporting_provider(settings: Settings) -> TracerProvider | None:
     named = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": SERVICE_NAME}
     provider = TracerProvider(resource=Resource.create(named))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    exporter_log = logging.getLogger(OTLPSpanExporter.__module__)  # the exporter's own logger
-    if _exporter_lines not in exporter_log.filters:
-        exporter_log.addFilter(_exporter_lines)
+    once_a_window(OTLPSpanExporter.__module__)  # the exporter's own logger
     return provider
 
 
@@ -91,6 +105,8 @@ def request_spans(provider: TracerProvider) -> Middleware:
     """The request's span, outermost, so that everything else happens inside it. The ASGI
     instrumentation's spans for each message sent and received are left out: they say
     nothing a request span does not, and cost as much."""
+    for name in CLIENT_HEADER_LOGGERS:  # the headers are read from here on
+        once_a_window(name)
     return Middleware(
         OpenTelemetryMiddleware,
         tracer_provider=provider,

@@ -12,6 +12,7 @@ import signal
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -367,3 +368,33 @@ async def test_a_client_gone_before_its_answer_is_499_on_its_span_as_in_its_reco
     assert statuses, said
     assert set(statuses.values()) == {499}, statuses
     assert said["impact_graph.refusal"].string_value == "CLIENT_CLOSED_REQUEST"
+
+
+def test_trace_headers_a_client_gets_wrong_are_a_line_a_minute_not_one_a_request(
+    collector, tmp_path
+):
+    """The API logs each `traceparent`, `tracestate` and `baggage` it refuses: any client
+    could write a warning a request through them, the access log off or not."""
+    settings = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector[0],
+        "IMPACT_GRAPH_LOG_LEVEL": "warning",  # access lines off
+    }
+    wrong = [
+        {"traceparent": "00-" + "a" * 600},
+        {"traceparent": TRACEPARENT, "tracestate": ",".join(f"k{i}=v" for i in range(40))},
+        {"baggage": ",".join(f"k{i}=v" for i in range(200))},
+    ]
+    with serving(tmp_path, settings) as server:
+        for _ in range(10):
+            for headers in wrong:
+                response = httpx.get(f"{server.base}/healthz", headers=headers, timeout=10)
+                assert response.status_code == 200
+        log = server.log.read_text()
+    lines = [line for line in log.splitlines() if line.startswith("WARNING opentelemetry")]
+    by_logger = Counter(line.split(":")[0] for line in lines)
+    assert set(by_logger) == {
+        "WARNING opentelemetry.trace.propagation.tracecontext",
+        "WARNING opentelemetry.trace.span",
+        "WARNING opentelemetry.baggage.propagation",
+    }, lines
+    assert set(by_logger.values()) == {1}, by_logger
