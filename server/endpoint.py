@@ -45,7 +45,7 @@ from schema.execute import execute
 from server.answers import CACHE_HEADER, Answers, CachedAnswer, CacheUnavailable
 from server.caching import AnswerKey, StoreWatch, answer_key
 from server.compression import matching_etag
-from server.errors import RequestError
+from server.errors import RequestError, timeouts
 from server.graphiql import graphiql_html
 from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
 from server.outcome import (
@@ -580,12 +580,14 @@ class GraphQLEndpoint:
             unavailable = as_unavailable(error)
             if unavailable is None:
                 logger.exception("request %s: the compiled statement failed", request_id)
+            else:
+                unavailable.__cause__ = error  # what the database said, for the outage's line
             return unavailable
         cost = self._cost(operation.estimated, ran.fetched)
         return {"data": ran.data, "extensions": {"cost": cost}}, ran.version
 
     def _timed_out(self, request_id: str) -> RequestError:
-        logger.warning("request %s stopped after %s s", request_id, self.execution_timeout)
+        timeouts.warning("request %s stopped after %s s", request_id, self.execution_timeout)
         return RequestError(
             503,
             "QUERY_TIMEOUT",

@@ -9,8 +9,17 @@ from typing import Any
 from graphql import GraphQLError, GraphQLSyntaxError, ValueNode
 
 from core.errors import ClientError, ServiceUnavailable, SnapshotEnded
+from core.logs import OncePerWindow, one_line
 
 logger = logging.getLogger("impact_graph.graphql")
+# While the database is away every request fails alike: a line every OUTAGE_LOG_SECONDS says
+# so (a request's id, the database's own words, how many such lines were left out since);
+# each request's access line and metrics still count it.
+OUTAGE_LOG_SECONDS = 10.0
+outage = logging.getLogger("impact_graph.outage")
+outage.addFilter(OncePerWindow(OUTAGE_LOG_SECONDS))
+timeouts = logging.getLogger("impact_graph.timeouts")  # requests stopped: a frozen database
+timeouts.addFilter(OncePerWindow(OUTAGE_LOG_SECONDS))
 
 
 class RequestError(Exception):
@@ -56,13 +65,14 @@ def format_errors(
         first = unavailable[0]
         cause = first.original_error
         assert isinstance(cause, ServiceUnavailable)
-        logger.warning(
-            "request %s at %s%s: %s (%r)",
+        said = "" if cause.__cause__ is None else f" ({one_line(cause.__cause__)})"
+        outage.warning(
+            "request %s at %s%s: %s%s",
             request_id,
             first.path,
             _more(unavailable),
             cause.message,
-            cause.__cause__,
+            said,
         )
     faults = [
         e

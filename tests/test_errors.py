@@ -12,8 +12,10 @@ from sqlalchemy import text
 
 import loaders
 from core.errors import DatabaseUnavailable
+from core.logs import OncePerWindow
 from db.raw import Statements
 from schema.types import Company
+from server.errors import outage
 from tests.assertions import without_cost
 from tests.conftest import row_counts
 from tests.test_http import (
@@ -144,6 +146,39 @@ async def test_database_failure_is_a_503_that_leaks_nothing(refused_client, capl
     assert response.headers["x-request-id"] in caplog.text
 
 
+LOGGERS = {"impact_graph.graphql", "impact_graph.outage"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_outage_windows() -> None:
+    """Each test's first outage line passes, whatever the tests before it logged."""
+    for window in outage.filters:
+        assert isinstance(window, OncePerWindow)
+        window.last.clear()
+        window.left_out.clear()
+
+
+async def test_an_outage_is_a_line_every_few_seconds_with_the_database_s_words(
+    refused_client, caplog
+):
+    """While the database is away every request fails alike: one line says so, with what
+    the driver said (not `(None)`), and the next one how many were left out; each request
+    is still answered 503 and named in its access line."""
+    (window,) = outage.filters
+    assert isinstance(window, OncePerWindow)
+    with caplog.at_level(logging.WARNING, logger=outage.name):
+        answered = [await send(refused_client, payload={"query": SONY}) for _ in range(5)]
+        window.last.clear()  # the window over
+        answered.append(await send(refused_client, payload={"query": SONY}))
+    assert {response.status_code for response in answered} == {503}
+    first, then = [record.getMessage() for record in caplog.records if record.name == outage.name]
+    assert answered[0].headers["x-request-id"] in first
+    assert "The database is unavailable; try again shortly. (" in first
+    assert "None" not in first
+    assert answered[-1].headers["x-request-id"] in then
+    assert then.endswith("(4 more such line(s) left out since)"), then
+
+
 async def database_away(*_args: Any, **_kwargs: Any) -> Any:
     raise DatabaseUnavailable("The database is unavailable; try again shortly.")
 
@@ -162,10 +197,10 @@ async def test_many_fields_failing_are_one_log_line_a_request(
         f'{alias}: company(slug: "sony-music") {{ citations {{ quote }} }}' for alias in aliases
     )
     monkeypatch.setattr(loaders, "fetch_citations", broken)
-    with caplog.at_level(logging.WARNING, logger="impact_graph.graphql"):
+    with caplog.at_level(logging.WARNING):
         response = await send(reference_client, payload={"query": "{ " + query + " }"})
     assert len(response.json()["errors"]) == len(aliases)
-    (line,) = [record for record in caplog.records if record.name == "impact_graph.graphql"]
+    (line,) = [record for record in caplog.records if record.name in LOGGERS]
     assert line.levelno == level
     assert response.headers["x-request-id"] in line.getMessage()
     assert f"and {len(aliases) - 1} more field(s)" in line.getMessage()
