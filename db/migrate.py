@@ -11,7 +11,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from db.errors import as_unavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -48,6 +51,19 @@ async def is_current(engine: AsyncEngine) -> bool:
 
 # The store's revision, as alembic keeps it: one plain read, for readiness probes
 REVISION_QUERY = text("SELECT version_num FROM alembic_version")
+
+
+async def store_behind(connection: AsyncConnection) -> bool:
+    """Whether the store lacks a migration this build needs (`behind`): one read of its
+    revision; a store it cannot read a revision of (never migrated) lacks them all. A failure
+    of the database itself is raised."""
+    try:
+        revisions = (await connection.execute(REVISION_QUERY)).scalars()
+    except DBAPIError as error:
+        if as_unavailable(error) is not None:
+            raise
+        return True
+    return behind(revisions)
 
 
 @cache

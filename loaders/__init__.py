@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
 from core.errors import ServiceUnavailable, SnapshotEnded
-from db.errors import as_unavailable
+from db.errors import StoreFailures
 from db.mapping import LISTS, NodeType
 from db.order import Ordering
 from db.queries import (
@@ -66,7 +66,8 @@ class Reader:
     never mixes two stores (a failed statement is our bug, an interrupted one the request's
     deadline; its answer carries the errors and names no version). A read whose caller is
     cancelled is not interrupted (`run`). A failure of the database itself (down, busy, too
-    slow) becomes a 503-class error instead. Once closed, the reader opens no new session.
+    slow, or lacking a migration: `failures`, db/errors.py) becomes a 503-class error
+    instead. Once closed, the reader opens no new session.
 
     Pooled connections are not pinged before use (a ping is a round trip and a statement
     more per request): a connection that died in the pool (a database restart) fails its
@@ -80,8 +81,10 @@ class Reader:
         sessions: async_sessionmaker[AsyncSession],
         connections: int = 1,
         waiting: Callable[[], AbstractContextManager[object]] = nullcontext,
+        failures: StoreFailures | None = None,
     ) -> None:
         self._sessions = sessions
+        self._failures = failures or StoreFailures()
         self._connections = connections
         self._waiting = waiting
         self._session: AsyncSession | None = None
@@ -136,7 +139,7 @@ class Reader:
         try:
             return await self._read(query, attempts)
         except Exception as error:
-            unavailable = as_unavailable(error)
+            unavailable = await self._failures.unavailable(error)
             if unavailable is None:
                 if self._session is not None:
                     self._snapshot_ended = True  # first: whatever becomes of the rollback

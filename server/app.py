@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 
 from graphql import build_schema
 from opentelemetry.sdk.trace import TracerProvider
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -24,7 +23,7 @@ from core.config import Settings, get_settings
 from core.logs import configure_logging
 from db import migrate
 from db.engine import PoolOptions, create_engine, snapshot_sessions
-from db.errors import as_unavailable
+from db.errors import StoreFailures
 from db.raw import Statements
 from loaders import Loaders, Reader
 from resolvers.context import Context
@@ -110,6 +109,13 @@ def create_app(
     # Readiness has a connection of its own: a busy request pool is not an unready instance.
     probe = engine if not owns_engine else _probe_engine(settings)
     sessions = snapshot_sessions(engine)  # a request's reads share one snapshot
+
+    async def store_behind() -> bool:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS), probe.connect() as connection:
+            return await migrate.store_behind(connection)
+
+    # a missing table is the store's (503) while it lacks a migration, else our bug
+    failures = StoreFailures(store_behind)
     observed = Observability(settings, engine, tracer_provider)
     connections = settings.db_pool_size + settings.db_max_overflow  # how many may have died
     # The compiled executor holds up to half the pool between its statements, never the
@@ -129,6 +135,7 @@ def create_app(
         statements,
         engine.dialect,
         settings.store_check_seconds,
+        failures,
         # a lease holds only where the server reads the store seeds write (db/lease.py)
         leases=settings.version_leases and settings.query_url == settings.database_url,
     )
@@ -142,7 +149,8 @@ def create_app(
 
     def context_for(request_id: str) -> Context:
         return Context(
-            loaders=Loaders(Reader(sessions, connections, observed.waiting)), request_id=request_id
+            loaders=Loaders(Reader(sessions, connections, observed.waiting, failures)),
+            request_id=request_id,
         )
 
     graphql = GraphQLEndpoint(
@@ -158,6 +166,7 @@ def create_app(
         execution_timeout=settings.execution_timeout,
         max_concurrent_queries=settings.max_concurrent_queries,
         store=store,
+        failures=failures,
         build=build_identity(sdl_etag, settings.limits()),
         cache_control=settings.cache_control,
         trusted=None
@@ -177,13 +186,8 @@ def create_app(
     probes: set[asyncio.Task[None]] = set()
 
     async def select_one() -> None:
-        async with asyncio.timeout(READY_TIMEOUT_SECONDS), probe.connect() as connection:
-            try:
-                revisions = (await connection.execute(migrate.REVISION_QUERY)).scalars()
-            except DBAPIError as error:  # no revision table: a store never migrated
-                raise error if as_unavailable(error) is not None else Behind() from None
-            if migrate.behind(revisions):
-                raise Behind
+        if await store_behind():
+            raise Behind
 
     def settled(task: asyncio.Task[None]) -> None:
         probes.discard(task)
@@ -232,6 +236,7 @@ def create_app(
         try:
             async with asyncio.timeout(CLEAN_UP_SECONDS):
                 await store.aclose()
+                await failures.aclose()
                 await statements.close()
                 if redis is not None:
                     await redis.aclose(close_connection_pool=True)

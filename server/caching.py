@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.coalesce import Coalesced
 from core.logs import one_line
 from db import state
-from db.errors import as_unavailable
+from db.errors import StoreFailures, as_unavailable
 from db.lease import (
     LEASE_SECONDS,
     RENEW_AFTER_SECONDS,
@@ -78,10 +78,12 @@ class StoreWatch:
         statements: Statements,
         dialect: Dialect,
         max_age: float,
+        failures: StoreFailures | None = None,
         *,
         leases: bool = True,
     ) -> None:
         self._engine = engine
+        self._failures = failures or StoreFailures()
         self._statements = statements
         self._leasing = leases and dialect.name == "postgresql"
         self._lease: Lease | None = None
@@ -183,7 +185,7 @@ class StoreWatch:
                 ):
                     self._look = asyncio.create_task(self._look_for_seed(token))
         except Exception as error:
-            if as_unavailable(error) is None:
+            if await self._failures.unavailable(error) is None:
                 logger.exception("reading the data version failed")
             return None
         return version
@@ -223,7 +225,7 @@ class StoreWatch:
         except TimeoutError:
             logger.warning("the store's state was not read again in time")
         except Exception as error:
-            if as_unavailable(error) is None:
+            if await self._failures.unavailable(error) is None:
                 logger.exception("reading the store's state failed")
 
     async def aclose(self) -> None:

@@ -27,7 +27,7 @@ from core.errors import ResponseTooLarge, ServiceUnavailable
 from core.limits import Limits
 from core.lru import LRU, REMEMBERED_HEADER_CHARS
 from core.spans import span
-from db.errors import as_unavailable
+from db.errors import StoreFailures
 from db.raw import Statements
 from db.state import StoreSnapshot
 from operation.prepare import (
@@ -122,6 +122,7 @@ class GraphQLEndpoint:
         rate_limit: RateLimit | None = None,
         tracer: Tracer | None = None,
         answers: Answers | None = None,
+        failures: StoreFailures | None = None,
     ) -> None:
         self.schema = schema
         self.tracer = tracer  # spans for preparing and executing (none: tracing is off)
@@ -135,6 +136,7 @@ class GraphQLEndpoint:
         self.compiled = CompiledExecutor(contract)
         self.persisted = persisted_queries()
         self.store = store
+        self.failures = failures or StoreFailures()  # which failures are the store's (503)
         self.build = build  # what else an answer depends on: the code that wrote it
         self.cache_control = cache_control
         self.answers = answers  # the response cache; None: every request runs
@@ -577,7 +579,7 @@ class GraphQLEndpoint:
         except ResponseTooLarge:
             raise
         except Exception as error:
-            unavailable = as_unavailable(error)
+            unavailable = await self.failures.unavailable(error)
             if unavailable is None:
                 logger.exception("request %s: the compiled statement failed", request_id)
             else:

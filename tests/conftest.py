@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_
 
 from core.config import Settings
+from core.logs import OncePerWindow
 from db import migrate, state
 from db.engine import create_engine
 from db.models import StoreState
@@ -31,6 +32,7 @@ from seeds.read import SeedPlan, read_seeds
 from seeds.write import write_seeds
 from server.app import create_app
 from server.endpoint import GraphQLEndpoint
+from server.errors import outage, timeouts
 from tests.assertions import without_cost
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -196,6 +198,16 @@ async def both_stores(
     yield stores
     for store in stores.values():
         await close_store(store)
+
+
+@pytest.fixture(autouse=True)
+def fresh_outage_windows() -> None:
+    """Each test's first outage line passes (server/errors.py lets one through every few
+    seconds), whatever the tests before it in this process logged."""
+    for window in (*outage.filters, *timeouts.filters):
+        assert isinstance(window, OncePerWindow)
+        window.last.clear()
+        window.left_out.clear()
 
 
 @pytest.fixture

@@ -149,15 +149,6 @@ async def test_database_failure_is_a_503_that_leaks_nothing(refused_client, capl
 LOGGERS = {"impact_graph.graphql", "impact_graph.outage"}
 
 
-@pytest.fixture(autouse=True)
-def fresh_outage_windows() -> None:
-    """Each test's first outage line passes, whatever the tests before it logged."""
-    for window in outage.filters:
-        assert isinstance(window, OncePerWindow)
-        window.last.clear()
-        window.left_out.clear()
-
-
 async def test_an_outage_is_a_line_every_few_seconds_with_the_database_s_words(
     refused_client, caplog
 ):

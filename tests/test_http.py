@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text as sql
 
 from db.engine import create_engine
+from db.migrate import downgrade, upgrade
 from server.errors import RequestError
 from server.reading import parse_json
 from server.responses import encode_json
@@ -493,6 +494,37 @@ async def test_readyz_is_503_while_the_store_lacks_a_migration_this_build_needs(
     if status == 503:
         assert response.json() == {"status": "unavailable", "database": "not migrated"}
         assert "not migrated to this build's schema" in caplog.text
+
+
+@pytest.mark.parametrize("executor", ["auto", "reference"])
+async def test_a_store_lacking_a_migration_is_unavailable_not_our_fault_until_it_has_it(
+    empty_store, caplog, executor
+):
+    """A replica still replaying the migrations `serve` ran on the primary: a query naming a
+    table it lacks is the store's trouble, as readiness says, answered 503 as any outage (a
+    client or proxy tries again) and logged without a stack; once migrated, it is answered,
+    nothing restarted."""
+    query = {"query": '{ company(slug: "sony-music") { name programs { totalCount } } }'}
+    async with make_client(empty_store.engine, executor=executor) as http:
+        await downgrade(empty_store.engine, "0005")  # before `store_state` and the rest
+        with caplog.at_level(logging.INFO):
+            refused = [await http.post("/graphql", json=query) for _ in range(3)]
+            ready = await http.get("/readyz")
+        await upgrade(empty_store.engine)
+        answered = await http.post("/graphql", json=query)
+    for response in refused:
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "1"
+        [error] = response.json()["errors"]
+        assert error["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+    assert ready.json() == {"status": "unavailable", "database": "not migrated"}
+    stacks = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert not stacks, [r.getMessage() for r in stacks]
+    (outage,) = [r.getMessage() for r in caplog.records if r.name == "impact_graph.outage"]
+    # the database's own words: a table or column it lacks (store_state, companies.basis)
+    assert re.search(r"no such (table|column)|does not exist", outage), outage
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["data"] == {"company": None}  # migrated, not seeded
 
 
 async def test_a_store_never_migrated_is_one_line_at_start_up(tmp_path, caplog):
