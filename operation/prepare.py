@@ -34,6 +34,7 @@ from db.state import StoreSnapshot
 from operation.cost import NOTHING_RECORDED, Estimate, check_cost, cost_inputs, estimate_cost
 from operation.shape import DocumentShape, check_shape, measure
 from operation.size import check_size
+from operation.source import LinedSource
 
 # Repeated queries (the common case for frontends, and persisted ones) are parsed, measured
 # and validated once; bounded, so unique hostile texts cannot grow memory.
@@ -158,7 +159,7 @@ class DocumentCache:
             self._entries.move_to_end(key)
             return found
         self.misses += 1
-        prepared = Prepared(parse(query, max_tokens=max_tokens))  # raises before caching
+        prepared = Prepared(parse(LinedSource(query), max_tokens=max_tokens))  # raises first
         if len(query) <= self.max_characters:
             self._entries[key] = prepared
             self._characters += len(query)
