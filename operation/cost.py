@@ -1,7 +1,8 @@
 """What an operation may fetch, priced before it runs, field by field as the type map states.
 
 Cost is an upper bound on the objects a query can fetch: every item of a connection, every
-citation, every single object (a lookup or a link). A connection counts its page size
+citation, every single object (a lookup or a link), and every connection at least one (itself,
+however empty its page). A connection counts its page size
 (`first`/`last`, default 20), but no more than the most items one parent has in that list in
 the current store, as the last seed recorded it (db/state.py); a `citations` list counts the
 most citations one row of its type has (on an edge: one relation; none on a list without a
@@ -292,7 +293,9 @@ class _CostWalk(Walk):
         objects = count * (1 + inner.objects)
         spec = prices[0].spec
         if isinstance(spec, ListEdge | Search):
-            return _Part(objects, shown + inner.bytes + count * inner.items)
+            # a page of none is still resolved on each parent (its count, or the error
+            # refusing its arguments): it costs one, or thousands of them would cost nothing
+            return _Part(max(objects, 1), shown + inner.bytes + count * inner.items)
         if isinstance(spec, Citations | NodesByIds):
             return _Part(objects, shown + 2 + count * (inner.bytes + 1))
         return _Part(objects, shown + max(inner.bytes, NULL))

@@ -74,7 +74,24 @@ def test_a_list_counts_its_page_or_the_longest_such_list_whichever_is_fewer():
     assert priced("{ programs(last: 10) { totalCount } }", sizes) == 10
     assert priced("{ programs { totalCount } }", sizes) == 20  # the default page
     assert priced("{ partners(first: 50) { totalCount } }", sizes) == 50  # not recorded
-    assert priced("{ programs(first: 0) { nodes { partners { totalCount } } } }", sizes) == 0
+    # a page of none is the connection alone: one, and nothing below it
+    assert priced("{ programs(first: 0) { nodes { partners { totalCount } } } }", sizes) == 1
+
+
+def test_a_page_of_none_costs_one_on_each_parent_so_thousands_are_priced():
+    """Each is still resolved (its count, or the error refusing `first` with `last`): 48
+    refused pages under each of 100 programs under each of 100 partners were priced 10,100
+    and made 480,000 field errors on a store that large (seconds of the event loop)."""
+    sizes = StoreSnapshot(1, {"Query.programs": 100, "Program.partners": 100})
+    refused = " ".join(f"e{i}: programs(first: 0, last: 0) {{ totalCount }}" for i in range(48))
+    partners = f"partners(first: 100) {{ nodes {{ {refused} }} }}"
+    query = f"{{ programs(first: 100) {{ nodes {{ {partners} }} }} }}"
+    assert priced(query, sizes) == 100 * (1 + 100 * (1 + 48))
+    assert priced("{ programs(first: 0) { totalCount } }", sizes) == 1
+    assert (
+        priced("{ programs(first: 3) { totalCount } }", StoreSnapshot(1, {"Query.programs": 0}))
+        == 1
+    )
 
 
 def test_citations_count_the_most_one_row_of_their_type_has_however_many():
