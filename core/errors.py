@@ -87,6 +87,12 @@ class QueryTimeout(ServiceUnavailable):
     code = "QUERY_TIMEOUT"
 
 
+# The codes of the store's trouble (503): an answer carrying one is counted by it.
+UNAVAILABLE_CODES = frozenset(
+    {ServiceUnavailable.code, DatabaseUnavailable.code, QueryTimeout.code}
+)
+
+
 class SnapshotEnded(RuntimeError):
     """A read arrived after a statement of its request failed or was interrupted: the
     request's snapshot is over, and it reads no other (its answer would mix two stores).

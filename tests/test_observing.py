@@ -438,6 +438,8 @@ async def test_errors_the_header_and_the_log_line_name_one_request_id(trusted, c
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == ACCESS_LOGGER]
     assert [(line["request_id"], line["status"]) for line in lines] == [(request_id, 503)]
     assert lines[0]["request_id_from"] == ("proxy" if trusted else "server")
+    # counted by its code, as a timeout is: which 503 it was stays told
+    assert lines[0]["refusal"] == "DATABASE_UNAVAILABLE"
 
 
 async def test_metrics_can_be_turned_off(store):
