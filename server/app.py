@@ -17,7 +17,6 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from core.config import Settings, get_settings
 from core.logs import configure_logging
@@ -47,6 +46,7 @@ from server.shutdown import (
     quiet_cancelled_requests,
     stop_when_orphaned,
 )
+from server.static import AssetFiles
 
 logger = logging.getLogger("impact_graph.server")
 # The schema as graphql-core types, built from the SDL through public APIs only: what
@@ -274,14 +274,12 @@ def create_app(
         routes=[
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
             Route(SCHEMA_PATH, published_schema, methods=["GET"]),
-            Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets"),
+            Mount(ASSETS_PATH, AssetFiles(ASSETS_DIR, versioned=True), name="graphiql-assets"),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             *observed.routes(),
             Route("/", explorer.explorer_page, methods=["GET"]),
-            Mount(
-                explorer.ASSETS_PATH, StaticFiles(directory=explorer.ASSETS_DIR), name="explorer"
-            ),
+            Mount(explorer.ASSETS_PATH, AssetFiles(explorer.ASSETS_DIR), name="explorer"),
         ],
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
