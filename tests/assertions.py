@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 
 def assert_bad_input(body: dict[str, Any], path: list[str], *fragments: str) -> None:
     """One BAD_USER_INPUT error at `path` whose message says what is wrong."""
@@ -33,3 +35,16 @@ def without_cost(body: dict[str, Any]) -> dict[str, Any]:
         if "data" in body:
             assert 0 <= cost["actual"] <= cost["estimated"] <= cost["budget"], cost
     return body
+
+
+def spied(monkeypatch: pytest.MonkeyPatch, owner: object, name: str, nth: int = 0) -> list[Any]:
+    """The `nth` argument of every call to `owner.name` while the test runs (it still runs)."""
+    calls: list[Any] = []
+    real = getattr(owner, name)
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[nth])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, spy)
+    return calls

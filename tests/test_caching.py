@@ -21,6 +21,7 @@ from server import static
 from server.compression import accepted_coding, matching_etag
 from server.explorer import ASSETS_DIR as EXPLORER_DIR
 from server.graphiql import ASSETS_DIR as GRAPHIQL_DIR
+from tests.assertions import spied
 from tests.conftest import StatementCounter, Store, make_client, reads_the_store_state
 from tests.factories import graph_data, write_seed_tree
 
@@ -251,14 +252,7 @@ async def test_static_files_are_compressed_once_not_for_every_request(
     """GraphiQL's 1 MB bundle took ~50 ms of brotli each time it was asked for, a HEAD as
     much as a GET: each coding's copy is made once and kept. The bytes are the file's, the
     headers as the middleware writes them; a range is of the file as it is."""
-    made: list[str] = []
-    real = static._compress
-
-    def counted(data: bytes, coding: str) -> bytes:
-        made.append(coding)
-        return real(data, coding)
-
-    monkeypatch.setattr(static, "_compress", counted)
+    made = spied(monkeypatch, static, "_compress", nth=1)  # the codings compressed to
     original = (folder / path.rsplit("/", 1)[1]).read_bytes()
     decode = {"br": brotli.decompress, "gzip": gzip.decompress}
     async with make_client(store.engine) as client:  # an app of its own: nothing kept yet

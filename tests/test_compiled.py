@@ -31,6 +31,7 @@ from compiled.nested import Nester, TooDeep
 from db.mapping import QUERY, ListEdge
 from seeds.write import write_seeds
 from server.graphiql import WELCOME_QUERY
+from tests.assertions import spied
 from tests.conftest import (
     NO_STORE_CHECK,
     StatementCounter,
@@ -577,15 +578,7 @@ async def test_null_for_a_variable_with_a_default_is_answered_alike(executors):
 @pytest.fixture
 def compiled(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """The plans the compiled executor turns into SQL while the test runs."""
-    roots: list[object] = []
-    real = executor_module._compile
-
-    def counted(root: Any, dialect: Any) -> Any:
-        roots.append(root)
-        return real(root, dialect)
-
-    monkeypatch.setattr(executor_module, "_compile", counted)
-    return roots
+    return spied(monkeypatch, executor_module, "_compile")
 
 
 async def test_many_lookups_deep_are_refused_by_the_planner_before_any_sql(executors, compiled):
