@@ -200,6 +200,16 @@ def prepare(
                 f"the limit is {limits.max_query_length:,}."
             )
         )
+    # Line breaks are bounded as tokens are: graphql-core locates an error of several
+    # places (a response key selected twice) by scanning the text up to it, once per error.
+    breaks = query.count("\n") + query.count("\r")
+    if breaks > limits.max_tokens:
+        raise _refused(
+            QueryTooLarge(
+                f"The query has {breaks:,} line breaks; the limit is {limits.max_tokens:,}, "
+                "as for its tokens."
+            )
+        )
     try:
         prepared = documents.prepare(query, limits.max_tokens)
     except GraphQLSyntaxError as error:
