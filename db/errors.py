@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -17,6 +18,7 @@ QUERY_CANCELED = "57014"  # PostgreSQL: statement_timeout fired (or an operator 
 # 28 the role or its password refused and 3D the database named not there (an operator's to
 # mend, as a database down is: a replica not yet holding a database the primary created).
 UNAVAILABLE_SQLSTATES = ("08", "53", "57P", "40", "28", "3D")
+UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly."
 # A table or column the statement names is not there: our bug, or a store that lacks a
 # migration this build needs (`StoreFailures` tells which).
 MISSING_OBJECT_SQLSTATES = ("42P01", "42703")
@@ -41,10 +43,10 @@ def as_unavailable(error: BaseException) -> ServiceUnavailable | None:
             or sqlstate.startswith(UNAVAILABLE_SQLSTATES)
             or sqlite_error.startswith(UNAVAILABLE_SQLITE)
         ):
-            return DatabaseUnavailable("The database is unavailable; try again shortly.")
+            return DatabaseUnavailable(UNAVAILABLE_MESSAGE)
         return None
     if isinstance(error, OSError | TimeoutError):  # refused, reset, unreachable, connect timeout
-        return DatabaseUnavailable("The database is unavailable; try again shortly.")
+        return DatabaseUnavailable(UNAVAILABLE_MESSAGE)
     return None
 
 
@@ -56,10 +58,8 @@ def names_a_missing_object(error: BaseException) -> bool:
     return sqlstate in MISSING_OBJECT_SQLSTATES or str(error.orig).startswith(MISSING_OBJECT_SQLITE)
 
 
-# How long a check that the store lacks a migration is taken as still true, and how long one
-# may take (the readiness probe's bound).
+# How long a check that the store lacks a migration is taken as still true.
 BEHIND_CHECK_SECONDS = 1.0
-BEHIND_CHECK_TIMEOUT = 2.0
 
 
 class StoreFailures:
@@ -69,25 +69,32 @@ class StoreFailures:
     A check serves every request waiting for it, and its answer the next second's; one that
     fails or takes too long says nothing (the error stays ours)."""
 
-    def __init__(self, behind: Callable[[], Awaitable[bool]] | None = None) -> None:
-        self._checks = None if behind is None else Coalesced(behind, BEHIND_CHECK_TIMEOUT)
+    def __init__(
+        self, behind: Callable[[], Awaitable[bool]] | None = None, timeout: float = 2.0
+    ) -> None:
+        self._checks = None if behind is None else Coalesced(behind, timeout)
         self._known: tuple[float, bool] | None = None  # when checked, and what it said
 
-    async def unavailable(self, error: BaseException) -> ServiceUnavailable | None:
+    async def unavailable(
+        self, error: BaseException, deadline: float | None = None
+    ) -> ServiceUnavailable | None:
+        """The 503 for `error`, or None (our bug); a check runs by `deadline` at the latest
+        (the request's), past which it says nothing."""
         found = as_unavailable(error)
         if found is not None or self._checks is None or not names_a_missing_object(error):
             return found
-        if not await self._behind(self._checks):
+        if not await self._behind(self._checks, deadline):
             return None
-        return DatabaseUnavailable("The database is unavailable; try again shortly.")
+        return DatabaseUnavailable(UNAVAILABLE_MESSAGE)
 
-    async def _behind(self, checks: Coalesced[bool]) -> bool:
+    async def _behind(self, checks: Coalesced[bool], deadline: float | None) -> bool:
         now = time.monotonic()
         if self._known is not None and now - self._known[0] < BEHIND_CHECK_SECONDS:
             return self._known[1]
         try:
-            behind = await checks.get()
-        except Exception:
+            async with asyncio.timeout_at(deadline):
+                behind = await checks.get()
+        except Exception:  # (a timeout included)
             return False
         self._known = (now, behind)
         return behind

@@ -19,6 +19,12 @@ LINE_BREAK = re.compile(r"\r\n|[\n\r]")  # as graphql-core's lexer and `Source` 
 
 
 class LinedSource(Source):
+    """A `Source` whose `get_location` bisects its line breaks, found at the first call.
+
+    graphql-core asks it for an error of one place; an error of several (a response key
+    selected twice) it locates with a scan of its own, which the bound on line breaks
+    (operation/prepare.py) keeps short."""
+
     def __init__(self, body: str) -> None:
         super().__init__(body)
         self._breaks: tuple[array[int], array[int]] | None = None  # each break's start, end

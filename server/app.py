@@ -115,7 +115,7 @@ def create_app(
             return await migrate.store_behind(connection)
 
     # a missing table is the store's (503) while it lacks a migration, else our bug
-    failures = StoreFailures(store_behind)
+    failures = StoreFailures(store_behind, READY_TIMEOUT_SECONDS)
     observed = Observability(settings, engine, tracer_provider)
     connections = settings.db_pool_size + settings.db_max_overflow  # how many may have died
     # The compiled executor holds up to half the pool between its statements, never the

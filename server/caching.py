@@ -225,7 +225,7 @@ class StoreWatch:
         except TimeoutError:
             logger.warning("the store's state was not read again in time")
         except Exception as error:
-            if await self._failures.unavailable(error) is None:
+            if await self._failures.unavailable(error, deadline) is None:
                 logger.exception("reading the store's state failed")
 
     async def aclose(self) -> None:

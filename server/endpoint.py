@@ -581,7 +581,7 @@ class GraphQLEndpoint:
         except ResponseTooLarge:
             raise
         except Exception as error:
-            unavailable = await self.failures.unavailable(error)
+            unavailable = await self.failures.unavailable(error, deadline)
             if unavailable is None:
                 logger.exception("request %s: the compiled statement failed", request_id)
             else:

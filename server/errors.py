@@ -8,7 +8,7 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError, ValueNode
 
-from core.errors import ClientError, ServiceUnavailable, SnapshotEnded
+from core.errors import ClientError, QueryTimeout, ServiceUnavailable, SnapshotEnded
 from core.logs import OncePerWindow, one_line
 
 logger = logging.getLogger("impact_graph.graphql")
@@ -66,7 +66,9 @@ def format_errors(
         cause = first.original_error
         assert isinstance(cause, ServiceUnavailable)
         said = "" if cause.__cause__ is None else f" ({one_line(cause.__cause__)})"
-        outage.warning(
+        # a statement stopped by its timeout (a slow query, maybe ours) hides no outage's line
+        told = timeouts if isinstance(cause, QueryTimeout) else outage
+        told.warning(
             "request %s at %s%s: %s%s",
             request_id,
             first.path,

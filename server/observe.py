@@ -119,9 +119,11 @@ class ObserveMiddleware:
                 headers = list(message.get("headers", ()))
                 if with_request_id(headers, outcome):
                     message = {**message, "headers": headers}
-            await send(message)
-            if gone:  # the span says what the record says, not the status no one got
-                span_status(CLIENT_CLOSED_REQUEST)
+            try:
+                await send(message)
+            finally:
+                if gone:  # the span says what the record says, not the status no one got
+                    span_status(CLIENT_CLOSED_REQUEST)
 
         try:
             await self.app(scope, receive, sending)
@@ -158,7 +160,8 @@ STATUS_ATTRIBUTES = ("http.status_code", "http.response.status_code")
 
 def span_status(status: int) -> None:
     """The request span's status set to `status`, in the attributes its instrumentation set
-    (once the response's start has passed it)."""
+    (once the response's start has passed it). An `error.type` it set for a 5xx the app
+    answered stays: the app did fail, whoever was left to hear it."""
     current = trace.get_current_span()
     if isinstance(current, ReadableSpan) and current.attributes is not None:
         said = current.attributes

@@ -108,3 +108,19 @@ async def test_other_failures_are_told_without_asking_the_store() -> None:
     assert isinstance(await failures.unavailable(failed("08006")), DatabaseUnavailable)
     assert await failures.unavailable(failed("42601")) is None  # a syntax error: ours
     assert checks.asked == 0
+
+
+async def test_a_check_says_nothing_past_the_request_s_deadline() -> None:
+    """A check slower than what is left of the request is not waited for: the request's
+    own timeout, not the check, decides when it ends."""
+
+    async def slow() -> bool:
+        await asyncio.sleep(5)
+        return True
+
+    failures = StoreFailures(slow, timeout=10)
+    started = asyncio.get_running_loop().time()
+    found = await failures.unavailable(failed("42P01"), started + 0.2)
+    assert found is None
+    assert asyncio.get_running_loop().time() - started < 2
+    await failures.aclose()
