@@ -161,7 +161,7 @@ def create_app(
         dialect=engine.dialect,
         statements=statements,
         executor=settings.executor,
-        graphiql=settings.graphiql,
+        graphiql=settings.graphiql and settings.introspection,  # it shows the schema
         max_body_bytes=settings.max_body_bytes,
         execution_timeout=settings.execution_timeout,
         max_concurrent_queries=settings.max_concurrent_queries,
@@ -273,7 +273,11 @@ def create_app(
         ],
         routes=[
             Route("/graphql", graphql.handle, methods=["GET", "POST"]),
-            Route(SCHEMA_PATH, published_schema, methods=["GET"]),
+            *(
+                [Route(SCHEMA_PATH, published_schema, methods=["GET"])]
+                if settings.introspection
+                else []
+            ),
             Mount(ASSETS_PATH, AssetFiles(ASSETS_DIR, versioned=True), name="graphiql-assets"),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),

@@ -45,7 +45,7 @@ from schema.execute import execute
 from server.answers import CACHE_HEADER, Answers, CachedAnswer, CacheUnavailable
 from server.caching import AnswerKey, StoreWatch, answer_key
 from server.compression import matching_etag
-from server.errors import RequestError, timeouts
+from server.errors import RequestError, timeouts, without_suggestions
 from server.graphiql import graphiql_html
 from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
 from server.outcome import (
@@ -236,6 +236,8 @@ class GraphQLEndpoint:
         except Refused as refused:
             outcome.cost = refused.estimated
             body = request_errors(refused.errors, request_id)
+            if not self.limits.introspection:
+                without_suggestions(body)
             outcome.refusal = body["errors"][0]["extensions"]["code"] if body["errors"] else None
             if refused.estimated is not None:
                 body["extensions"] = {"cost": self._cost(refused.estimated)}
@@ -250,6 +252,8 @@ class GraphQLEndpoint:
             return self._refuse(error, media_type, outcome)
         except ResponseTooLarge as error:  # the compiled answer, measured before it is read
             return self._cut_off(error, operation, media_type, outcome)
+        if "errors" in body and not self.limits.introspection:
+            without_suggestions(body)
         if read is not None:
             await self.store.saw(read, deadline)
         cost = body.get("extensions", {}).get("cost", {}).get("actual")

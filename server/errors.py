@@ -4,6 +4,7 @@ our refusals as they are, graphql-core's own, anything else masked with the requ
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError, ValueNode
@@ -128,3 +129,14 @@ def format_error(error: GraphQLError, *, before_execution: bool, request_id: str
         formatted["path"] = list(error.path)
     formatted["extensions"] = extensions
     return formatted
+
+
+# graphql-core's "Did you mean 'company'?" (pyutils/did_you_mean.py), at a message's end
+SUGGESTION = re.compile(r" Did you mean [^?]*\?")
+
+
+def without_suggestions(body: dict[str, Any]) -> None:
+    """The errors' messages without graphql-core's suggestions, where introspection is off:
+    a typo's "Did you mean" would tell the schema's names one guess at a time."""
+    for error in body.get("errors", ()):
+        error["message"] = SUGGESTION.sub("", error["message"])

@@ -150,6 +150,39 @@ async def test_introspection_can_be_switched_off(store: Store, query):
         assert without_cost((await post(http, SONY)).json()) == SONY_DATA
 
 
+@pytest.mark.parametrize("introspection", [True, False])
+async def test_with_introspection_off_the_schema_is_not_told_another_way(
+    store: Store, introspection
+):
+    """Off, the schema is not published (`/graphql/schema.graphql`), GraphiQL (which shows it)
+    is not served, and a typo's "Did you mean ...?" does not name the fields, types, input
+    fields and enum values one guess at a time. On, all of it is there."""
+    typos = [
+        ("{ compny { name } }", "company"),
+        ("query($k: ProgramKnd) { __typename }", "ProgramKind"),
+        ("{ programs(filter: { kin: [FUND] }) { totalCount } }", "kind"),
+        ("{ programs(filter: { kind: [FUNDX] }) { totalCount } }", "FUND"),
+    ]
+    async with make_client(store.engine, introspection=introspection) as http:
+        schema = await http.get("/graphql/schema.graphql")
+        page = await http.get("/graphql", headers={"Accept": "text/html"})
+        said = [((await post(http, query)).json(), name) for query, name in typos]
+        variables = await http.post(
+            "/graphql",
+            json={
+                "query": "query($f: ProgramFilter) { programs(filter: $f) { totalCount } }",
+                "variables": {"f": {"kin": ["FUND"]}},
+            },
+        )
+    said.append((variables.json(), "kind"))
+    assert schema.status_code == (200 if introspection else 404)
+    assert page.headers["content-type"].startswith("text/html") == introspection
+    for body, name in said:
+        messages = " ".join(error["message"] for error in body["errors"])
+        assert ("Did you mean" in messages) == introspection, messages
+        assert (f"'{name}'" in messages) == introspection, messages
+
+
 async def test_introspection_is_on_by_default_for_graphiql_and_tools(client):
     from graphql import get_introspection_query
 
