@@ -8,6 +8,7 @@ import logging
 import math
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.requests import ClientDisconnect, Request
@@ -167,7 +168,7 @@ async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
             raise RequestError(
                 414, "URI_TOO_LONG", f"the query string is longer than {max_body_bytes:,} bytes"
             )
-        args = request.query_params
+        args = _get_arguments(request.url.query)
         return params_from(
             {
                 "query": args.get("query"),
@@ -202,3 +203,25 @@ def params_of_body(body: bytes) -> GraphQLParams:
 
 def _get_json(value: str | None, what: str) -> Any:
     return None if value is None else parse_json(value, what)
+
+
+GET_PARAMETERS = ("query", "variables", "operationName", "extensions")
+
+
+def _get_arguments(query_string: str) -> dict[str, str]:
+    """The GraphQL parameters of a GET's query string, as strictly as a POST body is read:
+    bytes that are not UTF-8 are refused, not replaced, and so is a parameter given twice
+    (a proxy or firewall that reads the first would check another document than runs)."""
+    try:
+        if not query_string.isascii():  # (raw bytes: a request target is ASCII, escapes and all)
+            raise UnicodeDecodeError("ascii", b"", 0, 0, "not ASCII")
+        pairs = parse_qsl(query_string, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise RequestError(400, "BAD_REQUEST", "the query string is not valid UTF-8") from None
+    args: dict[str, str] = {}
+    for name, value in pairs:
+        if name in GET_PARAMETERS:
+            if name in args:
+                raise RequestError(400, "BAD_REQUEST", f"`{name}` is given more than once")
+            args[name] = value
+    return args
