@@ -40,6 +40,7 @@ from server.persisted import load_manifest
 from server.posts import EarlyPosts
 from server.ratelimit import rate_limit
 from server.redis_client import redis_client
+from server.responses import NO_STORE
 from server.shutdown import (
     Drain,
     QuietPools,
@@ -179,7 +180,7 @@ def create_app(
     )
 
     async def healthz(_: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok"}, headers=NO_STORE)
 
     drain = Drain(settings.shutdown_drain, signals=handles_signals)
     quiet_cancelled_requests()
@@ -196,7 +197,7 @@ def create_app(
 
     async def readyz(_: Request) -> Response:
         if drain.started:
-            return JSONResponse({"status": "shutting down"}, 503)
+            return JSONResponse({"status": "shutting down"}, 503, NO_STORE)
         task = asyncio.create_task(select_one())
         probes.add(task)
         task.add_done_callback(settled)
@@ -205,12 +206,14 @@ def create_app(
         error = task.exception() if task.done() else TimeoutError("no answer in time")
         if isinstance(error, Behind):
             logger.warning("readiness check failed: %s", error)
-            return JSONResponse({"status": "unavailable", "database": "not migrated"}, 503)
+            return JSONResponse(
+                {"status": "unavailable", "database": "not migrated"}, 503, NO_STORE
+            )
         if error is not None:  # probes repeat: one line each, not a stack
             task.cancel()
             logger.warning("readiness check failed: database unreachable (%r)", error)
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
-        return JSONResponse({"status": "ready", "database": "ok"})
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503, NO_STORE)
+        return JSONResponse({"status": "ready", "database": "ok"}, headers=NO_STORE)
 
     async def published_schema(request: Request) -> Response:
         """The contract as SDL, for code generators and schema registries; revalidated by

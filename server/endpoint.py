@@ -46,7 +46,7 @@ from server.answers import CACHE_HEADER, Answers, CachedAnswer, CacheUnavailable
 from server.caching import AnswerKey, StoreWatch, answer_key
 from server.compression import matching_etag
 from server.errors import RequestError, timeouts, without_suggestions
-from server.graphiql import graphiql_html
+from server.graphiql import PAGE_HEADERS, graphiql_html
 from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
 from server.outcome import (
     CACHE_HIT,
@@ -62,6 +62,7 @@ from server.ratelimit import RateLimit
 from server.reading import GraphQLParams, params_of_body, read_params
 from server.responses import (
     EXECUTOR_HEADER,
+    NO_STORE,
     bytes_response,
     encode_json,
     graphql_body,
@@ -163,7 +164,7 @@ class GraphQLEndpoint:
             headers = response.headers
             page = "text/html" in headers.get("content-type", "")  # GraphiQL
             if "etag" not in headers and not page:
-                headers["Cache-Control"] = "no-store"  # errors and uncached answers
+                headers.update(NO_STORE)  # errors and uncached answers
         return response
 
     async def _handle(self, request: Request) -> Response:
@@ -183,7 +184,7 @@ class GraphQLEndpoint:
                 outcome,
             )
         if self.graphiql and wants_graphiql(request):
-            return HTMLResponse(graphiql_html(), headers={"Vary": "Accept"})
+            return HTMLResponse(graphiql_html(), headers={**PAGE_HEADERS, "Vary": "Accept"})
         media_type = negotiate(request.headers.get("accept"))
         if media_type is None:
             return self._refuse(

@@ -78,7 +78,7 @@ _PAGE = """<!doctype html>
           defaultQuery: WELCOME,
           defaultEditorToolsVisibility: true,
           isHeadersEditorEnabled: true,
-          shouldPersistHeaders: true,
+          shouldPersistHeaders: false,
         }),
       );
       // Open the Docs as their button does: GraphiQL 4 takes a `visiblePlugin` prop only after
@@ -97,9 +97,21 @@ _PAGE = """<!doctype html>
 """
 
 
+# The page is not to be framed by another site (clickjacking), sniffed as another type, or
+# named in the requests it makes elsewhere. (Its inline script and GraphiQL's inline styles
+# keep a script and style policy out: frames are what a CSP says here.)
+PAGE_HEADERS = {
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
 @lru_cache
 def graphiql_html() -> str:
     """GraphiQL from this server's own files (no CDN: it works offline and behind a firewall),
-    opening on the traversal with the Docs shown; history and headers persist in the browser's
-    storage."""
+    opening on the traversal with the Docs shown; history persists in the browser's storage,
+    headers typed in its editor do not (an `Authorization` would stay there for any script of
+    this origin to read)."""
     return _PAGE.replace("ASSETS", ASSETS_PATH).replace("WELCOME", json.dumps(WELCOME_QUERY))

@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.outcome import Outcome
+from server.responses import NO_STORE
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own name for it
 # The paths labelled by name; every other (static assets, unknown paths) is "other".
@@ -353,6 +354,7 @@ def metrics_endpoint(recorder: Recorder) -> Callable[[Request], Awaitable[Respon
 
     async def metrics(_: Request) -> Response:
         recorder.flush()
-        return Response(await scrapes.exposition(), media_type=CONTENT_TYPE_LATEST)
+        exposition = await scrapes.exposition()
+        return Response(exposition, media_type=CONTENT_TYPE_LATEST, headers=NO_STORE)
 
     return metrics

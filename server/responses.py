@@ -19,6 +19,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode("ascii")  # as heads are written
 EXECUTOR_HEADER = "X-Executor"  # which executor answered: compiled or reference
 RETRY_AFTER_SECONDS = b"1"
+# An answer of this moment (a probe's, a scrape's, an error): no cache may keep it.
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 def request_errors(errors: list[GraphQLError], request_id: str) -> dict[str, Any]:

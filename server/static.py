@@ -55,6 +55,7 @@ class AssetFiles(StaticFiles):
         status_code: int = 200,
     ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["x-content-type-options"] = "nosniff"  # a script is only a script
         if self.versioned:
             response.headers["cache-control"] = IMMUTABLE
         headers = Headers(scope=scope)

@@ -1053,3 +1053,23 @@ async def test_graphiql_needs_nothing_from_another_host(client):
         assert served.content == (ASSETS_DIR / url.rsplit("/", 1)[1]).read_bytes()
         suffix = url[url.rindex(".") :]
         assert served.headers["content-type"].startswith(types[suffix])
+
+
+async def test_pages_probes_and_files_say_how_they_may_be_kept_framed_and_read(client):
+    """GraphiQL's page may not be framed by another site, sniffed or named in referrers, and
+    keeps no headers typed in its editor; probes and scrapes are of their moment (a CDN's
+    default TTL would keep a `ready`); the pages' files are what their type says."""
+    page = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["content-security-policy"] == "frame-ancestors 'none'"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert "shouldPersistHeaders: false" in page.text
+    for path in ("/healthz", "/readyz", "/metrics"):
+        probed = await client.get(path)
+        assert probed.status_code == 200, path
+        assert probed.headers["cache-control"] == "no-store", path
+    for path in ("/graphiql/4.1.2/graphiql.min.js", "/explorer/explorer.js"):
+        served = await client.get(path)
+        assert served.headers["x-content-type-options"] == "nosniff", path
