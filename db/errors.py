@@ -70,9 +70,12 @@ class StoreFailures:
     fails or takes too long says nothing (the error stays ours)."""
 
     def __init__(
-        self, behind: Callable[[], Awaitable[bool]] | None = None, timeout: float = 2.0
+        self, behind: Callable[[], Awaitable[bool]] | None = None, timeout: float | None = None
     ) -> None:
-        self._checks = None if behind is None else Coalesced(behind, timeout)
+        """`behind` is checked within `timeout` seconds (its caller's bound: readiness's)."""
+        if behind is not None and timeout is None:
+            raise ValueError("a check needs its bound")
+        self._checks = None if behind is None else Coalesced(behind, timeout or 0.0)
         self._known: tuple[float, bool] | None = None  # when checked, and what it said
 
     async def unavailable(

@@ -202,7 +202,7 @@ def prepare(
         )
     # Line breaks are bounded as tokens are: graphql-core locates an error of several
     # places (a response key selected twice) by scanning the text up to it, once per error.
-    breaks = query.count("\n") + query.count("\r")
+    breaks = query.count("\n") + query.count("\r") - query.count("\r\n")  # (CRLF is one)
     if breaks > limits.max_tokens:
         raise _refused(
             QueryTooLarge(
@@ -240,7 +240,13 @@ def prepare(
         raise Refused([_refusal(error)], estimate) from None
     if prepared.errors is None:
         prepared.errors = [
-            _reworded(e) for e in validate(contract, prepared.document, specified_rules)
+            _reworded(e)
+            for e in validate(
+                contract,
+                prepared.document,
+                specified_rules,
+                hide_suggestions=not limits.introspection,  # they would tell the schema
+            )
         ]
     if prepared.errors:
         raise Refused(prepared.errors, estimate)

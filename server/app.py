@@ -281,7 +281,7 @@ def create_app(
                 if settings.introspection
                 else []
             ),
-            Mount(ASSETS_PATH, AssetFiles(ASSETS_DIR, versioned=True), name="graphiql-assets"),
+            Mount(ASSETS_PATH, AssetFiles(ASSETS_DIR), name="graphiql-assets"),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             *observed.routes(),

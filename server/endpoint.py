@@ -237,8 +237,6 @@ class GraphQLEndpoint:
         except Refused as refused:
             outcome.cost = refused.estimated
             body = request_errors(refused.errors, request_id)
-            if not self.limits.introspection:
-                without_suggestions(body)
             outcome.refusal = body["errors"][0]["extensions"]["code"] if body["errors"] else None
             if refused.estimated is not None:
                 body["extensions"] = {"cost": self._cost(refused.estimated)}

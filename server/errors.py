@@ -131,12 +131,18 @@ def format_error(error: GraphQLError, *, before_execution: bool, request_id: str
     return formatted
 
 
-# graphql-core's "Did you mean 'company'?" (pyutils/did_you_mean.py), at a message's end
-SUGGESTION = re.compile(r" Did you mean [^?]*\?")
+# graphql-core's "Did you mean 'company'?" (pyutils/did_you_mean.py): names only, so text a
+# client sent inside a message is left as it is
+NAME = r"'[_A-Za-z]\w*'"
+SUGGESTION = re.compile(
+    rf" Did you mean (?:the enum value |to use an inline fragment on )?{NAME}"
+    rf"(?:,? (?:or )?{NAME})*\?(?!\")"  # (not inside a quoted value)
+)
 
 
 def without_suggestions(body: dict[str, Any]) -> None:
     """The errors' messages without graphql-core's suggestions, where introspection is off:
-    a typo's "Did you mean" would tell the schema's names one guess at a time."""
+    a typo's "Did you mean" would tell the schema's names one guess at a time. (Validation
+    hides them itself; Strawberry's execution, coercing variables, cannot be told to.)"""
     for error in body.get("errors", ()):
         error["message"] = SUGGESTION.sub("", error["message"])

@@ -51,7 +51,7 @@ query Search {
 }
 """
 
-ASSETS_PATH = "/graphiql/4.1.2"  # versioned: the files under it never change
+ASSETS_PATH = "/graphiql/4.1.2"  # (GraphiQL's version, as scripts/refresh_graphiql.py pins it)
 ASSETS_DIR = Path(__file__).resolve().parent / "static" / "graphiql"
 
 _PAGE = """<!doctype html>

@@ -164,11 +164,11 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
     if request.method == "GET":
-        if len(request.url.query) > max_body_bytes:
+        if len(request.scope["query_string"]) > max_body_bytes:
             raise RequestError(
                 414, "URI_TOO_LONG", f"the query string is longer than {max_body_bytes:,} bytes"
             )
-        args = _get_arguments(request.url.query)
+        args = _get_arguments(request.scope["query_string"])
         return params_from(
             {
                 "query": args.get("query"),
@@ -208,20 +208,30 @@ def _get_json(value: str | None, what: str) -> Any:
 GET_PARAMETERS = ("query", "variables", "operationName", "extensions")
 
 
-def _get_arguments(query_string: str) -> dict[str, str]:
+def _get_arguments(query_string: bytes) -> dict[str, str]:
     """The GraphQL parameters of a GET's query string, as strictly as a POST body is read:
-    bytes that are not UTF-8 are refused, not replaced, and so is a parameter given twice
-    (a proxy or firewall that reads the first would check another document than runs)."""
+    escapes that are not UTF-8 are refused in them, not replaced, and so is one of them
+    given twice (a proxy or firewall that reads the first would check another document
+    than runs). Other parameters (a cache-buster) are left as they come."""
     try:
-        if not query_string.isascii():  # (raw bytes: a request target is ASCII, escapes and all)
-            raise UnicodeDecodeError("ascii", b"", 0, 0, "not ASCII")
-        pairs = parse_qsl(query_string, keep_blank_values=True, errors="strict")
+        text = query_string.decode("ascii")  # (a request target is ASCII, escapes and all)
     except UnicodeDecodeError:
-        raise RequestError(400, "BAD_REQUEST", "the query string is not valid UTF-8") from None
+        raise RequestError(400, "BAD_REQUEST", "the query string is not ASCII") from None
     args: dict[str, str] = {}
-    for name, value in pairs:
+    for name, value in parse_qsl(text, keep_blank_values=True, errors="surrogateescape"):
         if name in GET_PARAMETERS:
             if name in args:
                 raise RequestError(400, "BAD_REQUEST", f"`{name}` is given more than once")
+            if not _utf8(value):
+                raise RequestError(400, "BAD_REQUEST", f"`{name}` is not valid UTF-8")
             args[name] = value
     return args
+
+
+def _utf8(value: str) -> bool:
+    """Whether a parameter decoded with `surrogateescape` had only UTF-8 in it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

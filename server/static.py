@@ -6,7 +6,9 @@ for (the files change only with a deploy, and a changed file is another key). Co
 request, GraphiQL's 1 MB bundle cost ~50 ms of brotli each time, a `HEAD` as much as a `GET`:
 fifteen requests a second of a few hundred bytes each kept a core busy. What these copies
 say is what `CompressionMiddleware` would say (server/compression.py): the same codings,
-`Vary` and tag, the coding's suffix added there.
+types, `Vary` and tag, the coding's suffix added there. A client that accepts a coding gets
+the whole copy whatever `Range` it sends (RFC 9110 lets a server ignore it): a range the
+file answers `200` (a stale `If-Range`, a hundred ranges) would be compressed anew.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import brotli  # type: ignore[import-untyped]
 from starlette.datastructures import Headers
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import PathLike, StaticFiles
 from starlette.types import Scope
@@ -25,10 +28,8 @@ from core.lru import LRU
 from server.compression import BROTLI_QUALITY, GZIP_LEVEL, MINIMUM_BYTES, accepted_coding
 
 KEPT_BYTES = 16 * 1024 * 1024  # every compressed copy of both folders is under 1 MiB
-# a folder named by its version (GraphiQL's): its files never change under their names
-IMMUTABLE = "public, max-age=31536000, immutable"
 
-Copy = tuple[str, int, int, str]  # the file, its modification time and size, the coding
+CopyKey = tuple[str, int, int, str]  # the file, its modification time and size, the coding
 
 
 def _compress(data: bytes, coding: str) -> bytes:
@@ -39,13 +40,11 @@ def _compress(data: bytes, coding: str) -> bytes:
 
 
 class AssetFiles(StaticFiles):
-    """`StaticFiles`, each file's compressed copies kept; `versioned`: the folder's name
-    changes with its files, so browsers may keep them for good."""
+    """`StaticFiles`, each file's compressed copies kept."""
 
-    def __init__(self, directory: Path, *, versioned: bool = False) -> None:
+    def __init__(self, directory: Path) -> None:
         super().__init__(directory=directory)
-        self.versioned = versioned
-        self._copies: LRU[Copy, bytes] = LRU(KEPT_BYTES, weight=len)
+        self._copies: LRU[CopyKey, bytes] = LRU(KEPT_BYTES, weight=len)
 
     def file_response(
         self,
@@ -56,14 +55,16 @@ class AssetFiles(StaticFiles):
     ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
         response.headers["x-content-type-options"] = "nosniff"  # a script is only a script
-        if self.versioned:
-            response.headers["cache-control"] = IMMUTABLE
-        headers = Headers(scope=scope)
-        coding = accepted_coding(headers.get("accept-encoding"))
-        whole = isinstance(response, FileResponse) and status_code == 200
-        if coding is None or not whole or "range" in headers:
-            return response  # (a range is of the file as it is: uncompressed)
-        if stat_result.st_size < MINIMUM_BYTES:
+        compressible = stat_result.st_size >= MINIMUM_BYTES and not response.headers.get(
+            "content-type", ""
+        ).startswith(DEFAULT_EXCLUDED_CONTENT_TYPES)
+        if not compressible:
+            return response
+        if response.status_code == 304:  # as the 200 it stands for would (RFC 9110 15.4.5)
+            response.headers["vary"] = "Accept-Encoding"
+            return response
+        coding = accepted_coding(Headers(scope=scope).get("accept-encoding"))
+        if coding is None or not isinstance(response, FileResponse) or status_code != 200:
             return response
         key = (str(full_path), stat_result.st_mtime_ns, stat_result.st_size, coding)
         body = self._copies.get(key)

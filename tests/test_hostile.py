@@ -1332,6 +1332,8 @@ async def test_field_errors_in_a_query_of_many_lines_cost_no_scan_of_it_each(cli
     [refused] = too_many.json()["errors"]
     assert refused["extensions"]["code"] == "QUERY_TOO_LARGE"
     assert "15,000 line breaks" in refused["message"]
+    crlf = await client.post("/graphql", json={"query": "\r\n" * 1_500 + "{ __typename }"})
+    assert crlf.json()["data"] == {"__typename": "Query"}  # a CRLF is one line break
     padding = "\n" * 2_000  # the token limit
     started = time.monotonic()
     response = await client.post("/graphql", json={"query": "{" + padding + body + "}"})
