@@ -159,6 +159,15 @@ class DocumentCache:
             self._entries.move_to_end(key)
             return found
         self.misses += 1
+        # Line breaks are bounded as tokens are (on a parse only: a kept text passed):
+        # graphql-core locates an error of several places (a response key selected twice)
+        # by scanning the text up to it, once per error.
+        breaks = query.count("\n") + query.count("\r") - query.count("\r\n")  # (CRLF is one)
+        if breaks > max_tokens:
+            raise QueryTooLarge(
+                f"The query has {breaks:,} line breaks; the limit is {max_tokens:,}, "
+                "as for its tokens."
+            )
         prepared = Prepared(parse(LinedSource(query), max_tokens=max_tokens))  # raises first
         if len(query) <= self.max_characters:
             self._entries[key] = prepared
@@ -200,20 +209,12 @@ def prepare(
                 f"the limit is {limits.max_query_length:,}."
             )
         )
-    # Line breaks are bounded as tokens are: graphql-core locates an error of several
-    # places (a response key selected twice) by scanning the text up to it, once per error.
-    breaks = query.count("\n") + query.count("\r") - query.count("\r\n")  # (CRLF is one)
-    if breaks > limits.max_tokens:
-        raise _refused(
-            QueryTooLarge(
-                f"The query has {breaks:,} line breaks; the limit is {limits.max_tokens:,}, "
-                "as for its tokens."
-            )
-        )
     try:
         prepared = documents.prepare(query, limits.max_tokens)
     except GraphQLSyntaxError as error:
         raise Refused([_parse_refusal(error, limits.max_tokens)]) from None
+    except QueryTooLarge as error:
+        raise _refused(error) from None
     definition = _operation(prepared.document, request.operation_name)
     if definition.operation not in request.allowed:
         raise MethodNotAllowed(definition.operation)
