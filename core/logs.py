@@ -56,3 +56,12 @@ class OncePerWindow(logging.Filter):
             record.msg = f"{record.getMessage()} ({left_out} more such line(s) left out since)"
             record.args = ()
         return True
+
+
+def once_a_window(logger_name: str, seconds: float) -> logging.Logger:
+    """The logger, passing at most a line of each level every `seconds` (`OncePerWindow`),
+    given its filter once however many apps a process builds."""
+    log = logging.getLogger(logger_name)
+    if not any(isinstance(found, OncePerWindow) for found in log.filters):
+        log.addFilter(OncePerWindow(seconds))
+    return log

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 
 from sqlalchemy import exc
 
@@ -69,13 +68,10 @@ class StoreFailures:
     A check serves every request waiting for it, and its answer the next second's; one that
     fails or takes too long says nothing (the error stays ours)."""
 
-    def __init__(
-        self, behind: Callable[[], Awaitable[bool]] | None = None, timeout: float | None = None
-    ) -> None:
-        """`behind` is checked within `timeout` seconds (its caller's bound: readiness's)."""
-        if behind is not None and timeout is None:
-            raise ValueError("a check needs its bound")
-        self._checks = None if behind is None else Coalesced(behind, timeout or 0.0)
+    def __init__(self, checks: Coalesced[bool] | None = None) -> None:
+        """`checks`: whether the store lacks a migration, each within its bound; none: a
+        missing table is always our bug."""
+        self._checks = checks
         self._known: tuple[float, bool] | None = None  # when checked, and what it said
 
     async def unavailable(

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from core.coalesce import Coalesced
 from core.config import Settings, get_settings
 from core.logs import configure_logging
 from db import migrate
@@ -116,7 +117,7 @@ def create_app(
             return await migrate.store_behind(connection)
 
     # a missing table is the store's (503) while it lacks a migration, else our bug
-    failures = StoreFailures(store_behind, READY_TIMEOUT_SECONDS)
+    failures = StoreFailures(Coalesced(store_behind, READY_TIMEOUT_SECONDS))
     observed = Observability(settings, engine, tracer_provider)
     connections = settings.db_pool_size + settings.db_max_overflow  # how many may have died
     # The compiled executor holds up to half the pool between its statements, never the

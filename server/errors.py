@@ -10,17 +10,15 @@ from typing import Any
 from graphql import GraphQLError, GraphQLSyntaxError, ValueNode
 
 from core.errors import ClientError, QueryTimeout, ServiceUnavailable, SnapshotEnded
-from core.logs import OncePerWindow, one_line
+from core.logs import once_a_window, one_line
 
 logger = logging.getLogger("impact_graph.graphql")
 # While the database is away every request fails alike: a line every OUTAGE_LOG_SECONDS says
 # so (a request's id, the database's own words, how many such lines were left out since);
 # each request's access line and metrics still count it.
 OUTAGE_LOG_SECONDS = 10.0
-outage = logging.getLogger("impact_graph.outage")
-outage.addFilter(OncePerWindow(OUTAGE_LOG_SECONDS))
-timeouts = logging.getLogger("impact_graph.timeouts")  # requests stopped: a frozen database
-timeouts.addFilter(OncePerWindow(OUTAGE_LOG_SECONDS))
+outage = once_a_window("impact_graph.outage", OUTAGE_LOG_SECONDS)
+timeouts = once_a_window("impact_graph.timeouts", OUTAGE_LOG_SECONDS)  # statements stopped
 
 
 class RequestError(Exception):

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware import Middleware
 
 from core.config import Settings
-from core.logs import OncePerWindow
+from core.logs import once_a_window
 from server.metrics import OTHER, path_label
 
 logger = logging.getLogger("impact_graph.tracing")
@@ -51,14 +51,6 @@ CLIENT_HEADER_LOGGERS = (
 )
 
 
-def once_a_window(logger_name: str, seconds: float = EXPORTER_LOG_SECONDS) -> None:
-    """At most a line of each level every `seconds` from the logger (core/logs.py), once
-    however many apps a process builds."""
-    log = logging.getLogger(logger_name)
-    if not any(isinstance(found, OncePerWindow) for found in log.filters):
-        log.addFilter(OncePerWindow(seconds))
-
-
 def exporting_provider(settings: Settings) -> TracerProvider | None:
     """Spans batched to the OTLP endpoint configured, or None where none is."""
     if not settings.otel_exporter_otlp_endpoint:
@@ -66,7 +58,7 @@ def exporting_provider(settings: Settings) -> TracerProvider | None:
     named = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": SERVICE_NAME}
     provider = TracerProvider(resource=Resource.create(named))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    once_a_window(OTLPSpanExporter.__module__)  # the exporter's own logger
+    once_a_window(OTLPSpanExporter.__module__, EXPORTER_LOG_SECONDS)  # the exporter's own
     return provider
 
 
@@ -106,7 +98,7 @@ def request_spans(provider: TracerProvider) -> Middleware:
     instrumentation's spans for each message sent and received are left out: they say
     nothing a request span does not, and cost as much."""
     for name in CLIENT_HEADER_LOGGERS:  # the headers are read from here on
-        once_a_window(name)
+        once_a_window(name, EXPORTER_LOG_SECONDS)
     return Middleware(
         OpenTelemetryMiddleware,
         tracer_provider=provider,

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import exc
 
+from core.coalesce import Coalesced
 from core.errors import DatabaseUnavailable, QueryTimeout
 from db.errors import StoreFailures, as_unavailable
 
@@ -82,7 +83,7 @@ MISSING = [
 @pytest.mark.parametrize("error", MISSING)
 async def test_a_missing_table_is_unavailable_while_the_store_lacks_a_migration(error) -> None:
     checks = Checks(behind=True)
-    failures = StoreFailures(checks, 2)
+    failures = StoreFailures(Coalesced(checks, 2))
     found = await asyncio.gather(*(failures.unavailable(error) for _ in range(5)))
     found.append(await failures.unavailable(error))  # within the second: not asked again
     assert all(isinstance(each, DatabaseUnavailable) for each in found)
@@ -91,7 +92,7 @@ async def test_a_missing_table_is_unavailable_while_the_store_lacks_a_migration(
 
 @pytest.mark.parametrize("error", MISSING)
 async def test_a_missing_table_on_a_store_that_has_every_migration_stays_our_bug(error) -> None:
-    assert await StoreFailures(Checks(behind=False), 2).unavailable(error) is None
+    assert await StoreFailures(Coalesced(Checks(behind=False), 2)).unavailable(error) is None
     assert await StoreFailures().unavailable(error) is None  # none to ask
 
 
@@ -99,12 +100,12 @@ async def test_a_check_that_fails_says_nothing() -> None:
     async def broken() -> bool:
         raise OSError("refused")
 
-    assert await StoreFailures(broken, 2).unavailable(failed("42P01")) is None
+    assert await StoreFailures(Coalesced(broken, 2)).unavailable(failed("42P01")) is None
 
 
 async def test_other_failures_are_told_without_asking_the_store() -> None:
     checks = Checks(behind=True)
-    failures = StoreFailures(checks, 2)
+    failures = StoreFailures(Coalesced(checks, 2))
     assert isinstance(await failures.unavailable(failed("08006")), DatabaseUnavailable)
     assert await failures.unavailable(failed("42601")) is None  # a syntax error: ours
     assert checks.asked == 0
@@ -118,7 +119,7 @@ async def test_a_check_says_nothing_past_the_request_s_deadline() -> None:
         await asyncio.sleep(5)
         return True
 
-    failures = StoreFailures(slow, timeout=10)
+    failures = StoreFailures(Coalesced(slow, 10))
     started = asyncio.get_running_loop().time()
     found = await failures.unavailable(failed("42P01"), started + 0.2)
     assert found is None
