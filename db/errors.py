@@ -18,9 +18,10 @@ QUERY_CANCELED = "57014"  # PostgreSQL: statement_timeout fired (or an operator 
 # mend, as a database down is: a replica not yet holding a database the primary created).
 UNAVAILABLE_SQLSTATES = ("08", "53", "57P", "40", "28", "3D")
 UNAVAILABLE_MESSAGE = "The database is unavailable; try again shortly."
-# A table or column the statement names is not there: our bug, or a store that lacks a
-# migration this build needs (`StoreFailures` tells which).
-MISSING_OBJECT_SQLSTATES = ("42P01", "42703")
+# A table, column, function (pg_trgm's `similarity`, say) or other object (an operator class,
+# a collation) the statement names is not there: our bug, or a store that lacks a migration
+# this build needs (`StoreFailures` tells which).
+MISSING_OBJECT_SQLSTATES = ("42P01", "42703", "42883", "42704")
 MISSING_OBJECT_SQLITE = ("no such table", "no such column")
 # SQLite: another writer holds the file, or the file cannot be opened or read.
 UNAVAILABLE_SQLITE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR")
@@ -50,7 +51,8 @@ def as_unavailable(error: BaseException) -> ServiceUnavailable | None:
 
 
 def names_a_missing_object(error: BaseException) -> bool:
-    """Whether the database refused a statement for a table or column that is not there."""
+    """Whether the database refused a statement for a table, column or other object that is
+    not there."""
     if not isinstance(error, exc.DBAPIError):
         return False
     sqlstate = str(getattr(error.orig, "sqlstate", None) or "")
