@@ -46,7 +46,7 @@ from server.answers import CACHE_HEADER, Answers, CachedAnswer, CacheUnavailable
 from server.caching import AnswerKey, StoreWatch, answer_key
 from server.compression import matching_etag
 from server.errors import RequestError, timeouts, without_suggestions
-from server.graphiql import PAGE_HEADERS, graphiql_html
+from server.graphiql import GRAPHIQL_HEADERS, graphiql_html
 from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
 from server.outcome import (
     CACHE_HIT,
@@ -184,7 +184,7 @@ class GraphQLEndpoint:
                 outcome,
             )
         if self.graphiql and wants_graphiql(request):
-            return HTMLResponse(graphiql_html(), headers={**PAGE_HEADERS, "Vary": "Accept"})
+            return HTMLResponse(graphiql_html(), headers={**GRAPHIQL_HEADERS, "Vary": "Accept"})
         media_type = negotiate(request.headers.get("accept"))
         if media_type is None:
             return self._refuse(

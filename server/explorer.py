@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from server.persisted import sha256_hex
+from server.responses import PAGE_HEADERS
 
 ASSETS_PATH = "/explorer"
 ASSETS_DIR = Path(__file__).resolve().parent / "static" / "explorer"
@@ -34,11 +35,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     )
 )
-HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+HEADERS = {**PAGE_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY}
 
 
 @lru_cache

@@ -7,6 +7,8 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from server.responses import PAGE_HEADERS
+
 WELCOME_QUERY = """# Impact Graph: a company's programs, partners and places, every fact cited.
 # Press Ctrl-Enter to run the operation under the cursor; the Docs panel describes every
 # type and field.
@@ -97,15 +99,9 @@ _PAGE = """<!doctype html>
 """
 
 
-# The page is not to be framed by another site (clickjacking), sniffed as another type, or
-# named in the requests it makes elsewhere. (Its inline script and GraphiQL's inline styles
-# keep a script and style policy out: frames are what a CSP says here.)
-PAGE_HEADERS = {
-    "Content-Security-Policy": "frame-ancestors 'none'",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+# (Its inline script and GraphiQL's inline styles keep a script and style policy out: frames
+# are what a CSP says here.)
+GRAPHIQL_HEADERS = {**PAGE_HEADERS, "Content-Security-Policy": "frame-ancestors 'none'"}
 
 
 @lru_cache

@@ -21,6 +21,13 @@ EXECUTOR_HEADER = "X-Executor"  # which executor answered: compiled or reference
 RETRY_AFTER_SECONDS = b"1"
 # An answer of this moment (a probe's, a scrape's, an error): no cache may keep it.
 NO_STORE = {"Cache-Control": "no-store"}
+# Every page and file of ours is what its type says, never sniffed as another (a script is
+# only a script).
+NO_SNIFF = {"X-Content-Type-Options": "nosniff"}
+# A page is also not to be framed by another site (clickjacking: `X-Frame-Options` for the
+# browsers that predate a CSP's `frame-ancestors`, which each page's own policy says too) nor
+# named in the requests it makes elsewhere.
+PAGE_HEADERS = {**NO_SNIFF, "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"}
 
 
 def request_errors(errors: list[GraphQLError], request_id: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from starlette.types import Scope
 
 from core.lru import LRU
 from server.compression import BROTLI_QUALITY, GZIP_LEVEL, MINIMUM_BYTES, accepted_coding
+from server.responses import NO_SNIFF
 
 KEPT_BYTES = 16 * 1024 * 1024  # every compressed copy of both folders is under 1 MiB
 
@@ -54,7 +55,7 @@ class AssetFiles(StaticFiles):
         status_code: int = 200,
     ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
-        response.headers["x-content-type-options"] = "nosniff"  # a script is only a script
+        response.headers.update(NO_SNIFF)
         compressible = stat_result.st_size >= MINIMUM_BYTES and not response.headers.get(
             "content-type", ""
         ).startswith(DEFAULT_EXCLUDED_CONTENT_TYPES)
