@@ -1,18 +1,19 @@
 """The pages' files (GraphiQL's bundle, the explorer's script and map) as Starlette serves
 them, compressed once rather than for every request.
 
-A client accepting br or gzip gets the copy kept in memory, made the first time it was asked
-for (the files change only with a deploy, and a changed file is another key). Compressed per
-request, GraphiQL's 1 MB bundle cost ~50 ms of brotli each time, a `HEAD` as much as a `GET`:
-fifteen requests a second of a few hundred bytes each kept a core busy. What these copies
-say is what `CompressionMiddleware` would say (server/compression.py): the same codings,
-types, `Vary` and tag, the coding's suffix added there. A client that accepts a coding gets
-the whole copy whatever `Range` it sends (RFC 9110 lets a server ignore it): a range the
-file answers `200` (a stale `If-Range`, a hundred ranges) would be compressed anew.
+A client accepting br or gzip gets the copy kept in memory, made in a thread the first time
+it was asked for (the files change only with a deploy, and a changed file is another key).
+Compressed per request, GraphiQL's 1 MB bundle cost ~50 ms of brotli each time, a `HEAD` as
+much as a `GET`: fifteen requests a second of a few hundred bytes each kept a core busy.
+What these copies say is what `CompressionMiddleware` would say (server/compression.py): the
+same codings, types, `Vary` and tag, the coding's suffix added there. A client that accepts
+a coding gets the whole copy whatever `Range` it sends (RFC 9110 lets a server ignore it): a
+range the file answers `200` (a stale `If-Range`, a hundred ranges) would be compressed anew.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import os
 from pathlib import Path
@@ -46,6 +47,7 @@ class AssetFiles(StaticFiles):
     def __init__(self, directory: Path) -> None:
         super().__init__(directory=directory)
         self._copies: LRU[CopyKey, bytes] = LRU(KEPT_BYTES, weight=len)
+        self._making: dict[CopyKey, asyncio.Future[bytes]] = {}
 
     def file_response(
         self,
@@ -56,25 +58,57 @@ class AssetFiles(StaticFiles):
     ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
         response.headers.update(NO_SNIFF)
-        compressible = stat_result.st_size >= MINIMUM_BYTES and not response.headers.get(
-            "content-type", ""
-        ).startswith(DEFAULT_EXCLUDED_CONTENT_TYPES)
-        if not compressible:
+        if response.status_code == 304 and _compressible(stat_result, response):
+            response.headers["vary"] = "Accept-Encoding"  # as its 200 says (RFC 9110 15.4.5)
+        return response
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if not isinstance(response, FileResponse) or response.status_code != 200:
             return response
-        if response.status_code == 304:  # as the 200 it stands for would (RFC 9110 15.4.5)
-            response.headers["vary"] = "Accept-Encoding"
+        stat_result = response.stat_result
+        if stat_result is None or not _compressible(stat_result, response):
             return response
         coding = accepted_coding(Headers(scope=scope).get("accept-encoding"))
-        if coding is None or not isinstance(response, FileResponse) or status_code != 200:
+        if coding is None:
             return response
-        key = (str(full_path), stat_result.st_mtime_ns, stat_result.st_size, coding)
+        key = (str(response.path), stat_result.st_mtime_ns, stat_result.st_size, coding)
         body = self._copies.get(key)
         if body is None:
-            body = self._copies.put(key, _compress(Path(full_path).read_bytes(), coding))
+            body = await self._made(key)
         kept = {
             name: value
             for name, value in response.headers.items()
             if name not in ("content-length", "accept-ranges")
         }
         kept.update({"content-encoding": coding, "vary": "Accept-Encoding"})
-        return Response(body, status_code, headers=kept)
+        return Response(body, 200, headers=kept)
+
+    async def _made(self, key: CopyKey) -> bytes:
+        """The copy, compressed in a thread (GraphiQL's bundle takes ~50 ms of brotli, which
+        would hold every request on the event loop); one compression serves every request
+        that asks while it runs, and one whose client leaves does not stop it."""
+        making = self._making.get(key)
+        if making is None:
+            path, _, _, coding = key
+            making = asyncio.ensure_future(asyncio.to_thread(_compressed_file, path, coding))
+            self._making[key] = making
+            making.add_done_callback(lambda made: self._keep(key, made))
+        return await asyncio.shield(making)
+
+    def _keep(self, key: CopyKey, made: asyncio.Future[bytes]) -> None:
+        del self._making[key]
+        if not made.cancelled() and made.exception() is None:  # (else each asker has it)
+            self._copies.put(key, made.result())
+
+
+def _compressible(stat_result: os.stat_result, response: Response) -> bool:
+    """As the compression middleware would have it (server/compression.py)."""
+    kind = response.headers.get("content-type", "")
+    return stat_result.st_size >= MINIMUM_BYTES and not kind.startswith(
+        DEFAULT_EXCLUDED_CONTENT_TYPES
+    )
+
+
+def _compressed_file(path: str, coding: str) -> bytes:
+    return _compress(Path(path).read_bytes(), coding)
