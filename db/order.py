@@ -109,7 +109,7 @@ def row_key(slug: Any, sort: Any, dialect: str) -> ColumnElement[str]:
 def parse_key(node: NodeType, ordering: Ordering, key: str) -> Seek:
     """The place a row key names; ValueError when it is not one `row_key` could write."""
     slug, separator, tagged = key.partition(KEY_SEPARATOR)
-    if not separator or len(slug) > MAX_SLUG_LENGTH or not _SLUG.match(slug):
+    if not separator or len(slug) > MAX_SLUG_LENGTH or not _SLUG.fullmatch(slug):
         raise ValueError("not a row key")
     if tagged == "n":
         return Seek(None, slug)
@@ -122,7 +122,7 @@ def parse_key(node: NodeType, ordering: Ordering, key: str) -> Seek:
             raise ValueError("control characters in a sort value")
         return Seek(text, slug)
     if isinstance(kind, Integer):
-        if not _INTEGER.match(text) or abs(int(text)) > MAX_INTEGER:
+        if not _INTEGER.fullmatch(text) or abs(int(text)) > MAX_INTEGER:
             raise ValueError("not an integer")
         return Seek(int(text), slug)
     if isinstance(kind, Float):

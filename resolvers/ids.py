@@ -18,7 +18,7 @@ MAX_ID_LENGTH = 400
 
 
 def is_slug(text: str) -> bool:
-    return len(text) <= MAX_SLUG_LENGTH and _SLUG.match(text) is not None
+    return len(text) <= MAX_SLUG_LENGTH and _SLUG.fullmatch(text) is not None
 
 
 @lru_cache(maxsize=65_536)  # IDs never change, and a page shows the same ones again and again

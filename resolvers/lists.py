@@ -71,7 +71,7 @@ def list_filter(filter_input: FilterInput | None) -> ListFilter:
         raise BadUserInput("search text must not contain control characters such as NUL")
     kinds = _first_given(filter_input, "kind", "program_kind")
     country = getattr(filter_input, "country_code", None)
-    if country is not None and not _COUNTRY_CODE.match(country):
+    if country is not None and not _COUNTRY_CODE.fullmatch(country):
         raise BadUserInput(
             f"`countryCode` must be an ISO 3166-1 alpha-2 code such as 'US' (got {country[:20]!r})"
         )

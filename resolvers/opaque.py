@@ -17,6 +17,9 @@ def decode_token(token: str, *, max_length: int, problem: str) -> str:
     if len(token) > max_length:
         raise BadUserInput(problem)
     try:
-        return base64.b64decode(token.encode("ascii"), validate=True).decode("utf-8")
+        text = base64.b64decode(token.encode("ascii"), validate=True).decode("utf-8")
     except (UnicodeError, binascii.Error, ValueError):
         raise BadUserInput(problem) from None
+    if encode_token(text) != token:  # the same text spelled again (its padding bits set):
+        raise BadUserInput(problem)  # one token per node or place, as a client cache keys it
+    return text

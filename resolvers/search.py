@@ -44,7 +44,12 @@ def _place(key: str) -> Place:
     """A cursor's key read back; one this API could not have written is a bad cursor."""
     score, _, rest = key.partition(":")
     node_type, _, slug = rest.partition(":")
-    if not score.isdigit() or len(score) > 12 or node_type not in SEARCHABLE or not is_slug(slug):
+    if (
+        not (score.isascii() and score.isdigit())
+        or len(score) > 12
+        or node_type not in SEARCHABLE
+        or not is_slug(slug)
+    ):
         raise BadUserInput("`after` is not a valid cursor")
     return Place(int(score), node_type, slug)
 

@@ -28,7 +28,7 @@ from server.compression import MINIMUM_BYTES, CompressionMiddleware, accepted_co
 from server.endpoint import LOOKED_UP, GraphQLEndpoint
 from server.negotiation import negotiate
 from server.observe import Observer, with_request_id
-from server.reading import is_json_body
+from server.reading import declared_length, is_json_body
 from server.shutdown import cut_off, cut_off_by_the_grace
 
 GRAPHQL_PATH = "/graphql"
@@ -76,12 +76,12 @@ class EarlyPosts:
             await self.app(scope, receive, send)
             return
         headers = _first_values(scope)
-        declared = headers.get(b"content-length", "")
+        declared = declared_length(headers.get(b"content-length"))
         accept = headers.get(b"accept")
         if (
             not is_json_body(headers.get(b"content-type"))
-            or not declared.isdigit()
-            or int(declared) > self.max_body_bytes
+            or declared is None
+            or declared > self.max_body_bytes
             or negotiate(accept) is None  # refused before its body is read
         ):
             await self.app(scope, receive, send)

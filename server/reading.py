@@ -48,7 +48,8 @@ def _persisted_hash(extensions: Any) -> str | None:
     persisted = extensions.get("persistedQuery")
     if persisted is None:
         return None
-    if not isinstance(persisted, dict) or persisted.get("version") != 1:
+    version = persisted.get("version") if isinstance(persisted, dict) else None
+    if type(version) is not int or version != 1:  # (not `true` or 1.0, which equal 1)
         raise RequestError(400, "BAD_REQUEST", "`persistedQuery` must be {version: 1, sha256Hash}")
     digest = persisted.get("sha256Hash")
     if not isinstance(digest, str) or len(digest) != 64 or not set(digest) <= _SHA256_HEX:
@@ -134,13 +135,21 @@ def params_from(data: Any) -> GraphQLParams:
     return GraphQLParams(query, variables, operation_name or None, digest)
 
 
+def declared_length(value: str | None) -> int | None:
+    """A Content-Length's value, None where it is none (ASCII digits only: `isdigit` alone
+    takes a superscript or an Arabic-Indic digit, which `int` refuses or reads)."""
+    if value is None or not (value.isascii() and value.isdigit()):
+        return None
+    return int(value)
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused as soon as it is known to exceed `limit` (declared or streamed)."""
     too_large = RequestError(
         413, "PAYLOAD_TOO_LARGE", f"the request body is larger than {limit:,} bytes"
     )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    declared = declared_length(request.headers.get("content-length"))
+    if declared is not None and declared > limit:
         raise too_large
     chunks: list[bytes] = []
     size = 0

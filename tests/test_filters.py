@@ -363,7 +363,7 @@ async def test_nested_partner_country_filter_on_a_program(graphql):
 
 
 @pytest.mark.parametrize("field", ["programs", "partners", "locations"])
-@pytest.mark.parametrize("code", ["USA", "1", "U1"])
+@pytest.mark.parametrize("code", ["USA", "1", "U1", "us\n"])  # (a `$` let the last one by)
 async def test_country_code_must_be_two_letters(graphql, field, code):
     query = LIST.format(field=field, type=LIST_TYPES[field])
     body = await graphql(query, {"filter": {"countryCode": code}})

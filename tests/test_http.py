@@ -22,7 +22,7 @@ from sqlalchemy import text as sql
 from db.engine import create_engine
 from db.migrate import downgrade, upgrade
 from server.errors import RequestError
-from server.reading import parse_json
+from server.reading import declared_length, parse_json
 from server.responses import encode_json
 from tests.assertions import without_cost
 from tests.conftest import make_client
@@ -918,11 +918,14 @@ async def test_automatic_persisted_queries_as_apollo_and_urql_send_them(client):
         pytest.param(
             _apq("XYZ"), None, "`sha256Hash` must be 64 lowercase hexadecimal digits", id="bad-hash"
         ),
-        pytest.param(
-            {"persistedQuery": {"version": 2}},
-            None,
-            "`persistedQuery` must be {version: 1, sha256Hash}",
-            id="version",
+        *(
+            pytest.param(
+                {"persistedQuery": {"version": version, "sha256Hash": "0" * 64}},
+                None,
+                "`persistedQuery` must be {version: 1, sha256Hash}",
+                id=f"version-{version}",
+            )
+            for version in (2, True, 1.0, "1")  # (`true` and 1.0 equal 1 in Python)
         ),
         pytest.param([], None, "`extensions` must be a JSON object", id="not-object"),
     ],
@@ -1076,3 +1079,19 @@ async def test_pages_probes_and_files_say_how_they_may_be_kept_framed_and_read(c
     for path in ("/graphiql/4.1.2/graphiql.min.js", "/explorer/explorer.js"):
         served = await client.get(path)
         assert served.headers["x-content-type-options"] == "nosniff", path
+
+
+@pytest.mark.parametrize(
+    ("value", "length"),
+    [
+        ("12", 12),
+        (None, None),
+        ("", None),
+        ("-1", None),
+        ("1 ", None),
+        ("\u00b2", None),  # `isdigit`, though `int` refuses it
+        ("\u0661\u0662", None),  # `isdigit`, and `int` reads 12
+    ],
+)
+def test_a_declared_length_is_ascii_digits_only(value, length):
+    assert declared_length(value) == length

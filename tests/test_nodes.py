@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import string
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,16 @@ async def test_well_formed_id_of_a_missing_slug_is_null(graphql):
     assert body == {"data": {"node": None}}
 
 
+def respelled(token: str) -> str:
+    """Another spelling of the same bytes: the bits the padding leaves over, set."""
+    alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "+/"
+    stem = token.rstrip("=")
+    assert stem != token, "a token with padding"
+    again = stem[:-1] + alphabet[alphabet.index(stem[-1]) + 1] + token[len(stem) :]
+    assert base64.b64decode(again, validate=True) == base64.b64decode(token)
+    return again
+
+
 BAD_IDS = {
     "empty": "",
     "not-base64": "not base64!",
@@ -107,6 +118,8 @@ BAD_IDS = {
     "unknown-type": global_id("Nope", "x"),
     "empty-slug": global_id("Program", ""),
     "not-a-slug": global_id("Program", "Not A Slug"),
+    "slug-and-a-line-break": global_id("Program", "miles\n"),
+    "padding-bits-set": respelled(global_id("Program", "miles")),  # the same bytes
 }
 
 

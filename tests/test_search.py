@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from db.mapping import SEARCHABLE
 from db.words import STOP_WORDS, fuzzy_text, terms, trigrams
+from resolvers.opaque import decode_token, encode_token
 from seeds.search_rows import passage_spans
 from tests.conftest import Store, make_client
 
@@ -234,6 +235,25 @@ async def test_a_cursor_is_bound_to_its_search(graphql):
         assert "another list" in body["errors"][0]["message"]
     body = await graphql(SEARCH, {"query": "music", "after": "bm90IGEgY3Vyc29y"})
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+@pytest.mark.parametrize("score", ["\u00b2", "\u0661\u0662", "12\n"])  # ², ١٢ pass `isdigit`
+async def test_a_cursor_whose_score_is_not_ascii_digits_is_a_bad_cursor(graphql, score):
+    """A cursor's score spelled in other digits was an internal error (`int("²")`), two
+    stacks in the log a request, or read as another number (`١٢` is 12)."""
+    page = await _search(graphql, "refugees", first=1)
+    prefix, separator, key = decode_token(
+        page["pageInfo"]["endCursor"], max_length=1000, problem="ours"
+    ).rpartition("::")
+    assert separator
+    real_score, _, place = key.partition(":")
+    assert real_score.isdigit()
+    forged = f"{prefix}::{score}:{place}"
+    body = await graphql(SEARCH, {"query": "refugees", "after": encode_token(forged)})
+    assert body["data"] is None
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"] == "`after` is not a valid cursor"
 
 
 async def test_passages_are_paragraphs_of_their_document(graphql):
