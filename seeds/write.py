@@ -447,10 +447,14 @@ async def _search_entries(sync: _Sync, written: dict[str, dict[Key, int]]) -> No
     assert set(written) == set(SEARCHABLE), "every searchable type's rows, and no others"
     rows: list[dict[str, Any]] = []
     for type_name, ids in written.items():
+        # every row, told apart here: an `IN` of the ids took one parameter each, past
+        # PostgreSQL's 32,767 for a document of as many passages (its lines)
+        wanted = set(ids.values())
         model = SEARCHABLE[type_name].model
-        query = select(model).where(col(model.id).in_(list(ids.values())))  # type: ignore[attr-defined]
-        items = (await sync.session.execute(query)).scalars().all()
-        rows += [row for item in items for row in search_entry_rows(type_name, item)]
+        items: Sequence[Any] = (await sync.session.execute(select(model))).scalars().all()
+        rows += [
+            row for item in items if item.id in wanted for row in search_entry_rows(type_name, item)
+        ]
     await sync.table(SearchEntry, ["target_type", "target_id", "field_name", "position"], rows)
 
 

@@ -267,3 +267,19 @@ def test_the_shipped_seeds_read_alike_from_a_crlf_checkout(tmp_path: Path) -> No
         assert text[citation.start : citation.end] == citation.quote
     quotes = sorted(c.quote for cs in lf.citations.values() for c in cs)
     assert sorted(c.quote.replace("\r\n", "\n") for c in located) == quotes
+
+
+@pytest.mark.postgres  # (SQLite takes as many; seeding 33,000 passages there takes ~14 s)
+async def test_a_document_of_more_lines_than_a_statement_takes_parameters(
+    empty_store: Store, tmp_path
+):
+    """Each non-empty line of a document is a passage, and each passage was one parameter
+    of a statement finding the passages' search entries: PostgreSQL takes 32,767, so a
+    long report could not be seeded there (while SQLite, and `seed --check` on it, took it)."""
+    root = write_seed_tree(tmp_path / "seeds")
+    document = next((root / "documents").glob("*.txt"))
+    with document.open("a", encoding="utf-8") as text:
+        text.write("\n" + "\n".join(["more"] * 33_000) + "\n")
+    plan = read_seeds(root)
+    report = await write_seeds(empty_store.engine, plan, dry_run=True)
+    assert report.inserted["passages"] > 33_000
