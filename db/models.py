@@ -17,6 +17,10 @@ from sqlmodel import Field, SQLModel
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 MAX_SLUG_LENGTH = 120
+# Names and titles are indexed: a PostgreSQL b-tree entry holds at most 2,704 bytes, and a
+# name's sort key (casefolded: up to three characters a character) of four-byte characters
+# stays under it at this length.
+MAX_NAME_LENGTH = 200
 # A document's slug leaves room in a citation's key for its span (db/keys.citation_slug).
 MAX_DOCUMENT_SLUG_LENGTH = MAX_SLUG_LENGTH - 24
 # A provenance with nothing but a stated basis, as the seed writes it (db/provenance.py).

@@ -75,6 +75,21 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """A date or time as the safe loader reads it; an impossible one (`2024-02-30`) an error
+    at its place, where the loader raises a bare ValueError that names none."""
+    assert isinstance(node, yaml.ScalarNode)
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError as error:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{node.value!r} is not a date: {error}", node.start_mark
+        ) from None
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+
 def _parse_yaml(text: str, name: str) -> Any:
     """YAML's safe subset, its errors' positions naming the file (not "<unicode string>")."""
     loader = _UniqueKeyLoader(text)
@@ -104,10 +119,15 @@ def _validate(model: type[M], data: Any, source: str) -> M:
 def _read_document(path: Path) -> str:
     """A document's text as its bytes say, line ends included: `read_text` would turn CRLF
     into LF, and every offset the API serves would then miss the file by one a line."""
-    return path.read_bytes().decode("utf-8")
+    text = path.read_bytes().decode("utf-8")
+    if "\x00" in text:  # PostgreSQL stores none (SQLite would, and serve it)
+        raise ValueError("it holds a NUL character, which PostgreSQL cannot store")
+    return text
 
 
 def read_documents(directory: Path) -> dict[str, SeedDocument]:
+    if not directory.is_dir():
+        raise SeedError(f"{directory}: no such folder")
     documents: dict[str, SeedDocument] = {}
     for meta_path in sorted(directory.glob("*.yaml")):
         meta = _validate(DocumentMeta, _load_yaml(meta_path), meta_path.name)
@@ -118,7 +138,7 @@ def read_documents(directory: Path) -> dict[str, SeedDocument]:
         text_path = directory / f"{meta.slug}.txt"
         try:
             text = _read_document(text_path)
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # (UnicodeDecodeError is a ValueError)
             raise SeedError(f"{meta_path.name}: cannot read {text_path.name}: {exc}") from None
         documents[meta.slug] = SeedDocument(meta, text)
     if not documents:

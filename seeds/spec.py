@@ -10,9 +10,9 @@ import datetime as dt
 import enum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from db.models import MAX_DOCUMENT_SLUG_LENGTH, MAX_SLUG_LENGTH, SLUG_PATTERN
+from db.models import MAX_DOCUMENT_SLUG_LENGTH, MAX_NAME_LENGTH, MAX_SLUG_LENGTH, SLUG_PATTERN
 
 Slug = Annotated[
     str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=MAX_SLUG_LENGTH)
@@ -20,7 +20,27 @@ Slug = Annotated[
 DocumentSlug = Annotated[
     str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=MAX_DOCUMENT_SLUG_LENGTH)
 ]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# Longer text would be no extraction of a quote; the bound keeps every value within what the
+# search index takes of one (a PostgreSQL tsvector holds at most 1 MB).
+MAX_TEXT_LENGTH = 10_000
+
+
+def _no_nul(text: str) -> str:
+    if "\x00" in text:  # SQLite stores it (and the API would serve it); PostgreSQL refuses
+        raise ValueError("holds a NUL character, which PostgreSQL cannot store")
+    return text
+
+
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_LENGTH),
+    AfterValidator(_no_nul),
+]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH),
+    AfterValidator(_no_nul),
+]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 # A year goes into an INTEGER column (32 bits on PostgreSQL) and out as a GraphQL Int: the
 # years a date may have (`published_on`) are within both, where 10**25 fits neither store.
@@ -66,7 +86,7 @@ class DocumentMeta(Strict):
     """What `seeds/documents/<slug>.yaml` says about the text file beside it."""
 
     slug: DocumentSlug
-    title: Text
+    title: Name
     publisher: Text
     published_on: dt.date | None = None
     source_file: Text
@@ -117,12 +137,12 @@ class FigureQualifier(enum.StrEnum):
     NEARLY = "NEARLY"
 
 
-Names = list[Text]
+Names = list[Name]
 
 
 class CompanySpec(Cited):
     slug: Slug
-    name: Text
+    name: Name
     alternative_names: Names = []
     description: Text | None = None
     founded_year: Year | None = None
@@ -131,15 +151,15 @@ class CompanySpec(Cited):
 
 class PersonSpec(Cited):
     slug: Slug
-    name: Text
-    title: Text | None = None
+    name: Name
+    title: Name | None = None
     company: Slug
     locations: list[LocationLink] = []
 
 
 class ReportSpec(Cited):
     slug: Slug
-    title: Text
+    title: Name
     year: Year | None = None
     topics: Names = []
     company: Slug
@@ -148,7 +168,7 @@ class ReportSpec(Cited):
 
 class ProgramSpec(Cited):
     slug: Slug
-    name: Text | None = None
+    name: Name | None = None
     kind: ProgramKind
     description: Text | None = None
     company: Slug
@@ -161,8 +181,8 @@ class ProgramSpec(Cited):
 
 class PartnerSpec(Cited):
     slug: Slug
-    name: Text
-    short_name: Text | None = None
+    name: Name
+    short_name: Name | None = None
     alternative_names: Names = []
     description: Text | None = None
     locations: list[LocationLink] = []
@@ -170,7 +190,7 @@ class PartnerSpec(Cited):
 
 class LocationSpec(Cited):
     slug: Slug
-    name: Text
+    name: Name
     alternative_names: Names = []
     kind: LocationKind
     country_code: CountryCode | None = None
@@ -179,7 +199,7 @@ class LocationSpec(Cited):
 
 class FigureSpec(Cited):
     slug: Slug
-    label: Text | None = None
+    label: Name | None = None
     kind: FigureKind
     value: Number
     unit: Text
@@ -195,7 +215,7 @@ class OrganizationSpec(Cited):
     """A publisher, or the organisation behind one; `documents` are those it published."""
 
     slug: Slug
-    name: Text
+    name: Name
     alternative_names: Names = []
     description: Text | None = None
     address: Text | None = None
@@ -223,7 +243,7 @@ class FigurePairSpec(Cited):
 
 class FigureGroupSpec(Cited):
     slug: Slug
-    title: Text | None = None
+    title: Name | None = None
     caption: Text | None = None
     company: Slug
     report: Slug | None = None

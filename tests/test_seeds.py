@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import shutil
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,70 @@ def test_yaml_syntax_error_is_an_error(tmp_path):
     (root / "graph.yaml").write_text("programs: [unclosed", encoding="utf-8")
     with pytest.raises(SeedError, match=r"graph\.yaml: cannot read YAML"):
         read_seeds(root)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        pytest.param(
+            lambda data: data["partners"][0].update(description="a\x00b"),
+            r"partners\.0\.description: Value error, holds a NUL character",
+            id="nul",  # SQLite stored and served it; PostgreSQL refused the seed
+        ),
+        pytest.param(
+            lambda data: data["programs"][0].update(name="n" * 201),
+            r"programs\.0\.name: String should have at most 200 characters",
+            id="long-name",  # past what a PostgreSQL index entry holds
+        ),
+        pytest.param(
+            lambda data: data["partners"][0].update(alternative_names=["n" * 201]),
+            r"partners\.0\.alternative_names\.0: String should have at most 200",
+            id="long-alternative-name",
+        ),
+        pytest.param(
+            lambda data: data["partners"][0].update(description="w " * 5001),
+            r"partners\.0\.description: String should have at most 10000 characters",
+            id="long-text",  # past what a PostgreSQL tsvector holds, at 120,000 words
+        ),
+        pytest.param(
+            lambda data: data["companies"][0].update(founded_year=dt.date(2024, 2, 1)),
+            None,
+            id="impossible-date",
+        ),
+    ],
+)
+def test_what_one_store_could_not_hold_is_refused_as_it_is_read(tmp_path, edit, message):
+    """`seed --check` said such files were valid (it checks against SQLite) and the seed
+    failed on PostgreSQL, naming an index or an encoding rather than the item."""
+    data = graph_data()
+    edit(data)
+    root = write_seed_tree(tmp_path / "seeds", data)
+    if message is None:  # a date no calendar has, which YAML reads as a date all the same
+        graph = root / "graph.yaml"
+        graph.write_text(
+            graph.read_text(encoding="utf-8").replace("2024-02-01", "2024-02-30"),
+            encoding="utf-8",
+        )
+        message = r"graph\.yaml: cannot read YAML: '2024-02-30' is not a date: day is out of"
+    with pytest.raises(SeedError, match=message):
+        read_seeds(root)
+
+
+def test_a_document_holding_a_nul_is_refused_by_name(tmp_path):
+    root = write_seed_tree(tmp_path / "seeds")
+    text = root / "documents" / "staying-connected-at-sony-music.txt"
+    text.write_bytes(text.read_bytes() + b"\x00")
+    with pytest.raises(
+        SeedError,
+        match=r"staying-connected-at-sony-music\.yaml: cannot read staying-connected-at-sony-"
+        r"music\.txt: it holds a NUL character",
+    ):
+        read_seeds(root)
+
+
+def test_a_seeds_folder_that_is_not_there_is_named(tmp_path):
+    with pytest.raises(SeedError, match=r"/nowhere/documents: no such folder"):
+        read_seeds(tmp_path / "nowhere")
 
 
 def test_document_without_text_file_is_an_error(tmp_path):
