@@ -257,17 +257,19 @@ def _listening_socket(config: uvicorn.Config) -> socket.socket:
 
 def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     _require_fast_http()
-    report = _run(prepare_store(settings, seed="if-empty"))
-    if report is not None:
-        print(f"seeded the store (empty, or seeded by an older version): {report.summary()}")
     from server.app import create_app
     from server.connections import edge_config  # httptools
     from server.observe import configure_access_log
 
     configure_access_log(settings.log_level)
 
-    # with workers too (each builds its own): a bad setting stops the command here
+    # with workers too (each builds its own): a bad setting (a trusted documents' manifest
+    # that cannot be used, say) stops the command here, before the store is migrated or
+    # seeded (the app connects to nothing until it starts)
     app = create_app(settings, handles_signals=True)
+    report = _run(prepare_store(settings, seed="if-empty"))
+    if report is not None:
+        print(f"seeded the store (empty, or seeded by an older version): {report.summary()}")
     # What start-up made (the schema, the type map, imports) lives as long as the process:
     # frozen, the collector stops scanning it on every full collection.
     gc.freeze()

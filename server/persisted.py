@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from core.lru import LRU
+
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 class ManifestError(ValueError):
@@ -50,6 +53,11 @@ def load_manifest(path: Path) -> dict[str, str]:
     for digest, document in pairs:
         if not isinstance(digest, str) or not isinstance(document, str):
             raise ManifestError("each trusted document needs a string hash and a string body")
+        if not SHA256_HEX.fullmatch(digest):  # as clients must send it (server/reading.py)
+            raise ManifestError(
+                f"the trusted document {digest[:12]!r}... has an id that is not 64 lowercase "
+                "hexadecimal digits (its SHA-256)"
+            )
         if sha256_hex(document) != digest:
             raise ManifestError(f"the trusted document {digest[:12]}... does not hash to its id")
         documents[digest] = document

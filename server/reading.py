@@ -15,7 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from server.errors import RequestError
 from server.negotiation import JSON
-from server.persisted import sha256_hex
+from server.persisted import SHA256_HEX, sha256_hex
 
 # What the request's record says of a body that never came whole (the app's answer reaches
 # no one): what the edge answered before it closed the connection (server/connections.py
@@ -36,9 +36,6 @@ class GraphQLParams:
     persisted_hash: str | None = None  # extensions.persistedQuery.sha256Hash (Apollo's APQ)
 
 
-_SHA256_HEX = frozenset("0123456789abcdef")
-
-
 def _persisted_hash(extensions: Any) -> str | None:
     """The hash of an automatic persisted query, as Apollo Client and urql send it."""
     if extensions is None:
@@ -52,7 +49,7 @@ def _persisted_hash(extensions: Any) -> str | None:
     if type(version) is not int or version != 1:  # (not `true` or 1.0, which equal 1)
         raise RequestError(400, "BAD_REQUEST", "`persistedQuery` must be {version: 1, sha256Hash}")
     digest = persisted.get("sha256Hash")
-    if not isinstance(digest, str) or len(digest) != 64 or not set(digest) <= _SHA256_HEX:
+    if not isinstance(digest, str) or not SHA256_HEX.fullmatch(digest):
         raise RequestError(
             400, "BAD_REQUEST", "`sha256Hash` must be 64 lowercase hexadecimal digits"
         )

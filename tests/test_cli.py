@@ -342,6 +342,8 @@ def test_a_bad_setting_is_a_configuration_error(env):
         ("CACHE_URL", "redis://127.0.0.1:notaport/0", "CACHE_URL: Value error, Port"),
         ("PROMETHEUS_MULTIPROC_DIR", "/nonexistent/dir", "is not a directory"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "OTEL_EXPORTER_OTLP_ENDPOINT: String"),
+        # read as the app is built: the store was migrated and seeded first
+        ("IMPACT_GRAPH_TRUSTED_DOCUMENTS", "/nonexistent/manifest.json", "manifest: [Errno 2]"),
     ],
 )
 def test_settings_read_by_others_are_checked_at_start_up(env, tmp_path, name, value, says):

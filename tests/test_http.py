@@ -1020,7 +1020,11 @@ async def test_with_trusted_documents_only_the_manifests_run(store, tmp_path, ma
     ("content", "complaint"),
     [
         ("not json", "cannot read"),
-        ('{"abc": "{ __typename }"}', "does not hash to its id"),
+        (json.dumps({"0" * 64: "{ __typename }"}), "does not hash to its id"),
+        (  # as clients could not send it: refused as that, not as a document of another hash
+            json.dumps({hashlib.sha256(b"{ __typename }").hexdigest().upper(): "{ __typename }"}),
+            "has an id that is not 64 lowercase hexadecimal digits",
+        ),
         ("{}", "lists no document"),
         ("[]", "not a JSON object"),
     ],
