@@ -22,7 +22,7 @@ from db.mapping import node_type
 from db.provenance import Basis, Provenance
 from seeds.errors import SeedError
 from seeds.items import entity_sections, link_items
-from seeds.spec import BasisSpec, DocumentMeta, GraphSpec, ProvenanceSpec
+from seeds.spec import BasisSpec, DocumentMeta, GraphSpec, ProvenanceSpec, ReportSpec
 
 if TYPE_CHECKING:
     from seeds.read import SeedPlan
@@ -65,10 +65,20 @@ VERBATIM: dict[str, tuple[str, ...]] = {
 # Single fields that link to another item, checked as links are: (type, YAML key, kind).
 FIELD_LINKS = (
     ("Statement", "person", "person"),
+    ("Statement", "report", "report"),
     ("Organization", "owner", "organization"),
     ("Organization", "location", "location"),
     ("Location", "parent", "location"),
     ("Company", "founded_in", "location"),
+    ("Person", "company", "company"),
+    ("Report", "company", "company"),
+    ("Program", "company", "company"),
+    ("Program", "parent", "program"),
+    ("Figure", "company", "company"),
+    ("Figure", "program", "program"),
+    ("Figure", "report", "report"),
+    ("FigureGroup", "company", "company"),
+    ("FigureGroup", "report", "report"),
 )
 
 
@@ -79,7 +89,7 @@ def check_documents(documents: Iterable[DocumentMeta]) -> None:
 
 
 def check_provenance(graph: GraphSpec, source: str) -> None:
-    names = _names(graph)
+    names, quotes = _names(graph), _quotes(graph)
     for kind, type_name, items in entity_sections(graph):
         for item in items:
             where = f"{kind} {item.slug!r}"
@@ -91,7 +101,7 @@ def check_provenance(graph: GraphSpec, source: str) -> None:
                     _check_named(
                         f"{where} field {key!r}",
                         item.citations,
-                        names[target_kind][target],
+                        (names[target_kind][target], quotes[target_kind][target]),
                         target_kind,
                         source,
                     )
@@ -101,7 +111,7 @@ def check_provenance(graph: GraphSpec, source: str) -> None:
             _check_named(
                 link.owner,
                 link.item.citations,
-                names[link.target_kind][link.target],
+                (names[link.target_kind][link.target], quotes[link.target_kind][link.target]),
                 link.target_kind,
                 source,
             )
@@ -114,12 +124,23 @@ def _stated(item: Any, key: str) -> bool:
     return (field.basis if field is not None else spec.basis) == "STATED"
 
 
-def _check_named(where: str, citations: list[Any], known: set[str], kind: str, source: str) -> None:
-    """A STATED link's quotes must name what it links to."""
+def _check_named(
+    where: str,
+    citations: list[Any],
+    target: tuple[set[str], set[tuple[str, str]]],
+    kind: str,
+    source: str,
+) -> None:
+    """A STATED link's quotes must name what it links to; one to an item with no name, be
+    (or hold, or lie within) one of that item's own quotes, the words that state it."""
+    known, own_quotes = target
     if not known:
+        if any(_same_words(c.document, c.quote, own_quotes) for c in citations):
+            return
         raise SeedError(
             f"{source}: {where} is STATED, but the {kind} it links to has no name a quote "
-            "could give; mark it INFERRED with a note"
+            f"could give, and none of its quotes is one of the {kind}'s own; cite one that is, "
+            "or mark it INFERRED with a note"
         )
     if not any(_mentions(c.quote, name) for name in known for c in citations):
         raise SeedError(
@@ -134,7 +155,11 @@ def _check_verbatim(where: str, type_name: str, item: Any, source: str) -> None:
         value = getattr(item, key)
         values = [] if value is None else list(value) if isinstance(value, list) else [value]
         for text in (_as_written(key, v) for v in values):
-            if _stated(item, key) and not any(_mentions(c.quote, text) for c in item.citations):
+            # a month by its name as a text writes it: "May", not the verb "may"
+            exact = key == "month"
+            if _stated(item, key) and not any(
+                _mentions(c.quote, text, exact_case=exact) for c in item.citations
+            ):
                 raise SeedError(
                     f"{source}: {where} field {key!r}: {text!r} is in none of its quotes; "
                     "quote the words, or give the field a basis (REFERENCE or INFERRED)"
@@ -146,11 +171,12 @@ def _as_written(key: str, value: Any) -> str:
     return calendar.month_name[value] if key == "month" else str(value)
 
 
-def _mentions(quote: str, name: str) -> bool:
+def _mentions(quote: str, name: str, *, exact_case: bool = False) -> bool:
     """Whether `name` stands in `quote` as words ("US" in "in the US", not in "focus"); an
-    all-capitals name (an abbreviation) only as written ("US", never "us")."""
+    all-capitals name (an abbreviation), or one asked `exact_case`, only as written ("US",
+    never "us")."""
     pattern = rf"(?<!\w){re.escape(name)}(?!\w)"
-    flags = 0 if name.isupper() else re.IGNORECASE
+    flags = 0 if exact_case or name.isupper() else re.IGNORECASE
     return re.search(pattern, quote, flags) is not None
 
 
@@ -173,18 +199,41 @@ def _names(graph: GraphSpec) -> dict[str, dict[str, set[str]]]:
     def names_of(item: Any) -> set[str]:
         found: Iterable[str | None] = (
             getattr(item, "name", None),
+            getattr(item, "title", None) if isinstance(item, ReportSpec) else None,
             getattr(item, "short_name", None),
             *getattr(item, "alternative_names", ()),
         )
         return {name for name in found if name}
 
-    return {
-        "location": {loc.slug: names_of(loc) for loc in graph.locations},
-        "partner": {p.slug: names_of(p) for p in graph.partners},
-        "program": {p.slug: names_of(p) for p in graph.programs},
-        "person": {p.slug: names_of(p) for p in graph.people},
-        "organization": {o.slug: names_of(o) for o in graph.organizations},
-    }
+    return {kind: {item.slug: names_of(item) for item in items} for kind, items in _targets(graph)}
+
+
+def _same_words(document: str, quote: str, quotes: set[tuple[str, str]]) -> bool:
+    return any(
+        document == theirs and (quote in words or words in quote) for theirs, words in quotes
+    )
+
+
+def _quotes(graph: GraphSpec) -> dict[str, dict[str, set[tuple[str, str]]]]:
+    """Every item's own quotes (document and words), by kind and slug."""
+
+    def quotes_of(item: Any) -> set[tuple[str, str]]:
+        return {(c.document, c.quote) for c in item.citations}
+
+    return {kind: {item.slug: quotes_of(item) for item in items} for kind, items in _targets(graph)}
+
+
+def _targets(graph: GraphSpec) -> tuple[tuple[str, list[Any]], ...]:
+    """The kinds of item a link may point to, and their items."""
+    return (
+        ("location", graph.locations),
+        ("partner", graph.partners),
+        ("program", graph.programs),
+        ("person", graph.people),
+        ("organization", graph.organizations),
+        ("company", graph.companies),
+        ("report", graph.reports),
+    )
 
 
 def check_statements(graph: GraphSpec, plan: SeedPlan, source: str) -> None:

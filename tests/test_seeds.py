@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +119,82 @@ def test_parent_cycle_is_an_error(tmp_path):
     program(data, parent)["parent"] = "impact-fellows-program"
     with pytest.raises(SeedError, match="is its own ancestor"):
         read_altered(tmp_path, data)
+
+
+def _unmarked(section: str, slug: str, field: str) -> Callable[[dict[str, Any]], None]:
+    """The item's field said to rest on its quotes again (its INFERRED basis taken away)."""
+
+    def edit(data: dict[str, Any]) -> None:
+        item = next(i for i in data[section] if i["slug"] == slug)
+        del item["provenance"]["fields"][field]
+
+    return edit
+
+
+def _figure_of_another_program(data: dict[str, Any]) -> None:
+    figure = next(f for f in data["figures"] if f["slug"] == "un-refugee-agency-commitment-amount")
+    figure["program"] = "pakistan-flood-support"  # no name, and none of its quotes is the figure's
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        pytest.param(
+            _unmarked("programs", "life-insurance-policies", "company"),
+            "program 'life-insurance-policies' field 'company' is STATED, but none of its "
+            "quotes names the company",
+            id="program-company",  # "The company has identified ..."
+        ),
+        pytest.param(
+            _unmarked("programs", "impact-fellows-program", "parent"),
+            "program 'impact-fellows-program' field 'parent' is STATED, but none of its quotes "
+            "names the program",
+            id="program-parent",  # "the framework": MILES is named the sentence before
+        ),
+        pytest.param(
+            _unmarked("people", "patricia-sedano", "company"),
+            "person 'patricia-sedano' field 'company' is STATED",
+            id="person-company",  # "company leaders like Patricia Sedano"
+        ),
+        pytest.param(
+            _unmarked("statements", "rob-stringer-global-impact-report-2023-letter", "report"),
+            "field 'report' is STATED, but none of its quotes names the report",
+            id="statement-report",  # "a letter introducing the report"
+        ),
+        pytest.param(
+            _figure_of_another_program,
+            "figure 'un-refugee-agency-commitment-amount' field 'program' is STATED, but the "
+            "program it links to has no name a quote could give, and none of its quotes is one "
+            "of the program's own",
+            id="figure-program-of-no-name",
+        ),
+    ],
+)
+def test_a_stated_link_names_what_it_links_to(tmp_path, edit, message):
+    """A single link (a program's company or parent, a person's company, a statement's
+    report, a figure's program) was taken as STATED unchecked: 24 in the shipped graph rested
+    on "the company", "it", "Sony" or "the framework", which the check now refuses unless the
+    field says so."""
+    data = graph_data()
+    read_altered(tmp_path / "as-shipped", data)
+    edit(data)
+    with pytest.raises(SeedError, match=re.escape(message)):
+        read_altered(tmp_path, data)
+
+
+def test_a_month_stands_in_a_quote_by_its_name_as_written(tmp_path):
+    """The verb "may" was read as the month May (names matched in any case)."""
+    data = graph_data()
+    fellows = program(data, "impact-fellows-program")
+    fellows["month"] = 5
+    fellows["citations"].append(
+        {"document": "staying-connected-at-sony-music", "quote": "Fellows may apply."}
+    )
+    root = write_seed_tree(tmp_path / "seeds", data)
+    text = root / "documents" / "staying-connected-at-sony-music.txt"
+    text.write_text(text.read_text(encoding="utf-8") + "Fellows may apply.\n", encoding="utf-8")
+    with pytest.raises(SeedError, match="field 'month': 'May' is in none of its quotes"):
+        read_seeds(root)
 
 
 def test_yaml_syntax_error_is_an_error(tmp_path):
