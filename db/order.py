@@ -36,7 +36,12 @@ from db.mapping import Condition, NodeType
 from db.models import MAX_SLUG_LENGTH, SLUG_PATTERN
 
 _SLUG = re.compile(SLUG_PATTERN)
-_INTEGER = re.compile(r"^-?[0-9]{1,10}$")
+# A sort value as `row_key` writes it, and no other spelling of it: Python's `float`, `int`
+# and `fromisoformat` also read " 12\n", "1_2" or Arabic-Indic digits (another cursor for
+# one place).
+_INTEGER = re.compile(r"-?[0-9]{1,10}")
+_FLOAT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_INTEGER = 2**31 - 1  # integer columns are 32-bit on PostgreSQL
 KEY_SEPARATOR = ":"
 
@@ -126,11 +131,13 @@ def parse_key(node: NodeType, ordering: Ordering, key: str) -> Seek:
             raise ValueError("not an integer")
         return Seek(int(text), slug)
     if isinstance(kind, Float):
-        number = float(text)
+        number = float(text) if _FLOAT.fullmatch(text) else math.nan
         if not math.isfinite(number):
             raise ValueError("not a finite number")
         return Seek(number, slug)
     if isinstance(kind, Date):
+        if not _DATE.fullmatch(text):
+            raise ValueError("not a date")
         return Seek(dt.date.fromisoformat(text), slug)
     raise ValueError(f"cannot seek in a {kind!r} order")
 

@@ -118,10 +118,15 @@ def check_provenance(graph: GraphSpec, source: str) -> None:
 
 
 def _stated(item: Any, key: str) -> bool:
-    """Whether the item's field `key` rests on its quotes (its own basis, or the item's)."""
+    """Whether the item's field `key` rests on its quotes."""
+    return _basis(item, key) == "STATED"
+
+
+def _basis(item: Any, key: str) -> str:
+    """What the item's field `key` rests on: its own basis, or the item's."""
     spec: ProvenanceSpec = item.provenance
     field = spec.fields.get(key)
-    return (field.basis if field is not None else spec.basis) == "STATED"
+    return (field.basis if field is not None else spec.basis).value
 
 
 def _check_named(
@@ -197,13 +202,16 @@ def _names(graph: GraphSpec) -> dict[str, dict[str, set[str]]]:
     """Every name a link's target may be mentioned by, by kind and slug."""
 
     def names_of(item: Any) -> set[str]:
-        found: Iterable[str | None] = (
-            getattr(item, "name", None),
-            getattr(item, "title", None) if isinstance(item, ReportSpec) else None,
-            getattr(item, "short_name", None),
-            *getattr(item, "alternative_names", ()),
-        )
-        return {name for name in found if name}
+        """Its names, but for those INFERRED: "Sony" is taken as Sony Music, so a quote that
+        says "Sony" names Sony Music only by that inference. (A name a reference gives, such
+        as "US" for the United States by its ISO code, names it.)"""
+        titled = ("title",) if isinstance(item, ReportSpec) else ()
+        found: list[str] = []
+        for key in ("name", "short_name", "alternative_names", *titled):
+            value = getattr(item, key, None)
+            if value and _basis(item, key) != "INFERRED":
+                found += value if isinstance(value, list) else [value]
+        return set(found)
 
     return {kind: {item.slug: names_of(item) for item in items} for kind, items in _targets(graph)}
 

@@ -342,7 +342,7 @@ def test_a_bad_setting_is_a_configuration_error(env):
         ("CACHE_URL", "redis://127.0.0.1:notaport/0", "CACHE_URL: Value error, Port"),
         ("PROMETHEUS_MULTIPROC_DIR", "/nonexistent/dir", "is not a directory"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "OTEL_EXPORTER_OTLP_ENDPOINT: String"),
-        # read as the app is built: the store was migrated and seeded first
+        # read as the app is built, which `serve` did after it had migrated and seeded
         ("IMPACT_GRAPH_TRUSTED_DOCUMENTS", "/nonexistent/manifest.json", "manifest: [Errno 2]"),
     ],
 )

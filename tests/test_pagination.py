@@ -378,6 +378,11 @@ def _forged(genuine: str, key: str) -> str:
         "a-slug:vinf",
         "a-slug:v1e999",
         "a-slug:vtwelve",
+        # other spellings Python's `float` reads as 12: another cursor for one place
+        "a-slug:v12\n",
+        "a-slug:v1_2",
+        "a-slug:v\u0661\u0662",
+        "a-slug:v 12",
     ],
 )
 async def test_forged_places_are_refused(graphql, key):
@@ -395,7 +400,15 @@ query($after: String) {
 """
 
 
-@pytest.mark.parametrize("key", ["a-slug:v99999999999", "a-slug:v2147483648", "a-slug:v1e3"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "a-slug:v99999999999",
+        "a-slug:v2147483648",
+        "a-slug:v1e3",
+        "a-slug:v2022\n",  # (a `$` let it by, and `int` read it as 2022)
+    ],
+)
 async def test_forged_integer_places_past_the_column_are_refused(graphql, key):
     genuine = (await graphql(PROGRAMS_BY_YEAR))["data"]["programs"]["edges"][0]["cursor"]
     body = await graphql(PROGRAMS_BY_YEAR, {"after": _forged(genuine, key)})
@@ -439,3 +452,19 @@ async def test_before_alone_pages_back_from_the_cursor(graphql):
     page = await fetch_page(graphql, before=every[-1])
     assert slugs(page) == LOCATION_ORDER[-21:-1]
     assert page["pageInfo"]["hasPreviousPage"] is True
+
+
+DOCUMENTS_BY_DATE = """
+query($after: String) {
+  documents(first: 1, after: $after, orderBy: {field: PUBLISHED_ON}) { edges { cursor } }
+}
+"""
+
+
+@pytest.mark.parametrize("value", ["20240101", "2024-W01-1", "2024-01-01\n", "2024-13-01"])
+async def test_forged_date_places_are_refused(graphql, value):
+    """`fromisoformat` reads 20240101 and 2024-W01-1 as the place 2024-01-01 is: another
+    cursor for one place."""
+    genuine = (await graphql(DOCUMENTS_BY_DATE))["data"]["documents"]["edges"][0]["cursor"]
+    body = await graphql(DOCUMENTS_BY_DATE, {"after": _forged(genuine, f"a-slug:v{value}")})
+    assert_bad_input(body, ["documents"], "`after`", "not a valid cursor")

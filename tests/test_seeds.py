@@ -162,6 +162,12 @@ def _figure_of_another_program(data: dict[str, Any]) -> None:
             id="statement-report",  # "a letter introducing the report"
         ),
         pytest.param(
+            _unmarked("programs", "enhanced-medical-coverage", "company"),
+            "program 'enhanced-medical-coverage' field 'company' is STATED, but none of its "
+            "quotes names the company (as 'Sony Music')",  # "Sony" is itself INFERRED
+            id="by-an-inferred-name",
+        ),
+        pytest.param(
             _figure_of_another_program,
             "figure 'un-refugee-agency-commitment-amount' field 'program' is STATED, but the "
             "program it links to has no name a quote could give, and none of its quotes is one "
@@ -213,6 +219,11 @@ def test_yaml_syntax_error_is_an_error(tmp_path):
             id="nul",  # SQLite stored and served it; PostgreSQL refused the seed
         ),
         pytest.param(
+            lambda data: data["partners"][0].update(name="Tab\tName"),
+            r"partners\.0\.name: Value error, holds a control character",
+            id="name-of-two-lines",  # its cursor (by name) was refused by the API that made it
+        ),
+        pytest.param(
             lambda data: data["programs"][0].update(name="n" * 201),
             r"programs\.0\.name: String should have at most 200 characters",
             id="long-name",  # past what a PostgreSQL index entry holds
@@ -223,9 +234,9 @@ def test_yaml_syntax_error_is_an_error(tmp_path):
             id="long-alternative-name",
         ),
         pytest.param(
-            lambda data: data["partners"][0].update(description="w " * 5001),
-            r"partners\.0\.description: String should have at most 10000 characters",
-            id="long-text",  # past what a PostgreSQL tsvector holds, at 120,000 words
+            lambda data: data["partners"][0].update(description="w " * 50_001),
+            r"partners\.0\.description: String should have at most 100000 characters",
+            id="long-text",  # far within a PostgreSQL tsvector's 1 MB, which 120,000 words pass
         ),
         pytest.param(
             lambda data: data["companies"][0].update(founded_year=dt.date(2024, 2, 1)),
@@ -260,6 +271,16 @@ def test_a_document_holding_a_nul_is_refused_by_name(tmp_path):
         match=r"staying-connected-at-sony-music\.yaml: cannot read staying-connected-at-sony-"
         r"music\.txt: it holds a NUL character",
     ):
+        read_seeds(root)
+
+
+def test_a_document_line_longer_than_any_text_is_refused_by_name(tmp_path):
+    """Each line is a passage the search index takes whole: a line of 120,000 words was past
+    what a PostgreSQL tsvector holds, and the seed failed there naming no file."""
+    root = write_seed_tree(tmp_path / "seeds")
+    text = root / "documents" / "staying-connected-at-sony-music.txt"
+    text.write_text(text.read_text(encoding="utf-8") + "w " * 50_001, encoding="utf-8")
+    with pytest.raises(SeedError, match=r"music\.txt: a line of it is over 100,000 characters"):
         read_seeds(root)
 
 
