@@ -32,6 +32,7 @@ from db.queries import (
 from db.search import HitPage, Place, SearchQuery, fetch_hits
 from db.state import version_query
 
+K = TypeVar("K")
 T = TypeVar("T")
 logger = logging.getLogger("impact_graph.db")
 Subject = tuple[str, int]
@@ -202,6 +203,17 @@ class Reader:
                 self._session = None
 
 
+class SharedLoader(DataLoader[K, T]):
+    """A DataLoader whose callers each wait on a future of their own. graphql-core cancels
+    the siblings of a field whose error nulls their parent, and Strawberry's loader hands
+    every caller of a key the one future it keeps: a cancelled sibling cancelled it for an
+    alias elsewhere in the query too, whose `CancelledError` then passed every handler (a
+    plain-text 500)."""
+
+    def load(self, key: K) -> Awaitable[T]:
+        return asyncio.shield(super().load(key))
+
+
 class Loaders:
     """Creates each loader on first use; one instance per request, never shared."""
 
@@ -209,7 +221,7 @@ class Loaders:
         self.reader = reader
         self._by_column: dict[tuple[str, str], DataLoader[Any, Any]] = {}
         self._pages: dict[PageKey, DataLoader[int | None, Page]] = {}
-        self.citations: DataLoader[Subject, list[Any]] = DataLoader(self._load_citations)
+        self.citations: DataLoader[Subject, list[Any]] = SharedLoader(self._load_citations)
 
     def by_id(self, node: NodeType) -> DataLoader[int, Any]:
         """Rows of `node`'s table by primary key (None where absent)."""
@@ -229,7 +241,7 @@ class Loaders:
                 )
                 return [found.get(k) for k in keys]
 
-            self._by_column[key] = DataLoader(load)
+            self._by_column[key] = SharedLoader(load)
         return self._by_column[key]
 
     def pages(
@@ -255,7 +267,7 @@ class Loaders:
                 )
                 return [pages[i] for i in parent_ids]
 
-            self._pages[key] = DataLoader(load)
+            self._pages[key] = SharedLoader(load)
         return self._pages[key]
 
     async def search(

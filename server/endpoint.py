@@ -45,7 +45,7 @@ from schema.execute import execute
 from server.answers import CACHE_HEADER, Answers, CachedAnswer, CacheUnavailable
 from server.caching import AnswerKey, StoreWatch, answer_key
 from server.compression import matching_etag
-from server.errors import RequestError, timeouts, without_suggestions
+from server.errors import RequestError, masked, timeouts, without_suggestions
 from server.graphiql import GRAPHIQL_HEADERS, graphiql_html
 from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
 from server.outcome import (
@@ -159,7 +159,15 @@ class GraphQLEndpoint:
         self.rate_limit = rate_limit
 
     async def handle(self, request: Request) -> Response:
-        response = await self._handle(request)
+        try:
+            response = await self._handle(request)
+        except Exception:
+            response = _failed(request)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is None or task.cancelling():  # this request is being stopped
+                raise
+            response = _failed(request)  # something it awaited was cancelled under it
         if request.method == "GET":
             headers = response.headers
             page = "text/html" in headers.get("content-type", "")  # GraphiQL
@@ -640,6 +648,17 @@ class GraphQLEndpoint:
         their connections are back in the pool before it is disposed of."""
         if self._closing:
             await asyncio.wait(set(self._closing), timeout=seconds)
+
+
+def _failed(request: Request) -> Response:
+    """A defect that passed every other handler, answered as a field's is (logged with its
+    stack, "Internal server error" and the request's id), not as Starlette's plain-text 500."""
+    request_id = outcome_of(request).request_id
+    logger.exception("unexpected error (request %s)", request_id)
+    message, extensions = masked(request_id)
+    body = {"errors": [{"message": message, "extensions": extensions}]}
+    media_type = negotiate(request.headers.get("accept")) or JSON
+    return json_response(body, 500, media_type, request_id)
 
 
 def _header(name: str, value: str) -> tuple[bytes, bytes]:

@@ -102,6 +102,12 @@ def _more(errors: list[GraphQLError]) -> str:
     return "" if len(errors) == 1 else f" and {len(errors) - 1} more field(s)"
 
 
+def masked(request_id: str) -> tuple[str, dict[str, Any]]:
+    """What a client is told of a fault of ours (logged with its stack): its message and
+    extensions, the request's id among them."""
+    return "Internal server error", {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+
+
 def format_error(error: GraphQLError, *, before_execution: bool, request_id: str) -> dict[str, Any]:
     """A client-safe error: our refusals as they are, graphql-core's own, anything else masked
     (logged by `format_errors`)."""
@@ -114,8 +120,7 @@ def format_error(error: GraphQLError, *, before_execution: bool, request_id: str
         formatted["message"] = original.message
         extensions = original.extensions()
     elif _is_server_fault(error):
-        formatted["message"] = "Internal server error"
-        extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+        formatted["message"], extensions = masked(request_id)
     else:
         formatted["message"] = error.message
         extensions = {"code": _error_code(error, before_execution)}

@@ -15,6 +15,7 @@ from core.errors import DatabaseUnavailable
 from core.logs import OncePerWindow
 from db.raw import Statements
 from schema.types import Company
+from server.endpoint import GraphQLEndpoint
 from server.errors import outage
 from tests.assertions import without_cost
 from tests.conftest import row_counts
@@ -390,3 +391,78 @@ async def test_a_value_the_schema_cannot_serialize_is_a_masked_server_fault(
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert "twenty-nine" not in response.text
     assert any("twenty-nine" in record.getMessage() for record in caplog.records)
+
+
+# An error that nulls a parent (a refused argument under a non-null field) while an alias
+# elsewhere waits on the same rows: graphql-core cancels the erring field's siblings, and
+# each shared its loads with the alias.
+SHARED_LOADS = [
+    pytest.param(
+        """{ a: company(slug: "sony-music") { programs { nodes { partners { nodes {
+               locations { nodes { citations { id } } } } } } } }
+             b: company(slug: "sony-music") { citations { context(characters: -1) { quote } }
+               programs { nodes { partners { nodes {
+                 locations { nodes { citations { id } } } } } } } } }""",
+        None,
+        id="a-refused-argument",
+    ),
+    pytest.param(
+        """query($v: Boolean = true) {
+             a: company(slug: "sony-music") { foundedIn { citations { id } } }
+             b: company(slug: "sony-music") { foundedIn { citations { id } }
+               citations { quote @include(if: $v) } } }""",
+        {"v": None},
+        id="a-null-directive-argument",
+    ),
+]
+
+
+@pytest.mark.parametrize(("query", "variables"), SHARED_LOADS)
+async def test_a_field_cancelled_by_an_error_cancels_no_other_field_s_reads(
+    client, query, variables
+):
+    """Strawberry's loader gives every caller of a key one future: cancelling the erring
+    field's siblings cancelled the alias `a`'s reads too, and the `CancelledError` passed
+    every handler: a plain-text 500 with no request id, 10 times in 10 on both stores."""
+    for _ in range(5):
+        response = await send(client, payload={"query": query, "variables": variables})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["data"]["a"] is not None
+        assert body["data"]["b"] is None or "citations" not in body["data"]["b"]
+        assert {e["extensions"]["code"] for e in body["errors"]} == {"BAD_USER_INPUT"}
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        pytest.param(RuntimeError(SECRET), id="an-exception"),
+        pytest.param(asyncio.CancelledError(), id="a-stray-cancellation"),  # (not the task's)
+    ],
+)
+async def test_a_defect_past_every_other_handler_is_a_json_500_with_the_request_id(
+    client, monkeypatch, caplog, raised
+):
+    """Starlette answered it `Internal Server Error` in plain text, with no request id to find
+    its log line by, as the cancelled reads above were answered."""
+
+    async def broken(*_: Any, **__: Any) -> Any:
+        raise raised
+
+    monkeypatch.setattr(GraphQLEndpoint, "_execute", broken)
+    with caplog.at_level(logging.ERROR):
+        response = await send(client, payload={"query": "{ programs { totalCount } }"})
+    assert response.status_code == 500
+    request_id = response.headers["x-request-id"]
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Internal server error",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+            }
+        ]
+    }
+    assert SECRET not in response.text
+    [logged] = [r for r in caplog.records if request_id in r.getMessage()]
+    assert logged.exc_info is not None
+    assert logged.exc_info[1] is raised
