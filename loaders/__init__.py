@@ -208,10 +208,36 @@ class SharedLoader(DataLoader[K, T]):
     the siblings of a field whose error nulls their parent, and Strawberry's loader hands
     every caller of a key the one future it keeps: a cancelled sibling cancelled it for an
     alias elsewhere in the query too, whose `CancelledError` then passed every handler (a
-    plain-text 500)."""
+    plain-text 500). A batch that fails once every caller has left is logged once, as a
+    read whose field was cancelled is (`_log_failure`), not left unretrieved."""
+
+    def __init__(self, load_fn: Callable[[list[K]], Awaitable[Sequence[T | BaseException]]]):
+        super().__init__(load_fn)
+        self._callers: dict[asyncio.Future[T], list[asyncio.Future[T]]] = {}
+        self._told: BaseException | None = None  # the failure last logged
 
     def load(self, key: K) -> Awaitable[T]:
-        return asyncio.shield(super().load(key))
+        shared = super().load(key)
+        assert isinstance(shared, asyncio.Future)
+        if shared.done():
+            return shared
+        own = asyncio.shield(shared)
+        callers = self._callers.get(shared)
+        if callers is None:
+            callers = self._callers[shared] = []
+            shared.add_done_callback(self._settled)
+        callers.append(own)
+        return own
+
+    def _settled(self, shared: asyncio.Future[T]) -> None:
+        callers = self._callers.pop(shared, [])
+        if shared.cancelled():
+            return
+        error = shared.exception()  # retrieved here: its callers may all have left
+        if error is None or error is self._told or not all(c.cancelled() for c in callers):
+            return  # (a caller still waiting has it)
+        self._told = error  # one line for the batch, not one for each of its keys
+        _log_failure(shared)
 
 
 class Loaders:

@@ -18,6 +18,7 @@ from core.logs import validation_problems
 from seeds.basis import check_documents, check_provenance, check_statements
 from seeds.errors import SeedError
 from seeds.items import entity_sections, link_items
+from seeds.search_rows import passage_spans
 from seeds.spec import MAX_TEXT_LENGTH, CitationSpec, Cited, DocumentMeta, GraphSpec
 
 __all__ = ["SeedError", "SeedPlan", "build_plan", "read_seeds"]
@@ -123,7 +124,7 @@ def _read_document(path: Path) -> str:
     if "\x00" in text:  # PostgreSQL stores none (SQLite would, and serve it)
         raise ValueError("it holds a NUL character, which PostgreSQL cannot store")
     # each line is a passage the search index takes whole (a PostgreSQL tsvector holds 1 MB)
-    longest = max(map(len, text.splitlines()), default=0)
+    longest = max((end - start for start, end in passage_spans(text)), default=0)
     if longest > MAX_TEXT_LENGTH:
         raise ValueError(f"a line of it is over {MAX_TEXT_LENGTH:,} characters ({longest:,})")
     return text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from typing import Any
 
@@ -466,3 +467,39 @@ async def test_a_defect_past_every_other_handler_is_a_json_500_with_the_request_
     [logged] = [r for r in caplog.records if request_id in r.getMessage()]
     assert logged.exc_info is not None
     assert logged.exc_info[1] is raised
+
+
+async def test_a_batch_failing_after_its_fields_were_cancelled_is_one_log_line(
+    reference_client, monkeypatch, caplog
+):
+    """Each caller of a loader waits on its own future (above), so a batch whose fields were
+    all cancelled still runs; when it failed, each key's future kept the error unread:
+    "Future exception was never retrieved" a key (20 a request), no request id. It is one
+    line a batch, as any read whose field was cancelled."""
+    real = loaders.fetch_pages
+
+    async def slow_then_broken(session: Any, list_key: str, **kwargs: Any) -> Any:
+        if list_key == "Program.partners":
+            await asyncio.sleep(0.02)  # after `citations` refused `null`
+            raise RuntimeError(SECRET)
+        return await real(session, list_key, **kwargs)
+
+    monkeypatch.setattr(loaders, "fetch_pages", slow_then_broken)
+    query = """query($v: Boolean = true) { a: company(slug: "sony-music") {
+        programs { nodes { partners { nodes { name } } } }
+        citations { quote @include(if: $v) } } }"""
+    with caplog.at_level(logging.ERROR):
+        for _ in range(3):
+            response = await send(
+                reference_client, payload={"query": query, "variables": {"v": None}}
+            )
+            assert response.status_code == 200
+            assert response.json()["data"] == {"a": None}
+        await asyncio.sleep(0.1)  # the batches end after their answers
+        gc.collect()  # (an unread future's error is logged as it is collected)
+    unread = [r for r in caplog.records if "never retrieved" in r.getMessage()]
+    told = [
+        r for r in caplog.records if r.getMessage() == "a read failed after its field was cancelled"
+    ]
+    assert unread == []
+    assert len(told) == 3  # one a request: its batch, not its 20 keys

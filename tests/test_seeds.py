@@ -274,12 +274,15 @@ def test_a_document_holding_a_nul_is_refused_by_name(tmp_path):
         read_seeds(root)
 
 
-def test_a_document_line_longer_than_any_text_is_refused_by_name(tmp_path):
+@pytest.mark.parametrize("inside", ["", "\u2028", "\x0c", "\x85"])  # no line end to a passage
+def test_a_document_line_longer_than_any_text_is_refused_by_name(tmp_path, inside):
     """Each line is a passage the search index takes whole: a line of 120,000 words was past
-    what a PostgreSQL tsvector holds, and the seed failed there naming no file."""
+    what a PostgreSQL tsvector holds, and the seed failed there naming no file. (A passage
+    ends at a line feed or carriage return only, where `str.splitlines` ends lines at more.)"""
     root = write_seed_tree(tmp_path / "seeds")
     text = root / "documents" / "staying-connected-at-sony-music.txt"
-    text.write_text(text.read_text(encoding="utf-8") + "w " * 50_001, encoding="utf-8")
+    line = "w " * 30_000 + inside + "w " * 30_000
+    text.write_text(text.read_text(encoding="utf-8") + line, encoding="utf-8")
     with pytest.raises(SeedError, match=r"music\.txt: a line of it is over 100,000 characters"):
         read_seeds(root)
 
