@@ -46,6 +46,10 @@ def graphql_body(
     request_error = any(e.path is None for e in errors)
     body: dict[str, Any] = {}
     if errors:
+        if not request_error:  # (variables' errors come in the order they were coerced)
+            # in the document's order: graphql-core appends them as their fields fail, so
+            # the same request's errors came in another order when its reads raced
+            errors = sorted(errors, key=_place)
         body["errors"] = format_errors(errors, before_execution=False, request_id=request_id)
     if not request_error:
         body["data"] = data
@@ -54,6 +58,14 @@ def graphql_body(
     if any(isinstance(e.original_error, ServiceUnavailable) for e in errors):
         status = 503
     return body, status
+
+
+def _place(error: GraphQLError) -> tuple[Any, ...]:
+    """Where an error is: its places in the document, then its path (an index before a name,
+    so paths of one shape compare)."""
+    locations = tuple((place.line, place.column) for place in error.locations or ())
+    path = tuple((0, p, "") if isinstance(p, int) else (1, 0, p) for p in error.path or ())
+    return locations, path, error.message
 
 
 def encode_json(body: Any) -> bytes:
