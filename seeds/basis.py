@@ -213,7 +213,10 @@ def _names(graph: GraphSpec) -> dict[str, dict[str, set[str]]]:
                 found += value if isinstance(value, list) else [value]
         return set(found)
 
-    return {kind: {item.slug: names_of(item) for item in items} for kind, items in _targets(graph)}
+    return {
+        kind: {item.slug: names_of(item) for item in items}
+        for kind, _, items in entity_sections(graph)
+    }
 
 
 def _same_words(document: str, quote: str, quotes: set[tuple[str, str]]) -> bool:
@@ -228,20 +231,10 @@ def _quotes(graph: GraphSpec) -> dict[str, dict[str, set[tuple[str, str]]]]:
     def quotes_of(item: Any) -> set[tuple[str, str]]:
         return {(c.document, c.quote) for c in item.citations}
 
-    return {kind: {item.slug: quotes_of(item) for item in items} for kind, items in _targets(graph)}
-
-
-def _targets(graph: GraphSpec) -> tuple[tuple[str, list[Any]], ...]:
-    """The kinds of item a link may point to, and their items."""
-    return (
-        ("location", graph.locations),
-        ("partner", graph.partners),
-        ("program", graph.programs),
-        ("person", graph.people),
-        ("organization", graph.organizations),
-        ("company", graph.companies),
-        ("report", graph.reports),
-    )
+    return {
+        kind: {item.slug: quotes_of(item) for item in items}
+        for kind, _, items in entity_sections(graph)
+    }
 
 
 def check_statements(graph: GraphSpec, plan: SeedPlan, source: str) -> None:
