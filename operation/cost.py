@@ -196,16 +196,26 @@ class Estimate:
 @dataclass(frozen=True)
 class _Part:
     """A selection's share: objects, bytes once per object it is selected on, and bytes per
-    item of the connection it is selected on (its `edges` and `nodes`)."""
+    item of the connection it is selected on (its `edges` and `nodes`). `shared`: bytes of
+    a provenance's texts, which its entries hold together (the whole provenance is at most
+    its stored JSON), counted once however many entries show them."""
 
     objects: int = 0
     bytes: int = 0
     items: int = 0
+    shared: int = 0
 
     def __add__(self, other: _Part) -> _Part:
         return _Part(
-            self.objects + other.objects, self.bytes + other.bytes, self.items + other.items
+            self.objects + other.objects,
+            self.bytes + other.bytes,
+            self.items + other.items,
+            self.shared + other.shared,
         )
+
+    def folded(self) -> _Part:
+        """The share with its shared texts counted as bytes of the object that holds them."""
+        return _Part(self.objects, self.bytes + self.shared, self.items)
 
 
 ITEMS = frozenset({"edges", "nodes"})  # a connection's fields shown once per item
@@ -270,6 +280,9 @@ class _CostWalk(Walk):
             return _Part()  # an unknown field: validation reports it
         shown = key((node.alias or node.name).value)
         if node.selection_set is None:
+            shared = self.widths.shared(parent.name, name)
+            if shared is not None:  # a provenance's text: all its values are at most `shared`
+                return _Part(bytes=shown, shared=shared)
             return _Part(bytes=shown + self.leaf(parent, name))
         if name.startswith("__"):
             return _Part()  # introspection
@@ -278,16 +291,19 @@ class _CostWalk(Walk):
         if prices is None:  # a wrapper: the items, already counted by their connection
             into_edge = linkless and child_type.name in self.prices.edges
             inner = self.selection_set(node.selection_set, child_type, nesting + 1, into_edge)
+            entries = self.widths.entries(parent.name, name)
+            if entries is not None:  # a list without a page: its texts' bytes stay shared
+                bytes_ = shown + 2 + entries * (inner.bytes + 1)
+                return _Part(inner.objects, bytes_, shared=inner.shared)
+            inner = inner.folded()
             if name in ITEMS and parent.name in self.prices.connections:
                 return _Part(inner.objects, shown + 2, inner.bytes + 1)
-            entries = self.widths.entries(parent.name, name)
-            if entries is not None:  # a list without a page
-                return _Part(inner.objects, shown + 2 + entries * (inner.bytes + 1))
             return _Part(inner.objects, shown + inner.bytes)
         lists = [p.spec for p in prices if isinstance(p.spec, ListEdge)]
         below_linkless = len(lists) == len(prices) and all(s.link is None for s in lists)
         outer, self.characters = self.characters, self.context_width(node, prices)
         inner = self.selection_set(node.selection_set, child_type, nesting + 1, below_linkless)
+        inner = inner.folded()
         self.characters = outer
         count = max(self.count(price, node, linkless) for price in prices)
         objects = count * (1 + inner.objects)
@@ -386,7 +402,7 @@ def estimate_cost(
         walk.sizes = {**defaults, **sizes}  # a null sent by the client overrides a default
         root = schema.get_root_type(definition.operation)
         part = walk.selection_set(definition.selection_set, root, 1)
-        return Estimate(part.objects, ENVELOPE + part.bytes)
+        return Estimate(part.objects, ENVELOPE + part.folded().bytes)
     return Estimate(0, ENVELOPE)
 
 

@@ -39,6 +39,9 @@ DOCUMENT = reference(CITATION.name, "document").target  # what a quote's context
 PROVENANCE_ENTRY = 50
 HIGHLIGHT_STRIDE = 3
 CURSORS = frozenset({"cursor", "startCursor", "endCursor"})
+PROVENANCE_TEXTS = frozenset(
+    (owner, text) for owner in ("Provenance", "FieldProvenance") for text in ("note", "source")
+)
 
 
 def token(characters: int) -> int:
@@ -97,6 +100,14 @@ class Widths:
             return self.searched() // HIGHLIGHT_STRIDE + 1
         return None
 
+    def shared(self, type_name: str, field_name: str) -> int | None:
+        """What a provenance's texts of one field take together, however many entries show
+        them: its stored JSON holds each (quoted) and is at most `provenance()`; None for
+        other fields."""
+        if (type_name, field_name) in PROVENANCE_TEXTS:
+            return self.provenance()
+        return None
+
     def value(self, type_name: str, field_name: str, characters: int) -> int:
         """The widest value of a leaf field; `characters`: the width of the quote context
         it is in."""
@@ -117,10 +128,6 @@ class Widths:
             ("TextQuoteSelector", "prefix"): self.context(SELECTOR_CONTEXT),
             ("TextQuoteSelector", "suffix"): self.context(SELECTOR_CONTEXT),
             ("Highlight", "text"): HIGHLIGHT_STRIDE + 2,
-            ("Provenance", "note"): self.provenance(),
-            ("Provenance", "source"): self.provenance(),
-            ("FieldProvenance", "note"): self.provenance(),
-            ("FieldProvenance", "source"): self.provenance(),
         }.get((type_name, field_name), SMALL)
 
 

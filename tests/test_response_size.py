@@ -159,6 +159,35 @@ async def test_ordinary_queries_stay_well_inside_the_default(store: Store):
         assert estimate.bytes < DEFAULT_LIMIT / 2, (query.name, estimate)
 
 
+async def test_a_provenances_texts_weigh_once_not_once_an_entry(store: Store):
+    """The notes and sources of a provenance's entries are all in its stored JSON, so they
+    weigh its widest JSON once (per field selected), not once an entry it could hold: an
+    edge's provenance was priced at its widest note times 17 entries, and a page of 100
+    programs' locations with their provenance (~200 KB) was refused as 5.9 MB. The estimate
+    stays at least the answer."""
+    seeded = await read_snapshot(store.engine)
+    widest = 2_000
+    snapshot = state.StoreSnapshot(1, {**seeded.sizes, PROVENANCE: widest})
+    texts = "note source fields { field basis note source }"
+    bare = '{ program(slug: "miles") { slug } }'
+    full = f'{{ program(slug: "miles") {{ slug provenance {{ basis {texts} }} }} }}'
+    (bare_bytes, full_bytes) = (
+        estimate_cost(CONTRACT, parse(query), None, {}, snapshot).bytes for query in (bare, full)
+    )
+    entries = widest // 50 + 1  # what a JSON of that width could hold
+    structure = 2 * len("provenance") + entries * 120  # keys, braces, a basis an entry
+    assert widest <= full_bytes - bare_bytes <= 4 * widest + structure  # three texts selected
+    query = (
+        "{ programs(first: 100) { nodes { slug locations(first: 100) { edges { "
+        f"provenance {{ basis {texts} }} citations {{ quote }} node {{ slug name }} }} }} }} }} }}"
+    )
+    async with make_client(store.engine) as http:
+        response = await post(http, query)
+    assert "errors" not in response.json(), response.text[:300]
+    estimate = estimate_cost(CONTRACT, parse(query), None, {}, seeded)
+    assert len(response.content) <= estimate.bytes < DEFAULT_LIMIT
+
+
 async def test_refusals_are_not_kept_as_answers(store: Store):
     """A refused answer carries no ETag and is not to be stored."""
     async with make_client(store.engine) as http:
