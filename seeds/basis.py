@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from strawberry.utils.str_converters import to_camel_case
@@ -89,7 +89,7 @@ def check_documents(documents: Iterable[DocumentMeta]) -> None:
 
 
 def check_provenance(graph: GraphSpec, source: str) -> None:
-    names, quotes = _names(graph), _quotes(graph)
+    names, quotes, inferred_names = _names(graph), _quotes(graph), _inferred_names(graph)
     for kind, type_name, items in entity_sections(graph):
         for item in items:
             where = f"{kind} {item.slug!r}"
@@ -104,6 +104,7 @@ def check_provenance(graph: GraphSpec, source: str) -> None:
                         (names[target_kind][target], quotes[target_kind][target]),
                         target_kind,
                         source,
+                        inferred_names,
                     )
     for link in link_items(graph):
         _check_item(link.owner, None, link.item.provenance, source)
@@ -114,6 +115,7 @@ def check_provenance(graph: GraphSpec, source: str) -> None:
                 (names[link.target_kind][link.target], quotes[link.target_kind][link.target]),
                 link.target_kind,
                 source,
+                inferred_names,
             )
 
 
@@ -135,9 +137,11 @@ def _check_named(
     target: tuple[set[str], set[tuple[str, str]]],
     kind: str,
     source: str,
+    inferred_names: frozenset[str],
 ) -> None:
-    """A STATED link's quotes must name what it links to; one to an item with no name, be
-    (or hold, or lie within) one of that item's own quotes, the words that state it."""
+    """A STATED link's quotes must name what it links to, not only within an INFERRED name
+    (`_names_itself`); one to an item with no name, be (or hold, or lie within) one of that
+    item's own quotes, the words that state it."""
     known, own_quotes = target
     if not known:
         if any(_same_words(c.document, c.quote, own_quotes) for c in citations):
@@ -147,7 +151,7 @@ def _check_named(
             f"could give, and none of its quotes is one of the {kind}'s own; cite one that is, "
             "or mark it INFERRED with a note"
         )
-    if not any(_mentions(c.quote, name) for name in known for c in citations):
+    if not any(_names_itself(c.quote, name, inferred_names) for name in known for c in citations):
         raise SeedError(
             f"{source}: {where} is STATED, but none of its quotes names the {kind} (as "
             f"{' or '.join(map(repr, sorted(known)))}); cite a quote that does, or mark it "
@@ -180,9 +184,29 @@ def _mentions(quote: str, name: str, *, exact_case: bool = False) -> bool:
     """Whether `name` stands in `quote` as words ("US" in "in the US", not in "focus"); an
     all-capitals name (an abbreviation), or one asked `exact_case`, only as written ("US",
     never "us")."""
+    return next(_occurrences(quote, name, exact_case=exact_case), None) is not None
+
+
+def _occurrences(quote: str, name: str, *, exact_case: bool = False) -> Iterator[re.Match[str]]:
+    """Where `name` stands in `quote` as words (`_mentions`)."""
     pattern = rf"(?<!\w){re.escape(name)}(?!\w)"
     flags = 0 if exact_case or name.isupper() else re.IGNORECASE
-    return re.search(pattern, quote, flags) is not None
+    return re.finditer(pattern, quote, flags)
+
+
+def _names_itself(quote: str, name: str, inferred_names: frozenset[str]) -> bool:
+    """Whether `name` stands in `quote` as words other than inside a longer name the graph
+    gives only by inference: "Sony Music" in "Sony Music Group Global Impact Report" stands in
+    "Sony Music Group", which is taken as Sony Music's name only by inference. (A longer name
+    stated, as "Ukraine and surrounding countries" is, still says "Ukraine".)"""
+    longer = [
+        other for other in inferred_names if len(other) > len(name) and _mentions(other, name)
+    ]
+    within = [m.span() for other in longer for m in _occurrences(quote, other)]
+    return any(
+        not any(start <= m.start() and m.end() <= end for start, end in within)
+        for m in _occurrences(quote, name)
+    )
 
 
 def _check_item(where: str, type_name: str | None, spec: ProvenanceSpec, source: str) -> None:
@@ -199,24 +223,35 @@ def _check_item(where: str, type_name: str | None, spec: ProvenanceSpec, source:
 
 
 def _names(graph: GraphSpec) -> dict[str, dict[str, set[str]]]:
-    """Every name a link's target may be mentioned by, by kind and slug."""
-
-    def names_of(item: Any) -> set[str]:
-        """Its names, but for those INFERRED: "Sony" is taken as Sony Music, so a quote that
-        says "Sony" names Sony Music only by that inference. (A name a reference gives, such
-        as "US" for the United States by its ISO code, names it.)"""
-        titled = ("title",) if isinstance(item, ReportSpec) else ()
-        found: list[str] = []
-        for key in ("name", "short_name", "alternative_names", *titled):
-            value = getattr(item, key, None)
-            if value and _basis(item, key) != "INFERRED":
-                found += value if isinstance(value, list) else [value]
-        return set(found)
-
+    """Every name a link's target may be mentioned by, by kind and slug: its names but for
+    those INFERRED ("Sony" is taken as Sony Music, so a quote that says "Sony" names Sony Music
+    only by that inference; a name a reference gives, such as "US" for the United States by
+    its ISO code, names it)."""
     return {
-        kind: {item.slug: names_of(item) for item in items}
+        kind: {item.slug: _names_of(item, inferred=False) for item in items}
         for kind, _, items in entity_sections(graph)
     }
+
+
+def _inferred_names(graph: GraphSpec) -> frozenset[str]:
+    """Every name an item of the graph has only by inference ("Sony Music Group")."""
+    return frozenset(
+        name
+        for _, _, items in entity_sections(graph)
+        for item in items
+        for name in _names_of(item, inferred=True)
+    )
+
+
+def _names_of(item: Any, *, inferred: bool) -> set[str]:
+    """The item's names (a report's title among them): those INFERRED, or the others."""
+    titled = ("title",) if isinstance(item, ReportSpec) else ()
+    found: list[str] = []
+    for key in ("name", "short_name", "alternative_names", *titled):
+        value = getattr(item, key, None)
+        if value and (_basis(item, key) == "INFERRED") == inferred:
+            found += value if isinstance(value, list) else [value]
+    return set(found)
 
 
 def _same_words(document: str, quote: str, quotes: set[tuple[str, str]]) -> bool:
