@@ -4,14 +4,14 @@ the negotiated media type, and the headers every response carries."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 from graphql import GraphQLError
 from starlette.responses import Response
 
-from core.errors import ServiceUnavailable
+from core.errors import UNAVAILABLE_CODES, ServiceUnavailable
 from server.errors import RequestError, format_errors
 from server.negotiation import GRAPHQL_RESPONSE
 
@@ -45,6 +45,13 @@ def graphql_body(
     # Variables refused by graphql-core (errors without a path) leave no `data` entry at all.
     request_error = any(e.path is None for e in errors)
     body: dict[str, Any] = {}
+    if any(isinstance(e.original_error, ServiceUnavailable) for e in errors):
+        # The store's trouble answers the request as a whole, a 503 to try again: an answer
+        # holding `data` (its fields nulled) would have to be a 2xx (GraphQL over HTTP).
+        formatted = format_errors(errors, before_execution=False, request_id=request_id)
+        body["errors"] = _once_each(e for e in formatted if _unavailable(e))
+        body["extensions"] = {"cost": cost}
+        return body, 503
     if errors:
         if not request_error:  # (variables' errors come in the order they were coerced)
             # in the document's order: graphql-core appends them as their fields fail, so
@@ -55,9 +62,21 @@ def graphql_body(
         body["data"] = data
     body["extensions"] = {"cost": cost}
     status = 400 if request_error and media_type == GRAPHQL_RESPONSE else 200
-    if any(isinstance(e.original_error, ServiceUnavailable) for e in errors):
-        status = 503
     return body, status
+
+
+def _unavailable(error: dict[str, Any]) -> bool:
+    return error["extensions"]["code"] in UNAVAILABLE_CODES
+
+
+def _once_each(errors: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The store's errors of a request answered as a whole, once each, without the places
+    and paths of the fields they nulled."""
+    found: dict[str, dict[str, Any]] = {}
+    for error in errors:
+        whole = {"message": error["message"], "extensions": error["extensions"]}
+        found.setdefault(json.dumps(whole, sort_keys=True), whole)
+    return list(found.values())
 
 
 def _place(error: GraphQLError) -> tuple[Any, ...]:

@@ -192,7 +192,8 @@ async def test_many_fields_failing_are_one_log_line_a_request(
     monkeypatch.setattr(loaders, "fetch_citations", broken)
     with caplog.at_level(logging.WARNING):
         response = await send(reference_client, payload={"query": "{ " + query + " }"})
-    assert len(response.json()["errors"]) == len(aliases)
+    # the store's trouble is the request's, said once; a fault of ours, at each field
+    assert len(response.json()["errors"]) == (1 if broken is database_away else len(aliases))
     (line,) = [record for record in caplog.records if record.name in LOGGERS]
     assert line.levelno == level
     assert response.headers["x-request-id"] in line.getMessage()
@@ -517,3 +518,33 @@ async def test_errors_come_in_the_document_s_order_whatever_fails_first(client):
         assert len(places) > 1
         assert places == sorted(places)
         assert body["errors"][-1]["path"] == ["node"]
+
+
+@pytest.mark.parametrize("accept", [JSON, GRAPHQL_RESPONSE])
+async def test_a_request_meeting_the_stores_trouble_is_a_503_without_data(
+    reference_client, monkeypatch, accept
+):
+    """A field the store failed nulled it, and the answer kept the others' `data` under a
+    503: GraphQL over HTTP requires a 2xx of any answer holding `data`. The store's trouble
+    answers the request as a whole, once, to be tried again."""
+    monkeypatch.setattr(loaders, "fetch_citations", database_away)
+    query = (
+        '{ company(slug: "sony-music") { name } '
+        'cited: company(slug: "sony-music") { citations { quote } } '
+        'again: company(slug: "sony-music") { citations { quote } } }'
+    )
+    response = await send(reference_client, payload={"query": query}, accept=accept)
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "1"
+    assert response.headers["content-type"].startswith(accept)
+    body = response.json()
+    assert "data" not in body
+    assert body["errors"] == [
+        {
+            "message": "The database is unavailable; try again shortly.",
+            "extensions": {
+                "code": "DATABASE_UNAVAILABLE",
+                "requestId": response.headers["x-request-id"],
+            },
+        }
+    ]
