@@ -69,6 +69,8 @@ RESERVED_DESCRIPTORS = 64
 REFUSAL_LOG_SECONDS = 10.0  # at most one line about refused connections this often
 HEAD_FIELDS_BYTES = 16 * 1024  # a request head's room besides its target (Node's whole limit)
 TAKEN_LOOK_SECONDS = 0.1  # shutting down, how often a lingering close asks if all was taken
+# The longest request target httptools parses (`parse_url`: its offsets are 16 bits).
+MAX_TARGET_BYTES = 65_535
 
 
 @dataclass(frozen=True)
@@ -287,6 +289,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self.trusted_id = config.trusted_id
         self.refused = False
         self.fault: str | None = None  # why the request's framing was refused
+        self.target_too_long = False  # longer than httptools can parse: a 414, not a 400
         self.request_open = False  # a request's head or body is still arriving
         self.lingering = False  # our side shut, the client's bytes read and dropped
         self.lingered_unsent = 0  # bytes the client had not taken at the lingering's last look
@@ -528,6 +531,14 @@ class EdgeProtocol(HttpToolsProtocol):
         except httptools.HttpParserError as error:
             if self.reading_stopped or self.transport.is_closing():
                 return  # stopped by `on_message_begin`: nothing more is read as a request
+            if self.target_too_long:
+                self.refuse(
+                    414,
+                    "URI_TOO_LONG",
+                    f"the request target is longer than {MAX_TARGET_BYTES:,} bytes; send the "
+                    "query in a POST body",
+                )
+                return
             logger.debug("refused a request that is not valid HTTP/1.1: %s", error)
             self.send_400_response(self.fault or "the request is not valid HTTP/1.1")
         except httptools.HttpParserUpgrade:
@@ -669,6 +680,9 @@ class EdgeProtocol(HttpToolsProtocol):
         self.fault = head_fault(self.headers, version, switching)
         if self.fault is not None:  # httptools stops here; uvicorn answers send_400_response
             raise httptools.HttpParserError(self.fault)
+        if len(self.url) > MAX_TARGET_BYTES:  # (uvicorn's `parse_url` would refuse it)
+            self.target_too_long = True
+            raise httptools.HttpParserError("the request target is too long")
         super().on_headers_complete()  # may refuse the target: the head is still the one read
         # The fields of a trailer section (after a chunked body), which uvicorn would add to
         # the request's, go to a list of their own, dropped: RFC 9110 section 6.5.1 forbids

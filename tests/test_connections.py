@@ -698,6 +698,33 @@ def test_a_request_head_past_its_bound_is_431_and_closed(edge):
     assert json.loads(body)["data"] == {"__typename": "Query"}
 
 
+def test_a_request_target_longer_than_httptools_parses_is_414_and_closed(edge):
+    """The documented 414, not a 400 "not valid HTTP/1.1": httptools parses a target of at
+    most 65,535 bytes, where the query string's own bound (the body limit) is 100 KiB, so a
+    client that falls back to POST on 414 never did. A target of exactly that length is
+    answered."""
+    start = "/graphql?query=" + urllib.parse.quote("{ __typename }") + "&pad="
+
+    def get(length: int) -> bytes:
+        target = start + "x" * (length - len(start))
+        return f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+
+    with connect(edge) as connection:
+        connection.sendall(get(65_535))
+        status, _, body = read_response(connection)
+    assert status == 200
+    assert json.loads(body)["data"] == {"__typename": "Query"}
+    for length in (65_536, 100_000):
+        with connect(edge) as connection:
+            connection.sendall(get(length))
+            received, _ = read_until_closed(connection)
+        assert status_of(received) == 414, (length, received[:300])
+        error = body_of(received)["errors"][0]
+        assert error["extensions"]["code"] == "URI_TOO_LONG"
+        assert "65,535 bytes" in error["message"]
+        assert b"\r\nconnection: close\r\n" in received.lower()
+
+
 def test_a_client_that_half_closes_after_its_request_still_gets_the_answer(edge):
     """`printf 'POST ...' | nc -N`: the client shuts its sending side once its request is
     sent; the answer still comes, then the connection closes."""
