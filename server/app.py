@@ -36,6 +36,7 @@ from server.cors import cors_middleware
 from server.endpoint import GraphQLEndpoint
 from server.graphiql import ASSETS_DIR, ASSETS_PATH
 from server.methods import EXCEPTION_HANDLERS, HeadAsGet
+from server.negotiation import listed
 from server.observe import Observability, configure_access_log
 from server.persisted import load_manifest
 from server.posts import EarlyPosts
@@ -220,7 +221,7 @@ def create_app(
         """The contract as SDL, for code generators and schema registries; revalidated by
         its ETag, which changes exactly when the schema does."""
         headers = {"ETag": sdl_etag, "Cache-Control": "no-cache"}
-        if matching_etag(sdl_etag, request.headers.get("if-none-match")) is not None:
+        if matching_etag(sdl_etag, listed(request.headers, "if-none-match")) is not None:
             return Response(status_code=304, headers=headers)
         return Response(sdl, media_type="text/plain; charset=utf-8", headers=headers)
 

@@ -14,7 +14,7 @@ from starlette.middleware.gzip import GZipResponder, IdentityResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.lru import PerHeaderValue
-from server.negotiation import qvalue
+from server.negotiation import listed, qvalue
 
 # Answers past this size are compressed for clients that accept it (11.6 KB: 2.9 KB gzipped).
 MINIMUM_BYTES = 1024
@@ -63,8 +63,8 @@ def matching_etag(etag: str, if_none_match: str | None, *, star: bool = True) ->
     asks), or None; `*` names any unless `star` is False. (The middleware has taken a
     compressed answer's suffix off already.)"""
     opaque = etag.removeprefix("W/")
-    for listed in (if_none_match or "").split(","):
-        tag = listed.strip()
+    for named in (if_none_match or "").split(","):
+        tag = named.strip()
         if (tag == "*" and star) or tag.removeprefix("W/") == opaque:
             return tag
     return None
@@ -98,16 +98,15 @@ class CompressionMiddleware:
             await self.app(scope, receive, send)
             return
         request_headers = Headers(scope=scope)
-        coding = accepted_coding(request_headers.get("accept-encoding"))
+        coding = accepted_coding(listed(request_headers, "accept-encoding"))
         held: set[str] = set()  # the app's tags the client listed with this coding's suffix
-        # every line of it: a list may come as several (RFC 9110 5.3)
-        if_none_match = ", ".join(request_headers.getlist("if-none-match"))
+        if_none_match = listed(request_headers, "if-none-match") or ""
         if if_none_match:
             plain = []
-            for listed in if_none_match.split(","):
-                tag, suffix = _without_coding(listed.strip())
+            for named in if_none_match.split(","):
+                tag, suffix = _without_coding(named.strip())
                 if suffix is not None and suffix != coding:  # not what this request would get
-                    tag, suffix = listed.strip(), None  # (so it names none of the app's tags)
+                    tag, suffix = named.strip(), None  # (so it names none of the app's tags)
                 plain.append(tag)
                 if suffix is not None:
                     held.add(tag.removeprefix("W/"))

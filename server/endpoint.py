@@ -47,7 +47,7 @@ from server.caching import AnswerKey, StoreWatch, answer_key
 from server.compression import matching_etag
 from server.errors import RequestError, masked, timeouts, without_suggestions
 from server.graphiql import GRAPHIQL_HEADERS, graphiql_html
-from server.negotiation import GRAPHQL_RESPONSE, JSON, negotiate, wants_graphiql
+from server.negotiation import GRAPHQL_RESPONSE, JSON, listed, negotiate, wants_graphiql
 from server.outcome import (
     CACHE_HIT,
     CACHE_MISS,
@@ -183,7 +183,7 @@ class GraphQLEndpoint:
             too_soon = await self.rate_limit.check(request)
             if too_soon is not None:
                 return self._refuse(
-                    too_soon, negotiate(request.headers.get("accept")) or JSON, outcome
+                    too_soon, negotiate(listed(request.headers, "accept")) or JSON, outcome
                 )
         if method not in ("GET", "POST"):
             return self._refuse(
@@ -193,7 +193,7 @@ class GraphQLEndpoint:
             )
         if self.graphiql and wants_graphiql(request):
             return HTMLResponse(graphiql_html(), headers={**GRAPHIQL_HEADERS, "Vary": "Accept"})
-        media_type = negotiate(request.headers.get("accept"))
+        media_type = negotiate(listed(request.headers, "accept"))
         if media_type is None:
             return self._refuse(
                 RequestError(
@@ -214,7 +214,7 @@ class GraphQLEndpoint:
             else:  # read and looked up before routing (server/posts.py), its deadline running
                 params, key, deadline = looked_up.params, looked_up.key, looked_up.deadline
             query = self._persisted_query(params, media_type)
-            if_none_match = request.headers.get("if-none-match")
+            if_none_match = listed(request.headers, "if-none-match")
             if key is not None and method == "GET" and if_none_match:
                 key = await self._current(key, deadline)  # revalidated against the store now
         except RequestError as error:
@@ -657,7 +657,7 @@ def _failed(request: Request) -> Response:
     logger.exception("unexpected error (request %s)", request_id)
     message, extensions = masked(request_id)
     body = {"errors": [{"message": message, "extensions": extensions}]}
-    media_type = negotiate(request.headers.get("accept")) or JSON
+    media_type = negotiate(listed(request.headers, "accept")) or JSON
     return json_response(body, 500, media_type, request_id)
 
 

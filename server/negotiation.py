@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
 
 from core.lru import PerHeaderValue
@@ -9,6 +10,14 @@ from core.lru import PerHeaderValue
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 WILDCARDS = ("*/*", "application/*")  # the ranges that admit both types, most precise last
+
+
+def listed(headers: Headers, name: str) -> str | None:
+    """A list header's value (`Accept`, `Accept-Encoding`, `If-None-Match`) as one line: sent
+    on several lines, its lines joined by commas (RFC 9110 5.3), not its first line alone;
+    None where it was not sent."""
+    lines = headers.getlist(name)
+    return ", ".join(lines) if len(lines) > 1 else (lines[0] if lines else None)
 
 
 def qvalue(value: str) -> float:
@@ -69,7 +78,7 @@ def wants_graphiql(request: Request) -> bool:
     """A browser's GET: `text/html` is asked for and preferred to every JSON type."""
     if request.method != "GET":
         return False
-    ranges = _media_ranges(request.headers.get("accept", ""))
+    ranges = _media_ranges(listed(request.headers, "accept") or "")
     html = max((q for media, q in ranges if media == "text/html"), default=0.0)
     json_types = (GRAPHQL_RESPONSE, JSON, "application/*")
     return html > 0 and html >= max((q for m, q in ranges if m in json_types), default=0.0)

@@ -132,15 +132,19 @@ async def _send(
     await response(scope, receive, send)
 
 
-_WANTED = frozenset({b"content-length", b"content-type", b"accept", b"accept-encoding"})
+_WANTED = frozenset({b"content-length", b"content-type"})
+_LISTS = frozenset({b"accept", b"accept-encoding"})  # every line, joined (RFC 9110 5.3)
 
 
 def _first_values(scope: Scope) -> dict[bytes, str]:
-    """The headers a hit depends on, by (lowercase) name, the first of each as Starlette's
-    `Headers` reads them (the others are not decoded: a hit costs a few microseconds)."""
+    """The headers a hit depends on, by (lowercase) name: the first of each as Starlette's
+    `Headers` reads it, and a list header's lines joined by commas as `listed` joins them
+    (the others are not decoded: a hit costs a few microseconds)."""
     found: dict[bytes, str] = {}
     for name, value in scope["headers"]:
-        if name in _WANTED and name not in found:
+        if name in _LISTS and name in found:
+            found[name] += ", " + value.decode("latin-1")
+        elif (name in _WANTED or name in _LISTS) and name not in found:
             found[name] = value.decode("latin-1")
     return found
 

@@ -119,8 +119,10 @@ def params_from(data: Any) -> GraphQLParams:
     query = data.get("query")
     if digest is not None and query is None:
         query = None  # the hash alone: the endpoint looks the document up
-    elif not isinstance(query, str) or not query.strip():
-        raise RequestError(400, "BAD_REQUEST", "`query` must be a non-empty string")
+    elif query is None:
+        raise RequestError(400, "BAD_REQUEST", "`query` is missing")
+    elif not isinstance(query, str):  # (a blank one is a document that does not parse)
+        raise RequestError(400, "BAD_REQUEST", "`query` must be a string")
     elif digest is not None and sha256_hex(query) != digest:
         raise RequestError(400, "BAD_REQUEST", "provided sha does not match query")
     variables = data.get("variables")
@@ -187,15 +189,23 @@ async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
         raise RequestError(
             415,
             "UNSUPPORTED_MEDIA_TYPE",
-            "POST bodies must be application/json",
+            "POST bodies must be application/json (in UTF-8)",
             {"Accept-Post": JSON},
         )
     return params_of_body(await read_body(request, max_body_bytes))
 
 
 def is_json_body(content_type: str | None) -> bool:
-    """Whether a POST's Content-Type is the one its body may have (`application/json`)."""
-    return (content_type or "").split(";", 1)[0].strip().lower() == JSON
+    """Whether a POST's Content-Type is the one its body may have: `application/json`, in
+    UTF-8 (a `charset` naming another is refused, not read as UTF-8)."""
+    media_type, *parameters = (content_type or "").split(";")
+    if media_type.strip().lower() != JSON:
+        return False
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in UTF8:
+            return False
+    return True
 
 
 def params_of_body(body: bytes) -> GraphQLParams:
@@ -208,10 +218,12 @@ def params_of_body(body: bytes) -> GraphQLParams:
 
 
 def _get_json(value: str | None, what: str) -> Any:
-    return None if value is None else parse_json(value, what)
+    """A GET's JSON parameter; empty, it is as if not given (GraphQL over HTTP)."""
+    return None if not value else parse_json(value, what)
 
 
 GET_PARAMETERS = ("query", "variables", "operationName", "extensions")
+UTF8 = frozenset({"utf-8", "utf8"})  # the charsets a JSON body may name (RFC 8259: UTF-8)
 
 
 def _get_arguments(query_string: bytes) -> dict[str, str]:

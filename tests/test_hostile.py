@@ -855,8 +855,41 @@ HTTP = [
             content=json.dumps({"query": SONY}).encode("utf-16"),
             content_type="application/json; charset=utf-16",
         ),
-        http_error(400, "BAD_REQUEST", "the request body is not valid UTF-8"),
+        # a charset other than UTF-8 is a type not taken, not UTF-8 that fails to decode
+        http_error(
+            415, "UNSUPPORTED_MEDIA_TYPE", "POST bodies must be application/json (in UTF-8)"
+        ),
         id="utf16-body",
+    ),
+    pytest.param(
+        Hostile(
+            content=json.dumps({"query": '{ company(slug: "caf\u00e9") { name } }'}).encode(
+                "latin-1"
+            ),
+            content_type="application/json; charset=iso-8859-1",
+        ),
+        http_error(
+            415, "UNSUPPORTED_MEDIA_TYPE", "POST bodies must be application/json (in UTF-8)"
+        ),
+        id="latin1-body",
+    ),
+    pytest.param(
+        Hostile(
+            content=json.dumps({"query": SONY}).encode(),
+            content_type='Application/JSON; Charset="UTF-8"',
+        ),
+        Refusal(200, None, data=SONY_DATA["data"]),
+        id="utf8-named-as-it-may-be",
+    ),
+    pytest.param(
+        post("   "),  # a string: a document that does not parse, as one of only a comment
+        request_error("GRAPHQL_PARSE_FAILED", "Syntax Error: Unexpected <EOF>."),
+        id="blank-query",
+    ),
+    pytest.param(
+        Hostile(payload={"variables": {}}),
+        http_error(400, "BAD_REQUEST", "`query` is missing"),
+        id="query-missing",
     ),
     pytest.param(
         Hostile(content=b"true"),
@@ -865,7 +898,7 @@ HTTP = [
     ),
     pytest.param(
         Hostile(payload={"query": {"kind": "Document", "definitions": []}}),
-        http_error(400, "BAD_REQUEST", "`query` must be a non-empty string"),
+        http_error(400, "BAD_REQUEST", "`query` must be a string"),
         id="query-is-a-preparsed-ast",
     ),
     pytest.param(

@@ -142,8 +142,9 @@ BAD_POSTS = [
     pytest.param({"content": b"null"}, 400, "BAD_REQUEST", id="body-is-null"),
     pytest.param({"payload": 42}, 400, "BAD_REQUEST", id="body-is-a-number"),
     pytest.param({"payload": {}}, 400, "BAD_REQUEST", id="query-missing"),
-    pytest.param({"payload": {"query": ""}}, 400, "BAD_REQUEST", id="query-empty"),
-    pytest.param({"payload": {"query": "   \n"}}, 400, "BAD_REQUEST", id="query-blank"),
+    # a string, so a document (that does not parse), as GraphQL over HTTP reads it
+    pytest.param({"payload": {"query": ""}}, 200, "GRAPHQL_PARSE_FAILED", id="query-empty"),
+    pytest.param({"payload": {"query": "   \n"}}, 200, "GRAPHQL_PARSE_FAILED", id="query-blank"),
     pytest.param({"payload": {"query": 1}}, 400, "BAD_REQUEST", id="query-not-a-string"),
     pytest.param({"payload": {"query": ["{ a }"]}}, 400, "BAD_REQUEST", id="query-is-a-list"),
     pytest.param(
@@ -225,7 +226,7 @@ BAD_GETS = [
         id="variables-not-an-object",
     ),
     pytest.param({}, 400, "BAD_REQUEST", None, id="no-query"),
-    pytest.param({"query": ""}, 400, "BAD_REQUEST", None, id="empty-query"),
+    pytest.param({"query": ""}, 200, "GRAPHQL_PARSE_FAILED", None, id="empty-query"),
     pytest.param(
         {"query": 'mutation { createCompany(slug: "x") { id } }'},
         405,
@@ -278,6 +279,63 @@ async def test_response_media_type_follows_accept(client, accept, expected):
     response = await send(client, payload={"query": SONY}, accept=accept)
     assert response.status_code == 200, response.text
     assert media_type(response) == expected
+    assert without_cost(response.json()) == SONY_DATA
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        pytest.param(["text/plain", JSON], JSON, id="the-second-line-acceptable"),
+        pytest.param([f"{JSON};q=0.5", GRAPHQL_RESPONSE], GRAPHQL_RESPONSE, id="weighed-across"),
+    ],
+)
+async def test_an_accept_header_sent_on_several_lines_is_one_list(client, method, lines, expected):
+    """RFC 9110 5.3: a list header's lines are one list, joined by commas. Only the first
+    line was read: a 406 for the first case, JSON (weighed 0.5) for the second."""
+    headers = [("accept", line) for line in lines]
+    if method == "GET":
+        response = await client.get("/graphql", params={"query": SONY}, headers=headers)
+    else:
+        headers.append(("content-type", JSON))
+        response = await client.post(
+            "/graphql", content=json.dumps({"query": SONY}), headers=headers
+        )
+    assert response.status_code == 200, response.text
+    assert media_type(response) == expected
+    assert without_cost(response.json()) == SONY_DATA
+
+
+async def test_an_accept_encoding_sent_on_several_lines_is_one_list(client):
+    headers = [("accept-encoding", "identity;q=0.5"), ("accept-encoding", "gzip")]
+    for method in ("GET", "POST"):
+        response = await client.request(
+            method,
+            "/graphql",
+            params={"query": "{ programs(first: 50) { nodes { name description } } }"}
+            if method == "GET"
+            else None,
+            json={"query": "{ programs(first: 50) { nodes { name description } } }"}
+            if method == "POST"
+            else None,
+            headers=headers,
+        )
+        assert response.status_code == 200, response.text
+        assert response.headers["content-encoding"] == "gzip", method
+
+
+@pytest.mark.parametrize(
+    ("variables", "extensions"),
+    [("", ""), ("", None), (None, "")],
+)
+async def test_an_empty_get_parameter_is_as_if_not_given(client, variables, extensions):
+    """GraphQL over HTTP: an optional parameter given as the empty string is as if not
+    given; `variables=` was refused as JSON that does not parse."""
+    params = {"query": SONY}
+    params |= {} if variables is None else {"variables": variables}
+    params |= {} if extensions is None else {"extensions": extensions}
+    response = await client.get("/graphql", params=params, headers={"accept": JSON})
+    assert response.status_code == 200, response.text
     assert without_cost(response.json()) == SONY_DATA
 
 
