@@ -1,7 +1,7 @@
 """Real clients against the real server: Apollo Client and urql with graphcache, run in Node
-from tests/clients/, and Python's gql, all running the same operations
-(tests/clients/operations/*.graphql); and the TypeScript types GraphQL Code Generator makes
-of those operations and the committed SDL, checked by tsc.
+from tests/clients/ (with graphql-http's audits of GraphQL over HTTP), and Python's gql,
+all running the same operations (tests/clients/operations/*.graphql); and the TypeScript
+types GraphQL Code Generator makes of those operations and the committed SDL, checked by tsc.
 
 Each Node client gets a server of its own (`impact-graph serve` over a new SQLite store), so
 every persisted query starts unregistered. What a client got is compared with what the server
@@ -109,6 +109,22 @@ def apollo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
 @pytest.fixture(scope="module")
 def urql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     yield from run_client("urql", tmp_path_factory.mktemp("urql"))
+
+
+@pytest.fixture(scope="module")
+def audit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    yield from run_client("audit", tmp_path_factory.mktemp("audit"))
+
+
+# graphql-http 1.23: the audits of GraphQL over HTTP that GraphQL's own reference server runs
+
+
+def test_graphql_http_audits_find_nothing_wanting(audit: Run) -> None:
+    """Every audit, the spec's SHOULDs among its MUSTs, passes: a warning is a failure here."""
+    audits = audit.report["audits"]
+    assert len(audits) >= 60, len(audits)  # (61 in 1.23.1: none was skipped)
+    wanting = [a for a in audits if a["status"] != "ok"]
+    assert wanting == []
 
 
 # Apollo Client 3.14: InMemoryCache, the persisted-query link, HttpLink
