@@ -57,7 +57,7 @@ logger = logging.getLogger("impact_graph.server")
 CONTRACT = build_schema(schema.as_str())
 READY_TIMEOUT_SECONDS = 2.0
 # /readyz answers by then whatever the database does (a frozen one included): the probe is
-# left to finish or time out on its own.
+# cancelled, not waited for.
 READY_ANSWER_SECONDS = 1.5
 SCHEMA_PATH = "/graphql/schema.graphql"
 # at shutdown, how long stopped requests' readers have to give their connections back

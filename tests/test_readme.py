@@ -21,3 +21,26 @@ async def test_readme_example_returns_the_documented_response(client):
     response = await client.post("/graphql", json={"query": _block("example-query", "graphql")})
     assert response.status_code == 200
     assert response.json() == json.loads(_block("example-response", "json"))
+
+
+# What the server's code holds in string literals that are not codes: settings' names, and
+# the base class of the store's two codes (never sent itself).
+NOT_CODES = re.compile(r"(IMPACT_GRAPH|OTEL|PROMETHEUS)_\w+|\w+_URL|SERVICE_UNAVAILABLE")
+SOURCES = ("server", "core", "operation", "resolvers", "compiled", "loaders")  # (db: SQLSTATEs)
+
+
+def test_the_readme_names_every_error_code():
+    """The README's list of `extensions.code`s left out seven the server sends."""
+    root = README.parent
+    held = {
+        code
+        for folder in SOURCES
+        for path in (root / folder).rglob("*.py")
+        for code in re.findall(r'"([A-Z]+(?:_[A-Z]+)+)"', path.read_text(encoding="utf-8"))
+        if not NOT_CODES.fullmatch(code)
+    }
+    text = README.read_text(encoding="utf-8")
+    start = text.index("Every error carries `extensions.code`")
+    listed = set(re.findall(r"`([A-Z]+(?:_[A-Z]+)+)`", text[start : text.index("An\n", start)]))
+    assert len(held) > 25, held
+    assert held - listed == set()
