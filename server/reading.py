@@ -214,7 +214,34 @@ def params_of_body(body: bytes) -> GraphQLParams:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise RequestError(400, "BAD_REQUEST", "the request body is not valid UTF-8") from None
-    return params_from(parse_json(text, "the request body"))
+    data = parse_json(text, "the request body")
+    if isinstance(data, dict):
+        _refuse_repeated(text)
+    return params_from(data)
+
+
+def _refuse_repeated(text: str) -> None:
+    """A GraphQL parameter given twice in the body's object is refused, as one given twice in
+    a GET's query string is: a proxy or firewall that reads the first would check another
+    document than runs (the parser keeps the last). Only a body that may repeat one (its name
+    quoted twice, or any escape, which could spell it) is read again to see."""
+    suspect = "\\u" in text or any(text.count(f'"{name}"') > 1 for name in GET_PARAMETERS)
+    if not suspect:
+        return
+    objects: list[list[tuple[str, Any]]] = []
+
+    def kept(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        objects.append(pairs)  # the body's own object comes last: it is closed last
+        return dict(pairs)
+
+    try:
+        json.loads(text, object_pairs_hook=kept)
+    except RecursionError:
+        raise RequestError(400, "BAD_REQUEST", "the request body is nested too deeply") from None
+    names = [name for name, _ in objects[-1]]
+    for name in GET_PARAMETERS:
+        if names.count(name) > 1:
+            raise RequestError(400, "BAD_REQUEST", f"`{name}` is given more than once")
 
 
 def _get_json(value: str | None, what: str) -> Any:

@@ -892,6 +892,34 @@ HTTP = [
         id="query-missing",
     ),
     pytest.param(
+        Hostile(content=b'{"query": "{ __typename }", "query": "{ companies { totalCount } }"}'),
+        # as a GET's parameter given twice: a proxy reading the first checks another document
+        http_error(400, "BAD_REQUEST", "`query` is given more than once"),
+        id="query-given-twice-in-a-body",
+    ),
+    pytest.param(
+        Hostile(content=b'{"query": "{ __typename }", "\\u0071uery": "{ companies { name } }"}'),
+        http_error(400, "BAD_REQUEST", "`query` is given more than once"),
+        id="query-given-again-spelt-with-an-escape",
+    ),
+    pytest.param(
+        Hostile(
+            content=b'{"query": "query A { __typename } query B { companies { name } }", '
+            b'"operationName": "A", "operationName": "B"}'
+        ),
+        http_error(400, "BAD_REQUEST", "`operationName` is given more than once"),
+        id="operation-name-given-twice-in-a-body",
+    ),
+    pytest.param(
+        Hostile(
+            content=b'{"query": "query($v: String!) { company(slug: $v) { name } }", '
+            b'"variables": {"query": "\\u0071", "operationName": "x", "v": "sony-music"}, '
+            b'"extensions": {"query": 1}}'
+        ),
+        Refusal(200, None, data=SONY_DATA["data"]),
+        id="parameter-names-inside-values-are-not-parameters",
+    ),
+    pytest.param(
         Hostile(content=b"true"),
         http_error(400, "BAD_REQUEST", "the request body must be a JSON object"),
         id="json-that-is-not-an-object",
