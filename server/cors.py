@@ -15,7 +15,12 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import PlainTextResponse, Response
 
 from core.config import Settings
+from server.answers import CACHE_HEADER
 from server.responses import EXECUTOR_HEADER, REQUEST_ID_HEADER
+
+# What a page's script may read of an answer besides the CORS-safelisted headers: its id, who
+# answered it and whether from the cache, when to try again (a 429 or 503), and its tag.
+EXPOSED = [REQUEST_ID_HEADER, EXECUTOR_HEADER, CACHE_HEADER, "Retry-After", "ETag"]
 
 
 class ReadableCORSMiddleware(CORSMiddleware):
@@ -61,7 +66,7 @@ def cors_middleware(settings: Settings) -> list[Middleware]:
             allow_credentials=settings.cors_credentials,
             allow_methods=["GET", "POST"],
             allow_headers=settings.cors_headers,
-            expose_headers=[REQUEST_ID_HEADER, EXECUTOR_HEADER],
+            expose_headers=EXPOSED,
             max_age=600,
         )
     ]

@@ -35,6 +35,12 @@ class HeadAsGet:
         await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
+NO_CORS = (
+    "; this is a CORS preflight, and no other origin may call this server "
+    "(IMPACT_GRAPH_CORS_ORIGINS lists those that may)"
+)
+
+
 def _allowed(header: str) -> str:
     """Starlette's Allow (a set, in no order, HEAD included) as GET first, then the rest."""
     methods = {part.strip() for part in header.split(",")} - {"HEAD", ""}
@@ -50,7 +56,10 @@ async def method_not_allowed(request: Request, exception: Exception) -> Response
     headers = exception.headers if isinstance(exception, HTTPException) else None
     allow = _allowed((headers or {}).get("Allow", "GET"))
     wording = " or ".join(allow.split(", "))  # as the GraphQL route words it
-    error = RequestError(405, "METHOD_NOT_ALLOWED", f"use {wording}", {"Allow": allow})
+    # a preflight reaches here only with CORS off (its middleware answers them)
+    preflight = "access-control-request-method" in request.headers
+    message = f"use {wording}" + (NO_CORS if preflight else "")
+    error = RequestError(405, "METHOD_NOT_ALLOWED", message, {"Allow": allow})
     return refuse(error, JSON, outcome_of(request))
 
 

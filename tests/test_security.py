@@ -210,6 +210,10 @@ async def test_no_origin_is_allowed_by_default(client):
     )
     assert preflight.status_code == 405
     assert "access-control-allow-origin" not in preflight.headers
+    # a browser developer reading the network tab learns why, and which setting allows it
+    assert "IMPACT_GRAPH_CORS_ORIGINS" in preflight.json()["errors"][0]["message"]
+    plain = await client.options("/graphql")  # not a preflight: no word of CORS
+    assert plain.json()["errors"][0]["message"] == "use GET or POST"
 
 
 async def send_preflight(http: httpx.AsyncClient, headers: str) -> httpx.Response:
@@ -234,7 +238,10 @@ async def test_allow_listed_origins_get_cors_headers_and_others_do_not(store: St
 
         allowed = await http.post("/graphql", json={"query": SONY}, headers={"Origin": APP})
         assert allowed.headers["access-control-allow-origin"] == APP
-        assert "x-request-id" in allowed.headers["access-control-expose-headers"].lower()
+        # what a page's script may read: the id, who answered, the cache, when to try again
+        # (Retry-After is not a CORS-safelisted header) and the tag
+        exposed = allowed.headers["access-control-expose-headers"].lower().split(", ")
+        assert set(exposed) == {"x-request-id", "x-executor", "x-cache", "retry-after", "etag"}
 
         other = "https://evil.example"
         refused = await http.options(
