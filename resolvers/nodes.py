@@ -42,12 +42,24 @@ async def resolve_node(info: Info, global_id: str) -> tuple[str, Any] | None:
     return await _load(info, *_decode(global_id))
 
 
-async def resolve_nodes(info: Info, global_ids: list[str]) -> list[tuple[str, Any] | None]:
-    """Every ID is checked before any is loaded, so a bad one leaves no loads running."""
+Found = tuple[str, Any] | None | BadUserInput
+
+
+async def resolve_nodes(info: Info, global_ids: list[str]) -> list[Found]:
+    """Each ID's (type name, row), None where it names nothing, and the error refusing an ID
+    that is none at its own place: the list's other IDs are answered (an item of a list
+    completes its own error, and is null)."""
     if len(global_ids) > MAX_NODES:
         raise BadUserInput(f"`ids` takes at most {MAX_NODES} IDs (got {len(global_ids)})")
-    decoded = [_decode(global_id) for global_id in global_ids]
-    return list(await asyncio.gather(*(_load(info, *key) for key in decoded)))
+    return list(await asyncio.gather(*(_found(info, global_id) for global_id in global_ids)))
+
+
+async def _found(info: Info, global_id: str) -> Found:
+    try:
+        key = _decode(global_id)
+    except BadUserInput as refused:
+        return refused
+    return await _load(info, *key)
 
 
 def link(type_name: str, field_name: str) -> Reference:

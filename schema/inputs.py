@@ -44,7 +44,8 @@ class CompanyFilter:
 @strawberry.input(description="Filters for people.")
 class PersonFilter:
     name_contains: str | None = strawberry.field(
-        default=None, description="Case-insensitive substring of the name."
+        default=None,
+        description="Case-insensitive substring of the name (at most 200 characters).",
     )
     stated_only: bool | None = strawberry.field(default=None, description=STATED_ONLY)
 
@@ -58,7 +59,9 @@ class ReportFilter:
 @strawberry.input(description="Filters for programs; all given filters must match.")
 class ProgramFilter:
     name_contains: str | None = strawberry.field(
-        default=None, description="Case-insensitive substring of the name or description."
+        default=None,
+        description="Case-insensitive substring of the name or description (at most 200 "
+        "characters).",
     )
     kind: list[ProgramKind] | None = strawberry.field(
         default=None, description="Programs of any of these kinds."
@@ -73,7 +76,8 @@ class ProgramFilter:
 class PartnerFilter:
     name_contains: str | None = strawberry.field(
         default=None,
-        description="Case-insensitive substring of the name, short name or an alternative name.",
+        description="Case-insensitive substring of the name, short name or an alternative name "
+        "(at most 200 characters).",
     )
     program_kind: list[ProgramKind] | None = strawberry.field(
         default=None, description="Partners of at least one program of any of these kinds."
@@ -109,9 +113,7 @@ class FigureFilter:
 
 @strawberry.input(description="Filters for organisations; all given filters must match.")
 class OrganizationFilter:
-    name_contains: str | None = strawberry.field(
-        default=None, description="Case-insensitive substring of the name or an alternative name."
-    )
+    name_contains: str | None = strawberry.field(default=None, description=NAME_CONTAINS)
     stated_only: bool | None = strawberry.field(default=None, description=STATED_ONLY)
 
 

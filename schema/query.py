@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Annotated, Any
 
 import strawberry
 
+from core.errors import BadUserInput
 from resolvers.context import Info
 from resolvers.nodes import MAX_NODES, resolve_by_slug, resolve_node, resolve_nodes
 from schema.connection import connection_field
@@ -55,8 +57,13 @@ def slug_field(node_type: type[Any]) -> Any:
     )
     resolve.__annotations__ = {"info": Info, "slug": slug_argument, "return": node_type | None}
     return strawberry.field(
-        resolver=resolve, description=f"The {node_type.__name__.lower()} with this slug, or null."
+        resolver=resolve, description=f"The {_spoken(node_type.__name__)} with this slug, or null."
     )
+
+
+def _spoken(type_name: str) -> str:
+    """A type's name as words: `FigureGroup` is "figure group"."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", type_name).lower()
 
 
 @strawberry.type(description="Entry points into the graph.")
@@ -72,14 +79,19 @@ class Query:
         return _as_node(await resolve_node(info, id))
 
     @strawberry.field(
-        description=f"Refetch up to {MAX_NODES} objects by global ID, in order; null where missing."
+        description=f"Refetch up to {MAX_NODES} objects by global ID, in order; null where "
+        "missing, and where an ID is none (with its error at its place in the list)."
     )
     async def nodes(
         self,
         info: Info,
         ids: Annotated[list[strawberry.ID], strawberry.argument(description="Global IDs.")],
     ) -> list[Node | None]:
-        return [_as_node(found) for found in await resolve_nodes(info, list(ids))]
+        answered: list[Any] = []
+        for item in await resolve_nodes(info, list(ids)):
+            # an ID that is none stays its error: graphql-core completes it at its place
+            answered.append(item if isinstance(item, BadUserInput) else _as_node(item))
+        return answered
 
     search: SearchConnection = strawberry.field(
         resolver=search,

@@ -52,7 +52,9 @@ class Highlight:
     start: int = strawberry.field(
         description="Offset of the span's first character in the value (Unicode code points)."
     )
-    end: int = strawberry.field(description="Offset just past the span's last character.")
+    end: int = strawberry.field(
+        description="Offset just past the span's last character (Unicode code points)."
+    )
 
     @classmethod
     def of(cls, span: Span) -> Highlight:

@@ -115,7 +115,8 @@ class TextPositionSelector:
 class Citation(Node, FromRow):
     quote: str = strawberry.field(description="The quoted text, exactly as in the document.")
     start: int = strawberry.field(
-        description="Offset of the quote's first character in `text`, in Unicode code points."
+        description="Offset of the quote's first character in its document's `text`, in Unicode "
+        "code points."
     )
     end: int = strawberry.field(
         description="Offset just past the quote's last character, in Unicode code points."
@@ -174,9 +175,12 @@ class Citation(Node, FromRow):
 )
 class Passage(Node, FromRow):
     start: int = strawberry.field(
-        description="Offset of the passage's first character in the document's `text`."
+        description="Offset of the passage's first character in the document's `text`, in "
+        "Unicode code points."
     )
-    end: int = strawberry.field(description="Offset just past the passage's last character.")
+    end: int = strawberry.field(
+        description="Offset just past the passage's last character, in Unicode code points."
+    )
     text: str = strawberry.field(description="The passage, exactly as in the document.")
     pk: strawberry.Private[int]
     row: strawberry.Private[Any]
