@@ -19,7 +19,7 @@ from seeds.basis import check_documents, check_provenance, check_statements
 from seeds.errors import SeedError
 from seeds.items import entity_sections, link_items
 from seeds.search_rows import passage_spans
-from seeds.spec import MAX_TEXT_LENGTH, CitationSpec, Cited, DocumentMeta, GraphSpec
+from seeds.spec import MAX_TEXT_LENGTH, CitationSpec, Cited, DocumentMeta, GraphSpec, no_nul
 
 __all__ = ["SeedError", "SeedPlan", "build_plan", "read_seeds"]
 
@@ -120,9 +120,7 @@ def _validate(model: type[M], data: Any, source: str) -> M:
 def _read_document(path: Path) -> str:
     """A document's text as its bytes say, line ends included: `read_text` would turn CRLF
     into LF, and every offset the API serves would then miss the file by one a line."""
-    text = path.read_bytes().decode("utf-8")
-    if "\x00" in text:  # PostgreSQL stores none (SQLite would, and serve it)
-        raise ValueError("it holds a NUL character, which PostgreSQL cannot store")
+    text = no_nul(path.read_bytes().decode("utf-8"))
     # each line is a passage the search index takes whole (a PostgreSQL tsvector holds 1 MB)
     longest = max((end - start for start, end in passage_spans(text)), default=0)
     if longest > MAX_TEXT_LENGTH:

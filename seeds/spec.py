@@ -25,8 +25,10 @@ DocumentSlug = Annotated[
 MAX_TEXT_LENGTH = 100_000
 
 
-def _no_nul(text: str) -> str:
-    if "\x00" in text:  # SQLite stores it (and the API would serve it); PostgreSQL refuses
+def no_nul(text: str) -> str:
+    """A text either store keeps: SQLite stores a NUL (and the API would serve it); PostgreSQL
+    refuses it. A value or a whole document."""
+    if "\x00" in text:
         raise ValueError("holds a NUL character, which PostgreSQL cannot store")
     return text
 
@@ -42,7 +44,7 @@ def _one_line(text: str) -> str:
 Text = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_LENGTH),
-    AfterValidator(_no_nul),
+    AfterValidator(no_nul),
 ]
 Name = Annotated[
     str,

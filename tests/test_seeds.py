@@ -275,7 +275,7 @@ def test_a_document_holding_a_nul_is_refused_by_name(tmp_path):
     with pytest.raises(
         SeedError,
         match=r"staying-connected-at-sony-music\.yaml: cannot read staying-connected-at-sony-"
-        r"music\.txt: it holds a NUL character",
+        r"music\.txt: holds a NUL character",
     ):
         read_seeds(root)
 
