@@ -216,6 +216,10 @@ def test_apollo_sends_a_persisted_query_hash_first(apollo: Run) -> None:
         ("PartnersPage", "hash only", []),  # fetchMore: the second page
         ("SamePartner", "hash only", not_found),
         ("SamePartner", "query", []),
+        ("ProgramBasis", "hash only", not_found),
+        ("ProgramBasis", "query", []),
+        ("ProgramNotes", "hash only", not_found),
+        ("ProgramNotes", "query", []),
     ]
     by_operation: dict[str, set[str]] = {}
     for sent in apollo.report["requests"]:
@@ -232,7 +236,20 @@ def test_apollo_prints_no_warnings(apollo: Run) -> None:
     assert apollo.report["warnings"] == []
 
 
-# urql 6: graphcache with no `keys` config, relayPagination, persistedExchange
+def test_apollo_keeps_both_queries_fields_of_objects_without_an_id(apollo: Run) -> None:
+    """A card (a program's basis, its partners' count) then a page (the notes, the first
+    partners) of the same program: without the README's `merge: true` for objects without an
+    id, Apollo replaced the card's provenance and connection with the page's ("Cache data may
+    be lost"), and the card read back without `basis` or `totalCount`."""
+    program = {"slug": "global-social-justice-fund"}
+    card = apollo.report["cardAfterPage"]
+    assert without_typename(card) == post(apollo.url, "ProgramBasis", program)
+    assert card["program"]["partners"]["totalCount"] > 0
+    assert without_typename(apollo.report["notes"]) == post(apollo.url, "ProgramNotes", program)
+
+
+# urql 6: graphcache keyed by id (`keys` only for the types without one), relayPagination,
+# persistedExchange
 
 
 def test_urql_answers_the_traversal_as_the_server_does(urql: Run) -> None:
@@ -241,7 +258,12 @@ def test_urql_answers_the_traversal_as_the_server_does(urql: Run) -> None:
     assert urql.report["again"] == traversal
 
 
-def test_urql_graphcache_keys_every_entity_without_keys_config(urql: Run) -> None:
+def test_urql_graphcache_keys_entities_by_id_and_embeds_the_rest(urql: Run) -> None:
+    """With `keys` naming the types without an id (the README's set-up) graphcache warned of
+    none: search hits, highlights and provenance were "Invalid key" without it."""
+    hits = urql.report["hits"]
+    assert without_typename(hits) == post(urql.url, "SearchHits", {"text": "refugees"})
+    assert hits["search"]["edges"][0]["highlights"]
     invalid_keys = Counter(
         warning.split("custom `keys` config for `")[1].split("`")[0]
         for warning in urql.report["warnings"]
@@ -293,6 +315,8 @@ def test_urql_sends_a_persisted_query_hash_first(urql: Run) -> None:
         ("PartnersPage", "hash only", []),
         ("SamePartner", "hash only", not_found),
         ("SamePartner", "query", []),
+        ("SearchHits", "hash only", not_found),
+        ("SearchHits", "query", []),
     ]
     # urql's default: a hash-only query goes as a GET
     assert all(sent["method"] == "GET" for sent in urql.report["requests"] if not sent["withQuery"])

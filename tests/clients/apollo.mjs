@@ -9,7 +9,7 @@ import { ApolloClient, HttpLink, InMemoryCache, gql } from "@apollo/client/core/
 import { createPersistedQueryLink } from "@apollo/client/link/persisted-queries/index.js";
 import { relayStylePagination } from "@apollo/client/utilities/index.js";
 
-import { capturedWarnings, operation, recordingFetch, report } from "./lib.mjs";
+import { capturedWarnings, operation, recordingFetch, report, unkeyedTypes } from "./lib.mjs";
 
 const [url] = process.argv.slice(2);
 const warnings = capturedWarnings();
@@ -20,7 +20,11 @@ const sha256 = (query) => createHash("sha256").update(query).digest("hex");
 function newClient() {
   return new ApolloClient({
     cache: new InMemoryCache({
-      typePolicies: { Query: { fields: { partners: relayStylePagination() } } },
+      typePolicies: {
+        // objects without an id merge field by field (the README's set-up)
+        ...Object.fromEntries(unkeyedTypes().map((name) => [name, { merge: true }])),
+        Query: { fields: { partners: relayStylePagination() } },
+      },
     }),
     // hash-only requests as GETs, which browsers and CDNs can cache (the README's set-up)
     link: createPersistedQueryLink({ sha256, useGETForHashedQueries: true }).concat(
@@ -92,7 +96,19 @@ const same = await twoPaths.query({
 });
 const twoPathsCache = twoPaths.cache.extract();
 
+// A program's card, then its page: other fields of the same objects without an id. The card
+// is read back whole from the cache.
+const ProgramBasis = gql(operation("ProgramBasis"));
+const ProgramNotes = gql(operation("ProgramNotes"));
+const cards = newClient();
+const program = { slug: "global-social-justice-fund" };
+await cards.query({ query: ProgramBasis, variables: program });
+const notes = await cards.query({ query: ProgramNotes, variables: program });
+const cardAfterPage = cards.readQuery({ query: ProgramBasis, variables: program });
+
 report({
+  cardAfterPage,
+  notes: notes.data,
   traversal: traversal.data,
   again: again.data,
   partnersAfterTraversal,

@@ -2,7 +2,22 @@
 // request sent and what came back, and the console warnings a client printed.
 import { readFileSync } from "node:fs";
 
+import { buildSchema, isObjectType } from "graphql";
+
 const OPERATIONS = new URL("./operations/", import.meta.url);
+
+/**
+ * The object types of the published SDL without an `id` (connections, edges, page infos,
+ * provenance, search hits): a normalised cache embeds them in their parent, so the README's
+ * set-ups name them (Apollo: merged field by field; graphcache: keyed by none).
+ */
+export function unkeyedTypes() {
+  const sdl = readFileSync(new URL("../../schema/schema.graphql", import.meta.url), "utf8");
+  return Object.values(buildSchema(sdl).getTypeMap())
+    .filter((type) => isObjectType(type) && !type.name.startsWith("__") && type.name !== "Query")
+    .filter((type) => !("id" in type.getFields()))
+    .map((type) => type.name);
+}
 
 /** The text of operations/NAME.graphql, the document Python's gql and codegen read too. */
 export function operation(name) {

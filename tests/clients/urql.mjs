@@ -1,7 +1,7 @@
-// urql 6 against a running server, as a frontend sets it up: graphcache with no `keys` config
-// (every entity is keyed by its `id`), relayPagination on Query.partners, automatic persisted
-// queries (urql's defaults: GET within the URL limit), over Node's global fetch, recorded
-// request by request. graphcache warns on console.warn (an entity without a key, a fragment
+// urql 6 against a running server, as a frontend sets it up: graphcache keying every entity by
+// its `id` (`keys` says the types without one are embedded), relayPagination on
+// Query.partners, automatic persisted queries (urql's defaults: GET within the URL limit),
+// over Node's global fetch, recorded request by request. graphcache warns on console.warn (an entity without a key, a fragment
 // matched by guess): every warning is reported. Prints what tests/test_clients.py checks as
 // JSON on the last line of stdout. Usage: node urql.mjs URL
 import { Client, fetchExchange, gql } from "@urql/core";
@@ -9,7 +9,7 @@ import { cacheExchange } from "@urql/exchange-graphcache";
 import { relayPagination } from "@urql/exchange-graphcache/extras";
 import { persistedExchange } from "@urql/exchange-persisted";
 
-import { capturedWarnings, operation, recordingFetch, report } from "./lib.mjs";
+import { capturedWarnings, operation, recordingFetch, report, unkeyedTypes } from "./lib.mjs";
 
 const [url] = process.argv.slice(2);
 const warnings = capturedWarnings();
@@ -53,6 +53,8 @@ const client = new Client({
   fetch,
   exchanges: [
     cacheExchange({
+      // objects without an id are embedded in their parent (the README's set-up)
+      keys: Object.fromEntries(unkeyedTypes().map((name) => [name, () => null])),
       resolvers: { Query: { partners: relayPagination() } },
       updates,
     }),
@@ -95,7 +97,11 @@ const same = await run(SamePartner, {
   location: "south-korea",
 });
 
+// Search hits and a provenance: objects without an id, embedded.
+const hits = await run(gql(operation("SearchHits")), { text: "refugees" });
+
 report({
+  hits,
   traversal,
   again,
   refetch: { id: partner.id, name: partner.name, node: refetched.node, ...looks.refetch },
