@@ -486,6 +486,8 @@ class Binder:
             )
         except BadUserInput as error:
             raise NotCompiled(error.message) from None
+        if asked.query.finds_nothing:  # no statement: the resolver answers an empty page
+            raise NotCompiled("a search for nothing")
         site = self._site()
         prefix = f"s{site}_"
         self.parameters.update(

@@ -69,6 +69,11 @@ class SearchQuery:
     alternatives: tuple[Alternative, ...]
     fuzzy: str = ""
 
+    @property
+    def finds_nothing(self) -> bool:
+        """No alternative asks for a word: no store is asked (its statement needs one)."""
+        return not self.alternatives
+
 
 @dataclass(frozen=True)
 class Place:

@@ -100,6 +100,8 @@ async def resolve_search(
     info: Info, text: str, *, first: int | None, after: str | None, types: list[str] | None
 ) -> FoundPage:
     asked = search_arguments(text, first=first, after=after, types=types)
+    if asked.query.finds_nothing:
+        return FoundPage([], 0, False)
     page = await info.context.loaders.search(asked.query, asked.types, asked.size, asked.place)
     info.context.usage.fetched(len(page.hits))
     rows = await asyncio.gather(

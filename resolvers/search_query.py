@@ -6,7 +6,8 @@ both reduced to one form by db/words.py); `"social justice"` the words together,
 Anything else (punctuation, `*`, `^`, `NEAR(`, `name:x`) is not syntax: words are the runs of
 letters and digits, so no text can reach a store as its own query syntax. Common words (`the`,
 `of`) are not searched on their own; inside a phrase they must be there as they are. A plain
-query of words also finds names it misspells.
+query of words also finds names it misspells. A text with nothing to search (no words, only
+common ones, only `-word`s: what a search box holds while its user types) finds nothing.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ def _phrase(raw: str) -> Phrase | None:
 
 
 def parse_search(text: str) -> SearchQuery:
-    """The query a search text asks; BAD_USER_INPUT when it is too long, holds control
-    characters, or asks for nothing that could be found."""
+    """The query a search text asks (none that finds anything where it asks for nothing that
+    could be found); BAD_USER_INPUT when it is too long or holds control characters."""
     if len(text) > MAX_SEARCH_LENGTH:
         raise BadUserInput(f"`query` is longer than {MAX_SEARCH_LENGTH} characters")
     if any(ord(character) < 0x20 or ord(character) == 0x7F for character in text):
@@ -56,19 +57,10 @@ def parse_search(text: str) -> SearchQuery:
         if phrase is not None:
             (exclude if minus else include).append(phrase)
     alternatives.append(_alternative(include, exclude))
+    # an alternative of no words to find (only `-word`s) finds nothing
     asked = tuple(a for a in alternatives if a.include)
-    if not asked:
-        raise BadUserInput(
-            "`query` has no words to search for: punctuation, operators and common words "
-            "such as 'the' are not searched"
-        )
     return SearchQuery(asked, fuzzy_text(text) if plain and len(asked) == 1 else "")
 
 
 def _alternative(include: list[Phrase], exclude: list[Phrase]) -> Alternative:
-    if exclude and not include:
-        raise BadUserInput(
-            "`query` excludes words without asking for any: give a word to find beside "
-            "every `-word`"
-        )
     return Alternative(tuple(include), tuple(exclude))

@@ -97,7 +97,8 @@ class Query:
         resolver=search,
         description="Objects and passages of the documents matching words, best first. "
         + SCORE.replace("How well the object matches", "Each hit's score")
-        + " A bad query (empty of words, too long, control characters) is BAD_USER_INPUT.",
+        + " A query with nothing to search (no words, only common words or `-word`s) finds "
+        "nothing; one too long or with control characters is BAD_USER_INPUT.",
     )
 
     company = slug_field(Company)
