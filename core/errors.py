@@ -24,9 +24,14 @@ class ClientError(Exception):
 
 
 class BadUserInput(ClientError):
-    """An argument the schema accepts by type but not by value (a bad cursor, page size, ID)."""
+    """An argument the schema accepts by type but not by value (a bad cursor, page size, ID),
+    named in `extensions.argument` (`after`, `filter.countryCode`) so a client can tell which
+    without reading the message (a stale cursor: page again from the start)."""
 
     code = "BAD_USER_INPUT"
+
+    def __init__(self, message: str, *, argument: str, **details: Any) -> None:
+        super().__init__(message, argument=argument, **details)
 
 
 class InvalidDocument(ClientError):

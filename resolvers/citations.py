@@ -56,7 +56,9 @@ def entity_subject(type_name: str, row: Any) -> tuple[str, int]:
 
 def quote_context(text: str, citation: Any, characters: int) -> QuoteContext:
     if not 0 <= characters <= MAX_CONTEXT:
-        raise BadUserInput(f"`characters` must be between 0 and {MAX_CONTEXT}")
+        raise BadUserInput(
+            f"`characters` must be between 0 and {MAX_CONTEXT}", argument="characters"
+        )
     return QuoteContext(
         id=context_id(citation.slug, characters),
         before=text[max(0, citation.start - characters) : citation.start],

@@ -36,11 +36,12 @@ def context_id(citation_slug: str, characters: int, type_name: str = CONTEXT_TYP
     return encode_global_id(type_name, f"{citation_slug}-{characters}")
 
 
-def decode_global_id(global_id: str) -> tuple[str, str]:
-    """Split an ID into (type name, slug); anything malformed is a BAD_USER_INPUT error."""
+def decode_global_id(global_id: str, argument: str = "id") -> tuple[str, str]:
+    """Split an ID into (type name, slug); anything malformed is a BAD_USER_INPUT error (of
+    `argument`)."""
     problem = f"{global_id[:60]!r} is not a valid ID"
-    raw = decode_token(global_id, max_length=MAX_ID_LENGTH, problem=problem)
+    raw = decode_token(global_id, max_length=MAX_ID_LENGTH, problem=problem, argument=argument)
     type_name, _, slug = raw.partition(":")
     if not type_name.isidentifier() or not is_slug(slug):
-        raise BadUserInput(problem)
+        raise BadUserInput(problem, argument=argument)
     return type_name, slug

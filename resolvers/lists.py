@@ -65,15 +65,23 @@ def list_filter(filter_input: FilterInput | None) -> ListFilter:
     if filter_input is None:
         return ListFilter()
     search = _first_given(filter_input, "name_contains", "title_contains")
+    named = (
+        "filter.titleContains" if hasattr(filter_input, "title_contains") else "filter.nameContains"
+    )
     if search is not None and len(search) > MAX_SEARCH_LENGTH:
-        raise BadUserInput(f"search text is longer than {MAX_SEARCH_LENGTH} characters")
+        raise BadUserInput(
+            f"`{named}` is longer than {MAX_SEARCH_LENGTH} characters", argument=named
+        )
     if search is not None and any(ord(character) < 0x20 for character in search):
-        raise BadUserInput("search text must not contain control characters such as NUL")
+        raise BadUserInput(
+            f"`{named}` must not contain control characters such as NUL", argument=named
+        )
     kinds = _first_given(filter_input, "kind", "program_kind")
     country = getattr(filter_input, "country_code", None)
     if country is not None and not _COUNTRY_CODE.fullmatch(country):
         raise BadUserInput(
-            f"`countryCode` must be an ISO 3166-1 alpha-2 code such as 'US' (got {country[:20]!r})"
+            f"`countryCode` must be an ISO 3166-1 alpha-2 code such as 'US' (got {country[:20]!r})",
+            argument="filter.countryCode",
         )
     return ListFilter(
         name_contains=search or None,
@@ -120,7 +128,7 @@ def page_window(
         try:
             places.append(None if row_key is None else parse_key(node, ordering, row_key))
         except ValueError:
-            raise BadUserInput(f"`{name}` is not a valid cursor") from None
+            raise BadUserInput(f"`{name}` is not a valid cursor", argument=name) from None
     return Window(arguments.size, arguments.backwards, places[0], places[1])
 
 

@@ -25,10 +25,10 @@ def _counted(info: Info, row: Any) -> Any:
     return row
 
 
-def _decode(global_id: str) -> tuple[str, str]:
-    type_name, slug = decode_global_id(global_id)
+def _decode(global_id: str, argument: str) -> tuple[str, str]:
+    type_name, slug = decode_global_id(global_id, argument)
     if type_name not in REFETCHABLE:
-        raise BadUserInput(f"{global_id[:60]!r} is not a valid ID")
+        raise BadUserInput(f"{global_id[:60]!r} is not a valid ID", argument=argument)
     return type_name, slug
 
 
@@ -39,7 +39,7 @@ async def _load(info: Info, type_name: str, slug: str) -> tuple[str, Any] | None
 
 async def resolve_node(info: Info, global_id: str) -> tuple[str, Any] | None:
     """The (type name, row) an ID stands for; None when it names nothing (any more)."""
-    return await _load(info, *_decode(global_id))
+    return await _load(info, *_decode(global_id, "id"))
 
 
 Found = tuple[str, Any] | None | BadUserInput
@@ -50,13 +50,15 @@ async def resolve_nodes(info: Info, global_ids: list[str]) -> list[Found]:
     that is none at its own place: the list's other IDs are answered (an item of a list
     completes its own error, and is null)."""
     if len(global_ids) > MAX_NODES:
-        raise BadUserInput(f"`ids` takes at most {MAX_NODES} IDs (got {len(global_ids)})")
+        raise BadUserInput(
+            f"`ids` takes at most {MAX_NODES} IDs (got {len(global_ids)})", argument="ids"
+        )
     return list(await asyncio.gather(*(_found(info, global_id) for global_id in global_ids)))
 
 
 async def _found(info: Info, global_id: str) -> Found:
     try:
-        key = _decode(global_id)
+        key = _decode(global_id, "ids")
     except BadUserInput as refused:
         return refused
     return await _load(info, *key)

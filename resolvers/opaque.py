@@ -12,14 +12,16 @@ def encode_token(text: str) -> str:
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
-def decode_token(token: str, *, max_length: int, problem: str) -> str:
-    """The text inside a token; a token too long or not ours is BAD_USER_INPUT `problem`."""
+def decode_token(token: str, *, max_length: int, problem: str, argument: str) -> str:
+    """The text inside a token; a token too long or not ours is BAD_USER_INPUT `problem`
+    (of `argument`)."""
+    refused = BadUserInput(problem, argument=argument)
     if len(token) > max_length:
-        raise BadUserInput(problem)
+        raise refused
     try:
         text = base64.b64decode(token.encode("ascii"), validate=True).decode("utf-8")
     except (UnicodeError, binascii.Error, ValueError):
-        raise BadUserInput(problem) from None
+        raise refused from None
     if encode_token(text) != token:  # the same text spelled again (its padding bits set):
-        raise BadUserInput(problem)  # one token per node or place, as a client cache keys it
+        raise refused  # one token per node or place, as a client cache keys it
     return text

@@ -43,14 +43,15 @@ def encode_cursor(where: CursorScope, key: str) -> str:
 def decode_cursor(cursor: str, where: CursorScope, argument: str) -> str:
     """The row key a cursor carries; refused when malformed or from another list."""
     problem = f"`{argument}` is not a valid cursor"
-    raw = decode_token(cursor, max_length=MAX_CURSOR_LENGTH, problem=problem)
+    raw = decode_token(cursor, max_length=MAX_CURSOR_LENGTH, problem=problem, argument=argument)
     parts = raw.split(":", 4)
     if len(parts) != 5 or f"{parts[0]}:{parts[1]}" != PREFIX or not parts[4]:
-        raise BadUserInput(problem)
+        raise BadUserInput(problem, argument=argument)
     if not raw.startswith(where.prefix):
         raise BadUserInput(
             f"`{argument}` is a cursor from another list, filter or order; "
-            "restart paging without it"
+            "restart paging without it",
+            argument=argument,
         )
     return raw[len(where.prefix) :]
 
@@ -69,7 +70,8 @@ def _page_size(value: int | None, argument: str) -> int | None:
     if value is not None and not 0 <= value <= MAX_PAGE_SIZE:
         raise BadUserInput(
             f"`{argument}` must be between 0 and {MAX_PAGE_SIZE} (got {value}); "
-            "page through longer lists with cursors"
+            "page through longer lists with cursors",
+            argument=argument,
         )
     return value
 
@@ -86,7 +88,7 @@ def page_arguments(
     first = _page_size(first, "first")
     last = _page_size(last, "last")
     if first is not None and last is not None:
-        raise BadUserInput("pass `first` or `last`, not both")
+        raise BadUserInput("pass `first` or `last`, not both", argument="last")
     if first is None and last is None:
         # Paging backwards from `before` alone means the items just before it.
         if before is not None and after is None:

@@ -50,7 +50,7 @@ def _place(key: str) -> Place:
         or node_type not in SEARCHABLE
         or not is_slug(slug)
     ):
-        raise BadUserInput("`after` is not a valid cursor")
+        raise BadUserInput("`after` is not a valid cursor", argument="after")
     return Place(int(score), node_type, slug)
 
 

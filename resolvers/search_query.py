@@ -39,9 +39,13 @@ def parse_search(text: str) -> SearchQuery:
     """The query a search text asks (none that finds anything where it asks for nothing that
     could be found); BAD_USER_INPUT when it is too long or holds control characters."""
     if len(text) > MAX_SEARCH_LENGTH:
-        raise BadUserInput(f"`query` is longer than {MAX_SEARCH_LENGTH} characters")
+        raise BadUserInput(
+            f"`query` is longer than {MAX_SEARCH_LENGTH} characters", argument="query"
+        )
     if any(ord(character) < 0x20 or ord(character) == 0x7F for character in text):
-        raise BadUserInput("`query` must not contain control characters such as NUL")
+        raise BadUserInput(
+            "`query` must not contain control characters such as NUL", argument="query"
+        )
     alternatives: list[Alternative] = []
     include: list[Phrase] = []
     exclude: list[Phrase] = []

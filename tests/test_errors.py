@@ -207,27 +207,57 @@ async def test_database_failure_does_not_break_schema_only_queries(refused_clien
 
 
 @pytest.mark.parametrize(
-    ("query", "field", "mentions"),
+    ("query", "field", "mentions", "argument"),
     [
         pytest.param(
-            "{ programs(first: 1000) { totalCount } }", "programs", "1000", id="page-size"
+            "{ programs(first: 1000) { totalCount } }",
+            "programs",
+            "1000",
+            "first",
+            id="page-size",
         ),
-        pytest.param('{ node(id: "garbage") { id } }', "node", "garbage", id="malformed-id"),
+        pytest.param('{ node(id: "garbage") { id } }', "node", "garbage", "id", id="malformed-id"),
         pytest.param(
             "{ programs(first: 1, last: 1) { totalCount } }",
             "programs",
             "first",
+            "last",
             id="first-and-last",
+        ),
+        pytest.param(
+            '{ programs(after: "Y3Vyc29y") { totalCount } }',
+            "programs",
+            "cursor",
+            "after",
+            id="malformed-cursor",
+        ),
+        pytest.param(
+            '{ locations(filter: {countryCode: "usa"}) { totalCount } }',
+            "locations",
+            "ISO 3166-1",
+            "filter.countryCode",
+            id="filter-value",
+        ),
+        pytest.param(
+            '{ search(query: "refugees", after: "Y3Vyc29y") { totalCount } }',
+            "search",
+            "cursor",
+            "after",
+            id="search-cursor",
         ),
     ],
 )
-async def test_client_errors_are_explained_not_masked(client, caplog, query, field, mentions):
+async def test_client_errors_are_explained_not_masked(
+    client, caplog, query, field, mentions, argument
+):
+    """Each names its argument (`extensions.argument`), so a client need not read the
+    message to tell a stale cursor (page again from the start) from a bad filter."""
     with caplog.at_level(logging.ERROR):
         response = await send(client, payload={"query": query})
     assert response.status_code == 200, response.text
     [error] = response.json()["errors"]
     assert error["path"] == [field]
-    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "argument": argument}
     assert mentions in error["message"]
     assert response.headers["x-request-id"] not in caplog.text
 

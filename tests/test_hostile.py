@@ -687,7 +687,7 @@ INTROSPECTION = [
 VARIABLES = [
     pytest.param(
         post(SEARCH, {"f": {"nameContains": BIG}}),
-        field_error("search text is longer than 200 characters", "programs"),
+        field_error("`filter.nameContains` is longer than 200 characters", "programs"),
         id="search-text-of-90-kb",
     ),
     pytest.param(
@@ -763,17 +763,21 @@ VARIABLES = [
     ),
     pytest.param(
         post(SEARCH, {"f": {"nameContains": "a\u0000b"}}),
-        field_error("search text must not contain control characters such as NUL", "programs"),
+        field_error(
+            "`filter.nameContains` must not contain control characters such as NUL", "programs"
+        ),
         id="nul-byte-in-search-variable",
     ),
     pytest.param(
         post('{ programs(filter: {nameContains: "a\\u0000b"}) { totalCount } }'),
-        field_error("search text must not contain control characters such as NUL", "programs"),
+        field_error(
+            "`filter.nameContains` must not contain control characters such as NUL", "programs"
+        ),
         id="nul-escape-in-search-literal",
     ),
     pytest.param(
         post(SEARCH, {"f": {"nameContains": "\u001b[31mred"}}),
-        field_error("search text must not contain control characters", "programs"),
+        field_error("`filter.nameContains` must not contain control characters", "programs"),
         id="terminal-escape-in-search",
     ),
     pytest.param(

@@ -243,7 +243,7 @@ async def test_a_cursor_whose_score_is_not_ascii_digits_is_a_bad_cursor(graphql,
     stacks in the log a request, or read as another number (`١٢` is 12)."""
     page = await _search(graphql, "refugees", first=1)
     prefix, separator, key = decode_token(
-        page["pageInfo"]["endCursor"], max_length=1000, problem="ours"
+        page["pageInfo"]["endCursor"], max_length=1000, problem="ours", argument="after"
     ).rpartition("::")
     assert separator
     real_score, _, place = key.partition(":")
