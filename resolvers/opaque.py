@@ -15,13 +15,12 @@ def encode_token(text: str) -> str:
 def decode_token(token: str, *, max_length: int, problem: str, argument: str) -> str:
     """The text inside a token; a token too long or not ours is BAD_USER_INPUT `problem`
     (of `argument`)."""
-    refused = BadUserInput(problem, argument=argument)
     if len(token) > max_length:
-        raise refused
+        raise BadUserInput(problem, argument=argument)
     try:
         text = base64.b64decode(token.encode("ascii"), validate=True).decode("utf-8")
     except (UnicodeError, binascii.Error, ValueError):
-        raise refused from None
+        raise BadUserInput(problem, argument=argument) from None
     if encode_token(text) != token:  # the same text spelled again (its padding bits set):
-        raise refused  # one token per node or place, as a client cache keys it
+        raise BadUserInput(problem, argument=argument)  # one token per node or place
     return text
