@@ -3,6 +3,8 @@ scripts/refresh_graphiql.py), opening on a query that walks the graph."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -56,23 +58,8 @@ query Search {
 ASSETS_PATH = "/graphiql/4.1.2"  # (GraphiQL's version, as scripts/refresh_graphiql.py pins it)
 ASSETS_DIR = Path(__file__).resolve().parent / "static" / "graphiql"
 
-_PAGE = """<!doctype html>
-<html lang="en">
-  <head>
-    <meta charset="utf-8" />
-    <title>Impact Graph</title>
-    <style>
-      body { height: 100%; margin: 0; width: 100%; overflow: hidden; }
-      #graphiql { height: 100vh; }
-    </style>
-    <link rel="stylesheet" href="ASSETS/graphiql.min.css" />
-    <script src="ASSETS/react.production.min.js"></script>
-    <script src="ASSETS/react-dom.production.min.js"></script>
-    <script src="ASSETS/graphiql.min.js"></script>
-  </head>
-  <body>
-    <div id="graphiql">Loading...</div>
-    <script>
+# The page's one inline script, WELCOME standing for the query.
+_SCRIPT = """
       const fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
       ReactDOM.createRoot(document.getElementById("graphiql")).render(
         React.createElement(GraphiQL, {
@@ -93,15 +80,61 @@ _PAGE = """<!doctype html>
         else if (!shown && --frames > 0) requestAnimationFrame(openDocs);
       };
       requestAnimationFrame(openDocs);
-    </script>
+    """
+# The script as the page embeds it, the welcome query in it as JSON (`<` escaped, so no text
+# in it can close the element); the CSP allows it by the hash of this same text.
+SCRIPT = _SCRIPT.replace("WELCOME", json.dumps(WELCOME_QUERY).replace("<", "\\u003c"))
+
+_PAGE = """<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <title>Impact Graph</title>
+    <style>
+      body { height: 100%; margin: 0; width: 100%; overflow: hidden; }
+      #graphiql { height: 100vh; }
+    </style>
+    <link rel="stylesheet" href="ASSETS/graphiql.min.css" />
+    <script src="ASSETS/react.production.min.js"></script>
+    <script src="ASSETS/react-dom.production.min.js"></script>
+    <script src="ASSETS/graphiql.min.js"></script>
+  </head>
+  <body>
+    <div id="graphiql">Loading...</div>
+    <script>SCRIPT</script>
   </body>
 </html>
 """
 
 
-# (Its inline script and GraphiQL's inline styles keep a script and style policy out: frames
-# are what a CSP says here.)
-GRAPHIQL_HEADERS = {**PAGE_HEADERS, "Content-Security-Policy": "frame-ancestors 'none'"}
+def _hash_source(script: str) -> str:
+    """A CSP source allowing exactly this inline script (its UTF-8 text's SHA-256)."""
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    return f"'sha256-{digest}'"
+
+
+def content_security_policy(script: str) -> str:
+    """Everything from this server; of scripts only its files and the page's own script, so
+    injected markup runs nothing. Styles may be inline: GraphiQL's dialogs and menus add a
+    `<style>` element (react-remove-scroll), and the page has its own. Fonts and images may be
+    `data:` URLs, as GraphiQL's stylesheet carries them."""
+    return "; ".join(
+        (
+            "default-src 'self'",
+            f"script-src 'self' {_hash_source(script)}",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        )
+    )
+
+
+GRAPHIQL_HEADERS = {**PAGE_HEADERS, "Content-Security-Policy": content_security_policy(SCRIPT)}
 
 
 @lru_cache
@@ -110,4 +143,4 @@ def graphiql_html() -> str:
     opening on the traversal with the Docs shown; history persists in the browser's storage,
     headers typed in its editor do not (an `Authorization` would stay there for any script of
     this origin to read)."""
-    return _PAGE.replace("ASSETS", ASSETS_PATH).replace("WELCOME", json.dumps(WELCOME_QUERY))
+    return _PAGE.replace("ASSETS", ASSETS_PATH).replace("SCRIPT", SCRIPT)

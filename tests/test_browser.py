@@ -1,8 +1,9 @@
 """GraphiQL in a real browser: Debian's chromium, driven by playwright-core
 (tests/browser/), with every request to another host aborted. The page must load from this
 server alone, open with the Docs shown, run the query it opens on with the headers typed in its
-editor, show the answer and keep the run in its history. The screenshot is kept in
-test-output/ (ignored by git)."""
+editor, show the answer and keep the run in its history, all under a CSP that lets no inline
+script run but its own (and refuses nothing it does). The screenshot is kept in test-output/
+(ignored by git)."""
 
 from __future__ import annotations
 
@@ -22,3 +23,13 @@ def test_graphiql_runs_the_traversal_offline_in_chromium(tmp_path):
     assert seen["sent"] == ["headers-editor"]  # the headers editor's header went with the run
     assert "Traversal" in seen["history"]
     assert screenshot.stat().st_size > 10_000
+    assert seen["refused"] == []  # loading, running and the Docs needed nothing the CSP refuses
+    scripts = directives(seen["csp"])["script-src"]
+    assert scripts[0] == "'self'"
+    assert [source.startswith("'sha256-") for source in scripts[1:]] == [True]  # its own script
+
+
+def directives(policy: str) -> dict[str, list[str]]:
+    """A Content-Security-Policy's directives by name, each with its sources."""
+    parts = (directive.split() for directive in policy.split(";") if directive.strip())
+    return {name: sources for name, *sources in parts}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -1125,11 +1126,10 @@ async def test_pages_probes_and_files_say_how_they_may_be_kept_framed_and_read(c
     keeps no headers typed in its editor; probes and scrapes are of their moment (a CDN's
     default TTL would keep a `ready`); the pages' files are what their type says."""
     page = await client.get("/graphql", headers={"Accept": "text/html"})
-    assert page.headers["content-security-policy"] == "frame-ancestors 'none'"
     assert "shouldPersistHeaders: false" in page.text
     explorer = await client.get("/", headers={"Accept": "text/html"})
-    assert "frame-ancestors 'none'" in explorer.headers["content-security-policy"]
     for each in (page, explorer):
+        assert "frame-ancestors 'none'" in each.headers["content-security-policy"]
         assert each.headers["content-type"].startswith("text/html")
         assert each.headers["x-frame-options"] == "DENY"
         assert each.headers["x-content-type-options"] == "nosniff"
@@ -1141,6 +1141,28 @@ async def test_pages_probes_and_files_say_how_they_may_be_kept_framed_and_read(c
     for path in ("/graphiql/4.1.2/graphiql.min.js", "/explorer/explorer.js"):
         served = await client.get(path)
         assert served.headers["x-content-type-options"] == "nosniff", path
+
+
+async def test_graphiql_runs_no_script_but_its_files_and_its_own(client):
+    """GraphiQL's CSP allows scripts from this server and the page's one inline script, by the
+    hash of the text it embeds (so markup injected into the page runs nothing); nothing else
+    is allowed from anywhere but this server, and the page may not be framed."""
+    page = await client.get("/graphql", headers={"Accept": "text/html"})
+    policy = {
+        name: sources
+        for name, *sources in (
+            each.split() for each in page.headers["content-security-policy"].split(";")
+        )
+    }
+    inline = re.findall(r"<script>(.*?)</script>", page.text, re.DOTALL)
+    assert len(inline) == 1
+    digest = base64.b64encode(hashlib.sha256(inline[0].encode()).digest()).decode()
+    assert policy["script-src"] == ["'self'", f"'sha256-{digest}'"]  # no 'unsafe-inline'
+    assert policy["default-src"] == policy["connect-src"] == ["'self'"]
+    assert policy["object-src"] == policy["base-uri"] == policy["form-action"] == ["'none'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    allowed = {source for sources in policy.values() for source in sources}
+    assert not [source for source in allowed if "//" in source or source in ("*", "https:")]
 
 
 @pytest.mark.parametrize(

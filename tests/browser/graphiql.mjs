@@ -1,7 +1,8 @@
 // Loads GraphiQL from a running server in headless Chromium: the Docs are open, a header typed
 // into the headers editor goes with the request, the query it opens on runs and shows its
-// answer, and the run is in the history. Prints what it saw as JSON. Every request to another
-// host is aborted, so the page must work with this server alone.
+// answer, and the run is in the history. Prints what it saw as JSON, with the page's CSP and
+// what it refused (events and console messages). Every request to another host is aborted, so
+// the page must work with this server alone.
 // Usage: node graphiql.mjs URL SCREENSHOT
 import { chromium } from "playwright-core";
 
@@ -21,6 +22,16 @@ try {
   });
   const errors = [];
   page.on("pageerror", (error) => errors.push(String(error)));
+  const refused = []; // what the page's CSP blocked
+  await page.exposeFunction("reportRefused", (what) => refused.push(what));
+  await page.addInitScript(() =>
+    document.addEventListener("securitypolicyviolation", (event) =>
+      window.reportRefused(`${event.effectiveDirective} ${event.blockedURI}`),
+    ),
+  );
+  page.on("console", (message) => {
+    if (/Content.Security.Policy/i.test(message.text())) refused.push(message.text());
+  });
   const sentHeaders = [];
   page.on("request", (request) => {
     if (request.method() === "POST" && request.url().startsWith(url)) {
@@ -28,14 +39,12 @@ try {
       if (body.includes("Traversal")) sentHeaders.push(request.headers());
     }
   });
-  await page.goto(url, { waitUntil: "load" });
+  const response = await page.goto(url, { waitUntil: "load" });
+  const csp = response.headers()["content-security-policy"];
   await page.waitForSelector(".graphiql-execute-button", { timeout: 15000 });
   await page.waitForSelector(".graphiql-doc-explorer", { timeout: 15000 });
-  await page.waitForFunction(
-    () => (document.querySelector(".graphiql-doc-explorer")?.textContent || "").includes("Query"),
-    null,
-    { timeout: 15000 },
-  );
+  // (selectors, not waitForFunction: its polling evaluates a string, which the page's CSP refuses)
+  await page.waitForSelector('.graphiql-doc-explorer:has-text("Query")', { timeout: 15000 });
   const docs = await page.textContent(".graphiql-doc-explorer");
   const docsWidth = (await page.locator(".graphiql-doc-explorer").boundingBox())?.width ?? 0;
 
@@ -47,19 +56,21 @@ try {
   // The welcome document holds two operations (Traversal, Search): the run button asks which.
   await page.click(".graphiql-execute-button");
   await page.getByRole("menuitem", { name: "Traversal" }).click({ timeout: 15000 });
-  await page.waitForFunction(
-    () => (document.querySelector(".result-window")?.textContent || "").includes("Sony Music"),
-    null,
-    { timeout: 15000 },
-  );
+  await page.waitForSelector('.result-window:has-text("Sony Music")', { timeout: 15000 });
   const result = await page.textContent(".result-window");
   await page.screenshot({ path: screenshot });
 
   await page.getByRole("button", { name: "Show History" }).click();
   await page.waitForSelector(".graphiql-history", { timeout: 15000 });
   const history = await page.textContent(".graphiql-history");
+
+  // Into the Docs: a root type's page (its fields) renders under the same policy.
+  await page.getByRole("button", { name: "Show Documentation Explorer" }).click();
+  await page.locator(".graphiql-doc-explorer a.graphiql-doc-explorer-type-name").first().click();
+  await page.waitForSelector(".graphiql-doc-explorer-field-name", { timeout: 15000 });
   const sent = sentHeaders.map((headers) => headers["x-check"] || null);
-  console.log(JSON.stringify({ result, docs, docsWidth, history, sent, aborted, errors }));
+  const seen = { result, docs, docsWidth, history, sent, aborted, errors, csp, refused };
+  console.log(JSON.stringify(seen));
 } finally {
   await browser.close();
 }
