@@ -42,7 +42,7 @@ from server.persisted import load_manifest
 from server.posts import EarlyPosts
 from server.ratelimit import rate_limit
 from server.redis_client import redis_client
-from server.responses import NO_STORE
+from server.responses import NO_SNIFF, NO_STORE
 from server.shutdown import (
     Drain,
     QuietPools,
@@ -219,8 +219,8 @@ def create_app(
 
     async def published_schema(request: Request) -> Response:
         """The contract as SDL, for code generators and schema registries; revalidated by
-        its ETag, which changes exactly when the schema does."""
-        headers = {"ETag": sdl_etag, "Cache-Control": "no-cache"}
+        its ETag, which changes exactly when the schema does; text, never sniffed as a page."""
+        headers = {"ETag": sdl_etag, "Cache-Control": "no-cache", **NO_SNIFF}
         if matching_etag(sdl_etag, listed(request.headers, "if-none-match")) is not None:
             return Response(status_code=304, headers=headers)
         return Response(sdl, media_type="text/plain; charset=utf-8", headers=headers)

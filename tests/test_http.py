@@ -22,6 +22,7 @@ from sqlalchemy import text as sql
 
 from db.engine import create_engine
 from db.migrate import downgrade, upgrade
+from server.app import SCHEMA_PATH
 from server.errors import RequestError
 from server.reading import declared_length, parse_json
 from server.responses import encode_json
@@ -1124,7 +1125,7 @@ async def test_graphiql_needs_nothing_from_another_host(client):
 async def test_pages_probes_and_files_say_how_they_may_be_kept_framed_and_read(client):
     """GraphiQL's page may not be framed by another site, sniffed or named in referrers, and
     keeps no headers typed in its editor; probes and scrapes are of their moment (a CDN's
-    default TTL would keep a `ready`); the pages' files are what their type says."""
+    default TTL would keep a `ready`); the pages' files and the SDL are what their type says."""
     page = await client.get("/graphql", headers={"Accept": "text/html"})
     assert "shouldPersistHeaders: false" in page.text
     explorer = await client.get("/", headers={"Accept": "text/html"})
@@ -1138,8 +1139,9 @@ async def test_pages_probes_and_files_say_how_they_may_be_kept_framed_and_read(c
         probed = await client.get(path)
         assert probed.status_code == 200, path
         assert probed.headers["cache-control"] == "no-store", path
-    for path in ("/graphiql/4.1.2/graphiql.min.js", "/explorer/explorer.js"):
+    for path in ("/graphiql/4.1.2/graphiql.min.js", "/explorer/explorer.js", SCHEMA_PATH):
         served = await client.get(path)
+        assert served.status_code == 200, path
         assert served.headers["x-content-type-options"] == "nosniff", path
 
 
