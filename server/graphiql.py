@@ -61,6 +61,25 @@ ASSETS_DIR = Path(__file__).resolve().parent / "static" / "graphiql"
 # The page's one inline script, WELCOME standing for the query.
 _SCRIPT = """
       const fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
+      // The panel last shown (a plugin's title, "" for none), kept where GraphiQL 3 kept it:
+      // GraphiQL 4 remembers no such choice (its "clear storage" forgets this one too).
+      const PANEL = "graphiql:visiblePlugin";
+      const keep = (plugin) => {
+        try {
+          localStorage.setItem(PANEL, plugin ? plugin.title : "");
+        } catch {} // no storage (a browser's setting): the choice lasts as long as the page
+      };
+      const kept = () => {
+        try {
+          return localStorage.getItem(PANEL);
+        } catch {
+          return null;
+        }
+      };
+      // A first visit opens the Docs where the editors keep room beside them (on a narrow
+      // screen they would cover the editors, and keyboard users would tab through them first).
+      const wide = window.matchMedia("(min-width: 1000px)").matches;
+      const opening = kept() ?? (wide ? "Documentation Explorer" : "");
       ReactDOM.createRoot(document.getElementById("graphiql")).render(
         React.createElement(GraphiQL, {
           fetcher: fetcher,
@@ -68,18 +87,20 @@ _SCRIPT = """
           defaultEditorToolsVisibility: true,
           isHeadersEditorEnabled: true,
           shouldPersistHeaders: false,
+          onTogglePluginVisibility: keep,
         }),
       );
-      // Open the Docs as their button does: GraphiQL 4 takes a `visiblePlugin` prop only after
-      // its first render, with the panel still collapsed.
+      // Open it as its button does: GraphiQL 4 takes a `visiblePlugin` prop only after its
+      // first render, with the panel still collapsed.
+      const button = (label) =>
+        document.querySelector(`.graphiql-sidebar [aria-label="${CSS.escape(label)}"]`);
       let frames = 600; // ten seconds at most, then GraphiQL is left as it is
-      const openDocs = () => {
-        const shown = document.querySelector('[aria-label="Hide Documentation Explorer"]');
-        const show = document.querySelector('[aria-label="Show Documentation Explorer"]');
+      const open = () => {
+        const show = button("Show " + opening);
         if (show) show.click();
-        else if (!shown && --frames > 0) requestAnimationFrame(openDocs);
+        else if (!button("Hide " + opening) && --frames > 0) requestAnimationFrame(open);
       };
-      requestAnimationFrame(openDocs);
+      if (opening) requestAnimationFrame(open);
     """
 # The script as the page embeds it, the welcome query in it as JSON (`<` escaped, so no text
 # in it can close the element); the CSP allows it by the hash of this same text.
@@ -89,6 +110,7 @@ _PAGE = """<!doctype html>
 <html lang="en">
   <head>
     <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
     <title>Impact Graph</title>
     <style>
       body { height: 100%; margin: 0; width: 100%; overflow: hidden; }
@@ -140,7 +162,7 @@ GRAPHIQL_HEADERS = {**PAGE_HEADERS, "Content-Security-Policy": content_security_
 @lru_cache
 def graphiql_html() -> str:
     """GraphiQL from this server's own files (no CDN: it works offline and behind a firewall),
-    opening on the traversal with the Docs shown; history persists in the browser's storage,
-    headers typed in its editor do not (an `Authorization` would stay there for any script of
-    this origin to read)."""
+    opening on the traversal, with the Docs shown on a wide screen's first visit and then as
+    the user left them; history persists in the browser's storage, headers typed in its editor
+    do not (an `Authorization` would stay there for any script of this origin to read)."""
     return _PAGE.replace("ASSETS", ASSETS_PATH).replace("SCRIPT", SCRIPT)

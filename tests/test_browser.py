@@ -1,6 +1,7 @@
 """GraphiQL in a real browser: Debian's chromium, driven by playwright-core
 (tests/browser/), with every request to another host aborted. The page must load from this
-server alone, open with the Docs shown, run the query it opens on with the headers typed in its
+server alone, open with the Docs shown (a wide screen's first visit; closed they stay closed, and
+a narrow screen opens without them), run the query it opens on with the headers typed in its
 editor, show the answer and keep the run in its history, all under a CSP that lets no inline
 script run but its own (and refuses nothing it does). The screenshot is kept in test-output/
 (ignored by git)."""
@@ -18,8 +19,10 @@ def test_graphiql_runs_the_traversal_offline_in_chromium(tmp_path):
     assert seen["errors"] == []
     assert '"name": "Sony Music"' in seen["result"]
     assert '"foundedYear": 1929' in seen["result"]
-    assert "Query" in seen["docs"]  # the Docs are open on the root types
+    assert "Query" in seen["docs"]  # a first visit on a wide screen: the Docs open on the roots
     assert seen["docsWidth"] > 200
+    assert seen["docsAfterClosing"] is False  # the user closed them: a reload keeps them closed
+    assert seen["docsWhenNarrow"] is False  # a narrow screen's first visit: the editors alone
     assert seen["sent"] == ["headers-editor"]  # the headers editor's header went with the run
     assert "Traversal" in seen["history"]
     assert screenshot.stat().st_size > 10_000

@@ -496,6 +496,8 @@ async def test_graphiql_is_served_to_browsers(client, accept):
     assert response.status_code == 200
     assert media_type(response) == "text/html"
     assert "graphiql" in response.text.lower()
+    # laid out for the screen it is on (a phone's too), not a desktop's width scaled down
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1" />' in response.text
 
 
 @pytest.mark.parametrize(

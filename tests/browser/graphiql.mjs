@@ -1,8 +1,9 @@
 // Loads GraphiQL from a running server in headless Chromium: the Docs are open, a header typed
 // into the headers editor goes with the request, the query it opens on runs and shows its
-// answer, and the run is in the history. Prints what it saw as JSON, with the page's CSP and
-// what it refused (events and console messages). Every request to another host is aborted, so
-// the page must work with this server alone.
+// answer, and the run is in the history; the Docs closed stay closed on a reload, and a first
+// visit on a narrow screen opens without them. Prints what it saw as JSON, with the page's CSP
+// and what it refused (events and console messages). Every request to another host is aborted,
+// so the page must work with this server alone.
 // Usage: node graphiql.mjs URL SCREENSHOT
 import { chromium } from "playwright-core";
 
@@ -13,13 +14,25 @@ const browser = await chromium.launch({
   args: ["--no-sandbox"],
 });
 const aborted = [];
-try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  await page.route("**/*", (route) => {
+// Every request to another host is aborted (and noted).
+const offline = (page) =>
+  page.route("**/*", (route) => {
     if (new URL(route.request().url()).origin === origin) return route.continue();
     aborted.push(route.request().url());
     return route.abort();
   });
+
+// Whether the Docs are open once GraphiQL is up (the page opens them within a few frames of
+// their button being there, if it does).
+async function docsShown(page) {
+  await page.waitForSelector(".graphiql-sidebar [aria-label$='Documentation Explorer']");
+  await page.waitForTimeout(1000);
+  return (await page.locator(".graphiql-doc-explorer").count()) > 0;
+}
+
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await offline(page);
   const errors = [];
   page.on("pageerror", (error) => errors.push(String(error)));
   const refused = []; // what the page's CSP blocked
@@ -69,8 +82,21 @@ try {
   await page.locator(".graphiql-doc-explorer a.graphiql-doc-explorer-type-name").first().click();
   await page.waitForSelector(".graphiql-doc-explorer-field-name", { timeout: 15000 });
   const sent = sentHeaders.map((headers) => headers["x-check"] || null);
+
+  // Closed, the Docs stay closed when the page is loaded again.
+  await page.getByRole("button", { name: "Hide Documentation Explorer" }).click();
+  await page.reload({ waitUntil: "load" });
+  const docsAfterClosing = await docsShown(page);
+
+  // A first visit on a narrow screen opens on the editors alone.
+  const narrow = await browser.newPage({ viewport: { width: 800, height: 900 } });
+  await offline(narrow);
+  await narrow.goto(url, { waitUntil: "load" });
+  const docsWhenNarrow = await docsShown(narrow);
+  await narrow.close();
+
   const seen = { result, docs, docsWidth, history, sent, aborted, errors, csp, refused };
-  console.log(JSON.stringify(seen));
+  console.log(JSON.stringify({ ...seen, docsAfterClosing, docsWhenNarrow }));
 } finally {
   await browser.close();
 }
