@@ -9,6 +9,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from server import explorer
 from server.responses import PAGE_HEADERS
 
 WELCOME_QUERY = """# Impact Graph: a company's programs, partners and places, every fact cited.
@@ -57,6 +58,8 @@ query Search {
 
 ASSETS_PATH = "/graphiql/4.1.2"  # (GraphiQL's version, as scripts/refresh_graphiql.py pins it)
 ASSETS_DIR = Path(__file__).resolve().parent / "static" / "graphiql"
+# The explorer's icon: without one the browser asks for /favicon.ico, a 404 in the console.
+FAVICON_PATH = f"{explorer.ASSETS_PATH}/favicon.svg"
 
 # The page's one inline script, WELCOME standing for the query.
 _SCRIPT = """
@@ -112,6 +115,7 @@ _PAGE = """<!doctype html>
     <meta charset="utf-8" />
     <meta name="viewport" content="width=device-width, initial-scale=1" />
     <title>Impact Graph</title>
+    <link rel="icon" href="FAVICON" type="image/svg+xml" />
     <style>
       body { height: 100%; margin: 0; width: 100%; overflow: hidden; }
       #graphiql { height: 100vh; }
@@ -165,4 +169,5 @@ def graphiql_html() -> str:
     opening on the traversal, with the Docs shown on a wide screen's first visit and then as
     the user left them; history persists in the browser's storage, headers typed in its editor
     do not (an `Authorization` would stay there for any script of this origin to read)."""
-    return _PAGE.replace("ASSETS", ASSETS_PATH).replace("SCRIPT", SCRIPT)
+    page = _PAGE.replace("ASSETS", ASSETS_PATH).replace("FAVICON", FAVICON_PATH)
+    return page.replace("SCRIPT", SCRIPT)

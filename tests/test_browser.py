@@ -3,8 +3,8 @@
 server alone, open with the Docs shown (a wide screen's first visit; closed they stay closed, and
 a narrow screen opens without them), run the query it opens on with the headers typed in its
 editor, show the answer and keep the run in its history, all under a CSP that lets no inline
-script run but its own (and refuses nothing it does). The screenshot is kept in test-output/
-(ignored by git)."""
+script run but its own (and refuses nothing it does), asking for nothing missing. The
+screenshot is kept in test-output/ (ignored by git)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def test_graphiql_runs_the_traversal_offline_in_chromium(tmp_path):
     assert seen["sent"] == ["headers-editor"]  # the headers editor's header went with the run
     assert "Traversal" in seen["history"]
     assert screenshot.stat().st_size > 10_000
+    assert seen["failed"] == []  # nothing it asked for was missing (its icon: no /favicon.ico)
     assert seen["refused"] == []  # loading, running and the Docs needed nothing the CSP refuses
     scripts = directives(seen["csp"])["script-src"]
     assert scripts[0] == "'self'"

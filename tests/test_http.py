@@ -1105,7 +1105,9 @@ def test_a_bad_trusted_documents_manifest_is_a_configuration_error(tmp_path, con
 
 async def test_graphiql_needs_nothing_from_another_host(client):
     """The page loads React and GraphiQL from this server (works offline, behind a
-    firewall), and every file it names is served as shipped."""
+    firewall), and every file it names is served as shipped: GraphiQL's, and the explorer's
+    icon (without one the browser asks for /favicon.ico, a 404)."""
+    from server import explorer
     from server.graphiql import ASSETS_DIR, ASSETS_PATH
 
     page = await client.get("/graphql", headers={"accept": BROWSER_ACCEPT})
@@ -1114,12 +1116,16 @@ async def test_graphiql_needs_nothing_from_another_host(client):
     assert named
     assert not [url for url in named if "//" in url]
     assert "Impact Graph: a company's programs" in page.text  # opens on the traversal
-    types = {".js": "text/javascript", ".css": "text/css"}
+    icon = f"{explorer.ASSETS_PATH}/favicon.svg"
+    assert f'<link rel="icon" href="{icon}" type="image/svg+xml" />' in page.text
+    folders = {ASSETS_PATH: ASSETS_DIR, explorer.ASSETS_PATH: explorer.ASSETS_DIR}
+    types = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
     for url in named:
-        assert url.startswith(ASSETS_PATH + "/")
+        assert url.startswith(ASSETS_PATH + "/") or url == icon
         served = await client.get(url)
         assert served.status_code == 200, url
-        assert served.content == (ASSETS_DIR / url.rsplit("/", 1)[1]).read_bytes()
+        folder, name = url.rsplit("/", 1)
+        assert served.content == (folders[folder] / name).read_bytes()
         suffix = url[url.rindex(".") :]
         assert served.headers["content-type"].startswith(types[suffix])
 

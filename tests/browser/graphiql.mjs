@@ -2,8 +2,8 @@
 // into the headers editor goes with the request, the query it opens on runs and shows its
 // answer, and the run is in the history; the Docs closed stay closed on a reload, and a first
 // visit on a narrow screen opens without them. Prints what it saw as JSON, with the page's CSP
-// and what it refused (events and console messages). Every request to another host is aborted,
-// so the page must work with this server alone.
+// and what it refused (events and console messages) or failed to load. Every request to another
+// host is aborted, so the page must work with this server alone.
 // Usage: node graphiql.mjs URL SCREENSHOT
 import { chromium } from "playwright-core";
 
@@ -42,8 +42,10 @@ try {
       window.reportRefused(`${event.effectiveDirective} ${event.blockedURI}`),
     ),
   );
+  const failed = []; // what the page could not load (a missing /favicon.ico is only seen here)
   page.on("console", (message) => {
     if (/Content.Security.Policy/i.test(message.text())) refused.push(message.text());
+    if (message.text().startsWith("Failed to load resource")) failed.push(message.location().url);
   });
   const sentHeaders = [];
   page.on("request", (request) => {
@@ -95,7 +97,7 @@ try {
   const docsWhenNarrow = await docsShown(narrow);
   await narrow.close();
 
-  const seen = { result, docs, docsWidth, history, sent, aborted, errors, csp, refused };
+  const seen = { result, docs, docsWidth, history, sent, aborted, errors, csp, refused, failed };
   console.log(JSON.stringify({ ...seen, docsAfterClosing, docsWhenNarrow }));
 } finally {
   await browser.close();
