@@ -1,20 +1,27 @@
 """The explorer at `/`: served with a strict CSP and nothing from another host; its operations
 run by hash alone, with a trusted documents' manifest too; and, in chromium, its tree, map and
-quotes show what the API answers for the same program."""
+quotes show what the API answers for the same program, and what goes wrong (a node gone, a
+failed load, long words) is shown in plain words."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
+import pytest
 
 from server.explorer import ASSETS_DIR, OPERATIONS_DIR
 from tests.conftest import make_client
-from tests.serving import OUTPUT, drive, served
+from tests.serving import BROWSER_DIR, NODE, OUTPUT, drive, served
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 DATA_BLOCK = re.compile(r'<script type="application/json" id="operations">(.*?)</script>', re.S)
@@ -308,3 +315,128 @@ def test_the_explorer_shows_what_the_api_answers_in_chromium(tmp_path):
     assert seen["companies"] == len(overview["companies"]["nodes"])
     assert screenshot.stat().st_size > 10_000
     assert (OUTPUT / "explorer-source.png").stat().st_size > 10_000
+
+
+# ---- What goes wrong, in chromium: each scenario routes the answers it needs ----------------
+
+# A scenario's frame: the explorer in chromium, every request to another host aborted, the
+# page's uncaught errors kept. The scenario is the body of an async function with `page`,
+# `base`, `open()` (the page, loaded), `operation(name, answer)` (routes the page's operation
+# `name` to `answer(route)`; returns its unrouting) and the answers `gone` and `unavailable`.
+SCENARIO = """
+import { chromium } from "playwright-core";
+
+const base = BASE;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM,
+  args: ["--no-sandbox"],
+});
+const errors = [];
+try {
+  const page = await browser.newPage({ viewport: VIEWPORT });
+  page.setDefaultTimeout(8000);
+  page.on("pageerror", (error) => errors.push(String(error)));
+  await page.route("**/*", (route) =>
+    new URL(route.request().url()).origin === base ? route.continue() : route.abort(),
+  );
+  const open = async () => {
+    await page.goto(`${base}/`);
+    await page.waitForSelector("body[data-ready]");
+  };
+  const operation = async (name, answer) => {
+    const matches = (url) =>
+      url.pathname === "/graphql" && url.searchParams.get("operationName") === name;
+    await page.route(matches, answer);
+    return () => page.unroute(matches, answer);
+  };
+  const gone = (route) => route.fulfill({ json: { data: { node: null } } });
+  const unavailable = (route) =>
+    route.fulfill({
+      status: 503,
+      contentType: "application/json",
+      headers: { "retry-after": "1" },
+      body: JSON.stringify({
+        errors: [
+          {
+            message: "the store is unavailable; try again",
+            extensions: { code: "SERVICE_UNAVAILABLE" },
+          },
+        ],
+      }),
+    });
+  const result = await (async () => {
+BODY
+  })();
+  console.log(JSON.stringify({ result, errors }));
+} finally {
+  await browser.close();
+}
+"""
+
+
+def in_chromium(base: str, body: str, viewport: tuple[int, int] = (1366, 900)) -> Any:
+    """What the scenario `body` returns on the explorer at `base`, once the page threw nothing
+    uncaught (run from tests/browser/, where playwright-core is)."""
+    assert (BROWSER_DIR / "node_modules" / "playwright-core").is_dir(), "run `make test`"
+    size = json.dumps({"width": viewport[0], "height": viewport[1]})
+    script = (
+        SCENARIO.replace("BASE", json.dumps(base)).replace("VIEWPORT", size).replace("BODY", body)
+    )
+    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    assert Path(chromium).exists(), "chromium is missing: `make test` installs it (apt-get)"
+    driven = subprocess.run(
+        [NODE, "--input-type=module"],
+        input=script,
+        cwd=BROWSER_DIR,
+        env={**os.environ, "CHROMIUM": chromium},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert driven.returncode == 0, driven.stderr[-2000:]
+    seen = json.loads(driven.stdout.strip().splitlines()[-1])
+    assert seen["errors"] == []  # no uncaught exception in the page
+    return seen["result"]
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One server for the scenarios: what each changes, it changes in its own browser."""
+    with served(tmp_path_factory.mktemp("explorer")) as url:
+        yield url
+
+
+def test_a_node_gone_from_the_graph_is_said_so_and_not_kept(base):
+    # IDs are made of slugs: a re-seed while the page is open can leave one naming nothing.
+    seen = in_chromium(
+        base,
+        """
+    await open();
+    const id = await page.locator("li.program").first().getAttribute("data-id");
+    const program = page.locator(`li.program[data-id="${id}"]`);
+    const toggle = program.locator("> .row > .toggle");
+    const quote = page.locator("article.company button.quote").first();
+    const unroute = [await operation("Program", gone), await operation("Document", gone)];
+    await toggle.click();
+    await program.locator("> .details > .error").waitFor();
+    const programGone = await program.locator("> .details").textContent();
+    await quote.click();
+    await page.locator("#source-text > .error").waitFor();
+    const documentGone = await page.textContent("#source-text");
+    await page.keyboard.press("Escape");
+    for (const end of unroute) await end();
+    // back in the graph (not kept as gone): both load when asked again
+    await toggle.click();
+    await toggle.click();
+    await program.locator("> .details[data-loaded]").waitFor();
+    await quote.click();
+    await page.locator("#source-text mark").waitFor();
+    const selected = await page.getAttribute("li.program.selected", "data-id");
+    return { programGone, documentGone, selected, id };
+""",
+    )
+    assert "no longer in the graph" in seen["programGone"]
+    assert "no longer in the graph" in seen["documentGone"]
+    assert "Cannot read" not in seen["programGone"] + seen["documentGone"]
+    assert seen["selected"] == seen["id"]

@@ -47,6 +47,18 @@ async function send(url, init) {
   return response.json();
 }
 
+// A node the page names is gone when the API answers null: IDs are made of slugs, so a
+// re-seed while the page is open can leave one naming nothing.
+class Gone extends Error {}
+
+async function nodeOf(operation, id, what) {
+  const { node } = await request(operation, { id });
+  if (!node) {
+    throw new Gone(`This ${what} is no longer in the graph: reload the page to see it as it is.`);
+  }
+  return node;
+}
+
 // ---- The page's elements ---------------------------------------------------------------------
 
 // An element with attributes and children; strings become text nodes.
@@ -74,6 +86,12 @@ const programName = (program) => program.name ?? shorten(program.description ?? 
 
 function status(text) {
   document.getElementById("status").textContent = text;
+}
+
+// A failure in words, announced where the load was asked for.
+function failure(error) {
+  const words = error instanceof Gone ? error.message : `Could not load: ${error.message}`;
+  return h("p", { class: "error", role: "alert" }, words);
 }
 
 // Quote buttons find their citation here (no data in markup to parse back).
@@ -173,7 +191,7 @@ async function toggleProgram(id, toggle, details, children) {
   }
   if (!entry.details) {
     details.replaceChildren(h("p", { class: "loading" }, "Loading…"));
-    entry.details = request("Program", { id }).then((data) => data.node);
+    entry.details = nodeOf("Program", id, "program");
     try {
       const node = await entry.details;
       entry.resolved = node;
@@ -181,9 +199,7 @@ async function toggleProgram(id, toggle, details, children) {
       details.dataset.loaded = "";
     } catch (error) {
       entry.details = null;
-      details.replaceChildren(
-        h("p", { class: "error", role: "alert" }, `Could not load: ${error.message}`),
-      );
+      details.replaceChildren(failure(error));
       return;
     }
   }
@@ -378,31 +394,35 @@ async function showSource(citation) {
   document.getElementById("source-quote").textContent = citation.quote;
   document.getElementById("source-document").textContent = citation.document.title;
   text.replaceChildren(h("p", { class: "loading" }, "Loading the document…"));
-  const { id } = citation.document;
-  if (!documents.has(id))
-    documents.set(
-      id,
-      request("Document", { id }).then((data) => data.node),
-    );
-  let doc;
   try {
-    doc = await documents.get(id);
+    const doc = await documentOf(citation.document.id);
+    if (shown === opened) showDocument(doc, citation);
   } catch (error) {
-    documents.delete(id);
-    if (shown === opened) {
-      text.replaceChildren(
-        h("p", { class: "error", role: "alert" }, `Could not load: ${error.message}`),
-      );
-    }
-    return;
+    // whatever failed, the dialog leaves its loading state
+    if (shown === opened) text.replaceChildren(failure(error));
   }
-  if (shown !== opened) return;
+}
+
+// A document asked for once while it loads or has loaded; one that failed is asked for again.
+function documentOf(id) {
+  if (!documents.has(id)) {
+    const loading = nodeOf("Document", id, "document");
+    documents.set(id, loading);
+    loading.catch(() => {
+      if (documents.get(id) === loading) documents.delete(id);
+    });
+  }
+  return documents.get(id);
+}
+
+function showDocument(doc, citation) {
   const published = doc.publishedOn ? `, ${doc.publishedOn}` : "";
   document.getElementById("source-document").textContent =
     `${doc.title}: ${doc.publisher}${published}`;
   // Offsets count Unicode code points; JavaScript strings count UTF-16 units.
   const points = Array.from(doc.text);
   const mark = h("mark", {}, points.slice(citation.start, citation.end).join(""));
+  const text = document.getElementById("source-text");
   text.replaceChildren(
     points.slice(0, citation.start).join(""),
     mark,
