@@ -440,3 +440,34 @@ def test_a_node_gone_from_the_graph_is_said_so_and_not_kept(base):
     assert "no longer in the graph" in seen["documentGone"]
     assert "Cannot read" not in seen["programGone"] + seen["documentGone"]
     assert seen["selected"] == seen["id"]
+
+
+def test_a_program_that_fails_to_load_is_not_selected(base):
+    # Opened, closed and opened again while its details are on their way, which then fail.
+    seen = in_chromium(
+        base,
+        """
+    await open();
+    const everyPlace = await page.locator("#place-list > li").count();
+    const id = await page.locator("li.program").first().getAttribute("data-id");
+    const program = page.locator(`li.program[data-id="${id}"]`);
+    const toggle = program.locator("> .row > .toggle");
+    await operation("Program", async (route) => {
+      await new Promise((done) => setTimeout(done, 1000));
+      await unavailable(route);
+    });
+    for (let click = 0; click < 3; click++) await toggle.click();
+    await program.locator("> .details > .error").waitFor();
+    return {
+      error: await program.locator("> .details").textContent(),
+      selected: await page.locator("li.program.selected").count(),
+      caption: await page.textContent("#map-caption"),
+      listed: await page.locator("#place-list > li").count(),
+      everyPlace,
+    };
+""",
+    )
+    assert "the store is unavailable" in seen["error"]
+    assert seen["selected"] == 0
+    assert seen["caption"] == "Every place in the graph"
+    assert seen["listed"] == seen["everyPlace"]

@@ -189,21 +189,33 @@ async function toggleProgram(id, toggle, details, children) {
     if (selected && entry.item.contains(programs.get(selected).item)) select(null);
     return;
   }
-  if (!entry.details) {
-    details.replaceChildren(h("p", { class: "loading" }, "Loading…"));
-    entry.details = nodeOf("Program", id, "program");
-    try {
-      const node = await entry.details;
-      entry.resolved = node;
-      details.replaceChildren(...programDetails(entry.program, node, children));
-      details.dataset.loaded = "";
-    } catch (error) {
-      entry.details = null;
-      details.replaceChildren(failure(error));
-      return;
-    }
+  try {
+    await loadProgram(id, details, children);
+  } catch {
+    return; // never selected: its details show the failure
   }
   if (toggle.getAttribute("aria-expanded") === "true") select(id);
+}
+
+// A program's details, asked for once: an open while they are on their way waits for the
+// same answer (and so selects only once they are shown); a failure is asked for again.
+function loadProgram(id, details, children) {
+  const entry = programs.get(id);
+  if (!entry.details) {
+    details.replaceChildren(h("p", { class: "loading" }, "Loading…"));
+    entry.details = nodeOf("Program", id, "program")
+      .then((node) => {
+        entry.resolved = node;
+        details.replaceChildren(...programDetails(entry.program, node, children));
+        details.dataset.loaded = "";
+      })
+      .catch((error) => {
+        entry.details = null;
+        details.replaceChildren(failure(error));
+        throw error;
+      });
+  }
+  return entry.details;
 }
 
 function programDetails(program, node, children) {
