@@ -156,6 +156,7 @@ def create_app(
             request_id=request_id,
         )
 
+    graphiql = settings.graphiql and settings.introspection  # GraphiQL shows the schema
     graphql = GraphQLEndpoint(
         schema,
         CONTRACT,
@@ -164,7 +165,7 @@ def create_app(
         dialect=engine.dialect,
         statements=statements,
         executor=settings.executor,
-        graphiql=settings.graphiql and settings.introspection,  # it shows the schema
+        graphiql=graphiql,
         max_body_bytes=settings.max_body_bytes,
         execution_timeout=settings.execution_timeout,
         max_concurrent_queries=settings.max_concurrent_queries,
@@ -180,6 +181,10 @@ def create_app(
         tracer=observed.tracer,
         answers=answers_for(settings, redis),
     )
+
+    # the explorer, built once, links only to what is served here
+    schema_path = SCHEMA_PATH if settings.introspection else None
+    explorer_page = explorer.explorer_page(graphiql=graphiql, schema=schema_path)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"}, headers=NO_STORE)
@@ -287,7 +292,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             *observed.routes(),
-            Route("/", explorer.explorer_page, methods=["GET"]),
+            Route("/", explorer_page, methods=["GET"]),
             Mount(explorer.ASSETS_PATH, AssetFiles(explorer.ASSETS_DIR), name="explorer"),
         ],
         lifespan=lifespan,

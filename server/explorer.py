@@ -7,6 +7,7 @@ endpoint always runs them, with a trusted documents' manifest too."""
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -36,6 +37,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
     )
 )
 HEADERS = {**PAGE_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY}
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 @lru_cache
@@ -53,16 +55,49 @@ def documents() -> dict[str, str]:
 
 
 @lru_cache
-def explorer_html() -> str:
+def explorer_html(*, graphiql: bool, schema: str | None) -> str:
     """The page, carrying its operations as a JSON data block (`<` escaped, so no text in it
-    can close the element); a data block is not a script, so the CSP needs no exception."""
+    can close the element); a data block is not a script, so the CSP needs no exception. It
+    links to GraphiQL and to the SDL only where the server serves them."""
     carried = {
         name: {"sha256": sha256_hex(document), "query": document}
         for name, document in operations().items()
     }
     data = json.dumps(carried, ensure_ascii=False).replace("<", "\\u003c")
-    return PAGE.read_text(encoding="utf-8").replace("__OPERATIONS__", data)
+    return (
+        PAGE.read_text(encoding="utf-8")
+        .replace("__API_LINKS__", api_links(graphiql=graphiql, schema=schema))
+        .replace("__NOSCRIPT__", without_script(graphiql=graphiql))
+        .replace("__OPERATIONS__", data)
+    )
 
 
-async def explorer_page(_: Request) -> Response:
-    return HTMLResponse(explorer_html(), headers=HEADERS)
+def api_links(*, graphiql: bool, schema: str | None) -> str:
+    """The header's links to the API, none to what would answer only an error (GraphiQL or
+    the SDL switched off)."""
+    links = [("/graphql", "GraphiQL")] if graphiql else []
+    links += [(schema, "Schema")] if schema else []
+    if not links:
+        return ""
+    anchors = "".join(f'\n        <a href="{href}">{name}</a>' for href, name in links)
+    return f'<nav aria-label="API">{anchors}\n      </nav>'
+
+
+def without_script(*, graphiql: bool) -> str:
+    """What a browser without JavaScript shows: where else the data is, if GraphiQL is there
+    (else /graphql opens as a JSON error)."""
+    if not graphiql:
+        return "This page needs JavaScript."
+    return 'This page needs JavaScript; the same data is at <a href="/graphql">/graphql</a>.'
+
+
+def explorer_page(*, graphiql: bool, schema: str | None) -> Endpoint:
+    """The page's endpoint, the page built once: the app says, as its settings do, whether
+    it serves GraphiQL and where it serves the SDL (None: it does not), so that the page
+    links to nothing it does not serve."""
+    page = explorer_html(graphiql=graphiql, schema=schema)
+
+    async def explorer(_: Request) -> Response:
+        return HTMLResponse(page, headers=HEADERS)
+
+    return explorer

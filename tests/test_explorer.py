@@ -471,3 +471,39 @@ def test_a_program_that_fails_to_load_is_not_selected(base):
     assert seen["selected"] == 0
     assert seen["caption"] == "Every place in the graph"
     assert seen["listed"] == seen["everyPlace"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "links"),
+    [
+        ({}, ["GraphiQL", "Schema"]),
+        ({"IMPACT_GRAPH_GRAPHIQL": "false"}, ["Schema"]),
+        ({"IMPACT_GRAPH_INTROSPECTION": "false"}, []),  # no GraphiQL and no SDL either
+    ],
+)
+def test_the_page_links_only_what_the_server_serves(tmp_path, settings, links):
+    with served(tmp_path, settings) as url:
+        page = httpx.get(f"{url}/").text
+        seen = in_chromium(
+            url,
+            """
+    await open();
+    const links = [];
+    for (const link of await page.locator("header a").all())
+      links.push({ name: await link.textContent(), href: await link.getAttribute("href") });
+    const followed = [];
+    for (const { href } of links) {
+      const answer = await page.goto(`${base}${href}`);
+      followed.push({ status: answer.status(), type: answer.headers()["content-type"] });
+    }
+    return { links, followed };
+""",
+        )
+    assert [link["name"] for link in seen["links"]] == links
+    for followed in seen["followed"]:  # each link opens a page, not an error
+        assert followed["status"] == 200
+        assert "json" not in followed["type"]
+    noscript = re.search(r"<noscript>(.*?)</noscript>", page, re.S)
+    assert noscript
+    assert "needs JavaScript" in noscript.group(1)
+    assert ('href="/graphql"' in page) == ("GraphiQL" in links)
