@@ -507,3 +507,37 @@ def test_the_page_links_only_what_the_server_serves(tmp_path, settings, links):
     assert noscript
     assert "needs JavaScript" in noscript.group(1)
     assert ('href="/graphql"' in page) == ("GraphiQL" in links)
+
+
+def relative_luminance(rgb: str) -> float:
+    """WCAG 2's relative luminance of a computed `rgb(r, g, b)`."""
+    channels = [int(value) / 255 for value in re.findall(r"\d+", rgb)[:3]]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(one: str, other: str) -> float:
+    lighter, darker = sorted((relative_luminance(one), relative_luminance(other)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_the_selected_program_is_named_in_a_colour_of_aa_contrast(base):
+    seen = in_chromium(
+        base,
+        """
+    await open();
+    await page.locator("li.program > .row > .toggle").first().click();
+    const name = page.locator("li.program.selected > .row > .toggle .name");
+    await name.waitFor();
+    return await name.evaluate((element) => {
+      let ground = element;  // the nearest background that is painted
+      while (getComputedStyle(ground).backgroundColor === "rgba(0, 0, 0, 0)")
+        ground = ground.parentElement;
+      return {
+        color: getComputedStyle(element).color,
+        background: getComputedStyle(ground).backgroundColor,
+      };
+    });
+""",
+    )
+    assert contrast(seen["color"], seen["background"]) >= 4.5  # WCAG 2 AA, normal text
