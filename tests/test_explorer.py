@@ -541,3 +541,45 @@ def test_the_selected_program_is_named_in_a_colour_of_aa_contrast(base):
 """,
     )
     assert contrast(seen["color"], seen["background"]) >= 4.5  # WCAG 2 AA, normal text
+
+
+def test_long_words_stay_within_the_page(base):
+    # A name of 600 letters without a space, URLs in a description and in a quote, a long
+    # document title: each breaks where it must, on a phone's width.
+    seen = in_chromium(
+        base,
+        """
+    const word = "W".repeat(600);
+    const url = `https://example.org/${"a".repeat(300)}`;
+    const lengthen = (change) => async (route) => {
+      const { data } = await (await route.fetch()).json();
+      change(data);
+      await route.fulfill({ json: { data } });
+    };
+    await operation("Explorer", lengthen((data) => {
+      const company = data.companies.nodes[0];
+      Object.assign(company, { name: word, description: `See ${url}` });
+      Object.assign(company.programs.nodes[0], { name: word, description: url });
+      Object.assign(company.citations[0], { quote: url });
+      company.citations[0].document.title = word;
+      data.locations.nodes[0].name = word;
+    }));
+    await operation("Program", lengthen((data) => {
+      data.node.partners.edges[0].node.name = word;
+    }));
+    await operation("Document", lengthen((data) => {
+      Object.assign(data.node, { title: word, publisher: word, text: `${data.node.text} ${url}` });
+    }));
+    const wide = (selector) =>
+      page.locator(selector).evaluate((element) => element.scrollWidth - element.clientWidth);
+    await open();
+    await page.locator("li.program > .row > .toggle").first().click();
+    await page.locator("li.program > .details[data-loaded]").first().waitFor();
+    const tree = await wide("html");
+    await page.locator("article.company button.quote").first().click();
+    await page.locator("#source-text mark").waitFor();
+    return { tree, dialog: await wide("#source"), withDialog: await wide("html") };
+""",
+        viewport=(375, 800),
+    )
+    assert seen == {"tree": 0, "dialog": 0, "withDialog": 0}
