@@ -374,6 +374,9 @@ BODY
 """
 
 
+ERROR_RED = "rgb(176, 0, 32)"  # .error's colour (explorer.css)
+
+
 def in_chromium(base: str, body: str, viewport: tuple[int, int] = (1366, 900)) -> Any:
     """What the scenario `body` returns on the explorer at `base`, once the page threw nothing
     uncaught (run from tests/browser/, where playwright-core is)."""
@@ -583,3 +586,37 @@ def test_long_words_stay_within_the_page(base):
         viewport=(375, 800),
     )
     assert seen == {"tree": 0, "dialog": 0, "withDialog": 0}
+
+
+def test_a_first_load_that_fails_is_an_alert_with_a_way_to_try_again(base):
+    seen = in_chromium(
+        base,
+        """
+    let failed = false;
+    await operation("Explorer", (route) => {
+      if (failed) return route.continue();
+      failed = true;
+      return unavailable(route);
+    });
+    await page.goto(`${base}/`);
+    const alert = page.locator(".tree [role=alert]");
+    await alert.waitFor();
+    const shown = {
+      alert: await alert.textContent(),
+      color: await alert.evaluate((element) => getComputedStyle(element).color),
+      status: await page.textContent("#status"),
+    };
+    await alert.getByRole("button", { name: "Try again" }).click();
+    await page.waitForSelector("body[data-ready]");
+    return {
+      ...shown,
+      companies: await page.locator("article.company").count(),
+      alerts: await page.locator(".tree [role=alert]").count(),
+    };
+""",
+    )
+    assert "the store is unavailable" in seen["alert"]
+    assert seen["color"] == ERROR_RED  # not the grey of a status
+    assert "unavailable" not in seen["status"]
+    assert seen["companies"] >= 1  # the retry loaded the graph
+    assert seen["alerts"] == 0

@@ -453,17 +453,18 @@ document.getElementById("source-close").addEventListener("click", () => {
   document.getElementById("source").close(); // so does Escape
 });
 
+// The map loads once, beside the graph; a map that fails to load leaves the tree be.
+const shapes = fetch(WORLD)
+  .then((response) => {
+    if (!response.ok) throw new Error(`the map answered ${response.status}`);
+    return response.json();
+  })
+  .catch((error) => {
+    document.getElementById("map-caption").textContent = `No map: ${error.message}`;
+    return null;
+  });
+
 async function start() {
-  // The map and the graph load side by side; a map that fails to load leaves the tree be.
-  const shapes = fetch(WORLD)
-    .then((response) => {
-      if (!response.ok) throw new Error(`the map answered ${response.status}`);
-      return response.json();
-    })
-    .catch((error) => {
-      document.getElementById("map-caption").textContent = `No map: ${error.message}`;
-      return null;
-    });
   const data = await request("Explorer");
   const outline = await shapes;
   if (outline) drawMap(outline);
@@ -485,4 +486,27 @@ async function start() {
   document.body.dataset.ready = "";
 }
 
-start().catch((error) => status(`Could not load the graph: ${error.message}`));
+// Nothing to show without the graph: an alert (not a status), with a way to ask again, as a
+// 503 says to.
+function loadFailed(error) {
+  status("");
+  const retry = h("button", { type: "button", class: "retry" }, "Try again");
+  const failed = h(
+    "div",
+    { class: "error failure", role: "alert" },
+    h("p", {}, `Could not load the graph: ${error.message}`),
+    retry,
+  );
+  retry.addEventListener("click", () => {
+    failed.remove();
+    load();
+  });
+  document.getElementById("companies").replaceChildren(failed);
+}
+
+function load() {
+  status("Loading…");
+  start().catch(loadFailed);
+}
+
+load();
