@@ -399,7 +399,7 @@ def in_chromium(base: str, body: str, viewport: tuple[int, int] = (1366, 900)) -
     )
     assert driven.returncode == 0, driven.stderr[-2000:]
     seen = json.loads(driven.stdout.strip().splitlines()[-1])
-    assert seen["errors"] == []  # no uncaught exception in the page
+    assert seen["errors"] == [], seen["errors"]  # no uncaught exception in the page
     return seen["result"]
 
 
