@@ -102,9 +102,10 @@ class Widths:
 
     def shared(self, type_name: str, field_name: str) -> int | None:
         """What a provenance's texts of one field take together, however many entries show
-        them: its stored JSON holds each (quoted) and is at most `provenance()`; None for
-        other fields."""
-        if (type_name, field_name) in PROVENANCE_TEXTS:
+        them: its stored JSON holds each (quoted) and is at most its widest, as measured;
+        None for other fields, and where the store measured none (each entry is priced at
+        UNRECORDED_TEXT then, as `value` does)."""
+        if (type_name, field_name) in PROVENANCE_TEXTS and self.snapshot.size(PROVENANCE):
             return self.provenance()
         return None
 
@@ -128,6 +129,7 @@ class Widths:
             ("TextQuoteSelector", "prefix"): self.context(SELECTOR_CONTEXT),
             ("TextQuoteSelector", "suffix"): self.context(SELECTOR_CONTEXT),
             ("Highlight", "text"): HIGHLIGHT_STRIDE + 2,
+            **dict.fromkeys(PROVENANCE_TEXTS, self.provenance()),
         }.get((type_name, field_name), SMALL)
 
 

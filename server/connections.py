@@ -23,7 +23,7 @@ the kernel would not take (an answer past the socket buffers, uvicorn waiting fo
 or a closed connection's last bytes), a client that takes none of them for `send_timeout` has
 its connection reset. A client reading slowly but steadily is served.
 
-What the edge answers itself (a 400, 405, 408, 431 or 503 the app never sees) is, as the app's
+What the edge answers itself (a 400, 405, 408, 414, 431 or 503 the app never sees) is, as the app's
 answers are, under a request id (`X-Request-ID`) and counted in the metrics by its code, with
 no log line (any client could write them by the thousand). A client that leaves, or ends its
 side, before the answer's head is written is told to the app's record (`CLIENT_LEFT`): uvicorn

@@ -141,11 +141,14 @@ def _first_values(scope: Scope) -> dict[bytes, str]:
     `Headers` reads it, and a list header's lines joined by commas as `listed` joins them
     (the others are not decoded: a hit costs a few microseconds)."""
     found: dict[bytes, str] = {}
+    lines: dict[bytes, list[str]] = {}
     for name, value in scope["headers"]:
-        if name in _LISTS and name in found:
-            found[name] += ", " + value.decode("latin-1")
-        elif (name in _WANTED or name in _LISTS) and name not in found:
+        if name in _LISTS:
+            lines.setdefault(name, []).append(value.decode("latin-1"))
+        elif name in _WANTED and name not in found:
             found[name] = value.decode("latin-1")
+    for name, values in lines.items():  # (joined once: many lines cost linear time)
+        found[name] = ", ".join(values)
     return found
 
 

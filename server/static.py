@@ -27,6 +27,7 @@ from starlette.types import Scope
 
 from core.lru import LRU
 from server.compression import BROTLI_QUALITY, GZIP_LEVEL, MINIMUM_BYTES, accepted_coding
+from server.negotiation import listed
 from server.responses import NO_SNIFF
 
 KEPT_BYTES = 16 * 1024 * 1024  # every compressed copy of both folders is under 1 MiB
@@ -69,7 +70,9 @@ class AssetFiles(StaticFiles):
         stat_result = response.stat_result
         if stat_result is None or not _compressible(stat_result, response):
             return response
-        coding = accepted_coding(Headers(scope=scope).get("accept-encoding"))
+        # every line of it, as the compression reads it: else a coding on a second line
+        # made the middleware compress the file again, on every request
+        coding = accepted_coding(listed(Headers(scope=scope), "accept-encoding"))
         if coding is None:
             return response
         key = (str(response.path), stat_result.st_mtime_ns, stat_result.st_size, coding)

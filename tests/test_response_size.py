@@ -188,6 +188,21 @@ async def test_a_provenances_texts_weigh_once_not_once_an_entry(store: Store):
     assert len(response.content) <= estimate.bytes < DEFAULT_LIMIT
 
 
+async def test_unmeasured_provenance_is_priced_an_entry_at_a_time(store: Store):
+    """Where the seed measured no provenance (an older store), its texts weigh the unmeasured
+    width each, not once for all: five aliases of every field's note answered 2,239 bytes
+    under a 1,643-byte estimate."""
+    seeded = await read_snapshot(store.engine)
+    sizes = {key: size for key, size in seeded.sizes.items() if key != PROVENANCE}
+    notes = " ".join(f"n{i}: note" for i in range(5))
+    program = 'program(slug: "miles-marketing-leadership-program")'
+    query = f"{{ a: {program} {{ provenance {{ fields {{ {notes} }} }} }} }}"
+    async with make_client(store.engine) as http:
+        answered = await post(http, query)
+    estimate = estimate_cost(CONTRACT, parse(query), None, {}, state.StoreSnapshot(1, sizes))
+    assert len(answered.content) <= estimate.bytes
+
+
 async def test_refusals_are_not_kept_as_answers(store: Store):
     """A refused answer carries no ETag and is not to be stored."""
     async with make_client(store.engine) as http:
