@@ -133,16 +133,28 @@ def serving(
 
 def drive(script: str, *args: str) -> Any:
     """Run tests/browser/<script> with the arguments; what it printed last, read as JSON."""
+    return _driven([NODE, str(BROWSER_DIR / script), *args], None, 180)
+
+
+def drive_module(source: str, timeout: float) -> Any:
+    """Run the ES module `source` from tests/browser/ (where playwright-core is found); what
+    it printed last, read as JSON."""
+    return _driven([NODE, "--input-type=module"], source, timeout)
+
+
+def _driven(command: list[str], source: str | None, timeout: float) -> Any:
     chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     assert Path(chromium).exists(), "chromium is missing: `make test` installs it (apt-get)"
     assert (BROWSER_DIR / "node_modules" / "playwright-core").is_dir(), "run `make test`"
     OUTPUT.mkdir(exist_ok=True)
     driven = subprocess.run(
-        [NODE, str(BROWSER_DIR / script), *args],
+        command,
+        input=source,
+        cwd=BROWSER_DIR,
         env={**os.environ, "CHROMIUM": chromium},
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=timeout,
         check=False,
     )
     assert driven.returncode == 0, driven.stderr[-2000:]

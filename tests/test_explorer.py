@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -21,7 +17,7 @@ import pytest
 
 from server.explorer import ASSETS_DIR, OPERATIONS_DIR
 from tests.conftest import make_client
-from tests.serving import BROWSER_DIR, NODE, OUTPUT, drive, served
+from tests.serving import OUTPUT, drive, drive_module, served
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 DATA_BLOCK = re.compile(r'<script type="application/json" id="operations">(.*?)</script>', re.S)
@@ -380,25 +376,11 @@ ERROR_RED = "rgb(176, 0, 32)"  # .error's colour (explorer.css)
 def in_chromium(base: str, body: str, viewport: tuple[int, int] = (1366, 900)) -> Any:
     """What the scenario `body` returns on the explorer at `base`, once the page threw nothing
     uncaught (run from tests/browser/, where playwright-core is)."""
-    assert (BROWSER_DIR / "node_modules" / "playwright-core").is_dir(), "run `make test`"
     size = json.dumps({"width": viewport[0], "height": viewport[1]})
     script = (
         SCENARIO.replace("BASE", json.dumps(base)).replace("VIEWPORT", size).replace("BODY", body)
     )
-    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    assert Path(chromium).exists(), "chromium is missing: `make test` installs it (apt-get)"
-    driven = subprocess.run(
-        [NODE, "--input-type=module"],
-        input=script,
-        cwd=BROWSER_DIR,
-        env={**os.environ, "CHROMIUM": chromium},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert driven.returncode == 0, driven.stderr[-2000:]
-    seen = json.loads(driven.stdout.strip().splitlines()[-1])
+    seen = drive_module(script, timeout=120)
     assert seen["errors"] == [], seen["errors"]  # no uncaught exception in the page
     return seen["result"]
 
