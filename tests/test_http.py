@@ -819,6 +819,21 @@ async def test_json_is_read_to_1024_levels(client, depth, status):
         assert response.json()["errors"][0]["message"] == "the request body is nested too deeply"
 
 
+@pytest.mark.parametrize("depth", [1023, 2])
+async def test_a_body_with_an_escaped_letter_is_read_as_deep(client, depth):
+    # An escaped ASCII letter could spell a parameter's name, so the body's names are read
+    # again; that must not refuse what orjson took (the stdlib's recursion stops at ~1,000).
+    nested = b"[" * depth + b"]" * depth
+    content = b'{"v": ' + nested + b', "query": "{ __typename }", "x": "\\u0041"}'
+    response = await send(client, content=content)
+    assert response.status_code == 200, response.text
+    assert response.json()["data"] == {"__typename": "Query"}
+    again = content[:-1] + b', \n "\\u0071uery" : "{ companies { totalCount } }"}'
+    response = await send(client, content=again)
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["message"] == "`query` is given more than once"
+
+
 class _TooLarge(Exception):
     pass
 
