@@ -670,6 +670,15 @@ class EdgeProtocol(HttpToolsProtocol):
             self.idle = False
             self.set_deadline(self.limits.head_timeout)
 
+    def on_url(self, url: bytes) -> None:
+        """uvicorn's, with the target's bound checked as it arrives: a long one is a 414
+        however its bytes come (at the head's end, a slow one would have met the head's
+        431 first), and is not built up past it."""
+        super().on_url(url)
+        if len(self.url) > MAX_TARGET_BYTES:  # (uvicorn's `parse_url` would refuse it)
+            self.target_too_long = True
+            raise httptools.HttpParserError("the request target is too long")
+
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)
         HttpToolsProtocol.on_body(self, body)  # (not super(): every body crosses it)
@@ -680,9 +689,6 @@ class EdgeProtocol(HttpToolsProtocol):
         self.fault = head_fault(self.headers, version, switching)
         if self.fault is not None:  # httptools stops here; uvicorn answers send_400_response
             raise httptools.HttpParserError(self.fault)
-        if len(self.url) > MAX_TARGET_BYTES:  # (uvicorn's `parse_url` would refuse it)
-            self.target_too_long = True
-            raise httptools.HttpParserError("the request target is too long")
         super().on_headers_complete()  # may refuse the target: the head is still the one read
         # The fields of a trailer section (after a chunked body), which uvicorn would add to
         # the request's, go to a list of their own, dropped: RFC 9110 section 6.5.1 forbids

@@ -725,6 +725,21 @@ def test_a_request_target_longer_than_httptools_parses_is_414_and_closed(edge):
         assert b"\r\nconnection: close\r\n" in received.lower()
 
 
+def test_a_long_request_target_is_414_however_its_bytes_arrive(edge):
+    """Sent a piece at a time, a target past the bound is refused as it arrives, not once
+    the head has grown past the head's bound (which made it a 431 when slow, a 414 when
+    fast)."""
+    target = "/graphql?query=" + urllib.parse.quote("{ __typename }") + "&pad=" + "x" * 200_000
+    request = f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    with connect(edge) as connection:
+        for at in range(0, 70_000, 1_000):
+            connection.sendall(request[at : at + 1_000])
+            time.sleep(0.001)
+        received, _ = read_until_closed(connection)
+    assert status_of(received) == 414, received[:300]
+    assert body_of(received)["errors"][0]["extensions"]["code"] == "URI_TOO_LONG"
+
+
 def test_a_client_that_half_closes_after_its_request_still_gets_the_answer(edge):
     """`printf 'POST ...' | nc -N`: the client shuts its sending side once its request is
     sent; the answer still comes, then the connection closes."""
