@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, Response
 from strawberry import Schema
 
 from compiled.executor import CompiledExecutor, Plan
-from core.errors import UNAVAILABLE_CODES, ResponseTooLarge, ServiceUnavailable
+from core.errors import ResponseTooLarge, ServiceUnavailable
 from core.limits import Limits
 from core.lru import LRU, REMEMBERED_HEADER_CHARS
 from core.spans import span
@@ -270,8 +270,9 @@ class GraphQLEndpoint:
             return self._cut_off(cut, operation, media_type, outcome)
         if status != 200 or "errors" in body:  # errors and partial answers are never kept
             outcome.executor, outcome.cost = executor, cost
-            if status == 503:  # the store's trouble: counted by its code, as a timeout is
-                outcome.refusal = _unavailable_code(body)
+            if status == 503:  # the store's trouble, counted by its code as a timeout is: a
+                # 503's errors are the store's alone (`graphql_body`, server/responses.py)
+                outcome.refusal = body["errors"][0]["extensions"]["code"]
             return bytes_response(
                 content, status, media_type, request_id, (_executor_header(executor),)
             )
@@ -691,8 +692,3 @@ def _exact_key(key: AnswerKey | None, priced: int, read: int | None) -> AnswerKe
     if version != priced:
         return None
     return key.at(version)
-
-
-def _unavailable_code(body: dict[str, Any]) -> str | None:
-    codes = (error.get("extensions", {}).get("code") for error in body.get("errors", ()))
-    return next((code for code in codes if code in UNAVAILABLE_CODES), None)
