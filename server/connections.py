@@ -690,6 +690,11 @@ class EdgeProtocol(HttpToolsProtocol):
         if self.fault is not None:  # httptools stops here; uvicorn answers send_400_response
             raise httptools.HttpParserError(self.fault)
         super().on_headers_complete()  # may refuse the target: the head is still the one read
+        raw_path = self.scope.get("raw_path", b"")
+        if b"%" in raw_path:  # a path is routed as sent, escapes and all: `/%6Detrics` is
+            # no route, so a proxy that keeps `/metrics` off the public edge by its path
+            # (matching the bytes, as most do) is not dodged by another spelling of it
+            self.scope["path"] = raw_path.decode("ascii")
         # The fields of a trailer section (after a chunked body), which uvicorn would add to
         # the request's, go to a list of their own, dropped: RFC 9110 section 6.5.1 forbids
         # merging them into the head's, where the app (and anything that checked the head)

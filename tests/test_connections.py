@@ -725,6 +725,22 @@ def test_a_request_target_longer_than_httptools_parses_is_414_and_closed(edge):
         assert b"\r\nconnection: close\r\n" in received.lower()
 
 
+def test_a_path_is_routed_as_sent(edge):
+    """`/%6Detrics` is not `/metrics` (nor `/graphq%6C` the GraphQL route): a proxy keeping
+    `/metrics` off the public edge by its path is not dodged by escaping a letter of it."""
+    for path in ("/%6Detrics", "/graphq%6C?query=%7B__typename%7D", "/%2Fmetrics", "/healthz%2F"):
+        with connect(edge) as connection:
+            connection.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            status, _, body = read_response(connection)
+        assert status == 404, (path, body[:200])
+        assert json.loads(body)["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    for path in ("/metrics", "/graphql?query=%7B__typename%7D"):
+        with connect(edge) as connection:
+            connection.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            status, _, body = read_response(connection)
+        assert status == 200, (path, body[:200])
+
+
 def test_a_long_request_target_is_414_however_its_bytes_arrive(edge):
     """Sent a piece at a time, a target past the bound is refused as it arrives, not once
     the head has grown past the head's bound (which made it a 431 when slow, a 414 when
