@@ -25,6 +25,7 @@ from graphql import (
     SelectionSetNode,
     get_directive_values,
     get_named_type,
+    is_abstract_type,
 )
 from graphql.execution.values import VariableValues
 
@@ -150,9 +151,8 @@ class Collector:
         condition_type = self.schema.get_type(condition)
         if condition_type is object_type:
             return True
-        return condition_type is not None and self.schema.is_sub_type(
-            condition_type,  # type: ignore[arg-type]
-            object_type,
+        return is_abstract_type(condition_type) and self.schema.is_sub_type(
+            condition_type, object_type
         )
 
     def _selected(self, parent: GraphQLObjectType, key: str, nodes: list[FieldNode]) -> Selected:
