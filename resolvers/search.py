@@ -87,10 +87,13 @@ def search_arguments(
     text: str, *, first: int | None, after: str | None, types: list[str] | None
 ) -> SearchArguments:
     """The arguments checked as `search` checks them: BAD_USER_INPUT for a query it refuses,
-    a page size out of range or a cursor of another search."""
+    a page size out of range or a cursor of another search (unless there is nothing to
+    search)."""
     query = parse_search(text)
     type_names = searched_types(types)
     where = CursorScope(fingerprint(SEARCH_KEY, query, type_names), "")
+    if query.finds_nothing:  # no page follows any cursor: a stale one (the search box
+        after = None  # emptied while paging) finds nothing too, not an error
     arguments = page_arguments(where, first=first, after=after, last=None, before=None)
     place = None if arguments.after is None else _place(arguments.after)
     return SearchArguments(query, type_names, arguments.size, place, where)

@@ -98,7 +98,8 @@ class Query:
         description="Objects and passages of the documents matching words, best first. "
         + SCORE.replace("How well the object matches", "Each hit's score")
         + " A query with nothing to search (no words, only common words or `-word`s) finds "
-        "nothing; one too long or with control characters is BAD_USER_INPUT.",
+        "nothing, whatever `after` says; one too long or with control characters is "
+        "BAD_USER_INPUT.",
     )
 
     company = slug_field(Company)

@@ -295,6 +295,19 @@ async def test_a_query_with_nothing_to_search_finds_nothing(graphql, query):
     assert body["data"]["companies"]["totalCount"] == 1
 
 
+async def test_an_emptied_search_box_with_a_stale_cursor_finds_nothing(graphql):
+    """The user paged through "music", then cleared the box: the page's `after` is of
+    another search, but nothing to search finds nothing whatever the cursor says."""
+    cursor = (await _search(graphql, "music", first=1))["pageInfo"]["endCursor"]
+    for query, after in (("", cursor), ("the", cursor), ("", "bm90IGEgY3Vyc29y")):
+        body = await graphql(SEARCH, {"query": query, "after": after})
+        assert "errors" not in body, (query, after, body)
+        assert body["data"]["search"]["totalCount"] == 0
+        assert body["data"]["search"]["edges"] == []
+    body = await graphql(SEARCH, {"query": "refugees", "after": cursor})  # a real search's
+    assert body["errors"][0]["extensions"]["argument"] == "after"
+
+
 async def test_an_alternative_of_only_left_out_words_finds_nothing(graphql):
     """`music or -sony` finds what `music` finds (`-sony` alone asks for no word)."""
     query = "query($query: String!) { search(query: $query) { nodes { id } } }"
