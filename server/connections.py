@@ -190,11 +190,12 @@ def head_fault(
     headers: list[tuple[bytes, bytes]], http_version: str, switching: bool = False
 ) -> str | None:
     """Why the request's head is refused, or None: its body's length is ambiguous, or its Host
-    is. httptools already refuses Content-Length beside Transfer-Encoding, two Content-Lengths
-    and bad chunks; it takes `gzip, chunked` (a coding we would not undo) and Transfer-Encoding
-    on HTTP/1.0 (RFC 9112 section 6.1: faulty framing), and any HTTP/1.x or 2.0 request line.
-    RFC 9112 section 3.2 has a server answer 400 to an HTTP/1.1 request without a Host, and to
-    any with two (a proxy in front may have routed by one, the app read the other).
+    or media type is. httptools already refuses Content-Length beside Transfer-Encoding, two
+    Content-Lengths and bad chunks; it takes `gzip, chunked` (a coding we would not undo) and
+    Transfer-Encoding on HTTP/1.0 (RFC 9112 section 6.1: faulty framing), and any HTTP/1.x or
+    2.0 request line. RFC 9112 section 3.2 has a server answer 400 to an HTTP/1.1 request
+    without a Host, and to any with two (a proxy in front may have routed by one, the app read
+    the other); so with two Content-Types (one checked, the other read as the body's).
 
     `switching`: the request asks to switch protocols (`Connection: Upgrade` with `Upgrade`,
     or CONNECT). httptools then reads no body, whatever the head says: the bytes after the
@@ -204,10 +205,12 @@ def head_fault(
         return "this server speaks HTTP/1.1"
     codings: list[bytes] = []
     lengths: list[bytes] = []
-    hosts = 0
+    hosts = types = 0
     for name, value in headers:  # one pass: every request's head crosses it
         if name == b"host":
             hosts += 1
+        elif name == b"content-type":
+            types += 1
         elif name == b"content-length":
             lengths.append(value)
         elif name == b"transfer-encoding":
@@ -231,6 +234,8 @@ def head_fault(
         return "a request may carry one Host header"
     if hosts == 0 and http_version == "1.1":
         return "an HTTP/1.1 request must carry a Host header"
+    if types > 1:
+        return "a request may carry one Content-Type"
     return None
 
 

@@ -823,6 +823,11 @@ CHUNKED_EMPTY = b"0\r\n\r\n"
             b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", id="te-twice"
         ),
         pytest.param(b"Transfer-Encoding: xchunked\r\n", id="te-xchunked"),
+        # one media type a proxy reads, another the app (Content-Type is no list)
+        pytest.param(
+            b"Transfer-Encoding: chunked\r\nContent-Type: text/plain\r\n",
+            id="content-type-twice",
+        ),
         pytest.param(b"Transfer-Encoding: chunked\r\n", id="bad-chunk-size", marks=[]),
     ],
 )
@@ -873,6 +878,9 @@ def test_head_fault_names_each_conflict():
     )
     assert head_fault([(b"content-length", b"5")], "1.0") is None
     assert head_fault([HOST, HOST], "1.0") == "a request may carry one Host header"
+    assert head_fault([HOST, (b"content-type", b"a/b"), (b"content-type", b"a/b")], "1.1") == (
+        "a request may carry one Content-Type"
+    )
     # a framing fault is named first: it is the one a smuggled request rides on
     assert head_fault([(b"content-length", b"5"), (b"content-length", b"6")], "1.1") == (
         "a request may carry one Content-Length"
