@@ -121,7 +121,7 @@ function placeLabel(place) {
 // ---- The tree: company > programs > partners and places ---------------------------------------
 
 let detailsCount = 0;
-const programs = new Map(); // id -> {program, item, details: Promise | null, resolved}
+const programs = new Map(); // id -> {program, item, toggle, panel, children, details, resolved}
 let selected = null; // the id of the program whose places the map shows
 
 function companyView(company) {
@@ -136,6 +136,8 @@ function companyView(company) {
     const parent = listed ? program.parent.id : null; // else shown at the top
     if (!children.has(parent)) children.set(parent, []);
     children.get(parent).push(program);
+    slugs.set(program.slug, program.id);
+    lineage.set(program.id, { slug: program.slug, parent });
   }
   const shown =
     list.length < company.programs.totalCount ? ` (the first ${list.length} shown)` : "";
@@ -174,27 +176,44 @@ function programItem(program, children) {
     h("div", { class: "row" }, toggle, h("span", { class: "kind" }, kindName(program.kind))),
     details,
   );
-  programs.set(program.id, { program, item, details: null });
+  const entry = { program, item, toggle, panel: details, children, details: null };
+  programs.set(program.id, entry);
   toggle.addEventListener("click", () => toggleProgram(program.id, toggle, details, children));
   return item;
 }
 
+const isOpen = (entry) => entry.toggle.getAttribute("aria-expanded") === "true";
+
+// A program's toggle and details, open or closed; focus in details being hidden goes back to
+// their toggle, where a click closing them leaves it.
+function show(entry, open) {
+  entry.toggle.setAttribute("aria-expanded", String(open));
+  if (!open && entry.panel.contains(document.activeElement)) entry.toggle.focus();
+  entry.panel.hidden = !open;
+}
+
 async function toggleProgram(id, toggle, details, children) {
-  const open = toggle.getAttribute("aria-expanded") !== "true";
-  toggle.setAttribute("aria-expanded", String(open));
-  details.hidden = !open;
   const entry = programs.get(id);
+  const open = !isOpen(entry);
+  show(entry, open);
   if (!open) {
     // a program closed, or one under it: the map goes back to every place
-    if (selected && entry.item.contains(programs.get(selected).item)) select(null);
+    const deselected = selected && entry.item.contains(programs.get(selected).item);
+    if (deselected) select(null);
+    remember(Boolean(deselected)); // a new view in the history only if the selection changed
     return;
   }
+  const asked = traversed; // Back or Forward while it loads: the history's view stands
   try {
     await loadProgram(id, details, children);
   } catch {
-    return; // never selected: its details show the failure
+    remember(false); // never selected: its details show the failure
+    return;
   }
-  if (toggle.getAttribute("aria-expanded") === "true") select(id);
+  if (isOpen(entry) && asked === traversed) {
+    select(id);
+    remember(true);
+  }
 }
 
 // A program's details, asked for once: an open while they are on their way waits for the
@@ -393,6 +412,90 @@ function select(id) {
   markPlaces();
 }
 
+// ---- Links: the selected program in the URL ----------------------------------------------------
+
+// The URL names the selected program by its slug, in the fragment (`#program=<slug>`): the
+// API's stable, human-readable key (an ID is that slug encoded, opaque), and a fragment is never
+// sent to the server. A slug read from the URL is only looked up among the programs the page was
+// sent, so a link naming anything else asks the API for nothing, and it is shown as text only.
+// Each selection is a step in the history, kept with the programs then open; Back and Forward
+// show each step as it was left.
+const LINK = "program";
+const slugs = new Map(); // slug -> the id of the program, each program the opening view lists
+const lineage = new Map(); // program id -> {slug, parent: the id of its listed parent or null}
+let traversed = 0; // the views the history has shown: a load they overtook selects nothing
+let treeShown = false; // the tree is there to show a view in
+
+function linkTo(id) {
+  const slug = id ? lineage.get(id)?.slug : null;
+  const fragment = slug ? `#${new URLSearchParams({ [LINK]: slug })}` : "";
+  return `${location.pathname}${location.search}${fragment}`;
+}
+
+// The view in the history: a new step (the selection changed), or the current one updated.
+function remember(step) {
+  const open = [...programs].filter(([, entry]) => isOpen(entry)).map(([id]) => id);
+  if (step) {
+    history.pushState({ open }, "", linkTo(selected));
+    linkProblem(null); // about the link left behind
+  } else {
+    history.replaceState({ open }, "", location.href);
+  }
+}
+
+// The programs from the top of the tree down to `id` (each under the one before).
+function pathTo(id) {
+  const path = [];
+  for (let at = id; at && !path.includes(at); at = lineage.get(at)?.parent) path.unshift(at);
+  return path;
+}
+
+// A link naming no program here is said so, as the page says what failed: an alert.
+function linkProblem(slug) {
+  document.getElementById("link-problem")?.remove();
+  if (slug === null) return;
+  const words = `The link names a program that is not in the graph: “${shorten(slug, 80)}”.`;
+  const alert = h("p", { id: "link-problem", class: "error", role: "alert" }, words);
+  document.getElementById("companies").before(alert);
+}
+
+// The view the URL names, with the programs the history kept open (if it kept any): on the
+// first load, Back and Forward, and a fragment typed in. It adds nothing to the history.
+async function restore(state) {
+  const shown = ++traversed;
+  const slug = new URLSearchParams(location.hash.slice(1)).get(LINK) || null;
+  const id = slug === null ? null : (slugs.get(slug) ?? null);
+  linkProblem(slug !== null && id === null ? slug : null);
+  const kept = new Set(Array.isArray(state?.open) ? state.open : []);
+  const open = new Set(pathTo(id));
+  for (const other of kept) {
+    const path = lineage.has(other) ? pathTo(other) : [];
+    if (path.every((above) => kept.has(above))) for (const at of path) open.add(at);
+  }
+  for (const [other, entry] of programs) if (isOpen(entry) && !open.has(other)) show(entry, false);
+  if (selected && !open.has(selected)) select(null);
+  let loaded = id === null;
+  const depth = (other) => pathTo(other).length;
+  for (const other of [...open].sort((one, two) => depth(one) - depth(two))) {
+    const entry = programs.get(other); // missing: one above it failed to load
+    if (!entry) continue;
+    if (!isOpen(entry)) show(entry, true);
+    try {
+      await loadProgram(other, entry.panel, entry.children);
+      loaded ||= other === id;
+    } catch {
+      // its details show the failure
+    }
+    if (shown !== traversed) return; // another view asked for meanwhile
+  }
+  select(loaded && id !== null && isOpen(programs.get(id)) ? id : null);
+  remember(false);
+}
+
+window.addEventListener("popstate", (event) => {
+  if (treeShown) restore(event.state); // the first load restores the view once the tree is there
+});
+
 // ---- A quote in its document -----------------------------------------------------------------
 
 const documents = new Map(); // id -> Promise of the document
@@ -483,6 +586,9 @@ async function start() {
     if (outline) document.getElementById("map-caption").textContent = caption;
   }
   markPlaces();
+  treeShown = true;
+  await restore(history.state);
+  if (selected) programs.get(selected).item.scrollIntoView({ block: "nearest" });
   document.body.dataset.ready = "";
 }
 
