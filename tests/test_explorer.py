@@ -602,3 +602,221 @@ def test_a_first_load_that_fails_is_an_alert_with_a_way_to_try_again(base):
     assert "unavailable" not in seen["status"]
     assert seen["companies"] >= 1  # the retry loaded the graph
     assert seen["alerts"] == 0
+
+
+# ---- Links: the selected program in the URL, and the history ---------------------------------
+
+LISTED_QUERY = """{
+  companies(first: 10) { nodes { programs(first: 100) { nodes { id slug name parent { id } } } } }
+}"""
+
+# What the page shows of the selection: the programs selected and open, whether the selected
+# one's details are loaded and shown, the map's caption, the alerts and the URL's fragment.
+VIEW = """
+  const view = (on = page) => on.evaluate(() => {
+    const chosen = document.querySelector("li.program.selected");
+    return {
+      selected: [...document.querySelectorAll("li.program.selected")].map((li) => li.dataset.id),
+      open: [...document.querySelectorAll(".toggle[aria-expanded=true]")].map(
+        (toggle) => toggle.closest("li.program").dataset.id,
+      ),
+      details: Boolean(chosen?.querySelector(":scope > .details[data-loaded]:not([hidden])")),
+      caption: document.getElementById("map-caption").textContent,
+      alerts: [...document.querySelectorAll("[role=alert]")].map((alert) => alert.textContent),
+      hash: location.hash,
+    };
+  });
+  const toggle = (id) => page.locator(`li.program[data-id="${id}"] > .row > .toggle`);
+  const selection = (id) => page.locator(`li.program.selected[data-id="${id}"]`).waitFor();
+"""
+
+
+def listed_programs(base: str) -> list[dict[str, Any]]:
+    companies = ask(base, LISTED_QUERY)["companies"]["nodes"]
+    return [program for company in companies for program in company["programs"]["nodes"]]
+
+
+def test_a_selected_program_is_in_the_url_and_a_link_to_it_shows_it(base):
+    programs = listed_programs(base)
+    ids = {program["id"] for program in programs}
+    child = next(p for p in programs if p["parent"] and p["parent"]["id"] in ids)
+    parent = child["parent"]["id"]
+    seen = in_chromium(
+        base,
+        VIEW
+        + f"const parent = {json.dumps(parent)}, child = {json.dumps(child['id'])};"
+        + """
+    await open();
+    await toggle(parent).click();
+    await selection(parent);
+    await toggle(child).click();
+    await selection(child);
+    const url = page.url();
+    await page.reload();
+    await page.waitForSelector("body[data-ready]");
+    const reloaded = await view();
+    // the link opened afresh (no history kept with it), as from another tab
+    const other = await browser.newPage();
+    other.on("pageerror", (error) => errors.push(String(error)));
+    await other.goto(url);
+    await other.waitForSelector("body[data-ready]");
+    return { url, reloaded, opened: await view(other) };
+""",
+    )
+    assert seen["url"] == f"{base}/#program={child['slug']}"
+    for shown in (seen["reloaded"], seen["opened"]):
+        assert shown["selected"] == [child["id"]]
+        assert shown["open"] == [parent, child["id"]]  # the program above it opened too
+        assert shown["details"]
+        assert shown["caption"] == f"Places of {child['name']} and of its partners"
+        assert shown["alerts"] == []
+        assert shown["hash"] == f"#program={child['slug']}"
+
+
+def test_back_and_forward_show_the_selections_before_and_after(base):
+    top = [p["id"] for p in listed_programs(base) if not p["parent"]]
+    first, second = top[:2]
+    seen = in_chromium(
+        base,
+        VIEW
+        + f"const first = {json.dumps(first)}, second = {json.dumps(second)};"
+        + """
+    await open();
+    const start = await view();
+    await toggle(first).click();
+    await selection(first);
+    await toggle(second).click();
+    await selection(second);
+    const both = await view();
+    await page.goBack();
+    await selection(first); // the last step of restoring a view
+    const back = await view();
+    await page.goForward();
+    await selection(second);
+    const forward = await view();
+    await page.goBack();
+    await page.goBack();
+    await page.waitForFunction(() => !document.querySelector(".toggle[aria-expanded=true]"));
+    const before = await view();
+    await toggle(second).click(); // the page works on from there: a new step
+    await selection(second);
+    return { start, both, back, forward, before, after: await view() };
+""",
+    )
+    assert seen["start"]["selected"] == []
+    assert seen["start"]["hash"] == ""
+    assert seen["both"]["selected"] == [second]
+    assert seen["back"]["selected"] == [first]
+    assert seen["back"]["open"] == [first]  # as it was before the second was opened
+    assert seen["back"]["details"]
+    assert seen["forward"] == seen["both"]
+    assert seen["before"]["selected"] == []
+    assert seen["before"]["hash"] == ""
+    assert seen["before"]["caption"] == "Every place in the graph"
+    assert seen["after"]["selected"] == [second]
+    assert seen["after"]["open"] == [second]
+    for shown in (seen["back"], seen["forward"], seen["before"], seen["after"]):
+        assert shown["alerts"] == []
+
+
+def test_a_link_to_no_program_here_is_said_so_and_the_page_works(base):
+    program = next(p for p in listed_programs(base) if not p["parent"])
+    seen = in_chromium(
+        base,
+        VIEW
+        + f"const known = {json.dumps(program['slug'])}, id = {json.dumps(program['id'])};"
+        + """
+    const asked = [];
+    page.on("request", (request) => {
+      const url = new URL(request.url());
+      if (url.pathname === "/graphql") asked.push(url.searchParams.get("operationName"));
+    });
+    const openAt = async (fragment) => {
+      await page.goto("about:blank");
+      await page.goto(`${base}/${fragment}`);
+      await page.waitForSelector("body[data-ready]");
+    };
+    const shown = {};
+    for (const [name, fragment] of [
+      ["unknown", "#program=no-such-program"],
+      ["malformed", "#program=%E0%A4%A&program=x"],
+      ["anId", `#program=${encodeURIComponent("UHJvZ3JhbTpuby1zdWNo")}`],
+    ]) {
+      await openAt(fragment);
+      shown[name] = {
+        ...(await view()),
+        color: await page.locator(".tree [role=alert]").evaluate((e) => getComputedStyle(e).color),
+        status: await page.textContent("#status"),
+      };
+    }
+    const programsAsked = asked.filter((name) => name === "Program").length;
+    await toggle(id).click(); // the rest of the page works
+    await selection(id);
+    const after = await view();
+    // a program the graph no longer has (a re-seed since the link was made)
+    const unroute = await operation("Program", gone);
+    await openAt(`#program=${known}`);
+    await page.locator(`li.program[data-id="${id}"] > .details > .error`).waitFor();
+    const removed = await view();
+    await unroute();
+    return { shown, programsAsked, after, removed };
+""",
+    )
+    for name, shown in seen["shown"].items():
+        assert shown["selected"] == [], name
+        assert shown["open"] == [], name
+        assert len(shown["alerts"]) == 1, name
+        assert "not in the graph" in shown["alerts"][0], name
+        assert shown["color"] == ERROR_RED, name
+        assert shown["status"].startswith("Expand a program"), name
+    assert "no-such-program" in seen["shown"]["unknown"]["alerts"][0]
+    assert seen["programsAsked"] == 0  # nothing sent for a name the page was not given
+    assert seen["after"]["selected"] == [program["id"]]
+    assert seen["after"]["alerts"] == []  # the alert was about the link left behind
+    assert seen["after"]["hash"] == f"#program={program['slug']}"
+    assert seen["removed"]["selected"] == []
+    assert seen["removed"]["open"] == [program["id"]]
+    assert any("no longer in the graph" in alert for alert in seen["removed"]["alerts"])
+
+
+def test_a_hostile_link_is_shown_as_text_and_runs_nothing(base):
+    hostile = "<img src=x onerror=window.pwned=1>\"'><script>window.pwned=2</script>"
+    seen = in_chromium(
+        base,
+        VIEW
+        + f"const hostile = {json.dumps(hostile)};"
+        + """
+    const logged = [];
+    const asked = [];
+    page.on("console", (message) => {
+      if (message.type() === "error") logged.push(message.text());
+    });
+    page.on("dialog", (dialog) => logged.push(`dialog: ${dialog.message()}`));
+    page.on("request", (request) => asked.push(new URL(request.url()).pathname));
+    await page.addInitScript(() => {
+      window.violations = [];
+      document.addEventListener("securitypolicyviolation", (event) =>
+        window.violations.push(event.violatedDirective),
+      );
+    });
+    await page.goto(`${base}/#program=${encodeURIComponent(hostile)}`);
+    await page.waitForSelector("body[data-ready]");
+    return {
+      ...(await view()),
+      injected: await page.evaluate(() => ({
+        pwned: window.pwned ?? null,
+        images: document.querySelectorAll("img").length,
+        scripts: document.querySelectorAll("body script").length,
+        violations: window.violations,
+      })),
+      logged,
+      asked: asked.filter((path) => !["", "graphql", "explorer"].includes(path.split("/")[1])),
+    };
+""",
+    )
+    assert seen["injected"] == {"pwned": None, "images": 0, "scripts": 0, "violations": []}
+    assert seen["logged"] == []  # no CSP violation, no error, no dialog
+    assert seen["asked"] == []  # no /x asked for
+    assert seen["selected"] == []
+    assert len(seen["alerts"]) == 1
+    assert hostile[:60] in seen["alerts"][0]  # its own text, as text
