@@ -11,9 +11,10 @@ by field. A wrong name here fails when this module is imported. Nothing here run
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import ColumnElement, FromClause, exists, false, select
 from sqlmodel import SQLModel
@@ -57,15 +58,84 @@ def table_name(model: type[SQLModel]) -> str:
     return str(model.__tablename__)
 
 
+# The closed sets of the contract: the GraphQL enums whose members a column keeps, by name
+# (so a member must not be renamed). Each is stated here once: schema/enums.py makes the
+# GraphQL enum of it (the class's docstring describes the enum, each member's `description`
+# the value) and seeds/spec.py reads the seed files against it.
+
+
+class Vocabulary(enum.StrEnum):
+    """A closed set whose members are their names, each with what it means."""
+
+    _value_: str
+    description: str
+
+    def __new__(cls, value: str, description: str) -> Self:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.description = description
+        return member
+
+
+class ProgramKind(Vocabulary):
+    """What sort of undertaking a program is."""
+
+    FRAMEWORK = "FRAMEWORK", "A strategic framework."
+    FUND = "FUND", "A fund that supports partner organisations."
+    PROGRAM = "PROGRAM", "An internal program."
+    BENEFIT = "BENEFIT", "A benefit offered to employees."
+    ARTIST_SUPPORT = "ARTIST_SUPPORT", "Support offered to artists and songwriters."
+    PHILANTHROPY = "PHILANTHROPY", "A philanthropic initiative or commitment."
+    PARTNER_PROJECT = "PARTNER_PROJECT", "A partner organisation's own project the company funds."
+    CAMPAIGN = "CAMPAIGN", "A theme, observance or campaign the company runs."
+
+
+class LocationKind(Vocabulary):
+    """What sort of place a location is."""
+
+    COUNTRY = "COUNTRY", "A country."
+    REGION = "REGION", "A region spanning or within countries."
+    CITY = "CITY", "A city or town."
+
+
+class FigureKind(Vocabulary):
+    """Whether a figure is an amount of money or a count of things."""
+
+    MONEY = "MONEY", "An amount in the currency `unit` names."
+    COUNT = "COUNT", "A number of the things `unit` names."
+
+
+class FigureQualifier(Vocabulary):
+    """How the source qualifies a figure; absent when stated exactly."""
+
+    MORE_THAN = "MORE_THAN", '"more than" the value.'
+    NEARLY = "NEARLY", '"nearly" the value.'
+
+
+class Basis(Vocabulary):
+    """What a statement of the graph rests on."""
+
+    STATED = "STATED", "A quote from the documents states it (see `citations`)."
+    REFERENCE = (
+        "REFERENCE",
+        "A named reference source (`source`): ISO 3166-1 for a country code, a "
+        "gazetteer for a city's country.",
+    )
+    INFERRED = (
+        "INFERRED",
+        "An editorial inference from the quotes (`citations`); `note` gives the reasoning.",
+    )
+
+
 # What a field is. Each kind says what it costs: the objects the field makes the store fetch.
 
 
 @dataclass(frozen=True, eq=False)
 class Scalar:
-    """A value stored in a column; `enum` names the GraphQL enum whose members it stores."""
+    """A value stored in a column; `enum` is the closed set whose members it stores."""
 
     column: Column
-    enum: str | None = None
+    enum: type[Vocabulary] | None = None
     cost = 0
 
     @property
@@ -507,7 +577,7 @@ TYPES: dict[str, NodeType] = {
                 "id": ID,
                 "slug": Scalar(Program.slug),
                 "name": Scalar(Program.name),
-                "kind": Scalar(Program.kind, enum="ProgramKind"),
+                "kind": Scalar(Program.kind, enum=ProgramKind),
                 "description": Scalar(Program.description),
                 "launchedYear": Scalar(Program.launched_year),
                 "month": Scalar(Program.month),
@@ -564,7 +634,7 @@ TYPES: dict[str, NodeType] = {
                 "slug": Scalar(Location.slug),
                 "name": Scalar(Location.name),
                 "alternativeNames": Names(Location.alternative_names),
-                "kind": Scalar(Location.kind, enum="LocationKind"),
+                "kind": Scalar(Location.kind, enum=LocationKind),
                 "countryCode": Scalar(Location.country_code),
                 "parent": Reference("Location", Location.parent_id),
                 "children": ListEdge("Location", "NAME", Location.parent_id),
@@ -591,10 +661,10 @@ TYPES: dict[str, NodeType] = {
                 "id": ID,
                 "slug": Scalar(Figure.slug),
                 "label": Scalar(Figure.label),
-                "kind": Scalar(Figure.kind, enum="FigureKind"),
+                "kind": Scalar(Figure.kind, enum=FigureKind),
                 "value": Scalar(Figure.value),
                 "unit": Scalar(Figure.unit),
-                "qualifier": Scalar(Figure.qualifier, enum="FigureQualifier"),
+                "qualifier": Scalar(Figure.qualifier, enum=FigureQualifier),
                 "periodStartYear": Scalar(Figure.period_start_year),
                 "periodEndYear": Scalar(Figure.period_end_year),
                 "company": Reference("Company", Figure.company_id),

@@ -17,8 +17,9 @@ from typing import Any
 
 import orjson
 
-STATED = "STATED"
-BASES = ("STATED", "REFERENCE", "INFERRED")
+from db import mapping
+
+STATED = mapping.Basis.STATED.value
 FIELD_SEPARATOR = ","
 
 

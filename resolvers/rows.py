@@ -6,17 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from db.mapping import GlobalId, node_type
+from db.mapping import GlobalId, Vocabulary, node_type
 from resolvers.ids import encode_global_id
 
 
 @dataclass(frozen=True)
 class StoredField:
-    """A GraphQL field read straight from a column; `enum` names the GraphQL enum it stores."""
+    """A GraphQL field read straight from a column; `enum` is the closed set it stores."""
 
     field: str
     column: str
-    enum: str | None
+    enum: type[Vocabulary] | None
 
 
 def stored_fields(type_name: str) -> list[StoredField]:

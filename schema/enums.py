@@ -1,67 +1,38 @@
-"""Closed sets of the contract. Member names are what the store keeps, so they must not drift."""
+"""The contract's enums: the closed sets the store keeps, as db/mapping.py states them, and
+the sort fields and directions of the lists."""
 
 from __future__ import annotations
 
+import dataclasses
 from enum import Enum
 from typing import Any
 
 import strawberry
+from strawberry.types.enum import has_enum_definition
+
+from db.mapping import Basis as Basis
+from db.mapping import FigureKind as FigureKind
+from db.mapping import FigureQualifier as FigureQualifier
+from db.mapping import LocationKind as LocationKind
+from db.mapping import ProgramKind as ProgramKind
+from db.mapping import Vocabulary
 
 
-@strawberry.enum(description="What sort of undertaking a program is.")
-class ProgramKind(Enum):
-    FRAMEWORK = strawberry.enum_value("FRAMEWORK", description="A strategic framework.")
-    FUND = strawberry.enum_value("FUND", description="A fund that supports partner organisations.")
-    PROGRAM = strawberry.enum_value("PROGRAM", description="An internal program.")
-    BENEFIT = strawberry.enum_value("BENEFIT", description="A benefit offered to employees.")
-    ARTIST_SUPPORT = strawberry.enum_value(
-        "ARTIST_SUPPORT", description="Support offered to artists and songwriters."
-    )
-    PHILANTHROPY = strawberry.enum_value(
-        "PHILANTHROPY", description="A philanthropic initiative or commitment."
-    )
-    PARTNER_PROJECT = strawberry.enum_value(
-        "PARTNER_PROJECT", description="A partner organisation's own project the company funds."
-    )
-    CAMPAIGN = strawberry.enum_value(
-        "CAMPAIGN", description="A theme, observance or campaign the company runs."
-    )
+def _graphql_enum(vocabulary: type[Vocabulary]) -> None:
+    """Make the type map's closed set a GraphQL enum of its name (in place, so the store's
+    values, the seed files' and the API's are one class), described as the map describes
+    it and each of its members."""
+    wrapped = strawberry.enum(vocabulary, description=vocabulary.__doc__)
+    assert has_enum_definition(wrapped)
+    definition = wrapped.__strawberry_definition__
+    definition.values = [
+        dataclasses.replace(value, description=vocabulary[value.name].description)
+        for value in definition.values
+    ]
 
 
-@strawberry.enum(description="What sort of place a location is.")
-class LocationKind(Enum):
-    COUNTRY = strawberry.enum_value("COUNTRY", description="A country.")
-    REGION = strawberry.enum_value("REGION", description="A region spanning or within countries.")
-    CITY = strawberry.enum_value("CITY", description="A city or town.")
-
-
-@strawberry.enum(description="Whether a figure is an amount of money or a count of things.")
-class FigureKind(Enum):
-    MONEY = strawberry.enum_value("MONEY", description="An amount in the currency `unit` names.")
-    COUNT = strawberry.enum_value("COUNT", description="A number of the things `unit` names.")
-
-
-@strawberry.enum(description="How the source qualifies a figure; absent when stated exactly.")
-class FigureQualifier(Enum):
-    MORE_THAN = strawberry.enum_value("MORE_THAN", description='"more than" the value.')
-    NEARLY = strawberry.enum_value("NEARLY", description='"nearly" the value.')
-
-
-@strawberry.enum(description="What a statement of the graph rests on.")
-class Basis(Enum):
-    STATED = strawberry.enum_value(
-        "STATED", description="A quote from the documents states it (see `citations`)."
-    )
-    REFERENCE = strawberry.enum_value(
-        "REFERENCE",
-        description="A named reference source (`source`): ISO 3166-1 for a country code, a "
-        "gazetteer for a city's country.",
-    )
-    INFERRED = strawberry.enum_value(
-        "INFERRED",
-        description="An editorial inference from the quotes (`citations`); `note` gives the "
-        "reasoning.",
-    )
+for _vocabulary in (ProgramKind, LocationKind, FigureKind, FigureQualifier, Basis):
+    _graphql_enum(_vocabulary)
 
 
 @strawberry.enum(description="Sort direction.")

@@ -20,7 +20,6 @@ from strawberry.utils.str_converters import to_camel_case
 from resolvers.context import Info
 from resolvers.nodes import link, resolve_reference
 from resolvers.rows import global_id, has_global_id, stored_fields, stored_lists
-from schema import enums
 
 NODE_TYPES_MODULE = "schema.types"
 
@@ -49,9 +48,7 @@ def _reader(cls: type) -> Callable[[Any], dict[str, Any]]:
     }
     plain = [(python_name[s.field], s.column) for s in stored_fields(type_name) if not s.enum]
     enumerated = [
-        (python_name[s.field], s.column, getattr(enums, s.enum))
-        for s in stored_fields(type_name)
-        if s.enum
+        (python_name[s.field], s.column, s.enum) for s in stored_fields(type_name) if s.enum
     ]
     names = [(python_name[s.field], s.column) for s in stored_lists(type_name)]
     with_id = has_global_id(type_name)

@@ -7,11 +7,11 @@ Cross-references (slugs) are checked in `seeds.read`, once the whole graph is re
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from db.mapping import Basis, FigureKind, FigureQualifier, LocationKind, ProgramKind
 from db.models import MAX_DOCUMENT_SLUG_LENGTH, MAX_NAME_LENGTH, MAX_SLUG_LENGTH, SLUG_PATTERN
 
 Slug = Annotated[
@@ -71,12 +71,6 @@ class CitationSpec(Strict):
     occurrence: int | None = Field(default=None, ge=1)
 
 
-class Basis(enum.StrEnum):
-    STATED = "STATED"
-    REFERENCE = "REFERENCE"
-    INFERRED = "INFERRED"
-
-
 class BasisSpec(Strict):
     """What a statement rests on: a quote (STATED), a named reference source (REFERENCE,
     `source` required) or an editorial inference (INFERRED, `note` required)."""
@@ -118,33 +112,6 @@ class PartnerLink(Cited):
 
 class ProgramLink(Cited):
     program: Slug
-
-
-class ProgramKind(enum.StrEnum):
-    FRAMEWORK = "FRAMEWORK"
-    FUND = "FUND"
-    PROGRAM = "PROGRAM"
-    BENEFIT = "BENEFIT"
-    ARTIST_SUPPORT = "ARTIST_SUPPORT"
-    PHILANTHROPY = "PHILANTHROPY"
-    PARTNER_PROJECT = "PARTNER_PROJECT"
-    CAMPAIGN = "CAMPAIGN"
-
-
-class LocationKind(enum.StrEnum):
-    COUNTRY = "COUNTRY"
-    REGION = "REGION"
-    CITY = "CITY"
-
-
-class FigureKind(enum.StrEnum):
-    MONEY = "MONEY"
-    COUNT = "COUNT"
-
-
-class FigureQualifier(enum.StrEnum):
-    MORE_THAN = "MORE_THAN"
-    NEARLY = "NEARLY"
 
 
 Names = list[Name]
