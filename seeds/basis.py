@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.utils.str_converters import to_camel_case
 
+from db import mapping
 from db.mapping import node_type
 from db.provenance import Basis, Provenance
 from seeds.errors import SeedError
@@ -29,9 +30,9 @@ if TYPE_CHECKING:
 
 
 def _check_basis(spec: BasisSpec, where: str, source: str) -> None:
-    if spec.basis == "INFERRED" and spec.note is None:
+    if spec.basis is mapping.Basis.INFERRED and spec.note is None:
         raise SeedError(f"{source}: {where} is INFERRED without a note saying why")
-    if spec.basis == "REFERENCE" and spec.source is None:
+    if spec.basis is mapping.Basis.REFERENCE and spec.source is None:
         raise SeedError(f"{source}: {where} is REFERENCE without naming its source")
 
 
@@ -108,7 +109,7 @@ def check_provenance(graph: GraphSpec, source: str) -> None:
                     )
     for link in link_items(graph):
         _check_item(link.owner, None, link.item.provenance, source)
-        if link.item.provenance.basis == "STATED":
+        if link.item.provenance.basis is mapping.Basis.STATED:
             _check_named(
                 link.owner,
                 link.item.citations,
@@ -121,14 +122,14 @@ def check_provenance(graph: GraphSpec, source: str) -> None:
 
 def _stated(item: Any, key: str) -> bool:
     """Whether the item's field `key` rests on its quotes."""
-    return _basis(item, key) == "STATED"
+    return _basis(item, key) is mapping.Basis.STATED
 
 
-def _basis(item: Any, key: str) -> str:
+def _basis(item: Any, key: str) -> mapping.Basis:
     """What the item's field `key` rests on: its own basis, or the item's."""
     spec: ProvenanceSpec = item.provenance
     field = spec.fields.get(key)
-    return (field.basis if field is not None else spec.basis).value
+    return field.basis if field is not None else spec.basis
 
 
 def _check_named(
@@ -249,7 +250,7 @@ def _names_of(item: Any, *, inferred: bool) -> set[str]:
     found: list[str] = []
     for key in ("name", "short_name", "alternative_names", *titled):
         value = getattr(item, key, None)
-        if value and (_basis(item, key) == "INFERRED") == inferred:
+        if value and (_basis(item, key) is mapping.Basis.INFERRED) == inferred:
             found += value if isinstance(value, list) else [value]
     return set(found)
 
