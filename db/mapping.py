@@ -866,6 +866,8 @@ SEARCHABLE: dict[str, NodeType] = {t.name: t for t in REFETCHABLE.values() if t.
 _SEARCH = QUERY.fields["search"]
 assert isinstance(_SEARCH, Search)
 MAX_SEARCH_LENGTH = _SEARCH.max_length
+"""The longest search text taken: `search(query:)`'s and a list filter's (`nameContains`,
+`titleContains`); a longer one is refused."""
 
 _NODES = QUERY.fields["nodes"]
 assert isinstance(_NODES, NodesByIds)

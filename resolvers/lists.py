@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from core.errors import BadUserInput
-from db.mapping import LISTS, TYPES, list_key
+from db.mapping import LISTS, MAX_SEARCH_LENGTH, TYPES, list_key
 from db.order import Ordering, Seek, parse_key
 from db.queries import ListFilter, Window, relation_source
 from resolvers.context import Info
@@ -19,7 +19,6 @@ from resolvers.pagination import (
     page_arguments,
 )
 
-MAX_SEARCH_LENGTH = 200
 _COUNTRY_CODE = re.compile(r"^[A-Za-z]{2}$")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from db.mapping import MAX_SEARCH_LENGTH
 from schema.enums import (
     CompanyOrderField,
     DocumentOrderField,
@@ -22,10 +23,9 @@ from schema.enums import (
     StatementOrderField,
 )
 
-NAME_CONTAINS = (
-    "Case-insensitive substring of the name or an alternative name (at most 200 characters)."
-)
-TITLE_CONTAINS = "Case-insensitive substring of the title (at most 200 characters)."
+AT_MOST = f"(at most {MAX_SEARCH_LENGTH} characters)"
+NAME_CONTAINS = f"Case-insensitive substring of the name or an alternative name {AT_MOST}."
+TITLE_CONTAINS = f"Case-insensitive substring of the title {AT_MOST}."
 COUNTRY_CODE = "ISO 3166-1 alpha-2 code, e.g. `US`; matches places in that country too."
 DIRECTION = "Sort direction; ties are broken by slug."
 STATED_ONLY = (
@@ -45,7 +45,7 @@ class CompanyFilter:
 class PersonFilter:
     name_contains: str | None = strawberry.field(
         default=None,
-        description="Case-insensitive substring of the name (at most 200 characters).",
+        description=f"Case-insensitive substring of the name {AT_MOST}.",
     )
     stated_only: bool | None = strawberry.field(default=None, description=STATED_ONLY)
 
@@ -60,8 +60,7 @@ class ReportFilter:
 class ProgramFilter:
     name_contains: str | None = strawberry.field(
         default=None,
-        description="Case-insensitive substring of the name or description (at most 200 "
-        "characters).",
+        description=f"Case-insensitive substring of the name or description {AT_MOST}.",
     )
     kind: list[ProgramKind] | None = strawberry.field(
         default=None, description="Programs of any of these kinds."
@@ -77,7 +76,7 @@ class PartnerFilter:
     name_contains: str | None = strawberry.field(
         default=None,
         description="Case-insensitive substring of the name, short name or an alternative name "
-        "(at most 200 characters).",
+        f"{AT_MOST}.",
     )
     program_kind: list[ProgramKind] | None = strawberry.field(
         default=None, description="Partners of at least one program of any of these kinds."
