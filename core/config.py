@@ -69,22 +69,33 @@ class Settings(BaseSettings):
         "covers the operation, else the reference executor; compiled also logs each fallback",
     )
 
-    # Requests and documents (README: Security and limits)
+    # Requests and documents (README: Security and limits). A document limit's default is
+    # the one `Limits` (core/limits.py) states.
     max_body_bytes: int = Field(default=100 * 1024, ge=1024, alias="IMPACT_GRAPH_MAX_BODY_BYTES")
-    max_query_length: int = Field(default=20_000, ge=100, alias="IMPACT_GRAPH_MAX_QUERY_LENGTH")
-    max_tokens: int = Field(default=2_000, ge=50, alias="IMPACT_GRAPH_MAX_TOKENS")
-    max_depth: int = Field(default=15, ge=2, le=50, alias="IMPACT_GRAPH_MAX_DEPTH")
-    max_aliases: int = Field(default=50, ge=0, alias="IMPACT_GRAPH_MAX_ALIASES")
-    max_root_fields: int = Field(default=20, ge=1, alias="IMPACT_GRAPH_MAX_ROOT_FIELDS")
-    max_directives: int = Field(default=50, ge=0, alias="IMPACT_GRAPH_MAX_DIRECTIVES")
-    max_fields: int = Field(default=2_000, ge=10, alias="IMPACT_GRAPH_MAX_FIELDS")
-    max_repeated_fields: int = Field(default=50, ge=2, alias="IMPACT_GRAPH_MAX_REPEATED_FIELDS")
-    max_fragments: int = Field(default=100, ge=0, alias="IMPACT_GRAPH_MAX_FRAGMENTS")
-    max_cost: int = Field(default=25_000, ge=1, alias="IMPACT_GRAPH_MAX_COST")
-    max_response_bytes: int = Field(
-        default=4 * 1024 * 1024, ge=64 * 1024, alias="IMPACT_GRAPH_MAX_RESPONSE_BYTES"
+    max_query_length: int = Field(
+        default=Limits.max_query_length, ge=100, alias="IMPACT_GRAPH_MAX_QUERY_LENGTH"
     )
-    introspection: bool = Field(default=True, alias="IMPACT_GRAPH_INTROSPECTION")
+    max_tokens: int = Field(default=Limits.max_tokens, ge=50, alias="IMPACT_GRAPH_MAX_TOKENS")
+    max_depth: int = Field(default=Limits.max_depth, ge=2, le=50, alias="IMPACT_GRAPH_MAX_DEPTH")
+    max_aliases: int = Field(default=Limits.max_aliases, ge=0, alias="IMPACT_GRAPH_MAX_ALIASES")
+    max_root_fields: int = Field(
+        default=Limits.max_root_fields, ge=1, alias="IMPACT_GRAPH_MAX_ROOT_FIELDS"
+    )
+    max_directives: int = Field(
+        default=Limits.max_directives, ge=0, alias="IMPACT_GRAPH_MAX_DIRECTIVES"
+    )
+    max_fields: int = Field(default=Limits.max_fields, ge=10, alias="IMPACT_GRAPH_MAX_FIELDS")
+    max_repeated_fields: int = Field(
+        default=Limits.max_repeated_fields, ge=2, alias="IMPACT_GRAPH_MAX_REPEATED_FIELDS"
+    )
+    max_fragments: int = Field(
+        default=Limits.max_fragments, ge=0, alias="IMPACT_GRAPH_MAX_FRAGMENTS"
+    )
+    max_cost: int = Field(default=Limits.max_cost, ge=1, alias="IMPACT_GRAPH_MAX_COST")
+    max_response_bytes: int = Field(
+        default=Limits.max_response_bytes, ge=64 * 1024, alias="IMPACT_GRAPH_MAX_RESPONSE_BYTES"
+    )
+    introspection: bool = Field(default=Limits.introspection, alias="IMPACT_GRAPH_INTROSPECTION")
     trusted_documents: Path | None = Field(
         default=None,
         alias="IMPACT_GRAPH_TRUSTED_DOCUMENTS",

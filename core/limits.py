@@ -11,7 +11,8 @@ DEFAULT_PAGE_SIZE = 20
 
 @dataclass(frozen=True)
 class Limits:
-    """Defaults are the README's "Security and limits" table; `Settings.limits()` builds one."""
+    """Defaults are the README's "Security and limits" table, and the settings' of the same
+    names (core/config.py); `Settings.limits()` builds one."""
 
     max_query_length: int = 20_000
     max_tokens: int = 2_000
