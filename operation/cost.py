@@ -2,12 +2,12 @@
 
 Cost is an upper bound on the objects a query can fetch: every item of a connection, every
 citation, every single object (a lookup or a link), and every connection at least one (itself,
-however empty its page). A connection counts its page size
-(`first`/`last`, default 20), but no more than the most items one parent has in that list in
-the current store, as the last seed recorded it (db/state.py); a `citations` list counts the
-most citations one row of its type has (on an edge: one relation; none on a list without a
-link table). Where the store recorded no size, the page size and `CITATIONS_ESTIMATE` count.
-So `first: 50` inside `first: 50` costs 50 + 50 * 50 = 2,550 in a store where every such list
+however empty its page). A connection counts its page size (`first`/`last`,
+`DEFAULT_PAGE_SIZE` when neither is given), but no more than the most items one parent has in
+that list in the current store, as the last seed recorded it (db/state.py); a `citations` list
+counts the most citations one row of its type has (on an edge: one relation; none on a list
+without a link table). Where the store recorded no size, the page size and `CITATIONS_ESTIMATE`
+count. So `first: 50` inside `first: 50` costs 50 + 50 * 50 = 2,550 in a store where every such list
 is that long. A connection's own wrappers (edges, nodes, pageInfo) are free; a field of an
 interface costs what it costs on the dearest type implementing it. Introspection costs nothing
 (the good-faith rule of operation/shape.py bounds it).
