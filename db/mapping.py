@@ -845,9 +845,8 @@ QUERY = RootType(
     },
 )
 
-# The wrappers of every connection and its edges. Their cost is their items', counted once
-# by the connection; an edge's `citations` cite the relation (none on a list without a link).
-CONNECTION_FIELDS = frozenset({"edges", "nodes", "pageInfo", "totalCount"})
+# The fields of every connection's edges. Their cost is their items', counted once by the
+# connection; an edge's `citations` cite the relation (none on a list without a link).
 EDGE_FIELDS = frozenset({"cursor", "node", "citations", "provenance"})
 
 
