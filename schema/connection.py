@@ -127,18 +127,17 @@ def connection_field(type_name: str, field_name: str, *, description: str) -> An
         inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),
         inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info),
     ]
-    if filter_type is not None:
-        parameters.append(
-            inspect.Parameter(
-                "filter",
-                keyword,
-                default=None,
-                annotation=Annotated[
-                    filter_type | None,
-                    strawberry.argument(description="Only items matching all given filters."),
-                ],
-            )
+    parameters.append(
+        inspect.Parameter(
+            "filter",
+            keyword,
+            default=None,
+            annotation=Annotated[
+                filter_type | None,
+                strawberry.argument(description="Only items matching all given filters."),
+            ],
         )
+    )
     parameters.append(
         inspect.Parameter(
             "order_by",

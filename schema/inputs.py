@@ -179,7 +179,6 @@ class DocumentOrder:
     direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=DIRECTION)
 
 
-# The filter and order arguments of a list, by the type of its items (figures have no filter).
 @strawberry.input(description="Order of organisations.")
 class OrganizationOrder:
     field: OrganizationOrderField = strawberry.field(description="Field to sort by.")
@@ -204,7 +203,8 @@ class FigurePairOrder:
     direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=DIRECTION)
 
 
-FILTERS: dict[str, type | None] = {
+# The filter and order arguments of a list, by the type of its items.
+FILTERS: dict[str, type] = {
     "Company": CompanyFilter,
     "Person": PersonFilter,
     "Report": ReportFilter,
