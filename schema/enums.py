@@ -3,36 +3,38 @@ the sort fields and directions of the lists."""
 
 from __future__ import annotations
 
-import dataclasses
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import strawberry
-from strawberry.types.enum import has_enum_definition
 
-from db.mapping import Basis as Basis
-from db.mapping import FigureKind as FigureKind
-from db.mapping import FigureQualifier as FigureQualifier
-from db.mapping import LocationKind as LocationKind
-from db.mapping import ProgramKind as ProgramKind
-from db.mapping import Vocabulary
+from db import mapping
 
 
-def _graphql_enum(vocabulary: type[Vocabulary]) -> None:
-    """Make the type map's closed set a GraphQL enum of its name (in place, so the store's
-    values, the seed files' and the API's are one class), described as the map describes
-    it and each of its members."""
-    wrapped = strawberry.enum(vocabulary, description=vocabulary.__doc__)
-    assert has_enum_definition(wrapped)
-    definition = wrapped.__strawberry_definition__
-    definition.values = [
-        dataclasses.replace(value, description=vocabulary[value.name].description)
-        for value in definition.values
-    ]
+def _graphql_enum(vocabulary: type[mapping.Vocabulary]) -> Any:
+    """The type map's closed set as a GraphQL enum of its name, described as the map
+    describes it and each of its members (Strawberry's own enum values: the map's class
+    stays the plain set the store and the seed files read)."""
+    values = {
+        member.name: strawberry.enum_value(member.value, description=member.description)
+        for member in vocabulary
+    }
+    made = cast(type[Enum], Enum(vocabulary.__name__, values))  # (the functional API)
+    return strawberry.enum(made, description=vocabulary.__doc__)
 
 
-for _vocabulary in (ProgramKind, LocationKind, FigureKind, FigureQualifier, Basis):
-    _graphql_enum(_vocabulary)
+if TYPE_CHECKING:  # what a field of one holds, to the type checker: a member of the map's set
+    from db.mapping import Basis as Basis
+    from db.mapping import FigureKind as FigureKind
+    from db.mapping import FigureQualifier as FigureQualifier
+    from db.mapping import LocationKind as LocationKind
+    from db.mapping import ProgramKind as ProgramKind
+else:
+    ProgramKind = _graphql_enum(mapping.ProgramKind)
+    LocationKind = _graphql_enum(mapping.LocationKind)
+    FigureKind = _graphql_enum(mapping.FigureKind)
+    FigureQualifier = _graphql_enum(mapping.FigureQualifier)
+    Basis = _graphql_enum(mapping.Basis)
 
 
 @strawberry.enum(description="Sort direction.")

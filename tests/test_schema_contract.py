@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceType, GraphQLObjectType
 
-from schema import enums, schema
+from db import mapping
 from seeds import spec
+from server.app import CONTRACT
 from server.cli import SCHEMA_FILE, export_schema
 
 
@@ -16,7 +17,7 @@ def test_committed_sdl_matches_the_running_schema():
 
 def _undocumented() -> list[str]:
     missing: list[str] = []
-    for name, graphql_type in schema._schema.type_map.items():
+    for name, graphql_type in CONTRACT.type_map.items():
         if name.startswith("__") or name in {"String", "Int", "Float", "Boolean", "ID"}:
             continue
         if not graphql_type.description:
@@ -44,5 +45,14 @@ def test_every_type_field_argument_and_value_is_described():
 
 
 def test_stored_enums_are_the_seed_vocabulary():
+    """The API's enums, the seed files' and the store's are the type map's sets: names,
+    values and descriptions."""
     for name in ("ProgramKind", "LocationKind", "FigureKind", "FigureQualifier", "Basis"):
-        assert getattr(enums, name) is getattr(spec, name), name
+        vocabulary = getattr(mapping, name)
+        assert getattr(spec, name) is vocabulary, name
+        published = CONTRACT.type_map[name]
+        assert isinstance(published, GraphQLEnumType), name
+        assert published.description == vocabulary.__doc__
+        assert [(key, value.description) for key, value in published.values.items()] == [
+            (member.value, member.description) for member in vocabulary
+        ], name

@@ -47,13 +47,14 @@ from db.mapping import (
     reference,
 )
 from resolvers.lists import list_info
-from schema import enums, schema
+from schema import enums
 from schema.connection import connection_field
 from schema.objects import link_field
 from schema.search import SearchableType
 from schema.types import NODE_TYPES
+from server.app import CONTRACT
 
-GRAPHQL_TYPES = schema._schema.type_map
+GRAPHQL_TYPES = CONTRACT.type_map
 SCALARS = {int: "Int", float: "Float", dt.date: "Date"}
 
 
