@@ -1,6 +1,6 @@
 """Our `after` cursor for a row deep in a list, made by the project's own cursor code.
 
-This is the one place that knows the cursor format: a keyset cursor (resolvers/pagination.py)
+This is the one place that knows the cursor format: a keyset cursor (semantics/pagination.py)
 bound to the root list `Query.programs`, its filter and its order, carrying the row's place
 (db/order.py's row key: its slug and its sort value).
 """
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from db.order import Ordering
-from resolvers.lists import list_filter
-from resolvers.pagination import CursorScope, encode_cursor, fingerprint
+from semantics.lists import list_filter
+from semantics.pagination import CursorScope, encode_cursor, fingerprint
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from bench.queries import (
 from bench.servers import Server, start
 from bench.sql_count_proxy import CountingProxy
 from bench.stores import Store
-from resolvers.ids import encode_global_id
+from semantics.ids import encode_global_id
 
 DEEP_ROW = 500_000
 

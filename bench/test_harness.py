@@ -17,8 +17,8 @@ from bench.generate import Size, columns, generate
 from bench.sql_count_proxy import CountingProxy
 from db.models import SLUG_PATTERN
 from db.order import Ordering
-from resolvers.lists import list_filter
-from resolvers.pagination import CursorScope, decode_cursor, fingerprint
+from semantics.lists import list_filter
+from semantics.pagination import CursorScope, decode_cursor, fingerprint
 
 SMALL = Size(programs=3_000)
 

@@ -24,7 +24,8 @@ from graphql.execution.values import VariableValues
 from compiled.template import Collector, NotCompiled, Selected, Selection, Wrapper
 from core.errors import BadUserInput
 from db.mapping import (
-    REFETCHABLE,
+    MAX_CONTEXT,
+    MAX_NODES,
     SEARCHABLE,
     BySlug,
     Citations,
@@ -45,12 +46,10 @@ from db.mapping import (
 from db.order import Ordering
 from db.queries import ListFilter, WindowShape, filter_parameters, filter_shape
 from db.search import search_parameters
-from resolvers.citations import MAX_CONTEXT
-from resolvers.ids import CONTEXT_TYPE, decode_global_id, is_slug
-from resolvers.lists import list_filter, ordering_of, page_window
-from resolvers.nodes import MAX_NODES
-from resolvers.pagination import CursorScope, fingerprint, page_arguments
-from resolvers.search import SearchArguments, search_arguments
+from semantics.ids import CONTEXT_TYPE, decode_node_id, is_slug
+from semantics.lists import list_filter, ordering_of, page_window
+from semantics.pagination import CursorScope, fingerprint, page_arguments
+from semantics.search import SearchArguments, search_arguments
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -575,13 +574,11 @@ def _provenance(selected: Selected) -> Provenance:
 
 
 def _decoded(global_id: str) -> tuple[str, str]:
+    """A node's ID split, or not compiled: the reference executor words the refusal."""
     try:
-        type_name, slug = decode_global_id(global_id)
+        return decode_node_id(global_id)
     except BadUserInput as error:
         raise NotCompiled(error.message) from None
-    if type_name not in REFETCHABLE:
-        raise NotCompiled("an ID of no type")
-    return type_name, slug
 
 
 def _input(values: dict[str, Any] | None) -> Any:

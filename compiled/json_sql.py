@@ -83,7 +83,7 @@ def _context_columns(
         start, end, text = citations.c.start, citations.c.end, document.c.text
         begin = (func.greatest if postgres else func.max)(start - characters, 0)
         parts = {
-            # the key resolvers/ids.py:context_id encodes: `<citation slug>-<characters>`
+            # the key semantics/ids.py:context_id encodes: `<citation slug>-<characters>`
             "id": citations.c.slug + literal("-", String) + cast(characters, String),
             "before": func.substr(text, begin + 1, start - begin),
             "quote": func.substr(text, start + 1, end - start),

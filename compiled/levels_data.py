@@ -27,7 +27,7 @@ from compiled.shape import (
     SearchShape,
     Shape,
 )
-from resolvers.pagination import CursorScope
+from semantics.pagination import CursorScope
 
 
 class Assembler(Assembly):

@@ -22,7 +22,7 @@ from compiled.shape import (
     SearchShape,
     Shape,
 )
-from resolvers.pagination import CursorScope
+from semantics.pagination import CursorScope
 
 
 class Tree(Assembly):

@@ -47,10 +47,10 @@ from db import provenance
 from db.mapping import LISTS
 from db.queries import RelationSource, relation_source
 from db.search import hit_of, ranked_rows
-from resolvers.highlights import Span
-from resolvers.ids import encode_global_id
-from resolvers.opaque import encode_token
-from resolvers.search import Found, SearchArguments
+from semantics.highlights import Span
+from semantics.ids import encode_global_id
+from semantics.opaque import encode_token
+from semantics.search import Found, SearchArguments
 
 Row = list[Any]
 Builder = Callable[[Any, Row], dict[str, Any]]
@@ -455,7 +455,7 @@ class Assembly:
 
     def search(self, field: SearchShape, rows: list[Row]) -> dict[str, Any]:
         """A search's connection from its statement's rows (db/search.py's columns first, in
-        any order), shown as resolvers/search.py shows them."""
+        any order), shown as semantics/search.py shows them."""
         asked: SearchArguments = self.parameters[field.arguments]
         shown, total, has_next = ranked_rows(rows, asked.size)
         self.fetched += len(shown)  # as the resolver counts its hits

@@ -244,8 +244,10 @@ class Citations:
 
 @dataclass(frozen=True)
 class QuoteContext:
-    """A citation's quote in its document's text: reads the document (one object)."""
+    """A citation's quote in its document's text: reads the document (one object), at most
+    `max_characters` of it on each side."""
 
+    max_characters: int = 2000
     cost = 1
 
 
@@ -871,6 +873,11 @@ MAX_SEARCH_LENGTH = _SEARCH.max_length
 _NODES = QUERY.fields["nodes"]
 assert isinstance(_NODES, NodesByIds)
 MAX_NODES = _NODES.max_ids
+
+_CONTEXT = CITATION.fields["context"]
+assert isinstance(_CONTEXT, QuoteContext)
+MAX_CONTEXT = _CONTEXT.max_characters
+"""The most characters `Citation.context(characters:)` shows on each side of its quote."""
 
 OWNERS: tuple[NodeType | RootType, ...] = (*TYPES.values(), CITATION, PASSAGE, QUERY)
 """Every type with fields in the map."""

@@ -1,8 +1,9 @@
 """The search statement of both stores, and the trigrams SQLite keeps for misspelt names.
 
-A query (parsed and checked by resolvers/search.py) is alternatives of words and phrases to
-find, some to exclude, its words reduced as `search_entries.terms` are (db/words.py). Each
-store matches it against `terms` with its own full-text search, which reduces no word again:
+A query (parsed and checked by semantics/search_query.py) is alternatives of words and
+phrases to find, some to exclude, its words reduced as `search_entries.terms` are
+(db/words.py). Each store matches it against `terms` with its own full-text search, which
+reduces no word again:
 PostgreSQL's `to_tsquery('simple', ...)` over a GIN index on `to_tsvector('simple', terms)`,
 SQLite's FTS5 with the `unicode61` tokenizer; both queries are written from the same parsed
 words, each quoted. A plain query of words is also matched against names by trigram

@@ -28,7 +28,7 @@ SMALL = 24  # a number, an enum, a boolean, a date, a type's name: at most this 
 NULL = 4
 UNRECORDED_TEXT = 256  # a text where the store measured none (seeded before widths were)
 BYTES_PER_CHARACTER = 4  # UTF-8's widest; a context's width is in characters
-# A cursor (resolvers/pagination.py) past its slugs and sort value: `cursor:v2`, the hash of
+# A cursor (semantics/pagination.py) past its slugs and sort value: `cursor:v2`, the hash of
 # its list, filter and order, its separators.
 CURSOR_FRAME = 32
 DOCUMENT = reference(CITATION.name, "document").target  # what a quote's context is cut from

@@ -1,4 +1,5 @@
-"""What each field means: argument checks, global IDs and cursors, and which loader answers.
+"""The reference executor's resolvers: which loader answers each field, with the arguments
+read as semantics/ says they mean (the compiled executor reads them from there too).
 
 Resolvers return rows (SQLModel objects), slices of rows, and small values of their own (a
 citation's context, a search hit); `schema/` turns them into types.

@@ -7,11 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import BadUserInput
-from db.mapping import POSITION_SELECTOR, QUOTE_SELECTOR, node_type
+from db.mapping import MAX_CONTEXT, POSITION_SELECTOR, QUOTE_SELECTOR, node_type
 from resolvers.context import Info
-from resolvers.ids import context_id, encode_global_id
-
-MAX_CONTEXT = 2000
+from semantics.ids import context_id, encode_global_id
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,9 @@ import asyncio
 from typing import Any
 
 from core.errors import BadUserInput
-from db.mapping import MAX_NODES as MAX_NODES  # the schema documents the limit
-from db.mapping import REFETCHABLE, TYPES, Reference, reference
+from db.mapping import MAX_NODES, REFETCHABLE, TYPES, Reference, reference
 from resolvers.context import Info
-from resolvers.ids import decode_global_id, is_slug
+from semantics.ids import decode_node_id, is_slug
 
 
 async def resolve_by_slug(info: Info, type_name: str, slug: str) -> Any:
@@ -25,13 +24,6 @@ def _counted(info: Info, row: Any) -> Any:
     return row
 
 
-def _decode(global_id: str, argument: str) -> tuple[str, str]:
-    type_name, slug = decode_global_id(global_id, argument)
-    if type_name not in REFETCHABLE:
-        raise BadUserInput(f"{global_id[:60]!r} is not a valid ID", argument=argument)
-    return type_name, slug
-
-
 async def _load(info: Info, type_name: str, slug: str) -> tuple[str, Any] | None:
     row = await resolve_by_slug(info, type_name, slug)
     return None if row is None else (type_name, row)
@@ -39,7 +31,7 @@ async def _load(info: Info, type_name: str, slug: str) -> tuple[str, Any] | None
 
 async def resolve_node(info: Info, global_id: str) -> tuple[str, Any] | None:
     """The (type name, row) an ID stands for; None when it names nothing (any more)."""
-    return await _load(info, *_decode(global_id, "id"))
+    return await _load(info, *decode_node_id(global_id, "id"))
 
 
 Found = tuple[str, Any] | None | BadUserInput
@@ -58,7 +50,7 @@ async def resolve_nodes(info: Info, global_ids: list[str]) -> list[Found]:
 
 async def _found(info: Info, global_id: str) -> Found:
     try:
-        key = _decode(global_id, "ids")
+        key = decode_node_id(global_id, "ids")
     except BadUserInput as refused:
         return refused
     return await _load(info, *key)

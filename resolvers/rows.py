@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from db.mapping import GlobalId, Vocabulary, node_type
-from resolvers.ids import encode_global_id
+from semantics.ids import encode_global_id
 
 
 @dataclass(frozen=True)

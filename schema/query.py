@@ -9,8 +9,9 @@ from typing import Annotated, Any
 import strawberry
 
 from core.errors import BadUserInput
+from db.mapping import MAX_NODES
 from resolvers.context import Info
-from resolvers.nodes import MAX_NODES, resolve_by_slug, resolve_node, resolve_nodes
+from resolvers.nodes import resolve_by_slug, resolve_node, resolve_nodes
 from schema.connection import connection_field
 from schema.node import Node
 from schema.search import SCORE, SearchConnection, search

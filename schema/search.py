@@ -10,11 +10,11 @@ import strawberry
 from core.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from db.mapping import DESCRIPTION_WEIGHT, MAX_SEARCH_LENGTH, NAME_WEIGHT, TEXT_WEIGHT
 from resolvers.context import Info
-from resolvers.highlights import Span
 from resolvers.search import resolve_search
 from schema.connection import PageInfo
 from schema.node import Node
 from schema.types import NODE_TYPES
+from semantics.highlights import Span
 
 
 @strawberry.enum(description="The kinds of object `search` finds.")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import strawberry
 
-from db.mapping import QUOTE_SELECTOR
+from db.mapping import MAX_CONTEXT, QUOTE_SELECTOR
 from resolvers.citations import position_selector, quote_context, quote_selector
 from resolvers.context import Info
 from resolvers.nodes import link, resolve_reference
@@ -134,7 +134,9 @@ class Citation(Node, FromRow):
         info: Info,
         characters: Annotated[
             int,
-            strawberry.argument(description="Characters to show on each side, 0 to 2000."),
+            strawberry.argument(
+                description=f"Characters to show on each side, 0 to {MAX_CONTEXT}."
+            ),
         ] = 120,
     ) -> QuoteContext:
         document = await resolve_reference(info, CITED_DOCUMENT, self.row)

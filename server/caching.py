@@ -288,6 +288,7 @@ ANSWERING_PACKAGES = (
     "operation",
     "resolvers",
     "schema",
+    "semantics",
     "server",
 )
 

@@ -26,7 +26,15 @@ async def test_readme_example_returns_the_documented_response(client):
 # What the server's code holds in string literals that are not codes: settings' names, and
 # the base class of the store's two codes (never sent itself).
 NOT_CODES = re.compile(r"(IMPACT_GRAPH|OTEL|PROMETHEUS)_\w+|\w+_URL|SERVICE_UNAVAILABLE")
-SOURCES = ("server", "core", "operation", "resolvers", "compiled", "loaders")  # (db: SQLSTATEs)
+SOURCES = (
+    "server",
+    "core",
+    "operation",
+    "resolvers",
+    "semantics",
+    "compiled",
+    "loaders",
+)  # (db: SQLSTATEs)
 
 
 def test_the_readme_names_every_error_code():

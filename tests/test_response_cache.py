@@ -11,9 +11,11 @@ import functools
 import hashlib
 import json
 import logging
+import tomllib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,6 +33,8 @@ from tests.conftest import NO_STORE_CHECK, EarlyHits, Store, make_client, read_s
 from tests.factories import graph_data, write_seed_tree
 from tests.serving import fill_up, redis_server
 from tests.test_cli import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 QUERY = (
@@ -161,6 +165,17 @@ async def test_the_build_is_part_of_the_key(store: Store, redis_prefix: str) -> 
     assert [a.headers["x-cache"] for a in answers] == ["miss", "miss", "hit"]
     assert answers[0].json()["extensions"]["cost"]["budget"] == 20_000
     assert answers[2].content == answers[1].content
+
+
+def test_every_package_of_ours_that_writes_answers_is_hashed_into_the_build():
+    """A package left out of the build's digest (as a new one would be) could change an
+    answer's bytes under the same tag and Redis key after a deploy. Every package of the
+    project is hashed but the seed loader's (a seed changes the data version instead)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    packages = project["tool"]["setuptools"]["packages"]
+    top_level = {name for name in packages if "." not in name}
+    assert set(caching.ANSWERING_PACKAGES) == top_level - {"seeds"}
+    assert set(project["tool"]["mypy"]["files"]) == top_level  # and each is type-checked
 
 
 @bounded

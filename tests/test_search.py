@@ -10,8 +10,8 @@ from sqlalchemy import text
 
 from db.mapping import SEARCHABLE
 from db.words import STOP_WORDS, fuzzy_text, terms, trigrams
-from resolvers.opaque import decode_token, encode_token
 from seeds.search_rows import passage_spans
+from semantics.opaque import decode_token, encode_token
 from tests.conftest import Store, make_client
 
 HIT = """

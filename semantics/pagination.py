@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from core.errors import BadUserInput
 from core.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from resolvers.opaque import decode_token, encode_token
+from semantics.opaque import decode_token, encode_token
 
 PREFIX = "cursor:v2"
 # A key holds a slug (at most 120 characters) and a sort value, a name at worst.

@@ -10,8 +10,9 @@ import re
 from functools import lru_cache
 
 from core.errors import BadUserInput
+from db.mapping import REFETCHABLE
 from db.models import MAX_SLUG_LENGTH, SLUG_PATTERN
-from resolvers.opaque import decode_token, encode_token
+from semantics.opaque import decode_token, encode_token
 
 _SLUG = re.compile(SLUG_PATTERN)
 MAX_ID_LENGTH = 400
@@ -44,4 +45,12 @@ def decode_global_id(global_id: str, argument: str = "id") -> tuple[str, str]:
     type_name, _, slug = raw.partition(":")
     if not type_name.isidentifier() or not is_slug(slug):
         raise BadUserInput(problem, argument=argument)
+    return type_name, slug
+
+
+def decode_node_id(global_id: str, argument: str = "id") -> tuple[str, str]:
+    """A node's ID split: one of a type `node(id:)` refetches, else BAD_USER_INPUT."""
+    type_name, slug = decode_global_id(global_id, argument)
+    if type_name not in REFETCHABLE:
+        raise BadUserInput(f"{global_id[:60]!r} is not a valid ID", argument=argument)
     return type_name, slug

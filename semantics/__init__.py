@@ -1,0 +1,6 @@
+"""What the API's arguments and values mean, the same whichever executor answers: global IDs
+and slugs (ids.py), opaque tokens (opaque.py), cursors and page sizes (pagination.py), a
+list's filter, order and cursors' places (lists.py), search text (search_query.py), a
+search's arguments and hits (search.py) and their highlights (highlights.py). Both the
+reference resolvers (resolvers/) and the compiled executor (compiled/) read them from here.
+"""
