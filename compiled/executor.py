@@ -45,7 +45,15 @@ from operation.prepare import Operation, variables_key
 from operation.size import too_large
 
 logger = logging.getLogger("impact_graph.compiled")
-PLAN_CACHE_SIZE = 512
+# Compiled statements are kept up to this many characters of their SQL in all: one takes
+# ~24-30 bytes of memory a character of it (tracemalloc: 3,600 to 29,000 characters), so
+# ~60 MB at most; kept by count, 512 wide ones held ~650 MB.
+STATEMENT_CACHE_CHARACTERS = 2_000_000
+# Plans are kept per document, operation and variable values, up to this many characters of
+# those in all, each entry counted PLAN_OVERHEAD more (its parameters, the tuple): its key
+# holds the query text, which may outlive the document cache's entry.
+PLAN_CACHE_CHARACTERS = 500_000
+PLAN_OVERHEAD = 500
 MAX_TEMPLATES_PER_DOCUMENT = 64  # per operation and skip/include values
 
 
@@ -113,8 +121,12 @@ class CompiledExecutor:
 
     def __init__(self, contract: GraphQLSchema) -> None:
         self.contract = contract
-        self._statements: LRU[tuple[str, Root], Compiled] = LRU(PLAN_CACHE_SIZE)
-        self._plans: LRU[tuple[str, str, str | None, bytes], Plan | str] = LRU(PLAN_CACHE_SIZE)
+        self._statements: LRU[tuple[str, Root], Compiled] = LRU(
+            STATEMENT_CACHE_CHARACTERS, weight=_sql_characters
+        )
+        self._plans: LRU[tuple[str, str, str | None, bytes], Plan | str] = LRU(
+            PLAN_CACHE_CHARACTERS
+        )
 
     def plan(
         self, operation: Operation, variables: dict[str, Any] | None, dialect: Dialect
@@ -142,7 +154,11 @@ class CompiledExecutor:
         key = (dialect.name, operation.query, operation.name, values)
         found = self._plans.get(key)
         if found is None:
-            found = self._plans.put(key, self._plan(operation, variables, dialect) or NOT_COMPILED)
+            found = self._plan(operation, variables, dialect) or NOT_COMPILED
+            # the values' own copy: orjson's bytes keep the 4 KiB buffer they were written in
+            kept = (dialect.name, operation.query, operation.name, bytes(memoryview(values)))
+            weight = len(operation.query) + len(values) + PLAN_OVERHEAD
+            self._plans.put(kept, found, weight)
         return None if isinstance(found, str) else found
 
     def _plan(
@@ -240,3 +256,7 @@ def _with_version(statement: Select[Any]) -> Select[Any]:
     """A second column beside the statement's one: the data version (a sibling subquery, so
     SQLite's depth is what it was)."""
     return statement.add_columns(version_query().scalar_subquery().label("data_version"))
+
+
+def _sql_characters(compiled: Compiled) -> int:
+    return len(compiled.sql.text)

@@ -94,7 +94,9 @@ class Answers(Protocol):
 
 
 def _weight(answer: CachedAnswer) -> int:
-    return len(answer.body) + ENTRY_OVERHEAD_BYTES  # (its executor's name is shared)
+    """Its body and operation name (a name may be ~20,000 characters) and the rest (its
+    executor's name is shared)."""
+    return len(answer.body) + len(answer.operation_name or "") + ENTRY_OVERHEAD_BYTES
 
 
 class LocalAnswers:
@@ -110,7 +112,11 @@ class LocalAnswers:
 
     def put(self, key: AnswerKey, answer: CachedAnswer) -> None:
         if len(answer.body) <= MAX_ENTRY_BYTES:
-            self._entries.put((key.version, key.digest), answer)
+            # a copy of its own size: orjson's bytes keep the buffer they were written in
+            # (4 KiB for a 24-byte answer), which the bound would not see
+            body = bytes(memoryview(answer.body))
+            kept = CachedAnswer(body, answer.executor, answer.cost, answer.operation_name)
+            self._entries.put((key.version, key.digest), kept)
 
 
 class RedisAnswers:

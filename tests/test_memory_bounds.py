@@ -1,0 +1,109 @@
+"""What the process keeps stays within its bounds in memory, not only in what it counts: a
+soak of unique requests found the response cache holding ~8x its byte bound (orjson's bytes
+keep their whole buffer), ~48x with long operation names (not weighed), and the compiled
+statements held ~650 MB (bounded by count)."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+
+import orjson
+from graphql import OperationType
+from sqlalchemy.dialects import sqlite
+
+from compiled import executor as compiled_executor
+from compiled.executor import CompiledExecutor
+from core.limits import Limits
+from core.lru import LRU
+from operation.prepare import DocumentCache, OperationRequest, prepare
+from server.answers import CachedAnswer, LocalAnswers
+from server.app import CONTRACT
+from server.caching import AnswerKey
+
+
+def test_an_lru_weighs_an_entry_as_put_says():
+    kept: LRU[str, str] = LRU(10)
+    for key in "abc":
+        kept.put(key, key.upper(), weight=4)
+    assert kept.get("a") is None  # 12 > 10: the least recently used went
+    assert (kept.get("b"), kept.get("c")) == ("B", "C")
+    kept.put("b", "B", weight=11)  # heavier than the whole map: not kept, the old one stays
+    assert kept.get("b") == "B"
+    by_length: LRU[str, str] = LRU(5, weight=len)
+    by_length.put("x", "abc")
+    by_length.put("y", "abc")
+    assert (by_length.get("x"), by_length.get("y")) == (None, "abc")
+
+
+def _key(number: int) -> AnswerKey:
+    return AnswerKey(f"{number:064x}", 1)
+
+
+def test_a_kept_answer_takes_its_own_size():
+    """orjson's bytes keep the buffer they were written in: 4 KiB for a ~30-byte answer."""
+    answers = LocalAnswers(64 * 1024 * 1024)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for number in range(1000):
+            body = orjson.dumps({"data": {f"a{number}": "Query"}})
+            answers.put(_key(number), CachedAnswer(body, "compiled", 0, None))
+        del body
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 1000 * 1024, grown  # measured ~0.35 MB; the buffers were ~4.1 MB
+    assert answers.get(_key(999)) is not None
+
+
+def test_an_answers_operation_name_counts_against_the_bound():
+    """A name may be ~20,000 characters; kept unweighed, 1 MiB of answers held ~48 MiB."""
+    answers = LocalAnswers(1024 * 1024)
+    for number in range(200):
+        name = "N" * 19_000 + str(number)
+        answers.put(_key(number), CachedAnswer(b'{"data":{}}', "compiled", 0, name))
+    kept = sum(answers.get(_key(number)) is not None for number in range(200))
+    assert 0 < kept <= 1024 * 1024 // 19_000
+
+
+def _query(width: int) -> str:
+    """A document whose statement grows with `width` (its own shape, so its own statement)."""
+    fields = " ".join(
+        f"p{i}: programs(first: {i + 1}) {{ nodes {{ id name }} }}" for i in range(width)
+    )
+    return f"{{ companies(first: 1) {{ nodes {{ {fields} }} }} }}"
+
+
+def test_compiled_statements_are_kept_within_a_bound_of_their_sql(monkeypatch):
+    """Kept by count (512), wide statements held ~650 MB; now by characters of their SQL."""
+    dialect = sqlite.aiosqlite.dialect()
+    documents = DocumentCache()
+    limits = Limits()
+
+    def plan(executor: CompiledExecutor, query: str) -> object:
+        request = OperationRequest(query, None, None, frozenset(OperationType))
+        found = executor.plan(prepare(CONTRACT, documents, request, limits), None, dialect)
+        assert found is not None
+        return found.compiled
+
+    first_executor = CompiledExecutor(CONTRACT)
+    sizes = [len(plan(first_executor, _query(width)).sql.text) for width in (3, 4, 5)]
+    monkeypatch.setattr(compiled_executor, "STATEMENT_CACHE_CHARACTERS", sizes[1] + sizes[2])
+    monkeypatch.setattr(compiled_executor, "PLAN_CACHE_CHARACTERS", 1)  # no plan kept
+    executor = CompiledExecutor(CONTRACT)
+    made = [plan(executor, _query(width)) for width in (3, 4, 5)]
+    assert plan(executor, _query(5)) is made[2]  # kept: the statement is not compiled again
+    assert plan(executor, _query(4)) is made[1]
+    assert plan(executor, _query(3)) is not made[0]  # pushed out by the other two
+
+
+def test_a_plan_is_kept_and_found_again():
+    executor = CompiledExecutor(CONTRACT)
+    documents = DocumentCache()
+    request = OperationRequest(_query(1), None, None, frozenset(OperationType))
+    dialect = sqlite.aiosqlite.dialect()
+    operation = prepare(CONTRACT, documents, request, Limits())
+    assert executor.plan(operation, None, dialect) is executor.plan(operation, None, dialect)
