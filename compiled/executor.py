@@ -124,8 +124,9 @@ class CompiledExecutor:
         self._statements: LRU[tuple[str, Root], Compiled] = LRU(
             STATEMENT_CACHE_CHARACTERS, weight=_sql_characters
         )
-        self._plans: LRU[tuple[str, str, str | None, bytes], Plan | str] = LRU(
-            PLAN_CACHE_CHARACTERS
+        # each plan with its weight (its key's share, which the LRU's weight cannot see)
+        self._plans: LRU[tuple[str, str, str | None, bytes], tuple[Plan | str, int]] = LRU(
+            PLAN_CACHE_CHARACTERS, weight=_stated_weight
         )
 
     def plan(
@@ -152,13 +153,15 @@ class CompiledExecutor:
         if values is None:  # planned anew each time, not kept
             return self._plan(operation, variables, dialect)
         key = (dialect.name, operation.query, operation.name, values)
-        found = self._plans.get(key)
-        if found is None:
+        kept = self._plans.get(key)
+        if kept is not None:
+            found = kept[0]
+        else:
             found = self._plan(operation, variables, dialect) or NOT_COMPILED
             # the values' own copy: orjson's bytes keep the 4 KiB buffer they were written in
-            kept = (dialect.name, operation.query, operation.name, bytes(memoryview(values)))
+            key = (dialect.name, operation.query, operation.name, bytes(memoryview(values)))
             weight = len(operation.query) + len(values) + PLAN_OVERHEAD
-            self._plans.put(kept, found, weight)
+            self._plans.put(key, (found, weight))
         return None if isinstance(found, str) else found
 
     def _plan(
@@ -260,3 +263,7 @@ def _with_version(statement: Select[Any]) -> Select[Any]:
 
 def _sql_characters(compiled: Compiled) -> int:
     return len(compiled.sql.text)
+
+
+def _stated_weight(entry: tuple[object, int]) -> int:
+    return entry[1]

@@ -17,36 +17,33 @@ def _one(_: object) -> int:
 
 class LRU(Generic[K, V]):
     """A least-recently-used map whose entries weigh at most `size` in all: one each by
-    default, or what `weight` says (a string's length, say), or what `put` is told (the
-    key's share, which `weight` cannot see). An entry heavier than the whole map is not
-    kept."""
+    default, or what `weight` says (a string's length, say). An entry heavier than the
+    whole map is not kept."""
 
     def __init__(self, size: int, weight: Callable[[V], int] = _one) -> None:
         self.size = size
         self._weight = weight
-        self._entries: OrderedDict[K, tuple[V, int]] = OrderedDict()
+        self._entries: OrderedDict[K, V] = OrderedDict()
         self._total = 0
 
     def get(self, key: K) -> V | None:
         found = self._entries.get(key)
-        if found is None:
-            return None
-        self._entries.move_to_end(key)
-        return found[0]
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
 
-    def put(self, key: K, value: V, weight: int | None = None) -> V:
-        if weight is None:
-            weight = self._weight(value)
+    def put(self, key: K, value: V) -> V:
+        weight = self._weight(value)
         if weight > self.size:
             return value
         replaced = self._entries.pop(key, None)
         if replaced is not None:
-            self._total -= replaced[1]
-        self._entries[key] = (value, weight)
+            self._total -= self._weight(replaced)
+        self._entries[key] = value
         self._total += weight
         while self._total > self.size:
-            _, (_, dropped) = self._entries.popitem(last=False)
-            self._total -= dropped
+            _, dropped = self._entries.popitem(last=False)
+            self._total -= self._weight(dropped)
         return value
 
 

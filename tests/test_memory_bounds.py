@@ -15,25 +15,10 @@ from sqlalchemy.dialects import sqlite
 from compiled import executor as compiled_executor
 from compiled.executor import CompiledExecutor
 from core.limits import Limits
-from core.lru import LRU
 from operation.prepare import DocumentCache, OperationRequest, prepare
 from server.answers import CachedAnswer, LocalAnswers
 from server.app import CONTRACT
 from server.caching import AnswerKey
-
-
-def test_an_lru_weighs_an_entry_as_put_says():
-    kept: LRU[str, str] = LRU(10)
-    for key in "abc":
-        kept.put(key, key.upper(), weight=4)
-    assert kept.get("a") is None  # 12 > 10: the least recently used went
-    assert (kept.get("b"), kept.get("c")) == ("B", "C")
-    kept.put("b", "B", weight=11)  # heavier than the whole map: not kept, the old one stays
-    assert kept.get("b") == "B"
-    by_length: LRU[str, str] = LRU(5, weight=len)
-    by_length.put("x", "abc")
-    by_length.put("y", "abc")
-    assert (by_length.get("x"), by_length.get("y")) == (None, "abc")
 
 
 def _key(number: int) -> AnswerKey:
@@ -98,6 +83,25 @@ def test_compiled_statements_are_kept_within_a_bound_of_their_sql(monkeypatch):
     assert plan(executor, _query(5)) is made[2]  # kept: the statement is not compiled again
     assert plan(executor, _query(4)) is made[1]
     assert plan(executor, _query(3)) is not made[0]  # pushed out by the other two
+
+
+def test_plans_are_kept_within_a_bound_of_their_documents(monkeypatch):
+    """A plan's key holds its document's text (up to 20,000 characters) and variables: by
+    count, 512 of them were kept whatever their size."""
+    dialect = sqlite.aiosqlite.dialect()
+    documents = DocumentCache()
+    one = len(_query(1)) + len(b"null") + compiled_executor.PLAN_OVERHEAD
+    monkeypatch.setattr(compiled_executor, "PLAN_CACHE_CHARACTERS", 2 * one + 3)  # the last two
+    executor = CompiledExecutor(CONTRACT)
+
+    def plan(query: str) -> object:
+        request = OperationRequest(query, None, None, frozenset(OperationType))
+        return executor.plan(prepare(CONTRACT, documents, request, Limits()), None, dialect)
+
+    made = [plan(query) for query in (_query(1), _query(1) + " ", _query(1) + "  ")]
+    assert plan(_query(1) + "  ") is made[2]
+    assert plan(_query(1) + " ") is made[1]
+    assert plan(_query(1)) is not made[0]  # pushed out by the other two
 
 
 def test_a_plan_is_kept_and_found_again():
