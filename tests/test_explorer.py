@@ -673,6 +673,37 @@ def test_a_selected_program_is_in_the_url_and_a_link_to_it_shows_it(base):
         assert shown["hash"] == f"#program={child['slug']}"
 
 
+def test_a_program_chosen_while_a_link_loads_stays_chosen(base):
+    """The page opened on a link to one program, and the user chose another before the
+    first's details came: the user's choice stands, in the page and in the URL (the link's
+    view, restored late, had selected the first over it and written it over the URL)."""
+    top = [p for p in listed_programs(base) if not p["parent"]]
+    first, second = top[:2]
+    seen = in_chromium(
+        base,
+        VIEW
+        + f"const first = {json.dumps(first)}, second = {json.dumps(second)};"
+        + """
+    const theFirst = (url) =>
+      url.pathname === "/graphql" &&
+      url.searchParams.get("operationName") === "Program" &&
+      (url.searchParams.get("variables") || "").includes(first.id);
+    await page.route(theFirst, async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await route.continue();
+    });
+    await page.goto(`${base}/#program=${first.slug}`);
+    await toggle(second.id).click();
+    await selection(second.id);
+    await page.locator(`li.program[data-id="${first.id}"] > .details[data-loaded]`).waitFor();
+    await page.waitForSelector("body[data-ready]");
+    return await view();
+""",
+    )
+    assert seen["selected"] == [second["id"]]
+    assert seen["hash"] == f"#program={second['slug']}"
+
+
 def test_back_and_forward_show_the_selections_before_and_after(base):
     top = [p["id"] for p in listed_programs(base) if not p["parent"]]
     first, second = top[:2]

@@ -193,6 +193,7 @@ function show(entry, open) {
 }
 
 async function toggleProgram(id, toggle, details, children) {
+  toggled += 1; // a view the link or the history is restoring yields to the user's
   const entry = programs.get(id);
   const open = !isOpen(entry);
   show(entry, open);
@@ -424,6 +425,7 @@ const LINK = "program";
 const slugs = new Map(); // slug -> the id of the program, each program the opening view lists
 const lineage = new Map(); // program id -> {slug, parent: the id of its listed parent or null}
 let traversed = 0; // the views the history has shown: a load they overtook selects nothing
+let toggled = 0; // the user's opens and closes: a view being restored meanwhile stops there
 let treeShown = false; // the tree is there to show a view in
 
 function linkTo(id) {
@@ -463,6 +465,8 @@ function linkProblem(slug) {
 // first load, Back and Forward, and a fragment typed in. It adds nothing to the history.
 async function restore(state) {
   const shown = ++traversed;
+  const clicks = toggled;
+  const overtaken = () => shown !== traversed || clicks !== toggled;
   const slug = new URLSearchParams(location.hash.slice(1)).get(LINK) || null;
   const id = slug === null ? null : (slugs.get(slug) ?? null);
   linkProblem(slug !== null && id === null ? slug : null);
@@ -486,8 +490,9 @@ async function restore(state) {
     } catch {
       // its details show the failure
     }
-    if (shown !== traversed) return; // another view asked for meanwhile
+    if (overtaken()) return; // another view asked for meanwhile, or the user chose one
   }
+  if (overtaken()) return;
   select(loaded && id !== null && isOpen(programs.get(id)) ? id : null);
   remember(false);
 }
