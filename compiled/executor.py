@@ -47,7 +47,7 @@ from operation.size import too_large
 logger = logging.getLogger("impact_graph.compiled")
 # Compiled statements are kept up to this many characters of their SQL in all: one takes
 # ~24-30 bytes of memory a character of it (tracemalloc: 3,600 to 29,000 characters), so
-# ~60 MB at most; kept by count, 512 wide ones held ~650 MB.
+# 50-60 MB at most; kept by count, 512 wide ones held ~650 MB.
 STATEMENT_CACHE_CHARACTERS = 2_000_000
 # Plans are kept per document, operation and variable values, up to this many characters of
 # those in all, each entry counted PLAN_OVERHEAD more (its parameters, the tuple): its key

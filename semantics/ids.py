@@ -40,7 +40,7 @@ def context_id(citation_slug: str, characters: int, type_name: str = CONTEXT_TYP
 def decode_global_id(global_id: str, argument: str = "id") -> tuple[str, str]:
     """Split an ID into (type name, slug); anything malformed is a BAD_USER_INPUT error (of
     `argument`)."""
-    problem = f"{global_id[:60]!r} is not a valid ID"
+    problem = _not_an_id(global_id)
     raw = decode_token(global_id, max_length=MAX_ID_LENGTH, problem=problem, argument=argument)
     type_name, _, slug = raw.partition(":")
     if not type_name.isidentifier() or not is_slug(slug):
@@ -52,5 +52,9 @@ def decode_node_id(global_id: str, argument: str = "id") -> tuple[str, str]:
     """A node's ID split: one of a type `node(id:)` refetches, else BAD_USER_INPUT."""
     type_name, slug = decode_global_id(global_id, argument)
     if type_name not in REFETCHABLE:
-        raise BadUserInput(f"{global_id[:60]!r} is not a valid ID", argument=argument)
+        raise BadUserInput(_not_an_id(global_id), argument=argument)
     return type_name, slug
+
+
+def _not_an_id(global_id: str) -> str:
+    return f"{global_id[:60]!r} is not a valid ID"
