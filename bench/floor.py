@@ -82,7 +82,7 @@ def main(argv: list[str]) -> int:
         print(SETTINGS_LINE + json.dumps(shown, sort_keys=True), flush=True)
         real_init(server, config)
 
-    uvicorn.Server.__init__ = floor_server  # type: ignore[method-assign]
+    uvicorn.Server.__init__ = floor_server  # type: ignore[method-assign,assignment]
     from server.cli import main as cli_main
 
     status = cli_main(["serve", *serve_args])

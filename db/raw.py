@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 from opentelemetry.trace import SpanKind, Tracer
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
