@@ -139,7 +139,7 @@ def create_engine(
             connect_args["command_timeout"] = pool.statement_timeout + pool.connect_timeout
     if server_settings:
         connect_args["server_settings"] = server_settings
-    # No ping before each use: loaders.Reader retries a first statement whose connection
+    # No ping before each use: loaders.reader.Reader retries a first statement whose connection
     # died in the pool. PostgreSQL's json values are read by orjson (the compiled statements
     # return one each).
     engine = create_async_engine(

@@ -25,7 +25,8 @@ from db import migrate
 from db.engine import PoolOptions, create_engine, snapshot_sessions
 from db.errors import StoreFailures
 from db.raw import Statements
-from loaders import Loaders, Reader
+from loaders import Loaders
+from loaders.reader import Reader
 from resolvers.context import Context
 from schema import schema
 from server import explorer

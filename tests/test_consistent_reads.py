@@ -23,7 +23,7 @@ from core.errors import SnapshotEnded
 from db import migrate
 from db.engine import create_engine, snapshot_sessions
 from db.models import Program
-from loaders import Reader
+from loaders.reader import Reader
 from seeds.read import SeedPlan, read_seeds
 from seeds.write import write_seeds
 from server.caching import StoreWatch

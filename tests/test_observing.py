@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from core.config import Settings
 from db.engine import PoolOptions, create_engine, session_factory
 from db.raw import SqlText, Statements
-from loaders import Reader
+from loaders.reader import Reader
 from server import metrics
 from server.metrics import MAX_LABELLED_NAME, OperationNames, Recorder, watch_pool
 from server.observe import ACCESS_LOGGER
