@@ -74,7 +74,7 @@ ProvenanceParts = tuple[tuple[str, str | Parts], ...]  # as Parts, or the Parts 
 
 
 @dataclass(frozen=True)
-class Provenance:
+class ProvenanceSelection:
     """What a row rests on (its `provenance` column) or, on an edge, what the relation the
     edge stands for rests on: the fields selected of it, `fields` with those of each entry."""
 
@@ -123,7 +123,7 @@ class CitationList:
 
 
 @dataclass(frozen=True)
-class Context:
+class ContextSelection:
     """The text around a quote at a width (bound as `s<site>_characters`): a QuoteContext,
     or a TextQuoteSelector (`type_name`), which shows the same parts under W3C names."""
 
@@ -144,7 +144,7 @@ class Embedded:
 @dataclass(frozen=True)
 class Edge:
     key: str
-    fields: tuple[Any, ...]  # Cursor, EdgeNode, CitationList, Provenance, Typename
+    fields: tuple[Any, ...]  # Cursor, EdgeNode, CitationList, ProvenanceSelection, Typename
 
 
 @dataclass(frozen=True)
@@ -363,7 +363,7 @@ class Binder:
 
     def context(
         self, selected: Selected, characters: int, selector: TextQuoteSelector | None = None
-    ) -> Context:
+    ) -> ContextSelection:
         """A quote's context at `characters` a side, or its `selector`: the same context at
         the selector's width, its parts under W3C names."""
         if not 0 <= characters <= MAX_CONTEXT:
@@ -372,9 +372,11 @@ class Binder:
         self.parameters[f"s{site}_characters"] = characters
         assert selected.child is not None
         if selector is None:
-            return Context(selected.key, site, _parts(selected.child))
+            return ContextSelection(selected.key, site, _parts(selected.child))
         shown = {"type": CONSTANT + selector.w3c_type, **dict(selector.parts)}
-        return Context(selected.key, site, _parts(selected.child, shown), selector.w3c_type)
+        return ContextSelection(
+            selected.key, site, _parts(selected.child, shown), selector.w3c_type
+        )
 
     def list(self, selected: Selected, spec: ListEdge, list_key: str, parent: str | None) -> List:
         """A connection; `parent` is the slug of the object whose list it is where known
@@ -564,13 +566,13 @@ def _position(selection: Selection, selector: TextPositionSelector) -> Object:
     return Object(selector.w3c_type, tuple(fields))
 
 
-def _provenance(selected: Selected) -> Provenance:
+def _provenance(selected: Selected) -> ProvenanceSelection:
     assert selected.child is not None
     parts = [
         part if field.child is None else (field.key, _parts(field.child))
         for field, part in zip(selected.child.fields, _parts(selected.child), strict=True)
     ]
-    return Provenance(selected.key, tuple(parts))
+    return ProvenanceSelection(selected.key, tuple(parts))
 
 
 def _decoded(global_id: str) -> tuple[str, str]:

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSON
 
-from compiled.bind import Context
+from compiled.bind import ContextSelection
 
 # PostgreSQL's json_build_array takes at most 100 arguments: a row has at most that many.
 MAX_COLUMNS = 100
@@ -51,14 +51,14 @@ def exact(column: Any, postgres: bool) -> Any:
     return case((column.is_(None), null()), else_=func.printf("%!.17g", column))
 
 
-def context_name(context: Context, part: str) -> str:
+def context_name(context: ContextSelection, part: str) -> str:
     return f"{CONTEXT_PREFIX}{context.site}_{part}"
 
 
 def quote_select(
     citations: FromClause,
     columns: list[Any],
-    contexts: list[Context],
+    contexts: list[ContextSelection],
     document: Callable[[], FromClause],
     postgres: bool,
 ) -> Select[Any]:
@@ -73,7 +73,7 @@ def quote_select(
 
 
 def _context_columns(
-    citations: FromClause, document: FromClause, contexts: list[Context], postgres: bool
+    citations: FromClause, document: FromClause, contexts: list[ContextSelection], postgres: bool
 ) -> list[Any]:
     """The text before, of and after each quote, as the contexts ask for it (their widths are
     parameters), and the context's key, labelled by `context_name`."""

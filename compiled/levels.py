@@ -33,7 +33,7 @@ from sqlalchemy.dialects.postgresql import JSON
 
 from compiled.bind import (
     CitationList,
-    Context,
+    ContextSelection,
     Embedded,
     HitNode,
     Link,
@@ -102,7 +102,7 @@ class Level:
     parent: Level | None = None
     via: str = "id"  # the parent's column that the rows belong to
     columns: list[str] = field(default_factory=list)
-    contexts: list[Context] = field(default_factory=list)
+    contexts: list[ContextSelection] = field(default_factory=list)
     keyed: bool = False  # whether a page's rows need their cursor keys
 
     @property
@@ -248,7 +248,7 @@ class Planner:
                 fields.append(self.list(item, level))
             elif isinstance(item, CitationList):
                 fields.append(self.citations(item, level, "id"))
-            elif isinstance(item, Context):
+            elif isinstance(item, ContextSelection):
                 level.contexts.append(item)
                 fields.append(ContextShape(item.key, context_parts(item, level.column)))
             elif isinstance(item, Embedded):

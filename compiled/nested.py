@@ -32,7 +32,7 @@ from sqlalchemy import (
 from compiled.bind import (
     CitationList,
     Column,
-    Context,
+    ContextSelection,
     Cursor,
     Edge,
     EdgeNode,
@@ -46,7 +46,7 @@ from compiled.bind import (
     Nodes,
     Object,
     PageInfo,
-    Provenance,
+    ProvenanceSelection,
     Root,
     SearchList,
     TotalCount,
@@ -156,7 +156,7 @@ def _needs(bound: Object) -> list[str]:
     for item in bound.fields:
         if isinstance(item, Column):
             names.append(item.column)
-        elif isinstance(item, Provenance):
+        elif isinstance(item, ProvenanceSelection):
             names.append("provenance")
         elif isinstance(item, Id):
             names.append("slug")
@@ -306,7 +306,7 @@ class Nester:
                 fields.append(self.list(item, source, row, depth))
             elif isinstance(item, CitationList):
                 fields.append(self.citations(item, source, "id", row, depth))
-            elif isinstance(item, Context):
+            elif isinstance(item, ContextSelection):
                 parts = context_parts(item, position)
                 fields.append(ContextShape(item.key, parts))
             elif isinstance(item, Embedded):
@@ -355,7 +355,7 @@ class Nester:
         contexts ask for."""
         names = dict.fromkeys(["position", "id", *_needs(citation)])
         columns = [table.c[name] for name in names]
-        contexts = [item for item in citation.fields if isinstance(item, Context)]
+        contexts = [item for item in citation.fields if isinstance(item, ContextSelection)]
         document = TYPES["Document"].table
         return quote_select(
             table, columns, contexts, lambda: document.alias(self._name("d")), self.postgres

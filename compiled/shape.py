@@ -23,7 +23,7 @@ from compiled.bind import (
     NAMES,
     CitationList,
     Column,
-    Context,
+    ContextSelection,
     Cursor,
     Edge,
     EdgeNode,
@@ -35,8 +35,8 @@ from compiled.bind import (
     Object,
     PageInfo,
     Parts,
-    Provenance,
     ProvenanceParts,
+    ProvenanceSelection,
     Score,
     SearchList,
     TotalCount,
@@ -200,7 +200,7 @@ def shows_cursors(part: Any) -> bool:
 
 
 def context_parts(
-    context: Context, position: Callable[[str], int]
+    context: ContextSelection, position: Callable[[str], int]
 ) -> tuple[tuple[str, int | str | ContextKey], ...]:
     """Each key of a quote context: a constant, or the position (`position` of its column's
     name, `compiled/json_sql.py:context_name`) of the text it shows or of its key."""
@@ -226,7 +226,7 @@ def row_field(item: Any, type_name: str, position: Callable[[str], int]) -> Any 
         return Value(item.key, position(item.column), item.read)
     if isinstance(item, Id):
         return GlobalIdShape(item.key, type_name, position("slug"))
-    if isinstance(item, Provenance):
+    if isinstance(item, ProvenanceSelection):
         return ProvenanceShape(item.key, position("provenance"), item.parts)
     return None
 
@@ -236,7 +236,7 @@ def relation_column(bound: List) -> str | None:
     RelationSource), where one is selected and the list's edges have one."""
     source = relation_source(LISTS[bound.list_key])
     edges = (part.fields for part in bound.fields if isinstance(part, Edge))
-    asked = any(isinstance(item, Provenance) for fields in edges for item in fields)
+    asked = any(isinstance(item, ProvenanceSelection) for fields in edges for item in fields)
     return source.column if asked and source is not None else None
 
 
@@ -252,7 +252,7 @@ def connection_parts(
     source = relation_source(LISTS[bound.list_key])
 
     def relation_part(item: Any) -> Any:
-        if isinstance(item, Provenance):
+        if isinstance(item, ProvenanceSelection):
             if source is None:
                 return ProvenanceShape(item.key, None, item.parts)
             return ProvenanceShape(item.key, position(source.column), item.parts, source)

@@ -34,12 +34,12 @@ class Basis:
 
 
 @dataclass(frozen=True)
-class Provenance:
+class ItemProvenance:
     item: Basis
     fields: Sequence[tuple[str, Basis]] = ()  # (GraphQL field name, its basis)
 
 
-def columns(provenance: Provenance) -> dict[str, Any]:
+def columns(provenance: ItemProvenance) -> dict[str, Any]:
     """The row's `provenance`, `basis` and `unstated` columns."""
     item = provenance.item
     document = {

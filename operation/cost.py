@@ -10,7 +10,7 @@ without a link table). Where the store recorded no size, the page size and `CITA
 count. So `first: 50` inside `first: 50` costs 50 + 50 * 50 = 2,550 in a store where every such list
 is that long. A connection's own wrappers (edges, nodes, pageInfo) are free; a field of an
 interface costs what it costs on the dearest type implementing it. Introspection costs nothing
-(the good-faith rule of operation/shape.py bounds it).
+(the good-faith rule of operation/measure.py bounds it).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from core.errors import ClientError, QueryTooComplex, QueryTooDeep, QueryTooLarg
 from core.limits import Limits
 from db.state import StoreSnapshot
 from operation.cost import NOTHING_RECORDED, Estimate, check_cost, cost_inputs, estimate_cost
-from operation.shape import DocumentShape, check_shape, measure
+from operation.measure import DocumentShape, check_shape, measure
 from operation.size import check_size
 from operation.source import LinedSource
 

@@ -34,10 +34,10 @@ async def resolve_node(info: Info, global_id: str) -> tuple[str, Any] | None:
     return await _load(info, *decode_node_id(global_id, "id"))
 
 
-Found = tuple[str, Any] | None | BadUserInput
+NodeOrError = tuple[str, Any] | None | BadUserInput
 
 
-async def resolve_nodes(info: Info, global_ids: list[str]) -> list[Found]:
+async def resolve_nodes(info: Info, global_ids: list[str]) -> list[NodeOrError]:
     """Each ID's (type name, row), None where it names nothing, and the error refusing an ID
     that is none at its own place: the list's other IDs are answered (an item of a list
     completes its own error, and is null)."""
@@ -48,7 +48,7 @@ async def resolve_nodes(info: Info, global_ids: list[str]) -> list[Found]:
     return list(await asyncio.gather(*(_found(info, global_id) for global_id in global_ids)))
 
 
-async def _found(info: Info, global_id: str) -> Found:
+async def _found(info: Info, global_id: str) -> NodeOrError:
     try:
         key = decode_node_id(global_id, "ids")
     except BadUserInput as refused:

@@ -20,7 +20,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from db import mapping
 from db.mapping import node_type
-from db.provenance import Basis, Provenance
+from db.provenance import Basis, ItemProvenance
 from seeds.errors import SeedError
 from seeds.items import entity_sections, link_items
 from seeds.spec import BasisSpec, DocumentMeta, GraphSpec, ProvenanceSpec, ReportSpec
@@ -36,7 +36,7 @@ def _check_basis(spec: BasisSpec, where: str, source: str) -> None:
         raise SeedError(f"{source}: {where} is REFERENCE without naming its source")
 
 
-def provenance_of(type_name: str | None, spec: ProvenanceSpec) -> Provenance:
+def provenance_of(type_name: str | None, spec: ProvenanceSpec) -> ItemProvenance:
     """The store's provenance of an item of `type_name` (None: a link, which has no fields);
     field keys are read as the API names them (`country_code` is `countryCode`)."""
     fields = []
@@ -45,7 +45,7 @@ def provenance_of(type_name: str | None, spec: ProvenanceSpec) -> Provenance:
         if type_name is None or name not in node_type(type_name).fields:
             raise KeyError(key)
         fields.append((name, Basis(basis.basis.value, basis.note, basis.source)))
-    return Provenance(Basis(spec.basis.value, spec.note, spec.source), tuple(fields))
+    return ItemProvenance(Basis(spec.basis.value, spec.note, spec.source), tuple(fields))
 
 
 # Fields that name or quote: their values must stand in one of the item's own quotes unless

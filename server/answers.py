@@ -78,7 +78,7 @@ class CachedAnswer:
         return cls(body, executor.decode(), int(cost) if cost else None, name.decode() or None)
 
 
-Found = CachedAnswer | None
+Lookup = CachedAnswer | None
 EXECUTORS = frozenset({b"compiled", b"reference"})
 ENTRY_NAME = re.compile(rb"(?:[_A-Za-z][_0-9A-Za-z]*)?")  # a GraphQL name, or none
 ENTRY_COST = re.compile(rb"[0-9]*")  # the objects an answer holds, or none
@@ -90,7 +90,7 @@ class Answers(Protocol):
     cache cannot say. (Not coroutines throughout: an await costs twice a call, and every
     request that misses makes both.)"""
 
-    def get(self, key: AnswerKey) -> Found | Awaitable[Found]: ...
+    def get(self, key: AnswerKey) -> Lookup | Awaitable[Lookup]: ...
 
     def put(self, key: AnswerKey, answer: CachedAnswer) -> Awaitable[None] | None: ...
 
@@ -109,7 +109,7 @@ class LocalAnswers:
         # would be a new string to hash, on every lookup
         self._entries: LRU[tuple[int, str], CachedAnswer] = LRU(max_bytes, weight=_weight)
 
-    def get(self, key: AnswerKey) -> Found:
+    def get(self, key: AnswerKey) -> Lookup:
         return self._entries.get((key.version, key.digest))
 
     def put(self, key: AnswerKey, answer: CachedAnswer) -> None:
@@ -135,7 +135,7 @@ class RedisAnswers:
         # a full Redis, a replica (READONLY) or a missing permission refuses every one.
         self._keep_again_at = 0.0
 
-    def get(self, key: AnswerKey) -> Awaitable[Found]:
+    def get(self, key: AnswerKey) -> Awaitable[Lookup]:
         return self._get(self._prefix + key.name)
 
     def put(self, key: AnswerKey, answer: CachedAnswer) -> Awaitable[None] | None:
@@ -143,7 +143,7 @@ class RedisAnswers:
             return None
         return self._put(self._prefix + key.name, answer.encode())
 
-    async def _get(self, name: str) -> Found:
+    async def _get(self, name: str) -> Lookup:
         try:
             found = await self._call(lambda: self._redis.get(name))
             return CachedAnswer.decode(found) if isinstance(found, bytes) else None
