@@ -20,7 +20,7 @@ def span(
 ) -> AbstractContextManager[Span | None]:
     """A child span of the current one named `name`; ended (and an exception recorded) when
     the block exits. None where instrumentation is suppressed, as every instrumentation
-    honours it (server/caching.py: the store's version reads, which serve no one request)."""
+    honours it (db/watch.py: the store's version reads, which serve no one request)."""
     if tracer is None or not is_instrumentation_enabled():
         return NO_SPAN
     return tracer.start_as_current_span(name, kind=kind, attributes=attributes)

@@ -25,13 +25,14 @@ from db import migrate
 from db.engine import PoolOptions, create_engine, snapshot_sessions
 from db.errors import StoreFailures
 from db.raw import Statements
+from db.watch import StoreWatch
 from loaders import Loaders
 from loaders.reader import Reader
 from resolvers.context import Context
 from schema import schema
 from server import explorer
 from server.answers import answers_for
-from server.caching import StoreWatch, build_identity
+from server.caching import build_identity
 from server.compression import CompressionMiddleware, matching_etag
 from server.cors import cors_middleware
 from server.endpoint import GraphQLEndpoint

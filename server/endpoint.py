@@ -30,6 +30,7 @@ from core.spans import span
 from db.errors import StoreFailures
 from db.raw import Statements
 from db.state import StoreSnapshot
+from db.watch import StoreWatch
 from operation.prepare import (
     DocumentCache,
     MethodNotAllowed,
@@ -43,7 +44,7 @@ from operation.size import too_large
 from resolvers.context import Context
 from schema.execute import execute
 from server.answers import CACHE_HEADER, Answers, CachedAnswer, CacheUnavailable
-from server.caching import AnswerKey, StoreWatch, answer_key
+from server.caching import AnswerKey, answer_key
 from server.compression import matching_etag
 from server.errors import RequestError, masked, timeouts, without_suggestions
 from server.graphiql import GRAPHIQL_HEADERS, graphiql_html

@@ -40,7 +40,7 @@ REQUIRE_POSTGRES = os.environ.get("IMPACT_GRAPH_REQUIRE_POSTGRES", "1") != "0"
 BACKENDS = ("sqlite", "postgresql")
 REFUSED_DATABASE_URL = "postgresql://postgres@127.0.0.1:1/none"  # nothing listens on port 1
 # Settings for an app whose store state is read at start-up and then not within a test: the
-# periodic look (server/caching.py `snapshot`) reads the data version, and on PostgreSQL a
+# periodic look (db/watch.py `snapshot`) reads the data version, and on PostgreSQL a
 # read grants a lease, once more than a second passed, which a slow machine makes likely.
 NO_STORE_CHECK = {"store_check_seconds": 3600}
 
@@ -289,7 +289,7 @@ FTS5_OWN = "FROM 'main'.'search_fts_"
 
 def reads_the_store_state(statement: str) -> bool:
     """Whether a statement reads only the store's state (the data version, the list sizes):
-    as the HTTP step reads it (server/caching.py) and the reference executor names its
+    as the HTTP step reads it (db/watch.py) and the reference executor names its
     snapshot's version; the compiled statement reads the version beside its data."""
     return statement.lstrip().startswith("SELECT store_state.")
 

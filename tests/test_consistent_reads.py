@@ -23,10 +23,10 @@ from core.errors import SnapshotEnded
 from db import migrate
 from db.engine import create_engine, snapshot_sessions
 from db.models import Program
+from db.watch import StoreWatch
 from loaders.reader import Reader
 from seeds.read import SeedPlan, read_seeds
 from seeds.write import write_seeds
-from server.caching import StoreWatch
 from tests.conftest import Store, make_client, read_snapshot, throwaway_database
 from tests.factories import graph_data, write_seed_tree
 from tests.serving import served

@@ -24,10 +24,10 @@ from redis import Redis
 from redis import asyncio as aioredis
 
 from compiled.executor import CompiledExecutor
+from db.watch import StoreWatch
 from seeds.read import read_seeds
 from seeds.write import write_seeds
 from server import caching
-from server.caching import StoreWatch
 from server.endpoint import GraphQLEndpoint
 from tests.conftest import NO_STORE_CHECK, EarlyHits, Store, make_client, read_snapshot
 from tests.factories import graph_data, write_seed_tree

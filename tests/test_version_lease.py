@@ -20,13 +20,12 @@ import pytest
 from sqlalchemy import BigInteger, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from db import lease, state
+from db import lease, state, watch
 from db.engine import create_engine
 from db.models import StoreState
 from db.raw import SqlText, Statements, precompile
 from seeds.read import SeedPlan, read_seeds
 from seeds.write import write_seeds
-from server import caching
 from tests.conftest import (
     NO_STORE_CHECK,
     StatementCounter,
@@ -57,7 +56,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     stopped = Clock()
-    monkeypatch.setattr(caching, "lease_clock", stopped)
+    monkeypatch.setattr(watch, "lease_clock", stopped)
     return stopped
 
 
@@ -101,13 +100,13 @@ def looks_started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The tokens the app started a look for, as it starts each (a statement is counted only
     once it ended)."""
     started: list[int] = []
-    look = caching.StoreWatch._look_for_seed
+    look = watch.StoreWatch._look_for_seed
 
-    async def counted(watch: caching.StoreWatch, token: int) -> None:
+    async def counted(watch: watch.StoreWatch, token: int) -> None:
         started.append(token)
         await look(watch, token)
 
-    monkeypatch.setattr(caching.StoreWatch, "_look_for_seed", counted)
+    monkeypatch.setattr(watch.StoreWatch, "_look_for_seed", counted)
     return started
 
 
@@ -118,7 +117,7 @@ async def leased(
     """A client of an app over the seeded store, after a miss (which reads no version) and a
     hit (whose read grants the lease); and what it has read so far."""
     await write_seeds(store.engine, plan)
-    # no periodic look at the store's state (server/caching.py `snapshot`): only hits read
+    # no periodic look at the store's state (db/watch.py `snapshot`): only hits read
     settings = {**NO_STORE_CHECK, **settings}
     with StatementCounter(store.engine) as sent:  # (before the app holds its connections)
         async with make_client(store.engine, **settings) as http:
@@ -247,7 +246,7 @@ async def test_a_renewal_under_way_ends_with_the_app(
     """A renewal belongs to no request: the app's shutdown stops it before the statements
     and the engine it reads with are closed (not by the read's own bound, here a minute)."""
     await write_seeds(empty_store.engine, seed_plan)
-    monkeypatch.setattr(caching, "VERSION_READ_SECONDS", 60)
+    monkeypatch.setattr(watch, "VERSION_READ_SECONDS", 60)
     fetch_row = Statements.fetch_row
     close = Statements.close
     hanging = asyncio.Event()
