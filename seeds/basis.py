@@ -3,10 +3,11 @@
 An INFERRED item must say why (`note`), a REFERENCE must name its source, a field basis must
 name a field the API has; a link called STATED (a list's, or a single field's such as a
 statement's person) must have a quote that names what it links to (by name, short name or
-alternative name); and a field that names or quotes (a name, a caption, a topic) must stand
-in one of the item's own quotes. Whatever fails rests on something else, and must say so.
-The checks are necessary, not sufficient: a quote can name a place and still not tie it to
-the item, which is what the notes and a reviewer are for.
+alternative name); a field that names or quotes (a name, a caption, a topic) must stand in
+one of the item's own quotes; and a figure's value must be a number one of its quotes writes,
+qualified there as the figure is ("more than", "nearly", or not at all). Whatever fails rests
+on something else, and must say so. The checks are necessary, not sufficient: a quote can name
+a place and still not tie it to the item, which is what the notes and a reviewer are for.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from strawberry.utils.str_converters import to_camel_case
@@ -23,7 +25,15 @@ from db.mapping import node_type
 from db.provenance import Basis, ItemProvenance
 from seeds.errors import SeedError
 from seeds.items import entity_sections, link_items
-from seeds.spec import BasisSpec, DocumentMeta, GraphSpec, ProvenanceSpec, ReportSpec
+from seeds.numbers import Written, numbers_in
+from seeds.spec import (
+    BasisSpec,
+    DocumentMeta,
+    FigureSpec,
+    GraphSpec,
+    ProvenanceSpec,
+    ReportSpec,
+)
 
 if TYPE_CHECKING:
     from seeds.read import SeedPlan
@@ -96,6 +106,8 @@ def check_provenance(graph: GraphSpec, source: str) -> None:
             where = f"{kind} {item.slug!r}"
             _check_item(where, type_name, item.provenance, source)
             _check_verbatim(where, type_name, item, source)
+            if isinstance(item, FigureSpec):
+                _check_figure(where, item, source)
             for owner_type, key, target_kind in FIELD_LINKS:
                 target = getattr(item, key, None) if owner_type == type_name else None
                 if target is not None and _stated(item, key):
@@ -174,6 +186,38 @@ def _check_verbatim(where: str, type_name: str, item: Any, source: str) -> None:
                     f"{source}: {where} field {key!r}: {text!r} is in none of its quotes; "
                     "quote the words, or give the field a basis (REFERENCE or INFERRED)"
                 )
+
+
+def _check_figure(where: str, figure: FigureSpec, source: str) -> None:
+    """A STATED value is a number a quote writes ("$30 million" for 30000000, "sixty" for 60);
+    a STATED qualifier, or its absence (stated exactly), is how the words before it qualify it
+    there. A value of 9,999,999 for "$2 million", or an exact 230 for "more than 230", fails."""
+    if not _stated(figure, "value"):
+        return
+    value = Decimal(repr(figure.value))
+    written = [n for c in figure.citations for n in numbers_in(c.quote) if n.value == value]
+    shown = _as_number(value)
+    if not written:
+        raise SeedError(
+            f"{source}: {where} field 'value': {shown} is written in none of its quotes; "
+            "quote the words that give it, or give the field a basis (REFERENCE or INFERRED)"
+        )
+    if _stated(figure, "qualifier") and not any(n.qualifier == figure.qualifier for n in written):
+        said = " or ".join(sorted({_qualified(n) for n in written}))
+        raise SeedError(
+            f"{source}: {where} field 'qualifier': its quotes give {shown} as {said}, not "
+            f"{_qualified(Written(value, figure.qualifier))}; give the qualifier they give, "
+            "or a basis (INFERRED with a note)"
+        )
+
+
+def _as_number(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def _qualified(number: Written) -> str:
+    qualifier = "exactly" if number.qualifier is None else number.qualifier.value
+    return f"{qualifier} {_as_number(number.value)}"
 
 
 def _as_written(key: str, value: Any) -> str:

@@ -17,6 +17,7 @@ from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers every table on the metadata)
 from seeds import write as seed_write
+from seeds.numbers import numbers_in
 from seeds.read import SeedError, read_seeds
 from seeds.write import write_seeds
 from tests.conftest import Store, read_snapshot
@@ -207,6 +208,102 @@ def test_a_month_stands_in_a_quote_by_its_name_as_written(tmp_path):
     text.write_text(text.read_text(encoding="utf-8") + "Fellows may apply.\n", encoding="utf-8")
     with pytest.raises(SeedError, match="field 'month': 'May' is in none of its quotes"):
         read_seeds(root)
+
+
+def _figure(data: dict[str, Any], slug: str) -> dict[str, Any]:
+    return next(f for f in data["figures"] if f["slug"] == slug)
+
+
+def _set_figure(slug: str, key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def edit(data: dict[str, Any]) -> None:
+        figure = _figure(data, slug)
+        if value is None:
+            figure.pop(key, None)
+        else:
+            figure[key] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        pytest.param(
+            _set_figure("un-refugee-agency-commitment-amount", "value", 9999999),
+            "figure 'un-refugee-agency-commitment-amount' field 'value': 9999999 is written in "
+            "none of its quotes",
+            id="a-value-no-quote-writes",  # "committed $2 million"
+        ),
+        pytest.param(
+            _set_figure("countries-of-operation", "value", 6),
+            "figure 'countries-of-operation' field 'value': 6 is written in none of its quotes",
+            id="a-value-unlike-the-words",  # "more than sixty countries"
+        ),
+        pytest.param(
+            _set_figure("more-than-230-organizations-supported-since-2020", "qualifier", None),
+            "figure 'more-than-230-organizations-supported-since-2020' field 'qualifier': its "
+            "quotes give 230 as MORE_THAN 230, not exactly 230",
+            id="a-qualifier-dropped",
+        ),
+        pytest.param(
+            _set_figure("countries-of-operation", "qualifier", "NEARLY"),
+            "field 'qualifier': its quotes give 60 as MORE_THAN 60, not NEARLY 60",
+            id="another-qualifier",
+        ),
+        pytest.param(
+            _set_figure("committed-6-5-million-since-2020", "qualifier", "MORE_THAN"),
+            "field 'qualifier': its quotes give 6500000 as exactly 6500000, not MORE_THAN 6500000",
+            id="a-qualifier-the-text-does-not-give",  # "$6.5 million committed"
+        ),
+    ],
+)
+def test_a_figure_is_the_number_its_quotes_write(tmp_path, edit, message):
+    """A figure's value and qualifier were not checked against the text (a value of 9,999,999
+    for "$2 million" was seeded as STATED)."""
+    data = graph_data()
+    edit(data)
+    with pytest.raises(SeedError, match=re.escape(message)):
+        read_altered(tmp_path, data)
+
+
+def test_a_figure_value_resting_on_something_else_says_so(tmp_path):
+    """A value no quote writes (a sum, a conversion) is seeded when its basis says why, and
+    the qualifier is then not read from the quotes either."""
+    data = graph_data()
+    figure = _figure(data, "un-refugee-agency-commitment-amount")
+    figure["value"] = 1850000
+    figure["qualifier"] = "NEARLY"
+    inferred = {"basis": "INFERRED", "note": "$2 million in euros at the 2023 rate"}
+    figure["provenance"]["fields"]["value"] = inferred
+    read_altered(tmp_path / "inferred", data)
+    del figure["provenance"]["fields"]["value"]
+    with pytest.raises(SeedError, match="field 'value': 1850000 is written in none"):
+        read_altered(tmp_path / "stated", data)
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("operates in more than sixty countries", [("60", "MORE_THAN")]),
+        ("More than $30 million committed", [("30000000", "MORE_THAN")]),
+        ("Nearly 450 organizations supported", [("450", "NEARLY")]),
+        ("committed $2 million to the agency", [("2000000", None)]),
+        ("$6.5 million committed", [("6500000", None)]),
+        (
+            "almost 1,200.5 tons; over a hundred and six",
+            [("1200.5", "NEARLY"), ("106", "MORE_THAN")],
+        ),
+        ("seventy-five, in excess of €3 billion", [("75", None), ("3000000000", "MORE_THAN")]),
+        ("Report 2023", [("2023", None)]),
+        # not numbers of the text: inside words, versions, codes
+        ("often covid-19 v2.5.3 x2 ten-fold", []),
+        # qualifying words must end the text before the number
+        ("more than a partner, 40 staff", [("40", None)]),
+    ],
+)
+def test_the_numbers_a_text_writes(text, written):
+    found = [(f"{n.value.normalize():f}", n.qualifier) for n in numbers_in(text)]
+    assert found == written
 
 
 def test_yaml_syntax_error_is_an_error(tmp_path):
