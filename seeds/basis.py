@@ -13,6 +13,7 @@ a place and still not tie it to the item, which is what the notes and a reviewer
 from __future__ import annotations
 
 import calendar
+import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
@@ -93,10 +94,27 @@ FIELD_LINKS = (
 )
 
 
-def check_documents(documents: Iterable[DocumentMeta]) -> None:
-    """A document's provenance (its publisher's basis), checked as an item's is."""
-    for meta in documents:
-        _check_item(f"document {meta.slug!r}", "Document", meta.provenance, f"{meta.slug}.yaml")
+def check_documents(documents: Iterable[tuple[DocumentMeta, str]]) -> None:
+    """A document's provenance (its publisher's basis), checked as an item's is; its title,
+    publisher and date, where STATED, stand in its own text (a date as prose writes it)."""
+    for meta, text in documents:
+        where, source = f"document {meta.slug!r}", f"{meta.slug}.yaml"
+        _check_item(where, "Document", meta.provenance, source)
+        written = {"title": [meta.title], "publisher": [meta.publisher]}
+        if meta.published_on is not None:
+            written["published_on"] = _dates_as_written(meta.published_on)
+        for key, forms in written.items():
+            if _stated(meta, key) and not any(_mentions(text, form) for form in forms):
+                raise SeedError(
+                    f"{source}: {where} field {key!r}: {forms[0]!r} is not in its text; give "
+                    "the field a basis (REFERENCE or INFERRED) that says where it comes from"
+                )
+
+
+def _dates_as_written(day: dt.date) -> list[str]:
+    """ "May 31, 2024", "31 May 2024", "2024-05-31" (the first is the one messages show)."""
+    month = calendar.month_name[day.month]
+    return [f"{month} {day.day}, {day.year}", f"{day.day} {month} {day.year}", day.isoformat()]
 
 
 def check_provenance(graph: GraphSpec, source: str) -> None:

@@ -337,7 +337,7 @@ def build_plan(documents: dict[str, SeedDocument], data: Any, source: str) -> Se
                     f"{source}: organization {organization.slug!r} refers to unknown "
                     f"document {slug!r}"
                 )
-    check_documents(d.meta for d in documents.values())
+    check_documents((d.meta, d.text) for d in documents.values())
     plan = SeedPlan(documents, graph, _locate_all(graph, documents, source))
     check_provenance(graph, source)  # once every quote is known to be in its document
     check_statements(graph, plan, source)

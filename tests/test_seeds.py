@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
@@ -408,6 +409,54 @@ def test_document_metadata_is_validated(tmp_path):
     meta.write_text(meta.read_text(encoding="utf-8") + "author: someone\n", encoding="utf-8")
     with pytest.raises(SeedError, match=r"staying-connected-at-sony-music\.yaml: author"):
         read_seeds(root)
+
+
+APIDA = "apida-heritage-month-2024-partners"
+
+
+def _altered_document(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """A seed tree whose APIDA page's metadata `edit` changed."""
+    root = write_seed_tree(tmp_path / "seeds")
+    path = root / "documents" / f"{APIDA}.yaml"
+    meta = yaml.safe_load(path.read_text(encoding="utf-8"))
+    edit(meta)
+    path.write_text(yaml.safe_dump(meta, allow_unicode=True), encoding="utf-8")
+    return root
+
+
+def test_a_documents_stated_title_and_date_stand_in_its_text(tmp_path):
+    """A document's title, publisher and date were not checked against its text: a title
+    the page never gives, or a date it does not show, was seeded as STATED."""
+
+    def retitled(meta: dict[str, Any]) -> None:
+        meta["title"] = meta["title"].replace("2024", "2025")
+
+    with pytest.raises(
+        SeedError,
+        match=re.escape(
+            f"{APIDA}.yaml: document '{APIDA}' field 'title': 'APIDA Heritage Month 2025: "
+        ),
+    ):
+        read_seeds(_altered_document(tmp_path / "title", retitled))
+
+    def date_stated(meta: dict[str, Any]) -> None:  # the header shows "May 31, 2024"
+        del meta["provenance"]["fields"]["published_on"]
+
+    read_seeds(_altered_document(tmp_path / "as-shown", date_stated))
+
+    def another_date_stated(meta: dict[str, Any]) -> None:
+        date_stated(meta)
+        meta["published_on"] = dt.date(2024, 6, 1)
+
+    with pytest.raises(
+        SeedError, match=re.escape("field 'published_on': 'June 1, 2024' is not in its text")
+    ):
+        read_seeds(_altered_document(tmp_path / "another", another_date_stated))
+
+    def another_date_inferred(meta: dict[str, Any]) -> None:
+        meta["published_on"] = dt.date(2024, 6, 1)  # its basis says where it comes from
+
+    read_seeds(_altered_document(tmp_path / "inferred", another_date_inferred))
 
 
 # --- writing: idempotent, exact, all or nothing ---------------------------------------------

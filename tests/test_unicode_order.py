@@ -11,7 +11,7 @@ from seeds.write import write_seeds
 from tests.conftest import Store, make_client
 
 NAMES = ["STRASSE", "Zeta", "eagle", "straße", "Ärzte ohne Grenzen", "Émile", "éclair", "İstanbul"]
-TEXT = "Partners: " + "; ".join(NAMES) + "."
+TEXT = "Names, by Tests. Partners: " + "; ".join(NAMES) + "."
 
 
 def _plan():
