@@ -6,9 +6,11 @@ makes `us` of `used`, Snowball `use`); both index `terms` instead: the value's w
 casefolded, split on anything that is not a letter or digit, each reduced once here (`reduced`,
 Snowball English), joined by spaces. A query's words are reduced by the same function and
 neither store reduces them again (PostgreSQL's 'simple' configuration, FTS5's `unicode61`
-tokenizer), so both match the same words by construction. Misspelt names are matched
-by trigrams of `fuzzy_text` (words folded to ASCII), whose trigrams are pg_trgm's own on any
-database locale; SQLite stores the same trigrams (`trigrams`) in a table of its own.
+tokenizer), so both match the same words by construction. Words are read in their Unicode
+compatibility form (NFKC), so a query typed in full-width letters finds what ASCII finds.
+Misspelt names are matched by trigrams of `fuzzy_text` (words folded to ASCII), whose
+trigrams are pg_trgm's own on any database locale; SQLite stores the same trigrams
+(`trigrams`) in a table of its own.
 """
 
 from __future__ import annotations
@@ -49,8 +51,20 @@ class Word:
 
 
 def words(value: str) -> list[Word]:
-    """The value's words in order: maximal runs of letters and digits, casefolded."""
-    return [Word(m.group().casefold(), m.start(), m.end()) for m in _WORD.finditer(value)]
+    """The value's words in order: maximal runs of letters and digits, casefolded and in
+    their compatibility form (NFKC: a word in full-width letters is the word, a ligature its
+    letters), each with the span it has in `value` as written. A run whose compatibility form
+    holds other characters is the words of that form (`½` is `1` and `2`), each spanning it."""
+    found: list[Word] = []
+    for match in _WORD.finditer(value):
+        run = match.group().casefold()
+        if not run.isascii():  # (as good as every word is: nothing to normalise)
+            normal = unicodedata.normalize("NFKC", run)
+            if normal != run:
+                found += (Word(w, *match.span()) for w in _WORD.findall(normal.casefold()))
+                continue
+        found.append(Word(run, match.start(), match.end()))
+    return found
 
 
 @lru_cache(maxsize=1 << 16)  # bounded: queries bring words of their own

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from db.mapping import SEARCHABLE
-from db.words import STOP_WORDS, fuzzy_text, terms, trigrams
+from db.words import STOP_WORDS, fuzzy_text, terms, trigrams, words
 from seeds.search_rows import passage_spans
 from semantics.opaque import decode_token, encode_token
 from tests.conftest import Store, make_client
@@ -176,6 +176,37 @@ async def test_a_phrase_matches_words_in_order(graphql):
     reversed_words = await _search(graphql, '"fund justice social"')
     assert reversed_words["totalCount"] == 0
     _check_highlights(found)
+
+
+def _full_width(text: str) -> str:
+    """ASCII letters and digits as a Japanese or Chinese keyboard types them (U+FF01..)."""
+    return "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalnum() else c for c in text)
+
+
+@pytest.mark.parametrize("query", ["Sony Music", '"social justice fund"', "refugees -ukraine"])
+async def test_words_typed_in_full_width_letters_find_what_ascii_finds(graphql, query):
+    """A query in full-width letters found only what misspelt names found (the full-text
+    words were not read in their compatibility form), on both stores."""
+    typed = _full_width(query)
+    assert typed != query
+    ascii_found = await _search(graphql, query)
+    found = await _search(graphql, typed)
+    assert ascii_found["totalCount"] > 0
+    assert found["totalCount"] == ascii_found["totalCount"]
+    assert found["edges"] == ascii_found["edges"]  # the same hits, scores and highlights
+
+
+def test_a_words_compatibility_form_spans_what_the_value_writes():
+    """Words are read in their compatibility form, but each spans the value as written, so a
+    highlight marks the text the value holds."""
+    value = "\ufb01nance \uff33ony \u00bd"  # a ligature, a full-width S, one half
+    assert [(w.text, w.start, w.end) for w in words(value)] == [
+        ("finance", 0, 6),
+        ("sony", 7, 11),
+        ("1", 12, 13),
+        ("2", 12, 13),
+    ]
+    assert terms(value) == terms("finance Sony 1 2")
 
 
 async def test_a_misspelt_name_finds_its_entity(graphql):
