@@ -468,6 +468,23 @@ async def test_an_entry_this_server_did_not_write_is_a_miss_then_overwritten(
         assert (await post(http, body)).headers["x-cache"] == "hit"
 
 
+@bounded
+async def test_an_answer_kept_in_redis_expires_after_its_time_to_live(
+    store: Store, redis_prefix: str
+) -> None:
+    """Each answer kept in Redis expires after IMPACT_GRAPH_CACHE_TTL_SECONDS (README): a key
+    kept without one would stay until Redis's own eviction, however old its version."""
+    async with make_client(store.engine, cache_ttl_seconds=120, **kinds(redis_prefix)) as http:
+        assert (await post(http, {"query": unique()})).headers["x-cache"] == "miss"
+        (key,) = await redis_keys(redis_prefix)
+    redis = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        left = await redis.pttl(key)
+    finally:
+        await redis.aclose()
+    assert 110_000 < left <= 120_000  # -1 is a key that never expires
+
+
 def _sets_sent(redis: Redis) -> int:
     """SET commands Redis received, those it refused included."""
     stats = redis.info("commandstats").get("cmdstat_set", {})
