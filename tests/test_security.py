@@ -94,6 +94,17 @@ async def test_page_sizes_from_variables_and_their_defaults(client):
     assert (await cost_of(client, "{ programs { totalCount } }"))["estimated"] == 20
 
 
+async def test_a_page_size_sent_as_a_whole_float_is_priced_as_the_integer(client):
+    """graphql-core takes `100.0` for the Int 100, so the estimate must too: priced as no
+    size given (the default page of 20), a client would fetch 100 items a page for the price
+    of 20, and every nested list five times past its budget."""
+    query = "query Float($n: Int) { programs(first: $n) { totalCount nodes { slug } } }"
+    for sent, priced in ((3.0, 3), (100.0, 23)):  # 23: all of them
+        cost = await cost_of(client, query, variables={"n": sent})
+        assert cost == await cost_of(client, query, variables={"n": int(sent)})
+        assert cost["estimated"] == priced
+
+
 async def test_a_null_page_size_is_priced_as_the_default_page_not_the_variables_default(client):
     query = """query($n: Int = 1) {
         programs(first: $n) { nodes { partners(first: $n) { totalCount } } } }"""
