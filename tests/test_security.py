@@ -126,6 +126,18 @@ async def test_a_connection_counts_its_items_once_whether_edges_or_nodes(client)
     assert (await cost_of(client, both))["estimated"] == 4
 
 
+async def test_a_query_priced_at_exactly_the_budget_runs(store: Store):
+    """The budget is the most a query may cost (README: "estimated cost | 25,000 objects"):
+    one priced at it runs, one past it is refused."""
+    query = "{ programs(first: 30) { nodes { partners { totalCount } } } }"  # priced at 92
+    for budget, refused in ((92, False), (91, True)):
+        async with make_client(store.engine, max_cost=budget) as http:
+            answer = (await post(http, query)).json()
+        codes = [error["extensions"]["code"] for error in answer.get("errors", ())]
+        assert codes == (["QUERY_TOO_COMPLEX"] if refused else []), answer
+        assert answer["extensions"]["cost"]["estimated"] == 92
+
+
 async def test_the_budget_is_configurable_and_reported(store: Store):
     query = "{ programs(first: 30) { nodes { partners { totalCount } } } }"
     async with make_client(store.engine, max_cost=25) as http:
