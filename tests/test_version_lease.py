@@ -627,3 +627,17 @@ async def test_a_seed_killed_outright_is_found_dead_by_the_servers(
                     assert EDITED not in (await hit(http)).text
                 assert (reads(), reads.looks()) == (3, 1)  # a read after the look, a lease
         assert await announced(engine)
+
+
+async def test_a_seed_withdraws_only_its_own_announcement(empty_store: Store) -> None:
+    """A seed that rolled back takes back its announcement, not another's: once its seed lock
+    is let go, the next seed may have announced already, and leases granted over that
+    announcement would serve answers its commit makes stale."""
+    engine = empty_store.engine
+    mine, next_seeds = lease.new_token(), lease.new_token()
+    await lease.announce(engine, mine)
+    await lease.announce(engine, next_seeds)  # (replacing mine, as a new seed's does)
+    await lease.withdraw(engine, mine)
+    assert await announcement(engine) == next_seeds
+    await lease.withdraw(engine, next_seeds)
+    assert await announcement(engine) is None
