@@ -26,7 +26,14 @@ from redis.exceptions import RedisError, ResponseError
 
 from core.config import Settings
 from server.app import create_app
-from server.ratelimit import KEY_PREFIX, REDIS_RETRY_SECONDS, Bucket, RedisBuckets, client_key
+from server.ratelimit import (
+    KEY_PREFIX,
+    REDIS_RETRY_SECONDS,
+    Bucket,
+    RedisBuckets,
+    client_key,
+    take,
+)
 from tests.conftest import Store, close_store, open_store
 from tests.serving import fill_up, redis_server, served
 from tests.test_cli import free_port
@@ -98,6 +105,18 @@ async def test_a_client_past_its_burst_gets_429_with_retry_after(sqlite_store):
             assert (await http.get(path)).status_code == 200, path
         await asyncio.sleep(2.1)  # Retry-After said when a token would be back
         assert (await http.post("/graphql", json=QUERY)).status_code == 200
+
+
+def test_a_bucket_lets_exactly_its_burst_through_at_one_instant() -> None:
+    """Over HTTP the requests of a burst are milliseconds apart, and the tokens they earn
+    meanwhile hide a bucket that takes one too few, or lets a request through on its last
+    token without taking it: here the clock stands."""
+    bucket, tokens, waits = Bucket(rate=0.5, burst=3), 3.0, []
+    for _ in range(5):
+        tokens, wait = take(bucket, tokens, 100.0, 100.0)
+        waits.append(wait)
+    assert waits == [0.0, 0.0, 0.0, 2.0, 2.0]  # a token every 2 s
+    assert tokens == 0.0
 
 
 @pytest.mark.parametrize(
