@@ -23,6 +23,7 @@ import pytest
 from redis import Redis
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
+from starlette.requests import Request
 
 from core.config import Settings
 from server.app import create_app
@@ -30,6 +31,7 @@ from server.ratelimit import (
     KEY_PREFIX,
     REDIS_RETRY_SECONDS,
     Bucket,
+    RateLimit,
     RedisBuckets,
     client_key,
     take,
@@ -117,6 +119,27 @@ def test_a_bucket_lets_exactly_its_burst_through_at_one_instant() -> None:
         waits.append(wait)
     assert waits == [0.0, 0.0, 0.0, 2.0, 2.0]  # a token every 2 s
     assert tokens == 0.0
+
+
+class Waiting:
+    """Buckets whose client must wait `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        self.bucket = Bucket(rate=1.0, burst=1)
+        self.seconds = seconds
+
+    async def wait(self, client: str) -> float:
+        return self.seconds
+
+
+@pytest.mark.parametrize(("seconds", "retry"), [(0.2, "1"), (1.3, "2"), (2.0, "2")])
+async def test_retry_after_is_never_sooner_than_a_token_is_back(seconds: float, retry: str):
+    """A client that waits the Retry-After it was told gets its token: rounded up, never
+    to the nearest second (1 s after a 1.3 s wait it would be refused again)."""
+    scope = {"type": "http", "method": "POST", "headers": [], "client": ("203.0.113.9", 1)}
+    refusal = await RateLimit(Waiting(seconds)).check(Request(scope))
+    assert refusal is not None
+    assert refusal.headers == {"Retry-After": retry}
 
 
 @pytest.mark.parametrize(
