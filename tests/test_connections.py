@@ -1200,6 +1200,28 @@ def test_past_the_connection_bound_new_connections_are_refused_and_held_ones_ser
     assert len(log) < 20_000
 
 
+def test_the_connection_bound_is_exactly_the_bound(tmp_path):
+    """IMPACT_GRAPH_MAX_CONNECTIONS=3 holds three connections, each served, and refuses the
+    fourth with a 503 at once (the flood test above counts past 64 with 150 sockets, which
+    one more or fewer held would not change)."""
+    settings = {"IMPACT_GRAPH_MAX_CONNECTIONS": "3", "IMPACT_GRAPH_KEEP_ALIVE_TIMEOUT": "30"}
+    with serving(tmp_path, settings) as server:
+        held = []
+        try:
+            for _ in range(3):
+                held.append(connect(server))
+                held[-1].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert read_response(held[-1])[0] == 200
+            with connect(server) as extra:
+                refused, waited = read_until_closed(extra, limit=3)
+            assert status_of(refused) == 503
+            assert body_of(refused)["errors"][0]["extensions"]["code"] == "TOO_MANY_CONNECTIONS"
+            assert waited < 1
+        finally:
+            for connection in held:
+                connection.close()
+
+
 async def test_the_last_of_a_flood_of_refusals_is_said_too(monkeypatch, caplog):
     """One line per window however many are refused, and the refusals after a window's line
     are said at its end, not only if another comes later (a flood that stopped showed as one
