@@ -641,3 +641,33 @@ async def test_a_seed_withdraws_only_its_own_announcement(empty_store: Store) ->
     assert await announcement(engine) == next_seeds
     await lease.withdraw(engine, next_seeds)
     assert await announcement(engine) is None
+
+
+async def test_a_newer_version_an_executor_read_ends_the_lease(
+    empty_store: Store,
+    seed_plan: SeedPlan,
+    clock: Clock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A seed that neither announced itself nor waited (an older seeder) commits while a
+    lease holds: the first answer executed under its version ends the lease, and the next
+    hit reads the version again rather than serve the answer kept under the old one."""
+
+    async def unannounced(engine: AsyncEngine, token: int) -> None:
+        pass
+
+    async with leased(empty_store, seed_plan) as (http, _):
+        monkeypatch.setattr(lease, "announce", unannounced)
+        monkeypatch.setattr(lease, "seed_wait_seconds", lambda: 0.0)
+        await write_seeds(empty_store.engine, edited_plan(tmp_path))
+        other = await http.post(
+            "/graphql", json={"query": "{ programs(first: 1) { nodes { slug } } }"}
+        )
+        assert other.headers["x-cache"] == "miss"  # executed: it read the new version
+        assert EDITED in (await hit(http)).text  # a miss, kept under the new version
+        # found under it, then the version now: a lease still holding (its clock stands)
+        # would say the old one, and the answer kept under that would be served
+        again = await hit(http)
+        assert again.headers["x-cache"] == "hit"
+        assert EDITED in again.text
