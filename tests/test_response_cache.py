@@ -468,6 +468,28 @@ async def test_an_entry_this_server_did_not_write_is_a_miss_then_overwritten(
         assert (await post(http, body)).headers["x-cache"] == "hit"
 
 
+@pytest.mark.parametrize("over", [0, 1], ids=["at-the-bound", "one-byte-over"])
+@bounded
+async def test_an_answer_over_the_entry_bound_is_not_kept(
+    store: Store,
+    cache_settings: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    over: int,
+) -> None:
+    """An answer larger than MAX_ENTRY_BYTES is not kept (it would push out many small ones),
+    in this process or in Redis; one of exactly that size is."""
+    body = {"query": unique()}
+    async with make_client(store.engine, **cache_settings) as http:
+        size = len((await post(http, {"query": unique()})).content)
+    monkeypatch.setattr("server.answers.MAX_ENTRY_BYTES", size - over)
+    async with make_client(store.engine, **cache_settings) as http:
+        first = await post(http, body)
+        assert len(first.content) == size
+        again = await post(http, body)
+    assert again.headers["x-cache"] == ("hit" if over == 0 else "miss")
+    assert again.content == first.content
+
+
 @bounded
 async def test_an_answer_kept_in_redis_expires_after_its_time_to_live(
     store: Store, redis_prefix: str
