@@ -1414,3 +1414,28 @@ async def test_field_errors_in_a_query_of_many_lines_cost_no_scan_of_it_each(cli
     assert {error["extensions"]["code"] for error in errors} == {"BAD_USER_INPUT"}
     # a bound on work that grew with errors x lines, not a speed target: ~0.5 s here
     assert took < 4, took
+
+
+@pytest.mark.parametrize("over", [0, 1], ids=["at-the-limit", "one-byte-over"])
+async def test_a_streamed_body_is_refused_one_byte_past_the_limit(client, over: int):
+    """A body sent without a Content-Length is counted as it streams: one of exactly
+    MAX_BODY bytes is read, one a byte longer is a 413 (the corpus's streamed bodies are
+    kilobytes over, which a bound off by a few bytes would refuse too)."""
+    head = b'{"query": "{ __typename }", "pad": "'
+    body = head + b"x" * (MAX_BODY + over - len(head) - 2) + b'"}'
+    assert len(body) == MAX_BODY + over
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for at in range(0, len(body), 4096):
+            yield body[at : at + 4096]
+
+    response = await client.post(
+        "/graphql", content=pieces(), headers={"content-type": "application/json"}
+    )
+    assert "content-length" not in response.request.headers
+    if over:
+        assert response.status_code == 413
+        assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    else:
+        assert response.status_code == 200
+        assert response.json()["data"] == {"__typename": "Query"}
