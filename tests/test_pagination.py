@@ -187,6 +187,19 @@ async def test_slicing_matches_graphql_relay_js(
     assert page["totalCount"] == len(LOCATION_ORDER)
 
 
+async def test_between_two_cursors_without_a_size_is_the_default_page_after_after(graphql):
+    """`after` and `before` with neither `first` nor `last` page forward from `after` (the
+    default page of 20); `before` alone pages backwards, to just before it."""
+    every = await cursors(graphql)
+    assert len(every) > 22  # more items between the two than a default page
+    between = await fetch_page(graphql, after=every[0], before=every[-1])
+    assert slugs(between) == LOCATION_ORDER[1:21]
+    assert between["pageInfo"]["hasNextPage"] is True
+    before_only = await fetch_page(graphql, before=every[-1])
+    assert slugs(before_only) == LOCATION_ORDER[-21:-1]
+    assert before_only["pageInfo"]["hasPreviousPage"] is True
+
+
 NESTED = """
 query Nested($first: Int, $last: Int) {
   programs(first: 100, orderBy: {field: SLUG}) {
