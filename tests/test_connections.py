@@ -698,6 +698,27 @@ def test_a_request_head_past_its_bound_is_431_and_closed(edge):
     assert json.loads(body)["data"] == {"__typename": "Query"}
 
 
+def test_a_head_is_refused_just_past_its_bound(edge):
+    """The bound is the body limit (100 KiB here) plus 16 KiB, counted from the head's second
+    read (the piece it begins in is taken whole): 16 KiB past it is a 431, where a head 16 KiB
+    short of it is answered."""
+    bound = 100 * 1024 + connections.HEAD_FIELDS_BYTES
+
+    def send_head(counted: int, *, ended: bool) -> bytes:
+        with connect(edge) as connection:
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Big: ")
+            time.sleep(0.2)  # read alone: the piece a head begins in is not counted
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                connection.sendall(b"a" * counted)  # all of it counted: the head goes on
+                if ended:
+                    time.sleep(0.2)
+                    connection.sendall(b"\r\n\r\n")
+            return read_until_closed(connection)[0]
+
+    assert status_of(send_head(bound + 16 * 1024, ended=False)) == 431
+    assert status_of(send_head(bound - 16 * 1024, ended=True)) == 200
+
+
 def test_a_request_target_longer_than_httptools_parses_is_414_and_closed(edge):
     """The documented 414, not a 400 "not valid HTTP/1.1": httptools parses a target of at
     most 65,535 bytes, where the query string's own bound (the body limit) is 100 KiB, so a
