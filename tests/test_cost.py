@@ -23,6 +23,7 @@ from hypothesis_graphql import nodes, queries
 from bench.generate import Size, generate
 from core.limits import Limits
 from db.mapping import (
+    MAX_NODES,
     QUERY,
     TYPES,
     BySlug,
@@ -163,6 +164,14 @@ def test_self_references_and_refetches_count_per_parent():
     assert priced(children, sizes) == 2 * (1 + 3 * (1 + 3))
     refetch = '{ nodes(ids: ["a", "b", "c"]) { ... on Program { partners { totalCount } } } }'
     assert priced(refetch, sizes) == 3 * (1 + 2)
+
+    def listed(count: int) -> str:
+        ids = ", ".join(f'"{n}"' for n in range(count))
+        return f"{{ nodes(ids: [{ids}]) {{ ... on Program {{ partners {{ totalCount }} }} }} }}"
+
+    # each ID up to the most `nodes` takes (100); more are refused when resolved
+    assert priced(listed(MAX_NODES), sizes) == MAX_NODES * (1 + 2)
+    assert priced(listed(MAX_NODES + 50), sizes) == MAX_NODES * (1 + 2)
 
 
 # --- the queries the bound was made for, on the seed data ------------------------------------
