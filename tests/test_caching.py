@@ -24,7 +24,7 @@ from server.explorer import ASSETS_DIR as EXPLORER_DIR
 from server.graphiql import ASSETS_DIR as GRAPHIQL_DIR
 from tests.assertions import spied
 from tests.conftest import StatementCounter, Store, make_client, reads_the_store_state
-from tests.factories import graph_data, write_seed_tree
+from tests.factories import graph_data, without_program, write_seed_tree
 
 QUERY = "query Programs($n: Int) { programs(first: $n) { nodes { slug name description } } }"
 JSON = "application/json"
@@ -169,6 +169,30 @@ async def test_a_seed_that_changes_rows_changes_every_tag(empty_store: Store, se
         assert after.status_code == 200
         assert after.headers["etag"] != before.headers["etag"]
         assert "Edited description." in after.text
+
+
+@pytest.mark.parametrize(("check_seconds", "priced_by"), [(0, "the new seed"), (3600, "the old")])
+async def test_a_seed_reprices_requests_once_the_store_is_checked_again(
+    empty_store: Store, seed_plan, tmp_path, check_seconds, priced_by
+):
+    """With the cache off nothing else reads the data version: the list sizes the estimate
+    counts are read again once IMPACT_GRAPH_STORE_CHECK_SECONDS have passed since the last
+    check (here at once), and not before (here an hour)."""
+    await write_seeds(empty_store.engine, seed_plan)
+    query = {"query": "{ programs(first: 100) { nodes { slug } } }"}
+    settings = {"cache": False, "store_check_seconds": check_seconds}
+    async with make_client(empty_store.engine, **settings) as http:
+
+        async def estimated() -> int:
+            response = await http.post("/graphql", json=query)
+            assert "errors" not in response.json(), response.text
+            return int(response.json()["extensions"]["cost"]["estimated"])
+
+        before = await estimated()
+        smaller = without_program(graph_data(), "impact-fellows-program")
+        await write_seeds(empty_store.engine, read_seeds(write_seed_tree(tmp_path / "s", smaller)))
+        after = await estimated()
+    assert after == (before - 1 if priced_by == "the new seed" else before)
 
 
 async def test_a_different_budget_is_a_different_tag(store: Store):
