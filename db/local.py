@@ -18,6 +18,7 @@ took ~0.5 us alone and 2-3 us of a cached answer's ~48 under load).
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import mmap
 import os
@@ -40,30 +41,45 @@ IS_INIT = 12  # the offset of its `isInit` byte (1 once the wal-index is built)
 # unmapped while the process runs (one descriptor and one page per store file the process
 # reads, and per time that file is made anew, which SQLite does only when no connection has the
 # store open). Closing any descriptor of a file drops every POSIX lock the process holds on
-# it, SQLite's own included (sqlite.org/howtocorrupt.html, 2.2), and a mapping holds one (a
-# duplicate): the next process to open the store would take itself for the first and rebuild
-# the wal-index under this one, and a write lock held by another connection here would be lost.
+# it, SQLite's own included (sqlite.org/howtocorrupt.html, 2.2): the next process to open the
+# store would take itself for the first and rebuild the wal-index under this one, and a write
+# lock held by another connection here would be lost. So the page is mapped by libc's `mmap`
+# on our own descriptor: Python's `mmap.mmap` maps a duplicate it closes when mapping fails
+# (and when the object goes), which would drop them.
 _SHM_DESCRIPTORS: dict[tuple[int, int], int] = {}
-_SHM_MAPPINGS: dict[tuple[int, int], mmap.mmap] = {}
+_SHM_MAPPINGS: dict[tuple[int, int], ctypes.Array[ctypes.c_char]] = {}
+HEADER_BYTES = 2 * WAL_INDEX_HEADER
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_map = _LIBC.mmap
+_map.restype = ctypes.c_void_p
+_map.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int)
+_map.argtypes += (ctypes.c_long,)  # (the offset: 0)
+MAP_FAILED = ctypes.c_void_p(-1).value
 
 
-def _shm_mapping(path: Path) -> mmap.mmap:
-    """The header's page of the file, mapped. Reading past a mapped file's end kills the
+def _mapped_header(descriptor: int) -> ctypes.Array[ctypes.c_char]:
+    address = _map(None, HEADER_BYTES, mmap.PROT_READ, mmap.MAP_SHARED, descriptor, 0)
+    if address is None or address == MAP_FAILED:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
+    return (ctypes.c_char * HEADER_BYTES).from_address(address)
+
+
+def _shm_header(path: Path) -> ctypes.Array[ctypes.c_char]:
+    """The header's bytes in the file, mapped. Reading past a mapped file's end kills the
     process (SIGBUS), so it is read only while a connection of ours holds the store open:
     SQLite truncates the file only for the first connection to open the store, and maps the
     same pages for its own readers in this process."""
     found = os.stat(path)
     key = (found.st_dev, found.st_ino)
+    if key not in _SHM_DESCRIPTORS:
+        descriptor = os.open(path, os.O_RDONLY)
+        opened = os.fstat(descriptor)  # (replaced meanwhile: the one opened is the one read)
+        key = (opened.st_dev, opened.st_ino)
+        _SHM_DESCRIPTORS.setdefault(key, descriptor)  # (another of the same file: left open)
     mapping = _SHM_MAPPINGS.get(key)
     if mapping is None:
-        descriptor = _SHM_DESCRIPTORS.get(key)
-        if descriptor is None:
-            descriptor = os.open(path, os.O_RDONLY)
-            opened = os.fstat(descriptor)  # (replaced meanwhile: the one opened is the one kept)
-            key = (opened.st_dev, opened.st_ino)
-            _SHM_DESCRIPTORS[key] = descriptor
-        mapping = mmap.mmap(descriptor, 2 * WAL_INDEX_HEADER, prot=mmap.PROT_READ)
-        _SHM_MAPPINGS[key] = mapping
+        mapping = _SHM_MAPPINGS[key] = _mapped_header(_SHM_DESCRIPTORS[key])
     return mapping
 
 
@@ -77,11 +93,11 @@ class WalIndex:
     """
 
     def __init__(self, path: Path) -> None:
-        self._mapping = _shm_mapping(path)
+        self._mapping = _shm_header(path)
 
     def header(self) -> bytes | None:
         """The header as it is now; None while it is being written (or not yet built)."""
-        both = self._mapping[: 2 * WAL_INDEX_HEADER]
+        both = self._mapping.raw
         first, second = both[:WAL_INDEX_HEADER], both[WAL_INDEX_HEADER:]
         return first if first == second and first[IS_INIT : IS_INIT + 1] == b"\x01" else None
 
@@ -136,12 +152,12 @@ class LocalVersion:
             return None
         try:
             return WalIndex(Path(f"{self._path.resolve()}-shm"))
-        except (OSError, ValueError):  # (not mapped: each read runs the statement)
+        except OSError:  # (not mapped: each read runs the statement)
             return None
 
     def close(self) -> None:
         self._known = None
-        self._wal_index = None  # (its file stays open: see _SHM_FILES)
+        self._wal_index = None  # (its file stays open: see _SHM_DESCRIPTORS)
         self._mode_known = False
         if self._connection is not None:
             self._connection.close()

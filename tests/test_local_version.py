@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,3 +176,58 @@ def test_a_header_caught_mid_write_is_not_trusted(tmp_path: Path) -> None:
     assert header_of(bytes(header), bytes(header)) == bytes(header)
     assert header_of(bytes(header), bytes(newer)) is None  # the second copy already moved
     assert header_of(bytes(unbuilt), bytes(unbuilt)) is None
+
+
+# Run in a process of its own (its address space is bounded to make mapping fail): whether
+# another process finds the wal-index's DMS byte locked, SQLite's sign that a connection has
+# the store open, before and after a mapping of the header fails.
+FAILED_MAPPING = """
+import os, resource, sqlite3, subprocess, sys
+from pathlib import Path
+from db.local import WalIndex
+
+store = sys.argv[1]
+connection = sqlite3.connect(store)
+connection.execute("PRAGMA journal_mode=WAL")
+connection.execute("CREATE TABLE t (x)")
+connection.commit()
+connection.execute("SELECT * FROM t").fetchall()
+probe = (
+    "import fcntl, os, struct, sys; fd = os.open(sys.argv[1], os.O_RDWR); "
+    "found = fcntl.fcntl(fd, fcntl.F_GETLK, struct.pack('hhqqi', fcntl.F_WRLCK, 0, 128, 1, 0)); "
+    "print(struct.unpack('hhqqi', found)[0] != fcntl.F_UNLCK)"
+)
+
+def locked():
+    run = subprocess.run([sys.executable, "-c", probe, store + "-shm"], capture_output=True)
+    return run.stdout.decode().strip()
+
+print("before", locked())
+soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+size = next(line for line in open("/proc/self/status") if line.startswith("VmSize"))
+resource.setrlimit(resource.RLIMIT_AS, (int(size.split()[1]) * 1024, hard))
+try:
+    WalIndex(Path(store + "-shm"))
+    print("mapped")
+except OSError as error:
+    print("failed", error.errno)
+resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+print("after", locked())
+"""
+
+
+def test_a_mapping_that_fails_leaves_sqlites_locks_in_place(tmp_path: Path) -> None:
+    """Python's `mmap.mmap` maps a duplicate descriptor and closes it when mapping fails (out
+    of address space, or of mappings): the process's POSIX locks on the `-shm` file went with
+    it, SQLite's own DMS lock among them (review). The header is mapped on our own descriptor."""
+    run = subprocess.run(
+        [sys.executable, "-c", FAILED_MAPPING, str(tmp_path / "store.db")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    lines = run.stdout.split("\n")
+    assert lines[0] == "before True", run.stdout + run.stderr
+    assert lines[1].startswith("failed"), run.stdout + run.stderr  # (the bound made it fail)
+    assert lines[2] == "after True", run.stdout + run.stderr
