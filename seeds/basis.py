@@ -234,7 +234,14 @@ def _as_number(value: Decimal) -> str:
 
 
 def _qualified(number: Written) -> str:
-    qualifier = "exactly" if number.qualifier is None else number.qualifier.value
+    """`MORE_THAN 230`, `exactly 6500000`, or as a quote bounds it otherwise: `"fewer than" 30`."""
+    match number.qualifier:
+        case None:
+            qualifier = "exactly"
+        case mapping.FigureQualifier():
+            qualifier = number.qualifier.value
+        case phrase:
+            qualifier = f'"{phrase}"'
     return f"{qualifier} {_as_number(number.value)}"
 
 

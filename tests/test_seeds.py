@@ -296,10 +296,60 @@ def test_a_figure_value_resting_on_something_else_says_so(tmp_path):
         ),
         ("seventy-five, in excess of €3 billion", [("75", None), ("3000000000", "MORE_THAN")]),
         ("Report 2023", [("2023", None)]),
-        # not numbers of the text: inside words, versions, codes
-        ("often covid-19 v2.5.3 x2 ten-fold", []),
+        # not numbers of the text: inside words, versions, codes, ranges, compounds
+        ("often covid-19 v2.5.3 x2 5-10 30-year 30min", []),
         # qualifying words must end the text before the number
         ("more than a partner, 40 staff", [("40", None)]),
+        ("as above, 30 people", [("30", None)]),
+        # the review's: a scale is the number's even before a hyphen, never dropped
+        ("a 30 million-strong audience", [("30000000", None)]),
+        ("$1 million-plus", [("1000000", None)]),
+        ("$30 million-$40 million", [("30000000", None), ("40000000", None)]),
+        ("30 millions", []),  # not read as 30
+        # hundreds counted in teens; scales in words, each smaller than the one before
+        ("fifteen hundred, eleven hundred", [("1500", None), ("1100", None)]),
+        ("one thousand two hundred", [("1200", None)]),
+        ("a hundred and twenty-five thousand", [("125000", None)]),
+        ("one two, a thousand million", []),
+        # scales joined to a numeral, and "a" before a scale (not "half a")
+        (
+            "$1.5bn, $30m, \u20ac30mn, 2.5M, 30k",
+            [
+                ("1500000000", None),
+                ("30000000", None),
+                ("30000000", None),
+                ("2500000", None),
+                ("30000", None),
+            ],
+        ),
+        ("a million meals, half a million", [("1000000", None)]),
+        # a qualifier after punctuation or before a currency code
+        (
+            "(more than 30) \u201cNearly 60 \u2014over 70",
+            [
+                ("30", "MORE_THAN"),
+                ("60", "NEARLY"),
+                ("70", "MORE_THAN"),
+            ],
+        ),
+        (
+            "almost US$60 million, over USD 30 million",
+            [
+                ("60000000", "NEARLY"),
+                ("30000000", "MORE_THAN"),
+            ],
+        ),
+        # bounds of another kind are read as what they say, neither exact nor "more than"
+        (
+            "fewer than 30, no more than 40, up to 50, about 60",
+            [
+                ("30", "fewer than"),
+                ("40", "no more than"),
+                ("50", "up to"),
+                ("60", "about"),
+            ],
+        ),
+        ("1\u2009200", [("1200", None)]),  # a thin space between thousands
     ],
 )
 def test_the_numbers_a_text_writes(text, written):
