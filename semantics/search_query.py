@@ -8,11 +8,14 @@ letters and digits, so no text can reach a store as its own query syntax. Common
 `of`) are not searched on their own; inside a phrase they must be there as they are. A plain
 query of words also finds names it misspells. A text with nothing to search (no words, only
 common ones, only `-word`s: what a search box holds while its user types) finds nothing.
+The text is read in its Unicode compatibility form (NFKC): what a keyboard types in
+full-width letters, syntax included, reads as the same text in ASCII.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from core.errors import BadUserInput
 from db.mapping import MAX_SEARCH_LENGTH
@@ -46,6 +49,8 @@ def parse_search(text: str) -> SearchQuery:
         raise BadUserInput(
             "`query` must not contain control characters such as NUL", argument="query"
         )
+    # its compatibility form: a minus, `or` or quotes typed in full-width letters are syntax
+    text = unicodedata.normalize("NFKC", text)
     alternatives: list[Alternative] = []
     include: list[Phrase] = []
     exclude: list[Phrase] = []
