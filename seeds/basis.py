@@ -96,25 +96,59 @@ FIELD_LINKS = (
 
 def check_documents(documents: Iterable[tuple[DocumentMeta, str]]) -> None:
     """A document's provenance (its publisher's basis), checked as an item's is; its title,
-    publisher and date, where STATED, stand in its own text (a date as prose writes it)."""
+    publisher and date, where STATED, stand in its own text (a date as prose writes it),
+    compared with their spacing and quotation marks made plain (a title may wrap a line)."""
     for meta, text in documents:
         where, source = f"document {meta.slug!r}", f"{meta.slug}.yaml"
         _check_item(where, "Document", meta.provenance, source)
         written = {"title": [meta.title], "publisher": [meta.publisher]}
         if meta.published_on is not None:
             written["published_on"] = _dates_as_written(meta.published_on)
+        plain = _plain(text)
         for key, forms in written.items():
-            if _stated(meta, key) and not any(_mentions(text, form) for form in forms):
+            if _stated(meta, key) and not any(_stands_in(plain, _plain(f)) for f in forms):
                 raise SeedError(
                     f"{source}: {where} field {key!r}: {forms[0]!r} is not in its text; give "
                     "the field a basis (REFERENCE or INFERRED) that says where it comes from"
                 )
 
 
+def _stands_in(text: str, form: str) -> bool:
+    """`_mentions`, but an ISO date may run on into a time ("2024-05-31T10:00")."""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", form):
+        return re.search(rf"(?<!\d){form}(?!\d)", text) is not None
+    return _mentions(text, form)
+
+
+_PLAIN_MARKS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def _plain(text: str) -> str:
+    """Runs of white space (no-break spaces and line breaks too) as one space, and curly
+    quotation marks as straight ones."""
+    return " ".join(text.translate(_PLAIN_MARKS).split())
+
+
 def _dates_as_written(day: dt.date) -> list[str]:
-    """ "May 31, 2024", "31 May 2024", "2024-05-31" (the first is the one messages show)."""
-    month = calendar.month_name[day.month]
-    return [f"{month} {day.day}, {day.year}", f"{day.day} {month} {day.year}", day.isoformat()]
+    """How prose writes the date: "May 31, 2024" (the form messages show), "May 31st, 2024",
+    "31 May 2024", "May 03 2024", abbreviated months ("Aug 1, 2024"), and ISO "2024-05-31"."""
+    suffix = (
+        "th" if day.day in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(day.day % 10, "th")
+    )
+    days = dict.fromkeys((str(day.day), f"{day.day:02d}", f"{day.day}{suffix}"))
+    months = dict.fromkeys((calendar.month_name[day.month], calendar.month_abbr[day.month]))
+    forms = [
+        form
+        for month in months
+        for number in days
+        for form in (
+            f"{month} {number}, {day.year}",
+            f"{month} {number} {day.year}",
+            f"{number} {month} {day.year}",
+            f"{number} {month}, {day.year}",
+        )
+    ]
+    return [*forms, day.isoformat()]
 
 
 def check_provenance(graph: GraphSpec, source: str) -> None:

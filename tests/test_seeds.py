@@ -509,6 +509,22 @@ def test_a_documents_stated_title_and_date_stand_in_its_text(tmp_path):
     read_seeds(_altered_document(tmp_path / "inferred", another_date_inferred))
 
 
+def test_a_documents_date_and_title_stand_in_its_text_as_prose_writes_them(tmp_path):
+    """A date with an ordinal and a no-break space, a title spaced otherwise than the text
+    (as a line wrapped in it would be): the same facts, not refused (review)."""
+
+    def stated(meta: dict[str, Any]) -> None:
+        del meta["provenance"]["fields"]["published_on"]
+        meta["title"] = meta["title"].replace(": ", ":  ")
+
+    root = _altered_document(tmp_path, stated)
+    path = root / "documents" / f"{APIDA}.txt"
+    text = path.read_text(encoding="utf-8")
+    assert text.count("May 31, 2024") == 1
+    path.write_text(text.replace("May 31, 2024", "31st\u00a0May, 2024"), encoding="utf-8")
+    read_seeds(root)
+
+
 # --- writing: idempotent, exact, all or nothing ---------------------------------------------
 
 
