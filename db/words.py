@@ -59,9 +59,11 @@ def words(value: str) -> list[Word]:
     for match in _WORD.finditer(value):
         run = match.group().casefold()
         if not run.isascii():  # (as good as every word is: nothing to normalise)
-            normal = unicodedata.normalize("NFKC", run)
-            if normal != run:
-                found += (Word(w, *match.span()) for w in _WORD.findall(normal.casefold()))
+            run = unicodedata.normalize("NFKC", run).casefold()
+            # casefolding may leave a mark on its letter (`İ` is `i` and a dot above), which
+            # stays in the word as it did before; other characters part words
+            if not all(c.isalnum() or unicodedata.combining(c) for c in run):
+                found += (Word(w, *match.span()) for w in _WORD.findall(run))
                 continue
         found.append(Word(run, match.start(), match.end()))
     return found

@@ -210,6 +210,13 @@ def test_a_words_compatibility_form_spans_what_the_value_writes():
         ("2", 12, 13),
     ]
     assert terms(value) == terms("finance Sony 1 2")
+    # a mark casefolding leaves on its letter stays in its word, beside anything (review:
+    # `\u01f0a` was parted into `j` and `a`, `\u0130stanbul\u00b2` into `i` and `stanbul2`)
+    assert [w.text for w in words("\u01f0a \u0130stanbul \u0130stanbul\u00b2")] == [
+        "\u01f0a".casefold(),
+        "\u0130stanbul".casefold(),
+        "\u0130stanbul2".casefold(),
+    ]
 
 
 async def test_a_misspelt_name_finds_its_entity(graphql):
