@@ -8,14 +8,13 @@ letters and digits, so no text can reach a store as its own query syntax. Common
 `of`) are not searched on their own; inside a phrase they must be there as they are. A plain
 query of words also finds names it misspells. A text with nothing to search (no words, only
 common ones, only `-word`s: what a search box holds while its user types) finds nothing.
-The text is read in its Unicode compatibility form (NFKC): what a keyboard types in
-full-width letters, syntax included, reads as the same text in ASCII.
+What a keyboard types in full-width letters (U+FF01-U+FF5E, and its wide space) reads as the
+same text in ASCII, syntax included.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from core.errors import BadUserInput
 from db.mapping import MAX_SEARCH_LENGTH
@@ -24,6 +23,8 @@ from db.words import STOP_WORDS, fuzzy_text, reduced, words
 
 # A part: an optional minus, then a quoted phrase (the closing quote may be missing) or a run
 # of anything but blanks and quotes.
+# full-width forms of ASCII, and the ideographic space
+FULL_WIDTH = {0xFF01 + n: 0x21 + n for n in range(0x5E)} | {0x3000: 0x20}
 _PART = re.compile(r'(-?)(?:"([^"]*)"?|([^\s"]+))')
 
 
@@ -49,8 +50,9 @@ def parse_search(text: str) -> SearchQuery:
         raise BadUserInput(
             "`query` must not contain control characters such as NUL", argument="query"
         )
-    # its compatibility form: a minus, `or` or quotes typed in full-width letters are syntax
-    text = unicodedata.normalize("NFKC", text)
+    # what a keyboard types in full-width letters is ASCII (a minus, `or`, quotes are syntax);
+    # the rest is left to `words`, which reads each word as the index does
+    text = text.translate(FULL_WIDTH)
     alternatives: list[Alternative] = []
     include: list[Phrase] = []
     exclude: list[Phrase] = []

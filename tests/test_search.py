@@ -12,6 +12,7 @@ from db.mapping import SEARCHABLE
 from db.words import STOP_WORDS, fuzzy_text, terms, trigrams, words
 from seeds.search_rows import passage_spans
 from semantics.opaque import decode_token, encode_token
+from semantics.search_query import parse_search
 from tests.conftest import Store, make_client
 
 HIT = """
@@ -197,6 +198,24 @@ async def test_words_typed_in_full_width_letters_find_what_ascii_finds(graphql, 
     assert ascii_found["totalCount"] > 0
     assert found["totalCount"] == ascii_found["totalCount"]
     assert found["edges"] == ascii_found["edges"]  # the same hits, scores and highlights
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Mu\u0308nchen",  # decomposed, as macOS may write it
+        "\u095b\u093f\u0902\u0926\u0917\u0940",  # Hindi, a letter NFKC always decomposes
+        "\uff71\uff9e",  # half-width katakana with its voicing mark
+        "\uff33\uff4f\uff4e\uff59 \ufb01nance",
+    ],
+)
+def test_a_value_typed_as_a_query_asks_for_the_words_it_is_indexed_by(value):
+    """The index and a query read words by one function: a query normalised as a whole, and
+    a value only word by word, parted some words differently (review: a decomposed
+    `München` no longer found itself)."""
+    (alternative,) = parse_search(value).alternatives
+    asked = [word for phrase in alternative.include for word in phrase.words]
+    assert asked == terms(value).split()
 
 
 def test_a_words_compatibility_form_spans_what_the_value_writes():
