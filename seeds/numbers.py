@@ -25,8 +25,10 @@ WORDS = dict(zip(_UNITS.split(), range(20), strict=True)) | {
     word: 20 + 10 * step for step, word in enumerate(_TENS.split())
 }
 SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
-# a scale joined to a numeral: "$30m", "$1.5bn", "2.5M", "30k"
-SHORT_SCALES = {"k": 10**3, "m": 10**6, "mn": 10**6, "bn": 10**9}
+# a scale abbreviated after a numeral: "$30m", "$1.5bn", "2.5M", "30k", "$30 bln", "30 mn"
+# ("m" alone only after a currency: "a 30m wall" is metres)
+SHORT_SCALES = {"k": 10**3, "m": 10**6, "mn": 10**6, "mln": 10**6, "bn": 10**9, "bln": 10**9}
+SPACED_SCALES = ("mn", "mln", "bn", "bln")
 # What the words just before a number say of it (lower case, as they end the text before
 # it). Phrases that bound it otherwise ("fewer than", "about") qualify it too: a figure given
 # as exact, or "more than", does not rest on them.
@@ -34,6 +36,7 @@ QUALIFIERS: dict[FigureQualifier | str, tuple[str, ...]] = {
     FigureQualifier.MORE_THAN: ("more than", "over", "in excess of", "upwards of", "above"),
     FigureQualifier.NEARLY: ("nearly", "almost", "close to", "just under", "just shy of"),
     "otherwise": (
+        "between",
         "no more than",
         "not more than",
         "no fewer than",
@@ -59,19 +62,35 @@ _PHRASES = sorted(
     key=lambda pair: -len(pair[0]),  # "no more than" before "more than"
 )
 # a currency between a qualifier and its number: "over $30", "almost US$60", "more than USD 30"
-_CURRENCY = re.compile(r"(?:(?<![a-z])[a-z]{0,3}[$€£¥]|(?<![a-z])(?:usd|eur|gbp|jpy))\s*$")
+_CURRENCY = re.compile(r"(?<![a-z])(?:(?:us|a|c|au|ca|hk|nz|sg)?[$€£¥]|us \$|usd|eur|gbp|jpy)\s*$")
+NEGATED = ("not", "never", "no")  # "not over 30" bounds it otherwise
+# after a number: a bound of another kind ("30 or more", "30+")
+BOUNDS_AFTER = re.compile(r"\s*(\+|or more|or so|or fewer|or less|plus\b)", re.IGNORECASE)
+# around a number, words that make it part of another: a range ("5 to 10 million", "between
+# 30 and 40"), a fraction ("1 1/2 million", "six and a half million", "a quarter of a million")
+PART_AFTER = re.compile(
+    r"\s*(?:(?:to|-|\u2013|and|or)\s*[$€£¥]?\s*\d|\d*/\d|and\s+a\s+(?:half|quarter))"
+    r"|\s+(?:m\b|halves\b|half\b|quarters?\b|thirds?\b)",
+    re.IGNORECASE,
+)
+_ends = "|".join([*SCALES, *SHORT_SCALES])  # a number's end: a digit or a scale
+PART_BEFORE = re.compile(
+    rf"(?:(?:\d|\b(?:{_ends}))\s*(?:to|-|\u2013|and|or)\s*[$€£¥]?|\d/)\s*$", re.IGNORECASE
+)
+A_PART_BEFORE = re.compile(r"(?:half|quarters?|thirds?|of)\s+$", re.IGNORECASE)  # "of a million"
+CONTEXT = 60  # characters either side of a number read for its qualifier or its parts
 
 _word = "|".join(sorted([*WORDS, "hundred", *SCALES], key=len, reverse=True))
 _scale = "|".join(SCALES)
 _short = "|".join(sorted(SHORT_SCALES, key=len, reverse=True))  # "mn" before "m"
-_numeral = r"\d{1,3}(?:[,\u2009\u202f]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_numeral = r"\d{1,3}(?:[,\u00a0\u2009\u202f]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 NUMBER = re.compile(
-    rf"(?<![\w.,\-\u2212])(?:"
-    rf"(?P<numeral>{_numeral})(?>(?:(?P<short>{_short})|\s+(?P<scale>{_scale}))?)"
+    rf"(?<![\w.,/\-\u2212])(?:"
+    rf"(?P<numeral>{_numeral})"
+    rf"(?>(?:(?P<short>{_short})|\s+(?P<scale>{_scale}|{'|'.join(SPACED_SCALES)}))?)"
     # after a bare numeral no hyphen or dash either: "5-10" is a range, "30-year" a compound
-    r"(?(short)(?!\w)|(?(scale)(?!\w)|(?![\w\-\u2013]|[.,]\d)))"
-    # "a million", but not "half a million" (read as nothing)
-    rf"|(?>(?P<words>(?:(?<!half\s)a\s+(?=hundred|{_scale}))?(?:{_word})"
+    r"(?(short)(?!\w)|(?(scale)(?!\w)|(?![\w/\-\u2013]|[.,]\d)))"
+    rf"|(?>(?P<words>(?:a\s+(?=hundred|{_scale}))?(?:{_word})"
     rf"(?:(?:\s+|-)(?:and\s+)?(?:{_word}))*))(?!\w)"
     r")",
     re.IGNORECASE,
@@ -90,17 +109,31 @@ class Written:
 def numbers_in(text: str) -> Iterator[Written]:
     """Every number `text` writes, in order (those it cannot read as one number left out)."""
     for match in NUMBER.finditer(text):
-        if match["numeral"] is not None:
-            value = Decimal(re.sub(r"[,\u2009\u202f]", "", match["numeral"]))
-            scale = match["short"] or match["scale"]
-            if scale is not None:
-                value *= SHORT_SCALES.get(scale.lower()) or SCALES[scale.lower()]
-        else:
-            read = _words_value(match["words"].lower())
-            if read is None:
-                continue
-            value = Decimal(read)
-        yield Written(value, _qualifier_before(text[: match.start()]))
+        before = text[max(0, match.start() - CONTEXT) : match.start()]
+        after = text[match.end() : match.end() + CONTEXT]
+        a_part = (match["words"] or "").lower().startswith("a ") and A_PART_BEFORE.search(before)
+        if a_part or PART_BEFORE.search(before) or PART_AFTER.match(after):
+            continue  # a range or a fraction: not this number
+        value = _value(match, before)
+        if value is not None:
+            bound = BOUNDS_AFTER.match(after)
+            qualifier = bound[1].lower() if bound else _qualifier_before(before)
+            yield Written(value, qualifier)
+
+
+def _value(match: re.Match[str], before: str) -> Decimal | None:
+    if match["numeral"] is None:
+        read = _words_value(match["words"].lower())
+        return None if read is None else Decimal(read)
+    value = Decimal(re.sub(r"[,\u00a0\u2009\u202f]", "", match["numeral"]))
+    scale = match["short"] or match["scale"]
+    if scale is None:
+        return value
+    if scale == "m" and not _CURRENCY.search(before.lower()):
+        return None  # "30m" after no currency: metres, or minutes ("2.5M" is millions)
+    # (None: a dotless i matched case-insensitively, "30 m\u0131llion": read as nothing)
+    multiplier = SHORT_SCALES.get(scale.lower()) or SCALES.get(scale.lower())
+    return None if multiplier is None else value * multiplier
 
 
 def _words_value(words: str) -> int | None:
@@ -121,13 +154,15 @@ def _words_value(words: str) -> int | None:
                 return None
             total, group, last = total + group * SCALES[word], 0, "scale"
             scale_before = SCALES[word]
-        else:
+        elif word in WORDS:
             value = WORDS[word]
             kind = "tens" if value >= 20 else "teens" if value >= 10 else "units"
             # after tens only units ("seventy-five"); after a hundred or a scale, any
             if last in ("units", "teens") or (last == "tens" and kind != "units"):
                 return None
             group, last = group + value, kind
+        else:  # (a long s matches `s` case-insensitively: not a word of WORDS)
+            return None
     return total + group
 
 
@@ -136,5 +171,8 @@ def _qualifier_before(text: str) -> FigureQualifier | str | None:
     before = _CURRENCY.sub("", before).rstrip()
     for phrase, meaning in _PHRASES:
         if before.endswith(phrase) and not before[: -len(phrase)][-1:].isalnum():
+            negation = before[: -len(phrase)].split()[-1:]
+            if negation and negation[0] in NEGATED:  # "not over 30": bounded otherwise
+                return f"{negation[0]} {phrase}"
             return meaning if isinstance(meaning, FigureQualifier) else phrase
     return None

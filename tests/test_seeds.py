@@ -304,7 +304,7 @@ def test_a_figure_value_resting_on_something_else_says_so(tmp_path):
         # the review's: a scale is the number's even before a hyphen, never dropped
         ("a 30 million-strong audience", [("30000000", None)]),
         ("$1 million-plus", [("1000000", None)]),
-        ("$30 million-$40 million", [("30000000", None), ("40000000", None)]),
+        ("$30 million-$40 million", []),  # a range: neither end is the amount
         ("30 millions", []),  # not read as 30
         # hundreds counted in teens; scales in words, each smaller than the one before
         ("fifteen hundred, eleven hundred", [("1500", None), ("1100", None)]),
@@ -349,7 +349,33 @@ def test_a_figure_value_resting_on_something_else_says_so(tmp_path):
                 ("60", "about"),
             ],
         ),
-        ("1\u2009200", [("1200", None)]),  # a thin space between thousands
+        ("1\u2009200, 3\u00a0400", [("1200", None), ("3400", None)]),  # spaces between thousands
+        # the second review's: parts of other numbers are read as nothing, not as these
+        ("a quarter of a million, three quarters of a million, half  a million", []),
+        ("six and a half million, a million and a half", []),
+        ("5 to 10 million, between 30 and 40, some 2,000 to 3,000", []),
+        ("3/4 million, 1 1/2 million", []),
+        ("a 30m wall, a 100m sprint, 30 m\u0131llion, \u017fix, FI\u0307VE hundred", []),
+        (
+            "$30 bln, 30 mln, \u20ac2 mn, US$30m, a total of 30 million",
+            [
+                ("30000000000", None),
+                ("30000000", None),
+                ("2000000", None),
+                ("30000000", None),
+                ("30000000", None),
+            ],
+        ),
+        # bounds negated, or given after the number
+        ("not over 30, never more than 40", [("30", "not over"), ("40", "never more than")]),
+        ("30 or more people, 40+ people", [("30", "or more"), ("40", "+")]),
+        (
+            "in excess of \u20ac3 billion, over US $30",
+            [
+                ("3000000000", "MORE_THAN"),
+                ("30", "MORE_THAN"),
+            ],
+        ),
     ],
 )
 def test_the_numbers_a_text_writes(text, written):
