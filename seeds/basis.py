@@ -131,12 +131,15 @@ def _plain(text: str) -> str:
 
 def _dates_as_written(day: dt.date) -> list[str]:
     """How prose writes the date: "May 31, 2024" (the form messages show), "May 31st, 2024",
-    "31 May 2024", "May 03 2024", abbreviated months ("Aug 1, 2024"), and ISO "2024-05-31"."""
+    "31 May 2024", "May 03 2024", abbreviated months ("Aug. 1, 2024", "Sept 3"), and ISO
+    "2024-05-31"."""
     suffix = (
         "th" if day.day in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(day.day % 10, "th")
     )
     days = dict.fromkeys((str(day.day), f"{day.day:02d}", f"{day.day}{suffix}"))
-    months = dict.fromkeys((calendar.month_name[day.month], calendar.month_abbr[day.month]))
+    short = calendar.month_abbr[day.month]
+    also = ("Sept", "Sept.") if day.month == 9 else ()
+    months = dict.fromkeys((calendar.month_name[day.month], short, f"{short}.", *also))
     forms = [
         form
         for month in months

@@ -18,8 +18,10 @@ from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers every table on the metadata)
 from seeds import write as seed_write
+from seeds.basis import check_documents
 from seeds.numbers import numbers_in
 from seeds.read import SeedError, read_seeds
+from seeds.spec import DocumentMeta
 from seeds.write import write_seeds
 from tests.conftest import Store, read_snapshot
 from tests.factories import graph_data, without_program, write_seed_tree
@@ -549,6 +551,22 @@ def test_a_documents_date_and_title_stand_in_its_text_as_prose_writes_them(tmp_p
     assert text.count("May 31, 2024") == 1
     path.write_text(text.replace("May 31, 2024", "31st\u00a0May, 2024"), encoding="utf-8")
     read_seeds(root)
+
+
+@pytest.mark.parametrize(
+    "written", ["Sept 3, 2024", "Sep. 3, 2024", "3rd September 2024", "2024-09-03T10:00"]
+)
+def test_a_documents_date_is_found_as_prose_abbreviates_it(written):
+    meta = DocumentMeta(
+        slug="notes",
+        title="Notes",
+        publisher="Tests",
+        published_on=dt.date(2024, 9, 3),
+        source_file="notes.txt",
+    )
+    check_documents([(meta, f"Notes, by Tests. {written}.")])
+    with pytest.raises(SeedError, match="'September 3, 2024' is not in its text"):
+        check_documents([(meta, "Notes, by Tests. Sept 4, 2024.")])
 
 
 # --- writing: idempotent, exact, all or nothing ---------------------------------------------
