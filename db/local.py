@@ -52,8 +52,14 @@ HEADER_BYTES = 2 * WAL_INDEX_HEADER
 _LIBC = ctypes.CDLL(None, use_errno=True)
 _map = _LIBC.mmap
 _map.restype = ctypes.c_void_p
-_map.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int)
-_map.argtypes += (ctypes.c_long,)  # (the offset: 0)
+_map.argtypes = (
+    ctypes.c_void_p,  # where: anywhere (None)
+    ctypes.c_size_t,  # length
+    ctypes.c_int,  # protection
+    ctypes.c_int,  # flags
+    ctypes.c_int,  # descriptor
+    ctypes.c_long,  # offset (off_t; 0)
+)
 MAP_FAILED = ctypes.c_void_p(-1).value
 
 
