@@ -423,6 +423,37 @@ async def test_when_redis_goes_away_requests_are_answered_uncached(
 
 
 @bounded
+async def test_while_redis_is_away_it_is_tried_again_at_most_once_a_second(store: Store) -> None:
+    """Requests while Redis is away do not each try it (each would wait for a connection to
+    fail): one try a second, whatever the traffic (mutation review: without the bound every
+    request tried)."""
+    tries = 0
+
+    async def refuse(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal tries
+        tries += 1
+        writer.close()  # a Redis that hangs up on every connection
+
+    server = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with make_client(store.engine, cache_url=f"redis://127.0.0.1:{port}/0") as http:
+            assert (await post(http, {"query": unique()})).headers["x-cache"] == "unavailable"
+            first = tries
+            assert first >= 1
+            for _ in range(10):
+                answer = await post(http, {"query": unique()})
+                assert answer.headers["x-cache"] == "unavailable"
+            assert tries == first  # not tried again within the second
+            await asyncio.sleep(1.2)
+            await post(http, {"query": unique()})
+            assert tries > first  # tried again once the second passed
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@bounded
 async def test_a_redis_that_was_never_there_costs_only_the_cache(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
