@@ -38,7 +38,7 @@ from compiled.nested_data import Tree
 from compiled.shape import Builder, Shape, builders
 from compiled.template import Collector, NotCompiled, Selection
 from core.limits import Limits
-from core.lru import LRU
+from core.lru import LRU, own_copy
 from db.raw import SqlText, Statements, precompile
 from db.state import version_query
 from operation.prepare import Operation, variables_key
@@ -158,8 +158,7 @@ class CompiledExecutor:
             found = kept[0]
         else:
             found = self._plan(operation, variables, dialect) or NOT_COMPILED
-            # the values' own copy: orjson's bytes keep the 4 KiB buffer they were written in
-            key = (dialect.name, operation.query, operation.name, bytes(memoryview(values)))
+            key = (dialect.name, operation.query, operation.name, own_copy(values))
             weight = len(operation.query) + len(values) + PLAN_OVERHEAD
             self._plans.put(key, (found, weight))
         return None if isinstance(found, str) else found

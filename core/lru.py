@@ -15,6 +15,12 @@ def _one(_: object) -> int:
     return 1
 
 
+def own_copy(data: bytes) -> bytes:
+    """`data` in a buffer of its own size, to be kept: bytes orjson wrote keep the buffer they
+    were written in (4 KiB for a 24-byte answer), which a bound by `len` would not see."""
+    return bytes(memoryview(data))
+
+
 class LRU(Generic[K, V]):
     """A least-recently-used map whose entries weigh at most `size` in all: one each by
     default, or what `weight` says (a string's length, say). An entry heavier than the

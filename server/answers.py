@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from core.config import Settings
-from core.lru import LRU
+from core.lru import LRU, own_copy
 from server.caching import AnswerKey
 
 logger = logging.getLogger("impact_graph.cache")
@@ -114,9 +114,7 @@ class LocalAnswers:
 
     def put(self, key: AnswerKey, answer: CachedAnswer) -> None:
         if len(answer.body) <= MAX_ENTRY_BYTES:
-            # a copy of its own size: orjson's bytes keep the buffer they were written in
-            # (4 KiB for a 24-byte answer), which the bound would not see
-            body = bytes(memoryview(answer.body))
+            body = own_copy(answer.body)
             kept = CachedAnswer(body, answer.executor, answer.cost, answer.operation_name)
             self._entries.put((key.version, key.digest), kept)
 
