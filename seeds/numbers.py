@@ -61,21 +61,25 @@ _PHRASES = sorted(
     ((phrase, meaning) for meaning, phrases in QUALIFIERS.items() for phrase in phrases),
     key=lambda pair: -len(pair[0]),  # "no more than" before "more than"
 )
+_SIGN = "[$€£¥]"  # a currency's sign
+_SEPARATOR = "[,\u00a0\u2009\u202f]"  # between thousands: a comma, or a no-break or thin space
 # a currency between a qualifier and its number: "over $30", "almost US$60", "more than USD 30"
-_CURRENCY = re.compile(r"(?<![a-z])(?:(?:us|a|c|au|ca|hk|nz|sg)?[$€£¥]|us \$|usd|eur|gbp|jpy)\s*$")
+_CURRENCY = re.compile(
+    rf"(?<![a-z])(?:(?:us|a|c|au|ca|hk|nz|sg)?{_SIGN}|us \$|usd|eur|gbp|jpy)\s*$"
+)
 NEGATED = ("not", "never", "no")  # "not over 30" bounds it otherwise
 # after a number: a bound of another kind ("30 or more", "30+")
 BOUNDS_AFTER = re.compile(r"\s*(\+|or more|or so|or fewer|or less|plus\b)", re.IGNORECASE)
 # around a number, words that make it part of another: a range ("5 to 10 million", "between
 # 30 and 40"), a fraction ("1 1/2 million", "six and a half million", "a quarter of a million")
 PART_AFTER = re.compile(
-    r"\s*(?:(?:to|-|\u2013|and|or)\s*[$€£¥]?\s*\d|\d*/\d|and\s+a\s+(?:half|quarter))"
+    rf"\s*(?:(?:to|-|\u2013|and|or)\s*{_SIGN}?\s*\d|\d*/\d|and\s+a\s+(?:half|quarter))"
     r"|\s+(?:m\b|halves\b|half\b|quarters?\b|thirds?\b)",
     re.IGNORECASE,
 )
 _ends = "|".join([*SCALES, *SHORT_SCALES])  # a number's end: a digit or a scale
 PART_BEFORE = re.compile(
-    rf"(?:(?:\d|\b(?:{_ends}))\s*(?:to|-|\u2013|and|or)\s*[$€£¥]?|\d/)\s*$", re.IGNORECASE
+    rf"(?:(?:\d|\b(?:{_ends}))\s*(?:to|-|\u2013|and|or)\s*{_SIGN}?|\d/)\s*$", re.IGNORECASE
 )
 A_PART_BEFORE = re.compile(r"(?:half|quarters?|thirds?|of)\s+$", re.IGNORECASE)  # "of a million"
 CONTEXT = 60  # characters either side of a number read for its qualifier or its parts
@@ -83,7 +87,7 @@ CONTEXT = 60  # characters either side of a number read for its qualifier or its
 _word = "|".join(sorted([*WORDS, "hundred", *SCALES], key=len, reverse=True))
 _scale = "|".join(SCALES)
 _short = "|".join(sorted(SHORT_SCALES, key=len, reverse=True))  # "mn" before "m"
-_numeral = r"\d{1,3}(?:[,\u00a0\u2009\u202f]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_numeral = rf"\d{{1,3}}(?:{_SEPARATOR}\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?"
 NUMBER = re.compile(
     rf"(?<![\w.,/\-\u2212])(?:"
     rf"(?P<numeral>{_numeral})"
@@ -125,7 +129,7 @@ def _value(match: re.Match[str], before: str) -> Decimal | None:
     if match["numeral"] is None:
         read = _words_value(match["words"].lower())
         return None if read is None else Decimal(read)
-    value = Decimal(re.sub(r"[,\u00a0\u2009\u202f]", "", match["numeral"]))
+    value = Decimal(re.sub(_SEPARATOR, "", match["numeral"]))
     scale = match["short"] or match["scale"]
     if scale is None:
         return value
