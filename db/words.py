@@ -58,7 +58,7 @@ def words(value: str) -> list[Word]:
     found: list[Word] = []
     for match in _WORD.finditer(value):
         run = match.group().casefold()
-        if not run.isascii():  # (as good as every word is: nothing to normalise)
+        if not run.isascii():  # (an ASCII word, as good as every one is, is as it is)
             run = unicodedata.normalize("NFKC", run).casefold()
             # casefolding may leave a mark on its letter (`İ` is `i` and a dot above), which
             # stays in the word as it did before; other characters part words

@@ -21,10 +21,10 @@ from db.mapping import MAX_SEARCH_LENGTH
 from db.search import Alternative, Phrase, SearchQuery
 from db.words import STOP_WORDS, fuzzy_text, reduced, words
 
-# A part: an optional minus, then a quoted phrase (the closing quote may be missing) or a run
-# of anything but blanks and quotes.
 # full-width forms of ASCII, and the ideographic space
 FULL_WIDTH = {0xFF01 + n: 0x21 + n for n in range(0x5E)} | {0x3000: 0x20}
+# A part: an optional minus, then a quoted phrase (the closing quote may be missing) or a run
+# of anything but blanks and quotes.
 _PART = re.compile(r'(-?)(?:"([^"]*)"?|([^\s"]+))')
 
 
