@@ -131,6 +131,10 @@ class CompressionMiddleware:
                 encoded = coding is not None and headers.get("content-encoding") == coding
                 if revalidated or (strong and encoded):
                     headers["etag"] = etag[:-1] + f'-{coding}"'
+                if etag and "accept-encoding" not in headers.get("vary", "").lower():
+                    # a tagged answer's coding is chosen here, whatever its size, and a 304
+                    # says the `Vary` its 200 says (RFC 9110 15.4.5), neither knowing the size
+                    headers.add_vary_header("Accept-Encoding")
             await send(message)
 
         await responder(scope, receive, tagged)

@@ -223,8 +223,7 @@ class GraphQLEndpoint:
         # `*` names no answer here: the tag is known only once an answer is (not an error)
         if key is not None and key.current and matching_etag(key.etag, if_none_match, star=False):
             # the client has this answer: nothing runs
-            headers = {**self._cache_headers(key.etag), "Vary": "Accept, Accept-Encoding"}
-            return Response(status_code=304, headers=headers)
+            return Response(status_code=304, headers=self._cache_headers(key.etag))
         cached = None if looked_up else await self._cached(key, outcome, deadline)
         if cached is not None:  # nothing is parsed, validated or executed
             answer, key = cached

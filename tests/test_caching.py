@@ -105,6 +105,19 @@ async def test_a_304_names_only_a_representation_the_request_would_get(client):
     assert brotli.headers["content-encoding"] == "br"
 
 
+@pytest.mark.parametrize("n", [1, 20])  # an answer under the size compressed, and one over it
+@pytest.mark.parametrize("coding", ["identity", "gzip", "br"])
+async def test_a_304_says_the_vary_its_200_says(client, n, coding):
+    """A cache that updates its stored headers from a 304 (RFC 9110 15.4.5) keys the entry by
+    what they name: the same list either way, whatever the answer's size (a 304 of a small
+    answer named Accept-Encoding where its 200 did not)."""
+    first = await get(client, {"n": n}, accept_encoding=coding)
+    again = await get(client, {"n": n}, accept_encoding=coding, if_none_match=first.headers["etag"])
+    assert (first.status_code, again.status_code) == (200, 304)
+    assert (len(first.content) > 1024) == (n == 20)
+    assert again.headers["vary"] == first.headers["vary"] == "Accept, Accept-Encoding"
+
+
 async def test_a_weakened_compressed_tag_revalidates_too(client):
     """A proxy may weaken a tag (`W/`); `If-None-Match` compares weakly, whatever the coding,
     and the 304 names the representation this request gets."""
