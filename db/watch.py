@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.coalesce import Coalesced
-from core.logs import one_line
+from core.logs import once_a_window, one_line
 from db import state
 from db.errors import StoreFailures, as_unavailable
 from db.lease import (
@@ -43,6 +43,8 @@ logger = logging.getLogger("impact_graph.caching")
 # treated as unable to say (its waiters go uncached), not waited for until their deadlines.
 VERSION_READ_SECONDS = 2.0
 SLOW_READ_LOG_SECONDS = 10.0  # at most one line this often about reads not in time
+slow_reads = once_a_window(f"{logger.name}.slow_reads", SLOW_READ_LOG_SECONDS)
+failed_looks = once_a_window(f"{logger.name}.failed_looks", SLOW_READ_LOG_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -87,11 +89,9 @@ class StoreWatch:
         self._announcements = Announcements()
         self._gone_sql = precompile(gone_query(), dialect)
         self._look: asyncio.Task[None] | None = None  # whether an announced seed is gone
-        self._look_warned_at = float("-inf")
         self._max_age = max_age
         self._snapshot = state.StoreSnapshot()
         self._checked_at: float | None = None
-        self._warned_at = float("-inf")
         self._reloading: asyncio.Lock = asyncio.Lock()
         self._versions = Coalesced(self._untraced_read, VERSION_READ_SECONDS)
         self._local = local_version_reader(engine)  # SQLite: read in this thread, at once
@@ -125,10 +125,7 @@ class StoreWatch:
             async with asyncio.timeout_at(deadline):
                 return await self._versions.get()
         except TimeoutError:
-            now = asyncio.get_running_loop().time()
-            if now - self._warned_at >= SLOW_READ_LOG_SECONDS:  # a line, not one per request
-                self._warned_at = now
-                logger.warning("the data version was not read in time")
+            slow_reads.warning("the data version was not read in time")
             return None
 
     async def _renew(self) -> None:
@@ -190,10 +187,7 @@ class StoreWatch:
             if row is not None and row[0]:
                 self._announcements.found_gone(token, lease_clock())
         except Exception as error:
-            now = asyncio.get_running_loop().time()
-            if now - self._look_warned_at >= SLOW_READ_LOG_SECONDS:
-                self._look_warned_at = now
-                logger.warning("looking whether a seed is gone failed: %s", one_line(error))
+            failed_looks.warning("looking whether a seed is gone failed: %s", one_line(error))
         finally:
             self._look = None
 

@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from core.config import Settings
+from core.logs import once_a_window
 from core.lru import LRU, own_copy
 from server.caching import AnswerKey
 
@@ -40,6 +41,7 @@ ENTRY_OVERHEAD_BYTES = 400
 REDIS_TIMEOUT_SECONDS = 0.2  # connecting included
 RETRY_SECONDS = 1.0  # while Redis is away, or refuses to keep answers, how often it is tried
 REFUSED_LOG_SECONDS = 60.0  # at most one line this often about commands Redis refuses
+refusals = once_a_window(f"{logger.name}.refused", REFUSED_LOG_SECONDS)
 
 T = TypeVar("T")
 KEY_PREFIX = "answer:"  # after IMPACT_GRAPH_CACHE_PREFIX, beside the rate limit's keys
@@ -127,7 +129,6 @@ class RedisAnswers:
         self._prefix = prefix + KEY_PREFIX
         self._ttl = ttl_seconds
         self._away = False
-        self._refused_at = float("-inf")  # when a refusal was last logged
         self._retry_at = 0.0
         # After Redis refused to keep an answer, it is not asked to keep another until then:
         # a full Redis, a replica (READONLY) or a missing permission refuses every one.
@@ -154,11 +155,8 @@ class RedisAnswers:
         try:
             await self._call(lambda: self._redis.set(name, entry, ex=self._ttl))
         except ResponseError as refused:  # full with no eviction policy, read-only, ...
-            now = asyncio.get_running_loop().time()
-            self._keep_again_at = now + RETRY_SECONDS
-            if now - self._refused_at >= REFUSED_LOG_SECONDS:  # a line, not one per request
-                self._refused_at = now
-                logger.warning("the response cache (Redis) refused an answer: %s", refused)
+            self._keep_again_at = asyncio.get_running_loop().time() + RETRY_SECONDS
+            refusals.warning("the response cache (Redis) refused an answer: %s", refused)
             raise CacheUnavailable from None
 
     async def _call(self, command: Callable[[], Awaitable[T]]) -> T:

@@ -28,8 +28,10 @@ from core.logs import OncePerWindow
 from db import migrate, state
 from db.engine import create_engine
 from db.models import StoreState
+from db.watch import failed_looks, slow_reads
 from seeds.read import SeedPlan, read_seeds
 from seeds.write import write_seeds
+from server.answers import refusals
 from server.app import create_app
 from server.endpoint import GraphQLEndpoint
 from server.errors import outage, timeouts
@@ -200,11 +202,15 @@ async def both_stores(
         await close_store(store)
 
 
+THROTTLED_LOGS = (outage, timeouts, refusals, slow_reads, failed_looks)
+
+
 @pytest.fixture(autouse=True)
-def fresh_outage_windows() -> None:
-    """Each test's first outage line passes (server/errors.py lets one through every few
-    seconds), whatever the tests before it in this process logged."""
-    for window in (*outage.filters, *timeouts.filters):
+def fresh_log_windows() -> None:
+    """Each test's first line of a kind logged once a window passes (server/errors.py's
+    outage lines, the cache's refusals, the store's slow reads), whatever the tests before
+    it in this process logged."""
+    for window in (found for log in THROTTLED_LOGS for found in log.filters):
         assert isinstance(window, OncePerWindow)
         window.last.clear()
         window.left_out.clear()

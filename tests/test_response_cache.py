@@ -24,10 +24,12 @@ from redis import Redis
 from redis import asyncio as aioredis
 
 from compiled.executor import CompiledExecutor
+from core.logs import OncePerWindow
 from db.watch import StoreWatch
 from seeds.read import read_seeds
 from seeds.write import write_seeds
 from server import caching
+from server.answers import refusals
 from server.endpoint import GraphQLEndpoint
 from tests.conftest import NO_STORE_CHECK, EarlyHits, Store, make_client, read_snapshot
 from tests.factories import graph_data, write_seed_tree
@@ -389,7 +391,9 @@ class Proxy:
 
 
 def away_lines(caplog: pytest.LogCaptureFixture) -> Iterator[str]:
-    return (r.getMessage() for r in caplog.records if r.name == "impact_graph.cache")
+    return (
+        r.getMessage() for r in caplog.records if r.name in ("impact_graph.cache", refusals.name)
+    )
 
 
 @bounded
@@ -574,6 +578,36 @@ async def test_a_full_redis_costs_the_answers_it_refuses_to_keep_and_one_line(
             again = {"query": unique()}
             assert (await post(http, again)).headers["x-cache"] == "miss"
             assert (await post(http, again)).headers["x-cache"] == "hit"
+
+
+@bounded
+async def test_a_redis_refusing_every_answer_is_a_line_a_window_then_how_many_were_left_out(
+    store: Store, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asked again at every answer (no pause between tries here), a full Redis refuses each,
+    and the log has one line, not one per request; the window over, the next line says how
+    many were left out."""
+    monkeypatch.setattr("server.answers.RETRY_SECONDS", 0.0)
+    port = free_port()
+    with redis_server(port), Redis(port=port) as redis:
+        async with make_client(store.engine, cache_url=f"redis://127.0.0.1:{port}/0") as http:
+            fill_up(redis)
+            sets = _sets_sent(redis)
+            with caplog.at_level(logging.WARNING, logger="impact_graph.cache"):
+                for _ in range(4):
+                    assert (await post(http, {"query": unique()})).headers[
+                        "x-cache"
+                    ] == "unavailable"
+                assert _sets_sent(redis) == sets + 4  # each one refused
+                assert len(list(away_lines(caplog))) == 1
+                (window,) = refusals.filters
+                assert isinstance(window, OncePerWindow)
+                window.last.clear()  # the window over
+                await post(http, {"query": unique()})
+            first, then = away_lines(caplog)
+    assert first.startswith("the response cache (Redis) refused an answer: ")
+    assert "maxmemory" in first
+    assert then.endswith("(3 more such line(s) left out since)")
 
 
 async def _chunked(body: dict[str, Any]) -> AsyncIterator[bytes]:

@@ -380,10 +380,13 @@ async def test_a_look_that_fails_finds_no_seed_gone(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     fetch_row = Statements.fetch_row
+    failed = 0
 
     async def failing(statements: Statements, sql: SqlText, parameters: dict[str, Any]) -> Any:
+        nonlocal failed
         if "pg_try_advisory_xact_lock_shared" in sql.text:
             await fetch_row(statements, sql, parameters)  # (sent, and counted)
+            failed += 1
             raise OSError("the store went away")
         return await fetch_row(statements, sql, parameters)
 
@@ -395,7 +398,46 @@ async def test_a_look_that_fails_finds_no_seed_gone(
         for _ in range(5):
             await hit(http)
         assert reads() == before + 5
-    assert "looking whether a seed is gone failed: OSError: the store went away" in caplog.text
+        for looks in (2, 3):  # each failing too, a LOOK_SECONDS apart: no more lines
+            clock.now += lease.LOOK_SECONDS
+            await hit(http)
+            await looked(reads, looks)
+    lines = [r.getMessage() for r in caplog.records if r.name == watch.failed_looks.name]
+    assert lines == ["looking whether a seed is gone failed: OSError: the store went away"]
+    assert failed == 3
+
+
+async def test_version_reads_not_in_time_are_one_line(
+    empty_store: Store,
+    seed_plan: SeedPlan,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """While the store does not say its data version in time, a kept answer is not served
+    (it may be stale): each request is answered uncached, and the log has one line for them
+    all, not one a request."""
+    monkeypatch.setattr(watch, "VERSION_READ_SECONDS", 0.05)
+    fetch_row = Statements.fetch_row
+    hanging = asyncio.Event()
+    slowed = 0
+
+    async def slow(statements: Statements, sql: SqlText, parameters: dict[str, Any]) -> Any:
+        nonlocal slowed
+        if is_lease_read(sql) and hanging.is_set():
+            slowed += 1
+            await asyncio.sleep(0.5)  # ten times the read's bound
+        return await fetch_row(statements, sql, parameters)
+
+    monkeypatch.setattr(Statements, "fetch_row", slow)
+    async with leased(empty_store, seed_plan) as (http, _):
+        hanging.set()
+        for _ in range(3):
+            clock.now += lease.LEASE_SECONDS  # no lease holds: each hit reads
+            assert (await hit(http)).headers["x-cache"] == "miss"
+    assert slowed >= 2  # (a read not ended may serve the next request too)
+    lines = [r.getMessage() for r in caplog.records if r.name == watch.slow_reads.name]
+    assert lines == ["the data version was not read in time"]
 
 
 async def test_a_standby_never_looks(
