@@ -64,8 +64,9 @@ _PHRASES = sorted(
 _SIGN = "[$€£¥]"  # a currency's sign
 _SEPARATOR = "[,\u00a0\u2009\u202f]"  # between thousands: a comma, or a no-break or thin space
 # a currency between a qualifier and its number: "over $30", "almost US$60", "more than USD 30"
+# (a sign may follow a word at once, "over$30"; a code or a sign's prefix may not: "bus$")
 _CURRENCY = re.compile(
-    rf"(?<![a-z])(?:(?:us|a|c|au|ca|hk|nz|sg)?{_SIGN}|us \$|usd|eur|gbp|jpy)\s*$"
+    rf"(?:(?:(?<![a-z])(?:us|a|c|au|ca|hk|nz|sg))?{_SIGN}|(?<![a-z])(?:us \$|usd|eur|gbp|jpy))\s*$"
 )
 NEGATED = ("not", "never", "no")  # "not over 30" bounds it otherwise
 # after a number: a bound of another kind ("30 or more", "30+")

@@ -378,6 +378,11 @@ def test_a_figure_value_resting_on_something_else_says_so(tmp_path):
                 ("30", "MORE_THAN"),
             ],
         ),
+        # a sign right after the qualifier, or after a word ending as a sign's prefix does
+        (
+            "over$30, nearly\u00a3 40, a bus$50",
+            [("30", "MORE_THAN"), ("40", "NEARLY"), ("50", None)],
+        ),
     ],
 )
 def test_the_numbers_a_text_writes(text, written):
