@@ -131,8 +131,8 @@ def _plain(text: str) -> str:
 
 def _dates_as_written(day: dt.date) -> list[str]:
     """How prose writes the date: "May 31, 2024" (the form messages show), "May 31st, 2024",
-    "31 May 2024", "May 03 2024", abbreviated months ("Aug. 1, 2024", "Sept 3"), and ISO
-    "2024-05-31"."""
+    "31 May 2024", "the 31st of May, 2024", "May 03 2024", abbreviated months ("Aug. 1,
+    2024", "Sept 3"), and ISO "2024-05-31"."""
     suffix = (
         "th" if day.day in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(day.day % 10, "th")
     )
@@ -149,6 +149,8 @@ def _dates_as_written(day: dt.date) -> list[str]:
             f"{month} {number} {day.year}",
             f"{number} {month} {day.year}",
             f"{number} {month}, {day.year}",
+            f"{number} of {month} {day.year}",
+            f"{number} of {month}, {day.year}",
         )
     ]
     return [*forms, day.isoformat()]

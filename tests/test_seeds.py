@@ -559,7 +559,15 @@ def test_a_documents_date_and_title_stand_in_its_text_as_prose_writes_them(tmp_p
 
 
 @pytest.mark.parametrize(
-    "written", ["Sept 3, 2024", "Sep. 3, 2024", "3rd September 2024", "2024-09-03T10:00"]
+    "written",
+    [
+        "Sept 3, 2024",
+        "Sep. 3, 2024",
+        "3rd September 2024",
+        "the 3rd of September, 2024",
+        "3 of Sept 2024",
+        "2024-09-03T10:00",
+    ],
 )
 def test_a_documents_date_is_found_as_prose_abbreviates_it(written):
     meta = DocumentMeta(
