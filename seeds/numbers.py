@@ -75,12 +75,13 @@ BOUNDS_AFTER = re.compile(r"\s*(\+|or more|or so|or fewer|or less|plus\b)", re.I
 # 30 and 40"), a fraction ("1 1/2 million", "six and a half million", "a quarter of a million")
 PART_AFTER = re.compile(
     rf"\s*(?:(?:to|-|\u2013|and|or)\s*{_SIGN}?\s*\d|\d*/\d|and\s+a\s+(?:half|quarter))"
+    r"|[ ]\d"  # "1 200": a space between thousands, or two numbers; either way not this one
     r"|\s+(?:m\b|halves\b|half\b|quarters?\b|thirds?\b)",
     re.IGNORECASE,
 )
 _ends = "|".join([*SCALES, *SHORT_SCALES])  # a number's end: a digit or a scale
 PART_BEFORE = re.compile(
-    rf"(?:(?:\d|\b(?:{_ends}))\s*(?:to|-|\u2013|and|or)\s*{_SIGN}?|\d/)\s*$", re.IGNORECASE
+    rf"(?:(?:\d|\b(?:{_ends}))\s*(?:to|-|\u2013|and|or)\s*{_SIGN}?|\d/)\s*$|\d[ ]$", re.IGNORECASE
 )
 A_PART_BEFORE = re.compile(r"(?:half|quarters?|thirds?|of)\s+$", re.IGNORECASE)  # "of a million"
 CONTEXT = 60  # characters either side of a number read for its qualifier or its parts

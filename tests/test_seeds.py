@@ -352,6 +352,8 @@ def test_a_figure_value_resting_on_something_else_says_so(tmp_path):
             ],
         ),
         ("1\u2009200, 3\u00a0400", [("1200", None), ("3400", None)]),  # spaces between thousands
+        # an ordinary space between two numerals: thousands, or two numbers; read as neither
+        ("1 200 people, over 2 000 000, in 2024 300 artists", []),
         # the second review's: parts of other numbers are read as nothing, not as these
         ("a quarter of a million, three quarters of a million, half  a million", []),
         ("six and a half million, a million and a half", []),
