@@ -585,14 +585,16 @@ class GraphQLEndpoint:
         """The body and the data version it read; else the reference executor answers after
         all: told the store is unavailable (the error), or as if the compiled statement had
         not run (None)."""
+        limit = asyncio.timeout_at(deadline)
         try:
-            async with asyncio.timeout_at(deadline), self._slots:
+            async with limit, self._slots:
                 ran = await CompiledExecutor.run(self.statements, plan, self.limits)
-        except TimeoutError:
-            raise self._timed_out(request_id) from None
         except ResponseTooLarge:
             raise
         except Exception as error:
+            if limit.expired():
+                raise self._timed_out(request_id) from None
+            # (a TimeoutError of its own is the store's: a connection not made in time)
             unavailable = await self.failures.unavailable(error, deadline)
             if unavailable is None:
                 logger.exception("request %s: the compiled statement failed", request_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -292,3 +293,28 @@ async def test_connections_that_died_in_the_pool_cost_no_request(
             assert response.status_code == 200, response.text
             assert response.json() == expected[name]
             assert response.headers["x-executor"] == executor
+
+
+@pytest.mark.parametrize("executor", ["reference", "compiled"])
+async def test_a_database_that_never_answers_a_connection_is_unavailable_not_slow(
+    proxy: Proxy,
+    proxied_engine: Any,
+    expected: dict[str, Any],
+    executor: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A store that accepts connections and then says nothing (a frozen server, a black-holed
+    network) fails each one at its connect timeout: the store is unavailable, on the outage
+    line, on either executor; not a query that ran too long (the compiled executor answered
+    QUERY_TIMEOUT, "did not finish within 10 s", after the connect timeout's 2 s)."""
+    proxy.stall()  # no pooled connection yet: each request must connect
+    settings = {"executor": executor, "cache": False, "execution_timeout": 30.0}
+    async with make_client(proxied_engine, **settings) as http:
+        with caplog.at_level(logging.WARNING):
+            response, took = await _query(http, "partners", 30.0)
+    _assert_clean_503(response, {"DATABASE_UNAVAILABLE"}, proxy)
+    assert response.headers["x-executor"] == "reference"  # (the compiled one's reads failed)
+    assert took < 15.0  # connect timeouts, not the execution timeout
+    lines = {record.name for record in caplog.records}
+    assert "impact_graph.outage" in lines
+    assert "impact_graph.timeouts" not in lines
