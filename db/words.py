@@ -22,7 +22,12 @@ from functools import lru_cache
 
 import snowballstemmer
 
-_WORD = re.compile(r"[^\W_]+")
+# A word: letters and digits, and the combining marks Latin, Greek and Cyrillic letters
+# take (the three blocks of them), so a word written decomposed (`Mu\u0308nchen`, as macOS
+# may write it) is one word, as composed it is; other scripts' marks part words, as FTS5's
+# tokenizer parts them (a Devanagari vowel sign).
+_LATIN_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff"
+_WORD = re.compile(rf"[^\W_](?:[^\W_]|[{_LATIN_MARKS}])*")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 _STEMMER = snowballstemmer.stemmer("english")
 
@@ -51,10 +56,11 @@ class Word:
 
 
 def words(value: str) -> list[Word]:
-    """The value's words in order: maximal runs of letters and digits, casefolded and in
-    their compatibility form (NFKC: a word in full-width letters is the word, a ligature its
-    letters), each with the span it has in `value` as written. A run whose compatibility form
-    holds other characters is the words of that form (`½` is `1` and `2`), each spanning it."""
+    """The value's words in order: maximal runs of letters and digits (and Latin marks,
+    `_WORD`), casefolded and in their compatibility form (NFKC: a word in full-width letters
+    is the word, a ligature its letters, a decomposed `é` the letter), each with the span it
+    has in `value` as written. A run whose compatibility form holds other characters is the
+    words of that form (`½` is `1` and `2`), each spanning it."""
     found: list[Word] = []
     for match in _WORD.finditer(value):
         run = match.group().casefold()

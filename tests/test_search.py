@@ -3,6 +3,7 @@ highlights, refusals, and the same hits with the same scores on SQLite and Postg
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,10 +11,13 @@ from sqlalchemy import text
 
 from db.mapping import SEARCHABLE
 from db.words import STOP_WORDS, fuzzy_text, terms, trigrams, words
+from seeds.read import read_seeds
 from seeds.search_rows import passage_spans
+from seeds.write import write_seeds
 from semantics.opaque import decode_token, encode_token
 from semantics.search_query import parse_search
 from tests.conftest import Store, make_client
+from tests.factories import graph_data, write_seed_tree
 
 HIT = """
   cursor score
@@ -216,6 +220,34 @@ def test_a_value_typed_as_a_query_asks_for_the_words_it_is_indexed_by(value):
     (alternative,) = parse_search(value).alternatives
     asked = [word for phrase in alternative.include for word in phrase.words]
     assert asked == terms(value).split()
+
+
+async def test_a_word_written_decomposed_is_found_composed_and_the_other_way(
+    empty_store: Store, tmp_path: Path
+) -> None:
+    """A Latin letter's accent may be a mark of its own (`E\u0301`, as macOS may write it):
+    the word is still one word, found however the query writes it, on both stores, and its
+    highlight marks the value as stored (the mark parted it in two: `e` and `tats`)."""
+    data = graph_data()
+    (country,) = [place for place in data["locations"] if place["slug"] == "united-states"]
+    country["alternative_names"] = ["US", "E\u0301tats-Unis d\u2019Ame\u0301rique"]
+    await write_seeds(empty_store.engine, read_seeds(write_seed_tree(tmp_path, data)))
+    async with make_client(empty_store.engine) as http:
+
+        async def search(query: str) -> dict[str, Any]:
+            body = {"query": SEARCH, "variables": {"query": query, "types": ["LOCATION"]}}
+            answer = (await http.post("/graphql", json=body)).json()
+            assert "errors" not in answer, answer
+            found: dict[str, Any] = answer["data"]["search"]
+            return found
+
+        for query in ("\u00c9tats-Unis", "E\u0301tats-Unis", "ame\u0301rique", "AM\u00c9RIQUE"):
+            found = await search(query)
+            assert _names(found) == ["United States"], query
+            _check_highlights(found)
+            marks = [m["text"] for m in found["edges"][0]["highlights"]]
+            assert any("E\u0301tats" in m or "Ame\u0301rique" in m for m in marks), marks
+        assert (await search("tats"))["totalCount"] == 0  # a part of the word is not a word
 
 
 def test_a_words_compatibility_form_spans_what_the_value_writes():
