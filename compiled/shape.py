@@ -42,7 +42,7 @@ from compiled.bind import (
     TotalCount,
     Typename,
 )
-from compiled.json_sql import context_name
+from compiled.json_sql import context_name, read_float
 from db import provenance
 from db.mapping import LISTS
 from db.queries import RelationSource, relation_source
@@ -322,10 +322,6 @@ def builders(shape: Shape) -> dict[int, Builder]:
     return found
 
 
-def _float(value: Any) -> Any:
-    return None if value is None else float(value)
-
-
 def _picked(parts: Parts, values: dict[str, Any]) -> dict[str, Any]:
     """The `values` `parts` select, by response key (a constant where one is asked)."""
     return {
@@ -351,7 +347,7 @@ def _builder(shape: ObjectShape) -> Builder:
     names, written with repr), so nothing of a request's text is run."""
     namespace: dict[str, Any] = {
         "gid": encode_global_id,
-        FLOAT: _float,
+        FLOAT: read_float,
         NAMES: orjson.loads,
     }
     items: list[str] = []
