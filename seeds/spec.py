@@ -55,6 +55,9 @@ CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 # A year goes into an INTEGER column (32 bits on PostgreSQL) and out as a GraphQL Int: the
 # years a date may have (`published_on`) are within both, where 10**25 fits neither store.
 Year = Annotated[int, Field(ge=dt.MINYEAR, le=dt.MAXYEAR)]
+# A date each store holds as itself: PostgreSQL's driver (asyncpg) writes the first and the
+# last date Python has, 0001-01-01 and 9999-12-31, as -infinity and infinity.
+Day = Annotated[dt.date, Field(gt=dt.date.min, lt=dt.date.max)]
 # A figure is served as a `Float!`, which JSON cannot carry as inf or nan (.inf in YAML).
 Number = Annotated[float, Field(allow_inf_nan=False)]
 
@@ -92,7 +95,7 @@ class DocumentMeta(Strict):
     slug: DocumentSlug
     title: Name
     publisher: Text
-    published_on: dt.date | None = None
+    published_on: Day | None = None
     source_file: Text
     provenance: ProvenanceSpec = ProvenanceSpec()
 

@@ -544,6 +544,18 @@ def test_a_documents_stated_title_and_date_stand_in_its_text(tmp_path):
     read_seeds(_altered_document(tmp_path / "inferred", another_date_inferred))
 
 
+@pytest.mark.parametrize("day", [dt.date.min, dt.date.max])
+def test_a_date_a_store_would_hold_as_another_is_refused(tmp_path, day):
+    """PostgreSQL's driver writes Python's first and last dates as -infinity and infinity:
+    seeded, `publishedOn` read back otherwise on each executor (a differential fuzz)."""
+
+    def dated(meta: dict[str, Any]) -> None:
+        meta["published_on"] = day  # (an INFERRED date: its basis says where it comes from)
+
+    with pytest.raises(SeedError, match=f"{APIDA}.yaml: published_on: Input should be"):
+        read_seeds(_altered_document(tmp_path, dated))
+
+
 def test_a_documents_date_and_title_stand_in_its_text_as_prose_writes_them(tmp_path):
     """A date with an ordinal and a no-break space, a title spaced otherwise than the text
     (as a line wrapped in it would be): the same facts, not refused (review)."""
