@@ -3,7 +3,8 @@
 Each store's full-text parser splits text its own way (PostgreSQL's keeps `sonymusic.com` or
 `co-founder` whole, FTS5 splits them) and each stemmer reduces words its own way (FTS5's Porter
 makes `us` of `used`, Snowball `use`); both index `terms` instead: the value's words,
-casefolded, split on anything that is not a letter or digit, each reduced once here (`reduced`,
+casefolded, split on anything that is not a letter or digit (or an accent's mark: `_WORD`),
+each reduced once here (`reduced`,
 Snowball English), joined by spaces. A query's words are reduced by the same function and
 neither store reduces them again (PostgreSQL's 'simple' configuration, FTS5's `unicode61`
 tokenizer), so both match the same words by construction. Words are read in their Unicode
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -24,10 +26,14 @@ import snowballstemmer
 
 # A word: letters and digits, and the combining marks Latin, Greek and Cyrillic letters
 # take (the three blocks of them), so a word written decomposed (`Mu\u0308nchen`, as macOS
-# may write it) is one word, as composed it is; other scripts' marks part words, as FTS5's
-# tokenizer parts them (a Devanagari vowel sign).
+# may write it) is one word, as composed it is. A mark that composes with no letter (`e`
+# and U+030D) parts the word, as any other character does: FTS5's tokenizer parts words at
+# many such marks, where PostgreSQL's parser keeps them, and both stores must be fed words
+# neither parts again.
 _LATIN_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff"
 _WORD = re.compile(rf"[^\W_](?:[^\W_]|[{_LATIN_MARKS}])*")
+_MARK = re.compile(rf"[{_LATIN_MARKS}]")
+_PLAIN_WORD = re.compile(r"[^\W_]+")  # a word's letters and digits, parted at its marks
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 _STEMMER = snowballstemmer.stemmer("english")
 
@@ -62,10 +68,26 @@ def words(value: str) -> list[Word]:
     has in `value` as written. A run whose compatibility form holds other characters is the
     words of that form (`½` is `1` and `2`), each spanning it."""
     found: list[Word] = []
-    for match in _WORD.finditer(value):
+    for written in _WORD.finditer(value):
+        marked = not written.group().isascii() and _MARK.search(written.group())
+        if marked and _MARK.search(_compatible(written.group())):  # a mark composes with none
+            found += _run_words(_PLAIN_WORD.finditer(value, written.start(), written.end()))
+        else:
+            found += _run_words((written,))
+    return found
+
+
+def _compatible(text: str) -> str:
+    return unicodedata.normalize("NFKC", text.casefold()).casefold()
+
+
+def _run_words(runs: Iterable[re.Match[str]]) -> list[Word]:
+    """The words of runs of letters and digits (and marks that compose with their letters)."""
+    found: list[Word] = []
+    for match in runs:
         run = match.group().casefold()
         if not run.isascii():  # (an ASCII word, as good as every one is, is as it is)
-            run = unicodedata.normalize("NFKC", run).casefold()
+            run = _compatible(run)
             # casefolding may leave a mark on its letter (`İ` is `i` and a dot above), which
             # stays in the word as it did before; other characters part words
             if not all(c.isalnum() or unicodedata.combining(c) for c in run):

@@ -4,7 +4,8 @@
 both reduced to one form by db/words.py); `"social justice"` the words together, in order;
 `-word` or `-"a phrase"` leaves out values holding them; `or` between parts finds either side.
 Anything else (punctuation, `*`, `^`, `NEAR(`, `name:x`) is not syntax: words are the runs of
-letters and digits, so no text can reach a store as its own query syntax. Common words (`the`,
+letters and digits (and their accents' marks: db/words.py), so no text can reach a store as
+its own query syntax. Common words (`the`,
 `of`) are not searched on their own; inside a phrase they must be there as they are. A plain
 query of words also finds names it misspells. A text with nothing to search (no words, only
 common ones, only `-word`s: what a search box holds while its user types) finds nothing.
