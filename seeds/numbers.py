@@ -64,7 +64,8 @@ _PHRASES = sorted(
 _SIGN = "[$€£¥]"  # a currency's sign
 _SEPARATOR = "[,\u00a0\u2009\u202f]"  # between thousands: a comma, or a no-break or thin space
 # a currency between a qualifier and its number: "over $30", "almost US$60", "more than USD 30"
-# (a sign may follow a word at once, "over$30"; a code or a sign's prefix may not: "bus$")
+# (a sign may follow a word at once, "over$30"; a sign's prefix must begin a word:
+# "overa$30" is not "over A$30")
 _CURRENCY = re.compile(
     rf"(?:(?:(?<![a-z])(?:us|a|c|au|ca|hk|nz|sg))?{_SIGN}|(?<![a-z])(?:us \$|usd|eur|gbp|jpy))\s*$"
 )
@@ -75,14 +76,18 @@ BOUNDS_AFTER = re.compile(r"\s*(\+|or more|or so|or fewer|or less|plus\b)", re.I
 # 30 and 40"), a fraction ("1 1/2 million", "six and a half million", "a quarter of a million")
 PART_AFTER = re.compile(
     rf"\s*(?:(?:to|-|\u2013|and|or)\s*{_SIGN}?\s*\d|\d*/\d|and\s+a\s+(?:half|quarter))"
-    r"|[ ]\d"  # "1 200": a space between thousands, or two numbers; either way not this one
     r"|\s+(?:m\b|halves\b|half\b|quarters?\b|thirds?\b)",
     re.IGNORECASE,
 )
 _ends = "|".join([*SCALES, *SHORT_SCALES])  # a number's end: a digit or a scale
 PART_BEFORE = re.compile(
-    rf"(?:(?:\d|\b(?:{_ends}))\s*(?:to|-|\u2013|and|or)\s*{_SIGN}?|\d/)\s*$|\d[ ]$", re.IGNORECASE
+    rf"(?:(?:\d|\b(?:{_ends}))\s*(?:to|-|\u2013|and|or)\s*{_SIGN}?|\d/)\s*$", re.IGNORECASE
 )
+# "1 200": thousands parted by an ordinary space (as French prose writes them), or two
+# numbers; a space is too common between two numbers to read it as a separator, so neither
+# is read. (A bare numeral of one to three digits, a space or a line break, three digits.)
+SPACED_AFTER = re.compile(r"[ \n]\d{3}(?!\w|[.,]\d)")
+SPACED_BEFORE = re.compile(r"(?<![\w.,/\-\u2212])\d{1,3}[ \n]$")
 A_PART_BEFORE = re.compile(r"(?:half|quarters?|thirds?|of)\s+$", re.IGNORECASE)  # "of a million"
 CONTEXT = 60  # characters either side of a number read for its qualifier or its parts
 
@@ -120,11 +125,22 @@ def numbers_in(text: str) -> Iterator[Written]:
         a_part = (match["words"] or "").lower().startswith("a ") and A_PART_BEFORE.search(before)
         if a_part or PART_BEFORE.search(before) or PART_AFTER.match(after):
             continue  # a range or a fraction: not this number
+        if _spaced_thousands(match, before, after):
+            continue
         value = _value(match, before)
         if value is not None:
             bound = BOUNDS_AFTER.match(after)
             qualifier = bound[1].lower() if bound else _qualifier_before(before)
             yield Written(value, qualifier)
+
+
+def _spaced_thousands(match: re.Match[str], before: str, after: str) -> bool:
+    numeral = match["numeral"]
+    if numeral is None or match["short"] or match["scale"] or not numeral.isdigit():
+        return False
+    return (len(numeral) <= 3 and SPACED_AFTER.match(after) is not None) or (
+        len(numeral) == 3 and SPACED_BEFORE.search(before) is not None
+    )
 
 
 def _value(match: re.Match[str], before: str) -> Decimal | None:

@@ -2,7 +2,7 @@
 
 Starlette's responders do the streaming and the headers (`Content-Encoding`, `Vary`,
 `Content-Length`); brotli gets a responder of the same shape. A strong `ETag` names one
-representation, so a compressed answer's tag gets the coding as a suffix (`"v3-ab12-br"`,
+representation, so a compressed answer's tag gets the coding as a suffix (`"v1796…-ab12-br"`,
 RFC 9110 8.8.3); the middleware takes the suffix off again when a client revalidates.
 """
 

@@ -353,7 +353,21 @@ def test_a_figure_value_resting_on_something_else_says_so(tmp_path):
         ),
         ("1\u2009200, 3\u00a0400", [("1200", None), ("3400", None)]),  # spaces between thousands
         # an ordinary space between two numerals: thousands, or two numbers; read as neither
-        ("1 200 people, over 2 000 000, in 2024 300 artists", []),
+        ("1 200 people, over 2 000 000, 3\n400 more", []),
+        # a numeral beside another that is not the shape of thousands is read
+        (
+            "in 2024 300 artists, COVID-19 1,000 cases, Q3 500 hires, over 30 3D printers,"
+            " served 1,200 5th graders, two 3-year grants",
+            [
+                ("2024", None),
+                ("300", None),
+                ("1000", None),
+                ("500", None),
+                ("30", "MORE_THAN"),
+                ("1200", None),
+                ("2", None),
+            ],
+        ),
         # the second review's: parts of other numbers are read as nothing, not as these
         ("a quarter of a million, three quarters of a million, half  a million", []),
         ("six and a half million, a million and a half", []),
@@ -382,7 +396,7 @@ def test_a_figure_value_resting_on_something_else_says_so(tmp_path):
         ),
         # a sign right after the qualifier, or after a word ending as a sign's prefix does
         (
-            "over$30, nearly\u00a3 40, a bus$50",
+            "over$30, nearly\u00a3 40, overa$50",
             [("30", "MORE_THAN"), ("40", "NEARLY"), ("50", None)],
         ),
     ],
