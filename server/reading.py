@@ -160,8 +160,13 @@ def declared_length(value: str | None) -> int | None:
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused as soon as it is known to exceed `limit` (declared or streamed)."""
+    # the connection is closed after it, however much of the body had arrived: what follows
+    # the body on it is never read as a request (nor does that depend on the body's pace)
     too_large = RequestError(
-        413, "PAYLOAD_TOO_LARGE", f"the request body is larger than {limit:,} bytes"
+        413,
+        "PAYLOAD_TOO_LARGE",
+        f"the request body is larger than {limit:,} bytes",
+        {"Connection": "close"},
     )
     declared = declared_length(request.headers.get("content-length"))
     if declared is not None and declared > limit:
