@@ -67,7 +67,9 @@ _SCRIPT = """
       // The panel last shown (a plugin's title, "" for none), kept where GraphiQL 3 kept it:
       // GraphiQL 4 remembers no such choice (its "clear storage" forgets this one too).
       const PANEL = "graphiql:visiblePlugin";
+      let opening = false; // the page's own opening of the Docs: not the user's choice
       const keep = (plugin) => {
+        if (opening) return;
         try {
           localStorage.setItem(PANEL, plugin ? plugin.title : "");
         } catch {} // no storage (a browser's setting): the choice lasts as long as the page
@@ -82,7 +84,7 @@ _SCRIPT = """
       // A first visit opens the Docs where the editors keep room beside them (on a narrow
       // screen they would cover the editors, and keyboard users would tab through them first).
       const wide = window.matchMedia("(min-width: 1000px)").matches;
-      const opening = kept() ?? (wide ? "Documentation Explorer" : "");
+      const shown = kept() ?? (wide ? "Documentation Explorer" : "");
       ReactDOM.createRoot(document.getElementById("graphiql")).render(
         React.createElement(GraphiQL, {
           fetcher: fetcher,
@@ -99,11 +101,14 @@ _SCRIPT = """
         document.querySelector(`.graphiql-sidebar [aria-label="${CSS.escape(label)}"]`);
       let frames = 600; // ten seconds at most, then GraphiQL is left as it is
       const open = () => {
-        const show = button("Show " + opening);
-        if (show) show.click();
-        else if (!button("Hide " + opening) && --frames > 0) requestAnimationFrame(open);
+        const show = button("Show " + shown);
+        if (show) {
+          opening = true; // (GraphiQL tells its toggle within the click)
+          show.click();
+          opening = false;
+        } else if (!button("Hide " + shown) && --frames > 0) requestAnimationFrame(open);
       };
-      if (opening) requestAnimationFrame(open);
+      if (shown) requestAnimationFrame(open);
     """
 # The script as the page embeds it, the welcome query in it as JSON (`<` escaped, so no text
 # in it can close the element); the CSP allows it by the hash of this same text.

@@ -21,6 +21,7 @@ def test_graphiql_runs_the_traversal_offline_in_chromium(tmp_path):
     assert '"foundedYear": 1929' in seen["result"]
     assert "Query" in seen["docs"]  # a first visit on a wide screen: the Docs open on the roots
     assert seen["docsWidth"] > 200
+    assert seen["keptAtFirst"] is None  # opened by the page: not kept as the user's choice
     assert seen["docsAfterClosing"] is False  # the user closed them: a reload keeps them closed
     assert seen["docsWhenNarrow"] is False  # a narrow screen's first visit: the editors alone
     assert seen["sent"] == ["headers-editor"]  # the headers editor's header went with the run

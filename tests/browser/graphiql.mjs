@@ -61,6 +61,8 @@ try {
   // (selectors, not waitForFunction: its polling evaluates a string, which the page's CSP refuses)
   await page.waitForSelector('.graphiql-doc-explorer:has-text("Query")', { timeout: 15000 });
   const docs = await page.textContent(".graphiql-doc-explorer");
+  // the page opened them, not the user: no choice is kept (a narrow screen later opens without)
+  const keptAtFirst = await page.evaluate(() => localStorage.getItem("graphiql:visiblePlugin"));
   const docsWidth = (await page.locator(".graphiql-doc-explorer").boundingBox())?.width ?? 0;
 
   await page.getByRole("button", { name: "Headers" }).click();
@@ -98,7 +100,7 @@ try {
   await narrow.close();
 
   const seen = { result, docs, docsWidth, history, sent, aborted, errors, csp, refused, failed };
-  console.log(JSON.stringify({ ...seen, docsAfterClosing, docsWhenNarrow }));
+  console.log(JSON.stringify({ ...seen, keptAtFirst, docsAfterClosing, docsWhenNarrow }));
 } finally {
   await browser.close();
 }
