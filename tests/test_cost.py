@@ -495,7 +495,10 @@ async def _never_fetches_more_than_estimated(store: Store, capsys: Any) -> None:
                 if "data" not in body:
                     refused += 1
                     continue
-                assert cost["actual"] <= cost["estimated"], (query, cost)
+                if body["data"] is None:  # an error nulled it: the estimate alone
+                    assert "actual" not in cost, (query, cost)
+                else:
+                    assert cost["actual"] <= cost["estimated"], (query, cost)
                 ran[app] += 1
                 compiled_answers += response.headers["x-executor"] == COMPILED
             assert len(estimates) <= 1, (query, estimates)
