@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSON
 
 from compiled.bind import ContextSelection
+from db import floats
 
 # PostgreSQL's json_build_array takes at most 100 arguments: a row has at most that many.
 MAX_COLUMNS = 100
@@ -43,38 +44,20 @@ def aggregate(row: Any, postgres: bool) -> Any:
     return func.json_group_array(row)
 
 
-# SQLite's printf (3.40) misrounds the 17th digit of some floats from about 1e100 up (it
-# scales them by a double's 1e100, which is not exact): such a float is printed divided by
-# 2**SCALE_EXPONENT (exact, a power of two; from SCALED_FROM up the quotient is a normal
-# float, which printf writes exactly) and marked, and the reader multiplies it back.
-SCALED_FROM = 1e90
-SCALE_EXPONENT = 1000
-SCALED_MARK = "p"
-
-
 def exact(column: Any, postgres: bool) -> Any:
-    """SQLite's JSON functions write a float with 15 significant digits; its text with 17
-    reads back exactly (the assembler turns float columns back into floats: `read_float`)."""
+    """SQLite's JSON functions write a float with 15 significant digits; its text as
+    db/floats.py writes it reads back exactly (the assembler turns float columns back into
+    floats: `read_float`)."""
     if postgres or not isinstance(column.type, Float):
         return column
-    scaled = column * literal(2.0**-SCALE_EXPONENT, Float)  # (bound as a double: exact)
-    return case(
-        (column.is_(None), null()),
-        (
-            func.abs(column) >= literal(SCALED_FROM, Float),
-            func.printf("%!.17g", scaled) + SCALED_MARK,
-        ),
-        else_=func.printf("%!.17g", column),
-    )
+    return case((column.is_(None), null()), else_=floats.written(column))
 
 
 def read_float(value: Any) -> float | None:
     """A float as `exact` wrote it (or as PostgreSQL's JSON holds it)."""
     if value is None:
         return None
-    if isinstance(value, str) and value.endswith(SCALED_MARK):
-        return float(value[: -len(SCALED_MARK)]) * 2.0**SCALE_EXPONENT
-    return float(value)
+    return floats.read(value) if isinstance(value, str) else float(value)
 
 
 def context_name(context: ContextSelection, part: str) -> str:

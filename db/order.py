@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
+from db import floats
 from db.mapping import Condition, NodeType
 from db.models import MAX_SLUG_LENGTH, SLUG_PATTERN
 
@@ -40,7 +41,7 @@ _SLUG = re.compile(SLUG_PATTERN)
 # and `fromisoformat` also read " 12\n", "1_2" or Arabic-Indic digits (another cursor for
 # one place).
 _INTEGER = re.compile(r"-?[0-9]{1,10}")
-_FLOAT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?")
+_FLOAT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?" + floats.SCALED_MARK + "?")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 MAX_INTEGER = 2**31 - 1  # integer columns are 32-bit on PostgreSQL
 KEY_SEPARATOR = ":"
@@ -90,14 +91,15 @@ def order_by(
 
 def _value_text(column: Any, dialect: str) -> ColumnElement[str]:
     """The sort value as text both stores spell alike (PostgreSQL's float text is the shortest
-    that reads back exactly; SQLite's `%.15g` is that too whenever it reads back exactly)."""
+    that reads back exactly; SQLite's `%.15g` is that too whenever it reads back exactly;
+    else SQLite writes it as db/floats.py does, exact but not alike from about 1e100 up)."""
     kind = _kind(column)
     if isinstance(kind, String):
         return column  # type: ignore[no-any-return]
     if isinstance(kind, Float) and dialect == "sqlite":
         short = func.printf("%.15g", column)
         exact = cast(short, Float) == column
-        return case((exact, short), else_=func.printf("%!.17g", column))
+        return case((exact, short), else_=floats.written(column))
     if isinstance(kind, Date) and dialect == "postgresql":
         return func.to_char(column, "YYYY-MM-DD")
     return cast(column, Text)
@@ -131,7 +133,7 @@ def parse_key(node: NodeType, ordering: Ordering, key: str) -> Seek:
             raise ValueError("not an integer")
         return Seek(int(text), slug)
     if isinstance(kind, Float):
-        number = float(text) if _FLOAT.fullmatch(text) else math.nan
+        number = floats.read(text) if _FLOAT.fullmatch(text) else math.nan
         if not math.isfinite(number):
             raise ValueError("not a finite number")
         return Seek(number, slug)

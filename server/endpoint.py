@@ -635,9 +635,10 @@ class GraphQLEndpoint:
             else:  # timed out, or cancelled (the server stopping): its statements are
                 context.loaders.reader.interrupt()  # stopped; closed when they end
                 self._close_later(context)
-        # An error that nulls `data` cancels the fields still running: what they had fetched
-        # by then is a matter of timing, so such an answer reports the estimate alone.
-        fetched = None if result.data is None else context.usage.objects
+        # An error may cancel the fields still running beside it (graphql-core does, where a
+        # non-null field's error nulls its parent): what they had fetched by then is timing's,
+        # so an answer with errors reports the estimate alone.
+        fetched = None if result.errors else context.usage.objects
         cost = self._cost(operation.estimated, fetched)
         body, status = graphql_body(
             result.data, result.errors or [], cost, context.request_id, media_type

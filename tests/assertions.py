@@ -20,8 +20,8 @@ def without_cost(body: dict[str, Any]) -> dict[str, Any]:
     """The body minus `extensions.cost`, once that report is checked to hold together.
 
     An executed query reports its estimate, what it actually fetched and the budget; it
-    never fetches more than estimated (the estimate is what refusals are based on). One an
-    error nulled whole reports no `actual` (what its stopped fields fetched is timing's).
+    never fetches more than estimated (the estimate is what refusals are based on). One with
+    errors reports no `actual` (what the fields an error stopped had fetched is timing's).
     """
     body = dict(body)
     extensions = dict(body.pop("extensions", {}))
@@ -33,10 +33,10 @@ def without_cost(body: dict[str, Any]) -> dict[str, Any]:
     if cost is not None:
         assert set(cost) <= {"estimated", "actual", "budget"}, cost
         assert cost["estimated"] >= 0, cost
-        if "data" in body and body["data"] is not None:
-            assert 0 <= cost["actual"] <= cost["estimated"] <= cost["budget"], cost
-        elif "data" in body:
+        if "errors" in body:
             assert "actual" not in cost, cost
+        elif "data" in body:
+            assert 0 <= cost["actual"] <= cost["estimated"] <= cost["budget"], cost
     return body
 
 

@@ -572,6 +572,43 @@ async def test_float_values_survive_both_executors_exactly(empty_store, seed_pla
     assert answered.json()["data"]["figures"]["nodes"][0]["value"] == value
 
 
+async def test_paging_by_large_float_values_visits_each_row_once(empty_store, seed_plan):
+    """A cursor names its row's sort value as text: on SQLite, written by printf, one unit
+    off in the 17th digit from about 1e100 up, so paging by such values went round one row
+    for ever (review), on either executor."""
+    await write_seeds(empty_store.engine, seed_plan)
+    async with empty_store.engine.begin() as connection:
+        await connection.execute(text("UPDATE figures SET value = 1.7976931348623157e308"))
+        slugs = (await connection.execute(text("SELECT slug FROM figures ORDER BY slug"))).scalars()
+        for slug, value in zip(
+            slugs, (1.0619532634649984e102, 1.0619532634649986e102), strict=False
+        ):
+            await connection.execute(
+                text("UPDATE figures SET value = :v WHERE slug = :s"), {"v": value, "s": slug}
+            )
+        total = await connection.scalar(text("SELECT count(*) FROM figures"))
+    query = (
+        "query($after: String) { figures(first: 1, after: $after,"
+        " orderBy: {field: VALUE, direction: ASC}) {"
+        " pageInfo { hasNextPage endCursor } nodes { slug value } } }"
+    )
+    async with (
+        make_client(empty_store.engine, executor=REFERENCE) as reference,
+        make_client(empty_store.engine, executor=COMPILED) as compiled,
+    ):
+        executors = {REFERENCE: reference, COMPILED: compiled}
+        seen: list[str] = []
+        after = None
+        while len(seen) <= total:
+            payload = {"query": query, "variables": {"after": after}}
+            page = (await _compare(executors, payload)).json()["data"]["figures"]
+            seen += [node["slug"] for node in page["nodes"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+    assert len(seen) == len(set(seen)) == total
+
+
 def _without_request_ids(body: dict[str, Any]) -> dict[str, Any]:
     for error in body.get("errors", []):
         error.get("extensions", {}).pop("requestId", None)
@@ -590,15 +627,24 @@ async def test_null_for_a_variable_with_a_default_is_answered_alike(executors):
     assert _without_request_ids(answered.json()) == _without_request_ids(expected.json())
 
 
-async def test_an_answer_an_error_nulls_reports_no_actual_cost(executors):
-    """An error that nulls `data` cancels its siblings wherever they are: the objects fetched
-    by then differed from run to run (a differential fuzz: 6, then 2, for one request), so
-    the answer reports the estimate alone, the same bytes every time on either app."""
-    query = (
+@pytest.mark.parametrize(
+    "query",
+    [
+        # the error nulls `data` whole
         "query($s: Boolean = true) { a: programs(first: 20) { nodes { partners { nodes {"
         " locations { nodes { name } } } } } } b: programs(first: 3) { nodes {"
-        " name @skip(if: $s) } } }"
-    )
+        " name @skip(if: $s) } } }",
+        # the error nulls a nullable field, cancelling its siblings below it (review)
+        'query($s: Boolean = true) { company(slug: "sony-music") { programs(first: 20) {'
+        " edges { node { partners { nodes { locations { nodes { name } } } } } }"
+        " nodes { name @skip(if: $s) } } } }",
+    ],
+)
+async def test_an_answer_with_errors_reports_no_actual_cost(executors, query):
+    """An error may cancel the fields running beside it wherever they are: the objects
+    fetched by then differed from run to run (a differential fuzz: 6, then 2, for one
+    request), so the answer reports the estimate alone, the same bytes every time on either
+    app."""
     payload = {"query": query, "variables": {"s": None}}
     answers = [
         await executors[side].post("/graphql", json=payload)
@@ -607,7 +653,7 @@ async def test_an_answer_an_error_nulls_reports_no_actual_cost(executors):
     ]
     assert {answer.content for answer in answers} == {answers[0].content}
     body = answers[0].json()
-    assert body["data"] is None
+    assert body["errors"]
     assert set(body["extensions"]["cost"]) == {"estimated", "budget"}
 
 
