@@ -70,7 +70,8 @@ def words(value: str) -> list[Word]:
     found: list[Word] = []
     for written in _WORD.finditer(value):
         marked = not written.group().isascii() and _MARK.search(written.group())
-        if marked and _MARK.search(_compatible(written.group())):  # a mark composes with none
+        # (before casefolding, which may take a mark off its letter again: `İ`, `ǰ`)
+        if marked and _MARK.search(unicodedata.normalize("NFKC", written.group())):
             found += _run_words(_PLAIN_WORD.finditer(value, written.start(), written.end()))
         else:
             found += _run_words((written,))

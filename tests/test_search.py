@@ -259,6 +259,10 @@ async def test_a_word_written_decomposed_is_found_composed_and_the_other_way(
             assert _names(found) == ["United States"], query
             _check_highlights(found)
     assert [(w.text, w.start, w.end) for w in words("Pe\u030dh")] == [("pe", 0, 2), ("h", 3, 4)]
+    # letters whose casefolded form is decomposed again: still the words their composed forms
+    # are (review: `I\u0307stanbul` was `i` and `stanbul`, `\u0130stanbul` one word)
+    for composed, decomposed in (("\u0130stanbul", "I\u0307stanbul"), ("\u01f0x", "j\u030cx")):
+        assert [w.text for w in words(decomposed)] == [w.text for w in words(composed)]
 
 
 def test_a_words_compatibility_form_spans_what_the_value_writes():
