@@ -86,7 +86,7 @@ PART_BEFORE = re.compile(
 # "1 200": thousands parted by an ordinary space (as French prose writes them), or two
 # numbers; a space is too common between two numbers to read it as a separator, so neither
 # is read. (A bare numeral of one to three digits, a space or a line break, three digits.)
-SPACED_AFTER = re.compile(r"[ \n]\d{3}(?!\w|[.,]\d)")
+SPACED_AFTER = re.compile(r"[ \n]\d{3}(?!\d)")
 SPACED_BEFORE = re.compile(r"(?<![\w.,/\-\u2212])\d{1,3}[ \n]$")
 A_PART_BEFORE = re.compile(r"(?:half|quarters?|thirds?|of)\s+$", re.IGNORECASE)  # "of a million"
 CONTEXT = 60  # characters either side of a number read for its qualifier or its parts
@@ -135,11 +135,16 @@ def numbers_in(text: str) -> Iterator[Written]:
 
 
 def _spaced_thousands(match: re.Match[str], before: str, after: str) -> bool:
+    """Whether the number is a group of spaced thousands: one to three digits before another
+    group, or a group of three (whatever decimals or scale follow it) after one."""
     numeral = match["numeral"]
-    if numeral is None or match["short"] or match["scale"] or not numeral.isdigit():
+    if numeral is None:
         return False
-    return (len(numeral) <= 3 and SPACED_AFTER.match(after) is not None) or (
-        len(numeral) == 3 and SPACED_BEFORE.search(before) is not None
+    bare = numeral.isdigit() and len(numeral) <= 3 and not (match["short"] or match["scale"])
+    if bare and SPACED_AFTER.match(after):
+        return True
+    return (
+        re.match(r"\d{3}(?!\d)", numeral) is not None and SPACED_BEFORE.search(before) is not None
     )
 
 

@@ -354,6 +354,9 @@ def test_a_figure_value_resting_on_something_else_says_so(tmp_path):
         ("1\u2009200, 3\u00a0400", [("1200", None), ("3400", None)]),  # spaces between thousands
         # an ordinary space between two numerals: thousands, or two numbers; read as neither
         ("1 200 people, over 2 000 000, 3\n400 more", []),
+        # whatever decimals or scale follow the last group (review: "1 200 million" was
+        # 200,000,000, "2 500 000.75" 0.75)
+        ("1 200 million, 1 200k, 1 200.5 t, 1 200,5, 2 500 000.75, 1 200 000,000, 12 345.6", []),
         # a numeral beside another that is not the shape of thousands is read
         (
             "in 2024 300 artists, COVID-19 1,000 cases, Q3 500 hires, over 30 3D printers,"
