@@ -104,8 +104,11 @@ _SCRIPT = """
         const show = button("Show " + shown);
         if (show) {
           opening = true; // (GraphiQL tells its toggle within the click)
-          show.click();
-          opening = false;
+          try {
+            show.click();
+          } finally {
+            opening = false;
+          }
         } else if (!button("Hide " + shown) && --frames > 0) requestAnimationFrame(open);
       };
       if (shown) requestAnimationFrame(open);
