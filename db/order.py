@@ -92,13 +92,14 @@ def order_by(
 def _value_text(column: Any, dialect: str) -> ColumnElement[str]:
     """The sort value as text both stores spell alike (PostgreSQL's float text is the shortest
     that reads back exactly; SQLite's `%.15g` is that too whenever it reads back exactly;
-    else SQLite writes it as db/floats.py does, exact but not alike from about 1e100 up)."""
+    else, and from 1e90 up, SQLite writes it as db/floats.py does: exact, but not alike)."""
     kind = _kind(column)
     if isinstance(kind, String):
         return column  # type: ignore[no-any-return]
     if isinstance(kind, Float) and dialect == "sqlite":
         short = func.printf("%.15g", column)
-        exact = cast(short, Float) == column
+        # (SQLite's own reading of a large value's text may be as inexact as its writing)
+        exact = and_(func.abs(column) < floats.SCALED_FROM, cast(short, Float) == column)
         return case((exact, short), else_=floats.written(column))
     if isinstance(kind, Date) and dialect == "postgresql":
         return func.to_char(column, "YYYY-MM-DD")
