@@ -572,6 +572,31 @@ async def test_float_values_survive_both_executors_exactly(empty_store, seed_pla
     assert answered.json()["data"]["figures"]["nodes"][0]["value"] == value
 
 
+@pytest.mark.parametrize("value", [1.0619532634649984e102, -1.093431996039768e250])
+async def test_large_float_values_survive_the_statement_written_as_levels(
+    empty_store, seed_plan, value, monkeypatch, made
+):
+    """The levels form writes float columns as the nested one does (review: only the nested
+    form was tried)."""
+
+    def too_deep(*_: Any) -> Any:
+        raise TooDeep("levels, on purpose")
+
+    monkeypatch.setattr(Nester, "statement", too_deep)
+    await write_seeds(empty_store.engine, seed_plan)
+    async with empty_store.engine.begin() as connection:
+        await connection.execute(text("UPDATE figures SET value = :v"), {"v": value})
+    query = {"query": "{ figures(first: 2) { nodes { value } } }"}
+    async with (
+        make_client(empty_store.engine, executor=REFERENCE) as reference,
+        make_client(empty_store.engine, executor=COMPILED) as compiled,
+    ):
+        answered = await _compare({REFERENCE: reference, COMPILED: compiled}, query)
+    assert answered.headers["x-executor"] == COMPILED
+    assert [m.nested for m in made] == [False]
+    assert answered.json()["data"]["figures"]["nodes"][0]["value"] == value
+
+
 async def test_paging_by_large_float_values_visits_each_row_once(empty_store, seed_plan):
     """A cursor names its row's sort value as text: on SQLite, written by printf, one unit
     off in the 17th digit from about 1e100 up, so paging by such values went round one row

@@ -1659,17 +1659,29 @@ async def test_the_server_stops_in_bounded_time_while_the_database_is_frozen(tmp
     assert log.count("they are dropped") == 1, log
 
 
+def _chunked_post(body: bytes) -> bytes:
+    return (
+        b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    )
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        pytest.param(lambda size: post_head(size) + b"x" * size, id="content-length"),
+        pytest.param(lambda size: _chunked_post(b"x" * size), id="chunked"),
+    ],
+)
 @pytest.mark.parametrize("size", [102_500, 120_000])
-def test_a_413_closes_its_connection_though_its_whole_body_had_arrived(edge, size):
+def test_a_413_closes_its_connection_though_its_whole_body_had_arrived(edge, size, sent):
     """A body just over the limit arrives whole before the answer starts (an audit of the
     README: the connection was kept, and the request after the body served): the 413 closes
     the connection all the same, so whether what follows is served never depends on the
     body's pace."""
     with connect(edge) as connection:
         connection.sendall(
-            post_head(size)
-            + b"x" * size
-            + b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: x\r\n\r\n"
+            sent(size) + b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: x\r\n\r\n"
         )
         received, _ = read_until_closed(connection)
     assert received.count(b"HTTP/1.1 ") == 1
