@@ -559,17 +559,24 @@ async def test_generated_queries_are_answered_alike(store, capsys):
 async def test_float_values_survive_both_executors_exactly(empty_store, seed_plan, value):
     """No seeded figure needs 17 digits; a store's may (SQLite writes 15 in its JSON, and
     its printf, 17, misrounds some from about 1e100 up)."""
-    await write_seeds(empty_store.engine, seed_plan)
-    async with empty_store.engine.begin() as connection:
+    assert await _every_figure_valued(empty_store, seed_plan, value) == value
+
+
+async def _every_figure_valued(store: Store, plan: Any, value: float) -> float:
+    """Every figure's value set to `value`: the first one's as both apps answer it alike, the
+    compiled one by its statement."""
+    await write_seeds(store.engine, plan)
+    async with store.engine.begin() as connection:
         await connection.execute(text("UPDATE figures SET value = :v"), {"v": value})
     query = {"query": "{ figures(first: 2) { nodes { value } } }"}
     async with (
-        make_client(empty_store.engine, executor=REFERENCE) as reference,
-        make_client(empty_store.engine, executor=COMPILED) as compiled,
+        make_client(store.engine, executor=REFERENCE) as reference,
+        make_client(store.engine, executor=COMPILED) as compiled,
     ):
         answered = await _compare({REFERENCE: reference, COMPILED: compiled}, query)
     assert answered.headers["x-executor"] == COMPILED
-    assert answered.json()["data"]["figures"]["nodes"][0]["value"] == value
+    found: float = answered.json()["data"]["figures"]["nodes"][0]["value"]
+    return found
 
 
 @pytest.mark.parametrize("value", [1.0619532634649984e102, -1.093431996039768e250])
@@ -583,18 +590,8 @@ async def test_large_float_values_survive_the_statement_written_as_levels(
         raise TooDeep("levels, on purpose")
 
     monkeypatch.setattr(Nester, "statement", too_deep)
-    await write_seeds(empty_store.engine, seed_plan)
-    async with empty_store.engine.begin() as connection:
-        await connection.execute(text("UPDATE figures SET value = :v"), {"v": value})
-    query = {"query": "{ figures(first: 2) { nodes { value } } }"}
-    async with (
-        make_client(empty_store.engine, executor=REFERENCE) as reference,
-        make_client(empty_store.engine, executor=COMPILED) as compiled,
-    ):
-        answered = await _compare({REFERENCE: reference, COMPILED: compiled}, query)
-    assert answered.headers["x-executor"] == COMPILED
+    assert await _every_figure_valued(empty_store, seed_plan, value) == value
     assert [m.nested for m in made] == [False]
-    assert answered.json()["data"]["figures"]["nodes"][0]["value"] == value
 
 
 async def test_paging_by_large_float_values_visits_each_row_once(empty_store, seed_plan):
