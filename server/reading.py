@@ -219,14 +219,27 @@ async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
 def is_json_body(content_type: str | None) -> bool:
     """Whether a POST's Content-Type is the one its body may have: `application/json`, in
     UTF-8 (a `charset` naming another is refused, not read as UTF-8)."""
-    media_type, *parameters = (content_type or "").split(";")
+    media_type, semicolon, parameters = (content_type or "").partition(";")
     if media_type.strip().lower() != JSON:
         return False
-    for parameter in parameters:
-        name, _, value = parameter.partition("=")
-        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in UTF8:
-            return False
-    return True
+    return not semicolon or all(
+        _unquoted(value).lower() in UTF8
+        for name, value in MEDIA_PARAMETER.findall(";" + parameters)
+        if name.lower() == "charset"
+    )
+
+
+# A media type's parameter (RFC 9110 5.6.6): its value a token or a quoted string, which may
+# hold a `;` (`profile="a;charset=x"` names no charset).
+MEDIA_PARAMETER = re.compile(r'[ \t]*;[ \t]*([^=;" \t]*)[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"?|[^;]*)')
+
+
+def _unquoted(value: str) -> str:
+    """A parameter's value as it reads: a quoted string without its quotes and escapes."""
+    value = value.strip()
+    if not value.startswith('"'):
+        return value
+    return re.sub(r"\\(.)", r"\1", value[1:-1] if value.endswith('"') else value[1:])
 
 
 def params_of_body(body: bytes) -> GraphQLParams:

@@ -406,12 +406,35 @@ async def test_unsupported_post_names_the_media_type_it_takes(client):
     assert response.headers["accept-post"] == JSON
 
 
-async def test_post_content_type_may_carry_a_charset(client):
-    response = await send(
-        client, payload={"query": SONY}, content_type="application/json; charset=utf-8"
-    )
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json; charset=utf-8",
+        'Application/JSON;charset="UTF-8"',
+        "application/json; charset=utf8; profile=x",
+        # a `;` in a quoted value parts no parameter: this names no charset
+        'application/json; profile="a;charset=latin1"',
+        'application/json; profile="say \\"a;charset=latin1\\""; charset=utf-8',
+    ],
+)
+async def test_post_content_type_may_carry_utf8_and_other_parameters(client, content_type):
+    response = await send(client, payload={"query": SONY}, content_type=content_type)
     assert response.status_code == 200, response.text
     assert without_cost(response.json()) == SONY_DATA
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json; charset=latin1",
+        'application/json; profile="a;b"; charset=latin1',
+        "application/json; charset = latin1",
+        'application/json; charset="iso-8859-1"',
+    ],
+)
+async def test_post_naming_another_charset_is_refused(client, content_type):
+    response = await send(client, payload={"query": SONY}, content_type=content_type)
+    assert_request_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
 
 
 @pytest.mark.parametrize(
