@@ -2,12 +2,13 @@
 
 An INFERRED item must say why (`note`), a REFERENCE must name its source, a field basis must
 name a field the API has; a link called STATED (a list's, or a single field's such as a
-statement's person) must have a quote that names what it links to (by name, short name or
-alternative name); a field that names or quotes (a name, a caption, a topic) must stand in
-one of the item's own quotes; and a figure's value must be a number one of its quotes writes,
-qualified there as the figure is ("more than", "nearly", or not at all). Whatever fails rests
-on something else, and must say so. The checks are necessary, not sufficient: a quote can name
-a place and still not tie it to the item, which is what the notes and a reviewer are for.
+statement's person) must have a quote that names what it links to (and a list's link, what it
+links from), by name, short name or alternative name; a field that names or quotes (a name, a
+caption, a topic) must stand in one of the item's own quotes; and a figure's value must be a
+number one of its quotes writes, qualified there as the figure is ("more than", "nearly", or
+not at all). Whatever fails rests on something else, and must say so. The checks are
+necessary, not sufficient: a quote can name a place and still not tie it to the item, which
+is what the notes and a reviewer are for.
 """
 
 from __future__ import annotations
@@ -178,12 +179,16 @@ def check_provenance(graph: GraphSpec, source: str) -> None:
                     )
     for link in link_items(graph):
         _check_item(link.owner, None, link.item.provenance, source)
-        if link.item.provenance.basis is mapping.Basis.STATED:
+        if link.item.provenance.basis is not mapping.Basis.STATED:
+            continue
+        # both ends: "She oversees teams in Miami" names the place, not whose teams they are
+        ends = ((link.target_kind, link.target), (link.owner_kind, link.owner_slug))
+        for kind, slug in ends:
             _check_named(
                 link.owner,
                 link.item.citations,
-                (names[link.target_kind][link.target], quotes[link.target_kind][link.target]),
-                link.target_kind,
+                (names[kind][slug], quotes[kind][slug]),
+                kind,
                 source,
                 inferred_names,
             )

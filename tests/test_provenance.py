@@ -440,12 +440,13 @@ def test_a_statement_given_to_someone_its_quote_does_not_name_is_refused(tmp_pat
 
 async def test_stated_only_leaves_out_an_item_that_is_inferred_itself(empty_store: Store):
     """No seed item is inferred as a whole; one made so here is left out of every list that
-    keeps stated facts, root and nested, on both executors."""
+    keeps stated facts, root and nested, on both executors. (Its link to its place is
+    inferred too: a stated link must name the item, and an inferred item's names are
+    inferred.)"""
     data = graph_data()
-    _item(data, "partners", "childfund-korea")["provenance"] = {
-        "basis": "INFERRED",
-        "note": "A test.",
-    }
+    partner = _item(data, "partners", "childfund-korea")
+    partner["provenance"] = {"basis": "INFERRED", "note": "A test."}
+    partner["locations"][0]["provenance"] = {"basis": "INFERRED", "note": "A test."}
     plan = build_plan(read_documents(SEEDS_DIR / "documents"), data, "altered")
     await write_seeds(empty_store.engine, plan)
     query = """{ partners(filter: {statedOnly: true}) { nodes { slug } }

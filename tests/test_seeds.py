@@ -135,6 +135,13 @@ def _unmarked(section: str, slug: str, field: str) -> Callable[[dict[str, Any]],
     return edit
 
 
+def _her_teams_unnamed(data: dict[str, Any]) -> None:
+    """Patricia Sedano's places cited by "She oversees ... teams in Miami" alone."""
+    person = next(p for p in data["people"] if p["slug"] == "patricia-sedano")
+    for link in person["locations"]:
+        link["citations"] = [c for c in link["citations"] if "Patricia" not in c["quote"]]
+
+
 def _figure_of_another_program(data: dict[str, Any]) -> None:
     figure = next(f for f in data["figures"] if f["slug"] == "un-refugee-agency-commitment-amount")
     figure["program"] = "pakistan-flood-support"  # no name, and none of its quotes is the figure's
@@ -176,6 +183,12 @@ def _figure_of_another_program(data: dict[str, Any]) -> None:
             "report 'global-impact-report-2023' field 'company' is STATED, but none of its "
             "quotes names the company (as 'Sony Music')",
             id="within-an-inferred-name",  # "Sony Music Group Global Impact Report 2023"
+        ),
+        pytest.param(
+            _her_teams_unnamed,
+            "person 'patricia-sedano' -> location 'new-york' is STATED, but none of its quotes "
+            "names the person (as 'Patricia Sedano')",
+            id="link-from-a-pronoun",  # a list's link names both its ends
         ),
         pytest.param(
             _figure_of_another_program,
@@ -665,7 +678,7 @@ async def test_failed_seed_leaves_the_store_as_it_was(
     await write_seeds(empty_store.engine, seed_plan)
     before = await snapshot(empty_store.engine)
     data = graph_data()
-    data["partners"][0]["name"] = "APIA Vote"  # renamed to words its quotes hold
+    data["partners"][0]["description"] = "An action-driven organization."  # an edit
     data["programs"] = data["programs"][1:]
     changed = read_seeds(write_seed_tree(tmp_path / "seeds", data))
 
