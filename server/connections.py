@@ -40,6 +40,7 @@ import asyncio
 import fcntl
 import logging
 import math
+import re
 import resource
 import sys
 import termios
@@ -49,6 +50,7 @@ from typing import Any
 
 import httptools
 from uvicorn.config import Config
+from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
@@ -71,6 +73,21 @@ HEAD_FIELDS_BYTES = 16 * 1024  # a request head's room besides its target (Node'
 TAKEN_LOOK_SECONDS = 0.1  # shutting down, how often a lingering close asks if all was taken
 # The longest request target httptools parses (`parse_url`: its offsets are 16 bits).
 MAX_TARGET_BYTES = 65_535
+# A request head's fields at most (Apache's LimitRequestFields): a browser sends ~20, a proxy
+# adds a few. Every field costs uvicorn's Python a call, and a head of 100 KiB holds ~25,000
+# of them (tens of milliseconds of the event loop for one request).
+MAX_HEAD_FIELDS = 100
+# What the parser is handed at once: a read (up to 256 KiB) may hold thousands of pipelined
+# requests, each a request cycle in memory until answered; they are parsed a slice at a time,
+# and no further while `MAX_PIPELINED` wait (the rest is held unread until some are answered,
+# as nginx reads the next request from its buffer only once it has answered the one before).
+PARSE_SLICE = 8 * 1024
+MAX_PIPELINED = 32
+# A Host's value (RFC 9112 section 3.2, RFC 3986 section 3.2.2): an IP literal or a
+# registered name (letters, digits, `-._~`, sub-delims, percent-escapes), then an optional port.
+HOST = re.compile(
+    rb"(?:\[[0-9A-Za-z:.\-_~!$&'()*+,;=]*\]|[0-9A-Za-z\-._~!$&'()*+,;=%]*)(?::[0-9]*)?"
+)
 
 
 @dataclass(frozen=True)
@@ -206,9 +223,11 @@ def head_fault(
     codings: list[bytes] = []
     lengths: list[bytes] = []
     hosts = types = 0
+    host = b""
     for name, value in headers:  # one pass: every request's head crosses it
         if name == b"host":
             hosts += 1
+            host = value
         elif name == b"content-type":
             types += 1
         elif name == b"content-length":
@@ -234,6 +253,8 @@ def head_fault(
         return "a request may carry one Host header"
     if hosts == 0 and http_version == "1.1":
         return "an HTTP/1.1 request must carry a Host header"
+    if hosts and not HOST.fullmatch(host):
+        return "the Host header is not a host name or address, with an optional port"
     if types > 1:
         return "a request may carry one Content-Type"
     return None
@@ -277,8 +298,24 @@ class RefusalLog:
 _refusals = RefusalLog()
 
 
+class HeldFlow(FlowControl):
+    """uvicorn's flow control, but reading stays paused while `held`: pipelined requests
+    were read past `MAX_PIPELINED` and wait unparsed (uvicorn resumes reading after every
+    answer, and as the app reads a body)."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        super().__init__(transport)
+        self.held = False
+
+    def resume_reading(self) -> None:
+        if not self.held:
+            super().resume_reading()
+
+
 class EdgeProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, with the limits of `ConnectionLimits`."""
+
+    flow: HeldFlow  # (set as the connection is made)
 
     def __init__(
         self,
@@ -295,6 +332,8 @@ class EdgeProtocol(HttpToolsProtocol):
         self.refused = False
         self.fault: str | None = None  # why the request's framing was refused
         self.target_too_long = False  # longer than httptools can parse: a 414, not a 400
+        self.too_many_fields = False  # past MAX_HEAD_FIELDS: a 431, not a 400
+        self.unparsed = b""  # read, not parsed yet: pipelined behind MAX_PIPELINED others
         self.request_open = False  # a request's head or body is still arriving
         self.lingering = False  # our side shut, the client's bytes read and dropped
         self.lingered_unsent = 0  # bytes the client had not taken at the lingering's last look
@@ -494,6 +533,7 @@ class EdgeProtocol(HttpToolsProtocol):
             _refusals.note(self.loop, self.limits.max_connections)
             return
         super().connection_made(transport)
+        self.flow = HeldFlow(transport)  # (before any request's cycle takes it)
         sock = transport.get_extra_info("socket")
         self.socket_fd = None if sock is None else sock.fileno()
         self.set_deadline(self.limits.head_timeout)
@@ -523,19 +563,50 @@ class EdgeProtocol(HttpToolsProtocol):
             state[CLIENT_LEFT] = True
 
     def data_received(self, data: bytes) -> None:
-        """uvicorn's, answering an unknown method 405 rather than 400, and logging refused
-        requests at debug level (a line each would let any client fill the log)."""
+        """uvicorn's, answering an unknown method 405 rather than 400, logging refused
+        requests at debug level (a line each would let any client fill the log), and
+        parsing a slice at a time (`PARSE_SLICE`), holding what follows `MAX_PIPELINED`
+        requests read ahead of their answers."""
+        if self.unparsed:  # (reading is paused meanwhile; what was on its way still comes)
+            data, self.unparsed = self.unparsed + data, b""
+        if len(data) <= PARSE_SLICE and len(self.pipeline) < MAX_PIPELINED:
+            self.feed(data)
+            return
+        whole = memoryview(data)
+        for start in range(0, len(data), PARSE_SLICE):
+            if len(self.pipeline) >= MAX_PIPELINED:
+                self.unparsed = bytes(whole[start:]) if start else data
+                self.flow.held = True
+                self.flow.pause_reading()
+                return
+            if not self.feed(whole[start : start + PARSE_SLICE]):
+                return
+
+    def parse_held(self) -> None:
+        """An answer went out: what was held unparsed is parsed, as far as the bound lets."""
+        if len(self.pipeline) >= MAX_PIPELINED:
+            return  # (as many still wait)
+        data, self.unparsed = self.unparsed, b""
+        self.flow.held = False
+        if data and self.parser is not None and not self.transport.is_closing():
+            self.data_received(data)
+        if not self.unparsed and not self.pipeline:  # as uvicorn would have it, unheld
+            self.flow.resume_reading()
+
+    def feed(self, data: bytes | memoryview) -> bool:
+        """Parse a piece; whether what follows it may still be read as requests."""
         if self.reading_stopped or (self.lingering and not self.request_open):
-            return  # answered (or being answered) and closing: nothing more is a request
+            return False  # answered (or being answered) and closing: nothing more is a request
         in_head = self.head_bytes is not None  # a head begun in an earlier piece
         in_body, begun, body_bytes = self.request_open and not in_head, self.begun, self.body_bytes
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserInvalidMethodError:
             self.refuse(405, "METHOD_NOT_ALLOWED", "use GET or POST", b"allow: GET, POST\r\n")
+            return False
         except httptools.HttpParserError as error:
             if self.reading_stopped or self.transport.is_closing():
-                return  # stopped by `on_message_begin`: nothing more is read as a request
+                return False  # stopped by `on_message_begin`: nothing more is read as a request
             if self.target_too_long:
                 self.refuse(
                     414,
@@ -543,15 +614,18 @@ class EdgeProtocol(HttpToolsProtocol):
                     f"the request target is longer than {MAX_TARGET_BYTES:,} bytes; send the "
                     "query in a POST body",
                 )
-                return
-            logger.debug("refused a request that is not valid HTTP/1.1: %s", error)
-            self.send_400_response(self.fault or "the request is not valid HTTP/1.1")
+            elif self.too_many_fields:
+                self.refuse_fields()
+            else:
+                logger.debug("refused a request that is not valid HTTP/1.1: %s", error)
+                self.send_400_response(self.fault or "the request is not valid HTTP/1.1")
+            return False
         except httptools.HttpParserUpgrade:
-            pass  # its head was all (on_headers_complete): answered, then closed
-        else:
-            # All of this piece was head if the head is still unfinished (the piece a head
-            # begins in is not counted: what it holds is bounded by the read size).
-            if in_head and self.head_bytes is not None:
+            return False  # its head was all (on_headers_complete): answered, then closed
+        if self.head_bytes is not None:
+            # All of this piece was head if the same head is still unfinished (the piece a
+            # head begins in is not counted: what it holds is bounded by the slice).
+            if in_head and self.begun == begun:
                 self.head_bytes += len(data)
                 if self.head_bytes > self.limits.max_head_bytes:
                     self.refuse(
@@ -559,8 +633,20 @@ class EdgeProtocol(HttpToolsProtocol):
                         "REQUEST_HEADERS_TOO_LARGE",
                         f"the request head is larger than {self.limits.max_head_bytes:,} bytes",
                     )
-            elif in_body and self.begun == begun and self.request_open:  # all of it this body's
-                self.count_framing(len(data), self.body_bytes - body_bytes)
+                    return False
+            if len(self.headers) > MAX_HEAD_FIELDS:
+                self.refuse_fields()
+                return False
+        elif in_body and self.begun == begun and self.request_open:  # all of it this body's
+            self.count_framing(len(data), self.body_bytes - body_bytes)
+        return not (self.reading_stopped or self.transport.is_closing())
+
+    def refuse_fields(self) -> None:
+        self.refuse(
+            431,
+            "REQUEST_HEADERS_TOO_LARGE",
+            f"the request head has more than {MAX_HEAD_FIELDS} header fields",
+        )
 
     def count_framing(self, received: int, body: int) -> None:
         """A chunked body's framing between two pieces of its data is bounded as a head's
@@ -691,6 +777,9 @@ class EdgeProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         switching = self.parser.should_upgrade()
         version = self.parser.get_http_version()
+        if len(self.headers) > MAX_HEAD_FIELDS:  # (a head in one piece: not counted as it came)
+            self.too_many_fields = True
+            raise httptools.HttpParserError("too many header fields")
         self.fault = head_fault(self.headers, version, switching)
         if self.fault is not None:  # httptools stops here; uvicorn answers send_400_response
             raise httptools.HttpParserError(self.fault)
@@ -714,6 +803,8 @@ class EdgeProtocol(HttpToolsProtocol):
         # From a stop signal on, each request is the last of its connection (`STOP_SIGNAL`).
         self.keep_alive = cycle.keep_alive and not switching and not STOP_SIGNAL.seen
         cycle.keep_alive = False
+        if version == "1.0":  # RFC 9110 10.1.1: an HTTP/1.0 client's `Expect` is ignored
+            cycle.waiting_for_100_continue = False  # (and 15.2: it is sent no 1xx)
         # No protocol is switched to (RFC 9110 7.8: an Upgrade may be ignored), and what
         # follows the head is not HTTP/1.1 to httptools: nothing more is read from the client.
         if switching:
@@ -733,8 +824,11 @@ class EdgeProtocol(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         if self.lingering:  # closed after this answer: nothing queued behind it is answered
             self.pipeline.clear()
+            self.unparsed = b""
         pipelined = bool(self.pipeline)
-        super().on_response_complete()
+        super().on_response_complete()  # (the next queued starts)
+        if self.unparsed:  # a place in the queue is free: queued behind the rest
+            self.parse_held()
         if self.timeout_keep_alive_task is not None:  # uvicorn's idle timer, armed just now:
             self.timeout_keep_alive_task.cancel()  # ours runs (its close would be a plain one)
             self.timeout_keep_alive_task = None
@@ -767,7 +861,11 @@ class _ClosedOurWay(asyncio.Transport):
         self._close = close
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        self._transport.write(data)
+        # Closed, the client gone: uvicorn tells only the last request read that its client
+        # left, and an answer to an earlier one (pipelined) may still be written, after its
+        # wait for the client to take what was written ended with the connection.
+        if not self._transport.is_closing():
+            self._transport.write(data)
 
     def is_closing(self) -> bool:
         return self._transport.is_closing()

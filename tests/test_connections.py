@@ -277,6 +277,74 @@ def test_a_pipelined_request_refused_never_answers_in_place_of_an_earlier_one(
     assert waited < 3
 
 
+HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def test_a_head_ending_in_a_read_of_more_requests_is_not_charged_that_read(edge):
+    """A head split over two reads, the second holding two requests of 60 KB and the start of
+    a fourth: the fourth's head is counted from the read after (it was charged the whole read,
+    past its bound, and dropped behind the answers ahead: three answers, then closed)."""
+    big = json.dumps({"query": "#" + "x" * 60_000 + "\n{ __typename }"}).encode()
+    last = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with connect(edge) as connection:
+        connection.sendall(HEALTHZ[:25])
+        time.sleep(0.3)
+        connection.sendall(HEALTHZ[25:] + (post_head(len(big)) + big) * 2 + last[:35])
+        time.sleep(0.3)
+        connection.sendall(last[35:])
+        received, _ = read_until_closed(connection)
+    assert received.count(b" 200 OK\r\n") == 4, received[-300:]
+
+
+def test_thousands_of_pipelined_requests_are_each_answered(edge):
+    """Read ahead of their answers no further than a bound, the rest waiting unparsed, every
+    one of 5,000 requests sent in one go is answered in turn."""
+    count = 5_000
+    with connect(edge) as connection:
+        sender = threading.Thread(target=connection.sendall, args=(HEALTHZ * count,))
+        sender.start()
+        received = b""
+        while received.count(b" 200 OK\r\n") < count:
+            chunk = connection.recv(1 << 20)
+            assert chunk, f"closed after {received.count(b' 200 OK')} answers"
+            received += chunk
+        sender.join()
+    assert received.count(b"HTTP/1.1 ") == count
+
+
+def _rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+    assert found is not None
+    return int(found.group(1)) / 1024
+
+
+def test_requests_pipelined_past_a_bound_wait_unparsed(tmp_path):
+    """Ten clients each send ~1 MB of small pipelined requests and read nothing: what the
+    server parsed ahead of its answers is bounded (it parsed every request it read, each a
+    request cycle in memory until answered: ~11 MB a connection, held until the send
+    deadline, and tens of milliseconds of the event loop a read)."""
+    with serving(tmp_path) as server:
+        before = _rss_mb(server.process.pid)
+        held = []
+        for _ in range(10):
+            connection = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            connection.connect(("127.0.0.1", server.port))
+            connection.setblocking(False)
+            payload, sent = HEALTHZ * 30_000, 0
+            with contextlib.suppress(BlockingIOError):
+                while sent < len(payload):
+                    sent += connection.send(payload[sent : sent + 65536])
+            held.append(connection)
+        time.sleep(1.5)
+        grown = _rss_mb(server.process.pid) - before
+        assert httpx.get(f"{server.base}/healthz", timeout=2).status_code == 200
+        for connection in held:
+            connection.close()
+    assert grown < 30, f"{grown:.0f} MB"
+
+
 def test_a_head_arriving_as_the_answer_ahead_of_it_goes_out_is_read_whole(edge):
     """The next request's head, begun while the one ahead is answered, is not taken for the
     rest of that one's body (which would shut the connection)."""
@@ -627,6 +695,28 @@ def test_a_client_gone_once_its_answers_head_went_out_keeps_that_status(edge):
     assert recorded(edge, "LongAnswer")["status"] == 200
 
 
+def test_a_client_leaving_while_pipelined_answers_go_out_is_no_error(edge):
+    """uvicorn tells only the last request read that its client left: the one being answered
+    (an earlier one, waiting for the client to take what was written) went on writing to the
+    closed connection, an ERROR with its stack and a 500 on its record."""
+    nodes = "x: nodes { text } y: nodes { text }"
+    documents = " ".join(f"a{i}: documents(first: 10) {{ {nodes} }}" for i in range(16))
+    body = json.dumps({"query": f"query Pipelined {{ {documents} }}"}).encode()
+    before = len(access_lines(edge, 500))
+    connection = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    connection.connect(("127.0.0.1", edge.port))
+    connection.sendall((post_head(len(body)) + body) * 16)
+    time.sleep(0.5)  # the first answer is written, most of it waiting for the client
+    reset(connection)
+    wait_for(lambda: '"operation":"Pipelined"' in edge.log.read_text(), edge)
+    time.sleep(0.5)
+    log = edge.log.read_text()
+    assert "Exception in ASGI application" not in log
+    assert "Traceback" not in log
+    assert len(access_lines(edge, 500)) == before
+
+
 def test_a_client_reading_slowly_but_steadily_gets_its_whole_answer(edge):
     """The deadline runs while nothing is taken, not over the whole answer: a client reading
     128 KB every 0.1 s (~4 s in all, four send deadlines) gets all of it."""
@@ -925,15 +1015,70 @@ def test_head_fault_names_each_conflict():
         pytest.param(b"GET /healthz HTTP/1.1\r\n\r\n", id="none"),
         pytest.param(b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", id="two"),
         pytest.param(b"GET /healthz HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", id="two-1.0"),
+        *(
+            pytest.param(b"GET /healthz HTTP/1.1\r\nHost: " + host + b"\r\n\r\n", id=name)
+            for name, host in [
+                ("space", b"a b/c@d"),
+                ("userinfo", b"user@evil:80"),
+                ("non-ascii", b"\xc3\xa9xample"),
+                ("two-ports", b"x:80:80"),
+                ("open-bracket", b"[::1"),
+            ]
+        ),
     ],
 )
 def test_a_request_without_one_host_is_400_and_closed(edge, head):
-    """RFC 9112 section 3.2: an HTTP/1.1 request with no Host, or any with two."""
+    """RFC 9112 section 3.2: an HTTP/1.1 request with no Host, any with two, or with one
+    whose value is not a host."""
     with connect(edge) as connection:
         connection.sendall(head)
         received, _ = read_until_closed(connection)
     assert status_of(received) == 400
     assert "Host header" in body_of(received)["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    "host", [b"example.com", b"127.0.0.1:8000", b"[::1]:8000", b"xn--bcher-kva.example", b""]
+)
+def test_every_form_of_host_is_served(edge, host):
+    with connect(edge) as connection:
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+        status, _, _ = read_response(connection)
+    assert status == 200
+
+
+def test_an_http_1_0_client_is_sent_no_100_continue(edge):
+    """RFC 9110 section 10.1.1: an HTTP/1.0 request's `Expect: 100-continue` is ignored (and
+    15.2: such a client is sent no 1xx): it gets its answer, the 200 first."""
+    head = post_head(len(QUERY)).replace(b"HTTP/1.1", b"HTTP/1.0")
+    head = head.replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n")
+    with connect(edge) as connection:
+        connection.sendall(head + QUERY)
+        received, _ = read_until_closed(connection)
+    assert received.startswith(b"HTTP/1.1 200 OK\r\n"), received[:100]
+    assert b"100 Continue" not in received
+
+
+def test_a_head_of_more_fields_than_its_bound_is_431_and_closed(edge):
+    """Each field costs the event loop a Python call: 100 at most, in one piece or many."""
+    fields = b"".join(b"X-F%d: a\r\n" % i for i in range(connections.MAX_HEAD_FIELDS))
+    with connect(edge) as connection:  # the bound, with Host: one too many
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n")
+        received, _ = read_until_closed(connection)
+    assert status_of(received) == 431
+    assert "header fields" in body_of(received)["errors"][0]["message"]
+    with connect(edge) as connection:  # one less: served
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + fields[9:] + b"\r\n")
+        status, _, _ = read_response(connection)
+    assert status == 200
+    with connect(edge) as connection:  # ~20,000 fields of 5 bytes, in pieces past a slice
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.2)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            for _ in range(10):
+                connection.sendall(b"a:b\r\n" * 2000)
+        received, _ = read_until_closed(connection)
+    assert status_of(received) == 431
 
 
 def test_an_http_1_0_request_needs_no_host(edge):
