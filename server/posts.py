@@ -9,7 +9,8 @@ lookup and response (`GraphQLEndpoint.kept_answer`); any other is handed to the 
 what was read and looked up, so it neither reads nor looks it up again. Either goes out
 through the same compression: the same response the whole way would give. Anything else goes
 the whole way, its body replayed: GET and HEAD (tags and revalidation), a body without a
-Content-Length or over the limit, any other media type or an Accept header it cannot answer;
+Content-Length or over the limit, any other media type, a body in a content coding (refused
+there: it is not read as plain) or an Accept header it cannot answer;
 and every request while a rate limit is on (each counts first), CORS is (its middleware adds
 `Vary: Origin` to every answer) or tracing is (each request has its span).
 """
@@ -28,7 +29,7 @@ from server.compression import MINIMUM_BYTES, CompressionMiddleware, accepted_co
 from server.endpoint import LOOKED_UP, GraphQLEndpoint
 from server.negotiation import negotiate
 from server.observe import Observer, with_request_id
-from server.reading import declared_length, is_json_body
+from server.reading import declared_length, identity_coded, is_json_body
 from server.shutdown import cut_off, cut_off_by_the_grace
 
 GRAPHQL_PATH = "/graphql"
@@ -80,6 +81,7 @@ class EarlyPosts:
         accept = headers.get(b"accept")
         if (
             not is_json_body(headers.get(b"content-type"))
+            or not identity_coded(headers.get(b"content-encoding"))
             or declared is None
             or declared > self.max_body_bytes
             or negotiate(accept) is None  # refused before its body is read
@@ -133,7 +135,8 @@ async def _send(
 
 
 _WANTED = frozenset({b"content-length", b"content-type"})
-_LISTS = frozenset({b"accept", b"accept-encoding"})  # every line, joined (RFC 9110 5.3)
+# every line, joined (RFC 9110 5.3)
+_LISTS = frozenset({b"accept", b"accept-encoding", b"content-encoding"})
 
 
 def _first_values(scope: Scope) -> dict[bytes, str]:

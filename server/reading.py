@@ -15,7 +15,7 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 
 from server.errors import RequestError
-from server.negotiation import JSON
+from server.negotiation import JSON, listed
 from server.persisted import SHA256_HEX, sha256_hex
 
 # What the request's record says of a body that never came whole (the app's answer reaches
@@ -213,7 +213,28 @@ async def read_params(request: Request, max_body_bytes: int) -> GraphQLParams:
             "POST bodies must be application/json (in UTF-8)",
             {"Accept-Post": JSON},
         )
+    if not identity_coded(listed(request.headers, "content-encoding")):
+        raise RequestError(
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "request bodies are read as sent, never decoded: send the body uncompressed, "
+            "without Content-Encoding",
+            {"Accept-Encoding": "identity"},  # what a body may be coded with (RFC 7694)
+        )
     return params_of_body(await read_body(request, max_body_bytes))
+
+
+def identity_coded(content_encoding: str | None) -> bool:
+    """Whether a body's Content-Encoding (its lines joined) names no coding but `identity`.
+    A body in any other (`gzip`, `br`, one unknown) is refused, not read as if it were plain
+    (RFC 9110 15.5.16): a proxy or firewall that decoded it, or refused it, would have seen
+    another request than runs."""
+    return content_encoding is None or all(
+        coding.strip(" \t").lower() in _IDENTITY for coding in content_encoding.split(",")
+    )
+
+
+_IDENTITY = frozenset({"identity", ""})  # (an empty list element is none: RFC 9110 5.6.1)
 
 
 def is_json_body(content_type: str | None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import logging
@@ -11,9 +12,12 @@ import re
 import sys
 import tracemalloc
 import uuid
+import zlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import brotli  # type: ignore[import-untyped]
 import httpx
 import pytest
 from hypothesis import given, settings
@@ -404,6 +408,54 @@ async def test_unsupported_post_names_the_media_type_it_takes(client):
     response = await send(client, content=SONY.encode(), content_type="text/plain")
     assert response.status_code == 415
     assert response.headers["accept-post"] == JSON
+
+
+PLAIN = json.dumps({"query": SONY}).encode()
+
+
+async def _chunked(body: bytes) -> AsyncIterator[bytes]:
+    """The body sent without a Content-Length (chunked): it goes the whole way, routed, not
+    read before routing (server/posts.py)."""
+    yield body
+
+
+@pytest.mark.parametrize("framed", ["by-length", "chunked"])
+@pytest.mark.parametrize(
+    ("codings", "body"),
+    [
+        pytest.param(["gzip"], gzip.compress(PLAIN), id="gzip"),
+        pytest.param(["br"], brotli.compress(PLAIN), id="br"),
+        pytest.param(["deflate"], zlib.compress(PLAIN), id="deflate"),
+        pytest.param(["GZip"], gzip.compress(PLAIN), id="gzip-in-another-case"),
+        # plain JSON that says it is coded: a proxy or firewall decoding it sees no JSON
+        pytest.param(["x-foo"], PLAIN, id="plain-body-in-an-unknown-coding"),
+        pytest.param(["identity, gzip"], gzip.compress(PLAIN), id="identity-then-gzip"),
+        pytest.param(["identity", "gzip"], gzip.compress(PLAIN), id="gzip-on-a-second-line"),
+    ],
+)
+async def test_a_body_in_a_content_coding_is_refused_not_read_as_plain(
+    client, codings, body, framed
+):
+    """Bodies are read as sent, never decoded: one in any coding but `identity` is `415`
+    naming what is accepted (RFC 9110 15.5.16, RFC 7694), not run as if plain (an unknown
+    coding on plain JSON was 200) nor a misleading "not valid UTF-8" (a gzip body was 400),
+    whether it is read before routing or routed."""
+    headers = [("accept", JSON), ("content-type", JSON)]
+    headers += [("content-encoding", coding) for coding in codings]
+    content = body if framed == "by-length" else _chunked(body)
+    response = await client.post("/graphql", content=content, headers=headers)
+    refused = assert_request_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert "send the body uncompressed" in refused["errors"][0]["message"]
+    assert response.headers["accept-encoding"] == "identity"
+
+
+@pytest.mark.parametrize("codings", [["identity"], ["Identity ,IDENTITY"], ["identity", ""]])
+async def test_a_body_in_the_identity_coding_is_read(client, codings):
+    headers = [("accept", JSON), ("content-type", JSON)]
+    headers += [("content-encoding", coding) for coding in codings]
+    response = await client.post("/graphql", content=PLAIN, headers=headers)
+    assert response.status_code == 200, response.text
+    assert without_cost(response.json()) == SONY_DATA
 
 
 @pytest.mark.parametrize(

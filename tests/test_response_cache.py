@@ -698,6 +698,26 @@ async def test_a_post_not_kept_is_answered_before_routing_as_the_whole_way_would
 
 
 @bounded
+async def test_a_kept_answer_is_not_served_to_a_body_in_a_content_coding(
+    store: Store, early_hits: EarlyHits
+) -> None:
+    """The bytes of a kept POST sent again saying they are coded (`Content-Encoding: x-foo`,
+    which a proxy or firewall would decode, or refuse) are refused `415` as the whole way
+    refuses them, not answered before routing with the plain body's kept answer."""
+    body = {"query": unique()}
+    async with make_client(store.engine) as http:
+        assert (await post(http, body)).headers["x-cache"] == "miss"
+        assert (await post(http, body)).headers["x-cache"] == "hit"
+        coded = await http.post(
+            "/graphql", json=body, headers={"accept": JSON, "content-encoding": "x-foo"}
+        )
+    assert early_hits.count == 1
+    assert coded.status_code == 415, coded.text
+    assert coded.json()["errors"][0]["extensions"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert "x-cache" not in coded.headers
+
+
+@bounded
 async def test_with_cors_on_hits_go_the_whole_way(store: Store) -> None:
     """The CORS middleware adds `Vary: Origin` to every answer: with it on, no answer is
     served before routing, and a hit still says so."""
