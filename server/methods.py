@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server.errors import RequestError
 from server.negotiation import JSON
 from server.outcome import outcome_of, refuse
+from server.responses import NO_SNIFF
 
 
 class HeadAsGet:
@@ -48,7 +49,10 @@ def _allowed(header: str) -> str:
 
 
 async def not_found(request: Request, _: Exception) -> Response:
-    error = RequestError(404, "NOT_FOUND", "nothing here; GraphQL is served at /graphql")
+    # (as sniff-proof as the pages' files a 404 may stand for)
+    error = RequestError(
+        404, "NOT_FOUND", "nothing here; GraphQL is served at /graphql", {**NO_SNIFF}
+    )
     return refuse(error, JSON, outcome_of(request))
 
 
@@ -59,7 +63,7 @@ async def method_not_allowed(request: Request, exception: Exception) -> Response
     # a preflight reaches here only with CORS off (its middleware answers them)
     preflight = "access-control-request-method" in request.headers
     message = f"use {wording}" + (NO_CORS if preflight else "")
-    error = RequestError(405, "METHOD_NOT_ALLOWED", message, {"Allow": allow})
+    error = RequestError(405, "METHOD_NOT_ALLOWED", message, {"Allow": allow, **NO_SNIFF})
     return refuse(error, JSON, outcome_of(request))
 
 

@@ -9,6 +9,8 @@ What these copies say is what `CompressionMiddleware` would say (server/compress
 same codings, types, `Vary` and tag, the coding's suffix added there. A client that accepts
 a coding gets the whole copy whatever `Range` it sends (RFC 9110 lets a server ignore it): a
 range the file answers `200` (a stale `If-Range`, a hundred ranges) would be compressed anew.
+A `Range` a server ignores is ignored (the whole file, `200`), and every answer is as
+sniff-proof as the file, an unsatisfiable range's `416` too.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import os
+import re
 from pathlib import Path
 
 import brotli  # type: ignore[import-untyped]
@@ -23,7 +26,7 @@ from starlette.datastructures import Headers
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import PathLike, StaticFiles
-from starlette.types import Scope
+from starlette.types import Message, Receive, Scope, Send
 
 from core.lru import LRU
 from server.compression import BROTLI_QUALITY, GZIP_LEVEL, MINIMUM_BYTES, accepted_coding
@@ -50,6 +53,25 @@ class AssetFiles(StaticFiles):
         self._copies: LRU[CopyKey, bytes] = LRU(KEPT_BYTES, weight=len)
         self._making: dict[CopyKey, asyncio.Future[bytes]] = {}
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Starlette's, a `Range` to ignore taken out of the request first (Starlette answered
+        it a plain-text 400), and each answer sent never to be sniffed as another type."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        asked = next((value for name, value in scope["headers"] if name == b"range"), None)
+        if asked is not None and _ignored_range(asked.decode("latin-1")):
+            headers = [(name, value) for name, value in scope["headers"] if name != b"range"]
+            scope = {**scope, "headers": headers}
+
+        async def not_sniffed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", ()), *_NO_SNIFF_HEAD]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await super().__call__(scope, receive, not_sniffed)
+
     def file_response(
         self,
         full_path: PathLike,
@@ -58,7 +80,6 @@ class AssetFiles(StaticFiles):
         status_code: int = 200,
     ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
-        response.headers.update(NO_SNIFF)
         if response.status_code == 304 and _compressible(stat_result, response):
             response.headers["vary"] = "Accept-Encoding"  # as its 200 says (RFC 9110 15.4.5)
         return response
@@ -103,6 +124,35 @@ class AssetFiles(StaticFiles):
         del self._making[key]
         if not made.cancelled() and made.exception() is None:  # (else each asker has it)
             self._copies.put(key, made.result())
+
+
+def _ignored_range(value: str) -> bool:
+    """Whether a `Range` is one to ignore, answered with the whole file as if not sent: in a
+    unit other than `bytes`, which a server must ignore (RFC 9110 14.2), or no valid
+    ranges-specifier (`bytes=5-1`, `bytes=abc`, `bytes=`; RFC 9110 lets a server ignore it),
+    or past what Starlette reads: a position of over 19 digits (past any file; its `int`
+    refuses 4,300) or more ranges than it serves (it answers those the whole file too)."""
+    unit, equals, ranges = value.partition("=")
+    if not equals or unit.strip(" \t").lower() != "bytes":
+        return True
+    if ranges.count(",") >= FileResponse.max_ranges:
+        return True
+    parts = (part.strip(" \t") for part in ranges.split(","))
+    specs = [_BYTE_RANGE.fullmatch(part) for part in parts if part]  # (empty ones are none)
+    return not specs or not all(spec is not None and _in_order(spec) for spec in specs)
+
+
+# a byte range (RFC 9110 14.1.2): first-last, first- or -suffix, in ASCII digits
+_BYTE_RANGE = re.compile(r"([0-9]{1,19})-([0-9]{0,19})|-[0-9]{1,19}")
+_NO_SNIFF_HEAD = [
+    (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in NO_SNIFF.items()
+]
+
+
+def _in_order(spec: re.Match[str]) -> bool:
+    """Whether a byte range ends no sooner than it starts (`5-1` is no range)."""
+    first, last = spec.groups()
+    return not first or not last or int(first) <= int(last)
 
 
 def _compressible(stat_result: os.stat_result, response: Response) -> bool:

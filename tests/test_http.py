@@ -1243,6 +1243,83 @@ async def test_pages_probes_and_files_say_how_they_may_be_kept_framed_and_read(c
         assert served.headers["x-content-type-options"] == "nosniff", path
 
 
+GRAPHIQL_JS = "/graphiql/4.1.2/graphiql.min.js"
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize(
+    "asked",
+    [
+        "items=0-5",  # a unit it does not understand: which a server must ignore
+        "Items=0-5",
+        "bytes=5-1",  # no valid ranges-specifier: which a server may ignore
+        "bytes=abc",
+        "bytes=",
+        "bytes=0-5, 9-3",
+        "bytes 0-5",
+        "bytes=0-" + "9" * 30,  # past any file, and past 19 digits
+        # no range-spec, though Starlette read a range in them (206): a lone `-`, a sign and
+        # an underscore (which Python's `int` reads)
+        "bytes=0-5,-",
+        "bytes=+0-5",
+        "bytes=0-1_0",
+    ],
+)
+async def test_a_range_to_ignore_is_answered_the_whole_file(client, asked, method):
+    """RFC 9110 14.2: a Range in a unit the server does not understand must be ignored, and
+    one that is no valid ranges-specifier may be: the whole file, as without it (both were
+    mostly a plain-text 400, without the files' `nosniff`)."""
+    whole = await client.get(GRAPHIQL_JS, headers={"accept-encoding": "identity"})
+    request = client.build_request(
+        method, GRAPHIQL_JS, headers={"accept-encoding": "identity", "range": asked.encode()}
+    )
+    answer = await client.send(request)
+    assert answer.status_code == 200, answer.text[:200]
+    assert compared(answer) == compared(whole)
+    assert answer.content == (whole.content if method == "GET" else b"")
+
+
+@pytest.mark.parametrize(
+    ("asked", "status", "said"),
+    [
+        ("bytes=0-5", 206, "bytes 0-5/"),
+        ("BYTES = 0-5", 206, "bytes 0-5/"),
+        ("bytes=1-", 206, "bytes 1-"),
+        ("bytes=-5", 206, "bytes "),
+        ("bytes=0-0,2-2", 206, None),  # multipart/byteranges
+        ("bytes=99999999-", 416, "bytes */"),
+        ("bytes=" + "9" * 19 + "-", 416, "bytes */"),
+    ],
+)
+async def test_a_valid_range_is_answered_as_before(client, asked, status, said):
+    """Ranges that are valid keep their 206 (or 416, past the file's end), now sniff-proof."""
+    answer = await client.get(GRAPHIQL_JS, headers={"accept-encoding": "identity", "range": asked})
+    assert answer.status_code == status, answer.text[:200]
+    if said is None:
+        assert answer.headers["content-type"].startswith("multipart/byteranges")
+    else:
+        assert answer.headers["content-range"].startswith(said)
+    assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_every_error_the_files_answer_is_as_sniff_proof_as_the_files(client):
+    """An unsatisfiable range's 416 (Starlette's plain text), a missing file's 404 and a
+    POST's 405 say `nosniff` as the files' 200s do."""
+    unsatisfiable = await client.get(
+        GRAPHIQL_JS, headers={"accept-encoding": "identity", "range": "bytes=99999999-"}
+    )
+    missing = await client.get("/graphiql/4.1.2/missing.js")
+    posted = await client.post(GRAPHIQL_JS, content=b"x")
+    for answer, status in ((unsatisfiable, 416), (missing, 404), (posted, 405)):
+        assert answer.status_code == status
+        assert answer.headers["x-content-type-options"] == "nosniff", status
+
+
+def compared(response: httpx.Response) -> list[tuple[str, str]]:
+    """A response's headers, less those that differ from one request to the next."""
+    return sorted((k, v) for k, v in response.headers.multi_items() if k != "x-request-id")
+
+
 async def test_graphiql_runs_no_script_but_its_files_and_its_own(client):
     """GraphiQL's CSP allows scripts from this server and the page's one inline script, by the
     hash of the text it embeds (so markup injected into the page runs nothing); nothing else
