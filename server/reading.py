@@ -181,8 +181,10 @@ async def read_body(request: Request, limit: int) -> bytes:
             chunks.append(chunk)
     except ClientDisconnect:  # nobody reads the answer; one line, not a stack
         refused: RequestError | None = request.scope["state"].get(EDGE_REFUSAL)
-        if refused is not None:
-            logger.info("a request's body was refused: %s (%d bytes came)", refused.message, size)
+        if refused is not None:  # at debug level, as the edge logs its refusals: a line each
+            # would let any client fill the log, and the access line records it (its status
+            # and code) anyway
+            logger.debug("a request's body was refused: %s (%d bytes came)", refused.message, size)
             raise refused from None
         logger.info("the client left before sending its whole body (%d bytes came)", size)
         raise RequestError(
