@@ -198,12 +198,16 @@ def log_line(
 
 def configure_access_log(level: str) -> None:
     """`impact-graph serve`: each access line alone on its line of stderr, at `level` (the
-    lines are INFO: "warning" and above turn them off), not in the other logs' format."""
+    lines are INFO: "warning" and above turn them off), not in the other logs' format; at
+    "debug" or "trace", our own loggers' debug lines too (the edge's refusals), which the
+    process's INFO level leaves out otherwise."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     access.handlers[:] = [handler]
     access.propagate = False
     access.setLevel(LOG_LEVELS[level])  # uvicorn's, "trace" included
+    debugging = LOG_LEVELS[level] <= logging.DEBUG
+    logging.getLogger("impact_graph").setLevel(logging.DEBUG if debugging else logging.NOTSET)
 
 
 class Observability:

@@ -1133,6 +1133,18 @@ def test_an_upgrade_without_a_body_is_answered_as_http_and_closed(edge, upgrade)
     assert waited < 1
 
 
+def test_at_debug_level_the_edges_refusals_are_logged(tmp_path):
+    """They are debug lines (any client could write them by the thousand): shown when the
+    operator asks for debug, where the process's INFO level had left them out."""
+    with serving(tmp_path, {"IMPACT_GRAPH_LOG_LEVEL": "debug"}) as server:
+        with connect(server) as connection:
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n")
+            received, _ = read_until_closed(connection)
+        assert status_of(received) == 400
+        said = "refused a request that is not valid HTTP/1.1"
+        wait_for(lambda: said in server.log.read_text(), server)
+
+
 def test_a_request_line_of_another_http_version_is_400(edge):
     with connect(edge) as connection:
         connection.sendall(b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n")
