@@ -72,7 +72,8 @@ from compiled.shape import (
 )
 from compiled.template import NotCompiled
 from db.mapping import CITATION, LISTS, TYPES, node_type
-from db.queries import LINK_PROVENANCE, Projection, ranked_pages, root_page
+from db.provenance import LINK_PROVENANCE
+from db.queries import Projection, ranked_pages, root_page
 from db.search import SEARCH_COLUMNS, search_sql
 
 # json_build_object takes as many arguments as json_build_array (two a level): the statement

@@ -77,7 +77,8 @@ from compiled.shape import (
 )
 from compiled.template import NotCompiled
 from db.mapping import CITATION, LISTS, TYPES, node_type
-from db.queries import LINK_PROVENANCE, Projection, list_total, page_query
+from db.provenance import LINK_PROVENANCE
+from db.queries import Projection, list_total, page_query
 from db.search import SEARCH_COLUMNS, search_sql
 
 # Subqueries inside subqueries that SQLite's parser takes with room to spare (it overflows

@@ -45,7 +45,7 @@ from compiled.bind import (
 from compiled.json_sql import context_name, read_float
 from db import provenance
 from db.mapping import LISTS
-from db.queries import RelationSource, relation_source
+from db.provenance import RelationSource, relation_source
 from db.search import hit_of, ranked_rows
 from semantics.highlights import Span
 from semantics.ids import encode_global_id
@@ -232,7 +232,7 @@ def row_field(item: Any, type_name: str, position: Callable[[str], int]) -> Any 
 
 
 def relation_column(bound: List) -> str | None:
-    """The column of a page's rows its edges' `provenance` reads (db/queries.py:
+    """The column of a page's rows its edges' `provenance` reads (db/provenance.py:
     RelationSource), where one is selected and the list's edges have one."""
     source = relation_source(LISTS[bound.list_key])
     edges = (part.fields for part in bound.fields if isinstance(part, Edge))

@@ -6,21 +6,25 @@ the fields whose basis differs from the item's, in the order the extraction give
 `basis` and `unstated` repeat the item's basis and the names of its fields that are not
 stated, so a list can keep stated facts only (`statedOnly`) with plain column tests. The
 seed writes all three from one value, here; the resolvers and the compiled executor read
-the JSON back with `read`.
+the JSON back with `read`; `relation_source` says where an edge reads its relation's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from db import mapping
 
+if TYPE_CHECKING:
+    from db.queries import PageRow
+
 STATED = mapping.Basis.STATED.value
 FIELD_SEPARATOR = ","
+LINK_PROVENANCE = "edge_provenance"  # a page's column (db/queries.py): its link row's provenance
 
 
 @dataclass(frozen=True)
@@ -87,3 +91,38 @@ def relation(item: dict[str, Any], field_name: str) -> dict[str, Any]:
                 "fields": [],
             }
     return {"basis": item["basis"], "note": None, "source": None, "fields": []}
+
+
+@dataclass(frozen=True)
+class RelationSource:
+    """Where what an edge's relation rests on is read: its link row's provenance (a page's
+    `edge_provenance`, `field` None), or the provenance of the item's own `field` that names
+    the parent (its `provenance` column)."""
+
+    field: str | None
+
+    @property
+    def column(self) -> str:
+        """The page's column the text is read from."""
+        return LINK_PROVENANCE if self.field is None else "provenance"
+
+    def read(self, text: str | None) -> dict[str, Any] | None:
+        """The relation's provenance, as the API shows it, from that column's text."""
+        if text is None:
+            return None
+        found = read(text)
+        return found if self.field is None else relation(found, self.field)
+
+    def of(self, item: PageRow) -> dict[str, Any] | None:
+        return self.read(item.link_provenance if self.field is None else item.row.provenance)
+
+
+def relation_source(spec: mapping.ListEdge) -> RelationSource | None:
+    """Where a list's edges read their relation's provenance; None where they have none (a
+    root list, a list of uncited items)."""
+    if spec.link is not None:
+        return RelationSource(None)
+    field_name = mapping.relation_field(spec)
+    if field_name is None or not mapping.TYPES[spec.target].cited:
+        return None
+    return RelationSource(field_name)

@@ -34,7 +34,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import provenance
 from db.keys import search_text
 from db.mapping import (
     CITATION,
@@ -56,7 +55,7 @@ from db.order import (
     seek_parameters,
     sort_column,
 )
-from db.provenance import STATED, unstated_pattern
+from db.provenance import LINK_PROVENANCE, STATED, unstated_pattern
 
 
 @dataclass(frozen=True)
@@ -98,9 +97,6 @@ class Window:
             if place is not None:
                 found |= seek_parameters(f"{prefix}{name}", place)
         return found
-
-
-LINK_PROVENANCE = "edge_provenance"  # a page's column: its link row's provenance
 
 
 @dataclass(frozen=True)
@@ -494,41 +490,6 @@ def link_provenance(spec: ListEdge, link_id: Any, projection: Projection) -> Any
     if not projection.relation or spec.link is None:
         return null()
     return link_id.table.c.provenance
-
-
-@dataclass(frozen=True)
-class RelationSource:
-    """Where what an edge's relation rests on is read: its link row's provenance (a page's
-    `edge_provenance`, `field` None), or the provenance of the item's own `field` that names
-    the parent (its `provenance` column)."""
-
-    field: str | None
-
-    @property
-    def column(self) -> str:
-        """The page's column the text is read from."""
-        return LINK_PROVENANCE if self.field is None else "provenance"
-
-    def read(self, text: str | None) -> dict[str, Any] | None:
-        """The relation's provenance, as the API shows it, from that column's text."""
-        if text is None:
-            return None
-        found = provenance.read(text)
-        return found if self.field is None else provenance.relation(found, self.field)
-
-    def of(self, item: PageRow) -> dict[str, Any] | None:
-        return self.read(item.link_provenance if self.field is None else item.row.provenance)
-
-
-def relation_source(spec: ListEdge) -> RelationSource | None:
-    """Where a list's edges read their relation's provenance; None where they have none (a
-    root list, a list of uncited items)."""
-    if spec.link is not None:
-        return RelationSource(None)
-    field_name = relation_field(spec)
-    if field_name is None or not TYPES[spec.target].cited:
-        return None
-    return RelationSource(field_name)
 
 
 def _edge_source(spec: ListEdge, items: FromClause) -> tuple[FromClause, Any, Any]:

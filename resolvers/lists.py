@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from db.mapping import LISTS, list_key
-from db.queries import relation_source
+from db.provenance import relation_source
 from resolvers.context import Info
 from semantics.lists import FilterInput, OrderInput, list_filter, ordering_of, page_window
 from semantics.pagination import CursorScope, encode_cursor, fingerprint, page_arguments
