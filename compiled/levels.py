@@ -71,7 +71,7 @@ from compiled.shape import (
     shows_cursors,
 )
 from compiled.template import NotCompiled
-from db.mapping import CITATION, LISTS, TYPES, node_type
+from db.mapping import CITATION, CITATION_ORDER, LISTS, TYPES, citing, node_type
 from db.provenance import LINK_PROVENANCE
 from db.queries import Projection, ranked_pages, root_page
 from db.search import SEARCH_COLUMNS, search_sql
@@ -262,7 +262,7 @@ class Planner:
         if bound.subject is None:
             return CitationsShape(bound.key, None, 0, ObjectShape(()))
         level = self._level("citations", CITATION.name, bound, owner, via)
-        for name in ("subject_id", "position", "id"):  # the assembler's first three
+        for name in ("subject_id", *CITATION_ORDER):  # the assembler's first three
             level.column(name)
         shape = self.object(bound.citation, level)
         return CitationsShape(bound.key, owner.column(via), level.index, shape)
@@ -401,8 +401,7 @@ class StatementBuilder:
     def citations(self, level: Level) -> Select[Any]:
         table = CITATION.table
         subject = literal_column(f"'{level.bound.subject}'", String)
-        where = and_(table.c.subject_type == subject, table.c.subject_id.in_(self._parents(level)))
-        return self.read(table, level).where(where)
+        return self.read(table, level).where(citing(table, subject, self._parents(level)))
 
     def read(self, table: FromClause, level: Level) -> Select[Any]:
         """The level's columns of `table`, and the text around each quote its contexts ask for

@@ -97,7 +97,7 @@ class Assembler(Assembly):
         index = self._indexes.get(field.level)
         if index is None:
             grouped: dict[Any, list[Row]] = defaultdict(list)
-            # subject_id, position and id are a citation level's first three columns
+            # subject_id and CITATION_ORDER (position, id): a citation level's first three columns
             for found in sorted(self._rows(field.level), key=lambda r: (r[1], r[2])):
                 grouped[found[0]].append(found)
             index = self._indexes[field.level] = grouped

@@ -76,7 +76,15 @@ from compiled.shape import (
     search_parts,
 )
 from compiled.template import NotCompiled
-from db.mapping import CITATION, LISTS, TYPES, node_type
+from db.mapping import (
+    CITATION,
+    CITATION_ORDER,
+    LISTS,
+    TYPES,
+    citation_order,
+    citing,
+    node_type,
+)
 from db.provenance import LINK_PROVENANCE
 from db.queries import Projection, list_total, page_query
 from db.search import SEARCH_COLUMNS, search_sql
@@ -104,7 +112,7 @@ class CitationsShape:
     key: str
     position: int | None  # of the citations' arrays in the owner's; None: none can exist
     citation: ObjectShape
-    order: tuple[int, int]  # positions of `position` and `id` in a citation's array
+    order: tuple[int, ...]  # positions of CITATION_ORDER's columns in a citation's array
 
 
 @dataclass(frozen=True)
@@ -340,13 +348,13 @@ class Nester:
         subject = literal_column(f"'{bound.subject}'", String)
         quotes = (
             self.quotes(bound.citation, table)
-            .where(table.c.subject_type == subject, table.c.subject_id == owner.c[column])
-            .order_by(table.c.position, table.c.id)
+            .where(citing(table, subject, owner.c[column]))
+            .order_by(*citation_order(table))
             .correlate(owner)
             .subquery(self._name("q"))
         )
         found = Row(self.postgres)
-        order = (found.column(quotes, "position"), found.column(quotes, "id"))
+        order = tuple(found.column(quotes, name) for name in CITATION_ORDER)
         shape = self.object(bound.citation, quotes, found, depth)
         value = select(aggregate(found.array(), self.postgres)).select_from(quotes)
         return CitationsShape(bound.key, row.add(value.scalar_subquery()), shape, order)
@@ -354,7 +362,7 @@ class Nester:
     def quotes(self, citation: Object, table: FromClause) -> Select[Any]:
         """The columns of citations `citation` reads, and the text around the quote its
         contexts ask for."""
-        names = dict.fromkeys(["position", "id", *_needs(citation)])
+        names = dict.fromkeys([*CITATION_ORDER, *_needs(citation)])
         columns = [table.c[name] for name in names]
         contexts = [item for item in citation.fields if isinstance(item, ContextSelection)]
         document = TYPES["Document"].table

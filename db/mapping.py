@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-from sqlalchemy import ColumnElement, FromClause, exists, false, select
+from sqlalchemy import ColumnElement, FromClause, Select, and_, exists, false, select
 from sqlmodel import SQLModel
 
 from db.models import (
@@ -793,6 +793,31 @@ CITATION = NodeType(
     },
     cited=False,
 )
+
+CITATION_ORDER = ("position", "id")
+"""A subject's citations in the order they were extracted (`position`; `id` breaks a tie)."""
+
+
+def citation_subject(citations: FromClause) -> tuple[Column, Column]:
+    """What a citation cites, as columns of `citations` (the table or an alias): the table
+    its subject row is in (a type's `NodeType.subject`, a relation's `Link.subject`) and that
+    row's id."""
+    return citations.c.subject_type, citations.c.subject_id
+
+
+def citing(citations: FromClause, subject: Any, row_id: Any) -> Condition:
+    """The citations of a row of the table `subject` names: `row_id` is its id (a value, or a
+    column of the query the condition is correlated with), or a select of ids (the rows'
+    citations)."""
+    subject_type, subject_id = citation_subject(citations)
+    row = subject_id.in_(row_id) if isinstance(row_id, Select) else subject_id == row_id
+    return and_(subject_type == subject, row)
+
+
+def citation_order(citations: FromClause) -> list[Column]:
+    """`CITATION_ORDER`'s columns of `citations` (the table or an alias)."""
+    return [citations.c[name] for name in CITATION_ORDER]
+
 
 # A paragraph of a document, keyed by its span (db/keys.passage_slug); search finds it by
 # its text. Like a quote it has no root list or lookup by slug.

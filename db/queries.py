@@ -42,6 +42,8 @@ from db.mapping import (
     Condition,
     ListEdge,
     NodeType,
+    citation_order,
+    citation_subject,
     relation_field,
     table_of,
 )
@@ -578,8 +580,8 @@ async def fetch_citations(
     citations = CITATION.table
     query = (
         select(citations)
-        .where(tuple_(citations.c.subject_type, citations.c.subject_id).in_(subjects))
-        .order_by(citations.c.position, citations.c.id)
+        .where(tuple_(*citation_subject(citations)).in_(subjects))
+        .order_by(*citation_order(citations))
     )
     grouped: dict[tuple[str, int], list[Any]] = defaultdict(list)
     for citation in (await session.execute(query)).all():

@@ -22,7 +22,17 @@ from sqlalchemy import ColumnElement, Select, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from db import widths
-from db.mapping import CITATION, LISTS, QUERY, TYPES, ListEdge, Search, list_key, table_of
+from db.mapping import (
+    CITATION,
+    LISTS,
+    QUERY,
+    TYPES,
+    ListEdge,
+    Search,
+    citation_subject,
+    list_key,
+    table_of,
+)
 from db.models import SearchEntry, StoreState
 
 DATA_VERSION = "data_version"
@@ -79,15 +89,13 @@ def _measures() -> Iterator[tuple[str, Select[Any]]]:
     for name, field_spec in QUERY.fields.items():
         if isinstance(field_spec, Search):  # as many hits as objects search can find
             yield list_key(QUERY.name, name), select(func.count()).select_from(found)
+    # The most citations one row has: counted per subject, not read for given rows (so not
+    # db/mapping.py:citing), over the same columns
     citations = table_of(CITATION.model)
+    subject_type, subject_id = citation_subject(citations)
     subjects = {citations_key(t.name): t.subject for t in TYPES.values() if t.cited}
     for key, subject in subjects.items():
-        yield (
-            key,
-            _largest_group(
-                citations, [citations.c.subject_id], citations.c.subject_type == subject
-            ),
-        )
+        yield key, _largest_group(citations, [subject_id], subject_type == subject)
     relations: dict[str, set[str]] = {}
     for spec in LISTS.values():
         if spec.link is not None:
@@ -95,11 +103,7 @@ def _measures() -> Iterator[tuple[str, Select[Any]]]:
     for key, links in sorted(relations.items()):
         yield (
             key,
-            _largest_group(
-                citations,
-                [citations.c.subject_type, citations.c.subject_id],
-                citations.c.subject_type.in_(sorted(links)),
-            ),
+            _largest_group(citations, [subject_type, subject_id], subject_type.in_(sorted(links))),
         )
     yield from widths.measures()
 
