@@ -24,10 +24,12 @@ from sqlalchemy.dialects.postgresql import JSON
 
 from compiled.bind import ContextSelection
 from db import floats
+from db.mapping import CITATION, node_type, reference
 
 # PostgreSQL's json_build_array takes at most 100 arguments: a row has at most that many.
 MAX_COLUMNS = 100
 CONTEXT_PREFIX = "ctx"
+QUOTED = reference(CITATION.name, "document")  # the document a quote's context is cut from
 
 
 def array(values: list[Any], postgres: bool) -> Any:
@@ -68,16 +70,17 @@ def quote_select(
     citations: FromClause,
     columns: list[Any],
     contexts: list[ContextSelection],
-    document: Callable[[], FromClause],
+    document: Callable[[FromClause], FromClause],
     postgres: bool,
 ) -> Select[Any]:
     """`columns` of a citations table and, where `contexts` ask for it, the text around each
-    quote, read from its `document` (the table, or an alias made only when it is needed)."""
+    quote, read from the document the type map's `Citation.document` links it to: `document`
+    says how its table is read (the table itself, or an alias made only when it is needed)."""
     if not contexts:
         return select(*columns)
-    text = document()
+    text = document(node_type(QUOTED.target).table)
     return select(*columns, *_context_columns(citations, text, contexts, postgres)).select_from(
-        citations.join(text, text.c.id == citations.c.document_id)
+        citations.join(text, text.c.id == citations.c[QUOTED.attribute])
     )
 
 

@@ -71,7 +71,7 @@ from compiled.shape import (
     shows_cursors,
 )
 from compiled.template import NotCompiled
-from db.mapping import CITATION, CITATION_ORDER, LISTS, TYPES, citing, node_type
+from db.mapping import CITATION, CITATION_ORDER, LISTS, citing, node_type
 from db.provenance import LINK_PROVENANCE
 from db.queries import Projection, ranked_pages, root_page
 from db.search import SEARCH_COLUMNS, search_sql
@@ -407,5 +407,6 @@ class StatementBuilder:
         """The level's columns of `table`, and the text around each quote its contexts ask for
         (a citation's level)."""
         selected = [table.c[name] for name in level.table_columns]
-        document = TYPES["Document"].table
-        return quote_select(table, selected, level.contexts, lambda: document, self.postgres)
+        return quote_select(
+            table, selected, level.contexts, lambda document: document, self.postgres
+        )

@@ -80,7 +80,6 @@ from db.mapping import (
     CITATION,
     CITATION_ORDER,
     LISTS,
-    TYPES,
     citation_order,
     citing,
     node_type,
@@ -365,9 +364,12 @@ class Nester:
         names = dict.fromkeys([*CITATION_ORDER, *_needs(citation)])
         columns = [table.c[name] for name in names]
         contexts = [item for item in citation.fields if isinstance(item, ContextSelection)]
-        document = TYPES["Document"].table
         return quote_select(
-            table, columns, contexts, lambda: document.alias(self._name("d")), self.postgres
+            table,
+            columns,
+            contexts,
+            lambda document: document.alias(self._name("d")),
+            self.postgres,
         )
 
     def list(self, bound: List, owner: FromClause | None, row: Row, depth: int) -> ListShape:
