@@ -127,7 +127,12 @@ class Basis(Vocabulary):
     )
 
 
-# What a field is. Each kind says what it costs: the objects the field makes the store fetch.
+# What a field is. Each kind says what it costs (`cost`): the price of each object the field
+# makes the store fetch, which the estimate (operation/cost.py) multiplies by how many it may
+# fetch: a list's items, a search's hits, `nodes`' IDs, a `citations` list's quotes; one
+# otherwise. The actual cost both executors count (`extensions.cost.actual`) counts one for
+# each object fetched: every price is one object, or none for a field that reads nothing more
+# (tests/test_cost.py holds them to that), so the two are in the same unit.
 
 
 @dataclass(frozen=True, eq=False)
@@ -237,9 +242,12 @@ class ListEdge:
 
 @dataclass(frozen=True)
 class Citations:
-    """The quotes that state a row (or, on an edge, the relation), in extraction order."""
+    """The quotes that state a row (or, on an edge, the relation), in extraction order,
+    priced per quote. Not paged: a list counts the most quotes one row (or relation) has in
+    the store (db/state.py), `estimate` where the store recorded none."""
 
-    cost = CITATIONS_ESTIMATE  # per list (not paged) where the store recorded no size
+    estimate = CITATIONS_ESTIMATE  # quotes in a list where the store recorded no size
+    cost = 1  # per quote
 
 
 @dataclass(frozen=True)

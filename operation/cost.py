@@ -1,14 +1,15 @@
 """What an operation may fetch, priced before it runs, field by field as the type map states.
 
 Cost is an upper bound on the objects a query can fetch: every item of a connection, every
-citation, every single object (a lookup or a link), and every connection at least one (itself,
-however empty its page). A connection counts its page size (`first`/`last`,
-`DEFAULT_PAGE_SIZE` when neither is given), but no more than the most items one parent has in
-that list in the current store, as the last seed recorded it (db/state.py); a `citations` list
-counts the most citations one row of its type has (on an edge: one relation; none on a list
-without a link table). Where the store recorded no size, the page size and `CITATIONS_ESTIMATE`
-count. So `first: 50` inside `first: 50` costs 50 + 50 * 50 = 2,550 in a store where every such list
-is that long. A connection's own wrappers (edges, nodes, pageInfo) are free; a field of an
+citation, every single object (a lookup or a link), each at the price the type map gives its
+field (`cost`: one object), and every connection at least one (itself, however empty its
+page). A connection counts its page size (`first`/`last`, `DEFAULT_PAGE_SIZE` when neither is
+given), but no more than the most items one parent has in that list in the current store, as
+the last seed recorded it (db/state.py); a `citations` list counts the most citations one row
+of its type has (on an edge: one relation; none on a list without a link table). Where the
+store recorded no size, the page size and the map's `Citations.estimate` count. So
+`first: 50` inside `first: 50` costs 50 + 50 * 50 = 2,550 in a store where every such list is
+that long. A connection's own wrappers (edges, nodes, pageInfo) are free; a field of an
 interface costs what it costs on the dearest type implementing it. Introspection costs nothing
 (the good-faith rule of operation/measure.py bounds it).
 """
@@ -305,8 +306,11 @@ class _CostWalk(Walk):
         inner = self.selection_set(node.selection_set, child_type, nesting + 1, below_linkless)
         inner = inner.folded()
         self.characters = outer
-        count = max(self.count(price, node, linkless) for price in prices)
-        objects = count * (1 + inner.objects)
+        counts = [self.count(price, node, linkless) for price in prices]
+        count = max(counts)
+        objects = max(
+            n * (price.spec.cost + inner.objects) for n, price in zip(counts, prices, strict=True)
+        )
         spec = prices[0].spec
         if isinstance(spec, ListEdge | Search):
             # a page of none is still resolved on each parent (its count, or the error
@@ -338,7 +342,8 @@ class _CostWalk(Walk):
         return WHOLE_DOCUMENT
 
     def count(self, price: Price, node: FieldNode, linkless: bool) -> int:
-        """How many objects the field fetches at most, per object it is selected on."""
+        """How many objects the field fetches at most, per object it is selected on; each
+        costs its spec's `cost`."""
         spec = price.spec
         recorded = None if price.bound is None else self.snapshot.size(price.bound)
         if isinstance(spec, ListEdge | Search):
@@ -347,10 +352,10 @@ class _CostWalk(Walk):
         if isinstance(spec, Citations):
             if price.relation and linkless:
                 return 0
-            return spec.cost if recorded is None else recorded
+            return spec.estimate if recorded is None else recorded
         if isinstance(spec, NodesByIds):
             return self.list_length(node)
-        return spec.cost
+        return 1  # one object (a lookup, a link, the document a quote's context reads)
 
     def argument(self, node: FieldNode, name: str) -> ValueNode | None:
         return next((a.value for a in node.arguments or () if a.name.value == name), None)

@@ -24,15 +24,20 @@ from bench.generate import Size, generate
 from core.limits import Limits
 from db.mapping import (
     MAX_NODES,
+    OWNERS,
     QUERY,
     TYPES,
     BySlug,
     Citations,
     GlobalId,
     ListEdge,
+    Names,
+    NodesByIds,
+    ProvenanceOf,
     QuoteContext,
     Reference,
     Scalar,
+    Search,
     TextPositionSelector,
     TextQuoteSelector,
     node_type,
@@ -172,6 +177,55 @@ def test_self_references_and_refetches_count_per_parent():
     # each ID up to the most `nodes` takes (100); more are refused when resolved
     assert priced(listed(MAX_NODES), sizes) == MAX_NODES * (1 + 2)
     assert priced(listed(MAX_NODES + 50), sizes) == MAX_NODES * (1 + 2)
+
+
+def test_a_price_the_type_map_sets_is_what_each_object_costs(monkeypatch):
+    """The estimate multiplies what a field may fetch (a page's items, a search's hits, the
+    IDs `nodes` is given, a list's quotes, one linked object) by the price the map gives it
+    per object: a price set in the map moves the estimate. Every shipped price is one, so no
+    estimate changes (the test below holds them to that)."""
+    sizes = StoreSnapshot(
+        1,
+        {
+            "Query.programs": 30,
+            "Program.partners": 7,
+            "Program.citations": 4,
+            "Query.search": 9,
+        },
+    )
+    lists = "{ programs(first: 50) { nodes { partners(first: 5) { totalCount } } } }"
+    cited = "{ programs(first: 50) { nodes { citations { id } } } }"
+    refetch = '{ nodes(ids: ["a", "b", "c"]) { id } }'
+    search = '{ search(query: "music", first: 4) { totalCount } }'
+    linked = '{ program(slug: "x") { company { name } } }'
+    shipped = [priced(query, sizes) for query in (lists, cited, refetch, search, linked)]
+    assert shipped == [30 * (1 + 5), 30 * (1 + 4), 3, 4, 1 + 1]
+    monkeypatch.setattr(ListEdge, "cost", 3)
+    monkeypatch.setattr(Citations, "cost", 2)
+    monkeypatch.setattr(NodesByIds, "cost", 5)
+    monkeypatch.setattr(Search, "cost", 7)
+    monkeypatch.setattr(Reference, "cost", 4)
+    assert priced(lists, sizes) == 30 * (3 + 5 * 3)
+    assert priced(cited, sizes) == 30 * (3 + 4 * 2)
+    assert priced(refetch, sizes) == 3 * 5
+    assert priced(search, sizes) == 4 * 7
+    assert priced(linked, sizes) == 1 + 4
+    # a page of none is still the connection itself: one, whatever its items' price
+    assert priced("{ programs(first: 0) { totalCount } }", sizes) == 1
+
+
+FETCHES_NOTHING_MORE = (Scalar, Names, GlobalId, ProvenanceOf, TextPositionSelector)
+
+
+def test_every_shipped_price_is_the_one_object_the_actual_cost_counts():
+    """Both executors count each object they fetch as one (`extensions.cost.actual`:
+    resolvers/context.py's Usage, compiled/shape.py's Assembly), in the estimate's unit only
+    while the map prices every object at one, and a field that reads nothing more at none. A
+    price other than that must be counted by both executors too."""
+    for owner in OWNERS:
+        for name, spec in owner.fields.items():
+            expected = 0 if isinstance(spec, FETCHES_NOTHING_MORE) else 1
+            assert spec.cost == expected, f"{owner.name}.{name}"
 
 
 # --- the queries the bound was made for, on the seed data ------------------------------------
