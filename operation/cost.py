@@ -65,10 +65,10 @@ from operation.walk import (
 )
 
 NOTHING_RECORDED = StoreSnapshot()
+"""A store whose sizes are unknown: lists count their page size, citations the estimate."""
 CONTEXT_ARGUMENT = "characters"  # of a quote's context: how many on each side
 WHOLE_DOCUMENT = 1 << 30  # a context's width a variable gives: as wide as a document
 ENVELOPE = 128  # `{"data":...}` and the cost the answer reports
-"""A store whose sizes are unknown: lists count their page size, citations the estimate."""
 
 
 @dataclass(frozen=True)
