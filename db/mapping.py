@@ -943,6 +943,7 @@ def relation_field(spec: ListEdge) -> str | None:
 
 
 def reference(type_name: str, field_name: str) -> Reference:
+    """The single link `type_name.field_name`; unknown names fail at once."""
     spec = node_type(type_name).fields[field_name]
     if not isinstance(spec, Reference):
         raise TypeError(f"{type_name}.{field_name} is not a single link")

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from core.errors import BadUserInput
-from db.mapping import MAX_NODES, REFETCHABLE, TYPES, Reference, reference
+from db.mapping import MAX_NODES, REFETCHABLE, TYPES, Reference
 from resolvers.context import Info
 from semantics.ids import decode_node_id, is_slug
 
@@ -54,11 +54,6 @@ async def _found(info: Info, global_id: str) -> NodeOrError:
     except BadUserInput as refused:
         return refused
     return await _load(info, *key)
-
-
-def link(type_name: str, field_name: str) -> Reference:
-    """The single link `type_name.field_name` of the type map; unknown names fail at once."""
-    return reference(type_name, field_name)
 
 
 async def resolve_reference(info: Info, link: Reference, row: Any) -> Any:

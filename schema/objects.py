@@ -17,8 +17,9 @@ import strawberry
 from strawberry.types.base import get_object_definition
 from strawberry.utils.str_converters import to_camel_case
 
+from db.mapping import reference
 from resolvers.context import Info
-from resolvers.nodes import link, resolve_reference
+from resolvers.nodes import resolve_reference
 from resolvers.rows import global_id, has_global_id, stored_fields, stored_lists
 
 NODE_TYPES_MODULE = "schema.types"
@@ -83,7 +84,7 @@ def link_field(
     find theirs, so types can link to each other in both directions. A type declared before
     `module` is loaded (a document's publisher) names its target `lazy`.
     """
-    spec = link(type_name, field_name)
+    spec = reference(type_name, field_name)
     target = spec.target
 
     async def resolve(root: Any, info: Info) -> Any:

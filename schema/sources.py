@@ -7,15 +7,15 @@ from typing import Annotated, Any
 
 import strawberry
 
-from db.mapping import MAX_CONTEXT, QUOTE_SELECTOR
+from db.mapping import MAX_CONTEXT, QUOTE_SELECTOR, reference
 from resolvers.citations import position_selector, quote_context, quote_selector
 from resolvers.context import Info
-from resolvers.nodes import link, resolve_reference
+from resolvers.nodes import resolve_reference
 from schema.node import Node
 from schema.objects import FromRow, link_field
 from schema.provenance import Provenance
 
-CITED_DOCUMENT = link("Citation", "document")
+CITED_DOCUMENT = reference("Citation", "document")
 AROUND = QUOTE_SELECTOR.characters
 CODE_POINTS = (
     "Offsets count Unicode code points, as the W3C model asks and `Document.text` is indexed; "
