@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import sys
 from collections.abc import Callable
+from functools import cache
 from typing import Annotated, Any, Optional, Self
 
 import orjson
@@ -31,17 +32,11 @@ class FromRow:
 
     @classmethod
     def from_row(cls, row: Any) -> Self:
-        read = _READERS.get(cls)
-        if read is None:
-            read = _READERS[cls] = _reader(cls)
-        return cls(**read(row))
+        return cls(**_reader(cls)(row))
 
 
-_READERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
-
-
-def _reader(cls: type) -> Callable[[Any], dict[str, Any]]:
-    """The values of `cls`'s fields for a row, planned once per type from the map."""
+def _plan_reader(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """The values of `cls`'s fields for a row, planned from the map (once per type: `_reader`)."""
     type_name = cls.__name__
     python_name = {
         to_camel_case(f.python_name): f.python_name
@@ -68,6 +63,10 @@ def _reader(cls: type) -> Callable[[Any], dict[str, Any]]:
         return values
 
     return read
+
+
+# Typed as what it takes: mypy takes no class object for functools.cache's Hashable argument.
+_reader: Callable[[type], Callable[[Any], dict[str, Any]]] = cache(_plan_reader)
 
 
 def link_field(
