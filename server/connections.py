@@ -81,12 +81,15 @@ MAX_HEAD_FIELDS = 100
 # requests, each a request cycle in memory until answered; they are parsed a slice at a time,
 # and no further while `MAX_PIPELINED` wait (the rest is held unread until some are answered,
 # as nginx reads the next request from its buffer only once it has answered the one before).
+# With requests queued, a slice is small: the bound is checked between slices, and 1 KiB holds
+# at most ~55 requests (the shortest is 18 bytes).
 PARSE_SLICE = 8 * 1024
+QUEUED_SLICE = 1024
 MAX_PIPELINED = 32
 # A Host's value (RFC 9112 section 3.2, RFC 3986 section 3.2.2): an IP literal or a
 # registered name (letters, digits, `-._~`, sub-delims, percent-escapes), then an optional port.
-HOST = re.compile(
-    rb"(?:\[[0-9A-Za-z:.\-_~!$&'()*+,;=]*\]|[0-9A-Za-z\-._~!$&'()*+,;=%]*)(?::[0-9]*)?"
+HOST = re.compile(  # (an IPv6 literal may carry a zone, `%25eth0`: RFC 6874)
+    rb"(?:\[[0-9A-Za-z:.\-_~!$&'()*+,;=%]*\]|[0-9A-Za-z\-._~!$&'()*+,;=%]*)(?::[0-9]*)?"
 )
 
 
@@ -427,6 +430,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self.lingering = True
         if self.head_bytes is not None:  # a head arriving is never served now
             self.reading_stopped = True
+        self.drop_held()  # (served no more either)
         if self.flow is not None:  # (uvicorn pauses while a body waits for the app)
             self.flow.resume_reading()
         self.lingered_unsent = self.untaken()
@@ -569,18 +573,27 @@ class EdgeProtocol(HttpToolsProtocol):
         requests read ahead of their answers."""
         if self.unparsed:  # (reading is paused meanwhile; what was on its way still comes)
             data, self.unparsed = self.unparsed + data, b""
-        if len(data) <= PARSE_SLICE and len(self.pipeline) < MAX_PIPELINED:
+        if len(data) <= PARSE_SLICE and not self.pipeline:
             self.feed(data)
             return
-        whole = memoryview(data)
-        for start in range(0, len(data), PARSE_SLICE):
+        whole, start = memoryview(data), 0
+        while start < len(data):
             if len(self.pipeline) >= MAX_PIPELINED:
                 self.unparsed = bytes(whole[start:]) if start else data
                 self.flow.held = True
                 self.flow.pause_reading()
                 return
-            if not self.feed(whole[start : start + PARSE_SLICE]):
+            size = QUEUED_SLICE if self.pipeline else PARSE_SLICE
+            if not self.feed(whole[start : start + size]):
                 return
+            start += size
+
+    def drop_held(self) -> None:
+        """Nothing more is read as a request: what was held unparsed goes, and reading may
+        resume (to read and drop what still comes, lingering)."""
+        self.unparsed = b""
+        if self.flow is not None:  # (None: refused past the bound)
+            self.flow.held = False
 
     def parse_held(self) -> None:
         """An answer went out: what was held unparsed is parsed, as far as the bound lets."""
@@ -824,7 +837,7 @@ class EdgeProtocol(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         if self.lingering:  # closed after this answer: nothing queued behind it is answered
             self.pipeline.clear()
-            self.unparsed = b""
+            self.drop_held()
         pipelined = bool(self.pipeline)
         super().on_response_complete()  # (the next queued starts)
         if self.unparsed:  # a place in the queue is free: queued behind the rest

@@ -314,6 +314,26 @@ def test_thousands_of_pipelined_requests_are_each_answered(edge):
     assert received.count(b"HTTP/1.1 ") == count
 
 
+def test_a_close_behind_held_requests_frees_its_connection_at_the_clients_end(tmp_path):
+    """An HTTP/1.0 request among thousands pipelined closes the connection after its answer:
+    what was held unparsed behind it is dropped, and the client's end of stream is read (the
+    reading held paused, the connection and its place under the bound were kept until the
+    send deadline, 30 s)."""
+    # (kept alive as httptools reads it, so it reads on; closed as uvicorn answers HTTP/1.0)
+    http_1_0 = b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+    close_among = HEALTHZ * 300 + http_1_0 + HEALTHZ * 1_700
+    with serving(tmp_path, {"IMPACT_GRAPH_MAX_CONNECTIONS": "1"}) as server:
+        with connect(server) as connection:
+            connection.sendall(close_among)
+            received, _ = read_until_closed(connection)
+        assert received.count(b" 200 OK\r\n") == 301
+        deadline = time.monotonic() + 3
+        while (status := httpx.get(f"{server.base}/healthz", timeout=2).status_code) == 503:
+            assert time.monotonic() < deadline, "the closed connection still holds its place"
+            time.sleep(0.1)
+        assert status == 200
+
+
 def _rss_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
@@ -1042,7 +1062,15 @@ def test_a_request_without_one_host_is_400_and_closed(edge, head):
 
 
 @pytest.mark.parametrize(
-    "host", [b"example.com", b"127.0.0.1:8000", b"[::1]:8000", b"xn--bcher-kva.example", b""]
+    "host",
+    [
+        b"example.com",
+        b"127.0.0.1:8000",
+        b"[::1]:8000",
+        b"[fe80::1%25eth0]:8000",
+        b"xn--bcher-kva.example.",
+        b"",
+    ],
 )
 def test_every_form_of_host_is_served(edge, host):
     with connect(edge) as connection:
