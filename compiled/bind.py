@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import get_argument_values
 from graphql.execution.values import VariableValues
@@ -24,8 +24,6 @@ from graphql.execution.values import VariableValues
 from compiled.template import Collector, NotCompiled, Selected, Selection, Wrapper
 from core.errors import BadUserInput
 from db.mapping import (
-    MAX_CONTEXT,
-    MAX_NODES,
     SEARCHABLE,
     BySlug,
     Citations,
@@ -46,9 +44,10 @@ from db.mapping import (
 from db.order import Ordering
 from db.queries import ListFilter, WindowShape, filter_parameters, filter_shape
 from db.search import search_parameters
-from semantics.ids import CONTEXT_TYPE, decode_node_id, is_slug
+from semantics.ids import CONTEXT_TYPE, decode_node_id, ids_in_range, is_slug
 from semantics.lists import list_filter, ordering_of, page_window
 from semantics.pagination import CursorScope, fingerprint, page_arguments
+from semantics.quotes import context_width
 from semantics.search import SearchArguments, search_arguments
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
@@ -294,14 +293,13 @@ class Binder:
                 slug = self._arguments(selected)["slug"]
                 fields.append(self.lookup(selected, spec.target, slug, selected.child))
             elif isinstance(spec, NodeById):
-                type_name, slug = _decoded(self._arguments(selected)["id"])
+                type_name, slug = _checked(decode_node_id, self._arguments(selected)["id"])
                 concrete = self.collector.concrete(selected, type_name)
                 fields.append(self.lookup(selected, type_name, slug, concrete))
             elif isinstance(spec, NodesByIds):
-                ids = self._arguments(selected)["ids"]
-                if len(ids) > MAX_NODES:
-                    raise NotCompiled("too many IDs")
-                decoded = [_decoded(global_id) for global_id in ids]  # all checked first
+                ids = _checked(ids_in_range, self._arguments(selected)["ids"])
+                # every ID checked before any is looked up
+                decoded = [_checked(decode_node_id, global_id) for global_id in ids]
                 items = tuple(
                     self.lookup(selected, t, s, self.collector.concrete(selected, t))
                     for t, s in decoded
@@ -366,10 +364,9 @@ class Binder:
     ) -> ContextSelection:
         """A quote's context at `characters` a side, or its `selector`: the same context at
         the selector's width, its parts under W3C names."""
-        if not 0 <= characters <= MAX_CONTEXT:
-            raise NotCompiled("context characters out of range")
+        width = _checked(context_width, characters)
         site = self._site()
-        self.parameters[f"s{site}_characters"] = characters
+        self.parameters[f"s{site}_characters"] = width
         assert selected.child is not None
         if selector is None:
             return ContextSelection(selected.key, site, _parts(selected.child))
@@ -575,10 +572,16 @@ def _provenance(selected: Selected) -> ProvenanceSelection:
     return ProvenanceSelection(selected.key, tuple(parts))
 
 
-def _decoded(global_id: str) -> tuple[str, str]:
-    """A node's ID split, or not compiled: the reference executor words the refusal."""
+A = TypeVar("A")
+R = TypeVar("R")
+
+
+def _checked(rule: Callable[[A], R], value: A) -> R:
+    """An argument read by a rule of semantics/ (a node's ID split, `ids` counted, a
+    context's width), or not compiled where the rule refuses it: the reference executor,
+    reading it by the same rule, words the refusal."""
     try:
-        return decode_node_id(global_id)
+        return rule(value)
     except BadUserInput as error:
         raise NotCompiled(error.message) from None
 

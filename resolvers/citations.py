@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import BadUserInput
-from db.mapping import MAX_CONTEXT, POSITION_SELECTOR, QUOTE_SELECTOR, node_type
+from db.mapping import POSITION_SELECTOR, QUOTE_SELECTOR, node_type
 from resolvers.context import Info
 from semantics.ids import context_id, encode_global_id
+from semantics.quotes import context_width
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,7 @@ def entity_subject(type_name: str, row: Any) -> tuple[str, int]:
 
 
 def quote_context(text: str, citation: Any, characters: int) -> QuoteContext:
-    if not 0 <= characters <= MAX_CONTEXT:
-        raise BadUserInput(
-            f"`characters` must be between 0 and {MAX_CONTEXT}", argument="characters"
-        )
+    characters = context_width(characters)
     return QuoteContext(
         id=context_id(citation.slug, characters),
         before=text[max(0, citation.start - characters) : citation.start],

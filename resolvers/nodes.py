@@ -6,9 +6,9 @@ import asyncio
 from typing import Any
 
 from core.errors import BadUserInput
-from db.mapping import MAX_NODES, REFETCHABLE, TYPES, Reference
+from db.mapping import REFETCHABLE, TYPES, Reference
 from resolvers.context import Info
-from semantics.ids import decode_node_id, is_slug
+from semantics.ids import decode_node_id, ids_in_range, is_slug
 
 
 async def resolve_by_slug(info: Info, type_name: str, slug: str) -> Any:
@@ -41,11 +41,8 @@ async def resolve_nodes(info: Info, global_ids: list[str]) -> list[NodeOrError]:
     """Each ID's (type name, row), None where it names nothing, and the error refusing an ID
     that is none at its own place: the list's other IDs are answered (an item of a list
     completes its own error, and is null)."""
-    if len(global_ids) > MAX_NODES:
-        raise BadUserInput(
-            f"`ids` takes at most {MAX_NODES} IDs (got {len(global_ids)})", argument="ids"
-        )
-    return list(await asyncio.gather(*(_found(info, global_id) for global_id in global_ids)))
+    checked = ids_in_range(global_ids)
+    return list(await asyncio.gather(*(_found(info, global_id) for global_id in checked)))
 
 
 async def _found(info: Info, global_id: str) -> NodeOrError:

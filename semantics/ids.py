@@ -7,10 +7,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 from core.errors import BadUserInput
-from db.mapping import REFETCHABLE
+from db.mapping import MAX_NODES, REFETCHABLE
 from db.models import MAX_SLUG_LENGTH, SLUG_PATTERN
 from semantics.opaque import decode_token, encode_token
 
@@ -54,6 +55,15 @@ def decode_node_id(global_id: str, argument: str = "id") -> tuple[str, str]:
     if type_name not in REFETCHABLE:
         raise BadUserInput(_not_an_id(global_id), argument=argument)
     return type_name, slug
+
+
+def ids_in_range(global_ids: Sequence[str]) -> Sequence[str]:
+    """`nodes(ids:)`'s IDs, at most MAX_NODES of them, else BAD_USER_INPUT (of `ids`)."""
+    if len(global_ids) > MAX_NODES:
+        raise BadUserInput(
+            f"`ids` takes at most {MAX_NODES} IDs (got {len(global_ids)})", argument="ids"
+        )
+    return global_ids
 
 
 def _not_an_id(global_id: str) -> str:
