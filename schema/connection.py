@@ -21,10 +21,10 @@ from resolvers.context import Info
 from resolvers.lists import Slice, list_info, resolve_list
 from schema.inputs import FILTERS, ORDERS
 from schema.provenance import Provenance
+from schema.signatures import INFO, NODE_TYPES_MODULE, ROOT, typed_resolver
 from schema.sources import Citation
 
 T = TypeVar("T")
-NODE_TYPES_MODULE = "schema.types"
 
 
 @strawberry.type(description="Where a page sits in its list.")
@@ -123,10 +123,7 @@ def connection_field(type_name: str, field_name: str, *, description: str) -> An
         return Connection.from_slice(page, node.from_row)
 
     keyword = inspect.Parameter.KEYWORD_ONLY
-    parameters = [
-        inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-        inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info),
-    ]
+    parameters = [ROOT, INFO]
     parameters.append(
         inspect.Parameter(
             "filter",
@@ -165,11 +162,5 @@ def connection_field(type_name: str, field_name: str, *, description: str) -> An
     # The node type is resolved by name once schema.types is loaded; that lets types refer
     # to each other in both directions without import cycles. Nullable as the type map says.
     returns = f"Connection[{node_type}] | None" if spec.nullable else f"Connection[{node_type}]"
-    resolve.__module__ = NODE_TYPES_MODULE
-    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        parameters, return_annotation=returns
-    )
-    resolve.__annotations__ = {
-        p.name: p.annotation for p in parameters if p.annotation is not inspect.Parameter.empty
-    } | {"return": returns}
+    typed_resolver(resolve, parameters, returns, module=NODE_TYPES_MODULE)
     return strawberry.field(resolver=resolve, description=description)

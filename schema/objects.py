@@ -7,7 +7,6 @@ the nullability of its foreign key. Unknown names fail when the schema is import
 
 from __future__ import annotations
 
-import inspect
 import sys
 from collections.abc import Callable
 from functools import cache
@@ -22,8 +21,7 @@ from db.mapping import reference
 from resolvers.context import Info
 from resolvers.nodes import resolve_reference
 from resolvers.rows import global_id, has_global_id, stored_fields, stored_lists
-
-NODE_TYPES_MODULE = "schema.types"
+from schema.signatures import INFO, NODE_TYPES_MODULE, ROOT, typed_resolver
 
 
 class FromRow:
@@ -94,14 +92,6 @@ def link_field(
     if lazy:
         named = Annotated[target, strawberry.lazy(module)]  # type: ignore[valid-type]
         returns = Optional[named] if spec.nullable else named  # noqa: UP045 (a lazy type)
-    else:
-        resolve.__module__ = module
-    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [
-            inspect.Parameter("root", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-            inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info),
-        ],
-        return_annotation=returns,
-    )
-    resolve.__annotations__ = {"info": Info, "return": returns}
+    # a lazy target is found by strawberry.lazy, not in the resolver's module
+    typed_resolver(resolve, [ROOT, INFO], returns, module=None if lazy else module)
     return strawberry.field(resolver=resolve, description=description)

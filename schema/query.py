@@ -15,6 +15,7 @@ from resolvers.nodes import resolve_by_slug, resolve_node, resolve_nodes
 from schema.connection import connection_field
 from schema.node import Node
 from schema.search import SCORE, SearchConnection, search
+from schema.signatures import INFO, typed_resolver
 from schema.types import (
     NODE_TYPES,
     Company,
@@ -49,14 +50,8 @@ def slug_field(node_type: type[Any]) -> Any:
         return None if row is None else node_type.from_row(row)
 
     slug_argument = Annotated[str, strawberry.argument(description="The entity's slug.")]
-    resolve.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [
-            inspect.Parameter("info", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Info),
-            inspect.Parameter("slug", inspect.Parameter.KEYWORD_ONLY, annotation=slug_argument),
-        ],
-        return_annotation=node_type | None,
-    )
-    resolve.__annotations__ = {"info": Info, "slug": slug_argument, "return": node_type | None}
+    slug = inspect.Parameter("slug", inspect.Parameter.KEYWORD_ONLY, annotation=slug_argument)
+    typed_resolver(resolve, [INFO, slug], node_type | None)
     return strawberry.field(
         resolver=resolve, description=f"The {_spoken(node_type.__name__)} with this slug, or null."
     )
