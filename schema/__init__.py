@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.types.base_scalars import DateDefinition
 
 from schema.execute import PreparedDocument
 from schema.query import Query
@@ -27,12 +25,16 @@ class Schema(strawberry.Schema):
         return None
 
 
-# Strawberry's Date, saying which format it is (@specifiedBy), as tools that read the SDL
-# expect of a custom scalar.
-DATE = dataclasses.replace(
-    DateDefinition,
+# Date as Strawberry's own Date writes it (ISO 8601), saying which format it is
+# (@specifiedBy), as tools that read the SDL expect of a custom scalar. Declared with
+# strawberry.scalar, not copied from Strawberry's internal definition. No argument takes a
+# Date, so no request reaches its parser (ISO 8601 too, as Strawberry's).
+DATE = strawberry.scalar(
+    name="Date",
     description="A calendar date, YYYY-MM-DD (RFC 3339 full-date).",
     specified_by_url="https://datatracker.ietf.org/doc/html/rfc3339#section-5.6",
+    serialize=dt.date.isoformat,
+    parse_value=dt.date.fromisoformat,
 )
 
 schema = Schema(

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from strawberry.utils.str_converters import to_camel_case
+from strawberry.schema.name_converter import NameConverter
 
 from db import mapping
 from db.mapping import node_type
@@ -41,6 +41,10 @@ if TYPE_CHECKING:
     from seeds.read import SeedPlan
 
 
+# A YAML key as the API names the field (the schema's auto_camel_case, schema/__init__.py).
+_API_NAMES = NameConverter(auto_camel_case=True)
+
+
 def _check_basis(spec: BasisSpec, where: str, source: str) -> None:
     if spec.basis is mapping.Basis.INFERRED and spec.note is None:
         raise SeedError(f"{source}: {where} is INFERRED without a note saying why")
@@ -53,7 +57,7 @@ def provenance_of(type_name: str | None, spec: ProvenanceSpec) -> ItemProvenance
     field keys are read as the API names them (`country_code` is `countryCode`)."""
     fields = []
     for key, basis in spec.fields.items():
-        name = to_camel_case(key)
+        name = _API_NAMES.apply_naming_config(key)
         if type_name is None or name not in node_type(type_name).fields:
             raise KeyError(key)
         fields.append((name, Basis(basis.basis.value, basis.note, basis.source)))
