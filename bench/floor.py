@@ -1,16 +1,18 @@
 """The floor: a bare Starlette route answering each benchmark body with our server's exact bytes.
 
-It runs under uvicorn exactly as `impact-graph serve` runs ours: this launcher goes through
-server/cli.py's own serve path with `uvicorn.Server` wrapped to swap in the floor app, so
-whatever cli.py configures (loop, the connection protocol and its limits, log level, ...)
-applies here too, and is printed.
+It runs on the same edge as `impact-graph serve` runs ours: uvicorn with the config that
+server/connections.py's `edge_config` builds for `serve` (loop, the connection protocol and
+its limits, log level, ...) from the same settings, and the same access log set-up. Those
+settings are printed.
 
-    python -m bench.floor RESPONSES.json --port PORT   (DATABASE_URL: a seeded store)
+    python -m bench.floor RESPONSES.json --port PORT
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
+import gc
 import json
 import sys
 from pathlib import Path
@@ -59,37 +61,41 @@ def read_answers(path: Path) -> dict[bytes, tuple[str, bytes]]:
 
 
 def main(argv: list[str]) -> int:
-    answers_file, *serve_args = argv
-    app = floor_app(read_answers(Path(answers_file)))
-    real_init = uvicorn.Server.__init__
-    ran = False
+    from core.config import get_settings
+    from server.connections import edge_config  # httptools
+    from server.observe import configure_access_log
 
-    def floor_server(server: uvicorn.Server, config: uvicorn.Config) -> None:
-        """The server `serve` builds, with its config (protocol, limits, loop...) as it is, but
-        the floor's app in place of ours."""
-        nonlocal ran
-        ran = True
-        config.app = app
-        shown = {
-            "host": config.host,
-            "port": config.port,
-            "loop": config.loop,
-            "http": config.http if isinstance(config.http, str) else config.http.__name__,
-            "log_level": config.log_level,
-            "access_log": config.access_log,
-            "workers": config.workers,
-        }
-        print(SETTINGS_LINE + json.dumps(shown, sort_keys=True), flush=True)
-        real_init(server, config)
-
-    uvicorn.Server.__init__ = floor_server  # type: ignore[method-assign,assignment]
-    from server.cli import main as cli_main
-
-    status = cli_main(["serve", *serve_args])
-    if not ran:
-        print("server/cli.py no longer builds a uvicorn.Server; the floor cannot mirror it")
-        return 3
-    return status
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.floor",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("answers", type=Path, help="the answers file (write_answers)")
+    parser.add_argument("--host", help="interface to bind (default IMPACT_GRAPH_HOST)")
+    parser.add_argument("--port", type=int, help="port to bind (default IMPACT_GRAPH_PORT)")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    configure_access_log(settings.log_level)
+    config = edge_config(
+        floor_app(read_answers(args.answers)),
+        settings,
+        host=args.host or settings.host,
+        port=settings.port if args.port is None else args.port,
+    )
+    shown = {
+        "host": config.host,
+        "port": config.port,
+        "loop": config.loop,
+        "http": config.http if isinstance(config.http, str) else config.http.__name__,
+        "log_level": config.log_level,
+        "access_log": config.access_log,
+        "workers": config.workers,
+    }
+    print(SETTINGS_LINE + json.dumps(shown, sort_keys=True), flush=True)
+    gc.freeze()  # as serve does once started up
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ def start(
             ]
     elif server.family == "floor":
         assert floor_answers is not None
-        env.update(OURS_ENV, DATABASE_URL=database_url)
+        env.update(OURS_ENV)  # its settings as ours (it reads no store)
         argv = [sys.executable, "-m", "bench.floor", str(floor_answers), "--port", str(port)]
     elif server.family == "postgraphile4":
         env.update(NODE_ENV)
