@@ -28,8 +28,9 @@ LINK_PROVENANCE = "edge_provenance"  # a page's column (db/queries.py): its link
 
 
 @dataclass(frozen=True)
-class Basis:
-    """One basis: STATED, REFERENCE (`source` names the reference) or INFERRED (`note`
+class BasisEntry:
+    """The item's basis, or one field's, as the store keeps it: `basis` names a member of
+    mapping.Basis, STATED, REFERENCE (`source` names the reference) or INFERRED (`note`
     gives the reasoning)."""
 
     basis: str = STATED
@@ -39,8 +40,8 @@ class Basis:
 
 @dataclass(frozen=True)
 class ItemProvenance:
-    item: Basis
-    fields: Sequence[tuple[str, Basis]] = ()  # (GraphQL field name, its basis)
+    item: BasisEntry
+    fields: Sequence[tuple[str, BasisEntry]] = ()  # (GraphQL field name, its basis)
 
 
 def columns(provenance: ItemProvenance) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from strawberry.schema.name_converter import NameConverter
 
 from db import mapping
 from db.mapping import node_type
-from db.provenance import Basis, ItemProvenance
+from db.provenance import BasisEntry, ItemProvenance
 from seeds.errors import SeedError
 from seeds.items import entity_sections, link_items
 from seeds.numbers import Written, numbers_in
@@ -60,8 +60,8 @@ def provenance_of(type_name: str | None, spec: ProvenanceSpec) -> ItemProvenance
         name = _API_NAMES.apply_naming_config(key)
         if type_name is None or name not in node_type(type_name).fields:
             raise KeyError(key)
-        fields.append((name, Basis(basis.basis.value, basis.note, basis.source)))
-    return ItemProvenance(Basis(spec.basis.value, spec.note, spec.source), tuple(fields))
+        fields.append((name, BasisEntry(basis.basis.value, basis.note, basis.source)))
+    return ItemProvenance(BasisEntry(spec.basis.value, spec.note, spec.source), tuple(fields))
 
 
 # Fields that name or quote: their values must stand in one of the item's own quotes unless
