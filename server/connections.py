@@ -46,6 +46,7 @@ import sys
 import termios
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import httptools
@@ -256,11 +257,17 @@ def head_fault(
         return "a request may carry one Host header"
     if hosts == 0 and http_version == "1.1":
         return "an HTTP/1.1 request must carry a Host header"
-    if hosts and not HOST.fullmatch(host):
+    if hosts and not _is_host(host):
         return "the Host header is not a host name or address, with an optional port"
     if types > 1:
         return "a request may carry one Content-Type"
     return None
+
+
+@lru_cache(maxsize=1024)
+def _is_host(value: bytes) -> bool:
+    """(Kept: a connection's requests, and most clients', name the same few hosts.)"""
+    return HOST.fullmatch(value) is not None
 
 
 class RefusalLog:
@@ -311,8 +318,8 @@ class HeldFlow(FlowControl):
         self.held = False
 
     def resume_reading(self) -> None:
-        if not self.held:
-            super().resume_reading()
+        if self.read_paused and not self.held:  # (called after every answer: mostly not)
+            FlowControl.resume_reading(self)
 
 
 class EdgeProtocol(HttpToolsProtocol):
@@ -584,9 +591,14 @@ class EdgeProtocol(HttpToolsProtocol):
                 self.flow.pause_reading()
                 return
             size = QUEUED_SLICE if self.pipeline else PARSE_SLICE
-            if not self.feed(whole[start : start + size]):
+            self.feed(whole[start : start + size])
+            if self.stopped():
                 return
             start += size
+
+    def stopped(self) -> bool:
+        """Whether nothing more that arrives is read as a request."""
+        return self.reading_stopped or self.transport.is_closing()
 
     def drop_held(self) -> None:
         """Nothing more is read as a request: what was held unparsed goes, and reading may
@@ -606,20 +618,20 @@ class EdgeProtocol(HttpToolsProtocol):
         if not self.unparsed and not self.pipeline:  # as uvicorn would have it, unheld
             self.flow.resume_reading()
 
-    def feed(self, data: bytes | memoryview) -> bool:
-        """Parse a piece; whether what follows it may still be read as requests."""
+    def feed(self, data: bytes | memoryview) -> None:
+        """Parse a piece (`stopped` says whether what follows it is still read)."""
         if self.reading_stopped or (self.lingering and not self.request_open):
-            return False  # answered (or being answered) and closing: nothing more is a request
+            return  # answered (or being answered) and closing: nothing more is a request
         in_head = self.head_bytes is not None  # a head begun in an earlier piece
         in_body, begun, body_bytes = self.request_open and not in_head, self.begun, self.body_bytes
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserInvalidMethodError:
             self.refuse(405, "METHOD_NOT_ALLOWED", "use GET or POST", b"allow: GET, POST\r\n")
-            return False
+            return
         except httptools.HttpParserError as error:
             if self.reading_stopped or self.transport.is_closing():
-                return False  # stopped by `on_message_begin`: nothing more is read as a request
+                return  # stopped by `on_message_begin`: nothing more is read as a request
             if self.target_too_long:
                 self.refuse(
                     414,
@@ -632,9 +644,9 @@ class EdgeProtocol(HttpToolsProtocol):
             else:
                 logger.debug("refused a request that is not valid HTTP/1.1: %s", error)
                 self.send_400_response(self.fault or "the request is not valid HTTP/1.1")
-            return False
+            return
         except httptools.HttpParserUpgrade:
-            return False  # its head was all (on_headers_complete): answered, then closed
+            return  # its head was all (on_headers_complete): answered, then closed
         if self.head_bytes is not None:
             # All of this piece was head if the same head is still unfinished (the piece a
             # head begins in is not counted: what it holds is bounded by the slice).
@@ -646,13 +658,12 @@ class EdgeProtocol(HttpToolsProtocol):
                         "REQUEST_HEADERS_TOO_LARGE",
                         f"the request head is larger than {self.limits.max_head_bytes:,} bytes",
                     )
-                    return False
+                    return
             if len(self.headers) > MAX_HEAD_FIELDS:
                 self.refuse_fields()
-                return False
+                return
         elif in_body and self.begun == begun and self.request_open:  # all of it this body's
             self.count_framing(len(data), self.body_bytes - body_bytes)
-        return not (self.reading_stopped or self.transport.is_closing())
 
     def refuse_fields(self) -> None:
         self.refuse(
@@ -877,8 +888,11 @@ class _ClosedOurWay(asyncio.Transport):
         # Closed, the client gone: uvicorn tells only the last request read that its client
         # left, and an answer to an earlier one (pipelined) may still be written, after its
         # wait for the client to take what was written ended with the connection.
-        if not self._transport.is_closing():
+        try:
             self._transport.write(data)
+        except RuntimeError:  # (uvloop's "the handler is closed"; asyncio's drops it)
+            if not self._transport.is_closing():
+                raise
 
     def is_closing(self) -> bool:
         return self._transport.is_closing()
