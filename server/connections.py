@@ -82,10 +82,10 @@ MAX_HEAD_FIELDS = 100
 # requests, each a request cycle in memory until answered; they are parsed a slice at a time,
 # and no further while `MAX_PIPELINED` wait (the rest is held unread until some are answered,
 # as nginx reads the next request from its buffer only once it has answered the one before).
-# With requests queued, a slice is small: the bound is checked between slices, and 1 KiB holds
-# at most ~55 requests (the shortest is 18 bytes).
-PARSE_SLICE = 8 * 1024
-QUEUED_SLICE = 1024
+# The bound is checked between slices, and a slice of 1 KiB holds at most 57 requests (the
+# shortest is 18 bytes); a body of a declared length is handed on whole (its bytes are one
+# request's, and uvicorn copies the body read so far on each piece).
+PARSE_SLICE = 1024
 MAX_PIPELINED = 32
 # A Host's value (RFC 9112 section 3.2, RFC 3986 section 3.2.2): an IP literal or a
 # registered name (letters, digits, `-._~`, sub-delims, percent-escapes), then an optional port.
@@ -257,17 +257,27 @@ def head_fault(
         return "a request may carry one Host header"
     if hosts == 0 and http_version == "1.1":
         return "an HTTP/1.1 request must carry a Host header"
-    if hosts and not _is_host(host):
+    if hosts and not _is_host(host.rstrip(b" \t")):  # (httptools keeps trailing space)
         return "the Host header is not a host name or address, with an optional port"
     if types > 1:
         return "a request may carry one Content-Type"
     return None
 
 
-@lru_cache(maxsize=1024)
 def _is_host(value: bytes) -> bool:
-    """(Kept: a connection's requests, and most clients', name the same few hosts.)"""
+    if len(value) > MAX_HOST_BYTES:  # no host name is longer (a DNS name is 253 at most)
+        return HOST.fullmatch(value) is not None
+    return _is_short_host(value)
+
+
+@lru_cache(maxsize=1024)
+def _is_short_host(value: bytes) -> bool:
+    """(Kept: a connection's requests, and most clients', name the same few hosts; at most
+    1,024 of `MAX_HOST_BYTES`.)"""
     return HOST.fullmatch(value) is not None
+
+
+MAX_HOST_BYTES = 261  # a DNS name and a port: `:65535`
 
 
 class RefusalLog:
@@ -590,11 +600,22 @@ class EdgeProtocol(HttpToolsProtocol):
                 self.flow.held = True
                 self.flow.pause_reading()
                 return
-            size = QUEUED_SLICE if self.pipeline else PARSE_SLICE
+            size = max(PARSE_SLICE, self.body_left())
             self.feed(whole[start : start + size])
             if self.stopped():
                 return
             start += size
+
+    def body_left(self) -> int:
+        """The bytes still to come of a body being read whose length its head declared (0
+        where none is, or it is chunked)."""
+        cycle = self.cycle
+        if not self.request_open or self.head_bytes is not None or cycle is None:
+            return 0
+        for name, value in cycle.scope["headers"]:
+            if name == b"content-length":  # (one, of digits: head_fault)
+                return int(value) - self.body_bytes
+        return 0
 
     def stopped(self) -> bool:
         """Whether nothing more that arrives is read as a request."""

@@ -30,6 +30,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from uvicorn.server import ServerState
 
 from server import connections
 from server.connections import connection_bound, head_fault
@@ -332,6 +333,82 @@ def test_a_close_behind_held_requests_frees_its_connection_at_the_clients_end(tm
             assert time.monotonic() < deadline, "the closed connection still holds its place"
             time.sleep(0.1)
         assert status == 200
+
+
+class _HeldTransport(asyncio.Transport):
+    """A connection's transport in memory: what the protocol asks of it, nothing sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reading = True
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def can_write_eof(self) -> bool:
+        return False
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return {"peername": ("127.0.0.1", 40000), "sockname": ("127.0.0.1", 8000)}.get(name)
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+@pytest.mark.parametrize(
+    "requests",
+    [
+        pytest.param(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" * 5_000, id="short"),
+        pytest.param(
+            post_head(len(QUERY)) + QUERY + b"GET / HTTP/1.1\r\nHost:x\r\n\r\n" * 5_000,
+            id="behind-a-body",
+        ),
+    ],
+)
+async def test_one_read_of_pipelined_requests_queues_no_more_than_the_bound(requests):
+    """What a client cannot see but the server's memory does: one read of thousands of
+    requests, none answered yet, queues 32 and at most those of the slice that reached them
+    (the shortest request is 18 bytes); the rest waits unread."""
+    answer = asyncio.Event()
+
+    async def app(scope, receive, send):  # answers nothing while the test looks
+        await answer.wait()
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    limits = connections.ConnectionLimits(
+        head_timeout=5,
+        body_timeout=5,
+        keep_alive_timeout=5,
+        max_connections=10,
+        send_timeout=5,
+        max_head_bytes=100_000,
+    )
+    config = connections.EdgeConfig(app, limits=limits, log_level="warning")
+    protocol = connections.EdgeProtocol(config, ServerState(), {}, asyncio.get_running_loop())
+    transport = _HeldTransport()
+    protocol.connection_made(transport)
+    protocol.data_received(requests)
+    queued = len(protocol.pipeline)
+    assert connections.MAX_PIPELINED <= queued <= connections.MAX_PIPELINED + 1024 // 18
+    assert protocol.unparsed  # the rest, unread
+    assert not transport.reading
+    protocol.connection_lost(None)  # (the client gone: nothing more is answered)
+    answer.set()
+    await asyncio.sleep(0.01)
 
 
 def _rss_mb(pid: int) -> float:
@@ -1009,6 +1086,18 @@ def test_transfer_encoding_on_http_1_0_is_refused(edge):
 HOST = (b"host", b"x")
 
 
+def test_a_long_host_is_checked_and_not_kept():
+    """Valid Hosts are remembered, but only short ones: a client naming thousands of hosts of
+    100 KB each would otherwise pin ~100 MB in the process."""
+    connections._is_short_host.cache_clear()
+    long_host = b"a" * 100_000
+    assert head_fault([(b"host", long_host)], "1.1") is None
+    assert head_fault([(b"host", long_host + b"@")], "1.1") is not None
+    assert connections._is_short_host.cache_info().currsize == 0
+    assert head_fault([(b"host", b"example.com")], "1.1") is None
+    assert connections._is_short_host.cache_info().currsize == 1
+
+
 def test_head_fault_names_each_conflict():
     assert head_fault([HOST, (b"content-length", b"5")], "1.1") is None
     assert head_fault([HOST, (b"transfer-encoding", b"Chunked")], "1.1") is None
@@ -1070,6 +1159,8 @@ def test_a_request_without_one_host_is_400_and_closed(edge, head):
         b"[fe80::1%25eth0]:8000",
         b"xn--bcher-kva.example.",
         b"",
+        b"x ",  # (the space is the field's, not the value's: RFC 9112 section 5)
+        b"example.com:8000\t",
     ],
 )
 def test_every_form_of_host_is_served(edge, host):
