@@ -26,8 +26,9 @@ class Usage:
 
 @dataclass
 class Context:
-    """Built once per request by the HTTP layer: the request's loaders (and so its session),
-    what it has fetched so far, and the prepared document the executor runs."""
+    """Built once per request by the reference executor (schema/execute.py): the request's
+    loaders (and so its session), what it has fetched so far, and the prepared document it
+    runs."""
 
     loaders: Loaders
     request_id: str

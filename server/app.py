@@ -1,4 +1,4 @@
-"""The Starlette application: routes, per-request context, and the engine's lifetime."""
+"""The Starlette application: routes, the executors, and the engine's lifetime."""
 
 from __future__ import annotations
 
@@ -26,10 +26,8 @@ from db.engine import PoolOptions, create_engine, snapshot_sessions
 from db.errors import StoreFailures
 from db.raw import Statements
 from db.watch import StoreWatch
-from loaders import Loaders
-from loaders.reader import Reader
-from resolvers.context import Context
 from schema import schema
+from schema.execute import ReferenceExecutor
 from server import explorer
 from server.answers import answers_for
 from server.caching import build_identity
@@ -113,7 +111,6 @@ def create_app(
     )
     # Readiness has a connection of its own: a busy request pool is not an unready instance.
     probe = engine if not owns_engine else _probe_engine(settings)
-    sessions = snapshot_sessions(engine)  # a request's reads share one snapshot
 
     async def store_behind() -> bool:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS), probe.connect() as connection:
@@ -152,17 +149,17 @@ def create_app(
     redis = None if settings.cache_url is None else redis_client(settings.cache_url)
     limit = rate_limit(settings.rate_limit, settings.rate_limit_burst, redis, settings.cache_prefix)
 
-    def context_for(request_id: str) -> Context:
-        return Context(
-            loaders=Loaders(Reader(sessions, connections, observed.waiting, failures)),
-            request_id=request_id,
-        )
-
+    reference = ReferenceExecutor(
+        schema,
+        snapshot_sessions(engine),  # a request's reads share one snapshot
+        connections=connections,
+        waiting=observed.waiting,
+        failures=failures,
+    )
     graphiql = settings.graphiql and settings.introspection  # GraphiQL shows the schema
     graphql = GraphQLEndpoint(
-        schema,
+        reference,
         CONTRACT,
-        context_for,
         limits=settings.limits(),
         dialect=engine.dialect,
         statements=statements,
@@ -242,7 +239,7 @@ def create_app(
                 yield
         finally:
             orphaned.cancel()
-        await graphql.wind_down(WIND_DOWN_SECONDS)
+        await reference.wind_down(WIND_DOWN_SECONDS)
         quiet = QuietPools(engine, probe)
         dropped = False
         try:

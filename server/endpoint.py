@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,6 @@ from opentelemetry.trace import Tracer
 from sqlalchemy.engine import Dialect
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from strawberry import Schema
 
 from compiled.executor import CompiledExecutor, Plan
 from core.errors import ResponseTooLarge, ServiceUnavailable
@@ -41,8 +40,7 @@ from operation.prepare import (
     variables_key,
 )
 from operation.size import too_large
-from resolvers.context import Context
-from schema.execute import execute
+from schema.execute import ReferenceExecutor, TimedOut
 from server.answers import CACHE_HEADER, Answers, CachedAnswer, CacheUnavailable
 from server.caching import AnswerKey, answer_key
 from server.compression import matching_etag
@@ -99,14 +97,13 @@ POST_OPERATIONS = frozenset(OperationType)
 
 
 class GraphQLEndpoint:
-    """The `/graphql` route: negotiate, read the request, prepare the operation, execute it
-    with a fresh context, answer."""
+    """The `/graphql` route: negotiate, read the request, prepare the operation, have an
+    executor run it (the compiled one, or `reference`), answer."""
 
     def __init__(
         self,
-        schema: Schema,
+        reference: ReferenceExecutor,
         contract: GraphQLSchema,
-        context_factory: Callable[[str], Context],
         *,
         limits: Limits,
         dialect: Dialect,
@@ -126,11 +123,10 @@ class GraphQLEndpoint:
         answers: Answers | None = None,
         failures: StoreFailures | None = None,
     ) -> None:
-        self.schema = schema
+        self.reference = reference
         self.tracer = tracer  # spans for preparing and executing (none: tracing is off)
         self.contract = contract
         self.documents = DocumentCache()
-        self.context_factory = context_factory
         self.limits = limits
         self.dialect = dialect
         self.statements = statements
@@ -153,10 +149,10 @@ class GraphQLEndpoint:
         self.graphiql = graphiql
         self.max_body_bytes = max_body_bytes
         self.execution_timeout = execution_timeout
-        # Executions in flight at once; the rest wait their turn (within their timeout), so a
-        # crowd of expensive queries queues up instead of multiplying the process's memory.
+        # Executions in flight at once, of either executor; the rest wait their turn (within
+        # their timeout), so a crowd of expensive queries queues up instead of multiplying the
+        # process's memory.
         self._slots = asyncio.Semaphore(max_concurrent_queries)
-        self._closing: set[asyncio.Task[None]] = set()
         self.rate_limit = rate_limit
 
     async def handle(self, request: Request) -> Response:
@@ -527,14 +523,18 @@ class GraphQLEndpoint:
         One deadline covers the request whichever executor answers. When the compiled
         statement fails, the reference executor answers; if the store was found unavailable,
         its reads fail at once rather than ask the store again.
+
+        An operation that reads only the schema is the reference executor's, and its answer is
+        kept when it has no errors (`_schema_key`).
         """
-        if operation.reads_only_the_schema:
-            body, status = await self._answer_from_schema(
-                operation, params, media_type, request_id, deadline
-            )
-            return body, status, "reference", None
         unavailable = None
-        if self.executor != "reference":
+        kept = None  # the key an answer that reads only the schema is kept under
+        if operation.reads_only_the_schema:
+            kept = _schema_key(operation, params, media_type)
+            found = None if kept is None else self._schema_answers.get(kept)
+            if found is not None:
+                return found[0], found[1], "reference", None
+        elif self.executor != "reference":
             plan = self.compiled.plan(operation, params.variables, self.dialect)
             if plan is not None:
                 answered = await self._run_compiled(plan, operation, request_id, deadline)
@@ -545,39 +545,17 @@ class GraphQLEndpoint:
                 logger.warning(
                     "request %s: not compiled; the reference executor answers", request_id
                 )
-        context = self.context_factory(request_id)
-        if unavailable is not None:  # its reads fail at once, with its own partial answer
-            context.loaders.reader.fail(unavailable)
-        body, status, version = await self._run_reference(
-            operation, params, media_type, context, deadline
-        )
+        try:
+            result, fetched, version = await self.reference.run(
+                operation, params.variables, request_id, deadline, self._slots, unavailable
+            )
+        except TimedOut:
+            raise self._timed_out(request_id) from None
+        cost = self._cost(operation.estimated, fetched)
+        body, status = graphql_body(result.data, result.errors or [], cost, request_id, media_type)
+        if kept is not None and status == 200 and "errors" not in body:
+            self._schema_answers.put(kept, (body, status))
         return body, status, "reference", version
-
-    async def _answer_from_schema(
-        self,
-        operation: Operation,
-        params: GraphQLParams,
-        media_type: str,
-        request_id: str,
-        deadline: float,
-    ) -> tuple[dict[str, Any], int]:
-        """The reference executor's answer, kept when it has no errors: introspection does not
-        change while the process runs, and GraphiQL and code generators ask it again and
-        again (it costs ~25 ms of CPU each time)."""
-        variables = variables_key(params.variables)
-        key = (operation.query, operation.name, variables, media_type)
-        keep = variables is not None
-        found = self._schema_answers.get(key) if keep else None
-        if found is not None:
-            return found
-        context = self.context_factory(request_id)
-        body, status, _ = await self._run_reference(
-            operation, params, media_type, context, deadline
-        )
-        answer = body, status
-        if keep and status == 200 and "errors" not in body:
-            self._schema_answers.put(key, answer)
-        return answer
 
     async def _run_compiled(
         self, plan: Plan, operation: Operation, request_id: str, deadline: float
@@ -612,50 +590,6 @@ class GraphQLEndpoint:
             f"The query did not finish within {self.execution_timeout:g} s and was stopped.",
         )
 
-    async def _run_reference(
-        self,
-        operation: Operation,
-        params: GraphQLParams,
-        media_type: str,
-        context: Context,
-        deadline: float,
-    ) -> tuple[dict[str, Any], int, int | None]:
-        """The body, its status and the data version of the snapshot it read."""
-        finished = False
-        try:
-            async with asyncio.timeout_at(deadline), self._slots:
-                result = await execute(self.schema, operation, params.variables, context)
-                version = await context.loaders.reader.version()  # in the same snapshot
-            finished = True
-        except TimeoutError:
-            raise self._timed_out(context.request_id) from None
-        finally:
-            if finished:
-                await context.loaders.reader.close()
-            else:  # timed out, or cancelled (the server stopping): its statements are
-                context.loaders.reader.interrupt()  # stopped; closed when they end
-                self._close_later(context)
-        # An error may cancel the fields still running beside it (graphql-core does, where a
-        # non-null field's error nulls its parent): what they had fetched by then is timing's,
-        # so an answer with errors reports the estimate alone.
-        fetched = None if result.errors else context.usage.objects
-        cost = self._cost(operation.estimated, fetched)
-        body, status = graphql_body(
-            result.data, result.errors or [], cost, context.request_id, media_type
-        )
-        return body, status, version
-
-    def _close_later(self, context: Context) -> None:
-        task = asyncio.create_task(context.loaders.reader.close())
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
-
-    async def wind_down(self, seconds: float) -> None:
-        """Wait (`seconds` at most) for the readers of stopped requests to close, so that
-        their connections are back in the pool before it is disposed of."""
-        if self._closing:
-            await asyncio.wait(set(self._closing), timeout=seconds)
-
 
 def _failed(request: Request) -> Response:
     """A defect that passed every other handler, answered as a field's is (logged with its
@@ -680,6 +614,19 @@ _CACHE_HEADERS = {
 
 def _executor_header(executor: str) -> tuple[bytes, bytes]:
     return _header(EXECUTOR_HEADER, executor)
+
+
+def _schema_key(
+    operation: Operation, params: GraphQLParams, media_type: str
+) -> tuple[Any, ...] | None:
+    """The key an answer of an operation that reads only the schema is kept under; None where
+    it is not kept (variables too large to key by). Introspection does not change while the
+    process runs, and GraphiQL and code generators ask it again and again (it costs ~25 ms of
+    CPU each time)."""
+    variables = variables_key(params.variables)
+    if variables is None:
+        return None
+    return operation.query, operation.name, variables, media_type
 
 
 def _exact_key(key: AnswerKey | None, priced: int, read: int | None) -> AnswerKey | None:

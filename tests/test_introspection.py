@@ -134,16 +134,16 @@ async def test_schema_only_answers_are_kept_and_data_is_never(client, store, mon
     """Introspection depends on the schema and the variables alone: its answer is kept per
     query, variables and media type. An operation that also reads data is run every time
     (the response cache off: that one keeps it by data version)."""
-    import server.endpoint as endpoint_module
+    from schema.execute import ReferenceExecutor
 
     runs: list[str] = []
-    real = endpoint_module.execute
+    real = ReferenceExecutor.run
 
-    async def counted(schema: Any, operation: Any, variables: Any, context: Any) -> Any:
+    async def counted(executor: ReferenceExecutor, operation: Any, *args: Any) -> Any:
         runs.append(operation.query)
-        return await real(schema, operation, variables, context)
+        return await real(executor, operation, *args)
 
-    monkeypatch.setattr(endpoint_module, "execute", counted)
+    monkeypatch.setattr(ReferenceExecutor, "run", counted)
     full = graphql.get_introspection_query()
     one_type = "query($name: String!) { __type(name: $name) { name kind } __typename }"
     answers = {}
