@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from core.errors import ServiceUnavailable
-from db.errors import StoreFailures
 from loaders import Loaders
 from loaders.reader import Reader
 from operation.prepare import Operation
@@ -52,25 +49,12 @@ class TimedOut(Exception):
 
 class ReferenceExecutor:
     """Runs prepared operations with Strawberry, each with a fresh context over a reader of
-    its own (loaders/reader.py); built once per app.
+    its own, made by `readers` (loaders/reader.py: `Reader`, over the app's sessions);
+    built once per app."""
 
-    `sessions`, `connections`, `waiting` and `failures` are each request's reader's
-    (loaders/reader.py: `Reader`)."""
-
-    def __init__(
-        self,
-        schema: Any,  # the project's strawberry.Schema
-        sessions: async_sessionmaker[AsyncSession],
-        *,
-        connections: int = 1,
-        waiting: Callable[[], AbstractContextManager[object]] = nullcontext,
-        failures: StoreFailures | None = None,
-    ) -> None:
-        self.schema = schema
-        self._sessions = sessions
-        self._connections = connections
-        self._waiting = waiting
-        self._failures = failures or StoreFailures()
+    def __init__(self, schema: Any, readers: Callable[[], Reader]) -> None:
+        self.schema = schema  # the project's strawberry.Schema
+        self._readers = readers
         self._closing: set[asyncio.Task[None]] = set()  # readers of stopped requests
 
     async def run(
@@ -91,7 +75,7 @@ class ReferenceExecutor:
         at once with that error rather than ask the store again. Raises `TimedOut` when the
         deadline passes; stopped so, or cancelled (the server stopping), its reader's
         statements are interrupted and the reader closed once they end."""
-        reader = Reader(self._sessions, self._connections, self._waiting, self._failures)
+        reader = self._readers()
         if unavailable is not None:  # its reads fail at once, with its own partial answer
             reader.fail(unavailable)
         context = Context(Loaders(reader), request_id, document=operation.document)

@@ -8,6 +8,7 @@ import gc
 import hashlib
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 
 from graphql import build_schema
 from opentelemetry.sdk.trace import TracerProvider
@@ -26,6 +27,7 @@ from db.engine import PoolOptions, create_engine, snapshot_sessions
 from db.errors import StoreFailures
 from db.raw import Statements
 from db.watch import StoreWatch
+from loaders.reader import Reader
 from schema import schema
 from schema.execute import ReferenceExecutor
 from server import explorer
@@ -149,12 +151,9 @@ def create_app(
     redis = None if settings.cache_url is None else redis_client(settings.cache_url)
     limit = rate_limit(settings.rate_limit, settings.rate_limit_burst, redis, settings.cache_prefix)
 
+    sessions = snapshot_sessions(engine)  # a request's reads share one snapshot
     reference = ReferenceExecutor(
-        schema,
-        snapshot_sessions(engine),  # a request's reads share one snapshot
-        connections=connections,
-        waiting=observed.waiting,
-        failures=failures,
+        schema, partial(Reader, sessions, connections, observed.waiting, failures)
     )
     graphiql = settings.graphiql and settings.introspection  # GraphiQL shows the schema
     graphql = GraphQLEndpoint(
