@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from schema.execute import PreparedDocument
 from schema.query import Query
 from schema.types import NODE_TYPES
+from semantics.names import API_NAMES
 
 
 class Schema(strawberry.Schema):
@@ -41,6 +42,6 @@ schema = Schema(
     query=Query,
     scalar_overrides={dt.date: DATE},
     types=list(NODE_TYPES.values()),
-    config=StrawberryConfig(auto_camel_case=True),
+    config=StrawberryConfig(name_converter=API_NAMES),
     extensions=[PreparedDocument],
 )

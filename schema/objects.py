@@ -14,7 +14,6 @@ from typing import Annotated, Any, Optional, Self
 
 import orjson
 import strawberry
-from strawberry.schema.name_converter import NameConverter
 from strawberry.types import get_object_definition
 
 from db.mapping import reference
@@ -22,9 +21,7 @@ from resolvers.context import Info
 from resolvers.nodes import resolve_reference
 from resolvers.rows import global_id, has_global_id, stored_fields, stored_lists
 from schema.signatures import INFO, NODE_TYPES_MODULE, ROOT, typed_resolver
-
-# Field names as the schema gives them (camelCase: schema/__init__.py's auto_camel_case).
-_NAMES = NameConverter(auto_camel_case=True)
+from semantics.names import API_NAMES
 
 
 class FromRow:
@@ -40,7 +37,8 @@ def _plan_reader(cls: type) -> Callable[[Any], dict[str, Any]]:
     """The values of `cls`'s fields for a row, planned from the map (once per type: `_reader`)."""
     type_name = cls.__name__
     python_name = {
-        _NAMES.from_field(f): f.python_name for f in get_object_definition(cls, strict=True).fields
+        API_NAMES.from_field(f): f.python_name
+        for f in get_object_definition(cls, strict=True).fields
     }
     plain = [(python_name[s.field], s.column) for s in stored_fields(type_name) if not s.enum]
     enumerated = [

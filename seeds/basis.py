@@ -20,8 +20,6 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from strawberry.schema.name_converter import NameConverter
-
 from db import mapping
 from db.mapping import node_type
 from db.provenance import BasisEntry, ItemProvenance
@@ -36,13 +34,10 @@ from seeds.spec import (
     ProvenanceSpec,
     ReportSpec,
 )
+from semantics.names import API_NAMES
 
 if TYPE_CHECKING:
     from seeds.read import SeedPlan
-
-
-# A YAML key as the API names the field (the schema's auto_camel_case, schema/__init__.py).
-_API_NAMES = NameConverter(auto_camel_case=True)
 
 
 def _check_basis(spec: BasisSpec, where: str, source: str) -> None:
@@ -57,7 +52,7 @@ def provenance_of(type_name: str | None, spec: ProvenanceSpec) -> ItemProvenance
     field keys are read as the API names them (`country_code` is `countryCode`)."""
     fields = []
     for key, basis in spec.fields.items():
-        name = _API_NAMES.apply_naming_config(key)
+        name = API_NAMES.apply_naming_config(key)
         if type_name is None or name not in node_type(type_name).fields:
             raise KeyError(key)
         fields.append((name, BasisEntry(basis.basis.value, basis.note, basis.source)))
