@@ -92,6 +92,7 @@ MAX_PIPELINED = 32
 HOST = re.compile(  # (an IPv6 literal may carry a zone, `%25eth0`: RFC 6874)
     rb"(?:\[[0-9A-Za-z:.\-_~!$&'()*+,;=%]*\]|[0-9A-Za-z\-._~!$&'()*+,;=%]*)(?::[0-9]*)?"
 )
+MAX_HOST_BYTES = 261  # a DNS name (253 at most) and a port, `:65535`: the Hosts remembered
 
 
 @dataclass(frozen=True)
@@ -265,7 +266,7 @@ def head_fault(
 
 
 def _is_host(value: bytes) -> bool:
-    if len(value) > MAX_HOST_BYTES:  # no host name is longer (a DNS name is 253 at most)
+    if len(value) > MAX_HOST_BYTES:  # checked, not remembered
         return HOST.fullmatch(value) is not None
     return _is_short_host(value)
 
@@ -275,9 +276,6 @@ def _is_short_host(value: bytes) -> bool:
     """(Kept: a connection's requests, and most clients', name the same few hosts; at most
     1,024 of `MAX_HOST_BYTES`.)"""
     return HOST.fullmatch(value) is not None
-
-
-MAX_HOST_BYTES = 261  # a DNS name and a port: `:65535`
 
 
 class RefusalLog:

@@ -66,6 +66,7 @@ from server.responses import (
     encode_json,
     graphql_body,
     json_response,
+    raw_header,
     request_errors,
 )
 
@@ -602,18 +603,14 @@ def _failed(request: Request) -> Response:
     return json_response(body, 500, media_type, request_id)
 
 
-def _header(name: str, value: str) -> tuple[bytes, bytes]:
-    """A header as the head is sent (server/responses.py)."""
-    return name.lower().encode("latin-1"), value.encode("latin-1")
-
-
 _CACHE_HEADERS = {
-    result: _header(CACHE_HEADER, result) for result in (CACHE_HIT, CACHE_MISS, CACHE_UNAVAILABLE)
+    result: raw_header(CACHE_HEADER, result)
+    for result in (CACHE_HIT, CACHE_MISS, CACHE_UNAVAILABLE)
 }
 
 
 def _executor_header(executor: str) -> tuple[bytes, bytes]:
-    return _header(EXECUTOR_HEADER, executor)
+    return raw_header(EXECUTOR_HEADER, executor)
 
 
 def _schema_key(

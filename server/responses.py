@@ -24,6 +24,13 @@ NO_STORE = {"Cache-Control": "no-store"}
 # Every page and file of ours is what its type says, never sniffed as another (a script is
 # only a script).
 NO_SNIFF = {"X-Content-Type-Options": "nosniff"}
+
+
+def raw_header(name: str, value: str) -> tuple[bytes, bytes]:
+    """A header as ASGI sends it (and as `bytes_response` writes a head): a lowercase name."""
+    return name.lower().encode("latin-1"), value.encode("latin-1")
+
+
 # A page is also not to be framed by another site (clickjacking: `X-Frame-Options` for the
 # browsers that predate a CSP's `frame-ancestors`, which each page's own policy says too) nor
 # named in the requests it makes elsewhere.

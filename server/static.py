@@ -31,7 +31,7 @@ from starlette.types import Message, Receive, Scope, Send
 from core.lru import LRU
 from server.compression import BROTLI_QUALITY, GZIP_LEVEL, MINIMUM_BYTES, accepted_coding
 from server.negotiation import listed
-from server.responses import NO_SNIFF
+from server.responses import NO_SNIFF, raw_header
 
 KEPT_BYTES = 16 * 1024 * 1024  # every compressed copy of both folders is under 1 MiB
 
@@ -144,9 +144,7 @@ def _ignored_range(value: str) -> bool:
 
 # a byte range (RFC 9110 14.1.2): first-last, first- or -suffix, in ASCII digits
 _BYTE_RANGE = re.compile(r"([0-9]{1,19})-([0-9]{0,19})|-[0-9]{1,19}")
-_NO_SNIFF_HEAD = [
-    (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in NO_SNIFF.items()
-]
+_NO_SNIFF_HEAD = [raw_header(name, value) for name, value in NO_SNIFF.items()]
 
 
 def _in_order(spec: re.Match[str]) -> bool:
