@@ -14,7 +14,7 @@ from starlette.middleware.gzip import GZipResponder, IdentityResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.lru import PerHeaderValue
-from server.negotiation import listed, qvalue
+from server.negotiation import listed, weighted
 
 # Answers past this size are compressed for clients that accept it (11.6 KB: 2.9 KB gzipped).
 MINIMUM_BYTES = 1024
@@ -40,15 +40,7 @@ def _accepted_coding(header: str | None) -> str | None:
     """The coding of CODINGS the `Accept-Encoding` header weighs highest (q > 0), or None."""
     if not header:
         return None
-    weights: dict[str, float] = {}
-    for item in header.split(","):
-        name, _, parameters = item.partition(";")
-        weight = 1.0
-        for parameter in parameters.split(";"):
-            key, _, value = parameter.strip().partition("=")
-            if key.strip().lower() == "q":
-                weight = qvalue(value)
-        weights[name.strip().lower()] = weight
+    weights = dict(weighted(header))  # (named twice: the last says)
     wildcard = weights.get("*", 0.0)
     ranked = [(weights.get(coding, wildcard), -i, coding) for i, coding in enumerate(CODINGS)]
     weight, _, coding = max(ranked)

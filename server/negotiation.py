@@ -1,6 +1,9 @@
-"""Which media type a response takes, and whether a browser wants GraphiQL instead."""
+"""Which media type a response takes, and whether a browser wants GraphiQL instead; and how
+a media type's parameters are read, in a request's Accept and Content-Type alike."""
 
 from __future__ import annotations
+
+import re
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -30,15 +33,38 @@ def qvalue(value: str) -> float:
     return weight if 0.0 <= weight <= 1.0 else 0.0  # (nan is neither)
 
 
-def _media_ranges(accept: str) -> list[tuple[str, float]]:
+# A media type's parameter (RFC 9110 5.6.6): its value a token or a quoted string, which may
+# hold a `;` or a `,` (`profile="a;charset=x"` names no charset, `profile="a;q=0"` no weight).
+MEDIA_PARAMETER = re.compile(r'[ \t]*;[ \t]*([^=;" \t]*)[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"?|[^;]*)')
+# An element of a list header (RFC 9110 5.6.1): up to a comma outside a quoted string.
+LIST_ELEMENT = re.compile(r'(?:[^,"]|"(?:[^"\\]|\\.)*"?)+')
+
+
+def media_parameters(parameters: str) -> list[tuple[str, str]]:
+    """The parameters after a media type (`parameters` from its first `;`), by name as sent
+    and value as it reads (a quoted string without its quotes and escapes)."""
+    return [(name, _unquoted(value)) for name, value in MEDIA_PARAMETER.findall(parameters)]
+
+
+def _unquoted(value: str) -> str:
+    """A parameter's value as it reads: a quoted string without its quotes and escapes."""
+    value = value.strip()
+    if not value.startswith('"'):
+        return value
+    return re.sub(r"\\(.)", r"\1", value[1:-1] if value.endswith('"') else value[1:])
+
+
+def weighted(header: str) -> list[tuple[str, float]]:
+    """The elements of a list weighed by `q` (Accept, Accept-Encoding), lowercase, each with
+    its weight (1 where it states none), in the order sent."""
     ranges = []
-    for part in accept.split(","):
-        media, *params = (p.strip() for p in part.split(";"))
+    for element in LIST_ELEMENT.findall(header):
+        media, _, parameters = element.partition(";")  # (a type holds no quoted string)
         quality = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
+        for name, value in media_parameters(";" + parameters):
+            if name.lower() == "q":
                 quality = qvalue(value)
+        media = media.strip()
         if media:
             ranges.append((media.lower(), quality))
     return ranges
@@ -55,7 +81,7 @@ def _negotiate(accept: str | None) -> str | None:
     if not accept or not accept.strip():
         return JSON
     listed: dict[str, float] = {}
-    for media, quality in _media_ranges(accept):
+    for media, quality in weighted(accept):
         listed[media] = max(quality, listed.get(media, 0.0))
     ranked = []
     for media_type, preferred_named in ((GRAPHQL_RESPONSE, 1), (JSON, 0)):
@@ -78,7 +104,7 @@ def wants_graphiql(request: Request) -> bool:
     """A browser's GET: `text/html` is asked for and preferred to every JSON type."""
     if request.method != "GET":
         return False
-    ranges = _media_ranges(listed(request.headers, "accept") or "")
+    ranges = weighted(listed(request.headers, "accept") or "")
     html = max((q for media, q in ranges if media == "text/html"), default=0.0)
     json_types = (GRAPHQL_RESPONSE, JSON, "application/*")
     return html > 0 and html >= max((q for m, q in ranges if m in json_types), default=0.0)

@@ -15,7 +15,7 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 
 from server.errors import RequestError
-from server.negotiation import JSON, listed
+from server.negotiation import JSON, listed, media_parameters
 from server.persisted import SHA256_HEX, sha256_hex
 
 # What the request's record says of a body that never came whole (the app's answer reaches
@@ -246,23 +246,10 @@ def is_json_body(content_type: str | None) -> bool:
     if media_type.strip().lower() != JSON:
         return False
     return not semicolon or all(
-        _unquoted(value).lower() in UTF8
-        for name, value in MEDIA_PARAMETER.findall(";" + parameters)
+        value.lower() in UTF8
+        for name, value in media_parameters(";" + parameters)
         if name.lower() == "charset"
     )
-
-
-# A media type's parameter (RFC 9110 5.6.6): its value a token or a quoted string, which may
-# hold a `;` (`profile="a;charset=x"` names no charset).
-MEDIA_PARAMETER = re.compile(r'[ \t]*;[ \t]*([^=;" \t]*)[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"?|[^;]*)')
-
-
-def _unquoted(value: str) -> str:
-    """A parameter's value as it reads: a quoted string without its quotes and escapes."""
-    value = value.strip()
-    if not value.startswith('"'):
-        return value
-    return re.sub(r"\\(.)", r"\1", value[1:-1] if value.endswith('"') else value[1:])
 
 
 def params_of_body(body: bytes) -> GraphQLParams:

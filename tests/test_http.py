@@ -279,6 +279,11 @@ ACCEPTS = [
         pytest.param(
             f"{JSON};q=0.2, */*, {GRAPHQL_RESPONSE};q=0.5", GRAPHQL_RESPONSE, id="precise"
         ),
+        # a quoted string is one value, whatever it holds (RFC 9110 5.6.4)
+        pytest.param(f'{GRAPHQL_RESPONSE};p="x;q=0"', GRAPHQL_RESPONSE, id="quoted-semicolon"),
+        pytest.param(
+            f'{GRAPHQL_RESPONSE};p="\\";q=0", {JSON};q=0.5', GRAPHQL_RESPONSE, id="quoted-escape"
+        ),
     ],
 )
 async def test_response_media_type_follows_accept(client, accept, expected):
@@ -353,6 +358,7 @@ async def test_an_empty_get_parameter_is_as_if_not_given(client, variables, exte
         pytest.param("text/html", id="html-on-post"),
         pytest.param(f"{JSON};q=0, {GRAPHQL_RESPONSE};q=0", id="both-refused"),
         pytest.param(f"{JSON};q=0, {GRAPHQL_RESPONSE};q=0, */*", id="both-refused-by-name"),
+        pytest.param(f'text/plain;p="a, {JSON}, b"', id="quoted-type-names-none"),
     ],
 )
 async def test_unacceptable_accept_is_406(client, accept):
