@@ -157,6 +157,37 @@ async def test_places_from_a_gazetteer_say_so(graphql):
     assert "New York and Miami" in portland["countryCode"]["note"]
 
 
+# The words that call a place what its kind says (LocationKind's descriptions: "a city or
+# town", "a region spanning or within countries").
+KIND_WORDS = {
+    "CITY": ("city", "town"),
+    "COUNTRY": ("country", "countries"),
+    "REGION": ("countries",),
+}
+
+
+async def test_a_place_its_quotes_do_not_call_its_kind_says_what_its_kind_rests_on(graphql):
+    """A quote that names a place ("Chicago, IL 60607", "teams in ... Miami") states that
+    it is, not what it is: its kind rests on a gazetteer or ISO 3166-1 (REFERENCE), or on a
+    reading (INFERRED: "New York" names a city and a state), and says so."""
+    body = await graphql(
+        f"""{{ locations(first: {PAGE}) {{ totalCount nodes {{ slug kind citations {{ quote }}
+               provenance {{ fields {{ field basis source }} }} }} }} }}"""
+    )
+    places = body["data"]["locations"]
+    assert places["totalCount"] == len(places["nodes"]) > 0
+    unsaid = []
+    for place in places["nodes"]:
+        quotes = " ".join(c["quote"] for c in place["citations"]).lower()
+        if any(_mentions(quotes, word) for word in KIND_WORDS[place["kind"]]):
+            continue
+        unsaid.append(place["slug"])
+        fields = {f["field"]: f for f in place["provenance"]["fields"]}
+        assert "kind" in fields, place["slug"]
+        assert fields["kind"]["basis"] in ("REFERENCE", "INFERRED"), place["slug"]
+    assert {"chicago", "miami", "new-york", "india"} <= set(unsaid)
+
+
 async def test_the_funds_unnamed_partners_are_marked_inferred(graphql):
     body = await graphql(
         """{ program(slug: "global-social-justice-fund") {
