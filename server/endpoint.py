@@ -211,7 +211,7 @@ class GraphQLEndpoint:
                 key = self._key(method, params, media_type)
             else:  # read and looked up before routing (server/posts.py), its deadline running
                 params, key, deadline = looked_up.params, looked_up.key, looked_up.deadline
-            query = self._persisted_query(params, media_type)
+            query = self._persisted_query(params)
             if_none_match = listed(request.headers, "if-none-match")
             if key is not None and method == "GET" and if_none_match:
                 key = await self._current(key, deadline)  # revalidated against the store now
@@ -229,6 +229,8 @@ class GraphQLEndpoint:
             if method == "GET":
                 response.headers.update(self._cache_headers(key.etag))
             return response
+        if query is None:  # a hash this process does not know, and no answer kept under it
+            return self._refuse(_not_found(media_type), media_type, outcome)
         try:
             # the sizes the cost counts, of the version `snapshot.version` (the key's, or
             # newer if a seed committed since): the answer shows the estimate they price
@@ -310,7 +312,7 @@ class GraphQLEndpoint:
         media_type, params, unversioned = read
         outcome = outcome_in(state)
         try:
-            query = self._persisted_query(params, media_type)
+            query = self._persisted_query(params)
         except RequestError:
             return None  # refused the whole way, in the same words
         key = None if unversioned is None else unversioned.at(self.store.last_version)
@@ -424,9 +426,9 @@ class GraphQLEndpoint:
         except CacheUnavailable:
             outcome.cache = CACHE_UNAVAILABLE
 
-    def _register(self, params: GraphQLParams, query: str) -> None:
+    def _register(self, params: GraphQLParams, query: str | None) -> None:
         """A valid document sent with its hash is registered for hash-only requests."""
-        if params.persisted_hash is not None and self.trusted is None:
+        if params.persisted_hash is not None and self.trusted is None and query is not None:
             self.persisted.put(params.persisted_hash, query)
 
     @staticmethod
@@ -460,18 +462,16 @@ class GraphQLEndpoint:
     def _cache_headers(self, etag: str) -> dict[str, str]:
         return {"ETag": etag, "Cache-Control": self.cache_control, "Vary": "Accept"}
 
-    def _persisted_query(self, params: GraphQLParams, media_type: str) -> str:
-        """The document: sent, or persisted under the hash sent alone."""
+    def _persisted_query(self, params: GraphQLParams) -> str | None:
+        """The document: sent, or persisted under the hash sent alone; None for a hash this
+        process does not know (the answer kept under it, here or in Redis, or the client's
+        tag, may still answer it: the hash names the document, checked when it was sent)."""
         if self.trusted is not None:
             return self._trusted_query(params)
         if params.query is not None:
             return params.query
         assert params.persisted_hash is not None, "a request without a query has a hash"
-        found = self.pinned.get(params.persisted_hash) or self.persisted.get(params.persisted_hash)
-        if found is None:  # the client sends the document next; a request error for the spec
-            status = 400 if media_type == GRAPHQL_RESPONSE else 200
-            raise RequestError(status, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
-        return found
+        return self.pinned.get(params.persisted_hash) or self.persisted.get(params.persisted_hash)
 
     def _trusted_query(self, params: GraphQLParams) -> str:
         assert self.trusted is not None
@@ -601,6 +601,13 @@ def _failed(request: Request) -> Response:
     body = {"errors": [{"message": message, "extensions": extensions}]}
     media_type = negotiate(listed(request.headers, "accept")) or JSON
     return json_response(body, 500, media_type, request_id)
+
+
+def _not_found(media_type: str) -> RequestError:
+    """A hash sent alone that names no document here: the client sends the document next
+    (Apollo's protocol), a request error for the spec."""
+    status = 400 if media_type == GRAPHQL_RESPONSE else 200
+    return RequestError(status, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
 
 
 _CACHE_HEADERS = {

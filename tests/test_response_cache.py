@@ -48,6 +48,10 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 TIMEOUT = 30  # seconds any one test may take
 
 
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def unique(query: str = QUERY) -> str:
     """The query with a comment of its own: a document no other test has sent."""
     return f"{query} # {uuid.uuid4().hex}"
@@ -128,6 +132,38 @@ async def test_a_repeated_request_is_answered_from_the_cache_with_the_same_bytes
         assert fetched.content == first.content
         again = await get(http, body, **{"if-none-match": fetched.headers["etag"]})
         assert again.status_code == 304
+
+
+@bounded
+async def test_a_hash_sent_alone_finds_its_answer_on_a_worker_that_never_saw_it(
+    store: Store, cache_settings: dict[str, Any]
+) -> None:
+    """Apollo's clients send a persisted query's hash alone. A worker that never saw its
+    document (another one, or one restarted) still answers the client's tag with a 304, and
+    the answer kept in a shared Redis with a hit: the hash names the document, checked when
+    it was sent. Where nothing answers it, the client is asked for the document."""
+    query = unique()
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256(query)}}
+    alone = {"extensions": extensions, "variables": {"n": 2}}
+    async with (
+        make_client(store.engine, **cache_settings) as http,
+        make_client(store.engine, **cache_settings) as other_worker,
+    ):
+        sent = await get(http, {"query": query, **alone})
+        assert sent.headers["x-cache"] == "miss"
+        tagged = await get(http, alone)
+        assert (tagged.headers["x-cache"], tagged.content) == ("hit", sent.content)
+
+        again = await get(other_worker, alone, **{"if-none-match": tagged.headers["etag"]})
+        assert again.status_code == 304
+        assert again.headers["etag"] == tagged.headers["etag"]
+        for answer in (await get(other_worker, alone), await post(other_worker, alone)):
+            if cache_settings:  # Redis: kept for every worker
+                assert (answer.headers["x-cache"], answer.content) == ("hit", sent.content)
+            else:
+                assert answer.json()["errors"][0]["extensions"]["code"] == (
+                    "PERSISTED_QUERY_NOT_FOUND"
+                )
 
 
 @bounded
@@ -334,7 +370,7 @@ async def test_a_persisted_query_hits_the_entry_of_its_document(
     store: Store, cache_settings: dict[str, Any]
 ) -> None:
     query = unique()
-    digest = hashlib.sha256(query.encode()).hexdigest()
+    digest = sha256(query)
     extensions = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
     async with make_client(store.engine, **cache_settings) as http:
         whole = await post(http, {"query": query})
@@ -655,13 +691,12 @@ ANSWERED = {
 REFUSED = {
     "an unknown field": {"query": "{ programs { nope } }"},
     "a malformed document": {"query": "{ programs(first: "},
-}
-# refused before the endpoint could be handed it: the whole way, in its own words
-UNREAD = {
-    "an unknown persisted hash": {
+    "an unknown persisted hash": {  # (looked up: another worker may have kept its answer)
         "extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}
     },
 }
+# refused before the endpoint could be handed it: the whole way, in its own words
+UNREAD = {"a query that is not a string": {"query": ["{ programs { nodes { slug } } }"]}}
 UNANSWERED = {**ANSWERED, **REFUSED, **UNREAD}
 
 
