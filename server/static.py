@@ -11,6 +11,10 @@ a coding gets the whole copy whatever `Range` it sends (RFC 9110 lets a server i
 range the file answers `200` (a stale `If-Range`, a hundred ranges) would be compressed anew.
 A `Range` a server ignores is ignored (the whole file, `200`), and every answer is as
 sniff-proof as the file, an unsatisfiable range's `416` too.
+
+Every answer says `Cache-Control: no-cache`: a browser revalidates each file (a `304` by its
+tag) rather than guess how long it stays fresh from its age (RFC 9111 4.2.2), which after a
+deploy would pair a new page with the old script it guessed fresh.
 """
 
 from __future__ import annotations
@@ -55,7 +59,8 @@ class AssetFiles(StaticFiles):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Starlette's, a `Range` to ignore taken out of the request first (Starlette answered
-        it a plain-text 400), and each answer sent never to be sniffed as another type."""
+        it a plain-text 400), and each answer sent never to be sniffed as another type, nor
+        kept unrevalidated."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -64,13 +69,13 @@ class AssetFiles(StaticFiles):
             headers = [(name, value) for name, value in scope["headers"] if name != b"range"]
             scope = {**scope, "headers": headers}
 
-        async def not_sniffed(message: Message) -> None:
+        async def with_asset_head(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [*message.get("headers", ()), *_NO_SNIFF_HEAD]
+                headers = [*message.get("headers", ()), *_ASSET_HEAD]
                 message = {**message, "headers": headers}
             await send(message)
 
-        await super().__call__(scope, receive, not_sniffed)
+        await super().__call__(scope, receive, with_asset_head)
 
     def file_response(
         self,
@@ -144,7 +149,9 @@ def _ignored_range(value: str) -> bool:
 
 # a byte range (RFC 9110 14.1.2): first-last, first- or -suffix, in ASCII digits
 _BYTE_RANGE = re.compile(r"([0-9]{1,19})-([0-9]{0,19})|-[0-9]{1,19}")
-_NO_SNIFF_HEAD = [raw_header(name, value) for name, value in NO_SNIFF.items()]
+_ASSET_HEAD = [
+    raw_header(name, value) for name, value in {**NO_SNIFF, "Cache-Control": "no-cache"}.items()
+]
 
 
 def _in_order(spec: re.Match[str]) -> bool:

@@ -1244,9 +1244,18 @@ async def test_pages_probes_and_files_say_how_they_may_be_kept_framed_and_read(c
         assert probed.status_code == 200, path
         assert probed.headers["cache-control"] == "no-store", path
     for path in ("/graphiql/4.1.2/graphiql.min.js", "/explorer/explorer.js", SCHEMA_PATH):
-        served = await client.get(path)
-        assert served.status_code == 200, path
-        assert served.headers["x-content-type-options"] == "nosniff", path
+        for coding in ("br", "identity"):  # (a compressed copy, or the file)
+            served = await client.get(path, headers={"accept-encoding": coding})
+            assert served.status_code == 200, path
+            assert served.headers["x-content-type-options"] == "nosniff", path
+            # revalidated, not kept for as long as a browser guesses from its age: after a
+            # deploy, a new page with the old script it guessed fresh would be broken
+            assert served.headers["cache-control"] == "no-cache", path
+            tag = served.headers["etag"]
+            again = await client.get(
+                path, headers={"accept-encoding": coding, "if-none-match": tag}
+            )
+            assert (again.status_code, again.headers["cache-control"]) == (304, "no-cache")
 
 
 GRAPHIQL_JS = "/graphiql/4.1.2/graphiql.min.js"
