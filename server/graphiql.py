@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from server import explorer
+from server.connections import MAX_TARGET_BYTES
 from server.responses import PAGE_HEADERS
 
 WELCOME_QUERY = """# Impact Graph: a company's programs, partners and places, every fact cited.
@@ -61,7 +62,8 @@ ASSETS_DIR = Path(__file__).resolve().parent / "static" / "graphiql"
 # The explorer's icon: without one the browser asks for /favicon.ico, a 404 in the console.
 FAVICON_PATH = f"{explorer.ASSETS_PATH}/favicon.svg"
 
-# The page's one inline script, WELCOME standing for the query.
+# The page's one inline script, WELCOME standing for the query and LONGEST for the
+# longest address it writes.
 _SCRIPT = """
       const fetcher = GraphiQL.createFetcher({ url: window.location.pathname });
       // The panel last shown (a plugin's title, "" for none), kept where GraphiQL 3 kept it:
@@ -85,10 +87,42 @@ _SCRIPT = """
       // screen they would cover the editors, and keyboard users would tab through them first).
       const wide = window.matchMedia("(min-width: 1000px)").matches;
       const shown = kept() ?? (wide ? "Documentation Explorer" : "");
+      // A link may open on a query (`?query=&variables=&operationName=`, as GraphiQL's own
+      // examples write it), and the address follows the tab being edited, so a query can be
+      // shared as a link; one longer than a request target may be is left out of it (its
+      // reload would be a 414). Headers never go in it, as they are never kept.
+      const linked = new URLSearchParams(window.location.search);
+      const given = (name) => linked.get(name) ?? undefined;
+      let writing = 0;
+      const follow = (values) => {
+        for (const [name, value] of Object.entries(values)) {
+          if (value) linked.set(name, value);
+          else linked.delete(name);
+        }
+        clearTimeout(writing); // one address a moment: browsers refuse many in a row
+        writing = setTimeout(() => {
+          const search = linked.toString();
+          const address = window.location.pathname + (search ? "?" + search : "");
+          try {
+            const fits = address.length <= LONGEST;
+            history.replaceState(history.state, "", fits ? address : window.location.pathname);
+          } catch {} // (refused: the address stays as it was)
+        }, 300);
+      };
       ReactDOM.createRoot(document.getElementById("graphiql")).render(
         React.createElement(GraphiQL, {
           fetcher: fetcher,
           defaultQuery: WELCOME,
+          query: given("query"),
+          variables: given("variables"),
+          operationName: given("operationName"),
+          onEditQuery: (query) => follow({ query }),
+          onEditVariables: (variables) => follow({ variables }),
+          onEditOperationName: (operationName) => follow({ operationName }),
+          onTabChange: ({ tabs, activeTabIndex }) => {
+            const { query, variables, operationName } = tabs[activeTabIndex];
+            follow({ query, variables, operationName });
+          },
           defaultEditorToolsVisibility: true,
           isHeadersEditorEnabled: true,
           shouldPersistHeaders: false,
@@ -115,7 +149,9 @@ _SCRIPT = """
     """
 # The script as the page embeds it, the welcome query in it as JSON (`<` escaped, so no text
 # in it can close the element); the CSP allows it by the hash of this same text.
-SCRIPT = _SCRIPT.replace("WELCOME", json.dumps(WELCOME_QUERY).replace("<", "\\u003c"))
+SCRIPT = _SCRIPT.replace("WELCOME", json.dumps(WELCOME_QUERY).replace("<", "\\u003c")).replace(
+    "LONGEST", str(MAX_TARGET_BYTES)
+)
 
 _PAGE = """<!doctype html>
 <html lang="en">

@@ -4,7 +4,8 @@ server alone, open with the Docs shown (a wide screen's first visit; closed they
 a narrow screen opens without them), run the query it opens on with the headers typed in its
 editor, show the answer and keep the run in its history, all under a CSP that lets no inline
 script run but its own (and refuses nothing it does), asking for nothing missing. The
-screenshot is kept in test-output/ (ignored by git)."""
+screenshot is kept in test-output/ (ignored by git). A link naming a query and its variables
+opens on them, and the address follows the editors."""
 
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ def test_graphiql_runs_the_traversal_offline_in_chromium(tmp_path):
     assert screenshot.stat().st_size > 10_000
     assert seen["failed"] == []  # nothing it asked for was missing (its icon: no /favicon.ico)
     assert seen["refused"] == []  # loading, running and the Docs needed nothing the CSP refuses
+    linking = seen["linking"]  # a link's query and variables open, run, and follow an edit
+    assert linking["linkedEditor"] == "query Linked($n: Int) { programs(first: $n) { totalCount } }"
+    assert [run["variables"] for run in linking["linkedRuns"]] == [{"n": 2}]
+    assert '"totalCount": 23' in linking["linkedResult"]
+    assert linking["followed"]["query"].endswith("{ totalCount } } # edited")
+    assert linking["followed"]["variables"] == '{"n": 2}'
     scripts = directives(seen["csp"])["script-src"]
     assert scripts[0] == "'self'"
     assert [source.startswith("'sha256-") for source in scripts[1:]] == [True]  # its own script

@@ -1,7 +1,8 @@
 // Loads GraphiQL from a running server in headless Chromium: the Docs are open, a header typed
 // into the headers editor goes with the request, the query it opens on runs and shows its
 // answer, and the run is in the history; the Docs closed stay closed on a reload, and a first
-// visit on a narrow screen opens without them. Prints what it saw as JSON, with the page's CSP
+// visit on a narrow screen opens without them; a link with a query opens on it, and the address
+// follows an edit. Prints what it saw as JSON, with the page's CSP
 // and what it refused (events and console messages) or failed to load. Every request to another
 // host is aborted, so the page must work with this server alone.
 // Usage: node graphiql.mjs URL SCREENSHOT
@@ -99,8 +100,38 @@ try {
   const docsWhenNarrow = await docsShown(narrow);
   await narrow.close();
 
+  // A link opens on its query and variables, which run as they are; the address follows an
+  // edit, so the edited query can be shared in turn.
+  const linked = "query Linked($n: Int) { programs(first: $n) { totalCount } }";
+  const link = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await offline(link);
+  const linkedRuns = [];
+  link.on("request", (request) => {
+    const body = request.postData() || "";
+    if (request.method() === "POST" && body.includes("Linked")) linkedRuns.push(JSON.parse(body));
+  });
+  const parameters = new URLSearchParams({ query: linked, variables: '{"n": 2}' });
+  await link.goto(`${url}?${parameters}`, { waitUntil: "load" });
+  await link.waitForSelector(".graphiql-execute-button", { timeout: 15000 });
+  const editor = ".graphiql-query-editor .CodeMirror";
+  await link.waitForSelector(editor, { timeout: 15000 });
+  const linkedEditor = await link.evaluate(
+    (at) => document.querySelector(at).CodeMirror.getValue(),
+    editor,
+  );
+  await link.click(".graphiql-execute-button");
+  await link.waitForSelector('.result-window:has-text("totalCount")', { timeout: 15000 });
+  const linkedResult = await link.textContent(".result-window");
+  await link.locator(editor).click();
+  await link.keyboard.press("Control+End");
+  await link.keyboard.type(" # edited");
+  await link.waitForTimeout(1500); // (the page writes the address a moment after an edit)
+  const followed = Object.fromEntries(new URL(link.url()).searchParams);
+  await link.close();
+  const linking = { linkedEditor, linkedResult, linkedRuns, followed };
+
   const seen = { result, docs, docsWidth, history, sent, aborted, errors, csp, refused, failed };
-  console.log(JSON.stringify({ ...seen, keptAtFirst, docsAfterClosing, docsWhenNarrow }));
+  console.log(JSON.stringify({ ...seen, keptAtFirst, docsAfterClosing, docsWhenNarrow, linking }));
 } finally {
   await browser.close();
 }
