@@ -9,7 +9,14 @@ import { ApolloClient, HttpLink, InMemoryCache, gql } from "@apollo/client/core/
 import { createPersistedQueryLink } from "@apollo/client/link/persisted-queries/index.js";
 import { relayStylePagination } from "@apollo/client/utilities/index.js";
 
-import { capturedWarnings, operation, recordingFetch, report, unkeyedTypes } from "./lib.mjs";
+import {
+  capturedWarnings,
+  operation,
+  possibleTypes,
+  recordingFetch,
+  report,
+  unkeyedTypes,
+} from "./lib.mjs";
 
 const [url] = process.argv.slice(2);
 const warnings = capturedWarnings();
@@ -25,6 +32,7 @@ function newClient() {
         ...Object.fromEntries(unkeyedTypes().map((name) => [name, { merge: true }])),
         Query: { fields: { partners: relayStylePagination() } },
       },
+      possibleTypes: possibleTypes(), // fragments on interfaces (`... on Cited`) match by them
     }),
     // hash-only requests as GETs, which browsers and CDNs can cache (the README's set-up)
     link: createPersistedQueryLink({ sha256, useGETForHashedQueries: true }).concat(
@@ -106,7 +114,15 @@ await cards.query({ query: ProgramBasis, variables: program });
 const notes = await cards.query({ query: ProgramNotes, variables: program });
 const cardAfterPage = cards.readQuery({ query: ProgramBasis, variables: program });
 
+// A node through an interface's fragment (`... on Cited`), then read back from the cache.
+const CitedNode = gql(operation("CitedNode"));
+const interfaces = newClient();
+const programId = traversal.data.company.programs.edges[0].node.id;
+const cited = await interfaces.query({ query: CitedNode, variables: { id: programId } });
+const citedFromCache = interfaces.readQuery({ query: CitedNode, variables: { id: programId } });
+
 report({
+  cited: { network: cited.data, cache: citedFromCache },
   cardAfterPage,
   notes: notes.data,
   traversal: traversal.data,

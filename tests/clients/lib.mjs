@@ -2,9 +2,13 @@
 // request sent and what came back, and the console warnings a client printed.
 import { readFileSync } from "node:fs";
 
-import { buildSchema, isObjectType } from "graphql";
+import { buildSchema, isInterfaceType, isObjectType } from "graphql";
 
 const OPERATIONS = new URL("./operations/", import.meta.url);
+
+/** The published SDL, as a frontend's build reads it (GET /graphql/schema.graphql). */
+export const sdl = readFileSync(new URL("../../schema/schema.graphql", import.meta.url), "utf8");
+const schema = buildSchema(sdl);
 
 /**
  * The object types of the published SDL without an `id` (connections, edges, page infos,
@@ -12,11 +16,19 @@ const OPERATIONS = new URL("./operations/", import.meta.url);
  * set-ups name them (Apollo: merged field by field; graphcache: keyed by none).
  */
 export function unkeyedTypes() {
-  const sdl = readFileSync(new URL("../../schema/schema.graphql", import.meta.url), "utf8");
-  return Object.values(buildSchema(sdl).getTypeMap())
+  return Object.values(schema.getTypeMap())
     .filter((type) => isObjectType(type) && !type.name.startsWith("__") && type.name !== "Query")
     .filter((type) => !("id" in type.getFields()))
     .map((type) => type.name);
+}
+
+/** Apollo's `possibleTypes` from the SDL: the types implementing each interface. */
+export function possibleTypes() {
+  return Object.fromEntries(
+    Object.values(schema.getTypeMap())
+      .filter(isInterfaceType)
+      .map((type) => [type.name, schema.getPossibleTypes(type).map((each) => each.name)]),
+  );
 }
 
 /** The text of operations/NAME.graphql, the document Python's gql and codegen read too. */

@@ -1,15 +1,17 @@
 // urql 6 against a running server, as a frontend sets it up: graphcache keying every entity by
-// its `id` (`keys` says the types without one are embedded), relayPagination on
-// Query.partners, automatic persisted queries (urql's defaults: GET within the URL limit),
-// over Node's global fetch, recorded request by request. graphcache warns on console.warn (an entity without a key, a fragment
-// matched by guess): every warning is reported. Prints what tests/test_clients.py checks as
+// its `id` (`keys` says the types without one are embedded), told the schema (from the SDL) for
+// fragments on interfaces, relayPagination on Query.partners, automatic persisted queries
+// (urql's defaults: GET within the URL limit), over Node's global fetch, recorded request by
+// request. graphcache warns on console.warn (an entity without a key, a fragment matched by
+// guess): every warning is reported. Prints what tests/test_clients.py checks as
 // JSON on the last line of stdout. Usage: node urql.mjs URL
 import { Client, fetchExchange, gql } from "@urql/core";
 import { cacheExchange } from "@urql/exchange-graphcache";
 import { relayPagination } from "@urql/exchange-graphcache/extras";
 import { persistedExchange } from "@urql/exchange-persisted";
+import { getIntrospectedSchema, minifyIntrospectionQuery } from "@urql/introspection";
 
-import { capturedWarnings, operation, recordingFetch, report, unkeyedTypes } from "./lib.mjs";
+import { capturedWarnings, operation, recordingFetch, report, sdl, unkeyedTypes } from "./lib.mjs";
 
 const [url] = process.argv.slice(2);
 const warnings = capturedWarnings();
@@ -27,6 +29,7 @@ const updates = {
   Query: {
     // PartnerById: which entry the refetched partner went to, and what that entry now holds
     node: (result, args, cache) => {
+      if (result.node.__typename !== "Partner") return; // (CitedNode's program)
       const entity = { __typename: result.node.__typename, id: args.id };
       looks.refetch = {
         key: cache.keyOfEntity(entity),
@@ -53,6 +56,8 @@ const client = new Client({
   fetch,
   exchanges: [
     cacheExchange({
+      // the schema, for fragments on interfaces (`... on Cited`); else matched by guess
+      schema: minifyIntrospectionQuery(getIntrospectedSchema(sdl)),
       // objects without an id are embedded in their parent (the README's set-up)
       keys: Object.fromEntries(unkeyedTypes().map((name) => [name, () => null])),
       resolvers: { Query: { partners: relayPagination() } },
@@ -100,7 +105,14 @@ const same = await run(SamePartner, {
 // Search hits and a provenance: objects without an id, embedded.
 const hits = await run(gql(operation("SearchHits")), { text: "refugees" });
 
+// A node through an interface's fragment (`... on Cited`), then from the cache alone.
+const CitedNode = gql(operation("CitedNode"));
+const programId = traversal.company.programs.edges[0].node.id;
+const cited = await run(CitedNode, { id: programId }, { requestPolicy: "network-only" });
+const citedFromCache = await run(CitedNode, { id: programId }, { requestPolicy: "cache-only" });
+
 report({
+  cited: { network: cited, cache: citedFromCache },
   hits,
   traversal,
   again,
