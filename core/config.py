@@ -353,6 +353,11 @@ class Settings(BaseSettings):
         """Where the server's queries read: the replica if there is one, else the store."""
         return self.database_read_url or self.database_url
 
+    @property
+    def query_url_variable(self) -> str:
+        """The setting `query_url` comes from, which an error in it names."""
+        return "DATABASE_READ_URL" if self.database_read_url else "DATABASE_URL"
+
     def limits(self) -> Limits:
         """The document limits, read from the settings of the same names."""
         return Limits(**{f.name: getattr(self, f.name) for f in fields(Limits)})

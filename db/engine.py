@@ -24,26 +24,82 @@ _ASYNC_DRIVERS = {
 }
 
 
+# What a PostgreSQL URL's query may say, as asyncpg reads it (SQLAlchemy hands the query to
+# `asyncpg.connect` as keywords, so any other would fail every connection with a TypeError)...
+_ASYNCPG_OPTIONS = frozenset(
+    {
+        "ssl",
+        "target_session_attrs",
+        "passfile",
+        "service",
+        "servicefile",
+        "krbsrvname",
+        "gsslib",
+        "prepared_statement_cache_size",  # (SQLAlchemy's own)
+    }
+)
+# ...and libpq's spellings of the same, as managed PostgreSQL's connection strings write them
+_LIBPQ_OPTIONS = {"sslmode": "ssl"}
+_SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# A libpq option read here as a server setting of the connection
+_SERVER_SETTINGS = frozenset({"application_name"})
+# Options that settings of ours say instead
+_OURS = {
+    "connect_timeout": "IMPACT_GRAPH_DB_CONNECT_TIMEOUT",
+    "options": "IMPACT_GRAPH_* settings (statement timeouts: IMPACT_GRAPH_STATEMENT_TIMEOUT)",
+}
+
+
 class DatabaseUrlError(ValueError):
-    """DATABASE_URL names no store we support."""
+    """A database URL names no store we support, or says what we cannot do."""
 
 
-def async_url(database_url: str) -> URL:
-    """Map `sqlite:///x.db` / `postgresql://u@h/db` (any sync driver suffix) to our async driver.
+def async_url(database_url: str, variable: str = "DATABASE_URL") -> URL:
+    """Map `sqlite:///x.db` / `postgresql://u@h/db` (any sync driver suffix) to our async driver,
+    with a PostgreSQL URL's options as asyncpg reads them (`?sslmode=require` is `ssl`);
+    DatabaseUrlError, naming `variable`, for what cannot be read.
 
     >>> async_url("postgresql://me@localhost:5432/test").drivername
     'postgresql+asyncpg'
+    >>> async_url("postgres://me@db.example/test?sslmode=require").query
+    immutabledict({'ssl': 'require'})
     """
     try:
         url = make_url(database_url)
     except Exception as exc:
-        raise DatabaseUrlError(f"DATABASE_URL is not a database URL: {exc}") from None
+        raise DatabaseUrlError(f"{variable} is not a database URL: {exc}") from None
     backend = url.drivername.split("+", 1)[0]
     if backend not in _ASYNC_DRIVERS:
         raise DatabaseUrlError(
-            f"DATABASE_URL scheme {url.drivername!r} is not supported; use sqlite or postgresql"
+            f"{variable} scheme {url.drivername!r} is not supported; use sqlite or postgresql"
         )
-    return url.set(drivername=_ASYNC_DRIVERS[backend])
+    url = url.set(drivername=_ASYNC_DRIVERS[backend])
+    return url if backend == "sqlite" else url.set(query=_asyncpg_query(url, variable))
+
+
+def _asyncpg_query(url: URL, variable: str) -> dict[str, str]:
+    query: dict[str, str] = {}
+    for name, value in url.query.items():
+        if not isinstance(value, str):
+            raise DatabaseUrlError(f"{variable} gives the option {name!r} more than once")
+        option = _LIBPQ_OPTIONS.get(name, name)
+        if option in query:
+            raise DatabaseUrlError(f"{variable} gives both ssl and sslmode; give one")
+        if name in _OURS:
+            raise DatabaseUrlError(
+                f"{variable} option {name!r} is not read here; set {_OURS[name]} instead"
+            )
+        if option not in _ASYNCPG_OPTIONS and option not in _SERVER_SETTINGS:
+            raise DatabaseUrlError(
+                f"{variable} option {name!r} is not one this server reads (it reads "
+                f"{', '.join(sorted({*_ASYNCPG_OPTIONS, *_LIBPQ_OPTIONS, *_SERVER_SETTINGS}))})"
+            )
+        if option == "ssl" and value not in _SSL_MODES:
+            raise DatabaseUrlError(
+                f"{variable} option {name}={value!r} is none of {', '.join(_SSL_MODES)}"
+            )
+        query[option] = value
+    return query
 
 
 def sqlite_file(database_url: str) -> Path | None:
@@ -106,17 +162,20 @@ def create_engine(
     echo: bool = False,
     pool: PoolOptions | None = None,
     read_only: bool = False,
+    variable: str = "DATABASE_URL",
 ) -> AsyncEngine:
-    """Build the engine; `search_path` pins a PostgreSQL schema (tests use a throwaway one).
+    """Build the engine; `search_path` pins a PostgreSQL schema (tests use a throwaway one);
+    `variable` is the setting that gave the URL, which an error in it names.
 
     The server's engine is `read_only`: the database itself refuses any write, whatever a
     bug upstream might attempt. `pool` bounds connections and waits (seeding and migrations
     use the defaults of SQLAlchemy and the driver).
     """
-    url = async_url(database_url)
+    url = async_url(database_url, variable)
     connect_args: dict[str, Any] = {}
     options: dict[str, Any] = {}
-    server_settings: dict[str, str] = {}
+    server_settings = {name: str(url.query[name]) for name in _SERVER_SETTINGS & set(url.query)}
+    url = url.difference_update_query(server_settings)
     sqlite = url.get_backend_name() == "sqlite"
     if sqlite and url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -84,6 +84,7 @@ def _probe_engine(settings: Settings) -> AsyncEngine:
             size=1, max_overflow=0, timeout=wait, connect_timeout=wait, statement_timeout=wait
         ),
         read_only=True,
+        variable=settings.query_url_variable,
     )
 
 
@@ -110,6 +111,7 @@ def create_app(
             statement_timeout=settings.statement_timeout,
         ),
         read_only=True,  # the API never writes; the database enforces it too
+        variable=settings.query_url_variable,
     )
     # Readiness has a connection of its own: a busy request pool is not an unready instance.
     probe = engine if not owns_engine else _probe_engine(settings)

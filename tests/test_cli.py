@@ -15,11 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from sqlalchemy import text
 
-from db.engine import DatabaseUrlError, async_url
+from db.engine import DatabaseUrlError, async_url, create_engine
+from tests.conftest import POSTGRES_URL, _require_postgres
 from tests.factories import graph_data, write_seed_tree
 
 COMMAND = str(Path(sys.executable).with_name("impact-graph"))
+PG = "postgresql://postgres@127.0.0.1:5432/test"  # (not connected to: its options are refused)
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -173,6 +176,30 @@ def test_database_urls_pick_the_async_driver(given, driver):
 def test_other_database_urls_are_refused(given):
     with pytest.raises(DatabaseUrlError):
         async_url(given)
+
+
+async def test_a_postgresql_url_says_libpq_s_options_as_managed_databases_write_them():
+    """`?sslmode=` (libpq's name for asyncpg's `ssl`) and `application_name` are read as
+    asyncpg reads them, not handed to its `connect` as keywords it refuses (a TypeError for
+    every connection). This server has no TLS: `require` is refused by it, as it should be."""
+    await _require_postgres()
+    engine = create_engine(f"{POSTGRES_URL}?sslmode=disable&application_name=impact-graph-check")
+    try:
+        async with engine.connect() as connection:
+            named = await connection.scalar(text("SELECT current_setting('application_name')"))
+            tls = await connection.scalar(
+                text("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            )
+    finally:
+        await engine.dispose()
+    assert (named, tls) == ("impact-graph-check", False)
+    required = create_engine(f"{POSTGRES_URL}?sslmode=require")
+    try:
+        with pytest.raises(ConnectionError, match="rejected SSL"):
+            async with required.connect():
+                pass
+    finally:
+        await required.dispose()
 
 
 def test_seed_check_does_not_migrate_an_old_store(env, tmp_path):
@@ -344,6 +371,17 @@ def test_a_bad_setting_is_a_configuration_error(env):
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "OTEL_EXPORTER_OTLP_ENDPOINT: String"),
         # read as the app is built, which `serve` did after it had migrated and seeded
         ("IMPACT_GRAPH_TRUSTED_DOCUMENTS", "/nonexistent/manifest.json", "manifest: [Errno 2]"),
+        # options asyncpg does not read: every query was an "Internal server error" (a
+        # TypeError in connect), the server up and its metrics saying 200
+        (
+            "DATABASE_READ_URL",
+            f"{PG}?channel_binding=require",
+            "DATABASE_READ_URL option 'channel_binding' is not one this server reads",
+        ),
+        ("DATABASE_READ_URL", f"{PG}?sslmode=on", "DATABASE_READ_URL option sslmode='on' is none"),
+        ("DATABASE_READ_URL", f"{PG}?connect_timeout=3", "IMPACT_GRAPH_DB_CONNECT_TIMEOUT instead"),
+        ("DATABASE_READ_URL", f"{PG}?ssl=require&sslmode=require", "both ssl and sslmode"),
+        ("DATABASE_READ_URL", "mysql://root@localhost/test", "DATABASE_READ_URL scheme 'mysql'"),
     ],
 )
 def test_settings_read_by_others_are_checked_at_start_up(env, tmp_path, name, value, says):
