@@ -10,10 +10,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from db.engine import WRITE_FIRST
 from db.errors import as_unavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -28,9 +29,20 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+# The first key of the advisory lock a migration holds on PostgreSQL, the store's schema the other
+MIGRATION_LOCK = 0x1A9_3160
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Migrate, one process at a time: every `serve` migrates, and two hosts started together
+    on a new store would both create its tables (one failing on a duplicate type). The first
+    holds the store's lock until it commits (PostgreSQL: an advisory lock; SQLite: its write
+    lock, taken as the transaction begins), and the next then finds nothing left to do."""
     await write_ahead_logging(engine)
-    async with engine.begin() as connection:
+    async with engine.execution_options(**{WRITE_FIRST: True}).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            schema = func.hashtext(func.coalesce(func.current_schema(), ""))
+            await connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK, schema)))
         await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
 
 

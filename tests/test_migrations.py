@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 
 from alembic.autogenerate import compare_metadata
@@ -11,6 +12,7 @@ from sqlmodel import SQLModel
 
 import db.models  # noqa: F401  (registers every table on the metadata)
 from db import migrate
+from db.engine import create_engine
 from db.search import is_store_own
 from tests.conftest import Store
 
@@ -63,6 +65,21 @@ async def test_downgrade_and_upgrade_round_trip(empty_store: Store):
     async with empty_store.engine.connect() as connection:
         names = await connection.run_sync(table_names)
     assert {name for name in names if not is_store_own(name)} == set(SQLModel.metadata.tables)
+
+
+async def test_two_processes_migrating_a_new_store_at_once_both_succeed(empty_store: Store):
+    """Every `serve` migrates: two hosts started together on a new store both did, and one
+    failed on a duplicate type (PostgreSQL) or a table that already exists. One waits for the
+    other's commit, then finds nothing left to do."""
+    await migrate.downgrade(empty_store.engine, "base")
+    other = create_engine(empty_store.database_url, search_path=empty_store.search_path)
+    try:
+        await asyncio.gather(migrate.upgrade(empty_store.engine), migrate.upgrade(other))
+    finally:
+        await other.dispose()
+    assert await migrate.is_current(empty_store.engine)
+    async with empty_store.engine.connect() as connection:
+        assert await connection.run_sync(_differences) == []
 
 
 async def test_upgrade_backfills_sort_and_search_keys(empty_store: Store):
