@@ -208,6 +208,12 @@ class Settings(BaseSettings):
         alias="IMPACT_GRAPH_METRICS_OPERATIONS",
         description="operation names labelled in the metrics, first come; later ones: other",
     )
+    metrics_operation_names: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        alias="IMPACT_GRAPH_METRICS_OPERATION_NAMES",
+        description="comma-separated: the only operation names the metrics label (others: "
+        "other), so that no client's names can take the places of the apps'",
+    )
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None,
         alias="OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -256,7 +262,9 @@ class Settings(BaseSettings):
         description="comma-separated request headers a browser may send from those origins",
     )
 
-    @field_validator("cors_origins", "cors_headers", "trusted_proxies", mode="before")
+    @field_validator(
+        "cors_origins", "cors_headers", "trusted_proxies", "metrics_operation_names", mode="before"
+    )
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):

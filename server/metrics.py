@@ -98,11 +98,13 @@ MAX_LABELLED_NAME = 100
 class OperationNames:
     """Operation names come from clients: the first `limit` names seen (none longer than
     MAX_LABELLED_NAME) are labelled as they are, every later one as "other", so that no
-    client can grow the metrics without bound."""
+    client can grow the metrics without bound. Where the operator names them (`listed`),
+    only those are labelled: first come, a client's made-up names could take every place
+    before the apps' own were seen."""
 
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._known: set[str] = set()
+    def __init__(self, limit: int, listed: Iterable[str] = ()) -> None:
+        self._known = set(listed)
+        self._limit = 0 if self._known else limit  # (no more places: the list is all)
 
     def label(self, name: str | None) -> str:
         if name is None:

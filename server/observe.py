@@ -228,7 +228,7 @@ class Observability:
             self._stops.append(trace_statements(engine, self.provider))
         self.waiting = waiting_for_pool
         self.observer = Observer(
-            OperationNames(settings.metrics_operations),
+            OperationNames(settings.metrics_operations, settings.metrics_operation_names),
             settings.request_id_header,
             traced=self.provider is not None,
         )

@@ -12,6 +12,7 @@ import signal
 import socket
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,32 @@ def test_operation_names_beyond_the_bound_are_other():
         "other",
     ]
     assert OperationNames(2).label("L" * MAX_LABELLED_NAME) == "L" * MAX_LABELLED_NAME
+
+
+async def test_only_the_operation_names_the_operator_lists_are_labelled(store):
+    """First come, a client's made-up names took every place before the apps' own were
+    seen (or deployed), until a restart: listed, only theirs are labelled."""
+    ours, made_up = f"Dashboard{uuid.uuid4().hex[:8]}", f"Made{uuid.uuid4().hex[:8]}"
+    async with make_client(store.engine, metrics_operation_names=[ours]) as http:
+        for n in range(3):
+            query = f"query {made_up}{n} {{ __typename }}"
+            assert (await http.post("/graphql", json={"query": query})).status_code == 200
+        assert await http.post("/graphql", json={"query": f"query {ours} {{ __typename }}"})
+        scraped = (await http.get("/metrics")).text
+    assert f'operation="{ours}"' in scraped
+    assert made_up not in scraped
+
+
+def test_a_list_of_operation_names_is_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("IMPACT_GRAPH_METRICS_OPERATION_NAMES", "Traversal, Search,")
+    assert Settings().metrics_operation_names == ["Traversal", "Search"]
+    names = OperationNames(2, Settings().metrics_operation_names)
+    assert [names.label(n) for n in ("A", "B", "Search", "Traversal")] == [
+        "other",
+        "other",
+        "Search",
+        "Traversal",
+    ]
 
 
 def test_one_json_log_line_per_request(server):
