@@ -269,9 +269,12 @@ class GraphQLEndpoint:
             return self._cut_off(cut, operation, media_type, outcome)
         if status != 200 or "errors" in body:  # errors and partial answers are never kept
             outcome.executor, outcome.cost = executor, cost
+            code = body["errors"][0]["extensions"]["code"]  # (every error has one)
             if status == 503:  # the store's trouble, counted by its code as a timeout is: a
                 # 503's errors are the store's alone (`graphql_body`, server/responses.py)
-                outcome.refusal = body["errors"][0]["extensions"]["code"]
+                outcome.refusal = code
+            else:  # executed, with errors: a field's (its data null or partial)
+                outcome.error = code
             return bytes_response(
                 content, status, media_type, request_id, (_executor_header(executor),)
             )

@@ -60,6 +60,12 @@ REFUSALS = Counter(
     ["code"],
 )
 _REFUSED: dict[str, Any] = {}  # REFUSALS' series by code (ours: a handful)
+ANSWER_ERRORS = Counter(
+    "impact_graph_answer_errors",
+    "Answers executed with errors (their data null or partial: a field refused its arguments, "
+    "or failed), by the first error's code",
+    ["code"],
+)
 
 
 def count_refusals(code: str, count: int = 1) -> None:
@@ -142,6 +148,7 @@ class Recorder:
         self._pending: list[tuple[str, int, float, Outcome]] = []
         self._series: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
         self._lookups: dict[str, Any] = {}  # by cache result (three of them)
+        self._errors: dict[str, Any] = {}  # ANSWER_ERRORS' series by code (ours: a handful)
 
     def record(self, path: str, status: int, seconds: float, outcome: Outcome) -> None:
         """One answered request in the metrics (its outcome is final: it is not changed
@@ -157,6 +164,7 @@ class Recorder:
         answered: dict[tuple[str, str, int, str], list[float]] = {}
         lookups: dict[str, int] = {}
         refusals: dict[str, int] = {}
+        errors: dict[str, int] = {}
         for path, status, seconds, outcome in pending:
             key = (path, self._names.label(outcome.operation_name), status, outcome.executor or "")
             answered.setdefault(key, []).append(seconds)
@@ -164,6 +172,8 @@ class Recorder:
                 lookups[outcome.cache] = lookups.get(outcome.cache, 0) + 1
             if outcome.refusal is not None:
                 refusals[outcome.refusal] = refusals.get(outcome.refusal, 0) + 1
+            if outcome.error is not None:
+                errors[outcome.error] = errors.get(outcome.error, 0) + 1
         # (all added up before any is counted: what is counted moves together)
         for key, latencies in answered.items():
             requests, latency = self._series_of(key)
@@ -177,6 +187,11 @@ class Recorder:
             found.inc(count)
         for code, count in refusals.items():
             count_refusals(code, count)
+        for code, count in errors.items():
+            series = self._errors.get(code)
+            if series is None:
+                series = self._errors[code] = ANSWER_ERRORS.labels(code)
+            series.inc(count)
 
     def _series_of(self, key: tuple[str, str, int, str]) -> tuple[Any, Any]:
         """The request counter and latency histogram of one label set."""

@@ -147,6 +147,7 @@ def describe_span(outcome: Outcome) -> str | None:
         "impact_graph.cost": outcome.cost,
         "impact_graph.cache": outcome.cache,
         "impact_graph.refusal": outcome.refusal,
+        "impact_graph.error": outcome.error,
     }
     current.set_attributes({k: v for k, v in attributes.items() if v is not None})
     context = current.get_span_context()
@@ -190,6 +191,7 @@ def log_line(
         "cost": outcome.cost,
         "cache": outcome.cache,
         "refusal": outcome.refusal,
+        "error": outcome.error,
     }
     if trace_id is not None:
         line["trace_id"] = trace_id

@@ -39,6 +39,7 @@ class Outcome:
     cost: int | None = None  # the objects the answer holds (the estimate where it did not run)
     cache: str | None = None  # CACHE_HIT, CACHE_MISS, CACHE_UNAVAILABLE; None: not cacheable
     refusal: str | None = None  # the error code of a request refused before it executed
+    error: str | None = None  # the first error's code of an answer executed with errors
     arrived: float = field(default_factory=time.perf_counter)  # its latency counts from here
 
 

@@ -39,6 +39,8 @@ from tests.serving import served
 COMPANY = 'query Company { company(slug: "sony-music") { name } }'
 PROGRAMS = "query Programs { programs { totalCount } }"
 TYPENAME = "query Typename { __typename }"  # answered from the schema: the reference executor
+# a field's arguments refused as it runs: its list null, the answer a 200 with an error
+WIDE = 'query Wide { company(slug: "sony-music") { programs(first: 101) { totalCount } } }'
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +106,7 @@ def test_metrics_count_requests_by_operation_status_and_executor(server):
         "extensions": {"cost": {"estimated": 0, "budget": 25000, "actual": 0}},
     }
     assert post(base, "{ nope }").status_code == 200  # a validation error, refused
+    assert post(base, WIDE).json()["data"] == {"company": {"programs": None}}  # a field's error
     assert httpx.get(f"{base}/no/such/path/{'x' * 50}").status_code == 404
     after = scrape(base)
 
@@ -116,6 +119,10 @@ def test_metrics_count_requests_by_operation_status_and_executor(server):
     assert moved(total, **requests("/graphql", "", "200", "")) == 1  # refused: no operation
     assert moved(total, **requests("other", "", "404", "")) == 1  # unknown paths: one label
     assert moved("impact_graph_refusals_total", code="GRAPHQL_VALIDATION_FAILED") == 1
+    # executed with errors: a 200 that is not a success, counted (it was invisible here)
+    assert moved(total, **requests("/graphql", "Wide", "200", "reference")) == 1
+    assert moved("impact_graph_answer_errors_total", code="BAD_USER_INPUT") == 1
+    assert moved("impact_graph_refusals_total", code="BAD_USER_INPUT") == 0
     latency = "impact_graph_request_duration_seconds"
     labels = {"path": "/graphql", "operation": "Company", "executor": "compiled"}
     assert moved(f"{latency}_count", **labels) == 3
@@ -212,9 +219,10 @@ def test_one_json_log_line_per_request(server):
     base, log = server
     answered = post(base, COMPANY)
     refused = post(base, "{ nope }")
+    partial = post(base, WIDE)
     health = httpx.get(f"{base}/healthz")
     lines = {}
-    for response in (answered, refused, health):
+    for response in (answered, refused, partial, health):
         request_id = response.headers["x-request-id"]
         found = log_lines(log, request_id)
         assert len(found) == 1, found
@@ -228,11 +236,16 @@ def test_one_json_log_line_per_request(server):
     assert answer["executor"] == "compiled"
     assert answer["cost"] == 1
     assert answer["refusal"] is None
+    assert answer["error"] is None
     assert answer["request_id_from"] == "server"
     assert 0 < answer["duration_ms"] < 30_000
     refusal = lines[refused.headers["x-request-id"]]
     assert refusal["refusal"] == "GRAPHQL_VALIDATION_FAILED"
     assert refusal["executor"] is None
+    assert refusal["error"] is None
+    with_errors = lines[partial.headers["x-request-id"]]
+    assert (with_errors["status"], with_errors["refusal"]) == (200, None)
+    assert (with_errors["error"], with_errors["operation"]) == ("BAD_USER_INPUT", "Wide")
     assert lines[health.headers["x-request-id"]]["path"] == "/healthz"
 
 
