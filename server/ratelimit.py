@@ -113,13 +113,23 @@ class RedisBuckets:
         self._flagged = True  # until a Redis before 7 refuses the flags line
         self._retry_at = 0.0  # while Redis is down: when to ask it again
         self._down = False
+        self._asking: asyncio.Future[float] | None = None  # whether it is back, meanwhile
 
     async def wait(self, client: str) -> float:
         now = time.monotonic()
         if now < self._retry_at:
             return 0.0
-        if self._down:  # one request asks whether Redis is back; the others pass meanwhile
+        if self._down:  # one request asks whether Redis is back, and passes without waiting
+            # for the answer (a frozen Redis cost it the whole timeout, once a second); the
+            # others pass meanwhile
             self._retry_at = now + REDIS_RETRY_SECONDS
+            self._asking = asyncio.ensure_future(self._ask(client))  # (kept while it runs)
+            return 0.0
+        return await self._ask(client)
+
+    async def _ask(self, client: str) -> float:
+        """How long the client must wait; 0 where Redis does not answer in time (then it is
+        down, and asked again at most once a `REDIS_RETRY_SECONDS`)."""
         try:
             async with asyncio.timeout(REDIS_TIMEOUT_SECONDS):
                 answer = await self._take(client)
