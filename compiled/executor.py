@@ -37,12 +37,10 @@ from compiled.nested import Nester, TooDeep
 from compiled.nested_data import Tree
 from compiled.shape import Builder, Shape, builders
 from compiled.template import Collector, NotCompiled, Selection
-from core.limits import Limits
 from core.lru import LRU, own_copy
 from db.raw import SqlText, Statements, precompile
 from db.state import version_query
 from operation.prepare import Operation, variables_key
-from operation.size import too_large
 
 logger = logging.getLogger("impact_graph.compiled")
 # Compiled statements are kept up to this many characters of their SQL in all: one takes
@@ -217,16 +215,18 @@ class CompiledExecutor:
         return template
 
     @staticmethod
-    async def run(statements: Statements, plan: Plan, limits: Limits = Limits()) -> Ran:
-        """The response's data, the objects it fetched and the data version it read;
-        ResponseTooLarge where the statement's JSON alone is over the size limit (SQLite hands
-        it back as text, so it is measured before it is read)."""
+    async def run(statements: Statements, plan: Plan) -> Ran:
+        """The response's data, the objects it fetched and the data version it read.
+
+        What the statement returns is not the answer, and is not measured as one: it holds
+        what the answer is built from (a provenance's whole record where the answer shows its
+        basis, the keys rows are ordered by), many times the answer's size. The answer is
+        measured once built (server/endpoint.py); what may be read to build it is bounded by
+        the estimate, as the reference executor's rows are."""
         compiled = plan.compiled
         row = await statements.fetch_row(compiled.sql, plan.parameters)
         assert row is not None, "a statement of one aggregate returns one row"
         found, version = row
-        if isinstance(found, str) and len(found) > limits.max_response_bytes:
-            raise too_large(len(found), limits)
         # PostgreSQL's driver hands back json already read (by orjson: db/engine.py); SQLite
         # returns its text.
         value: Any = found if isinstance(found, list | dict) else orjson.loads(found)

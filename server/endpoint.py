@@ -256,8 +256,6 @@ class GraphQLEndpoint:
                 )
         except RequestError as error:
             return self._refuse(error, media_type, outcome)
-        except ResponseTooLarge as error:  # the compiled answer, measured before it is read
-            return self._cut_off(error, operation, media_type, outcome)
         if "errors" in body and not self.limits.introspection:
             without_suggestions(body)
         if read is not None:
@@ -570,9 +568,7 @@ class GraphQLEndpoint:
         limit = asyncio.timeout_at(deadline)
         try:
             async with limit, self._slots:
-                ran = await CompiledExecutor.run(self.statements, plan, self.limits)
-        except ResponseTooLarge:
-            raise
+                ran = await CompiledExecutor.run(self.statements, plan)
         except Exception as error:
             if limit.expired():
                 raise self._timed_out(request_id) from None

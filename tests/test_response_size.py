@@ -40,6 +40,13 @@ TEXTS = (
     "{ " + " ".join(f"d{i}: documents(first: 2) {{ nodes {{ text }} }}" for i in range(8)) + " }"
 )
 
+# A ~437 KB answer whose compiled statement returns ~4.6 MB of JSON (text, on SQLite): each of
+# the 12,167 programs' whole provenance record, where the answer shows its basis.
+FANNED = (
+    '{ company(slug: "sony-music") { programs(first: 23) { nodes { company { programs(first: 23)'
+    " { nodes { company { programs(first: 23) { nodes { provenance { basis } } } } } } } } } } }"
+)
+
 
 async def post(http: httpx.AsyncClient, query: str, accept: str = "application/json") -> Any:
     return await http.post("/graphql", json={"query": query}, headers={"Accept": accept})
@@ -119,6 +126,24 @@ async def test_an_answer_over_the_limit_once_built_is_cut_off(
         assert_too_large(await post(http, TEXTS), limit)
         small = await post(http, "{ documents { nodes { title } } }")
         assert "errors" not in small.json()
+
+
+async def test_an_answer_under_the_limit_is_answered_whatever_its_statement_returns(
+    store: Store,
+):
+    """The compiled executor measured its statement's JSON against the limit (SQLite returns
+    it as text), not the answer: FANNED, a tenth of the limit, was refused as 4.6 MB on
+    SQLite. Both executors answer it, byte for byte."""
+    answers = {}
+    for executor in EXECUTORS:
+        async with make_client(store.engine, executor=executor, cache=False) as http:
+            response = await post(http, FANNED)
+            assert response.status_code == 200
+            assert response.headers["x-executor"] == executor
+            answers[executor] = response.content
+    assert answers["compiled"] == answers["reference"]
+    assert 400_000 < len(answers["compiled"]) < DEFAULT_LIMIT / 8
+    assert json.loads(answers["compiled"])["extensions"]["cost"]["actual"] == 13_272
 
 
 async def test_the_seed_records_the_widest_text_of_each_field(store: Store):
