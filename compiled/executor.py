@@ -11,6 +11,8 @@ statement reads the data version, so the answer knows the version of the snapsho
 from __future__ import annotations
 
 import logging
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -245,13 +247,32 @@ def _compile(root: Root, dialect: Dialect) -> Compiled:
     nester = Nester(dialect.name)
     try:
         statement, shape = nester.statement(root)
+        sql = precompile(_with_version(statement), dialect, generic_plan=nester.pages_from_a_place)
+        if dialect.name == "sqlite" and not sqlite_parses(sql.text):
+            raise TooDeep("deeper than SQLite's parser takes")
     except TooDeep:
         planner = Planner()
         shape = planner.root(root)
         levels = _with_version(StatementBuilder(dialect.name).statement(planner.levels))
-        return Compiled(precompile(levels, dialect), shape, builders(shape), nested=False)
-    sql = precompile(_with_version(statement), dialect, generic_plan=nester.pages_from_a_place)
+        sql = precompile(levels, dialect)
+        if dialect.name == "sqlite" and not sqlite_parses(sql.text):
+            raise NotCompiled("deeper than SQLite's parser takes, even as levels") from None
+        return Compiled(sql, shape, builders(shape), nested=False)
     return Compiled(sql, shape, builders(shape), nested=True)
+
+
+def sqlite_parses(sql: str) -> bool:
+    """Whether SQLite's parser takes the statement. Its stack is fixed, and what a statement
+    spends of it depends on more than how deep its subqueries nest (the columns and
+    expressions at each depth): `MAX_SQLITE_NESTING` let through statements that overflowed
+    it, each failing as it ran. Asked once a statement, of an empty database in memory: a
+    statement is parsed before its tables are looked for."""
+    with closing(sqlite3.connect(":memory:")) as empty:
+        try:
+            empty.execute(sql)
+        except sqlite3.Error as error:  # (no such table, once it parsed)
+            return "parser stack overflow" not in str(error)
+    return True
 
 
 def _with_version(statement: Select[Any]) -> Select[Any]:

@@ -764,9 +764,18 @@ PROVENANCE_SEVEN = PROVENANCE_SIX.replace(
 )
 
 
+# Within MAX_SQLITE_NESTING, but with columns enough at each depth to overflow SQLite's parser
+# stack: it failed as it ran (the reference answering, an error and its SQL logged each time).
+# The parser says so once, as it is compiled, and it is written as levels.
+WIDE_SIX = """{ figureGroups { edges { node { provenance { basis } company { id foundedIn {
+  partners { edges { node { id programs { nodes { name
+  figures(orderBy: {field: VALUE}) { pageInfo { endCursor } } } } } } } } } } } } }"""
+
+
 @pytest.mark.parametrize(
     ("query", "nested"),
     [
+        (WIDE_SIX, False),
         (NESTED_SIX, True),
         (NESTED_SEVEN, False),
         (PROVENANCE_SIX, True),
