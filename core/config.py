@@ -279,8 +279,13 @@ class Settings(BaseSettings):
     @field_validator("cache_url")
     @classmethod
     def _a_port_if_any(cls, url: str | None) -> str | None:
-        if url is not None:
-            urlsplit(url).port  # noqa: B018 (raises ValueError for a port that is none)
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port that is none)
+        # redis-py reads a path that is no number as database 0, without a word
+        if parts.scheme != "unix" and not re.fullmatch(r"/?|/[0-9]{1,5}", parts.path):
+            raise ValueError(f"the path {parts.path!r} is no database number (redis://host:6379/0)")
         return url
 
     @field_validator("prometheus_multiproc_dir")

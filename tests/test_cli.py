@@ -367,6 +367,8 @@ def test_a_bad_setting_is_a_configuration_error(env):
     [
         ("IMPACT_GRAPH_LOG_LEVEL", "bogus", "IMPACT_GRAPH_LOG_LEVEL: Input should be"),
         ("CACHE_URL", "redis://127.0.0.1:notaport/0", "CACHE_URL: Value error, Port"),
+        # redis-py wrote to database 0, without a word
+        ("CACHE_URL", "redis://127.0.0.1:6379/abc", "the path '/abc' is no database number"),
         ("PROMETHEUS_MULTIPROC_DIR", "/nonexistent/dir", "is not a directory"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "OTEL_EXPORTER_OTLP_ENDPOINT: String"),
         # read as the app is built, which `serve` did after it had migrated and seeded
