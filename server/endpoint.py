@@ -219,7 +219,9 @@ class GraphQLEndpoint:
             return self._refuse(error, media_type, outcome)
         # `*` names no answer here: the tag is known only once an answer is (not an error)
         if key is not None and key.current and matching_etag(key.etag, if_none_match, star=False):
-            # the client has this answer: nothing runs
+            # the client has this answer: nothing runs (the operation it names, as the answer
+            # tagged so did: the key holds the name)
+            outcome.operation_name = params.operation_name
             return Response(status_code=304, headers=self._cache_headers(key.etag))
         cached = None if looked_up else await self._cached(key, outcome, deadline)
         if cached is not None:  # nothing is parsed, validated or executed

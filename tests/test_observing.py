@@ -249,6 +249,20 @@ def test_one_json_log_line_per_request(server):
     assert lines[health.headers["x-request-id"]]["path"] == "/healthz"
 
 
+def test_a_revalidated_answer_is_logged_under_its_operation(server):
+    """A 304 names the operation the client named (the tag's key holds the name): it was
+    logged and counted as an anonymous request."""
+    base, log = server
+    params = {"query": COMPANY, "operationName": "Company"}
+    first = httpx.get(f"{base}/graphql", params=params)
+    again = httpx.get(
+        f"{base}/graphql", params=params, headers={"If-None-Match": first.headers["etag"]}
+    )
+    assert again.status_code == 304
+    [line] = log_lines(log, again.headers["x-request-id"])
+    assert (line["status"], line["operation"]) == (304, "Company")
+
+
 def test_a_clients_request_id_is_not_trusted_by_default(server):
     base, log = server
     response = post(base, "query Broken { nope }", headers={"X-Request-ID": "client-chosen"})
