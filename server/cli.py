@@ -402,7 +402,7 @@ def _exit_by_sigterm() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
-    debug = os.environ.get("IMPACT_GRAPH_LOG_LEVEL", "").lower() == "debug"
+    debug = os.environ.get("IMPACT_GRAPH_LOG_LEVEL", "").lower() in ("debug", "trace")
     try:
         settings = get_settings()
         if args.command == "serve":

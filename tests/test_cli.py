@@ -337,13 +337,14 @@ def test_an_unexpected_error_is_one_line_and_exit_2(env, command):
     )
     assert result.returncode == 2
     assert result.stderr == "error: unexpected RuntimeError: a bug\n"
-    debug = {**env, "IMPACT_GRAPH_LOG_LEVEL": "debug"}  # asked for: where it came from
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=debug, capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 2
-    assert result.stderr.startswith("error: unexpected RuntimeError: a bug\n")
-    assert "Traceback" in result.stderr
+    for level in ("debug", "trace"):  # asked for (trace: below debug): where it came from
+        asked = {**env, "IMPACT_GRAPH_LOG_LEVEL": level}
+        result = subprocess.run(
+            [sys.executable, "-c", code], env=asked, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 2
+        assert result.stderr.startswith("error: unexpected RuntimeError: a bug\n")
+        assert "Traceback" in result.stderr, level
 
 
 def test_an_interrupt_is_still_an_interrupt(env):
