@@ -29,6 +29,9 @@ logger = logging.getLogger("impact_graph.ratelimit")
 LOCAL_CLIENTS = 65_536  # buckets kept in a process; the least recently seen go first (full)
 REDIS_TIMEOUT_SECONDS = 1.0  # a request waits no longer for its bucket (connecting included)
 REDIS_RETRY_SECONDS = 1.0  # after a failure, requests pass without asking Redis for this long
+# How long the request that asks whether Redis is back waits for its answer (one that is back,
+# on the same network, answers in well under a millisecond); then it passes
+PROBE_WAIT_SECONDS = 0.1
 KEY_PREFIX = "rate:"  # after IMPACT_GRAPH_CACHE_PREFIX, beside the response cache's keys
 IPV6_CLIENT_BITS = 64  # one IPv6 client is its /64: a host is given a whole /64 to use
 
@@ -119,12 +122,14 @@ class RedisBuckets:
         now = time.monotonic()
         if now < self._retry_at:
             return 0.0
-        if self._down:  # one request asks whether Redis is back, and passes without waiting
-            # for the answer (a frozen Redis cost it the whole timeout, once a second); the
-            # others pass meanwhile
+        if self._down:  # one request asks whether Redis is back, waiting for the answer no
+            # longer than a Redis that is back takes (a frozen one cost it the whole timeout,
+            # once a second): the question goes on in the background. The others pass
+            # meanwhile.
             self._retry_at = now + REDIS_RETRY_SECONDS
-            self._asking = asyncio.ensure_future(self._ask(client))  # (kept while it runs)
-            return 0.0
+            asking = self._asking = asyncio.ensure_future(self._ask(client))  # (kept, running)
+            answered, _ = await asyncio.wait({asking}, timeout=PROBE_WAIT_SECONDS)
+            return asking.result() if answered else 0.0
         return await self._ask(client)
 
     async def _ask(self, client: str) -> float:

@@ -289,9 +289,9 @@ async def test_a_redis_that_never_answers_holds_no_request_for_long(sqlite_store
 async def test_a_redis_that_never_answers_costs_one_request_its_timeout(sqlite_store):
     """A try that waits its whole timeout (1 s) for a silent Redis: the requests after it,
     for a second from its failure, pass at once (they waited a second each when the retry
-    was timed from the try's start), and the request that asks again a second later passes
-    at once too, the question asked in the background (it waited the whole timeout, once a
-    second, on every worker)."""
+    was timed from the try's start), and the request that asks again a second later waits
+    `PROBE_WAIT_SECONDS` at most, the question going on in the background (it waited the
+    whole timeout, once a second, on every worker)."""
     with black_hole() as hole:
         url = f"redis://127.0.0.1:{hole.getsockname()[1]}"
         async with app_client(
