@@ -35,9 +35,11 @@ def qvalue(value: str) -> float:
 
 # A media type's parameter (RFC 9110 5.6.6): its value a token or a quoted string, which may
 # hold a `;` or a `,` (`profile="a;charset=x"` names no charset, `profile="a;q=0"` no weight).
-MEDIA_PARAMETER = re.compile(r'[ \t]*;[ \t]*([^=;" \t]*)[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"?|[^;]*)')
+# Possessive, and begun only at a `;`: backtracking over a header of spaces took seconds (a
+# 64 KB one, 8 s of a worker's loop), where this takes milliseconds.
+MEDIA_PARAMETER = re.compile(r';[ \t]*+([^=;" \t]*+)[ \t]*+=[ \t]*+("(?:[^"\\]|\\.)*+"?|[^;]*)')
 # An element of a list header (RFC 9110 5.6.1): up to a comma outside a quoted string.
-LIST_ELEMENT = re.compile(r'(?:[^,"]|"(?:[^"\\]|\\.)*"?)+')
+LIST_ELEMENT = re.compile(r'(?:[^,"]++|"(?:[^"\\]++|\\.)*+"?)++')
 
 
 def media_parameters(parameters: str) -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ import logging
 import math
 import re
 import sys
+import time
 import tracemalloc
 import uuid
 import zlib
@@ -291,6 +292,26 @@ async def test_response_media_type_follows_accept(client, accept, expected):
     assert response.status_code == 200, response.text
     assert media_type(response) == expected
     assert without_cost(response.json()) == SONY_DATA
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("accept", f"{JSON};" + " " * 60_000 + "x"),
+        ("accept", f"{JSON};" + "a=" * 30_000),
+        ("accept-encoding", "gzip;" + " \t" * 30_000),
+        ("accept", f'{JSON};p="' + "\\" * 60_000),
+    ],
+)
+async def test_a_long_header_of_parameters_is_read_in_linear_time(client, header, value):
+    """A header the size of a request head (60 KB) whose parameters backtrack: reading them
+    took seconds of the worker's loop (8 s for 64 KB of spaces), every request waiting."""
+    request = client.build_request("POST", "/graphql", json={"query": SONY})
+    request.headers[header] = value
+    started = time.perf_counter()
+    response = await client.send(request)
+    assert time.perf_counter() - started < 2  # (milliseconds; seconds, quadratic)
+    assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
