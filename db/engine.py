@@ -28,6 +28,8 @@ _ASYNC_DRIVERS = {
 # `asyncpg.connect` as keywords, so any other would fail every connection with a TypeError)...
 _ASYNCPG_OPTIONS = frozenset(
     {
+        "host",  # (a Unix socket's directory, as Cloud SQL's URLs give it: `?host=/cloudsql/x`)
+        "port",
         "ssl",
         "target_session_attrs",
         "passfile",
@@ -40,7 +42,20 @@ _ASYNCPG_OPTIONS = frozenset(
 )
 # ...and libpq's spellings of the same, as managed PostgreSQL's connection strings write them
 _LIBPQ_OPTIONS = {"sslmode": "ssl"}
-_SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# The values asyncpg takes, of the options that take a few (any other fails every connection)
+_CHOICES = {
+    "ssl": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "target_session_attrs": (
+        "any",
+        "primary",
+        "standby",
+        "prefer-standby",
+        "read-write",
+        "read-only",
+    ),
+    "gsslib": ("gssapi", "sspi"),
+}
+_NUMBERS = frozenset({"port", "prepared_statement_cache_size"})
 # A libpq option read here as a server setting of the connection
 _SERVER_SETTINGS = frozenset({"application_name"})
 # Options that settings of ours say instead
@@ -77,9 +92,12 @@ def async_url(database_url: str, variable: str = "DATABASE_URL") -> URL:
     return url if backend == "sqlite" else url.set(query=_asyncpg_query(url, variable))
 
 
-def _asyncpg_query(url: URL, variable: str) -> dict[str, str]:
-    query: dict[str, str] = {}
+def _asyncpg_query(url: URL, variable: str) -> dict[str, str | tuple[str, ...]]:
+    query: dict[str, str | tuple[str, ...]] = {}
     for name, value in url.query.items():
+        if name == "host" and not isinstance(value, str):  # several hosts, tried in turn
+            query[name] = value
+            continue
         if not isinstance(value, str):
             raise DatabaseUrlError(f"{variable} gives the option {name!r} more than once")
         option = _LIBPQ_OPTIONS.get(name, name)
@@ -94,10 +112,13 @@ def _asyncpg_query(url: URL, variable: str) -> dict[str, str]:
                 f"{variable} option {name!r} is not one this server reads (it reads "
                 f"{', '.join(sorted({*_ASYNCPG_OPTIONS, *_LIBPQ_OPTIONS, *_SERVER_SETTINGS}))})"
             )
-        if option == "ssl" and value not in _SSL_MODES:
+        choices = _CHOICES.get(option)
+        if choices is not None and value not in choices:
             raise DatabaseUrlError(
-                f"{variable} option {name}={value!r} is none of {', '.join(_SSL_MODES)}"
+                f"{variable} option {name}={value!r} is none of {', '.join(choices)}"
             )
+        if option in _NUMBERS and not value.isdigit():
+            raise DatabaseUrlError(f"{variable} option {name}={value!r} is not a number")
         query[option] = value
     return query
 

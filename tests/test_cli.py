@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from db.engine import DatabaseUrlError, async_url, create_engine
 from tests.conftest import POSTGRES_URL, _require_postgres
@@ -183,7 +183,12 @@ async def test_a_postgresql_url_says_libpq_s_options_as_managed_databases_write_
     asyncpg reads them, not handed to its `connect` as keywords it refuses (a TypeError for
     every connection). This server has no TLS: `require` is refused by it, as it should be."""
     await _require_postgres()
-    engine = create_engine(f"{POSTGRES_URL}?sslmode=disable&application_name=impact-graph-check")
+    # (the host and port as options too: a Unix socket's directory is given so, `?host=/x`)
+    url = make_url(POSTGRES_URL)
+    options = f"host={url.host}&port={url.port or 5432}&sslmode=disable"
+    engine = create_engine(
+        f"postgresql://{url.username}@/{url.database}?{options}&application_name=impact-graph-check"
+    )
     try:
         async with engine.connect() as connection:
             named = await connection.scalar(text("SELECT current_setting('application_name')"))
@@ -384,6 +389,8 @@ def test_a_bad_setting_is_a_configuration_error(env):
         ("DATABASE_READ_URL", f"{PG}?sslmode=on", "DATABASE_READ_URL option sslmode='on' is none"),
         ("DATABASE_READ_URL", f"{PG}?connect_timeout=3", "IMPACT_GRAPH_DB_CONNECT_TIMEOUT instead"),
         ("DATABASE_READ_URL", f"{PG}?ssl=require&sslmode=require", "both ssl and sslmode"),
+        ("DATABASE_READ_URL", f"{PG}?target_session_attrs=main", "is none of any, primary"),
+        ("DATABASE_READ_URL", f"{PG}?port=fivefour", "option port='fivefour' is not a number"),
         ("DATABASE_READ_URL", "mysql://root@localhost/test", "DATABASE_READ_URL scheme 'mysql'"),
     ],
 )
