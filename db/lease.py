@@ -106,12 +106,18 @@ def gone_query() -> Select[Any]:
 async def take_seed_lock(connection: AsyncConnection, token: int | None) -> None:
     """Wait for any other seed of this store (its schema) to end, then take the lock keyed by
     this seed's token (if it announces); both held until this transaction ends."""
-    keys = (literal(SEED_LOCK), func.hashtext(func.coalesce(func.current_schema(), "")))
-    if not await connection.scalar(select(func.pg_try_advisory_xact_lock(*keys))):
-        logger.info("waiting for another seed of this store to end")
-        await connection.execute(select(func.pg_advisory_xact_lock(*keys)))
+    await take_store_lock(connection, SEED_LOCK, "waiting for another seed of this store to end")
     if token is not None:  # (no other session takes it: it is new and random)
         await connection.execute(select(func.pg_advisory_xact_lock(literal(token, BigInteger))))
+
+
+async def take_store_lock(connection: AsyncConnection, first: int, waiting: str) -> None:
+    """Take the advisory lock keyed by `first` and this store (its schema) until this
+    transaction ends, saying `waiting` if another session holds it."""
+    keys = (literal(first), func.hashtext(func.coalesce(func.current_schema(), "")))
+    if not await connection.scalar(select(func.pg_try_advisory_xact_lock(*keys))):
+        logger.info(waiting)
+        await connection.execute(select(func.pg_advisory_xact_lock(*keys)))
 
 
 def new_token() -> int:

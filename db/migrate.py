@@ -10,12 +10,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from db.engine import WRITE_FIRST
 from db.errors import as_unavailable
+from db.lease import take_store_lock
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -37,12 +38,16 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Migrate, one process at a time: every `serve` migrates, and two hosts started together
     on a new store would both create its tables (one failing on a duplicate type). The first
     holds the store's lock until it commits (PostgreSQL: an advisory lock; SQLite: its write
-    lock, taken as the transaction begins), and the next then finds nothing left to do."""
+    lock, taken as the transaction begins), and the next then finds nothing left to do. A
+    store already migrated is not locked at all (a seed may hold SQLite's write lock for
+    longer than a lock is waited for)."""
     await write_ahead_logging(engine)
+    if revision == "head" and await is_current(engine):
+        return
     async with engine.execution_options(**{WRITE_FIRST: True}).begin() as connection:
         if connection.dialect.name == "postgresql":
-            schema = func.hashtext(func.coalesce(func.current_schema(), ""))
-            await connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK, schema)))
+            waiting = "waiting for another process migrating this store"
+            await take_store_lock(connection, MIGRATION_LOCK, waiting)
         await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
 
 

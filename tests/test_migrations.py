@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import sqlite3
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -80,6 +81,24 @@ async def test_two_processes_migrating_a_new_store_at_once_both_succeed(empty_st
     assert await migrate.is_current(empty_store.engine)
     async with empty_store.engine.connect() as connection:
         assert await connection.run_sync(_differences) == []
+
+
+async def test_a_store_already_migrated_is_not_locked_to_migrate(tmp_path):
+    """`serve` migrates as it starts: on a migrated SQLite store while a seed held its write
+    lock (longer than the driver's 5 s wait), it failed with "database is locked"."""
+    path = tmp_path / "store.db"
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        await migrate.upgrade(engine)
+        seeding = sqlite3.connect(path, isolation_level=None)
+        try:
+            seeding.execute("BEGIN IMMEDIATE")  # a seed's transaction, holding the write lock
+            async with asyncio.timeout(3):
+                await migrate.upgrade(engine)  # nothing to do: done without waiting
+        finally:
+            seeding.close()
+    finally:
+        await engine.dispose()
 
 
 async def test_upgrade_backfills_sort_and_search_keys(empty_store: Store):
