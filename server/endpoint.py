@@ -232,6 +232,7 @@ class GraphQLEndpoint:
                 response.headers.update(self._cache_headers(key.etag))
             return response
         if query is None:  # a hash this process does not know, and no answer kept under it
+            outcome.cache = None  # (a refusal: no answer could have been kept)
             return self._refuse(_not_found(media_type), media_type, outcome)
         try:
             # the sizes the cost counts, of the version `snapshot.version` (the key's, or
@@ -270,8 +271,9 @@ class GraphQLEndpoint:
         if status != 200 or "errors" in body:  # errors and partial answers are never kept
             outcome.executor, outcome.cost = executor, cost
             code = body["errors"][0]["extensions"]["code"]  # (every error has one)
-            if status == 503:  # the store's trouble, counted by its code as a timeout is: a
-                # 503's errors are the store's alone (`graphql_body`, server/responses.py)
+            if status == 503 or "data" not in body:  # the store's trouble (a 503's errors are
+                # the store's alone: `graphql_body`, server/responses.py), or a request error
+                # (variables refused): counted by its code, as a timeout is
                 outcome.refusal = code
             else:  # executed, with errors: a field's (its data null or partial)
                 outcome.error = code

@@ -10,7 +10,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from server import explorer
-from server.connections import MAX_TARGET_BYTES
 from server.responses import PAGE_HEADERS
 
 WELCOME_QUERY = """# Impact Graph: a company's programs, partners and places, every fact cited.
@@ -57,6 +56,9 @@ query Search {
 }
 """
 
+# The longest address the page writes (its query, variables and operation name in it): 8 KiB,
+# what proxies take in a request line (nginx's default), within this server's own bounds.
+LONGEST_LINK = 8192
 ASSETS_PATH = "/graphiql/4.1.2"  # (GraphiQL's version, as scripts/refresh_graphiql.py pins it)
 ASSETS_DIR = Path(__file__).resolve().parent / "static" / "graphiql"
 # The explorer's icon: without one the browser asks for /favicon.ico, a 404 in the console.
@@ -89,8 +91,8 @@ _SCRIPT = """
       const shown = kept() ?? (wide ? "Documentation Explorer" : "");
       // A link may open on a query (`?query=&variables=&operationName=`, as GraphiQL's own
       // examples write it), and the address follows the tab being edited, so a query can be
-      // shared as a link; one longer than a request target may be is left out of it (its
-      // reload would be a 414). Headers never go in it, as they are never kept.
+      // shared as a link; one longer than proxies take (LONGEST_LINK) is left out of it (its
+      // reload would be refused). Headers never go in it, as they are never kept.
       const linked = new URLSearchParams(window.location.search);
       const given = (name) => linked.get(name) ?? undefined;
       let writing = 0;
@@ -150,7 +152,7 @@ _SCRIPT = """
 # The script as the page embeds it, the welcome query in it as JSON (`<` escaped, so no text
 # in it can close the element); the CSP allows it by the hash of this same text.
 SCRIPT = _SCRIPT.replace("WELCOME", json.dumps(WELCOME_QUERY).replace("<", "\\u003c")).replace(
-    "LONGEST", str(MAX_TARGET_BYTES)
+    "LONGEST", str(LONGEST_LINK)
 )
 
 _PAGE = """<!doctype html>

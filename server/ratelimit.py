@@ -116,7 +116,7 @@ class RedisBuckets:
         self._flagged = True  # until a Redis before 7 refuses the flags line
         self._retry_at = 0.0  # while Redis is down: when to ask it again
         self._down = False
-        self._asking: asyncio.Future[float] | None = None  # whether it is back, meanwhile
+        self._asking: set[asyncio.Future[float]] = set()  # whether it is back, meanwhile
 
     async def wait(self, client: str) -> float:
         now = time.monotonic()
@@ -127,10 +127,19 @@ class RedisBuckets:
             # once a second): the question goes on in the background. The others pass
             # meanwhile.
             self._retry_at = now + REDIS_RETRY_SECONDS
-            asking = self._asking = asyncio.ensure_future(self._ask(client))  # (kept, running)
+            asking = asyncio.ensure_future(self._ask(client))
+            self._asking.add(asking)  # (kept while it runs)
+            asking.add_done_callback(self._asked)
             answered, _ = await asyncio.wait({asking}, timeout=PROBE_WAIT_SECONDS)
             return asking.result() if answered else 0.0
         return await self._ask(client)
+
+    def _asked(self, asking: asyncio.Future[float]) -> None:
+        """A question that went on in the background: its fault, if any, is logged (Redis's
+        own failures are answers: `_ask`), not left for the event loop to complain of."""
+        self._asking.discard(asking)
+        if not asking.cancelled() and asking.exception() is not None:
+            logger.error("asking Redis for a bucket failed", exc_info=asking.exception())
 
     async def _ask(self, client: str) -> float:
         """How long the client must wait; 0 where Redis does not answer in time (then it is

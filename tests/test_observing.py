@@ -200,7 +200,8 @@ async def test_only_the_operation_names_the_operator_lists_are_labelled(store):
         for n in range(3):
             query = f"query {made_up}{n} {{ __typename }}"
             assert (await http.post("/graphql", json={"query": query})).status_code == 200
-        assert await http.post("/graphql", json={"query": f"query {ours} {{ __typename }}"})
+        named = await http.post("/graphql", json={"query": f"query {ours} {{ __typename }}"})
+        assert named.status_code == 200
         scraped = (await http.get("/metrics")).text
     assert f'operation="{ours}"' in scraped
     assert made_up not in scraped
@@ -223,9 +224,17 @@ def test_one_json_log_line_per_request(server):
     answered = post(base, COMPANY)
     refused = post(base, "{ nope }")
     partial = post(base, WIDE)
+    variables = httpx.post(  # refused before it ran: a request error, not an answer's
+        f"{base}/graphql",
+        json={"query": "query V($n: Int!) { programs(first: $n) { totalCount } }", "variables": {}},
+    )
+    unknown = httpx.post(  # a persisted query's hash this server does not know
+        f"{base}/graphql",
+        json={"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}},
+    )
     health = httpx.get(f"{base}/healthz")
     lines = {}
-    for response in (answered, refused, partial, health):
+    for response in (answered, refused, partial, variables, unknown, health):
         request_id = response.headers["x-request-id"]
         found = log_lines(log, request_id)
         assert len(found) == 1, found
@@ -249,6 +258,11 @@ def test_one_json_log_line_per_request(server):
     with_errors = lines[partial.headers["x-request-id"]]
     assert (with_errors["status"], with_errors["refusal"]) == (200, None)
     assert (with_errors["error"], with_errors["operation"]) == ("BAD_USER_INPUT", "Wide")
+    not_run = lines[variables.headers["x-request-id"]]
+    assert "data" not in variables.json()
+    assert (not_run["refusal"], not_run["error"]) == ("BAD_USER_INPUT", None)
+    not_found = lines[unknown.headers["x-request-id"]]
+    assert (not_found["refusal"], not_found["cache"]) == ("PERSISTED_QUERY_NOT_FOUND", None)
     assert lines[health.headers["x-request-id"]]["path"] == "/healthz"
 
 

@@ -29,6 +29,7 @@ from core.config import Settings
 from server.app import create_app
 from server.ratelimit import (
     KEY_PREFIX,
+    PROBE_WAIT_SECONDS,
     REDIS_RETRY_SECONDS,
     Bucket,
     RateLimit,
@@ -330,6 +331,32 @@ async def test_while_redis_is_away_one_request_asks_whether_it_is_back(sqlite_st
             connection.close()
             tried += 1
     assert 1 <= tried <= 2  # the first request's, and one retry's
+
+
+async def test_a_fault_in_a_question_asked_in_the_background_is_logged(
+    sqlite_store, caplog, monkeypatch
+):
+    """The question whether Redis is back goes on in the background past `PROBE_WAIT_SECONDS`:
+    a fault in it (not Redis's: a defect) is logged as an error, not left unobserved."""
+    caplog.set_level(logging.WARNING, logger="impact_graph.ratelimit")
+    with black_hole() as hole:
+        url = f"redis://127.0.0.1:{hole.getsockname()[1]}"
+        async with app_client(
+            sqlite_store, a_client(), rate_limit=SLOW, cache_url=url, cache=False
+        ) as http:
+            assert await statuses(http, 1) == [200]  # finds it away (after its timeout)
+
+            async def faulty(*_: Any) -> Any:
+                await asyncio.sleep(PROBE_WAIT_SECONDS * 2)  # (past the request's wait)
+                raise RuntimeError("a defect")
+
+            monkeypatch.setattr(RedisBuckets, "_take", faulty)
+            await asyncio.sleep(REDIS_RETRY_SECONDS + 0.2)
+            assert await statuses(http, 1) == [200]  # asked, and passed after its wait
+            await asyncio.sleep(PROBE_WAIT_SECONDS * 3)
+    faults = [r for r in caplog.records if r.getMessage() == "asking Redis for a bucket failed"]
+    assert len(faults) == 1
+    assert "a defect" in str(faults[0].exc_info[1])
 
 
 def from_address(base: str, forwarded: str) -> int:

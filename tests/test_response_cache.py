@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
 import json
 import logging
 import tomllib
@@ -31,6 +30,7 @@ from seeds.write import write_seeds
 from server import caching
 from server.answers import refusals
 from server.endpoint import GraphQLEndpoint
+from server.persisted import sha256_hex
 from tests.conftest import NO_STORE_CHECK, EarlyHits, Store, make_client, read_snapshot
 from tests.factories import graph_data, write_seed_tree
 from tests.serving import fill_up, redis_server
@@ -46,10 +46,6 @@ QUERY = (
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 TIMEOUT = 30  # seconds any one test may take
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def unique(query: str = QUERY) -> str:
@@ -143,7 +139,7 @@ async def test_a_hash_sent_alone_finds_its_answer_on_a_worker_that_never_saw_it(
     the answer kept in a shared Redis with a hit: the hash names the document, checked when
     it was sent. Where nothing answers it, the client is asked for the document."""
     query = unique()
-    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256(query)}}
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(query)}}
     alone = {"extensions": extensions, "variables": {"n": 2}}
     async with (
         make_client(store.engine, **cache_settings) as http,
@@ -370,7 +366,7 @@ async def test_a_persisted_query_hits_the_entry_of_its_document(
     store: Store, cache_settings: dict[str, Any]
 ) -> None:
     query = unique()
-    digest = sha256(query)
+    digest = sha256_hex(query)
     extensions = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
     async with make_client(store.engine, **cache_settings) as http:
         whole = await post(http, {"query": query})
