@@ -77,7 +77,6 @@ REFUSALS = Counter(
     "Requests refused (or stopped by their timeout), by their error code",
     ["code"],
 )
-_REFUSED: dict[str, Any] = {}  # REFUSALS' series by code (ours: a handful)
 ANSWER_ERRORS = Counter(
     "impact_graph_answer_errors",
     "Answers executed with errors (their data null or partial: a field refused its arguments, "
@@ -86,14 +85,31 @@ ANSWER_ERRORS = Counter(
 )
 
 
+class OneLabel:
+    """A counter of one label, each label's series looked up once and kept: prometheus-client's
+    lookup costs more than the increment, and the labels are ours (a handful of codes)."""
+
+    def __init__(self, counter: Counter) -> None:
+        self._counter = counter
+        self._series: dict[str, Any] = {}
+
+    def inc(self, label: str, count: int = 1) -> None:
+        series = self._series.get(label)
+        if series is None:
+            series = self._series[label] = self._counter.labels(label)
+        series.inc(count)
+
+
+_LOOKUPS = OneLabel(CACHE)  # by cache result (three of them)
+_REFUSED = OneLabel(REFUSALS)
+_ERRORS = OneLabel(ANSWER_ERRORS)
+
+
 def count_refusals(code: str, count: int = 1) -> None:
     """Refusals counted at once: the app's as `Recorder` counts them, and each one the edge
     answers below the app (server/connections.py), which no request's record holds; a
     dictionary lookup and an increment, as a flood of them may come."""
-    series = _REFUSED.get(code)
-    if series is None:
-        series = _REFUSED[code] = REFUSALS.labels(code)
-    series.inc(count)
+    _REFUSED.inc(code, count)
 
 
 # Gauges of every live worker add up: the pools of the whole server.
@@ -165,8 +181,6 @@ class Recorder:
         self._deferred = deferred
         self._pending: list[tuple[str, int, float, Outcome]] = []
         self._series: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
-        self._lookups: dict[str, Any] = {}  # by cache result (three of them)
-        self._errors: dict[str, Any] = {}  # ANSWER_ERRORS' series by code (ours: a handful)
 
     def record(self, path: str, status: int, seconds: float, outcome: Outcome) -> None:
         """One answered request in the metrics (its outcome is final: it is not changed
@@ -199,17 +213,11 @@ class Recorder:
             for seconds in latencies:
                 latency.observe(seconds)
         for result, count in lookups.items():
-            found = self._lookups.get(result)
-            if found is None:
-                found = self._lookups[result] = CACHE.labels(result)
-            found.inc(count)
+            _LOOKUPS.inc(result, count)
         for code, count in refusals.items():
             count_refusals(code, count)
         for code, count in errors.items():
-            series = self._errors.get(code)
-            if series is None:
-                series = self._errors[code] = ANSWER_ERRORS.labels(code)
-            series.inc(count)
+            _ERRORS.inc(code, count)
 
     def _series_of(self, key: tuple[str, str, int, str]) -> tuple[Any, Any]:
         """The request counter and latency histogram of one label set."""
