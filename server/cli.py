@@ -33,6 +33,7 @@ from db.engine import DatabaseUrlError, create_engine, sqlite_file
 from seeds.read import SeedError, SeedPlan, read_seeds
 from seeds.write import SeedReport, store_is_empty, write_seeds
 from server.persisted import ManifestError
+from server.redis_client import CacheUrlRefused, check_cache_url
 from server.shutdown import ECHO_SECONDS
 
 WORKER_APP = "server.app:app_from_settings"  # what each of several workers imports
@@ -267,6 +268,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     # that cannot be used, say) stops the command here, before the store is migrated or
     # seeded (the app connects to nothing until it starts)
     app = create_app(settings, handles_signals=True)
+    if settings.cache_url is not None:
+        _run(check_cache_url(settings.cache_url))
     report = _run(prepare_store(settings, seed="if-empty"))
     if report is not None:
         print(f"seeded the store (empty, or seeded by an older version): {report.summary()}")
@@ -426,7 +429,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
     except SeedError as error:
         print(f"seed error: {error}", file=sys.stderr)
-    except (DatabaseUrlError, ManifestError) as error:
+    except (DatabaseUrlError, ManifestError, CacheUrlRefused) as error:
         print(f"configuration error: {error}", file=sys.stderr)
     except ValidationError as error:  # of the environment's settings
         print(f"configuration error: {validation_problems(error)}", file=sys.stderr)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
 CONNECTIONS = 8  # per process: a crowd of requests waits its turn for one, not open one each
 # Connecting, waiting for a free connection, each reply: the most any command may take. Each
@@ -23,3 +24,24 @@ def redis_client(url: str) -> Redis:
     )
     # no retries: a failure is answered at once (uncached, or let through unlimited)
     return Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
+
+
+class CacheUrlRefused(ValueError):
+    """Redis answers `CACHE_URL` with a refusal."""
+
+
+async def check_cache_url(url: str) -> None:
+    """`CacheUrlRefused` where Redis answers a connection to `url` with a refusal (a database
+    number past its `databases`, a password or user it does not take): the server would
+    run with the cache and the rate limit off, one warning a minute, until restarted with
+    a good URL. A Redis that does not answer is no error here: it may come back, and until
+    it does requests are answered uncached (the cache is best effort)."""
+    client = redis_client(url)
+    try:
+        await client.ping()
+    except (ResponseError, AuthenticationError) as refused:
+        raise CacheUrlRefused(f"CACHE_URL: Redis refused the connection: {refused}") from None
+    except (RedisError, OSError):
+        pass
+    finally:
+        await client.aclose()

@@ -9,7 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -52,7 +53,10 @@ def free_port() -> int:
     raise AssertionError(f"no free port of this test process's ({worker} of {count})")
 
 
-def test_serve_seeds_an_empty_store_and_answers_over_http(env):
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """`serve` on a free port: what it printed until it said it is up, and its GraphiQL
+    URL, once it accepts connections; terminated at the end."""
     port = free_port()
     server = subprocess.Popen(
         [COMMAND, "serve", "--port", str(port)],
@@ -68,17 +72,26 @@ def test_serve_seeds_an_empty_store_and_answers_over_http(env):
             assert line, f"server exited early: {''.join(lines)}"
             lines.append(line)
         output = "".join(lines)
-        assert "seeded the store (empty" in output
         url = re.search(r"GraphiQL at (\S+)", output).group(1)
         assert url == f"http://127.0.0.1:{port}/graphql"
         deadline = time.monotonic() + 30
         while True:
             try:
-                ready = httpx.get(f"http://127.0.0.1:{port}/readyz")
+                httpx.get(f"http://127.0.0.1:{port}/healthz")
                 break
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "server never accepted connections"
                 time.sleep(0.1)
+        yield output, url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_serve_seeds_an_empty_store_and_answers_over_http(env):
+    with serving(env) as (output, url):
+        assert "seeded the store (empty" in output
+        ready = httpx.get(url.replace("/graphql", "/readyz"))
         assert ready.json()["status"] == "ready"
         query = '{ company(slug: "sony-music") { name programs { totalCount } } }'
         answer = httpx.post(url, json={"query": query}).json()
@@ -87,9 +100,18 @@ def test_serve_seeds_an_empty_store_and_answers_over_http(env):
         page = httpx.get(url, headers={"Accept": "text/html"})
         assert page.status_code == 200
         assert "graphiql" in page.text.lower()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+
+
+def test_serve_starts_while_redis_is_away_and_answers_uncached(env):
+    """Only a Redis that answers with a refusal stops `serve` (below): one that does not
+    answer may come back, and meanwhile every request is answered uncached."""
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        away = f"redis://127.0.0.1:{unused.getsockname()[1]}/0"
+    with serving({**env, "CACHE_URL": away}) as (_, url):
+        answer = httpx.post(url, json={"query": '{ company(slug: "sony-music") { name } }'})
+        assert answer.json()["data"]["company"]["name"] == "Sony Music"
+        assert answer.headers["X-Cache"] == "unavailable"
 
 
 @pytest.mark.parametrize("module", ["uvloop", "httptools"])
@@ -375,6 +397,14 @@ def test_a_bad_setting_is_a_configuration_error(env):
         ("CACHE_URL", "redis://127.0.0.1:notaport/0", "CACHE_URL: Value error, Port"),
         # redis-py wrote to database 0, without a word
         ("CACHE_URL", "redis://127.0.0.1:6379/abc", "the path '/abc' is no database number"),
+        # Redis refuses them (a database past its 16, a user it does not know): the server
+        # ran with the cache and the rate limit off, one warning a minute
+        ("CACHE_URL", "redis://127.0.0.1:6379/99", "Redis refused the connection: DB index"),
+        (
+            "CACHE_URL",
+            "redis://who:wrong@127.0.0.1:6379/0",
+            "refused the connection: invalid username",
+        ),
         ("PROMETHEUS_MULTIPROC_DIR", "/nonexistent/dir", "is not a directory"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "OTEL_EXPORTER_OTLP_ENDPOINT: String"),
         # read as the app is built, which `serve` did after it had migrated and seeded
