@@ -151,21 +151,30 @@ query Expected($id: ID!) {
   node(id: $id) {
     ... on Program {
       citations { ...Cited }
+      provenance { ...Basis }
       partners(first: 50) {
         edges {
           citations { ...Cited context(characters: 100) { before quote after } }
+          provenance { ...Basis }
           node {
-            id name citations { ...Cited }
-            locations(first: 10) { edges { citations { ...Cited } node { ...Place } } }
+            id name citations { ...Cited } provenance { ...Basis }
+            locations(first: 10) {
+              edges { citations { ...Cited } provenance { ...Basis } node { ...Place } }
+            }
           }
         }
       }
-      locations(first: 100) { edges { citations { ...Cited } node { ...Place } } }
+      locations(first: 100) {
+        edges { citations { ...Cited } provenance { ...Basis } node { ...Place } }
+      }
     }
   }
 }
-fragment Place on Location { id name kind countryCode citations { ...Cited } }
+fragment Place on Location {
+  id name kind countryCode citations { ...Cited } provenance { ...Basis }
+}
 fragment Cited on Citation { quote document { title } }
+fragment Basis on Provenance { basis note source fields { field basis note source } }
 """
 OVERVIEW_QUERY = """{
   companies(first: 10) { nodes { programs(first: 100) { nodes { id parent { id } } } } }
@@ -191,14 +200,46 @@ def labelled(**quotes: list[dict[str, Any]]) -> dict[str, list[str]]:
 
 def expected_places(edges: list[dict[str, Any]], why: str) -> list[dict[str, Any]]:
     return [
-        {"id": edge["node"]["id"], "quotes": labelled(**{why: edge["citations"]})} for edge in edges
+        {
+            "id": edge["node"]["id"],
+            "quotes": labelled(**{why: edge["citations"]}),
+            "bases": said(edge["provenance"], edge["node"]["provenance"], why=why),
+        }
+        for edge in edges
     ]
 
 
 def shown_places(items: list[dict[str, Any]], api: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for item, edge in zip(items, api, strict=True):
         assert item["name"].startswith(edge["node"]["name"])
-    return [{"id": item["id"], "quotes": item["quotes"]} for item in items]
+    return [{"id": item["id"], "quotes": item["quotes"], "bases": item["bases"]} for item in items]
+
+
+def rests_on(provenance: dict[str, Any], *, first: bool = True) -> str:
+    if provenance["basis"] == "INFERRED":
+        return "Inferred, not quoted" if first else "inferred, not quoted"
+    return f"From {provenance['source']}" if first else f"from {provenance['source']}"
+
+
+def said(
+    relation: dict[str, Any] | None, item: dict[str, Any], why: str | None = None
+) -> list[str]:
+    """What the page says the relation (labelled `why`) and the item rest on where it is not
+    a quote alone: the basis and its note, then each field's that differs (folded away)."""
+    shown = []
+    if relation is not None and relation["basis"] != "STATED":
+        label = f"{why.replace('_', ' ')}: {rests_on(relation, first=False)}"
+        shown.append(f"{label} {relation['note']}" if relation["note"] else label)
+    if item["basis"] != "STATED":
+        label = rests_on(item)
+        shown.append(f"{label} {item['note']}" if item["note"] else label)
+    for field in item["fields"]:
+        if field["basis"] != "STATED":
+            words = re.sub("[A-Z]", lambda letter: f" {letter[0].lower()}", field["field"])
+            label = f"{words}: {rests_on(field, first=False)}"
+            note = f" {field['note']}" if field["note"] else ""
+            shown.append(f"{field['field']} {field['basis']}:{label}{note}")
+    return shown
 
 
 def places_of(node: dict[str, Any]) -> list[dict[str, Any]]:
@@ -262,6 +303,7 @@ def test_the_explorer_shows_what_the_api_answers_in_chromium(tmp_path):
         api = expected[shown["id"]]
         tree = shown["program"]
         assert tree["quotes"] == labelled(Cited=api["citations"])
+        assert tree["bases"] == said(None, api["provenance"])
         partner_edges = api["partners"]["edges"]
         assert [partner["id"] for partner in tree["partners"]] == [
             e["node"]["id"] for e in partner_edges
@@ -270,6 +312,9 @@ def test_the_explorer_shows_what_the_api_answers_in_chromium(tmp_path):
             assert partner["name"] == edge["node"]["name"]
             assert partner["quotes"] == labelled(
                 Why_a_partner=edge["citations"], About=edge["node"]["citations"]
+            )
+            assert partner["bases"] == said(
+                edge["provenance"], edge["node"]["provenance"], why="Why_a_partner"
             )
             api_places = edge["node"]["locations"]["edges"]
             assert shown_places(partner["places"], api_places) == expected_places(
@@ -281,6 +326,20 @@ def test_the_explorer_shows_what_the_api_answers_in_chromium(tmp_path):
         if shown["id"] != last:  # collapsed again: hidden, and the map back to every place
             assert shown["afterCollapse"]["program"]["hidden"]
             assert_map_shows(shown["afterCollapse"]["map"], all_places, chosen=False)
+
+    # What rests on no quote says so (the data has such relations, items and fields)
+    shown_bases = [
+        basis
+        for shown in seen["programs"]
+        for listed in (shown["program"]["partners"], shown["program"]["places"])
+        for entry in listed
+        for basis in entry["bases"] + [b for place in entry["places"] for b in place["bases"]]
+    ]
+    assert any(basis.startswith("Why a partner: inferred, not quoted ") for basis in shown_bases)
+    assert any(basis.startswith("Why here: inferred, not quoted ") for basis in shown_bases)
+    assert any(
+        basis.startswith("countryCode REFERENCE:country code: from ISO") for basis in shown_bases
+    )
 
     # The first partner's first quote, in its document: the quote marked, with its context.
     citation = expected[last]["partners"]["edges"][0]["citations"][0]

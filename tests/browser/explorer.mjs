@@ -77,10 +77,18 @@ function seen(page, id) {
           [...block.querySelectorAll("button.quote")].map((button) => button.title),
         ]),
       );
+    // what the page says an item or its relation rests on, where it is not a quote alone
+    const bases = (element) => [
+      ...[...element.querySelectorAll(":scope > .basis")].map((p) => p.textContent),
+      ...[...element.querySelectorAll(":scope > details.fields-basis li")].map(
+        (li) => `${li.dataset.field} ${li.dataset.basis}:${li.textContent}`,
+      ),
+    ];
     const item = (li) => ({
       id: li.dataset.id,
       name: li.querySelector(":scope > .name").textContent,
       quotes: quotes(li),
+      bases: bases(li),
       places: [...li.querySelectorAll(":scope > ul.places > li.place")].map(item),
     });
     const details = id && document.querySelector(`li.program[data-id="${id}"] > .details`);
@@ -90,6 +98,7 @@ function seen(page, id) {
         ? {
             hidden: details.hidden,
             quotes: quotes(details),
+            bases: bases(details),
             partners: [...details.querySelectorAll(":scope > ul.partners > li.partner")].map(item),
             places: [...details.querySelectorAll(":scope > ul.places > li.place")].map(item),
           }

@@ -112,6 +112,57 @@ function quotes(citations, label) {
   return h("div", { class: "quotes" }, h("span", { class: "label" }, label), h("ul", {}, buttons));
 }
 
+// What a statement rests on where it is not a quote alone (an inference and its reasoning, a
+// reference source): said beside it, as the API says it (`provenance`), so that nothing the
+// documents do not state reads as if they did. `why`: the relation's label ("Why a partner"),
+// or none for the item itself. A stated one says nothing more than its quotes.
+function basis(provenance, why = null) {
+  if (!provenance || provenance.basis === "STATED") return null;
+  const rests = restsOn(provenance);
+  const label = why ? `${why}: ${lowerFirst(rests)}` : rests;
+  return h(
+    "p",
+    { class: "basis", "data-basis": provenance.basis },
+    h("span", { class: "label" }, label),
+    provenance.note ? ` ${provenance.note}` : "",
+  );
+}
+
+function restsOn(provenance) {
+  if (provenance.basis === "INFERRED") return "Inferred, not quoted";
+  return `From ${provenance.source ?? "a reference"}`;
+}
+
+// The item's fields that rest on something else than the item (a place's country code on ISO
+// 3166-1, a program's company on an inference), folded away under the fields' names.
+function fieldBases(provenance) {
+  const fields = (provenance?.fields ?? []).filter((field) => field.basis !== "STATED");
+  if (!fields.length) return null;
+  const named = fields.map((field) => fieldName(field.field));
+  return h(
+    "details",
+    { class: "fields-basis" },
+    h("summary", {}, `Not quoted: ${[...new Set(named)].join(", ")}`),
+    h(
+      "ul",
+      {},
+      fields.map((field, index) =>
+        h(
+          "li",
+          { "data-field": field.field, "data-basis": field.basis },
+          h("span", { class: "label" }, `${named[index]}: ${lowerFirst(restsOn(field))}`),
+          field.note ? ` ${field.note}` : "",
+        ),
+      ),
+    ),
+  );
+}
+
+const lowerFirst = (text) => text.charAt(0).toLowerCase() + text.slice(1);
+
+// A field as the API names it, in words: countryCode -> country code.
+const fieldName = (field) => field.replace(/[A-Z]/g, (letter) => ` ${letter.toLowerCase()}`);
+
 function placeLabel(place) {
   const where = place.kind === "CITY" && place.parent ? `, ${place.parent.name}` : "";
   const code = place.countryCode ? ` (${place.countryCode})` : "";
@@ -151,7 +202,9 @@ function companyView(company) {
       h("span", { class: "meta" }, founded.length ? ` ${founded.join(" ")}` : ""),
     ),
     company.description ? h("p", { class: "description" }, company.description) : null,
+    basis(company.provenance),
     quotes(company.citations, "Cited"),
+    fieldBases(company.provenance),
     h("h4", {}, `${company.programs.totalCount} programs${shown}`),
     programList(children, null),
   );
@@ -244,7 +297,9 @@ function programDetails(program, node, children) {
   return [
     program.description ? h("p", { class: "description" }, program.description) : null,
     program.launchedYear ? h("p", { class: "meta" }, `Launched ${program.launchedYear}`) : null,
+    basis(program.provenance),
     quotes(program.citations, "Cited"),
+    fieldBases(program.provenance),
     partners.edges.length
       ? [
           h("h5", {}, counted("Partners", partners)),
@@ -282,8 +337,11 @@ function partnerItem(edge) {
     { class: "partner", "data-id": partner.id },
     h("span", { class: "name" }, partner.name),
     partner.shortName ? h("span", { class: "meta" }, ` (${partner.shortName})`) : null,
+    basis(edge.provenance, "Why a partner"),
     quotes(edge.citations, "Why a partner"),
+    basis(partner.provenance),
     quotes(partner.citations, "About"),
+    fieldBases(partner.provenance),
     places.edges.length
       ? h(
           "ul",
@@ -301,7 +359,10 @@ function placeItem(edge, why) {
     { class: "place", "data-id": place.id, "data-kind": place.kind },
     h("span", { class: "name" }, placeLabel(place)),
     h("span", { class: "kind" }, kindName(place.kind)),
+    basis(edge.provenance, why),
     quotes(edge.citations, why),
+    basis(place.provenance),
+    fieldBases(place.provenance),
   );
 }
 
@@ -388,7 +449,9 @@ function placeList(places) {
         { "data-id": place.id, class: onMap ? "on-map" : "off-map" },
         placeLabel(place),
         h("span", { class: "kind" }, `${kindName(place.kind)}${onMap ? "" : ", not on the map"}`),
+        basis(place.provenance),
         quotes(place.citations || [], "Cited"),
+        fieldBases(place.provenance),
       );
     });
   document.getElementById("place-list").replaceChildren(...items);
