@@ -52,3 +52,39 @@ def test_the_readme_names_every_error_code():
     listed = set(re.findall(r"`([A-Z]+(?:_[A-Z]+)+)`", text[start : text.index("An\n", start)]))
     assert len(held) > 25, held
     assert held - listed == set()
+
+
+async def test_the_readme_counts_what_the_documents_seed(empty_store):
+    """The opening's counts are what seeding the shipped documents inserts."""
+    from seeds.read import read_seeds
+    from seeds.write import write_seeds
+
+    inserted = (await write_seeds(empty_store.engine, read_seeds())).inserted
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    said = re.search(
+        r"(\d+) company, (\d+) people, (\d+) report, (\d+) programs, (\d+) partners, (\d+) "
+        r"places, (\d+) figures \((\d+) of them in (\d+) group of (\d+) pairs\), (\d+) "
+        r"organisations, (\d+) statement and (\d+) citations, with (\d+) document paragraphs",
+        text,
+    )
+    assert said, "the README's opening no longer counts the graph"
+    tables = [
+        "companies",
+        "people",
+        "reports",
+        "programs",
+        "partners",
+        "locations",
+        "figures",
+        "figures_in_pairs",
+        "figure_groups",
+        "figure_pairs",
+        "organizations",
+        "statements",
+        "citations",
+        "passages",
+    ]
+    counted = [
+        2 * inserted["figure_pairs"] if t == "figures_in_pairs" else inserted[t] for t in tables
+    ]
+    assert [int(number) for number in said.groups()] == counted
