@@ -67,7 +67,7 @@ def explorer_html(*, graphiql: bool, schema: str | None) -> str:
     return (
         PAGE.read_text(encoding="utf-8")
         .replace("__API_LINKS__", api_links(graphiql=graphiql, schema=schema))
-        .replace("__NOSCRIPT__", without_script(graphiql=graphiql))
+        .replace("__NOSCRIPT__", without_script(schema=schema))
         .replace("__OPERATIONS__", data)
     )
 
@@ -83,12 +83,13 @@ def api_links(*, graphiql: bool, schema: str | None) -> str:
     return f'<nav aria-label="API">{anchors}\n      </nav>'
 
 
-def without_script(*, graphiql: bool) -> str:
-    """What a browser without JavaScript shows: where else the data is, if GraphiQL is there
-    (else /graphql opens as a JSON error)."""
-    if not graphiql:
-        return "This page needs JavaScript."
-    return 'This page needs JavaScript; the same data is at <a href="/graphql">/graphql</a>.'
+def without_script(*, schema: str | None) -> str:
+    """What a browser without JavaScript shows: where else the data is, readable without it
+    (GraphiQL needs JavaScript too): the API itself, and its schema where it is served."""
+    api = "the API answers GraphQL at <code>/graphql</code> (POST, or GET with ?query=)"
+    if schema is None:
+        return f"This page needs JavaScript; {api}."
+    return f'This page needs JavaScript; {api}, and its schema is <a href="{schema}">here</a>.'
 
 
 def explorer_page(*, graphiql: bool, schema: str | None) -> Endpoint:

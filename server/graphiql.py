@@ -14,7 +14,7 @@ from server.responses import PAGE_HEADERS
 
 WELCOME_QUERY = """# Impact Graph: a company's programs, partners and places, every fact cited.
 # Press Ctrl-Enter to run the operation under the cursor; the Docs panel describes every
-# type and field.
+# type and field. In an editor Tab indents: Escape, then Tab (or Shift-Tab), leaves it.
 query Traversal {
   company(slug: "sony-music") {
     name
@@ -111,9 +111,36 @@ _SCRIPT = """
           } catch {} // (refused: the address stays as it was)
         }, 300);
       };
+      // GraphiQL's storage as its default one (localStorage, its own keys), but its history
+      // keeps no run's headers: GraphiQL 4 writes them there whatever `shouldPersistHeaders`
+      // says, and an `Authorization` kept would be for any script of this origin to read.
+      const HISTORY = new Set(["graphiql:queries", "graphiql:favorites"]);
+      const withoutHeaders = (value) => {
+        const kept = JSON.parse(value);
+        for (const entry of kept.queries ?? []) delete entry.headers;
+        return JSON.stringify(kept);
+      };
+      const ours = () => Object.keys(localStorage).filter((key) => key.startsWith("graphiql:"));
+      const storage = {
+        getItem: (key) => {
+          try {
+            return localStorage.getItem(key);
+          } catch {
+            return null; // no storage (a browser's setting): nothing kept
+          }
+        },
+        setItem: (key, value) =>
+          localStorage.setItem(key, HISTORY.has(key) ? withoutHeaders(value) : value),
+        removeItem: (key) => localStorage.removeItem(key),
+        get length() {
+          return ours().length;
+        },
+        clear: () => ours().forEach((key) => localStorage.removeItem(key)),
+      };
       ReactDOM.createRoot(document.getElementById("graphiql")).render(
         React.createElement(GraphiQL, {
           fetcher: fetcher,
+          storage: storage,
           defaultQuery: WELCOME,
           query: given("query"),
           variables: given("variables"),
@@ -148,6 +175,39 @@ _SCRIPT = """
         } else if (!button("Hide " + shown) && --frames > 0) requestAnimationFrame(open);
       };
       if (shown) requestAnimationFrame(open);
+      // Keyboard users leave an editor as CodeMirror 6 lets them: Escape, then Tab (Shift-Tab)
+      // moves to the next (previous) control; Tab alone indents. GraphiQL 4's editors keep Tab
+      // for themselves, so none could be left but by a pointer (graphql/graphiql#3766).
+      const FOCUSABLE =
+        "a[href], button:not([disabled]), input:not([disabled]), select, textarea, " +
+        '[tabindex]:not([tabindex="-1"])';
+      const MODIFIERS = new Set(["Shift", "Control", "Alt", "Meta"]);
+      let escaped = null; // the editor Escape was last pressed in
+      document.addEventListener(
+        "keydown",
+        (event) => {
+          if (MODIFIERS.has(event.key)) return; // (Shift held for Shift-Tab)
+          const editor = event.target instanceof Element && event.target.closest(".CodeMirror");
+          const leaving = event.key === "Tab" && editor && editor === escaped;
+          escaped = event.key === "Escape" ? editor : null;
+          if (!leaving) return;
+          event.preventDefault();
+          event.stopPropagation(); // (before the editor's own handler: capturing)
+          const others = [...document.querySelectorAll(FOCUSABLE)].filter(
+            (control) =>
+              !editor.contains(control) && // nor what holds it (it gives its focus back)
+              !control.contains(editor) &&
+              control.getClientRects().length > 0,
+          );
+          const after = (control) =>
+            editor.compareDocumentPosition(control) & Node.DOCUMENT_POSITION_FOLLOWING;
+          const next = event.shiftKey
+            ? others.filter((control) => !after(control)).pop()
+            : others.find(after);
+          (next ?? event.target).focus();
+        },
+        true,
+      );
     """
 # The script as the page embeds it, the welcome query in it as JSON (`<` escaped, so no text
 # in it can close the element); the CSP allows it by the hash of this same text.
@@ -160,11 +220,15 @@ _PAGE = """<!doctype html>
   <head>
     <meta charset="utf-8" />
     <meta name="viewport" content="width=device-width, initial-scale=1" />
-    <title>Impact Graph</title>
+    <title>GraphiQL · Impact Graph</title>
     <link rel="icon" href="FAVICON" type="image/svg+xml" />
     <style>
       body { height: 100%; margin: 0; width: 100%; overflow: hidden; }
       #graphiql { height: 100vh; }
+      .visually-hidden {
+        position: absolute; width: 1px; height: 1px; overflow: hidden;
+        clip-path: inset(50%); white-space: nowrap;
+      }
     </style>
     <link rel="stylesheet" href="ASSETS/graphiql.min.css" />
     <script src="ASSETS/react.production.min.js"></script>
@@ -172,7 +236,12 @@ _PAGE = """<!doctype html>
     <script src="ASSETS/graphiql.min.js"></script>
   </head>
   <body>
-    <div id="graphiql">Loading...</div>
+    <h1 class="visually-hidden">Impact Graph: GraphiQL</h1>
+    <main id="graphiql">Loading...</main>
+    <noscript>
+      GraphiQL needs JavaScript. The API answers GraphQL requests at this address (POST, or GET
+      with <code>?query=</code>); its schema is described in the README.
+    </noscript>
     <script>SCRIPT</script>
   </body>
 </html>

@@ -5,7 +5,8 @@ a narrow screen opens without them), run the query it opens on with the headers 
 editor, show the answer and keep the run in its history, all under a CSP that lets no inline
 script run but its own (and refuses nothing it does), asking for nothing missing. The
 screenshot is kept in test-output/ (ignored by git). A link naming a query and its variables
-opens on them, and the address follows the editors."""
+opens on them, and the address follows the editors. The keyboard alone leaves an editor
+(Escape, then Tab) and reaches every control."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ def test_graphiql_runs_the_traversal_offline_in_chromium(tmp_path):
     assert seen["docsWhenNarrow"] is False  # a narrow screen's first visit: the editors alone
     assert seen["sent"] == ["headers-editor"]  # the headers editor's header went with the run
     assert "Traversal" in seen["history"]
+    assert "Traversal" in seen["stored"]["graphiql:queries"]  # the history is kept...
+    assert not [key for key, value in seen["stored"].items() if "headers-editor" in value]
+    assert "X-Check" not in seen["stored"]["graphiql:queries"]  # ...without a run's headers
     assert screenshot.stat().st_size > 10_000
     assert seen["failed"] == []  # nothing it asked for was missing (its icon: no /favicon.ico)
     assert seen["refused"] == []  # loading, running and the Docs needed nothing the CSP refuses
@@ -36,6 +40,19 @@ def test_graphiql_runs_the_traversal_offline_in_chromium(tmp_path):
     assert '"totalCount": 23' in linking["linkedResult"]
     assert linking["followed"]["query"].endswith("{ totalCount } } # edited")
     assert linking["followed"]["variables"] == '{"n": 2}'
+    keyboard = seen["keyboard"]  # the editors can be left, and the rest reached, by keys alone
+    assert keyboard["tabbed"]["indented"]
+    assert keyboard["tabbed"]["focus"]["inEditor"]
+    assert keyboard["left"]["run"]  # Escape, Tab: the next control is the run button
+    assert [step["label"] for step in keyboard["reached"]][3:6] == [
+        "Variables",
+        "Headers",
+        "Hide editor tools",
+    ]
+    last = keyboard["reached"][-1]  # and Tab goes on into the variables editor
+    assert last["inEditor"]
+    assert last["editor"] == "graphiql-editor-tool"
+    assert not keyboard["leftBack"]["inEditor"]  # Escape, Shift-Tab: backwards out of it
     scripts = directives(seen["csp"])["script-src"]
     assert scripts[0] == "'self'"
     assert [source.startswith("'sha256-") for source in scripts[1:]] == [True]  # its own script

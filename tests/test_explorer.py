@@ -550,6 +550,8 @@ def test_the_page_links_only_what_the_server_serves(tmp_path, settings, links):
     noscript = re.search(r"<noscript>(.*?)</noscript>", page, re.S)
     assert noscript
     assert "needs JavaScript" in noscript.group(1)
+    # a way to the data that needs no script: the SDL where it is served (GraphiQL needs one)
+    assert ('href="/graphql/schema.graphql"' in noscript.group(1)) == ("Schema" in links)
     assert ('href="/graphql"' in page) == ("GraphiQL" in links)
 
 

@@ -72,7 +72,9 @@ async def test_unknown_company_is_null(graphql):
 
 async def test_graphiql_opens_on_a_working_traversal_query(client, graphql):
     page = await client.get("/graphql", headers={"Accept": "text/html"})
-    assert "<title>Impact Graph</title>" in page.text
+    assert "<title>GraphiQL · Impact Graph</title>" in page.text
+    assert '<main id="graphiql">' in page.text
+    assert "<noscript>" in page.text
     assert json.dumps(WELCOME_QUERY) in page.text  # the page's script holds it as JSON
     answers = {}
     for operation in ("Traversal", "Search"):

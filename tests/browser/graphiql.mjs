@@ -81,6 +81,8 @@ try {
   await page.getByRole("button", { name: "Show History" }).click();
   await page.waitForSelector(".graphiql-history", { timeout: 15000 });
   const history = await page.textContent(".graphiql-history");
+  // what the browser keeps for the page: the history, never a header typed for a run
+  const stored = await page.evaluate(() => Object.fromEntries(Object.entries(localStorage)));
 
   // Into the Docs: a root type's page (its fields) renders under the same policy.
   await page.getByRole("button", { name: "Show Documentation Explorer" }).click();
@@ -130,8 +132,57 @@ try {
   await link.close();
   const linking = { linkedEditor, linkedResult, linkedRuns, followed };
 
-  const seen = { result, docs, docsWidth, history, sent, aborted, errors, csp, refused, failed };
-  console.log(JSON.stringify({ ...seen, keptAtFirst, docsAfterClosing, docsWhenNarrow, linking }));
+  // The keyboard alone: Tab in an editor indents; Escape then Tab leaves it for the next
+  // control, from which Tab reaches the run button and the variables editor; Escape then
+  // Shift-Tab leaves it backwards.
+  const keys = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await offline(keys);
+  await keys.goto(url, { waitUntil: "load" });
+  await keys.waitForSelector(editor, { timeout: 15000 });
+  await keys.locator(editor).click();
+  const focus = () =>
+    keys.evaluate(() => {
+      const at = document.activeElement;
+      const editor = at.closest(".CodeMirror");
+      const area = at.closest(".graphiql-query-editor, .graphiql-editor-tool");
+      return {
+        inEditor: Boolean(editor),
+        editor: area ? area.className : null,
+        label: at.getAttribute("aria-label") || at.textContent.trim().slice(0, 40),
+        run: at.classList.contains("graphiql-execute-button"),
+      };
+    });
+  const text = () => keys.evaluate((at) => document.querySelector(at).CodeMirror.getValue(), editor);
+  const before = await text();
+  await keys.keyboard.press("Tab");
+  const tabbed = { indented: (await text()) !== before, focus: await focus() };
+  await keys.keyboard.press("Escape");
+  await keys.keyboard.press("Tab");
+  const left = await focus();
+  const reached = [];
+  for (let step = 0; step < 30 && !reached.some((f) => f.inEditor); step += 1) {
+    await keys.keyboard.press("Tab");
+    reached.push(await focus());
+  }
+  await keys.locator(editor).click();
+  await keys.keyboard.press("Escape");
+  await keys.keyboard.press("Shift+Tab");
+  const leftBack = await focus();
+  await keys.close();
+  const keyboard = { tabbed, left, reached, leftBack };
+
+  const seen = { result, docs, docsWidth, history, stored, sent, aborted, errors, csp, refused };
+  console.log(
+    JSON.stringify({
+      ...seen,
+      failed,
+      keptAtFirst,
+      docsAfterClosing,
+      docsWhenNarrow,
+      linking,
+      keyboard,
+    }),
+  );
 } finally {
   await browser.close();
 }
