@@ -589,6 +589,33 @@ def test_the_selected_program_is_named_in_a_colour_of_aa_contrast(base):
     assert contrast(seen["color"], seen["background"]) >= 4.5  # WCAG 2 AA, normal text
 
 
+def test_a_toggle_is_named_by_its_program_and_quotes_are_24_pixel_targets(base):
+    """What a screen reader says of a program's toggle is its name (the triangle drawn
+    before it is not read), and each quote button is at least 24 by 24 CSS pixels (WCAG
+    2.5.8), the page's smallest targets."""
+    seen = in_chromium(
+        base,
+        """
+    await open();
+    const toggle = page.locator("li.program > .row > .toggle").first();
+    await toggle.click();
+    await page.locator("li.program > .details[data-loaded] button.quote").first().waitFor();
+    const sizes = await page.locator("button.quote").evaluateAll((buttons) =>
+      buttons.filter((b) => b.getClientRects().length).map((b) => b.getBoundingClientRect().height),
+    );
+    // as chromium's own accessibility tree names it (playwright's own reckoning of names
+    // reads no alternative text of generated content)
+    const named = await page.accessibility.snapshot({ root: await toggle.elementHandle() });
+    const name = await toggle.locator(".name").textContent();
+    return { role: named.role, said: named.name, name, sizes };
+""",
+    )
+    assert seen["role"] == "button"
+    assert seen["said"] == seen["name"]
+    assert seen["sizes"]
+    assert min(seen["sizes"]) >= 24
+
+
 def test_long_words_stay_within_the_page(base):
     # A name of 600 letters without a space, URLs in a description and in a quote, a long
     # document title: each breaks where it must, on a phone's width.
