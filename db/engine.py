@@ -136,7 +136,8 @@ class PoolOptions:
     """How the serving engine holds connections: pool bounds and how long anything may wait.
 
     Timeouts are in seconds. `statement_timeout` is enforced by PostgreSQL itself; SQLite
-    statements are local and bounded by the request's execution timeout instead.
+    statements are local and bounded by the request's execution timeout instead (interrupted
+    when it passes: db/raw.py, loaders/reader.py).
     """
 
     size: int = 10

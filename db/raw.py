@@ -25,11 +25,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.spans import NO_SPAN, span
 
-# What a connection that is gone raises (a lost socket; asyncpg's own words for it).
+# What a connection that is gone raises (a lost socket; asyncpg's own words for it). A
+# backend terminated while its connection was idle (pg_terminate_backend, a restart) sends
+# its FATAL message before it closes the socket: a statement sent between the two finds the
+# connection in a state asyncpg cannot go on from (InternalClientError: "cannot switch to
+# state 12"), as it does one whose cached plan a migration made stale; either is tried again
+# on a fresh connection.
 _DISCONNECTS = (
     OSError,
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
 )
 
 
@@ -157,16 +163,19 @@ class Statements:
                     await _set_generic_plans(held, sql.generic_plan)
                 with self._span(sql):
                     row = await _fetch_row(held.driver, sql, arguments)
+            except TimeoutError as error:  # asyncpg's command_timeout: the database did not
+                # answer in time, and would keep another connection waiting as long
+                self._stop(held)  # (still busy with it): the database's trouble, a 503
+                raise DBAPIError(sql.text, None, error, connection_invalidated=True) from error
             except Exception as error:
-                died = isinstance(error, _DISCONNECTS)
-                if not died:
+                if not isinstance(error, _DISCONNECTS):
                     self._give_back(held)
                     raise DBAPIError(sql.text, None, error) from error
                 self._discard(held.connection)
                 if attempt == self._size:
                     raise DBAPIError(sql.text, None, error, connection_invalidated=True) from error
             except BaseException:  # cancelled midway: the connection is still busy
-                self._discard(held.connection)
+                self._stop(held)
                 raise
             else:
                 self._give_back(held)
@@ -223,6 +232,13 @@ class Statements:
     def _discard(self, connection: AsyncConnection) -> None:
         self._later(_invalidate(connection))
 
+    def _stop(self, held: _Held) -> None:
+        """A statement left midway (the request's deadline, the server stopping): its
+        connection is dropped, which ends it on PostgreSQL; SQLite's is interrupted first, or
+        its thread would run it to the end, the connection held out of the pool meanwhile."""
+        sqlite = held.driver if self._system == "sqlite" else None
+        self._later(_invalidate(held.connection, sqlite))
+
     def _later(self, closing: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(closing)
         self._closing.add(task)
@@ -269,8 +285,12 @@ async def _return_to_pool(held: _Held) -> None:
     await held.connection.close()
 
 
-async def _invalidate(connection: AsyncConnection) -> None:
+async def _invalidate(connection: AsyncConnection, sqlite: Any = None) -> None:
+    """The connection out of the pool for good; `sqlite`: its aiosqlite connection, whose
+    statement under way is interrupted first (sqlite3's `interrupt`, safe from any thread)."""
     try:
+        if sqlite is not None:
+            await sqlite.interrupt()
         await connection.invalidate()
     finally:
         await connection.close()

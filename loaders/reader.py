@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import ServiceUnavailable, SnapshotEnded
+from core.logs import one_line
 from db.errors import StoreFailures
 from db.state import version_query
 
@@ -181,8 +182,20 @@ class Reader:
         self._unavailable = unavailable
 
     async def close(self) -> None:
+        """The session back to the pool. One whose connection died after the last read (its
+        rollback cannot be sent: a backend terminated, the database restarting) is dropped,
+        with one warning: what was read stands, and the request is answered."""
         async with self._turn:
             self._closed = True
-            if self._session is not None:
-                await self._session.close()
-                self._session = None
+            session, self._session = self._session, None
+            if session is None:
+                return
+            try:
+                await session.close()
+            except Exception as error:
+                logger.warning(
+                    "a request's session could not be closed (%s); its connection is dropped",
+                    one_line(error),
+                )
+                with suppress(Exception):
+                    await session.invalidate()
