@@ -35,6 +35,17 @@ MAX_WORKERS = 64  # processes of `serve --workers`
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 
 
+def _host_as_sent(host: str, origin: str) -> str:
+    """A host as a browser writes it in `Origin`: an IPv6 address in brackets, a name in
+    ASCII (`bücher.example` is `xn--bcher-kva.example`, IDNA's form)."""
+    if ":" in host:
+        return f"[{host}]"
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"{origin!r} is not an origin; its host is no domain name") from None
+
+
 class Settings(BaseSettings):
     """Process configuration; see the README's configuration table."""
 
@@ -337,7 +348,7 @@ class Settings(BaseSettings):
             scheme = parts.scheme.lower()
             default_port = {"http": 80, "https": 443}[scheme]  # browsers leave it out
             port = f":{parts.port}" if parts.port not in (None, default_port) else ""
-            checked.append(f"{scheme}://{parts.hostname}{port}")
+            checked.append(f"{scheme}://{_host_as_sent(parts.hostname, origin)}{port}")
         return checked
 
     @model_validator(mode="after")

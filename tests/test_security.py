@@ -294,11 +294,19 @@ def test_an_origin_a_browser_could_never_send_is_a_configuration_error(origin):
 
 
 def test_origins_are_written_as_browsers_send_them():
-    written = ["HTTPS://App.Example:443/", "http://localhost:5173", "http://a.example:80"]
+    written = [
+        "HTTPS://App.Example:443/",
+        "http://localhost:5173",
+        "http://a.example:80",
+        "http://[::1]:5173",  # (its brackets were dropped: a browser's never matched)
+        "https://Bücher.example",  # (a browser sends a name in IDNA's ASCII form)
+    ]
     assert Settings(cors_origins=written).cors_origins == [
         "https://app.example",
         "http://localhost:5173",
         "http://a.example",
+        "http://[::1]:5173",
+        "https://xn--bcher-kva.example",
     ]
 
 
