@@ -92,7 +92,9 @@ _SCRIPT = """
       // A link may open on a query (`?query=&variables=&operationName=`, as GraphiQL's own
       // examples write it), and the address follows the tab being edited, so a query can be
       // shared as a link; one longer than proxies take (LONGEST_LINK) is left out of it (its
-      // reload would be refused). Headers never go in it, as they are never kept.
+      // reload would be refused). Headers never go in it, as they are never kept; nor the
+      // welcome query as it opens (a plain visit keeps its plain address).
+      const welcome = WELCOME;
       const linked = new URLSearchParams(window.location.search);
       const given = (name) => linked.get(name) ?? undefined;
       let writing = 0;
@@ -100,6 +102,10 @@ _SCRIPT = """
         for (const [name, value] of Object.entries(values)) {
           if (value) linked.set(name, value);
           else linked.delete(name);
+        }
+        if (linked.get("query") === welcome && !linked.get("variables")) {
+          linked.delete("query"); // (and the operation GraphiQL picks in it)
+          linked.delete("operationName");
         }
         clearTimeout(writing); // one address a moment: browsers refuse many in a row
         writing = setTimeout(() => {
@@ -141,7 +147,7 @@ _SCRIPT = """
         React.createElement(GraphiQL, {
           fetcher: fetcher,
           storage: storage,
-          defaultQuery: WELCOME,
+          defaultQuery: welcome,
           query: given("query"),
           variables: given("variables"),
           operationName: given("operationName"),
@@ -175,6 +181,14 @@ _SCRIPT = """
         } else if (!button("Hide " + shown) && --frames > 0) requestAnimationFrame(open);
       };
       if (shown) requestAnimationFrame(open);
+      // The first stop of the keyboard: past the sidebar and the Docs (a hundred stops) to the
+      // query editor.
+      document.getElementById("skip").addEventListener("click", (event) => {
+        const editor = document.querySelector(".graphiql-query-editor .CodeMirror");
+        if (!editor) return;
+        event.preventDefault();
+        editor.CodeMirror.focus();
+      });
       // Keyboard users leave an editor as CodeMirror 6 lets them: Escape, then Tab (Shift-Tab)
       // moves to the next (previous) control; Tab alone indents. GraphiQL 4's editors keep Tab
       // for themselves, so none could be left but by a pointer (graphql/graphiql#3766).
@@ -225,17 +239,30 @@ _PAGE = """<!doctype html>
     <style>
       body { height: 100%; margin: 0; width: 100%; overflow: hidden; }
       #graphiql { height: 100vh; }
-      .visually-hidden {
+      .visually-hidden:not(:focus) {
         position: absolute; width: 1px; height: 1px; overflow: hidden;
         clip-path: inset(50%); white-space: nowrap;
       }
+      #skip:focus {
+        position: absolute; z-index: 10; top: 0.5rem; left: 0.5rem; padding: 0.5rem 0.75rem;
+        background: #fff; color: #1f5fbf; font: 1rem system-ui, sans-serif;
+      }
     </style>
     <link rel="stylesheet" href="ASSETS/graphiql.min.css" />
+    <style>
+      /* The light theme's colours, darker for text of AA contrast (4.5:1) on its editors'
+         background: GraphiQL 4's own fall to 1.7:1 (the type links in the Docs 3.2:1). */
+      @media (prefers-color-scheme: light) {
+        body:not(.graphiql-dark) :is(LIGHT) { COLOURS }
+      }
+      body.graphiql-light :is(LIGHT) { COLOURS }
+    </style>
     <script src="ASSETS/react.production.min.js"></script>
     <script src="ASSETS/react-dom.production.min.js"></script>
     <script src="ASSETS/graphiql.min.js"></script>
   </head>
   <body>
+    <a id="skip" class="visually-hidden" href="#graphiql">Skip to the query editor</a>
     <h1 class="visually-hidden">Impact Graph: GraphiQL</h1>
     <main id="graphiql">Loading...</main>
     <noscript>
@@ -246,6 +273,19 @@ _PAGE = """<!doctype html>
   </body>
 </html>
 """
+
+
+# Where GraphiQL's stylesheet sets its theme's colours, and the light theme's, darkened.
+_LIGHT = (
+    ".graphiql-container, .CodeMirror-info, .CodeMirror-lint-tooltip, .graphiql-dialog, "
+    ".graphiql-dialog-overlay, .graphiql-tooltip, [data-radix-popper-content-wrapper]"
+)
+_COLOURS = (
+    "--color-primary: 320, 95%, 41%; --color-secondary: 242, 51%, 58%; "
+    "--color-tertiary: 188, 100%, 27%; --color-info: 208, 100%, 40%; "
+    "--color-success: 158, 100%, 24%; --color-warning: 36, 100%, 30%; "
+    "--color-error: 13, 100%, 40%;"
+)
 
 
 def _hash_source(script: str) -> str:
@@ -285,4 +325,5 @@ def graphiql_html() -> str:
     the user left them; history persists in the browser's storage, headers typed in its editor
     do not (an `Authorization` would stay there for any script of this origin to read)."""
     page = _PAGE.replace("ASSETS", ASSETS_PATH).replace("FAVICON", FAVICON_PATH)
+    page = page.replace("LIGHT", _LIGHT).replace("COLOURS", _COLOURS)
     return page.replace("SCRIPT", SCRIPT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -51,3 +52,16 @@ def spied(monkeypatch: pytest.MonkeyPatch, owner: object, name: str, nth: int = 
 
     monkeypatch.setattr(owner, name, spy)
     return calls
+
+
+def relative_luminance(rgb: str) -> float:
+    """WCAG 2's relative luminance of a computed `rgb(r, g, b)`."""
+    channels = [int(value) / 255 for value in re.findall(r"\d+", rgb)[:3]]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(one: str, other: str) -> float:
+    """WCAG 2's contrast ratio of two computed colours (opaque)."""
+    lighter, darker = sorted((relative_luminance(one), relative_luminance(other)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)

@@ -10,6 +10,7 @@ opens on them, and the address follows the editors. The keyboard alone leaves an
 
 from __future__ import annotations
 
+from tests.assertions import contrast
 from tests.serving import OUTPUT, drive, served
 
 
@@ -41,6 +42,9 @@ def test_graphiql_runs_the_traversal_offline_in_chromium(tmp_path):
     assert linking["followed"]["query"].endswith("{ totalCount } } # edited")
     assert linking["followed"]["variables"] == '{"n": 2}'
     keyboard = seen["keyboard"]  # the editors can be left, and the rest reached, by keys alone
+    assert "?" not in keyboard["plainAddress"]  # (the welcome query is not written in it)
+    assert keyboard["first"] == "Skip to the query editor"
+    assert keyboard["skipped"]  # Enter on it: in the query editor
     assert keyboard["tabbed"]["indented"]
     assert keyboard["tabbed"]["focus"]["inEditor"]
     assert keyboard["left"]["run"]  # Escape, Tab: the next control is the run button
@@ -53,6 +57,9 @@ def test_graphiql_runs_the_traversal_offline_in_chromium(tmp_path):
     assert last["inEditor"]
     assert last["editor"] == "graphiql-editor-tool"
     assert not keyboard["leftBack"]["inEditor"]  # Escape, Shift-Tab: backwards out of it
+    assert len(seen["colours"]) > 5
+    for shown in seen["colours"]:  # the Docs' type links and the result: AA contrast
+        assert contrast(shown["color"], shown["background"]) >= 4.5, shown
     scripts = directives(seen["csp"])["script-src"]
     assert scripts[0] == "'self'"
     assert [source.startswith("'sha256-") for source in scripts[1:]] == [True]  # its own script

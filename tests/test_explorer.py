@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from server.explorer import ASSETS_DIR, OPERATIONS_DIR
+from tests.assertions import contrast
 from tests.conftest import make_client
 from tests.serving import OUTPUT, drive, drive_module, served
 
@@ -553,18 +554,6 @@ def test_the_page_links_only_what_the_server_serves(tmp_path, settings, links):
     # a way to the data that needs no script: the SDL where it is served (GraphiQL needs one)
     assert ('href="/graphql/schema.graphql"' in noscript.group(1)) == ("Schema" in links)
     assert ('href="/graphql"' in page) == ("GraphiQL" in links)
-
-
-def relative_luminance(rgb: str) -> float:
-    """WCAG 2's relative luminance of a computed `rgb(r, g, b)`."""
-    channels = [int(value) / 255 for value in re.findall(r"\d+", rgb)[:3]]
-    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def contrast(one: str, other: str) -> float:
-    lighter, darker = sorted((relative_luminance(one), relative_luminance(other)), reverse=True)
-    return (lighter + 0.05) / (darker + 0.05)
 
 
 def test_the_selected_program_is_named_in_a_colour_of_aa_contrast(base):

@@ -88,6 +88,31 @@ try {
   await page.getByRole("button", { name: "Show Documentation Explorer" }).click();
   await page.locator(".graphiql-doc-explorer a.graphiql-doc-explorer-type-name").first().click();
   await page.waitForSelector(".graphiql-doc-explorer-field-name", { timeout: 15000 });
+  // the colours of a type's link in the Docs and of the result's text, and what is behind
+  const colours = await page.evaluate(() => {
+    // what is behind an element: its ancestors' backgrounds laid over white, translucent
+    // ones blended (GraphiQL paints its panes in translucent tints)
+    const painted = (element) => {
+      const layers = [];
+      for (let at = element; at; at = at.parentElement) {
+        const [r, g, b, a = 1] = getComputedStyle(at).backgroundColor.match(/[\d.]+/g).map(Number);
+        if (a > 0) layers.unshift([r, g, b, a]);
+        if (a === 1) break;
+      }
+      let seen = [255, 255, 255];
+      for (const [r, g, b, a] of layers) seen = [r, g, b].map((c, i) => c * a + seen[i] * (1 - a));
+      return `rgb(${seen.map(Math.round).join(", ")})`;
+    };
+    const of = (selector) =>
+      [...document.querySelectorAll(selector)].slice(0, 20).map((element) => ({
+        color: getComputedStyle(element).color,
+        background: painted(element),
+      }));
+    return [
+      ...of(".graphiql-doc-explorer a.graphiql-doc-explorer-type-name"),
+      ...of(".result-window .CodeMirror-line span[class^='cm-']"),
+    ];
+  });
   const sent = sentHeaders.map((headers) => headers["x-check"] || null);
 
   // Closed, the Docs stay closed when the page is loaded again.
@@ -139,6 +164,14 @@ try {
   await offline(keys);
   await keys.goto(url, { waitUntil: "load" });
   await keys.waitForSelector(editor, { timeout: 15000 });
+  await keys.waitForTimeout(1000); // (the page writes the address a moment after a change)
+  const plainAddress = keys.url(); // a plain visit keeps its address (no welcome query in it)
+  await keys.keyboard.press("Tab"); // the first stop: past the sidebar and the Docs
+  const first = await keys.evaluate(() => document.activeElement.textContent);
+  await keys.keyboard.press("Enter");
+  const skipped = await keys.evaluate(() =>
+    Boolean(document.activeElement.closest(".graphiql-query-editor .CodeMirror")),
+  );
   await keys.locator(editor).click();
   const focus = () =>
     keys.evaluate(() => {
@@ -169,13 +202,14 @@ try {
   await keys.keyboard.press("Shift+Tab");
   const leftBack = await focus();
   await keys.close();
-  const keyboard = { tabbed, left, reached, leftBack };
+  const keyboard = { plainAddress, first, skipped, tabbed, left, reached, leftBack };
 
   const seen = { result, docs, docsWidth, history, stored, sent, aborted, errors, csp, refused };
   console.log(
     JSON.stringify({
       ...seen,
       failed,
+      colours,
       keptAtFirst,
       docsAfterClosing,
       docsWhenNarrow,
