@@ -581,7 +581,8 @@ def test_the_selected_program_is_named_in_a_colour_of_aa_contrast(base):
 def test_a_toggle_is_named_by_its_program_and_quotes_are_24_pixel_targets(base):
     """What a screen reader says of a program's toggle is its name (the triangle drawn
     before it is not read), and each quote button is at least 24 by 24 CSS pixels (WCAG
-    2.5.8), the page's smallest targets."""
+    2.5.8), the page's smallest targets, and says it opens a dialog; a place's kind is read
+    apart from its name."""
     seen = in_chromium(
         base,
         """
@@ -596,9 +597,15 @@ def test_a_toggle_is_named_by_its_program_and_quotes_are_24_pixel_targets(base):
     // reads no alternative text of generated content)
     const named = await page.accessibility.snapshot({ root: await toggle.elementHandle() });
     const name = await toggle.locator(".name").textContent();
-    return { role: named.role, said: named.name, name, sizes };
+    const popups = await page.locator("button.quote").evaluateAll((buttons) =>
+      buttons.map((b) => b.getAttribute("aria-haspopup")),
+    );
+    const place = await page.locator("#place-list > li").first().textContent();
+    return { role: named.role, said: named.name, name, sizes, popups, place };
 """,
     )
+    assert set(seen["popups"]) == {"dialog"}  # each opens its quote's document, a dialog
+    assert re.match(r".+\) (country|city|region)", seen["place"]), seen["place"]  # read apart
     assert seen["role"] == "button"
     assert seen["said"] == seen["name"]
     assert seen["sizes"]

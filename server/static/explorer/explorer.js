@@ -103,7 +103,12 @@ function quotes(citations, label) {
   const buttons = citations.map((citation) => {
     const button = h(
       "button",
-      { type: "button", class: "quote", title: `${citation.quote} (${citation.document.title})` },
+      {
+        type: "button",
+        class: "quote",
+        title: `${citation.quote} (${citation.document.title})`,
+        "aria-haspopup": "dialog", // it opens the quote in its document
+      },
       `“${shorten(citation.quote, QUOTE_LENGTH)}”`,
     );
     citationOf.set(button, citation);
@@ -226,7 +231,7 @@ function programItem(program, children) {
   const item = h(
     "li",
     { class: "program", "data-id": program.id },
-    h("div", { class: "row" }, toggle, h("span", { class: "kind" }, kindName(program.kind))),
+    h("div", { class: "row" }, toggle, " ", h("span", { class: "kind" }, kindName(program.kind))),
     details,
   );
   const entry = { program, item, toggle, panel: details, children, details: null };
@@ -358,6 +363,7 @@ function placeItem(edge, why) {
     "li",
     { class: "place", "data-id": place.id, "data-kind": place.kind },
     h("span", { class: "name" }, placeLabel(place)),
+    " ", // (read apart: "South Korea (KR) country", not "(KR)country")
     h("span", { class: "kind" }, kindName(place.kind)),
     basis(edge.provenance, why),
     quotes(edge.citations, why),
@@ -448,6 +454,7 @@ function placeList(places) {
         "li",
         { "data-id": place.id, class: onMap ? "on-map" : "off-map" },
         placeLabel(place),
+        " ",
         h("span", { class: "kind" }, `${kindName(place.kind)}${onMap ? "" : ", not on the map"}`),
         basis(place.provenance),
         quotes(place.citations || [], "Cited"),
