@@ -243,6 +243,16 @@ _PAGE = """<!doctype html>
         position: absolute; width: 1px; height: 1px; overflow: hidden;
         clip-path: inset(50%); white-space: nowrap;
       }
+      /* A narrow screen (a phone, or 400% zoom): the editors above the result, the page
+         scrolling, where side by side the result had no width at all. */
+      @media (max-width: 700px) {
+        body { overflow: auto; }
+        #graphiql { height: auto; }
+        .graphiql-container { min-height: 100vh; }
+        .graphiql-container #graphiql-session { flex-direction: column; }
+        .graphiql-container #graphiql-session > * { flex: 1 0 auto !important; min-height: 60vh; }
+        .graphiql-container .graphiql-horizontal-drag-bar { display: none; }
+      }
       #skip:focus {
         position: absolute; z-index: 10; top: 0.5rem; left: 0.5rem; padding: 0.5rem 0.75rem;
         background: #fff; color: #1f5fbf; font: 1rem system-ui, sans-serif;

@@ -27,6 +27,8 @@ def test_graphiql_runs_the_traversal_offline_in_chromium(tmp_path):
     assert seen["keptAtFirst"] is None  # opened by the page: not kept as the user's choice
     assert seen["docsAfterClosing"] is False  # the user closed them: a reload keeps them closed
     assert seen["docsWhenNarrow"] is False  # a narrow screen's first visit: the editors alone
+    assert seen["onPhone"]["result"] > 200  # 320 px wide: the answer shown (it had no width)
+    assert seen["onPhone"]["across"] <= 320  # below the editors, the page scrolling down
     assert seen["sent"] == ["headers-editor"]  # the headers editor's header went with the run
     assert "Traversal" in seen["history"]
     assert "Traversal" in seen["stored"]["graphiql:queries"]  # the history is kept...

@@ -127,6 +127,21 @@ try {
   const docsWhenNarrow = await docsShown(narrow);
   await narrow.close();
 
+  // A phone's width (320 CSS px, as WCAG's reflow asks): the answer is shown below the
+  // editors, the page scrolling down, not across.
+  const phone = await browser.newPage({ viewport: { width: 320, height: 640 } });
+  await offline(phone);
+  await phone.goto(url, { waitUntil: "load" });
+  await phone.waitForSelector(".graphiql-execute-button", { timeout: 15000 });
+  await phone.click(".graphiql-execute-button");
+  await phone.getByRole("menuitem", { name: "Traversal" }).click({ timeout: 15000 });
+  await phone.waitForSelector('.result-window:has-text("Sony Music")', { timeout: 15000 });
+  const onPhone = {
+    result: (await phone.locator(".result-window").boundingBox())?.width ?? 0,
+    across: await phone.evaluate(() => document.documentElement.scrollWidth),
+  };
+  await phone.close();
+
   // A link opens on its query and variables, which run as they are; the address follows an
   // edit, so the edited query can be shared in turn.
   const linked = "query Linked($n: Int) { programs(first: $n) { totalCount } }";
@@ -213,6 +228,7 @@ try {
       keptAtFirst,
       docsAfterClosing,
       docsWhenNarrow,
+      onPhone,
       linking,
       keyboard,
     }),
