@@ -688,6 +688,23 @@ def test_a_first_load_that_fails_is_an_alert_with_a_way_to_try_again(base):
     assert seen["alerts"] == 0
 
 
+def test_a_server_out_of_reach_is_said_in_words(base):
+    """A request that never reached the server (down, the network gone) is said so, not in
+    the browser's words ("Failed to fetch")."""
+    seen = in_chromium(
+        base,
+        """
+    await operation("Explorer", (route) => route.abort("connectionrefused"));
+    await page.goto(`${base}/`);
+    const alert = page.locator(".tree [role=alert]");
+    await alert.waitFor();
+    return await alert.textContent();
+""",
+    )
+    assert "the server could not be reached" in seen
+    assert "fetch" not in seen.lower()
+
+
 # ---- Links: the selected program in the URL, and the history ---------------------------------
 
 LISTED_QUERY = """{

@@ -40,7 +40,13 @@ async function request(name, variables = {}) {
 async function send(url, init) {
   // application/json: every well-formed request is a 200, errors in the body
   const headers = { accept: "application/json", ...init.headers };
-  const response = await fetch(url, { ...init, headers });
+  let response;
+  try {
+    response = await fetch(url, { ...init, headers });
+  } catch {
+    // (a browser's own words for it, "Failed to fetch", say nothing to a reader)
+    throw new Error("the server could not be reached; is it running, and is the network up?");
+  }
   if (!(response.headers.get("content-type") || "").includes("json")) {
     throw new Error(`the API answered ${response.status} ${response.statusText}`);
   }
