@@ -86,7 +86,10 @@ class ProgramKind(Vocabulary):
     BENEFIT = "BENEFIT", "A benefit offered to employees."
     ARTIST_SUPPORT = "ARTIST_SUPPORT", "Support offered to artists and songwriters."
     PHILANTHROPY = "PHILANTHROPY", "A philanthropic initiative or commitment."
-    PARTNER_PROJECT = "PARTNER_PROJECT", "A partner organisation's own project the company supports."
+    PARTNER_PROJECT = (
+        "PARTNER_PROJECT",
+        "A partner organisation's own project the company supports.",
+    )
     CAMPAIGN = "CAMPAIGN", "A theme, observance or campaign the company runs."
 
 
