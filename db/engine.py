@@ -136,8 +136,9 @@ class PoolOptions:
     """How the serving engine holds connections: pool bounds and how long anything may wait.
 
     Timeouts are in seconds. `statement_timeout` is enforced by PostgreSQL itself; SQLite
-    statements are local and bounded by the request's execution timeout instead (interrupted
-    when it passes: db/raw.py, loaders/reader.py).
+    statements are local and bounded by the request's execution timeout instead: the compiled
+    executor's is interrupted when it passes (db/raw.py); the reference executor's reads are
+    each small, and are left to end on their own.
     """
 
     size: int = 10
