@@ -78,8 +78,10 @@ class CompressionMiddleware:
     Whatever route answers (the GraphQL endpoint, static files), it sees `If-None-Match` with
     the suffix of the coding this request gets taken off, so it compares its own tags; a 304
     to a client that listed that compressed tag repeats it. A tag of another coding is left
-    as it is, matching nothing: a 304 names only a representation this request would get (a
-    cache serves the one it names, RFC 9111 section 4.3.4).
+    as it is, matching nothing (a cache serves the representation a 304 names, RFC 9111
+    section 4.3.4). The uncompressed one's tag still matches for a client that takes a
+    coding: whether an answer is compressed depends on its size, known once it is built, and
+    the uncompressed representation is one any client takes.
     """
 
     def __init__(self, app: ASGIApp) -> None:
