@@ -62,29 +62,15 @@ async def test_the_readme_counts_what_the_documents_seed(empty_store):
     inserted = (await write_seeds(empty_store.engine, read_seeds())).inserted
     text = " ".join(README.read_text(encoding="utf-8").split())
     said = re.search(
-        r"(\d+) company, (\d+) people, (\d+) report, (\d+) programs, (\d+) partners, (\d+) "
-        r"places, (\d+) figures \((\d+) of them in (\d+) group of (\d+) pairs\), (\d+) "
-        r"organisations, (\d+) statement and (\d+) citations, with (\d+) document paragraphs",
+        r"(?P<companies>\d+) company, (?P<people>\d+) people, (?P<reports>\d+) report, "
+        r"(?P<programs>\d+) programs, (?P<partners>\d+) partners, (?P<locations>\d+) places, "
+        r"(?P<figures>\d+) figures \((?P<paired>\d+) of them in (?P<figure_groups>\d+) group of "
+        r"(?P<figure_pairs>\d+) pairs\), (?P<organizations>\d+) organisations, "
+        r"(?P<statements>\d+) statement and (?P<citations>\d+) citations, with "
+        r"(?P<passages>\d+) document paragraphs",
         text,
     )
     assert said, "the README's opening no longer counts the graph"
-    tables = [
-        "companies",
-        "people",
-        "reports",
-        "programs",
-        "partners",
-        "locations",
-        "figures",
-        "figures_in_pairs",
-        "figure_groups",
-        "figure_pairs",
-        "organizations",
-        "statements",
-        "citations",
-        "passages",
-    ]
-    counted = [
-        2 * inserted["figure_pairs"] if t == "figures_in_pairs" else inserted[t] for t in tables
-    ]
-    assert [int(number) for number in said.groups()] == counted
+    counted = {table: inserted[table] for table in said.groupdict() if table != "paired"}
+    counted["paired"] = 2 * inserted["figure_pairs"]  # the figures a pair holds
+    assert {name: int(number) for name, number in said.groupdict().items()} == counted
