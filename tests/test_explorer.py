@@ -725,6 +725,7 @@ VIEW = """
       caption: document.getElementById("map-caption").textContent,
       alerts: [...document.querySelectorAll("[role=alert]")].map((alert) => alert.textContent),
       hash: location.hash,
+      title: document.title,
     };
   });
   const toggle = (id) => page.locator(`li.program[data-id="${id}"] > .row > .toggle`);
@@ -772,6 +773,7 @@ def test_a_selected_program_is_in_the_url_and_a_link_to_it_shows_it(base):
         assert shown["caption"] == f"Places of {child['name']} and of its partners"
         assert shown["alerts"] == []
         assert shown["hash"] == f"#program={child['slug']}"
+        assert shown["title"] == f"{child['name']} · Impact Graph explorer"  # the tab says it
 
 
 def test_a_program_chosen_while_a_link_loads_stays_chosen(base):

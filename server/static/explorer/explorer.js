@@ -480,6 +480,8 @@ function placesOf(node) {
   ];
 }
 
+const TITLE = document.title; // the page's own, with no program selected
+
 function select(id) {
   selected = id;
   const entry = id ? programs.get(id) : null;
@@ -487,6 +489,9 @@ function select(id) {
     item.classList.remove("selected");
   entry?.item.classList.add("selected");
   markPlaces();
+  // the tab and the history's entries name what they show
+  const name = entry ? programName(entry.program) : null;
+  document.title = name ? `${name} · ${TITLE}` : TITLE;
 }
 
 // ---- Links: the selected program in the URL ----------------------------------------------------
