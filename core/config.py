@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+import idna
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -36,13 +38,23 @@ HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 
 
 def _host_as_sent(host: str, origin: str) -> str:
-    """A host as a browser writes it in `Origin`: an IPv6 address in brackets, a name in
-    ASCII (`bücher.example` is `xn--bcher-kva.example`, IDNA's form)."""
+    """A host as a browser writes it in `Origin` (the URL Standard's host serializer): an
+    IPv6 address compressed, in brackets; an IPv4 address in four decimal parts (`127.1` is
+    127.0.0.1); a name in ASCII as UTS #46 maps it, non-transitional as browsers do (`faß.de`
+    is `xn--fa-hia.de`, not `fass.de`, another domain)."""
     if ":" in host:
-        return f"[{host}]"
+        try:
+            return f"[{ipaddress.IPv6Address(host).compressed}]"
+        except ValueError:
+            raise ValueError(f"{origin!r} is not an origin; its host is no address") from None
+    if re.fullmatch(r"[0-9]+|0x[0-9a-f]*", host.rsplit(".", 1)[-1], re.IGNORECASE):
+        try:  # a host ending in a number is an IPv4 address to a browser (1.2, 0x7f.1)
+            return socket.inet_ntoa(socket.inet_aton(host))
+        except OSError:
+            raise ValueError(f"{origin!r} is not an origin; its host is no address") from None
     try:
-        return host.encode("idna").decode("ascii")
-    except UnicodeError:
+        return idna.encode(host, uts46=True, transitional=False).decode("ascii")
+    except idna.IDNAError:
         raise ValueError(f"{origin!r} is not an origin; its host is no domain name") from None
 
 

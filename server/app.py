@@ -36,7 +36,7 @@ from server.caching import build_identity
 from server.compression import CompressionMiddleware, matching_etag
 from server.cors import cors_middleware
 from server.endpoint import GraphQLEndpoint
-from server.graphiql import ASSETS_DIR, ASSETS_PATH
+from server.graphiql import ASSETS_DIR, ASSETS_PATH, SCHEMA_PATH
 from server.methods import EXCEPTION_HANDLERS, HeadAsGet
 from server.negotiation import listed
 from server.observe import Observability, configure_access_log
@@ -61,7 +61,6 @@ READY_TIMEOUT_SECONDS = 2.0
 # /readyz answers by then whatever the database does (a frozen one included): the probe is
 # cancelled, not waited for.
 READY_ANSWER_SECONDS = 1.5
-SCHEMA_PATH = "/graphql/schema.graphql"
 # at shutdown, how long stopped requests' readers have to give their connections back
 WIND_DOWN_SECONDS = 2.0
 # then how long closing the connections may take: each close waits for the database to answer,

@@ -59,6 +59,8 @@ query Search {
 # The longest address the page writes (its query, variables and operation name in it): 8 KiB,
 # what proxies take in a request line (nginx's default), within this server's own bounds.
 LONGEST_LINK = 8192
+# The published SDL (served wherever GraphiQL is: both need introspection on)
+SCHEMA_PATH = "/graphql/schema.graphql"
 ASSETS_PATH = "/graphiql/4.1.2"  # (GraphiQL's version, as scripts/refresh_graphiql.py pins it)
 ASSETS_DIR = Path(__file__).resolve().parent / "static" / "graphiql"
 # The explorer's icon: without one the browser asks for /favicon.ico, a 404 in the console.
@@ -118,12 +120,15 @@ _SCRIPT = """
         }, 300);
       };
       // GraphiQL's storage as its default one (localStorage, its own keys), but its history
-      // keeps no run's headers: GraphiQL 4 writes them there whatever `shouldPersistHeaders`
-      // says, and an `Authorization` kept would be for any script of this origin to read.
+      // and favourites keep no run's headers: GraphiQL 4 writes them there whatever
+      // `shouldPersistHeaders` says, and an `Authorization` kept would be for any script of
+      // this origin to read. (Each is {"queries": [...]} or {"favorites": [...]}.)
       const HISTORY = new Set(["graphiql:queries", "graphiql:favorites"]);
       const withoutHeaders = (value) => {
         const kept = JSON.parse(value);
-        for (const entry of kept.queries ?? []) delete entry.headers;
+        for (const entries of Object.values(kept)) {
+          for (const entry of Array.isArray(entries) ? entries : []) delete entry.headers;
+        }
         return JSON.stringify(kept);
       };
       const ours = () => Object.keys(localStorage).filter((key) => key.startsWith("graphiql:"));
@@ -192,9 +197,16 @@ _SCRIPT = """
       // Keyboard users leave an editor as CodeMirror 6 lets them: Escape, then Tab (Shift-Tab)
       // moves to the next (previous) control; Tab alone indents. GraphiQL 4's editors keep Tab
       // for themselves, so none could be left but by a pointer (graphql/graphiql#3766).
-      const FOCUSABLE =
-        "a[href], button:not([disabled]), input:not([disabled]), select, textarea, " +
-        '[tabindex]:not([tabindex="-1"])';
+      const FOCUSABLE = [
+        "a[href]",
+        "button:not([disabled])",
+        "input:not([disabled])",
+        "select",
+        "textarea",
+        "[tabindex]",
+      ]
+        .map((controls) => controls + ':not([tabindex="-1"])') // (what Tab skips)
+        .join(", ");
       const MODIFIERS = new Set(["Shift", "Control", "Alt", "Meta"]);
       let escaped = null; // the editor Escape was last pressed in
       document.addEventListener(
@@ -203,7 +215,9 @@ _SCRIPT = """
           if (MODIFIERS.has(event.key)) return; // (Shift held for Shift-Tab)
           const editor = event.target instanceof Element && event.target.closest(".CodeMirror");
           const leaving = event.key === "Tab" && editor && editor === escaped;
-          escaped = event.key === "Escape" ? editor : null;
+          // (an Escape that closes the completions' list is theirs, as in CodeMirror 6)
+          const closing = document.querySelector(".CodeMirror-hints");
+          escaped = event.key === "Escape" && !closing ? editor : null;
           if (!leaving) return;
           event.preventDefault();
           event.stopPropagation(); // (before the editor's own handler: capturing)
@@ -264,8 +278,10 @@ _PAGE = """<!doctype html>
          background: GraphiQL 4's own fall to 1.7:1 (the type links in the Docs 3.2:1). */
       @media (prefers-color-scheme: light) {
         body:not(.graphiql-dark) :is(LIGHT) { COLOURS }
+        body:not(.graphiql-dark) .cm-s-graphiql :is(FAINT) { FAINT_COLOUR }
       }
       body.graphiql-light :is(LIGHT) { COLOURS }
+      body.graphiql-light .cm-s-graphiql :is(FAINT) { FAINT_COLOUR }
     </style>
     <script src="ASSETS/react.production.min.js"></script>
     <script src="ASSETS/react-dom.production.min.js"></script>
@@ -275,10 +291,7 @@ _PAGE = """<!doctype html>
     <a id="skip" class="visually-hidden" href="#graphiql">Skip to the query editor</a>
     <h1 class="visually-hidden">Impact Graph: GraphiQL</h1>
     <main id="graphiql">Loading...</main>
-    <noscript>
-      GraphiQL needs JavaScript. The API answers GraphQL requests at this address (POST, or GET
-      with <code>?query=</code>); its schema is described in the README.
-    </noscript>
+    <noscript>NOSCRIPT</noscript>
     <script>SCRIPT</script>
   </body>
 </html>
@@ -296,6 +309,11 @@ _COLOURS = (
     "--color-success: 158, 100%, 24%; --color-warning: 36, 100%, 30%; "
     "--color-error: 13, 100%, 40%;"
 )
+
+
+# Punctuation and comments, which GraphiQL draws translucent (2.4:1): less so (5.3:1).
+_FAINT = ".cm-punctuation, .cm-ws, .cm-comment"
+_FAINT_COLOUR = "color: hsla(var(--color-neutral), 0.85);"
 
 
 def _hash_source(script: str) -> str:
@@ -336,4 +354,6 @@ def graphiql_html() -> str:
     do not (an `Authorization` would stay there for any script of this origin to read)."""
     page = _PAGE.replace("ASSETS", ASSETS_PATH).replace("FAVICON", FAVICON_PATH)
     page = page.replace("LIGHT", _LIGHT).replace("COLOURS", _COLOURS)
+    page = page.replace("FAINT_COLOUR", _FAINT_COLOUR).replace("FAINT", _FAINT)
+    page = page.replace("NOSCRIPT", explorer.without_script(schema=SCHEMA_PATH))
     return page.replace("SCRIPT", SCRIPT)

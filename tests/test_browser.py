@@ -31,9 +31,11 @@ def test_graphiql_runs_the_traversal_offline_in_chromium(tmp_path):
     assert seen["onPhone"]["across"] <= 320  # below the editors, the page scrolling down
     assert seen["sent"] == ["headers-editor"]  # the headers editor's header went with the run
     assert "Traversal" in seen["history"]
-    assert "Traversal" in seen["stored"]["graphiql:queries"]  # the history is kept...
-    assert not [key for key, value in seen["stored"].items() if "headers-editor" in value]
-    assert "X-Check" not in seen["stored"]["graphiql:queries"]  # ...without a run's headers
+    assert "Traversal" in seen["kept"]["graphiql:queries"]  # the history is kept...
+    assert "Traversal" in seen["stored"]["graphiql:favorites"]  # ...and a run starred in it,
+    for stored in (seen["kept"], seen["stored"]):  # without a run's headers
+        assert not [key for key, value in stored.items() if "headers-editor" in value]
+        assert not [key for key, value in stored.items() if "X-Check" in value]
     assert screenshot.stat().st_size > 10_000
     assert seen["failed"] == []  # nothing it asked for was missing (its icon: no /favicon.ico)
     assert seen["refused"] == []  # loading, running and the Docs needed nothing the CSP refuses
@@ -59,6 +61,7 @@ def test_graphiql_runs_the_traversal_offline_in_chromium(tmp_path):
     assert last["inEditor"]
     assert last["editor"] == "graphiql-editor-tool"
     assert not keyboard["leftBack"]["inEditor"]  # Escape, Shift-Tab: backwards out of it
+    assert keyboard["afterHints"]["inEditor"]  # an Escape closing completions is theirs
     assert len(seen["colours"]) > 5
     for shown in seen["colours"]:  # the Docs' type links and the result: AA contrast
         assert contrast(shown["color"], shown["background"]) >= 4.5, shown

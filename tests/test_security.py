@@ -286,7 +286,14 @@ async def test_credentials_echo_the_origin_never_a_wildcard(store: Store):
 
 @pytest.mark.parametrize(
     "origin",
-    ["https://*.example.com", "https://a.example?x=1", "https://u@a.example", "ftp://a.example"],
+    [
+        "https://*.example.com",
+        "https://a.example?x=1",
+        "https://u@a.example",
+        "ftp://a.example",
+        "https://a\u200db.example",  # (a joiner: browsers refuse the name)
+        "http://1.2.3.4.5",  # (ends in a number: no IPv4 address)
+    ],
 )
 def test_an_origin_a_browser_could_never_send_is_a_configuration_error(origin):
     with pytest.raises(ValidationError, match="is not an origin"):
@@ -299,14 +306,20 @@ def test_origins_are_written_as_browsers_send_them():
         "http://localhost:5173",
         "http://a.example:80",
         "http://[::1]:5173",  # (its brackets were dropped: a browser's never matched)
-        "https://Bücher.example",  # (a browser sends a name in IDNA's ASCII form)
+        "http://[0:0:0:0:0:0:0:1]",  # (an IPv6 address compressed)
+        "http://127.1:8080",  # (an IPv4 address in four parts)
+        "https://Bücher.example",  # (a browser sends a name in IDNA's ASCII form...)
+        "https://faß.de",  # (...as UTS 46 maps it for browsers: IDNA 2003 said fass.de)
     ]
     assert Settings(cors_origins=written).cors_origins == [
         "https://app.example",
         "http://localhost:5173",
         "http://a.example",
         "http://[::1]:5173",
+        "http://[::1]",
+        "http://127.0.0.1:8080",
         "https://xn--bcher-kva.example",
+        "https://xn--fa-hia.de",
     ]
 
 

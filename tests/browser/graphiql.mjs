@@ -81,7 +81,11 @@ try {
   await page.getByRole("button", { name: "Show History" }).click();
   await page.waitForSelector(".graphiql-history", { timeout: 15000 });
   const history = await page.textContent(".graphiql-history");
-  // what the browser keeps for the page: the history, never a header typed for a run
+  // what the browser keeps for the page: the history and a run starred in it, never a header
+  // typed for a run
+  const kept = await page.evaluate(() => Object.fromEntries(Object.entries(localStorage)));
+  await page.getByRole("button", { name: "Add favorite" }).first().click();
+  await page.getByRole("button", { name: "Remove favorite" }).first().waitFor();
   const stored = await page.evaluate(() => Object.fromEntries(Object.entries(localStorage)));
 
   // Into the Docs: a root type's page (its fields) renders under the same policy.
@@ -103,14 +107,23 @@ try {
       for (const [r, g, b, a] of layers) seen = [r, g, b].map((c, i) => c * a + seen[i] * (1 - a));
       return `rgb(${seen.map(Math.round).join(", ")})`;
     };
+    // a text's colour as seen: a translucent one blended over what is behind it
+    const seenAs = (color, behind) => {
+      const [r, g, b, a = 1] = color.match(/[\d.]+/g).map(Number);
+      const under = behind.match(/[\d.]+/g).map(Number);
+      const blended = [r, g, b].map((c, i) => Math.round(c * a + under[i] * (1 - a)));
+      return `rgb(${blended.join(", ")})`;
+    };
     const of = (selector) =>
-      [...document.querySelectorAll(selector)].slice(0, 20).map((element) => ({
-        color: getComputedStyle(element).color,
-        background: painted(element),
-      }));
+      [...document.querySelectorAll(selector)].slice(0, 40).map((element) => {
+        const background = painted(element);
+        const color = seenAs(getComputedStyle(element).color, background);
+        return { color, background, what: element.className };
+      });
     return [
       ...of(".graphiql-doc-explorer a.graphiql-doc-explorer-type-name"),
       ...of(".result-window .CodeMirror-line span[class^='cm-']"),
+      ...of(".graphiql-query-editor .CodeMirror-line span[class^='cm-']"),
     ];
   });
   const sent = sentHeaders.map((headers) => headers["x-check"] || null);
@@ -216,14 +229,25 @@ try {
   await keys.keyboard.press("Escape");
   await keys.keyboard.press("Shift+Tab");
   const leftBack = await focus();
+  // An Escape that closes the completions' list is theirs: Tab after it indents
+  await keys.locator(editor).click();
+  await keys.keyboard.press("Control+Home");
+  await keys.keyboard.press("End"); // the end of the first comment line: a new line below
+  await keys.keyboard.press("Enter");
+  await keys.keyboard.type("{ comp");
+  await keys.waitForSelector(".CodeMirror-hints", { timeout: 15000 });
+  await keys.keyboard.press("Escape");
+  await keys.keyboard.press("Tab");
+  const afterHints = await focus();
   await keys.close();
-  const keyboard = { plainAddress, first, skipped, tabbed, left, reached, leftBack };
+  const keyboard = { plainAddress, first, skipped, tabbed, left, reached, leftBack, afterHints };
 
-  const seen = { result, docs, docsWidth, history, stored, sent, aborted, errors, csp, refused };
+  const seen = { result, docs, docsWidth, history, kept, stored, sent, aborted, errors, csp };
   console.log(
     JSON.stringify({
       ...seen,
       failed,
+      refused,
       colours,
       keptAtFirst,
       docsAfterClosing,
