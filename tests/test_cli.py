@@ -102,6 +102,30 @@ def test_serve_seeds_an_empty_store_and_answers_over_http(env):
         assert "graphiql" in page.text.lower()
 
 
+def test_serve_starts_for_a_redis_user_that_may_not_ping(env):
+    """Least privilege: a user that may keep and read answers but not PING is no refusal
+    (serve asks nothing of Redis but to open the connection: AUTH and SELECT)."""
+    import redis
+
+    admin = redis.Redis(host="127.0.0.1", port=6379)
+    user = f"impact-graph-test-{os.getpid()}"
+    admin.acl_setuser(
+        user, enabled=True, passwords=["+secret"], keys=["*"], commands=["+@all", "-ping"]
+    )
+    try:
+        cache_url = f"redis://{user}:secret@127.0.0.1:6379/0"
+        own = {"CACHE_URL": cache_url, "IMPACT_GRAPH_CACHE_PREFIX": f"{user}:"}  # no other's
+        with serving({**env, **own}) as (_, url):
+            query = {"query": '{ company(slug: "sony-music") { name } }'}
+            answers = [httpx.post(url, json=query) for _ in range(2)]
+            assert [a.headers["X-Cache"] for a in answers] == ["miss", "hit"]  # kept in Redis
+    finally:
+        admin.acl_deluser(user)
+        for key in admin.scan_iter(f"{user}:*"):
+            admin.delete(key)
+        admin.close()
+
+
 def test_serve_starts_while_redis_is_away_and_answers_uncached(env):
     """Only a Redis that answers with a refusal stops `serve` (below): one that does not
     answer may come back, and meanwhile every request is answered uncached."""
