@@ -165,17 +165,17 @@ class Statements:
                     row = await _fetch_row(held.driver, sql, arguments)
             except TimeoutError as error:  # asyncpg's command_timeout: the database did not
                 # answer in time, and would keep another connection waiting as long
-                self._stop(held)  # (still busy with it): the database's trouble, a 503
+                self._discard(held, busy=True)  # the database's trouble, a 503
                 raise DBAPIError(sql.text, None, error, connection_invalidated=True) from error
             except Exception as error:
                 if not isinstance(error, _DISCONNECTS):
                     self._give_back(held)
                     raise DBAPIError(sql.text, None, error) from error
-                self._discard(held.connection)
+                self._discard(held)
                 if attempt == self._size:
                     raise DBAPIError(sql.text, None, error, connection_invalidated=True) from error
             except BaseException:  # cancelled midway: the connection is still busy
-                self._stop(held)
+                self._discard(held, busy=True)
                 raise
             else:
                 self._give_back(held)
@@ -229,14 +229,12 @@ class Statements:
         if kept:
             self._trimming = asyncio.get_running_loop().call_later(self.IDLE_SECONDS, self._trim)
 
-    def _discard(self, connection: AsyncConnection) -> None:
-        self._later(_invalidate(connection))
-
-    def _stop(self, held: _Held) -> None:
-        """A statement left midway (the request's deadline, the server stopping): its
-        connection is dropped, which ends it on PostgreSQL; SQLite's is interrupted first, or
-        its thread would run it to the end, the connection held out of the pool meanwhile."""
-        sqlite = held.driver if self._system == "sqlite" else None
+    def _discard(self, held: _Held, *, busy: bool = False) -> None:
+        """The connection out of the pool for good. `busy`: a statement was left running on
+        it (the request's deadline, the server stopping): dropping the connection ends it on
+        PostgreSQL; SQLite's is interrupted first, or its thread would run it to the end,
+        the connection held out of the pool meanwhile."""
+        sqlite = held.driver if busy and self._system == "sqlite" else None
         self._later(_invalidate(held.connection, sqlite))
 
     def _later(self, closing: Coroutine[Any, Any, None]) -> None:
