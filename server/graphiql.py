@@ -278,10 +278,10 @@ _PAGE = """<!doctype html>
          background: GraphiQL 4's own fall to 1.7:1 (the type links in the Docs 3.2:1). */
       @media (prefers-color-scheme: light) {
         body:not(.graphiql-dark) :is(LIGHT) { COLOURS }
-        body:not(.graphiql-dark) .cm-s-graphiql :is(FAINT) { FAINT_COLOUR }
+        body:not(.graphiql-dark) .cm-s-graphiql :is(FAINT) { DIMMED }
       }
       body.graphiql-light :is(LIGHT) { COLOURS }
-      body.graphiql-light .cm-s-graphiql :is(FAINT) { FAINT_COLOUR }
+      body.graphiql-light .cm-s-graphiql :is(FAINT) { DIMMED }
     </style>
     <script src="ASSETS/react.production.min.js"></script>
     <script src="ASSETS/react-dom.production.min.js"></script>
@@ -354,6 +354,6 @@ def graphiql_html() -> str:
     do not (an `Authorization` would stay there for any script of this origin to read)."""
     page = _PAGE.replace("ASSETS", ASSETS_PATH).replace("FAVICON", FAVICON_PATH)
     page = page.replace("LIGHT", _LIGHT).replace("COLOURS", _COLOURS)
-    page = page.replace("FAINT_COLOUR", _FAINT_COLOUR).replace("FAINT", _FAINT)
+    page = page.replace("DIMMED", _FAINT_COLOUR).replace("FAINT", _FAINT)
     page = page.replace("NOSCRIPT", explorer.without_script(schema=SCHEMA_PATH))
     return page.replace("SCRIPT", SCRIPT)
