@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import idna
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.limits import Limits
@@ -225,6 +225,13 @@ class Settings(BaseSettings):
         "unset, every request gets a new id whatever the client sends",
     )
     metrics: bool = Field(default=True, alias="IMPACT_GRAPH_METRICS")
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        alias="IMPACT_GRAPH_METRICS_TOKEN",
+        description="when set (16 characters or more), /metrics answers only a scrape sending "
+        "`Authorization: Bearer <token>` (Prometheus's `authorization` setting)",
+    )
     metrics_operations: int = Field(
         default=100,
         ge=0,

@@ -9,6 +9,7 @@ of any worker sums them all; otherwise the process's own registry answers.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import os
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractContextManager, suppress
@@ -32,8 +33,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.outcome import Outcome
-from server.responses import NO_STORE
+from server.errors import RequestError
+from server.negotiation import JSON
+from server.outcome import Outcome, outcome_of, refuse
+from server.responses import NO_SNIFF, NO_STORE
+
+# A scrape without the token IMPACT_GRAPH_METRICS_TOKEN sets (RFC 6750's challenge).
+NOT_AUTHORIZED = RequestError(
+    401,
+    "UNAUTHORIZED",
+    "the metrics need the scrape's bearer token (Authorization: Bearer <token>)",
+    {"WWW-Authenticate": 'Bearer realm="metrics"', **NO_STORE, **NO_SNIFF},
+)
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own name for it
 # The paths labelled by name; every other (static assets, unknown paths) is "other".
@@ -381,10 +392,13 @@ def _seen(build: asyncio.Future[bytes]) -> None:
         build.exception()
 
 
-def metrics_endpoint(recorder: Recorder) -> Callable[[Request], Awaitable[Response]]:
+def metrics_endpoint(
+    recorder: Recorder, token: str | None = None
+) -> Callable[[Request], Awaitable[Response]]:
     """The `/metrics` route: the text exposition format, summed over workers if there are
     (less the live gauges of workers gone), with every request `recorder` has noted counted
-    first."""
+    first. With a `token`, only for a scrape that sends it as a bearer token (compared in
+    constant time); any other is a 401 that says how to send one."""
     directory = os.environ.get(MULTIPROCESS_DIR)  # (set: `multiprocess()`)
     registry = _registry(directory)
 
@@ -395,7 +409,13 @@ def metrics_endpoint(recorder: Recorder) -> Callable[[Request], Awaitable[Respon
 
     scrapes = Scrapes(build)
 
-    async def metrics(_: Request) -> Response:
+    expected = None if token is None else f"Bearer {token}".encode()
+
+    async def metrics(request: Request) -> Response:
+        if expected is not None:
+            sent = request.headers.get("authorization", "").encode("latin-1")
+            if not hmac.compare_digest(sent, expected):
+                return refuse(NOT_AUTHORIZED, JSON, outcome_of(request))
         recorder.flush()
         exposition = await scrapes.exposition()
         return Response(exposition, media_type=CONTENT_TYPE_LATEST, headers=NO_STORE)

@@ -243,7 +243,10 @@ class Observability:
     def routes(self) -> list[Route]:
         if not self.settings.metrics:
             return []
-        return [Route("/metrics", metrics_endpoint(self.observer.metrics), methods=["GET"])]
+        token = self.settings.metrics_token
+        secret = None if token is None else token.get_secret_value()
+        scrape = metrics_endpoint(self.observer.metrics, secret)
+        return [Route("/metrics", scrape, methods=["GET"])]
 
     def close(self) -> None:
         self.observer.metrics.flush()

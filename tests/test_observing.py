@@ -520,6 +520,29 @@ async def test_metrics_can_be_turned_off(store):
         assert (await http.get("/metrics")).status_code == 200
 
 
+async def test_metrics_with_a_token_answer_only_a_scrape_that_sends_it(store):
+    """On the open internet without a proxy's rule for /metrics: a bearer token, as
+    Prometheus's `authorization` setting sends it; any other request is a 401 that says how,
+    and never the token."""
+    token = "scrape-token-0123456789"
+    async with make_client(store.engine, metrics_token=token) as http:
+        for sent in ({}, {"Authorization": "Bearer " + "x" * len(token)}, {"Authorization": token}):
+            refused = await http.get("/metrics", headers=sent)
+            assert refused.status_code == 401
+            assert refused.headers["www-authenticate"] == 'Bearer realm="metrics"'
+            assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHORIZED"
+            assert token not in refused.text
+            assert "impact_graph" not in refused.text
+        scraped = await http.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert scraped.status_code == 200
+        assert "impact_graph_requests_total" in scraped.text
+
+
+def test_a_metrics_token_too_short_to_guard_anything_is_refused():
+    with pytest.raises(ValidationError, match="IMPACT_GRAPH_METRICS_TOKEN"):
+        Settings(IMPACT_GRAPH_METRICS_TOKEN="short")
+
+
 class SlowBuilds:
     """A build of the exposition that takes `seconds` (in its thread), numbered, and when each
     began."""
