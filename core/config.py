@@ -34,26 +34,39 @@ DEFAULT_CORS_HEADERS = (
     "apollographql-client-version",
 )
 MAX_WORKERS = 64  # processes of `serve --workers`
+METRICS_TOKEN_CHARACTERS = 16  # the least a guessed token would have to match
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 
 
 def _host_as_sent(host: str, origin: str) -> str:
     """A host as a browser writes it in `Origin` (the URL Standard's host serializer): an
     IPv6 address compressed, in brackets; an IPv4 address in four decimal parts (`127.1` is
-    127.0.0.1); a name in ASCII as UTS #46 maps it, non-transitional as browsers do (`faß.de`
-    is `xn--fa-hia.de`, not `fass.de`, another domain)."""
+    127.0.0.1); a name in lower case (`web_app`: browsers take what DNS-style rules would
+    not), its non-ASCII labels as UTS #46 maps them, non-transitional as browsers do
+    (`faß.de` is `xn--fa-hia.de`, not `fass.de`, another domain)."""
     if ":" in host:
         try:
+            if "%" in host:  # a zone id, which browsers refuse
+                raise ValueError
             return f"[{ipaddress.IPv6Address(host).compressed}]"
         except ValueError:
             raise ValueError(f"{origin!r} is not an origin; its host is no address") from None
-    if re.fullmatch(r"[0-9]+|0x[0-9a-f]*", host.rsplit(".", 1)[-1], re.IGNORECASE):
-        try:  # a host ending in a number is an IPv4 address to a browser (1.2, 0x7f.1)
-            return socket.inet_ntoa(socket.inet_aton(host))
+    labels = host.removesuffix(".").split(".")
+    if re.fullmatch(r"[0-9]+|0x[0-9a-f]*", labels[-1], re.IGNORECASE):
+        # a host ending in a number is an IPv4 address to a browser (1.2, 0x7f.1)
+        try:
+            if not re.fullmatch(r"[0-9a-fx.]+", host, re.IGNORECASE):
+                raise OSError
+            return socket.inet_ntoa(socket.inet_aton(".".join(labels)))
         except OSError:
             raise ValueError(f"{origin!r} is not an origin; its host is no address") from None
     try:
-        return idna.encode(host, uts46=True, transitional=False).decode("ascii")
+        return ".".join(
+            label
+            if label.isascii()
+            else idna.encode(label, uts46=True, transitional=False).decode("ascii")
+            for label in host.lower().split(".")
+        )
     except idna.IDNAError:
         raise ValueError(f"{origin!r} is not an origin; its host is no domain name") from None
 
@@ -227,7 +240,6 @@ class Settings(BaseSettings):
     metrics: bool = Field(default=True, alias="IMPACT_GRAPH_METRICS")
     metrics_token: SecretStr | None = Field(
         default=None,
-        min_length=16,
         alias="IMPACT_GRAPH_METRICS_TOKEN",
         description="when set (16 characters or more), /metrics answers only a scrape sending "
         "`Authorization: Bearer <token>` (Prometheus's `authorization` setting)",
@@ -317,6 +329,13 @@ class Settings(BaseSettings):
         if parts.scheme != "unix" and not re.fullmatch(r"/?|/[0-9]{1,5}", parts.path):
             raise ValueError(f"the path {parts.path!r} is no database number (redis://host:6379/0)")
         return url
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < METRICS_TOKEN_CHARACTERS:
+            raise ValueError(f"a token of {METRICS_TOKEN_CHARACTERS} characters or more")
+        return token
 
     @field_validator("prometheus_multiproc_dir")
     @classmethod

@@ -131,6 +131,13 @@ _SCRIPT = """
         }
         return JSON.stringify(kept);
       };
+      // (and what an earlier page kept there, once: GraphiQL rewrites an entry only on a change)
+      for (const key of HISTORY) {
+        try {
+          const kept = localStorage.getItem(key);
+          if (kept) localStorage.setItem(key, withoutHeaders(kept));
+        } catch {} // no storage, or not GraphiQL's shape: left as it is
+      }
       const ours = () => Object.keys(localStorage).filter((key) => key.startsWith("graphiql:"));
       const storage = {
         getItem: (key) => {

@@ -409,12 +409,14 @@ def metrics_endpoint(
 
     scrapes = Scrapes(build)
 
-    expected = None if token is None else f"Bearer {token}".encode()
+    expected = None if token is None else token.encode()
 
     async def metrics(request: Request) -> Response:
         if expected is not None:
-            sent = request.headers.get("authorization", "").encode("latin-1")
-            if not hmac.compare_digest(sent, expected):
+            # the scheme in any case (RFC 9110 section 11.1), one or more spaces, the token
+            scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+            given = sent.lstrip(" ").encode("latin-1")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given, expected):
                 return refuse(NOT_AUTHORIZED, JSON, outcome_of(request))
         recorder.flush()
         exposition = await scrapes.exposition()

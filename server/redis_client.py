@@ -6,7 +6,7 @@ from __future__ import annotations
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, MasterDownError, RedisError, ResponseError
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
 CONNECTIONS = 8  # per process: a crowd of requests waits its turn for one, not open one each
 # Connecting, waiting for a free connection, each reply: the most any command may take. Each
@@ -34,16 +34,13 @@ async def check_cache_url(url: str) -> None:
     """`CacheUrlRefused` where Redis refuses a connection to `url` as it opens (`AUTH` and
     `SELECT`: a database number past its `databases`, a user or password it does not
     take): the server would run with the cache and the rate limit off, one warning a
-    minute, until restarted with a good URL. No command is sent (a user may lack `PING`
-    and still keep answers). A Redis that does not answer, or is still loading or without
-    its primary, is no error here: it may come back, and until it does requests are
-    answered uncached (the cache is best effort)."""
+    minute, until restarted with a good URL. No command of ours is sent (a user may lack
+    `PING` and still keep answers). A Redis that does not answer is no error here: it may
+    come back, and until it does requests are answered uncached (the cache is best effort)."""
     client = redis_client(url)
     pool = client.connection_pool
     try:
         await pool.release(await pool.get_connection())  # type: ignore[no-untyped-call]
-    except MasterDownError:
-        pass
     except (ResponseError, AuthenticationError) as refused:
         raise CacheUrlRefused(f"CACHE_URL: Redis refused the connection: {refused}") from None
     except (RedisError, OSError):

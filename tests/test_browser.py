@@ -46,6 +46,8 @@ def test_graphiql_runs_the_traversal_offline_in_chromium(tmp_path):
     assert linking["followed"]["query"].endswith("{ totalCount } } # edited")
     assert linking["followed"]["variables"] == '{"n": 2}'
     keyboard = seen["keyboard"]  # the editors can be left, and the rest reached, by keys alone
+    assert "__typename" in keyboard["earlier"]  # a favourite kept by an earlier page stays,
+    assert "Bearer old" not in keyboard["earlier"]  # its headers dropped as the page opens
     assert "?" not in keyboard["plainAddress"]  # (the welcome query is not written in it)
     assert keyboard["first"] == "Skip to the query editor"
     assert keyboard["skipped"]  # Enter on it: in the query editor

@@ -293,6 +293,8 @@ async def test_credentials_echo_the_origin_never_a_wildcard(store: Store):
         "ftp://a.example",
         "https://a\u200db.example",  # (a joiner: browsers refuse the name)
         "http://1.2.3.4.5",  # (ends in a number: no IPv4 address)
+        "http://127.0.0.1 x.1",  # (inet_aton reads up to the space: 127.0.0.1)
+        "http://[fe80::1%25eth0]",  # (a zone id: browsers refuse it)
     ],
 )
 def test_an_origin_a_browser_could_never_send_is_a_configuration_error(origin):
@@ -310,6 +312,8 @@ def test_origins_are_written_as_browsers_send_them():
         "http://127.1:8080",  # (an IPv4 address in four parts)
         "https://Bücher.example",  # (a browser sends a name in IDNA's ASCII form...)
         "https://faß.de",  # (...as UTS 46 maps it for browsers: IDNA 2003 said fass.de)
+        "http://Web_App:3000",  # (ASCII names as browsers take them: a Compose service's)
+        "http://1.2.3.4.",  # (an IPv4 address's trailing dot is dropped)
     ]
     assert Settings(cors_origins=written).cors_origins == [
         "https://app.example",
@@ -320,6 +324,8 @@ def test_origins_are_written_as_browsers_send_them():
         "http://127.0.0.1:8080",
         "https://xn--bcher-kva.example",
         "https://xn--fa-hia.de",
+        "http://web_app:3000",
+        "http://1.2.3.4",
     ]
 
 

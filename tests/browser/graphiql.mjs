@@ -192,6 +192,14 @@ try {
   await offline(keys);
   await keys.goto(url, { waitUntil: "load" });
   await keys.waitForSelector(editor, { timeout: 15000 });
+  // a favourite an earlier page kept with its headers: gone from storage as the page opens
+  await keys.evaluate(() => {
+    const run = { query: "{ __typename }", headers: '{"Authorization": "Bearer old"}' };
+    localStorage.setItem("graphiql:favorites", JSON.stringify({ favorites: [run] }));
+  });
+  await keys.reload({ waitUntil: "load" });
+  await keys.waitForSelector(editor, { timeout: 15000 });
+  const earlier = await keys.evaluate(() => localStorage.getItem("graphiql:favorites"));
   await keys.waitForTimeout(1000); // (the page writes the address a moment after a change)
   const plainAddress = keys.url(); // a plain visit keeps its address (no welcome query in it)
   await keys.keyboard.press("Tab"); // the first stop: past the sidebar and the Docs
@@ -240,7 +248,17 @@ try {
   await keys.keyboard.press("Tab");
   const afterHints = await focus();
   await keys.close();
-  const keyboard = { plainAddress, first, skipped, tabbed, left, reached, leftBack, afterHints };
+  const keyboard = {
+    earlier,
+    plainAddress,
+    first,
+    skipped,
+    tabbed,
+    left,
+    reached,
+    leftBack,
+    afterHints,
+  };
 
   const seen = { result, docs, docsWidth, history, kept, stored, sent, aborted, errors, csp };
   console.log(
