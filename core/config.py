@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from contextlib import suppress
 from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
@@ -44,22 +45,20 @@ def _host_as_sent(host: str, origin: str) -> str:
     127.0.0.1); a name in lower case (`web_app`: browsers take what DNS-style rules would
     not), its non-ASCII labels as UTS #46 maps them, non-transitional as browsers do
     (`faß.de` is `xn--fa-hia.de`, not `fass.de`, another domain)."""
+    no_address = f"{origin!r} is not an origin; its host is no address"
     if ":" in host:
-        try:
-            if "%" in host:  # a zone id, which browsers refuse
-                raise ValueError
-            return f"[{ipaddress.IPv6Address(host).compressed}]"
-        except ValueError:
-            raise ValueError(f"{origin!r} is not an origin; its host is no address") from None
+        if "%" not in host:  # (a zone id: browsers refuse it)
+            with suppress(ValueError):
+                return f"[{ipaddress.IPv6Address(host).compressed}]"
+        raise ValueError(no_address)
     labels = host.removesuffix(".").split(".")
     if re.fullmatch(r"[0-9]+|0x[0-9a-f]*", labels[-1], re.IGNORECASE):
-        # a host ending in a number is an IPv4 address to a browser (1.2, 0x7f.1)
-        try:
-            if not re.fullmatch(r"[0-9a-fx.]+", host, re.IGNORECASE):
-                raise OSError
-            return socket.inet_ntoa(socket.inet_aton(".".join(labels)))
-        except OSError:
-            raise ValueError(f"{origin!r} is not an origin; its host is no address") from None
+        # a host ending in a number is an IPv4 address to a browser (1.2, 0x7f.1); inet_aton
+        # alone would read `127.0.0.1 x.1` up to its space
+        if re.fullmatch(r"[0-9a-fx.]+", host, re.IGNORECASE):
+            with suppress(OSError):
+                return socket.inet_ntoa(socket.inet_aton(".".join(labels)))
+        raise ValueError(no_address)
     try:
         return ".".join(
             label
