@@ -8,7 +8,6 @@ bound to the root list `Query.programs`, its filter and its order, carrying the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 from db.order import Ordering
 from semantics.lists import list_filter
@@ -27,7 +26,7 @@ class ListRow:
 
 def cursor_after(row: ListRow) -> str:
     """The cursor that `programs(filter: {kind: [row.kind]}, after: ...)` pages on from."""
-    filters = list_filter(SimpleNamespace(kind=[row.kind]))
+    filters = list_filter("Query.programs", {"kind": [row.kind]})
     scope = fingerprint("Query.programs", filters, Ordering(field="NAME"))
     place = "n" if row.sort_key is None else f"v{row.sort_key}"
     return encode_cursor(CursorScope(scope, ""), f"{row.slug}:{place}")

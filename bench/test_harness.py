@@ -53,7 +53,7 @@ def test_generated_keys_match_the_seed_writer() -> None:
 
 def test_cursor_is_the_servers_cursor_for_that_row() -> None:
     row = ListRow("PROGRAM", 500_000, "some name", "some-name-1")
-    filters = list_filter(type("F", (), {"kind": ["PROGRAM"]})())
+    filters = list_filter("Query.programs", {"kind": ["PROGRAM"]})
     scope = CursorScope(fingerprint("Query.programs", filters, Ordering("NAME")), "")
     assert decode_cursor(cursor_after(row), scope, "after") == "some-name-1:vsome name"
 

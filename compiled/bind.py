@@ -12,10 +12,8 @@ would refuse raises `NotCompiled`: the reference executor then answers, with its
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any, TypeVar
 
 from graphql import get_argument_values
@@ -49,8 +47,6 @@ from semantics.lists import list_filter, ordering_of, page_window
 from semantics.pagination import CursorScope, fingerprint, page_arguments
 from semantics.quotes import context_width
 from semantics.search import SearchArguments, search_arguments
-
-_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
 @dataclass(frozen=True)
@@ -380,8 +376,9 @@ class Binder:
         now ("" for a root list), else None (a list under a list: many parents)."""
         arguments = self._arguments(selected)
         try:
-            filters = list_filter(_input(arguments.get("filter")))
-            ordering = ordering_of(list_key, _order(arguments.get("orderBy")))
+            filters = list_filter(list_key, arguments.get("filter"))
+            order = arguments.get("orderBy") or {}
+            ordering = ordering_of(list_key, order.get("field"), order.get("direction"))
             scope = fingerprint(list_key, filters, ordering)
             has_cursor = arguments.get("after") is not None or arguments.get("before") is not None
             if has_cursor and parent is None:
@@ -584,19 +581,3 @@ def _checked(rule: Callable[[A], R], value: A) -> R:
         return rule(value)
     except BadUserInput as error:
         raise NotCompiled(error.message) from None
-
-
-def _input(values: dict[str, Any] | None) -> Any:
-    """A filter as the resolvers read it: attributes named as the Python fields are."""
-    if values is None:
-        return None
-    return SimpleNamespace(**{_CAMEL.sub("_", k).lower(): v for k, v in values.items()})
-
-
-def _order(values: dict[str, Any] | None) -> Any:
-    if values is None:
-        return None
-    return SimpleNamespace(
-        field=SimpleNamespace(name=values["field"]),
-        direction=SimpleNamespace(name=values["direction"]),
-    )

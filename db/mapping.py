@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Self
 
 from sqlalchemy import ColumnElement, FromClause, Select, and_, exists, false, select
@@ -369,12 +370,30 @@ class Filters:
     """How a list of this type is filtered; each takes the table (or alias) it applies to.
 
     `search` is matched against the row's `search_text` (casefolded at seed time from
-    the entity's `search_fields`); `kind` and `country` say what those filters mean here.
+    the entity's `search_fields`); `kind` and `country` say what those filters mean here,
+    and `kind_argument` what a client calls the kind filter (a partner's is its programs').
     """
 
     search: bool = False
     kind: Callable[[FromClause, tuple[Any, ...]], Condition] | None = None
+    kind_argument: str = "kind"
     country: Callable[[FromClause, Any], Condition] | None = None
+
+
+@dataclass(frozen=True)
+class FilterArguments:
+    """The fields of a list's `filter` argument, as the API names them; None where a list of
+    this type offers no such filter. The schema's filter inputs offer exactly these (a test
+    pairs them), and both executors read a filter by these names."""
+
+    search: str | None
+    kind: str | None
+    country: str | None
+    stated_only: str | None
+
+    def names(self) -> tuple[str, ...]:
+        given = (self.search, self.kind, self.country, self.stated_only)
+        return tuple(name for name in given if name is not None)
 
 
 @dataclass(frozen=True)
@@ -427,6 +446,18 @@ class NodeType:
 
     def names(self) -> Iterator[tuple[str, Names]]:
         return ((name, spec) for name, spec in self.fields.items() if isinstance(spec, Names))
+
+    @cached_property
+    def filter_arguments(self) -> FilterArguments:
+        """What its lists' filters are called: the search by the field that names an item
+        (`nameContains`, a report's `titleContains`)."""
+        filters = self.filters
+        return FilterArguments(
+            search=f"{self.name_field}Contains" if filters.search else None,
+            kind=filters.kind_argument if filters.kind is not None else None,
+            country="countryCode" if filters.country is not None else None,
+            stated_only="statedOnly" if self.cited else None,
+        )
 
     def searched_column(self, searched: Searched) -> str:
         """The column holding a searched field's value (a list of names is JSON text)."""
@@ -633,6 +664,7 @@ TYPES: dict[str, NodeType] = {
             filters=Filters(
                 search=True,
                 kind=_partners_with_program_kind,
+                kind_argument="programKind",
                 country=_in_country(PARTNER_LOCATIONS),
             ),
             name_field="name",

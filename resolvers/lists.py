@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from db.mapping import LISTS, list_key
 from db.provenance import relation_source
 from resolvers.context import Info
-from semantics.lists import FilterInput, OrderInput, list_filter, ordering_of, page_window
+from semantics.lists import list_filter, ordering_of, page_window
 from semantics.pagination import CursorScope, encode_cursor, fingerprint, page_arguments
 
 
@@ -52,8 +53,9 @@ async def resolve_list(
     key: str,
     parent: Any,
     *,
-    filter_input: FilterInput | None,
-    order_input: OrderInput | None,
+    filter_values: Mapping[str, Any] | None,
+    order_field: str | None,
+    order_direction: str | None,
     first: int | None,
     after: str | None,
     last: int | None,
@@ -62,8 +64,8 @@ async def resolve_list(
     """`key` names a list of the type map: `Program.partners`, or `Query.programs` (whose
     `parent` is None); `parent` is the row whose list it is."""
     spec = LISTS[key]
-    filters = list_filter(filter_input)
-    ordering = ordering_of(key, order_input)
+    filters = list_filter(key, filter_values)
+    ordering = ordering_of(key, order_field, order_direction)
     where = CursorScope(fingerprint(key, filters, ordering), "" if parent is None else parent.slug)
     arguments = page_arguments(where, first=first, after=after, last=last, before=before)
     window = page_window(key, ordering, arguments, ("after", "before"))

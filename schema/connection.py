@@ -19,7 +19,7 @@ from core.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from resolvers.citations import resolve_citations
 from resolvers.context import Info
 from resolvers.lists import Slice, list_info, resolve_list
-from schema.inputs import FILTERS, ORDERS
+from schema.inputs import FILTERS, ORDERS, given_fields
 from schema.provenance import Provenance
 from schema.signatures import INFO, NODE_TYPES_MODULE, ROOT, typed_resolver
 from schema.sources import Citation
@@ -108,12 +108,14 @@ def connection_field(type_name: str, field_name: str, *, description: str) -> An
     is_root = type_name == "Query"
 
     async def resolve(root: Any, info: Info, **arguments: Any) -> Any:
+        filter_input, order_input = arguments.get("filter"), arguments.get("order_by")
         page = await resolve_list(
             info,
             spec.key,
             None if is_root else root.row,
-            filter_input=arguments.get("filter"),
-            order_input=arguments.get("order_by"),
+            filter_values=None if filter_input is None else given_fields(filter_input),
+            order_field=None if order_input is None else order_input.field.name,
+            order_direction=None if order_input is None else order_input.direction.name,
             first=arguments.get("first"),
             after=arguments.get("after"),
             last=arguments.get("last"),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from functools import cache
+from typing import Any
+
 import strawberry
 
 from db.mapping import MAX_SEARCH_LENGTH
@@ -22,6 +26,7 @@ from schema.enums import (
     ReportOrderField,
     StatementOrderField,
 )
+from semantics.names import API_NAMES
 
 AT_MOST = f"(at most {MAX_SEARCH_LENGTH} characters)"
 NAME_CONTAINS = f"Case-insensitive substring of the name or an alternative name {AT_MOST}."
@@ -232,3 +237,16 @@ ORDERS: dict[str, type] = {
     "FigureGroup": FigureGroupOrder,
     "FigurePair": FigurePairOrder,
 }
+
+
+@cache
+def _api_names(input_type: Any) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (API_NAMES.apply_naming_config(f.name), f.name) for f in dataclasses.fields(input_type)
+    )
+
+
+def given_fields(input_value: Any) -> dict[str, Any]:
+    """An input's fields by the API's names, as the type map and the compiled path read a
+    filter (`nameContains`, not `name_contains`)."""
+    return {api: getattr(input_value, name) for api, name in _api_names(input_value.__class__)}

@@ -5,7 +5,8 @@ order."""
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
 from core.errors import BadUserInput
 from db.mapping import LISTS, MAX_SEARCH_LENGTH, TYPES
@@ -16,35 +17,21 @@ from semantics.pagination import PageArguments
 _COUNTRY_CODE = re.compile(r"^[A-Za-z]{2}$")
 
 
-class FilterInput(Protocol):
-    """Any schema filter input; fields a list does not offer are simply absent."""
-
-
-class OrderInput(Protocol):
-    field: Any
-    direction: Any
-
-
 def _enum_names(values: Any) -> tuple[str, ...] | None:
+    """Members as a resolver gets them, or their names as the compiled path reads them."""
     if values is None:
         return None
     return tuple(sorted({getattr(v, "name", str(v)) for v in values}))
 
 
-def _first_given(filter_input: FilterInput, *names: str) -> Any:
-    """The value of whichever of these filter fields the input has and the client set."""
-    values = (getattr(filter_input, name, None) for name in names)
-    return next((value for value in values if value is not None), None)
-
-
-def list_filter(filter_input: FilterInput | None) -> ListFilter:
-    """Read a schema filter input into the store's filter, checking values types cannot."""
-    if filter_input is None:
+def list_filter(key: str, given: Mapping[str, Any] | None) -> ListFilter:
+    """Read the `filter` of the list `key` (its fields by the API's names, as the type map
+    states them) into the store's, checking values types cannot."""
+    if given is None:
         return ListFilter()
-    search = _first_given(filter_input, "name_contains", "title_contains")
-    named = (
-        "filter.titleContains" if hasattr(filter_input, "title_contains") else "filter.nameContains"
-    )
+    names = TYPES[LISTS[key].target].filter_arguments
+    search = None if names.search is None else given.get(names.search)
+    named = f"filter.{names.search}"
     if search is not None and len(search) > MAX_SEARCH_LENGTH:
         raise BadUserInput(
             f"`{named}` is longer than {MAX_SEARCH_LENGTH} characters", argument=named
@@ -53,25 +40,28 @@ def list_filter(filter_input: FilterInput | None) -> ListFilter:
         raise BadUserInput(
             f"`{named}` must not contain control characters such as NUL", argument=named
         )
-    kinds = _first_given(filter_input, "kind", "program_kind")
-    country = getattr(filter_input, "country_code", None)
+    kinds = None if names.kind is None else given.get(names.kind)
+    country = None if names.country is None else given.get(names.country)
     if country is not None and not _COUNTRY_CODE.fullmatch(country):
         raise BadUserInput(
             f"`countryCode` must be an ISO 3166-1 alpha-2 code such as 'US' (got {country[:20]!r})",
             argument="filter.countryCode",
         )
+    stated_only = None if names.stated_only is None else given.get(names.stated_only)
     return ListFilter(
         name_contains=search or None,
         kinds=_enum_names(kinds),
         country_code=None if country is None else country.upper(),
-        stated_only=bool(getattr(filter_input, "stated_only", None)),
+        stated_only=bool(stated_only),
     )
 
 
-def ordering_of(key: str, order_input: OrderInput | None) -> Ordering:
+def ordering_of(key: str, field: str | None, direction: str | None) -> Ordering:
+    """The list's order: `orderBy`'s field and direction by their names, or the list's
+    default."""
     return Ordering(
-        field=order_input.field.name if order_input else LISTS[key].default_order,
-        descending=bool(order_input and order_input.direction.name == "DESC"),
+        field=LISTS[key].default_order if field is None else field,
+        descending=direction == "DESC",
     )
 
 

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from graphql import (
     GraphQLEnumType,
+    GraphQLInputObjectType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -122,6 +123,15 @@ def test_order_fields_are_exactly_the_sortable_columns():
     for type_name, node in TYPES.items():
         order_enum = getattr(enums, f"{type_name}OrderField")
         assert {m.name for m in order_enum} == set(node.order), type_name
+
+
+def test_filter_inputs_offer_exactly_the_filters_the_map_states():
+    """Both executors read a filter by the map's names: a field the schema offered and the
+    map did not name would be accepted and ignored."""
+    for type_name, node in TYPES.items():
+        filter_input = GRAPHQL_TYPES[f"{type_name}Filter"]
+        assert isinstance(filter_input, GraphQLInputObjectType), type_name
+        assert set(filter_input.fields) == set(node.filter_arguments.names()), type_name
 
 
 def test_every_node_type_is_a_type_of_the_map():
