@@ -20,7 +20,14 @@ from math import ceil
 
 from core.errors import ResponseTooLarge
 from core.limits import Limits
-from db.mapping import CITATION, REFETCHABLE, SEARCHABLE, SELECTOR_CONTEXT, GlobalId, reference
+from db.mapping import (
+    CITATION,
+    QUOTE_SELECTOR,
+    REFETCHABLE,
+    SEARCHABLE,
+    GlobalId,
+    reference,
+)
 from db.state import StoreSnapshot
 from db.widths import PROVENANCE, SORT_KEYS, is_text, width_key
 
@@ -39,6 +46,7 @@ DOCUMENT = reference(CITATION.name, "document").target  # what a quote's context
 PROVENANCE_ENTRY = 50
 HIGHLIGHT_STRIDE = 3
 CURSORS = frozenset({"cursor", "startCursor", "endCursor"})
+SELECTOR_SHOWS = dict(QUOTE_SELECTOR.parts)
 PROVENANCE_TEXTS = frozenset(
     (owner, text) for owner in ("Provenance", "FieldProvenance") for text in ("note", "source")
 )
@@ -120,14 +128,14 @@ class Widths:
             return self.identifier(type_name)
         if spec is not None and is_text(spec):
             return self.measured(type_name, field_name)
-        quote = self.measured(CITATION.name, "quote")
+        if type_name == QUOTE_SELECTOR.w3c_type and field_name in SELECTOR_SHOWS:
+            # a W3C name for a field of the quote's context, at the selector's width
+            type_name, field_name = "QuoteContext", SELECTOR_SHOWS[field_name]
+            characters = QUOTE_SELECTOR.characters
         return {
-            ("QuoteContext", "quote"): quote,
+            ("QuoteContext", "quote"): self.measured(CITATION.name, "quote"),
             ("QuoteContext", "before"): self.context(characters),
             ("QuoteContext", "after"): self.context(characters),
-            ("TextQuoteSelector", "exact"): quote,
-            ("TextQuoteSelector", "prefix"): self.context(SELECTOR_CONTEXT),
-            ("TextQuoteSelector", "suffix"): self.context(SELECTOR_CONTEXT),
             ("Highlight", "text"): HIGHLIGHT_STRIDE + 2,
             **dict.fromkeys(PROVENANCE_TEXTS, self.provenance()),
         }.get((type_name, field_name), SMALL)

@@ -10,14 +10,16 @@ from typing import Any
 
 import httpx
 import pytest
-from graphql import parse
+from graphql import GraphQLObjectType, get_named_type, parse
 from sqlalchemy import delete, insert, select
 
 from bench.queries import ours_large, ours_seed
 from db import state
 from db.models import Document, StoreState
+from db.state import StoreSnapshot
 from db.widths import PROVENANCE, width_key
 from operation.cost import estimate_cost
+from operation.size import SMALL, Widths
 from server.app import CONTRACT
 from tests.conftest import Store, make_client, read_snapshot
 from tests.serving import served
@@ -246,3 +248,42 @@ async def test_refusals_are_not_kept_as_answers(store: Store):
         assert_too_large(response, DEFAULT_LIMIT)
         assert "etag" not in response.headers
         assert response.headers["cache-control"] == "no-store"
+
+
+class _EveryMeasure(dict[str, int]):
+    """A store whose every measure is wide: a text the estimate prices by a measure weighs
+    this much."""
+
+    def get(self, key: str, default: Any = None) -> int:
+        return 100_000
+
+
+# Leaves whose values are the schema's own names (a field's, a selector type's), not texts of
+# the store: the estimate weighs them SMALL, which the test below checks they fit.
+NAMES_NOT_TEXTS = {
+    ("FieldProvenance", "field"),
+    ("Highlight", "field"),
+    ("TextPositionSelector", "type"),
+    ("TextQuoteSelector", "type"),
+}
+
+
+def test_every_text_an_answer_can_hold_is_weighed_by_its_widest_value():
+    """A text field the estimate does not know weighs SMALL, silently: a new one outside the
+    type map must be priced, or be a name that fits."""
+    widths = Widths(StoreSnapshot(sizes=_EveryMeasure()))
+    light = set()
+    names: set[str] = set()
+    for type_name, graphql_type in CONTRACT.type_map.items():
+        if type_name.startswith("__") or not isinstance(graphql_type, GraphQLObjectType):
+            continue
+        names.update(graphql_type.fields)
+        for field_name, field in graphql_type.fields.items():
+            if get_named_type(field.type).name not in ("String", "ID"):
+                continue
+            if widths.value(type_name, field_name, 100) <= SMALL:
+                light.add((type_name, field_name))
+    # a highlight's text is one stride of the searched values (operation/size.py)
+    assert light == NAMES_NOT_TEXTS | {("Highlight", "text")}
+    longest = max([*names, "TextPositionSelector", "TextQuoteSelector"], key=len)
+    assert len(json.dumps(longest)) <= SMALL, longest
