@@ -28,6 +28,7 @@ from seeds.items import entity_sections, link_items
 from seeds.numbers import Written, numbers_in
 from seeds.spec import (
     BasisSpec,
+    Cited,
     DocumentMeta,
     FigureSpec,
     GraphSpec,
@@ -74,24 +75,15 @@ VERBATIM: dict[str, tuple[str, ...]] = {
     "FigureGroup": ("title", "caption"),
 }
 
-# Single fields that link to another item, checked as links are: (type, YAML key, kind).
-FIELD_LINKS = (
-    ("Statement", "person", "person"),
-    ("Statement", "report", "report"),
-    ("Organization", "owner", "organization"),
-    ("Organization", "location", "location"),
-    ("Location", "parent", "location"),
-    ("Company", "founded_in", "location"),
-    ("Person", "company", "company"),
-    ("Report", "company", "company"),
-    ("Program", "company", "company"),
-    ("Program", "parent", "program"),
-    ("Figure", "company", "company"),
-    ("Figure", "program", "program"),
-    ("Figure", "report", "report"),
-    ("FigureGroup", "company", "company"),
-    ("FigureGroup", "report", "report"),
-)
+
+def _field_links(type_name: str, item: Cited) -> Iterator[tuple[str, str]]:
+    """The item's single fields that link to another item, as the type map states them
+    (`Reference`s): (YAML key, the target's type). A reference the extraction writes
+    otherwise (a figure's pair: its group lists it) has no key here."""
+    keys = {API_NAMES.apply_naming_config(key): key for key in type(item).model_fields}
+    for name, spec in node_type(type_name).fields.items():
+        if isinstance(spec, mapping.Reference) and name in keys:
+            yield keys[name], spec.target
 
 
 def check_documents(documents: Iterable[tuple[DocumentMeta, str]]) -> None:
@@ -158,15 +150,17 @@ def _dates_as_written(day: dt.date) -> list[str]:
 
 def check_provenance(graph: GraphSpec, source: str) -> None:
     names, quotes, inferred_names = _names(graph), _quotes(graph), _inferred_names(graph)
-    for kind, type_name, items in entity_sections(graph):
+    sections = entity_sections(graph)
+    kinds = {type_name: kind for kind, type_name, _ in sections}
+    for kind, type_name, items in sections:
         for item in items:
             where = f"{kind} {item.slug!r}"
             _check_item(where, type_name, item.provenance, source)
             _check_verbatim(where, type_name, item, source)
             if isinstance(item, FigureSpec):
                 _check_figure(where, item, source)
-            for owner_type, key, target_kind in FIELD_LINKS:
-                target = getattr(item, key, None) if owner_type == type_name else None
+            for key, target_type in _field_links(type_name, item):
+                target, target_kind = getattr(item, key), kinds[target_type]
                 if target is not None and _stated(item, key):
                     _check_named(
                         f"{where} field {key!r}",
