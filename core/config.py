@@ -10,7 +10,7 @@ from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 import idna
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -39,6 +39,10 @@ METRICS_TOKEN_CHARACTERS = 16  # the least a guessed token would have to match
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an RFC 9110 token
 
 
+# The URL Standard's forbidden domain code points: a browser refuses a host holding one.
+_FORBIDDEN_IN_DOMAIN = re.compile(r"[\x00-\x20#%/:<>?@\[\\\]^|\x7f]")
+
+
 def _host_as_sent(host: str, origin: str) -> str:
     """A host as a browser writes it in `Origin` (the URL Standard's host serializer): an
     IPv6 address compressed, in brackets; an IPv4 address in four decimal parts (`127.1` is
@@ -46,11 +50,16 @@ def _host_as_sent(host: str, origin: str) -> str:
     not), its non-ASCII labels as UTS #46 maps them, non-transitional as browsers do
     (`faß.de` is `xn--fa-hia.de`, not `fass.de`, another domain)."""
     no_address = f"{origin!r} is not an origin; its host is no address"
+    no_domain = f"{origin!r} is not an origin; its host is no domain name"
     if ":" in host:
         if "%" not in host:  # (a zone id: browsers refuse it)
             with suppress(ValueError):
                 return f"[{ipaddress.IPv6Address(host).compressed}]"
         raise ValueError(no_address)
+    try:  # a name is read percent-decoded (`ex%41mple.com` is example.com)
+        host = unquote_to_bytes(host).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(no_domain) from None
     labels = host.removesuffix(".").split(".")
     if re.fullmatch(r"[0-9]+|0x[0-9a-f]*", labels[-1], re.IGNORECASE):
         # a host ending in a number is an IPv4 address to a browser (1.2, 0x7f.1); inet_aton
@@ -60,14 +69,17 @@ def _host_as_sent(host: str, origin: str) -> str:
                 return socket.inet_ntoa(socket.inet_aton(".".join(labels)))
         raise ValueError(no_address)
     try:
-        return ".".join(
+        name = ".".join(
             label
             if label.isascii()
             else idna.encode(label, uts46=True, transitional=False).decode("ascii")
             for label in host.lower().split(".")
         )
     except idna.IDNAError:
-        raise ValueError(f"{origin!r} is not an origin; its host is no domain name") from None
+        raise ValueError(no_domain) from None
+    if _FORBIDDEN_IN_DOMAIN.search(name):
+        raise ValueError(no_domain)
+    return name
 
 
 class Settings(BaseSettings):

@@ -295,6 +295,11 @@ async def test_credentials_echo_the_origin_never_a_wildcard(store: Store):
         "http://1.2.3.4.5",  # (ends in a number: no IPv4 address)
         "http://127.0.0.1 x.1",  # (inet_aton reads up to the space: 127.0.0.1)
         "http://[fe80::1%25eth0]",  # (a zone id: browsers refuse it)
+        "https://a b.example",  # (the URL Standard's forbidden domain code points...)
+        "https://a<b>.example",
+        "https://a|b.example",
+        "https://%20.example",  # (...also where percent-encoded)
+        "https://%ff.example",  # (percent-decoded, no UTF-8)
     ],
 )
 def test_an_origin_a_browser_could_never_send_is_a_configuration_error(origin):
@@ -314,6 +319,7 @@ def test_origins_are_written_as_browsers_send_them():
         "https://faß.de",  # (...as UTS 46 maps it for browsers: IDNA 2003 said fass.de)
         "http://Web_App:3000",  # (ASCII names as browsers take them: a Compose service's)
         "http://1.2.3.4.",  # (an IPv4 address's trailing dot is dropped)
+        "https://ex%41mple.com",  # (a name is read percent-decoded)
     ]
     assert Settings(cors_origins=written).cors_origins == [
         "https://app.example",
@@ -326,6 +332,7 @@ def test_origins_are_written_as_browsers_send_them():
         "https://xn--fa-hia.de",
         "http://web_app:3000",
         "http://1.2.3.4",
+        "https://example.com",
     ]
 
 
