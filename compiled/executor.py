@@ -119,53 +119,50 @@ def _directive_variables(document: DocumentNode) -> frozenset[str]:
 class CompiledExecutor:
     """Plans and runs compiled operations against the schema as graphql-core types."""
 
-    def __init__(self, contract: GraphQLSchema) -> None:
+    def __init__(self, contract: GraphQLSchema, dialect: Dialect, statements: Statements) -> None:
         self.contract = contract
-        self._statements: LRU[tuple[str, Root], Compiled] = LRU(
+        self.dialect = dialect  # the store's: what the statements are written for
+        self.statements = statements  # what runs them
+        self._statements: LRU[Root, Compiled] = LRU(
             STATEMENT_CACHE_CHARACTERS, weight=_sql_characters
         )
         # each plan with its weight (its key's share, which the LRU's weight cannot see)
-        self._plans: LRU[tuple[str, str, str | None, bytes], tuple[Plan | str, int]] = LRU(
+        self._plans: LRU[tuple[str, str | None, bytes], tuple[Plan | str, int]] = LRU(
             PLAN_CACHE_CHARACTERS, weight=_stated_weight
         )
 
-    def plan(
-        self, operation: Operation, variables: dict[str, Any] | None, dialect: Dialect
-    ) -> Plan | None:
+    def plan(self, operation: Operation, variables: dict[str, Any] | None) -> Plan | None:
         """The plan for this request, or None when the reference executor must answer; any
         error while planning (graphql-core refusing a null argument, say) means the latter,
         which reports it as it always does."""
         try:
-            return self._cached_plan(operation, variables, dialect)
+            return self._cached_plan(operation, variables)
         except GraphQLError:
             return None
         except Exception:
             logger.exception("planning failed; the reference executor answers")
             return None
 
-    def _cached_plan(
-        self, operation: Operation, variables: dict[str, Any] | None, dialect: Dialect
-    ) -> Plan | None:
-        """Plans are kept per store, document, operation and variable values, so a repeated
+    def _cached_plan(self, operation: Operation, variables: dict[str, Any] | None) -> Plan | None:
+        """Plans are kept per document, operation and variable values, so a repeated
         request (the common case for an app) binds nothing again (a search's values are in
         its store's own query syntax)."""
         values = variables_key(variables)
         if values is None:  # planned anew each time, not kept
-            return self._plan(operation, variables, dialect)
-        key = (dialect.name, operation.query, operation.name, values)
+            return self._plan(operation, variables)
+        key = (operation.query, operation.name, values)
         kept = self._plans.get(key)
         if kept is not None:
             found = kept[0]
         else:
-            found = self._plan(operation, variables, dialect) or NOT_COMPILED
-            key = (dialect.name, operation.query, operation.name, own_copy(values))
+            found = self._plan(operation, variables) or NOT_COMPILED
+            key = (operation.query, operation.name, own_copy(values))
             weight = len(operation.query) + len(values) + PLAN_OVERHEAD
             self._plans.put(key, (found, weight))
         return None if isinstance(found, str) else found
 
-    def _plan(
-        self, operation: Operation, variables: dict[str, Any] | None, dialect: Dialect
-    ) -> Plan | None:
+    def _plan(self, operation: Operation, variables: dict[str, Any] | None) -> Plan | None:
+        dialect = self.dialect
         coerced = get_variable_values(
             self.contract,
             operation.definition.variable_definitions or (),
@@ -178,9 +175,9 @@ class CompiledExecutor:
             template = self._template(operation, coerced)
             binder = Binder(template.collector, coerced, dialect.name)
             root = binder.root(template.selection)
-            compiled = self._statements.get((dialect.name, root))
+            compiled = self._statements.get(root)
             if compiled is None:
-                compiled = self._statements.put((dialect.name, root), _compile(root, dialect))
+                compiled = self._statements.put(root, _compile(root, dialect))
         except NotCompiled:
             return None
         return Plan(compiled, binder.parameters)
@@ -216,8 +213,7 @@ class CompiledExecutor:
             template = memo[key] = _Template(collector, selection)
         return template
 
-    @staticmethod
-    async def run(statements: Statements, plan: Plan) -> Ran:
+    async def run(self, plan: Plan) -> Ran:
         """The response's data, the objects it fetched and the data version it read.
 
         What the statement returns is not the answer, and is not measured as one: it holds
@@ -226,7 +222,7 @@ class CompiledExecutor:
         measured once built (server/endpoint.py); what may be read to build it is bounded by
         the estimate, as the reference executor's rows are."""
         compiled = plan.compiled
-        row = await statements.fetch_row(compiled.sql, plan.parameters)
+        row = await self.statements.fetch_row(compiled.sql, plan.parameters)
         assert row is not None, "a statement of one aggregate returns one row"
         found, version = row
         # PostgreSQL's driver hands back json already read (by orjson: db/engine.py); SQLite

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from compiled.executor import CompiledExecutor
 from core.coalesce import Coalesced
 from core.config import Settings, get_settings
 from core.logs import configure_logging
@@ -161,8 +162,7 @@ def create_app(
         reference,
         CONTRACT,
         limits=settings.limits(),
-        dialect=engine.dialect,
-        statements=statements,
+        compiled=CompiledExecutor(CONTRACT, engine.dialect, statements),
         executor=settings.executor,
         graphiql=graphiql,
         max_body_bytes=settings.max_body_bytes,

@@ -17,7 +17,6 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLSchema, OperationType
 from opentelemetry.trace import Tracer
-from sqlalchemy.engine import Dialect
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -27,7 +26,6 @@ from core.limits import Limits
 from core.lru import LRU, REMEMBERED_HEADER_CHARS
 from core.spans import span
 from db.errors import StoreFailures
-from db.raw import Statements
 from db.state import StoreSnapshot
 from db.watch import StoreWatch
 from operation.prepare import (
@@ -107,8 +105,7 @@ class GraphQLEndpoint:
         contract: GraphQLSchema,
         *,
         limits: Limits,
-        dialect: Dialect,
-        statements: Statements,
+        compiled: CompiledExecutor,
         executor: str = "auto",
         graphiql: bool,
         max_body_bytes: int,
@@ -129,10 +126,8 @@ class GraphQLEndpoint:
         self.contract = contract
         self.documents = DocumentCache()
         self.limits = limits
-        self.dialect = dialect
-        self.statements = statements
         self.executor = executor
-        self.compiled = CompiledExecutor(contract)
+        self.compiled = compiled
         self.persisted = persisted_queries()
         self.store = store
         self.failures = failures or StoreFailures()  # which failures are the store's (503)
@@ -541,7 +536,7 @@ class GraphQLEndpoint:
             if found is not None:
                 return found[0], found[1], "reference", None
         elif self.executor != "reference":
-            plan = self.compiled.plan(operation, params.variables, self.dialect)
+            plan = self.compiled.plan(operation, params.variables)
             if plan is not None:
                 answered = await self._run_compiled(plan, operation, request_id, deadline)
                 if isinstance(answered, tuple):
@@ -572,7 +567,7 @@ class GraphQLEndpoint:
         limit = asyncio.timeout_at(deadline)
         try:
             async with limit, self._slots:
-                ran = await CompiledExecutor.run(self.statements, plan)
+                ran = await self.compiled.run(plan)
         except Exception as error:
             if limit.expired():
                 raise self._timed_out(request_id) from None

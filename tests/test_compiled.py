@@ -471,7 +471,7 @@ async def test_a_failing_compiled_statement_is_answered_by_the_reference_executo
 
     payload = {"query": WELCOME_QUERY, "operationName": "Traversal"}
     expected = await executors[REFERENCE].post("/graphql", json=payload)
-    monkeypatch.setattr(CompiledExecutor, "run", staticmethod(broken))
+    monkeypatch.setattr(CompiledExecutor, "run", broken)
     with caplog.at_level(logging.ERROR, logger="impact_graph.graphql"):
         answered = await executors[COMPILED].post("/graphql", json=payload)
     assert answered.headers["x-executor"] == REFERENCE

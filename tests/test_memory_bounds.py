@@ -10,11 +10,12 @@ import tracemalloc
 
 import orjson
 from graphql import OperationType
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from compiled import executor as compiled_executor
 from compiled.executor import CompiledExecutor
 from core.limits import Limits
+from db.raw import Statements
 from operation.prepare import DocumentCache, OperationRequest, prepare
 from server.answers import CachedAnswer, LocalAnswers
 from server.app import CONTRACT
@@ -62,23 +63,28 @@ def _query(width: int) -> str:
     return f"{{ companies(first: 1) {{ nodes {{ {fields} }} }} }}"
 
 
+def _planner() -> CompiledExecutor:
+    """A compiled executor for a SQLite store, to plan with (nothing connects)."""
+    engine = create_async_engine("sqlite+aiosqlite://")
+    return CompiledExecutor(CONTRACT, engine.dialect, Statements(engine, 1, 1.0))
+
+
 def test_compiled_statements_are_kept_within_a_bound_of_their_sql(monkeypatch):
     """Kept by count (512), wide statements held ~650 MB; now by characters of their SQL."""
-    dialect = sqlite.aiosqlite.dialect()
     documents = DocumentCache()
     limits = Limits()
 
     def plan(executor: CompiledExecutor, query: str) -> object:
         request = OperationRequest(query, None, None, frozenset(OperationType))
-        found = executor.plan(prepare(CONTRACT, documents, request, limits), None, dialect)
+        found = executor.plan(prepare(CONTRACT, documents, request, limits), None)
         assert found is not None
         return found.compiled
 
-    first_executor = CompiledExecutor(CONTRACT)
+    first_executor = _planner()
     sizes = [len(plan(first_executor, _query(width)).sql.text) for width in (3, 4, 5)]
     monkeypatch.setattr(compiled_executor, "STATEMENT_CACHE_CHARACTERS", sizes[1] + sizes[2])
     monkeypatch.setattr(compiled_executor, "PLAN_CACHE_CHARACTERS", 1)  # no plan kept
-    executor = CompiledExecutor(CONTRACT)
+    executor = _planner()
     made = [plan(executor, _query(width)) for width in (3, 4, 5)]
     assert plan(executor, _query(5)) is made[2]  # kept: the statement is not compiled again
     assert plan(executor, _query(4)) is made[1]
@@ -88,15 +94,14 @@ def test_compiled_statements_are_kept_within_a_bound_of_their_sql(monkeypatch):
 def test_plans_are_kept_within_a_bound_of_their_documents(monkeypatch):
     """A plan's key holds its document's text (up to 20,000 characters) and variables: by
     count, 512 of them were kept whatever their size."""
-    dialect = sqlite.aiosqlite.dialect()
     documents = DocumentCache()
     one = len(_query(1)) + len(b"null") + compiled_executor.PLAN_OVERHEAD
     monkeypatch.setattr(compiled_executor, "PLAN_CACHE_CHARACTERS", 2 * one + 3)  # the last two
-    executor = CompiledExecutor(CONTRACT)
+    executor = _planner()
 
     def plan(query: str) -> object:
         request = OperationRequest(query, None, None, frozenset(OperationType))
-        return executor.plan(prepare(CONTRACT, documents, request, Limits()), None, dialect)
+        return executor.plan(prepare(CONTRACT, documents, request, Limits()), None)
 
     made = [plan(query) for query in (_query(1), _query(1) + " ", _query(1) + "  ")]
     assert plan(_query(1) + "  ") is made[2]
@@ -105,9 +110,8 @@ def test_plans_are_kept_within_a_bound_of_their_documents(monkeypatch):
 
 
 def test_a_plan_is_kept_and_found_again():
-    executor = CompiledExecutor(CONTRACT)
+    executor = _planner()
     documents = DocumentCache()
     request = OperationRequest(_query(1), None, None, frozenset(OperationType))
-    dialect = sqlite.aiosqlite.dialect()
     operation = prepare(CONTRACT, documents, request, Limits())
-    assert executor.plan(operation, None, dialect) is executor.plan(operation, None, dialect)
+    assert executor.plan(operation, None) is executor.plan(operation, None)

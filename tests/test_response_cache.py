@@ -285,9 +285,9 @@ async def test_an_answer_built_across_a_seed_is_not_kept(
         assert (
             len(await redis_keys(f"{redis_prefix}answer:{before}:")) == 1
         )  # kept when nothing moved
-        monkeypatch.setattr(CompiledExecutor, "run", staticmethod(seeded_first))
+        monkeypatch.setattr(CompiledExecutor, "run", seeded_first)
         answered = await post(http, body)
-        monkeypatch.setattr(CompiledExecutor, "run", staticmethod(run))
+        monkeypatch.setattr(CompiledExecutor, "run", run)
         assert "An edited description." in answered.text
         assert len(await redis_keys(f"{redis_prefix}answer:{before}:")) == 1  # nothing more
         assert (await post(http, body)).headers["x-cache"] == "miss"  # built anew, then kept

@@ -374,7 +374,7 @@ def _slow_down(patch: pytest.MonkeyPatch, executor: str, delay: Any) -> None:
             await delay()
             return await real_run(*args)
 
-        patch.setattr(CompiledExecutor, "run", staticmethod(slowed_run))
+        patch.setattr(CompiledExecutor, "run", slowed_run)
 
 
 EXECUTORS = ["reference", "compiled"]
