@@ -159,7 +159,7 @@ class _ShapeWalk(Walk):
             and definition
             and is_list_type(get_nullable_type(definition.type))
         ):
-            shape.introspection[f"{parent.name}.{name}"] += 1  # type: ignore[union-attr]
+            shape.introspection[f"{parent.name}.{name}"] += 1
         for argument in node.arguments or ():
             _check_literal(argument.value)
             if argument.name.value in (*PAGE_SIZE_ARGUMENTS, LIST_LENGTH_ARGUMENT):

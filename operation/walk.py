@@ -5,6 +5,7 @@ measured once, and a nesting guard that refuses a document before Python's recur
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TypeGuard
 
 from graphql import (
     DocumentNode,
@@ -34,7 +35,7 @@ INTROSPECTION_ROOTS: dict[str, GraphQLField] = {
 }
 
 
-def is_introspective(type_: GraphQLNamedType | None) -> bool:
+def is_introspective(type_: GraphQLNamedType | None) -> TypeGuard[GraphQLNamedType]:
     return type_ is not None and type_.name.startswith("__")
 
 

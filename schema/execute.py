@@ -17,6 +17,7 @@ import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import strawberry
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult
 from strawberry.types.graphql import OperationType
@@ -52,8 +53,8 @@ class ReferenceExecutor:
     its own, made by `readers` (loaders/reader.py: `Reader`, over the app's sessions);
     built once per app."""
 
-    def __init__(self, schema: Any, readers: Callable[[], Reader]) -> None:
-        self.schema = schema  # the project's strawberry.Schema
+    def __init__(self, schema: strawberry.Schema, readers: Callable[[], Reader]) -> None:
+        self.schema = schema
         self._readers = readers
         self._closing: set[asyncio.Task[None]] = set()  # readers of stopped requests
 
