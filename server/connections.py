@@ -40,13 +40,9 @@ import asyncio
 import fcntl
 import logging
 import math
-import re
-import resource
 import sys
 import termios
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import httptools
@@ -56,21 +52,19 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from core.config import Settings
+from server.connection_limits import HEAD_FIELDS_BYTES, ConnectionLimits, connection_limits
 from server.errors import RequestError
 from server.metrics import count_refusals
 from server.outcome import CLIENT_LEFT, outcome_in
 from server.reading import EDGE_REFUSAL
+from server.request_head import head_fault
 from server.request_id import header_name, request_id_for
 from server.responses import REQUEST_ID_NAME, encode_json
 from server.shutdown import STOP_SIGNAL
 
 logger = logging.getLogger("impact_graph.connections")
 
-# File descriptors kept out of the connection bound: the database pool, log files, the
-# listening socket, imports. A quarter of the limit, and at least this many.
-RESERVED_DESCRIPTORS = 64
 REFUSAL_LOG_SECONDS = 10.0  # at most one line about refused connections this often
-HEAD_FIELDS_BYTES = 16 * 1024  # a request head's room besides its target (Node's whole limit)
 TAKEN_LOOK_SECONDS = 0.1  # shutting down, how often a lingering close asks if all was taken
 # The longest request target httptools parses (`parse_url`: its offsets are 16 bits).
 MAX_TARGET_BYTES = 65_535
@@ -87,24 +81,6 @@ MAX_HEAD_FIELDS = 100
 # request's, and uvicorn copies the body read so far on each piece).
 PARSE_SLICE = 1024
 MAX_PIPELINED = 32
-# A Host's value (RFC 9112 section 3.2, RFC 3986 section 3.2.2): an IP literal or a
-# registered name (letters, digits, `-._~`, sub-delims, percent-escapes), then an optional port.
-HOST = re.compile(  # (an IPv6 literal may carry a zone, `%25eth0`: RFC 6874)
-    rb"(?:\[[0-9A-Za-z:.\-_~!$&'()*+,;=%]*\]|[0-9A-Za-z\-._~!$&'()*+,;=%]*)(?::[0-9]*)?"
-)
-MAX_HOST_BYTES = 261  # a DNS name (253 at most) and a port, `:65535`: the Hosts remembered
-
-
-@dataclass(frozen=True)
-class ConnectionLimits:
-    """Seconds for each phase of a connection, and how many may be open at once (per process)."""
-
-    head_timeout: float
-    body_timeout: float
-    keep_alive_timeout: float
-    max_connections: int
-    send_timeout: float
-    max_head_bytes: int
 
 
 class EdgeConfig(Config):
@@ -149,50 +125,6 @@ def edge_config(app: Any, settings: Settings, **options: Any) -> EdgeConfig:
     )
 
 
-def raise_open_file_limit() -> int:
-    """Raise the soft limit on open files to the hard one (a process may); the limit now."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-            soft = wanted
-        except (ValueError, OSError):
-            pass
-    return soft
-
-
-def connection_bound(wanted: int, open_file_limit: int) -> int:
-    """At most `wanted`, and far enough below the open-file limit that accepting never fails
-    for want of a descriptor (uvloop then logs a traceback per attempt and stops serving)."""
-    reserve = max(RESERVED_DESCRIPTORS, open_file_limit // 4)
-    return max(1, min(wanted, open_file_limit - reserve))
-
-
-def connection_limits(settings: Settings) -> ConnectionLimits:
-    """The settings' limits for this process, its open-file limit raised first (workers
-    inherit it) and the connection bound lowered below it where need be."""
-    open_files = raise_open_file_limit()
-    bound = connection_bound(settings.max_connections, open_files)
-    if bound < settings.max_connections:
-        logger.warning(
-            "at most %d connections (IMPACT_GRAPH_MAX_CONNECTIONS=%d): the process may open "
-            "%d files (ulimit -n)",
-            bound,
-            settings.max_connections,
-            open_files,
-        )
-    return ConnectionLimits(
-        head_timeout=settings.head_timeout,
-        body_timeout=settings.body_timeout,
-        keep_alive_timeout=settings.keep_alive_timeout,
-        max_connections=bound,
-        send_timeout=settings.send_timeout,
-        # a GET's query string may be as long as a POST's body, and headers have their own
-        max_head_bytes=settings.max_body_bytes + HEAD_FIELDS_BYTES,
-    )
-
-
 def _plain_response(
     status: int, code: str, message: str, state: ServerState, request_id: str, headers: bytes = b""
 ) -> bytes:
@@ -206,76 +138,6 @@ def _plain_response(
     head.append(b"content-length: %d\r\n" % len(body))
     head.append(b"connection: close\r\n\r\n")
     return b"".join(head) + body
-
-
-def head_fault(
-    headers: list[tuple[bytes, bytes]], http_version: str, switching: bool = False
-) -> str | None:
-    """Why the request's head is refused, or None: its body's length is ambiguous, or its Host
-    or media type is. httptools already refuses Content-Length beside Transfer-Encoding, two
-    Content-Lengths and bad chunks; it takes `gzip, chunked` (a coding we would not undo) and
-    Transfer-Encoding on HTTP/1.0 (RFC 9112 section 6.1: faulty framing), and any HTTP/1.x or
-    2.0 request line. RFC 9112 section 3.2 has a server answer 400 to an HTTP/1.1 request
-    without a Host, and to any with two (a proxy in front may have routed by one, the app read
-    the other); so with two Content-Types (one checked, the other read as the body's).
-
-    `switching`: the request asks to switch protocols (`Connection: Upgrade` with `Upgrade`,
-    or CONNECT). httptools then reads no body, whatever the head says: the bytes after the
-    head would be parsed as the next request. So such a request may not declare a body (one
-    that does not is answered as HTTP/1.1, and its connection closed: EdgeProtocol)."""
-    if http_version not in ("1.0", "1.1"):
-        return "this server speaks HTTP/1.1"
-    codings: list[bytes] = []
-    lengths: list[bytes] = []
-    hosts = types = 0
-    host = b""
-    for name, value in headers:  # one pass: every request's head crosses it
-        if name == b"host":
-            hosts += 1
-            host = value
-        elif name == b"content-type":
-            types += 1
-        elif name == b"content-length":
-            lengths.append(value)
-        elif name == b"transfer-encoding":
-            codings.append(value)
-    if switching and (codings or any(int(value) != 0 for value in lengths)):  # (digits:
-        # httptools refused any other Content-Length)
-        return (
-            "a request asking to switch protocols (Upgrade) may not carry a body here, "
-            "where none is switched to: send it without the Upgrade header"
-        )
-    if codings and lengths:
-        return "a request may not carry both Content-Length and Transfer-Encoding"
-    if len(lengths) > 1:
-        return "a request may carry one Content-Length"
-    if codings:
-        if http_version != "1.1":
-            return "Transfer-Encoding needs HTTP/1.1"
-        if len(codings) > 1 or codings[0].strip().lower() != b"chunked":
-            return "the only Transfer-Encoding accepted is chunked"
-    if hosts > 1:
-        return "a request may carry one Host header"
-    if hosts == 0 and http_version == "1.1":
-        return "an HTTP/1.1 request must carry a Host header"
-    if hosts and not _is_host(host.rstrip(b" \t")):  # (httptools keeps trailing space)
-        return "the Host header is not a host name or address, with an optional port"
-    if types > 1:
-        return "a request may carry one Content-Type"
-    return None
-
-
-def _is_host(value: bytes) -> bool:
-    if len(value) > MAX_HOST_BYTES:  # checked, not remembered
-        return HOST.fullmatch(value) is not None
-    return _is_short_host(value)
-
-
-@lru_cache(maxsize=1024)
-def _is_short_host(value: bytes) -> bool:
-    """(Kept: a connection's requests, and most clients', name the same few hosts; at most
-    1,024 of `MAX_HOST_BYTES`.)"""
-    return HOST.fullmatch(value) is not None
 
 
 class RefusalLog:

@@ -32,8 +32,9 @@ import httpx
 import pytest
 from uvicorn.server import ServerState
 
-from server import connections
-from server.connections import connection_bound, head_fault
+from server import connections, request_head
+from server.connection_limits import HEAD_FIELDS_BYTES, ConnectionLimits, connection_bound
+from server.request_head import head_fault
 from server.shutdown import GRACE_EXCEEDED, quiet_cancelled_requests
 from tests.conftest import throwaway_database
 from tests.serving import Served, serving
@@ -389,7 +390,7 @@ async def test_one_read_of_pipelined_requests_queues_no_more_than_the_bound(requ
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    limits = connections.ConnectionLimits(
+    limits = ConnectionLimits(
         head_timeout=5,
         body_timeout=5,
         keep_alive_timeout=5,
@@ -895,7 +896,7 @@ def test_a_head_is_refused_just_past_its_bound(edge):
     read (the piece it begins in is taken whole): sent 16 KiB at a time, a head is refused
     before it is much past the bound (the other test sends 640 KB, which a bound twice too
     loose also refused), and a head 16 KiB short of it is answered."""
-    bound = 100 * 1024 + connections.HEAD_FIELDS_BYTES
+    bound = 100 * 1024 + HEAD_FIELDS_BYTES
     piece = 16 * 1024
     with connect(edge) as connection:
         connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ")
@@ -1089,13 +1090,13 @@ HOST = (b"host", b"x")
 def test_a_long_host_is_checked_and_not_kept():
     """Valid Hosts are remembered, but only short ones: a client naming thousands of hosts of
     100 KB each would otherwise pin ~100 MB in the process."""
-    connections._is_short_host.cache_clear()
+    request_head._is_short_host.cache_clear()
     long_host = b"a" * 100_000
     assert head_fault([(b"host", long_host)], "1.1") is None
     assert head_fault([(b"host", long_host + b"@")], "1.1") is not None
-    assert connections._is_short_host.cache_info().currsize == 0
+    assert request_head._is_short_host.cache_info().currsize == 0
     assert head_fault([(b"host", b"example.com")], "1.1") is None
-    assert connections._is_short_host.cache_info().currsize == 1
+    assert request_head._is_short_host.cache_info().currsize == 1
 
 
 def test_head_fault_names_each_conflict():
