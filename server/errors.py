@@ -122,7 +122,7 @@ def format_error(error: GraphQLError, *, before_execution: bool, request_id: str
     elif _is_server_fault(error):
         formatted["message"], extensions = masked(request_id)
     else:
-        formatted["message"] = error.message
+        formatted["message"] = PYTHON_NONE.sub(" not to be null.", error.message)
         extensions = {"code": _error_code(error, before_execution)}
     if error.locations:
         formatted["locations"] = [
@@ -133,6 +133,10 @@ def format_error(error: GraphQLError, *, before_execution: bool, request_id: str
     formatted["extensions"] = extensions
     return formatted
 
+
+# graphql-core words a null as Python's None ("Expected value of non-null type 'Int!' not to be
+# None."): a client sent JSON's null
+PYTHON_NONE = re.compile(r" not to be None\.$")
 
 # graphql-core's "Did you mean 'company'?" (pyutils/did_you_mean.py): names only, so text a
 # client sent inside a message is left as it is

@@ -267,10 +267,11 @@ async def test_client_errors_are_explained_not_masked(
     [
         pytest.param({"first": "abc"}, "abc", id="wrong-type"),
         pytest.param({"first": 2**40}, "first", id="out-of-int-range"),
+        pytest.param({"first": None}, "not to be null.", id="null-for-non-null"),
     ],
 )
 async def test_variable_errors_are_explained_not_masked(client, caplog, variables, mentions):
-    query = "query Page($first: Int) { programs(first: $first) { totalCount } }"
+    query = "query Page($first: Int!) { programs(first: $first) { totalCount } }"
     with caplog.at_level(logging.ERROR):
         response = await send(client, payload={"query": query, "variables": variables})
     assert response.status_code == 200, response.text
@@ -316,6 +317,7 @@ async def test_a_null_sent_for_an_argument_that_takes_none_is_the_client_s_error
     assert error["extensions"] == {"code": "BAD_USER_INPUT"}
     assert f"Argument '{argument}' has invalid value" in error["message"], error
     assert "'$s'" in error["message"]
+    assert error["message"].endswith(" not to be null."), error  # JSON's word, not Python's
     assert error["path"] == ["company"]
     assert body["data"] == {"company": None}
     assert response.headers["x-request-id"] not in caplog.text
