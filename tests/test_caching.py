@@ -35,11 +35,14 @@ async def get(
     http: httpx.AsyncClient,
     variables: dict[str, Any] | None = None,
     query: str = QUERY,
+    operation_name: str | None = None,
     **headers: str,
 ) -> httpx.Response:
     params = {"query": query}
     if variables is not None:
         params["variables"] = json.dumps(variables)
+    if operation_name is not None:
+        params["operationName"] = operation_name
     sent = {"accept": JSON, **{name.replace("_", "-"): v for name, v in headers.items()}}
     return await http.get("/graphql", params=params, headers=sent)
 
@@ -66,13 +69,16 @@ async def test_get_answers_carry_a_strong_etag_and_revalidate(client):
 
 
 async def test_each_request_has_its_own_tag(client):
+    two = QUERY + " query Companies { companies { totalCount } }"
     tags = {
         (await get(client, {"n": 5})).headers["etag"],
         (await get(client, {"n": 6})).headers["etag"],
         (await get(client, {"n": 5}, query=QUERY + " ")).headers["etag"],
         (await get(client, {"n": 5}, accept="application/graphql-response+json")).headers["etag"],
+        (await get(client, {"n": 5}, query=two, operation_name="Programs")).headers["etag"],
+        (await get(client, {"n": 5}, query=two, operation_name="Companies")).headers["etag"],
     }
-    assert len(tags) == 4
+    assert len(tags) == 6
 
 
 async def test_a_compressed_answer_has_its_own_tag_which_revalidates(client):
