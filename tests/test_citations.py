@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from db.mapping import TYPES
@@ -14,7 +15,10 @@ from db.models import (
     ProgramPartner,
     ReportProgram,
 )
-from tests.conftest import Store
+from seeds.read import read_seeds
+from seeds.write import write_seeds
+from tests.conftest import Store, make_client
+from tests.factories import graph_data, write_seed_tree
 
 CITED_TABLES = (
     *(node.model for node in TYPES.values() if node.cited),
@@ -60,3 +64,23 @@ async def test_citations_point_only_at_existing_rows(store: Store):
             for row_id in (await connection.execute(select(model.id))).scalars().all()
         }
     assert subjects <= existing
+
+
+@pytest.mark.parametrize("executor", ["compiled", "reference"])
+async def test_a_reseed_lists_an_item_s_quotes_in_their_new_order(
+    empty_store: Store, seed_plan, tmp_path, executor
+):
+    """A re-seed keeps a quote's row (its id) where the file moved it: the file's order is
+    the position the seed writes, not the row's age."""
+    query = '{ program(slug: "apida-heritage-month-2024") { citations { quote } } }'
+    data = graph_data()
+    [program] = [p for p in data["programs"] if p["slug"] == "apida-heritage-month-2024"]
+    await write_seeds(empty_store.engine, seed_plan)
+    program["citations"].reverse()
+    await write_seeds(empty_store.engine, read_seeds(write_seed_tree(tmp_path / "s", data)))
+    async with make_client(empty_store.engine, executor=executor) as http:
+        answer = await http.post("/graphql", json={"query": query})
+    assert answer.headers["x-executor"] == executor
+    quotes = [c["quote"] for c in answer.json()["data"]["program"]["citations"]]
+    assert quotes == [c["quote"] for c in program["citations"]]
+    assert len(quotes) > 2
