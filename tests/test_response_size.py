@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from graphql import GraphQLObjectType, get_named_type, parse
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
 from bench.queries import ours_large, ours_seed
 from db import state
@@ -20,6 +20,7 @@ from db.state import StoreSnapshot
 from db.widths import PROVENANCE, width_key
 from operation.cost import estimate_cost
 from operation.size import SMALL, Widths
+from seeds.write import write_seeds
 from server.app import CONTRACT
 from tests.conftest import Store, make_client, read_snapshot
 from tests.serving import served
@@ -69,6 +70,17 @@ def assert_too_large(response: httpx.Response, limit: int, status: int = 200) ->
     return body
 
 
+def assert_refused_before_running(
+    response: httpx.Response, limit: int, status: int = 200
+) -> dict[str, Any]:
+    """RESPONSE_TOO_LARGE from the estimate: no executor ran (an answer cut off once built
+    says "took more than")."""
+    body = assert_too_large(response, limit, status)
+    assert "x-executor" not in response.headers
+    assert body["errors"][0]["message"].startswith("The answer may take up to"), body
+    return body
+
+
 def test_a_small_query_for_megabytes_is_refused_by_the_real_server(tmp_path: Path):
     """The issue's case, on `impact-graph serve`: refused before it runs (no X-Executor), as
     JSON 200 and as graphql-response+json 400; an ordinary query is answered."""
@@ -78,8 +90,7 @@ def test_a_small_query_for_megabytes_is_refused_by_the_real_server(tmp_path: Pat
         for accept, status in (("application/json", 200), (GRAPHQL_RESPONSE, 400)):
             response = http.post("/graphql", json=body, headers={"Accept": accept})
             assert response.headers["content-type"].startswith(accept)
-            assert "x-executor" not in response.headers
-            refused = assert_too_large(response, DEFAULT_LIMIT, status)
+            refused = assert_refused_before_running(response, DEFAULT_LIMIT, status)
             assert refused["extensions"]["cost"]["estimated"] <= 25_000  # within the cost budget
         answered = http.post("/graphql", json={"query": DOCUMENTS})
         assert answered.status_code == 200
@@ -90,9 +101,9 @@ def test_a_small_query_for_megabytes_is_refused_by_the_real_server(tmp_path: Pat
 @pytest.mark.parametrize("executor", EXECUTORS)
 async def test_the_estimate_refuses_before_either_executor_runs(store: Store, executor: str):
     async with make_client(store.engine, executor=executor) as http:
-        assert_too_large(await post(http, WIDE), DEFAULT_LIMIT)
+        assert_refused_before_running(await post(http, WIDE), DEFAULT_LIMIT)
         refused = await post(http, WIDE, GRAPHQL_RESPONSE)
-        assert_too_large(refused, DEFAULT_LIMIT, 400)
+        assert_refused_before_running(refused, DEFAULT_LIMIT, 400)
         answered = await post(http, DOCUMENTS)
         assert "errors" not in answered.json()
         assert answered.headers["x-executor"] == executor
@@ -104,7 +115,7 @@ async def test_the_limit_is_a_setting(store: Store, executor: str):
     are refused before they run; one document list is answered."""
     limit = 128 * 1024
     async with make_client(store.engine, executor=executor, max_response_bytes=limit) as http:
-        assert_too_large(await post(http, DOCUMENTS), limit)
+        assert_refused_before_running(await post(http, DOCUMENTS), limit)
         one = await post(http, "{ documents { nodes { text } } }")
         assert "errors" not in one.json()
 
@@ -287,3 +298,30 @@ def test_every_text_an_answer_can_hold_is_weighed_by_its_widest_value():
     assert light == NAMES_NOT_TEXTS | {("Highlight", "text")}
     longest = max([*names, "TextPositionSelector", "TextQuoteSelector"], key=len)
     assert len(json.dumps(longest)) <= SMALL, longest
+
+
+async def test_a_quote_s_context_in_letters_of_four_bytes_is_within_its_estimate(
+    empty_store: Store, seed_plan
+):
+    """A context's width is in characters, and a character may take four bytes in UTF-8:
+    the estimate prices each at four, so a document in such letters is no larger than it."""
+    await write_seeds(empty_store.engine, seed_plan)
+    async with empty_store.engine.begin() as connection:
+        documents = (await connection.execute(select(Document.id, Document.text))).all()
+        for document_id, text in documents:  # every character one of four bytes
+            wide = "".join("\n" if c == "\n" else "\U0001d11e" for c in text)
+            await connection.execute(
+                update(Document).where(Document.id == document_id).values(text=wide)
+            )
+    query = (
+        "{ programs(first: 100) { nodes { citations { "
+        "context(characters: 300) { before after } } } } }"
+    )
+    snapshot = await read_snapshot(empty_store.engine)
+    estimate = estimate_cost(CONTRACT, parse(query), None, {}, snapshot)
+    for executor in EXECUTORS:
+        async with make_client(empty_store.engine, executor=executor) as http:
+            response = await post(http, query)
+        assert response.headers["x-executor"] == executor
+        assert "\U0001d11e" * 300 in response.text
+        assert len(response.content) <= estimate.bytes, executor
