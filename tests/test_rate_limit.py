@@ -122,6 +122,26 @@ def test_a_bucket_lets_exactly_its_burst_through_at_one_instant() -> None:
     assert tokens == 0.0
 
 
+def test_an_idle_bucket_holds_at_most_its_burst() -> None:
+    """Tokens earned while a client sits idle fill its bucket, never past the burst: a
+    client away an hour sends its burst, then waits as any other."""
+    tokens, wait = take(Bucket(rate=1.0, burst=5), 5.0, 0.0, 3_600.0)
+    assert (tokens, wait) == (4.0, 0.0)
+
+
+async def test_in_redis_an_idle_bucket_holds_at_most_its_burst(sqlite_store):
+    client = a_client()
+    with Redis.from_url(REDIS_URL) as redis:
+        seconds, _ = redis.time()
+        key = "impact-graph:" + KEY_PREFIX + client_key(client)  # (the default prefix)
+        # full, and idle long enough to earn 50 tokens more at SLOW
+        redis.hset(key, mapping={"tokens": "2.000000", "at": f"{seconds - 1_000}.000000"})
+        redis.expire(key, 60)
+    settings = {"rate_limit": SLOW, "rate_limit_burst": 2, "cache_url": REDIS_URL}
+    async with app_client(sqlite_store, client, **settings) as http:
+        assert await statuses(http, 3) == [200, 200, 429]
+
+
 class Waiting:
     """Buckets whose client must wait `seconds`."""
 
