@@ -7,6 +7,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
+from redis.exceptions import ConnectionError as ConnectionLost
 
 CONNECTIONS = 8  # per process: a crowd of requests waits its turn for one, not open one each
 # Connecting, waiting for a free connection, each reply: the most any command may take. Each
@@ -21,9 +22,13 @@ def redis_client(url: str) -> Redis:
         timeout=TIMEOUT_SECONDS,
         socket_timeout=TIMEOUT_SECONDS,
         socket_connect_timeout=TIMEOUT_SECONDS,
+        # A failure is answered at once (uncached, or let through unlimited), but for one: a
+        # connection that died under us (Redis restarted since it was last used) fails its
+        # command at once, and the command is sent again, once, on a new connection. A
+        # Redis that does not answer (a timeout) is not asked twice.
+        retry=Retry(NoBackoff(), 1, (ConnectionLost,)),
     )
-    # no retries: a failure is answered at once (uncached, or let through unlimited)
-    return Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
+    return Redis(connection_pool=pool)
 
 
 class CacheUrlRefused(ValueError):

@@ -350,7 +350,9 @@ async def test_while_redis_is_away_one_request_asks_whether_it_is_back(sqlite_st
                 break
             connection.close()
             tried += 1
-    assert 1 <= tried <= 2  # the first request's, and one retry's
+    # the first request's try, and one retry's: each may open a second connection, where its
+    # first was lost as it timed out (server/redis_client.py tries a lost one's command again)
+    assert 1 <= tried <= 4
 
 
 async def test_a_fault_in_a_question_asked_in_the_background_is_logged(

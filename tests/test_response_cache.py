@@ -31,6 +31,7 @@ from server import caching
 from server.answers import refusals
 from server.endpoint import GraphQLEndpoint
 from server.persisted import sha256_hex
+from server.redis_client import CONNECTIONS
 from tests.conftest import NO_STORE_CHECK, EarlyHits, Store, make_client, read_snapshot
 from tests.factories import graph_data, write_seed_tree
 from tests.serving import fill_up, redis_server
@@ -458,6 +459,31 @@ async def test_when_redis_goes_away_requests_are_answered_uncached(
             assert len(lines) == 2, lines
             assert "back" in lines[1]
         await proxy.stop()
+
+
+@bounded
+async def test_a_redis_restarted_between_requests_is_no_outage(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The connections the process held to a Redis that restarted are dead: each fails its
+    next command at once, and was taken for Redis going away (answers uncached, two log
+    lines) one connection at a time, long after Redis was back (operator review). A command
+    on a dead connection is tried again once, on a new one."""
+    port = free_port()
+    with redis_server(port) as first_life:
+        async with make_client(store.engine, cache_url=f"redis://127.0.0.1:{port}/0") as http:
+
+            async def crowd() -> list[str]:
+                sent = [post(http, {"query": unique()}) for _ in range(CONNECTIONS)]
+                return [answer.headers["x-cache"] for answer in await asyncio.gather(*sent)]
+
+            assert set(await crowd()) == {"miss"}  # (every connection of the pool opened)
+            first_life.terminate()
+            first_life.wait(timeout=30)
+            with redis_server(port), caplog.at_level(logging.WARNING, "impact_graph.cache"):
+                assert set(await crowd()) == {"miss"}, list(away_lines(caplog))
+                assert set(await crowd()) == {"miss"}
+                assert list(away_lines(caplog)) == []
 
 
 @bounded
