@@ -22,7 +22,7 @@ from starlette.routing import Mount, Route
 from compiled.executor import CompiledExecutor
 from core.coalesce import Coalesced
 from core.config import Settings, get_settings
-from core.logs import configure_logging
+from core.logs import configure_logging, once_a_window
 from db import migrate
 from db.engine import PoolOptions, create_engine, snapshot_sessions
 from db.errors import StoreFailures
@@ -37,6 +37,7 @@ from server.caching import build_identity
 from server.compression import CompressionMiddleware, matching_etag
 from server.cors import cors_middleware
 from server.endpoint import GraphQLEndpoint
+from server.errors import OUTAGE_LOG_SECONDS
 from server.graphiql import ASSETS_DIR, ASSETS_PATH, SCHEMA_PATH
 from server.methods import EXCEPTION_HANDLERS, HeadAsGet
 from server.negotiation import listed
@@ -55,6 +56,9 @@ from server.shutdown import (
 from server.static import AssetFiles
 
 logger = logging.getLogger("impact_graph.server")
+# Probes repeat, and anyone may send one: while the store is away, a line every window (the
+# next saying how many were left out), as the requests' outage says it.
+readiness = once_a_window("impact_graph.server.readiness", OUTAGE_LOG_SECONDS)
 # The schema as graphql-core types, built from the SDL through public APIs only: what
 # operation/ parses, measures, prices and validates against. Execution stays Strawberry's.
 CONTRACT = build_schema(schema.as_str())
@@ -211,13 +215,13 @@ def create_app(
         await asyncio.wait({task}, timeout=READY_ANSWER_SECONDS)
         error = task.exception() if task.done() else TimeoutError("no answer in time")
         if isinstance(error, Behind):
-            logger.warning("readiness check failed: %s", error)
+            readiness.warning("readiness check failed: %s", error)
             return JSONResponse(
                 {"status": "unavailable", "database": "not migrated"}, 503, NO_STORE
             )
-        if error is not None:  # probes repeat: one line each, not a stack
+        if error is not None:  # a line, not a stack
             task.cancel()
-            logger.warning("readiness check failed: database unreachable (%r)", error)
+            readiness.warning("readiness check failed: database unreachable (%r)", error)
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503, NO_STORE)
         return JSONResponse({"status": "ready", "database": "ok"}, headers=NO_STORE)
 

@@ -652,6 +652,18 @@ async def test_readyz_is_503_when_the_database_refuses(refused_client):
         assert leak not in response.text
 
 
+async def test_readiness_probes_while_the_database_is_away_are_a_line_a_window(
+    refused_client, caplog
+):
+    """Anyone may probe: a line each would let a client fill the log (operator review)."""
+    with caplog.at_level(logging.WARNING, logger="impact_graph.server"):
+        for _ in range(20):
+            assert (await refused_client.get("/readyz")).status_code == 503
+    said = [r.getMessage() for r in caplog.records if "readiness" in r.getMessage()]
+    assert len(said) == 1, said
+    assert "database unreachable" in said[0]
+
+
 @pytest.mark.parametrize(
     ("revision", "status"),
     [
