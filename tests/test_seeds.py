@@ -87,6 +87,28 @@ def test_duplicate_slug_is_an_error(tmp_path):
         read_altered(tmp_path, data)
 
 
+def test_a_quote_cited_twice_by_one_item_is_an_error(tmp_path):
+    data = graph_data()
+    citations = program(data, "impact-fellows-program")["citations"]
+    citations.append(dict(citations[0]))
+    with pytest.raises(
+        SeedError, match="program 'impact-fellows-program' cites the same span twice"
+    ):
+        read_altered(tmp_path, data)
+
+
+def test_an_organization_naming_an_unknown_document_is_an_error(tmp_path):
+    data = graph_data()
+    organization = data["organizations"][0]
+    organization.setdefault("documents", []).append("no-such-document")
+    with pytest.raises(
+        SeedError,
+        match=f"organization '{organization['slug']}' refers to unknown document "
+        "'no-such-document'",
+    ):
+        read_altered(tmp_path, data)
+
+
 def test_quote_not_in_document_names_file_entity_and_quote(tmp_path):
     data = graph_data()
     program(data, "impact-fellows-program")["citations"][0]["quote"] = "an invented sentence"
@@ -515,6 +537,18 @@ def test_document_without_text_file_is_an_error(tmp_path):
     root = write_seed_tree(tmp_path / "seeds")
     (root / "documents" / "staying-connected-at-sony-music.txt").unlink()
     with pytest.raises(SeedError, match=r"staying-connected-at-sony-music\.yaml: cannot read"):
+        read_seeds(root)
+
+
+def test_a_document_whose_slug_is_not_its_file_name_is_an_error(tmp_path):
+    root = write_seed_tree(tmp_path / "seeds")
+    meta = root / "documents" / "staying-connected-at-sony-music.yaml"
+    text = meta.read_text(encoding="utf-8")
+    meta.write_text(text.replace("slug: staying-connected-at-sony-music", "slug: other"), "utf-8")
+    with pytest.raises(
+        SeedError,
+        match=r"staying-connected-at-sony-music\.yaml: slug 'other' differs from the file name",
+    ):
         read_seeds(root)
 
 
