@@ -174,6 +174,22 @@ async def test_errors_and_uncacheable_answers_are_not_cached(client):
     assert "etag" not in posted.headers
 
 
+async def test_a_post_is_never_a_304(client, store: Store):
+    """A POST's answer has no tag, and its key is not checked against the store as a GET's
+    is: one sent with the tag of the same request's GET is answered whole (by another
+    server, where no kept answer is found first)."""
+    etag = (await get(client, {"n": 3}, accept_encoding="identity")).headers["etag"]
+    async with make_client(store.engine) as other:
+        posted = await other.post(
+            "/graphql",
+            json={"query": QUERY, "variables": {"n": 3}},
+            headers={"accept": JSON, "if-none-match": etag},
+        )
+    assert posted.status_code == 200
+    assert posted.headers["x-cache"] == "miss"
+    assert len(posted.json()["data"]["programs"]["nodes"]) == 3
+
+
 async def test_a_seed_that_changes_rows_changes_every_tag(empty_store: Store, seed_plan, tmp_path):
     await write_seeds(empty_store.engine, seed_plan)
     async with make_client(empty_store.engine) as http:
