@@ -1135,6 +1135,33 @@ async def test_good_faith_requests_near_the_limits_are_answered(client, query, d
         assert body["data"]
 
 
+async def test_each_limit_holds_exactly_at_its_number(store: Store):
+    """A query as long, as dear or with an answer as large as its limit is answered; one
+    more is refused (an off-by-one passed every other test)."""
+    longest = SONY + "#" * (20_000 - len(SONY))
+    async with make_client(store.engine, max_response_bytes=64 * 1024) as http:
+        assert without_cost((await send(http, post(longest))).json()) == SONY_DATA
+        refused = (await send(http, post(longest + "#"))).json()
+        assert refused["errors"][0]["extensions"]["code"] == "QUERY_TOO_LARGE"
+        assert "is 20,001 characters long" in refused["errors"][0]["message"]
+        # the query's cost and the size of its answer, as estimated
+        estimated = (await send(http, post(TEXTS))).json()
+    size = estimated["errors"][0]["extensions"]["bytes"]
+    cost = estimated["extensions"]["cost"]["estimated"]
+    for setting, limit, code in (
+        ("max_cost", cost, "QUERY_TOO_COMPLEX"),
+        ("max_response_bytes", size, "RESPONSE_TOO_LARGE"),
+    ):
+        async with make_client(store.engine, **{setting: limit}) as http:
+            assert "errors" not in (await send(http, post(TEXTS))).json(), setting
+        async with make_client(store.engine, **{setting: limit - 1}) as http:
+            body = (await send(http, post(TEXTS))).json()
+        assert "data" not in body, setting
+        assert body["errors"][0]["extensions"]["code"] == code
+
+
+# Ten copies of both documents' text: ~83 KB as estimated
+TEXTS = "{ " + " ".join(f"d{i}: documents {{ nodes {{ text }} }}" for i in range(10)) + " }"
 LOOKUP = 'company(slug: "sony-music")'
 # Validation compares every pair of fields that share a response name, through every pair
 # of fragments: quadratic work (0.4 s for 200 repeats of one connection, measured) that
