@@ -1117,6 +1117,11 @@ def test_head_fault_names_each_conflict():
     assert head_fault([HOST, (b"content-type", b"a/b"), (b"content-type", b"a/b")], "1.1") == (
         "a request may carry one Content-Type"
     )
+    # (httptools refuses this one first on the wire; the check holds without it)
+    both = [HOST, (b"content-length", b"5"), (b"transfer-encoding", b"chunked")]
+    assert head_fault(both, "1.1") == (
+        "a request may not carry both Content-Length and Transfer-Encoding"
+    )
     # a framing fault is named first: it is the one a smuggled request rides on
     assert head_fault([(b"content-length", b"5"), (b"content-length", b"6")], "1.1") == (
         "a request may carry one Content-Length"
