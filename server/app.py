@@ -251,6 +251,8 @@ def create_app(
                 await store.aclose()
                 await failures.aclose()
                 await statements.close()
+                if limit is not None:
+                    await limit.aclose()  # (before its Redis client closes)
                 if redis is not None:
                     await redis.aclose(close_connection_pool=True)
                 if owns_engine:

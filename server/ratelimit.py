@@ -88,6 +88,10 @@ class Buckets(Protocol):
         """Take a token for `client`: 0 if there was one, else the seconds until there is."""
         ...
 
+    async def aclose(self) -> None:
+        """Stop what is still going on (before the Redis client closes)."""
+        ...
+
 
 class LocalBuckets:
     """Buckets in this process: exact for one worker; with N workers a client may send N
@@ -103,6 +107,9 @@ class LocalBuckets:
         tokens, seconds = take(self.bucket, tokens, then, now)
         self._held.put(client, (tokens, now))
         return seconds
+
+    async def aclose(self) -> None:
+        pass  # nothing goes on in the background
 
 
 class RedisBuckets:
@@ -133,6 +140,14 @@ class RedisBuckets:
             answered, _ = await asyncio.wait({asking}, timeout=PROBE_WAIT_SECONDS)
             return asking.result() if answered else 0.0
         return await self._ask(client)
+
+    async def aclose(self) -> None:
+        """Stop the questions still going on in the background, before the client closes:
+        a connection its close cuts would otherwise be opened again (redis-py tries a
+        connection lost once more, server/redis_client.py)."""
+        for asking in self._asking:
+            asking.cancel()
+        await asyncio.gather(*self._asking, return_exceptions=True)
 
     def _asked(self, asking: asyncio.Future[float]) -> None:
         """A question that went on in the background: its fault, if any, is logged (Redis's
@@ -186,6 +201,9 @@ class RateLimit:
 
     def __init__(self, buckets: Buckets) -> None:
         self.buckets = buckets
+
+    async def aclose(self) -> None:
+        await self.buckets.aclose()
 
     async def check(self, request: Request) -> RequestError | None:
         """The refusal of a request its client sent too soon, or None.
