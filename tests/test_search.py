@@ -222,6 +222,21 @@ def test_a_value_typed_as_a_query_asks_for_the_words_it_is_indexed_by(value):
     assert asked == terms(value).split()
 
 
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("refugee -or agency", "refugee agency"),  # `-or` is no `or`: a common word, left out
+        ('"justice for"', '"justice"'),  # a phrase's common words at its ends are dropped
+        ('"for the justice"', '"justice"'),
+        ('"justice for all" fund', '"justice for all" fund'),  # (inside, they stay)
+    ],
+)
+def test_what_a_query_asks_is_read_as_the_readme_says(written, meant):
+    assert parse_search(written).alternatives == parse_search(meant).alternatives
+    (alternative,) = parse_search(written).alternatives
+    assert alternative.include
+
+
 async def test_a_word_written_decomposed_is_found_composed_and_the_other_way(
     empty_store: Store, tmp_path: Path
 ) -> None:
