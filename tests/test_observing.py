@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -322,9 +323,13 @@ async def test_of_two_trusted_headers_the_last_is_the_id(store):
     """A proxy that appends its header (HAProxy's `add-header`) rather than replacing it puts
     its own after the client's: the client must not pick the id."""
     headers = [("X-Request-ID", "from-client"), ("X-Request-ID", "from-proxy")]
+    unsafe = [("X-Request-ID", "from-client"), ("X-Request-ID", "not safe")]
     async with make_client(store.engine, request_id_header="X-Request-ID") as http:
         answer = await http.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
+        # the proxy's own unsafe: a new id, never the client's before it
+        renamed = await http.post("/graphql", json={"query": "{ __typename }"}, headers=unsafe)
     assert answer.headers["x-request-id"] == "from-proxy"
+    assert re.fullmatch("[0-9a-f]{32}", renamed.headers["x-request-id"])
 
 
 async def test_a_hit_served_before_routing_has_the_same_record(store, early_hits, caplog):
