@@ -234,8 +234,9 @@ def test_one_json_log_line_per_request(server):
         json={"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}},
     )
     health = httpx.get(f"{base}/healthz")
+    long_path = httpx.get(f"{base}/{'x' * 5_000}")  # a 404: its path cut to 200 characters
     lines = {}
-    for response in (answered, refused, partial, variables, unknown, health):
+    for response in (answered, refused, partial, variables, unknown, health, long_path):
         request_id = response.headers["x-request-id"]
         found = log_lines(log, request_id)
         assert len(found) == 1, found
@@ -265,6 +266,7 @@ def test_one_json_log_line_per_request(server):
     not_found = lines[unknown.headers["x-request-id"]]
     assert (not_found["refusal"], not_found["cache"]) == ("PERSISTED_QUERY_NOT_FOUND", None)
     assert lines[health.headers["x-request-id"]]["path"] == "/healthz"
+    assert lines[long_path.headers["x-request-id"]]["path"] == "/" + "x" * 199
 
 
 def test_a_revalidated_answer_is_logged_under_its_operation(server):
