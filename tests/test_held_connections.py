@@ -118,12 +118,16 @@ async def test_a_database_that_does_not_answer_in_time_is_not_asked_again() -> N
     try:
         # the server's own bound lifted on the held connection: only the client's is left
         await statements.fetch_row(SqlText("SET statement_timeout = 0", (), {}, True), {})
+        backend = SqlText("SELECT pg_backend_pid()", (), {}, True)
+        stopped = await statements.fetch_value(backend, {})
         started = time.monotonic()
         with pytest.raises(DBAPIError) as raised:
             await statements.fetch_value(SqlText("SELECT pg_sleep(3)", (), {}, True), {})
         assert time.monotonic() - started < 0.9  # once, not again on fresh connections
         assert isinstance(raised.value.orig, TimeoutError)
         assert as_unavailable(raised.value) is not None  # the store's trouble: a 503
+        # the connection left midway is dropped, not held for the next statement
+        assert await statements.fetch_value(backend, {}) != stopped
     finally:
         await statements.close()
         await engine.dispose()
