@@ -466,6 +466,9 @@ async def test_a_standby_never_looks(
                 clock.now += lease.LOOK_SECONDS
                 assert (await hit(http)).headers["x-cache"] == "hit"
             assert (reads(), looks_started) == (5, [])
+            for _ in range(3):  # within what a lease would hold: no lease, each hit reads
+                assert (await hit(http)).headers["x-cache"] == "hit"
+            assert reads() == 8
 
 
 async def test_a_live_seeds_announcement_is_never_taken_for_dead(
