@@ -138,7 +138,8 @@ class RedisBuckets:
             self._asking.add(asking)  # (kept while it runs)
             asking.add_done_callback(self._asked)
             answered, _ = await asyncio.wait({asking}, timeout=PROBE_WAIT_SECONDS)
-            return asking.result() if answered else 0.0
+            # (one the server stopped, its Redis client closing: let through)
+            return asking.result() if answered and not asking.cancelled() else 0.0
         return await self._ask(client)
 
     async def aclose(self) -> None:

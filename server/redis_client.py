@@ -25,10 +25,9 @@ def redis_client(url: str) -> Redis:
         # A failure is answered at once (uncached, or let through unlimited), but for one: a
         # connection that died under us (Redis restarted since it was last used) fails its
         # command at once, and the command is sent again, once, on a new connection. A
-        # Redis that does not answer (a timeout) is not asked twice. (`retry_on_error` too:
-        # redis-py before 6 retries a command only on the errors it lists.)
+        # Redis that does not answer (a timeout) is not asked twice. (As redis-py 8 reads it:
+        # before, a command was retried only on the errors `retry_on_error` lists.)
         retry=Retry(NoBackoff(), 1, (ConnectionLost,)),
-        retry_on_error=[ConnectionLost],
     )
     return Redis(connection_pool=pool)
 

@@ -153,6 +153,38 @@ class Waiting:
     async def wait(self, client: str) -> float:
         return self.seconds
 
+    async def aclose(self) -> None:
+        pass
+
+
+class AwayThenSlow:
+    """A Redis client whose first script fails as a lost connection does, and every later one
+    answers after a minute."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def register_script(self, _: str) -> Any:
+        async def script(**_: Any) -> Any:
+            self.calls += 1
+            if self.calls == 1:
+                raise RedisError("connection lost")
+            await asyncio.sleep(60)
+
+        return script
+
+
+async def test_a_request_waiting_on_a_question_the_server_stops_passes():
+    """The server stopping cancels the background question (before its Redis client
+    closes): a request waiting on it passes, it is not cancelled with it (review)."""
+    buckets = RedisBuckets(Bucket(rate=1.0, burst=1), AwayThenSlow(), "")  # type: ignore[arg-type]
+    assert await buckets.wait("203.0.113.9") == 0.0  # Redis found away
+    await asyncio.sleep(REDIS_RETRY_SECONDS + 0.05)  # the next request asks, in the background
+    waiting = asyncio.create_task(buckets.wait("203.0.113.9"))
+    await asyncio.sleep(PROBE_WAIT_SECONDS / 4)
+    await buckets.aclose()
+    assert await waiting == 0.0
+
 
 @pytest.mark.parametrize(("seconds", "retry"), [(0.2, "1"), (1.3, "2"), (2.0, "2")])
 async def test_retry_after_is_never_sooner_than_a_token_is_back(seconds: float, retry: str):
