@@ -194,6 +194,41 @@ async def test_a_lease_counts_from_before_its_read(
         assert reads() == 2
 
 
+async def test_a_read_that_an_executor_outran_grants_no_lease(
+    empty_store: Store, seed_plan: SeedPlan, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An executor read a newer version while a version read was on its way: the version
+    that read brings back is no current one, and grants no lease (answers kept under it
+    would be served a lease long after the newer one was seen)."""
+    watches: list[watch.StoreWatch] = []
+    made = watch.StoreWatch.__init__
+
+    def kept(self: watch.StoreWatch, *args: Any, **kwargs: Any) -> None:
+        made(self, *args, **kwargs)
+        watches.append(self)
+
+    fetch_row = Statements.fetch_row
+    outran = False
+
+    async def outrun(statements: Statements, sql: SqlText, parameters: dict[str, Any]) -> Any:
+        nonlocal outran
+        row = await fetch_row(statements, sql, parameters)
+        if is_lease_read(sql) and row is not None and not outran:
+            outran = True  # (once: the newer version is seen as this read comes back)
+            deadline = asyncio.get_running_loop().time() + 5
+            await watches[0].saw(row[0] + 1, deadline)
+        return row
+
+    monkeypatch.setattr(watch.StoreWatch, "__init__", kept)
+    async with leased(empty_store, seed_plan) as (http, reads):
+        monkeypatch.setattr(Statements, "fetch_row", outrun)
+        clock.now += lease.LEASE_SECONDS  # lapsed: the next hit reads, and is outrun
+        await hit(http)
+        assert (outran, reads()) == (True, 2)
+        await hit(http)  # no lease: read again
+        assert reads() == 3
+
+
 async def test_a_lease_half_through_is_renewed_while_it_holds(
     empty_store: Store, seed_plan: SeedPlan, clock: Clock
 ) -> None:
