@@ -30,7 +30,12 @@ def list_filter(key: str, given: Mapping[str, Any] | None) -> ListFilter:
     if given is None:
         return ListFilter()
     names = TYPES[LISTS[key].target].filter_arguments
-    search = None if names.search is None else given.get(names.search)
+
+    def value(name: str | None) -> Any:
+        """The field the map names, as given; None where the list offers no such filter."""
+        return None if name is None else given.get(name)
+
+    search = value(names.search)
     named = f"filter.{names.search}"
     if search is not None and len(search) > MAX_SEARCH_LENGTH:
         raise BadUserInput(
@@ -40,19 +45,18 @@ def list_filter(key: str, given: Mapping[str, Any] | None) -> ListFilter:
         raise BadUserInput(
             f"`{named}` must not contain control characters such as NUL", argument=named
         )
-    kinds = None if names.kind is None else given.get(names.kind)
-    country = None if names.country is None else given.get(names.country)
+    country = value(names.country)
     if country is not None and not _COUNTRY_CODE.fullmatch(country):
         raise BadUserInput(
-            f"`countryCode` must be an ISO 3166-1 alpha-2 code such as 'US' (got {country[:20]!r})",
-            argument="filter.countryCode",
+            f"`{names.country}` must be an ISO 3166-1 alpha-2 code such as 'US' "
+            f"(got {country[:20]!r})",
+            argument=f"filter.{names.country}",
         )
-    stated_only = None if names.stated_only is None else given.get(names.stated_only)
     return ListFilter(
         name_contains=search or None,
-        kinds=_enum_names(kinds),
+        kinds=_enum_names(value(names.kind)),
         country_code=None if country is None else country.upper(),
-        stated_only=bool(stated_only),
+        stated_only=bool(value(names.stated_only)),
     )
 
 
