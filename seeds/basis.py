@@ -18,6 +18,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from db import mapping
@@ -76,14 +77,17 @@ VERBATIM: dict[str, tuple[str, ...]] = {
 }
 
 
-def _field_links(type_name: str, item: Cited) -> Iterator[tuple[str, str]]:
-    """The item's single fields that link to another item, as the type map states them
-    (`Reference`s): (YAML key, the target's type). A reference the extraction writes
-    otherwise (a figure's pair: its group lists it) has no key here."""
-    keys = {API_NAMES.apply_naming_config(key): key for key in type(item).model_fields}
-    for name, spec in node_type(type_name).fields.items():
-        if isinstance(spec, mapping.Reference) and name in keys:
-            yield keys[name], spec.target
+@cache
+def _field_links(type_name: str, spec: type[Cited]) -> tuple[tuple[str, str], ...]:
+    """The single fields of `spec`'s items that link to another item, as the type map
+    states them (`Reference`s): (YAML key, the target's type). A reference the extraction
+    writes otherwise (a figure's pair: its group lists it) has no key here."""
+    keys = {API_NAMES.apply_naming_config(key): key for key in spec.model_fields}
+    return tuple(
+        (keys[name], reference.target)
+        for name, reference in node_type(type_name).fields.items()
+        if isinstance(reference, mapping.Reference) and name in keys
+    )
 
 
 def check_documents(documents: Iterable[tuple[DocumentMeta, str]]) -> None:
@@ -159,7 +163,7 @@ def check_provenance(graph: GraphSpec, source: str) -> None:
             _check_verbatim(where, type_name, item, source)
             if isinstance(item, FigureSpec):
                 _check_figure(where, item, source)
-            for key, target_type in _field_links(type_name, item):
+            for key, target_type in _field_links(type_name, item.__class__):
                 target, target_kind = getattr(item, key), kinds[target_type]
                 if target is not None and _stated(item, key):
                     _check_named(
