@@ -581,15 +581,10 @@ async def _every_figure_valued(store: Store, plan: Any, value: float) -> float:
 
 @pytest.mark.parametrize("value", [1.0619532634649984e102, -1.093431996039768e250])
 async def test_large_float_values_survive_the_statement_written_as_levels(
-    empty_store, seed_plan, value, monkeypatch, made
+    empty_store, seed_plan, value, as_levels, made
 ):
     """The levels form writes float columns as the nested one does (review: only the nested
     form was tried)."""
-
-    def too_deep(*_: Any) -> Any:
-        raise TooDeep("levels, on purpose")
-
-    monkeypatch.setattr(Nester, "statement", too_deep)
     assert await _every_figure_valued(empty_store, seed_plan, value) == value
     assert [m.nested for m in made] == [False]
 
@@ -730,6 +725,16 @@ def made(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     return found
 
 
+@pytest.fixture
+def as_levels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every statement written as levels, as SQLite's deepest are: the nested form refused."""
+
+    def too_deep(*_: Any) -> Any:
+        raise TooDeep("levels, on purpose")
+
+    monkeypatch.setattr(Nester, "statement", too_deep)
+
+
 NESTED_SIX = """{ companies(first: 2, filter: {nameContains: "o"},
     orderBy: {field: NAME, direction: DESC}) { edges { cursor node {
   programs(first: 3, filter: {kind: [FUND, PARTNER_PROJECT]}) {
@@ -793,14 +798,9 @@ async def test_deep_queries_compile_nested_or_as_levels_where_sqlite_needs(
     assert [m.nested for m in made] == [nested or store.backend == "postgresql"]
 
 
-async def test_provenance_written_as_levels_is_answered_alike(store, monkeypatch, made):
+async def test_provenance_written_as_levels_is_answered_alike(store, as_levels, made):
     """PostgreSQL takes every statement nested, and SQLite all but the deepest: written as
     levels on purpose, the provenance cases answer alike on both stores too."""
-
-    def too_deep(*_: Any) -> Any:
-        raise TooDeep("levels, on purpose")
-
-    monkeypatch.setattr(Nester, "statement", too_deep)
     async with (  # apps of their own: the session's keep the nested statements they made
         make_client(store.engine, executor=REFERENCE) as reference,
         make_client(store.engine, executor=COMPILED) as compiled,
@@ -826,14 +826,9 @@ BACKWARDS = [
 ]
 
 
-async def test_backward_pages_written_as_levels_are_answered_alike(store, monkeypatch, made):
+async def test_backward_pages_written_as_levels_are_answered_alike(store, as_levels, made):
     """`last` (and `before`) pages are read in reverse and shown in order: on the levels path
     too (mutation review: not reversing them passed every test)."""
-
-    def too_deep(*_: Any) -> Any:
-        raise TooDeep("levels, on purpose")
-
-    monkeypatch.setattr(Nester, "statement", too_deep)
     async with (
         make_client(store.engine, executor=REFERENCE) as reference,
         make_client(store.engine, executor=COMPILED) as compiled,
