@@ -57,8 +57,10 @@ from server.static import AssetFiles
 
 logger = logging.getLogger("impact_graph.server")
 # Probes repeat, and anyone may send one: while the store is away, a line every window (the
-# next saying how many were left out), as the requests' outage says it.
-readiness = once_a_window("impact_graph.server.readiness", OUTAGE_LOG_SECONDS)
+# next saying how many were left out), as the requests' outage says it; a window for each
+# reason, so that a store now opened but not migrated is not hidden by its being unreachable.
+unreachable = once_a_window("impact_graph.server.readiness.unreachable", OUTAGE_LOG_SECONDS)
+not_migrated = once_a_window("impact_graph.server.readiness.migration", OUTAGE_LOG_SECONDS)
 # The schema as graphql-core types, built from the SDL through public APIs only: what
 # operation/ parses, measures, prices and validates against. Execution stays Strawberry's.
 CONTRACT = build_schema(schema.as_str())
@@ -215,13 +217,13 @@ def create_app(
         await asyncio.wait({task}, timeout=READY_ANSWER_SECONDS)
         error = task.exception() if task.done() else TimeoutError("no answer in time")
         if isinstance(error, Behind):
-            readiness.warning("readiness check failed: %s", error)
+            not_migrated.warning("readiness check failed: %s", error)
             return JSONResponse(
                 {"status": "unavailable", "database": "not migrated"}, 503, NO_STORE
             )
         if error is not None:  # a line, not a stack
             task.cancel()
-            readiness.warning("readiness check failed: database unreachable (%r)", error)
+            unreachable.warning("readiness check failed: database unreachable (%r)", error)
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503, NO_STORE)
         return JSONResponse({"status": "ready", "database": "ok"}, headers=NO_STORE)
 

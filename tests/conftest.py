@@ -32,7 +32,7 @@ from db.watch import failed_looks, slow_reads
 from seeds.read import SeedPlan, read_seeds
 from seeds.write import write_seeds
 from server.answers import refusals
-from server.app import create_app, readiness
+from server.app import create_app, not_migrated, unreachable
 from server.endpoint import GraphQLEndpoint
 from server.errors import outage, timeouts
 from tests.assertions import without_cost
@@ -202,7 +202,7 @@ async def both_stores(
         await close_store(store)
 
 
-THROTTLED_LOGS = (outage, timeouts, refusals, slow_reads, failed_looks, readiness)
+THROTTLED_LOGS = (outage, timeouts, refusals, slow_reads, failed_looks, not_migrated, unreachable)
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import re
+import shutil
 import sys
 import time
 import tracemalloc
@@ -662,6 +663,29 @@ async def test_readiness_probes_while_the_database_is_away_are_a_line_a_window(
     said = [r.getMessage() for r in caplog.records if "readiness" in r.getMessage()]
     assert len(said) == 1, said
     assert "database unreachable" in said[0]
+
+
+async def test_each_reason_readiness_fails_for_has_a_line_of_its_own(tmp_path, caplog):
+    """A store opened but never migrated (a replica coming up), then one that cannot be
+    opened: the second reason is logged at once, not hidden by the first one's window."""
+    folder = tmp_path / "store"
+    engine = create_engine(f"sqlite+aiosqlite:///{folder / 'store.db'}")
+    try:
+        async with make_client(engine) as http:
+            with caplog.at_level(logging.WARNING, logger="impact_graph.server"):
+                behind = await http.get("/readyz")
+                await engine.dispose()  # no pooled connection left to it
+                shutil.rmtree(folder)
+                folder.write_text("")  # a file where its folder was: it cannot be opened
+                unreachable = await http.get("/readyz")
+    finally:
+        await engine.dispose()
+    assert behind.json() == {"status": "unavailable", "database": "not migrated"}
+    assert unreachable.json() == {"status": "unavailable", "database": "unreachable"}
+    said = [r.getMessage() for r in caplog.records if "readiness" in r.getMessage()]
+    assert len(said) == 2, said
+    assert "not migrated to this build's schema" in said[0]
+    assert "database unreachable" in said[1]
 
 
 @pytest.mark.parametrize(
