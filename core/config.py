@@ -28,6 +28,7 @@ DEFAULT_CORS_HEADERS = (
     "Accept",
     "Authorization",
     "Content-Type",
+    "If-None-Match",  # a page revalidating an answer it keeps itself (a service worker, a store)
     "traceparent",
     "tracestate",
     "baggage",

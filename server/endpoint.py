@@ -39,7 +39,7 @@ from operation.prepare import (
 )
 from operation.size import too_large
 from schema.execute import ReferenceExecutor, TimedOut
-from server.answers import CACHE_HEADER, Answers, CachedAnswer, CacheUnavailable
+from server.answers import CACHE_HEADER, REVALIDATED, Answers, CachedAnswer, CacheUnavailable
 from server.caching import AnswerKey, answer_key
 from server.compression import matching_etag
 from server.errors import RequestError, masked, timeouts, without_suggestions
@@ -67,6 +67,7 @@ from server.responses import (
     raw_header,
     request_errors,
 )
+from server.shutdown import cut_off, cut_off_by_the_grace
 
 logger = logging.getLogger("impact_graph.graphql")
 
@@ -156,11 +157,14 @@ class GraphQLEndpoint:
             response = await self._handle(request)
         except Exception:
             response = _failed(request)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is None or task.cancelling():  # this request is being stopped
-                raise
-            response = _failed(request)  # something it awaited was cancelled under it
+        except asyncio.CancelledError as error:
+            if cut_off_by_the_grace(error):  # answered here, so it passes CORS as any answer
+                response = cut_off(outcome_of(request))
+            else:
+                task = asyncio.current_task()
+                if task is None or task.cancelling():  # this request is being stopped
+                    raise
+                response = _failed(request)  # something it awaited was cancelled under it
         if request.method == "GET":
             headers = response.headers
             page = "text/html" in headers.get("content-type", "")  # GraphiQL
@@ -217,7 +221,8 @@ class GraphQLEndpoint:
             # the client has this answer: nothing runs (the operation it names, as the answer
             # tagged so did: the key holds the name)
             outcome.operation_name = params.operation_name
-            return Response(status_code=304, headers=self._cache_headers(key.etag))
+            headers = {**self._cache_headers(key.etag), CACHE_HEADER: REVALIDATED}
+            return Response(status_code=304, headers=headers)
         cached = None if looked_up else await self._cached(key, outcome, deadline)
         if cached is not None:  # nothing is parsed, validated or executed
             answer, key = cached

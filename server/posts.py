@@ -17,7 +17,6 @@ and every request while a rate limit is on (each counts first), CORS is (its mid
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -103,13 +102,8 @@ class EarlyPosts:
             return
         status = 500  # what it became if answering fails (Starlette answers 500 if it can)
         try:
-            if response is None:  # none kept: the endpoint answers it, as routed
-                try:
-                    response = await self.endpoint.handle(Request(scope, replay, send))
-                except asyncio.CancelledError as error:
-                    if not cut_off_by_the_grace(error):
-                        raise
-                    response = cut_off(outcome)
+            if response is None:  # none kept: the endpoint answers it (a cut-off too), as routed
+                response = await self.endpoint.handle(Request(scope, replay, send))
                 with_request_id(response.raw_headers, outcome)
             await _send(response, headers.get(b"accept-encoding"), scope, replay, send)
             status = response.status_code

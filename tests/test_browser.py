@@ -10,6 +10,12 @@ opens on them, and the address follows the editors. The keyboard alone leaves an
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 from tests.assertions import contrast
 from tests.serving import OUTPUT, drive, served
 
@@ -76,3 +82,54 @@ def directives(policy: str) -> dict[str, list[str]]:
     """A Content-Security-Policy's directives by name, each with its sources."""
     parts = (directive.split() for directive in policy.split(";") if directive.strip())
     return {name: sources for name, *sources in parts}
+
+
+def test_a_page_on_another_origin_reads_answers_revalidations_and_refusals(tmp_path):
+    """What a frontend app on its own origin gets with fetch(), CORS on: every answer's
+    status, body and exposed headers. The browser revalidates the copy it keeps (304 over the
+    wire) and hands the page `X-Cache: revalidated` from the 304, not the copy's `miss`; a
+    page keeping its own copy may send `If-None-Match` (allowed by default) and reads the 304;
+    a refused query's code is read, not a network error."""
+    with page_server() as page, served(tmp_path, {"IMPACT_GRAPH_CORS_ORIGINS": page}) as base:
+        seen = drive("cross_origin.mjs", f"{base}/graphql", page + "/")
+    first, again, own, refused = (seen[key] for key in ("first", "again", "own", "refused"))
+    assert first["status"] == 200, first
+    assert json.loads(first["body"])["data"] == {"company": {"name": "Sony Music"}}
+    assert (first["headers"]["x-cache"], first["headers"]["x-executor"]) == ("miss", "compiled")
+    assert first["headers"]["etag"].startswith('"')
+    assert seen["wire"].count(304) == 2  # the browser's revalidation, and the page's own
+    assert (again["status"], again["body"]) == (200, first["body"])  # the browser's copy
+    assert again["headers"]["x-cache"] == "revalidated"
+    assert again["headers"]["x-request-id"] != first["headers"]["x-request-id"]
+    assert (own["status"], own["body"]) == (304, "")
+    assert refused["status"] == 200, refused  # fetch accepts anything (`*/*`): JSON's status
+    assert refused["headers"]["content-type"] == "application/json"
+    [error] = json.loads(refused["body"])["errors"]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert error["message"].startswith("Cannot query field 'nope' on type 'Query'.")
+
+
+@contextmanager
+def page_server() -> Iterator[str]:
+    """An empty page on an origin of its own (another port): the frontend app's."""
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<!doctype html><title>app</title>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # (the test's output is its assertions)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

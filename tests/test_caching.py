@@ -155,6 +155,8 @@ async def test_a_304_runs_no_query(store: Store):
             answered = await get(http, {"n": 10})
             await asyncio.sleep(0.05)
     assert revalidated.status_code == 304
+    # what a browser puts in the copy it hands the page, in place of the copy's own `miss`
+    assert revalidated.headers["x-cache"] == "revalidated"
     assert during  # the store's state (at start-up) and the data version, nothing else
     assert all(reads_the_store_state(statement) for statement in during)
     assert answered.status_code == 200  # while a full answer runs its query, which is counted

@@ -147,10 +147,11 @@ def headers_of(response: bytes) -> dict[str, str]:
     }
 
 
-def post_head(length: int | str, path: str = "/graphql") -> bytes:
+def post_head(length: int | str, path: str = "/graphql", more: str = "") -> bytes:
+    """`more`: header lines to add, each ending in CRLF."""
     return (
         f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {length}\r\n\r\n"
+        f"Content-Length: {length}\r\n{more}\r\n"
     ).encode()
 
 
@@ -1606,6 +1607,26 @@ def test_sigterm_drains_then_exits_under_a_slow_upload(tmp_path):
         assert 1.5 <= exited < 6
     # the body still arriving as the grace ended: a JSON 503, not uvicorn's plain-text 500
     assert_stopped(read_response_of(received))
+
+
+def test_a_request_cut_off_at_sigterm_is_readable_by_the_page_that_sent_it(tmp_path):
+    """With CORS on, the grace's 503 passes CORS as any answer does: the page reads it and its
+    Retry-After (sent without them, it was a network error to the page, on every deploy)."""
+    page = "https://app.example"
+    settings = {
+        "IMPACT_GRAPH_BODY_TIMEOUT": "60",  # the grace, not the body deadline, ends it
+        "IMPACT_GRAPH_SHUTDOWN_GRACE": "1",
+        "IMPACT_GRAPH_CORS_ORIGINS": page,
+    }
+    with serving(tmp_path, settings) as server, connect(server) as slow:
+        slow.sendall(post_head(100, more=f"Origin: {page}\r\n") + b"{")
+        time.sleep(0.3)
+        server.process.send_signal(signal.SIGTERM)
+        answer = read_response(slow)
+    assert_stopped(answer)
+    _, headers, _ = answer
+    assert headers["access-control-allow-origin"] == page
+    assert "Retry-After" in headers["access-control-expose-headers"].split(", ")
 
 
 def test_sigterm_lets_a_lingering_connection_end_whole(tmp_path):
