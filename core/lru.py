@@ -24,7 +24,8 @@ def own_copy(data: bytes) -> bytes:
 class LRU(Generic[K, V]):
     """A least-recently-used map whose entries weigh at most `size` in all: one each by
     default, or what `weight` says (a string's length, say). An entry heavier than the
-    whole map is not kept."""
+    whole map is not kept (nor is the one it would have replaced: `get` never answers a
+    value older than the last `put` of its key)."""
 
     def __init__(self, size: int, weight: Callable[[V], int] = _one) -> None:
         self.size = size
@@ -40,11 +41,11 @@ class LRU(Generic[K, V]):
 
     def put(self, key: K, value: V) -> V:
         weight = self._weight(value)
-        if weight > self.size:
-            return value
         replaced = self._entries.pop(key, None)
         if replaced is not None:
             self._total -= self._weight(replaced)
+        if weight > self.size:
+            return value
         self._entries[key] = value
         self._total += weight
         while self._total > self.size:
