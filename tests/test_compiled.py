@@ -326,6 +326,10 @@ CASES = [
         """{ programs(first: 2) { nodes { partners(after: "eA==") { totalCount } } } }""",
         REFERENCE,
     ),
+    case(  # a quote 17 characters into its document: its context starts at the document's
+        """{ organization(slug: "inside-sony-music") { citations { start
+          a: context(characters: 20) { before quote after } b: context { before } } } }"""
+    ),
 ]
 
 
@@ -440,6 +444,34 @@ async def test_a_lookups_nested_list_pages_with_its_cursor(executors):
     second = await _compare(executors, {"query": query, "variables": {"after": cursor}})
     assert second.headers["x-executor"] == COMPILED
     assert second.json()["data"] != first.json()["data"]
+
+
+async def test_a_cursor_on_a_list_of_many_parents_is_the_reference_executor_s(executors):
+    """Under a list, a list has many parents and a cursor names one: the planner leaves it to
+    the reference executor, which pages the parent it names and refuses it for the others,
+    and refuses one naming none (a root list's empty parent: forged), as it must."""
+    first = await _compare(executors, {"query": LOOKUP_PARTNERS})
+    cursor = first.json()["data"]["program"]["partners"]["edges"][0]["cursor"]
+    prefix, version, scope, _, key = base64.b64decode(cursor).decode().split(":", 4)
+    forged = base64.b64encode(f"{prefix}:{version}:{scope}::{key}".encode()).decode()
+    answers = []
+    for after in (cursor, forged):
+        payload = {"query": MANY_PARENTS, "variables": {"after": after}}
+        answered = await _compare(executors, payload)
+        assert answered.headers["x-executor"] == REFERENCE
+        answers.append(answered.json())
+    named, none = answers
+    paged = [p["partners"] for p in named["data"]["programs"]["nodes"] if p["partners"]]
+    assert len(paged) == 1  # the parent it names, past its first partner
+    assert len(named["errors"]) == len(named["data"]["programs"]["nodes"]) - 1
+    assert all(p["partners"] is None for p in none["data"]["programs"]["nodes"])
+    assert {e["extensions"]["code"] for e in none["errors"]} == {"BAD_USER_INPUT"}
+
+
+LOOKUP_PARTNERS = """{ program(slug: "global-social-justice-fund") {
+  partners(first: 1) { edges { cursor } } } }"""
+MANY_PARENTS = """query($after: String) { programs(first: 30) { nodes {
+  partners(first: 2, after: $after) { nodes { name } } } } }"""
 
 
 @pytest.mark.parametrize("query", [DEEP_TRAVERSAL, SEARCH_SIX, SEARCH_SEVEN])

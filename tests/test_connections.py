@@ -1809,6 +1809,24 @@ async def test_a_client_gone_before_its_answer_is_recorded_499_not_the_200_it_ne
 
 
 @pytest.mark.postgres
+async def test_a_client_gone_before_a_refusal_is_recorded_499_with_the_refusal_s_code(
+    tmp_path: Path,
+):
+    """The query held up past its timeout, its client gone meanwhile: 499, as any answer
+    that reached no one, and the refusal the app made (QUERY_TIMEOUT) stays its code: why
+    there was no 200 stays told."""
+    settings = {**HELD_UP, "IMPACT_GRAPH_EXECUTION_TIMEOUT": "1"}
+    async with throwaway_database() as url:
+        with serving(tmp_path, {**settings, "DATABASE_URL": url}) as server:
+            async with programs_locked(url):
+                with ask_for_programs(server, "LeftBeforeItsTimeout"):
+                    await asyncio.sleep(0.3)
+                await asyncio.sleep(1.5)  # past its timeout, the lock still held
+            line = await asyncio.to_thread(recorded, server, "LeftBeforeItsTimeout")
+    assert (line["status"], line["refusal"]) == (499, "QUERY_TIMEOUT"), line
+
+
+@pytest.mark.postgres
 async def test_a_query_cut_off_at_sigterm_is_answered_and_recorded_503(tmp_path: Path):
     """Its client stays; once the grace after SIGTERM ends, the request is cancelled and
     answered a JSON 503 (it was uvicorn's plain-text 500), and recorded so (not as a client

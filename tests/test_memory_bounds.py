@@ -115,3 +115,17 @@ def test_a_plan_is_kept_and_found_again():
     request = OperationRequest(_query(1), None, None, frozenset(OperationType))
     operation = prepare(CONTRACT, documents, request, Limits())
     assert executor.plan(operation, None) is executor.plan(operation, None)
+
+
+def test_parsed_documents_are_bounded_by_count_too():
+    """Short documents by the thousand fit the bound in characters many times over: each
+    parsed one holds far more than its text, so they are kept by count as well."""
+    documents = DocumentCache(max_characters=100_000, max_entries=10)
+    queries = [f"{{ a{i}: __typename }}" for i in range(20)]
+    for query in queries:
+        documents.prepare(query, 100)
+    for query in queries[10:]:  # the last ten are kept
+        documents.prepare(query, 100)
+    assert (documents.hits, documents.misses) == (10, 20)
+    documents.prepare(queries[0], 100)  # the first ten were not
+    assert (documents.hits, documents.misses) == (10, 21)
