@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hypothesis_graphql import nodes, queries
 
 from bench.generate import Size, generate
-from core.limits import Limits
+from core.limits import MAX_PAGE_SIZE, Limits
 from db.mapping import (
     MAX_NODES,
     OWNERS,
@@ -80,6 +80,10 @@ def test_a_list_counts_its_page_or_the_longest_such_list_whichever_is_fewer():
     assert priced("{ programs(last: 10) { totalCount } }", sizes) == 10
     assert priced("{ programs { totalCount } }", sizes) == 20  # the default page
     assert priced("{ partners(first: 50) { totalCount } }", sizes) == 50  # not recorded
+    # a page larger than the largest is priced as the largest (the resolver refuses it): not
+    # refused on the budget for a size it never fetches
+    assert priced("{ programs(first: 30000) { totalCount } }") == MAX_PAGE_SIZE
+    assert priced("{ programs(last: 1000) { totalCount } }") == MAX_PAGE_SIZE
     # a page of none is the connection alone: one, and nothing below it
     assert priced("{ programs(first: 0) { nodes { partners { totalCount } } } }", sizes) == 1
 
@@ -285,6 +289,19 @@ async def test_the_issue_queries_are_priced_at_a_few_hundred_and_run(
     assert body["extensions"]["cost"]["estimated"] == cost
     assert body["extensions"]["cost"]["actual"] <= cost
     assert priced(query) == unbounded
+
+
+@pytest.mark.parametrize("executor", [COMPILED, REFERENCE])
+async def test_a_lookup_that_finds_nothing_fetched_nothing(executors, executor):
+    """`actual` counts the objects a query fetched: a slug that names nothing is priced as
+    one (it may), and fetched none."""
+    query = '{ company(slug: "no-such-company") { name } }'
+    response = await executors[executor].post("/graphql", json={"query": query})
+    assert response.headers["x-executor"] == executor
+    body = response.json()
+    assert body["data"] == {"company": None}
+    assert body["extensions"]["cost"]["estimated"] == 1
+    assert body["extensions"]["cost"]["actual"] == 0
 
 
 @pytest.mark.parametrize(("query", "cost", "unbounded"), ISSUE_QUERIES)

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.assertions import assert_bad_input
+from db.models import MAX_SLUG_LENGTH
+from tests.assertions import assert_bad_input, without_cost
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 GRAPH = yaml.safe_load((SEEDS / "graph.yaml").read_text())
@@ -119,6 +120,7 @@ BAD_IDS = {
     "empty-slug": global_id("Program", ""),
     "not-a-slug": global_id("Program", "Not A Slug"),
     "slug-and-a-line-break": global_id("Program", "miles\n"),
+    "slug-too-long": global_id("Program", "a" * (MAX_SLUG_LENGTH + 1)),  # no slug is that long
     "padding-bits-set": respelled(global_id("Program", "miles")),  # the same bytes
 }
 
@@ -130,13 +132,19 @@ async def test_malformed_id_is_a_user_error(graphql, bad_id):
     assert_bad_input(body, ["node"], "is not a valid ID")
 
 
-async def test_one_malformed_id_is_null_at_its_place_and_the_rest_are_answered(graphql):
+async def test_one_malformed_id_is_null_at_its_place_and_the_rest_are_answered(
+    client, reference_client
+):
     """One ID that is none failed the whole (non-null) list, and so `data`: a client
-    refetching a page of IDs, one of them stale in form, lost them all."""
+    refetching a page of IDs, one of them stale in form, lost them all. The error names the
+    argument the ID was given in, `ids` (not `node`'s `id`)."""
     ids = [global_id("Program", "miles"), global_id("Nope", "x"), global_id("Program", "gone")]
-    body = await graphql(NODES, {"ids": ids})
-    assert [node and node["id"] for node in body["data"]["nodes"]] == [ids[0], None, None]
-    assert_bad_input(body, ["nodes", 1], "is not a valid ID")  # (`gone` is missing: no error)
+    for http in (client, reference_client):
+        response = await http.post("/graphql", json={"query": NODES, "variables": {"ids": ids}})
+        body = without_cost(response.json())
+        assert [node and node["id"] for node in body["data"]["nodes"]] == [ids[0], None, None]
+        assert_bad_input(body, ["nodes", 1], "is not a valid ID")  # (`gone` is missing: none)
+        assert body["errors"][0]["extensions"]["argument"] == "ids"
 
 
 async def test_nodes_takes_at_most_100_ids(graphql):

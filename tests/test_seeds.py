@@ -437,6 +437,8 @@ def test_a_figure_value_resting_on_something_else_says_so(tmp_path):
             "over$30, nearly\u00a3 40, overa$50",
             [("30", "MORE_THAN"), ("40", "NEARLY"), ("50", None)],
         ),
+        # a qualifier starts a word: a word that ends as one does is not one
+        ("moreover 30 people; a takeover 40 times", [("30", None), ("40", None)]),
     ],
 )
 def test_the_numbers_a_text_writes(text, written):
