@@ -1144,6 +1144,15 @@ async def test_each_limit_holds_exactly_at_its_number(store: Store):
         refused = (await send(http, post(longest + "#"))).json()
         assert refused["errors"][0]["extensions"]["code"] == "QUERY_TOO_LARGE"
         assert "is 20,001 characters long" in refused["errors"][0]["message"]
+        # 64 levels of nesting: 63 fragments and the field inside them
+        for fragments, answered in ((63, True), (64, False)):
+            nested = "{ " + "... on Query { " * fragments + "__typename" + " }" * fragments
+            body = (await send(http, post(nested + " }"))).json()
+            if answered:
+                assert without_cost(body) == {"data": {"__typename": "Query"}}
+            else:
+                assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_DEEP"
+                assert "nest more than 64 levels deep" in body["errors"][0]["message"]
         # the query's cost and the size of its answer, as estimated
         estimated = (await send(http, post(TEXTS))).json()
     size = estimated["errors"][0]["extensions"]["bytes"]

@@ -381,6 +381,8 @@ async def test_an_empty_get_parameter_is_as_if_not_given(client, variables, exte
         pytest.param(f"{JSON};q=0, {GRAPHQL_RESPONSE};q=0", id="both-refused"),
         pytest.param(f"{JSON};q=0, {GRAPHQL_RESPONSE};q=0, */*", id="both-refused-by-name"),
         pytest.param(f'text/plain;p="a, {JSON}, b"', id="quoted-type-names-none"),
+        # the most precise range that admits a type weighs it: `application/*` refuses both
+        pytest.param("*/*, application/*;q=0", id="both-refused-by-a-narrower-range"),
     ],
 )
 async def test_unacceptable_accept_is_406(client, accept):
@@ -515,6 +517,19 @@ async def test_post_content_type_may_carry_utf8_and_other_parameters(client, con
 async def test_post_naming_another_charset_is_refused(client, content_type):
     response = await send(client, payload={"query": SONY}, content_type=content_type)
     assert_request_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_an_empty_operation_name_is_as_if_not_given(client, method):
+    """As an empty GET parameter is (GraphQL over HTTP): the document's one operation runs,
+    not a search for one named ''."""
+    params = {"query": SONY, "operationName": ""}
+    if method == "GET":
+        response = await send(client, "GET", params=params, content_type=None)
+    else:
+        response = await send(client, payload=params)
+    assert response.status_code == 200, response.text
+    assert without_cost(response.json()) == SONY_DATA
 
 
 @pytest.mark.parametrize(
@@ -799,6 +814,10 @@ async def test_graphiql_only_when_html_is_preferred(client):
     page = await client.get("/graphql", headers={"accept": BROWSER_ACCEPT})
     assert media_type(page) == "text/html"
     assert "Accept" in [name.strip() for name in page.headers["vary"].split(",")]
+    # as much as JSON is preferred enough: a browser's page, whose client names both
+    tie = await client.get("/graphql", headers={"accept": f"text/html, {JSON}"})
+    assert media_type(tie) == "text/html"
+    assert "graphiql" in tie.text.lower()
 
 
 def stdlib_json(body: Any) -> bytes:

@@ -20,6 +20,7 @@ from core.config import Settings
 from db import migrate
 from db.engine import PoolOptions, create_engine
 from db.errors import QUERY_CANCELED
+from semantics.ids import encode_global_id
 from server.app import create_app
 from tests.assertions import without_cost
 from tests.conftest import NO_STORE_CHECK, POSTGRES_URL, Store, make_client
@@ -92,6 +93,12 @@ async def test_page_sizes_from_variables_and_their_defaults(client):
     assert (await cost_of(client, query, variables={"n": 3}))["estimated"] == 3
     assert (await cost_of(client, query, variables={"n": 100}))["estimated"] == 23  # all of it
     assert (await cost_of(client, "{ programs { totalCount } }"))["estimated"] == 20
+    # a list of IDs sent as a variable is priced at its length, not at the most it may hold
+    # (100, and 100 times over below it: a page of partners' programs refused unasked)
+    ids = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }"
+    sony = encode_global_id("Company", "sony-music")
+    for sent in (1, 3):
+        assert (await cost_of(client, ids, variables={"ids": [sony] * sent}))["estimated"] == sent
 
 
 async def test_a_page_size_sent_as_a_whole_float_is_priced_as_the_integer(client):
@@ -173,6 +180,9 @@ async def test_introspection_can_be_switched_off(store: Store, query):
         assert without_cost((await post(http, SONY)).json()) == SONY_DATA
 
 
+SUGGESTION_SHAPED = "x Did you mean 'company'?"
+
+
 @pytest.mark.parametrize("introspection", [True, False])
 async def test_with_introspection_off_the_schema_is_not_told_another_way(
     store: Store, introspection
@@ -197,6 +207,12 @@ async def test_with_introspection_off_the_schema_is_not_told_another_way(
                 "variables": {"f": {"kin": ["FUND"]}},
             },
         )
+        # what a client sent, echoed inside quotes, is its own text, suggestion-shaped or not
+        echoed = await post(
+            http,
+            "query($n: Int) { programs(first: $n) { totalCount } }",
+            variables={"n": SUGGESTION_SHAPED},
+        )
     said.append((variables.json(), "kind"))
     assert schema.status_code == (200 if introspection else 404)
     assert page.headers["content-type"].startswith("text/html") == introspection
@@ -204,6 +220,8 @@ async def test_with_introspection_off_the_schema_is_not_told_another_way(
         messages = " ".join(error["message"] for error in body["errors"])
         assert ("Did you mean" in messages) == introspection, messages
         assert (f"'{name}'" in messages) == introspection, messages
+    [error] = echoed.json()["errors"]
+    assert error["message"].endswith(f': "{SUGGESTION_SHAPED}"'), error["message"]
 
 
 async def test_introspection_is_on_by_default_for_graphiql_and_tools(client):
