@@ -24,6 +24,10 @@ from graphql import (
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
+    NamedTypeNode,
+    NonNullTypeNode,
+    OperationDefinitionNode,
+    TypeNode,
     VariableNode,
     get_variable_values,
     visit,
@@ -110,10 +114,19 @@ class _DirectiveVariables(Visitor):
                     raise NotCompiled("a directive argument that is not a boolean")
 
 
-def _directive_variables(document: DocumentNode) -> frozenset[str]:
+def _switches(document: DocumentNode, operation: OperationDefinitionNode) -> frozenset[str]:
+    """The variables the operation's `@skip`/`@include` may read: of those the document's
+    directives name, the ones it declares Boolean (validation lets no other stand in `if`).
+    Another operation's `$x` may be this one's object or list, which no key could hold."""
     found = _DirectiveVariables()
     visit(document, found)
-    return frozenset(found.names)
+    declared = operation.variable_definitions or ()
+    return frozenset(found.names) & {d.variable.name.value for d in declared if _boolean(d.type)}
+
+
+def _boolean(type_: TypeNode) -> bool:
+    named = type_.type if isinstance(type_, NonNullTypeNode) else type_
+    return isinstance(named, NamedTypeNode) and named.name.value == "Boolean"
 
 
 class CompiledExecutor:
@@ -187,9 +200,10 @@ class CompiledExecutor:
         (operation.memo), so they are evicted with it."""
         memo = operation.memo
         document = operation.document
-        names = memo.get("directive variables")
+        read = ("switches", operation.name)
+        names = memo.get(read)
         if names is None:
-            names = memo["directive variables"] = _directive_variables(document)
+            names = memo[read] = _switches(document, operation.definition)
         switches = tuple(sorted((n, coerced.coerced.get(n)) for n in names))
         key = ("template", operation.name, switches)
         template = memo.get(key)
@@ -198,7 +212,7 @@ class CompiledExecutor:
         if template is None:
             if len(memo) >= MAX_TEMPLATES_PER_DOCUMENT:
                 memo.clear()
-                memo["directive variables"] = names
+                memo[read] = names
             fragments = {
                 d.name.value: d
                 for d in document.definitions

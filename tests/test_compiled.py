@@ -173,6 +173,12 @@ CASES = [
     case(_readme_example()),
     case(WELCOME_QUERY, operation="Traversal"),
     case(WELCOME_QUERY, operation="Search"),
+    case(  # another operation's `@include` reads a `$x` of its own: not this one's object
+        """query A($x: Boolean!) { company(slug: "sony-music") @include(if: $x) { name } }
+        query B($x: ProgramFilter) { programs(filter: $x) { totalCount } }""",
+        operation="B",
+        x={"kind": ["FUND"]},
+    ),
     case(DEEP_TRAVERSAL),
     # node refetches, through fragments and inline fragments, present and missing
     case(f'{{ node(id: "{GSJF}") {{ id __typename ... on Program {{ name kind }} }} }}'),
