@@ -246,8 +246,8 @@ def _check_no_cycles(kind: str, parents: dict[str, str | None], source: str) -> 
         seen = {start}
         node = parents[start]
         while node is not None:
-            if node in seen:
-                raise SeedError(f"{source}: {kind} {start!r} is its own ancestor")
+            if node in seen:  # (in the cycle, where `start` may be only below it)
+                raise SeedError(f"{source}: {kind} {node!r} is its own ancestor")
             seen.add(node)
             node = parents.get(node)
 
@@ -330,6 +330,7 @@ def build_plan(documents: dict[str, SeedDocument], data: Any, source: str) -> Se
     """Check raw extraction data (as YAML parses it) against `documents` and locate quotes."""
     graph = _validate(GraphSpec, data, source)
     _check_references(graph, source)
+    publishers: dict[str, str] = {}  # a document's one publisher
     for organization in graph.organizations:
         for slug in organization.documents:
             if slug not in documents:
@@ -337,6 +338,13 @@ def build_plan(documents: dict[str, SeedDocument], data: Any, source: str) -> Se
                     f"{source}: organization {organization.slug!r} refers to unknown "
                     f"document {slug!r}"
                 )
+            if slug in publishers:
+                raise SeedError(
+                    f"{source}: document {slug!r} is listed by organizations "
+                    f"{publishers[slug]!r} and {organization.slug!r}; a document has one "
+                    "publisher"
+                )
+            publishers[slug] = organization.slug
     check_documents((d.meta, d.text) for d in documents.values())
     plan = SeedPlan(documents, graph, _locate_all(graph, documents, source))
     check_provenance(graph, source)  # once every quote is known to be in its document

@@ -109,6 +109,20 @@ def test_an_organization_naming_an_unknown_document_is_an_error(tmp_path):
         read_altered(tmp_path, data)
 
 
+def test_a_document_listed_by_two_organizations_is_an_error(tmp_path):
+    """A document has one publisher: the second claim was dropped without a word (the
+    publisher stayed whichever organization came last)."""
+    data = graph_data()
+    first, second = (o for o in data["organizations"] if o.get("documents"))
+    second["documents"].append(first["documents"][0])
+    with pytest.raises(
+        SeedError,
+        match=f"document '{first['documents'][0]}' is listed by organizations "
+        f"'{first['slug']}' and '{second['slug']}'",
+    ):
+        read_altered(tmp_path, data)
+
+
 def test_quote_not_in_document_names_file_entity_and_quote(tmp_path):
     data = graph_data()
     program(data, "impact-fellows-program")["citations"][0]["quote"] = "an invented sentence"
@@ -144,6 +158,19 @@ def test_parent_cycle_is_an_error(tmp_path):
     parent = program(data, "impact-fellows-program")["parent"]
     program(data, parent)["parent"] = "impact-fellows-program"
     with pytest.raises(SeedError, match="is its own ancestor"):
+        read_altered(tmp_path, data)
+
+
+def test_a_parent_cycle_names_a_program_in_it(tmp_path):
+    """A program whose ancestors hold a cycle is not in it: the one named is."""
+    data = graph_data()
+    child, parent = next((p["slug"], p["parent"]) for p in data["programs"] if p.get("parent"))
+    program(data, parent)["parent"] = child  # the cycle: child, parent
+    outside = next(p for p in data["programs"] if p["slug"] not in (child, parent))
+    outside["parent"] = child
+    data["programs"].remove(outside)
+    data["programs"].insert(0, outside)  # looked at first
+    with pytest.raises(SeedError, match=f"program '({child}|{parent})' is its own ancestor"):
         read_altered(tmp_path, data)
 
 
