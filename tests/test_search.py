@@ -357,6 +357,8 @@ async def test_pages_follow_each_other_with_cursors(graphql):
         after = page["pageInfo"]["endCursor"]
     assert seen == [e["node"]["id"] for e in whole["edges"]]
     assert (await _search(graphql, "music", first=0))["edges"] == []
+    exactly = await _search(graphql, "music", first=whole["totalCount"])  # all, and no more
+    assert exactly["pageInfo"]["hasNextPage"] is False
 
 
 async def test_a_cursor_is_bound_to_its_search(graphql):
@@ -386,6 +388,23 @@ async def test_a_cursor_whose_score_is_not_ascii_digits_is_a_bad_cursor(graphql,
     assert body["data"] is None
     [error] = body["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"] == "`after` is not a valid cursor"
+
+
+async def test_a_cursor_naming_a_type_search_does_not_find_is_a_bad_cursor(graphql):
+    """A cursor's place names a type search finds; one naming another (a client can spell
+    one: the scope is a public hash) is no place in its order."""
+    page = await _search(graphql, "refugees", first=1)
+    prefix, separator, key = decode_token(
+        page["pageInfo"]["endCursor"], max_length=1000, problem="ours", argument="after"
+    ).rpartition("::")
+    score, type_name, slug = key.split(":", 2)
+    assert separator
+    assert type_name != "Figure"
+    forged = f"{prefix}::{score}:Figure:{slug}"  # a type with slugs, which search finds not
+    body = await graphql(SEARCH, {"query": "refugees", "after": encode_token(forged)})
+    assert body["data"] is None
+    [error] = body["errors"]
     assert error["message"] == "`after` is not a valid cursor"
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
@@ -20,8 +21,8 @@ import db.models  # noqa: F401  (registers every table on the metadata)
 from seeds import write as seed_write
 from seeds.basis import check_documents
 from seeds.numbers import numbers_in
-from seeds.read import SeedError, read_seeds
-from seeds.spec import DocumentMeta
+from seeds.read import SeedError, locate, read_seeds
+from seeds.spec import CitationSpec, DocumentMeta
 from seeds.write import write_seeds
 from tests.conftest import Store, read_snapshot
 from tests.factories import graph_data, without_program, write_seed_tree
@@ -142,6 +143,24 @@ def test_ambiguous_quote_needs_an_occurrence(tmp_path):
         read_altered(tmp_path, data)
     citation["occurrence"] = 2
     read_altered(tmp_path / "again", data)
+
+
+def test_a_quote_overlapping_itself_is_ambiguous_and_its_occurrences_count_from_one():
+    """`ha ha` is twice in `ha ha ha` (overlapping, as a reader sees it): where is unsaid."""
+    assert locate("ha ha ha", CitationSpec(document="d", quote="ha ha")) is None
+    second = CitationSpec(document="d", quote="ha ha", occurrence=2)
+    assert locate("ha ha ha", second) == (3, "ha ha")
+    with pytest.raises(ValidationError, match="occurrence"):  # (0 would read the last)
+        CitationSpec(document="d", quote="ha ha", occurrence=0)
+
+
+def test_a_partner_linked_twice_by_one_program_is_an_error(tmp_path):
+    data = graph_data()
+    linked = next(p for p in data["programs"] if p.get("partners"))
+    linked["partners"].append(dict(linked["partners"][0]))
+    first = linked["partners"][0]["partner"]
+    with pytest.raises(SeedError, match=f"program '{linked['slug']}' links '{first}' twice"):
+        read_altered(tmp_path, data)
 
 
 def test_program_without_name_or_description_is_an_error(tmp_path):
