@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from db.mapping import LISTS, TYPES
+from db.provenance import relation
 from seeds.read import SEEDS_DIR, SeedError, build_plan, read_documents, read_seeds
 from seeds.write import write_seeds
 from tests.conftest import Store, make_client
@@ -541,3 +542,22 @@ def test_places_codes_years_and_months_must_be_quoted_or_say_why(tmp_path):
     cases.append((data, "field 'month': 'July' is in none of its quotes"))
     for number, (altered, expected) in enumerate(cases):
         assert expected in _refused(tmp_path / str(number), altered)
+
+
+def test_a_relation_its_fields_do_not_list_shares_the_items_basis_not_its_note():
+    """The item's note and source say why the item is inferred (its words, its figures); an
+    edge through a field its `fields` do not list rests on that basis, without words that
+    were written about something else."""
+    item = {
+        "basis": "INFERRED",
+        "note": "The text says other programs aimed to.",
+        "source": "https://example.org",
+        "fields": [{"field": "parent", "basis": "STATED", "note": None, "source": None}],
+    }
+    assert relation(item, "company") == {
+        "basis": "INFERRED",
+        "note": None,
+        "source": None,
+        "fields": [],
+    }
+    assert relation(item, "parent")["basis"] == "STATED"

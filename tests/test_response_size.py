@@ -19,8 +19,9 @@ from db.models import Document, StoreState
 from db.state import StoreSnapshot
 from db.widths import PROVENANCE, width_key
 from operation.cost import estimate_cost
-from operation.size import SMALL, Widths
+from operation.size import SMALL, Widths, token
 from seeds.write import write_seeds
+from semantics.opaque import encode_token
 from server.app import CONTRACT
 from tests.conftest import Store, make_client, read_snapshot
 from tests.serving import served
@@ -325,3 +326,11 @@ async def test_a_quote_s_context_in_letters_of_four_bytes_is_within_its_estimate
         assert response.headers["x-executor"] == executor
         assert "\U0001d11e" * 300 in response.text
         assert len(response.content) <= estimate.bytes, executor
+
+
+@pytest.mark.parametrize("characters", range(13))
+def test_an_id_or_cursor_is_priced_at_its_length_quoted(characters):
+    """Its base64 (four characters for every three bytes, padded) between quotes: priced short, an
+    answer of many IDs would be under its estimate by up to 4 bytes each."""
+    written = json.dumps(encode_token("x" * characters))
+    assert token(characters) == len(written)
