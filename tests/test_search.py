@@ -242,6 +242,32 @@ def test_a_phrase_keeps_the_common_words_inside_it():
     assert inside == ["for", "the"]
 
 
+async def test_a_name_a_reseed_took_away_is_not_found_by_its_misspelling(
+    empty_store: Store, tmp_path: Path
+) -> None:
+    """A misspelt word is found by the words' trigrams; a reseed that renames a place keeps
+    the new name's and drops the old one's (kept, the old name still found the place)."""
+    data = graph_data()
+    (country,) = [place for place in data["locations"] if place["slug"] == "united-states"]
+    country["provenance"]["fields"]["alternative_names"] = {
+        "basis": "REFERENCE",
+        "source": "a test's own",
+        "note": "A name no document gives.",
+    }
+    found = []
+    for name in ("Zyxwvutsrq", "Qponmlkjih"):
+        country["alternative_names"] = ["US", name]  # (the quotes name it "US")
+        seeds = write_seed_tree(tmp_path / name, data)
+        await write_seeds(empty_store.engine, read_seeds(seeds))
+        async with make_client(empty_store.engine) as http:
+            for misspelt in ("Zyxwvutsr", "Qponmlkji"):
+                variables = {"query": misspelt, "types": ["LOCATION"]}
+                body = {"query": SEARCH, "variables": variables}
+                answer = (await http.post("/graphql", json=body)).json()
+                found.append(_names(answer["data"]["search"]))
+    assert found == [["United States"], [], [], ["United States"]]
+
+
 async def test_a_word_written_decomposed_is_found_composed_and_the_other_way(
     empty_store: Store, tmp_path: Path
 ) -> None:
