@@ -45,9 +45,11 @@ refusals = once_a_window(f"{logger.name}.refused", REFUSED_LOG_SECONDS)
 
 T = TypeVar("T")
 KEY_PREFIX = "answer:"  # after IMPACT_GRAPH_CACHE_PREFIX, beside the rate limit's keys
-CACHE_HEADER = "X-Cache"  # hit or miss: whether the answer was kept from an earlier request
-# A 304's: the client's own copy still holds. A browser puts a 304's headers in the copy it
-# hands the page's script, which would otherwise read the `miss` the copy was first sent with.
+# Whether the answer was kept from an earlier request (hit, miss, unavailable; REVALIDATED)
+CACHE_HEADER = "X-Cache"
+# A 304's, the cache on or off: the client's own copy still holds. A browser puts a 304's
+# headers in the copy it hands the page's script, which would otherwise read the `miss` the
+# copy was first sent with.
 REVALIDATED = "revalidated"
 
 

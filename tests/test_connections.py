@@ -1821,7 +1821,7 @@ async def test_a_client_gone_before_a_refusal_is_recorded_499_with_the_refusal_s
             async with programs_locked(url):
                 with ask_for_programs(server, "LeftBeforeItsTimeout"):
                     await asyncio.sleep(0.3)
-                await asyncio.sleep(1.5)  # past its timeout, the lock still held
+                await asyncio.sleep(3)  # well past its timeout (1 s), the lock still held
             line = await asyncio.to_thread(recorded, server, "LeftBeforeItsTimeout")
     assert (line["status"], line["refusal"]) == (499, "QUERY_TIMEOUT"), line
 

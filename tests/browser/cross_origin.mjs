@@ -31,7 +31,7 @@ try {
   const page = await browser.newPage();
   const session = await page.context().newCDPSession(page);
   await session.send("Network.enable");
-  const wire = []; // [url, status] of each answer as it came over the wire (a 304 included)
+  const wire = []; // [request id, status] of each answer as it came over the wire (a 304 too)
   session.on("Network.responseReceivedExtraInfo", (event) =>
     wire.push([event.requestId, event.statusCode]),
   );
