@@ -62,13 +62,16 @@ def _suffixed(value: Any, suffix: str) -> Any:
 
 
 def scaled_plan(copies: int) -> SeedPlan:
-    """The real graph `copies` times over (slugs suffixed), citing the same documents."""
+    """The real graph `copies` times over (slugs suffixed), citing the same documents, which
+    the first copy's organizations publish (a document has one publisher)."""
     original = graph_data()
     data = {
         section: [item for n in range(copies) for item in _suffixed(items, f"-x{n}")]
         for section, items in original.items()
         if isinstance(items, list)  # `shared` holds anchors the items repeat, not items
     }
+    for organization in data["organizations"][len(original["organizations"]) :]:
+        organization.pop("documents", None)
     return build_plan(read_documents(SEEDS_DIR / "documents"), data, "scaled graph")
 
 
