@@ -452,6 +452,19 @@ async def test_a_lookups_nested_list_pages_with_its_cursor(executors):
     assert second.json()["data"] != first.json()["data"]
 
 
+async def test_a_nested_page_past_the_end_still_counts_the_list(executors):
+    """After a one-partner list's last cursor: no edges, and its total still 1 (the
+    reference executor's SQLite page counted it from the page's first row, none here)."""
+    query = """query($after: String) { program(slug: "childfund-korea-education-support-project") {
+      partners(first: 1, after: $after) { totalCount edges { cursor node { slug } } } } }"""
+    first = await _compare(executors, {"query": query})
+    partners = first.json()["data"]["program"]["partners"]
+    assert partners["totalCount"] == 1
+    after = {"after": partners["edges"][0]["cursor"]}
+    past = await _compare(executors, {"query": query, "variables": after})
+    assert past.json()["data"]["program"]["partners"] == {"totalCount": 1, "edges": []}
+
+
 async def test_a_cursor_on_a_list_of_many_parents_is_the_reference_executor_s(executors):
     """Under a list, a list has many parents and a cursor names one: the planner leaves it to
     the reference executor, which pages the parent it names and refuses it for the others,

@@ -640,6 +640,15 @@ async def test_graphiql_disabled_still_answers_queries(store):
     assert without_cost(response.json()) == SONY_DATA
 
 
+async def test_the_explorer_links_graphiql_only_where_it_is_served(store):
+    async with make_client(store.engine, graphiql=False) as http:
+        without = (await http.get("/")).text
+    async with make_client(store.engine) as http:
+        served = (await http.get("/")).text
+    assert 'href="/graphql"' in served
+    assert 'href="/graphql"' not in without
+
+
 async def test_root_is_the_explorer(client):
     response = await client.get("/")
     assert response.status_code == 200

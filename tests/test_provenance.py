@@ -443,9 +443,16 @@ def test_a_reference_without_a_source_and_an_unknown_field_are_refused(tmp_path)
     )
 
 
-def test_a_statement_not_within_its_quote_is_refused(tmp_path):
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda text: "words he never said", id="none-of-it"),
+        pytest.param(lambda text: text + " And we promise to double it.", id="its-end"),
+    ],
+)
+def test_a_statement_not_within_its_quote_is_refused(tmp_path, edit):
     data = graph_data()
-    data["statements"][0]["text"] = "words he never said"
+    data["statements"][0]["text"] = edit(data["statements"][0]["text"])
     message = _refused(tmp_path, data)
     assert "statement 'rob-stringer-global-impact-report-2023-letter'" in message
 

@@ -294,6 +294,22 @@ def test_a_month_stands_in_a_quote_by_its_name_as_written(tmp_path):
         read_seeds(root)
 
 
+def test_a_month_past_december_is_refused_by_its_field(tmp_path):
+    data = graph_data()
+    program(data, "apida-heritage-month-2024")["month"] = 13
+    with pytest.raises(SeedError, match=r"month: Input should be less than or equal to 12"):
+        read_altered(tmp_path, data)
+
+
+def test_a_name_inside_a_longer_word_is_not_written(tmp_path):
+    """A name stands in a quote as a word of its own: "Can" is not in "Canada"."""
+    data = graph_data()
+    canada = next(place for place in data["locations"] if place["slug"] == "canada")
+    canada["alternative_names"] = ["Can"]
+    with pytest.raises(SeedError, match="'Can' is in none of its quotes"):
+        read_altered(tmp_path, data)
+
+
 def _figure(data: dict[str, Any], slug: str) -> dict[str, Any]:
     return next(f for f in data["figures"] if f["slug"] == slug)
 
