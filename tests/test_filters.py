@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from db.queries import ListFilter, filter_parameters
 from tests.assertions import assert_bad_input
 
 GRAPH = yaml.safe_load((Path(__file__).resolve().parents[1] / "seeds" / "graph.yaml").read_text())
@@ -252,6 +253,16 @@ async def test_wildcard_characters_match_literally(graphql, needle):
     assert await listed(graphql, "programs", {"nameContains": needle}) == want
     assert await listed(graphql, "partners", {"nameContains": needle}) == []
     assert await listed(graphql, "locations", {"nameContains": needle}) == []
+
+
+@pytest.mark.parametrize(
+    ("needle", "pattern"),
+    [("50%", "%50/%%"), ("a/b", "%a//b%"), ("%/_", "%/%///_%")],
+)
+def test_a_needle_is_escaped_escape_character_first(needle, pattern):
+    """The escape character is escaped before the wildcards are (else `%` became `//%`: the
+    escape escaped, and the wildcard free again); no seed name holds a `/` to show it."""
+    assert filter_parameters(ListFilter(name_contains=needle))["search"] == pattern
 
 
 # --- Order ---------------------------------------------------------------------------------

@@ -529,6 +529,11 @@ def test_yaml_syntax_error_is_an_error(tmp_path):
             id="name-of-two-lines",  # its cursor (by name) was refused by the API that made it
         ),
         pytest.param(
+            lambda data: data["partners"][0].update(name="Sony\x7fMusic"),
+            r"partners\.0\.name: Value error, holds a control character",
+            id="name-with-a-delete",  # (DEL is past the C0 range: a bound at 0x20 missed it)
+        ),
+        pytest.param(
             lambda data: data["programs"][0].update(name="n" * 201),
             r"programs\.0\.name: String should have at most 200 characters",
             id="long-name",  # past what a PostgreSQL index entry holds
