@@ -11,13 +11,12 @@ opens on them, and the address follows the editors. The keyboard alone leaves an
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from tests.assertions import contrast
-from tests.serving import OUTPUT, drive, served
+from tests.serving import OUTPUT, drive, http_server, served
 
 
 def test_graphiql_runs_the_traversal_offline_in_chromium(tmp_path):
@@ -125,11 +124,5 @@ def page_server() -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             pass  # (the test's output is its assertions)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(Page) as url:
+        yield url

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
@@ -29,7 +29,7 @@ from core.logs import OncePerWindow
 from server.observe import ACCESS_LOGGER, STATUS_ATTRIBUTES
 from server.tracing import EXPORT_AT_EXIT_SECONDS
 from tests.conftest import make_client, throwaway_database
-from tests.serving import served, serving
+from tests.serving import http_server, served, serving
 from tests.test_connections import HELD_UP, ask_for_programs, programs_locked, recorded
 
 COMPANY = 'query Company { company(slug: "sony-music") { name programs { totalCount } } }'
@@ -186,14 +186,8 @@ class Collector(BaseHTTPRequestHandler):
 def collector() -> Iterator[tuple[str, list[tuple[str, str, bytes]]]]:
     received: list[tuple[str, str, bytes]] = []
     handler = type("Receiving", (Collector,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(handler) as url:
+        yield url, received
 
 
 def exported(received: list[tuple[str, str, bytes]]) -> Iterator[tuple[str, Span]]:
