@@ -8,9 +8,9 @@ as the last seed measured it (db/widths.py); a global ID or a cursor what the lo
 and sort key make of it; a quote's context what its `characters` allow, at most the longest
 document; numbers, enums and booleans `SMALL` bytes. Lists without a page (a provenance's
 fields, a hit's highlights) count as many entries as their widest stored value could hold.
-The estimate is an upper bound wherever the store measured the values, and close to one
-elsewhere; the answer itself is measured too (server/endpoint.py), so none over the limit is
-sent.
+The estimate is an upper bound wherever the store measured the values (but for highlights
+of one-letter words, see HIGHLIGHT_STRIDE), and close to one elsewhere; the answer itself is
+measured too (server/endpoint.py), so none over the limit is sent.
 """
 
 from __future__ import annotations
@@ -39,10 +39,12 @@ BYTES_PER_CHARACTER = 4  # UTF-8's widest; a context's width is in characters
 # its list, filter and order, its separators.
 CURSOR_FRAME = 32
 DOCUMENT = reference(CITATION.name, "document").target  # what a quote's context is cut from
-# The smallest entry of a provenance's `fields` in its stored JSON, and the fewest characters
-# a highlight (a word the query searched) and the gap before the next take: how many entries
-# a value can hold at most. A hit's highlights' texts together are at most its matched values,
-# so each counts one stride of them.
+# The smallest entry of a provenance's `fields` in its stored JSON, and the fewest bytes a
+# highlight (a word the query searched) and the gap before the next take: how many entries a
+# value can hold at most. A hit's highlights' texts together are at most its matched values,
+# so each counts one stride of them. A bound for words of two letters or more: a value of
+# one-letter words (`x x x`) holds up to half again as many, which the measured answer bounds
+# (a stride of two priced an ordinary page of hits at over the default limit).
 PROVENANCE_ENTRY = 50
 HIGHLIGHT_STRIDE = 3
 CURSORS = frozenset({"cursor", "startCursor", "endCursor"})

@@ -16,12 +16,15 @@ from sqlalchemy import delete, insert, select, update
 from bench.queries import ours_large, ours_seed
 from db import state
 from db.models import Document, StoreState
+from db.search import Matched
 from db.state import StoreSnapshot
 from db.widths import PROVENANCE, width_key
 from operation.cost import estimate_cost
-from operation.size import SMALL, Widths, token
+from operation.size import SMALL, UNRECORDED_TEXT, Widths, token
 from seeds.write import write_seeds
+from semantics.highlights import highlights
 from semantics.opaque import encode_token
+from semantics.search_query import parse_search
 from server.app import CONTRACT
 from tests.conftest import Store, make_client, read_snapshot
 from tests.serving import served
@@ -334,3 +337,25 @@ def test_an_id_or_cursor_is_priced_at_its_length_quoted(characters):
     answer of many IDs would be under its estimate by up to 4 bytes each."""
     written = json.dumps(encode_token("x" * characters))
     assert token(characters) == len(written)
+
+
+@pytest.mark.parametrize("letters", [2, 3, 7])
+@pytest.mark.parametrize("count", [1, 2, 9, 200])
+def test_a_hit_marks_no_more_highlights_than_its_estimate_holds(letters, count):
+    """The widest searched value written as words of two letters (or a few) apart by one
+    space, each matching the query: its highlights are as many as a value of that width can
+    hold, and the estimate's count and texts hold them. (Words of one letter hold half again
+    as many: operation/size.py HIGHLIGHT_STRIDE; the measured answer bounds those.)"""
+    word = "x" * letters
+    value = " ".join([word] * count)
+    widest = len(json.dumps(value))
+    widths = Widths(StoreSnapshot(sizes={width_key("Passage", "text"): widest}))
+    assert widths.searched() == max(widest, UNRECORDED_TEXT)
+    matched = (Matched("text", None, value, fuzzy=False),)
+    marked = highlights(parse_search(word), matched)
+    assert [mark.text for mark in marked] == [word] * count
+    entries = widths.entries("SearchHit", "highlights")
+    assert entries is not None
+    assert len(marked) <= entries
+    text = widths.value("Highlight", "text", 0)
+    assert sum(len(json.dumps(mark.text)) for mark in marked) <= entries * text
