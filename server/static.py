@@ -9,8 +9,9 @@ What these copies say is what `CompressionMiddleware` would say (server/compress
 same codings, types, `Vary` and tag, the coding's suffix added there. A client that accepts
 a coding gets the whole copy whatever `Range` it sends (RFC 9110 lets a server ignore it): a
 range the file answers `200` (a stale `If-Range`, a hundred ranges) would be compressed anew.
-A `Range` a server ignores is ignored (the whole file, `200`), and every answer is as
-sniff-proof as the file, an unsatisfiable range's `416` too.
+A `Range` a server ignores is ignored (the whole file, `200`), a set of ranges is answered
+with those the file can satisfy (`416` only when it can satisfy none), and every answer is
+as sniff-proof as the file, a `416` too.
 
 Every answer says `Cache-Control: no-cache`: a browser revalidates each file (a `304` by its
 tag) rather than guess how long it stays fresh from its age (RFC 9111 4.2.2), which after a
@@ -29,7 +30,7 @@ import brotli  # type: ignore[import-untyped]
 from starlette.datastructures import Headers
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 from starlette.responses import FileResponse, Response
-from starlette.staticfiles import PathLike, StaticFiles
+from starlette.staticfiles import NotModifiedResponse, PathLike, StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
 from core.lru import LRU
@@ -84,10 +85,14 @@ class AssetFiles(StaticFiles):
         scope: Scope,
         status_code: int = 200,
     ) -> Response:
-        response = super().file_response(full_path, stat_result, scope, status_code)
-        if response.status_code == 304 and _compressible(stat_result, response):
-            response.headers["vary"] = "Accept-Encoding"  # as its 200 says (RFC 9110 15.4.5)
-        return response
+        """Starlette's, but for the file's ranges (`_SatisfiableRanges`)."""
+        file = _SatisfiableRanges(full_path, status_code, stat_result=stat_result)
+        if not self.is_not_modified(file.headers, Headers(scope=scope)):
+            return file
+        unchanged = NotModifiedResponse(file.headers)
+        if _compressible(stat_result, file):
+            unchanged.headers["vary"] = "Accept-Encoding"  # as its 200 says (RFC 9110 15.4.5)
+        return unchanged
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
@@ -129,6 +134,39 @@ class AssetFiles(StaticFiles):
         del self._making[key]
         if not made.cancelled() and made.exception() is None:  # (else each asker has it)
             self._copies.put(key, made.result())
+
+
+class _SatisfiableRanges(FileResponse):
+    """Starlette's answer of a file, a set of ranges holding one the file can satisfy answered
+    with those it can (RFC 9110 14.1.1: `416` is for a set none of whose ranges is), where
+    Starlette answered `416` to a set with any range past the end, or `-0`."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.stat_result is not None:
+            size = self.stat_result.st_size
+            headers = [
+                (name, _satisfiable(value, size) if name == b"range" else value)
+                for name, value in scope["headers"]
+            ]
+            scope = {**scope, "headers": headers}
+        await super().__call__(scope, receive, send)
+
+
+def _satisfiable(asked: bytes, size: int) -> bytes:
+    """A valid `Range` (not `_ignored_range`) without its ranges a file of `size` bytes
+    cannot satisfy, where one it can is left; else as asked."""
+    unit, _, ranges = asked.decode("latin-1").partition("=")
+    parts = [part.strip(" \t") for part in ranges.split(",") if part.strip(" \t")]
+    kept = [part for part in parts if _satisfies(part, size)]
+    if not kept or len(kept) == len(parts):
+        return asked
+    return f"{unit}={','.join(kept)}".encode("latin-1")
+
+
+def _satisfies(part: str, size: int) -> bool:
+    """A range starting inside the file, or a suffix of at least a byte (RFC 9110 14.1.1)."""
+    first, _, last = part.partition("-")
+    return int(first) < size if first else int(last) > 0
 
 
 def _ignored_range(value: str) -> bool:

@@ -1405,6 +1405,35 @@ async def test_a_valid_range_is_answered_as_before(client, asked, status, said):
     assert answer.headers["x-content-type-options"] == "nosniff"
 
 
+@pytest.mark.parametrize(
+    ("asked", "said"),
+    [
+        ("bytes=0-0,-0", "bytes 0-0/"),  # a suffix of no bytes is none the file can satisfy
+        ("bytes=0-4, 99999999-", "bytes 0-4/"),  # nor a range starting past its end
+        ("bytes=99999999-,-3", "bytes "),
+        ("bytes=0-0,2-2,99999999-", None),  # the two it can, as multipart/byteranges
+    ],
+)
+async def test_a_set_of_ranges_is_answered_with_those_the_file_can_satisfy(client, asked, said):
+    """RFC 9110 14.1.1: a set of ranges is unsatisfiable (416) only when none of its ranges
+    is; Starlette answered 416 to a set holding any range past the end."""
+    whole = await client.get(GRAPHIQL_JS, headers={"accept-encoding": "identity"})
+    answer = await client.get(GRAPHIQL_JS, headers={"accept-encoding": "identity", "range": asked})
+    assert answer.status_code == 206, answer.text[:200]
+    if said is None:
+        assert answer.headers["content-type"].startswith("multipart/byteranges")
+        assert answer.content.count(b"Content-Range: bytes ") == 2
+    else:
+        assert answer.headers["content-range"].startswith(said)
+        start, end = map(int, answer.headers["content-range"].split()[1].split("/")[0].split("-"))
+        assert answer.content == whole.content[start : end + 1]
+    for unsatisfiable in ("bytes=-0", "bytes=99999999-,-0"):
+        refused = await client.get(
+            GRAPHIQL_JS, headers={"accept-encoding": "identity", "range": unsatisfiable}
+        )
+        assert refused.status_code == 416, unsatisfiable
+
+
 async def test_every_error_the_files_answer_is_as_sniff_proof_as_the_files(client):
     """An unsatisfiable range's 416 (Starlette's plain text), a missing file's 404 and a
     POST's 405 say `nosniff` as the files' 200s do."""
