@@ -460,7 +460,11 @@ def test_a_statement_not_within_its_quote_is_refused(tmp_path, edit):
 def test_an_abbreviation_matches_only_as_written(tmp_path):
     data = graph_data()
     rob = _item(data, "people", "rob-stringer")
-    quote = "carrying us closer to a more fulfilling workplace experience"  # "us", not "US"
+    # it names the person, and "us", not "US"
+    quote = (
+        "carrying us closer to a more fulfilling workplace experience and community-focused "
+        "industry with an active role played by our company,\u201d said Chairman Rob Stringer"
+    )
     rob["locations"] = [
         {
             "location": "united-states",
@@ -469,6 +473,7 @@ def test_an_abbreviation_matches_only_as_written(tmp_path):
     ]
     message = _refused(tmp_path, data)
     assert "person 'rob-stringer' -> location 'united-states' is STATED" in message
+    assert "none of its quotes names the location (as 'US' or 'United States')" in message
 
 
 def test_names_and_captions_must_be_quoted(tmp_path):
