@@ -15,15 +15,19 @@ from sqlalchemy import delete, insert, select, update
 
 from bench.queries import ours_large, ours_seed
 from db import state
+from db.mapping import CITATION, MAX_CONTEXT, QUOTE_SELECTOR, REFETCHABLE
 from db.models import Document, StoreState
+from db.order import KEY_SEPARATOR
 from db.search import Matched
 from db.state import StoreSnapshot
-from db.widths import PROVENANCE, width_key
+from db.widths import PROVENANCE, SORT_KEYS, width_key
 from operation.cost import estimate_cost
 from operation.size import SMALL, UNRECORDED_TEXT, Widths, token
 from seeds.write import write_seeds
 from semantics.highlights import highlights
+from semantics.ids import CONTEXT_TYPE, context_id
 from semantics.opaque import encode_token
+from semantics.pagination import CursorScope, encode_cursor, fingerprint
 from semantics.search_query import parse_search
 from server.app import CONTRACT
 from tests.conftest import Store, make_client, read_snapshot
@@ -329,6 +333,14 @@ async def test_a_quote_s_context_in_letters_of_four_bytes_is_within_its_estimate
         assert response.headers["x-executor"] == executor
         assert "\U0001d11e" * 300 in response.text
         assert len(response.content) <= estimate.bytes, executor
+        sides = [
+            side
+            for program in response.json()["data"]["programs"]["nodes"]
+            for citation in program["citations"]
+            for side in citation["context"].values()
+        ]
+        widest = max(len(json.dumps(side, ensure_ascii=False).encode()) for side in sides)
+        assert widest <= Widths(snapshot).context(300), executor  # each side within its price
 
 
 @pytest.mark.parametrize("characters", range(13))
@@ -359,3 +371,24 @@ def test_a_hit_marks_no_more_highlights_than_its_estimate_holds(letters, count):
     assert len(marked) <= entries
     text = widths.value("Highlight", "text", 0)
     assert sum(len(json.dumps(mark.text)) for mark in marked) <= entries * text
+
+
+@pytest.mark.parametrize(("slug", "sort"), [(1, 1), (30, 24), (120, 200), (120, 4_000)])
+def test_the_widest_cursor_is_priced_at_its_length_at_least(slug, sort):
+    """A cursor of the widest parent and row slugs and the widest sort value the store holds,
+    written by the encoder the lists use, is within the price of every cursor."""
+    sizes = {width_key(name, "id"): slug for name in REFETCHABLE} | {SORT_KEYS: sort}
+    widths = Widths(StoreSnapshot(sizes=sizes))
+    where = CursorScope(fingerprint("Query.programs", None, "NAME"), "p" * slug)
+    key = "s" * slug + KEY_SEPARATOR + "v" + "w" * max(sort, SMALL)
+    assert len(json.dumps(encode_cursor(where, key))) <= widths.cursor()
+
+
+@pytest.mark.parametrize("citation", [1, 40, 120])
+@pytest.mark.parametrize("type_name", [CONTEXT_TYPE, QUOTE_SELECTOR.w3c_type])
+def test_a_context_id_is_priced_at_its_length_at_least(citation, type_name):
+    """A quote context's (or a selector's) key, of the widest citation slug and the widest
+    width a context may be asked for, is within its price."""
+    widths = Widths(StoreSnapshot(sizes={width_key(CITATION.name, "id"): citation}))
+    written = context_id("c" * citation, MAX_CONTEXT, type_name)
+    assert len(json.dumps(written)) <= widths.identifier(type_name)
