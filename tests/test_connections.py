@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import resource
 import select
 import signal
 import socket
@@ -32,8 +33,14 @@ import httpx
 import pytest
 from uvicorn.server import ServerState
 
+from core.config import Settings
 from server import connections, request_head
-from server.connection_limits import HEAD_FIELDS_BYTES, ConnectionLimits, connection_bound
+from server.connection_limits import (
+    HEAD_FIELDS_BYTES,
+    ConnectionLimits,
+    connection_bound,
+    connection_limits,
+)
 from server.request_head import head_fault
 from server.shutdown import GRACE_EXCEEDED, quiet_cancelled_requests
 from tests.conftest import throwaway_database
@@ -370,17 +377,20 @@ class _HeldTransport(asyncio.Transport):
         return 0
 
 
+SHORT_GET = b"GET / HTTP/1.1\r\nHost:x\r\n\r\n"
+KEPT_1_0 = b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+
+
 @pytest.mark.parametrize(
-    "requests",
+    ("requests", "each"),
     [
-        pytest.param(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" * 5_000, id="short"),
+        pytest.param(KEPT_1_0 * 5_000, len(KEPT_1_0), id="short"),
         pytest.param(
-            post_head(len(QUERY)) + QUERY + b"GET / HTTP/1.1\r\nHost:x\r\n\r\n" * 5_000,
-            id="behind-a-body",
+            post_head(len(QUERY)) + QUERY + SHORT_GET * 5_000, len(SHORT_GET), id="behind-a-body"
         ),
     ],
 )
-async def test_one_read_of_pipelined_requests_queues_no_more_than_the_bound(requests):
+async def test_one_read_of_pipelined_requests_queues_no_more_than_the_bound(requests, each):
     """What a client cannot see but the server's memory does: one read of thousands of
     requests, none answered yet, queues 32 and at most those of the slice that reached them
     (the shortest request is 18 bytes); the rest waits unread."""
@@ -405,7 +415,8 @@ async def test_one_read_of_pipelined_requests_queues_no_more_than_the_bound(requ
     protocol.connection_made(transport)
     protocol.data_received(requests)
     queued = len(protocol.pipeline)
-    assert connections.MAX_PIPELINED <= queued <= connections.MAX_PIPELINED + 1024 // 18
+    # 32 (as the README says, fixed) and those of the 1 KiB slice the 32nd was parsed in
+    assert 32 <= queued <= 32 + connections.PARSE_SLICE // each + 1
     assert protocol.unparsed  # the rest, unread
     assert not transport.reading
     protocol.connection_lost(None)  # (the client gone: nothing more is answered)
@@ -1105,10 +1116,15 @@ def test_head_fault_names_each_conflict():
     assert head_fault([HOST, (b"transfer-encoding", b"Chunked")], "1.1") is None
     assert head_fault([HOST, (b"transfer-encoding", b"chunked")], "1.0") is not None
     assert head_fault([HOST, (b"transfer-encoding", b"gzip, chunked")], "1.1") is not None
+    # (httptools refuses these on the wire too; the check holds without it)
+    te = b"transfer-encoding"
+    assert head_fault([HOST, (te, b"chunked"), (te, b"chunked")], "1.1") is not None
+    assert head_fault([HOST, (te, b"chunked"), (te, b"gzip")], "1.1") is not None
     assert head_fault([HOST], "2.0") is not None
     assert head_fault([HOST, (b"content-length", b"0")], "1.1", switching=True) is None
     assert head_fault([HOST, (b"content-length", b"00")], "1.1", switching=True) is None
     assert head_fault([HOST, (b"content-length", b"5")], "1.1", switching=True) is not None
+    assert head_fault([HOST, (b"content-length", b"1")], "1.1", switching=True) is not None
     assert head_fault([HOST, (b"transfer-encoding", b"chunked")], "1.1", switching=True)
     assert head_fault([(b"content-length", b"5")], "1.1") == (
         "an HTTP/1.1 request must carry a Host header"
@@ -1162,6 +1178,7 @@ def test_a_request_without_one_host_is_400_and_closed(edge, head):
     [
         b"example.com",
         b"127.0.0.1:8000",
+        b"example.com:",  # (an empty port: RFC 3986 section 3.2.3, `port = *DIGIT`)
         b"[::1]:8000",
         b"[fe80::1%25eth0]:8000",
         b"xn--bcher-kva.example.",
@@ -1190,8 +1207,9 @@ def test_an_http_1_0_client_is_sent_no_100_continue(edge):
 
 
 def test_a_head_of_more_fields_than_its_bound_is_431_and_closed(edge):
-    """Each field costs the event loop a Python call: 100 at most, in one piece or many."""
-    fields = b"".join(b"X-F%d: a\r\n" % i for i in range(connections.MAX_HEAD_FIELDS))
+    """Each field costs the event loop a Python call: 100 at most (as the README says, fixed),
+    in one piece or many."""
+    fields = b"".join(b"X-F%d: a\r\n" % i for i in range(100))
     with connect(edge) as connection:  # the bound, with Host: one too many
         connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n")
         received, _ = read_until_closed(connection)
@@ -1330,6 +1348,23 @@ def test_a_bodys_framing_past_the_head_bound_is_400_and_closed(edge, framing):
     assert status_of(received) == 400
     assert "chunked framing" in body_of(received)["errors"][0]["message"]
     assert time.monotonic() - started < 3  # not the body's deadline
+
+
+@pytest.mark.parametrize(("size", "status"), [(12 * 1024, 200), (24 * 1024, 400)])
+def test_a_trailer_field_is_bounded_at_16_kib(edge, size, status):
+    """The README's bound on a chunked body's framing between two pieces of its data: 16 KiB
+    (fixed), counted in slices of 1 KiB but for the one its data is in and the one it ends in.
+    A trailer field of 12 KiB is read (and dropped), one of 24 KiB refused."""
+    trailer = b"0\r\nX-Long: " + b"a" * size + b"\r\n\r\n"
+    with connect(edge) as connection:
+        with contextlib.suppress(OSError):  # (refused while sending: our side shut)
+            connection.sendall(chunked_post(trailer))
+        answered, _, answer = read_response(connection)
+    assert answered == status
+    if status == 200:
+        assert json.loads(answer)["data"] == {"__typename": "Query"}
+    else:
+        assert "chunked framing" in json.loads(answer)["errors"][0]["message"]
 
 
 def in_chunks(body: bytes, size: int) -> bytes:
@@ -1472,6 +1507,25 @@ def test_connection_bound_sits_below_the_open_file_limit():
     assert connection_bound(1000, 1024) == 768
     assert connection_bound(1000, 128) == 64
     assert connection_bound(50, 100_000) == 50
+    # a limit the reserve takes whole still serves one connection, never none
+    assert connection_bound(1000, 64) == 1
+    assert connection_bound(1000, 10) == 1
+
+
+def test_the_soft_open_file_limit_is_raised_to_the_hard_one():
+    """As the README says `serve` does: a soft `ulimit -n` of 256 under a hard one of
+    thousands does not bound the connections at 192 (three quarters of 256)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2000:
+        pytest.skip(f"a hard open-file limit of {hard} leaves no room to raise to")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        limits = connection_limits(Settings(max_connections=1000))
+        raised, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert raised == (hard if hard != resource.RLIM_INFINITY else 65536)
+    assert limits.max_connections == 1000
 
 
 def test_past_the_connection_bound_new_connections_are_refused_and_held_ones_served(tmp_path):
@@ -1535,6 +1589,7 @@ def test_the_connection_bound_is_exactly_the_bound(tmp_path):
                 refused, waited = read_until_closed(extra, limit=3)
             assert status_of(refused) == 503
             assert body_of(refused)["errors"][0]["extensions"]["code"] == "TOO_MANY_CONNECTIONS"
+            assert headers_of(refused)["retry-after"] == "1"  # (as the README says)
             assert waited < 1
         finally:
             for connection in held:
