@@ -272,6 +272,8 @@ ACCEPTS = [
         pytest.param(f"{GRAPHQL_RESPONSE};q=0.999, {JSON}", JSON, id="higher-listed-second"),
         pytest.param(f"{JSON};q=0.5, {GRAPHQL_RESPONSE};q=0.5", GRAPHQL_RESPONSE, id="tie"),
         pytest.param(f"{GRAPHQL_RESPONSE};q=nan, {JSON};q=0.5", JSON, id="nan-is-no-weight"),
+        # a parameter's name is case-insensitive (RFC 9110 5.6.6)
+        pytest.param(f"{GRAPHQL_RESPONSE};Q=0, {JSON}", JSON, id="an-uppercase-weight"),
         pytest.param(f"{GRAPHQL_RESPONSE};q=2, {JSON};q=0.5", JSON, id="over-one-is-no-weight"),
         pytest.param(f"{JSON};q=0.2, */*", GRAPHQL_RESPONSE, id="precise-range-weighs-json"),
         pytest.param(f"{JSON};q=0, */*", GRAPHQL_RESPONSE, id="json-refused-the-other-admitted"),
@@ -1269,6 +1271,15 @@ async def test_with_trusted_documents_only_the_manifests_run(store, tmp_path, ma
             "has an id that is not 64 lowercase hexadecimal digits",
         ),
         ("{}", "lists no document"),
+        (  # an operation without its body: a configuration error, not a crash
+            json.dumps(
+                {
+                    "format": "apollo-persisted-query-manifest",
+                    "operations": [{"id": hashlib.sha256(b"{ a }").hexdigest(), "body": None}],
+                }
+            ),
+            "a string hash and a string body",
+        ),
         ("[]", "not a JSON object"),
     ],
 )

@@ -278,6 +278,8 @@ async def test_allow_listed_origins_get_cors_headers_and_others_do_not(store: St
         allowed_methods = preflight.headers["access-control-allow-methods"].split(", ")
         assert set(allowed_methods) == {"GET", "POST"}
         assert "access-control-allow-credentials" not in preflight.headers
+        # the browser keeps the preflight's answer ten minutes, not a preflight per request
+        assert preflight.headers["access-control-max-age"] == "600"
 
         allowed = await http.post("/graphql", json={"query": SONY}, headers={"Origin": APP})
         assert allowed.headers["access-control-allow-origin"] == APP
@@ -634,6 +636,29 @@ async def test_preflights_allow_tracing_and_client_awareness_headers_by_default(
         assert "x-not-listed" not in refused.headers["access-control-allow-headers"].lower()
         assert "request headers x-not-listed are not allowed" in refused.text
         assert "content-type" not in refused.text.split("allowed:")[0]  # only what was refused
+
+
+async def test_a_refused_preflight_names_the_method_or_the_private_network_it_refused(
+    store: Store,
+):
+    async with make_client(store.engine, cors_origins=[APP]) as http:
+        put = await http.options(
+            "/graphql", headers={"Origin": APP, "Access-Control-Request-Method": "PUT"}
+        )
+        assert put.status_code == 200  # the browser refuses it, and says why
+        assert "PUT" not in put.headers["access-control-allow-methods"]
+        assert "method PUT is not allowed (only GET, POST)" in put.text
+        private = await http.options(
+            "/graphql",
+            headers={
+                "Origin": APP,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Private-Network": "true",
+            },
+        )
+        assert private.status_code == 200
+        assert "access-control-allow-private-network" not in private.headers
+        assert private.text == "CORS preflight refused: private network access is not allowed"
 
 
 async def test_the_allowed_request_headers_come_from_a_setting(store: Store, monkeypatch):
