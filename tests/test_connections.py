@@ -774,6 +774,39 @@ def test_a_client_that_stops_reading_its_answer_loses_the_connection(edge):
     assert waited < 2
 
 
+def test_a_lingering_connection_whose_client_takes_nothing_more_is_closed(tmp_path):
+    """A connection closed lingering (here after an Upgrade, answered as HTTP/1.1) with its
+    answer still in the kernel is looked at again a send deadline on only while the client
+    takes some of it: one that takes nothing more (its receive buffer full, never read) is
+    closed, freeing its place under the bound, and what the kernel held still arrives whole
+    (a close, not a reset)."""
+    quotes = "{ programs(first: 100) { nodes { citations { quote context(characters: 200) "
+    query = urllib.parse.quote(quotes + "{ before after } } } } }")  # (~20 KB of answer)
+    healthz = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with serving(tmp_path, {**SMALL_TIMEOUTS, "IMPACT_GRAPH_MAX_CONNECTIONS": "1"}) as server:
+        stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.connect(("127.0.0.1", server.port))
+        with stalled:
+            head = f"GET /graphql?query={query} HTTP/1.1\r\nHost: x\r\n".encode()
+            stalled.sendall(head + UPGRADE + b"\r\n")
+            started = time.monotonic()
+            while True:  # the only place, held until the stalled connection is closed
+                with connect(server) as other:
+                    other.sendall(healthz)
+                    received, _ = read_until_closed(other)
+                if status_of(received) == 200:
+                    break
+                assert status_of(received) == 503
+                assert time.monotonic() - started < 6, "a client taking nothing holds its place"
+                time.sleep(0.2)
+            answer, _ = read_until_closed(stalled)
+    status, headers, body = read_response_of(answer)
+    assert status == 200
+    assert len(body) == int(headers["content-length"]) > 16 * 1024
+    assert json.loads(body)["data"]["programs"]["nodes"]
+
+
 def reset(connection: socket.socket) -> None:
     """Closed with a reset, as the kernel closes the socket of a client killed with bytes it
     had not read."""
