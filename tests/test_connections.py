@@ -27,6 +27,7 @@ import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -211,6 +212,17 @@ def wait_for(condition: Callable[[], bool], server: Served) -> None:
     while not condition():
         assert time.monotonic() < deadline, server.log.read_text()[-2000:]
         time.sleep(0.1)
+
+
+def test_a_body_has_the_body_deadline_not_the_heads(distinct):
+    """The head's deadline is the longest here (4 s): a body trickled in after its head is
+    cut off at the body's (1 s), counted from the head's end."""
+    with connect(distinct) as connection:
+        connection.sendall(post_head(len(QUERY)))
+        received, lasted = trickle(connection, (bytes([byte]) for byte in QUERY), 0.2)
+    assert status_of(received) == 408
+    assert body_of(received)["errors"][0]["extensions"]["code"] == "REQUEST_TIMEOUT"
+    assert lasted < 2.5
 
 
 def test_a_body_sent_a_byte_at_a_time_is_cut_off_and_only_its_access_line_says_so(edge):
@@ -421,6 +433,83 @@ async def test_one_read_of_pipelined_requests_queues_no_more_than_the_bound(requ
     assert not transport.reading
     protocol.connection_lost(None)  # (the client gone: nothing more is answered)
     answer.set()
+    await asyncio.sleep(0.01)
+
+
+def _in_memory(app: Callable[..., Any]) -> tuple[connections.EdgeProtocol, _HeldTransport]:
+    """An edge connection over `_HeldTransport`, serving `app`."""
+    limits = ConnectionLimits(
+        head_timeout=5,
+        body_timeout=5,
+        keep_alive_timeout=5,
+        max_connections=10,
+        send_timeout=5,
+        max_head_bytes=100_000,
+    )
+    config = connections.EdgeConfig(app, limits=limits, log_level="warning")
+    protocol = connections.EdgeProtocol(config, ServerState(), {}, asyncio.get_running_loop())
+    transport = _HeldTransport()
+    protocol.connection_made(transport)
+    return protocol, transport
+
+
+def _get_of(size: int) -> bytes:
+    """A GET of exactly `size` bytes (26 at least)."""
+    request = b"GET /%s HTTP/1.1\r\nHost:x\r\n\r\n" % (b"a" * (size - 26))
+    assert len(request) == size
+    return request
+
+
+async def test_a_slice_that_ends_at_the_32nd_queued_request_is_the_last_parsed():
+    """The bound is checked between slices: a first slice of exactly 33 requests (one
+    answering, 32 queued) is all that is parsed, the next slice waiting unread."""
+    answer = asyncio.Event()
+
+    async def app(scope, receive, send):
+        await answer.wait()
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    protocol, transport = _in_memory(app)
+    first_slice = _get_of(32) + _get_of(31) * 32
+    assert len(first_slice) == connections.PARSE_SLICE
+    protocol.data_received(first_slice + _get_of(31) * 1_000)
+    assert len(protocol.pipeline) == 32
+    assert len(protocol.unparsed) == 31 * 1_000
+    assert not transport.reading
+    protocol.connection_lost(None)
+    answer.set()
+    await asyncio.sleep(0.01)
+
+
+async def test_an_answer_going_out_does_not_resume_reading_while_32_still_wait():
+    """uvicorn resumes reading after every answer: with the bound still reached, what waits
+    unread stays unread, and reading stays paused (else a client sending without reading
+    its answers is read into memory without end)."""
+    answers = asyncio.Semaphore(0)
+
+    async def app(scope, receive, send):  # answers one request per release
+        await answers.acquire()
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    protocol, transport = _in_memory(app)
+    protocol.data_received(SHORT_GET * 5_000)
+    queued, unread = len(protocol.pipeline), len(protocol.unparsed)
+    assert queued > 33
+    assert unread
+    assert not transport.reading
+    answers.release()  # one answer goes out, and the next queued request starts
+    for _ in range(100):
+        await asyncio.sleep(0)
+        if len(protocol.pipeline) < queued:
+            break
+    assert len(protocol.pipeline) == queued - 1
+    assert len(protocol.unparsed) == unread
+    assert not transport.reading
+    protocol.connection_lost(None)
+    for _ in range(queued):
+        answers.release()
     await asyncio.sleep(0.01)
 
 
