@@ -896,6 +896,29 @@ def test_a_lingering_connection_whose_client_takes_nothing_more_is_closed(tmp_pa
     assert json.loads(body)["data"]["programs"]["nodes"]
 
 
+def test_a_lingering_close_with_no_deadline_running_waits_the_bodys_deadline(tmp_path):
+    """Closed lingering with no deadline running (an Upgrade answered as HTTP/1.1; the client
+    has taken it all and neither sends nor ends), what the client may still send is waited
+    for the body's deadline (1 s here), not the send deadline (6 s): its place under the
+    bound is free again within seconds."""
+    healthz = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    settings = {**DISTINCT_TIMEOUTS, "IMPACT_GRAPH_MAX_CONNECTIONS": "1"}
+    with serving(tmp_path, settings) as server, connect(server) as upgraded:
+        upgraded.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + UPGRADE + b"\r\n")
+        received, _ = read_until_closed(upgraded)  # (our side shut: its end of stream)
+        assert status_of(received) == 200
+        started = time.monotonic()
+        while True:  # the only place, held while the upgraded connection lingers
+            with connect(server) as other:
+                other.sendall(healthz)
+                answered, _ = read_until_closed(other)
+            if status_of(answered) == 200:
+                break
+            assert status_of(answered) == 503
+            assert time.monotonic() - started < 4, "lingered for the send deadline"
+            time.sleep(0.2)
+
+
 def reset(connection: socket.socket) -> None:
     """Closed with a reset, as the kernel closes the socket of a client killed with bytes it
     had not read."""
