@@ -58,6 +58,12 @@ def load_manifest(path: Path) -> dict[str, str]:
                 f"the trusted document {digest[:12]!r}... has an id that is not 64 lowercase "
                 "hexadecimal digits (its SHA-256)"
             )
+        try:
+            document.encode()
+        except UnicodeEncodeError:  # JSON reads a lone surrogate (`\ud800`): no client sends it
+            raise ManifestError(
+                f"the trusted document {digest[:12]}... holds a lone surrogate, which is no text"
+            ) from None
         if sha256_hex(document) != digest:
             raise ManifestError(f"the trusted document {digest[:12]}... does not hash to its id")
         documents[digest] = document

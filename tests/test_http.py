@@ -1281,6 +1281,10 @@ async def test_with_trusted_documents_only_the_manifests_run(store, tmp_path, ma
             "a string hash and a string body",
         ),
         ("[]", "not a JSON object"),
+        (  # JSON reads it, and no client could send its text
+            json.dumps({"0" * 64: "{ __typename \ud800 }"}),
+            "holds a lone surrogate",
+        ),
     ],
 )
 def test_a_bad_trusted_documents_manifest_is_a_configuration_error(tmp_path, content, complaint):
