@@ -25,6 +25,7 @@ EXPOSED = [REQUEST_ID_HEADER, EXECUTOR_HEADER, CACHE_HEADER, "Retry-After", "ETa
 
 class ReadableCORSMiddleware(CORSMiddleware):
     def preflight_response(self, request_headers: Headers) -> Response:
+        request_headers = _without_empty_elements(request_headers)
         response = super().preflight_response(request_headers)
         if response.status_code != 400:
             return response
@@ -35,7 +36,7 @@ class ReadableCORSMiddleware(CORSMiddleware):
     def refusals(self, request_headers: Headers) -> list[str]:
         origin = request_headers["origin"]
         method = request_headers["access-control-request-method"]
-        asked = request_headers.get("access-control-request-headers") or ""
+        asked = request_headers.get(ASKED_HEADERS) or ""
         found = []
         if not self.is_allowed_origin(origin=origin):
             found.append(f"origin {origin} is not allowed (IMPACT_GRAPH_CORS_ORIGINS)")
@@ -53,6 +54,23 @@ class ReadableCORSMiddleware(CORSMiddleware):
         if "access-control-request-private-network" in request_headers:
             found.append("private network access is not allowed")
         return found
+
+
+ASKED_HEADERS = "access-control-request-headers"
+
+
+def _without_empty_elements(request_headers: Headers) -> Headers:
+    """The headers a preflight asks for without a list's empty elements, which a recipient
+    ignores (RFC 9110 5.6.1: `content-type,` asks for one header): Starlette refused the empty
+    name, a refusal that named nothing."""
+    asked = request_headers.get(ASKED_HEADERS)
+    if asked is None or all(name.strip(" \t") for name in asked.split(",")):
+        return request_headers
+    names = ", ".join(name.strip(" \t") for name in asked.split(",") if name.strip(" \t"))
+    raw = [(key, value) for key, value in request_headers.raw if key != ASKED_HEADERS.encode()]
+    if names:
+        raw.append((ASKED_HEADERS.encode(), names.encode("latin-1")))
+    return Headers(raw=raw)
 
 
 def cors_middleware(settings: Settings) -> list[Middleware]:

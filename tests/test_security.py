@@ -661,6 +661,19 @@ async def test_a_refused_preflight_names_the_method_or_the_private_network_it_re
         assert private.text == "CORS preflight refused: private network access is not allowed"
 
 
+@pytest.mark.parametrize("asked", ["content-type,", ", content-type", "content-type,,", ","])
+async def test_a_preflight_s_empty_list_elements_are_ignored(store: Store, asked):
+    """RFC 9110 5.6.1: a list's empty elements are ignored. Starlette refused `content-type,`
+    as asking for a header of no name, and the refusal's words named none."""
+    async with make_client(store.engine, cors_origins=[APP]) as http:
+        preflight = await send_preflight(http, asked)
+    assert preflight.status_code == 200
+    assert "refused" not in preflight.text, preflight.text
+    assert preflight.headers["access-control-allow-origin"] == APP
+    allowed = preflight.headers["access-control-allow-headers"].lower().split(", ")
+    assert "content-type" in allowed
+
+
 async def test_the_allowed_request_headers_come_from_a_setting(store: Store, monkeypatch):
     monkeypatch.setenv("IMPACT_GRAPH_CORS_HEADERS", "Content-Type, X-Team")
     settings = Settings(cors_origins=[APP])
