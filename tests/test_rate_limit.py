@@ -143,6 +143,22 @@ async def test_in_redis_an_idle_bucket_holds_at_most_its_burst(sqlite_store):
         assert await statuses(http, 3) == [200, 200, 429]
 
 
+async def test_in_redis_retry_after_is_when_the_next_token_is_back(sqlite_store):
+    """Half a token held at 0.5 a second: the next is back in a second, not the two a
+    whole token takes (Redis's script counts what the bucket holds, as `take` does)."""
+    client, prefix = a_client(), f"test-{uuid.uuid4().hex[:8]}:"
+    settings = {"rate_limit": 0.5, "rate_limit_burst": 1, "cache_url": REDIS_URL}
+    async with app_client(sqlite_store, client, cache_prefix=prefix, **settings) as http:
+        with Redis.from_url(REDIS_URL) as redis:
+            seconds, micro = redis.time()
+            key = prefix + KEY_PREFIX + client_key(client)
+            redis.hset(key, mapping={"tokens": "0.500000", "at": f"{seconds}.{micro:06d}"})
+            redis.expire(key, 60)
+        refused = await http.post("/graphql", json=QUERY)
+    assert refused.status_code == 429
+    assert refused.headers["retry-after"] == "1"
+
+
 class Waiting:
     """Buckets whose client must wait `seconds`."""
 
@@ -184,6 +200,35 @@ async def test_a_request_waiting_on_a_question_the_server_stops_passes():
     await asyncio.sleep(PROBE_WAIT_SECONDS / 4)
     await buckets.aclose()
     assert await waiting == 0.0
+
+
+class AwayThenRefusing:
+    """A Redis client whose first script fails as a lost connection does, and every later one
+    answers at once that the client must wait 5 s."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def register_script(self, _: str) -> Any:
+        async def script(**_: Any) -> Any:
+            self.calls += 1
+            if self.calls == 1:
+                raise RedisError("connection lost")
+            return "5.000000"
+
+        return script
+
+
+async def test_the_request_that_finds_redis_back_gets_its_answer():
+    """The request that asks whether Redis is back, answered within its wait, is limited by
+    the answer: a client with no token left is refused, not let through for having asked."""
+    redis = AwayThenRefusing()
+    buckets = RedisBuckets(Bucket(rate=1.0, burst=1), redis, "")  # type: ignore[arg-type]
+    assert await buckets.wait("203.0.113.9") == 0.0  # Redis found away
+    await asyncio.sleep(REDIS_RETRY_SECONDS + 0.05)
+    assert await buckets.wait("203.0.113.9") == 5.0  # asked, and answered in time
+    assert await buckets.wait("203.0.113.9") == 5.0  # back: asked as before
+    assert redis.calls == 3
 
 
 @pytest.mark.parametrize(("seconds", "retry"), [(0.2, "1"), (1.3, "2"), (2.0, "2")])
@@ -257,7 +302,9 @@ async def test_with_redis_gone_the_limit_fails_open_and_says_so_once(sqlite_stor
             started = time.monotonic()
             assert set(await statuses(http, 40)) == {200}  # unlimited, not refused
             assert time.monotonic() - started < 20  # none waited for a Redis that is gone
-            (said,) = limit_warnings(caplog)
+            await asyncio.sleep(REDIS_RETRY_SECONDS + 0.1)  # asked again, still gone
+            assert await statuses(http, 1) == [200]
+            (said,) = limit_warnings(caplog)  # once an outage, not once a try
             assert said.startswith("rate limit off: Redis is unreachable or refused it")
             with redis_server(port):  # back, empty: the client's bucket is full again
                 await asyncio.sleep(1.1)  # failures are retried a second later
