@@ -12,6 +12,8 @@ import re
 import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client import REGISTRY, CollectorRegistry, Gauge
+from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 from sqlalchemy import event, text
@@ -30,6 +32,7 @@ from core.config import Settings
 from db.engine import PoolOptions, create_engine, session_factory
 from db.raw import SqlText, Statements
 from loaders.reader import Reader
+from server import app as app_module
 from server import metrics
 from server.metrics import MAX_LABELLED_NAME, OperationNames, Recorder, watch_pool
 from server.observe import ACCESS_LOGGER
@@ -109,6 +112,9 @@ def test_metrics_count_requests_by_operation_status_and_executor(server):
     assert post(base, "{ nope }").status_code == 200  # a validation error, refused
     assert post(base, WIDE).json()["data"] == {"company": {"programs": None}}  # a field's error
     assert httpx.get(f"{base}/no/such/path/{'x' * 50}").status_code == 404
+    named = ("/healthz", "/readyz", "/graphql/schema.graphql", "/")
+    for path in named:
+        assert httpx.get(f"{base}{path}", timeout=10).status_code == 200, path
     after = scrape(base)
 
     def moved(name: str, **labels: str) -> float:
@@ -119,6 +125,8 @@ def test_metrics_count_requests_by_operation_status_and_executor(server):
     assert moved(total, **requests("/graphql", "Typename", "200", "reference")) == 1
     assert moved(total, **requests("/graphql", "", "200", "")) == 1  # refused: no operation
     assert moved(total, **requests("other", "", "404", "")) == 1  # unknown paths: one label
+    for path in named:  # the probes, the schema and the explorer: each labelled by its path
+        assert moved(total, **requests(path, "", "200", "")) == 1, path
     assert moved("impact_graph_refusals_total", code="GRAPHQL_VALIDATION_FAILED") == 1
     # executed with errors: a 200 that is not a success, counted (it was invisible here)
     assert moved(total, **requests("/graphql", "Wide", "200", "reference")) == 1
@@ -550,8 +558,10 @@ async def test_metrics_with_a_token_answer_only_a_scrape_that_sends_it(store):
             told = [value.split(" ")[-1] for value in sent.values()]  # the tokens sent
             assert not [given for given in told if given and given in refused.text]
             assert "impact_graph" not in refused.text
-        for scheme in ("Bearer", "bearer"):  # (a scheme is read in any case)
-            sent = {"Authorization": f"{scheme} {token}"}
+        # a scheme is read in any case, and the token after one space or more (RFC 6750's
+        # `1*SP`)
+        for scheme in ("Bearer ", "bearer ", "Bearer   "):
+            sent = {"Authorization": f"{scheme}{token}"}
             scraped = await http.get("/metrics", headers=sent)
             assert scraped.status_code == 200
             assert "impact_graph_requests_total" in scraped.text
@@ -682,6 +692,55 @@ async def test_the_pool_gauges_count_connections_in_use_and_reads_waiting(tmp_pa
         stop()
         await engine.dispose()
     assert registry.get_sample_value("size") == 0
+
+
+def test_a_worker_killed_holding_connections_leaves_none_in_use(tmp_path):
+    """A worker killed while its connections are checked out (a query running) never counts
+    them back: its in-use gauge goes with it once a scrape finds it dead, as its capacity
+    does, not counted in the sums for good."""
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    worker = (
+        "import os\n"
+        "from server.metrics import POOL_CAPACITY, POOL_IN_USE\n"
+        "POOL_CAPACITY.inc(15)\n"
+        "POOL_IN_USE.inc(3)\n"
+        "os._exit(0)  # no winding down: as SIGKILL leaves it\n"
+    )
+    environment = {**os.environ, metrics.MULTIPROCESS_DIR: str(directory)}
+    subprocess.run([sys.executable, "-c", worker], env=environment, check=True, timeout=60)
+    registry = CollectorRegistry()
+    registry.register(metrics.WorkersMetrics(str(directory)))
+    written = scrape_text(generate_latest(registry).decode())
+    assert value(written, "impact_graph_db_pool_in_use") == 3  # (the worker's file)
+    metrics.forget_dead_workers(str(directory))  # as every scrape does first
+    after = scrape_text(generate_latest(registry).decode())
+    assert value(after, "impact_graph_db_pool_capacity") == 0
+    assert value(after, "impact_graph_db_pool_in_use") == 0
+
+
+async def test_a_request_the_app_fails_before_answering_is_recorded_as_its_500(
+    store, monkeypatch, caplog
+):
+    """A fault no handler of ours answers (Starlette's last resort sends its plain 500 once
+    the request has left the middleware): its line and its count say 500, what the client
+    got, not a status no one sent."""
+
+    def broken(*_: Any) -> Any:
+        raise RuntimeError("a defect")
+
+    monkeypatch.setattr(app_module, "matching_etag", broken)  # the schema's route fails
+    app = app_module.create_app(Settings(), engine=store.engine)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
+    ):
+        with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
+            response = await http.get("/graphql/schema.graphql")
+    assert response.status_code == 500
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == ACCESS_LOGGER]
+    assert [(line["path"], line["status"]) for line in lines] == [("/graphql/schema.graphql", 500)]
 
 
 @pytest.mark.parametrize("name", ["X Request Id", "X-Request-ID:", "é"])
