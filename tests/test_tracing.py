@@ -25,9 +25,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from core.config import Settings
 from core.logs import OncePerWindow
 from server.observe import ACCESS_LOGGER, STATUS_ATTRIBUTES
-from server.tracing import EXPORT_AT_EXIT_SECONDS
+from server.tracing import EXPORT_AT_EXIT_SECONDS, exporting_provider, shut_down
 from tests.conftest import make_client, throwaway_database
 from tests.serving import http_server, served, serving
 from tests.test_connections import HELD_UP, ask_for_programs, programs_locked, recorded
@@ -88,6 +89,9 @@ async def test_a_request_is_a_trace_of_preparing_executing_and_statements(store,
     else:  # the loaders' batches, through SQLAlchemy
         assert len(executed) >= 2
     assert all(parent_of(span) is not None for span in statements)  # none starts a trace
+    # not the instrumentation's span for each message sent and received: nothing they say
+    messages = [span.name for span in spans if span.name.endswith(("http send", "http receive"))]
+    assert messages == []
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == ACCESS_LOGGER]
     assert [line["trace_id"] for line in lines] == [TRACE_ID]  # the log line finds its trace
 
@@ -112,8 +116,10 @@ async def test_a_span_is_named_by_its_route_never_by_the_path_sent(store):
         await http.post("/graphql", json={"query": COMPANY})
         await http.get("/nowhere/abc%0Adef")
         await http.get("/healthz")
+        await http.request("BREW", "/graphql")  # a method of no convention: "HTTP", not "_OTHER"
     requests = [span for span in exporter.get_finished_spans() if span.kind == SpanKind.SERVER]
-    assert [span.name for span in requests] == ["POST /graphql", "GET", "GET /healthz"]
+    names = [span.name for span in requests]
+    assert names == ["POST /graphql", "GET", "GET /healthz", "HTTP /graphql"]
     assert "/nowhere/abc\ndef" in requests[1].attributes.values()  # (the path as sent)
 
 
@@ -247,6 +253,25 @@ def test_a_server_exports_its_spans_over_otlp(collector, tmp_path):
     assert services == {"impact-graph"}
 
 
+def test_otel_service_name_names_the_service(monkeypatch):
+    """The service is "impact-graph" unless the operator names it (OTEL_SERVICE_NAME, as
+    every OpenTelemetry SDK reads it): one deploy's spans told apart from another's."""
+    settings = Settings(otel_exporter_otlp_endpoint="http://127.0.0.1:4318")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "impact-graph-eu")
+    named = exporting_provider(settings)
+    monkeypatch.delenv("OTEL_SERVICE_NAME")
+    unnamed = exporting_provider(settings)
+    try:
+        assert named is not None
+        assert unnamed is not None
+        assert named.resource.attributes["service.name"] == "impact-graph-eu"
+        assert unnamed.resource.attributes["service.name"] == "impact-graph"
+    finally:
+        for provider in (named, unnamed):
+            if provider is not None:
+                shut_down(provider)
+
+
 @pytest.fixture
 def frozen_collector() -> Iterator[str]:
     """A collector that takes connections and never answers them."""
@@ -290,6 +315,9 @@ def test_the_spans_at_exit_hold_the_exit_at_most_their_bound(
         assert not dropped, log
     else:
         assert dropped, log
+        # a warning: spans lost are the operator's to hear of at the default level
+        said = [line for line in log.splitlines() if "the spans still batched" in line]
+        assert [line.split(":")[0] for line in said] == ["WARNING impact_graph.tracing"], log
         assert "Traceback" not in log
     # the 2 s bound, and the wind-down and start-up's share of a slow machine (not 10 s more)
     assert took < EXPORT_AT_EXIT_SECONDS + 5, (took, log)
