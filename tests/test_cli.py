@@ -19,6 +19,7 @@ import yaml
 from sqlalchemy import make_url, text
 
 from db.engine import DatabaseUrlError, async_url, create_engine
+from server.cli import build_parser
 from tests.conftest import POSTGRES_URL, _require_postgres
 from tests.factories import graph_data, write_seed_tree
 
@@ -195,6 +196,58 @@ def test_serve_refuses_a_number_of_workers_out_of_range(env, tmp_path, workers):
     assert result.returncode == 2
     assert f"--workers: '{workers}' is not a number from 1 to 64" in result.stderr
     assert not (tmp_path / "cli.db").exists()
+
+
+def test_export_schema_check_fails_where_the_committed_sdl_is_out_of_date(
+    tmp_path, monkeypatch, capsys
+):
+    """CI's check: an SDL file the schema no longer matches is exit 1, with what to run, and
+    the file is left as it was (in this process: the committed file is not the one changed)."""
+    from server import cli
+
+    stale = tmp_path / "schema.graphql"
+    stale.write_text(cli.export_schema() + "scalar Gone\n", encoding="utf-8")
+    before = stale.read_text(encoding="utf-8")
+    monkeypatch.setattr(cli, "SCHEMA_FILE", stale)
+    assert cli.main(["export-schema", "--check"]) == 1
+    said = capsys.readouterr().out
+    assert said == "schema.graphql is out of date; run `impact-graph export-schema`\n"
+    assert stale.read_text(encoding="utf-8") == before
+
+
+def test_serve_listens_on_an_ipv6_address(env):
+    """A host with a colon is an IPv6 address (as uvicorn binds one): `--host ::1` serves
+    there."""
+    port = free_port()
+    server = subprocess.Popen(
+        [COMMAND, "serve", "--host", "::1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = httpx.get(f"http://[::1]:{port}/healthz", timeout=5)
+                break
+            except httpx.TransportError:
+                if server.poll() is not None:
+                    raise AssertionError(server.communicate()[1]) from None
+                assert time.monotonic() < deadline, "server never accepted connections"
+                time.sleep(0.1)
+        assert answer.json() == {"status": "ok"}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_serve_takes_a_number_of_workers_from_1_to_64():
+    """The bounds are numbers of workers too (read by the parser alone: 64 workers are not
+    started here)."""
+    for workers in (1, 64):
+        assert build_parser().parse_args(["serve", "--workers", str(workers)]).workers == workers
 
 
 def test_export_schema_check_and_stdout(env):
@@ -405,6 +458,18 @@ def test_an_interrupt_is_still_an_interrupt(env):
     )
     assert result.returncode == -signal.SIGINT  # as Python ends on an uncaught interrupt
     assert "error: unexpected" not in result.stderr
+
+
+def test_a_stray_cancellation_is_not_taken_for_sigterm(env):
+    """Only SIGTERM's cancellation of the work is a stop by SIGTERM: a cancellation of the
+    work's own (a defect) is neither said to be one nor ends the process as the signal."""
+    code = _crashing("seed", "__import__('asyncio').CancelledError()")
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode not in (0, -signal.SIGTERM)
+    assert "stopped by SIGTERM" not in result.stderr
+    assert "CancelledError" in result.stderr
 
 
 def test_a_bad_setting_is_a_configuration_error(env):

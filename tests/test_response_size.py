@@ -14,7 +14,9 @@ from graphql import GraphQLObjectType, get_named_type, parse
 from sqlalchemy import delete, insert, select, update
 
 from bench.queries import ours_large, ours_seed
+from core.config import Settings
 from db import state
+from db.engine import create_engine
 from db.mapping import CITATION, MAX_CONTEXT, QUOTE_SELECTOR, REFETCHABLE
 from db.models import Document, StoreState
 from db.order import KEY_SEPARATOR
@@ -30,8 +32,9 @@ from semantics.opaque import encode_token
 from semantics.pagination import CursorScope, encode_cursor, fingerprint
 from semantics.search_query import parse_search
 from server.app import CONTRACT
+from server.cli import prepare_store
 from tests.conftest import Store, make_client, read_snapshot
-from tests.serving import served
+from tests.serving import copy_seeded_store, served
 
 DEFAULT_LIMIT = 4 * 1024 * 1024
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -194,6 +197,25 @@ async def test_a_store_seeded_before_widths_were_recorded_is_stale(store: Store,
                 await connection.execute(insert(StoreState).values(row))
             found[recorded] = await state.is_stale(connection)
     assert found == {None: True, 1: True, 2: True, 3: False}
+
+
+async def test_serve_seeds_again_a_store_seeded_by_an_older_version(tmp_path: Path):
+    """What `serve` does before it listens (`prepare_store`, "if-empty"): a store an older
+    seed wrote (format 2, no widths) is seeded again, not served as it is; a current one is
+    left alone."""
+    copy_seeded_store(tmp_path / "store.db")
+    settings = Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'store.db'}")
+    assert await prepare_store(settings, seed="if-empty") is None  # current: left alone
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.begin() as connection:
+            older = update(StoreState).where(StoreState.key == state.SEED_FORMAT)  # type: ignore[arg-type]
+            await connection.execute(older.values(value=2))
+        assert await prepare_store(settings, seed="if-empty") is not None  # seeded again
+        async with engine.connect() as connection:
+            assert not await state.is_stale(connection)
+    finally:
+        await engine.dispose()
 
 
 async def test_ordinary_queries_stay_well_inside_the_default(store: Store):
