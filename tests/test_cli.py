@@ -55,12 +55,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(env: dict[str, str]) -> Iterator[tuple[str, str]]:
+def serving(env: dict[str, str], *arguments: str) -> Iterator[tuple[str, str]]:
     """`serve` on a free port: what it printed until it said it is up, and its GraphiQL
-    URL, once it accepts connections; terminated at the end."""
+    URL (on 127.0.0.1), once it accepts connections; terminated at the end."""
     port = free_port()
     server = subprocess.Popen(
-        [COMMAND, "serve", "--port", str(port)],
+        [COMMAND, "serve", "--port", str(port), *arguments],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -101,6 +101,13 @@ def test_serve_seeds_an_empty_store_and_answers_over_http(env):
         page = httpx.get(url, headers={"Accept": "text/html"})
         assert page.status_code == 200
         assert "graphiql" in page.text.lower()
+
+
+def test_serve_on_every_interface_prints_a_url_to_open_here(env):
+    """`--host 0.0.0.0` (a container's) is no address to open: the URL printed is this
+    machine's 127.0.0.1 (`serving` checks it), which the server answers on too."""
+    with serving(env, "--host", "0.0.0.0") as (_, url):  # noqa: S104 (the case itself)
+        assert httpx.get(url.replace("/graphql", "/healthz"), timeout=10).status_code == 200
 
 
 def test_serve_starts_for_a_redis_user_that_may_not_ping(env):
