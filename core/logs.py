@@ -20,7 +20,8 @@ def configure_logging() -> None:
 def one_line(error: BaseException) -> str:
     """An error told on one line of a log or a terminal: its type and its text's first line
     (a database error's text goes on to the statement)."""
-    lines = f"{type(error).__name__}: {error}".splitlines()
+    text = str(error)
+    lines = f"{type(error).__name__}: {text}".splitlines() if text else []
     return lines[0] if lines else type(error).__name__
 
 

@@ -289,6 +289,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     )
     listening = _listening_socket(config)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (display only)
+    if ":" in shown:  # an IPv6 address, in brackets in a URL (RFC 3986 3.2.2)
+        shown = f"[{shown}]"
     root = f"http://{shown}:{listening.getsockname()[1]}/"
     print(f"Impact Graph is up: GraphiQL at {root}graphql (the explorer at {root})", flush=True)
     server = uvicorn.Server(config)
@@ -437,7 +439,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"database error: {one_line(error)}", file=sys.stderr)
     except Terminated:
         _exit_by_sigterm()
-    except Exception as error:  # a fault no line above names: one line, not a traceback
+    except (Exception, asyncio.CancelledError) as error:  # a fault no line above names (a
+        # stray cancellation too, which is no Exception): one line, not a traceback
         print(f"error: unexpected {one_line(error)}", file=sys.stderr)
         if debug:  # where it came from, for whoever asks
             logger.exception("the unexpected error's traceback")
