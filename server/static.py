@@ -85,14 +85,12 @@ class AssetFiles(StaticFiles):
         scope: Scope,
         status_code: int = 200,
     ) -> Response:
-        """Starlette's, but for the file's ranges (`_SatisfiableRanges`)."""
+        """Starlette's, but for the file's ranges (`_SatisfiableRanges`). (A `304` says the
+        `Vary` its `200` says: CompressionMiddleware adds it to every tagged answer.)"""
         file = _SatisfiableRanges(full_path, status_code, stat_result=stat_result)
-        if not self.is_not_modified(file.headers, Headers(scope=scope)):
-            return file
-        unchanged = NotModifiedResponse(file.headers)
-        if _compressible(stat_result, file):
-            unchanged.headers["vary"] = "Accept-Encoding"  # as its 200 says (RFC 9110 15.4.5)
-        return unchanged
+        if self.is_not_modified(file.headers, Headers(scope=scope)):
+            return NotModifiedResponse(file.headers)
+        return file
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
