@@ -60,13 +60,13 @@ class AssetFiles(StaticFiles):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Starlette's, a `Range` to ignore taken out of the request first (Starlette answered
-        it a plain-text 400), and each answer sent never to be sniffed as another type, nor
-        kept unrevalidated."""
+        it a plain-text 400; one sent on two lines, no list, is ignored too), and each answer
+        sent never to be sniffed as another type, nor kept unrevalidated."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        asked = next((value for name, value in scope["headers"] if name == b"range"), None)
-        if asked is not None and _ignored_range(asked.decode("latin-1")):
+        asked = [value for name, value in scope["headers"] if name == b"range"]
+        if asked and (len(asked) > 1 or _ignored_range(asked[0].decode("latin-1"))):
             headers = [(name, value) for name, value in scope["headers"] if name != b"range"]
             scope = {**scope, "headers": headers}
 
@@ -85,7 +85,8 @@ class AssetFiles(StaticFiles):
         scope: Scope,
         status_code: int = 200,
     ) -> Response:
-        """Starlette's, but for the file's ranges (`_SatisfiableRanges`). (A `304` says the
+        """Starlette's own (`StaticFiles.file_response`), the file's answer a
+        `_SatisfiableRanges`, which Starlette gives no hook to choose. (A `304` says the
         `Vary` its `200` says: CompressionMiddleware adds it to every tagged answer.)"""
         file = _SatisfiableRanges(full_path, status_code, stat_result=stat_result)
         if self.is_not_modified(file.headers, Headers(scope=scope)):
@@ -140,6 +141,7 @@ class _SatisfiableRanges(FileResponse):
     Starlette answered `416` to a set with any range past the end, or `-0`."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """(A `Range` here is one line, and valid: `AssetFiles` took out any other.)"""
         if self.stat_result is not None:
             size = self.stat_result.st_size
             headers = [
@@ -162,9 +164,10 @@ def _satisfiable(asked: bytes, size: int) -> bytes:
 
 
 def _satisfies(part: str, size: int) -> bool:
-    """A range starting inside the file, or a suffix of at least a byte (RFC 9110 14.1.1)."""
+    """A range starting inside the file, or a suffix of at least one of its bytes (RFC 9110
+    14.1.1)."""
     first, _, last = part.partition("-")
-    return int(first) < size if first else int(last) > 0
+    return int(first) < size if first else size > 0 and int(last) > 0
 
 
 def _ignored_range(value: str) -> bool:

@@ -1442,11 +1442,29 @@ async def test_a_set_of_ranges_is_answered_with_those_the_file_can_satisfy(clien
         assert answer.headers["content-range"].startswith(said)
         start, end = map(int, answer.headers["content-range"].split()[1].split("/")[0].split("-"))
         assert answer.content == whole.content[start : end + 1]
-    for unsatisfiable in ("bytes=-0", "bytes=99999999-,-0"):
+    size = len(whole.content)
+    at_the_end = await client.get(
+        GRAPHIQL_JS, headers={"accept-encoding": "identity", "range": f"bytes=0-0,{size}-"}
+    )
+    assert at_the_end.status_code == 206  # a range starting at the end is none it can
+    assert at_the_end.headers["content-range"] == f"bytes 0-0/{size}"
+    for unsatisfiable in ("bytes=-0", "bytes=99999999-,-0", f"bytes={size}-"):
         refused = await client.get(
             GRAPHIQL_JS, headers={"accept-encoding": "identity", "range": unsatisfiable}
         )
         assert refused.status_code == 416, unsatisfiable
+
+
+@pytest.mark.parametrize("second", ["bytes=abc", "bytes=2-2", "items=0-5"])
+async def test_a_range_sent_on_two_lines_is_ignored(client, second):
+    """`Range` is no list: two lines of it are no valid field, ignored (the whole file, as
+    without them). The second line, unread, was a 500 once the first was answered."""
+    whole = await client.get(GRAPHIQL_JS, headers={"accept-encoding": "identity"})
+    headers = [("accept-encoding", "identity"), ("range", "bytes=0-0"), ("range", second)]
+    answer = await client.get(GRAPHIQL_JS, headers=headers)
+    assert answer.status_code == 200, answer.text[:200]
+    assert answer.content == whole.content
+    assert answer.headers["x-content-type-options"] == "nosniff"
 
 
 async def test_every_error_the_files_answer_is_as_sniff_proof_as_the_files(client):
