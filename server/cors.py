@@ -16,8 +16,10 @@ from starlette.responses import PlainTextResponse, Response
 
 from core.config import Settings
 from server.answers import CACHE_HEADER
+from server.negotiation import listed
 from server.responses import EXECUTOR_HEADER, REQUEST_ID_HEADER
 
+ASKED_HEADERS = "access-control-request-headers"
 # What a page's script may read of an answer besides the CORS-safelisted headers: its id, who
 # answered it and whether from the cache, when to try again (a 429 or 503), and its tag.
 EXPOSED = [REQUEST_ID_HEADER, EXECUTOR_HEADER, CACHE_HEADER, "Retry-After", "ETag"]
@@ -56,15 +58,13 @@ class ReadableCORSMiddleware(CORSMiddleware):
         return found
 
 
-ASKED_HEADERS = "access-control-request-headers"
-
-
 def _without_empty_elements(request_headers: Headers) -> Headers:
     """The headers a preflight asks for without a list's empty elements, which a recipient
-    ignores (RFC 9110 5.6.1: `content-type,` asks for one header): Starlette refused the empty
-    name, a refusal that named nothing."""
-    asked = request_headers.get(ASKED_HEADERS)
-    if asked is None or all(name.strip(" \t") for name in asked.split(",")):
+    ignores (RFC 9110 5.6.1: `content-type,` asks for one header), on one line: Starlette
+    refused the empty name, a refusal that named nothing, and read the first line alone."""
+    asked = listed(request_headers, ASKED_HEADERS)
+    lines = request_headers.getlist(ASKED_HEADERS)
+    if asked is None or (len(lines) == 1 and all(n.strip(" \t") for n in asked.split(","))):
         return request_headers
     names = ", ".join(name.strip(" \t") for name in asked.split(",") if name.strip(" \t"))
     raw = [(key, value) for key, value in request_headers.raw if key != ASKED_HEADERS.encode()]
