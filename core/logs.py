@@ -19,10 +19,9 @@ def configure_logging() -> None:
 
 def one_line(error: BaseException) -> str:
     """An error told on one line of a log or a terminal: its type and its text's first line
-    (a database error's text goes on to the statement)."""
-    text = str(error)
-    lines = f"{type(error).__name__}: {text}".splitlines() if text else []
-    return lines[0] if lines else type(error).__name__
+    (a database error's text goes on to the statement), its type alone where it has no text."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def validation_problems(error: ValidationError) -> str:

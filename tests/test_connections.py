@@ -222,7 +222,7 @@ def test_a_body_has_the_body_deadline_not_the_heads(distinct):
         received, lasted = trickle(connection, (bytes([byte]) for byte in QUERY), 0.2)
     assert status_of(received) == 408
     assert body_of(received)["errors"][0]["extensions"]["code"] == "REQUEST_TIMEOUT"
-    assert lasted < 2.5
+    assert lasted < 3.5  # (the head's deadline would be past 4 s)
 
 
 def test_a_body_sent_a_byte_at_a_time_is_cut_off_and_only_its_access_line_says_so(edge):
