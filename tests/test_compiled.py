@@ -987,6 +987,29 @@ async def test_citations_come_in_their_extraction_order_not_their_rows(
     assert [m.nested for m in made] == [not levels]
 
 
+async def test_fifty_levels_are_written_and_fifty_one_refused(store, as_levels, made):
+    """A level is two arguments of the statement's one json_build_object, and PostgreSQL's
+    takes 100: fifty levels (a lookup and 49 links) are written, fifty-one refused by the
+    planner before any SQL (mutation review: a limit one higher passed every test)."""
+
+    def links(count: int) -> str:
+        aliases = " ".join(f"c{i}: company {{ name }}" for i in range(count))
+        return f'{{ program(slug: "global-social-justice-fund") {{ {aliases} }} }}'
+
+    async with (
+        make_client(store.engine, executor=REFERENCE, max_cost=10**10) as reference,
+        make_client(store.engine, executor=COMPILED, max_cost=10**10) as compiled,
+    ):
+        clients = {REFERENCE: reference, COMPILED: compiled}
+        fifty = await _compare(clients, {"query": links(49)})
+        assert fifty.headers.get("x-executor") == COMPILED, fifty.text
+        assert len(made) == 1
+        fifty_one = await _compare(clients, {"query": links(50)})
+        assert fifty_one.headers.get("x-executor") == REFERENCE, fifty_one.text
+    assert len(made) == 1
+    assert not any(m.nested for m in made)
+
+
 @pytest.mark.parametrize("size", [0, 1, 3, 7, 19, 21, 99])
 async def test_page_sizes_written_into_statements_are_answered_alike(executors, size):
     """A page's size is written into its statement: every size pages, counts and reports
@@ -998,3 +1021,35 @@ async def test_page_sizes_written_into_statements_are_answered_alike(executors, 
     answered = await _compare(executors, {"query": query})
     assert answered.headers["x-executor"] == COMPILED
     assert len(answered.json()["data"]["a"]["nodes"]) == min(size, 25)
+
+
+def _contexts(count: int, more: str = "") -> str:
+    """A citation's lookup whose one array holds `count` * 4 + 4 values (a context's four,
+    its ID's slug, its quote, start and end), and those `more` selects."""
+    contexts = " ".join(
+        f"c{i}: context(characters: {i}) {{ id before quote after }}" for i in range(count)
+    )
+    fields = f"quote start end {contexts} {more}"
+    return f'{{ node(id: "{QUOTE}") {{ id ... on Citation {{ {fields} }} }} }}'
+
+
+@pytest.mark.parametrize("levels", [False, True], ids=["nested", "levels"])
+async def test_an_object_of_a_hundred_values_is_compiled_and_of_more_is_not(
+    store, made, request, levels
+):
+    """PostgreSQL's json_build_array takes at most 100 arguments: an object of 100 values
+    (a row of a level of 100 columns) is one array, one of 101 (its document's too) is
+    refused before any SQL and the reference executor answers (mutation review: limits of
+    101 passed every test; on PostgreSQL such a statement failed as it ran)."""
+    if levels:
+        request.getfixturevalue("as_levels")
+    async with (
+        make_client(store.engine, executor=REFERENCE, max_cost=10**10) as reference,
+        make_client(store.engine, executor=COMPILED, max_cost=10**10) as compiled,
+    ):
+        clients = {REFERENCE: reference, COMPILED: compiled}
+        hundred = await _compare(clients, {"query": _contexts(24)})
+        assert hundred.headers["x-executor"] == COMPILED
+        more = await _compare(clients, {"query": _contexts(24, "document { slug }")})
+        assert more.headers["x-executor"] == REFERENCE
+    assert [m.nested for m in made] == [not levels]
