@@ -1023,6 +1023,21 @@ async def test_page_sizes_written_into_statements_are_answered_alike(executors, 
     assert len(answered.json()["data"]["a"]["nodes"]) == min(size, 25)
 
 
+async def test_only_statements_paging_from_a_place_ask_for_a_generic_plan(store, made):
+    """A page's size is written into its statement, so PostgreSQL would plan one paging
+    from a cursor anew on every run (its place differs each time): such a statement asks
+    for a plan made once, the others do not (db/raw.py; mutation review: never asking
+    passed every test)."""
+    query = """query($after: String) { programs(first: 2, after: $after) {
+      pageInfo { endCursor } nodes { slug } } }"""
+    async with make_client(store.engine, executor=COMPILED, cache=False) as compiled:
+        first = await compiled.post("/graphql", json={"query": query})
+        cursor = first.json()["data"]["programs"]["pageInfo"]["endCursor"]
+        after = {"query": query, "variables": {"after": cursor}}
+        assert (await compiled.post("/graphql", json=after)).headers["x-executor"] == COMPILED
+    assert [m.sql.generic_plan for m in made] == [False, store.backend == "postgresql"]
+
+
 def _contexts(count: int, more: str = "") -> str:
     """A citation's lookup whose one array holds `count` * 4 + 4 values (a context's four,
     its ID's slug, its quote, start and end), and those `more` selects."""
