@@ -413,18 +413,7 @@ async def test_one_read_of_pipelined_requests_queues_no_more_than_the_bound(requ
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    limits = ConnectionLimits(
-        head_timeout=5,
-        body_timeout=5,
-        keep_alive_timeout=5,
-        max_connections=10,
-        send_timeout=5,
-        max_head_bytes=100_000,
-    )
-    config = connections.EdgeConfig(app, limits=limits, log_level="warning")
-    protocol = connections.EdgeProtocol(config, ServerState(), {}, asyncio.get_running_loop())
-    transport = _HeldTransport()
-    protocol.connection_made(transport)
+    protocol, transport = _in_memory(app)
     protocol.data_received(requests)
     queued = len(protocol.pipeline)
     # 32 (as the README says, fixed) and those of the 1 KiB slice the 32nd was parsed in
@@ -871,7 +860,6 @@ def test_a_lingering_connection_whose_client_takes_nothing_more_is_closed(tmp_pa
     (a close, not a reset)."""
     quotes = "{ programs(first: 100) { nodes { citations { quote context(characters: 200) "
     query = urllib.parse.quote(quotes + "{ before after } } } } }")  # (~20 KB of answer)
-    healthz = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     with serving(tmp_path, {**SMALL_TIMEOUTS, "IMPACT_GRAPH_MAX_CONNECTIONS": "1"}) as server:
         stalled = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -879,16 +867,8 @@ def test_a_lingering_connection_whose_client_takes_nothing_more_is_closed(tmp_pa
         with stalled:
             head = f"GET /graphql?query={query} HTTP/1.1\r\nHost: x\r\n".encode()
             stalled.sendall(head + UPGRADE + b"\r\n")
-            started = time.monotonic()
-            while True:  # the only place, held until the stalled connection is closed
-                with connect(server) as other:
-                    other.sendall(healthz)
-                    received, _ = read_until_closed(other)
-                if status_of(received) == 200:
-                    break
-                assert status_of(received) == 503
-                assert time.monotonic() - started < 6, "a client taking nothing holds its place"
-                time.sleep(0.2)
+            # the only place, held until the stalled connection is closed
+            wait_for_the_place(server, 6, "a client taking nothing holds its place")
             answer, _ = read_until_closed(stalled)
     status, headers, body = read_response_of(answer)
     assert status == 200
@@ -901,22 +881,29 @@ def test_a_lingering_close_with_no_deadline_running_waits_the_bodys_deadline(tmp
     has taken it all and neither sends nor ends), what the client may still send is waited
     for the body's deadline (1 s here), not the send deadline (6 s): its place under the
     bound is free again within seconds."""
-    healthz = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     settings = {**DISTINCT_TIMEOUTS, "IMPACT_GRAPH_MAX_CONNECTIONS": "1"}
     with serving(tmp_path, settings) as server, connect(server) as upgraded:
         upgraded.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + UPGRADE + b"\r\n")
         received, _ = read_until_closed(upgraded)  # (our side shut: its end of stream)
         assert status_of(received) == 200
-        started = time.monotonic()
-        while True:  # the only place, held while the upgraded connection lingers
-            with connect(server) as other:
-                other.sendall(healthz)
-                answered, _ = read_until_closed(other)
-            if status_of(answered) == 200:
-                break
-            assert status_of(answered) == 503
-            assert time.monotonic() - started < 4, "lingered for the send deadline"
-            time.sleep(0.2)
+        # the only place, held while the upgraded connection lingers
+        wait_for_the_place(server, 4, "lingered for the send deadline")
+
+
+def wait_for_the_place(server: Served, seconds: float, why: str) -> None:
+    """Until a new connection is served (a `/healthz`) where the bound of one connection
+    refused it (503), within `seconds`."""
+    healthz = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    started = time.monotonic()
+    while True:
+        with connect(server) as other:
+            other.sendall(healthz)
+            received, _ = read_until_closed(other)
+        if status_of(received) == 200:
+            return
+        assert status_of(received) == 503
+        assert time.monotonic() - started < seconds, why
+        time.sleep(0.2)
 
 
 def reset(connection: socket.socket) -> None:

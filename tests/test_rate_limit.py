@@ -13,7 +13,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -174,27 +174,37 @@ class Waiting:
         pass
 
 
-class AwayThenSlow:
+class AwayThen:
     """A Redis client whose first script fails as a lost connection does, and every later one
-    answers after a minute."""
+    answers as `later` does."""
 
-    def __init__(self) -> None:
+    def __init__(self, later: Callable[[], Awaitable[Any]]) -> None:
         self.calls = 0
+        self.later = later
 
     def register_script(self, _: str) -> Any:
         async def script(**_: Any) -> Any:
             self.calls += 1
             if self.calls == 1:
                 raise RedisError("connection lost")
-            await asyncio.sleep(60)
+            return await self.later()
 
         return script
+
+
+async def _after_a_minute() -> None:
+    await asyncio.sleep(60)
+
+
+async def _wait_five_seconds() -> str:
+    return "5.000000"  # what the script says of a client with no token left
 
 
 async def test_a_request_waiting_on_a_question_the_server_stops_passes():
     """The server stopping cancels the background question (before its Redis client
     closes): a request waiting on it passes, it is not cancelled with it (review)."""
-    buckets = RedisBuckets(Bucket(rate=1.0, burst=1), AwayThenSlow(), "")  # type: ignore[arg-type]
+    redis = AwayThen(_after_a_minute)
+    buckets = RedisBuckets(Bucket(rate=1.0, burst=1), redis, "")  # type: ignore[arg-type]
     assert await buckets.wait("203.0.113.9") == 0.0  # Redis found away
     await asyncio.sleep(REDIS_RETRY_SECONDS + 0.05)  # the next request asks, in the background
     waiting = asyncio.create_task(buckets.wait("203.0.113.9"))
@@ -203,27 +213,10 @@ async def test_a_request_waiting_on_a_question_the_server_stops_passes():
     assert await waiting == 0.0
 
 
-class AwayThenRefusing:
-    """A Redis client whose first script fails as a lost connection does, and every later one
-    answers at once that the client must wait 5 s."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def register_script(self, _: str) -> Any:
-        async def script(**_: Any) -> Any:
-            self.calls += 1
-            if self.calls == 1:
-                raise RedisError("connection lost")
-            return "5.000000"
-
-        return script
-
-
 async def test_the_request_that_finds_redis_back_gets_its_answer():
     """The request that asks whether Redis is back, answered within its wait, is limited by
     the answer: a client with no token left is refused, not let through for having asked."""
-    redis = AwayThenRefusing()
+    redis = AwayThen(_wait_five_seconds)
     buckets = RedisBuckets(Bucket(rate=1.0, burst=1), redis, "")  # type: ignore[arg-type]
     assert await buckets.wait("203.0.113.9") == 0.0  # Redis found away
     await asyncio.sleep(REDIS_RETRY_SECONDS + 0.05)
