@@ -777,6 +777,48 @@ async def test_a_kept_answer_is_not_served_to_a_body_in_a_content_coding(
 
 
 @bounded
+async def test_a_kept_answer_is_not_served_to_a_body_whose_first_content_type_is_not_json(
+    store: Store, early_hits: EarlyHits
+) -> None:
+    """A header sent twice is read by its first line, before routing as the whole way reads
+    it: a kept POST's bytes sent again as `text/plain`, then `application/json`, are refused
+    `415` as the endpoint refuses them, not answered before routing by the second line
+    (mutation review: reading the last line served the kept answer)."""
+    body = {"query": unique()}
+    async with make_client(store.engine) as http:
+        assert (await post(http, body)).headers["x-cache"] == "miss"
+        assert (await post(http, body)).headers["x-cache"] == "hit"
+        lines = [("accept", JSON), ("content-type", "text/plain"), ("content-type", JSON)]
+        typed = await http.post("/graphql", content=json.dumps(body), headers=lines)
+    assert early_hits.count == 1
+    assert typed.status_code == 415, typed.text
+    assert typed.json()["errors"][0]["extensions"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert "x-cache" not in typed.headers
+
+
+async def test_a_post_that_no_answer_could_suit_is_refused_before_its_body_is_read(
+    store: Store,
+) -> None:
+    """A POST whose Accept header allows no media type of ours is refused `406` as its head
+    arrives, as the endpoint refuses it: not first held, before routing, until a body that
+    will not change the answer has come whole (mutation review: waiting for it, the answer
+    waited on the client)."""
+    sent = asyncio.Event()
+
+    async def never_sent() -> AsyncIterator[bytes]:
+        await sent.wait()  # the body comes once answered: it cannot change the answer
+        yield b'{"query": "{ programs { totalCount } }"}'
+
+    headers = {"accept": "text/plain", "content-type": JSON, "content-length": "40"}
+    async with make_client(store.engine) as http:
+        async with asyncio.timeout(10):  # (a test that hangs would wait for `bounded`)
+            refused = await http.post("/graphql", content=never_sent(), headers=headers)
+        sent.set()
+    assert refused.status_code == 406, refused.text
+    assert refused.json()["errors"][0]["extensions"]["code"] == "NOT_ACCEPTABLE"
+
+
+@bounded
 async def test_with_cors_on_hits_go_the_whole_way(store: Store) -> None:
     """The CORS middleware adds `Vary: Origin` to every answer: with it on, no answer is
     served before routing, and a hit still says so."""
