@@ -1475,3 +1475,21 @@ async def test_a_streamed_body_is_refused_one_byte_past_the_limit(client, over: 
     else:
         assert response.status_code == 200
         assert response.json()["data"] == {"__typename": "Query"}
+
+
+async def test_a_body_declared_too_large_is_refused_before_it_is_sent(client):
+    """A Content-Length past MAX_BODY is refused as the head arrives: the 413 does not wait
+    for a body it will not read (mutation review: without the declared length's check the
+    answer waited on the client for the first MAX_BODY bytes)."""
+    sent = asyncio.Event()
+
+    async def never_sent() -> AsyncIterator[bytes]:
+        await sent.wait()  # the body comes once answered: it cannot change the answer
+        yield b"x" * (MAX_BODY + 1)
+
+    headers = {"content-type": "application/json", "content-length": str(MAX_BODY + 1)}
+    async with asyncio.timeout(10):  # (a refusal that waited would hang the test)
+        response = await client.post("/graphql", content=never_sent(), headers=headers)
+    sent.set()
+    assert response.status_code == 413, response.text
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
