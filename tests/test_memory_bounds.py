@@ -20,6 +20,7 @@ from operation.prepare import DocumentCache, OperationRequest, prepare
 from server.answers import CachedAnswer, LocalAnswers
 from server.app import CONTRACT
 from server.caching import AnswerKey
+from tests.conftest import Store, make_client
 
 
 def _key(number: int) -> AnswerKey:
@@ -129,3 +130,25 @@ def test_parsed_documents_are_bounded_by_count_too():
     assert (documents.hits, documents.misses) == (10, 20)
     documents.prepare(queries[0], 100)  # the first ten were not
     assert (documents.hits, documents.misses) == (10, 21)
+
+
+async def test_posts_read_before_routing_are_remembered_only_when_small(store: Store):
+    """The POSTs read before routing are remembered (their bytes and what was read of them)
+    only up to a few KiB each: 256 large bodies would hold ~50 MB (mutation review: with no
+    bound on a body's size, each request below kept its ~100 KiB)."""
+    pad = "x" * 50_000
+    async with make_client(store.engine, cache=False) as http:
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for number in range(100):
+                body = {"query": "{ __typename }", "variables": {"pad": f"{number}{pad}"}}
+                answer = await http.post("/graphql", json=body)
+                assert answer.status_code == 200, answer.text
+            del answer
+            gc.collect()
+            grown = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+    assert grown < 4 * 1024 * 1024, grown  # ~10 MB kept when every body is remembered
