@@ -524,8 +524,9 @@ async def test_post_naming_another_charset_is_refused(client, content_type):
 @pytest.mark.parametrize("method", ["GET", "POST"])
 async def test_an_empty_operation_name_is_as_if_not_given(client, method):
     """As an empty GET parameter is (GraphQL over HTTP): the document's one operation runs,
-    not a search for one named ''."""
-    params = {"query": SONY, "operationName": ""}
+    not a search for one named ''. (A document of its own: the answer another test kept
+    under the same key would otherwise answer it unprepared.)"""
+    params = {"query": f"{SONY} # {uuid.uuid4().hex}", "operationName": ""}
     if method == "GET":
         response = await send(client, "GET", params=params, content_type=None)
     else:
@@ -618,6 +619,8 @@ async def test_graphiql_is_served_to_browsers(client, accept):
     assert "graphiql" in response.text.lower()
     # laid out for the screen it is on (a phone's too), not a desktop's width scaled down
     assert '<meta name="viewport" content="width=device-width, initial-scale=1" />' in response.text
+    # a page, not an error or an uncached answer: not `no-store`, which only those are
+    assert "no-store" not in response.headers.get("cache-control", "")
 
 
 @pytest.mark.parametrize(

@@ -535,8 +535,20 @@ async def test_a_redis_that_was_never_there_costs_only_the_cache(
 @bounded
 @pytest.mark.parametrize(
     "foreign",
-    [b"\xe2\x82\xac\n1\n\nbody", b"compiled\n1\nName\rX\nbody", b"compiled\nmany\n\nbody", None],
-    ids=["unknown executor", "name not a GraphQL name", "cost not a number", "a list"],
+    [
+        b"\xe2\x82\xac\n1\n\nbody",
+        b"compiled\n1\nName\rX\nbody",
+        b"compiled\nmany\n\nbody",
+        b"compiled\n-1\n\nbody",
+        None,
+    ],
+    ids=[
+        "unknown executor",
+        "name not a GraphQL name",
+        "cost not a number",
+        "cost int() reads but encode never writes",
+        "a list",
+    ],
 )
 async def test_an_entry_this_server_did_not_write_is_a_miss_then_overwritten(
     store: Store, redis_prefix: str, foreign: bytes | None
