@@ -481,3 +481,47 @@ async def test_forged_date_places_are_refused(graphql, value):
     genuine = (await graphql(DOCUMENTS_BY_DATE))["data"]["documents"]["edges"][0]["cursor"]
     body = await graphql(DOCUMENTS_BY_DATE, {"after": _forged(genuine, f"a-slug:v{value}")})
     assert_bad_input(body, ["documents"], "`after`", "not a valid cursor")
+
+
+PROGRAMS_BY_YEAR = """
+query($first: Int, $after: String, $last: Int, $before: String, $direction: OrderDirection) {
+  programs(first: $first, after: $after, last: $last, before: $before,
+           orderBy: {field: LAUNCHED_YEAR, direction: $direction}) {
+    edges { cursor node { slug } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("direction", ["ASC", "DESC"])
+async def test_walking_one_by_one_among_empty_values_both_ways(graphql, direction):
+    """Programs by launch year, which most have none (empty values last either way, ties by
+    slug): one at a time, so most cursors name a place among empty values; forwards each
+    program comes once, in order, and backwards the same in reverse."""
+    programs = GRAPH["programs"]
+    dated = sorted(
+        (p for p in programs if p.get("launched_year") is not None),
+        key=lambda p: (p["launched_year"] * (-1 if direction == "DESC" else 1), p["slug"]),
+    )
+    empty = sorted(p["slug"] for p in programs if p.get("launched_year") is None)
+    order = [p["slug"] for p in dated] + empty
+    assert len(empty) > 2  # places among empty values, both ways
+    walked: dict[str, list[str]] = {"forwards": [], "backwards": []}
+    for way, size, place, more in (
+        ("forwards", "first", "after", "hasNextPage"),
+        ("backwards", "last", "before", "hasPreviousPage"),
+    ):
+        cursor = None
+        for _ in range(len(order) + 1):  # bounded: a page may repeat its cursor's program
+            variables = {size: 1, place: cursor, "direction": direction}
+            body = await graphql(PROGRAMS_BY_YEAR, variables)
+            assert "errors" not in body, body
+            page = body["data"]["programs"]
+            assert_cursors_match_edges(page)
+            walked[way] += slugs(page)
+            if not page["pageInfo"][more]:
+                break
+            cursor = page["pageInfo"]["endCursor" if way == "forwards" else "startCursor"]
+    assert walked["forwards"] == order
+    assert walked["backwards"] == order[::-1]
