@@ -383,6 +383,26 @@ async def test_a_dead_seeds_announcement_is_found_and_leases_resume(
         assert await announced(engine)
 
 
+async def test_a_seed_found_dead_stays_dead_lease_after_lease(
+    empty_store: Store, seed_plan: SeedPlan, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a read has taken an announcement for a dead seed's, every later lease is granted
+    under it however long it stands: one read a lease, and no look again."""
+    monkeypatch.setattr(Statements, "IDLE_SECONDS", 60)  # (as the test above: the look's)
+    async with leased(empty_store, seed_plan) as (http, reads):
+        await lease.announce(empty_store.engine, lease.new_token())
+        await a_dead_seed_found(http, reads, clock)
+        clock.now += 0.001
+        await hit(http)  # read sent after the look: the announcement is a dead seed's
+        taken, looks = reads(), reads.looks()
+        for _ in range(4):
+            clock.now += lease.LEASE_SECONDS + lease.LOOK_SECONDS  # each lease lapsed
+            for _ in range(3):
+                assert (await hit(http)).headers["x-cache"] == "hit"
+        assert (reads(), reads.looks()) == (taken + 4, looks)
+        assert await announced(empty_store.engine)
+
+
 async def test_a_seed_after_a_dead_one_is_live(
     empty_store: Store, seed_plan: SeedPlan, clock: Clock, tmp_path: Path
 ) -> None:
