@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from db.mapping import SEARCHABLE
+from db.mapping import NAME_WEIGHT, SEARCHABLE
 from db.words import STOP_WORDS, fuzzy_text, terms, trigrams, words
 from seeds.read import read_seeds
 from seeds.search_rows import passage_spans
@@ -656,3 +656,14 @@ async def test_no_types_finds_nothing(graphql):
     found = await _search(graphql, "music", types=[])
     assert found["totalCount"] == 0
     assert found["edges"] == []
+
+
+async def test_a_field_matched_by_several_values_counts_once(graphql):
+    """Sony Music's name matches by its words and by its trigrams, and several alternative
+    names match too: each field scores its best value once (name, alternative names)."""
+    found = await _search(graphql, "Sony Music", types=["COMPANY"])
+    [hit] = found["edges"]
+    fields = [highlight["field"] for highlight in hit["highlights"]]
+    assert fields.count("name") > 1
+    assert fields.count("alternativeNames") > 1
+    assert hit["score"] == 2 * NAME_WEIGHT
