@@ -133,3 +133,51 @@ async def test_a_read_runs_in_a_context_of_its_own_not_its_first_callers() -> No
     coalesced = Coalesced(read, timeout=1)
     request.set("the first caller's")
     assert await coalesced.get() == "none"
+
+
+async def test_closing_fails_the_callers_waiting_for_the_next_read_too() -> None:
+    """A caller that came while the read was under way waits for the next one: closing fails
+    it as well, rather than leaving it waiting for a read that will never start."""
+    reads = Reads()
+    reads.release = asyncio.Event()  # never set: the read hangs
+    coalesced = Coalesced(reads, timeout=60)
+    first = asyncio.create_task(coalesced.get())
+    async with asyncio.timeout(5):
+        while True:
+            await asyncio.sleep(0.001)
+            if reads.started:
+                break
+        later = asyncio.create_task(coalesced.get())
+        await asyncio.sleep(0.001)  # (it waits for the next read)
+        await coalesced.aclose()
+        for caller in (first, later):
+            with pytest.raises(TimeoutError):
+                await caller
+    assert reads.started == 1
+
+
+async def test_callers_that_came_during_a_failed_read_get_the_next_read() -> None:
+    """A read fails its own callers only: those that came while it ran get the next read's
+    result."""
+    reads = Reads()
+    reads.release = asyncio.Event()
+
+    async def read() -> int:
+        number = await reads()
+        if number == 1:
+            raise ConnectionError("the store went away")
+        return number
+
+    coalesced = Coalesced(read, timeout=5)
+    first = asyncio.create_task(coalesced.get())
+    async with asyncio.timeout(5):
+        while True:
+            await asyncio.sleep(0.001)
+            if reads.started:
+                break
+        later = asyncio.create_task(coalesced.get())
+        await asyncio.sleep(0.001)  # (it waits for the next read)
+        reads.release.set()
+        with pytest.raises(ConnectionError):
+            await first
+        assert await later == 2
