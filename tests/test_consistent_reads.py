@@ -320,3 +320,15 @@ async def test_an_answer_is_tagged_with_the_version_its_snapshot_read(
     assert answered.status_code == 200
     assert answered.headers["x-executor"] == executor
     assert answered.headers["etag"].startswith(f'"v{current}-')
+
+
+@pytest.mark.postgres
+async def test_a_requests_transaction_is_read_only_even_over_an_engine_that_writes(
+    empty_store: Store,
+) -> None:
+    """A request's snapshot says READ ONLY itself: over an engine that may write (as tests
+    hand the app; the server's own refuses writes too), its transaction refuses them."""
+    sessions = snapshot_sessions(empty_store.engine)
+    async with sessions() as session:
+        assert await session.scalar(text("SHOW transaction_isolation")) == "repeatable read"
+        assert await session.scalar(text("SHOW transaction_read_only")) == "on"
