@@ -483,7 +483,7 @@ async def test_forged_date_places_are_refused(graphql, value):
     assert_bad_input(body, ["documents"], "`after`", "not a valid cursor")
 
 
-PROGRAMS_BY_YEAR = """
+PROGRAMS_BY_YEAR_BOTH_WAYS = """
 query($first: Int, $after: String, $last: Int, $before: String, $direction: OrderDirection) {
   programs(first: $first, after: $after, last: $last, before: $before,
            orderBy: {field: LAUNCHED_YEAR, direction: $direction}) {
@@ -515,7 +515,7 @@ async def test_walking_one_by_one_among_empty_values_both_ways(graphql, directio
         cursor = None
         for _ in range(len(order) + 1):  # bounded: a page may repeat its cursor's program
             variables = {size: 1, place: cursor, "direction": direction}
-            body = await graphql(PROGRAMS_BY_YEAR, variables)
+            body = await graphql(PROGRAMS_BY_YEAR_BOTH_WAYS, variables)
             assert "errors" not in body, body
             page = body["data"]["programs"]
             assert_cursors_match_edges(page)
