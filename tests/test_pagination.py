@@ -428,6 +428,19 @@ async def test_forged_integer_places_past_the_column_are_refused(graphql, key):
     assert_bad_input(body, ["programs"], "`after`", "not a valid cursor")
 
 
+@pytest.mark.parametrize("year", [2**31 - 1, -(2**31) + 1])
+async def test_integer_places_at_the_columns_bounds_are_places(graphql, year):
+    """A place as far as the column goes is one (a cursor seeks to its place even without its
+    row): past the largest year, only the programs without one; before the least, all."""
+    genuine = (await graphql(PROGRAMS_BY_YEAR))["data"]["programs"]["edges"][0]["cursor"]
+    query = PROGRAMS_BY_YEAR.replace("first: 3", "first: 100")
+    body = await graphql(query, {"after": _forged(genuine, f"a-slug:v{year}")})
+    assert "errors" not in body, body
+    found = len(body["data"]["programs"]["edges"])
+    empty = sum(program.get("launched_year") is None for program in GRAPH["programs"])
+    assert found == (empty if year > 0 else len(GRAPH["programs"]))
+
+
 async def test_forged_text_places_with_control_characters_are_refused(graphql):
     genuine = (await graphql(PROGRAMS_BY_YEAR.replace("LAUNCHED_YEAR", "NAME")))["data"]
     cursor = genuine["programs"]["edges"][0]["cursor"]
