@@ -18,13 +18,29 @@ class Reads:
     def __init__(self) -> None:
         self.started = 0
         self.release: asyncio.Event | None = None
+        self.first = asyncio.Event()
+
+    async def begun(self) -> None:
+        """Until a read has started."""
+        await self.first.wait()
 
     async def __call__(self) -> int:
         self.started += 1
+        self.first.set()
         number = self.started
         if self.release is not None:
             await self.release.wait()
         return number
+
+
+async def a_hanging_read() -> tuple[Reads, Coalesced[int], asyncio.Task[int]]:
+    """A read that hangs (never released) and its first caller, once the read has begun."""
+    reads = Reads()
+    reads.release = asyncio.Event()  # never set
+    coalesced = Coalesced(reads, timeout=60)
+    caller = asyncio.create_task(coalesced.get())
+    await reads.begun()
+    return reads, coalesced, caller
 
 
 async def test_callers_at_once_share_one_read() -> None:
@@ -91,15 +107,8 @@ async def test_an_error_reaches_every_caller_of_that_read_and_the_next_read_runs
 
 
 async def test_closing_stops_the_read_under_way_and_fails_its_callers() -> None:
-    reads = Reads()
-    reads.release = asyncio.Event()  # never set: the read hangs
-    coalesced = Coalesced(reads, timeout=60)
-    caller = asyncio.create_task(coalesced.get())
     async with asyncio.timeout(5):
-        while True:
-            await asyncio.sleep(0.001)
-            if reads.started:
-                break
+        reads, coalesced, caller = await a_hanging_read()
         await coalesced.aclose()
     with pytest.raises(TimeoutError):
         await caller
@@ -138,15 +147,8 @@ async def test_a_read_runs_in_a_context_of_its_own_not_its_first_callers() -> No
 async def test_closing_fails_the_callers_waiting_for_the_next_read_too() -> None:
     """A caller that came while the read was under way waits for the next one: closing fails
     it as well, rather than leaving it waiting for a read that will never start."""
-    reads = Reads()
-    reads.release = asyncio.Event()  # never set: the read hangs
-    coalesced = Coalesced(reads, timeout=60)
-    first = asyncio.create_task(coalesced.get())
     async with asyncio.timeout(5):
-        while True:
-            await asyncio.sleep(0.001)
-            if reads.started:
-                break
+        reads, coalesced, first = await a_hanging_read()
         later = asyncio.create_task(coalesced.get())
         await asyncio.sleep(0.001)  # (it waits for the next read)
         await coalesced.aclose()
@@ -171,10 +173,7 @@ async def test_callers_that_came_during_a_failed_read_get_the_next_read() -> Non
     coalesced = Coalesced(read, timeout=5)
     first = asyncio.create_task(coalesced.get())
     async with asyncio.timeout(5):
-        while True:
-            await asyncio.sleep(0.001)
-            if reads.started:
-                break
+        await reads.begun()
         later = asyncio.create_task(coalesced.get())
         await asyncio.sleep(0.001)  # (it waits for the next read)
         reads.release.set()
