@@ -275,6 +275,19 @@ def test_other_database_urls_are_refused(given):
         async_url(given)
 
 
+@pytest.mark.parametrize(
+    "given",
+    [
+        "postgresql://me@db/test?ssl=require&sslmode=require",
+        "postgresql://me@db/test?sslmode=disable&ssl=require",
+    ],
+)
+def test_a_postgresql_url_giving_ssl_twice_over_is_refused(given):
+    """libpq's `sslmode` is asyncpg's `ssl`: given both, one would silently win."""
+    with pytest.raises(DatabaseUrlError, match="gives both ssl and sslmode; give one"):
+        async_url(given)
+
+
 async def test_a_postgresql_url_says_libpq_s_options_as_managed_databases_write_them():
     """`?sslmode=` (libpq's name for asyncpg's `ssl`) and `application_name` are read as
     asyncpg reads them, not handed to its `connect` as keywords it refuses (a TypeError for
