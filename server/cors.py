@@ -16,7 +16,6 @@ from starlette.responses import PlainTextResponse, Response
 
 from core.config import Settings
 from server.answers import CACHE_HEADER
-from server.negotiation import listed
 from server.responses import EXECUTOR_HEADER, REQUEST_ID_HEADER
 
 ASKED_HEADERS = "access-control-request-headers"
@@ -62,14 +61,14 @@ def _without_empty_elements(request_headers: Headers) -> Headers:
     """The headers a preflight asks for without a list's empty elements, which a recipient
     ignores (RFC 9110 5.6.1: `content-type,` asks for one header), on one line: Starlette
     refused the empty name, a refusal that named nothing, and read the first line alone."""
-    asked = listed(request_headers, ASKED_HEADERS)
     lines = request_headers.getlist(ASKED_HEADERS)
-    if asked is None or (len(lines) == 1 and all(n.strip(" \t") for n in asked.split(","))):
+    names = [name.strip(" \t") for line in lines for name in line.split(",")]
+    if len(lines) <= 1 and all(names):
         return request_headers
-    names = ", ".join(name.strip(" \t") for name in asked.split(",") if name.strip(" \t"))
     raw = [(key, value) for key, value in request_headers.raw if key != ASKED_HEADERS.encode()]
-    if names:
-        raw.append((ASKED_HEADERS.encode(), names.encode("latin-1")))
+    if any(names):
+        asked = ", ".join(name for name in names if name)
+        raw.append((ASKED_HEADERS.encode(), asked.encode("latin-1")))
     return Headers(raw=raw)
 
 
