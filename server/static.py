@@ -142,13 +142,12 @@ class _SatisfiableRanges(FileResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """(A `Range` here is one line, and valid: `AssetFiles` took out any other.)"""
-        if self.stat_result is not None:
-            size = self.stat_result.st_size
-            headers = [
-                (name, _satisfiable(value, size) if name == b"range" else value)
-                for name, value in scope["headers"]
-            ]
-            scope = {**scope, "headers": headers}
+        asked = next((value for name, value in scope["headers"] if name == b"range"), None)
+        if asked is not None and self.stat_result is not None:
+            kept = _satisfiable(asked, self.stat_result.st_size)
+            if kept is not asked:
+                headers = [(n, kept if n == b"range" else v) for n, v in scope["headers"]]
+                scope = {**scope, "headers": headers}
         await super().__call__(scope, receive, send)
 
 
